@@ -1,0 +1,27 @@
+"""Shared test data: real images from skimage.data, blurred with real PSFs."""
+
+import numpy as np
+import pytest
+from skimage import color, data
+
+from tiledeblur import gaussian_psf
+from tiledeblur.operators import Blur
+
+
+@pytest.fixture(scope="session")
+def article_psf():
+    return gaussian_psf(13, (1, 3))
+
+
+@pytest.fixture(scope="session")
+def astronaut_crop(article_psf):
+    """A tile-like crop of a larger scene: (truth, observed), 448² with noise 0.01.
+
+    The full 512² gray astronaut is blurred (zero boundary), then the centre is
+    kept, so the crop's border sees real scene content blurred in from outside.
+    """
+    truth = color.rgb2gray(data.astronaut())
+    blurred = Blur(article_psf, truth.shape, boundary="zero").matvec(truth)
+    centre = slice(32, 480)
+    noise = np.random.default_rng(0).normal(0.0, 0.01, (448, 448))
+    return truth[centre, centre], blurred[centre, centre] + noise

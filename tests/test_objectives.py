@@ -1,0 +1,58 @@
+"""autograd's gradients and Hessian products against finite differences."""
+
+import numpy as np
+import pytest
+from autograd import grad, hessian_vector_product
+
+from tiledeblur import SolverSettings, gaussian_psf
+from tiledeblur.objectives import LOSSES
+from tiledeblur.operators import Blur
+from tiledeblur.solver import _Objective
+
+
+def _problem(loss, boundary):
+    rng = np.random.default_rng(4)
+    operator = Blur(gaussian_psf(5, (1, 2)), (12, 14), boundary=boundary)
+    observed = rng.random(operator.observed_shape)
+    x = rng.random(operator.unknown_shape)
+    settings = SolverSettings(loss=loss, mu=0.05, boundary=boundary, eps=0.1)
+
+    def value(array):
+        return LOSSES[loss](array, observed, operator, settings)
+
+    return value, x, rng.standard_normal(x.shape), (observed, operator, settings)
+
+
+CASES = [(loss, boundary) for loss in LOSSES for boundary in ("zero", "free")]
+
+
+@pytest.mark.parametrize(("loss", "boundary"), CASES)
+def test_gradient_matches_finite_differences(loss, boundary):
+    value, x, direction, _ = _problem(loss, boundary)
+    step = 1e-6
+    numeric = (value(x + step * direction) - value(x - step * direction)) / (2 * step)
+    exact = np.vdot(grad(value)(x), direction)
+    assert exact == pytest.approx(numeric, rel=1e-6)
+
+
+@pytest.mark.parametrize(("loss", "boundary"), CASES)
+def test_hessian_product_matches_finite_differences(loss, boundary):
+    value, x, direction, _ = _problem(loss, boundary)
+    gradient = grad(value)
+    step = 1e-5
+    numeric = (gradient(x + step * direction) - gradient(x - step * direction)) / (2 * step)
+    exact = hessian_vector_product(value)(x, direction)
+    np.testing.assert_allclose(exact, numeric, rtol=1e-5, atol=1e-7 * np.abs(numeric).max())
+
+
+@pytest.mark.parametrize(("loss", "boundary"), CASES)
+def test_solver_hessian_product_is_autograds(loss, boundary):
+    value, x, direction, problem = _problem(loss, boundary)
+    objective = _Objective(*problem)
+    flat = x.ravel()
+    reference = hessian_vector_product(value)(x, direction).ravel()
+    np.testing.assert_allclose(objective.hessp(flat, direction.ravel()), reference, rtol=1e-8, atol=1e-12)
+    # A second point must not reuse the first point's linearization.
+    moved = flat + 0.5
+    reference = hessian_vector_product(value)(moved.reshape(x.shape), direction).ravel()
+    np.testing.assert_allclose(objective.hessp(moved, direction.ravel()), reference, rtol=1e-8, atol=1e-12)

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import tifffile
+import zarr
+
+from tiledeblur import check_psf, gaussian_psf, load_psf
+
+
+def test_gaussian_psf_is_the_articles():
+    impulse = np.zeros((13, 13))
+    impulse[6, 6] = 1
+    article = ndi.gaussian_filter(impulse, (1, 3))
+    article /= article.sum()
+    np.testing.assert_array_equal(gaussian_psf(13, (1, 3)), article)
+
+
+def test_gaussian_psf_per_axis_size_and_symmetry():
+    psf = gaussian_psf((7, 11), (1.5, 2.5))
+    assert psf.shape == (7, 11)
+    np.testing.assert_allclose(psf, psf[::-1, ::-1])
+    assert psf.sum() == pytest.approx(1.0)
+    assert np.unravel_index(psf.argmax(), psf.shape) == (3, 5)
+
+
+@pytest.mark.parametrize(
+    ("size", "sigma", "error", "match"),
+    [
+        (12, 1.0, ValueError, "size: expected odd"),
+        (13.0, 1.0, TypeError, "size: expected an int"),
+        (13, 0.0, ValueError, "sigma: expected positive"),
+        (13, (1, 2, 3), ValueError, "sigma: expected one value or two"),
+    ],
+)
+def test_gaussian_psf_rejects(size, sigma, error, match):
+    with pytest.raises(error, match=match):
+        gaussian_psf(size, sigma)
+
+
+@pytest.mark.parametrize(
+    ("psf", "error", "match"),
+    [
+        (np.ones((3, 3, 3)), ValueError, r"expected a 2-D array, got shape \(3, 3, 3\)"),
+        (np.ones(5), ValueError, r"expected a 2-D array, got shape \(5,\)"),
+        (np.ones((4, 5)), ValueError, r"expected odd side lengths.*\(4, 5\)"),
+        (np.full((3, 3), np.nan), ValueError, "expected finite values, got NaN or inf"),
+        (np.full((3, 3), np.inf), ValueError, "expected finite values, got NaN or inf"),
+        (np.array([[0, 1, 0], [1, -1, 1], [0, 1, 0]]), ValueError, "expected non-negative"),
+        (np.zeros((3, 3)), ValueError, "expected a positive sum, got"),
+        (np.array([["a"]]), TypeError, "expected a real numeric array"),
+        (np.ones((3, 3), dtype=complex), TypeError, "expected a real numeric array"),
+    ],
+)
+def test_check_psf_rejects(psf, error, match):
+    with pytest.raises(error, match=match):
+        check_psf(psf)
+
+
+def test_check_psf_normalizes_without_touching_the_input():
+    raw = np.array([[0, 2, 0], [2, 4, 2], [0, 2, 0]], dtype=np.uint8)
+    psf = check_psf(raw)
+    assert psf.dtype == np.float64
+    assert psf.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(psf * 12, raw)
+    assert raw[1, 1] == 4
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".tif", ".tiff", ".zarr"])
+def test_load_psf_formats(tmp_path, suffix):
+    psf = gaussian_psf(9, (2, 1))
+    path = tmp_path / f"psf{suffix}"
+    if suffix == ".npy":
+        np.save(path, psf * 7)
+    elif suffix == ".zarr":
+        zarr.create_array(path, shape=psf.shape, dtype=psf.dtype)[...] = psf * 7
+    else:
+        tifffile.imwrite(path, (psf * 7).astype(np.float32))
+    np.testing.assert_allclose(load_psf(path), psf, rtol=1e-6)
+
+
+def test_load_psf_refuses_pickles(tmp_path):
+    path = tmp_path / "evil.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="holds Python objects"):
+        load_psf(path)
+
+
+def test_load_psf_errors_name_the_path(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_psf(tmp_path / "missing.npy")
+    (tmp_path / "psf.txt").write_text("1")
+    with pytest.raises(ValueError, match=r"expected a \.npy, \.tif"):
+        load_psf(tmp_path / "psf.txt")
+    np.save(tmp_path / "even.npy", np.ones((4, 4)))
+    with pytest.raises(ValueError, match="even.npy.*odd side lengths"):
+        load_psf(tmp_path / "even.npy")
+    with pytest.raises(TypeError, match="path: expected a str"):
+        load_psf(3)

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio
+from skimage.restoration import richardson_lucy, wiener
+
+from tiledeblur import ConvergenceWarning, SolverSettings, deconvolve, gaussian_psf
+from tiledeblur.solver import DEFAULT_MU
+
+
+def _psnr(truth, image):
+    return peak_signal_noise_ratio(truth, image, data_range=1.0)
+
+
+@pytest.fixture(scope="module")
+def small_case(astronaut_crop):
+    truth, observed = astronaut_crop
+    return truth[:96, :96], observed[:96, :96]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [(np.uint8, np.float64), (np.uint16, np.float64), (np.float32, np.float32), (np.float64, np.float64)],
+)
+def test_float_policy(small_case, article_psf, dtype, expected):
+    observed = np.clip(small_case[1], 0, 1)
+    if np.dtype(dtype).kind == "u":
+        image = np.round(observed * np.iinfo(dtype).max).astype(dtype)
+    else:
+        image = observed.astype(dtype)
+    restored = deconvolve(image, article_psf)
+    assert restored.dtype == expected
+    assert restored.shape == image.shape
+    # Integers are scaled to [0, 1], so every dtype restores the same picture.
+    reference = deconvolve(observed, article_psf)
+    assert np.abs(restored - reference).max() < 0.02
+
+
+def test_input_is_not_modified(small_case, article_psf):
+    observed = small_case[1].copy()
+    deconvolve(observed, article_psf)
+    np.testing.assert_array_equal(observed, small_case[1])
+
+
+def test_deterministic(small_case, article_psf):
+    first = deconvolve(small_case[1], article_psf, loss="tv")
+    second = deconvolve(small_case[1], article_psf, loss="tv")
+    assert first.tobytes() == second.tobytes()
+
+
+def test_info_and_convergence_warning(small_case, article_psf):
+    restored, info = deconvolve(small_case[1], article_psf, return_info=True)
+    assert info.converged and info.iterations >= 1
+    assert info.function_evaluations >= info.iterations
+    assert info.hessian_products >= info.iterations
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        _, info = deconvolve(small_case[1], article_psf, maxiter=1, return_info=True)
+    assert not info.converged and info.iterations == 1
+
+
+def test_quality_beats_richardson_lucy_and_wiener(astronaut_crop, article_psf):
+    truth, observed = astronaut_crop
+    ours = _psnr(truth, deconvolve(observed, article_psf, loss="tikhonov"))
+    lucy = _psnr(truth, richardson_lucy(observed, article_psf, num_iter=30))
+    wien = _psnr(truth, wiener(observed, article_psf, balance=0.01))
+    assert ours >= 26.5
+    assert ours > lucy and ours > wien
+
+
+def test_free_boundary_beats_zero_on_a_crop(astronaut_crop, article_psf):
+    truth, observed = astronaut_crop
+    free = _psnr(truth, deconvolve(observed, article_psf, boundary="free"))
+    zero = _psnr(truth, deconvolve(observed, article_psf, boundary="zero"))
+    assert free > zero + 2.0
+
+
+def test_settings_defaults_per_loss():
+    assert SolverSettings().mu == DEFAULT_MU["tikhonov"]
+    assert SolverSettings().boundary == "free"
+    assert SolverSettings(loss="article").boundary == "zero"
+    assert SolverSettings(loss="article", boundary="free").boundary == "free"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"loss": "l1"}, ValueError, r"loss: expected one of \('article', 'tikhonov', 'tv'\), got 'l1'"),
+        ({"mu": -1.0}, ValueError, "mu: expected a positive finite number, got -1.0"),
+        ({"mu": "big"}, TypeError, "mu: expected a positive number, got 'big'"),
+        ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
+        ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),
+        ({"boundary": "wrap"}, ValueError, "boundary: expected one of"),
+    ],
+)
+def test_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        deconvolve(np.zeros((8, 8)), gaussian_psf(3, 1.0), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("image", "error", "match"),
+    [
+        (np.zeros((4, 4, 4)), ValueError, r"image: expected a 2-D array, got shape \(4, 4, 4\)"),
+        (np.zeros((0, 4)), ValueError, "image: expected a non-empty array"),
+        (np.full((4, 4), np.nan), ValueError, "image: expected finite values"),
+        (np.zeros((4, 4), dtype=bool), TypeError, "image: expected a real numeric array, got dtype bool"),
+    ],
+)
+def test_bad_images(image, error, match):
+    with pytest.raises(error, match=match):
+        deconvolve(image, gaussian_psf(3, 1.0))

@@ -1,0 +1,136 @@
+"""Linear operators of the deblurring problem, as autograd primitives.
+
+Two operators appear in every loss: the blur ``A`` (a convolution with the PSF)
+and the forward differences ``D``. Both are wrapped as autograd primitives
+whose vector-Jacobian product is their exact adjoint, so autograd never traces
+through an FFT or a slice; gradients and Hessian-vector products cost a handful
+of FFTs each. The adjoint of each adjoint is the operator again, which is what
+reverse-over-reverse Hessian-vector products need.
+"""
+
+import numpy as np
+import scipy.fft
+from autograd.extend import defvjp, primitive
+
+from .psf import psf_radius
+
+__all__ = ["BOUNDARIES", "Blur", "blur", "blur_adjoint", "differences", "differences_adjoint"]
+
+#: The boundary models, see :class:`Blur`.
+BOUNDARIES = ("zero", "free")
+
+
+class Blur:
+    """The blur ``A``, a convolution with a PSF, computed with real FFTs.
+
+    Parameters
+    ----------
+    psf : (P, Q) ndarray
+        A PSF as :func:`tiledeblur.check_psf` returns it.
+    observed_shape : (M, N) tuple of int
+        Shape of the observed (blurred) image, which ``A`` produces.
+    boundary : {"zero", "free"}
+        ``"zero"``: the unknown image has shape ``(M, N)`` and is zero outside;
+        ``A`` is the "same" convolution. ``"free"``: the unknown image is larger
+        by the PSF radius on every side, ``(M + P - 1, N + Q - 1)``, and ``A`` is
+        the "valid" convolution, so nothing is assumed beyond the unknown.
+
+    Notes
+    -----
+    Both models are one crop of a full linear convolution: ``A x`` is
+    ``(x * psf)[offset : offset + (M, N)]`` with ``offset`` the PSF radius
+    (``zero``) or twice it (``free``). A circular convolution of length ``L``
+    gives those samples exactly once ``L >= in + P - 1 - offset``, so the FFT
+    length is the next fast length above that, never the full ``in + P - 1``.
+
+    Examples
+    --------
+    >>> from tiledeblur import gaussian_psf
+    >>> op = Blur(gaussian_psf(5, 1.0), (32, 40), boundary="free")
+    >>> op.unknown_shape
+    (36, 44)
+    >>> op.matvec(np.ones(op.unknown_shape)).shape
+    (32, 40)
+    """
+
+    def __init__(self, psf, observed_shape, *, boundary):
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {boundary!r} instead.")
+        radius = psf_radius(psf)
+        self.boundary = boundary
+        self.observed_shape = tuple(observed_shape)
+        # The "free" unknown gains a PSF radius on each side, and its observed
+        # pixels start one radius further in.
+        free = boundary == "free"
+        self.unknown_shape = tuple(m + 2 * r * free for m, r in zip(self.observed_shape, radius))
+        offset = tuple(r * (1 + free) for r in radius)
+        self._fft_shape = tuple(
+            scipy.fft.next_fast_len(n + p - 1 - o, real=True)
+            for n, p, o in zip(self.unknown_shape, psf.shape, offset)
+        )
+        self._spectrum = scipy.fft.rfftn(psf, s=self._fft_shape)
+        self._observed = tuple(slice(o, o + m) for o, m in zip(offset, self.observed_shape))
+        self._unknown = tuple(slice(0, n) for n in self.unknown_shape)
+
+    def matvec(self, x):
+        """``A x``: blur an array of ``unknown_shape`` to ``observed_shape``."""
+        spectrum = scipy.fft.rfftn(x, s=self._fft_shape) * self._spectrum
+        return scipy.fft.irfftn(spectrum, s=self._fft_shape)[self._observed]
+
+    def rmatvec(self, y):
+        """``Aᵀ y``: the exact adjoint, from ``observed_shape`` to ``unknown_shape``."""
+        padded = np.zeros(self._fft_shape, dtype=y.dtype)
+        padded[self._observed] = y
+        spectrum = scipy.fft.rfftn(padded) * self._spectrum.conj()
+        return scipy.fft.irfftn(spectrum, s=self._fft_shape)[self._unknown]
+
+
+@primitive
+def blur(x, operator):
+    """``operator.matvec(x)``, differentiable by autograd through its adjoint."""
+    return operator.matvec(x)
+
+
+@primitive
+def blur_adjoint(y, operator):
+    """``operator.rmatvec(y)``, differentiable by autograd through ``blur``."""
+    return operator.rmatvec(y)
+
+
+defvjp(blur, lambda ans, x, operator: lambda g: blur_adjoint(g, operator))
+defvjp(blur_adjoint, lambda ans, y, operator: lambda g: blur(g, operator))
+
+
+@primitive
+def differences(x):
+    """Forward differences ``D x`` along both axes, stacked as ``(2, M, N)``.
+
+    The last row of the axis-0 differences and the last column of the axis-1
+    differences are zero (a Neumann boundary), so both components share the
+    pixel grid and the isotropic gradient magnitude is defined everywhere.
+
+    Examples
+    --------
+    >>> differences(np.array([[0.0, 1.0], [2.0, 4.0]]))[1]
+    array([[1., 0.],
+           [2., 0.]])
+    """
+    grad = np.zeros((2,) + x.shape, dtype=x.dtype)
+    grad[0, :-1] = x[1:] - x[:-1]
+    grad[1, :, :-1] = x[:, 1:] - x[:, :-1]
+    return grad
+
+
+@primitive
+def differences_adjoint(grad):
+    """``Dᵀ g``, the exact adjoint of :func:`differences` (a negative divergence)."""
+    out = np.zeros(grad.shape[1:], dtype=grad.dtype)
+    out[:-1] -= grad[0, :-1]
+    out[1:] += grad[0, :-1]
+    out[:, :-1] -= grad[1, :, :-1]
+    out[:, 1:] += grad[1, :, :-1]
+    return out
+
+
+defvjp(differences, lambda ans, x: lambda g: differences_adjoint(g))
+defvjp(differences_adjoint, lambda ans, grad: lambda g: differences(g))

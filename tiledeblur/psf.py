@@ -1,0 +1,179 @@
+"""Make, load, check and normalize point spread functions (PSFs).
+
+Every PSF that enters tiledeblur goes through :func:`check_psf` once, at the
+public boundary: it must be a finite, non-negative 2-D array of odd size with a
+positive sum, and it is returned normalized to sum 1.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.ndimage as ndi
+
+__all__ = ["check_psf", "gaussian_psf", "load_psf", "psf_radius"]
+
+
+def _parse_pair(value, name, kind):
+    """Return ``value`` as a tuple of two numbers, broadcasting a scalar."""
+    try:
+        pair = tuple(np.broadcast_to(np.asarray(value), (2,)).tolist())
+    except ValueError:
+        raise ValueError(f"{name}: expected one value or two, got {value!r} instead.") from None
+    if kind is int and not all(isinstance(v, int) for v in pair):
+        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r} instead.")
+    return pair
+
+
+def gaussian_psf(size, sigma):
+    """A normalized Gaussian PSF, built as the article builds it.
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        Odd side length of the PSF, for both axes or per axis.
+    sigma : float or (float, float)
+        Standard deviation in pixels along axis 0 (rows) and axis 1 (columns).
+
+    Returns
+    -------
+    psf : (size0, size1) ndarray of float64
+        Sums to 1.
+
+    Notes
+    -----
+    A unit impulse at the centre is filtered by
+    :func:`scipy.ndimage.gaussian_filter` (with its default ``reflect``
+    boundary), exactly as the seed article does, so ``gaussian_psf(13, (1, 3))``
+    is the article's PSF to the last bit. Because of the reflection, the part of
+    the Gaussian beyond the support folds back inside instead of being cut off.
+
+    Examples
+    --------
+    >>> psf = gaussian_psf(13, (1, 3))
+    >>> psf.shape, round(float(psf.sum()), 12)
+    ((13, 13), 1.0)
+    """
+    shape = _parse_pair(size, "size", int)
+    sigmas = _parse_pair(sigma, "sigma", float)
+    if any(s < 1 or s % 2 == 0 for s in shape):
+        raise ValueError(f"size: expected odd positive side lengths, got {size!r} instead.")
+    if not all(np.isfinite(s) and s > 0 for s in sigmas):
+        raise ValueError(f"sigma: expected positive finite values, got {sigma!r} instead.")
+    impulse = np.zeros(shape)
+    impulse[shape[0] // 2, shape[1] // 2] = 1.0
+    return check_psf(ndi.gaussian_filter(impulse, sigmas))
+
+
+def check_psf(psf, *, name="psf"):
+    """Validate a PSF and return it as float64, normalized to sum 1.
+
+    Parameters
+    ----------
+    psf : (P, Q) array_like
+        Non-negative, finite, with odd ``P`` and ``Q`` and a positive sum.
+    name : str, optional
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    psf : (P, Q) ndarray of float64
+        A new array; the input is never modified. A PSF whose sum is not 1 is
+        divided by its sum, so that deconvolution preserves total intensity.
+
+    Raises
+    ------
+    TypeError
+        If ``psf`` is not a real numeric array.
+    ValueError
+        If it is not 2-D, has an even side, holds NaN, inf or negative values,
+        or sums to zero.
+
+    Examples
+    --------
+    >>> check_psf([[0, 1, 0], [1, 2, 1], [0, 1, 0]]).sum()
+    np.float64(1.0)
+    """
+    array = np.asarray(psf)
+    if array.dtype.kind not in "uif":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
+    if any(s % 2 == 0 for s in array.shape):
+        raise ValueError(
+            f"{name}: expected odd side lengths so that the PSF has a centre pixel, "
+            f"got shape {array.shape} instead."
+        )
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf instead.")
+    if np.any(array < 0):
+        raise ValueError(f"{name}: expected non-negative values, got minimum {array.min()!r} instead.")
+    total = array.sum()
+    if total <= 0:
+        raise ValueError(f"{name}: expected a positive sum, got {total!r} instead.")
+    return array / total
+
+
+def psf_radius(psf):
+    """Half the side lengths of an odd-sized PSF, per axis.
+
+    Examples
+    --------
+    >>> psf_radius(gaussian_psf((13, 25), 2))
+    (6, 12)
+    """
+    return tuple(s // 2 for s in np.shape(psf))
+
+
+def load_psf(path):
+    """Load a PSF from ``.npy``, ``.tif``/``.tiff`` or a Zarr array, and check it.
+
+    ``.npy`` files are read with ``allow_pickle=False``, so a file cannot run
+    code. A Zarr store is opened read-only.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file or Zarr store.
+
+    Returns
+    -------
+    psf : (P, Q) ndarray of float64
+        As :func:`check_psf` returns it.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "psf.npy")
+    >>> np.save(path, gaussian_psf(5, 1.0))
+    >>> load_psf(path).shape
+    (5, 5)
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__} instead.")
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"path: expected an existing PSF file, got {str(path)!r}, which does not exist.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as error:
+            raise ValueError(
+                f"path: expected a .npy file of numbers, got {str(path)!r}, which holds "
+                f"Python objects; they are not unpickled for safety ({error})."
+            ) from None
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        array = tifffile.imread(path)
+    elif path.is_dir():
+        import zarr
+
+        array = zarr.open_array(path, mode="r")[...]
+    else:
+        raise ValueError(
+            f"path: expected a .npy, .tif, .tiff file or a Zarr array, got {str(path)!r} instead."
+        )
+    return check_psf(array, name=f"PSF in {str(path)!r}")
