@@ -1,0 +1,434 @@
+"""Benchmark one-core speed of ``tiledeblur.deconvolve`` against the seed article.
+
+What it measures
+----------------
+Pixels per second on one core of ``tiledeblur.deconvolve(image, psf)`` with its
+defaults (``loss="tikhonov"``, free boundary) on square tiles, by default of
+256, 512 and 1024 pixels a side, with the article's PSF
+``gaussian_psf(13, (1, 3))``. In the same run it measures a re-implementation of
+the seed article's own algorithm: its loss
+``sqrt(||r||^2 / 2) + mu sqrt(||dy||^2 / 2 + ||dx||^2 / 2)`` with ``mu = 0.2``,
+the blur as ``autograd.scipy.signal.convolve`` (direct, not FFT) cropped to the
+"same" zero-boundary shape, gradients from ``autograd.grad``, and
+``scipy.optimize.minimize(method="Newton-CG")`` with no ``hessp``, so scipy
+takes finite differences of the gradient for Hessian products; it starts from
+random noise. The article's algorithm runs on 256-pixel tiles only by default
+(``--article-sizes``) because it is slow.
+
+Tiles are the gray astronaut of ``skimage.data`` (512 x 512): a centred crop for
+sides up to 512, and the whole image resized with ``skimage.transform.resize``
+(bilinear) for larger sides. Each tile is blurred with the zero boundary and
+gets Gaussian noise of sigma 0.01 from ``np.random.default_rng(0)``. Every
+timing is the median over ``--repeats`` calls, the two algorithms called in
+alternation, with BLAS and OpenMP pinned to one thread; PSNR is against the
+sharp tile.
+
+Run it from the repository root with ``python benchmarks/bench_core.py``; it
+prints a markdown table and appends it, with the machine and the library
+versions, to ``benchmarks/RESULTS.md`` unless ``--no-write`` is given.
+"""
+
+import os
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Before numpy is imported, so that its BLAS starts with one thread.
+os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import datetime  # noqa: E402
+import functools  # noqa: E402
+import importlib.metadata  # noqa: E402
+import platform  # noqa: E402
+import shlex  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import autograd  # noqa: E402
+import autograd.numpy as anp  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy.optimize  # noqa: E402
+from autograd.scipy.signal import convolve  # noqa: E402
+from skimage import color, data  # noqa: E402
+from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
+from skimage.transform import resize  # noqa: E402
+
+import tiledeblur  # noqa: E402
+from tiledeblur.operators import Blur  # noqa: E402
+
+#: The article's PSF: side and (row, column) standard deviations.
+PSF_SIZE = 13
+PSF_SIGMA = (1, 3)
+#: Standard deviation of the noise added to every blurred tile.
+NOISE_SIGMA = 0.01
+#: The article's regularization weight.
+ARTICLE_MU = 0.2
+RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
+COMMAND = "python benchmarks/bench_core.py"
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """What Newton-CG did on one tile, from scipy's result.
+
+    Attributes
+    ----------
+    iterations, gradient_evaluations : int
+        Newton iterations and gradient evaluations.
+    hessian_products : int or None
+        Exact Hessian-vector products; ``None`` where scipy took them by
+        finite differences (counted in ``gradient_evaluations``).
+    converged : bool
+        Whether Newton-CG met its tolerance.
+    """
+
+    iterations: int
+    gradient_evaluations: int
+    hessian_products: int | None
+    converged: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One algorithm on one tile: median timings, counts and quality.
+
+    Attributes
+    ----------
+    wall_seconds, cpu_seconds : float
+        Medians over the repeats of ``time.perf_counter`` and
+        ``time.process_time`` differences.
+    counts : Counts
+    psnr : float
+        PSNR of the restored tile against the sharp one, in dB.
+    """
+
+    wall_seconds: float
+    cpu_seconds: float
+    counts: Counts
+    psnr: float
+
+
+def positive_int(text):
+    """Parse a positive integer option."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parse_sizes(text):
+    """Parse comma-separated tile sides such as ``"256,512"`` into a tuple of ints."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(size < PSF_SIZE for size in sizes):
+        raise argparse.ArgumentTypeError(f"tile sides must be at least {PSF_SIZE}, got {text!r}")
+    return sizes
+
+
+def sharp_tile(size):
+    """The ground truth: the gray astronaut, cropped or resized to ``size`` a side.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square tile.
+
+    Returns
+    -------
+    truth : (size, size) ndarray of float64
+        Values in [0, 1]. A centred crop where ``size <= 512``, otherwise the
+        whole image resized (bilinear) to ``size``.
+    """
+    gray = color.rgb2gray(data.astronaut())
+    if size > gray.shape[0]:
+        return resize(gray, (size, size))
+    start = (gray.shape[0] - size) // 2
+    return gray[start : start + size, start : start + size]
+
+
+def observe(truth, psf):
+    """Blur ``truth`` with the zero boundary and add Gaussian noise from seed 0."""
+    blurred = Blur(psf, truth.shape, boundary="zero").matvec(truth)
+    return blurred + NOISE_SIGMA * np.random.default_rng(0).standard_normal(truth.shape)
+
+
+def article_objective(observed, psf, mu=ARTICLE_MU):
+    """The article's loss of a flattened image, written with autograd.numpy.
+
+    Parameters
+    ----------
+    observed : (M, N) ndarray
+        The blurred, noisy image ``b``.
+    psf : (P, Q) ndarray
+        Odd-sized PSF.
+    mu : float
+        Weight of the smoothness term.
+
+    Returns
+    -------
+    objective : callable
+        ``objective(flat)`` for a flat array of ``M * N`` pixels: the residual
+        ``r`` of the direct "full" convolution cropped by the PSF half-width on
+        each side, and ``sqrt(sum(r**2)/2) + mu sqrt(sum(dy**2)/2 + sum(dx**2)/2)``.
+    """
+    shape = observed.shape
+    crop = tuple(slice(p // 2, p // 2 + n) for p, n in zip(psf.shape, shape))
+
+    def objective(flat):
+        image = anp.reshape(flat, shape)
+        residual = convolve(image, psf, mode="full")[crop] - observed
+        dy = image[:-1, :] - image[1:, :]
+        dx = image[:, :-1] - image[:, 1:]
+        smoothness = anp.sqrt(anp.sum(dy**2) / 2 + anp.sum(dx**2) / 2)
+        return anp.sqrt(anp.sum(residual**2) / 2) + mu * smoothness
+
+    return objective
+
+
+def article_deconvolve(observed, psf, maxiter):
+    """The article's algorithm: Newton-CG from noise with finite-difference Hessians.
+
+    Parameters
+    ----------
+    observed : (M, N) ndarray
+    psf : (P, Q) ndarray
+    maxiter : int
+        Most Newton iterations (scipy's ``maxiter`` option).
+
+    Returns
+    -------
+    restored : (M, N) ndarray
+    result : scipy.optimize.OptimizeResult
+    """
+    objective = article_objective(observed, psf)
+    start = np.random.default_rng(0).standard_normal(observed.size) / 10
+    result = scipy.optimize.minimize(
+        objective,
+        start,
+        jac=autograd.grad(objective),
+        method="Newton-CG",
+        options={"maxiter": maxiter},
+    )
+    return result.x.reshape(observed.shape), result
+
+
+def solve_ours(observed, psf):
+    """``tiledeblur.deconvolve`` with its defaults; return the restored tile and its :class:`Counts`."""
+    restored, info = tiledeblur.deconvolve(observed, psf, return_info=True)
+    return restored, Counts(info.iterations, info.gradient_evaluations, info.hessian_products, info.converged)
+
+
+def solve_article(observed, psf, maxiter):
+    """:func:`article_deconvolve`; return the restored tile and its :class:`Counts`."""
+    restored, result = article_deconvolve(observed, psf, maxiter)
+    return restored, Counts(int(result.nit), int(result.njev), None, bool(result.success))
+
+
+def psnr(truth, image):
+    """PSNR of ``image`` against ``truth`` in dB, for data on a [0, 1] scale."""
+    return float(peak_signal_noise_ratio(truth, image, data_range=1.0))
+
+
+def measure(solvers, truth, repeats):
+    """Time each solver ``repeats`` times, in alternation.
+
+    Round after round calls every solver once, so a slow spell of a shared
+    machine weighs on all of them alike and their ratio stays fair.
+
+    Parameters
+    ----------
+    solvers : dict of str to callable
+        Each ``solver()`` returns ``(restored, counts)``.
+    truth : ndarray
+        The sharp tile, for PSNR.
+    repeats : int
+
+    Returns
+    -------
+    runs : dict of str to Run
+        Median timings; counts and PSNR of the last call.
+    """
+    walls = {name: [] for name in solvers}
+    cpus = {name: [] for name in solvers}
+    outcomes = {}
+    for _ in range(repeats):
+        for name, solver in solvers.items():
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            outcomes[name] = solver()
+            walls[name].append(time.perf_counter() - wall_start)
+            cpus[name].append(time.process_time() - cpu_start)
+    return {
+        name: Run(statistics.median(walls[name]), statistics.median(cpus[name]), counts, psnr(truth, restored))
+        for name, (restored, counts) in outcomes.items()
+    }
+
+
+def cpu_model():
+    """The CPU's model name from ``/proc/cpuinfo``, or ``"unknown"``."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else "unknown"
+
+
+def environment_lines():
+    """Markdown bullet lines that describe the machine and the software versions."""
+    packages = ("numpy", "scipy", "autograd", "scikit-image", "tiledeblur")
+    versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in packages)
+    return [
+        f"- Machine: {platform.processor() or 'unknown'} / {platform.machine()}, "
+        f"{os.cpu_count()} logical CPUs, {cpu_model()}",
+        f"- Python {platform.python_version()}; {versions}",
+        f"- Threads: {', '.join(f'{name}=1' for name in THREAD_VARIABLES)}",
+    ]
+
+
+def format_cells(*values, pattern):
+    """Join ``values`` with `` / ``, each formatted by ``pattern``; ``None`` is a dash."""
+    return " / ".join("—" if value is None else pattern.format(value) for value in values)
+
+
+def table_row(size, blurred_psnr, ours, article):
+    """One markdown table row; ``article`` is ``None`` where it was not run."""
+    pixels = size * size
+    article_counts = article and article.counts
+    ours_rate = pixels / ours.wall_seconds
+    article_rate = article and pixels / article.wall_seconds
+    cells = [
+        f"{size}²",
+        f"{ours_rate:,.0f}",
+        "not run" if article is None else f"{article_rate:,.0f}",
+        "—" if article is None else f"{ours_rate / article_rate:.2f}",
+        format_cells(ours.counts.iterations, article_counts and article_counts.iterations, pattern="{}"),
+        str(ours.counts.hessian_products),
+        format_cells(ours.counts.gradient_evaluations, article_counts and article_counts.gradient_evaluations,
+                     pattern="{}"),
+        format_cells(ours.counts.converged, article_counts and article_counts.converged, pattern="{}"),
+        format_cells(blurred_psnr, ours.psnr, article and article.psnr, pattern="{:.2f}"),
+        format_cells(ours.cpu_seconds / ours.wall_seconds,
+                     article and article.cpu_seconds / article.wall_seconds, pattern="{:.2f}"),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(rows, article_maxiter, article_capped, article_skipped):
+    """The results table in markdown, with notes on how to read it.
+
+    Parameters
+    ----------
+    rows : list of str
+        Rows from :func:`table_row`.
+    article_maxiter : int
+        The ``maxiter`` the article's algorithm ran with.
+    article_capped : bool
+        Whether it stopped at ``maxiter`` on some tile.
+    article_skipped : bool
+        Whether it was not run on some tile.
+    """
+    header = [
+        "| Tile | Ours px/s | Article px/s | Ours / article | Newton iterations (ours / article) "
+        "| Ours Hessian products | Gradient evaluations (ours / article) | Converged (ours / article) "
+        "| PSNR dB (blurred / ours / article) | CPU / wall (ours / article) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    notes = [
+        "",
+        "- px/s: tile pixels over the median wall time, one thread; ours is `deconvolve(image, psf)` "
+        "(tikhonov, mu 1e-2, free boundary, exact autograd Hessian products); the article is its "
+        f"loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start, and "
+        f"finite-difference Hessian products, `maxiter={article_maxiter}`.",
+        "- Article gradient evaluations include its finite-difference Hessian products (scipy reports "
+        "none): each is `(g(x + eps p) - g(x)) / eps`, and scipy re-evaluates `g(x)` for every one after "
+        "the first in a CG solve because it caches only the last point.",
+        "- CPU / wall below 1 means the process waited for the CPU (another load on the machine).",
+    ]
+    if article_skipped:
+        notes.append("- \"not run\": the article's algorithm was skipped at that size for its slowness "
+                     "(`--article-sizes`).")
+    if article_capped:
+        notes.append(f"- The article's algorithm stopped at maxiter={article_maxiter} before converging: "
+                     "its px/s is an upper bound on its speed to convergence.")
+    return "\n".join(header + rows + notes)
+
+
+def append_results(section, path=RESULTS_PATH):
+    """Append ``section`` to ``path``, creating it with a heading if it is missing."""
+    if not path.exists():
+        path.write_text("# Benchmark results\n")
+    with path.open("a") as results:
+        results.write("\n" + section + "\n")
+
+
+def parse_arguments(argv):
+    """The command-line options, see ``--help``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=parse_sizes, default=(256, 512, 1024),
+                        help="tile sides, comma-separated (default: 256,512,1024)")
+    parser.add_argument("--article-sizes", type=parse_sizes, default=(256,),
+                        help="sides (among --sizes) to run the article's algorithm on (default: 256)")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="timed calls per measurement (default: %(default)s)")
+    parser.add_argument("--article-maxiter", type=positive_int, default=200,
+                        help="most Newton iterations of the article's algorithm (default: %(default)s)")
+    parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
+    return parser.parse_args(argv)
+
+
+def benchmark_tile(size, psf, options):
+    """Measure ours, and the article's algorithm if ``size`` is in ``options.article_sizes``.
+
+    Returns
+    -------
+    blurred_psnr : float
+        PSNR of the blurred, noisy tile, the baseline.
+    ours : Run
+    article : Run or None
+        ``None`` where the article's algorithm was not run.
+    """
+    truth = sharp_tile(size)
+    observed = observe(truth, psf)
+    solvers = {"ours": functools.partial(solve_ours, observed, psf)}
+    if size in options.article_sizes:
+        solvers["article"] = functools.partial(solve_article, observed, psf, options.article_maxiter)
+    runs = measure(solvers, truth, options.repeats)
+    return psnr(truth, observed), runs["ours"], runs.get("article")
+
+
+def main(argv=None):
+    """Run the benchmark, print the table and append it to RESULTS.md unless ``--no-write``."""
+    argv = sys.argv[1:] if argv is None else argv
+    options = parse_arguments(argv)
+    started = time.perf_counter()
+    psf = tiledeblur.gaussian_psf(PSF_SIZE, PSF_SIGMA)
+    rows, article_capped, article_skipped = [], False, False
+    for size in options.sizes:
+        blurred_psnr, ours, article = benchmark_tile(size, psf, options)
+        article_capped |= article is not None and not article.counts.converged
+        article_skipped |= article is None
+        rows.append(table_row(size, blurred_psnr, ours, article))
+        print(f"{size}²: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = shlex.join([*COMMAND.split(), *(arg for arg in argv if arg != "--no-write")])
+    section = "\n".join([
+        f"## bench_core — {stamp}",
+        "",
+        *environment_lines(),
+        f"- Command: `{command}` (repeats: {options.repeats}, medians reported)",
+        f"- Tiles: gray astronaut, centred crop up to 512², resized bilinearly above; blurred by "
+        f"`gaussian_psf({PSF_SIZE}, {PSF_SIGMA})` with the zero boundary, noise sigma {NOISE_SIGMA} (seed 0)",
+        f"- Total runtime: {time.perf_counter() - started:.0f} s",
+        "",
+        table(rows, options.article_maxiter, article_capped, article_skipped),
+    ])
+    print(section)
+    if not options.no_write:
+        append_results(section)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Zarr in and out: read-only inputs, OME-Zarr level 0, outputs, done-markers.
+
+Inputs are opened with ``mode="r"``, so nothing here can write to them. A
+location is a local path or any URL that fsspec understands (``s3://``,
+``gs://``, ``file://``...), with ``storage_options`` passed through; workers
+reopen it themselves from a :class:`Location`, so no pixel passes through the
+client.
+
+Done-markers
+------------
+zarr 3 does not write a chunk equal to the fill value, so whether a chunk
+exists says nothing about whether its tile was computed. Each finished tile
+therefore writes an empty marker object, ``.tiledeblur/done/<row>.<col>``,
+inside the output store, after its chunks; a resumed run lists them once.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+
+import fsspec
+import numpy as np
+import zarr
+
+__all__ = ["DoneMarkers", "Location", "create_output", "fingerprint", "open_input"]
+
+MARKER_FOLDER = ".tiledeblur/done"
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    """Where an array lives: a store URL or path, a path inside it, and options."""
+
+    url: str
+    component: str = ""
+    storage_options_json: str = "{}"
+
+    @property
+    def storage_options(self):
+        return json.loads(self.storage_options_json)
+
+    @property
+    def protocol(self):
+        return fsspec.core.split_protocol(self.url)[0] or "file"
+
+    @property
+    def array_url(self):
+        """The URL of the array itself."""
+        return self.url.rstrip("/") + (f"/{self.component}" if self.component else "")
+
+    def open(self, mode="r"):
+        """Open the array (``mode="r"``: read-only).
+
+        Not cached: a worker that outlives one run must see the metadata of the
+        next one written at the same path.
+        """
+        return _open_array(self, mode)
+
+
+def _open_options(location, mode):
+    options = location.storage_options
+    if mode != "r" and location.protocol == "file" and "://" in location.url:
+        # fsspec's local file system does not create folders unless told to.
+        options.setdefault("auto_mkdir", True)
+    return options or None
+
+
+def _open_array(location, mode):
+    group_or_array = zarr.open(location.url, mode=mode, storage_options=_open_options(location, mode))
+    return group_or_array[location.component] if location.component else group_or_array
+
+
+def _multiscale_level0(group):
+    """The path of level 0 of an OME-Zarr (NGFF 0.4 or 0.5) group, or None."""
+    attributes = group.attrs.asdict()
+    multiscales = attributes.get("ome", attributes).get("multiscales")
+    if not multiscales:
+        return None
+    return multiscales[0]["datasets"][0]["path"]
+
+
+def open_input(url, *, component=None, storage_options=None):
+    """Open an input array read-only; resolve groups to one array.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        A Zarr array or group, as a local path or an fsspec URL.
+    component : str, optional
+        The array inside a group. For an OME-Zarr multiscale group, the default
+        is level 0 as its metadata names it.
+    storage_options : dict, optional
+        Passed to fsspec.
+
+    Returns
+    -------
+    array : zarr.Array
+        Opened with ``mode="r"``.
+    location : Location
+        What a worker needs to reopen it.
+    """
+    url = str(url)
+    options_json = json.dumps(storage_options or {}, sort_keys=True)
+    try:
+        found = zarr.open(url, mode="r", storage_options=storage_options or None)
+    except FileNotFoundError:
+        raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, which was not found.") from None
+    if isinstance(found, zarr.Group):
+        component = component if component is not None else _multiscale_level0(found)
+        members = sorted(name for name, _ in found.arrays())
+        if component is None or component not in members and component not in found:
+            raise ValueError(
+                f"component: expected the array to read inside the group {url!r} (one of {members}), "
+                f"got {component!r} instead."
+            )
+        found = found[component]
+        if not isinstance(found, zarr.Array):
+            raise ValueError(f"component: expected an array, got the group {component!r} instead.")
+    elif component is not None:
+        raise ValueError(f"component: expected None for the array {url!r}, got {component!r} instead.")
+    return found, Location(url, component or "", options_json)
+
+
+def fingerprint(array):
+    """A SHA-256 over an array's metadata and a sample of its chunks.
+
+    Hashing every pixel of a 30 GB scan would cost a full read, so the sample
+    is the first, middle and last chunk: enough to tell another scan of the
+    same shape apart, cheap enough to take at every start.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps([list(array.shape), str(array.dtype), list(array.chunks)]).encode())
+    grid = [max(1, -(-n // c)) for n, c in zip(array.shape, array.chunks)]
+    for position in sorted({0, math.prod(grid) // 2, math.prod(grid) - 1}):
+        corner = np.unravel_index(position, grid)
+        region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(corner, array.chunks))
+        digest.update(np.ascontiguousarray(array[region]).tobytes())
+    return digest.hexdigest()
+
+
+def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, overwrite):
+    """Create the output array, writing its attributes; return it."""
+    return zarr.create_array(
+        location.url,
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        fill_value=0,
+        zarr_format=zarr_format,
+        attributes=attributes,
+        overwrite=overwrite,
+        storage_options=_open_options(location, "w"),
+    )
+
+
+class DoneMarkers:
+    """The finished tiles of one output, as marker objects in its store."""
+
+    def __init__(self, location):
+        self._fs, root = fsspec.core.url_to_fs(location.url, **location.storage_options)
+        self._folder = f"{root.rstrip('/')}/{MARKER_FOLDER}"
+
+    def mark(self, index):
+        """Record tile ``index`` as written."""
+        self._fs.makedirs(self._folder, exist_ok=True)
+        self._fs.pipe_file(f"{self._folder}/{index[0]}.{index[1]}", b"")
+
+    def done(self):
+        """The set of finished tile indices, from one listing."""
+        if not self._fs.exists(self._folder):
+            return set()
+        names = (path.rsplit("/", 1)[-1] for path in self._fs.ls(self._folder, detail=False))
+        return {tuple(int(part) for part in name.split(".")) for name in names}
