@@ -25,3 +25,22 @@ def astronaut_crop(article_psf):
     centre = slice(32, 480)
     noise = np.random.default_rng(0).normal(0.0, 0.01, (448, 448))
     return truth[centre, centre], blurred[centre, centre] + noise
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A real local cluster: two single-threaded worker processes on 127.0.0.1."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster, Client(cluster) as connected:
+        yield connected
+
+
+@pytest.fixture(scope="session")
+def astronaut_scene(article_psf):
+    """(truth, observed): the 512² gray astronaut, blurred, with noise 0.01."""
+    truth = color.rgb2gray(data.astronaut())
+    blurred = Blur(article_psf, truth.shape, boundary="zero").matvec(truth)
+    return truth, blurred + np.random.default_rng(0).normal(0.0, 0.01, truth.shape)

@@ -109,7 +109,7 @@ def open_input(url, *, component=None, storage_options=None):
     if isinstance(found, zarr.Group):
         component = component if component is not None else _multiscale_level0(found)
         members = sorted(name for name, _ in found.arrays())
-        if component is None or component not in members and component not in found:
+        if component is None or component not in found:
             raise ValueError(
                 f"component: expected the array to read inside the group {url!r} (one of {members}), "
                 f"got {component!r} instead."

@@ -30,7 +30,7 @@ from .image import to_float
 from .io import DoneMarkers, Location, create_output, fingerprint, open_input
 from .progress import Progress
 from .psf import check_psf, load_psf, psf_radius
-from .solver import ConvergenceWarning, SolverSettings, solve
+from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, SolverSettings, solve
 from .tiling import TilePlan, auto_halo, estimate_tile_bytes
 
 __all__ = ["RunReport", "TileError", "plan", "run"]
@@ -237,7 +237,7 @@ def _local_memory_limit(n_workers=None):
 
 
 def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
-         mu=None, eps=3e-2, storage_options=None, memory_limit=None):
+         mu=None, eps=DEFAULT_EPS, storage_options=None, memory_limit=None):
     """The tile plan that :func:`run` would use; computes nothing, writes nothing.
 
     Takes the same arguments as :func:`run`. ``memory_limit`` (bytes per
@@ -246,7 +246,7 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     """
     prepared = _prepare(
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
-        loss=loss, mu=mu, eps=eps, tol=1e-5, maxiter=200, storage_options=storage_options,
+        loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
         out_dtype="float32", memory_limit=memory_limit or _local_memory_limit(),
     )
     return prepared.plan
@@ -382,7 +382,8 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-        loss="tikhonov", mu=None, eps=3e-2, tol=1e-5, maxiter=200, storage_options=None, client=None,
+        loss="tikhonov", mu=None, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=None,
+        client=None,
         address=None, n_workers=None, out_dtype="float32", overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
 

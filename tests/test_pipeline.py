@@ -1,0 +1,184 @@
+"""run() end to end: real clusters, real Zarr stores on disk, real images."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from skimage import data
+
+import tiledeblur
+from tiledeblur import TileError, deconvolve, run
+from tiledeblur.io import MARKER_FOLDER
+from tiledeblur.operators import Blur
+
+
+def _write(path, array, *, chunks=64, zarr_format=3):
+    chunk_shape = tuple(min(chunks, n) if n > 4 else n for n in array.shape)
+    z = zarr.create_array(path, shape=array.shape, chunks=chunk_shape, dtype=array.dtype, zarr_format=zarr_format)
+    z[...] = array
+    return path
+
+
+def _markers(output):
+    folder = Path(output) / MARKER_FOLDER
+    return len(list(folder.iterdir())) if folder.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def small_scan(tmp_path_factory, astronaut_scene):
+    """A 256² uint8 scan, chunked 64: 16 tiles of 64 px."""
+    observed = astronaut_scene[1][128:384, 128:384]
+    scan = np.round(np.clip(observed, 0, 1) * 255).astype(np.uint8)
+    return _write(tmp_path_factory.mktemp("scan") / "scan.zarr", scan), scan
+
+
+@pytest.fixture(scope="module")
+def small_reference(tmp_path_factory, small_scan, article_psf, client):
+    """An undisturbed run of ``small_scan``: the bytes the others must match."""
+    output = tmp_path_factory.mktemp("reference") / "out.zarr"
+    run(small_scan[0], article_psf, output=output, tile=64, client=client, progress=False)
+    return zarr.open_array(output, mode="r")[...]
+
+
+@pytest.mark.parametrize("loss", ["tikhonov", "tv"])
+def test_no_seams(tmp_path, astronaut_scene, article_psf, client, loss):
+    observed = astronaut_scene[1]
+    scan = _write(tmp_path / "scan.zarr", observed, chunks=128)
+    report = run(scan, article_psf, tile=128, loss=loss, out_dtype="float64", client=client, progress=False)
+    assert report.plan.grid == (4, 4) and report.tiles_computed == 16
+    tiled = zarr.open_array(report.output, mode="r")[...]
+    whole = deconvolve(observed, article_psf, loss=loss)
+    assert np.abs(tiled - whole).max() <= 1e-3
+
+
+@pytest.mark.parametrize(("channel_axis", "zarr_format"), [(-1, 3), (0, 2)])
+def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_format):
+    rgb = data.astronaut()[100:300, 150:450]  # 200 × 300: not a multiple of the 128 px tile
+    stored = rgb if channel_axis == -1 else np.moveaxis(rgb, -1, 0)
+    scan = _write(tmp_path / "rgb.zarr", stored, chunks=128, zarr_format=zarr_format)
+    report = run(scan, article_psf, tile=128, channel_axis=channel_axis, client=client, progress=False)
+    out = zarr.open_array(report.output, mode="r")
+    assert out.shape == stored.shape and out.dtype == np.float32 and out.metadata.zarr_format == zarr_format
+    tiled = out[...] if channel_axis == 0 else np.moveaxis(out[...], -1, 0)
+    for channel in range(3):
+        whole = deconvolve(rgb[..., channel], article_psf)
+        assert np.abs(tiled[channel] - whole).max() <= 1e-3
+
+
+def test_default_local_cluster_file_url_and_dashboard(tmp_path, small_scan, small_reference, article_psf, capfd):
+    output = tmp_path / "out.zarr"
+    report = run(f"file://{small_scan[0]}", article_psf, output=f"file://{output}", tile=64, n_workers=2)
+    assert report.output == f"file://{output}"
+    err = capfd.readouterr().err
+    assert "dask dashboard: http://127.0.0.1:" in err
+    assert "tiles 16/16 (100%)" in err
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+    assert zarr.open_array(output, mode="r").attrs["tiledeblur"]["version"] == tiledeblur.__version__
+
+
+def test_killed_worker_changes_nothing(tmp_path, small_scan, small_reference, article_psf, client):
+    output = tmp_path / "out.zarr"
+    reports = []
+    worker = threading.Thread(
+        target=lambda: reports.append(
+            run(small_scan[0], article_psf, output=output, tile=64, client=client, progress=False)
+        )
+    )
+    worker.start()
+    while _markers(output) < 3:
+        time.sleep(0.05)
+    victim = next(iter(client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)
+    worker.join(timeout=300)
+    assert reports and reports[0].tiles_computed == 16
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+    assert victim not in client.run(os.getpid).values()
+
+
+RUN_SCRIPT = """
+import sys, tiledeblur
+if __name__ == "__main__":
+    tiledeblur.run(sys.argv[1], tiledeblur.gaussian_psf(13, (1, 3)), output=sys.argv[2], tile=64, n_workers=1)
+"""
+
+
+def test_resume_after_interruption(tmp_path, small_scan, small_reference, article_psf, client):
+    output = tmp_path / "out.zarr"
+    script = tmp_path / "job.py"
+    script.write_text(RUN_SCRIPT)
+    driver = subprocess.Popen([sys.executable, str(script), str(small_scan[0]), str(output)])
+    while _markers(output) < 4:
+        assert driver.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGINT)
+    driver.wait(timeout=120)
+    finished = _markers(output)
+    assert 4 <= finished < 16
+    with pytest.raises(ValueError, match="other settings"):
+        run(small_scan[0], article_psf, output=output, tile=64, mu=0.02, client=client, progress=False)
+    report = run(small_scan[0], article_psf, output=output, tile=64, client=client, progress=False)
+    assert (report.tiles_skipped, report.tiles_computed) == (finished, 16 - finished)
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+
+
+def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, article_psf, client):
+    scan = _write(tmp_path / "scan.zarr", small_scan[1])
+    chunk = scan / "c" / "1" / "2"  # not one of the chunks that the fingerprint samples
+    original = chunk.read_bytes()
+    chunk.write_bytes(b"not a zstd frame")
+    output = tmp_path / "out.zarr"
+    with pytest.raises(TileError, match=r"tiles failed; the first, tile \(\d, \d\) at y \d+:\d+, x \d+:\d+"):
+        run(scan, article_psf, output=output, tile=64, client=client, progress=False)
+    finished = _markers(output)
+    assert 0 < finished < 16
+    chunk.write_bytes(original)
+    report = run(scan, article_psf, output=output, tile=64, client=client, progress=False)
+    assert report.tiles_computed == 16 - finished
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+
+
+def test_existing_scheduler(tmp_path, small_scan, small_reference, article_psf):
+    scheduler_file = tmp_path / "scheduler.json"
+    common = ["--host", "127.0.0.1", "--scheduler-file", str(scheduler_file), "--no-dashboard"]
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0", *common])
+    worker = None
+    try:
+        while not scheduler_file.exists():
+            time.sleep(0.1)
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1", *common])
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        output = tmp_path / "out.zarr"
+        run(small_scan[0], article_psf, output=output, tile=64, address=address, progress=False)
+        np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def test_ome_zarr_level_zero_from_metadata(tmp_path, small_scan, small_reference, article_psf, client):
+    group = zarr.open_group(tmp_path / "ome.zarr", mode="w", zarr_format=3)
+    group.create_array("full", data=small_scan[1], chunks=(64, 64))
+    group.create_array("half", data=small_scan[1][::2, ::2], chunks=(64, 64))
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"datasets": [{"path": "full"}, {"path": "half"}]}]}
+    report = run(tmp_path / "ome.zarr", article_psf, tile=64, client=client, progress=False)
+    assert report.output == str(tmp_path / "ome.deblurred.zarr")
+    np.testing.assert_array_equal(zarr.open_array(report.output, mode="r")[...], small_reference)
+
+
+def test_plan_computes_nothing(small_scan, article_psf):
+    plan = tiledeblur.plan(small_scan[0], article_psf, tile=100)
+    assert (plan.tile, plan.chunk, plan.grid) == (100, 100, (3, 3))
+    assert plan.halo >= 6
+    assert "9 tiles" in plan.describe()
+    assert not Path(str(small_scan[0]).replace(".zarr", ".deblurred.zarr")).exists()

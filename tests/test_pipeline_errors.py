@@ -1,0 +1,91 @@
+"""Bad input to run(): a clear error, and nothing written or changed."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from tiledeblur import gaussian_psf, run
+
+
+def _digest(path):
+    files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+    return hashlib.sha256(b"".join(str(p).encode() + p.read_bytes() for p in files)).hexdigest()
+
+
+@pytest.fixture
+def scan(tmp_path):
+    path = tmp_path / "scan.zarr"
+    z = zarr.create_array(path, shape=(96, 80), chunks=(32, 32), dtype="f4")
+    z[...] = np.random.default_rng(5).random((96, 80))
+    return path
+
+
+PSF = gaussian_psf(13, (1, 3))
+
+CASES = [
+    ({"tile": 8}, ValueError, "tile: expected at least the PSF size, 13 px, got 8"),
+    ({"tile": "big"}, TypeError, "tile: expected 'auto' or an int, got 'big'"),
+    ({"halo": 3}, ValueError, "halo: expected at least the PSF radius, 6 px, got 3"),
+    ({"loss": "article"}, ValueError, "loss: expected one of .* for tiles, got 'article'"),
+    ({"out_dtype": "int8"}, ValueError, "out_dtype: expected one of"),
+    ({"mu": -1.0}, ValueError, "mu: expected a positive finite number"),
+    ({"channel_axis": 0}, ValueError, "channel_axis: expected None for 2-D data"),
+    ({"component": "0"}, ValueError, "component: expected None for the array"),
+    ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
+    ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF or 1 \(one per channel\), got 2"),
+    ({"address": "tcp://127.0.0.1:1", "client": object()}, ValueError, "address: expected None when a client"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), CASES)
+def test_bad_arguments(scan, kwargs, error, match):
+    before = _digest(scan)
+    kwargs = {"psf": PSF, **kwargs}
+    with pytest.raises(error, match=match):
+        run(scan, kwargs.pop("psf"), progress=False, **kwargs)
+    assert _digest(scan) == before
+    assert not (scan.parent / "scan.deblurred.zarr").exists()
+
+
+def test_missing_and_empty_and_3d(tmp_path):
+    with pytest.raises(ValueError, match="zarr_path: expected an existing Zarr array or group, got .*missing"):
+        run(tmp_path / "missing.zarr", PSF, progress=False)
+    zarr.create_array(tmp_path / "empty.zarr", shape=(0, 10), dtype="u1")
+    with pytest.raises(ValueError, match=r"zarr_path: expected a non-empty array, got shape \(0, 10\)"):
+        run(tmp_path / "empty.zarr", PSF, progress=False)
+    zarr.create_array(tmp_path / "cube.zarr", shape=(3, 20, 20), dtype="u1")
+    with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got None"):
+        run(tmp_path / "cube.zarr", PSF, progress=False)
+    zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
+    with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
+        run(tmp_path / "group.zarr", PSF, progress=False)
+
+
+def test_nan_pixels(tmp_path, client):
+    path = tmp_path / "nan.zarr"
+    z = zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f8")
+    z[...] = 0.5
+    z[40, 50] = np.nan
+    before = _digest(path)
+    with pytest.raises(ValueError, match="zarr_path: expected finite pixels, got NaN or inf"):
+        run(path, PSF, client=client, progress=False)
+    assert _digest(path) == before
+    assert not (tmp_path / "nan.deblurred.zarr").exists()
+
+
+def test_output_rules(scan, tmp_path):
+    with pytest.raises(ValueError, match="output: expected a path apart from the input"):
+        run(scan, PSF, output=scan, progress=False)
+    with pytest.raises(ValueError, match="output: expected a path apart from the input"):
+        run(scan, PSF, output=scan / "inside", progress=False)
+    taken = tmp_path / "taken.zarr"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("someone else's")
+    with pytest.raises(ValueError, match="exists and was written from another input or with other settings"):
+        run(scan, PSF, output=taken, progress=False)
+    with pytest.raises(ValueError, match="output: expected a new path, got .*taken.zarr.*pass overwrite=True"):
+        run(scan, PSF, output=taken, resume=False, progress=False)
+    assert (taken / "notes.txt").read_text() == "someone else's"
