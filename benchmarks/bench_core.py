@@ -36,15 +36,10 @@ os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import datetime  # noqa: E402
 import functools  # noqa: E402
-import importlib.metadata  # noqa: E402
-import platform  # noqa: E402
-import shlex  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import autograd  # noqa: E402
 import autograd.numpy as anp  # noqa: E402
@@ -58,6 +53,8 @@ from skimage.transform import resize  # noqa: E402
 import tiledeblur  # noqa: E402
 from tiledeblur.operators import Blur  # noqa: E402
 
+from _report import RESULTS_PATH, append_results, command_line, machine_line, utc_stamp, versions_line  # noqa: E402
+
 #: The article's PSF: side and (row, column) standard deviations.
 PSF_SIZE = 13
 PSF_SIGMA = (1, 3)
@@ -65,7 +62,6 @@ PSF_SIGMA = (1, 3)
 NOISE_SIGMA = 0.01
 #: The article's regularization weight.
 ARTICLE_MU = 0.2
-RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
 COMMAND = "python benchmarks/bench_core.py"
 
 
@@ -267,24 +263,11 @@ def measure(solvers, truth, repeats):
     }
 
 
-def cpu_model():
-    """The CPU's model name from ``/proc/cpuinfo``, or ``"unknown"``."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown"
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else "unknown"
-
-
 def environment_lines():
     """Markdown bullet lines that describe the machine and the software versions."""
-    packages = ("numpy", "scipy", "autograd", "scikit-image", "tiledeblur")
-    versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in packages)
     return [
-        f"- Machine: {platform.processor() or 'unknown'} / {platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs, {cpu_model()}",
-        f"- Python {platform.python_version()}; {versions}",
+        machine_line(),
+        versions_line(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur")),
         f"- Threads: {', '.join(f'{name}=1' for name in THREAD_VARIABLES)}",
     ]
 
@@ -357,14 +340,6 @@ def table(rows, article_maxiter, article_capped, article_skipped):
     return "\n".join(header + rows + notes)
 
 
-def append_results(section, path=RESULTS_PATH):
-    """Append ``section`` to ``path``, creating it with a heading if it is missing."""
-    if not path.exists():
-        path.write_text("# Benchmark results\n")
-    with path.open("a") as results:
-        results.write("\n" + section + "\n")
-
-
 def parse_arguments(argv):
     """The command-line options, see ``--help``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -413,10 +388,9 @@ def main(argv=None):
         article_skipped |= article is None
         rows.append(table_row(size, blurred_psnr, ours, article))
         print(f"{size}²: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    command = shlex.join([*COMMAND.split(), *(arg for arg in argv if arg != "--no-write")])
+    command = command_line(COMMAND, argv)
     section = "\n".join([
-        f"## bench_core — {stamp}",
+        f"## bench_core — {utc_stamp()}",
         "",
         *environment_lines(),
         f"- Command: `{command}` (repeats: {options.repeats}, medians reported)",

@@ -182,3 +182,12 @@ def test_plan_computes_nothing(small_scan, article_psf):
     assert plan.halo >= 6
     assert "9 tiles" in plan.describe()
     assert not Path(str(small_scan[0]).replace(".zarr", ".deblurred.zarr")).exists()
+
+
+def test_auto_mu_is_one_mu_for_the_whole_image(tmp_path, small_scan, article_psf, client):
+    report = run(small_scan[0], article_psf, output=tmp_path / "auto.zarr", tile=64, mu="auto", client=client,
+                 progress=False)
+    recorded = zarr.open_array(report.output, mode="r").attrs["tiledeblur"]["settings"]["mu"]
+    assert recorded == report.mu
+    whole = deconvolve(small_scan[1], article_psf, mu=report.mu)
+    assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3

@@ -4,7 +4,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import richardson_lucy, wiener
 
 from tiledeblur import ConvergenceWarning, SolverSettings, deconvolve, gaussian_psf
-from tiledeblur.solver import DEFAULT_MU
+from tiledeblur.objectives import DEFAULT_MU
 
 
 def _psnr(truth, image):
@@ -108,3 +108,12 @@ def test_bad_settings(kwargs, error, match):
 def test_bad_images(image, error, match):
     with pytest.raises(error, match=match):
         deconvolve(image, gaussian_psf(3, 1.0))
+
+
+def test_auto_mu_follows_the_noise(astronaut_crop, article_psf):
+    truth, observed = astronaut_crop
+    _, info = deconvolve(observed, article_psf, mu="auto", return_info=True)
+    assert 0.5 * DEFAULT_MU["tikhonov"] < info.mu < 2 * DEFAULT_MU["tikhonov"]
+    noisier = observed + np.random.default_rng(1).normal(0, 0.02, observed.shape)
+    _, noisier_info = deconvolve(noisier[:128, :128], article_psf, mu="auto", return_info=True)
+    assert noisier_info.mu > 3 * info.mu

@@ -30,6 +30,7 @@ from .image import to_float
 from .io import DoneMarkers, Location, create_output, fingerprint, open_input
 from .progress import Progress
 from .psf import check_psf, load_psf, psf_radius
+from .regularization import auto_mu, estimate_image_noise
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, SolverSettings, solve
 from .tiling import TilePlan, auto_halo, estimate_tile_bytes
 
@@ -84,6 +85,12 @@ def _region(yx, channel_axis):
     return tuple(region)
 
 
+def _read_channels(array, yx, channel_axis):
+    """The region ``yx`` of every channel, as a ``(C, y, x)`` array."""
+    block = np.asarray(array[_region(yx, channel_axis)])
+    return block[None] if channel_axis is None else np.moveaxis(block, channel_axis, 0)
+
+
 def _cast(restored, dtype, input_dtype):
     """Convert solved floats to the output dtype; ``"input"`` clips integers to range."""
     if dtype == "input" and input_dtype.kind in "ui":
@@ -96,8 +103,7 @@ def process_tile(job, tile):
     """Deconvolve one tile on a worker and write its core; return its statistics."""
     started = time.perf_counter()
     source = job.source.open("r")
-    block = np.asarray(source[_region(tile.read, job.channel_axis)])
-    channels = block[None] if job.channel_axis is None else np.moveaxis(block, job.channel_axis, 0)
+    channels = _read_channels(source, tile.read, job.channel_axis)
     cores, unconverged = [], []
     for channel, (image, psf) in enumerate(zip(channels, job.psfs)):
         restored, info = solve(to_float(image), psf, job.settings)
@@ -218,10 +224,15 @@ def _prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, los
         )
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
-    settings = SolverSettings(loss=loss, mu=mu, boundary="free", eps=eps, tol=tol, maxiter=maxiter)
+    automatic = isinstance(mu, str) and mu == "auto"
+    settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary="free", eps=eps, tol=tol,
+                              maxiter=maxiter)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)
     axis, shape, channels = _check_layout(array, channel_axis)
     psfs = _check_psfs(psf, channels)
+    if automatic:
+        sigma = estimate_image_noise(lambda yx: to_float(_read_channels(array, yx, axis)), shape)
+        settings = dataclasses.replace(settings, mu=auto_mu(sigma, loss))
     halo = _choose_halo(halo, psfs, settings.mu)
     side, chunk = _choose_tile(tile, halo, psfs, memory_limit)
     target = _output_location(output, source)
@@ -410,8 +421,10 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         Pixels read around each tile, at least the PSF radius; ``"auto"``
         follows :func:`tiledeblur.tiling.auto_halo`.
     loss, mu, eps, tol, maxiter
-        As :class:`tiledeblur.SolverSettings`; only the additive losses
-        ``"tikhonov"`` and ``"tv"`` are accepted. Every tile uses the ``free``
+        As :func:`tiledeblur.deconvolve`; only the additive losses
+        ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"`` estimates the
+        noise on a fixed sample of regions and sets one mu for every tile
+        (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it. Every tile uses the ``free``
         boundary model, at the image's border and beyond its halo.
     storage_options : dict, optional
         fsspec options for both input and output.

@@ -27,15 +27,13 @@ from autograd import value_and_grad
 from autograd.differential_operators import make_hvp
 
 from .image import check_image
-from .objectives import LOSSES
+from .objectives import DEFAULT_MU, LOSSES
 from .operators import BOUNDARIES, Blur
 from .psf import check_psf
+from .regularization import auto_mu, estimate_noise
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
 
-#: Default ``mu`` per loss, for images on a [0, 1] scale with light noise:
-#: the best of a sweep on the noisy astronaut crop of the quality test.
-DEFAULT_MU = {"article": 0.2, "tikhonov": 1e-2, "tv": 2e-3}
 
 
 #: Smoothing of total variation, on a [0, 1] intensity scale.
@@ -119,6 +117,7 @@ class SolveInfo:
     hessian_products: int
     converged: bool
     message: str
+    mu: float
 
 
 class _Objective:
@@ -187,6 +186,7 @@ def solve(observed, psf, settings):
         hessian_products=int(result.nhev),
         converged=bool(result.success),
         message=str(result.message),
+        mu=settings.mu,
     )
     return unknown[crop].astype(observed.dtype), info
 
@@ -206,8 +206,11 @@ def deconvolve(image, psf, *, loss="tikhonov", mu=None, boundary=None, eps=DEFAU
         Integers are scaled to [0, 1] (see :mod:`tiledeblur.image`).
     psf : (P, Q) array_like
         The point spread function, odd-sized; normalized to sum 1 if it is not.
-    loss, mu, boundary, eps, tol, maxiter
+    loss, boundary, eps, tol, maxiter
         See :class:`SolverSettings`.
+    mu : float or "auto", optional
+        See :class:`SolverSettings`; ``"auto"`` sets it from the image's noise
+        level (:mod:`tiledeblur.regularization`), reported in ``info.mu``.
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
 
@@ -233,7 +236,11 @@ def deconvolve(image, psf, *, loss="tikhonov", mu=None, boundary=None, eps=DEFAU
     ((32, 32), dtype('float32'), True)
     """
     observed = check_image(image)
-    settings = SolverSettings(loss=loss, mu=mu, boundary=boundary, eps=eps, tol=tol, maxiter=maxiter)
+    automatic = isinstance(mu, str) and mu == "auto"
+    settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
+                              maxiter=maxiter)
+    if automatic:
+        settings = dataclasses.replace(settings, mu=auto_mu(estimate_noise(observed), settings.loss))
     restored, info = solve(observed, check_psf(psf), settings)
     if not info.converged:
         warnings.warn(f"Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)

@@ -1,0 +1,59 @@
+"""What every benchmark writes beside its figures: machine, versions, command, RESULTS.md.
+
+Imported by the scripts in this folder, which run as ``python benchmarks/<name>.py``
+from the repository root, so that this folder is first on ``sys.path``. It imports
+neither numpy nor anything that loads a BLAS, so a script may pin thread counts
+after importing it.
+"""
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import shlex
+from pathlib import Path
+
+__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "machine_line", "utc_stamp",
+           "versions_line"]
+
+RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
+
+
+def cpu_model():
+    """The CPU's model name from ``/proc/cpuinfo``, or ``"unknown"``."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else "unknown"
+
+
+def machine_line():
+    """A markdown bullet line: processor, architecture, logical CPUs and CPU model."""
+    return (f"- Machine: {platform.processor() or 'unknown'} / {platform.machine()}, "
+            f"{os.cpu_count()} logical CPUs, {cpu_model()}")
+
+
+def versions_line(packages):
+    """A markdown bullet line: the Python version and those of the installed ``packages``."""
+    versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in packages)
+    return f"- Python {platform.python_version()}; {versions}"
+
+
+def utc_stamp():
+    """The current time, such as ``"2026-11-26 11:55 UTC"``, for section headings."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def command_line(command, argv):
+    """``command`` followed by the arguments ``argv``, less ``--no-write``, quoted for a shell."""
+    return shlex.join([*command.split(), *(arg for arg in argv if arg != "--no-write")])
+
+
+def append_results(section, path=RESULTS_PATH):
+    """Append ``section`` to ``path``, creating it with a heading if it is missing."""
+    if not path.exists():
+        path.write_text("# Benchmark results\n")
+    with path.open("a") as results:
+        results.write("\n" + section + "\n")
