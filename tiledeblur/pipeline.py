@@ -163,13 +163,21 @@ def _choose_halo(halo, psfs, mu):
     return int(halo)
 
 
-def _choose_tile(tile, halo, psfs, memory_limit):
-    """``(tile, chunk)``: the core tile side, a whole number of output chunks."""
+def _choose_tile(tile, halo, psfs, *, shape, memory_limit, workers):
+    """``(tile, chunk)``: the core tile side, a whole number of output chunks.
+
+    ``"auto"`` takes the largest side up to ``MAX_AUTO_TILE`` whose solve fits
+    half a worker's memory and that still gives every worker two tiles.
+    """
     largest = max(max(p.shape) for p in psfs)
     if tile == "auto":
         budget = (memory_limit or 4 * 2**30) / 2
         sides = range(MAX_AUTO_TILE, DEFAULT_CHUNK - 1, -DEFAULT_CHUNK)
-        fitting = [t for t in sides if estimate_tile_bytes(t, halo, psfs[0]) <= budget]
+        fitting = [
+            side for side in sides
+            if estimate_tile_bytes(side, halo, psfs[0]) <= budget
+            and math.prod(math.ceil(n / side) for n in shape) >= 2 * workers
+        ]
         return (fitting[0] if fitting else DEFAULT_CHUNK), DEFAULT_CHUNK
     if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)):
         raise TypeError(f"tile: expected 'auto' or an int, got {tile!r} instead.")
@@ -215,7 +223,7 @@ class _Prepared:
 
 
 def _prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
-             maxiter, storage_options, out_dtype, memory_limit):
+             maxiter, storage_options, out_dtype, memory_limit, workers):
     """Validate every argument and plan the tiles; opens the input read-only."""
     if loss not in TILE_LOSSES:
         raise ValueError(
@@ -234,17 +242,20 @@ def _prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, los
         sigma = estimate_image_noise(lambda yx: to_float(_read_channels(array, yx, axis)), shape)
         settings = dataclasses.replace(settings, mu=auto_mu(sigma, loss))
     halo = _choose_halo(halo, psfs, settings.mu)
-    side, chunk = _choose_tile(tile, halo, psfs, memory_limit)
+    side, chunk = _choose_tile(tile, halo, psfs, shape=shape, memory_limit=memory_limit, workers=workers)
     target = _output_location(output, source)
     job = _Job(source, target, axis, psfs, settings, out_dtype)
     return _Prepared(array, job, TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo))
 
 
-def _local_memory_limit(n_workers=None):
-    """What a local cluster gives each worker: the machine's memory over its workers."""
-    import psutil
+def _worker_resources(client, n_workers):
+    """``(memory limit per worker, workers)`` of ``client``, or of the local cluster run() starts."""
+    if client is None:
+        import psutil
 
-    return psutil.virtual_memory().total // (n_workers or os.cpu_count() or 1)
+        workers = n_workers or os.cpu_count() or 1
+        return psutil.virtual_memory().total // workers, workers
+    return worker_memory_limit(client), len(client.scheduler_info()["workers"])
 
 
 def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
@@ -255,10 +266,11 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     worker) defaults to what a local cluster on this machine would give.
     Print ``plan(...).describe()`` for people.
     """
+    local_memory, workers = _worker_resources(None, None)
     prepared = _prepare(
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
         loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
-        out_dtype="float32", memory_limit=memory_limit or _local_memory_limit(),
+        out_dtype="float32", memory_limit=memory_limit or local_memory, workers=workers,
     )
     return prepared.plan
 
@@ -416,7 +428,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     tile : "auto" or int
         Core tile side in pixels, rounded to whole output chunks of up to 512 px.
         ``"auto"`` takes the largest of 512, 1024, 1536, 2048 that fits half a
-        worker's memory limit.
+        worker's memory limit and leaves at least two tiles per worker.
     halo : "auto" or int
         Pixels read around each tile, at least the PSF radius; ``"auto"``
         follows :func:`tiledeblur.tiling.auto_halo`.
@@ -463,11 +475,12 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     local = client is None and address is None
     with contextlib.ExitStack() as stack:
         active = None if local else stack.enter_context(connect(client=client, address=address))
+        memory_limit, workers = _worker_resources(active, n_workers)
         prepared = _prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, storage_options=storage_options,
             out_dtype=out_dtype,
-            memory_limit=_local_memory_limit(n_workers) if local else worker_memory_limit(active),
+            memory_limit=memory_limit, workers=workers,
         )
         identity = _identity(prepared)
         finished = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
