@@ -75,7 +75,7 @@ def main(size=2048, out_dir="examples/output", n_workers=None):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="side of the scan in pixels (default: %(default)s)")
-    parser.add_argument("--out", default="examples/output", help="folder for the scan and picture (default: %(default)s)")
+    parser.add_argument("--out", default="examples/output", help="folder for scan and picture (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()
     blurred_db, restored_db, png = main(arguments.size, arguments.out, arguments.workers)

@@ -17,7 +17,6 @@ from skimage import data
 import tiledeblur
 from tiledeblur import TileError, deconvolve, run
 from tiledeblur.io import MARKER_FOLDER
-from tiledeblur.operators import Blur
 
 
 def _write(path, array, *, chunks=64, zarr_format=3):

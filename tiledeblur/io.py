@@ -23,7 +23,9 @@ import fsspec
 import numpy as np
 import zarr
 
-__all__ = ["DoneMarkers", "Location", "create_output", "fingerprint", "open_input"]
+__all__ = [
+    "DoneMarkers", "Location", "create_output", "fingerprint", "open_input", "read_channels", "region_index",
+]
 
 MARKER_FOLDER = ".tiledeblur/done"
 
@@ -105,7 +107,9 @@ def open_input(url, *, component=None, storage_options=None):
     try:
         found = zarr.open(url, mode="r", storage_options=storage_options or None)
     except FileNotFoundError:
-        raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, which was not found.") from None
+        raise ValueError(
+            f"zarr_path: expected an existing Zarr array or group, got {url!r}, which was not found."
+        ) from None
     if isinstance(found, zarr.Group):
         component = component if component is not None else _multiscale_level0(found)
         members = sorted(name for name, _ in found.arrays())
@@ -120,6 +124,21 @@ def open_input(url, *, component=None, storage_options=None):
     elif component is not None:
         raise ValueError(f"component: expected None for the array {url!r}, got {component!r} instead.")
     return found, Location(url, component or "", options_json)
+
+
+def region_index(yx, channel_axis):
+    """An index of the full array for a ``(y, x)`` region and all channels."""
+    if channel_axis is None:
+        return tuple(yx)
+    region = list(yx)
+    region.insert(channel_axis, slice(None))
+    return tuple(region)
+
+
+def read_channels(array, yx, channel_axis):
+    """The region ``yx`` of every channel, as a ``(C, y, x)`` array."""
+    block = np.asarray(array[region_index(yx, channel_axis)])
+    return block[None] if channel_axis is None else np.moveaxis(block, channel_axis, 0)
 
 
 def fingerprint(array):

@@ -25,25 +25,18 @@ import numpy as np
 from distributed import as_completed
 
 from . import __version__
-from .cluster import connect, worker_memory_limit
+from .cluster import connect
 from .image import to_float
-from .io import DoneMarkers, Location, create_output, fingerprint, open_input
+from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
+from .planning import prepare, worker_resources
 from .progress import Progress
-from .psf import check_psf, load_psf, psf_radius
-from .regularization import auto_mu, estimate_image_noise
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, SolverSettings, solve
-from .tiling import TilePlan, auto_halo, estimate_tile_bytes
+from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
+from .tiling import TilePlan
 
-__all__ = ["RunReport", "TileError", "plan", "run"]
+__all__ = ["RunReport", "TileError", "run"]
 
 logger = logging.getLogger(__name__)
 
-#: Losses that are sums over pixels, so that tiles solve the whole image's problem.
-TILE_LOSSES = ("tikhonov", "tv")
-OUT_DTYPES = ("float32", "float64", "input")
-INPUT_KINDS = "uif"
-DEFAULT_CHUNK = 512
-MAX_AUTO_TILE = 2048
 #: Tasks in flight per worker: enough to keep each busy while results return.
 WINDOW_PER_WORKER = 4
 
@@ -64,38 +57,11 @@ class RunReport:
     seconds: float
 
 
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    """Everything a worker needs for any tile of one run (small, pickled per task)."""
-
-    source: Location
-    target: Location
-    channel_axis: int | None
-    psfs: tuple
-    settings: SolverSettings
-    out_dtype: str
-
-
-def _region(yx, channel_axis):
-    """An index of the full array for a ``(y, x)`` region and all channels."""
-    if channel_axis is None:
-        return tuple(yx)
-    region = list(yx)
-    region.insert(channel_axis, slice(None))
-    return tuple(region)
-
-
-def _read_channels(array, yx, channel_axis):
-    """The region ``yx`` of every channel, as a ``(C, y, x)`` array."""
-    block = np.asarray(array[_region(yx, channel_axis)])
-    return block[None] if channel_axis is None else np.moveaxis(block, channel_axis, 0)
-
-
 def _cast(restored, dtype, input_dtype):
-    """Convert solved floats to the output dtype; ``"input"`` clips integers to range."""
+    """Convert solved floats to the output dtype; ``"input"`` clips integers to their range."""
     if dtype == "input" and input_dtype.kind in "ui":
-        peak = np.iinfo(input_dtype).max
-        return np.round(np.clip(restored, 0.0, 1.0) * peak).astype(input_dtype)
+        limits = np.iinfo(input_dtype)
+        return np.clip(np.round(restored * limits.max), limits.min, limits.max).astype(input_dtype)
     return restored.astype(input_dtype if dtype == "input" else dtype)
 
 
@@ -103,7 +69,7 @@ def process_tile(job, tile):
     """Deconvolve one tile on a worker and write its core; return its statistics."""
     started = time.perf_counter()
     source = job.source.open("r")
-    channels = _read_channels(source, tile.read, job.channel_axis)
+    channels = read_channels(source, tile.read, job.channel_axis)
     cores, unconverged = [], []
     for channel, (image, psf) in enumerate(zip(channels, job.psfs)):
         restored, info = solve(to_float(image), psf, job.settings)
@@ -112,167 +78,10 @@ def process_tile(job, tile):
             unconverged.append((channel, info.message))
     core = _cast(np.stack(cores), job.out_dtype, source.dtype)
     core = core[0] if job.channel_axis is None else np.moveaxis(core, 0, job.channel_axis)
-    job.target.open("r+")[_region(tile.core, job.channel_axis)] = core
+    job.target.open("r+")[region_index(tile.core, job.channel_axis)] = core
     DoneMarkers(job.target).mark(tile.index)
     pixels = math.prod(s.stop - s.start for s in tile.core) * len(channels)
     return {"pixels": pixels, "seconds": time.perf_counter() - started, "unconverged": unconverged}
-
-
-def _check_layout(array, channel_axis):
-    """Return ``(channel_axis, (Y, X), channels)`` for a 2-D or 3-D input."""
-    if array.dtype.kind not in INPUT_KINDS:
-        raise TypeError(f"zarr_path: expected an array of uint, int or float, got dtype {array.dtype} instead.")
-    if 0 in array.shape:
-        raise ValueError(f"zarr_path: expected a non-empty array, got shape {array.shape} instead.")
-    if array.ndim == 2:
-        if channel_axis is not None:
-            raise ValueError(f"channel_axis: expected None for 2-D data, got {channel_axis!r} instead.")
-        return None, tuple(array.shape), 1
-    if array.ndim != 3:
-        raise ValueError(f"zarr_path: expected 2-D data or 2-D with channels, got shape {array.shape} instead.")
-    if channel_axis not in (0, 2, -1, -3):
-        raise ValueError(
-            f"channel_axis: expected 0 (cyx) or -1 (yxc) for 3-D data of shape {array.shape}, "
-            f"got {channel_axis!r} instead."
-        )
-    axis = channel_axis % 3
-    yx = tuple(n for i, n in enumerate(array.shape) if i != axis)
-    return axis, yx, array.shape[axis]
-
-
-def _check_psfs(psf, channels):
-    """One checked PSF per channel, from one PSF, a list or stack of them, or a path."""
-    if isinstance(psf, (str, os.PathLike)):
-        psf = load_psf(psf)
-    stack = list(psf) if isinstance(psf, (list, tuple)) or np.ndim(psf) == 3 else [psf]
-    if len(stack) not in (1, channels):
-        raise ValueError(f"psf: expected 1 PSF or {channels} (one per channel), got {len(stack)} instead.")
-    names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
-    checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
-    return checked * channels if len(checked) == 1 else checked
-
-
-def _choose_halo(halo, psfs, mu):
-    radius = max(max(psf_radius(p)) for p in psfs)
-    if halo == "auto":
-        return max(auto_halo(p, mu) for p in psfs)
-    if isinstance(halo, bool) or not isinstance(halo, (int, np.integer)):
-        raise TypeError(f"halo: expected 'auto' or an int, got {halo!r} instead.")
-    if halo < radius:
-        raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
-    return int(halo)
-
-
-def _choose_tile(tile, halo, psfs, *, shape, memory_limit, workers):
-    """``(tile, chunk)``: the core tile side, a whole number of output chunks.
-
-    ``"auto"`` takes the largest side up to ``MAX_AUTO_TILE`` whose solve fits
-    half a worker's memory and that still gives every worker two tiles.
-    """
-    largest = max(max(p.shape) for p in psfs)
-    if tile == "auto":
-        budget = (memory_limit or 4 * 2**30) / 2
-        sides = range(MAX_AUTO_TILE, DEFAULT_CHUNK - 1, -DEFAULT_CHUNK)
-        fitting = [
-            side for side in sides
-            if estimate_tile_bytes(side, halo, psfs[0]) <= budget
-            and math.prod(math.ceil(n / side) for n in shape) >= 2 * workers
-        ]
-        return (fitting[0] if fitting else DEFAULT_CHUNK), DEFAULT_CHUNK
-    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)):
-        raise TypeError(f"tile: expected 'auto' or an int, got {tile!r} instead.")
-    if tile < largest:
-        raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
-    chunk = min(DEFAULT_CHUNK, int(tile))
-    rounded = max(chunk, round(tile / chunk) * chunk)
-    if rounded != tile:
-        logger.info("tile %d rounded to %d, a whole number of %d px output chunks", tile, rounded, chunk)
-    return rounded, chunk
-
-
-def _same_store(first, second):
-    """Whether one location is, or lies inside, the other."""
-    paths = []
-    for location in (first, second):
-        fs, path = fsspec.core.url_to_fs(location.url, **location.storage_options)
-        paths.append((fs.protocol, fs._strip_protocol(path).rstrip("/") + "/"))
-    (protocol_a, a), (protocol_b, b) = paths
-    return protocol_a == protocol_b and (a.startswith(b) or b.startswith(a))
-
-
-def _output_location(output, source):
-    if output is None:
-        base = source.url.rstrip("/")
-        output = (base[:-5] if base.endswith(".zarr") else base) + ".deblurred.zarr"
-    target = Location(str(output), "", source.storage_options_json)
-    if _same_store(source, target):
-        raise ValueError(
-            f"output: expected a path apart from the input {source.url!r}, got {target.url!r}, "
-            "which would write into the input."
-        )
-    return target
-
-
-@dataclasses.dataclass(frozen=True)
-class _Prepared:
-    """A validated run, before any pixel is computed."""
-
-    array: object
-    job: _Job
-    plan: TilePlan
-
-
-def _prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
-             maxiter, storage_options, out_dtype, memory_limit, workers):
-    """Validate every argument and plan the tiles; opens the input read-only."""
-    if loss not in TILE_LOSSES:
-        raise ValueError(
-            f"loss: expected one of {TILE_LOSSES} for tiles, got {loss!r} instead; the article's loss "
-            "weights each tile differently, so its tiles would not join (see tiledeblur.objectives)."
-        )
-    if out_dtype not in OUT_DTYPES:
-        raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
-    automatic = isinstance(mu, str) and mu == "auto"
-    settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary="free", eps=eps, tol=tol,
-                              maxiter=maxiter)
-    array, source = open_input(zarr_path, component=component, storage_options=storage_options)
-    axis, shape, channels = _check_layout(array, channel_axis)
-    psfs = _check_psfs(psf, channels)
-    if automatic:
-        sigma = estimate_image_noise(lambda yx: to_float(_read_channels(array, yx, axis)), shape)
-        settings = dataclasses.replace(settings, mu=auto_mu(sigma, loss))
-    halo = _choose_halo(halo, psfs, settings.mu)
-    side, chunk = _choose_tile(tile, halo, psfs, shape=shape, memory_limit=memory_limit, workers=workers)
-    target = _output_location(output, source)
-    job = _Job(source, target, axis, psfs, settings, out_dtype)
-    return _Prepared(array, job, TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo))
-
-
-def _worker_resources(client, n_workers):
-    """``(memory limit per worker, workers)`` of ``client``, or of the local cluster run() starts."""
-    if client is None:
-        import psutil
-
-        workers = n_workers or os.cpu_count() or 1
-        return psutil.virtual_memory().total // workers, workers
-    return worker_memory_limit(client), len(client.scheduler_info()["workers"])
-
-
-def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
-         mu=None, eps=DEFAULT_EPS, storage_options=None, memory_limit=None):
-    """The tile plan that :func:`run` would use; computes nothing, writes nothing.
-
-    Takes the same arguments as :func:`run`. ``memory_limit`` (bytes per
-    worker) defaults to what a local cluster on this machine would give.
-    Print ``plan(...).describe()`` for people.
-    """
-    local_memory, workers = _worker_resources(None, None)
-    prepared = _prepare(
-        zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
-        loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
-        out_dtype="float32", memory_limit=memory_limit or local_memory, workers=workers,
-    )
-    return prepared.plan
 
 
 def _identity(prepared):
@@ -475,8 +284,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     local = client is None and address is None
     with contextlib.ExitStack() as stack:
         active = None if local else stack.enter_context(connect(client=client, address=address))
-        memory_limit, workers = _worker_resources(active, n_workers)
-        prepared = _prepare(
+        memory_limit, workers = worker_resources(active, n_workers)
+        prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, storage_options=storage_options,
             out_dtype=out_dtype,
