@@ -347,7 +347,7 @@ def default_size_lines(size, measurements):
 
 
 def git_line():
-    """A markdown line: the commit, and whether ``tiledeblur/`` differs from it in the working tree."""
+    """A markdown line: the commit, and whether ``tiledeblur/`` differs from it, at the start of the run."""
     def git(*args):
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
                               check=False).stdout.strip()
@@ -375,7 +375,7 @@ def main(argv=None):
     """Run the benchmark, print the table and append it to RESULTS.md unless ``--no-write``."""
     argv = sys.argv[1:] if argv is None else argv
     options = parse_arguments(argv)
-    started = time.perf_counter()
+    started, code, load = time.perf_counter(), git_line(), os.getloadavg()[0]
     psf = tiledeblur.gaussian_psf(PSF_SIZE, PSF_SIGMA)
     folder = Path(tempfile.mkdtemp(prefix="bench_run-"))
     try:
@@ -397,7 +397,7 @@ def main(argv=None):
         "",
         machine_line(),
         versions_line(PACKAGES),
-        git_line(),
+        code,
         f"- Command: `{command_line(COMMAND, argv)}`",
         f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the gray astronaut "
         f"mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
@@ -405,7 +405,7 @@ def main(argv=None):
         *default_size_lines(options.size, measurements),
         f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `LocalCluster` per row "
         f"(one thread per worker process); mu {measurements[0].report.mu:g}",
-        f"- Total runtime: {time.perf_counter() - started:.0f} s",
+        f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(measurements),
     ])

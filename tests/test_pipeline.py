@@ -190,3 +190,31 @@ def test_auto_mu_is_one_mu_for_the_whole_image(tmp_path, small_scan, article_psf
     assert recorded == report.mu
     whole = deconvolve(small_scan[1], article_psf, mu=report.mu)
     assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
+
+
+def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, client):
+    rgb = data.astronaut()[200:296, 200:360]
+    scan = _write(tmp_path / "rgb.zarr", rgb, chunks=64)
+    psfs = np.stack([article_psf, article_psf.T, tiledeblur.gaussian_psf(13, 1.5)])
+    np.save(tmp_path / "psfs.npy", psfs)
+    report = run(scan, tmp_path / "psfs.npy", tile=64, channel_axis=-1, out_dtype="input", client=client,
+                 progress=False)
+    out = zarr.open_array(report.output, mode="r")
+    assert out.dtype == np.uint8 and out.shape == rgb.shape
+    for channel in range(3):
+        whole = deconvolve(rgb[..., channel], psfs[channel])
+        expected = np.clip(np.round(whole * 255), 0, 255)
+        # The solves agree within 1e-3 of the [0, 1] scale, so the rounded bytes within one step.
+        assert np.abs(out[..., channel].astype(int) - expected).max() <= 1
+    with pytest.raises(ValueError, match=r"psf: expected 1 PSF or 3 \(one per channel\), got 2"):
+        run(scan, psfs[:2], channel_axis=-1, output=tmp_path / "other.zarr", client=client, progress=False)
+
+
+def test_ome_zarr_0_4_in_zarr_format_2(tmp_path, small_scan, small_reference, article_psf, client):
+    group = zarr.open_group(tmp_path / "ome04.zarr", mode="w", zarr_format=2)
+    group.create_array("level0", data=small_scan[1], chunks=(64, 64))
+    group.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "level0"}]}]
+    report = run(tmp_path / "ome04.zarr", article_psf, tile=64, client=client, progress=False)
+    out = zarr.open_array(report.output, mode="r")
+    assert out.metadata.zarr_format == 2
+    np.testing.assert_array_equal(out[...], small_reference)

@@ -117,3 +117,17 @@ def test_auto_mu_follows_the_noise(astronaut_crop, article_psf):
     noisier = observed + np.random.default_rng(1).normal(0, 0.02, observed.shape)
     _, noisier_info = deconvolve(noisier[:128, :128], article_psf, mu="auto", return_info=True)
     assert noisier_info.mu > 3 * info.mu
+
+
+def test_precision_loss_counts_only_at_a_tiny_gradient():
+    from scipy.optimize import OptimizeResult
+
+    from tiledeblur.solver import _converged
+
+    def stop(status, gradient):
+        return OptimizeResult(success=status == 0, status=status, jac=np.full(4, gradient))
+
+    assert _converged(stop(0, 1.0), 1e-7)
+    assert _converged(stop(2, 1e-9), 1e-7)
+    assert not _converged(stop(2, 1e-3), 1e-7)
+    assert not _converged(stop(1, 1e-9), 1e-7)

@@ -17,7 +17,7 @@ import numpy as np
 from .cluster import worker_memory_limit
 from .image import to_float
 from .io import Location, open_input, read_channels
-from .psf import check_psf, load_psf, psf_radius
+from .psf import check_psf, psf_radius, read_psf_file
 from .regularization import auto_mu, estimate_image_noise
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
 from .tiling import TilePlan, auto_halo, estimate_tile_bytes
@@ -73,7 +73,7 @@ def _check_layout(array, channel_axis):
 def _check_psfs(psf, channels):
     """One checked PSF per channel, from one PSF, a list or stack of them, or a path."""
     if isinstance(psf, (str, os.PathLike)):
-        psf = load_psf(psf)
+        psf = read_psf_file(psf)
     stack = list(psf) if isinstance(psf, (list, tuple)) or np.ndim(psf) == 3 else [psf]
     if len(stack) not in (1, channels):
         raise ValueError(f"psf: expected 1 PSF or {channels} (one per channel), got {len(stack)} instead.")

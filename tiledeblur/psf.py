@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import scipy.ndimage as ndi
 
-__all__ = ["check_psf", "gaussian_psf", "load_psf", "psf_radius"]
+__all__ = ["check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
 
 
 def _parse_pair(value, name, kind):
@@ -126,6 +126,38 @@ def psf_radius(psf):
     return tuple(s // 2 for s in np.shape(psf))
 
 
+def read_psf_file(path):
+    """The raw array in a ``.npy``, ``.tif``/``.tiff`` or Zarr PSF file, unchecked.
+
+    ``.npy`` files are read with ``allow_pickle=False``, so a file cannot run
+    code. A Zarr store is opened read-only. :func:`load_psf` checks the result;
+    ``run`` also accepts a ``(C, P, Q)`` stack of one PSF per channel this way.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__} instead.")
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"path: expected an existing PSF file, got {str(path)!r}, which does not exist.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except ValueError as error:
+            raise ValueError(
+                f"path: expected a .npy file of numbers, got {str(path)!r}, which holds "
+                f"Python objects; they are not unpickled for safety ({error})."
+            ) from None
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.imread(path)
+    if path.is_dir():
+        import zarr
+
+        return zarr.open_array(path, mode="r")[...]
+    raise ValueError(f"path: expected a .npy, .tif, .tiff file or a Zarr array, got {str(path)!r} instead.")
+
+
 def load_psf(path):
     """Load a PSF from ``.npy``, ``.tif``/``.tiff`` or a Zarr array, and check it.
 
@@ -150,30 +182,4 @@ def load_psf(path):
     >>> load_psf(path).shape
     (5, 5)
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__} instead.")
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"path: expected an existing PSF file, got {str(path)!r}, which does not exist.")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise ValueError(
-                f"path: expected a .npy file of numbers, got {str(path)!r}, which holds "
-                f"Python objects; they are not unpickled for safety ({error})."
-            ) from None
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
-
-        array = tifffile.imread(path)
-    elif path.is_dir():
-        import zarr
-
-        array = zarr.open_array(path, mode="r")[...]
-    else:
-        raise ValueError(
-            f"path: expected a .npy, .tif, .tiff file or a Zarr array, got {str(path)!r} instead."
-        )
-    return check_psf(array, name=f"PSF in {str(path)!r}")
+    return check_psf(read_psf_file(path), name=f"PSF in {str(path)!r}")
