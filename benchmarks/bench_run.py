@@ -73,6 +73,8 @@ DEFAULT_SIZE = 8192
 SAMPLE_SECONDS = 0.2
 #: Keys of the tile tasks that ``tiledeblur.run`` submits start with this.
 TILE_KEY_PREFIX = "deconvolve-tile"
+#: Below this share of the run on CPU, a worker idled or another load shared the cores.
+BUSY_SHARE = 0.8
 #: The issue's goals: efficiency from 1 to 2 workers, peak RSS per worker with 1024² tiles.
 EFFICIENCY_GOAL = 0.90
 RSS_GOAL_BYTES = 10**9
@@ -122,6 +124,11 @@ class Measurement:
     def rate(self):
         """Image pixels per second, in Mpx/s."""
         return math.prod(self.report.plan.shape) / self.seconds / 1e6
+
+    @property
+    def busy_share(self):
+        """The least share of the run's wall time that a worker spent on CPU."""
+        return min(self.worker_cpu_seconds) / self.seconds
 
     @property
     def overhead_per_tile(self):
@@ -305,6 +312,9 @@ def goal_lines(measurements, efficiency_by_workers):
         verdict = f"not tested: the tiles were {tile}², not {RSS_GOAL_TILE}²"
     lines.append(f"- Goal: peak RSS per worker < {RSS_GOAL_BYTES / 1e9:.0f} GB with {RSS_GOAL_TILE}² tiles; "
                  f"measured at most {peak / MB:,.0f} MB ({verdict}).")
+    lines.extend(f"- Caution: with {m.workers} worker(s) a worker was on CPU only {m.busy_share:.0%} of the run, "
+                 "so it idled or another load shared the cores: that row's rate, and the efficiency, are low."
+                 for m in measurements if m.busy_share < BUSY_SHARE)
     return lines
 
 

@@ -16,6 +16,18 @@ def test_article_reproduction(tmp_path):
 
 def test_gigapixel_demo_at_small_size(tmp_path):
     main = runpy.run_path(str(EXAMPLES / "gigapixel.py"))["main"]
-    blurred_db, restored_db, png = main(size=600, out_dir=tmp_path, n_workers=2)
-    assert restored_db > blurred_db + 2.0
-    assert png.stat().st_size > 50_000
+    result = main(size=600, out_dir=tmp_path, n_workers=2)
+    assert result.psnr_deblurred > result.psnr_blurred + 2.0
+    assert result.picture.stat().st_size > 50_000
+
+
+def test_on_cluster_against_a_running_scheduler(tmp_path, client):
+    import numpy as np
+    import zarr
+    from skimage import data
+
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128], chunks=(64, 64))
+    main = runpy.run_path(str(EXAMPLES / "on_cluster.py"))["main"]
+    report = main(client.scheduler.address, tmp_path / "scan.zarr", tile=64)
+    assert report.tiles_computed == 4
+    assert np.isfinite(zarr.open_array(report.output, mode="r")[...]).all()

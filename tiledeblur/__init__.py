@@ -1,11 +1,10 @@
 """tiledeblur: deconvolution of images larger than memory, tile by tile."""
 
-__version__ = "0.1.0"
-
-from .pipeline import RunReport, TileError, run  # noqa: E402
-from .planning import plan  # noqa: E402
-from .psf import check_psf, gaussian_psf, load_psf  # noqa: E402
-from .solver import ConvergenceWarning, SolveInfo, SolverSettings, deconvolve  # noqa: E402
+from ._version import __version__
+from .pipeline import RunReport, TileError, run
+from .planning import plan
+from .psf import check_psf, gaussian_psf, load_psf
+from .solver import ConvergenceWarning, SolveInfo, SolverSettings, deconvolve
 
 __all__ = [
     "ConvergenceWarning",

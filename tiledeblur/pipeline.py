@@ -24,7 +24,7 @@ import fsspec
 import numpy as np
 from distributed import as_completed
 
-from . import __version__
+from ._version import __version__
 from .cluster import connect
 from .image import to_float
 from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index

@@ -82,8 +82,7 @@ def _check_psfs(psf, channels):
     return checked * channels if len(checked) == 1 else checked
 
 
-def _choose_halo(halo, psfs, mu):
-    radius = max(max(psf_radius(p)) for p in psfs)
+def _choose_halo(halo, psfs, mu, radius):
     if halo == "auto":
         return max(auto_halo(p, mu) for p in psfs)
     if isinstance(halo, bool) or not isinstance(halo, (int, np.integer)):
@@ -93,19 +92,19 @@ def _choose_halo(halo, psfs, mu):
     return int(halo)
 
 
-def _choose_tile(tile, halo, psfs, *, shape, memory_limit, workers):
+def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     """``(tile, chunk)``: the core tile side, a whole number of output chunks.
 
     ``"auto"`` takes the largest side up to ``MAX_AUTO_TILE`` whose solve fits
     half a worker's memory and that still gives every worker two tiles.
     """
-    largest = max(max(p.shape) for p in psfs)
+    largest = 2 * radius + 1
     if tile == "auto":
         budget = (memory_limit or 4 * 2**30) / 2
         sides = range(MAX_AUTO_TILE, DEFAULT_CHUNK - 1, -DEFAULT_CHUNK)
         fitting = [
             side for side in sides
-            if estimate_tile_bytes(side, halo, psfs[0]) <= budget
+            if estimate_tile_bytes(side, halo, radius) <= budget
             and math.prod(math.ceil(n / side) for n in shape) >= 2 * workers
         ]
         return (fitting[0] if fitting else DEFAULT_CHUNK), DEFAULT_CHUNK
@@ -124,7 +123,7 @@ def _same_store(first, second):
     """Whether one location is, or lies inside, the other."""
     paths = []
     for location in (first, second):
-        fs, path = fsspec.core.url_to_fs(location.url, **location.storage_options)
+        _, path = fsspec.core.url_to_fs(location.url, **location.storage_options)
         if location.protocol == "file":
             path = os.path.realpath(path)
         paths.append((location.protocol, path.rstrip("/") + "/"))
@@ -134,8 +133,7 @@ def _same_store(first, second):
 
 def _output_location(output, source):
     if output is None:
-        base = source.url.rstrip("/")
-        output = (base[:-5] if base.endswith(".zarr") else base) + ".deblurred.zarr"
+        output = source.url.rstrip("/").removesuffix(".zarr") + ".deblurred.zarr"
     target = Location(str(output), "", source.storage_options_json)
     if _same_store(source, target):
         raise ValueError(
@@ -173,11 +171,12 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if automatic:
         sigma = estimate_image_noise(lambda yx: to_float(read_channels(array, yx, axis)), shape)
         settings = dataclasses.replace(settings, mu=auto_mu(sigma, loss))
-    halo = _choose_halo(halo, psfs, settings.mu)
-    side, chunk = _choose_tile(tile, halo, psfs, shape=shape, memory_limit=memory_limit, workers=workers)
+    radius = max(max(psf_radius(p)) for p in psfs)
+    halo = _choose_halo(halo, psfs, settings.mu, radius)
+    side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
     target = _output_location(output, source)
     job = Job(source, target, axis, psfs, settings, out_dtype)
-    return Prepared(array, job, TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo))
+    return Prepared(array, job, TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius))
 
 
 def worker_resources(client, n_workers):

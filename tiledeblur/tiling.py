@@ -80,9 +80,12 @@ def auto_halo(psf, mu):
     return int(np.clip(halo, max(psf_radius(psf)), MAX_HALO))
 
 
-def estimate_tile_bytes(tile, halo, psf):
-    """Peak bytes that solving one ``tile`` with its ``halo`` needs, estimated."""
-    side = tile + 2 * halo + 2 * max(psf_radius(psf))
+def estimate_tile_bytes(tile, halo, radius):
+    """Peak bytes that solving one ``tile`` with its ``halo`` needs, estimated.
+
+    ``radius`` is the PSF's: the free boundary model extends the unknown by it.
+    """
+    side = tile + 2 * halo + 2 * radius
     return ARRAYS_PER_TILE * 8 * side * side
 
 
@@ -123,6 +126,7 @@ class TilePlan:
     tile: int
     chunk: int
     halo: int
+    psf_radius: int = 0
 
     @property
     def grid(self):
@@ -155,5 +159,6 @@ class TilePlan:
             f"image {self.shape[0]} x {self.shape[1]} px; "
             f"{len(self)} tiles ({self.grid[0]} x {self.grid[1]}) of {self.tile} px, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
-            f"(work per pixel x{overhead:.2f})"
+            f"(work per pixel x{overhead:.2f}); about "
+            f"{estimate_tile_bytes(self.tile, self.halo, self.psf_radius) / 2**20:.0f} MiB per worker"
         )

@@ -1,0 +1,94 @@
+"""The ``tiledeblur`` command, run as a user runs it: the installed console script."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+from skimage import data
+
+SCRIPT = Path(sys.executable).with_name("tiledeblur")
+
+
+def _tiledeblur(*arguments):
+    return subprocess.run([str(SCRIPT), *map(str, arguments)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "scan.zarr"
+    zarr.create_array(path, data=data.camera()[:192, :256], chunks=(64, 64))
+    return path
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["plan"], ["convert"], ["demo"]])
+def test_help_says_what_and_defaults(command):
+    result = _tiledeblur(*command, "--help")
+    assert result.returncode == 0
+    if command in (["run"], ["plan"]):
+        assert "gaussian:SIZE,SIGMA0,SIGMA1" in result.stdout and "(default: auto" in result.stdout
+    if command == ["demo"]:
+        assert "(default: 2048)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["run", "missing.zarr", "--psf", "gaussian:13,1,3"], "zarr_path: expected an existing Zarr array"),
+        (["run", "{scan}", "--psf", "gaussian:13,1,3", "--halo", "2"], "halo: expected at least the PSF radius"),
+        (["run", "{scan}", "--psf", "missing.npy"], "path: expected an existing PSF file"),
+        (["plan", "{scan}", "--psf", "gaussian:12,1"], "expected gaussian:SIZE,SIGMA"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--tile", "big"], "expected 'auto' or a int"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
+    result = _tiledeblur(*[a.replace("{scan}", str(scan)) for a in arguments])
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_prints_the_plan(scan):
+    result = _tiledeblur("plan", scan, "--psf", "gaussian:13,1,3", "--tile", "64")
+    assert result.returncode == 0, result.stderr
+    assert "12 tiles (3 x 4) of 64 px" in result.stdout and "MiB per worker" in result.stdout
+    assert not scan.with_name("scan.deblurred.zarr").exists()
+
+
+def test_run_with_preview(scan, tmp_path):
+    output, preview = tmp_path / "out.zarr", tmp_path / "preview.png"
+    result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--tile", "64", "--workers", "2",
+                         "--out", output, "--preview", preview)
+    assert result.returncode == 0, result.stderr
+    assert "dask dashboard: http://127.0.0.1:" in result.stderr
+    assert "12 tiles computed" in result.stdout
+    assert zarr.open_array(output, mode="r").shape == (192, 256)
+    assert preview.stat().st_size > 10_000
+
+
+def test_convert_tiff_and_ome(tmp_path):
+    rgb = data.astronaut()
+    tifffile.imwrite(tmp_path / "scan.tif", rgb, tile=(128, 128))
+    result = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "plain.zarr", "--chunk", "256")
+    assert result.returncode == 0, result.stderr
+    plain = zarr.open_array(tmp_path / "plain.zarr", mode="r")
+    assert plain.chunks == (256, 256, 3)
+    np.testing.assert_array_equal(plain[...], rgb)
+    result = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr", "--ome")
+    assert result.returncode == 0, result.stderr
+    group = zarr.open_group(tmp_path / "ome.zarr", mode="r")
+    axes = [axis["name"] for axis in group.attrs["ome"]["multiscales"][0]["axes"]]
+    assert axes == ["c", "y", "x"]
+    np.testing.assert_array_equal(group["0"][...], np.moveaxis(rgb, -1, 0))
+    again = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr")
+    assert again.returncode == 2 and "which exists" in again.stderr
+
+
+def test_demo(tmp_path):
+    result = _tiledeblur("demo", "--size", "320", "--out", tmp_path, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert "PSNR blurred" in result.stdout
+    assert (tmp_path / "demo.png").stat().st_size > 20_000

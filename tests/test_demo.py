@@ -1,0 +1,22 @@
+import numpy as np
+import zarr
+
+from tiledeblur import gaussian_psf
+from tiledeblur.demo import ground_truth, write_scan
+from tiledeblur.operators import Blur
+
+
+def test_ground_truth_is_the_photograph_mirrored_without_seams():
+    photo = ground_truth((slice(0, 512), slice(0, 512)))
+    np.testing.assert_array_equal(ground_truth((slice(512, 1024), slice(0, 512))), photo[::-1])
+    np.testing.assert_array_equal(ground_truth((slice(-512, 0), slice(0, 512))), photo[::-1])
+    np.testing.assert_array_equal(ground_truth((slice(0, 512, 2), slice(0, 512, 3))), photo[::2, ::3])
+
+
+def test_scan_chunks_join_exactly(tmp_path):
+    psf = gaussian_psf(13, (1, 3))
+    scan = write_scan(tmp_path / "scan.zarr", 300, psf, noise=0.0, chunk=128)
+    assert scan.dtype == np.uint8 and scan.chunks == (128, 128)
+    whole = Blur(psf, (300, 300), boundary="free").matvec(ground_truth((slice(-6, 306), slice(-6, 306))))
+    expected = np.round(np.clip(whole, 0, 1) * 255)
+    assert np.abs(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...] - expected).max() <= 1

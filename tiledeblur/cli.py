@@ -1,0 +1,161 @@
+"""The ``tiledeblur`` command: ``run``, ``plan``, ``convert`` and ``demo``.
+
+It parses arguments and calls the public functions, nothing more. Bad input
+ends with one line on stderr and exit status 2, without a traceback.
+"""
+
+import argparse
+import sys
+
+import zarr
+
+from .demo import run_demo, save_panels
+from .image import to_float
+from .io import open_input, read_channels
+from .pipeline import TileError, run
+from .planning import plan
+from .psf import gaussian_psf
+
+__all__ = ["main"]
+
+PREVIEW_SIDE = 512
+
+
+def _psf(text):
+    """``gaussian:SIZE,SIGMA`` or ``gaussian:SIZE,SIGMA0,SIGMA1``, or a path for load_psf."""
+    if not text.startswith("gaussian:"):
+        return text
+    try:
+        size, *sigma = text.removeprefix("gaussian:").split(",")
+        return gaussian_psf(int(size), tuple(float(s) for s in sigma) if len(sigma) == 2 else float(*sigma))
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(
+            f"expected gaussian:SIZE,SIGMA or gaussian:SIZE,SIGMA0,SIGMA1 with odd SIZE, got {text!r} ({error})"
+        ) from None
+
+
+def _auto_or(kind):
+    def parse(text):
+        if text == "auto":
+            return text
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected 'auto' or a {kind.__name__}, got {text!r}") from None
+
+    parse.__name__ = f"auto or {kind.__name__}"
+    return parse
+
+
+def _add_problem_options(parser):
+    parser.add_argument("input", help="the Zarr array or group (a path or an fsspec URL); opened read-only")
+    parser.add_argument("--psf", required=True, type=_psf,
+                        help="required: a .npy/.tif/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 (sigma per axis, rows first)")
+    parser.add_argument("--component", help="the array inside a group (default: OME-Zarr level 0)")
+    parser.add_argument("--channel-axis", type=int, choices=[0, -1], help="channels' axis of 3-D data: 0 (cyx) or -1 (yxc); default: none, 2-D data")
+    parser.add_argument("--tile", type=_auto_or(int), default="auto", help="core tile side in px, rounded to whole 512 px chunks (default: auto, from worker memory)")
+    parser.add_argument("--halo", type=_auto_or(int), default="auto", help="pixels read around each tile, at least the PSF radius (default: auto, from the PSF and mu)")
+    parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
+                        help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
+    parser.add_argument("--mu", type=_auto_or(float), default=None,
+                        help="regularization weight, or auto from the noise (default: the loss's default)")
+
+
+def _preview(path, arguments, report):
+    """Write the central region of the input and of the output, side by side, in gray."""
+    source, _ = open_input(arguments.input, component=arguments.component)
+    result = zarr.open_array(report.output, mode="r")
+    centre = tuple(slice(max(0, n // 2 - PREVIEW_SIDE // 2), n // 2 + PREVIEW_SIDE // 2) for n in report.plan.shape)
+    axis = None if arguments.channel_axis is None else arguments.channel_axis % source.ndim
+    before, after = (to_float(read_channels(array, centre, axis)).mean(axis=0) for array in (source, result))
+    save_panels(path, [[("input (centre)", before), ("deblurred (centre)", after)]])
+
+
+def _run(arguments):
+    report = run(
+        arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
+        channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
+        mu=arguments.mu, n_workers=arguments.workers, address=arguments.address, out_dtype=arguments.out_dtype,
+        overwrite=arguments.overwrite, resume=not arguments.no_resume,
+    )
+    print(f"wrote {report.output}: {report.tiles_computed} tiles computed, {report.tiles_skipped} already done, "
+          f"mu {report.mu:g}, {report.seconds:.1f} s")
+    if arguments.preview:
+        _preview(arguments.preview, arguments, report)
+        print(f"preview: {arguments.preview}")
+    return 0
+
+
+def _plan(arguments):
+    tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
+                     channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
+                     loss=arguments.loss, mu=arguments.mu)
+    print(tile_plan.describe())
+    return 0
+
+
+def _convert(arguments):
+    from .convert import convert
+
+    array = convert(arguments.image, arguments.output, chunk=arguments.chunk, ome=arguments.ome)
+    print(f"wrote {arguments.output}: shape {array.shape}, dtype {array.dtype}, chunks {array.chunks}")
+    return 0
+
+
+def _demo(arguments):
+    result = run_demo(size=arguments.size, out_dir=arguments.out, n_workers=arguments.workers)
+    print(f"PSNR blurred {result.psnr_blurred:.2f} dB, deblurred {result.psnr_deblurred:.2f} dB "
+          f"(16 sampled regions); picture: {result.picture}; output: {result.output}")
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="tiledeblur", description="Deblur Zarr images larger than memory.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run_parser = commands.add_parser("run", help="deblur a Zarr image on a dask cluster")
+    _add_problem_options(run_parser)
+    run_parser.add_argument("--out", help="output Zarr path (default: INPUT.deblurred.zarr beside the input)")
+    run_parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
+    run_parser.add_argument("--address", help="an existing dask scheduler, such as tcp://host:8786")
+    run_parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
+                            help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
+    run_parser.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
+    run_parser.add_argument("--no-resume", action="store_true", help="refuse an existing output instead of resuming it (default: resume)")
+    run_parser.add_argument("--preview", metavar="PNG", help="also write the centre before and after to this PNG (default: none)")
+    run_parser.set_defaults(handler=_run)
+
+    plan_parser = commands.add_parser("plan", help="print the tile plan and compute nothing")
+    _add_problem_options(plan_parser)
+    plan_parser.set_defaults(handler=_plan)
+
+    convert_parser = commands.add_parser("convert", help="import a TIFF/PNG/JPEG scan into Zarr")
+    convert_parser.add_argument("image", help="the image file")
+    convert_parser.add_argument("output", help="the new Zarr path")
+    convert_parser.add_argument("--chunk", type=int, default=512, help="chunk side in px (default: %(default)s)")
+    convert_parser.add_argument("--ome", action="store_true", help="write an OME-Zarr 0.5 group, level 0 only (default: a plain array)")
+    convert_parser.set_defaults(handler=_convert)
+
+    demo_parser = commands.add_parser("demo", help="make a scan from skimage.data, deblur it, write a picture")
+    demo_parser.add_argument("--size", type=int, default=2048, help="scan side in px; 32768 is a gigapixel (default: %(default)s)")
+    demo_parser.add_argument("--out", default="tiledeblur-demo", help="folder for the scan, output and picture (default: %(default)s)")
+    demo_parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
+    demo_parser.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    arguments = _parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except (ValueError, TypeError) as error:
+        print(f"tiledeblur: error: {error}", file=sys.stderr)
+        return 2
+    except TileError as error:
+        print(f"tiledeblur: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

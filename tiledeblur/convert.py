@@ -1,0 +1,83 @@
+"""Import a scan from TIFF, PNG or JPEG into Zarr, chunked for ``run``.
+
+TIFF files are read through tifffile's Zarr view of the file, one band of
+chunk rows at a time, so a scan larger than memory is never loaded whole.
+PNG and JPEG cannot be read in parts, so they are loaded whole.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import zarr
+from skimage import io as skimage_io
+
+__all__ = ["convert"]
+
+TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
+OME_VERSION = "0.5"
+
+
+def _open_image(path):
+    """The image as an array-like that can be sliced without reading all of it."""
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        return zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
+    return skimage_io.imread(path)
+
+
+def _ome_attributes(axes):
+    return {"ome": {"version": OME_VERSION, "multiscales": [{
+        "axes": [{"name": a, "type": "channel" if a == "c" else "space"} for a in axes],
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0] * len(axes)}]}],
+    }]}}
+
+
+def convert(image_path, output, *, chunk=512, ome=False):
+    """Write a 2-D or RGB(A) image file to a new Zarr array or OME-Zarr group.
+
+    Parameters
+    ----------
+    image_path : str or os.PathLike
+        A TIFF (read in bands), PNG or JPEG file.
+    output : str or os.PathLike
+        The new Zarr path; an existing one is refused.
+    chunk : int
+        Chunk side in pixels; channels stay in one chunk.
+    ome : bool
+        Write an OME-Zarr 0.5 group holding the image as level ``"0"``, with
+        channels first (``cyx``), as NGFF requires.
+
+    Returns
+    -------
+    zarr.Array
+        The written array.
+    """
+    image_path, output = Path(image_path), Path(output)
+    if not image_path.is_file():
+        raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
+    if output.exists():
+        raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 16:
+        raise ValueError(f"chunk: expected an int of at least 16, got {chunk!r} instead.")
+    source = _open_image(image_path)
+    if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[-1] not in (3, 4)):
+        raise ValueError(f"image: expected a 2-D image or one with 3 or 4 channels last, got shape {source.shape}.")
+    channels_first = ome and source.ndim == 3
+    if source.ndim == 2:
+        shape, chunks = source.shape, (chunk, chunk)
+    elif channels_first:
+        shape, chunks = (source.shape[2],) + source.shape[:2], (source.shape[2], chunk, chunk)
+    else:
+        shape, chunks = source.shape, (chunk, chunk, source.shape[2])
+    if ome:
+        group = zarr.open_group(output, mode="w-", attributes=_ome_attributes("cyx" if channels_first else "yx"))
+        target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype)
+    else:
+        target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype)
+    for row in range(0, source.shape[0], chunk):
+        band = np.asarray(source[row:row + chunk])
+        if channels_first:
+            target[:, row:row + chunk] = np.moveaxis(band, -1, 0)
+        else:
+            target[row:row + chunk] = band
+    return target
