@@ -53,7 +53,9 @@ from skimage.transform import resize  # noqa: E402
 import tiledeblur  # noqa: E402
 from tiledeblur.operators import Blur  # noqa: E402
 
-from _report import RESULTS_PATH, append_results, command_line, machine_line, utc_stamp, versions_line  # noqa: E402
+from _report import (  # noqa: E402
+    RESULTS_PATH, append_results, command_line, machine_line, utc_stamp, versions_line,
+)
 
 #: The article's PSF: side and (row, column) standard deviations.
 PSF_SIZE = 13

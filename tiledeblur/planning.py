@@ -31,7 +31,9 @@ TILE_LOSSES = ("tikhonov", "tv")
 OUT_DTYPES = ("float32", "float64", "input")
 INPUT_KINDS = "uif"
 DEFAULT_CHUNK = 512
-MAX_AUTO_TILE = 2048
+#: Larger tiles save little halo work ((1024 + 2 * 43)² / 1024² = 1.17) but
+#: balance load worse and need more memory per worker.
+MAX_AUTO_TILE = 1024
 
 
 @dataclasses.dataclass(frozen=True)
