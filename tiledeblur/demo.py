@@ -79,9 +79,14 @@ def write_scan(path, size, psf, *, noise=0.01, chunk=512, seed=0):
 
 
 def save_panels(path, rows):
-    """Write a PNG grid of gray images in [0, 1], each row a list of ``(title, image)``."""
+    """Write a PNG grid of gray images in [0, 1], each row a list of ``(title, image)``.
+
+    Smaller images are enlarged by a whole factor, pixel for pixel, to fill
+    their cell, so a zoomed region shows its pixels rather than a thumbnail.
+    """
     height = max(image.shape[0] for row in rows for _, image in row)
     width = max(image.shape[1] for row in rows for _, image in row)
+    rows = [[(title, _enlarge(image, height, width)) for title, image in row] for row in rows]
     margin, title_height = 8, 18
     canvas = Image.new("L", ((width + margin) * len(rows[0]) + margin,
                              (height + title_height + margin) * len(rows) + margin), 255)
@@ -93,6 +98,11 @@ def save_panels(path, rows):
             pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
             canvas.paste(Image.fromarray(pixels), (left, top + title_height))
     canvas.save(path)
+
+
+def _enlarge(image, height, width):
+    factor = max(1, min(height // image.shape[0], width // image.shape[1]))
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
