@@ -165,14 +165,28 @@ def test_existing_scheduler(tmp_path, small_scan, small_reference, article_psf):
                 process.wait(timeout=30)
 
 
-def test_ome_zarr_level_zero_from_metadata(tmp_path, small_scan, small_reference, article_psf, client):
+def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, small_reference, article_psf, client):
     group = zarr.open_group(tmp_path / "ome.zarr", mode="w", zarr_format=3)
     group.create_array("full", data=small_scan[1], chunks=(64, 64))
     group.create_array("half", data=small_scan[1][::2, ::2], chunks=(64, 64))
-    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"datasets": [{"path": "full"}, {"path": "half"}]}]}
+    axes = [{"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}]
+    datasets = [{"path": path, "coordinateTransformations": [{"type": "scale", "scale": [0.25 * f, 0.25 * f]}]}
+                for path, f in (("full", 1), ("half", 2))]
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets}]}
     report = run(tmp_path / "ome.zarr", article_psf, tile=64, client=client, progress=False)
     assert report.output == str(tmp_path / "ome.deblurred.zarr")
-    np.testing.assert_array_equal(zarr.open_array(report.output, mode="r")[...], small_reference)
+    out = zarr.open_group(report.output, mode="r")
+    multiscale = out.attrs["ome"]["multiscales"][0]
+    assert out.attrs["ome"]["version"] == "0.5" and multiscale["axes"] == axes
+    scales = [d["coordinateTransformations"][0]["scale"] for d in multiscale["datasets"]]
+    assert scales == [[0.25, 0.25], [0.5, 0.5], [1.0, 1.0]]
+    np.testing.assert_array_equal(out["0"][...], small_reference)
+    assert [out[d["path"]].shape for d in multiscale["datasets"]] == [(256, 256), (128, 128), (64, 64)]
+    for level in (1, 2):
+        finer = out[str(level - 1)][...].astype(np.float64)
+        expected = finer.reshape(finer.shape[0] // 2, 2, finer.shape[1] // 2, 2).mean(axis=(1, 3))
+        np.testing.assert_allclose(out[str(level)][...], expected, rtol=1e-6, atol=1e-6)  # float32 means
+        assert out[str(level)].chunks == (64, 64)
 
 
 def test_plan_computes_nothing(small_scan, article_psf):
@@ -210,11 +224,17 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, cli
         run(scan, psfs[:2], channel_axis=-1, output=tmp_path / "other.zarr", client=client, progress=False)
 
 
-def test_ome_zarr_0_4_in_zarr_format_2(tmp_path, small_scan, small_reference, article_psf, client):
+def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, small_reference, article_psf,
+                                                           client):
     group = zarr.open_group(tmp_path / "ome04.zarr", mode="w", zarr_format=2)
     group.create_array("level0", data=small_scan[1], chunks=(64, 64))
     group.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "level0"}]}]
-    report = run(tmp_path / "ome04.zarr", article_psf, tile=64, client=client, progress=False)
-    out = zarr.open_array(report.output, mode="r")
-    assert out.metadata.zarr_format == 2
-    np.testing.assert_array_equal(out[...], small_reference)
+    report = run(tmp_path / "ome04.zarr", article_psf, tile=64, out_dtype="input", client=client, progress=False)
+    out = zarr.open_group(report.output, mode="r")
+    assert out.metadata.zarr_format == 2 and out.attrs["multiscales"][0]["version"] == "0.4"
+    assert out["0"].dtype == np.uint8 and out["2"].shape == (64, 64)
+    plain = run(small_scan[0], article_psf, output=tmp_path / "asked.zarr", tile=64, ome=True, client=client,
+                progress=False)
+    asked = zarr.open_group(plain.output, mode="r")
+    assert [axis["name"] for axis in asked.attrs["ome"]["multiscales"][0]["axes"]] == ["y", "x"]
+    np.testing.assert_array_equal(asked["0"][...], small_reference)

@@ -76,7 +76,7 @@ def _run(arguments):
         arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
         mu=arguments.mu, n_workers=arguments.workers, address=arguments.address, out_dtype=arguments.out_dtype,
-        overwrite=arguments.overwrite, resume=not arguments.no_resume,
+        ome=True if arguments.ome else None, overwrite=arguments.overwrite, resume=not arguments.no_resume,
     )
     print(f"wrote {report.output}: {report.tiles_computed} tiles computed, {report.tiles_skipped} already done, "
           f"mu {report.mu:g}, {report.seconds:.1f} s")
@@ -120,6 +120,8 @@ def _parser():
     run_parser.add_argument("--address", help="an existing dask scheduler, such as tcp://host:8786")
     run_parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
                             help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
+    run_parser.add_argument("--ome", action="store_true",
+                            help="write OME-Zarr with a pyramid (default: only when the input is OME-Zarr)")
     run_parser.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
     run_parser.add_argument("--no-resume", action="store_true", help="refuse an existing output instead of resuming it (default: resume)")
     run_parser.add_argument("--preview", metavar="PNG", help="also write the centre before and after to this PNG (default: none)")

@@ -11,7 +11,8 @@ Done-markers
 zarr 3 does not write a chunk equal to the fill value, so whether a chunk
 exists says nothing about whether its tile was computed. Each finished tile
 therefore writes an empty marker object, ``.tiledeblur/done/<row>.<col>``,
-inside the output store, after its chunks; a resumed run lists them once.
+inside the output array's folder, after its chunks; a resumed run lists them
+once.
 """
 
 import dataclasses
@@ -158,8 +159,18 @@ def fingerprint(array):
     return digest.hexdigest()
 
 
-def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, overwrite):
-    """Create the output array, writing its attributes; return it."""
+def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, overwrite, group_attributes=None):
+    """Create the output array, writing its attributes; return it.
+
+    A location with a component is an array in a new group, which gets
+    ``group_attributes`` (an OME-Zarr multiscale's).
+    """
+    options = _open_options(location, "w")
+    if location.component:
+        group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
+                                attributes=group_attributes or {}, storage_options=options)
+        return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
+                                  attributes=attributes)
     return zarr.create_array(
         location.url,
         shape=shape,
@@ -169,7 +180,7 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
         zarr_format=zarr_format,
         attributes=attributes,
         overwrite=overwrite,
-        storage_options=_open_options(location, "w"),
+        storage_options=options,
     )
 
 
@@ -177,7 +188,7 @@ class DoneMarkers:
     """The finished tiles of one output, as marker objects in its store."""
 
     def __init__(self, location):
-        self._fs, root = fsspec.core.url_to_fs(location.url, **location.storage_options)
+        self._fs, root = fsspec.core.url_to_fs(location.array_url, **location.storage_options)
         self._folder = f"{root.rstrip('/')}/{MARKER_FOLDER}"
 
     def mark(self, index):

@@ -31,6 +31,7 @@ from ._version import __version__
 from .cluster import connect
 from .image import to_float
 from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
+from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, worker_resources
 from .progress import Progress
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
@@ -125,6 +126,7 @@ def _identity(prepared):
         "tile": prepared.plan.tile,
         "chunk": prepared.plan.chunk,
         "halo": prepared.plan.halo,
+        "ome": dataclasses.asdict(prepared.multiscale) if prepared.multiscale is not None else None,
     }
     return json.loads(json.dumps(identity))
 
@@ -162,17 +164,25 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
     return DoneMarkers(target).done()
 
 
-def _create_output(prepared, identity, *, overwrite):
-    """Create the output array: the input's shape, chunks of one tile's chunk grid."""
-    array, job = prepared.array, prepared.job
+def _output_chunks(prepared):
+    """Chunks of every output level: the plan's chunk in y and x, all channels in one."""
     chunks = [prepared.plan.chunk] * 2
-    if job.channel_axis is not None:
-        chunks.insert(job.channel_axis, array.shape[job.channel_axis])
+    if prepared.job.channel_axis is not None:
+        chunks.insert(prepared.job.channel_axis, prepared.array.shape[prepared.job.channel_axis])
+    return tuple(chunks)
+
+
+def _create_output(prepared, identity, *, overwrite):
+    """Create the output array (in an OME-Zarr group when the plan has a multiscale)."""
+    array, job = prepared.array, prepared.job
+    group_attributes = None
+    if prepared.multiscale is not None:
+        group_attributes = multiscale_attributes(prepared.multiscale, 1 + len(prepared.pyramid))
     create_output(
-        job.target, shape=array.shape, chunks=tuple(chunks),
+        job.target, shape=array.shape, chunks=_output_chunks(prepared),
         dtype=array.dtype if job.out_dtype == "input" else np.dtype(job.out_dtype),
-        zarr_format=array.metadata.zarr_format,
-        attributes={"tiledeblur": {**identity, "version": __version__}}, overwrite=overwrite,
+        zarr_format=array.metadata.zarr_format, attributes={"tiledeblur": {**identity, "version": __version__}},
+        overwrite=overwrite, group_attributes=group_attributes,
     )
 
 
@@ -240,7 +250,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
         loss="tikhonov", mu=None, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=None,
         client=None,
-        address=None, n_workers=None, out_dtype="float32", overwrite=False, resume=True, progress=True):
+        address=None, n_workers=None, out_dtype="float32", ome=None, overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
 
     Parameters
@@ -284,6 +294,11 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     out_dtype : {"float32", "float64", "input"}
         ``"input"`` writes the input's dtype: integer outputs are clipped to
         [0, 1] of the float scale and rounded, so overshoot is lost.
+    ome : bool, optional
+        Write an OME-Zarr group: level ``"0"`` and a pyramid of 2 × 2 means
+        built from it on the cluster (see :mod:`tiledeblur.ome`). ``None``
+        (the default) does so when the input is OME-Zarr, in its NGFF version
+        and with its axes and scale.
     overwrite : bool
         Replace an existing output that is not this run's.
     resume : bool
@@ -312,8 +327,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, storage_options=storage_options,
-            out_dtype=out_dtype,
-            memory_limit=memory_limit, workers=workers,
+            out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
         identity = _identity(prepared)
         finished = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
@@ -326,6 +340,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         if finished is None:
             _create_output(prepared, identity, overwrite=overwrite)
         computed = _compute_tiles(active, prepared, finished or set(), show_progress=progress)
+        if prepared.multiscale is not None:
+            build_pyramid(active, prepared.job.target.url, prepared.multiscale, prepared.pyramid,
+                          _output_chunks(prepared), storage_options=storage_options)
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.settings.mu,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,

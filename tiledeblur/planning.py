@@ -13,10 +13,12 @@ import os
 
 import fsspec
 import numpy as np
+import zarr
 
 from .cluster import worker_memory_limit
 from .image import to_float
 from .io import Location, open_input, read_channels
+from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
 from .regularization import auto_mu, estimate_image_noise
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
@@ -152,10 +154,14 @@ class Prepared:
     array: object
     job: Job
     plan: TilePlan
+    #: The OME-Zarr multiscale of the output, None for a plain array.
+    multiscale: Multiscale | None = None
+    #: Shapes of the output's pyramid levels after level 0.
+    pyramid: tuple = ()
 
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
-             maxiter, storage_options, out_dtype, memory_limit, workers):
+             maxiter, storage_options, out_dtype, memory_limit, workers, ome=None):
     """Validate every argument and plan the tiles; opens the input read-only."""
     if loss not in TILE_LOSSES:
         raise ValueError(
@@ -177,8 +183,28 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     halo = _choose_halo(halo, psfs, settings.mu, radius)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
     target = _output_location(output, source)
+    multiscale = _output_multiscale(ome, array, source, axis)
+    if multiscale is not None:
+        target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype)
-    return Prepared(array, job, TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius))
+    tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius)
+    pyramid = tuple(pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
+    return Prepared(array, job, tile_plan, multiscale, pyramid)
+
+
+def _output_multiscale(ome, array, source, channel_axis):
+    """The output's multiscale: the input's if it is OME-Zarr, unless ``ome`` says otherwise."""
+    if ome not in (None, True, False):
+        raise TypeError(f"ome: expected None, True or False, got {ome!r} instead.")
+    root = zarr.open(source.url, mode="r", storage_options=source.storage_options or None)
+    found = read_multiscale(root.attrs.asdict()) if isinstance(root, zarr.Group) else None
+    if ome is False or (ome is None and found is None):
+        return None
+    if found is None:
+        return plain_multiscale(array.ndim, channel_axis, array.metadata.zarr_format)
+    if len(found.axes) != array.ndim:
+        raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
+    return found
 
 
 def worker_resources(client, n_workers):

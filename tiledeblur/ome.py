@@ -1,0 +1,112 @@
+"""OME-Zarr (NGFF 0.4 and 0.5): the input's multiscale metadata, the output's, and its pyramid.
+
+An OME-Zarr input gives an OME-Zarr output of the same NGFF version: a group
+whose level ``"0"`` is what :func:`tiledeblur.run` writes, and whose further
+levels, each half the size of the one before in y and x (a 2 × 2 mean), are
+built from it afterwards on the cluster until a level fits in one chunk. The
+axes and level-0 scale are the input's; each level doubles the spatial scale.
+"""
+
+import dataclasses
+
+import dask.array as da
+import numpy as np
+import zarr
+
+__all__ = ["Multiscale", "build_pyramid", "multiscale_attributes", "plain_multiscale", "pyramid_shapes",
+           "read_multiscale"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Multiscale:
+    """What the output keeps of an NGFF multiscale: version, axes and level-0 scale."""
+
+    version: str
+    axes: tuple
+    scale: tuple
+
+
+def read_multiscale(attributes):
+    """The :class:`Multiscale` in a group's attributes, or None if it has none.
+
+    Examples
+    --------
+    >>> read_multiscale({"ome": {"version": "0.5", "multiscales": [{"axes": [{"name": "y"}, {"name": "x"}],
+    ...     "datasets": [{"path": "0"}]}]}})
+    Multiscale(version='0.5', axes=({'name': 'y'}, {'name': 'x'}), scale=(1.0, 1.0))
+    """
+    ome = attributes.get("ome", attributes)
+    multiscales = ome.get("multiscales")
+    if not multiscales:
+        return None
+    first = multiscales[0]
+    version = str(ome.get("version") or first.get("version", "0.4"))
+    axes = tuple(first.get("axes") or ({"name": "y", "type": "space"}, {"name": "x", "type": "space"}))
+    transforms = first["datasets"][0].get("coordinateTransformations", [])
+    scale = next((t["scale"] for t in transforms if t.get("type") == "scale"), [1.0] * len(axes))
+    return Multiscale(version, axes, tuple(float(s) for s in scale))
+
+
+def plain_multiscale(ndim, channel_axis, zarr_format):
+    """The multiscale for a plain array written as OME-Zarr: ``yx`` or ``cyx``."""
+    if ndim == 3 and channel_axis != 0:
+        raise ValueError(
+            f"ome: expected channels first (channel_axis=0) for an OME-Zarr output, as NGFF orders axes, "
+            f"got channel_axis={channel_axis!r}; write the input as cyx (tiledeblur convert --ome) or pass ome=False."
+        )
+    names = "cyx" if ndim == 3 else "yx"
+    axes = tuple({"name": n, "type": "channel" if n == "c" else "space"} for n in names)
+    return Multiscale("0.5" if zarr_format == 3 else "0.4", axes, (1.0,) * ndim)
+
+
+def _spatial(multiscale):
+    return [axis.get("type", "space" if axis["name"] in "zyx" else "") == "space" for axis in multiscale.axes]
+
+
+def pyramid_shapes(shape, multiscale, chunk):
+    """Shapes of levels 1, 2, ...: halve the spatial axes until a level fits in one chunk.
+
+    Examples
+    --------
+    >>> pyramid_shapes((3, 1000, 600), plain_multiscale(3, 0, 3), 256)
+    [(3, 500, 300), (3, 250, 150)]
+    """
+    spatial = _spatial(multiscale)
+    shapes = []
+    while max(n for n, s in zip(shape, spatial) if s) > chunk:
+        shape = tuple(n // 2 if s else n for n, s in zip(shape, spatial))
+        shapes.append(shape)
+    return shapes
+
+
+def multiscale_attributes(multiscale, levels):
+    """The group attributes of a ``levels``-level multiscale, in the multiscale's NGFF version."""
+    spatial = _spatial(multiscale)
+    datasets = [
+        {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": [
+            s * 2**level if is_space else s for s, is_space in zip(multiscale.scale, spatial)]}]}
+        for level in range(levels)
+    ]
+    entry = {"axes": list(multiscale.axes), "datasets": datasets, "name": "tiledeblur"}
+    if multiscale.version.startswith("0.4"):
+        return {"multiscales": [{"version": multiscale.version, **entry}]}
+    return {"ome": {"version": multiscale.version, "multiscales": [entry]}}
+
+
+def build_pyramid(client, url, multiscale, shapes, chunks, storage_options=None):
+    """Write levels 1.. of the group at ``url`` from its level 0, on the cluster.
+
+    Each level is the 2 × 2 mean of the one before (an odd last row or column
+    is dropped), rounded for integer dtypes, written in whole chunks.
+    """
+    group = zarr.open_group(url, mode="r+", storage_options=storage_options)
+    factors = {axis: 2 for axis, is_space in enumerate(_spatial(multiscale)) if is_space}
+    for level, shape in enumerate(shapes, start=1):
+        previous = da.from_zarr(group[str(level - 1)])
+        halved = da.coarsen(np.mean, previous, factors, trim_excess=True)
+        if previous.dtype.kind in "ui":
+            halved = da.round(halved)
+        target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=0,
+                                    overwrite=True)
+        client.compute(da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
+                                compute=False)).result()
