@@ -325,7 +325,7 @@ def table(rows, article_maxiter, article_capped, article_skipped):
     notes = [
         "",
         "- px/s: tile pixels over the median wall time, one thread; ours is `deconvolve(image, psf)` "
-        "(tikhonov, mu 1e-2, free boundary, exact autograd Hessian products); the article is its "
+        "(tikhonov, mu 1e-2, free boundary, exact Hessian products); the article is its "
         f"loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start, and "
         f"finite-difference Hessian products, `maxiter={article_maxiter}`.",
         "- Article gradient evaluations include its finite-difference Hessian products (scipy reports "

@@ -238,3 +238,16 @@ def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, 
     asked = zarr.open_group(plain.output, mode="r")
     assert [axis["name"] for axis in asked.attrs["ome"]["multiscales"][0]["axes"]] == ["y", "x"]
     np.testing.assert_array_equal(asked["0"][...], small_reference)
+
+
+def test_ome_channel_axis_comes_from_the_metadata(tmp_path, article_psf, client):
+    cyx = np.moveaxis(data.astronaut()[200:296, 200:328], -1, 0)
+    group = zarr.open_group(tmp_path / "rgb.zarr", mode="w")
+    group.create_array("0", data=cyx, chunks=(3, 64, 64))
+    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": [{"path": "0"}]}]}
+    report = run(tmp_path / "rgb.zarr", article_psf, tile=64, client=client, progress=False)
+    out = zarr.open_group(report.output, mode="r")
+    assert out["0"].shape == cyx.shape and out["1"].shape == (3, 48, 64)
+    for channel in range(3):
+        assert np.abs(out["0"][channel] - deconvolve(cyx[channel], article_psf)).max() <= 1e-3

@@ -50,11 +50,15 @@ def _auto_or(kind):
 def _add_problem_options(parser):
     parser.add_argument("input", help="the Zarr array or group (a path or an fsspec URL); opened read-only")
     parser.add_argument("--psf", required=True, type=_psf,
-                        help="required: a .npy/.tif/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 (sigma per axis, rows first)")
+                        help="required: a .npy/.tif/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 "
+                             "(sigma per axis, rows first)")
     parser.add_argument("--component", help="the array inside a group (default: OME-Zarr level 0)")
-    parser.add_argument("--channel-axis", type=int, choices=[0, -1], help="channels' axis of 3-D data: 0 (cyx) or -1 (yxc); default: none, 2-D data")
-    parser.add_argument("--tile", type=_auto_or(int), default="auto", help="core tile side in px, rounded to whole 512 px chunks (default: auto, from worker memory)")
-    parser.add_argument("--halo", type=_auto_or(int), default="auto", help="pixels read around each tile, at least the PSF radius (default: auto, from the PSF and mu)")
+    parser.add_argument("--channel-axis", type=int, choices=[0, -1],
+                        help="channels' axis of 3-D data: 0 (cyx) or -1 (yxc) (default: none, or OME-Zarr's)")
+    parser.add_argument("--tile", type=_auto_or(int), default="auto",
+                        help="core tile side in px, rounded to whole 512 px chunks (default: auto, from memory)")
+    parser.add_argument("--halo", type=_auto_or(int), default="auto",
+                        help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
                         help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
     parser.add_argument("--mu", type=_auto_or(float), default=None,
@@ -123,8 +127,10 @@ def _parser():
     run_parser.add_argument("--ome", action="store_true",
                             help="write OME-Zarr with a pyramid (default: only when the input is OME-Zarr)")
     run_parser.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
-    run_parser.add_argument("--no-resume", action="store_true", help="refuse an existing output instead of resuming it (default: resume)")
-    run_parser.add_argument("--preview", metavar="PNG", help="also write the centre before and after to this PNG (default: none)")
+    run_parser.add_argument("--no-resume", action="store_true",
+                            help="refuse an existing output instead of resuming it (default: resume)")
+    run_parser.add_argument("--preview", metavar="PNG",
+                            help="also write the centre before and after to this PNG (default: none)")
     run_parser.set_defaults(handler=_run)
 
     plan_parser = commands.add_parser("plan", help="print the tile plan and compute nothing")
@@ -135,12 +141,15 @@ def _parser():
     convert_parser.add_argument("image", help="the image file")
     convert_parser.add_argument("output", help="the new Zarr path")
     convert_parser.add_argument("--chunk", type=int, default=512, help="chunk side in px (default: %(default)s)")
-    convert_parser.add_argument("--ome", action="store_true", help="write an OME-Zarr 0.5 group, level 0 only (default: a plain array)")
+    convert_parser.add_argument("--ome", action="store_true",
+                                help="write an OME-Zarr 0.5 group, level 0 only (default: a plain array)")
     convert_parser.set_defaults(handler=_convert)
 
     demo_parser = commands.add_parser("demo", help="make a scan from skimage.data, deblur it, write a picture")
-    demo_parser.add_argument("--size", type=int, default=2048, help="scan side in px; 32768 is a gigapixel (default: %(default)s)")
-    demo_parser.add_argument("--out", default="tiledeblur-demo", help="folder for the scan, output and picture (default: %(default)s)")
+    demo_parser.add_argument("--size", type=int, default=2048,
+                             help="scan side in px; 32768 is a gigapixel (default: %(default)s)")
+    demo_parser.add_argument("--out", default="tiledeblur-demo",
+                             help="folder for the scan, output and picture (default: %(default)s)")
     demo_parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
     demo_parser.set_defaults(handler=_demo)
     return parser

@@ -267,7 +267,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         The array inside a group; an OME-Zarr multiscale group defaults to its
         level 0, as its metadata names it.
     channel_axis : {None, 0, -1}
-        For 3-D data: the channels' axis (``cyx`` or ``yxc``).
+        For 3-D data: the channels' axis (``cyx`` or ``yxc``). An OME-Zarr
+        input's channel axis is read from its metadata.
     tile : "auto" or int
         Core tile side in pixels, rounded to whole output chunks of up to 512 px.
         ``"auto"`` takes 1024 when it fits half a worker's memory limit and
@@ -310,7 +311,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     Returns
     -------
     RunReport
-        The output location, the plan, mu, and counts of computed and skipped tiles.
+        ``report.output`` is the output's location. A report rather than a bare
+        location, so that the caller also sees the plan, the mu that
+        ``mu="auto"`` chose, and how many tiles were computed or resumed.
 
     Raises
     ------

@@ -33,7 +33,7 @@ TILE_LOSSES = ("tikhonov", "tv")
 OUT_DTYPES = ("float32", "float64", "input")
 INPUT_KINDS = "uif"
 DEFAULT_CHUNK = 512
-#: Larger tiles save little halo work ((1024 + 2 * 43)² / 1024² = 1.17) but
+#: Larger tiles save little halo work ((1024 + 2 * 53)² / 1024² = 1.22) but
 #: balance load worse and need more memory per worker.
 MAX_AUTO_TILE = 1024
 
@@ -48,8 +48,6 @@ class Job:
     psfs: tuple
     settings: SolverSettings
     out_dtype: str
-
-
 
 
 def _check_layout(array, channel_axis):
@@ -174,6 +172,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary="free", eps=eps, tol=tol,
                               maxiter=maxiter)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)
+    found = _input_multiscale(source)
+    if channel_axis is None and found is not None:
+        channel_axis = next((i for i, a in enumerate(found.axes) if a.get("type") == "channel"), None)
     axis, shape, channels = _check_layout(array, channel_axis)
     psfs = _check_psfs(psf, channels)
     if automatic:
@@ -183,7 +184,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     halo = _choose_halo(halo, psfs, settings.mu, radius)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
     target = _output_location(output, source)
-    multiscale = _output_multiscale(ome, array, source, axis)
+    multiscale = _output_multiscale(ome, found, array, axis)
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype)
@@ -192,12 +193,16 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     return Prepared(array, job, tile_plan, multiscale, pyramid)
 
 
-def _output_multiscale(ome, array, source, channel_axis):
-    """The output's multiscale: the input's if it is OME-Zarr, unless ``ome`` says otherwise."""
+def _input_multiscale(source):
+    """The OME-Zarr multiscale of the input's store, or None for a plain array or group."""
+    root = zarr.open(source.url, mode="r", storage_options=source.storage_options or None)
+    return read_multiscale(root.attrs.asdict()) if isinstance(root, zarr.Group) else None
+
+
+def _output_multiscale(ome, found, array, channel_axis):
+    """The output's multiscale: the input's (``found``) if any, unless ``ome`` says otherwise."""
     if ome not in (None, True, False):
         raise TypeError(f"ome: expected None, True or False, got {ome!r} instead.")
-    root = zarr.open(source.url, mode="r", storage_options=source.storage_options or None)
-    found = read_multiscale(root.attrs.asdict()) if isinstance(root, zarr.Group) else None
     if ome is False or (ome is None and found is None):
         return None
     if found is None:
