@@ -4,18 +4,27 @@ Every worker needs tiledeblur installed and must reach the input and output
 paths itself (a shared file system or an object store such as ``s3://``):
 pixels travel between workers and storage, never through this script.
 
-Run it with ``python examples/on_cluster.py tcp://SCHEDULER:8786 scan.zarr``.
+It writes a before/after picture of the scan's centre. Run it with
+``python examples/on_cluster.py tcp://SCHEDULER:8786 scan.zarr``.
 """
 
 import argparse
 
+import zarr
+
 import tiledeblur
+from tiledeblur.demo import save_preview
 
 
-def main(address, scan, *, output=None, psf=None, tile="auto"):
-    """Deblur ``scan`` on the scheduler at ``address``; return the :class:`tiledeblur.RunReport`."""
+def main(address, scan, *, output=None, psf=None, tile="auto", preview="on_cluster.png"):
+    """Deblur ``scan`` on the scheduler at ``address`` and write a before/after PNG of its centre.
+
+    Returns the :class:`tiledeblur.RunReport`.
+    """
     psf = tiledeblur.gaussian_psf(13, (1, 3)) if psf is None else psf
-    return tiledeblur.run(scan, psf, output=output, address=address, tile=tile)
+    report = tiledeblur.run(scan, psf, output=output, address=address, tile=tile)
+    save_preview(preview, zarr.open_array(scan, mode="r"), zarr.open_array(report.output, mode="r"))
+    return report
 
 
 if __name__ == "__main__":
@@ -23,6 +32,7 @@ if __name__ == "__main__":
     parser.add_argument("address", help="the scheduler, such as tcp://10.0.0.5:8786")
     parser.add_argument("scan", help="the Zarr input, a path every worker can read")
     parser.add_argument("--out", help="the output path (default: beside the input)")
+    parser.add_argument("--preview", default="on_cluster.png", help="before/after PNG (default: %(default)s)")
     arguments = parser.parse_args()
-    report = main(arguments.address, arguments.scan, output=arguments.out)
-    print(f"wrote {report.output}: {report.plan.describe()}")
+    report = main(arguments.address, arguments.scan, output=arguments.out, preview=arguments.preview)
+    print(f"wrote {report.output} and {arguments.preview}: {report.plan.describe()}")

@@ -28,6 +28,10 @@ def test_on_cluster_against_a_running_scheduler(tmp_path, client):
 
     zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128], chunks=(64, 64))
     main = runpy.run_path(str(EXAMPLES / "on_cluster.py"))["main"]
-    report = main(client.scheduler.address, tmp_path / "scan.zarr", tile=64)
+    report = main(client.scheduler.address, tmp_path / "scan.zarr", tile=64, preview=tmp_path / "preview.png")
     assert report.tiles_computed == 4
     assert np.isfinite(zarr.open_array(report.output, mode="r")[...]).all()
+    from PIL import Image
+
+    with Image.open(tmp_path / "preview.png") as picture:  # two 128 px panels side by side, with titles
+        assert picture.width > 2 * 128 and picture.height > 128

@@ -9,17 +9,14 @@ import sys
 
 import zarr
 
-from .demo import run_demo, save_panels
-from .image import to_float
-from .io import open_input, read_channels
+from .convert import convert
+from .demo import run_demo, save_preview
+from .io import open_input
 from .pipeline import TileError, run
 from .planning import plan
 from .psf import gaussian_psf
 
 __all__ = ["main"]
-
-PREVIEW_SIDE = 512
-
 
 def _psf(text):
     """``gaussian:SIZE,SIGMA`` or ``gaussian:SIZE,SIGMA0,SIGMA1``, or a path for load_psf."""
@@ -69,10 +66,7 @@ def _preview(path, arguments, report):
     """Write the central region of the input and of the output, side by side, in gray."""
     source, _ = open_input(arguments.input, component=arguments.component)
     result = zarr.open_array(report.output, mode="r")
-    centre = tuple(slice(max(0, n // 2 - PREVIEW_SIDE // 2), n // 2 + PREVIEW_SIDE // 2) for n in report.plan.shape)
-    axis = None if arguments.channel_axis is None else arguments.channel_axis % source.ndim
-    before, after = (to_float(read_channels(array, centre, axis)).mean(axis=0) for array in (source, result))
-    save_panels(path, [[("input (centre)", before), ("deblurred (centre)", after)]])
+    save_preview(path, source, result, arguments.channel_axis)
 
 
 def _run(arguments):
@@ -99,8 +93,6 @@ def _plan(arguments):
 
 
 def _convert(arguments):
-    from .convert import convert
-
     array = convert(arguments.image, arguments.output, chunk=arguments.chunk, ome=arguments.ome)
     print(f"wrote {arguments.output}: shape {array.shape}, dtype {array.dtype}, chunks {array.chunks}")
     return 0

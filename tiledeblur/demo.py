@@ -20,12 +20,14 @@ from PIL import Image, ImageDraw
 from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 
+from .image import to_float
+from .io import read_channels
 from .operators import Blur
 from .pipeline import run
 from .psf import check_psf, gaussian_psf, psf_radius
 from .regularization import sample_regions
 
-__all__ = ["DemoResult", "ground_truth", "run_demo", "save_panels", "write_scan"]
+__all__ = ["DemoResult", "ground_truth", "run_demo", "save_panels", "save_preview", "write_scan"]
 
 #: Where the picture zooms in: the astronaut's face, in the first mirror copy.
 ZOOM = (slice(60, 220), slice(150, 310))
@@ -103,6 +105,18 @@ def save_panels(path, rows):
 def _enlarge(image, height, width):
     factor = max(1, min(height // image.shape[0], width // image.shape[1]))
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def save_preview(path, source, result, channel_axis=None, *, side=512):
+    """Write the central ``side``² region of an input and its result side by side, in gray.
+
+    Channels (on ``channel_axis``) are averaged; integer inputs are scaled to [0, 1].
+    """
+    yx_shape = [n for i, n in enumerate(source.shape) if channel_axis is None or i != channel_axis % source.ndim]
+    centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2) for n in yx_shape)
+    axis = None if channel_axis is None else channel_axis % source.ndim
+    before, after = (to_float(read_channels(array, centre, axis)).mean(axis=0) for array in (source, result))
+    save_panels(path, [[("input (centre)", before), ("deblurred (centre)", after)]])
 
 
 @dataclasses.dataclass(frozen=True)
