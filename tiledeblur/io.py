@@ -33,19 +33,28 @@ MARKER_FOLDER = ".tiledeblur/done"
 
 @dataclasses.dataclass(frozen=True)
 class Location:
-    """Where an array lives: a store URL or path, a path inside it, and options."""
+    """Where an array lives: a store URL or path, a path inside it, and options.
+
+    Make one with :meth:`at`, which turns ``file://`` URLs into local paths,
+    so that zarr opens them with its own local store (and, from zarr 3.4 on,
+    refuses ``storage_options`` for them) on every zarr version alike.
+    """
 
     url: str
     component: str = ""
     storage_options_json: str = "{}"
 
+    @classmethod
+    def at(cls, url, component="", storage_options=None):
+        """The location of ``url``; ``storage_options`` are kept for remote stores only."""
+        protocol, path = fsspec.core.split_protocol(str(url))
+        if protocol in (None, "file", "local"):
+            return cls(path, component, "{}")
+        return cls(str(url), component, json.dumps(storage_options or {}, sort_keys=True))
+
     @property
     def storage_options(self):
         return json.loads(self.storage_options_json)
-
-    @property
-    def protocol(self):
-        return fsspec.core.split_protocol(self.url)[0] or "file"
 
     @property
     def array_url(self):
@@ -61,16 +70,8 @@ class Location:
         return _open_array(self, mode)
 
 
-def _open_options(location, mode):
-    options = location.storage_options
-    if mode != "r" and location.protocol == "file" and "://" in location.url:
-        # fsspec's local file system does not create folders unless told to.
-        options.setdefault("auto_mkdir", True)
-    return options or None
-
-
 def _open_array(location, mode):
-    group_or_array = zarr.open(location.url, mode=mode, storage_options=_open_options(location, mode))
+    group_or_array = zarr.open(location.url, mode=mode, storage_options=location.storage_options or None)
     return group_or_array[location.component] if location.component else group_or_array
 
 
@@ -103,10 +104,10 @@ def open_input(url, *, component=None, storage_options=None):
     location : Location
         What a worker needs to reopen it.
     """
-    url = str(url)
-    options_json = json.dumps(storage_options or {}, sort_keys=True)
+    location = Location.at(url, storage_options=storage_options)
+    url = location.url
     try:
-        found = zarr.open(url, mode="r", storage_options=storage_options or None)
+        found = zarr.open(url, mode="r", storage_options=location.storage_options or None)
     except FileNotFoundError:
         raise ValueError(
             f"zarr_path: expected an existing Zarr array or group, got {url!r}, which was not found."
@@ -124,7 +125,7 @@ def open_input(url, *, component=None, storage_options=None):
             raise ValueError(f"component: expected an array, got the group {component!r} instead.")
     elif component is not None:
         raise ValueError(f"component: expected None for the array {url!r}, got {component!r} instead.")
-    return found, Location(url, component or "", options_json)
+    return found, dataclasses.replace(location, component=component or "")
 
 
 def region_index(yx, channel_axis):
@@ -165,7 +166,7 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
     A location with a component is an array in a new group, which gets
     ``group_attributes`` (an OME-Zarr multiscale's).
     """
-    options = _open_options(location, "w")
+    options = location.storage_options or None
     if location.component:
         group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
                                 attributes=group_attributes or {}, storage_options=options)

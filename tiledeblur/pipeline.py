@@ -191,7 +191,7 @@ def _check_finite(client, prepared):
     source = prepared.job.source
     if prepared.array.dtype.kind != "f":
         return
-    lazy = da.from_zarr(source.url, component=source.component or None, storage_options=source.storage_options)
+    lazy = da.from_zarr(source.open("r"))
     if not client.compute(da.isfinite(lazy).all()).result():
         raise ValueError(f"zarr_path: expected finite pixels, got NaN or inf in {source.array_url!r}.")
 
@@ -345,7 +345,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         computed = _compute_tiles(active, prepared, finished or set(), show_progress=progress)
         if prepared.multiscale is not None:
             build_pyramid(active, prepared.job.target.url, prepared.multiscale, prepared.pyramid,
-                          _output_chunks(prepared), storage_options=storage_options)
+                          _output_chunks(prepared), storage_options=prepared.job.target.storage_options or None)
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.settings.mu,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,

@@ -126,9 +126,10 @@ def _same_store(first, second):
     paths = []
     for location in (first, second):
         _, path = fsspec.core.url_to_fs(location.url, **location.storage_options)
-        if location.protocol == "file":
+        protocol = fsspec.core.split_protocol(location.url)[0]
+        if protocol is None:
             path = os.path.realpath(path)
-        paths.append((location.protocol, path.rstrip("/") + "/"))
+        paths.append((protocol, path.rstrip("/") + "/"))
     (protocol_a, a), (protocol_b, b) = paths
     return protocol_a == protocol_b and (a.startswith(b) or b.startswith(a))
 
@@ -136,7 +137,7 @@ def _same_store(first, second):
 def _output_location(output, source):
     if output is None:
         output = source.url.rstrip("/").removesuffix(".zarr") + ".deblurred.zarr"
-    target = Location(str(output), "", source.storage_options_json)
+    target = Location.at(output, storage_options=source.storage_options)
     if _same_store(source, target):
         raise ValueError(
             f"output: expected a path apart from the input {source.url!r}, got {target.url!r}, "
