@@ -63,6 +63,8 @@ class Blur:
         # pixels start one radius further in.
         free = boundary == "free"
         self.unknown_shape = tuple(m + 2 * r * free for m, r in zip(self.observed_shape, radius))
+        #: Where the observed pixels lie in the unknown image: the result to keep.
+        self.observed_in_unknown = tuple(slice(r * free, r * free + m) for m, r in zip(self.observed_shape, radius))
         offset = tuple(r * (1 + free) for r in radius)
         self._fft_shape = tuple(
             scipy.fft.next_fast_len(n + p - 1 - o, real=True)

@@ -172,7 +172,7 @@ def _converged(result, tol):
 
 def _start(observed, operator):
     """The observed image, edge-extended to the unknown's shape."""
-    pad = [((u - o) // 2,) * 2 for u, o in zip(operator.unknown_shape, observed.shape)]
+    pad = [(s.start, u - s.stop) for s, u in zip(operator.observed_in_unknown, operator.unknown_shape)]
     return np.pad(observed, pad, mode="edge")
 
 
@@ -201,8 +201,7 @@ def solve(observed, psf, settings):
         method="Newton-CG",
         options={"xtol": settings.tol, "maxiter": settings.maxiter},
     )
-    unknown = result.x.reshape(operator.unknown_shape)
-    crop = tuple(slice((u - o) // 2, (u - o) // 2 + o) for u, o in zip(unknown.shape, observed.shape))
+    restored = result.x.reshape(operator.unknown_shape)[operator.observed_in_unknown]
     info = SolveInfo(
         iterations=int(result.nit),
         function_evaluations=int(result.nfev),
@@ -212,7 +211,7 @@ def solve(observed, psf, settings):
         message=str(result.message),
         mu=settings.mu,
     )
-    return unknown[crop].astype(observed.dtype), info
+    return restored.astype(observed.dtype), info
 
 
 def deconvolve(image, psf, *, loss="tikhonov", mu=None, boundary=None, eps=DEFAULT_EPS,
