@@ -6,6 +6,7 @@ neither numpy nor anything that loads a BLAS, so a script may pin thread counts
 after importing it.
 """
 
+import argparse
 import datetime
 import importlib.metadata
 import os
@@ -13,8 +14,8 @@ import platform
 import shlex
 from pathlib import Path
 
-__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "machine_line", "utc_stamp",
-           "versions_line"]
+__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "int_list", "machine_line",
+           "positive_int", "utc_stamp", "versions_line"]
 
 RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
 
@@ -57,3 +58,22 @@ def append_results(section, path=RESULTS_PATH):
         path.write_text("# Benchmark results\n")
     with path.open("a") as results:
         results.write("\n" + section + "\n")
+
+
+def positive_int(text):
+    """Parse a positive integer option."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def int_list(text, *, minimum, what):
+    """Parse comma-separated integers such as ``"1,2"``, each at least ``minimum``."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(value < minimum for value in values):
+        raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, got {text!r}")
+    return values

@@ -54,7 +54,7 @@ import tiledeblur  # noqa: E402
 from tiledeblur.operators import Blur  # noqa: E402
 
 from _report import (  # noqa: E402
-    RESULTS_PATH, append_results, command_line, machine_line, utc_stamp, versions_line,
+    RESULTS_PATH, append_results, command_line, int_list, machine_line, positive_int, utc_stamp, versions_line,
 )
 
 #: The article's PSF: side and (row, column) standard deviations.
@@ -108,23 +108,9 @@ class Run:
     psnr: float
 
 
-def positive_int(text):
-    """Parse a positive integer option."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def parse_sizes(text):
     """Parse comma-separated tile sides such as ``"256,512"`` into a tuple of ints."""
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if any(size < PSF_SIZE for size in sizes):
-        raise argparse.ArgumentTypeError(f"tile sides must be at least {PSF_SIZE}, got {text!r}")
-    return sizes
+    return int_list(text, minimum=PSF_SIZE, what="tile sides")
 
 
 def sharp_tile(size):

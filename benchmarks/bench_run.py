@@ -59,7 +59,9 @@ from skimage import color, data
 
 import tiledeblur
 
-from _report import RESULTS_PATH, append_results, command_line, machine_line, utc_stamp, versions_line
+from _report import (
+    RESULTS_PATH, append_results, command_line, int_list, machine_line, positive_int, utc_stamp, versions_line,
+)
 
 #: The article's PSF: side and (row, column) standard deviations.
 PSF_SIZE = 13
@@ -171,23 +173,9 @@ class PeakRss:
         self.sample()
 
 
-def positive_int(text):
-    """Parse a positive integer option."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def parse_workers(text):
     """Parse comma-separated worker counts such as ``"1,2"`` into a tuple of ints."""
-    try:
-        counts = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if any(count < 1 for count in counts):
-        raise argparse.ArgumentTypeError(f"worker counts must be positive, got {text!r}")
-    return counts
+    return int_list(text, minimum=1, what="worker counts")
 
 
 def mirrored(image, rows, columns):

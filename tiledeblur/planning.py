@@ -20,7 +20,7 @@ from .image import to_float
 from .io import Location, open_input, read_channels
 from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
-from .regularization import auto_mu, estimate_image_noise
+from .regularization import auto_mu, estimate_image_noise, is_auto
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
 from .tiling import TilePlan, auto_halo, estimate_tile_bytes
 
@@ -169,7 +169,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         )
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
-    automatic = isinstance(mu, str) and mu == "auto"
+    automatic = is_auto(mu)
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary="free", eps=eps, tol=tol,
                               maxiter=maxiter)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)

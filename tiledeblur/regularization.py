@@ -28,12 +28,18 @@ from skimage.restoration import estimate_sigma
 
 from .objectives import DEFAULT_MU
 
-__all__ = ["MU_RANGE", "REFERENCE_SIGMA", "auto_mu", "estimate_image_noise", "estimate_noise", "sample_regions"]
+__all__ = ["MU_RANGE", "REFERENCE_SIGMA", "auto_mu", "estimate_image_noise", "estimate_noise", "is_auto",
+           "sample_regions"]
 
 REFERENCE_SIGMA = 0.01
 MU_RANGE = 30.0
 SAMPLE_SIDE = 256
 MAX_SAMPLES = 16
+
+
+def is_auto(mu):
+    """Whether ``mu`` asks for the automatic rule (the string ``"auto"``)."""
+    return isinstance(mu, str) and mu == "auto"
 
 
 def estimate_noise(image):

@@ -31,7 +31,7 @@ from .image import check_image
 from .objectives import DEFAULT_MU, HESSIAN_PRODUCTS, LOSSES
 from .operators import BOUNDARIES, Blur
 from .psf import check_psf
-from .regularization import auto_mu, estimate_noise
+from .regularization import auto_mu, estimate_noise, is_auto
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
 
@@ -259,7 +259,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu=None, boundary=None, eps=DEFAU
     ((32, 32), dtype('float32'), True)
     """
     observed = check_image(image)
-    automatic = isinstance(mu, str) and mu == "auto"
+    automatic = is_auto(mu)
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
                               maxiter=maxiter)
     if automatic:
