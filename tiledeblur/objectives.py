@@ -23,7 +23,9 @@ import autograd.numpy as anp
 
 from .operators import blur, differences, differences_adjoint
 
-__all__ = ["DEFAULT_MU", "HESSIAN_PRODUCTS", "LOSSES", "article", "tikhonov", "tikhonov_hessp", "tv"]
+__all__ = [
+    "DEFAULT_MU", "HESSIAN_PRODUCTS", "LOSSES", "QUADRATIC_LOSSES", "article", "tikhonov", "tikhonov_hessp", "tv",
+]
 
 
 def article(x, observed, operator, settings):
@@ -67,6 +69,8 @@ def tv(x, observed, operator, settings):
 
 #: The losses by name, as ``deconvolve(loss=...)`` accepts them.
 LOSSES = {"article": article, "tikhonov": tikhonov, "tv": tv}
+#: The losses whose Hessian does not depend on ``x``: one Newton step solves them.
+QUADRATIC_LOSSES = ("tikhonov",)
 #: Hand-derived Hessian products, ``hessp(vector, operator, settings)``; the
 #: other losses use autograd's.
 HESSIAN_PRODUCTS = {"tikhonov": tikhonov_hessp}

@@ -1,0 +1,154 @@
+"""A change of variables ``x = P z`` that makes Newton-CG converge in a few steps.
+
+scipy's Newton-CG takes no preconditioner, but it can solve for ``z`` in
+``x = P z``: the Hessian it sees is then ``Pᵀ H P``, and with ``P Pᵀ`` close to
+``H⁻¹`` the conjugate gradients converge in a few steps instead of hundreds.
+The Hessians here are ``H = AᵀA + w DᵀD`` (Tikhonov, ``w = mu``) or close to it
+(smoothed total variation, whose curvature is at most ``w = mu / eps``).
+
+``P Pᵀ`` is the sum of two parts (an additive Schwarz preconditioner):
+
+* **Fourier.** ``(|K|² + w |D|²)⁻¹``, with ``K`` and ``D`` the spectra of the
+  PSF and of the differences: the exact inverse where every pixel is observed
+  and the boundary is periodic, so it treats the bulk of the image.
+* **The unobserved band.** With ``boundary="free"`` the unknown extends a PSF
+  radius beyond the observed pixels, and there the data hardly constrain the
+  image: smooth changes along the band have a curvature near ``w`` times a
+  small number where the Fourier part expects about 1. On those pixels ``P``
+  adds the exact inverse of ``B = diag(Aᵀ1) + w D_bᵀ D_b`` (``D_b``: the
+  differences touching the band), a sparse matrix factored once. ``Aᵀ1`` is the
+  curvature of the data term for smooth images, which is what matters there.
+
+Measured on the 512² astronaut with the article's PSF and ``mu = 0.01``: the
+conjugate gradients need 75 steps to 1e-3 with the Fourier part alone and 12
+with both, against about 300 without ``P``.
+
+``P`` needs a square root of each part: ``F (|K|² + w |D|²)^(-1/2) F⁻¹`` for the
+Fourier part, and ``B⁻¹ G`` with ``G = [diag(√(Aᵀ1)), √w D_bᵀ]`` (so that
+``G Gᵀ = B``) for the band. ``z`` therefore stacks one coordinate per Fourier
+sample, per band pixel and per band difference, more coordinates than ``x``
+has pixels; the extra ones cost Newton-CG nothing, since its steps stay in the
+range of ``Pᵀ``.
+"""
+
+import numpy as np
+import scipy.fft
+import scipy.sparse
+import scipy.sparse.linalg
+from autograd.extend import defvjp, primitive
+
+__all__ = ["Preconditioner", "precondition", "precondition_adjoint"]
+
+
+class Preconditioner:
+    """``x = P z`` for the Hessians ``AᵀA + weight DᵀD`` of a :class:`~tiledeblur.operators.Blur`.
+
+    Parameters
+    ----------
+    operator : tiledeblur.operators.Blur
+        The blur ``A``; ``P`` works at its precision.
+    weight : float
+        The curvature of the regularizer, ``w`` in ``w DᵀD``.
+
+    Examples
+    --------
+    >>> from tiledeblur import gaussian_psf
+    >>> from tiledeblur.operators import Blur
+    >>> operator = Blur(gaussian_psf(5, 1.0), (32, 40), boundary="free")
+    >>> preconditioner = Preconditioner(operator, 0.01)
+    >>> preconditioner.apply(np.zeros(preconditioner.size)).shape
+    (36, 44)
+    """
+
+    def __init__(self, operator, weight):
+        self.shape = operator.unknown_shape
+        self.precision = operator.precision
+        self._fft_shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in self.shape)
+        self._fourier_size = int(np.prod(self._fft_shape))
+        self._symbol = _fourier_symbol(operator.psf, self._fft_shape, weight).astype(self.precision)
+        self._band = _unobserved(operator)
+        self._band_solve, self._band_root = _band_factors(operator, self._band, weight)
+        #: Number of coordinates of ``z``.
+        self.size = self._fourier_size + self._band_root.shape[1]
+
+    def apply(self, z):
+        """``P z``: an image of the unknown's shape from a flat ``z`` of :attr:`size`."""
+        fourier = z[: self._fourier_size].reshape(self._fft_shape).astype(self.precision, copy=False)
+        x = scipy.fft.irfftn(scipy.fft.rfftn(fourier) * self._symbol, s=self._fft_shape)
+        x = np.array(x[tuple(slice(0, n) for n in self.shape)], dtype=np.float64)
+        if self._band.size:
+            x.ravel()[self._band] += self._band_solve(self._band_root @ z[self._fourier_size:])
+        return x
+
+    def adjoint(self, image):
+        """``Pᵀ x``: a flat ``z``-sized vector from an image of the unknown's shape."""
+        spectrum = scipy.fft.rfftn(image.astype(self.precision, copy=False), s=self._fft_shape)
+        fourier = scipy.fft.irfftn(spectrum * self._symbol, s=self._fft_shape).ravel()
+        band = np.zeros(self._band_root.shape[1])
+        if self._band.size:
+            band = self._band_root.T @ self._band_solve(np.ascontiguousarray(image).ravel()[self._band])
+        return np.concatenate([fourier.astype(np.float64), band])
+
+
+def _fourier_symbol(psf, fft_shape, weight):
+    """``(|K|² + weight |D|²)^(-1/2)`` on the rfft grid of ``fft_shape``."""
+    blur_power = np.abs(scipy.fft.rfftn(psf, s=fft_shape)) ** 2
+    rows = 2 - 2 * np.cos(2 * np.pi * scipy.fft.fftfreq(fft_shape[0]))
+    columns = 2 - 2 * np.cos(2 * np.pi * scipy.fft.rfftfreq(fft_shape[1]))
+    return (blur_power + weight * (rows[:, None] + columns[None, :])) ** -0.5
+
+
+def _unobserved(operator):
+    """Flat indices of the unknown pixels that no observed pixel is centred on."""
+    mask = np.ones(operator.unknown_shape, dtype=bool)
+    mask[operator.observed_in_unknown] = False
+    return np.flatnonzero(mask)
+
+
+def _band_factors(operator, band, weight):
+    """``B⁻¹`` (as a solve) and ``G`` with ``G Gᵀ = B = diag(Aᵀ1) + weight D_bᵀ D_b`` on ``band``."""
+    if not band.size:
+        return None, scipy.sparse.csr_matrix((0, 0))
+    differences = _band_differences(operator.unknown_shape, band)
+    curvature = np.clip(operator.rmatvec(np.ones(operator.observed_shape)).ravel()[band], 0, None)
+    matrix = scipy.sparse.diags(curvature) + weight * (differences.T @ differences)
+    root = scipy.sparse.hstack([scipy.sparse.diags(np.sqrt(curvature)), np.sqrt(weight) * differences.T])
+    # A minimum-degree ordering of the ring-shaped band keeps its factors sparse.
+    return scipy.sparse.linalg.splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A").solve, root.tocsr()
+
+
+def _band_differences(shape, band):
+    """The rows of the differences ``D`` that touch ``band``, on the band's pixels only.
+
+    Each row is one difference ``x[q] - x[p]`` between neighbours along an axis,
+    as :func:`tiledeblur.operators.differences` takes them; a neighbour outside
+    the band drops out, as if fixed, which couples the band to the rest.
+    """
+    position = np.full(int(np.prod(shape)), -1)
+    position[band] = np.arange(band.size)
+    grid = np.arange(position.size).reshape(shape)
+    first = position[np.concatenate([grid[:-1].ravel(), grid[:, :-1].ravel()])]
+    second = position[np.concatenate([grid[1:].ravel(), grid[:, 1:].ravel()])]
+    touching = (first >= 0) | (second >= 0)
+    first, second = first[touching], second[touching]
+    rows = np.arange(first.size)
+    row = np.concatenate([rows[first >= 0], rows[second >= 0]])
+    column = np.concatenate([first[first >= 0], second[second >= 0]])
+    value = np.concatenate([np.full((first >= 0).sum(), -1.0), np.full((second >= 0).sum(), 1.0)])
+    return scipy.sparse.csr_matrix((value, (row, column)), shape=(first.size, band.size))
+
+
+@primitive
+def precondition(z, preconditioner):
+    """``preconditioner.apply(z)``, differentiable by autograd through its adjoint."""
+    return preconditioner.apply(z)
+
+
+@primitive
+def precondition_adjoint(image, preconditioner):
+    """``preconditioner.adjoint(image)``, differentiable by autograd through ``precondition``."""
+    return preconditioner.adjoint(image)
+
+
+defvjp(precondition, lambda ans, z, preconditioner: lambda g: precondition_adjoint(g, preconditioner))
+defvjp(precondition_adjoint, lambda ans, image, preconditioner: lambda g: precondition(g, preconditioner))
