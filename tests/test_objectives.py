@@ -7,7 +7,7 @@ from autograd import grad, hessian_vector_product
 from tiledeblur import SolverSettings, gaussian_psf
 from tiledeblur.objectives import LOSSES
 from tiledeblur.operators import Blur
-from tiledeblur.solver import _loss_of_z, _Objective, _operators
+from tiledeblur.solver import _loss_of_z, _Objective
 
 
 def _problem(loss, boundary):
@@ -49,11 +49,10 @@ def test_hessian_product_matches_finite_differences(loss, boundary):
 def test_solver_hessian_product_is_autograds(loss, boundary):
     """The solver's products in ``z`` (float32 FFTs) are autograd's float64 ones to float32 accuracy."""
     _, _, _, (observed, operator, settings) = _problem(loss, boundary)
-    exact, fast = (_operators(operator.psf, observed.shape, settings, precision) for precision in (np.float64, np.float32))
-    objective = _Objective(observed, exact, fast, settings)
-    product = hessian_vector_product(_loss_of_z(observed, *exact, settings))
+    objective = _Objective(observed, operator.psf, settings)
+    product = hessian_vector_product(_loss_of_z(observed, objective.operator, objective.preconditioner, settings))
     rng = np.random.default_rng(5)
-    z, direction = rng.standard_normal((2, exact[1].size))
+    z, direction = rng.standard_normal((2, objective.preconditioner.size))
     for point in (z, z + 0.5):  # a second point must not reuse the first point's linearization
         reference = product(point, direction)
         np.testing.assert_allclose(objective.hessp(point, direction), reference, rtol=1e-4,

@@ -139,7 +139,8 @@ def test_tikhonov_solves_its_normal_equations(small_case, article_psf):
     settings = SolverSettings()
     operator = Blur(article_psf, observed.shape, boundary="free")
     shape = operator.unknown_shape
-    normal = LinearOperator((np.prod(shape),) * 2, lambda v: tikhonov_hessp(v.reshape(shape), operator, settings).ravel())
+    size = int(np.prod(shape))
+    normal = LinearOperator((size, size), lambda v: tikhonov_hessp(v.reshape(shape), operator, settings).ravel())
     solution, status = cg(normal, operator.rmatvec(observed).ravel(), rtol=1e-12, maxiter=20000)
     assert status == 0
     expected = solution.reshape(shape)[operator.observed_in_unknown]

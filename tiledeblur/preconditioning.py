@@ -31,6 +31,8 @@ has pixels; the extra ones cost Newton-CG nothing, since its steps stay in the
 range of ``Pᵀ``.
 """
 
+import copy
+
 import numpy as np
 import scipy.fft
 import scipy.sparse
@@ -71,23 +73,40 @@ class Preconditioner:
         #: Number of coordinates of ``z``.
         self.size = self._fourier_size + self._band_root.shape[1]
 
+    def astype(self, precision):
+        """This ``P`` with its FFTs at ``precision``, sharing the factors of the band.
+
+        Examples
+        --------
+        >>> from tiledeblur import gaussian_psf
+        >>> from tiledeblur.operators import Blur
+        >>> Preconditioner(Blur(gaussian_psf(5, 1.0), (8, 8), boundary="free"), 0.01).astype(np.float32).precision
+        dtype('float32')
+        """
+        twin = copy.copy(self)
+        twin.precision = np.dtype(precision)
+        twin._symbol = self._symbol.astype(precision)
+        return twin
+
     def apply(self, z):
-        """``P z``: an image of the unknown's shape from a flat ``z`` of :attr:`size`."""
+        """``P z``: an image of the unknown's shape and of :attr:`precision` from a flat ``z`` of :attr:`size`."""
         fourier = z[: self._fourier_size].reshape(self._fft_shape).astype(self.precision, copy=False)
         x = scipy.fft.irfftn(scipy.fft.rfftn(fourier) * self._symbol, s=self._fft_shape)
-        x = np.array(x[tuple(slice(0, n) for n in self.shape)], dtype=np.float64)
+        x = np.ascontiguousarray(x[tuple(slice(0, n) for n in self.shape)])
         if self._band.size:
             x.ravel()[self._band] += self._band_solve(self._band_root @ z[self._fourier_size:])
         return x
 
     def adjoint(self, image):
-        """``Pᵀ x``: a flat ``z``-sized vector from an image of the unknown's shape."""
+        """``Pᵀ x``: a flat float64 ``z`` of :attr:`size` from an image of the unknown's shape."""
+        z = np.empty(self.size)
         spectrum = scipy.fft.rfftn(image.astype(self.precision, copy=False), s=self._fft_shape)
-        fourier = scipy.fft.irfftn(spectrum * self._symbol, s=self._fft_shape).ravel()
-        band = np.zeros(self._band_root.shape[1])
+        z[: self._fourier_size] = scipy.fft.irfftn(spectrum * self._symbol, s=self._fft_shape).ravel()
+        z[self._fourier_size:] = 0.0
         if self._band.size:
-            band = self._band_root.T @ self._band_solve(np.ascontiguousarray(image).ravel()[self._band])
-        return np.concatenate([fourier.astype(np.float64), band])
+            band = np.ascontiguousarray(image).ravel()[self._band].astype(np.float64)
+            z[self._fourier_size:] = self._band_root.T @ self._band_solve(band)
+        return z
 
 
 def _fourier_symbol(psf, fft_shape, weight):
