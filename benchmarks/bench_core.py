@@ -1,27 +1,35 @@
-"""Benchmark one-core speed of ``tiledeblur.deconvolve`` against the seed article.
+"""Benchmark one-core speed of ``tiledeblur.deconvolve`` against the seed article and Richardson–Lucy.
 
 What it measures
 ----------------
 Pixels per second on one core of ``tiledeblur.deconvolve(image, psf)`` with its
-defaults (``loss="tikhonov"``, free boundary) on square tiles, by default of
-256, 512 and 1024 pixels a side, with the article's PSF
-``gaussian_psf(13, (1, 3))``. In the same run it measures a re-implementation of
-the seed article's own algorithm: its loss
-``sqrt(||r||^2 / 2) + mu sqrt(||dy||^2 / 2 + ||dx||^2 / 2)`` with ``mu = 0.2``,
-the blur as ``autograd.scipy.signal.convolve`` (direct, not FFT) cropped to the
-"same" zero-boundary shape, gradients from ``autograd.grad``, and
-``scipy.optimize.minimize(method="Newton-CG")`` with no ``hessp``, so scipy
-takes finite differences of the gradient for Hessian products; it starts from
-random noise. The article's algorithm runs on 256-pixel tiles only by default
-(``--article-sizes``) because it is slow.
+defaults (``loss="tikhonov"``, ``mu=1e-2``, free boundary) on square tiles, by
+default of 256, 512 and 1024 pixels a side, with the article's PSF
+``gaussian_psf(13, (1, 3))``. In the same run, in alternation, it measures:
+
+* scikit-image's ``richardson_lucy`` with 30 iterations, what a user would
+  pick instead;
+* a re-implementation of the seed article's own algorithm: its loss
+  ``sqrt(||r||^2 / 2) + mu sqrt(||dy||^2 / 2 + ||dx||^2 / 2)`` with ``mu = 0.2``,
+  the blur as ``autograd.scipy.signal.convolve`` (direct, not FFT) cropped to
+  the "same" zero-boundary shape, gradients from ``autograd.grad``, and
+  ``scipy.optimize.minimize(method="Newton-CG")`` with no ``hessp``, so scipy
+  takes finite differences of the gradient; it starts from random noise. It
+  runs on 512² tiles only by default (``--article-sizes``) because it is slow.
+
+For ours it also reports the work: the FFT convolutions with the PSF (``A``
+and ``Aᵀ``) and the FFT pairs of the change of variables ``P`` per tile,
+counted by wrapping those methods during one untimed extra call; the time of
+one forward and adjoint convolution pair at the tile's size in float32 and
+float64 (the "FFT floor"); and the largest difference of our result from a
+tightly converged solve of the same problem (``tol=1e-9``).
 
 Tiles are the gray astronaut of ``skimage.data`` (512 x 512): a centred crop for
 sides up to 512, and the whole image resized with ``skimage.transform.resize``
 (bilinear) for larger sides. Each tile is blurred with the zero boundary and
 gets Gaussian noise of sigma 0.01 from ``np.random.default_rng(0)``. Every
-timing is the median over ``--repeats`` calls, the two algorithms called in
-alternation, with BLAS and OpenMP pinned to one thread; PSNR is against the
-sharp tile.
+timing is the median over ``--repeats`` calls, with BLAS and OpenMP pinned to
+one thread; PSNR is against the sharp tile.
 
 Run it from the repository root with ``python benchmarks/bench_core.py``; it
 prints a markdown table and appends it, with the machine and the library
@@ -48,10 +56,12 @@ import scipy.optimize  # noqa: E402
 from autograd.scipy.signal import convolve  # noqa: E402
 from skimage import color, data  # noqa: E402
 from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
+from skimage.restoration import richardson_lucy  # noqa: E402
 from skimage.transform import resize  # noqa: E402
 
 import tiledeblur  # noqa: E402
 from tiledeblur.operators import Blur  # noqa: E402
+from tiledeblur.preconditioning import Preconditioner  # noqa: E402
 
 from _report import (  # noqa: E402
     RESULTS_PATH, append_results, command_line, int_list, machine_line, positive_int, utc_stamp, versions_line,
@@ -64,6 +74,10 @@ PSF_SIGMA = (1, 3)
 NOISE_SIGMA = 0.01
 #: The article's regularization weight.
 ARTICLE_MU = 0.2
+#: Richardson–Lucy's iterations, as the issue compares them.
+LUCY_ITERATIONS = 30
+#: The tolerance of the reference solve that ours is compared with.
+TIGHT_TOL = 1e-9
 COMMAND = "python benchmarks/bench_core.py"
 
 
@@ -97,7 +111,8 @@ class Run:
     wall_seconds, cpu_seconds : float
         Medians over the repeats of ``time.perf_counter`` and
         ``time.process_time`` differences.
-    counts : Counts
+    counts : Counts or None
+        ``None`` for Richardson–Lucy.
     psnr : float
         PSNR of the restored tile against the sharp one, in dB.
     """
@@ -212,6 +227,84 @@ def solve_article(observed, psf, maxiter):
     return restored, Counts(int(result.nit), int(result.njev), None, bool(result.success))
 
 
+def solve_lucy(observed, psf):
+    """scikit-image's Richardson–Lucy with ``LUCY_ITERATIONS`` iterations; it has no counts.
+
+    It gets the tile clipped at zero, as it needs: its ratio ``b / (A x)``
+    explodes where noise makes ``b`` negative and ``A x`` is near zero.
+    """
+    return richardson_lucy(np.clip(observed, 0, None), psf, num_iter=LUCY_ITERATIONS), None
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """What one of our solves costs, machine-independently and against the FFT floor.
+
+    Attributes
+    ----------
+    convolutions : int
+        Calls of ``Blur.matvec`` and ``Blur.rmatvec``: FFT convolutions with the PSF.
+    preconditioner_pairs : int
+        Calls of ``Preconditioner.apply`` and ``adjoint``: one FFT pair each.
+    pair_seconds : dict of str to float
+        Median time of one ``matvec`` plus ``rmatvec`` at the tile's size, by precision.
+    tight_difference : float
+        Largest absolute difference from a solve with ``tol=TIGHT_TOL``.
+    """
+
+    convolutions: int
+    preconditioner_pairs: int
+    pair_seconds: dict
+    tight_difference: float
+
+
+def count_calls(function, methods):
+    """Call ``function()`` with each ``(class, name)`` in ``methods`` wrapped to count its calls."""
+    calls = {method: 0 for method in methods}
+    originals = {method: getattr(*method) for method in methods}
+
+    def counting(method):
+        def wrapper(*args, **kwargs):
+            calls[method] += 1
+            return originals[method](*args, **kwargs)
+        return wrapper
+
+    try:
+        for method in methods:
+            setattr(*method, counting(method))
+        function()
+    finally:
+        for method, original in originals.items():
+            setattr(*method, original)
+    return calls
+
+
+def fft_pair_seconds(shape, psf, precision, repeats=20):
+    """Median time of one forward and adjoint free-boundary convolution of ``shape`` at ``precision``."""
+    operator = Blur(psf, shape, boundary="free", precision=precision)
+    image = np.random.default_rng(0).random(operator.unknown_shape)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        operator.rmatvec(operator.matvec(image))
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measure_work(observed, psf, restored):
+    """The :class:`Work` of our solve of ``observed``, whose timed result was ``restored``."""
+    calls = count_calls(functools.partial(tiledeblur.deconvolve, observed, psf), [
+        (Blur, "matvec"), (Blur, "rmatvec"), (Preconditioner, "apply"), (Preconditioner, "adjoint")])
+    tight = tiledeblur.deconvolve(observed, psf, tol=TIGHT_TOL)
+    return Work(
+        convolutions=calls[Blur, "matvec"] + calls[Blur, "rmatvec"],
+        preconditioner_pairs=calls[Preconditioner, "apply"] + calls[Preconditioner, "adjoint"],
+        pair_seconds={name: fft_pair_seconds(observed.shape, psf, dtype) for name, dtype in
+                      (("float32", np.float32), ("float64", np.float64))},
+        tight_difference=float(np.abs(restored - tight).max()),
+    )
+
+
 def psnr(truth, image):
     """PSNR of ``image`` against ``truth`` in dB, for data on a [0, 1] scale."""
     return float(peak_signal_noise_ratio(truth, image, data_range=1.0))
@@ -235,6 +328,8 @@ def measure(solvers, truth, repeats):
     -------
     runs : dict of str to Run
         Median timings; counts and PSNR of the last call.
+    restored : dict of str to ndarray
+        The last call's result of each solver.
     """
     walls = {name: [] for name in solvers}
     cpus = {name: [] for name in solvers}
@@ -245,10 +340,11 @@ def measure(solvers, truth, repeats):
             outcomes[name] = solver()
             walls[name].append(time.perf_counter() - wall_start)
             cpus[name].append(time.process_time() - cpu_start)
-    return {
+    runs = {
         name: Run(statistics.median(walls[name]), statistics.median(cpus[name]), counts, psnr(truth, restored))
         for name, (restored, counts) in outcomes.items()
     }
+    return runs, {name: restored for name, (restored, _) in outcomes.items()}
 
 
 def environment_lines():
@@ -265,24 +361,28 @@ def format_cells(*values, pattern):
     return " / ".join("—" if value is None else pattern.format(value) for value in values)
 
 
-def table_row(size, blurred_psnr, ours, article):
-    """One markdown table row; ``article`` is ``None`` where it was not run."""
+def table_row(size, blurred_psnr, runs, work):
+    """One markdown table row; ``runs["article"]`` is absent where it was not run."""
     pixels = size * size
-    article_counts = article and article.counts
-    ours_rate = pixels / ours.wall_seconds
-    article_rate = article and pixels / article.wall_seconds
+    ours, lucy, article = runs["ours"], runs["lucy"], runs.get("article")
+    rate = {name: pixels / run.wall_seconds / 1e6 for name, run in runs.items()}
+    transforms = work.convolutions / 2 + work.preconditioner_pairs
     cells = [
         f"{size}²",
-        f"{ours_rate:,.0f}",
-        "not run" if article is None else f"{article_rate:,.0f}",
-        "—" if article is None else f"{ours_rate / article_rate:.2f}",
-        format_cells(ours.counts.iterations, article_counts and article_counts.iterations, pattern="{}"),
+        f"{rate['ours']:.2f}",
+        f"{rate['lucy']:.2f}",
+        "not run" if article is None else f"{rate['article']:.4f}",
+        "—" if article is None else f"{rate['ours'] / rate['article']:.0f}",
+        f"{rate['ours'] / rate['lucy']:.2f}",
+        format_cells(blurred_psnr, ours.psnr, lucy.psnr, article and article.psnr, pattern="{:.2f}"),
+        f"{work.tight_difference:.1e}",
+        f"{work.convolutions} + {work.preconditioner_pairs}",
+        format_cells(*(ours.wall_seconds / (seconds * transforms) for seconds in work.pair_seconds.values()),
+                     pattern="{:.2f}"),
+        format_cells(ours.counts.iterations, article and article.counts.iterations, pattern="{}"),
         str(ours.counts.hessian_products),
-        format_cells(ours.counts.gradient_evaluations, article_counts and article_counts.gradient_evaluations,
-                     pattern="{}"),
-        format_cells(ours.counts.converged, article_counts and article_counts.converged, pattern="{}"),
-        format_cells(blurred_psnr, ours.psnr, article and article.psnr, pattern="{:.2f}"),
-        format_cells(ours.cpu_seconds / ours.wall_seconds,
+        format_cells(ours.counts.converged, article and article.counts.converged, pattern="{}"),
+        format_cells(ours.cpu_seconds / ours.wall_seconds, lucy.cpu_seconds / lucy.wall_seconds,
                      article and article.cpu_seconds / article.wall_seconds, pattern="{:.2f}"),
     ]
     return "| " + " | ".join(cells) + " |"
@@ -303,20 +403,26 @@ def table(rows, article_maxiter, article_capped, article_skipped):
         Whether it was not run on some tile.
     """
     header = [
-        "| Tile | Ours px/s | Article px/s | Ours / article | Newton iterations (ours / article) "
-        "| Ours Hessian products | Gradient evaluations (ours / article) | Converged (ours / article) "
-        "| PSNR dB (blurred / ours / article) | CPU / wall (ours / article) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Tile | Ours Mpx/s | RL-30 Mpx/s | Article Mpx/s | Ours / article | Ours / RL-30 "
+        "| PSNR dB (blurred / ours / RL-30 / article) | Ours − tight, max | Convolutions + P pairs per tile "
+        "| Time / floor (float32 / float64) | Newton iterations (ours / article) | Ours Hessian products "
+        "| Converged (ours / article) | CPU / wall (ours / RL-30 / article) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     notes = [
         "",
-        "- px/s: tile pixels over the median wall time, one thread; ours is `deconvolve(image, psf)` "
-        "(tikhonov, mu 1e-2, free boundary, exact Hessian products); the article is its "
-        f"loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start, and "
+        "- Mpx/s: tile pixels over the median wall time, one thread. Ours is `deconvolve(image, psf)` "
+        "(tikhonov, mu 1e-2, free boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
+        f"the article is its loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start and "
         f"finite-difference Hessian products, `maxiter={article_maxiter}`.",
-        "- Article gradient evaluations include its finite-difference Hessian products (scipy reports "
-        "none): each is `(g(x + eps p) - g(x)) / eps`, and scipy re-evaluates `g(x)` for every one after "
-        "the first in a CG solve because it caches only the last point.",
+        f"- Ours − tight: the largest absolute difference from `deconvolve(image, psf, tol={TIGHT_TOL:g})`.",
+        "- Convolutions: FFT convolutions with the PSF in one of our solves, forward and adjoint (`Blur.matvec`, "
+        "`Blur.rmatvec`), the issue's work figure; per pixel it is the same number, since each is one pass over "
+        "the tile. P pairs: FFT pairs of the change of variables (`Preconditioner.apply`, `adjoint`), each "
+        "costing about one convolution.",
+        "- Time / floor: our median time over (the time of one forward plus adjoint convolution at this size "
+        "× the FFT pairs of one solve, counting a convolution as half a pair and a P pair as one). Hessian "
+        "products run in float32 and the loss in float64, so the truth lies between the two figures.",
         "- CPU / wall below 1 means the process waited for the CPU (another load on the machine).",
     ]
     if article_skipped:
@@ -333,8 +439,8 @@ def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=parse_sizes, default=(256, 512, 1024),
                         help="tile sides, comma-separated (default: 256,512,1024)")
-    parser.add_argument("--article-sizes", type=parse_sizes, default=(256,),
-                        help="sides (among --sizes) to run the article's algorithm on (default: 256)")
+    parser.add_argument("--article-sizes", type=parse_sizes, default=(512,),
+                        help="sides (among --sizes) to run the article's algorithm on (default: 512)")
     parser.add_argument("--repeats", type=positive_int, default=3,
                         help="timed calls per measurement (default: %(default)s)")
     parser.add_argument("--article-maxiter", type=positive_int, default=200,
@@ -344,23 +450,25 @@ def parse_arguments(argv):
 
 
 def benchmark_tile(size, psf, options):
-    """Measure ours, and the article's algorithm if ``size`` is in ``options.article_sizes``.
+    """Measure ours and Richardson–Lucy, and the article's algorithm if ``size`` is in ``options.article_sizes``.
 
     Returns
     -------
     blurred_psnr : float
         PSNR of the blurred, noisy tile, the baseline.
-    ours : Run
-    article : Run or None
-        ``None`` where the article's algorithm was not run.
+    runs : dict of str to Run
+        ``"ours"``, ``"lucy"`` and, where it ran, ``"article"``.
+    work : Work
+        Of ours.
     """
     truth = sharp_tile(size)
     observed = observe(truth, psf)
-    solvers = {"ours": functools.partial(solve_ours, observed, psf)}
+    solvers = {"ours": functools.partial(solve_ours, observed, psf),
+               "lucy": functools.partial(solve_lucy, observed, psf)}
     if size in options.article_sizes:
         solvers["article"] = functools.partial(solve_article, observed, psf, options.article_maxiter)
-    runs = measure(solvers, truth, options.repeats)
-    return psnr(truth, observed), runs["ours"], runs.get("article")
+    runs, restored = measure(solvers, truth, options.repeats)
+    return psnr(truth, observed), runs, measure_work(observed, psf, restored["ours"])
 
 
 def main(argv=None):
@@ -371,10 +479,11 @@ def main(argv=None):
     psf = tiledeblur.gaussian_psf(PSF_SIZE, PSF_SIGMA)
     rows, article_capped, article_skipped = [], False, False
     for size in options.sizes:
-        blurred_psnr, ours, article = benchmark_tile(size, psf, options)
+        blurred_psnr, runs, work = benchmark_tile(size, psf, options)
+        article = runs.get("article")
         article_capped |= article is not None and not article.counts.converged
         article_skipped |= article is None
-        rows.append(table_row(size, blurred_psnr, ours, article))
+        rows.append(table_row(size, blurred_psnr, runs, work))
         print(f"{size}²: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
     command = command_line(COMMAND, argv)
     section = "\n".join([
