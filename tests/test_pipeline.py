@@ -40,11 +40,16 @@ def small_scan(tmp_path_factory, astronaut_scene):
 
 
 @pytest.fixture(scope="module")
-def small_reference(tmp_path_factory, small_scan, article_psf, client):
-    """An undisturbed run of ``small_scan``: the bytes the others must match."""
+def small_reference_report(tmp_path_factory, small_scan, article_psf, client):
+    """An undisturbed run of ``small_scan``."""
     output = tmp_path_factory.mktemp("reference") / "out.zarr"
-    run(small_scan[0], article_psf, output=output, tile=64, client=client, progress=False)
-    return zarr.open_array(output, mode="r")[...]
+    return run(small_scan[0], article_psf, output=output, tile=64, client=client, progress=False)
+
+
+@pytest.fixture(scope="module")
+def small_reference(small_reference_report):
+    """The bytes of the undisturbed run, which the others must match."""
+    return zarr.open_array(small_reference_report.output, mode="r")[...]
 
 
 @pytest.mark.parametrize("loss", ["tikhonov", "tv"])
@@ -54,7 +59,7 @@ def test_no_seams(tmp_path, astronaut_scene, article_psf, client, loss):
     report = run(scan, article_psf, tile=128, loss=loss, out_dtype="float64", client=client, progress=False)
     assert report.plan.grid == (4, 4) and report.tiles_computed == 16
     tiled = zarr.open_array(report.output, mode="r")[...]
-    whole = deconvolve(observed, article_psf, loss=loss)
+    whole = deconvolve(observed, article_psf, loss=loss, mu=report.mu)
     assert np.abs(tiled - whole).max() <= 1e-3
 
 
@@ -68,7 +73,7 @@ def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_
     assert out.shape == stored.shape and out.dtype == np.float32 and out.metadata.zarr_format == zarr_format
     tiled = out[...] if channel_axis == 0 else np.moveaxis(out[...], -1, 0)
     for channel in range(3):
-        whole = deconvolve(rgb[..., channel], article_psf)
+        whole = deconvolve(rgb[..., channel], article_psf, mu=report.mu)
         assert np.abs(tiled[channel] - whole).max() <= 1e-3
 
 
@@ -128,18 +133,21 @@ def test_resume_after_interruption(tmp_path, small_scan, small_reference, articl
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
 
 
-def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, article_psf, client):
+def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, small_reference_report, article_psf,
+                                       client):
     scan = _write(tmp_path / "scan.zarr", small_scan[1])
     chunk = scan / "c" / "1" / "2"  # not one of the chunks that the fingerprint samples
     original = chunk.read_bytes()
     chunk.write_bytes(b"not a zstd frame")
     output = tmp_path / "out.zarr"
+    # A fixed mu: mu="auto" would sample the broken chunk before any tile runs.
+    mu = small_reference_report.mu
     with pytest.raises(TileError, match=r"tiles failed; the first, tile \(\d, \d\) at y \d+:\d+, x \d+:\d+"):
-        run(scan, article_psf, output=output, tile=64, client=client, progress=False)
+        run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
     finished = _markers(output)
     assert 0 < finished < 16
     chunk.write_bytes(original)
-    report = run(scan, article_psf, output=output, tile=64, client=client, progress=False)
+    report = run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
     assert report.tiles_computed == 16 - finished
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
 
@@ -216,7 +224,7 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, cli
     out = zarr.open_array(report.output, mode="r")
     assert out.dtype == np.uint8 and out.shape == rgb.shape
     for channel in range(3):
-        whole = deconvolve(rgb[..., channel], psfs[channel])
+        whole = deconvolve(rgb[..., channel], psfs[channel], mu=report.mu)
         expected = np.clip(np.round(whole * 255), 0, 255)
         # The solves agree within 1e-3 of the [0, 1] scale, so the rounded bytes within one step.
         assert np.abs(out[..., channel].astype(int) - expected).max() <= 1
@@ -250,4 +258,4 @@ def test_ome_channel_axis_comes_from_the_metadata(tmp_path, article_psf, client)
     out = zarr.open_group(report.output, mode="r")
     assert out["0"].shape == cyx.shape and out["1"].shape == (3, 48, 64)
     for channel in range(3):
-        assert np.abs(out["0"][channel] - deconvolve(cyx[channel], article_psf)).max() <= 1e-3
+        assert np.abs(out["0"][channel] - deconvolve(cyx[channel], article_psf, mu=report.mu)).max() <= 1e-3

@@ -58,8 +58,8 @@ def _add_problem_options(parser):
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
                         help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
-    parser.add_argument("--mu", type=_auto_or(float), default=None,
-                        help="regularization weight, or auto from the noise (default: the loss's default)")
+    parser.add_argument("--mu", type=_auto_or(float), default="auto",
+                        help="regularization weight, or auto by cross-validation on the image (default: auto)")
 
 
 def _preview(path, arguments, report):

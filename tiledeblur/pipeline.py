@@ -248,7 +248,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-        loss="tikhonov", mu=None, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=None,
+        loss="tikhonov", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=None,
         client=None,
         address=None, n_workers=None, out_dtype="float32", ome=None, overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
@@ -278,9 +278,10 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         follows :func:`tiledeblur.tiling.auto_halo`.
     loss, mu, eps, tol, maxiter
         As :func:`tiledeblur.deconvolve`; only the additive losses
-        ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"`` estimates the
-        noise on a fixed sample of regions and sets one mu for every tile
-        (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it. Every tile uses the ``free``
+        ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"``, the default,
+        chooses one mu for every tile by generalized cross-validation on a
+        fixed sample of regions (:mod:`tiledeblur.regularization`);
+        ``RunReport.mu`` reports it. Every tile uses the ``free``
         boundary model, at the image's border and beyond its halo.
     storage_options : dict, optional
         fsspec options for both input and output.

@@ -20,7 +20,7 @@ from .image import to_float
 from .io import Location, open_input, read_channels
 from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
-from .regularization import auto_mu, estimate_image_noise, is_auto
+from .regularization import estimate_image_mu, is_auto
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
 from .tiling import TilePlan, auto_halo, estimate_tile_bytes
 
@@ -179,8 +179,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     axis, shape, channels = _check_layout(array, channel_axis)
     psfs = _check_psfs(psf, channels)
     if automatic:
-        sigma = estimate_image_noise(lambda yx: to_float(read_channels(array, yx, axis)), shape)
-        settings = dataclasses.replace(settings, mu=auto_mu(sigma, loss))
+        mu = estimate_image_mu(lambda yx: to_float(read_channels(array, yx, axis)), shape, psfs, loss)
+        settings = dataclasses.replace(settings, mu=mu)
     radius = max(max(psf_radius(p)) for p in psfs)
     halo = _choose_halo(halo, psfs, settings.mu, radius)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
@@ -224,7 +224,7 @@ def worker_resources(client, n_workers):
 
 
 def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
-         mu=None, eps=DEFAULT_EPS, storage_options=None, memory_limit=None):
+         mu="auto", eps=DEFAULT_EPS, storage_options=None, memory_limit=None):
     """The tile plan that :func:`run` would use; computes nothing, writes nothing.
 
     Takes the same arguments as :func:`run`. ``memory_limit`` (bytes per

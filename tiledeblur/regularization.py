@@ -1,38 +1,54 @@
-"""``mu="auto"``: one regularization weight for a whole image, from its noise.
+"""``mu="auto"``: one regularization weight for a whole image, by generalized cross-validation.
 
 The rule
 --------
-The noise level ``sigma`` of the observed image is estimated with
-:func:`skimage.restoration.estimate_sigma` (a wavelet median absolute
-deviation, robust to the image's own edges), and
+Generalized cross-validation (GCV; Golub, Heath and Wahba, 1979) picks the
+weight of the Tikhonov filter ``x = conj(K) b / (|K|² + mu |D|²)`` that best
+predicts each pixel from the others. With ``f = mu |D|² / (|K|² + mu |D|²)``,
+the filter's residual in the Fourier domain, it minimizes
 
-    mu = DEFAULT_MU[loss] * (sigma / REFERENCE_SIGMA) ** 2,
+    GCV(mu) = mean(f² |B|²) / mean(f)²
 
-clipped to ``[DEFAULT_MU / MU_RANGE, DEFAULT_MU * MU_RANGE]``. For white
-noise and natural images, whose spectra fall as ``1 / f²``, the Wiener-optimal
-weight of a quadratic prior grows with the noise variance; the design notes
-measured the best mu growing roughly so. The rule is anchored at the defaults,
-which are the best of a sweep at ``sigma = 0.01``; the clip keeps nearly
-noise-free images from an ill-posed, slow solve and very noisy ones from
-washing out.
+over a grid of ``mu`` from 1e-5 to 10, 20 per decade. ``B`` is the spectrum of
+the *periodic component* of the observed image (Moisan, "Periodic plus smooth
+image decomposition", 2011): an image is not periodic, and the jumps across
+its opposite borders would otherwise pass for noise. The rule needs no noise
+estimate, and it sees the image and the PSF, not only the noise: the best
+weight of two images with the same noise differed 290-fold (a flat cell
+against grass) in the measurements below.
 
-For a tiled run the noise is estimated on a fixed, evenly spread sample of
-regions, and the median is used for every tile: one mu for the whole image,
-so that all tiles solve one problem.
+* ``tikhonov`` uses ``mu_GCV`` itself.
+* ``tv`` (smoothed total variation, ``eps = 0.03``) uses
+  ``0.0363 mu_GCV ** 0.772``, a power law fitted to the best weight of each of
+  72 cases.
+* ``article`` has no rule and keeps its default.
+
+Measured on 72 cases (8 ``skimage.data`` images, 3 PSFs, 3 noise levels; 256²
+crops of the larger scenes): against the best weight of each case, chosen
+with the ground truth, the rule lost a median of 0.04 dB of interior PSNR for
+Tikhonov (max 1.2 dB) and 0.04 dB for TV (max 0.7 dB). The noise-based rule it
+replaces, ``mu ∝ sigma²``, lost up to 18 dB; the discrepancy principle up to
+5 dB. ``benchmarks/bench_quality.py`` measures the rule against Richardson–Lucy
+and Wiener.
+
+For a tiled run the weight is estimated on a fixed, evenly spread sample of
+regions of every channel, and the geometric median is used for every tile: one
+mu for the whole image, so that all tiles solve one problem.
 """
 
 import math
 
 import numpy as np
-from skimage.restoration import estimate_sigma
+import scipy.fft
 
 from .objectives import DEFAULT_MU
 
-__all__ = ["MU_RANGE", "REFERENCE_SIGMA", "auto_mu", "estimate_image_noise", "estimate_noise", "is_auto",
-           "sample_regions"]
+__all__ = ["GCV_WEIGHTS", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum", "sample_regions"]
 
-REFERENCE_SIGMA = 0.01
-MU_RANGE = 30.0
+#: The Tikhonov weights that GCV chooses among.
+GCV_WEIGHTS = np.logspace(-5, 1, 121)
+#: ``tv``'s weight from GCV's: ``scale * mu_GCV ** power``, for ``eps = 0.03``.
+TV_FROM_GCV = (0.0363, 0.772)
 SAMPLE_SIDE = 256
 MAX_SAMPLES = 16
 
@@ -42,29 +58,84 @@ def is_auto(mu):
     return isinstance(mu, str) and mu == "auto"
 
 
-def estimate_noise(image):
-    """Standard deviation of the noise of a 2-D float image.
+def _difference_power(shape):
+    """``|D|²`` of the forward differences on the rfft grid of ``shape``."""
+    rows = 2 - 2 * np.cos(2 * np.pi * scipy.fft.fftfreq(shape[0]))
+    columns = 2 - 2 * np.cos(2 * np.pi * scipy.fft.rfftfreq(shape[1]))
+    return rows[:, None] + columns[None, :]
+
+
+def periodic_spectrum(image):
+    """The rfft of the periodic component of ``image`` (Moisan's decomposition).
+
+    The smooth component is the solution of a Poisson equation whose source
+    is the jumps across opposite borders; the rest is periodic and has the
+    image's edges and noise, but no border discontinuity.
 
     Examples
     --------
-    >>> noisy = 0.5 + np.random.default_rng(0).normal(0, 0.02, (128, 128))
-    >>> round(estimate_noise(noisy), 3)
-    0.02
+    The jump across the border of a ramp shrinks eightfold:
+
+    >>> ramp = np.add.outer(np.arange(8.0), np.arange(8.0))
+    >>> periodic = scipy.fft.irfft2(periodic_spectrum(ramp), s=ramp.shape)
+    >>> float(ramp[-1, 0] - ramp[0, 0]), round(float(periodic[-1, 0] - periodic[0, 0]), 6)
+    (7.0, 0.875)
     """
-    return float(estimate_sigma(np.asarray(image, dtype=np.float64)))
+    jumps = np.zeros_like(image, dtype=np.float64)
+    jumps[0] += image[-1] - image[0]
+    jumps[-1] += image[0] - image[-1]
+    jumps[:, 0] += image[:, -1] - image[:, 0]
+    jumps[:, -1] += image[:, 0] - image[:, -1]
+    laplacian = -_difference_power(image.shape)
+    laplacian[0, 0] = 1.0
+    smooth = scipy.fft.rfft2(jumps) / laplacian
+    smooth[0, 0] = 0.0
+    return scipy.fft.rfft2(image) - smooth
 
 
-def auto_mu(sigma, loss):
-    """The weight for noise level ``sigma`` (on a [0, 1] scale), by the module's rule.
+def gcv_mu(image, psf):
+    """The Tikhonov weight among ``GCV_WEIGHTS`` that minimizes GCV for ``image`` and ``psf``.
 
     Examples
     --------
-    >>> auto_mu(0.01, "tikhonov") == DEFAULT_MU["tikhonov"]
+    >>> from scipy.ndimage import gaussian_filter
+    >>> from tiledeblur import gaussian_psf
+    >>> rng = np.random.default_rng(0)
+    >>> smooth = gaussian_filter(rng.random((128, 128)), 4)
+    >>> quiet = gcv_mu(smooth + rng.normal(0, 0.002, smooth.shape), gaussian_psf(7, 1.0))
+    >>> noisy = gcv_mu(smooth + rng.normal(0, 0.05, smooth.shape), gaussian_psf(7, 1.0))
+    >>> bool(noisy > 10 * quiet)
     True
     """
-    default = DEFAULT_MU[loss]
-    mu = default * (sigma / REFERENCE_SIGMA) ** 2
-    return float(np.clip(mu, default / MU_RANGE, default * MU_RANGE))
+    power = np.abs(periodic_spectrum(image)) ** 2
+    blur_power = np.abs(scipy.fft.rfft2(psf, s=image.shape)) ** 2
+    difference_power = _difference_power(image.shape)
+    # The rfft holds each column but the first (and the Nyquist one) for two.
+    counts = np.full(power.shape[1], 2.0)
+    counts[0] = 1.0
+    if image.shape[1] % 2 == 0:
+        counts[-1] = 1.0
+    scores = []
+    for mu in GCV_WEIGHTS:
+        residual = mu * difference_power / (blur_power + mu * difference_power)
+        scores.append(np.sum(counts * residual**2 * power) / np.sum(counts * residual) ** 2)
+    return float(GCV_WEIGHTS[int(np.argmin(scores))])
+
+
+def auto_mu(mu_gcv, loss):
+    """The weight of ``loss`` for the GCV weight ``mu_gcv``, by the module's rule.
+
+    Examples
+    --------
+    >>> auto_mu(0.01, "tikhonov"), round(auto_mu(0.01, "tv"), 5), auto_mu(0.01, "article")
+    (0.01, 0.00104, 0.2)
+    """
+    if loss == "tikhonov":
+        return float(mu_gcv)
+    if loss == "tv":
+        scale, power = TV_FROM_GCV
+        return float(scale * mu_gcv**power)
+    return DEFAULT_MU[loss]
 
 
 def sample_regions(shape):
@@ -83,11 +154,15 @@ def sample_regions(shape):
     ]
 
 
-def estimate_image_noise(read_region, shape):
-    """The median noise over the sample regions; ``read_region(yx)`` returns float channels.
+def estimate_image_mu(read_region, shape, psfs, loss):
+    """``loss``'s weight for a whole image, from GCV on the sample regions of each channel.
 
-    ``read_region`` returns a ``(C, y, x)`` array of one region, so that any
-    store and channel layout can be sampled.
+    ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region, so
+    that any store and channel layout can be sampled; channel ``c`` is
+    blurred by ``psfs[c]``. The GCV weights are combined by their geometric
+    median, since they spread over decades.
     """
-    estimates = [estimate_noise(channel) for yx in sample_regions(shape) for channel in read_region(yx)]
-    return float(np.median(estimates))
+    weights = [
+        gcv_mu(channel, psf) for yx in sample_regions(shape) for channel, psf in zip(read_region(yx), psfs)
+    ]
+    return auto_mu(math.exp(float(np.median(np.log(weights)))), loss)

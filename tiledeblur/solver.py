@@ -33,7 +33,7 @@ from .objectives import DEFAULT_MU, HESSIAN_PRODUCTS, LOSSES, QUADRATIC_LOSSES
 from .operators import BOUNDARIES, Blur
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import auto_mu, estimate_noise, is_auto
+from .regularization import auto_mu, gcv_mu, is_auto
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
 
@@ -274,6 +274,9 @@ def _newton_cg(objective, start, settings):
     minimum. Below a regularizer curvature of ``STOP_CURVATURE`` the
     threshold shrinks in proportion, since the smallest eigenvalue of that
     Hessian does: the unobserved band is held by the regularizer alone.
+    Where the loss is not quadratic, ``P`` models its Hessian less well (total
+    variation curves far less across edges than on flat ground), so the
+    last Newton step must also have moved no pixel by more than ``tol``.
 
     Returns
     -------
@@ -282,15 +285,16 @@ def _newton_cg(objective, start, settings):
         The counts and the convergence of :class:`SolveInfo`, but ``mu``.
     """
     z, counts, first = start, collections.Counter(), None
+    quadratic = settings.loss in QUADRATIC_LOSSES
     threshold = settings.tol * min(1.0, _regularizer_curvature(settings) / STOP_CURVATURE)
+    step = math.inf
     for _ in range(settings.maxiter):
         gradient = objective.value_and_grad(z)[1]
-        if np.abs(gradient).max() <= threshold:
-            return z, dict(counts, converged=True, message="the gradient fell below tol")
+        if np.abs(gradient).max() <= threshold and (quadratic or step <= settings.tol):
+            return z, dict(counts, converged=True, message="the gradient and the last step fell below tol")
         size = float(np.abs(gradient).sum())
         first = first or size
-        forcing = (QUADRATIC_FORCING if settings.loss in QUADRATIC_LOSSES
-                   else min(0.5, max(FORCING, math.sqrt(size / first))))
+        forcing = QUADRATIC_FORCING if quadratic else min(0.5, max(FORCING, math.sqrt(size / first)))
         units = _Units(gradient, forcing)
         value_and_grad, hessp = units.scale(objective)
         result = scipy.optimize.minimize(value_and_grad, z / units.variable, jac=True, hessp=hessp,
@@ -298,8 +302,15 @@ def _newton_cg(objective, start, settings):
         counts.update(iterations=result.nit, function_evaluations=result.nfev,
                       gradient_evaluations=result.njev, hessian_products=result.nhev)
         if result.status not in (0, _MAXITER):
-            return z, dict(counts, converged=False, message=str(result.message))
-        z = units.variable * result.x
+            # At the minimum the loss changes by less than float64 resolves and
+            # the line search gives up; with the gradient already below the
+            # threshold that is convergence, not failure.
+            converged = bool(result.status == _PRECISION_LOSS and np.abs(gradient).max() <= threshold)
+            return z, dict(counts, converged=converged, message=str(result.message))
+        moved = units.variable * result.x
+        if not quadratic:
+            step = float(np.abs(objective.preconditioner.apply(moved - z)).max())
+        z = moved
     return z, dict(counts, converged=False, message=f"no convergence in maxiter={settings.maxiter} iterations")
 
 
@@ -340,7 +351,7 @@ def solve(observed, psf, settings):
     return restored.astype(observed.dtype), info
 
 
-def deconvolve(image, psf, *, loss="tikhonov", mu=None, boundary=None, eps=DEFAULT_EPS,
+def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEFAULT_EPS,
                tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
@@ -357,9 +368,11 @@ def deconvolve(image, psf, *, loss="tikhonov", mu=None, boundary=None, eps=DEFAU
         The point spread function, odd-sized; normalized to sum 1 if it is not.
     loss, boundary, eps, tol, maxiter
         See :class:`SolverSettings`.
-    mu : float or "auto", optional
-        See :class:`SolverSettings`; ``"auto"`` sets it from the image's noise
-        level (:mod:`tiledeblur.regularization`), reported in ``info.mu``.
+    mu : "auto", float or None, optional
+        The regularization weight. ``"auto"`` (the default) chooses it by
+        generalized cross-validation on the image
+        (:mod:`tiledeblur.regularization`) and reports it in ``info.mu``;
+        ``None`` takes the loss's fixed default (``DEFAULT_MU``).
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
 
@@ -388,9 +401,10 @@ def deconvolve(image, psf, *, loss="tikhonov", mu=None, boundary=None, eps=DEFAU
     automatic = is_auto(mu)
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
                               maxiter=maxiter)
+    psf = check_psf(psf)
     if automatic:
-        settings = dataclasses.replace(settings, mu=auto_mu(estimate_noise(observed), settings.loss))
-    restored, info = solve(observed, check_psf(psf), settings)
+        settings = dataclasses.replace(settings, mu=auto_mu(gcv_mu(observed, psf), settings.loss))
+    restored, info = solve(observed, psf, settings)
     if not info.converged:
         warnings.warn(f"Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)
     return (restored, info) if return_info else restored
