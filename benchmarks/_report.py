@@ -12,9 +12,10 @@ import importlib.metadata
 import os
 import platform
 import shlex
+import subprocess
 from pathlib import Path
 
-__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "int_list", "machine_line",
+__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "git_line", "int_list", "machine_line",
            "positive_int", "utc_stamp", "versions_line"]
 
 RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
@@ -40,6 +41,17 @@ def versions_line(packages):
     """A markdown bullet line: the Python version and those of the installed ``packages``."""
     versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in packages)
     return f"- Python {platform.python_version()}; {versions}"
+
+
+def git_line():
+    """A markdown bullet line: the commit, and whether ``tiledeblur/`` differs from it, at the start of the run."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              check=False).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", str(Path(__file__).parent.parent / "tiledeblur"))
+    return f"- Code: commit {commit}; tiledeblur/ {'with uncommitted changes' if changed else 'as committed'}"
 
 
 def utc_stamp():

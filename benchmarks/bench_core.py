@@ -65,7 +65,8 @@ from tiledeblur.operators import Blur  # noqa: E402
 from tiledeblur.preconditioning import Preconditioner  # noqa: E402
 
 from _report import (  # noqa: E402
-    RESULTS_PATH, append_results, command_line, int_list, machine_line, positive_int, utc_stamp, versions_line,
+    RESULTS_PATH, append_results, command_line, git_line, int_list, machine_line, positive_int, utc_stamp,
+    versions_line,
 )
 
 #: The article's PSF: side and (row, column) standard deviations.
@@ -356,6 +357,7 @@ def environment_lines():
     return [
         machine_line(),
         versions_line(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur")),
+        git_line(),
         f"- Threads: {', '.join(f'{name}=1' for name in THREAD_VARIABLES)}",
     ]
 

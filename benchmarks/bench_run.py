@@ -42,7 +42,6 @@ import dataclasses
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,8 +58,9 @@ from skimage import color, data
 
 import tiledeblur
 
-from _report import (
-    RESULTS_PATH, append_results, command_line, int_list, machine_line, positive_int, utc_stamp, versions_line,
+from _report import (  # noqa: E402
+    RESULTS_PATH, append_results, command_line, git_line, int_list, machine_line, positive_int, utc_stamp,
+    versions_line,
 )
 
 #: The article's PSF: side and (row, column) standard deviations.
@@ -342,17 +342,6 @@ def default_size_lines(size, measurements):
     minutes = sum(DEFAULT_SIZE**2 / (m.rate * 1e6) for m in measurements) / 60
     return [f"- Not the issue's 64-Mpx scan: the default `--size {DEFAULT_SIZE}` was not run because of its "
             f"time: about {minutes:.0f} min for these worker counts at the rates below."]
-
-
-def git_line():
-    """A markdown line: the commit, and whether ``tiledeblur/`` differs from it, at the start of the run."""
-    def git(*args):
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
-                              check=False).stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--", str(Path(tiledeblur.__file__).parent))
-    return f"- Code: commit {commit}; tiledeblur/ {'with uncommitted changes' if changed else 'as committed'}"
 
 
 def parse_arguments(argv):
