@@ -214,6 +214,15 @@ def test_auto_mu_is_one_mu_for_the_whole_image(tmp_path, small_scan, article_psf
     assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
 
 
+def test_nonneg(tmp_path, small_scan, small_reference_report, article_psf, client):
+    report = run(small_scan[0], article_psf, output=tmp_path / "bounded.zarr", tile=64, nonneg=True, client=client,
+                 progress=False)
+    bounded = zarr.open_array(report.output, mode="r")[...]
+    assert bounded.min() >= 0 and report.mu == small_reference_report.mu
+    whole = deconvolve(small_scan[1], article_psf, mu=report.mu, nonneg=True)
+    assert np.abs(bounded - whole).max() <= 1e-3
+
+
 def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, client):
     rgb = data.astronaut()[200:296, 200:360]
     scan = _write(tmp_path / "rgb.zarr", rgb, chunks=64)

@@ -89,6 +89,7 @@ def test_settings_defaults_per_loss():
         ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
         ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),
         ({"boundary": "wrap"}, ValueError, "boundary: expected one of"),
+        ({"nonneg": "yes"}, TypeError, "nonneg: expected True or False, got 'yes'"),
     ],
 )
 def test_bad_settings(kwargs, error, match):
@@ -146,3 +147,25 @@ def test_tikhonov_solves_its_normal_equations(small_case, article_psf):
     assert status == 0
     expected = solution.reshape(shape)[operator.observed_in_unknown]
     np.testing.assert_allclose(deconvolve(observed, article_psf, mu=settings.mu), expected, atol=1e-3)
+
+
+def _star_field():
+    """Sparse point sources on a dark sky, as a crop of a larger field: (truth, observed)."""
+    from tiledeblur.operators import Blur
+
+    rng = np.random.default_rng(0)
+    sky = np.zeros((140, 140))
+    rows, columns = rng.integers(0, 140, (2, 80))
+    sky[rows, columns] = rng.uniform(0.05, 1.0, 80) ** 2
+    psf = gaussian_psf(13, (1, 3))
+    observed = Blur(psf, (128, 128), boundary="free").matvec(sky) + rng.normal(0, 0.01, (128, 128))
+    return sky[6:-6, 6:-6], observed, psf
+
+
+def test_nonneg_keeps_a_star_field_non_negative_and_helps_it():
+    truth, observed, psf = _star_field()
+    for mu, gain in (("auto", 0.0), (1e-3, 3.0)):
+        free = deconvolve(observed, psf, mu=mu)
+        bounded, info = deconvolve(observed, psf, mu=mu, nonneg=True, return_info=True)
+        assert free.min() < 0 and bounded.min() >= 0 and info.converged
+        assert _psnr(truth, bounded) >= _psnr(truth, free) + gain

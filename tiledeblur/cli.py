@@ -60,6 +60,8 @@ def _add_problem_options(parser):
                         help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
     parser.add_argument("--mu", type=_auto_or(float), default="auto",
                         help="regularization weight, or auto by cross-validation on the image (default: auto)")
+    parser.add_argument("--nonneg", action="store_true",
+                        help="keep the result non-negative, for fluorescence and astronomy (slower)")
 
 
 def _preview(path, arguments, report):
@@ -73,8 +75,9 @@ def _run(arguments):
     report = run(
         arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
-        mu=arguments.mu, n_workers=arguments.workers, address=arguments.address, out_dtype=arguments.out_dtype,
-        ome=True if arguments.ome else None, overwrite=arguments.overwrite, resume=not arguments.no_resume,
+        mu=arguments.mu, nonneg=arguments.nonneg, n_workers=arguments.workers, address=arguments.address,
+        out_dtype=arguments.out_dtype, ome=True if arguments.ome else None, overwrite=arguments.overwrite,
+        resume=not arguments.no_resume,
     )
     print(f"wrote {report.output}: {report.tiles_computed} tiles computed, {report.tiles_skipped} already done, "
           f"mu {report.mu:g}, {report.seconds:.1f} s")

@@ -248,9 +248,9 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-        loss="tikhonov", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=None,
-        client=None,
-        address=None, n_workers=None, out_dtype="float32", ome=None, overwrite=False, resume=True, progress=True):
+        loss="tikhonov", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
+        storage_options=None, client=None, address=None, n_workers=None, out_dtype="float32", ome=None,
+        overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
 
     Parameters
@@ -276,7 +276,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     halo : "auto" or int
         Pixels read around each tile, at least the PSF radius; ``"auto"``
         follows :func:`tiledeblur.tiling.auto_halo`.
-    loss, mu, eps, tol, maxiter
+    loss, mu, eps, tol, maxiter, nonneg
         As :func:`tiledeblur.deconvolve`; only the additive losses
         ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"``, the default,
         chooses one mu for every tile by generalized cross-validation on a
@@ -330,7 +330,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         memory_limit, workers = worker_resources(active, n_workers)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
-            halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, storage_options=storage_options,
+            halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg,
+            storage_options=storage_options,
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
         identity = _identity(prepared)

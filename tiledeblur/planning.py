@@ -160,7 +160,7 @@ class Prepared:
 
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
-             maxiter, storage_options, out_dtype, memory_limit, workers, ome=None):
+             maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, ome=None):
     """Validate every argument and plan the tiles; opens the input read-only."""
     if loss not in TILE_LOSSES:
         raise ValueError(
@@ -171,7 +171,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     automatic = is_auto(mu)
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary="free", eps=eps, tol=tol,
-                              maxiter=maxiter)
+                              maxiter=maxiter, nonneg=nonneg)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)
     found = _input_multiscale(source)
     if channel_axis is None and found is not None:

@@ -23,6 +23,7 @@ import functools
 import math
 import warnings
 
+import autograd.numpy as anp
 import numpy as np
 import scipy.optimize
 from autograd import value_and_grad
@@ -77,6 +78,9 @@ class SolverSettings:
         minimum.
     maxiter : int
         Most Newton iterations.
+    nonneg : bool
+        Constrain the restored image to be non-negative, as intensities are
+        (see :func:`_nonnegative`).
 
     Examples
     --------
@@ -90,6 +94,7 @@ class SolverSettings:
     eps: float = DEFAULT_EPS
     tol: float = DEFAULT_TOL
     maxiter: int = DEFAULT_MAXITER
+    nonneg: bool = False
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -104,6 +109,8 @@ class SolverSettings:
             _check_positive(name, getattr(self, name))
         if not isinstance(self.maxiter, int) or isinstance(self.maxiter, bool) or self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
+        if not isinstance(self.nonneg, (bool, np.bool_)):
+            raise TypeError(f"nonneg: expected True or False, got {self.nonneg!r} instead.")
 
 
 def _check_positive(name, value):
@@ -314,6 +321,40 @@ def _newton_cg(objective, start, settings):
     return z, dict(counts, converged=False, message=f"no convergence in maxiter={settings.maxiter} iterations")
 
 
+def _nonnegative(unconstrained, observed, operator, settings, counts):
+    """The minimum over ``x >= 0``, by L-BFGS-B from the unconstrained minimum clipped at zero.
+
+    Newton-CG has no bounds, and ``x = P z`` would turn ``x >= 0`` into a
+    general linear constraint. So the bounded problem is solved in ``x``
+    itself, with the same autograd loss and gradient, by scipy's L-BFGS-B;
+    where the bound is not active its start is already the answer. It stops
+    when no projected gradient entry exceeds ``tol`` times the regularizer's
+    curvature, the scale of the gradient in ``x``, or when the loss stops
+    falling.
+
+    Returns
+    -------
+    restored : ndarray
+        Of the unknown's shape.
+    counts : dict
+        ``counts`` with L-BFGS-B's iterations and evaluations added, and its
+        convergence.
+    """
+    loss, shape = LOSSES[settings.loss], unconstrained.shape
+    value_and_grad_x = value_and_grad(lambda flat: loss(anp.reshape(flat, shape), observed, operator, settings))
+    result = scipy.optimize.minimize(
+        value_and_grad_x, np.clip(unconstrained, 0, None).ravel(), jac=True, method="L-BFGS-B",
+        bounds=scipy.optimize.Bounds(0, np.inf),
+        options={"maxiter": 50 * settings.maxiter, "gtol": settings.tol * _regularizer_curvature(settings)},
+    )
+    total = collections.Counter({key: counts[key] for key in ("iterations", "function_evaluations",
+                                                              "gradient_evaluations", "hessian_products")})
+    total.update(iterations=result.nit, function_evaluations=result.nfev, gradient_evaluations=result.njev)
+    converged = counts["converged"] and result.success
+    message = counts["message"] if not counts["converged"] else f"L-BFGS-B (x >= 0): {result.message}"
+    return result.x.reshape(shape), dict(total, converged=bool(converged), message=message)
+
+
 def _regularizer_curvature(settings):
     """The largest curvature of the loss's regularizer per unit of ``DᵀD``, for ``P``.
 
@@ -346,13 +387,16 @@ def solve(observed, psf, settings):
     objective = _Objective(data, psf, settings)
     start = objective.preconditioner.adjoint(objective.operator.rmatvec(data))
     solution, counts = _newton_cg(objective, start, settings)
-    restored = objective.preconditioner.apply(solution)[objective.operator.observed_in_unknown]
+    restored = objective.preconditioner.apply(solution)
+    if settings.nonneg:
+        restored, counts = _nonnegative(restored, data, objective.operator, settings, counts)
+    restored = restored[objective.operator.observed_in_unknown]
     info = SolveInfo(mu=settings.mu, **counts)
     return restored.astype(observed.dtype), info
 
 
 def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEFAULT_EPS,
-               tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, return_info=False):
+               tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
@@ -366,7 +410,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
         Integers are scaled to [0, 1] (see :mod:`tiledeblur.image`).
     psf : (P, Q) array_like
         The point spread function, odd-sized; normalized to sum 1 if it is not.
-    loss, boundary, eps, tol, maxiter
+    loss, boundary, eps, tol, maxiter, nonneg
         See :class:`SolverSettings`.
     mu : "auto", float or None, optional
         The regularization weight. ``"auto"`` (the default) chooses it by
@@ -400,7 +444,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     observed = check_image(image)
     automatic = is_auto(mu)
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
-                              maxiter=maxiter)
+                              maxiter=maxiter, nonneg=nonneg)
     psf = check_psf(psf)
     if automatic:
         settings = dataclasses.replace(settings, mu=auto_mu(gcv_mu(observed, psf), settings.loss))
