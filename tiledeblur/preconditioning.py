@@ -102,7 +102,6 @@ class Preconditioner:
         z = np.empty(self.size)
         spectrum = scipy.fft.rfftn(image.astype(self.precision, copy=False), s=self._fft_shape)
         z[: self._fourier_size] = scipy.fft.irfftn(spectrum * self._symbol, s=self._fft_shape).ravel()
-        z[self._fourier_size:] = 0.0
         if self._band.size:
             band = np.ascontiguousarray(image).ravel()[self._band].astype(np.float64)
             z[self._fourier_size:] = self._band_root.T @ self._band_solve(band)
