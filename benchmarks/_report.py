@@ -15,8 +15,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
-__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "git_line", "int_list", "machine_line",
-           "positive_int", "utc_stamp", "versions_line"]
+__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "environment_lines", "git_line", "int_list",
+           "machine_line", "positive_int", "utc_stamp", "versions_line"]
 
 RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
 
@@ -52,6 +52,16 @@ def git_line():
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     changed = git("status", "--porcelain", "--", str(Path(__file__).parent.parent / "tiledeblur"))
     return f"- Code: commit {commit}; tiledeblur/ {'with uncommitted changes' if changed else 'as committed'}"
+
+
+def environment_lines(packages, thread_variables):
+    """Markdown bullet lines: the machine, the versions of ``packages``, the code, and the threads pinned to one."""
+    return [
+        machine_line(),
+        versions_line(packages),
+        git_line(),
+        f"- Threads: {', '.join(f'{name}=1' for name in thread_variables)}",
+    ]
 
 
 def utc_stamp():

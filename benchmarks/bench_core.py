@@ -65,8 +65,7 @@ from tiledeblur.operators import Blur  # noqa: E402
 from tiledeblur.preconditioning import Preconditioner  # noqa: E402
 
 from _report import (  # noqa: E402
-    RESULTS_PATH, append_results, command_line, git_line, int_list, machine_line, positive_int, utc_stamp,
-    versions_line,
+    RESULTS_PATH, append_results, command_line, environment_lines, int_list, positive_int, utc_stamp,
 )
 
 #: The article's PSF: side and (row, column) standard deviations.
@@ -352,16 +351,6 @@ def measure(solvers, truth, repeats):
     return runs, {name: restored for name, (restored, _) in outcomes.items()}
 
 
-def environment_lines():
-    """Markdown bullet lines that describe the machine and the software versions."""
-    return [
-        machine_line(),
-        versions_line(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur")),
-        git_line(),
-        f"- Threads: {', '.join(f'{name}=1' for name in THREAD_VARIABLES)}",
-    ]
-
-
 def format_cells(*values, pattern):
     """Join ``values`` with `` / ``, each formatted by ``pattern``; ``None`` is a dash."""
     return " / ".join("—" if value is None else pattern.format(value) for value in values)
@@ -495,7 +484,7 @@ def main(argv=None):
     section = "\n".join([
         f"## bench_core — {utc_stamp()}",
         "",
-        *environment_lines(),
+        *environment_lines(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur"), THREAD_VARIABLES),
         f"- Command: `{command}` (repeats: {options.repeats}, medians reported)",
         f"- Tiles: gray astronaut, centred crop up to 512², resized bilinearly above; blurred by "
         f"`gaussian_psf({PSF_SIZE}, {PSF_SIGMA})` with the zero boundary, noise sigma {NOISE_SIGMA} (seed 0)",

@@ -57,7 +57,7 @@ import tiledeblur  # noqa: E402
 from tiledeblur.psf import psf_radius  # noqa: E402
 
 from _report import (  # noqa: E402
-    RESULTS_PATH, append_results, command_line, git_line, machine_line, positive_int, utc_stamp, versions_line,
+    RESULTS_PATH, append_results, command_line, environment_lines, positive_int, utc_stamp,
 )
 
 COMMAND = "python benchmarks/bench_quality.py"
@@ -368,16 +368,6 @@ def parse_arguments(argv):
     return options
 
 
-def environment_lines():
-    """Markdown bullet lines that describe the machine, the software versions and the code."""
-    return [
-        machine_line(),
-        versions_line(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur")),
-        git_line(),
-        f"- Threads: {', '.join(f'{name}=1' for name in THREAD_VARIABLES)}",
-    ]
-
-
 def main(argv=None):
     """Run the benchmark, print the tables and append them to RESULTS.md unless ``--no-write``."""
     argv = sys.argv[1:] if argv is None else argv
@@ -396,7 +386,7 @@ def main(argv=None):
     section = "\n".join([
         f"## bench_quality — {utc_stamp()}",
         "",
-        *environment_lines(),
+        *environment_lines(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur"), THREAD_VARIABLES),
         f"- Command: `{command}`",
         f"- Cases: central {options.size}² crops of `skimage.data` images (gray, [0, 1]), observed as the valid "
         "convolution of the crop extended by the PSF radius (no boundary assumption), Gaussian noise seeded by "
