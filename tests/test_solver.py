@@ -169,3 +169,10 @@ def test_nonneg_keeps_a_star_field_non_negative_and_helps_it():
         bounded, info = deconvolve(observed, psf, mu=mu, nonneg=True, return_info=True)
         assert free.min() < 0 and bounded.min() >= 0 and info.converged
         assert _psnr(truth, bounded) >= _psnr(truth, free) + gain
+
+
+def test_flat_image_is_its_own_answer(article_psf):
+    """A flat image is its own deblurred image, to far below what the output can show."""
+    restored, info = deconvolve(np.full((48, 40), 0.25), article_psf, return_info=True)
+    assert info.converged
+    np.testing.assert_allclose(restored, 0.25, atol=1e-4)

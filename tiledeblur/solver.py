@@ -269,6 +269,8 @@ def _loss_of_z(observed, operator, preconditioner, settings):
 #: scipy's statuses: at its iteration limit, and when its line search can no
 #: longer decrease the loss.
 _MAXITER, _PRECISION_LOSS = 1, 2
+#: The counts of :class:`SolveInfo`.
+_COUNTS = ("iterations", "function_evaluations", "gradient_evaluations", "hessian_products")
 
 
 def _newton_cg(objective, start, settings):
@@ -293,17 +295,19 @@ def _newton_cg(objective, start, settings):
     Returns
     -------
     z : ndarray
-    info : dict
-        The counts and the convergence of :class:`SolveInfo`, but ``mu``.
+    counts : collections.Counter
+        The iterations, evaluations and Hessian products of :class:`SolveInfo`.
+    converged : bool
+    message : str
     """
-    z, counts, first = start, collections.Counter(), None
+    z, counts, first = start, collections.Counter(dict.fromkeys(_COUNTS, 0)), None
     quadratic = settings.loss in QUADRATIC_LOSSES
     threshold = settings.tol * min(1.0, _regularizer_curvature(settings) / STOP_CURVATURE)
     step = math.inf
     for _ in range(settings.maxiter):
         gradient = objective.value_and_grad(z)[1]
         if np.abs(gradient).max() <= threshold and (quadratic or step <= settings.tol):
-            return z, dict(counts, converged=True, message="the gradient and the last step fell below tol")
+            return z, counts, True, "the gradient and the last step fell below tol"
         size = float(np.abs(gradient).sum())
         first = first or size
         forcing = QUADRATIC_FORCING if quadratic else min(0.5, max(FORCING, math.sqrt(size / first)))
@@ -315,11 +319,11 @@ def _newton_cg(objective, start, settings):
             # the line search gives up; with the gradient already below the
             # threshold that is convergence, not failure.
             converged = bool(result.status == _PRECISION_LOSS and np.abs(gradient).max() <= threshold)
-            return z, dict(counts, converged=converged, message=str(result.message))
+            return z, counts, converged, str(result.message)
         if not quadratic:
             step = float(np.abs(objective.preconditioner.apply(moved - z)).max())
         z = moved
-    return z, dict(counts, converged=False, message=f"no convergence in maxiter={settings.maxiter} iterations")
+    return z, counts, False, f"no convergence in maxiter={settings.maxiter} iterations"
 
 
 def _newton_iteration(objective, z, gradient, forcing):
@@ -331,7 +335,7 @@ def _newton_iteration(objective, z, gradient, forcing):
     return units.variable * result.x, result
 
 
-def _nonnegative(unconstrained, observed, operator, settings, counts):
+def _nonnegative(unconstrained, observed, operator, settings):
     """The minimum over ``x >= 0``, by L-BFGS-B from the unconstrained minimum clipped at zero.
 
     Newton-CG has no bounds, and ``x = P z`` would turn ``x >= 0`` into a
@@ -346,9 +350,10 @@ def _nonnegative(unconstrained, observed, operator, settings, counts):
     -------
     restored : ndarray
         Of the unknown's shape.
-    counts : dict
-        ``counts`` with L-BFGS-B's iterations and evaluations added, and its
-        convergence.
+    counts : collections.Counter
+        L-BFGS-B's iterations and evaluations.
+    converged : bool
+    message : str
     """
     loss, shape = LOSSES[settings.loss], unconstrained.shape
     value_and_grad_x = value_and_grad(lambda flat: loss(anp.reshape(flat, shape), observed, operator, settings))
@@ -357,12 +362,9 @@ def _nonnegative(unconstrained, observed, operator, settings, counts):
         bounds=scipy.optimize.Bounds(0, np.inf),
         options={"maxiter": 50 * settings.maxiter, "gtol": settings.tol * _regularizer_curvature(settings)},
     )
-    total = collections.Counter({key: counts[key] for key in ("iterations", "function_evaluations",
-                                                              "gradient_evaluations", "hessian_products")})
-    total.update(iterations=result.nit, function_evaluations=result.nfev, gradient_evaluations=result.njev)
-    converged = counts["converged"] and result.success
-    message = counts["message"] if not counts["converged"] else f"L-BFGS-B (x >= 0): {result.message}"
-    return result.x.reshape(shape), dict(total, converged=bool(converged), message=message)
+    counts = collections.Counter(iterations=result.nit, function_evaluations=result.nfev,
+                                 gradient_evaluations=result.njev)
+    return result.x.reshape(shape), counts, bool(result.success), f"L-BFGS-B (x >= 0): {result.message}"
 
 
 def _regularizer_curvature(settings):
@@ -396,12 +398,15 @@ def solve(observed, psf, settings):
     data = observed.astype(np.float64)
     objective = _Objective(data, psf, settings)
     start = objective.preconditioner.adjoint(objective.operator.rmatvec(data))
-    solution, counts = _newton_cg(objective, start, settings)
+    solution, counts, converged, message = _newton_cg(objective, start, settings)
     restored = objective.preconditioner.apply(solution)
     if settings.nonneg:
-        restored, counts = _nonnegative(restored, data, objective.operator, settings, counts)
+        restored, bounded_counts, bounded, bounded_message = _nonnegative(restored, data, objective.operator, settings)
+        counts.update(bounded_counts)
+        message = bounded_message if converged else message
+        converged = converged and bounded
     restored = restored[objective.operator.observed_in_unknown]
-    info = SolveInfo(mu=settings.mu, **counts)
+    info = SolveInfo(converged=converged, message=message, mu=settings.mu, **counts)
     return restored.astype(observed.dtype), info
 
 
