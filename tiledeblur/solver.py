@@ -49,7 +49,7 @@ __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "s
 DEFAULT_EPS = 3e-2
 #: The largest gradient entry, in the preconditioned variables, at which to
 #: stop. Measured on 512² astronaut tiles with the article's PSF, it leaves
-#: every pixel within 1e-4 (mu 1e-2) to 5e-4 (mu 1e-3) of a tightly converged
+#: every pixel within 4e-5 (mu 1e-2) to 2.4e-4 (mu 1e-3) of a tightly converged
 #: solve for Tikhonov, and 2e-4 to 9e-4 for total variation, below 1e-3: two
 #: solves of overlapping tiles then agree where they overlap.
 DEFAULT_TOL = 1e-4
@@ -192,9 +192,11 @@ class _Objective:
 
 #: The forcing term of a quadratic loss: the conjugate gradients of its one
 #: Newton step reduce the residual to this fraction of the gradient. Measured
-#: on 512² tiles, one step then meets the default ``tol``, with 15 Hessian
-#: products at mu 1e-2; float32 products still resolve it.
-QUADRATIC_FORCING = 1e-4
+#: on a 512² tile, one step then meets the default ``tol`` for mu from 1e-3 to
+#: 1e-2, with 17 to 29 Hessian products; at 1e-4 mu 3e-3 and 1e-3 needed a
+#: second step (44 and 64 products), and at 1e-5 float32 products no longer
+#: resolve the residual and CG stalls into a second step.
+QUADRATIC_FORCING = 3e-5
 #: The smallest forcing term of the other losses, whose Newton steps are only
 #: as good as the Hessian's model of the loss: tighter CG solves far from the
 #: minimum would be wasted.
