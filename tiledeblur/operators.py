@@ -14,7 +14,7 @@ from autograd.extend import defvjp, primitive
 
 from .psf import psf_radius
 
-__all__ = ["BOUNDARIES", "Blur", "blur", "blur_adjoint", "differences", "differences_adjoint"]
+__all__ = ["BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint"]
 
 #: The boundary models, see :class:`Blur`.
 BOUNDARIES = ("zero", "free")
@@ -142,4 +142,17 @@ def differences_adjoint(grad):
 
 
 defvjp(differences, lambda ans, x: lambda g: differences_adjoint(g))
+
+
+def difference_power(shape):
+    """``|D|²``, the spectrum of ``DᵀD`` for periodic differences, on the rfft grid of ``shape``.
+
+    Examples
+    --------
+    >>> difference_power((4, 4))[:, 0]
+    array([0., 2., 4., 2.])
+    """
+    rows = 2 - 2 * np.cos(2 * np.pi * scipy.fft.fftfreq(shape[0]))
+    columns = 2 - 2 * np.cos(2 * np.pi * scipy.fft.rfftfreq(shape[1]))
+    return rows[:, None] + columns[None, :]
 defvjp(differences_adjoint, lambda ans, grad: lambda g: differences(g))

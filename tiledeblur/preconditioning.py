@@ -39,6 +39,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 from autograd.extend import defvjp, primitive
 
+from .operators import difference_power
+
 __all__ = ["Preconditioner", "precondition", "precondition_adjoint"]
 
 
@@ -111,9 +113,7 @@ class Preconditioner:
 def _fourier_symbol(psf, fft_shape, weight):
     """``(|K|² + weight |D|²)^(-1/2)`` on the rfft grid of ``fft_shape``."""
     blur_power = np.abs(scipy.fft.rfftn(psf, s=fft_shape)) ** 2
-    rows = 2 - 2 * np.cos(2 * np.pi * scipy.fft.fftfreq(fft_shape[0]))
-    columns = 2 - 2 * np.cos(2 * np.pi * scipy.fft.rfftfreq(fft_shape[1]))
-    return (blur_power + weight * (rows[:, None] + columns[None, :])) ** -0.5
+    return (blur_power + weight * difference_power(fft_shape)) ** -0.5
 
 
 def _unobserved(operator):

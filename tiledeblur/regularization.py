@@ -42,6 +42,7 @@ import numpy as np
 import scipy.fft
 
 from .objectives import DEFAULT_MU
+from .operators import difference_power
 
 __all__ = ["GCV_WEIGHTS", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum", "sample_regions"]
 
@@ -56,13 +57,6 @@ MAX_SAMPLES = 16
 def is_auto(mu):
     """Whether ``mu`` asks for the automatic rule (the string ``"auto"``)."""
     return isinstance(mu, str) and mu == "auto"
-
-
-def _difference_power(shape):
-    """``|D|²`` of the forward differences on the rfft grid of ``shape``."""
-    rows = 2 - 2 * np.cos(2 * np.pi * scipy.fft.fftfreq(shape[0]))
-    columns = 2 - 2 * np.cos(2 * np.pi * scipy.fft.rfftfreq(shape[1]))
-    return rows[:, None] + columns[None, :]
 
 
 def periodic_spectrum(image):
@@ -86,7 +80,7 @@ def periodic_spectrum(image):
     jumps[-1] += image[0] - image[-1]
     jumps[:, 0] += image[:, -1] - image[:, 0]
     jumps[:, -1] += image[:, 0] - image[:, -1]
-    laplacian = -_difference_power(image.shape)
+    laplacian = -difference_power(image.shape)
     laplacian[0, 0] = 1.0
     smooth = scipy.fft.rfft2(jumps) / laplacian
     smooth[0, 0] = 0.0
@@ -109,7 +103,7 @@ def gcv_mu(image, psf):
     """
     power = np.abs(periodic_spectrum(image)) ** 2
     blur_power = np.abs(scipy.fft.rfft2(psf, s=image.shape)) ** 2
-    difference_power = _difference_power(image.shape)
+    smoothness = difference_power(image.shape)
     # The rfft holds each column but the first (and the Nyquist one) for two.
     counts = np.full(power.shape[1], 2.0)
     counts[0] = 1.0
@@ -117,7 +111,7 @@ def gcv_mu(image, psf):
         counts[-1] = 1.0
     scores = []
     for mu in GCV_WEIGHTS:
-        residual = mu * difference_power / (blur_power + mu * difference_power)
+        residual = mu * smoothness / (blur_power + mu * smoothness)
         scores.append(np.sum(counts * residual**2 * power) / np.sum(counts * residual) ** 2)
     return float(GCV_WEIGHTS[int(np.argmin(scores))])
 

@@ -29,6 +29,7 @@ import math
 import numpy as np
 import scipy.fft
 
+from .operators import difference_power
 from .psf import psf_radius
 
 __all__ = ["HALO_RESPONSE_LIMIT", "Tile", "TilePlan", "auto_halo", "estimate_tile_bytes"]
@@ -66,10 +67,7 @@ def auto_halo(psf, mu):
     """
     size = 4 * MAX_HALO
     spectrum = scipy.fft.rfft2(psf, s=(size, size))
-    frequency_y = 2 * np.pi * np.fft.fftfreq(size)[:, None]
-    frequency_x = 2 * np.pi * np.fft.rfftfreq(size)[None, :]
-    laplacian = (2 - 2 * np.cos(frequency_y)) + (2 - 2 * np.cos(frequency_x))
-    inverse = spectrum.conj() / (np.abs(spectrum) ** 2 + mu * laplacian)
+    inverse = spectrum.conj() / (np.abs(spectrum) ** 2 + mu * difference_power((size, size)))
     # Shift the PSF's centre, which rfft2 places at its radius, to the origin.
     response = np.roll(scipy.fft.irfft2(inverse, s=(size, size)), psf_radius(psf), (0, 1))
     offsets = np.abs(np.fft.fftfreq(size, 1 / size)).astype(int)
