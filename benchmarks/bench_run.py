@@ -2,9 +2,10 @@
 
 What it measures
 ----------------
-For each worker count of ``--workers`` (default 1 and 2), on a fresh
-``LocalCluster`` of that many single-threaded worker processes bound to
-127.0.0.1 and passed to ``run(..., client=client, progress=False)``:
+For each worker count of ``--workers`` (default 1 and 2), on a fresh local
+cluster of that many single-threaded worker processes bound to 127.0.0.1, the
+one that ``run()`` itself starts (``tiledeblur.cluster.local_cluster``),
+passed to ``run(..., client=client, progress=False)``:
 
 - the pixel rate, image pixels over the wall time of the ``run()`` call alone
   (planning, creating the output and every tile; not writing the scan nor
@@ -28,7 +29,7 @@ seams, blurred with the article's PSF ``gaussian_psf(13, (1, 3))`` by
 [0, 1] scale from ``np.random.default_rng(0)``. It is written to a Zarr v3
 array of 512 x 512 chunks in a temporary folder, one chunk row at a time;
 every run writes its own output there. Workers get one BLAS/OpenMP thread from
-dask's nanny defaults.
+dask's nanny defaults and the malloc settings of ``tiledeblur.cluster.WORKER_MALLOC``.
 
 At about 50k pixels per second per core the default takes about half an hour;
 ``--size 2048 --tile 512`` takes a few minutes. Run it from the repository root
@@ -53,10 +54,11 @@ import numpy as np
 import psutil
 import scipy.signal
 import zarr
-from distributed import Client, LocalCluster, get_task_stream
+from distributed import Client, get_task_stream
 from skimage import color, data
 
 import tiledeblur
+from tiledeblur.cluster import local_cluster
 
 from _report import (  # noqa: E402
     RESULTS_PATH, append_results, command_line, git_line, int_list, machine_line, positive_int, utc_stamp,
@@ -240,8 +242,7 @@ def count_convergence_warnings(caught):
 
 def measure(scan, output, workers, psf, tile):
     """Run ``tiledeblur.run`` on a fresh local cluster of ``workers`` processes; return a Measurement."""
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+    with local_cluster(workers, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         pids = client.run(os.getpid)
         worker_pids = [pids[address] for address in sorted(pids)]
         with (PeakRss([*worker_pids, os.getpid()]) as rss, get_task_stream(client) as stream,
@@ -390,8 +391,8 @@ def main(argv=None):
         f"mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
         f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)",
         *default_size_lines(options.size, measurements),
-        f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `LocalCluster` per row "
-        f"(one thread per worker process); mu {measurements[0].report.mu:g}",
+        f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `local_cluster` per row "
+        f"(one thread per worker process, malloc settings of `WORKER_MALLOC`); mu {measurements[0].report.mu:g}",
         f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(measurements),

@@ -30,11 +30,11 @@ def astronaut_crop(article_psf):
 @pytest.fixture(scope="session")
 def client():
     """A real local cluster: two single-threaded worker processes on 127.0.0.1."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
-    ) as cluster, Client(cluster) as connected:
+    from tiledeblur.cluster import local_cluster
+
+    with local_cluster(2, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as connected:
         yield connected
 
 
