@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tiledeblur import gaussian_psf
-from tiledeblur.objectives import tikhonov_hessp
+from tiledeblur.objectives import tikhonov_hessian
 from tiledeblur.preconditioning import Preconditioner
 from tiledeblur.solver import SolverSettings
 
@@ -19,7 +19,8 @@ def _problem(boundary, mu=1e-2):
     operator = Blur(gaussian_psf(7, (1, 2)), (20, 22), boundary=boundary)
     settings = SolverSettings(mu=mu, boundary=boundary)
     size = int(np.prod(operator.unknown_shape))
-    hessian = _dense(lambda v: tikhonov_hessp(v.reshape(operator.unknown_shape), operator, settings).ravel(), size)
+    product = tikhonov_hessian(None, operator, settings)
+    hessian = _dense(lambda v: product(v.reshape(operator.unknown_shape)).ravel(), size)
     return operator, Preconditioner(operator, mu), hessian
 
 

@@ -134,7 +134,7 @@ def test_tikhonov_solves_its_normal_equations(small_case, article_psf):
     """For Tikhonov the minimum solves ``(AᵀA + mu DᵀD) x = Aᵀ b``, here by float64 CG from scipy."""
     from scipy.sparse.linalg import LinearOperator, cg
 
-    from tiledeblur.objectives import tikhonov_hessp
+    from tiledeblur.objectives import tikhonov_hessian
     from tiledeblur.operators import Blur
 
     observed = small_case[1]
@@ -142,7 +142,8 @@ def test_tikhonov_solves_its_normal_equations(small_case, article_psf):
     operator = Blur(article_psf, observed.shape, boundary="free")
     shape = operator.unknown_shape
     size = int(np.prod(shape))
-    normal = LinearOperator((size, size), lambda v: tikhonov_hessp(v.reshape(shape), operator, settings).ravel())
+    product = tikhonov_hessian(None, operator, settings)
+    normal = LinearOperator((size, size), lambda v: product(v.reshape(shape)).ravel())
     solution, status = cg(normal, operator.rmatvec(observed).ravel(), rtol=1e-12, maxiter=20000)
     assert status == 0
     expected = solution.reshape(shape)[operator.observed_in_unknown]

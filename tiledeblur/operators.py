@@ -72,6 +72,9 @@ class Blur:
         self.unknown_shape = tuple(m + 2 * r * free for m, r in zip(self.observed_shape, radius))
         #: Where the observed pixels lie in the unknown image: the result to keep.
         self.observed_in_unknown = tuple(slice(r * free, r * free + m) for m, r in zip(self.observed_shape, radius))
+        #: True on the band of unknown pixels that no observed pixel is centred on (none for "zero").
+        self.unobserved = np.ones(self.unknown_shape, dtype=bool)
+        self.unobserved[self.observed_in_unknown] = False
         offset = tuple(r * (1 + free) for r in radius)
         self._fft_shape = tuple(
             scipy.fft.next_fast_len(n + p - 1 - o, real=True)

@@ -70,7 +70,7 @@ class Preconditioner:
         self._fft_shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in self.shape)
         self._fourier_size = int(np.prod(self._fft_shape))
         self._symbol = _fourier_symbol(operator.psf, self._fft_shape, weight).astype(self.precision)
-        self._band = _unobserved(operator)
+        self._band = np.flatnonzero(operator.unobserved)
         self._band_solve, self._band_root = _band_factors(operator, self._band, weight)
         #: Number of coordinates of ``z``.
         self.size = self._fourier_size + self._band_root.shape[1]
@@ -114,13 +114,6 @@ def _fourier_symbol(psf, fft_shape, weight):
     """``(|K|² + weight |D|²)^(-1/2)`` on the rfft grid of ``fft_shape``."""
     blur_power = np.abs(scipy.fft.rfftn(psf, s=fft_shape)) ** 2
     return (blur_power + weight * difference_power(fft_shape)) ** -0.5
-
-
-def _unobserved(operator):
-    """Flat indices of the unknown pixels that no observed pixel is centred on."""
-    mask = np.ones(operator.unknown_shape, dtype=bool)
-    mask[operator.observed_in_unknown] = False
-    return np.flatnonzero(mask)
 
 
 def _band_factors(operator, band, weight):
