@@ -76,6 +76,16 @@ def test_nan_pixels(tmp_path, client):
     assert not (tmp_path / "nan.deblurred.zarr").exists()
 
 
+def test_corrupt_chunk_is_named_before_any_tile(scan):
+    (scan / "c" / "1" / "2").write_bytes(b"not a zstd frame")
+    before = _digest(scan)
+    with pytest.raises(ValueError, match=r"zarr_path: expected readable chunks, got RuntimeError \(Zstd .*\) "
+                                         r"reading \[\d+:\d+, \d+:\d+\] of file://.*scan\.zarr"):
+        run(scan, PSF, progress=False)
+    assert _digest(scan) == before
+    assert not (scan.parent / "scan.deblurred.zarr").exists()
+
+
 def test_output_rules(scan, tmp_path):
     with pytest.raises(ValueError, match="output: expected a path apart from the input"):
         run(scan, PSF, output=scan, progress=False)

@@ -138,9 +138,27 @@ def region_index(yx, channel_axis):
 
 
 def read_channels(array, yx, channel_axis):
-    """The region ``yx`` of every channel, as a ``(C, y, x)`` array."""
-    block = np.asarray(array[region_index(yx, channel_axis)])
+    """The region ``yx`` of every channel, as a ``(C, y, x)`` array.
+
+    Raises
+    ------
+    ValueError
+        When a chunk of the region cannot be read or decoded, naming the region.
+    """
+    block = _read(array, region_index(yx, channel_axis))
     return block[None] if channel_axis is None else np.moveaxis(block, channel_axis, 0)
+
+
+def _read(array, index):
+    """``array[index]`` as NumPy; a chunk that fails to decode is bad input, reported as such."""
+    try:
+        return np.asarray(array[index])
+    except (OSError, RuntimeError, ValueError) as error:
+        region = ", ".join(f"{s.start}:{s.stop}" if isinstance(s, slice) else str(s) for s in index)
+        raise ValueError(
+            f"zarr_path: expected readable chunks, got {type(error).__name__} ({error}) reading "
+            f"[{region}] of {array.store_path}."
+        ) from error
 
 
 def fingerprint(array):
@@ -156,7 +174,7 @@ def fingerprint(array):
     for position in sorted({0, math.prod(grid) // 2, math.prod(grid) - 1}):
         corner = np.unravel_index(position, grid)
         region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(corner, array.chunks))
-        digest.update(np.ascontiguousarray(array[region]).tobytes())
+        digest.update(np.ascontiguousarray(_read(array, region)).tobytes())
     return digest.hexdigest()
 
 
