@@ -13,7 +13,7 @@ import os
 import dask
 from distributed import Client, LocalCluster
 
-__all__ = ["connect", "local_cluster", "worker_memory_limit", "WORKER_MALLOC"]
+__all__ = ["WORKER_MALLOC", "connect", "local_cluster", "worker_memory_limit"]
 
 logger = logging.getLogger(__name__)
 
