@@ -3,8 +3,9 @@
 What it measures
 ----------------
 Pixels per second on one core of ``tiledeblur.deconvolve(image, psf, mu=1e-2)``
-(``loss="tikhonov"``, free boundary, the other options at their defaults) on square tiles, by
-default of 256, 512 and 1024 pixels a side, with the article's PSF
+(``loss="tikhonov"``, free boundary, the other options at their defaults; ``--loss``
+and ``--mu`` choose another loss and weight) on square tiles, by default of
+256, 512 and 1024 pixels a side, with the article's PSF
 ``gaussian_psf(13, (1, 3))``. In the same run, in alternation, it measures:
 
 * scikit-image's ``richardson_lucy`` with 30 iterations, what a user would
@@ -77,8 +78,8 @@ NOISE_SIGMA = 0.01
 ARTICLE_MU = 0.2
 #: Richardson–Lucy's iterations, as the issue compares them.
 LUCY_ITERATIONS = 30
-#: Our weight: the issue measures Tikhonov at its fixed default, not at the
-#: image's cross-validated ``mu="auto"``.
+#: Our default weight: the issue measures Tikhonov at its fixed default, not
+#: at the image's cross-validated ``mu="auto"``.
 OURS_MU = tiledeblur.objectives.DEFAULT_MU["tikhonov"]
 #: The tolerance of the reference solve that ours is compared with.
 TIGHT_TOL = 1e-9
@@ -219,9 +220,9 @@ def article_deconvolve(observed, psf, maxiter):
     return result.x.reshape(observed.shape), result
 
 
-def solve_ours(observed, psf):
-    """``tiledeblur.deconvolve`` with its defaults; return the restored tile and its :class:`Counts`."""
-    restored, info = tiledeblur.deconvolve(observed, psf, mu=OURS_MU, return_info=True)
+def solve_ours(observed, psf, settings):
+    """``tiledeblur.deconvolve`` with ``settings`` (loss and mu); return the restored tile and its :class:`Counts`."""
+    restored, info = tiledeblur.deconvolve(observed, psf, **settings, return_info=True)
     return restored, Counts(info.iterations, info.gradient_evaluations, info.hessian_products, info.converged)
 
 
@@ -295,11 +296,11 @@ def fft_pair_seconds(shape, psf, precision, repeats=20):
     return statistics.median(times)
 
 
-def measure_work(observed, psf, restored):
-    """The :class:`Work` of our solve of ``observed``, whose timed result was ``restored``."""
-    calls = count_calls(functools.partial(tiledeblur.deconvolve, observed, psf, mu=OURS_MU), [
+def measure_work(observed, psf, restored, settings):
+    """The :class:`Work` of our solve of ``observed`` with ``settings``, whose timed result was ``restored``."""
+    calls = count_calls(functools.partial(tiledeblur.deconvolve, observed, psf, **settings), [
         (Blur, "matvec"), (Blur, "rmatvec"), (Preconditioner, "apply"), (Preconditioner, "adjoint")])
-    tight = tiledeblur.deconvolve(observed, psf, mu=OURS_MU, tol=TIGHT_TOL)
+    tight = tiledeblur.deconvolve(observed, psf, **settings, tol=TIGHT_TOL)
     return Work(
         convolutions=calls[Blur, "matvec"] + calls[Blur, "rmatvec"],
         preconditioner_pairs=calls[Preconditioner, "apply"] + calls[Preconditioner, "adjoint"],
@@ -383,15 +384,15 @@ def table_row(size, blurred_psnr, runs, work):
     return "| " + " | ".join(cells) + " |"
 
 
-def table(rows, article_maxiter, article_capped, article_skipped):
+def table(rows, options, article_capped, article_skipped):
     """The results table in markdown, with notes on how to read it.
 
     Parameters
     ----------
     rows : list of str
         Rows from :func:`table_row`.
-    article_maxiter : int
-        The ``maxiter`` the article's algorithm ran with.
+    options : argparse.Namespace
+        Our ``loss`` and ``mu``, and the article's ``article_maxiter``.
     article_capped : bool
         Whether it stopped at ``maxiter`` on some tile.
     article_skipped : bool
@@ -406,11 +407,11 @@ def table(rows, article_maxiter, article_capped, article_skipped):
     ]
     notes = [
         "",
-        "- Mpx/s: tile pixels over the median wall time, one thread. Ours is `deconvolve(image, psf, mu=1e-2)` "
-        "(tikhonov, free boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
+        f"- Mpx/s: tile pixels over the median wall time, one thread. Ours is `deconvolve(image, psf, "
+        f"loss={options.loss!r}, mu={options.mu!r})` (free boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
         f"the article is its loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start and "
-        f"finite-difference Hessian products, `maxiter={article_maxiter}`.",
-        f"- Ours − tight: the largest absolute difference from `deconvolve(image, psf, tol={TIGHT_TOL:g})`.",
+        f"finite-difference Hessian products, `maxiter={options.article_maxiter}`.",
+        f"- Ours − tight: the largest absolute difference from the same solve with `tol={TIGHT_TOL:g}`.",
         "- Convolutions: FFT convolutions with the PSF in one of our solves, forward and adjoint (`Blur.matvec`, "
         "`Blur.rmatvec`), the issue's work figure; per pixel it is the same number, since each is one pass over "
         "the tile. P pairs: FFT pairs of the change of variables (`Preconditioner.apply`, `adjoint`), each "
@@ -424,7 +425,7 @@ def table(rows, article_maxiter, article_capped, article_skipped):
         notes.append("- \"not run\": the article's algorithm was skipped at that size for its slowness "
                      "(`--article-sizes`).")
     if article_capped:
-        notes.append(f"- The article's algorithm stopped at maxiter={article_maxiter} before converging: "
+        notes.append(f"- The article's algorithm stopped at maxiter={options.article_maxiter} before converging: "
                      "its px/s is an upper bound on its speed to convergence.")
     return "\n".join(header + rows + notes)
 
@@ -440,8 +441,26 @@ def parse_arguments(argv):
                         help="timed calls per measurement (default: %(default)s)")
     parser.add_argument("--article-maxiter", type=positive_int, default=200,
                         help="most Newton iterations of the article's algorithm (default: %(default)s)")
+    parser.add_argument("--loss", choices=tiledeblur.objectives.HESSIANS, default="tikhonov",
+                        help="our loss (default: %(default)s)")
+    parser.add_argument("--mu", type=parse_mu, default=None,
+                        help="our weight, a number or 'auto' (default: the loss's fixed default, "
+                             f"{OURS_MU} for tikhonov)")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
-    return parser.parse_args(argv)
+    options = parser.parse_args(argv)
+    if options.mu is None:
+        options.mu = tiledeblur.objectives.DEFAULT_MU[options.loss]
+    return options
+
+
+def parse_mu(text):
+    """``"auto"`` or a positive number."""
+    if text == "auto":
+        return text
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive number, got {text!r}")
+    return value
 
 
 def benchmark_tile(size, psf, options):
@@ -458,12 +477,13 @@ def benchmark_tile(size, psf, options):
     """
     truth = sharp_tile(size)
     observed = observe(truth, psf)
-    solvers = {"ours": functools.partial(solve_ours, observed, psf),
+    settings = {"loss": options.loss, "mu": options.mu}
+    solvers = {"ours": functools.partial(solve_ours, observed, psf, settings),
                "lucy": functools.partial(solve_lucy, observed, psf)}
     if size in options.article_sizes:
         solvers["article"] = functools.partial(solve_article, observed, psf, options.article_maxiter)
     runs, restored = measure(solvers, truth, options.repeats)
-    return psnr(truth, observed), runs, measure_work(observed, psf, restored["ours"])
+    return psnr(truth, observed), runs, measure_work(observed, psf, restored["ours"], settings)
 
 
 def main(argv=None):
@@ -490,7 +510,7 @@ def main(argv=None):
         f"`gaussian_psf({PSF_SIZE}, {PSF_SIGMA})` with the zero boundary, noise sigma {NOISE_SIGMA} (seed 0)",
         f"- Total runtime: {time.perf_counter() - started:.0f} s",
         "",
-        table(rows, options.article_maxiter, article_capped, article_skipped),
+        table(rows, options, article_capped, article_skipped),
     ])
     print(section)
     if not options.no_write:
