@@ -57,3 +57,16 @@ def test_solver_hessian_product_is_autograds(loss, boundary):
         reference = product(point, direction)
         np.testing.assert_allclose(objective.hessp(point, direction), reference, rtol=1e-4,
                                    atol=1e-5 * np.abs(reference).max())
+
+
+def test_tv_dual_is_bounded_and_agrees_with_the_hessian_at_rest():
+    """The dual after a zero step is ``g / s``, with which the primal-dual matrix is the Hessian."""
+    from tiledeblur.objectives import tv_dual, tv_hessian
+
+    _, x, direction, (_, operator, settings) = _problem("tv", "free")
+    at_rest = tv_dual(x, np.zeros_like(x), None, settings)
+    np.testing.assert_allclose(tv_hessian(x, operator, settings, at_rest)(direction),
+                               tv_hessian(x, operator, settings)(direction), rtol=1e-12, atol=1e-12)
+    moved = tv_dual(x, 10 * direction, at_rest, settings)
+    assert np.sqrt(np.sum(moved**2, axis=0)).max() <= 1 + 1e-12
+    assert not np.allclose(moved, at_rest)

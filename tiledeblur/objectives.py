@@ -25,8 +25,8 @@ import numpy as np
 from .operators import blur, differences, differences_adjoint
 
 __all__ = [
-    "DEFAULT_MU", "HESSIANS", "LOSSES", "QUADRATIC_LOSSES", "article", "tikhonov", "tikhonov_hessian", "tv",
-    "tv_hessian",
+    "DEFAULT_MU", "DUAL_UPDATES", "HESSIANS", "LOSSES", "QUADRATIC_LOSSES", "article", "tikhonov",
+    "tikhonov_hessian", "tv", "tv_dual", "tv_hessian",
 ]
 
 
@@ -47,12 +47,12 @@ def tikhonov(x, observed, operator, settings):
     return 0.5 * anp.sum(residual**2) + 0.5 * settings.mu * anp.sum(differences(x) ** 2)
 
 
-def tikhonov_hessian(x, operator, settings):
+def tikhonov_hessian(x, operator, settings, dual=None):
     """The Hessian of ``tikhonov`` as a product ``v -> (AᵀA + mu DᵀD) v``, derived by hand.
 
-    The loss is quadratic, so ``x`` is not used. A product costs two FFT
-    convolutions and no autograd tape, about 30% less than autograd's; the
-    tests check it against autograd's.
+    The loss is quadratic, so ``x`` is not used, and it has no ``dual``. A
+    product costs two FFT convolutions and no autograd tape, about 30% less
+    than autograd's; the tests check it against autograd's.
     """
     return lambda vector: (operator.rmatvec(operator.matvec(vector))
                            + settings.mu * differences_adjoint(differences(vector)))
@@ -69,9 +69,9 @@ def tv(x, observed, operator, settings):
     regularizer is total variation's quadratic model on flat ground,
     ``mu |Dx|^2 / (2 eps)``, as in ``tikhonov``. No data reach the band's
     outer pixels, and total variation is nearly indifferent between monotone
-    profiles, so there Newton's steps swung by up to 0.8 and a 512² tile
-    took 23 iterations instead of 13 (measured). The band is never part of
-    the result.
+    profiles, so there Newton's steps swung by up to 0.8, and the 512²
+    astronaut took 23 Newton iterations instead of 15 (measured). The band
+    is never part of the result.
     """
     residual = blur(x, operator) - observed
     squared = anp.sum(differences(x) ** 2, axis=0)
@@ -79,34 +79,62 @@ def tv(x, observed, operator, settings):
     return 0.5 * anp.sum(residual**2) + settings.mu * anp.sum(magnitude)
 
 
-def tv_hessian(x, operator, settings):
+def tv_hessian(x, operator, settings, dual=None):
     """The Hessian of ``tv`` at ``x`` as a product ``v -> H v``, derived by hand.
 
     With ``g = Dx`` and ``s = sqrt(|g|^2 + eps^2)`` at each pixel, the
-    regularizer's Hessian is ``mu Dᵀ (I / s - g gᵀ / s³) D``; on the band,
-    ``mu DᵀD / eps``. It is computed in ``x``'s precision, with no autograd
-    tape.
+    regularizer's Hessian is ``mu Dᵀ (I - g gᵀ / s²) / s D``; on the band,
+    ``mu DᵀD / eps``. Given the ``dual`` of :func:`tv_dual`, an estimate
+    ``w`` of ``g / s``, it is Chan, Golub and Mulet's primal-dual Newton
+    matrix instead, ``mu Dᵀ (I - (w gᵀ + g wᵀ) / (2 s)) / s D``, which is the
+    Hessian where ``w = g / s``. It is computed in ``x``'s precision, with no
+    autograd tape.
     """
     gradient = differences(x)
-    inverse = 1 / np.sqrt(np.sum(gradient**2, axis=0) + settings.eps**2)
-    weight = settings.mu * np.where(operator.unobserved, 1 / settings.eps, inverse)
-    across = (settings.mu * np.where(operator.unobserved, 0, inverse**3)) * gradient
+    magnitude = np.sqrt(np.sum(gradient**2, axis=0) + settings.eps**2)
+    dual = gradient / magnitude if dual is None else dual.astype(x.dtype, copy=False)
+    weight = settings.mu * np.where(operator.unobserved, 1 / settings.eps, 1 / magnitude)
+    across = settings.mu * np.where(operator.unobserved, 0, 0.5 / magnitude**2)
 
     def product(vector):
         change = differences(vector)
-        curvature = weight * change - across * np.sum(gradient * change, axis=0)
-        return operator.rmatvec(operator.matvec(vector)) + differences_adjoint(curvature)
+        turn = dual * np.sum(gradient * change, axis=0) + gradient * np.sum(dual * change, axis=0)
+        return operator.rmatvec(operator.matvec(vector)) + differences_adjoint(weight * change - across * turn)
 
     return product
+
+
+def tv_dual(x, step, dual, settings):
+    """The dual of ``tv`` after the Newton step ``step`` from ``x``: Chan, Golub and Mulet's update.
+
+    The dual ``w`` stands for ``g / s`` (see :func:`tv_hessian`), but is
+    linearized along the step rather than recomputed from the new ``x``:
+    ``w + dw = g / s + (D step - w (g · D step) / s) / s``, then scaled back
+    to ``|w| <= 1`` where it leaves that ball. ``g / s`` swings across edges
+    far more than the step that moved them suggests, and Newton steps built
+    on it overshoot; with the linearized dual a 512² ``tv`` solve took 11 to
+    12 Newton iterations instead of 16 to 17, and 30–40% less time
+    (measured on three ``skimage.data`` crops). ``dual=None`` starts from
+    ``g / s``.
+    """
+    gradient = differences(x)
+    magnitude = np.sqrt(np.sum(gradient**2, axis=0) + settings.eps**2)
+    dual = gradient / magnitude if dual is None else dual
+    change = differences(step)
+    updated = (gradient + change - dual * (np.sum(gradient * change, axis=0) / magnitude)) / magnitude
+    return updated / np.maximum(1, np.sqrt(np.sum(updated**2, axis=0)))
 
 
 #: The losses by name, as ``deconvolve(loss=...)`` accepts them.
 LOSSES = {"article": article, "tikhonov": tikhonov, "tv": tv}
 #: The losses whose Hessian does not depend on ``x``: one Newton step solves them.
 QUADRATIC_LOSSES = ("tikhonov",)
-#: Hand-derived Hessians, ``hessian(x, operator, settings)``, which return
-#: the product ``v -> H v`` at ``x``; the other losses use autograd's.
+#: Hand-derived Hessians, ``hessian(x, operator, settings, dual)``, which
+#: return the product ``v -> H v`` at ``x``; the other losses use autograd's.
 HESSIANS = {"tikhonov": tikhonov_hessian, "tv": tv_hessian}
+#: Dual updates, ``dual(x, step, dual, settings)``, of the losses whose
+#: Newton matrix carries a dual variable between steps.
+DUAL_UPDATES = {"tv": tv_dual}
 
 #: Default ``mu`` per loss, for images on a [0, 1] scale with noise near 0.01:
 #: the best of a sweep on the noisy astronaut crop of the quality test.

@@ -35,7 +35,7 @@ from autograd import value_and_grad
 from autograd.differential_operators import make_hvp
 
 from .image import check_image
-from .objectives import DEFAULT_MU, HESSIANS, LOSSES, QUADRATIC_LOSSES
+from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LOSSES
 from .operators import BOUNDARIES, Blur
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
@@ -151,7 +151,9 @@ class _Objective:
     wrapped as ``Pᵀ H P``; the article's loss uses autograd's ``make_hvp``.
     scipy calls ``hessp`` many times at the same point inside one CG solve,
     so either is linearized once per point (once for good for a quadratic
-    loss) and then costs one product per call.
+    loss) and then costs one product per call. For ``tv`` the linearization
+    uses a dual variable that :meth:`advance` carries from one Newton step
+    to the next (``DUAL_UPDATES``).
 
     Attributes
     ----------
@@ -169,6 +171,8 @@ class _Objective:
         self._value_and_grad = value_and_grad(_loss_of_z(observed, self.operator, self.preconditioner, settings))
         self._make_hvp = make_hvp(_loss_of_z(observed, *self._fast, settings))
         self._hessian = HESSIANS.get(settings.loss)
+        self._dual_update = DUAL_UPDATES.get(settings.loss)
+        self._dual = None
         self._quadratic = settings.loss in QUADRATIC_LOSSES
         self._settings = settings
         self._point = None
@@ -193,8 +197,13 @@ class _Objective:
         if self._hessian is None:
             return self._make_hvp(z)[0]
         operator, preconditioner = self._fast
-        product = self._hessian(preconditioner.apply(z), operator, self._settings)
+        product = self._hessian(preconditioner.apply(z), operator, self._settings, self._dual)
         return lambda vector: preconditioner.adjoint(product(preconditioner.apply(vector)))
+
+    def advance(self, z, change):
+        """Carry the dual variable, if the loss has one, across the Newton step ``change`` in ``x`` from ``z``."""
+        if self._dual_update is not None:
+            self._dual = self._dual_update(self.preconditioner.apply(z), change, self._dual, self._settings)
 
 
 #: The forcing term of a quadratic loss: the conjugate gradients of its one
@@ -332,7 +341,9 @@ def _newton_cg(objective, start, settings):
             converged = bool(result.status == _PRECISION_LOSS and np.abs(gradient).max() <= threshold)
             return z, counts, converged, str(result.message)
         if not quadratic:
-            step = float(np.abs(objective.preconditioner.apply(moved - z)).max())
+            change = objective.preconditioner.apply(moved - z)
+            step = float(np.abs(change).max())
+            objective.advance(z, change)
         z = moved
     return z, counts, False, f"no convergence in maxiter={settings.maxiter} iterations"
 
