@@ -244,8 +244,8 @@ def tuned_peers(case):
     }
 
 
-def solve_ours(case, loss):
-    """``deconvolve(mu="auto")``, with ``loss`` unless it is ``None``.
+def solve_ours(case, settings):
+    """``deconvolve(mu="auto", **settings)``: the library's defaults but for ``settings``.
 
     Returns
     -------
@@ -255,19 +255,18 @@ def solve_ours(case, loss):
     converged : bool
         Whether it raised no ``ConvergenceWarning``.
     """
-    options = {} if loss is None else {"loss": loss}
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", tiledeblur.ConvergenceWarning)
-        restored, info = tiledeblur.deconvolve(case.observed, case.psf, mu="auto", return_info=True, **options)
+        restored, info = tiledeblur.deconvolve(case.observed, case.psf, mu="auto", return_info=True, **settings)
     seconds = time.perf_counter() - started
     converged = not any(issubclass(w.category, tiledeblur.ConvergenceWarning) for w in caught)
     return score(case, restored, f"μ {info.mu:.3g}"), seconds, converged
 
 
-def evaluate(case, loss):
-    """Every score of ``case``: the blurred image, ours and the tuned peers."""
-    ours, seconds, converged = solve_ours(case, loss)
+def evaluate(case, settings):
+    """Every score of ``case``: the blurred image, ours (with ``settings``) and the tuned peers."""
+    ours, seconds, converged = solve_ours(case, settings)
     return Outcome(case, score(case, case.observed, ""), ours, tuned_peers(case), seconds, converged)
 
 
@@ -311,14 +310,14 @@ def summary_row(label, outcomes):
 
 
 def summary(outcomes):
-    """Wins and margins over all cases, per PSF and per noise level, in markdown."""
+    """Wins and margins over all cases, per image, per PSF and per noise level, in markdown."""
     header = [
         "| Cases | Ours wins, interior | Median margin, interior (dB) | Worst margin, interior (dB) "
         "| Ours wins, full | Median margin, full (dB) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     rows = [summary_row("all", outcomes)]
-    for attribute in ("psf_name", "noise"):
+    for attribute in ("image", "psf_name", "noise"):
         for value in dict.fromkeys(getattr(outcome.case, attribute) for outcome in outcomes):
             group = [outcome for outcome in outcomes if getattr(outcome.case, attribute) == value]
             rows.append(summary_row(f"noise {value:g}" if attribute == "noise" else value, group))
@@ -356,6 +355,7 @@ def parse_arguments(argv):
                         help=f"noise sigmas, comma-separated (default: {','.join(map(str, DEFAULT_NOISE))})")
     parser.add_argument("--loss", default=None,
                         help="our loss, such as tikhonov or tv (default: none passed, so the library's default)")
+    parser.add_argument("--nonneg", action="store_true", help="pass nonneg=True to ours")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run: images {','.join(QUICK['images'])}, the article's PSF, noise "
                              f"{QUICK['noise'][0]}, {QUICK['size']} px crops; overrides --size, --images, --noise")
@@ -375,14 +375,17 @@ def main(argv=None):
     command = command_line(COMMAND, argv)
     print(f"command: {command}", file=sys.stderr)
     started = time.perf_counter()
+    settings = {"loss": options.loss} if options.loss else {}
+    settings.update({"nonneg": True} if options.nonneg else {})
     outcomes = []
     for image in options.images:
         for psf_name in options.psfs:
             for noise in options.noise:
-                outcomes.append(evaluate(make_case(image, psf_name, noise, options.size), options.loss))
+                outcomes.append(evaluate(make_case(image, psf_name, noise, options.size), settings))
                 print(f"{image}, {psf_name}, noise {noise:g}: done after {time.perf_counter() - started:.0f} s",
                       file=sys.stderr)
     loss = "the library's default" if options.loss is None else f"`{options.loss}`"
+    loss += ", `nonneg=True`" if options.nonneg else ""
     section = "\n".join([
         f"## bench_quality — {utc_stamp()}",
         "",
