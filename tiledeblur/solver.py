@@ -8,8 +8,11 @@ Fixes of the seed article's defects
 * The article passes ``jac=objective_with_grad``, a function it never defines.
   Here the loss and its gradient come together from
   :func:`autograd.value_and_grad` (``jac=True``), and ``hessp`` is an exact
-  Hessian-vector product (autograd's, or for ``tikhonov`` a hand-derived one
-  tested equal to it), not scipy's finite-difference default.
+  Hessian-vector product (hand-derived for ``tikhonov`` and ``tv`` and tested
+  equal to autograd's, autograd's for the article's loss), not scipy's
+  finite-difference default. For ``tv`` it becomes Chan, Golub and Mulet's
+  primal-dual Newton matrix after the first step (see
+  :func:`tiledeblur.objectives.tv_dual`).
 * The article's ``learning_rate`` argument is never used; Newton-CG takes its
   step lengths from a line search, so there is no such option here.
 * The article starts from random noise, so two runs differ. Here the start is
