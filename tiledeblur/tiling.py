@@ -157,7 +157,7 @@ class TilePlan:
         overhead = ((self.tile + 2 * self.halo) / self.tile) ** 2
         return (
             f"image {self.shape[0]} x {self.shape[1]} px; "
-            f"{len(self)} tiles ({self.grid[0]} x {self.grid[1]}) of {self.tile} px, "
+            f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile} px, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"(work per pixel x{overhead:.2f}); about "
             f"{estimate_tile_bytes(self.tile, self.halo, self.psf_radius) / 2**20:.0f} MiB per worker"
