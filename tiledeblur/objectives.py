@@ -75,8 +75,8 @@ def tv(x, observed, operator, settings):
     """
     residual = blur(x, operator) - observed
     squared = anp.sum(differences(x) ** 2, axis=0)
-    magnitude = anp.where(operator.unobserved, squared / (2 * settings.eps), anp.sqrt(squared + settings.eps**2))
-    return 0.5 * anp.sum(residual**2) + settings.mu * anp.sum(magnitude)
+    penalty = anp.where(operator.unobserved, squared / (2 * settings.eps), anp.sqrt(squared + settings.eps**2))
+    return 0.5 * anp.sum(residual**2) + settings.mu * anp.sum(penalty)
 
 
 def tv_hessian(x, operator, settings, dual=None):
