@@ -145,7 +145,8 @@ class _Objective:
     """The loss of one problem in the variables ``z`` of ``x = P z``, with its gradient and Hessian products.
 
     The loss and gradient use float64 FFTs, since the line search compares
-    losses that differ in their eighth digit near the minimum. The Hessian
+    losses that differ in their eighth digit near the minimum (float32 ones
+    at the start, far from it; see :meth:`value_and_grad`). The Hessian
     products, most of the work, use float32 ones: an error of 1e-6 in a
     product only perturbs a conjugate-gradient step, which the next Newton
     iteration corrects.
