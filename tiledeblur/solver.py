@@ -173,8 +173,9 @@ class _Objective:
             _regularizer_curvature(settings),
         )
         self._value_and_grad = value_and_grad(_loss_of_z(observed, self.operator, self.preconditioner, settings))
-        self._coarse_value_and_grad = value_and_grad(_loss_of_z(observed, *self._fast, settings))
-        self._make_hvp = make_hvp(_loss_of_z(observed, *self._fast, settings))
+        coarse_loss = _loss_of_z(observed, *self._fast, settings)
+        self._coarse_value_and_grad = value_and_grad(coarse_loss)
+        self._make_hvp = make_hvp(coarse_loss)
         self._hessian = HESSIANS.get(settings.loss)
         self._dual_update = DUAL_UPDATES.get(settings.loss)
         self._dual = None
@@ -343,7 +344,8 @@ def _newton_cg(objective, start, settings):
         # losses that differ in their leading digits, and the float32
         # gradient's error (about 1e-6 at 512²) is 1e-5 of the gradient there.
         gradient = objective.value_and_grad(z, coarse=z is start)[1]
-        if np.abs(gradient).max() <= threshold and (quadratic or step <= settings.tol):
+        largest = float(np.abs(gradient).max())
+        if largest <= threshold and (quadratic or step <= settings.tol):
             return z, counts, True, "the gradient and the last step fell below tol"
         size = float(np.abs(gradient).sum())
         first = first or size
@@ -353,7 +355,7 @@ def _newton_cg(objective, start, settings):
             forcing = QUADRATIC_FORCING
         else:
             # A quadratic's later step only has to bring the gradient below the threshold.
-            forcing = max(QUADRATIC_FORCING, min(0.5, 0.5 * threshold / float(np.abs(gradient).max())))
+            forcing = max(QUADRATIC_FORCING, min(0.5, 0.5 * threshold / largest))
         moved, result = _newton_iteration(objective, z, gradient, forcing)
         counts.update(iterations=result.nit, function_evaluations=result.nfev,
                       gradient_evaluations=result.njev, hessian_products=result.nhev)
@@ -361,7 +363,7 @@ def _newton_cg(objective, start, settings):
             # At the minimum the loss changes by less than float64 resolves and
             # the line search gives up; with the gradient already below the
             # threshold that is convergence, not failure.
-            converged = bool(result.status == _PRECISION_LOSS and np.abs(gradient).max() <= threshold)
+            converged = bool(result.status == _PRECISION_LOSS) and largest <= threshold
             return z, counts, converged, str(result.message)
         if not quadratic:
             change = objective.preconditioner.apply(moved - z)
