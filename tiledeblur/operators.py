@@ -14,7 +14,9 @@ from autograd.extend import defvjp, primitive
 
 from .psf import psf_radius
 
-__all__ = ["BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint"]
+__all__ = [
+    "BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint", "fft_filter",
+]
 
 #: The boundary models, see :class:`Blur`.
 BOUNDARIES = ("zero", "free")
@@ -86,8 +88,7 @@ class Blur:
 
     def matvec(self, x):
         """``A x``: blur an array of ``unknown_shape`` to ``observed_shape``."""
-        spectrum = scipy.fft.rfftn(x.astype(self.precision, copy=False), s=self._fft_shape) * self._spectrum
-        return scipy.fft.irfftn(spectrum, s=self._fft_shape)[self._observed]
+        return fft_filter(x.astype(self.precision, copy=False), self._spectrum, self._fft_shape)[self._observed]
 
     def rmatvec(self, y):
         """``Aᵀ y``: the exact adjoint, from ``observed_shape`` to ``unknown_shape``."""
@@ -95,6 +96,22 @@ class Blur:
         padded[self._observed] = y
         spectrum = scipy.fft.rfftn(padded) * self._spectrum.conj()
         return scipy.fft.irfftn(spectrum, s=self._fft_shape)[self._unknown]
+
+
+def fft_filter(image, symbol, fft_shape):
+    """``irfftn(rfftn(image, fft_shape) * symbol)``: a circular filter, with its spectrum multiplied in place.
+
+    At a tile of 1142² pixels a float64 spectrum is 11 MB, and the peak
+    memory of a worker counts every one alive at once.
+
+    Examples
+    --------
+    >>> fft_filter(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 0.0, 0.0]), (4,))
+    array([2.5, 2.5, 2.5, 2.5])
+    """
+    spectrum = scipy.fft.rfftn(image, s=fft_shape)
+    spectrum *= symbol
+    return scipy.fft.irfftn(spectrum, s=fft_shape)
 
 
 @primitive

@@ -39,7 +39,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 from autograd.extend import defvjp, primitive
 
-from .operators import difference_power
+from .operators import difference_power, fft_filter
 
 __all__ = ["Preconditioner", "precondition", "precondition_adjoint"]
 
@@ -93,7 +93,7 @@ class Preconditioner:
     def apply(self, z):
         """``P z``: an image of the unknown's shape and of :attr:`precision` from a flat ``z`` of :attr:`size`."""
         fourier = z[: self._fourier_size].reshape(self._fft_shape).astype(self.precision, copy=False)
-        x = scipy.fft.irfftn(scipy.fft.rfftn(fourier) * self._symbol, s=self._fft_shape)
+        x = fft_filter(fourier, self._symbol, self._fft_shape)
         x = np.ascontiguousarray(x[tuple(slice(0, n) for n in self.shape)])
         if self._band.size:
             x.ravel()[self._band] += self._band_solve(self._band_root @ z[self._fourier_size:])
@@ -102,8 +102,7 @@ class Preconditioner:
     def adjoint(self, image):
         """``Pᵀ x``: a flat float64 ``z`` of :attr:`size` from an image of the unknown's shape."""
         z = np.empty(self.size)
-        spectrum = scipy.fft.rfftn(image.astype(self.precision, copy=False), s=self._fft_shape)
-        z[: self._fourier_size] = scipy.fft.irfftn(spectrum * self._symbol, s=self._fft_shape).ravel()
+        z[: self._fourier_size] = fft_filter(image.astype(self.precision, copy=False), self._symbol, self._fft_shape).ravel()
         if self._band.size:
             band = np.ascontiguousarray(image).ravel()[self._band].astype(np.float64)
             z[self._fourier_size:] = self._band_root.T @ self._band_solve(band)

@@ -190,17 +190,20 @@ class _Objective:
 
         ``coarse=True`` evaluates with float32 FFTs, for a point far from the
         minimum; a remembered result is returned whatever its precision.
+        ``z`` is remembered itself, not a copy (a tile's ``z`` is 11 MB): its
+        callers never modify it, and scipy's own iterate, which it updates in
+        place, only arrives here scaled into a new array by ``_Units``.
         """
         if self._last is None or not np.array_equal(z, self._last[0]):
             evaluate = self._coarse_value_and_grad if coarse else self._value_and_grad
-            self._last = (z.copy(), *evaluate(z))
+            self._last = (z, *evaluate(z))
         return self._last[1:]
 
     def hessp(self, z, vector):
         """The Hessian of the loss at ``z`` times ``vector``."""
         if self._hvp is None or not (self._quadratic or np.array_equal(z, self._point)):
-            self._point = z.copy()
-            self._hvp = self._linearize(self._point)
+            self._point = z
+            self._hvp = self._linearize(z)
         return self._hvp(vector)
 
     def _linearize(self, z):
@@ -305,8 +308,8 @@ _MAXITER, _PRECISION_LOSS = 1, 2
 _COUNTS = ("iterations", "function_evaluations", "gradient_evaluations", "hessian_products")
 
 
-def _newton_cg(objective, start, settings):
-    """Minimize ``objective`` from ``start``, one scipy Newton-CG iteration at a time.
+def _newton_cg(objective, z, settings):
+    """Minimize ``objective`` from ``z``, one scipy Newton-CG iteration at a time.
 
     Each iteration is a call of :func:`scipy.optimize.minimize` with
     ``method="Newton-CG"`` and ``maxiter=1``, in the units of its own
@@ -335,7 +338,7 @@ def _newton_cg(objective, start, settings):
     converged : bool
     message : str
     """
-    z, counts, first = start, collections.Counter(dict.fromkeys(_COUNTS, 0)), None
+    counts, first = collections.Counter(dict.fromkeys(_COUNTS, 0)), None
     quadratic = settings.loss in QUADRATIC_LOSSES
     threshold = settings.tol * min(1.0, _regularizer_curvature(settings) / STOP_CURVATURE)
     step = math.inf
@@ -343,7 +346,7 @@ def _newton_cg(objective, start, settings):
         # The start is far from the minimum: the first line search compares
         # losses that differ in their leading digits, and the float32
         # gradient's error (about 1e-6 at 512²) is 1e-5 of the gradient there.
-        gradient = objective.value_and_grad(z, coarse=z is start)[1]
+        gradient = objective.value_and_grad(z, coarse=not counts["iterations"])[1]
         largest = float(np.abs(gradient).max())
         if largest <= threshold and (quadratic or step <= settings.tol):
             return z, counts, True, "the gradient and the last step fell below tol"
@@ -444,8 +447,9 @@ def solve(observed, psf, settings):
     """
     data = observed.astype(np.float64)
     objective = _Objective(data, psf, settings)
-    start = objective.preconditioner.adjoint(objective.operator.rmatvec(data))
-    solution, counts, converged, message = _newton_cg(objective, start, settings)
+    solution, counts, converged, message = _newton_cg(
+        objective, objective.preconditioner.adjoint(objective.operator.rmatvec(data)), settings
+    )
     restored = objective.preconditioner.apply(solution)
     if settings.nonneg:
         restored, bounded_counts, bounded, bounded_message = _nonnegative(restored, data, objective.operator, settings)
