@@ -136,16 +136,39 @@ class TilePlan:
     def __len__(self):
         return math.prod(self.grid)
 
+    def _span(self, i, n):
+        """Core and read bounds, ``(start, stop, low, high)``, of the ``i``-th tile along an axis of ``n`` px."""
+        start, stop = i * self.tile, min((i + 1) * self.tile, n)
+        return start, stop, max(start - self.halo, 0), min(stop + self.halo, n)
+
     def tile_at(self, index):
         """The :class:`Tile` at grid position ``index``."""
         core, read, trim = [], [], []
         for i, n in zip(index, self.shape):
-            start, stop = i * self.tile, min((i + 1) * self.tile, n)
-            low, high = max(start - self.halo, 0), min(stop + self.halo, n)
+            start, stop, low, high = self._span(i, n)
             core.append(slice(start, stop))
             read.append(slice(low, high))
             trim.append(slice(start - low, stop - low))
         return Tile(tuple(index), tuple(core), tuple(read), tuple(trim))
+
+    def work_per_pixel(self):
+        """Pixels solved per image pixel: every tile's read region, grown by the PSF radius, over the image.
+
+        The halo is clipped at the image's edge, so a small image costs less
+        than ``((tile + 2 halo) / tile)²``.
+
+        Examples
+        --------
+        >>> TilePlan(shape=(512, 512), tile=512, chunk=256, halo=256).work_per_pixel()
+        1.0
+        >>> round(TilePlan(shape=(4096, 4096), tile=1024, chunk=512, halo=56, psf_radius=6).work_per_pixel(), 3)
+        1.196
+        """
+        solved = 1
+        for grid, n in zip(self.grid, self.shape):
+            spans = (self._span(i, n) for i in range(grid))
+            solved *= sum(high - low + 2 * self.psf_radius for _, _, low, high in spans) / n
+        return solved
 
     def tiles(self):
         """Every tile, row by row, made lazily."""
@@ -154,11 +177,10 @@ class TilePlan:
 
     def describe(self):
         """A few lines that say what the plan is, for people."""
-        overhead = ((self.tile + 2 * self.halo) / self.tile) ** 2
         return (
             f"image {self.shape[0]} x {self.shape[1]} px; "
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile} px, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
-            f"(work per pixel x{overhead:.2f}); about "
+            f"(work per pixel x{self.work_per_pixel():.2f}); about "
             f"{estimate_tile_bytes(self.tile, self.halo, self.psf_radius) / 2**20:.0f} MiB per worker"
         )
