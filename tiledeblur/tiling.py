@@ -38,10 +38,16 @@ __all__ = ["HALO_RESPONSE_LIMIT", "Tile", "TilePlan", "auto_halo", "estimate_til
 HALO_RESPONSE_LIMIT = 1e-4
 #: The longest halo that ``auto_halo`` considers.
 MAX_HALO = 256
-#: Float64 arrays of the padded tile's size alive at once in one solve
-#: (autograd's tape, FFT buffers, CG vectors): measured at 1136², 39 for
-#: ``tikhonov`` and 60 for ``tv`` (peak RSS growth of one solve), with room to spare.
-ARRAYS_PER_TILE = 64
+#: A worker's resident memory before its first tile: Python, numpy, scipy,
+#: autograd, zarr and dask, measured at 119 MB.
+WORKER_BASELINE_BYTES = 128 * 2**20
+#: Float64 arrays of the padded tile's size that a worker's peak resident
+#: memory holds beyond that baseline. One solve traces 39 (``tikhonov``) to
+#: 47 (``tv``) at 1136²; the rest is glibc's heap, freed but fragmented, which
+#: the local cluster keeps for speed (``tiledeblur.cluster.WORKER_MALLOC``).
+#: Over a gigapixel run of 1,024 tiles of 1024² a worker peaked at 1,360 MB,
+#: 118 arrays of 10.5 MB above the baseline.
+ARRAYS_PER_TILE = 128
 
 
 def auto_halo(psf, mu):
@@ -81,12 +87,17 @@ def auto_halo(psf, mu):
 
 
 def estimate_tile_bytes(tile, halo, radius):
-    """Peak bytes that solving one ``tile`` with its ``halo`` needs, estimated.
+    """Peak resident bytes of a worker that solves tiles of side ``tile`` with ``halo``, estimated.
 
     ``radius`` is the PSF's: the free boundary model extends the unknown by it.
+
+    Examples
+    --------
+    >>> round(estimate_tile_bytes(1024, 56, 6) / 1e6)
+    1484
     """
     side = tile + 2 * halo + 2 * radius
-    return ARRAYS_PER_TILE * 8 * side * side
+    return WORKER_BASELINE_BYTES + ARRAYS_PER_TILE * 8 * side * side
 
 
 @dataclasses.dataclass(frozen=True)
