@@ -34,7 +34,8 @@ seams, blurred with the article's PSF ``gaussian_psf(13, (1, 3))`` by
 [0, 1] scale from ``np.random.default_rng(0)``. It is written to a Zarr v3
 array of 512 x 512 chunks in a temporary folder, one chunk row at a time;
 every run writes its own output there. Workers get one BLAS/OpenMP thread from
-dask's nanny defaults and the malloc settings of ``tiledeblur.cluster.WORKER_MALLOC``.
+dask's nanny defaults, the malloc settings of ``tiledeblur.cluster.WORKER_MALLOC``
+and the dask settings of ``WORKER_CONFIG`` (no statistical profiler).
 
 At about 0.9 Mpx/s per core the default takes about 7 minutes; ``--size 32768
 --rounds 1``, one gigapixel, about 35. Run it from the repository root
@@ -410,7 +411,7 @@ def main(argv=None):
         f"mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
         f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)",
         f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `local_cluster` per row "
-        f"(one thread per worker process, malloc settings of `WORKER_MALLOC`); mu {rounds[0][0].report.mu:g}",
+        f"(one thread per worker process, `WORKER_MALLOC` and `WORKER_CONFIG`); mu {rounds[0][0].report.mu:g}",
         f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(rounds),
