@@ -35,7 +35,7 @@ seams, blurred with the article's PSF ``gaussian_psf(13, (1, 3))`` by
 array of 512 x 512 chunks in a temporary folder, one chunk row at a time;
 every run writes its own output there. Workers get one BLAS/OpenMP thread from
 dask's nanny defaults, the malloc settings of ``tiledeblur.cluster.WORKER_MALLOC``
-and the dask settings of ``WORKER_CONFIG`` (no statistical profiler).
+and the dask settings of ``CLUSTER_CONFIG`` (no statistical profiler).
 
 At about 0.9 Mpx/s per core the default takes about 7 minutes; ``--size 32768
 --rounds 1``, one gigapixel, about 35. Run it from the repository root
@@ -411,7 +411,7 @@ def main(argv=None):
         f"mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
         f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)",
         f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `local_cluster` per row "
-        f"(one thread per worker process, `WORKER_MALLOC` and `WORKER_CONFIG`); mu {rounds[0][0].report.mu:g}",
+        f"(one thread per worker process, `WORKER_MALLOC` and `CLUSTER_CONFIG`); mu {rounds[0][0].report.mu:g}",
         f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(rounds),

@@ -1,4 +1,4 @@
-"""The local cluster that run() starts: its workers' settings survive a restart."""
+"""The local cluster that run() starts: its settings reach the scheduler and the workers, restarted ones too."""
 
 import os
 import time
@@ -10,18 +10,24 @@ from distributed import Client
 from tiledeblur.cluster import WORKER_MALLOC, local_cluster
 
 
+def _monitor_interval_ms(dask_worker=None, dask_scheduler=None):
+    return (dask_worker or dask_scheduler).periodic_callbacks["monitor"].callback_time
+
+
 def _worker_settings(client):
     (environ,) = client.run(lambda: {name: os.environ.get(name) for name in WORKER_MALLOC}).values()
     (profiled,) = client.run(dask.config.get, "distributed.worker.profile.enabled").values()
+    (monitored,) = client.run(_monitor_interval_ms).values()
     (pid,) = client.run(os.getpid).values()
-    return environ, profiled, pid
+    return environ, profiled, monitored, pid
 
 
-def test_a_killed_worker_comes_back_with_the_same_settings():
-    expected = {name: str(value) for name, value in WORKER_MALLOC.items()}
+def test_settings_reach_the_scheduler_and_every_worker_a_restarted_one_too():
+    expected = ({name: str(value) for name, value in WORKER_MALLOC.items()}, False, 2000)
     with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
-        environ, profiled, pid = _worker_settings(client)
-        assert (environ, profiled) == (expected, False)
+        assert client.run_on_scheduler(_monitor_interval_ms) == 2000
+        *settings, pid = _worker_settings(client)
+        assert tuple(settings) == expected
         killed = set(client.scheduler_info()["workers"])
         psutil.Process(pid).kill()
         deadline = time.monotonic() + 60
@@ -30,6 +36,6 @@ def test_a_killed_worker_comes_back_with_the_same_settings():
             if workers and not workers & killed:
                 break
             time.sleep(0.2)
-        environ, profiled, restarted = _worker_settings(client)
+        *settings, restarted = _worker_settings(client)
     assert restarted != pid
-    assert (environ, profiled) == (expected, False)
+    assert tuple(settings) == expected
