@@ -350,7 +350,8 @@ def _newton_cg(objective, z, settings):
         gradient = objective.value_and_grad(z, coarse=not counts["iterations"])[1]
         largest = float(np.abs(gradient).max())
         if largest <= threshold and (quadratic or remaining <= settings.tol):
-            return z, counts, True, "the gradient and the last step fell below tol"
+            checked = "the gradient" if quadratic else "the gradient and the estimated distance to the minimum"
+            return z, counts, True, f"{checked} fell below tol"
         size = float(np.abs(gradient).sum())
         first = first or size
         if not quadratic:
@@ -394,8 +395,8 @@ def _remaining(step, previous):
 
     Examples
     --------
-    >>> _remaining(1e-3, 1e-2), _remaining(1e-3, math.inf), _remaining(1e-2, 1e-3)
-    (0.00011111111111111112, 0.001, 0.01)
+    >>> round(_remaining(1e-3, 1e-2), 7), _remaining(1e-3, math.inf), _remaining(1e-2, 1e-3)
+    (0.0001111, 0.001, 0.01)
     """
     rate = step / previous
     return step * rate / (1 - rate) if 0 < rate < 1 else step
