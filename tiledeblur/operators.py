@@ -15,7 +15,8 @@ from autograd.extend import defvjp, primitive
 from .psf import psf_radius
 
 __all__ = [
-    "BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint", "fft_filter",
+    "BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint",
+    "fft_filter",
 ]
 
 #: The boundary models, see :class:`Blur`.

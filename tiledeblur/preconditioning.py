@@ -102,7 +102,8 @@ class Preconditioner:
     def adjoint(self, image):
         """``Pᵀ x``: a flat float64 ``z`` of :attr:`size` from an image of the unknown's shape."""
         z = np.empty(self.size)
-        z[: self._fourier_size] = fft_filter(image.astype(self.precision, copy=False), self._symbol, self._fft_shape).ravel()
+        fourier = fft_filter(image.astype(self.precision, copy=False), self._symbol, self._fft_shape)
+        z[: self._fourier_size] = fourier.ravel()
         if self._band.size:
             band = np.ascontiguousarray(image).ravel()[self._band].astype(np.float64)
             z[self._fourier_size:] = self._band_root.T @ self._band_solve(band)
