@@ -214,10 +214,10 @@ class _Objective:
         product = self._hessian(preconditioner.apply(z), operator, self._settings, self._dual)
         return lambda vector: preconditioner.adjoint(product(preconditioner.apply(vector)))
 
-    def advance(self, z, change):
-        """Carry the dual variable, if the loss has one, across the Newton step ``change`` in ``x`` from ``z``."""
+    def advance(self, x, change):
+        """Carry the dual variable, if the loss has one, across the Newton step ``change`` from the image ``x``."""
         if self._dual_update is not None:
-            self._dual = self._dual_update(self.preconditioner.apply(z), change, self._dual, self._settings)
+            self._dual = self._dual_update(x, change, self._dual, self._settings)
 
 
 #: The forcing term of a quadratic loss: the conjugate gradients of its one
@@ -343,6 +343,7 @@ def _newton_cg(objective, z, settings):
     quadratic = settings.loss in QUADRATIC_LOSSES
     threshold = settings.tol * min(1.0, _regularizer_curvature(settings) / STOP_CURVATURE)
     step = remaining = math.inf
+    x = None  # P z, kept up to date by the steps' changes where a dual needs it
     for _ in range(settings.maxiter):
         # The start is far from the minimum: the first line search compares
         # losses that differ in their leading digits, and the float32
@@ -374,7 +375,9 @@ def _newton_cg(objective, z, settings):
             change = objective.preconditioner.apply(moved - z)
             step, previous = float(np.abs(change).max()), step
             remaining = _remaining(step, previous)
-            objective.advance(z, change)
+            x = objective.preconditioner.apply(z) if x is None else x
+            objective.advance(x, change)
+            x = x + change
         z = moved
     return z, counts, False, f"no convergence in maxiter={settings.maxiter} iterations"
 
