@@ -4,9 +4,9 @@ What it measures
 ----------------
 PSNR (``data_range=1``) against the ground truth of ``tiledeblur.deconvolve``
 with ``mu="auto"`` and otherwise the library's defaults (``--loss`` picks
-another loss), and of scikit-image's ``richardson_lucy``, ``wiener`` and
-``unsupervised_wiener``, on every combination of ``--images``, PSFs and
-``--noise`` levels.
+another loss, ``--eps`` and ``--nonneg`` other settings), and of
+scikit-image's ``richardson_lucy``, ``wiener`` and ``unsupervised_wiener``, on
+every combination of ``--images``, PSFs and ``--noise`` levels.
 
 Each case is a crop of a larger scene, as a tile of a large scan is: the
 central ``--size`` square of a ``skimage.data`` image (gray, float in [0, 1]),
@@ -355,6 +355,8 @@ def parse_arguments(argv):
                         help=f"noise sigmas, comma-separated (default: {','.join(map(str, DEFAULT_NOISE))})")
     parser.add_argument("--loss", default=None,
                         help="our loss, such as tikhonov or tv (default: none passed, so the library's default)")
+    parser.add_argument("--eps", type=float, default=None,
+                        help="the smoothing of tv passed to ours (default: none passed, so the library's default)")
     parser.add_argument("--nonneg", action="store_true", help="pass nonneg=True to ours")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run: images {','.join(QUICK['images'])}, the article's PSF, noise "
@@ -376,6 +378,7 @@ def main(argv=None):
     print(f"command: {command}", file=sys.stderr)
     started = time.perf_counter()
     settings = {"loss": options.loss} if options.loss else {}
+    settings.update({"eps": options.eps} if options.eps is not None else {})
     settings.update({"nonneg": True} if options.nonneg else {})
     outcomes = []
     for image in options.images:
@@ -385,6 +388,7 @@ def main(argv=None):
                 print(f"{image}, {psf_name}, noise {noise:g}: done after {time.perf_counter() - started:.0f} s",
                       file=sys.stderr)
     loss = "the library's default" if options.loss is None else f"`{options.loss}`"
+    loss += f", `eps={options.eps:g}`" if options.eps is not None else ""
     loss += ", `nonneg=True`" if options.nonneg else ""
     section = "\n".join([
         f"## bench_quality — {utc_stamp()}",
