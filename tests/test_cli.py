@@ -42,6 +42,8 @@ def test_help_says_what_and_defaults(command):
         (["run", "{scan}", "--psf", "missing.npy"], "path: expected an existing PSF file"),
         (["plan", "{scan}", "--psf", "gaussian:12,1"], "expected gaussian:SIZE,SIGMA"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--tile", "big"], "expected 'auto' or a int"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "missing/p.png"],
+         "--preview: expected a PNG path in an existing folder, got 'missing/p.png'"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
@@ -66,6 +68,15 @@ def test_run_with_preview(scan, tmp_path):
     assert "dask dashboard: http://127.0.0.1:" in result.stderr
     assert "12 tiles computed" in result.stdout
     assert zarr.open_array(output, mode="r").shape == (192, 256)
+    assert preview.stat().st_size > 10_000
+
+
+def test_run_ome_with_preview(scan, tmp_path):
+    output, preview = tmp_path / "out.zarr", tmp_path / "preview.png"
+    result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--tile", "128", "--workers", "1", "--ome",
+                         "--out", output, "--preview", preview)
+    assert result.returncode == 0, result.stderr
+    assert zarr.open_group(output, mode="r")["0"].shape == (192, 256)
     assert preview.stat().st_size > 10_000
 
 

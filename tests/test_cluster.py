@@ -1,12 +1,18 @@
-"""The local cluster that run() starts: its settings reach the scheduler and the workers, restarted ones too."""
+"""The clusters of run(): the local one's settings reach its scheduler and workers; a wrong address fails fast."""
 
+import http.server
 import os
+import threading
 import time
 
 import dask
+import numpy as np
 import psutil
+import pytest
+import zarr
 from distributed import Client
 
+from tiledeblur import gaussian_psf, run
 from tiledeblur.cluster import WORKER_MALLOC, local_cluster
 
 
@@ -39,3 +45,22 @@ def test_settings_reach_the_scheduler_and_every_worker_a_restarted_one_too():
         *settings, restarted = _worker_settings(client)
     assert restarted != pid
     assert tuple(settings) == expected
+
+
+def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
+    """A dashboard's port given for the scheduler's: distributed.Client would wait for ever."""
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=np.zeros((64, 64), dtype=np.uint8), chunks=(32, 32))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
+    started = time.monotonic()
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), pytest.raises(
+            ValueError, match=f"address: expected a running dask scheduler, got '{address}', where none answered"
+        ):
+            run(path, gaussian_psf(5, 1.0), address=address, progress=False)
+    finally:
+        server.shutdown()
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "scan.deblurred.zarr").exists()

@@ -197,6 +197,18 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
         assert out[str(level)].chunks == (64, 64)
 
 
+def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):
+    """Tiles whose pixels and halo are all zero, as on a slide's background, are zero, not a failure."""
+    scan = small_scan[1].copy()
+    scan[:160, :160] = 0
+    report = run(_write(tmp_path / "dark.zarr", scan), article_psf, tile=64, loss="tv", mu=2e-3, client=client,
+                 progress=False)
+    assert report.tiles_computed == 16
+    restored = zarr.open_array(report.output, mode="r")[...]
+    np.testing.assert_array_equal(restored[:64, :64], 0)  # the one tile read within the black square
+    assert restored[160:, 160:].std() > 0.1
+
+
 def test_plan_computes_nothing(small_scan, article_psf):
     plan = tiledeblur.plan(small_scan[0], article_psf, tile=100)
     assert (plan.tile, plan.chunk, plan.grid) == (100, 100, (3, 3))

@@ -37,6 +37,13 @@ CASES = [
     ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF or 1 \(one per channel\), got 2"),
     ({"address": "tcp://127.0.0.1:1", "client": object()}, ValueError, "address: expected None when a client"),
+    ({"address": "no-port"}, ValueError, "address: expected a dask scheduler's address .* got 'no-port'"),
+    ({"address": "tcp://127.0.0.1:1"}, ValueError, "address: expected a running dask scheduler, got 'tcp://127"),
+    ({"overwrite": "no"}, TypeError, "overwrite: expected True or False, got 'no'"),
+    ({"resume": "no"}, TypeError, "resume: expected True or False, got 'no'"),
+    ({"n_workers": -1}, ValueError, "n_workers: expected at least 1, got -1"),
+    ({"n_workers": 0}, ValueError, "n_workers: expected at least 1, got 0"),
+    ({"n_workers": 1.5}, TypeError, "n_workers: expected None or an int, got 1.5"),
 ]
 
 
@@ -64,16 +71,20 @@ def test_missing_and_empty_and_3d(tmp_path):
         run(tmp_path / "group.zarr", PSF, progress=False)
 
 
-def test_nan_pixels(tmp_path, client):
-    path = tmp_path / "nan.zarr"
+@pytest.mark.parametrize(
+    ("pixel", "match"),
+    [(np.nan, "expected finite values, got NaN or inf"), (-2e9, "expected values of magnitude at most 1e")],
+)
+def test_nan_and_huge_pixels(tmp_path, client, pixel, match):
+    path = tmp_path / "odd.zarr"
     z = zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f8")
     z[...] = 0.5
-    z[40, 50] = np.nan
+    z[40, 50] = pixel
     before = _digest(path)
-    with pytest.raises(ValueError, match="zarr_path: expected finite pixels, got NaN or inf"):
+    with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
         run(path, PSF, client=client, progress=False)
     assert _digest(path) == before
-    assert not (tmp_path / "nan.deblurred.zarr").exists()
+    assert not (tmp_path / "odd.deblurred.zarr").exists()
 
 
 def test_corrupt_chunk_is_named_before_any_tile(scan):

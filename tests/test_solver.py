@@ -103,6 +103,7 @@ def test_bad_settings(kwargs, error, match):
         (np.zeros((4, 4, 4)), ValueError, r"image: expected a 2-D array, got shape \(4, 4, 4\)"),
         (np.zeros((0, 4)), ValueError, "image: expected a non-empty array"),
         (np.full((4, 4), np.nan), ValueError, "image: expected finite values"),
+        (np.full((4, 4), 1e10), ValueError, "image: expected values of magnitude at most 1e.09 .* got 1e.10"),
         (np.zeros((4, 4), dtype=bool), TypeError, "image: expected a real numeric array, got dtype bool"),
     ],
 )
@@ -177,3 +178,20 @@ def test_flat_image_is_its_own_answer(article_psf):
     restored, info = deconvolve(np.full((48, 40), 0.25), article_psf, return_info=True)
     assert info.converged
     np.testing.assert_allclose(restored, 0.25, atol=1e-4)
+
+
+@pytest.mark.parametrize("nonneg", [False, True])
+@pytest.mark.parametrize("loss", ["tikhonov", "tv"])
+def test_blank_image_is_its_own_answer(article_psf, loss, nonneg):
+    """A black tile of a slide's background or a dark field: the gradient is zero at the start."""
+    restored, info = deconvolve(np.zeros((40, 48), dtype=np.uint8), article_psf, loss=loss, nonneg=nonneg,
+                                return_info=True)
+    assert info.converged
+    np.testing.assert_array_equal(restored, 0)
+
+
+def test_article_loss_on_a_blank_image_warns_instead_of_failing(article_psf):
+    """The article's loss has no gradient where its residual vanishes: a warning and the start, not a crash."""
+    with np.errstate(divide="ignore", invalid="ignore"), pytest.warns(ConvergenceWarning, match="not finite"):
+        restored = deconvolve(np.zeros((40, 48)), article_psf, loss="article", mu=0.2)
+    np.testing.assert_array_equal(restored, 0)

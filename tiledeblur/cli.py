@@ -6,8 +6,7 @@ ends with one line on stderr and exit status 2, without a traceback.
 
 import argparse
 import sys
-
-import zarr
+from pathlib import Path
 
 from .convert import convert
 from .demo import run_demo, save_preview
@@ -67,11 +66,13 @@ def _add_problem_options(parser):
 def _preview(path, arguments, report):
     """Write the central region of the input and of the output, side by side, in gray."""
     source, _ = open_input(arguments.input, component=arguments.component)
-    result = zarr.open_array(report.output, mode="r")
-    save_preview(path, source, result, arguments.channel_axis)
+    result, _ = open_input(report.output)  # an OME-Zarr output's level 0, as for inputs
+    save_preview(path, source, result, report.channel_axis)
 
 
 def _run(arguments):
+    if arguments.preview and not Path(arguments.preview).absolute().parent.is_dir():
+        raise ValueError(f"--preview: expected a PNG path in an existing folder, got {arguments.preview!r} instead.")
     report = run(
         arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,

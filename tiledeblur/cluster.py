@@ -9,11 +9,13 @@ the network unless the user starts a cluster that does.
 import contextlib
 import logging
 import os
+import socket
 
 import dask
 from distributed import Client, LocalCluster
+from distributed.comm.addressing import parse_address, parse_host_port
 
-__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "connect", "local_cluster", "worker_memory_limit"]
+__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_scheduler", "connect", "local_cluster", "worker_memory_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +57,51 @@ def connect(*, client=None, address=None, n_workers=None):
     if client is not None:
         yield client
     elif address is not None:
+        check_scheduler(address)
         with Client(address) as remote:
             yield remote
     else:
         with local_cluster(n_workers) as cluster, Client(cluster) as local:
             yield local
+
+
+def check_scheduler(address):
+    """Refuse an address where no dask scheduler answers, instead of waiting on it for ever.
+
+    A dask scheduler sends its handshake as soon as it accepts a connection.
+    Other servers wait for the client to speak first, and
+    ``distributed.Client`` then waits for ever: on a dashboard's port (8787
+    given for 8786) it hung for minutes in a test here. Only ``tcp://``
+    addresses are probed; the wait is dask's connect timeout.
+
+    Examples
+    --------
+    >>> check_scheduler("no-port")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', got 'no-port' ...
+    """
+    if not isinstance(address, str):
+        raise TypeError(f"address: expected a str such as 'tcp://10.0.0.5:8786', got {address!r} instead.")
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except ValueError as error:
+        raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', "
+                         f"got {address!r} instead ({error}).") from None
+    if scheme != "tcp":
+        return
+    timeout = dask.utils.parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as probe:
+            answered = bool(probe.recv(1))
+    except OSError as error:  # refused, unreachable, or silent until the timeout
+        answered, reason = False, str(error) or type(error).__name__
+    else:
+        reason = "it closed the connection"
+    if not answered:
+        raise ValueError(f"address: expected a running dask scheduler, got {address!r}, where none answered "
+                         f"within {timeout:g} s ({reason}); a dashboard's port (8787) is not the scheduler's.")
 
 
 def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):

@@ -8,7 +8,14 @@ the same for every dtype.
 
 import numpy as np
 
-__all__ = ["check_image", "float_dtype", "to_float"]
+__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "float_dtype", "to_float"]
+
+#: The largest pixel magnitude of a float image. ``tol``, ``eps`` and ``mu``
+#: are absolute, on the [0, 1] scale of integer images, and float64 resolves
+#: about 1e-16 of a value: scaled by up to 1e9, a Tikhonov solve converged as
+#: on [0, 1]; by 1e10 and 1e11 it failed to meet ``tol`` in float64 or float32,
+#: and beyond float32's range (3e38) its Hessian products overflow (measured).
+MAX_FLOAT_MAGNITUDE = 1e9
 
 
 def float_dtype(dtype):
@@ -45,7 +52,8 @@ def check_image(image, *, name="image"):
     TypeError
         If ``image`` is not a real numeric array.
     ValueError
-        If it is not 2-D, is empty, or holds NaN or inf.
+        If it is not 2-D, is empty, or holds NaN, inf or magnitudes above
+        ``MAX_FLOAT_MAGNITUDE``.
 
     Examples
     --------
@@ -59,6 +67,25 @@ def check_image(image, *, name="image"):
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
     if array.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {array.shape} instead.")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf instead.")
+    if array.dtype.kind == "f":
+        check_float_range(bool(np.all(np.isfinite(array))), float(np.abs(array).max()), name=name)
     return to_float(array)
+
+
+def check_float_range(finite, largest, *, name="image"):
+    """Refuse a float image with NaN or inf (``finite`` false) or a magnitude above ``MAX_FLOAT_MAGNITUDE``.
+
+    Examples
+    --------
+    >>> check_float_range(True, 2e9)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: image: expected values of magnitude at most 1e+09 (...), got 2e+09 instead; scale the image first.
+    """
+    if not finite:
+        raise ValueError(f"{name}: expected finite values, got NaN or inf instead.")
+    if largest > MAX_FLOAT_MAGNITUDE:
+        raise ValueError(
+            f"{name}: expected values of magnitude at most {MAX_FLOAT_MAGNITUDE:g} (mu, eps and tol are on the "
+            f"[0, 1] scale of integer images), got {largest:g} instead; scale the image first."
+        )

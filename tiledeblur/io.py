@@ -79,9 +79,8 @@ def _multiscale_level0(group):
     """The path of level 0 of an OME-Zarr (NGFF 0.4 or 0.5) group, or None."""
     attributes = group.attrs.asdict()
     multiscales = attributes.get("ome", attributes).get("multiscales")
-    if not multiscales:
-        return None
-    return multiscales[0]["datasets"][0]["path"]
+    datasets = multiscales[0].get("datasets") if multiscales else None
+    return datasets[0].get("path") if datasets else None
 
 
 def open_input(url, *, component=None, storage_options=None):

@@ -29,7 +29,7 @@ from distributed import as_completed
 
 from ._version import __version__
 from .cluster import connect
-from .image import to_float
+from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, worker_resources
@@ -59,13 +59,28 @@ class RunReport:
     tiles_computed: int
     tiles_skipped: int
     seconds: float
+    #: The channels' axis of input and output, None for 2-D images.
+    channel_axis: int | None = None
 
 
 def _cast(restored, dtype, input_dtype):
-    """Convert solved floats to the output dtype; ``"input"`` clips integers to their range."""
+    """Convert solved floats to the output dtype; ``"input"`` clips integers to their range.
+
+    The bounds are the integer limits as float64 holds them, rounded towards
+    zero: ``float(2**63 - 1)`` is ``2**63``, which ``int64`` cannot hold.
+
+    Examples
+    --------
+    >>> _cast(np.array([-0.5, 0.5, 2.0]), "input", np.dtype(np.uint8)).tolist()
+    [0, 128, 255]
+    >>> int(_cast(np.array([2.0]), "input", np.dtype(np.int64))[0]) == np.iinfo(np.int64).max - 1023
+    True
+    """
     if dtype == "input" and input_dtype.kind in "ui":
         limits = np.iinfo(input_dtype)
-        return np.clip(np.round(restored * limits.max), limits.min, limits.max).astype(input_dtype)
+        low, high = (float(limit) if float(limit) == limit else float(np.nextafter(float(limit), 0))
+                     for limit in (limits.min, limits.max))
+        return np.clip(np.round(restored * limits.max), low, high).astype(input_dtype)
     return restored.astype(input_dtype if dtype == "input" else dtype)
 
 
@@ -186,14 +201,14 @@ def _create_output(prepared, identity, *, overwrite):
     )
 
 
-def _check_finite(client, prepared):
-    """Refuse NaN or inf pixels, scanning the input on the workers."""
+def _check_float_range(client, prepared):
+    """Refuse NaN, inf or too large pixels (see :func:`tiledeblur.image.check_float_range`), scanning on the workers."""
     source = prepared.job.source
     if prepared.array.dtype.kind != "f":
         return
     lazy = da.from_zarr(source.open("r"))
-    if not client.compute(da.isfinite(lazy).all()).result():
-        raise ValueError(f"zarr_path: expected finite pixels, got NaN or inf in {source.array_url!r}.")
+    finite, largest = client.gather(client.compute([da.isfinite(lazy).all(), abs(lazy).max()]))
+    check_float_range(bool(finite), float(largest), name=f"zarr_path {source.array_url!r}")
 
 
 def _warn_unconverged(tile, stats):
@@ -245,6 +260,20 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
             "again to compute only the missing tiles."
         ) from error
     return computed
+
+
+def _check_run_options(*, n_workers, overwrite, resume, progress):
+    """Refuse the options of :func:`run` that no other check sees, before anything starts."""
+    for name, flag in (("overwrite", overwrite), ("resume", resume), ("progress", progress)):
+        # A truthy string such as "no" must not pass for True: overwrite replaces data.
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected True or False, got {flag!r} instead.")
+    if n_workers is None:
+        return
+    if isinstance(n_workers, (bool, np.bool_)) or not isinstance(n_workers, (int, np.integer)):
+        raise TypeError(f"n_workers: expected None or an int, got {n_workers!r} instead.")
+    if n_workers < 1:
+        raise ValueError(f"n_workers: expected at least 1, got {n_workers} instead.")
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
@@ -322,6 +351,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         When tiles fail; it names the first, and every other tile is kept.
     """
     started = time.perf_counter()
+    _check_run_options(n_workers=n_workers, overwrite=overwrite, resume=resume, progress=progress)
     if client is not None and address is not None:
         raise ValueError(f"address: expected None when a client is given, got {address!r} instead.")
     local = client is None and address is None
@@ -341,7 +371,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         logger.info("dask dashboard: %s; %s", active.dashboard_link, prepared.plan.describe())
         if progress:
             print(f"dask dashboard: {active.dashboard_link}\n{prepared.plan.describe()}", file=sys.stderr)
-        _check_finite(active, prepared)
+        _check_float_range(active, prepared)
         if finished is None:
             _create_output(prepared, identity, overwrite=overwrite)
         computed = _compute_tiles(active, prepared, finished or set(), show_progress=progress)
@@ -351,4 +381,5 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.settings.mu,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
+        channel_axis=prepared.job.channel_axis,
     )

@@ -350,6 +350,12 @@ def _newton_cg(objective, z, settings):
         # gradient's error (about 1e-6 at 512²) is 1e-5 of the gradient there.
         gradient = objective.value_and_grad(z, coarse=not counts["iterations"])[1]
         largest = float(np.abs(gradient).max())
+        if not math.isfinite(largest):
+            # The article's loss has no gradient where its residual or its differences vanish.
+            return z, counts, False, "the loss's gradient is not finite here"
+        if largest == 0:
+            # A blank image or tile: every loss is convex, so a stationary point is the minimum.
+            return z, counts, True, "the gradient is zero"
         if largest <= threshold and (quadratic or remaining <= settings.tol):
             checked = "the gradient" if quadratic else "the gradient and the estimated distance to the minimum"
             return z, counts, True, f"{checked} fell below tol"
