@@ -14,7 +14,8 @@ SCRIPT = Path(sys.executable).with_name("tiledeblur")
 
 
 def _tiledeblur(*arguments):
-    return subprocess.run([str(SCRIPT), *map(str, arguments)], capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(SCRIPT), *map(str, arguments)], capture_output=True, text=True, timeout=600,
+                          check=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,14 @@ def test_run_ome_with_preview(scan, tmp_path):
     assert result.returncode == 0, result.stderr
     assert zarr.open_group(output, mode="r")["0"].shape == (192, 256)
     assert preview.stat().st_size > 10_000
+
+
+def test_convert_refuses_a_file_it_cannot_read(tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    result = _tiledeblur("convert", tmp_path / "notes.png", tmp_path / "out.zarr")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "image: expected a TIFF, PNG or JPEG file, got" in result.stderr
+    assert not (tmp_path / "out.zarr").exists()
 
 
 def test_convert_tiff_and_ome(tmp_path):

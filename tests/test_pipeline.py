@@ -215,6 +215,10 @@ def test_plan_computes_nothing(small_scan, article_psf):
     assert plan.halo >= 6
     assert "9 tiles" in plan.describe()
     assert not Path(str(small_scan[0]).replace(".zarr", ".deblurred.zarr")).exists()
+    with pytest.raises(TypeError, match="memory_limit: expected None or an int of bytes, got '4GB'"):
+        tiledeblur.plan(small_scan[0], article_psf, memory_limit="4GB")
+    with pytest.raises(ValueError, match="memory_limit: expected a positive number of bytes, got -1"):
+        tiledeblur.plan(small_scan[0], article_psf, memory_limit=-1)
 
 
 def test_auto_mu_is_one_mu_for_the_whole_image(tmp_path, small_scan, article_psf, client):

@@ -44,6 +44,9 @@ CASES = [
     ({"n_workers": -1}, ValueError, "n_workers: expected at least 1, got -1"),
     ({"n_workers": 0}, ValueError, "n_workers: expected at least 1, got 0"),
     ({"n_workers": 1.5}, TypeError, "n_workers: expected None or an int, got 1.5"),
+    ({"output": 5}, TypeError, "output: expected None, a str or an os.PathLike, got 5"),
+    ({"output": "foo://out.zarr"}, ValueError, "output: expected a path or a URL that fsspec can open, got 'foo://"),
+    ({"storage_options": 5}, TypeError, "storage_options: expected None or a dict, got 5"),
 ]
 
 
@@ -60,12 +63,16 @@ def test_bad_arguments(scan, kwargs, error, match):
 def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match="zarr_path: expected an existing Zarr array or group, got .*missing"):
         run(tmp_path / "missing.zarr", PSF, progress=False)
+    with pytest.raises(ValueError, match=r"zarr_path: expected a path or a URL that fsspec can open, .*foo"):
+        run("foo://bucket/scan.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "empty.zarr", shape=(0, 10), dtype="u1")
     with pytest.raises(ValueError, match=r"zarr_path: expected a non-empty array, got shape \(0, 10\)"):
         run(tmp_path / "empty.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "cube.zarr", shape=(3, 20, 20), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got None"):
         run(tmp_path / "cube.zarr", PSF, progress=False)
+    with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got 0.0"):
+        run(tmp_path / "cube.zarr", PSF, channel_axis=0.0, progress=False)
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
     with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
         run(tmp_path / "group.zarr", PSF, progress=False)

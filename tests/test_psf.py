@@ -91,6 +91,9 @@ def test_load_psf_errors_name_the_path(tmp_path):
     (tmp_path / "psf.txt").write_text("1")
     with pytest.raises(ValueError, match=r"expected a \.npy, \.tif"):
         load_psf(tmp_path / "psf.txt")
+    (tmp_path / "text.npy").write_text("1 2 3")
+    with pytest.raises(ValueError, match="expected a .npy file, got .*text.npy', which does not start like one"):
+        load_psf(tmp_path / "text.npy")
     np.save(tmp_path / "even.npy", np.ones((4, 4)))
     with pytest.raises(ValueError, match="even.npy.*odd side lengths"):
         load_psf(tmp_path / "even.npy")

@@ -48,7 +48,7 @@ def test_deterministic(small_case, article_psf):
 
 
 def test_info_and_convergence_warning(small_case, article_psf):
-    restored, info = deconvolve(small_case[1], article_psf, return_info=True)
+    _, info = deconvolve(small_case[1], article_psf, return_info=True)
     assert info.converged and info.iterations >= 1
     assert info.function_evaluations >= info.iterations
     assert info.hessian_products >= info.iterations
@@ -88,6 +88,8 @@ def test_settings_defaults_per_loss():
         ({"mu": "big"}, TypeError, "mu: expected a positive number, got 'big'"),
         ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
         ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),
+        ({"maxiter": "5"}, TypeError, "maxiter: expected a positive int, got '5'"),
+        ({"loss": ["tv"]}, TypeError, r"loss: expected a str, one of .*, got \['tv'\]"),
         ({"boundary": "wrap"}, ValueError, "boundary: expected one of"),
         ({"nonneg": "yes"}, TypeError, "nonneg: expected True or False, got 'yes'"),
     ],
@@ -95,6 +97,10 @@ def test_settings_defaults_per_loss():
 def test_bad_settings(kwargs, error, match):
     with pytest.raises(error, match=match):
         deconvolve(np.zeros((8, 8)), gaussian_psf(3, 1.0), **kwargs)
+
+
+def test_numpy_integers_are_ints():
+    assert SolverSettings(maxiter=np.int64(5)).maxiter == 5
 
 
 @pytest.mark.parametrize(

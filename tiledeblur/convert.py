@@ -59,7 +59,12 @@ def convert(image_path, output, *, chunk=512, ome=False):
         raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 16:
         raise ValueError(f"chunk: expected an int of at least 16, got {chunk!r} instead.")
-    source = _open_image(image_path)
+    try:
+        source = _open_image(image_path)
+    except (OSError, ValueError) as error:  # tifffile, Pillow and imageio each raise their own
+        raise ValueError(
+            f"image: expected a TIFF, PNG or JPEG file, got {str(image_path)!r}, which could not be read ({error})."
+        ) from None
     if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[-1] not in (3, 4)):
         raise ValueError(f"image: expected a 2-D image or one with 3 or 4 channels last, got shape {source.shape}.")
     channels_first = ome and source.ndim == 3

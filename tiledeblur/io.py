@@ -45,11 +45,20 @@ class Location:
     storage_options_json: str = "{}"
 
     @classmethod
-    def at(cls, url, component="", storage_options=None):
-        """The location of ``url``; ``storage_options`` are kept for remote stores only."""
+    def at(cls, url, component="", storage_options=None, *, name="zarr_path"):
+        """The location of ``url``; ``storage_options`` are kept for remote stores only.
+
+        A URL whose protocol fsspec does not know, or whose package is not
+        installed (``s3://`` needs s3fs), is refused as the argument ``name``.
+        """
         protocol, path = fsspec.core.split_protocol(str(url))
         if protocol in (None, "file", "local"):
             return cls(path, component, "{}")
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except (ImportError, ValueError) as error:
+            message = f"{name}: expected a path or a URL that fsspec can open, got {str(url)!r} ({error})."
+            raise ValueError(message) from None
         return cls(str(url), component, json.dumps(storage_options or {}, sort_keys=True))
 
     @property
@@ -121,7 +130,8 @@ def open_input(url, *, component=None, storage_options=None):
             )
         found = found[component]
         if not isinstance(found, zarr.Array):
-            raise ValueError(f"component: expected an array, got the group {component!r} instead.")
+            # A str that names a group: a wrong value of the right type.
+            raise ValueError(f"component: expected an array, got the group {component!r} instead.")  # noqa: TRY004
     elif component is not None:
         raise ValueError(f"component: expected None for the array {url!r}, got {component!r} instead.")
     return found, dataclasses.replace(location, component=component or "")

@@ -62,7 +62,7 @@ def _check_layout(array, channel_axis):
         return None, tuple(array.shape), 1
     if array.ndim != 3:
         raise ValueError(f"zarr_path: expected 2-D data or 2-D with channels, got shape {array.shape} instead.")
-    if channel_axis not in (0, 2, -1, -3):
+    if channel_axis not in (0, 2, -1, -3) or not isinstance(channel_axis, (int, np.integer)):
         raise ValueError(
             f"channel_axis: expected 0 (cyx) or -1 (yxc) for 3-D data of shape {array.shape}, "
             f"got {channel_axis!r} instead."
@@ -135,9 +135,11 @@ def _same_store(first, second):
 
 
 def _output_location(output, source):
+    if output is not None and not isinstance(output, (str, os.PathLike)):
+        raise TypeError(f"output: expected None, a str or an os.PathLike, got {output!r} instead.")
     if output is None:
         output = source.url.rstrip("/").removesuffix(".zarr") + ".deblurred.zarr"
-    target = Location.at(output, storage_options=source.storage_options)
+    target = Location.at(output, storage_options=source.storage_options, name="output")
     if _same_store(source, target):
         raise ValueError(
             f"output: expected a path apart from the input {source.url!r}, got {target.url!r}, "
@@ -169,6 +171,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         )
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
+    if storage_options is not None and not isinstance(storage_options, dict):
+        raise TypeError(f"storage_options: expected None or a dict, got {storage_options!r} instead.")
     automatic = is_auto(mu)
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary="free", eps=eps, tol=tol,
                               maxiter=maxiter, nonneg=nonneg)
@@ -231,6 +235,11 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     worker) defaults to what a local cluster on this machine would give.
     Print ``plan(...).describe()`` for people.
     """
+    if memory_limit is not None:
+        if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)):
+            raise TypeError(f"memory_limit: expected None or an int of bytes, got {memory_limit!r} instead.")
+        if memory_limit < 1:
+            raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")
     local_memory, workers = worker_resources(None, None)
     prepared = prepare(
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,

@@ -126,6 +126,10 @@ def psf_radius(psf):
     return tuple(s // 2 for s in np.shape(psf))
 
 
+#: The first bytes of every .npy file.
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def read_psf_file(path):
     """The raw array in a ``.npy``, ``.tif``/``.tiff`` or Zarr PSF file, unchecked.
 
@@ -140,6 +144,9 @@ def read_psf_file(path):
         raise ValueError(f"path: expected an existing PSF file, got {str(path)!r}, which does not exist.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        with path.open("rb") as file:
+            if file.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                raise ValueError(f"path: expected a .npy file, got {str(path)!r}, which does not start like one.")
         try:
             return np.load(path, allow_pickle=False)
         except ValueError as error:

@@ -105,6 +105,8 @@ class SolverSettings:
     nonneg: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.loss, str):
+            raise TypeError(f"loss: expected a str, one of {tuple(LOSSES)}, got {self.loss!r} instead.")
         if self.loss not in LOSSES:
             raise ValueError(f"loss: expected one of {tuple(LOSSES)}, got {self.loss!r} instead.")
         if self.mu is None:
@@ -115,7 +117,9 @@ class SolverSettings:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {self.boundary!r} instead.")
         for name in ("mu", "eps", "tol"):
             _check_positive(name, getattr(self, name))
-        if not isinstance(self.maxiter, int) or isinstance(self.maxiter, bool) or self.maxiter < 1:
+        if not isinstance(self.maxiter, (int, np.integer)) or isinstance(self.maxiter, bool):
+            raise TypeError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
+        if self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
         if not isinstance(self.nonneg, (bool, np.bool_)):
             raise TypeError(f"nonneg: expected True or False, got {self.nonneg!r} instead.")
