@@ -73,6 +73,10 @@ def test_missing_and_empty_and_3d(tmp_path):
         run(tmp_path / "cube.zarr", PSF, progress=False)
     with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got 0.0"):
         run(tmp_path / "cube.zarr", PSF, channel_axis=0.0, progress=False)
+    zarr.create_array(tmp_path / "rgb.zarr", shape=(40, 30, 3), dtype="u1")
+    with pytest.raises(ValueError, match=r"channel_axis: .* 0 makes 40 planes of 30 x 3 px, smaller than the 13 x 13 "
+                                         r"PSF \(pass -1 if"):
+        run(tmp_path / "rgb.zarr", PSF, channel_axis=0, progress=False)
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
     with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
         run(tmp_path / "group.zarr", PSF, progress=False)

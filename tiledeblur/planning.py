@@ -72,6 +72,22 @@ def _check_layout(array, channel_axis):
     return axis, yx, array.shape[axis]
 
 
+def _check_planes(axis, shape, channels, psf_shape):
+    """Refuse channels whose planes are narrower than the PSF: the channel axis is then almost surely wrong.
+
+    An RGB scan is ``yxc``; read as ``cyx`` it becomes thousands of "channels"
+    three pixels wide, which would run for hours and write nonsense.
+    """
+    if axis is None or all(n >= p for n, p in zip(shape, psf_shape)):
+        return
+    other = -1 if axis == 0 else 0
+    raise ValueError(
+        f"channel_axis: expected the axis of the channels; {axis} makes {channels} planes of {shape[0]} x "
+        f"{shape[1]} px, smaller than the {psf_shape[0]} x {psf_shape[1]} PSF (pass {other} if the channels are "
+        f"on that axis)."
+    )
+
+
 def _check_psfs(psf, channels):
     """One checked PSF per channel, from one PSF, a list or stack of them, or a path."""
     if isinstance(psf, (str, os.PathLike)):
@@ -182,6 +198,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         channel_axis = next((i for i, a in enumerate(found.axes) if a.get("type") == "channel"), None)
     axis, shape, channels = _check_layout(array, channel_axis)
     psfs = _check_psfs(psf, channels)
+    _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)))
     if automatic:
         mu = estimate_image_mu(lambda yx: to_float(read_channels(array, yx, axis)), shape, psfs, loss)
         settings = dataclasses.replace(settings, mu=mu)
