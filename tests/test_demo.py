@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 import zarr
 
 from tiledeblur import gaussian_psf
-from tiledeblur.demo import ground_truth, write_scan
+from tiledeblur.demo import ground_truth, run_demo, write_scan
 from tiledeblur.operators import Blur
 
 
@@ -20,3 +21,13 @@ def test_scan_chunks_join_exactly(tmp_path):
     whole = Blur(psf, (300, 300), boundary="free").matvec(ground_truth((slice(-6, 306), slice(-6, 306))))
     expected = np.round(np.clip(whole, 0, 1) * 255)
     assert np.abs(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...] - expected).max() <= 1
+
+
+def test_demo_never_replaces_a_scan_it_did_not_write(tmp_path):
+    """``--out`` pointed at a project folder must not delete the user's scan.zarr."""
+    users = zarr.create_array(tmp_path / "scan.zarr", shape=(64, 64), dtype="u1", fill_value=7)
+    users[...] = 7
+    with pytest.raises(ValueError, match="out_dir: expected a new folder or an earlier demo's, got .*, which holds"):
+        run_demo(size=64, out_dir=tmp_path, n_workers=1)
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...], 7)
+    assert not (tmp_path / "scan.deblurred.zarr").exists()

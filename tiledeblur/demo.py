@@ -31,6 +31,8 @@ __all__ = ["DemoResult", "ground_truth", "run_demo", "save_panels", "save_previe
 
 #: Where the picture zooms in: the astronaut's face, in the first mirror copy.
 ZOOM = (slice(60, 220), slice(150, 310))
+#: The attribute that marks a scan as the demo's, so a later demo may replace it.
+DEMO_ATTRIBUTE = "tiledeblur-demo"
 
 
 @functools.cache
@@ -67,7 +69,8 @@ def write_scan(path, size, psf, *, noise=0.01, chunk=512, seed=0):
     """
     psf = check_psf(psf)
     radius = psf_radius(psf)
-    scan = zarr.create_array(path, shape=(size, size), chunks=(chunk, chunk), dtype=np.uint8)
+    scan = zarr.create_array(path, shape=(size, size), chunks=(chunk, chunk), dtype=np.uint8,
+                             attributes={DEMO_ATTRIBUTE: {"noise": noise, "seed": seed}})
     for row in range(0, size, chunk):
         for col in range(0, size, chunk):
             shape = (min(chunk, size - row), min(chunk, size - col))
@@ -137,6 +140,26 @@ def _sampled_psnr(read, size):
     return peak_signal_noise_ratio(truth, values, data_range=1.0)
 
 
+def _check_demo_folder(out_dir):
+    """Refuse a folder that holds a ``scan.zarr`` or ``scan.deblurred.zarr`` that no demo wrote.
+
+    The demo replaces its own files; ``--out`` pointed at a project folder
+    must not delete a real scan of the same name.
+    """
+    scan, output = out_dir / "scan.zarr", out_dir / "scan.deblurred.zarr"
+    if not (scan.exists() or output.exists()):
+        return
+    try:
+        written_by_demo = DEMO_ATTRIBUTE in zarr.open_array(scan, mode="r").attrs
+    except (FileNotFoundError, ValueError, TypeError):  # missing, not an array, or not Zarr
+        written_by_demo = False
+    if not written_by_demo:
+        raise ValueError(
+            f"out_dir: expected a new folder or an earlier demo's, got {str(out_dir)!r}, which holds a "
+            "scan.zarr or scan.deblurred.zarr that the demo did not write; pass another folder."
+        )
+
+
 def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, address=None):
     """Make a scan, deblur it on a cluster and picture it; see the module notes.
 
@@ -146,7 +169,8 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
         Side of the scan in pixels; 32768 makes a 1-gigapixel scan.
     out_dir : str or os.PathLike
         Gets ``scan.zarr``, ``scan.deblurred.zarr`` and ``demo.png``; those of
-        an earlier demo there are replaced.
+        an earlier demo there are replaced, and a folder with a scan or
+        output that no demo wrote is refused.
     psf : array_like, optional
         Defaults to the article's ``gaussian_psf(13, (1, 3))``.
     n_workers, address
@@ -158,6 +182,7 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
     """
     psf = gaussian_psf(13, (1, 3)) if psf is None else psf
     out_dir = Path(out_dir)
+    _check_demo_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     scan_path = out_dir / "scan.zarr"
     shutil.rmtree(scan_path, ignore_errors=True)
