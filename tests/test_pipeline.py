@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -131,6 +132,41 @@ def test_resume_after_interruption(tmp_path, small_scan, small_reference, articl
     report = run(small_scan[0], article_psf, output=output, tile=64, client=client, progress=False)
     assert (report.tiles_skipped, report.tiles_computed) == (finished, 16 - finished)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+
+
+def test_resume_after_what_a_kill_or_a_file_manager_leaves(tmp_path, small_scan, small_reference, article_psf,
+                                                           client):
+    """An empty folder or an OME group without level 0 (a driver killed while creating them), stray files."""
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    report = run(small_scan[0], article_psf, output=empty, tile=64, client=client, progress=False)
+    assert report.tiles_computed == 16
+    np.testing.assert_array_equal(zarr.open_array(empty, mode="r")[...], small_reference)
+    (empty / MARKER_FOLDER / ".DS_Store").write_bytes(b"")
+    (empty / MARKER_FOLDER / "9.9").write_bytes(b"")  # no tile of this plan
+    report = run(small_scan[0], article_psf, output=empty, tile=64, client=client, progress=False)
+    assert (report.tiles_computed, report.tiles_skipped) == (0, 16)
+
+    ome = tmp_path / "ome.zarr"
+    run(small_scan[0], article_psf, output=ome, tile=64, ome=True, client=client, progress=False)
+    shutil.rmtree(ome / "0")
+    report = run(small_scan[0], article_psf, output=ome, tile=64, ome=True, client=client, progress=False)
+    assert report.tiles_computed == 16
+    np.testing.assert_array_equal(zarr.open_group(ome, mode="r")["0"][...], small_reference)
+    with pytest.raises(ValueError, match="other settings"):
+        run(small_scan[0], article_psf, output=ome, tile=64, mu=0.02, ome=True, client=client, progress=False)
+
+
+def test_ome_asked_for_over_a_plain_output(tmp_path, small_scan, small_reference_report, small_reference, article_psf,
+                                          client):
+    output = small_reference_report.output
+    with pytest.raises(ValueError, match="exists and was written from another input or with other settings"):
+        run(small_scan[0], article_psf, output=output, tile=64, ome=True, client=client, progress=False)
+    replaced = tmp_path / "replaced.zarr"
+    shutil.copytree(output, replaced)
+    run(small_scan[0], article_psf, output=replaced, tile=64, ome=True, overwrite=True, client=client,
+        progress=False)
+    np.testing.assert_array_equal(zarr.open_group(replaced, mode="r")["0"][...], small_reference)
 
 
 def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, small_reference_report, article_psf,

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 
 import fsspec
 import numpy as np
@@ -229,4 +230,5 @@ class DoneMarkers:
         if not self._fs.exists(self._folder):
             return set()
         names = (path.rsplit("/", 1)[-1] for path in self._fs.ls(self._folder, detail=False))
-        return {tuple(int(part) for part in name.split(".")) for name in names}
+        # Only "<row>.<col>" names: a file manager's stray .DS_Store is no tile.
+        return {tuple(map(int, name.split("."))) for name in names if re.fullmatch(r"\d+\.\d+", name)}

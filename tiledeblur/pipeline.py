@@ -25,6 +25,7 @@ import warnings
 import dask.array as da
 import fsspec
 import numpy as np
+import zarr
 from distributed import as_completed
 
 from ._version import __version__
@@ -146,37 +147,60 @@ def _identity(prepared):
     return json.loads(json.dumps(identity))
 
 
-def _existing_identity(target):
-    """The identity recorded in an existing output, ``None`` if there is no output."""
+def _existing_output(target):
+    """``(identity, complete)`` of an existing output, or ``None`` where there is none.
+
+    An empty folder counts as none: it holds nothing to lose, and a run
+    killed while creating its output leaves one. An OME-Zarr group whose
+    level-0 array is missing is incomplete; its identity is the group's.
+    ``{}`` is the identity of anything that tiledeblur did not write.
+    """
     fs, path = fsspec.core.url_to_fs(target.url, **target.storage_options)
-    if not fs.exists(path):
+    if not fs.exists(path) or (fs.isdir(path) and not fs.find(path)):
         return None
     try:
-        recorded = dict(target.open("r").attrs).get("tiledeblur", {})
-    except (FileNotFoundError, ValueError, KeyError):
-        return {}
+        recorded, complete = dict(target.open("r").attrs).get("tiledeblur", {}), True
+    except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):  # not the array this run writes
+        recorded, complete = _group_identity(target), False
     recorded.pop("version", None)
-    return recorded
+    return recorded, complete
+
+
+def _group_identity(target):
+    """The identity on the OME-Zarr group of ``target``, ``{}`` for anything else."""
+    if not target.component:
+        return {}
+    try:
+        group = zarr.open_group(target.url, mode="r", storage_options=target.storage_options or None)
+    except (FileNotFoundError, ValueError, TypeError):
+        return {}
+    return dict(group.attrs).get("tiledeblur", {})
 
 
 def _finished_tiles(prepared, identity, *, overwrite, resume):
-    """Tiles already written by an identical earlier run, or ``None`` for a new output.
+    """``(finished, replace)``: tiles already written by an identical earlier run, ``None`` for a new output.
 
     Refuses, before anything is written, an existing output that is not an
-    identical run's, unless ``overwrite``.
+    identical run's, unless ``overwrite``. ``replace`` tells to create the
+    output over what is there: with ``overwrite``, or over this very run's
+    output that an interruption left half created.
     """
     target = prepared.job.target
-    existing = _existing_identity(target)
+    existing = _existing_output(target)
     if existing is None or overwrite:
-        return None
+        return None, overwrite
     if not resume:
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
-    if existing != identity:
+    recorded, complete = existing
+    if recorded != identity:
         raise ValueError(
             f"output: {target.url!r} exists and was written from another input or with other settings; "
             "pass overwrite=True to replace it, or another output."
         )
-    return DoneMarkers(target).done()
+    if not complete:
+        return None, True
+    planned = {tile.index for tile in prepared.plan.tiles()}
+    return DoneMarkers(target).done() & planned, False
 
 
 def _output_chunks(prepared):
@@ -191,12 +215,14 @@ def _create_output(prepared, identity, *, overwrite):
     """Create the output array (in an OME-Zarr group when the plan has a multiscale)."""
     array, job = prepared.array, prepared.job
     group_attributes = None
+    recorded = {"tiledeblur": {**identity, "version": __version__}}
     if prepared.multiscale is not None:
-        group_attributes = multiscale_attributes(prepared.multiscale, 1 + len(prepared.pyramid))
+        # On the group too: a run killed before level 0 exists is then known as this run's.
+        group_attributes = {**multiscale_attributes(prepared.multiscale, 1 + len(prepared.pyramid)), **recorded}
     create_output(
         job.target, shape=array.shape, chunks=_output_chunks(prepared),
         dtype=array.dtype if job.out_dtype == "input" else np.dtype(job.out_dtype),
-        zarr_format=array.metadata.zarr_format, attributes={"tiledeblur": {**identity, "version": __version__}},
+        zarr_format=array.metadata.zarr_format, attributes=recorded,
         overwrite=overwrite, group_attributes=group_attributes,
     )
 
@@ -365,7 +391,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
         identity = _identity(prepared)
-        finished = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
+        finished, replace = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
         if local:
             active = stack.enter_context(connect(n_workers=n_workers))
         logger.info("dask dashboard: %s; %s", active.dashboard_link, prepared.plan.describe())
@@ -373,7 +399,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             print(f"dask dashboard: {active.dashboard_link}\n{prepared.plan.describe()}", file=sys.stderr)
         _check_float_range(active, prepared)
         if finished is None:
-            _create_output(prepared, identity, overwrite=overwrite)
+            _create_output(prepared, identity, overwrite=replace)
         computed = _compute_tiles(active, prepared, finished or set(), show_progress=progress)
         if prepared.multiscale is not None:
             build_pyramid(active, prepared.job.target.url, prepared.multiscale, prepared.pyramid,
