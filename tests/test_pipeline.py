@@ -1,5 +1,6 @@
 """run() end to end: real clusters, real Zarr stores on disk, real images."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,6 +19,9 @@ from skimage import data
 import tiledeblur
 from tiledeblur import TileError, deconvolve, run
 from tiledeblur.io import MARKER_FOLDER
+from tiledeblur.pipeline import process_tile
+from tiledeblur.planning import prepare
+from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
 
 def _write(path, array, *, chunks=64, zarr_format=3):
@@ -167,6 +171,21 @@ def test_ome_asked_for_over_a_plain_output(tmp_path, small_scan, small_reference
     run(small_scan[0], article_psf, output=replaced, tile=64, ome=True, overwrite=True, client=client,
         progress=False)
     np.testing.assert_array_equal(zarr.open_group(replaced, mode="r")["0"][...], small_reference)
+
+
+def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, small_scan, article_psf, client):
+    """A task of an interrupted run that finishes after ``overwrite=True`` made the output anew writes nothing."""
+    output = tmp_path / "out.zarr"
+    run(small_scan[0], article_psf, output=output, tile=64, mu=0.02, client=client, progress=False)
+    earlier = prepare(small_scan[0], article_psf, output=output, component=None, channel_axis=None, tile=64,
+                      halo="auto", loss="tikhonov", mu=0.02, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER,
+                      storage_options=None, out_dtype="float32", memory_limit=None, workers=1)
+    earlier_job = dataclasses.replace(earlier.job, run=zarr.open_array(output, mode="r").attrs["tiledeblur"]["run"])
+    run(small_scan[0], article_psf, output=output, tile=64, mu=0.01, overwrite=True, client=client, progress=False)
+    replaced = zarr.open_array(output, mode="r")[...]
+    with pytest.raises(RuntimeError, match="tile .* not written: .* was replaced by another run"):
+        process_tile(earlier_job, next(iter(earlier.plan.tiles())))
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
 
 
 def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, small_reference_report, article_psf,

@@ -119,10 +119,27 @@ def process_tile(job, tile):
             unconverged.append((channel, info.message))
     core = _cast(np.stack(cores), job.out_dtype, source.dtype)
     core = core[0] if job.channel_axis is None else np.moveaxis(core, 0, job.channel_axis)
-    job.target.open("r+")[region_index(tile.core, job.channel_axis)] = core
+    _owned_output(job, tile)[region_index(tile.core, job.channel_axis)] = core
+    _owned_output(job, tile)  # once more: a marker must not vouch for chunks of a replaced output
     DoneMarkers(job.target).mark(tile.index)
     pixels = math.prod(s.stop - s.start for s in tile.core) * len(channels)
     return {"pixels": pixels, "seconds": time.perf_counter() - started, "unconverged": unconverged}
+
+
+def _owned_output(job, tile):
+    """The output opened for writing, if it is still the one this run created or resumes.
+
+    dask cannot stop a task that is running: the tiles of an interrupted run
+    on a user's cluster finish later, and would write the old settings'
+    chunks and done-markers into an output that ``overwrite=True`` has
+    created anew since. Every creation records a new ``run`` token, and a
+    tile writes nothing when the token has changed.
+    """
+    target = job.target.open("r+")
+    if target.attrs.get("tiledeblur", {}).get("run") != job.run:
+        raise RuntimeError(f"{tile.name} not written: {job.target.url!r} was replaced by another run since this one "
+                           "started.")
+    return target
 
 
 def _identity(prepared):
@@ -178,29 +195,33 @@ def _group_identity(target):
 
 
 def _finished_tiles(prepared, identity, *, overwrite, resume):
-    """``(finished, replace)``: tiles already written by an identical earlier run, ``None`` for a new output.
+    """``(finished, replace, run)``: tiles already written by an identical earlier run, ``None`` for a new output.
 
     Refuses, before anything is written, an existing output that is not an
     identical run's, unless ``overwrite``. ``replace`` tells to create the
     output over what is there: with ``overwrite``, or over this very run's
-    output that an interruption left half created.
+    output that an interruption left half created. ``run`` is the token of
+    the output's creation (see :func:`_owned_output`): the resumed output's,
+    or a new one.
     """
     target = prepared.job.target
     existing = _existing_output(target)
+    created = os.urandom(8).hex()
     if existing is None or overwrite:
-        return None, overwrite
+        return None, overwrite, created
     if not resume:
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
     recorded, complete = existing
+    run = recorded.pop("run", None)
     if recorded != identity:
         raise ValueError(
             f"output: {target.url!r} exists and was written from another input or with other settings; "
             "pass overwrite=True to replace it, or another output."
         )
     if not complete:
-        return None, True
+        return None, True, created
     planned = {tile.index for tile in prepared.plan.tiles()}
-    return DoneMarkers(target).done() & planned, False
+    return DoneMarkers(target).done() & planned, False, run
 
 
 def _output_chunks(prepared):
@@ -215,7 +236,7 @@ def _create_output(prepared, identity, *, overwrite):
     """Create the output array (in an OME-Zarr group when the plan has a multiscale)."""
     array, job = prepared.array, prepared.job
     group_attributes = None
-    recorded = {"tiledeblur": {**identity, "version": __version__}}
+    recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run}}
     if prepared.multiscale is not None:
         # On the group too: a run killed before level 0 exists is then known as this run's.
         group_attributes = {**multiscale_attributes(prepared.multiscale, 1 + len(prepared.pyramid)), **recorded}
@@ -391,7 +412,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
         identity = _identity(prepared)
-        finished, replace = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
+        finished, replace, output_run = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
+        prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
         if local:
             active = stack.enter_context(connect(n_workers=n_workers))
         logger.info("dask dashboard: %s; %s", active.dashboard_link, prepared.plan.describe())

@@ -48,6 +48,8 @@ class Job:
     psfs: tuple
     settings: SolverSettings
     out_dtype: str
+    #: The token of the output's creation that this run writes into (see ``tiledeblur.pipeline``).
+    run: str | None = None
 
 
 def _check_layout(array, channel_axis):
