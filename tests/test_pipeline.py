@@ -188,6 +188,15 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
 
 
+def test_resume_knows_the_input_however_it_is_spelled(tmp_path, small_scan, article_psf, client, monkeypatch):
+    shutil.copytree(small_scan[0], tmp_path / "scan.zarr")
+    monkeypatch.chdir(tmp_path)
+    first = run("scan.zarr", article_psf, tile=64, client=client, progress=False)
+    again = run(tmp_path / "scan.zarr", article_psf, tile=64, client=client, progress=False)
+    assert again.output == first.output == str(tmp_path / "scan.deblurred.zarr")
+    assert (again.tiles_computed, again.tiles_skipped) == (0, 16)
+
+
 def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, small_reference_report, article_psf,
                                        client):
     scan = _write(tmp_path / "scan.zarr", small_scan[1])

@@ -8,6 +8,7 @@ import pytest
 import zarr
 
 from tiledeblur import gaussian_psf, run
+from tiledeblur.io import Location, create_output
 
 
 def _digest(path):
@@ -121,3 +122,15 @@ def test_output_rules(scan, tmp_path):
     with pytest.raises(ValueError, match="output: expected a new path, got .*taken.zarr.*pass overwrite=True"):
         run(scan, PSF, output=taken, resume=False, progress=False)
     assert (taken / "notes.txt").read_text() == "someone else's"
+
+
+@pytest.mark.parametrize("component", ["", "0"])
+def test_an_output_created_meanwhile_by_another_run(tmp_path, component):
+    """Two runs started together on one new output: the second is refused in one line, the first's is kept."""
+    location = Location.at(tmp_path / "out.zarr", component)
+    options = {"shape": (8, 8), "chunks": (8, 8), "dtype": "u1", "zarr_format": 3, "attributes": {"first": True},
+               "overwrite": False}
+    create_output(location, **options)
+    with pytest.raises(ValueError, match="output: expected a new path, got .*out.zarr', which another run has just"):
+        create_output(location, **{**options, "attributes": {"first": False}})
+    assert location.open("r").attrs["first"] is True

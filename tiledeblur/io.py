@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 
 import fsspec
@@ -54,7 +55,9 @@ class Location:
         """
         protocol, path = fsspec.core.split_protocol(str(url))
         if protocol in (None, "file", "local"):
-            return cls(path, component, "{}")
+            # Absolute: a resume names the same input however it is spelled,
+            # and workers started elsewhere find it.
+            return cls(os.path.abspath(path), component, "{}")
         try:
             fsspec.get_filesystem_class(protocol)
         except (ImportError, ValueError) as error:
@@ -195,22 +198,19 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
     ``group_attributes`` (an OME-Zarr multiscale's).
     """
     options = location.storage_options or None
-    if location.component:
-        group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
-                                attributes=group_attributes or {}, storage_options=options)
-        return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
-                                  attributes=attributes)
-    return zarr.create_array(
-        location.url,
-        shape=shape,
-        chunks=chunks,
-        dtype=dtype,
-        fill_value=0,
-        zarr_format=zarr_format,
-        attributes=attributes,
-        overwrite=overwrite,
-        storage_options=options,
-    )
+    try:
+        if location.component:
+            group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
+                                    attributes=group_attributes or {}, storage_options=options)
+            return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
+                                      attributes=attributes)
+        return zarr.create_array(location.url, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
+                                 zarr_format=zarr_format, attributes=attributes, overwrite=overwrite,
+                                 storage_options=options)
+    except (FileExistsError, zarr.errors.ContainsArrayError, zarr.errors.ContainsGroupError):
+        # Checked before, so another run created it in the meantime.
+        raise ValueError(f"output: expected a new path, got {location.url!r}, which another run has just created."
+                         ) from None
 
 
 class DoneMarkers:
