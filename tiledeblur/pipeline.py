@@ -206,9 +206,8 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
     """
     target = prepared.job.target
     existing = _existing_output(target)
-    created = os.urandom(8).hex()
     if existing is None or overwrite:
-        return None, overwrite, created
+        return None, overwrite, os.urandom(8).hex()
     if not resume:
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
     recorded, complete = existing
@@ -219,7 +218,7 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
             "pass overwrite=True to replace it, or another output."
         )
     if not complete:
-        return None, True, created
+        return None, True, os.urandom(8).hex()
     planned = {tile.index for tile in prepared.plan.tiles()}
     return DoneMarkers(target).done() & planned, False, run
 
@@ -254,8 +253,7 @@ def _check_float_range(client, prepared):
     if prepared.array.dtype.kind != "f":
         return
     lazy = da.from_zarr(source.open("r"))
-    finite, largest = client.gather(client.compute([da.isfinite(lazy).all(), abs(lazy).max()]))
-    check_float_range(bool(finite), float(largest), name=f"zarr_path {source.array_url!r}")
+    check_float_range(float(client.compute(abs(lazy).max()).result()), name=f"zarr_path {source.array_url!r}")
 
 
 def _warn_unconverged(tile, stats):
