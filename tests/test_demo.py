@@ -28,6 +28,20 @@ def test_demo_never_replaces_a_scan_it_did_not_write(tmp_path):
     users = zarr.create_array(tmp_path / "scan.zarr", shape=(64, 64), dtype="u1", fill_value=7)
     users[...] = 7
     with pytest.raises(ValueError, match="out_dir: expected a new folder or an earlier demo's, got .*, which holds"):
-        run_demo(size=64, out_dir=tmp_path, n_workers=1)
+        run_demo(size=512, out_dir=tmp_path, n_workers=1)
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...], 7)
     assert not (tmp_path / "scan.deblurred.zarr").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"size": 20}, ValueError, "size: expected at least 310 px, got 20"),
+        ({"size": 512.0}, TypeError, "size: expected an int, got 512.0"),
+        ({"n_workers": 0}, ValueError, "n_workers: expected at least 1, got 0"),
+    ],
+)
+def test_bad_options_are_refused_before_the_scan_is_written(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        run_demo(**{"size": 512, "out_dir": tmp_path / "demo", **kwargs})
+    assert not (tmp_path / "demo").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import zarr
 from skimage import data
 
@@ -22,6 +23,7 @@ from tiledeblur.io import MARKER_FOLDER
 from tiledeblur.pipeline import process_tile
 from tiledeblur.planning import prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
+from tiledeblur.tiling import estimate_tile_bytes
 
 
 def _write(path, array, *, chunks=64, zarr_format=3):
@@ -279,6 +281,10 @@ def test_plan_computes_nothing(small_scan, article_psf):
     assert plan.halo >= 6
     assert "9 tiles" in plan.describe()
     assert not Path(str(small_scan[0]).replace(".zarr", ".deblurred.zarr")).exists()
+    # A tile and halo beyond the image read the image once, and the estimate says so.
+    whole = tiledeblur.plan(small_scan[0], article_psf, tile=10**6, halo=10**6)
+    assert len(whole) == 1 and whole.largest_read() == whole.shape
+    assert whole.describe().endswith(f"about {estimate_tile_bytes(whole.shape, 6) / 2**20:.0f} MiB per worker")
     with pytest.raises(TypeError, match="memory_limit: expected None or an int of bytes, got '4GB'"):
         tiledeblur.plan(small_scan[0], article_psf, memory_limit="4GB")
     with pytest.raises(ValueError, match="memory_limit: expected a positive number of bytes, got -1"):
@@ -317,6 +323,11 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, cli
         expected = np.clip(np.round(whole * 255), 0, 255)
         # The solves agree within 1e-3 of the [0, 1] scale, so the rounded bytes within one step.
         assert np.abs(out[..., channel].astype(int) - expected).max() <= 1
+    # The same stack with its channels last, as a TIFF made beside a yxc scan holds it.
+    tifffile.imwrite(tmp_path / "psfs.tif", np.moveaxis(psfs, 0, -1), photometric="rgb")
+    channels_last = run(scan, tmp_path / "psfs.tif", tile=64, channel_axis=-1, out_dtype="input",
+                        output=tmp_path / "last.zarr", client=client, progress=False)
+    np.testing.assert_array_equal(zarr.open_array(channels_last.output, mode="r")[...], out[...])
     with pytest.raises(ValueError, match=r"psf: expected 1 PSF or 3 \(one per channel\), got 2"):
         run(scan, psfs[:2], channel_axis=-1, output=tmp_path / "other.zarr", client=client, progress=False)
 

@@ -111,6 +111,7 @@ def test_numpy_integers_are_ints():
         (np.full((4, 4), np.nan), ValueError, "image: expected finite values"),
         (np.full((4, 4), 1e10), ValueError, "image: expected values of magnitude at most 1e.09 .* got 1e.10"),
         (np.zeros((4, 4), dtype=bool), TypeError, "image: expected a real numeric array, got dtype bool"),
+        (np.zeros((2, 40)), ValueError, r"image: expected at least the PSF's 3 x 3 px, got shape \(2, 40\)"),
     ],
 )
 def test_bad_images(image, error, match):

@@ -12,10 +12,11 @@ import os
 import socket
 
 import dask
+import numpy as np
 from distributed import Client, LocalCluster
 from distributed.comm.addressing import parse_address, parse_host_port
 
-__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_scheduler", "connect", "local_cluster", "worker_memory_limit"]
+__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_n_workers", "check_scheduler", "connect", "local_cluster", "worker_memory_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,24 @@ WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20, "MALLOC_TRIM_THRESHOLD_":
 #:   not every 0.5 s: the process that holds the scheduler and the nannies
 #:   then took 2.3% of a core while two workers solved, not 3.9%.
 CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.interval": "2s"}
+
+
+def check_n_workers(n_workers):
+    """Refuse a local cluster's worker count that is not None or a positive int, before anything starts.
+
+    Examples
+    --------
+    >>> check_n_workers(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_workers: expected at least 1, got 0 instead.
+    """
+    if n_workers is None:
+        return
+    if isinstance(n_workers, (bool, np.bool_)) or not isinstance(n_workers, (int, np.integer)):
+        raise TypeError(f"n_workers: expected None or an int, got {n_workers!r} instead.")
+    if n_workers < 1:
+        raise ValueError(f"n_workers: expected at least 1, got {n_workers} instead.")
 
 
 @contextlib.contextmanager

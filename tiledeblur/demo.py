@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 
+from .cluster import check_n_workers
 from .image import to_float
 from .io import read_channels
 from .operators import Blur
@@ -31,6 +32,8 @@ __all__ = ["DemoResult", "ground_truth", "run_demo", "save_panels", "save_previe
 
 #: Where the picture zooms in: the astronaut's face, in the first mirror copy.
 ZOOM = (slice(60, 220), slice(150, 310))
+#: The smallest scan, which holds the zoomed region.
+MIN_SIZE = max(s.stop for s in ZOOM)
 #: The attribute that marks a scan as the demo's, so a later demo may replace it.
 DEMO_ATTRIBUTE = "tiledeblur-demo"
 
@@ -166,7 +169,8 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
     Parameters
     ----------
     size : int
-        Side of the scan in pixels; 32768 makes a 1-gigapixel scan.
+        Side of the scan in pixels, at least ``MIN_SIZE``; 32768 makes a
+        1-gigapixel scan.
     out_dir : str or os.PathLike
         Gets ``scan.zarr``, ``scan.deblurred.zarr`` and ``demo.png``; those of
         an earlier demo there are replaced, and a folder with a scan or
@@ -180,6 +184,11 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
     -------
     DemoResult
     """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size: expected an int, got {size!r} instead.")
+    if size < MIN_SIZE:
+        raise ValueError(f"size: expected at least {MIN_SIZE} px, got {size} instead.")
+    check_n_workers(n_workers)  # before the scan is written, not after
     psf = gaussian_psf(13, (1, 3)) if psf is None else psf
     out_dir = Path(out_dir)
     _check_demo_folder(out_dir)
@@ -192,12 +201,11 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
     restored = zarr.open_array(report.output, mode="r")
     readers = {"ground truth": ground_truth, "blurred": lambda region: scan[region] / 255.0,
                "deblurred": lambda region: restored[region]}
-    zoom = tuple(slice(s.start, min(s.stop, size)) for s in ZOOM)
     step = max(1, size // 512)
     overview = (slice(0, size, step), slice(0, size, step))
     picture = out_dir / "demo.png"
     save_panels(picture, [
-        [(f"{name} (zoom)", read(zoom)) for name, read in readers.items()],
+        [(f"{name} (zoom)", read(ZOOM)) for name, read in readers.items()],
         [(f"{name}, whole scan", read(overview)) for name, read in readers.items()],
     ])
     return DemoResult(_sampled_psnr(readers["blurred"], size), _sampled_psnr(readers["deblurred"], size),

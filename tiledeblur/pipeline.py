@@ -29,7 +29,7 @@ import zarr
 from distributed import as_completed
 
 from ._version import __version__
-from .cluster import connect
+from .cluster import check_n_workers, connect
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
 from .ome import build_pyramid, multiscale_attributes
@@ -313,12 +313,7 @@ def _check_run_options(*, n_workers, overwrite, resume, progress):
         # A truthy string such as "no" must not pass for True: overwrite replaces data.
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name}: expected True or False, got {flag!r} instead.")
-    if n_workers is None:
-        return
-    if isinstance(n_workers, (bool, np.bool_)) or not isinstance(n_workers, (int, np.integer)):
-        raise TypeError(f"n_workers: expected None or an int, got {n_workers!r} instead.")
-    if n_workers < 1:
-        raise ValueError(f"n_workers: expected at least 1, got {n_workers} instead.")
+    check_n_workers(n_workers)
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",

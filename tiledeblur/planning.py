@@ -94,9 +94,13 @@ def _check_psfs(psf, channels):
     """One checked PSF per channel, from one PSF, a list or stack of them, or a path."""
     if isinstance(psf, (str, os.PathLike)):
         psf = read_psf_file(psf)
+    if np.ndim(psf) == 3 and np.shape(psf)[0] != channels and np.shape(psf)[-1] == channels:
+        # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
+        psf = np.moveaxis(psf, -1, 0)
     stack = list(psf) if isinstance(psf, (list, tuple)) or np.ndim(psf) == 3 else [psf]
     if len(stack) not in (1, channels):
-        raise ValueError(f"psf: expected 1 PSF or {channels} (one per channel), got {len(stack)} instead.")
+        shape = "" if isinstance(psf, (list, tuple)) else f" (a stack of shape {np.shape(psf)})"
+        raise ValueError(f"psf: expected 1 PSF or {channels} (one per channel), got {len(stack)}{shape} instead.")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
     checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
     return checked * channels if len(checked) == 1 else checked
@@ -124,7 +128,7 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
         sides = range(MAX_AUTO_TILE, DEFAULT_CHUNK - 1, -DEFAULT_CHUNK)
         fitting = [
             side for side in sides
-            if estimate_tile_bytes(side, halo, radius) <= budget
+            if estimate_tile_bytes([min(side + 2 * halo, n) for n in shape], radius) <= budget
             and math.prod(math.ceil(n / side) for n in shape) >= 2 * workers
         ]
         return (fitting[0] if fitting else DEFAULT_CHUNK), DEFAULT_CHUNK

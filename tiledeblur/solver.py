@@ -551,6 +551,11 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
                               maxiter=maxiter, nonneg=nonneg)
     psf = check_psf(psf)
+    if any(n < p for n, p in zip(observed.shape, psf.shape)):
+        # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
+        # image with a 13 x 13 PSF came out between -748 and 804 under tv).
+        raise ValueError(f"image: expected at least the PSF's {psf.shape[0]} x {psf.shape[1]} px, got shape "
+                         f"{observed.shape} instead.")
     if automatic:
         settings = dataclasses.replace(settings, mu=auto_mu(gcv_mu(observed, psf), settings.loss))
     restored, info = solve(observed, psf, settings)

@@ -86,18 +86,20 @@ def auto_halo(psf, mu):
     return int(np.clip(halo, max(psf_radius(psf)), MAX_HALO))
 
 
-def estimate_tile_bytes(tile, halo, radius):
-    """Peak resident bytes of a worker that solves tiles of side ``tile`` with ``halo``, estimated.
+def estimate_tile_bytes(read_shape, radius):
+    """Peak resident bytes of a worker whose largest tile reads ``read_shape`` pixels (core and halo), estimated.
 
     ``radius`` is the PSF's: the free boundary model extends the unknown by it.
 
     Examples
     --------
-    >>> round(estimate_tile_bytes(1024, 56, 6) / 1e6)
+    A 1024 px tile with a 56 px halo:
+
+    >>> round(estimate_tile_bytes((1136, 1136), 6) / 1e6)
     1484
     """
-    side = tile + 2 * halo + 2 * radius
-    return WORKER_BASELINE_BYTES + ARRAYS_PER_TILE * 8 * side * side
+    solved = math.prod(n + 2 * radius for n in read_shape)
+    return WORKER_BASELINE_BYTES + ARRAYS_PER_TILE * 8 * solved
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +183,17 @@ class TilePlan:
             solved *= sum(high - low + 2 * self.psf_radius for _, _, low, high in spans) / n
         return solved
 
+    def largest_read(self):
+        """The largest extent that a tile reads along each axis, core and halo, clipped to the image.
+
+        Examples
+        --------
+        >>> TilePlan(shape=(300, 5000), tile=1024, chunk=512, halo=56).largest_read()
+        (300, 1136)
+        """
+        return tuple(max(high - low for *_, low, high in (self._span(i, n) for i in range(grid)))
+                     for grid, n in zip(self.grid, self.shape))
+
     def tiles(self):
         """Every tile, row by row, made lazily."""
         for index in np.ndindex(*self.grid):
@@ -193,5 +206,5 @@ class TilePlan:
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile} px, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"(work per pixel x{self.work_per_pixel():.2f}); about "
-            f"{estimate_tile_bytes(self.tile, self.halo, self.psf_radius) / 2**20:.0f} MiB per worker"
+            f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker"
         )
