@@ -31,13 +31,13 @@ import functools
 import math
 import warnings
 
-import autograd.numpy as anp
 import numpy as np
 import scipy.optimize
 from autograd import value_and_grad
 from autograd.differential_operators import make_hvp
 
 from .image import check_image
+from .nonnegative import minimize_nonnegative
 from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LOSSES
 from .operators import BOUNDARIES, Blur
 from .preconditioning import Preconditioner, precondition
@@ -169,15 +169,17 @@ class _Objective:
         The float64 blur.
     preconditioner : tiledeblur.preconditioning.Preconditioner
         Its float64 version.
+    fast : tuple
+        The float32 blur and ``P``, for Hessian products.
     """
 
     def __init__(self, observed, psf, settings):
-        self.operator, self.preconditioner, *self._fast = _operators(
+        self.operator, self.preconditioner, *self.fast = _operators(
             np.asarray(psf, dtype=np.float64).tobytes(), psf.shape, observed.shape, settings.boundary,
             _regularizer_curvature(settings),
         )
         self._value_and_grad = value_and_grad(_loss_of_z(observed, self.operator, self.preconditioner, settings))
-        coarse_loss = _loss_of_z(observed, *self._fast, settings)
+        coarse_loss = _loss_of_z(observed, *self.fast, settings)
         self._coarse_value_and_grad = value_and_grad(coarse_loss)
         self._make_hvp = make_hvp(coarse_loss)
         self._hessian = HESSIANS.get(settings.loss)
@@ -214,7 +216,7 @@ class _Objective:
         """The product ``v -> H v`` at ``z``."""
         if self._hessian is None:
             return self._make_hvp(z)[0]
-        operator, preconditioner = self._fast
+        operator, preconditioner = self.fast
         product = self._hessian(preconditioner.apply(z), operator, self._settings, self._dual)
         return lambda vector: preconditioner.adjoint(product(preconditioner.apply(vector)))
 
@@ -424,36 +426,30 @@ def _newton_iteration(objective, z, gradient, forcing):
     return units.variable * result.x, result
 
 
-def _nonnegative(unconstrained, observed, operator, settings):
-    """The minimum over ``x >= 0``, by L-BFGS-B from the unconstrained minimum clipped at zero.
+def _nonnegative(objective, unconstrained, observed, settings):
+    """The minimum over ``x >= 0``, from the unconstrained one, by :func:`~tiledeblur.nonnegative.minimize_nonnegative`.
 
-    Newton-CG has no bounds, and ``x = P z`` would turn ``x >= 0`` into a
-    general linear constraint. So the bounded problem is solved in ``x``
-    itself, with the same autograd loss and gradient, by scipy's L-BFGS-B;
-    where the bound is not active its start is already the answer. It stops
-    when no projected gradient entry exceeds ``tol`` times the regularizer's
-    curvature, the scale of the gradient in ``x``, or when the loss stops
-    falling.
-
-    Returns
-    -------
-    restored : ndarray
-        Of the unknown's shape.
-    counts : collections.Counter
-        L-BFGS-B's iterations and evaluations.
-    converged : bool
-    message : str
+    The loss and gradient are float64, the Hessian products and ``P Pᵀ``
+    float32, as in the unconstrained solve. It stops when no projected
+    gradient entry exceeds ``tol`` times the regularizer's curvature, the
+    scale of the gradient in ``x``, and, unless the loss is quadratic, when
+    the last step moved no pixel by more than ``tol``.
     """
-    loss, shape = LOSSES[settings.loss], unconstrained.shape
-    value_and_grad_x = value_and_grad(lambda flat: loss(anp.reshape(flat, shape), observed, operator, settings))
-    result = scipy.optimize.minimize(
-        value_and_grad_x, np.clip(unconstrained, 0, None).ravel(), jac=True, method="L-BFGS-B",
-        bounds=scipy.optimize.Bounds(0, np.inf),
-        options={"maxiter": 50 * settings.maxiter, "gtol": settings.tol * _regularizer_curvature(settings)},
+    loss, hessian = LOSSES[settings.loss], HESSIANS.get(settings.loss)
+    operator, preconditioner = objective.fast
+
+    def hessian_at(x):
+        image = x.astype(operator.precision)
+        if hessian is not None:
+            return hessian(image, operator, settings)
+        return make_hvp(lambda y: loss(y, observed, operator, settings))(image)[0]
+
+    return minimize_nonnegative(
+        unconstrained, value_and_grad(lambda x: loss(x, observed, objective.operator, settings)), hessian_at,
+        lambda residual: preconditioner.apply(preconditioner.adjoint(residual)),
+        threshold=settings.tol * _regularizer_curvature(settings),
+        step_tol=math.inf if settings.loss in QUADRATIC_LOSSES else settings.tol, maxiter=settings.maxiter,
     )
-    counts = collections.Counter(iterations=result.nit, function_evaluations=result.nfev,
-                                 gradient_evaluations=result.njev)
-    return result.x.reshape(shape), counts, bool(result.success), f"L-BFGS-B (x >= 0): {result.message}"
 
 
 def _regularizer_curvature(settings):
@@ -491,7 +487,7 @@ def solve(observed, psf, settings):
     )
     restored = objective.preconditioner.apply(solution)
     if settings.nonneg:
-        restored, bounded_counts, bounded, bounded_message = _nonnegative(restored, data, objective.operator, settings)
+        restored, bounded_counts, bounded, bounded_message = _nonnegative(objective, restored, data, settings)
         counts.update(bounded_counts)
         message = bounded_message if converged else message
         converged = converged and bounded
