@@ -4,7 +4,7 @@ What it measures
 ----------------
 Pixels per second on one core of ``tiledeblur.deconvolve(image, psf, mu=1e-2)``
 (``loss="tikhonov"``, free boundary, the other options at their defaults; ``--loss``
-and ``--mu`` choose another loss and weight) on square tiles, by default of
+and ``--mu`` choose another loss and weight, ``--nonneg`` the bounded solve) on square tiles, by default of
 256, 512 and 1024 pixels a side, with the article's PSF
 ``gaussian_psf(13, (1, 3))``. In the same run, in alternation, it measures:
 
@@ -408,7 +408,7 @@ def table(rows, options, article_capped, article_skipped):
     notes = [
         "",
         f"- Mpx/s: tile pixels over the median wall time, one thread. Ours is `deconvolve(image, psf, "
-        f"loss={options.loss!r}, mu={options.mu!r})` (free boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
+        f"loss={options.loss!r}, mu={options.mu!r}, nonneg={options.nonneg})` (free boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
         f"the article is its loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start and "
         f"finite-difference Hessian products, `maxiter={options.article_maxiter}`.",
         f"- Ours − tight: the largest absolute difference from the same solve with `tol={TIGHT_TOL:g}`.",
@@ -446,6 +446,7 @@ def parse_arguments(argv):
     parser.add_argument("--mu", type=parse_mu, default=None,
                         help="our weight, a number or 'auto' (default: the loss's fixed default, "
                              f"{OURS_MU} for tikhonov)")
+    parser.add_argument("--nonneg", action="store_true", help="our solve with nonneg=True")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
     options = parser.parse_args(argv)
     if options.mu is None:
@@ -477,7 +478,7 @@ def benchmark_tile(size, psf, options):
     """
     truth = sharp_tile(size)
     observed = observe(truth, psf)
-    settings = {"loss": options.loss, "mu": options.mu}
+    settings = {"loss": options.loss, "mu": options.mu, "nonneg": options.nonneg}
     solvers = {"ours": functools.partial(solve_ours, observed, psf, settings),
                "lucy": functools.partial(solve_lucy, observed, psf)}
     if size in options.article_sizes:

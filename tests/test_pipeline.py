@@ -19,7 +19,7 @@ from skimage import data
 
 import tiledeblur
 from tiledeblur import TileError, deconvolve, run
-from tiledeblur.io import MARKER_FOLDER
+from tiledeblur.io import MARKER_FOLDER, fingerprint
 from tiledeblur.pipeline import process_tile
 from tiledeblur.planning import prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
@@ -190,6 +190,19 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
 
 
+def test_the_fingerprint_sees_a_change_in_any_chunk_of_a_small_scan(tmp_path, small_scan):
+    """A slide's first, middle and last chunks are often all glass: another slide of its size must not resume."""
+    scan = zarr.open_array(_write(tmp_path / "scan.zarr", small_scan[1]), mode="r+")
+    original = fingerprint(scan)
+    for row, col in np.ndindex(4, 4):
+        region = (slice(64 * row, 64 * row + 64), slice(64 * col, 64 * col + 64))
+        kept = scan[region]
+        scan[region] = kept[::-1]
+        assert fingerprint(scan) != original, (row, col)
+        scan[region] = kept
+    assert fingerprint(scan) == original
+
+
 def test_resume_knows_the_input_however_it_is_spelled(tmp_path, small_scan, article_psf, client, monkeypatch):
     shutil.copytree(small_scan[0], tmp_path / "scan.zarr")
     monkeypatch.chdir(tmp_path)
@@ -200,9 +213,12 @@ def test_resume_knows_the_input_however_it_is_spelled(tmp_path, small_scan, arti
 
 
 def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, small_reference_report, article_psf,
-                                       client):
+                                       client, monkeypatch):
     scan = _write(tmp_path / "scan.zarr", small_scan[1])
-    chunk = scan / "c" / "1" / "2"  # not one of the chunks that the fingerprint samples
+    # The fingerprint reads every chunk of so small a scan; sampling three, (0, 0), (1, 3) and (3, 3), lets the
+    # broken chunk reach a tile, as it would in a large scan.
+    monkeypatch.setattr(tiledeblur.io, "FINGERPRINT_CHUNKS", 3)
+    chunk = scan / "c" / "1" / "2"
     original = chunk.read_bytes()
     chunk.write_bytes(b"not a zstd frame")
     output = tmp_path / "out.zarr"
@@ -323,13 +339,22 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, cli
         expected = np.clip(np.round(whole * 255), 0, 255)
         # The solves agree within 1e-3 of the [0, 1] scale, so the rounded bytes within one step.
         assert np.abs(out[..., channel].astype(int) - expected).max() <= 1
-    # The same stack with its channels last, as a TIFF made beside a yxc scan holds it.
+    # The same stack with its channels last, as a TIFF made beside a yxc scan holds it; a NumPy axis.
     tifffile.imwrite(tmp_path / "psfs.tif", np.moveaxis(psfs, 0, -1), photometric="rgb")
-    channels_last = run(scan, tmp_path / "psfs.tif", tile=64, channel_axis=-1, out_dtype="input",
+    channels_last = run(scan, tmp_path / "psfs.tif", tile=64, channel_axis=np.int64(-1), out_dtype="input",
                         output=tmp_path / "last.zarr", client=client, progress=False)
     np.testing.assert_array_equal(zarr.open_array(channels_last.output, mode="r")[...], out[...])
     with pytest.raises(ValueError, match=r"psf: expected 1 PSF or 3 \(one per channel\), got 2"):
         run(scan, psfs[:2], channel_axis=-1, output=tmp_path / "other.zarr", client=client, progress=False)
+
+
+def test_psfs_of_several_sizes_and_one_psf_as_nested_lists(tmp_path):
+    """A wider PSF for the red channel; a small PSF typed in as a list of rows."""
+    rgb = data.astronaut()[:96, :96]
+    psfs = [tiledeblur.gaussian_psf(5, 0.8), tiledeblur.gaussian_psf(9, 1.5), tiledeblur.gaussian_psf((7, 11), (1, 2))]
+    assert tiledeblur.plan(_write(tmp_path / "rgb.zarr", rgb), psfs, channel_axis=-1, tile=64).psf_radius == 5
+    nested = [[0, 1, 0], [1, 4, 1], [0, 1, 0]]
+    assert tiledeblur.plan(_write(tmp_path / "gray.zarr", rgb[..., 0]), nested, tile=64).psf_radius == 1
 
 
 def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, small_reference, article_psf,

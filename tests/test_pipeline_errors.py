@@ -37,6 +37,8 @@ CASES = [
     ({"component": "0"}, ValueError, "component: expected None for the array"),
     ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF or 1 \(one per channel\), got 2"),
+    ({"psf": gaussian_psf(151, 3.0)}, ValueError,
+     "zarr_path: expected an image at least as large as the 151 x 151 PSF, got 96 x 80 px"),
     ({"address": "tcp://127.0.0.1:1", "client": object()}, ValueError, "address: expected None when a client"),
     ({"address": "no-port"}, ValueError, "address: expected a dask scheduler's address .* got 'no-port'"),
     ({"address": "tcp://127.0.0.1:1"}, ValueError, "address: expected a running dask scheduler, got 'tcp://127"),
@@ -74,6 +76,8 @@ def test_missing_and_empty_and_3d(tmp_path):
         run(tmp_path / "cube.zarr", PSF, progress=False)
     with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got 0.0"):
         run(tmp_path / "cube.zarr", PSF, channel_axis=0.0, progress=False)
+    with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got False"):
+        run(tmp_path / "cube.zarr", PSF, channel_axis=False, progress=False)
     zarr.create_array(tmp_path / "rgb.zarr", shape=(40, 30, 3), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: .* 0 makes 40 planes of 30 x 3 px, smaller than the 13 x 13 "
                                          r"PSF \(pass -1 if"):

@@ -1,3 +1,6 @@
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio
@@ -99,8 +102,10 @@ def test_bad_settings(kwargs, error, match):
         deconvolve(np.zeros((8, 8)), gaussian_psf(3, 1.0), **kwargs)
 
 
-def test_numpy_integers_are_ints():
-    assert SolverSettings(maxiter=np.int64(5)).maxiter == 5
+def test_numpy_scalars_become_python_numbers():
+    """A run records its settings as JSON, which takes no NumPy scalars."""
+    settings = SolverSettings(mu=np.float32(0.01), eps=np.float64(0.03), maxiter=np.int64(5), nonneg=np.bool_(True))
+    assert json.loads(json.dumps(dataclasses.asdict(settings)))["maxiter"] == 5
 
 
 @pytest.mark.parametrize(

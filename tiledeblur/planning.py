@@ -64,24 +64,28 @@ def _check_layout(array, channel_axis):
         return None, tuple(array.shape), 1
     if array.ndim != 3:
         raise ValueError(f"zarr_path: expected 2-D data or 2-D with channels, got shape {array.shape} instead.")
-    if channel_axis not in (0, 2, -1, -3) or not isinstance(channel_axis, (int, np.integer)):
+    if (channel_axis not in (0, 2, -1, -3) or isinstance(channel_axis, bool)
+            or not isinstance(channel_axis, (int, np.integer))):
         raise ValueError(
             f"channel_axis: expected 0 (cyx) or -1 (yxc) for 3-D data of shape {array.shape}, "
             f"got {channel_axis!r} instead."
         )
-    axis = channel_axis % 3
+    axis = int(channel_axis) % 3
     yx = tuple(n for i, n in enumerate(array.shape) if i != axis)
     return axis, yx, array.shape[axis]
 
 
 def _check_planes(axis, shape, channels, psf_shape):
-    """Refuse channels whose planes are narrower than the PSF: the channel axis is then almost surely wrong.
+    """Refuse planes smaller than the PSF, as :func:`tiledeblur.deconvolve` does; with channels, the axis is wrong.
 
     An RGB scan is ``yxc``; read as ``cyx`` it becomes thousands of "channels"
     three pixels wide, which would run for hours and write nonsense.
     """
-    if axis is None or all(n >= p for n, p in zip(shape, psf_shape)):
+    if all(n >= p for n, p in zip(shape, psf_shape)):
         return
+    if axis is None:
+        raise ValueError(f"zarr_path: expected an image at least as large as the {psf_shape[0]} x {psf_shape[1]} "
+                         f"PSF, got {shape[0]} x {shape[1]} px instead.")
     other = -1 if axis == 0 else 0
     raise ValueError(
         f"channel_axis: expected the axis of the channels; {axis} makes {channels} planes of {shape[0]} x "
@@ -94,12 +98,17 @@ def _check_psfs(psf, channels):
     """One checked PSF per channel, from one PSF, a list or stack of them, or a path."""
     if isinstance(psf, (str, os.PathLike)):
         psf = read_psf_file(psf)
-    if np.ndim(psf) == 3 and np.shape(psf)[0] != channels and np.shape(psf)[-1] == channels:
-        # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
-        psf = np.moveaxis(psf, -1, 0)
-    stack = list(psf) if isinstance(psf, (list, tuple)) or np.ndim(psf) == 3 else [psf]
+    listed = isinstance(psf, (list, tuple)) and all(np.ndim(p) == 2 for p in psf)
+    if listed:  # PSFs of any sizes, one per channel; a nested list of numbers is one PSF
+        stack = list(psf)
+    else:
+        psf = np.asarray(psf)
+        if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
+            # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
+            psf = np.moveaxis(psf, -1, 0)
+        stack = list(psf) if psf.ndim == 3 else [psf]
     if len(stack) not in (1, channels):
-        shape = "" if isinstance(psf, (list, tuple)) else f" (a stack of shape {np.shape(psf)})"
+        shape = "" if listed else f" (a stack of shape {psf.shape})"
         raise ValueError(f"psf: expected 1 PSF or {channels} (one per channel), got {len(stack)}{shape} instead.")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
     checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))

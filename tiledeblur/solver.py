@@ -117,12 +117,16 @@ class SolverSettings:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {self.boundary!r} instead.")
         for name in ("mu", "eps", "tol"):
             _check_positive(name, getattr(self, name))
+            # NumPy scalars become Python floats, which a run records as JSON.
+            object.__setattr__(self, name, float(getattr(self, name)))
         if not isinstance(self.maxiter, (int, np.integer)) or isinstance(self.maxiter, bool):
             raise TypeError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
         if self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
+        object.__setattr__(self, "maxiter", int(self.maxiter))
         if not isinstance(self.nonneg, (bool, np.bool_)):
             raise TypeError(f"nonneg: expected True or False, got {self.nonneg!r} instead.")
+        object.__setattr__(self, "nonneg", bool(self.nonneg))
 
 
 def _check_positive(name, value):
