@@ -277,6 +277,24 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
         expected = finer.reshape(finer.shape[0] // 2, 2, finer.shape[1] // 2, 2).mean(axis=(1, 3))
         np.testing.assert_allclose(out[str(level)][...], expected, rtol=1e-6, atol=1e-6)  # float32 means
         assert out[str(level)].chunks == (64, 64)
+    # A coarser level read: its own pixel size, not level 0's.
+    half = run(tmp_path / "ome.zarr", article_psf, component="half", output=tmp_path / "half.zarr", tile=64,
+               client=client, progress=False)
+    datasets = zarr.open_group(half.output, mode="r").attrs["ome"]["multiscales"][0]["datasets"]
+    assert [d["coordinateTransformations"][0]["scale"] for d in datasets] == [[0.5, 0.5], [1.0, 1.0]]
+
+
+def test_ome_zarr_0_3_with_one_z_plane_read_as_channels(tmp_path, small_scan, article_psf, client):
+    """NGFF 0.3 names its axes with plain strings; a single z plane is never halved."""
+    group = zarr.open_group(tmp_path / "old.zarr", mode="w", zarr_format=2)
+    group.create_array("0", data=small_scan[1][None, :128, :128], chunks=(1, 64, 64))
+    group.attrs["multiscales"] = [{"version": "0.3", "axes": ["z", "y", "x"], "datasets": [{"path": "0"}]}]
+    report = run(tmp_path / "old.zarr", article_psf, channel_axis=0, tile=64, client=client, progress=False)
+    out = zarr.open_group(report.output, mode="r")
+    multiscale = out.attrs["multiscales"][0]
+    assert multiscale["version"] == "0.4" and [a["name"] for a in multiscale["axes"]] == ["z", "y", "x"]
+    assert [out[d["path"]].shape for d in multiscale["datasets"]] == [(1, 128, 128), (1, 64, 64)]
+    assert multiscale["datasets"][1]["coordinateTransformations"][0]["scale"] == [1.0, 2.0, 2.0]
 
 
 def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):

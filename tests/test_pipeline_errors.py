@@ -85,6 +85,14 @@ def test_missing_and_empty_and_3d(tmp_path):
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
     with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
         run(tmp_path / "group.zarr", PSF, progress=False)
+    with pytest.raises(TypeError, match="component: expected None or a str, got 123"):
+        run(tmp_path / "group.zarr", PSF, component=123, progress=False)
+    ome = zarr.open_group(tmp_path / "ome.zarr", mode="w")
+    ome.create_array("0", shape=(40, 40), dtype="u1")
+    ome.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": [{"name": n} for n in "cyx"],
+                                                          "datasets": [{"path": "0"}]}]}
+    with pytest.raises(ValueError, match="zarr_path: expected 2 axes in the OME-Zarr metadata, got 3"):
+        run(tmp_path / "ome.zarr", PSF, progress=False)
 
 
 @pytest.mark.parametrize(
@@ -126,6 +134,19 @@ def test_output_rules(scan, tmp_path):
     with pytest.raises(ValueError, match="output: expected a new path, got .*taken.zarr.*pass overwrite=True"):
         run(scan, PSF, output=taken, resume=False, progress=False)
     assert (taken / "notes.txt").read_text() == "someone else's"
+
+
+def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
+    """An array named by its path inside a store: the store is the input, and nothing is written into it."""
+    store = tmp_path / "slides.zarr"
+    zarr.open_group(store, mode="w").create_array("a/b", shape=(96, 80), dtype="u1", fill_value=9)
+    before = _digest(store)
+    for output in (store / "out.zarr", store / "a" / "out.zarr"):
+        with pytest.raises(ValueError, match="output: expected a path apart from the input's store .*slides.zarr'"):
+            run(store / "a" / "b", PSF, output=output, progress=False)
+    report = run(store / "a" / "b", PSF, mu=0.01, n_workers=1, progress=False)
+    assert report.output == str(tmp_path / "slides.a.b.deblurred.zarr")
+    assert _digest(store) == before
 
 
 @pytest.mark.parametrize("component", ["", "0"])

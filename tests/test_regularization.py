@@ -19,4 +19,4 @@ def test_glass_and_sky_do_not_choose_the_weight():
     for glass in (np.full((1024, 1024), 0.9), 0.9 + rng.normal(0, 0.01, (1024, 1024))):
         slide = glass.copy()
         slide[256:768, 256:768] = sample
-        assert estimate_image_mu(lambda yx: slide[yx][None], slide.shape, [psf], "tikhonov") == expected
+        assert estimate_image_mu(lambda yx, slide=slide: slide[yx][None], slide.shape, [psf], "tikhonov") == expected

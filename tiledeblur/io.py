@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+import posixpath
 import re
 
 import fsspec
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 MARKER_FOLDER = ".tiledeblur/done"
+#: The files that make a folder a Zarr group: version 3, version 2.
+ZARR_GROUP_FILES = ("zarr.json", ".zgroup")
 #: Chunks of the input that its fingerprint hashes (see :func:`fingerprint`).
 FINGERPRINT_CHUNKS = 64
 
@@ -76,6 +79,21 @@ class Location:
         """The URL of the array itself."""
         return self.url.rstrip("/") + (f"/{self.component}" if self.component else "")
 
+    def store_root(self):
+        """The location of the outermost Zarr group whose hierarchy holds :attr:`url`; itself if none does.
+
+        ``"slides.zarr/a"`` names an array inside the store ``slides.zarr``, and
+        a bioformats2raw ``"plate.zarr/0"`` an image group inside one: an
+        output next to them would write into that store.
+        """
+        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        root = path.rstrip("/")
+        parent = posixpath.dirname(root)
+        while parent != root and any(fs.exists(f"{parent}/{name}") for name in ZARR_GROUP_FILES):
+            root, parent = parent, posixpath.dirname(parent)
+        url = root if fsspec.core.split_protocol(self.url)[0] is None else fs.unstrip_protocol(root)
+        return dataclasses.replace(self, url=url, component="")
+
     def open(self, mode="r"):
         """Open the array (``mode="r"``: read-only).
 
@@ -118,6 +136,8 @@ def open_input(url, *, component=None, storage_options=None):
     location : Location
         What a worker needs to reopen it.
     """
+    if component is not None and not isinstance(component, str):
+        raise TypeError(f"component: expected None or a str, got {component!r} instead.")
     location = Location.at(url, storage_options=storage_options)
     url = location.url
     try:

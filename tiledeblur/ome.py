@@ -1,13 +1,16 @@
 """OME-Zarr (NGFF 0.4 and 0.5): the input's multiscale metadata, the output's, and its pyramid.
 
-An OME-Zarr input gives an OME-Zarr output of the same NGFF version: a group
-whose level ``"0"`` is what :func:`tiledeblur.run` writes, and whose further
-levels, each half the size of the one before in y and x (a 2 × 2 mean), are
-built from it afterwards on the cluster until a level fits in one chunk. The
-axes and level-0 scale are the input's; each level doubles the spatial scale.
+An OME-Zarr input gives an OME-Zarr output of the same NGFF version (0.4 for
+the older 0.1–0.3, whose axes were plain names): a group whose level ``"0"``
+is what :func:`tiledeblur.run` writes, and whose further levels, each half the
+size of the one before along the spatial axes (a 2 × 2 mean), are built from
+it afterwards on the cluster until a level fits in one chunk. An axis of one
+pixel (a single z plane) is never halved. The axes are the input's, and the
+scale that of the level read; each halving doubles an axis's scale.
 """
 
 import dataclasses
+import itertools
 
 import dask.array as da
 import numpy as np
@@ -26,14 +29,20 @@ class Multiscale:
     scale: tuple
 
 
-def read_multiscale(attributes):
-    """The :class:`Multiscale` in a group's attributes, or None if it has none.
+#: The NGFF axis type of each name that versions before 0.4 allowed.
+AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
+
+
+def read_multiscale(attributes, level=None):
+    """The :class:`Multiscale` in a group's attributes, with the scale of the dataset ``level``; None if it has none.
 
     Examples
     --------
     >>> read_multiscale({"ome": {"version": "0.5", "multiscales": [{"axes": [{"name": "y"}, {"name": "x"}],
     ...     "datasets": [{"path": "0"}]}]}})
     Multiscale(version='0.5', axes=({'name': 'y'}, {'name': 'x'}), scale=(1.0, 1.0))
+    >>> read_multiscale({"multiscales": [{"version": "0.3", "axes": ["c", "y", "x"], "datasets": [{"path": "0"}]}]})
+    Multiscale(version='0.4', axes=({'name': 'c', 'type': 'channel'}, ...), scale=(1.0, 1.0, 1.0))
     """
     ome = attributes.get("ome", attributes)
     multiscales = ome.get("multiscales")
@@ -41,8 +50,15 @@ def read_multiscale(attributes):
         return None
     first = multiscales[0]
     version = str(ome.get("version") or first.get("version", "0.4"))
-    axes = tuple(first.get("axes") or ({"name": "y", "type": "space"}, {"name": "x", "type": "space"}))
-    transforms = first["datasets"][0].get("coordinateTransformations", [])
+    if version in ("0.1", "0.2", "0.3"):
+        version = "0.4"
+    axes = tuple(
+        {"name": axis, "type": AXIS_TYPES.get(axis, "space")} if isinstance(axis, str) else axis
+        for axis in first.get("axes") or ("y", "x")
+    )
+    datasets = first["datasets"]
+    dataset = next((d for d in datasets if d.get("path") == level), datasets[0])
+    transforms = dataset.get("coordinateTransformations", [])
     scale = next((t["scale"] for t in transforms if t.get("type") == "scale"), [1.0] * len(axes))
     return Multiscale(version, axes, tuple(float(s) for s in scale))
 
@@ -64,7 +80,7 @@ def _spatial(multiscale):
 
 
 def pyramid_shapes(shape, multiscale, chunk):
-    """Shapes of levels 1, 2, ...: halve the spatial axes until a level fits in one chunk.
+    """Shapes of levels 1, 2, ...: halve the spatial axes longer than one pixel until a level fits in one chunk.
 
     Examples
     --------
@@ -74,18 +90,35 @@ def pyramid_shapes(shape, multiscale, chunk):
     spatial = _spatial(multiscale)
     shapes = []
     while max(n for n, s in zip(shape, spatial) if s) > chunk:
-        shape = tuple(n // 2 if s else n for n, s in zip(shape, spatial))
+        shape = tuple(n // 2 if s and n > 1 else n for n, s in zip(shape, spatial))
         shapes.append(shape)
     return shapes
 
 
-def multiscale_attributes(multiscale, levels):
-    """The group attributes of a ``levels``-level multiscale, in the multiscale's NGFF version."""
-    spatial = _spatial(multiscale)
+def _halvings(shapes):
+    """Per level of ``shapes`` (level 0 first), 2 along each axis halved since the level before, else 1."""
+    return [[2 if n < m else 1 for n, m in zip(shape, before)] for before, shape in itertools.pairwise(shapes)]
+
+
+def multiscale_attributes(multiscale, shapes):
+    """The group attributes of a multiscale whose levels have ``shapes``, in its NGFF version.
+
+    Examples
+    --------
+    A single z plane is not halved, so its scale stays:
+
+    >>> zyx = Multiscale("0.5", ({"name": "z"}, {"name": "y"}, {"name": "x"}), (2.0, 0.5, 0.5))
+    >>> shapes = [(1, 600, 600), *pyramid_shapes((1, 600, 600), zyx, 512)]
+    >>> [d["coordinateTransformations"][0]["scale"] for d in multiscale_attributes(zyx, shapes)["ome"]
+    ...     ["multiscales"][0]["datasets"]]
+    [[2.0, 0.5, 0.5], [2.0, 1.0, 1.0]]
+    """
+    scales = [list(multiscale.scale)]
+    for factors in _halvings(shapes):
+        scales.append([s * f for s, f in zip(scales[-1], factors)])
     datasets = [
-        {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": [
-            s * 2**level if is_space else s for s, is_space in zip(multiscale.scale, spatial)]}]}
-        for level in range(levels)
+        {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+        for level, scale in enumerate(scales)
     ]
     entry = {"axes": list(multiscale.axes), "datasets": datasets, "name": "tiledeblur"}
     if multiscale.version.startswith("0.4"):
@@ -93,17 +126,16 @@ def multiscale_attributes(multiscale, levels):
     return {"ome": {"version": multiscale.version, "multiscales": [entry]}}
 
 
-def build_pyramid(client, url, multiscale, shapes, chunks, storage_options=None):
-    """Write levels 1.. of the group at ``url`` from its level 0, on the cluster.
+def build_pyramid(client, url, shapes, chunks, storage_options=None):
+    """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
     Each level is the 2 × 2 mean of the one before (an odd last row or column
     is dropped), rounded for integer dtypes, written in whole chunks.
     """
     group = zarr.open_group(url, mode="r+", storage_options=storage_options)
-    factors = {axis: 2 for axis, is_space in enumerate(_spatial(multiscale)) if is_space}
-    for level, shape in enumerate(shapes, start=1):
+    for level, (shape, factors) in enumerate(zip(shapes[1:], _halvings(shapes)), start=1):
         previous = da.from_zarr(group[str(level - 1)])
-        halved = da.coarsen(np.mean, previous, factors, trim_excess=True)
+        halved = da.coarsen(np.mean, previous, dict(enumerate(factors)), trim_excess=True)
         if previous.dtype.kind in "ui":
             halved = da.round(halved)
         target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=0,

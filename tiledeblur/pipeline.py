@@ -238,7 +238,7 @@ def _create_output(prepared, identity, *, overwrite):
     recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run}}
     if prepared.multiscale is not None:
         # On the group too: a run killed before level 0 exists is then known as this run's.
-        group_attributes = {**multiscale_attributes(prepared.multiscale, 1 + len(prepared.pyramid)), **recorded}
+        group_attributes = {**multiscale_attributes(prepared.multiscale, prepared.pyramid), **recorded}
     create_output(
         job.target, shape=array.shape, chunks=_output_chunks(prepared),
         dtype=array.dtype if job.out_dtype == "input" else np.dtype(job.out_dtype),
@@ -417,8 +417,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             _create_output(prepared, identity, overwrite=replace)
         computed = _compute_tiles(active, prepared, finished or set(), show_progress=progress)
         if prepared.multiscale is not None:
-            build_pyramid(active, prepared.job.target.url, prepared.multiscale, prepared.pyramid,
-                          _output_chunks(prepared), storage_options=prepared.job.target.storage_options or None)
+            build_pyramid(active, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
+                          storage_options=prepared.job.target.storage_options or None)
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.settings.mu,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,

@@ -166,15 +166,24 @@ def _same_store(first, second):
 
 
 def _output_location(output, source):
+    """Where the output goes: ``output``, or by default beside the store that holds the input, never inside it.
+
+    The default of ``scan.zarr`` is ``scan.deblurred.zarr``; that of the
+    array ``slides.zarr/a/b``, inside the store ``slides.zarr``, is
+    ``slides.a.b.deblurred.zarr`` beside that store.
+    """
     if output is not None and not isinstance(output, (str, os.PathLike)):
         raise TypeError(f"output: expected None, a str or an os.PathLike, got {output!r} instead.")
+    root = source.store_root()
     if output is None:
-        output = source.url.rstrip("/").removesuffix(".zarr") + ".deblurred.zarr"
+        inner = source.url.rstrip("/").removeprefix(root.url.rstrip("/")).strip("/")
+        stem = root.url.rstrip("/").removesuffix(".zarr")
+        output = ".".join([stem, *inner.split("/")] if inner else [stem]) + ".deblurred.zarr"
     target = Location.at(output, storage_options=source.storage_options, name="output")
-    if _same_store(source, target):
+    if _same_store(root, target):
         raise ValueError(
-            f"output: expected a path apart from the input {source.url!r}, got {target.url!r}, "
-            "which would write into the input."
+            f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
+            "which would write into it."
         )
     return target
 
@@ -188,7 +197,7 @@ class Prepared:
     plan: TilePlan
     #: The OME-Zarr multiscale of the output, None for a plain array.
     multiscale: Multiscale | None = None
-    #: Shapes of the output's pyramid levels after level 0.
+    #: Shapes of the output's pyramid levels, level 0 first; empty for a plain array.
     pyramid: tuple = ()
 
 
@@ -209,6 +218,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
                               maxiter=maxiter, nonneg=nonneg)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)
     found = _input_multiscale(source)
+    if found is not None and len(found.axes) != array.ndim:
+        raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
     if channel_axis is None and found is not None:
         channel_axis = next((i for i, a in enumerate(found.axes) if a.get("type") == "channel"), None)
     axis, shape, channels = _check_layout(array, channel_axis)
@@ -226,14 +237,14 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius)
-    pyramid = tuple(pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
+    pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     return Prepared(array, job, tile_plan, multiscale, pyramid)
 
 
 def _input_multiscale(source):
-    """The OME-Zarr multiscale of the input's store, or None for a plain array or group."""
+    """The OME-Zarr multiscale of the input's store, at the level read; None for a plain array or group."""
     root = zarr.open(source.url, mode="r", storage_options=source.storage_options or None)
-    return read_multiscale(root.attrs.asdict()) if isinstance(root, zarr.Group) else None
+    return read_multiscale(root.attrs.asdict(), level=source.component) if isinstance(root, zarr.Group) else None
 
 
 def _output_multiscale(ome, found, array, channel_axis):
@@ -244,8 +255,6 @@ def _output_multiscale(ome, found, array, channel_axis):
         return None
     if found is None:
         return plain_multiscale(array.ndim, channel_axis, array.metadata.zarr_format)
-    if len(found.axes) != array.ndim:
-        raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
     return found
 
 
