@@ -1,5 +1,6 @@
 """The ``tiledeblur`` command, run as a user runs it: the installed console script."""
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from PIL import Image
 from skimage import data
 
 SCRIPT = Path(sys.executable).with_name("tiledeblur")
@@ -40,8 +42,9 @@ def test_help_says_what_and_defaults(command):
     [
         (["run", "missing.zarr", "--psf", "gaussian:13,1,3"], "zarr_path: expected an existing Zarr array"),
         (["run", "{scan}", "--psf", "gaussian:13,1,3", "--halo", "2"], "halo: expected at least the PSF radius"),
-        (["run", "{scan}", "--psf", "missing.npy"], "path: expected an existing PSF file"),
+        (["run", "{scan}", "--psf", "missing.npy"], "psf: expected an existing PSF file"),
         (["plan", "{scan}", "--psf", "gaussian:12,1"], "expected gaussian:SIZE,SIGMA"),
+        (["plan", "{scan}", "--psf", "gaussian:7"], "got 'gaussian:7' (0 sigmas)"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--tile", "big"], "expected 'auto' or a int"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "missing/p.png"],
          "--preview: expected a PNG path in an existing folder, got 'missing/p.png'"),
@@ -81,9 +84,25 @@ def test_run_ome_with_preview(scan, tmp_path):
     assert preview.stat().st_size > 10_000
 
 
-def test_convert_refuses_a_file_it_cannot_read(tmp_path):
-    (tmp_path / "notes.png").write_text("not an image")
-    result = _tiledeblur("convert", tmp_path / "notes.png", tmp_path / "out.zarr")
+def _damaged_png(path):
+    png = io.BytesIO()
+    Image.fromarray(data.camera()).save(png, format="PNG")
+    path.write_bytes(png.getvalue()[:8] + b"\x00\x00\x00\x0dIHDR" + bytes(40))  # Pillow: SyntaxError
+
+
+def _truncated_tiff(path):
+    tifffile.imwrite(path, data.camera(), compression="zlib", rowsperstrip=16)
+    path.write_bytes(path.read_bytes()[:9000])  # opens, then a strip fails to inflate: zlib.error
+
+
+@pytest.mark.parametrize(("name", "write"), [
+    ("notes.png", lambda path: path.write_text("not an image")),
+    ("damaged.png", _damaged_png),
+    ("truncated.tif", _truncated_tiff),
+])
+def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
+    write(tmp_path / name)
+    result = _tiledeblur("convert", tmp_path / name, tmp_path / "out.zarr", "--chunk", "64")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "image: expected a TIFF, PNG or JPEG file, got" in result.stderr
     assert not (tmp_path / "out.zarr").exists()

@@ -384,6 +384,8 @@ def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, 
     out = zarr.open_group(report.output, mode="r")
     assert out.metadata.zarr_format == 2 and out.attrs["multiscales"][0]["version"] == "0.4"
     assert out["0"].dtype == np.uint8 and out["2"].shape == (64, 64)
+    for level in ("0", "1", "2"):  # NGFF 0.4 asks for nested chunk keys
+        assert json.loads((Path(report.output) / level / ".zarray").read_text())["dimension_separator"] == "/"
     plain = run(small_scan[0], article_psf, output=tmp_path / "asked.zarr", tile=64, ome=True, client=client,
                 progress=False)
     asked = zarr.open_group(plain.output, mode="r")

@@ -37,6 +37,7 @@ CASES = [
     ({"component": "0"}, ValueError, "component: expected None for the array"),
     ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF or 1 \(one per channel\), got 2"),
+    ({"psf": "no-such-psf.npy"}, ValueError, "psf: expected an existing PSF file, got 'no-such-psf.npy'"),
     ({"psf": gaussian_psf(151, 3.0)}, ValueError,
      "zarr_path: expected an image at least as large as the 151 x 151 PSF, got 96 x 80 px"),
     ({"address": "tcp://127.0.0.1:1", "client": object()}, ValueError, "address: expected None when a client"),
@@ -49,6 +50,7 @@ CASES = [
     ({"n_workers": 1.5}, TypeError, "n_workers: expected None or an int, got 1.5"),
     ({"output": 5}, TypeError, "output: expected None, a str or an os.PathLike, got 5"),
     ({"output": "foo://out.zarr"}, ValueError, "output: expected a path or a URL that fsspec can open, got 'foo://"),
+    ({"output": "memory://out.zarr"}, ValueError, "output: expected a store that dask's worker processes can open"),
     ({"storage_options": 5}, TypeError, "storage_options: expected None or a dict, got 5"),
 ]
 

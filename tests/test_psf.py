@@ -99,3 +99,13 @@ def test_load_psf_errors_name_the_path(tmp_path):
         load_psf(tmp_path / "even.npy")
     with pytest.raises(TypeError, match="path: expected a str"):
         load_psf(3)
+    (tmp_path / "psf.tif").write_bytes(b"nota tiff")
+    with pytest.raises(ValueError, match=r"path: expected a readable TIFF file or Zarr array, got .*psf.tif' \(Tiff"):
+        load_psf(tmp_path / "psf.tif")
+    zarr.open_group(tmp_path / "group.zarr", mode="w")
+    (tmp_path / "folder").mkdir()
+    for folder in ("group.zarr", "folder"):
+        with pytest.raises(ValueError, match=f"path: expected a readable TIFF file or Zarr array, got .*{folder}'"):
+            load_psf(tmp_path / folder)
+    np.save(tmp_path / "psf.npy", np.ones((3, 3)))
+    assert load_psf(f"file://{tmp_path / 'psf.npy'}").shape == (3, 3)

@@ -23,7 +23,9 @@ def _psf(text):
         return text
     try:
         size, *sigma = text.removeprefix("gaussian:").split(",")
-        return gaussian_psf(int(size), tuple(float(s) for s in sigma) if len(sigma) == 2 else float(*sigma))
+        if len(sigma) not in (1, 2):
+            raise ValueError(f"{len(sigma)} sigmas")
+        return gaussian_psf(int(size), tuple(float(s) for s in sigma) if len(sigma) == 2 else float(sigma[0]))
     except (TypeError, ValueError) as error:
         raise argparse.ArgumentTypeError(
             f"expected gaussian:SIZE,SIGMA or gaussian:SIZE,SIGMA0,SIGMA1 with odd SIZE, got {text!r} ({error})"

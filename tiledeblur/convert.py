@@ -5,6 +5,8 @@ chunk rows at a time, so a scan larger than memory is never loaded whole.
 PNG and JPEG cannot be read in parts, so they are loaded whole.
 """
 
+import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,9 @@ __all__ = ["convert"]
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
 OME_VERSION = "0.5"
+#: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
+#: PNG), imageio, and zlib for a truncated compressed TIFF strip.
+READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error)
 
 
 def _open_image(path):
@@ -61,10 +66,8 @@ def convert(image_path, output, *, chunk=512, ome=False):
         raise ValueError(f"chunk: expected an int of at least 16, got {chunk!r} instead.")
     try:
         source = _open_image(image_path)
-    except (OSError, ValueError) as error:  # tifffile, Pillow and imageio each raise their own
-        raise ValueError(
-            f"image: expected a TIFF, PNG or JPEG file, got {str(image_path)!r}, which could not be read ({error})."
-        ) from None
+    except READ_ERRORS as error:
+        raise _unreadable(image_path, error) from None
     if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[-1] not in (3, 4)):
         raise ValueError(f"image: expected a 2-D image or one with 3 or 4 channels last, got shape {source.shape}.")
     channels_first = ome and source.ndim == 3
@@ -79,10 +82,20 @@ def convert(image_path, output, *, chunk=512, ome=False):
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype)
     else:
         target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype)
-    for row in range(0, source.shape[0], chunk):
-        band = np.asarray(source[row:row + chunk])
-        if channels_first:
-            target[:, row:row + chunk] = np.moveaxis(band, -1, 0)
-        else:
-            target[row:row + chunk] = band
+    try:
+        for row in range(0, source.shape[0], chunk):
+            band = np.asarray(source[row:row + chunk])
+            if channels_first:
+                target[:, row:row + chunk] = np.moveaxis(band, -1, 0)
+            else:
+                target[row:row + chunk] = band
+    except READ_ERRORS as error:
+        shutil.rmtree(output)  # made by this call: a retry must not find half an image there
+        raise _unreadable(image_path, error) from None
     return target
+
+
+def _unreadable(image_path, error):
+    return ValueError(
+        f"image: expected a TIFF, PNG or JPEG file, got {str(image_path)!r}, which could not be read ({error})."
+    )

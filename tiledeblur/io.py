@@ -27,6 +27,8 @@ import fsspec
 import numpy as np
 import zarr
 
+from .ome import chunk_keys
+
 __all__ = [
     "DoneMarkers", "Location", "create_output", "fingerprint", "open_input", "read_channels", "region_index",
 ]
@@ -63,6 +65,10 @@ class Location:
             # Absolute: a resume names the same input however it is spelled,
             # and workers started elsewhere find it.
             return cls(os.path.abspath(path), component, "{}")
+        if protocol == "memory":
+            # Found by a probe: planning succeeded, then every tile failed in the workers.
+            raise ValueError(f"{name}: expected a store that dask's worker processes can open, got {str(url)!r}: "
+                             "a memory:// filesystem lives in one process only.")
         try:
             fsspec.get_filesystem_class(protocol)
         except (ImportError, ValueError) as error:
@@ -229,7 +235,7 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
             group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
                                     attributes=group_attributes or {}, storage_options=options)
             return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
-                                      attributes=attributes)
+                                      attributes=attributes, chunk_key_encoding=chunk_keys(zarr_format))
         return zarr.create_array(location.url, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
                                  zarr_format=zarr_format, attributes=attributes, overwrite=overwrite,
                                  storage_options=options)

@@ -16,7 +16,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
-__all__ = ["Multiscale", "build_pyramid", "multiscale_attributes", "plain_multiscale", "pyramid_shapes",
+__all__ = ["Multiscale", "build_pyramid", "chunk_keys", "multiscale_attributes", "plain_multiscale", "pyramid_shapes",
            "read_multiscale"]
 
 
@@ -29,6 +29,8 @@ class Multiscale:
     scale: tuple
 
 
+#: The chunk keys of NGFF 0.4 arrays, which are Zarr version 2: nested, "0/1", as 0.4 requires.
+NGFF_04_CHUNK_KEYS = {"name": "v2", "separator": "/"}
 #: The NGFF axis type of each name that versions before 0.4 allowed.
 AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 
@@ -126,6 +128,11 @@ def multiscale_attributes(multiscale, shapes):
     return {"ome": {"version": multiscale.version, "multiscales": [entry]}}
 
 
+def chunk_keys(zarr_format):
+    """The chunk key encoding of a multiscale's arrays in ``zarr_format``: nested for 0.4, zarr's default for 0.5."""
+    return NGFF_04_CHUNK_KEYS if zarr_format == 2 else None
+
+
 def build_pyramid(client, url, shapes, chunks, storage_options=None):
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
@@ -139,6 +146,6 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None):
         if previous.dtype.kind in "ui":
             halved = da.round(halved)
         target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=0,
-                                    overwrite=True)
+                                    overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format))
         client.compute(da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
                                 compute=False)).result()

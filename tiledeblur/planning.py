@@ -97,7 +97,7 @@ def _check_planes(axis, shape, channels, psf_shape):
 def _check_psfs(psf, channels):
     """One checked PSF per channel, from one PSF, a list or stack of them, or a path."""
     if isinstance(psf, (str, os.PathLike)):
-        psf = read_psf_file(psf)
+        psf = read_psf_file(psf, name="psf")
     listed = isinstance(psf, (list, tuple)) and all(np.ndim(p) == 2 for p in psf)
     if listed:  # PSFs of any sizes, one per channel; a nested list of numbers is one PSF
         stack = list(psf)

@@ -130,39 +130,45 @@ def psf_radius(psf):
 NPY_MAGIC = b"\x93NUMPY"
 
 
-def read_psf_file(path):
+def read_psf_file(path, *, name="path"):
     """The raw array in a ``.npy``, ``.tif``/``.tiff`` or Zarr PSF file, unchecked.
 
     ``.npy`` files are read with ``allow_pickle=False``, so a file cannot run
     code. A Zarr store is opened read-only. :func:`load_psf` checks the result;
     ``run`` also accepts a ``(C, P, Q)`` stack of one PSF per channel this way.
+    ``name`` is the argument's, for error messages.
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__} instead.")
-    path = Path(path)
+        raise TypeError(f"{name}: expected a str or os.PathLike, got {type(path).__name__} instead.")
+    path = Path(str(path).removeprefix("file://"))
     if not path.exists():
-        raise ValueError(f"path: expected an existing PSF file, got {str(path)!r}, which does not exist.")
+        raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         with path.open("rb") as file:
             if file.read(len(NPY_MAGIC)) != NPY_MAGIC:
-                raise ValueError(f"path: expected a .npy file, got {str(path)!r}, which does not start like one.")
+                raise ValueError(f"{name}: expected a .npy file, got {str(path)!r}, which does not start like one.")
         try:
             return np.load(path, allow_pickle=False)
         except ValueError as error:
             raise ValueError(
-                f"path: expected a .npy file of numbers, got {str(path)!r}, which holds "
+                f"{name}: expected a .npy file of numbers, got {str(path)!r}, which holds "
                 f"Python objects; they are not unpickled for safety ({error})."
             ) from None
-    if suffix in (".tif", ".tiff"):
+    if suffix not in (".tif", ".tiff") and not path.is_dir():
+        raise ValueError(f"{name}: expected a .npy, .tif, .tiff file or a Zarr array, got {str(path)!r} instead.")
+    try:
+        if path.is_dir():
+            import zarr
+
+            return zarr.open_array(path, mode="r")[...]
         import tifffile
 
         return tifffile.imread(path)
-    if path.is_dir():
-        import zarr
-
-        return zarr.open_array(path, mode="r")[...]
-    raise ValueError(f"path: expected a .npy, .tif, .tiff file or a Zarr array, got {str(path)!r} instead.")
+    except (OSError, ValueError) as error:  # tifffile's and zarr's own errors derive from these
+        raise ValueError(
+            f"{name}: expected a readable TIFF file or Zarr array, got {str(path)!r} ({type(error).__name__}: {error})."
+        ) from None
 
 
 def load_psf(path):
