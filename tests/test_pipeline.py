@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.signal
 import tifffile
 import zarr
-from skimage import data
+from skimage import color, data
+from skimage.draw import line_aa
 
 import tiledeblur
 from tiledeblur import TileError, deconvolve, run
@@ -295,6 +297,23 @@ def test_ome_zarr_0_3_with_one_z_plane_read_as_channels(tmp_path, small_scan, ar
     assert multiscale["version"] == "0.4" and [a["name"] for a in multiscale["axes"]] == ["z", "y", "x"]
     assert [out[d["path"]].shape for d in multiscale["datasets"]] == [(1, 128, 128), (1, 64, 64)]
     assert multiscale["datasets"][1]["coordinateTransformations"][0]["scale"] == [1.0, 2.0, 2.0]
+
+
+def test_long_motion_blur_at_a_small_weight_has_no_seams(tmp_path, client):
+    """A 21 px motion line at mu 1e-3, whose halo the rule once cut at 256 px: tiles differed by 1.1e-2."""
+    psf = np.zeros((21, 21))
+    rows, columns, values = line_aa(19, 8, 1, 12)  # a line at about 80 degrees through the centre
+    psf[rows, columns] = values
+    scene = color.rgb2gray(data.immunohistochemistry())[:348, :314]
+    observed = scipy.signal.fftconvolve(scene, psf / psf.sum(), mode="valid")
+    observed += np.random.default_rng(0).normal(0, 0.005, observed.shape)
+    scan = _write(tmp_path / "streaked.zarr", observed.astype(np.float32), chunks=96)
+    report = run(scan, psf, tile=96, mu=1e-3, client=client, progress=False)
+    whole = deconvolve(observed.astype(np.float32), psf, mu=1e-3)
+    assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
+    zarr.create_array(tmp_path / "big.zarr", shape=(3000, 3000), chunks=(512, 512), dtype="u1")  # never written
+    with pytest.warns(tiledeblur.HaloWarning, match="halo: the rule for halo='auto' asks for more than 1024 px"):
+        tiledeblur.plan(tmp_path / "big.zarr", psf, mu=1e-3)
 
 
 def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):

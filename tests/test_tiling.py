@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from skimage.draw import line_aa
 
 from tiledeblur import gaussian_psf
 from tiledeblur.tiling import MAX_HALO, TilePlan, auto_halo
@@ -35,3 +36,18 @@ def test_auto_halo_grows_as_mu_shrinks_and_stays_in_bounds():
     assert halos == sorted(halos) and halos[0] < halos[-1]
     assert all(6 <= h <= MAX_HALO for h in halos)
     assert auto_halo(gaussian_psf(41, 1.0), 10.0) == 20  # never below the PSF radius
+
+
+def _motion_psf(length, degrees):
+    """A normalized anti-aliased line of ``length`` px at ``degrees``."""
+    psf, middle, reach = np.zeros((length, length)), length // 2, length // 2 - 1
+    dy, dx = round(reach * np.sin(np.radians(degrees))), round(reach * np.cos(np.radians(degrees)))
+    rows, columns, values = line_aa(middle + dy, middle - dx, middle - dy, middle + dx)
+    psf[rows, columns] = values
+    return psf / psf.sum()
+
+
+def test_auto_halo_follows_long_motion_blur_to_its_limit():
+    """A 21 px motion line needs longer halos than any Gaussian here (the limit was 256 px, and tiles showed seams)."""
+    assert 256 < auto_halo(_motion_psf(21, 30), 1e-2) < MAX_HALO
+    assert auto_halo(_motion_psf(21, 80), 1e-3) == MAX_HALO

@@ -5,9 +5,11 @@ from .pipeline import RunReport, TileError, run
 from .planning import plan
 from .psf import check_psf, gaussian_psf, load_psf
 from .solver import ConvergenceWarning, SolveInfo, SolverSettings, deconvolve
+from .tiling import HaloWarning
 
 __all__ = [
     "ConvergenceWarning",
+    "HaloWarning",
     "RunReport",
     "SolveInfo",
     "SolverSettings",

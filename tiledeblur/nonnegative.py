@@ -112,9 +112,10 @@ def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, thr
     precondition : callable
         ``r -> M r`` with ``M`` symmetric, positive definite and close to the Hessian's inverse.
     threshold : float
-        Stop when no entry of the projected gradient exceeds it...
+        Stop when no entry of the projected gradient exceeds it, and
     step_tol : float, optional
-        ... and the last step, or the clipping of ``start``, moved no pixel by more.
+        the last step (or, before the first, the clipping of ``start``) moved
+        no pixel by more than this.
     maxiter : int
         Most Newton iterations.
 
@@ -169,7 +170,8 @@ def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, thr
             if length < MIN_STEP_LENGTH:
                 # Within a small step of the minimum the loss changes by less than float64 resolves
                 # (or than the float32 Hessian steers): with the gradient already small, that is convergence.
-                return x, counts, largest <= threshold, "projected Newton (x >= 0): the line search cannot decrease the loss"
+                message = "projected Newton (x >= 0): the line search cannot decrease the loss"
+                return x, counts, largest <= threshold, message
         moved = float(np.abs(trial - x).max())
         x, value, gradient = trial, trial_value, trial_gradient
         counts["iterations"] += 1

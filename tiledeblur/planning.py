@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import math
 import os
+import warnings
 
 import fsspec
 import numpy as np
@@ -22,7 +23,7 @@ from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
 from .regularization import estimate_image_mu, is_auto
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
-from .tiling import TilePlan, auto_halo, estimate_tile_bytes
+from .tiling import MAX_HALO, HaloWarning, TilePlan, auto_halo, estimate_tile_bytes
 
 __all__ = ["Job", "Prepared", "plan", "prepare", "worker_resources"]
 
@@ -229,6 +230,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         mu = estimate_image_mu(lambda yx: to_float(read_channels(array, yx, axis)), shape, psfs, loss)
         settings = dataclasses.replace(settings, mu=mu)
     radius = max(max(psf_radius(p)) for p in psfs)
+    automatic_halo = isinstance(halo, str) and halo == "auto"
     halo = _choose_halo(halo, psfs, settings.mu, radius)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
     target = _output_location(output, source)
@@ -237,6 +239,13 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius)
+    if automatic_halo and halo >= MAX_HALO and tile_plan.largest_read() != tile_plan.shape:
+        warnings.warn(
+            f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {settings.mu:.3g} "
+            "(a long motion blur at a small weight), so tiles may differ from a whole-image solve by more than "
+            "1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
+            HaloWarning, stacklevel=3,
+        )
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     return Prepared(array, job, tile_plan, multiscale, pyramid)
 
