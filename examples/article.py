@@ -11,16 +11,13 @@ Run it with ``python examples/article.py [--out DIR]``.
 import argparse
 from pathlib import Path
 
-import matplotlib
+from skimage import color, data
+from skimage.metrics import peak_signal_noise_ratio
+from skimage.transform import rescale
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from skimage import color, data  # noqa: E402
-from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
-from skimage.transform import rescale  # noqa: E402
-
-from tiledeblur import deconvolve, gaussian_psf  # noqa: E402
-from tiledeblur.operators import Blur  # noqa: E402
+from tiledeblur import deconvolve, gaussian_psf
+from tiledeblur.demo import save_panels
+from tiledeblur.operators import Blur
 
 
 def main(out_dir="examples/output"):
@@ -31,19 +28,11 @@ def main(out_dir="examples/output"):
     restored = deconvolve(blurred, psf, loss="article", mu=0.2)
 
     scores = [peak_signal_noise_ratio(original, image, data_range=1.0) for image in (blurred, restored)]
-    figure, axes = plt.subplots(1, 3, figsize=(12, 4.5))
-    panels = [("Original data", original), ("Blurred data", blurred), ("Deconvolved data", restored)]
-    for axis, (title, image) in zip(axes, panels):
-        axis.imshow(image, cmap="gray", vmin=original.min(), vmax=original.max())
-        axis.set_title(title)
-        axis.axis("off")
-    axes[1].set_title(f"Blurred data, {scores[0]:.1f} dB")
-    axes[2].set_title(f"Deconvolved data, {scores[1]:.1f} dB")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     png_path = out_dir / "article.png"
-    figure.savefig(png_path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    save_panels(png_path, [[("Original data", original), (f"Blurred data, {scores[0]:.1f} dB", blurred),
+                            (f"Deconvolved data, {scores[1]:.1f} dB", restored)]])
     return scores[0], scores[1], png_path
 
 

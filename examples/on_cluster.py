@@ -10,10 +10,9 @@ It writes a before/after picture of the scan's centre. Run it with
 
 import argparse
 
-import zarr
-
 import tiledeblur
 from tiledeblur.demo import save_preview
+from tiledeblur.io import open_input
 
 
 def main(address, scan, *, output=None, psf=None, tile="auto", preview="on_cluster.png"):
@@ -23,7 +22,8 @@ def main(address, scan, *, output=None, psf=None, tile="auto", preview="on_clust
     """
     psf = tiledeblur.gaussian_psf(13, (1, 3)) if psf is None else psf
     report = tiledeblur.run(scan, psf, output=output, address=address, tile=tile)
-    save_preview(preview, zarr.open_array(scan, mode="r"), zarr.open_array(report.output, mode="r"))
+    # open_input reads a plain array or an OME-Zarr group's level 0 alike.
+    save_preview(preview, open_input(scan)[0], open_input(report.output)[0], report.channel_axis)
     return report
 
 

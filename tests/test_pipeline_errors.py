@@ -68,6 +68,9 @@ def test_bad_arguments(scan, kwargs, error, match):
 def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match="zarr_path: expected an existing Zarr array or group, got .*missing"):
         run(tmp_path / "missing.zarr", PSF, progress=False)
+    (tmp_path / "scan.png").write_bytes(b"an image, not Zarr")
+    with pytest.raises(ValueError, match=r"zarr_path: expected an existing Zarr .*scan.png', which is not a Zarr array"):
+        run(tmp_path / "scan.png", PSF, progress=False)
     with pytest.raises(ValueError, match=r"zarr_path: expected a path or a URL that fsspec can open, .*foo"):
         run("foo://bucket/scan.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "empty.zarr", shape=(0, 10), dtype="u1")
@@ -131,11 +134,15 @@ def test_output_rules(scan, tmp_path):
     taken = tmp_path / "taken.zarr"
     taken.mkdir()
     (taken / "notes.txt").write_text("someone else's")
-    with pytest.raises(ValueError, match="exists and was written from another input or with other settings"):
-        run(scan, PSF, output=taken, progress=False)
-    with pytest.raises(ValueError, match="output: expected a new path, got .*taken.zarr.*pass overwrite=True"):
-        run(scan, PSF, output=taken, resume=False, progress=False)
+    for options in ({}, {"resume": False}, {"overwrite": True}):  # not even overwrite replaces someone's files
+        with pytest.raises(ValueError, match="output: expected a new path or a Zarr store to replace, got .*taken"):
+            run(scan, PSF, output=taken, progress=False, **options)
     assert (taken / "notes.txt").read_text() == "someone else's"
+    zarr.create_array(tmp_path / "other.zarr", shape=(4, 4), dtype="u1")
+    with pytest.raises(ValueError, match="exists and was written from another input or with other settings"):
+        run(scan, PSF, output=tmp_path / "other.zarr", progress=False)
+    with pytest.raises(ValueError, match="output: expected a new path, got .*other.zarr.*pass overwrite=True"):
+        run(scan, PSF, output=tmp_path / "other.zarr", resume=False, progress=False)
 
 
 def test_no_output_inside_the_store_that_holds_the_input(tmp_path):

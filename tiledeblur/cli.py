@@ -1,7 +1,8 @@
 """The ``tiledeblur`` command: ``run``, ``plan``, ``convert`` and ``demo``.
 
 It parses arguments and calls the public functions, nothing more. Bad input
-ends with one line on stderr and exit status 2, without a traceback.
+ends with one line on stderr (after argparse's usage where an option is
+malformed) and exit status 2, without a traceback.
 """
 
 import argparse
@@ -23,9 +24,10 @@ def _psf(text):
         return text
     try:
         size, *sigma = text.removeprefix("gaussian:").split(",")
+        size = int(size)
         if len(sigma) not in (1, 2):
             raise ValueError(f"{len(sigma)} sigmas")
-        return gaussian_psf(int(size), tuple(float(s) for s in sigma) if len(sigma) == 2 else float(sigma[0]))
+        return gaussian_psf(size, tuple(float(s) for s in sigma) if len(sigma) == 2 else float(sigma[0]))
     except (TypeError, ValueError) as error:
         raise argparse.ArgumentTypeError(
             f"expected gaussian:SIZE,SIGMA or gaussian:SIZE,SIGMA0,SIGMA1 with odd SIZE, got {text!r} ({error})"
@@ -54,7 +56,7 @@ def _add_problem_options(parser):
     parser.add_argument("--channel-axis", type=int, choices=[0, -1],
                         help="channels' axis of 3-D data: 0 (cyx) or -1 (yxc) (default: none, or OME-Zarr's)")
     parser.add_argument("--tile", type=_auto_or(int), default="auto",
-                        help="core tile side in px, rounded to whole 512 px chunks (default: auto, from memory)")
+                        help="core tile side in px, rounded to whole output chunks of up to 512 px (default: auto, from memory)")
     parser.add_argument("--halo", type=_auto_or(int), default="auto",
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
@@ -82,7 +84,8 @@ def _run(arguments):
         out_dtype=arguments.out_dtype, ome=True if arguments.ome else None, overwrite=arguments.overwrite,
         resume=not arguments.no_resume,
     )
-    print(f"wrote {report.output}: {report.tiles_computed} tiles computed, {report.tiles_skipped} already done, "
+    computed = report.tiles_computed
+    print(f"wrote {report.output}: {computed} tile{'s' * (computed != 1)} computed, {report.tiles_skipped} already done, "
           f"mu {report.mu:g}, {report.seconds:.1f} s")
     if arguments.preview:
         _preview(arguments.preview, arguments, report)

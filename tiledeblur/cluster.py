@@ -120,7 +120,7 @@ def check_scheduler(address):
         reason = "it closed the connection"
     if not answered:
         raise ValueError(f"address: expected a running dask scheduler, got {address!r}, where none answered "
-                         f"within {timeout:g} s ({reason}); a dashboard's port (8787) is not the scheduler's.")
+                         f"({reason}; waited up to {timeout:g} s); a dashboard's port (8787) is not the scheduler's.")
 
 
 def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):

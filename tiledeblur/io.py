@@ -34,8 +34,8 @@ __all__ = [
 ]
 
 MARKER_FOLDER = ".tiledeblur/done"
-#: The files that make a folder a Zarr group: version 3, version 2.
-ZARR_GROUP_FILES = ("zarr.json", ".zgroup")
+#: The files that make a folder a Zarr array or group: version 3, version 2.
+ZARR_METADATA_FILES = ("zarr.json", ".zgroup", ".zarray")
 #: Chunks of the input that its fingerprint hashes (see :func:`fingerprint`).
 FINGERPRINT_CHUNKS = 64
 
@@ -95,10 +95,15 @@ class Location:
         fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
         root = path.rstrip("/")
         parent = posixpath.dirname(root)
-        while parent != root and any(fs.exists(f"{parent}/{name}") for name in ZARR_GROUP_FILES):
+        while parent != root and any(fs.exists(f"{parent}/{name}") for name in ZARR_METADATA_FILES):
             root, parent = parent, posixpath.dirname(parent)
         url = root if fsspec.core.split_protocol(self.url)[0] is None else fs.unstrip_protocol(root)
         return dataclasses.replace(self, url=url, component="")
+
+    def holds_zarr(self):
+        """Whether :attr:`url` is a Zarr array or group, which ``overwrite`` may replace."""
+        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        return any(fs.exists(f"{path.rstrip('/')}/{name}") for name in ZARR_METADATA_FILES)
 
     def open(self, mode="r"):
         """Open the array (``mode="r"``: read-only).
@@ -149,9 +154,10 @@ def open_input(url, *, component=None, storage_options=None):
     try:
         found = zarr.open(url, mode="r", storage_options=location.storage_options or None)
     except FileNotFoundError:
-        raise ValueError(
-            f"zarr_path: expected an existing Zarr array or group, got {url!r}, which was not found."
-        ) from None
+        fs, path = fsspec.core.url_to_fs(url, **location.storage_options)
+        found = "which is not a Zarr array or group (tiledeblur convert imports images)" if fs.exists(path) else (
+            "which was not found")
+        raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, {found}.") from None
     if isinstance(found, zarr.Group):
         component = component if component is not None else _multiscale_level0(found)
         members = sorted(name for name, _ in found.arrays())

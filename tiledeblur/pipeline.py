@@ -206,6 +206,10 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
     """
     target = prepared.job.target
     existing = _existing_output(target)
+    if existing is not None and not target.holds_zarr():
+        # Not even with overwrite: a folder of someone's files is no output to replace (found by a probe).
+        raise ValueError(f"output: expected a new path or a Zarr store to replace, got {target.url!r}, which holds "
+                         "other files; pass another output.")
     if existing is None or overwrite:
         return None, overwrite, os.urandom(8).hex()
     if not resume:
@@ -301,7 +305,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         tile, error = failures[0]
         raise TileError(
             f"{len(failures)} of {len(plan)} tiles failed; the first, {tile.name}, raised "
-            f"{type(error).__name__}: {error}. Every other tile is written: fix the cause and run "
+            f"{type(error).__name__}: {str(error).rstrip('.')}. Every other tile is written: fix the cause and run "
             "again to compute only the missing tiles."
         ) from error
     return computed
