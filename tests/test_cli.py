@@ -1,8 +1,11 @@
 """The ``tiledeblur`` command, run as a user runs it: the installed console script."""
 
 import io
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +76,24 @@ def test_run_with_preview(scan, tmp_path):
     assert "12 tiles computed" in result.stdout
     assert zarr.open_array(output, mode="r").shape == (192, 256)
     assert preview.stat().st_size > 10_000
+
+
+def test_ctrl_c_is_one_line_and_the_rerun_resumes(scan, tmp_path):
+    output = tmp_path / "out.zarr"
+    command = [str(SCRIPT), "run", str(scan), "--psf", "gaussian:13,1,3", "--tile", "64", "--workers", "1",
+               "--mu", "0.001", "--out", str(output)]
+    driver = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    markers = output / ".tiledeblur" / "done"
+    while not (markers.exists() and any(markers.iterdir())):
+        assert driver.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGINT)
+    _, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130 and "Traceback" not in stderr
+    assert "tiledeblur: interrupted; run the same command again to resume" in stderr
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0, again.stderr
+    assert int(re.search(r", (\d+) already done", again.stdout).group(1)) >= 1
 
 
 def test_run_ome_with_preview(scan, tmp_path):

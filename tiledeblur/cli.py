@@ -148,7 +148,7 @@ def _parser():
 
     demo_parser = commands.add_parser("demo", help="make a scan from skimage.data, deblur it, write a picture")
     demo_parser.add_argument("--size", type=int, default=2048,
-                             help="scan side in px; 32768 is a gigapixel (default: %(default)s)")
+                             help="scan side in px, at least 310; 32768 is a gigapixel (default: %(default)s)")
     demo_parser.add_argument("--out", default="tiledeblur-demo",
                              help="folder for the scan, output and picture (default: %(default)s)")
     demo_parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
@@ -167,6 +167,10 @@ def main(argv=None):
     except TileError as error:
         print(f"tiledeblur: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # The cluster is shut down on the way out; finished tiles stay written.
+        print("tiledeblur: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

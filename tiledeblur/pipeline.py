@@ -399,6 +399,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     if client is not None and address is not None:
         raise ValueError(f"address: expected None when a client is given, got {address!r} instead.")
     local = client is None and address is None
+    if n_workers is not None and not local:
+        # The workers are the cluster's own; a count that would be ignored is refused instead.
+        raise ValueError(f"n_workers: expected None with a client or an address, got {n_workers!r} instead.")
     with contextlib.ExitStack() as stack:
         active = None if local else stack.enter_context(connect(client=client, address=address))
         memory_limit, workers = worker_resources(active, n_workers)
