@@ -95,15 +95,14 @@ class Location:
         fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
         root = path.rstrip("/")
         parent = posixpath.dirname(root)
-        while parent != root and any(fs.exists(f"{parent}/{name}") for name in ZARR_METADATA_FILES):
+        while parent != root and _has_zarr_metadata(fs, parent):
             root, parent = parent, posixpath.dirname(parent)
         url = root if fsspec.core.split_protocol(self.url)[0] is None else fs.unstrip_protocol(root)
         return dataclasses.replace(self, url=url, component="")
 
     def holds_zarr(self):
         """Whether :attr:`url` is a Zarr array or group, which ``overwrite`` may replace."""
-        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
-        return any(fs.exists(f"{path.rstrip('/')}/{name}") for name in ZARR_METADATA_FILES)
+        return _has_zarr_metadata(*fsspec.core.url_to_fs(self.url, **self.storage_options))
 
     def open(self, mode="r"):
         """Open the array (``mode="r"``: read-only).
@@ -112,6 +111,11 @@ class Location:
         next one written at the same path.
         """
         return _open_array(self, mode)
+
+
+def _has_zarr_metadata(fs, path):
+    """Whether the folder ``path`` of ``fs`` is a Zarr array or group."""
+    return any(fs.exists(f"{path.rstrip('/')}/{name}") for name in ZARR_METADATA_FILES)
 
 
 def _open_array(location, mode):
