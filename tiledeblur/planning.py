@@ -118,7 +118,8 @@ def _check_psfs(psf, channels):
 
 def _choose_halo(halo, psfs, mu, radius):
     if halo == "auto":
-        return max(auto_halo(p, mu) for p in psfs)
+        # One PSF serves every channel as one object: its halo (up to 1.5 s for a long motion line) once.
+        return max(auto_halo(p, mu) for p in {id(p): p for p in psfs}.values())
     if isinstance(halo, bool) or not isinstance(halo, (int, np.integer)):
         raise TypeError(f"halo: expected 'auto' or an int, got {halo!r} instead.")
     if halo < radius:
