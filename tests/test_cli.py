@@ -15,6 +15,8 @@ import zarr
 from PIL import Image
 from skimage import data
 
+from tiledeblur.convert import convert
+
 SCRIPT = Path(sys.executable).with_name("tiledeblur")
 
 
@@ -126,6 +128,18 @@ def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
     result = _tiledeblur("convert", tmp_path / name, tmp_path / "out.zarr", "--chunk", "64")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "image: expected a TIFF, PNG or JPEG file, got" in result.stderr
+    assert not (tmp_path / "out.zarr").exists()
+
+
+@pytest.mark.parametrize(("chunk", "error", "message"), [
+    (8, ValueError, "chunk: expected at least 16 px, got 8 instead"),
+    (64.0, TypeError, "chunk: expected an int, got 64.0 instead"),
+    (True, TypeError, "chunk: expected an int, got True instead"),
+])
+def test_convert_refuses_a_bad_chunk(tmp_path, chunk, error, message):
+    Image.fromarray(data.camera()).save(tmp_path / "camera.png")
+    with pytest.raises(error, match=message):
+        convert(tmp_path / "camera.png", tmp_path / "out.zarr", chunk=chunk)
     assert not (tmp_path / "out.zarr").exists()
 
 

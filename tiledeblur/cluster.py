@@ -12,9 +12,10 @@ import os
 import socket
 
 import dask
-import numpy as np
 from distributed import Client, LocalCluster
 from distributed.comm.addressing import parse_address, parse_host_port
+
+from .arguments import check_int
 
 __all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_n_workers", "check_scheduler", "connect", "local_cluster", "worker_memory_limit"]
 
@@ -54,9 +55,7 @@ def check_n_workers(n_workers):
     """
     if n_workers is None:
         return
-    if isinstance(n_workers, (bool, np.bool_)) or not isinstance(n_workers, (int, np.integer)):
-        raise TypeError(f"n_workers: expected None or an int, got {n_workers!r} instead.")
-    if n_workers < 1:
+    if check_int("n_workers", n_workers, expected="None or an int") < 1:
         raise ValueError(f"n_workers: expected at least 1, got {n_workers} instead.")
 
 

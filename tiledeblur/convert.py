@@ -14,6 +14,8 @@ import tifffile
 import zarr
 from skimage import io as skimage_io
 
+from .arguments import check_int
+
 __all__ = ["convert"]
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
@@ -62,8 +64,8 @@ def convert(image_path, output, *, chunk=512, ome=False):
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     if output.exists():
         raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 16:
-        raise ValueError(f"chunk: expected an int of at least 16, got {chunk!r} instead.")
+    if check_int("chunk", chunk) < 16:
+        raise ValueError(f"chunk: expected at least 16 px, got {chunk} instead.")
     try:
         source = _open_image(image_path)
     except READ_ERRORS as error:

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 
+from .arguments import check_int
 from .cluster import check_n_workers
 from .image import to_float
 from .io import read_channels
@@ -184,9 +185,7 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
     -------
     DemoResult
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise TypeError(f"size: expected an int, got {size!r} instead.")
-    if size < MIN_SIZE:
+    if check_int("size", size) < MIN_SIZE:
         raise ValueError(f"size: expected at least {MIN_SIZE} px, got {size} instead.")
     check_n_workers(n_workers)  # before the scan is written, not after
     psf = gaussian_psf(13, (1, 3)) if psf is None else psf

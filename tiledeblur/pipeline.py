@@ -29,6 +29,7 @@ import zarr
 from distributed import as_completed
 
 from ._version import __version__
+from .arguments import check_flag
 from .cluster import check_n_workers, connect
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
@@ -314,9 +315,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 def _check_run_options(*, n_workers, overwrite, resume, progress):
     """Refuse the options of :func:`run` that no other check sees, before anything starts."""
     for name, flag in (("overwrite", overwrite), ("resume", resume), ("progress", progress)):
-        # A truthy string such as "no" must not pass for True: overwrite replaces data.
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name}: expected True or False, got {flag!r} instead.")
+        check_flag(name, flag)
     check_n_workers(n_workers)
 
 

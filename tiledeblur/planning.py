@@ -16,6 +16,7 @@ import fsspec
 import numpy as np
 import zarr
 
+from .arguments import check_int
 from .cluster import worker_memory_limit
 from .image import to_float
 from .io import Location, open_input, read_channels
@@ -120,9 +121,7 @@ def _choose_halo(halo, psfs, mu, radius):
     if halo == "auto":
         # One PSF serves every channel as one object: its halo (up to 1.5 s for a long motion line) once.
         return max(auto_halo(p, mu) for p in {id(p): p for p in psfs}.values())
-    if isinstance(halo, bool) or not isinstance(halo, (int, np.integer)):
-        raise TypeError(f"halo: expected 'auto' or an int, got {halo!r} instead.")
-    if halo < radius:
+    if check_int("halo", halo, expected="'auto' or an int") < radius:
         raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
     return int(halo)
 
@@ -143,9 +142,7 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
             and math.prod(math.ceil(n / side) for n in shape) >= 2 * workers
         ]
         return (fitting[0] if fitting else DEFAULT_CHUNK), DEFAULT_CHUNK
-    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)):
-        raise TypeError(f"tile: expected 'auto' or an int, got {tile!r} instead.")
-    if tile < largest:
+    if check_int("tile", tile, expected="'auto' or an int") < largest:
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
     chunk = min(DEFAULT_CHUNK, int(tile))
     rounded = max(chunk, round(tile / chunk) * chunk)
@@ -286,11 +283,8 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     worker) defaults to what a local cluster on this machine would give.
     Print ``plan(...).describe()`` for people.
     """
-    if memory_limit is not None:
-        if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)):
-            raise TypeError(f"memory_limit: expected None or an int of bytes, got {memory_limit!r} instead.")
-        if memory_limit < 1:
-            raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")
+    if memory_limit is not None and check_int("memory_limit", memory_limit, expected="None or an int of bytes") < 1:
+        raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")
     local_memory, workers = worker_resources(None, None)
     prepared = prepare(
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,

@@ -36,6 +36,7 @@ import scipy.optimize
 from autograd import value_and_grad
 from autograd.differential_operators import make_hvp
 
+from .arguments import check_flag, check_int
 from .image import check_image
 from .nonnegative import minimize_nonnegative
 from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LOSSES
@@ -119,14 +120,10 @@ class SolverSettings:
             _check_positive(name, getattr(self, name))
             # NumPy scalars become Python floats, which a run records as JSON.
             object.__setattr__(self, name, float(getattr(self, name)))
-        if not isinstance(self.maxiter, (int, np.integer)) or isinstance(self.maxiter, bool):
-            raise TypeError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
+        object.__setattr__(self, "maxiter", check_int("maxiter", self.maxiter, expected="a positive int"))
         if self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
-        object.__setattr__(self, "maxiter", int(self.maxiter))
-        if not isinstance(self.nonneg, (bool, np.bool_)):
-            raise TypeError(f"nonneg: expected True or False, got {self.nonneg!r} instead.")
-        object.__setattr__(self, "nonneg", bool(self.nonneg))
+        object.__setattr__(self, "nonneg", check_flag("nonneg", self.nonneg))
 
 
 def _check_positive(name, value):

@@ -1,0 +1,60 @@
+"""Type checks of the public functions' integer and yes-or-no arguments.
+
+One place, so that every such argument accepts the same things (NumPy's
+integers and bools among them) and is refused in the same words. ``bool`` is
+a subclass of ``int`` in Python: ``tile=True`` must not pass for a tile of 1.
+"""
+
+import numpy as np
+
+__all__ = ["check_flag", "check_int"]
+
+
+def check_int(name, value, *, expected="an int"):
+    """``value`` as a Python int; refuse floats, bools and everything that is not an integer.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+    expected : str
+        What the argument may be, for the message: ``"'auto' or an int"``
+        where the caller has handled ``"auto"`` itself.
+
+    Raises
+    ------
+    TypeError
+
+    Examples
+    --------
+    >>> check_int("tile", np.int64(1024))
+    1024
+    >>> check_int("tile", True, expected="'auto' or an int")
+    Traceback (most recent call last):
+    ...
+    TypeError: tile: expected 'auto' or an int, got True instead.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected {expected}, got {value!r} instead.")
+    return int(value)
+
+
+def check_flag(name, value):
+    """``value`` as a Python bool; refuse anything but True and False.
+
+    A truthy string such as ``"no"`` must not pass for True: ``overwrite``
+    replaces data.
+
+    Examples
+    --------
+    >>> check_flag("resume", np.True_)
+    True
+    >>> check_flag("overwrite", "no")
+    Traceback (most recent call last):
+    ...
+    TypeError: overwrite: expected True or False, got 'no' instead.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r} instead.")
+    return bool(value)
