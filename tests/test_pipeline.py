@@ -95,6 +95,9 @@ def test_default_local_cluster_file_url_and_dashboard(tmp_path, small_scan, smal
     assert "tiles 16/16 (100%)" in err
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
     assert zarr.open_array(output, mode="r").attrs["tiledeblur"]["version"] == tiledeblur.__version__
+    again = run(small_scan[0], article_psf, output=output, tile=64, n_workers=2)
+    assert (again.tiles_computed, again.tiles_skipped) == (0, 16)
+    assert "dask dashboard" not in capfd.readouterr().err  # a finished output starts no cluster
 
 
 def test_killed_worker_changes_nothing(tmp_path, small_scan, small_reference, article_psf, client):

@@ -312,6 +312,21 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     return computed
 
 
+def _execute(client, prepared, identity, finished, *, replace, progress):
+    """Create the output if needed, compute its missing tiles and build its pyramid; return how many tiles were computed."""
+    logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
+    if progress:
+        print(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", file=sys.stderr)
+    _check_float_range(client, prepared)
+    if finished is None:
+        _create_output(prepared, identity, overwrite=replace)
+    computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
+    if prepared.multiscale is not None:
+        build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
+                      storage_options=prepared.job.target.storage_options or None)
+    return computed
+
+
 def _check_run_options(*, n_workers, overwrite, resume, progress):
     """Refuse the options of :func:`run` that no other check sees, before anything starts."""
     for name, flag in (("overwrite", overwrite), ("resume", resume), ("progress", progress)):
@@ -413,18 +428,12 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         identity = _identity(prepared)
         finished, replace, output_run = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
-        if local:
-            active = stack.enter_context(connect(n_workers=n_workers))
-        logger.info("dask dashboard: %s; %s", active.dashboard_link, prepared.plan.describe())
-        if progress:
-            print(f"dask dashboard: {active.dashboard_link}\n{prepared.plan.describe()}", file=sys.stderr)
-        _check_float_range(active, prepared)
-        if finished is None:
-            _create_output(prepared, identity, overwrite=replace)
-        computed = _compute_tiles(active, prepared, finished or set(), show_progress=progress)
-        if prepared.multiscale is not None:
-            build_pyramid(active, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
-                          storage_options=prepared.job.target.storage_options or None)
+        computed = 0
+        # A finished plain output needs no cluster; an OME one may lack pyramid levels, which are not marked.
+        if finished is None or len(finished) < len(prepared.plan) or prepared.multiscale is not None:
+            if local:
+                active = stack.enter_context(connect(n_workers=n_workers))
+            computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.settings.mu,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
