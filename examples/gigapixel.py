@@ -27,6 +27,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="examples/output", help="folder for the files (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()
-    result = main(arguments.size, arguments.out, arguments.workers)
+    try:
+        result = main(arguments.size, arguments.out, arguments.workers)
+    except (TypeError, ValueError) as error:  # refused before any work: one line, as from the CLI
+        parser.error(str(error))
     print(f"PSNR blurred: {result.psnr_blurred:.2f} dB, deblurred: {result.psnr_deblurred:.2f} dB "
           f"(16 sampled regions); picture: {result.picture}")

@@ -1,6 +1,8 @@
 """The examples run, at their small size, and reach their figures."""
 
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import tiledeblur.convert
@@ -21,6 +23,14 @@ def test_gigapixel_demo_at_small_size(tmp_path):
     result = main(size=600, out_dir=tmp_path, n_workers=2)
     assert result.psnr_deblurred > result.psnr_blurred + 2.0
     assert result.picture.stat().st_size > 50_000
+
+
+def test_gigapixel_demo_refuses_a_bad_size_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, EXAMPLES / "gigapixel.py", "--size", "100", "--out", tmp_path],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: size: expected at least 310 px, got 100 instead." in result.stderr
+    assert not any(tmp_path.iterdir())
 
 
 def test_on_cluster_against_a_running_scheduler(tmp_path, client):
