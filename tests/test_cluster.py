@@ -2,8 +2,10 @@
 
 import http.server
 import os
+import socket
 import threading
 import time
+import warnings
 
 import dask
 import numpy as np
@@ -45,6 +47,16 @@ def test_settings_reach_the_scheduler_and_every_worker_a_restarted_one_too():
         *settings, restarted = _worker_settings(client)
     assert restarted != pid
     assert tuple(settings) == expected
+
+
+def test_a_taken_dashboard_port_moves_the_dashboard_without_a_warning():
+    with socket.create_server(("127.0.0.1", 0)) as taken, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        port = taken.getsockname()[1]
+        with local_cluster(1, dashboard_address=f"127.0.0.1:{port}") as cluster:
+            link = cluster.dashboard_link
+    assert link.startswith("http://127.0.0.1:") and f":{port}/" not in link
+    assert not [warning for warning in caught if "already in use" in str(warning.message)]
 
 
 def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):

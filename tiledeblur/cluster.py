@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import socket
+import warnings
 
 import dask
 from distributed import Client, LocalCluster
@@ -157,7 +158,9 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
     # nannies keep references to the settings that the exit of this context
     # restores.)
     settings = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_MALLOC.items()}
-    with dask.config.set({**settings, **CLUSTER_CONFIG}):
+    with dask.config.set({**settings, **CLUSTER_CONFIG}), warnings.catch_warnings():
+        # dask warns when the dashboard's port is taken and it picks another; run prints the link it picked.
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         return LocalCluster(
             n_workers=n_workers or os.cpu_count(),
             threads_per_worker=1,
