@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import zarr
 
-from tiledeblur import gaussian_psf, run
+from tiledeblur import gaussian_psf, plan, run
 from tiledeblur.io import Location, create_output
 
 
@@ -112,7 +112,9 @@ def test_nan_and_huge_pixels(tmp_path, client, pixel, match):
     z[40, 50] = pixel
     before = _digest(path)
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
-        run(path, PSF, client=client, progress=False)
+        run(path, PSF, mu=1e-3, client=client, progress=False)  # no sample read for mu: the workers' scan sees it
+    with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
+        plan(path, PSF)  # the regions read for mu="auto"
     assert _digest(path) == before
     assert not (tmp_path / "odd.deblurred.zarr").exists()
 

@@ -18,7 +18,7 @@ import zarr
 
 from .arguments import check_int
 from .cluster import worker_memory_limit
-from .image import to_float
+from .image import check_float_range, to_float
 from .io import Location, open_input, read_channels
 from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
@@ -225,7 +225,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)))
     if automatic:
-        mu = estimate_image_mu(lambda yx: to_float(read_channels(array, yx, axis)), shape, psfs, loss)
+        mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source), shape, psfs, loss)
         settings = dataclasses.replace(settings, mu=mu)
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
@@ -246,6 +246,14 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         )
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     return Prepared(array, job, tile_plan, multiscale, pyramid)
+
+
+def _sample(array, region, axis, source):
+    """A region read for ``mu="auto"``, refused where it holds NaN, inf or huge values: ``plan`` scans nothing else."""
+    pixels = to_float(read_channels(array, region, axis))
+    if array.dtype.kind == "f":
+        check_float_range(float(np.abs(pixels).max()), name=f"zarr_path {source.array_url!r}")
+    return pixels
 
 
 def _input_multiscale(source):
@@ -281,7 +289,9 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
 
     Takes the same arguments as :func:`run`. ``memory_limit`` (bytes per
     worker) defaults to what a local cluster on this machine would give.
-    Print ``plan(...).describe()`` for people.
+    Print ``plan(...).describe()`` for people. It reads the metadata and,
+    for ``mu="auto"``, a sample of regions: NaN or inf pixels are refused
+    where the sample meets them, and by :func:`run` wherever they are.
     """
     if memory_limit is not None and check_int("memory_limit", memory_limit, expected="None or an int of bytes") < 1:
         raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")
