@@ -12,8 +12,10 @@ import numpy as np
 import psutil
 import pytest
 import zarr
-from distributed import Client
+from distributed import Client, LocalCluster
+from skimage import data
 
+import tiledeblur.pipeline
 from tiledeblur import gaussian_psf, run
 from tiledeblur.cluster import WORKER_MALLOC, local_cluster
 
@@ -76,3 +78,26 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
         server.shutdown()
     assert time.monotonic() - started < 30
     assert not (tmp_path / "scan.deblurred.zarr").exists()
+
+
+def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd):
+    """A batch system starts workers late: run waits for the first, and its window grows with the rest."""
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=data.camera()[:128, :128], chunks=(64, 64))
+    monkeypatch.setattr(tiledeblur.pipeline, "WORKERS_REFRESH_SECONDS", 0.0)
+    with LocalCluster(n_workers=0, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
+            Client(cluster) as client:
+        window = tiledeblur.pipeline._window(client)
+        assert window() == tiledeblur.pipeline.WINDOW_PER_WORKER  # no worker yet: as for one
+        reports = []
+        job = threading.Thread(target=lambda: reports.append(
+            run(path, gaussian_psf(5, 1.0), mu=0.01, tile=64, client=client)))
+        job.start()
+        deadline = time.monotonic() + 30
+        while "waiting for the cluster's first worker" not in capfd.readouterr().err:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        cluster.scale(2)
+        job.join(timeout=120)
+        assert reports and reports[0].tiles_computed == 4
+        assert window() == 2 * tiledeblur.pipeline.WINDOW_PER_WORKER

@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 #: Tasks in flight per worker: enough to keep each busy while results return.
 WINDOW_PER_WORKER = 4
+#: Seconds between two looks at the cluster's workers while tiles run, so
+#: that workers that join a running job (a batch system's late starts, an
+#: autoscaler) get tiles too. One look is a round trip to the scheduler.
+WORKERS_REFRESH_SECONDS = 2.0
 
 
 class TileError(RuntimeError):
@@ -267,11 +271,36 @@ def _warn_unconverged(tile, stats):
                       ConvergenceWarning, stacklevel=3)
 
 
+def _window(client):
+    """A function that gives the tiles to keep in flight for the workers there are now, looked up every few seconds."""
+    looked = {"at": -math.inf, "size": WINDOW_PER_WORKER}
+
+    def size():
+        if time.monotonic() - looked["at"] >= WORKERS_REFRESH_SECONDS:
+            workers = len(client.scheduler_info()["workers"])
+            looked.update(at=time.monotonic(), size=WINDOW_PER_WORKER * max(1, workers))
+        return looked["size"]
+
+    return size
+
+
+def _failure(future):
+    """The error of a failed or cancelled task, with the worker's traceback.
+
+    Read, not raised: raising it would add this process's frames, and their
+    futures, to its traceback, and the client would keep the failed tasks on
+    the user's scheduler for as long as it lives (found by a probe).
+    """
+    if future.status != "error":
+        return RuntimeError(f"its task was {future.status}")
+    return future.exception().with_traceback(future.traceback())
+
+
 def _compute_tiles(client, prepared, finished, *, show_progress):
-    """Submit the unfinished tiles through a bounded window; return how many were computed."""
+    """Submit the unfinished tiles through a window that follows the workers; return how many were computed."""
     plan = prepared.plan
     todo = (tile for tile in plan.tiles() if tile.index not in finished)
-    window = WINDOW_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
+    window = _window(client)
     progress = Progress(total=len(plan), already_done=len(finished), enabled=show_progress)
     run_token = os.urandom(4).hex()
     in_flight, queue = {}, as_completed()
@@ -282,23 +311,23 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         in_flight[future.key] = tile
         queue.add(future)
 
-    for tile in itertools.islice(todo, window):
-        submit(tile)
+    def fill():
+        for tile in itertools.islice(todo, max(0, window() - len(in_flight))):
+            submit(tile)
+
+    fill()
     failures, computed = [], 0
     try:
         for future in queue:
             tile = in_flight.pop(future.key)
-            try:
+            if future.status == "finished":
                 stats = future.result()
-            except Exception as error:  # noqa: BLE001 - reported below with its tile
-                failures.append((tile, error))
-            else:
                 computed += 1
                 progress.advance(pixels=stats["pixels"])
                 _warn_unconverged(tile, stats)
-            following = next(todo, None)
-            if following is not None:
-                submit(following)
+            else:
+                failures.append((tile, _failure(future)))
+            fill()
     finally:
         progress.close()
         client.cancel(list(queue.futures))
@@ -325,6 +354,14 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
         build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
                       storage_options=prepared.job.target.storage_options or None)
     return computed
+
+
+def _wait_for_a_worker(client, *, progress):
+    """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
+    if not client.scheduler_info()["workers"]:
+        if progress:
+            print("waiting for the cluster's first worker", file=sys.stderr)
+        client.wait_for_workers(1)
 
 
 def _check_run_options(*, n_workers, overwrite, resume, progress):
@@ -418,6 +455,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         raise ValueError(f"n_workers: expected None with a client or an address, got {n_workers!r} instead.")
     with contextlib.ExitStack() as stack:
         active = None if local else stack.enter_context(connect(client=client, address=address))
+        if not local:
+            _wait_for_a_worker(active, progress=progress)
         memory_limit, workers = worker_resources(active, n_workers)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
