@@ -3,6 +3,8 @@
 import http.server
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -16,8 +18,8 @@ from distributed import Client, LocalCluster
 from skimage import data
 
 import tiledeblur.pipeline
-from tiledeblur import gaussian_psf, run
-from tiledeblur.cluster import WORKER_MALLOC, local_cluster
+from tiledeblur import gaussian_psf, plan, run
+from tiledeblur.cluster import WORKER_MALLOC, local_cluster, worker_memory_limit
 
 
 def _monitor_interval_ms(dask_worker=None, dask_scheduler=None):
@@ -101,3 +103,26 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
         job.join(timeout=120)
         assert reports and reports[0].tiles_computed == 4
         assert window() == 2 * tiledeblur.pipeline.WINDOW_PER_WORKER
+
+
+def test_plan_on_a_cluster_uses_the_smallest_limit_even_beside_an_unlimited_worker(tmp_path):
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=np.tile(data.camera(), (4, 4)), chunks=(512, 512))  # 2048²
+    psf = gaussian_psf(13, (1, 3))
+    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="1GB", host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        unlimited = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                                      "--nthreads", "1", "--memory-limit", "0", "--no-dashboard"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            client.wait_for_workers(2, timeout=60)
+            assert worker_memory_limit(client) == 10**9
+            on_cluster = plan(path, psf, mu=0.01, client=client)
+        finally:
+            unlimited.terminate()
+            unlimited.wait(30)
+    # 1 GB workers: 1024 px tiles (about 1.3 GB each) do not fit half of one; unlimited ones would take them.
+    assert on_cluster.tile == 512
+    assert plan(path, psf, mu=0.01, memory_limit=10**12, n_workers=2).tile == 1024
+    with pytest.raises(ValueError, match="n_workers: expected None with a client or an address, got 2"):
+        plan(path, psf, mu=0.01, address="tcp://127.0.0.1:1", n_workers=2)

@@ -67,6 +67,11 @@ def _add_problem_options(parser):
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
 
 
+def _add_cluster_options(parser):
+    parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core this process may use)")
+    parser.add_argument("--address", help="an existing dask scheduler, such as tcp://host:8786")
+
+
 def _preview(path, arguments, report):
     """Write the central region of the input and of the output, side by side, in gray."""
     source, _ = open_input(arguments.input, component=arguments.component)
@@ -96,7 +101,7 @@ def _run(arguments):
 def _plan(arguments):
     tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
-                     loss=arguments.loss, mu=arguments.mu)
+                     loss=arguments.loss, mu=arguments.mu, n_workers=arguments.workers, address=arguments.address)
     print(tile_plan.describe())
     return 0
 
@@ -121,8 +126,7 @@ def _parser():
     run_parser = commands.add_parser("run", help="deblur a Zarr image on a dask cluster")
     _add_problem_options(run_parser)
     run_parser.add_argument("--out", help="output Zarr path (default: INPUT.deblurred.zarr beside the input)")
-    run_parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
-    run_parser.add_argument("--address", help="an existing dask scheduler, such as tcp://host:8786")
+    _add_cluster_options(run_parser)
     run_parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
                             help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
     run_parser.add_argument("--ome", action="store_true",
@@ -136,6 +140,7 @@ def _parser():
 
     plan_parser = commands.add_parser("plan", help="print the tile plan and compute nothing")
     _add_problem_options(plan_parser)
+    _add_cluster_options(plan_parser)
     plan_parser.set_defaults(handler=_plan)
 
     convert_parser = commands.add_parser("convert", help="import a TIFF/PNG/JPEG scan into Zarr")

@@ -8,17 +8,19 @@ the network unless the user starts a cluster that does.
 
 import contextlib
 import logging
-import os
 import socket
 import warnings
 
 import dask
+from dask.system import CPU_COUNT
 from distributed import Client, LocalCluster
 from distributed.comm.addressing import parse_address, parse_host_port
+from distributed.system import MEMORY_LIMIT
 
 from .arguments import check_int
 
-__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_n_workers", "check_scheduler", "connect", "local_cluster", "worker_memory_limit"]
+__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_cluster_options", "check_n_workers", "check_scheduler", "connect",
+           "local_cluster", "worker_memory_limit", "worker_resources"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,7 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
 
     Examples
     --------
+    >>> import os
     >>> from distributed import Client
     >>> with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
     ...     environ = next(iter(client.run(lambda: dict(os.environ)).values()))
@@ -162,7 +165,7 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
         # dask warns when the dashboard's port is taken and it picks another; run prints the link it picked.
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         return LocalCluster(
-            n_workers=n_workers or os.cpu_count(),
+            n_workers=n_workers or CPU_COUNT,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
@@ -172,6 +175,33 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
 
 
 def worker_memory_limit(client):
-    """The smallest worker memory limit in bytes, or None when unlimited."""
+    """The smallest memory limit in bytes among the workers that have one; None when none has.
+
+    One unlimited worker must not make the others' limits count for nothing
+    (found by a probe): any tile may run on any worker.
+    """
     limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
-    return min(limits) if limits and min(limits) > 0 else None
+    return min((limit for limit in limits if limit > 0), default=None)
+
+
+def worker_resources(client, n_workers):
+    """``(memory limit per worker, workers)`` of ``client``'s cluster, or of the local one :func:`connect` would start.
+
+    The local cluster counts the cores and memory that this process may use
+    (CPU affinity and cgroup limits, as a batch system's allocation sets
+    them), not the machine's.
+    """
+    if client is None:
+        workers = n_workers or CPU_COUNT
+        return MEMORY_LIMIT // workers, workers
+    return worker_memory_limit(client), len(client.scheduler_info()["workers"])
+
+
+def check_cluster_options(*, client, address, n_workers):
+    """Refuse a cluster choice that contradicts itself, before anything starts."""
+    check_n_workers(n_workers)
+    if client is not None and address is not None:
+        raise ValueError(f"address: expected None when a client is given, got {address!r} instead.")
+    if n_workers is not None and (client is not None or address is not None):
+        # The workers are the cluster's own; a count that would be ignored is refused instead.
+        raise ValueError(f"n_workers: expected None with a client or an address, got {n_workers!r} instead.")

@@ -59,7 +59,7 @@ def convert(image_path, output, *, chunk=512, ome=False):
     zarr.Array
         The written array.
     """
-    image_path, output = Path(image_path), Path(output)
+    image_path, output = Path(image_path).expanduser(), Path(output).expanduser()
     if not image_path.is_file():
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     if output.exists():

@@ -189,7 +189,7 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
         raise ValueError(f"size: expected at least {MIN_SIZE} px, got {size} instead.")
     check_n_workers(n_workers)  # before the scan is written, not after
     psf = gaussian_psf(13, (1, 3)) if psf is None else psf
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).expanduser()
     _check_demo_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     scan_path = out_dir / "scan.zarr"

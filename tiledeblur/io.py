@@ -63,8 +63,9 @@ class Location:
         protocol, path = fsspec.core.split_protocol(str(url))
         if protocol in (None, "file", "local"):
             # Absolute: a resume names the same input however it is spelled,
-            # and workers started elsewhere find it.
-            return cls(os.path.abspath(path), component, "{}")
+            # and workers started elsewhere find it. "~" is the user's home, as
+            # in a shell, not a folder of that name (found by a probe).
+            return cls(os.path.abspath(os.path.expanduser(path)), component, "{}")
         if protocol == "memory":
             # Found by a probe: planning succeeded, then every tile failed in the workers.
             raise ValueError(f"{name}: expected a store that dask's worker processes can open, got {str(url)!r}: "

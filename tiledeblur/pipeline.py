@@ -30,11 +30,11 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
-from .cluster import check_n_workers, connect
+from .cluster import check_cluster_options, connect, worker_resources
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
 from .ome import build_pyramid, multiscale_attributes
-from .planning import prepare, worker_resources
+from .planning import prepare
 from .progress import Progress
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
 from .tiling import TilePlan
@@ -364,11 +364,11 @@ def _wait_for_a_worker(client, *, progress):
         client.wait_for_workers(1)
 
 
-def _check_run_options(*, n_workers, overwrite, resume, progress):
+def _check_run_options(*, client, address, n_workers, overwrite, resume, progress):
     """Refuse the options of :func:`run` that no other check sees, before anything starts."""
     for name, flag in (("overwrite", overwrite), ("resume", resume), ("progress", progress)):
         check_flag(name, flag)
-    check_n_workers(n_workers)
+    check_cluster_options(client=client, address=address, n_workers=n_workers)
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
@@ -446,13 +446,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         When tiles fail; it names the first, and every other tile is kept.
     """
     started = time.perf_counter()
-    _check_run_options(n_workers=n_workers, overwrite=overwrite, resume=resume, progress=progress)
-    if client is not None and address is not None:
-        raise ValueError(f"address: expected None when a client is given, got {address!r} instead.")
+    _check_run_options(client=client, address=address, n_workers=n_workers, overwrite=overwrite, resume=resume,
+                       progress=progress)
     local = client is None and address is None
-    if n_workers is not None and not local:
-        # The workers are the cluster's own; a count that would be ignored is refused instead.
-        raise ValueError(f"n_workers: expected None with a client or an address, got {n_workers!r} instead.")
     with contextlib.ExitStack() as stack:
         active = None if local else stack.enter_context(connect(client=client, address=address))
         if not local:

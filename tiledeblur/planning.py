@@ -6,6 +6,7 @@ run: the :class:`Job` that every tile task carries and the
 :class:`~tiledeblur.tiling.TilePlan`. Nothing is computed or written.
 """
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -17,7 +18,7 @@ import numpy as np
 import zarr
 
 from .arguments import check_int
-from .cluster import worker_memory_limit
+from .cluster import check_cluster_options, connect, worker_resources
 from .image import check_float_range, to_float
 from .io import Location, open_input, read_channels
 from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
@@ -26,7 +27,7 @@ from .regularization import estimate_image_mu, is_auto
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
 from .tiling import MAX_HALO, HaloWarning, TilePlan, auto_halo, estimate_tile_bytes
 
-__all__ = ["Job", "Prepared", "plan", "prepare", "worker_resources"]
+__all__ = ["Job", "Prepared", "plan", "prepare"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,32 +274,28 @@ def _output_multiscale(ome, found, array, channel_axis):
     return found
 
 
-def worker_resources(client, n_workers):
-    """``(memory limit per worker, workers)`` of ``client``, or of the local cluster run() starts."""
-    if client is None:
-        import psutil
-
-        workers = n_workers or os.cpu_count() or 1
-        return psutil.virtual_memory().total // workers, workers
-    return worker_memory_limit(client), len(client.scheduler_info()["workers"])
-
-
 def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
-         mu="auto", eps=DEFAULT_EPS, storage_options=None, memory_limit=None):
+         mu="auto", eps=DEFAULT_EPS, storage_options=None, client=None, address=None, n_workers=None,
+         memory_limit=None):
     """The tile plan that :func:`run` would use; computes nothing, writes nothing.
 
-    Takes the same arguments as :func:`run`. ``memory_limit`` (bytes per
-    worker) defaults to what a local cluster on this machine would give.
-    Print ``plan(...).describe()`` for people. It reads the metadata and,
-    for ``mu="auto"``, a sample of regions: NaN or inf pixels are refused
-    where the sample meets them, and by :func:`run` wherever they are.
+    Takes :func:`run`'s arguments that shape the plan. Its cluster is the
+    local one that ``n_workers`` describes, or the workers that ``client`` or
+    ``address`` has now; ``memory_limit`` (bytes per worker) overrides the
+    cluster's. Print ``plan(...).describe()`` for people. It reads the
+    metadata and, for ``mu="auto"``, a sample of regions: NaN or inf pixels
+    are refused where the sample meets them, and by :func:`run` wherever they
+    are.
     """
     if memory_limit is not None and check_int("memory_limit", memory_limit, expected="None or an int of bytes") < 1:
         raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")
-    local_memory, workers = worker_resources(None, None)
+    check_cluster_options(client=client, address=address, n_workers=n_workers)
+    remote = client is not None or address is not None
+    with connect(client=client, address=address) if remote else contextlib.nullcontext() as active:
+        cluster_memory, workers = worker_resources(active, n_workers)
     prepared = prepare(
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
         loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
-        out_dtype="float32", memory_limit=memory_limit or local_memory, workers=workers,
+        out_dtype="float32", memory_limit=memory_limit or cluster_memory, workers=workers,
     )
     return prepared.plan
