@@ -15,6 +15,7 @@ import zarr
 from PIL import Image
 from skimage import data
 
+import tiledeblur
 from tiledeblur.convert import convert
 
 SCRIPT = Path(sys.executable).with_name("tiledeblur")
@@ -42,20 +43,35 @@ def test_help_says_what_and_defaults(command):
         assert "(default: 2048)" in result.stdout
 
 
+def test_version_and_python_dash_m():
+    result = subprocess.run([sys.executable, "-m", "tiledeblur", "--version"], capture_output=True, text=True,
+                            check=False)
+    assert (result.returncode, result.stdout) == (0, f"tiledeblur {tiledeblur.__version__}\n")
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["run", "missing.zarr", "--psf", "gaussian:13,1,3"], "zarr_path: expected an existing Zarr array"),
-        (["run", "{scan}", "--psf", "gaussian:13,1,3", "--halo", "2"], "halo: expected at least the PSF radius"),
-        (["run", "{scan}", "--psf", "missing.npy"], "psf: expected an existing PSF file"),
+        (["run", "missing.zarr", "--psf", "gaussian:13,1,3"], "INPUT: expected an existing Zarr array"),
+        (["run", "{scan}", "--psf", "gaussian:13,1,3", "--halo", "2"], "--halo: expected at least the PSF radius"),
+        (["run", "{scan}", "--psf", "missing.npy"], "--psf: expected an existing PSF file"),
         (["plan", "{scan}", "--psf", "gaussian:12,1"], "expected gaussian:SIZE,SIGMA"),
         (["plan", "{scan}", "--psf", "gaussian:7"], "got 'gaussian:7' (0 sigmas)"),
-        (["run", "{scan}", "--psf", "gaussian:13,1", "--tile", "big"], "expected 'auto' or a int"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--tile", "big"], "expected 'auto' or an int, got 'big'"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "missing/p.png"],
-         "--preview: expected a PNG path in an existing folder, got 'missing/p.png'"),
+         "--preview: expected a path in an existing folder, got 'missing/p.png'"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}.npy"],
+         "--preview: expected a picture's file name such as before_after.png, got"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--workers", "0"], "--workers: expected at least 1, got 0"),
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--workers", "1", "--address", "tcp://127.0.0.1:1"],
+         "--workers: expected None with a client or an address, got 1"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--out", "{scan}/../notes/out.zarr"], "--out: expected a path"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--over"], "unrecognized arguments: --over"),
+        (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
+    (scan.parent / "notes").write_text("a file, not a folder")
     result = _tiledeblur(*[a.replace("{scan}", str(scan)) for a in arguments])
     assert result.returncode == 2
     assert message in result.stderr

@@ -31,6 +31,9 @@ def test_demo_never_replaces_a_scan_it_did_not_write(tmp_path):
         run_demo(size=512, out_dir=tmp_path, n_workers=1)
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...], 7)
     assert not (tmp_path / "scan.deblurred.zarr").exists()
+    (tmp_path / "notes.txt").write_text("not a folder")
+    with pytest.raises(ValueError, match="out_dir: expected a folder, got .*notes.txt', which is a file"):
+        run_demo(size=512, out_dir=tmp_path / "notes.txt", n_workers=1)
 
 
 @pytest.mark.parametrize(

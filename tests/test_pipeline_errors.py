@@ -158,7 +158,20 @@ def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
             run(store / "a" / "b", PSF, output=output, progress=False)
     report = run(store / "a" / "b", PSF, mu=0.01, n_workers=1, progress=False)
     assert report.output == str(tmp_path / "slides.a.b.deblurred.zarr")
+    # The array named as a component: the same default output, which this run then resumes.
+    again = run(store, PSF, component="a/b", mu=0.01, n_workers=1, progress=False)
+    assert (again.output, again.tiles_computed) == (report.output, 0)
     assert _digest(store) == before
+
+
+def test_an_output_path_that_cannot_be_a_store_is_refused_before_any_work(tmp_path, scan):
+    (tmp_path / "notes.txt").write_text("someone's notes")
+    with pytest.raises(ValueError, match="output: expected a new path or a Zarr store, got .*notes.txt', which is a file"):
+        run(scan, PSF, output=tmp_path / "notes.txt", overwrite=True, progress=False)
+    with pytest.raises(ValueError, match="output: expected a path in a folder, got .*out.zarr', which lies under the "
+                                         "file .*notes.txt'"):
+        run(scan, PSF, output=tmp_path / "notes.txt" / "out.zarr", progress=False)
+    assert (tmp_path / "notes.txt").read_text() == "someone's notes"
 
 
 @pytest.mark.parametrize("component", ["", "0"])

@@ -2,13 +2,20 @@
 
 It parses arguments and calls the public functions, nothing more. Bad input
 ends with one line on stderr (after argparse's usage where an option is
-malformed) and exit status 2, without a traceback.
+malformed) and exit status 2, without a traceback. The public functions name
+their arguments in their messages; here those names become the options the
+user typed (``n_workers`` is ``--workers``).
 """
 
 import argparse
+import re
 import sys
+import warnings
 from pathlib import Path
 
+from PIL import Image
+
+from ._version import __version__
 from .convert import convert
 from .demo import run_demo, save_preview
 from .io import open_input
@@ -17,6 +24,19 @@ from .planning import plan
 from .psf import gaussian_psf
 
 __all__ = ["main"]
+
+#: The options and operands that the public functions' argument names stand for.
+OPTION_NAMES = {
+    "zarr_path": "INPUT", "psf": "--psf", "component": "--component", "channel_axis": "--channel-axis",
+    "tile": "--tile", "halo": "--halo", "loss": "--loss", "mu": "--mu", "n_workers": "--workers",
+    "address": "--address", "output": "--out", "out_dtype": "--out-dtype", "size": "--size", "out_dir": "--out",
+    "chunk": "--chunk", "image": "IMAGE",
+}
+#: Where a command names an argument otherwise.
+COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
+#: The advice in messages, in the command line's terms.
+ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "leave out --ome"}
+
 
 def _psf(text):
     """``gaussian:SIZE,SIGMA`` or ``gaussian:SIZE,SIGMA0,SIGMA1``, or a path for load_psf."""
@@ -34,14 +54,14 @@ def _psf(text):
         ) from None
 
 
-def _auto_or(kind):
+def _auto_or(kind, what):
     def parse(text):
         if text == "auto":
             return text
         try:
             return kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected 'auto' or a {kind.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected 'auto' or {what}, got {text!r}") from None
 
     parse.__name__ = f"auto or {kind.__name__}"
     return parse
@@ -55,13 +75,13 @@ def _add_problem_options(parser):
     parser.add_argument("--component", help="the array inside a group (default: OME-Zarr level 0)")
     parser.add_argument("--channel-axis", type=int, choices=[0, -1],
                         help="channels' axis of 3-D data: 0 (cyx) or -1 (yxc) (default: none, or OME-Zarr's)")
-    parser.add_argument("--tile", type=_auto_or(int), default="auto",
+    parser.add_argument("--tile", type=_auto_or(int, "an int"), default="auto",
                         help="core tile side in px, rounded to whole output chunks of up to 512 px (default: auto, from memory)")
-    parser.add_argument("--halo", type=_auto_or(int), default="auto",
+    parser.add_argument("--halo", type=_auto_or(int, "an int"), default="auto",
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
                         help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
-    parser.add_argument("--mu", type=_auto_or(float), default="auto",
+    parser.add_argument("--mu", type=_auto_or(float, "a number"), default="auto",
                         help="regularization weight, or auto by cross-validation on the image (default: auto)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
@@ -79,9 +99,19 @@ def _preview(path, arguments, report):
     save_preview(path, source, result, report.channel_axis)
 
 
+def _check_preview(path):
+    """Refuse a preview that cannot be written before the run, not hours later after it."""
+    if not path.absolute().parent.is_dir():
+        raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
+    if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
+        raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
+                         "whose extension names no format that Pillow writes.")
+
+
 def _run(arguments):
-    if arguments.preview and not Path(arguments.preview).absolute().parent.is_dir():
-        raise ValueError(f"--preview: expected a PNG path in an existing folder, got {arguments.preview!r} instead.")
+    if arguments.preview:
+        arguments.preview = Path(arguments.preview).expanduser()
+        _check_preview(arguments.preview)
     report = run(
         arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
@@ -120,10 +150,13 @@ def _demo(arguments):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="tiledeblur", description="Deblur Zarr images larger than memory.")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    # No abbreviations: "--over" must not pass for the destructive --overwrite.
+    parser = argparse.ArgumentParser(prog="tiledeblur", description="Deblur Zarr images larger than memory.",
+                                     allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
-    run_parser = commands.add_parser("run", help="deblur a Zarr image on a dask cluster")
+    run_parser = commands.add_parser("run", allow_abbrev=False, help="deblur a Zarr image on a dask cluster")
     _add_problem_options(run_parser)
     run_parser.add_argument("--out", help="output Zarr path (default: INPUT.deblurred.zarr beside the input)")
     _add_cluster_options(run_parser)
@@ -131,19 +164,21 @@ def _parser():
                             help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
     run_parser.add_argument("--ome", action="store_true",
                             help="write OME-Zarr with a pyramid (default: only when the input is OME-Zarr)")
-    run_parser.add_argument("--overwrite", action="store_true", help="replace an existing output (default: refuse)")
+    run_parser.add_argument("--overwrite", action="store_true",
+                            help="replace an existing output (default: resume this run's own output, refuse others)")
     run_parser.add_argument("--no-resume", action="store_true",
                             help="refuse an existing output instead of resuming it (default: resume)")
     run_parser.add_argument("--preview", metavar="PNG",
-                            help="also write the centre before and after to this PNG (default: none)")
+                            help="also write the centre before and after to this picture: PNG, or another format "
+                                 "that Pillow writes, such as .jpg or .tif (default: none)")
     run_parser.set_defaults(handler=_run)
 
-    plan_parser = commands.add_parser("plan", help="print the tile plan and compute nothing")
+    plan_parser = commands.add_parser("plan", allow_abbrev=False, help="print the tile plan and compute nothing")
     _add_problem_options(plan_parser)
     _add_cluster_options(plan_parser)
     plan_parser.set_defaults(handler=_plan)
 
-    convert_parser = commands.add_parser("convert", help="import a TIFF/PNG/JPEG scan into Zarr")
+    convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/PNG/JPEG scan into Zarr")
     convert_parser.add_argument("image", help="the image file")
     convert_parser.add_argument("output", help="the new Zarr path")
     convert_parser.add_argument("--chunk", type=int, default=512, help="chunk side in px (default: %(default)s)")
@@ -151,7 +186,7 @@ def _parser():
                                 help="write an OME-Zarr 0.5 group, level 0 only (default: a plain array)")
     convert_parser.set_defaults(handler=_convert)
 
-    demo_parser = commands.add_parser("demo", help="make a scan from skimage.data, deblur it, write a picture")
+    demo_parser = commands.add_parser("demo", allow_abbrev=False, help="make a scan from skimage.data, deblur it, write a picture")
     demo_parser.add_argument("--size", type=int, default=2048,
                              help="scan side in px, at least 310; 32768 is a gigapixel (default: %(default)s)")
     demo_parser.add_argument("--out", default="tiledeblur-demo",
@@ -161,13 +196,37 @@ def _parser():
     return parser
 
 
+def _in_option_terms(message, command):
+    """``message`` with the argument it names, and its advice, in the command line's terms.
+
+    Examples
+    --------
+    >>> _in_option_terms("n_workers: expected at least 1, got 0 instead.", "run")
+    '--workers: expected at least 1, got 0 instead.'
+    >>> _in_option_terms("output: expected a new path, got 'a.zarr', which exists; pass overwrite=True.", "run")
+    "--out: expected a new path, got 'a.zarr', which exists; pass --overwrite."
+    """
+    names = {**OPTION_NAMES, **COMMAND_OPTION_NAMES.get(command, {})}
+    message = re.sub(r"^\w+", lambda name: names.get(name.group(), name.group()), message)
+    for advice, option in ADVICE.items():
+        message = message.replace(advice, option)
+    return message
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """One line per warning, without the source line that Python shows."""
+    print(f"tiledeblur: {category.__name__}: {_in_option_terms(str(message), None)}", file=sys.stderr)
+
+
 def main(argv=None):
     """Run the command line; return the exit status."""
     arguments = _parser().parse_args(argv)
     try:
-        return arguments.handler(arguments)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return arguments.handler(arguments)
     except (ValueError, TypeError) as error:
-        print(f"tiledeblur: error: {error}", file=sys.stderr)
+        print(f"tiledeblur: error: {_in_option_terms(str(error), arguments.command)}", file=sys.stderr)
         return 2
     except TileError as error:
         print(f"tiledeblur: {error}", file=sys.stderr)

@@ -150,6 +150,8 @@ def _check_demo_folder(out_dir):
     The demo replaces its own files; ``--out`` pointed at a project folder
     must not delete a real scan of the same name.
     """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir: expected a folder, got {str(out_dir)!r}, which is a file.")
     scan, output = out_dir / "scan.zarr", out_dir / "scan.deblurred.zarr"
     if not (scan.exists() or output.exists()):
         return

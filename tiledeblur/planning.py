@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import os
+import pathlib
 import warnings
 
 import fsspec
@@ -165,27 +166,47 @@ def _same_store(first, second):
     return protocol_a == protocol_b and (a.startswith(b) or b.startswith(a))
 
 
-def _output_location(output, source):
+def _output_location(output, source, component):
     """Where the output goes: ``output``, or by default beside the store that holds the input, never inside it.
 
     The default of ``scan.zarr`` is ``scan.deblurred.zarr``; that of the
     array ``slides.zarr/a/b``, inside the store ``slides.zarr``, is
-    ``slides.a.b.deblurred.zarr`` beside that store.
+    ``slides.a.b.deblurred.zarr`` beside that store, whether ``a/b`` is part
+    of the path or the ``component`` given.
     """
     if output is not None and not isinstance(output, (str, os.PathLike)):
         raise TypeError(f"output: expected None, a str or an os.PathLike, got {output!r} instead.")
     root = source.store_root()
     if output is None:
         inner = source.url.rstrip("/").removeprefix(root.url.rstrip("/")).strip("/")
-        stem = root.url.rstrip("/").removesuffix(".zarr")
-        output = ".".join([stem, *inner.split("/")] if inner else [stem]) + ".deblurred.zarr"
+        names = [name for part in (inner, component or "") for name in part.split("/") if name]
+        output = ".".join([root.url.rstrip("/").removesuffix(".zarr"), *names]) + ".deblurred.zarr"
     target = Location.at(output, storage_options=source.storage_options, name="output")
     if _same_store(root, target):
         raise ValueError(
             f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
             "which would write into it."
         )
+    _check_local_output(target.url)
     return target
+
+
+def _check_local_output(url):
+    """Refuse, before any work, a local output path that cannot be written: under a file, or in a read-only folder.
+
+    Other stores are left to their own errors, which come when the output
+    is created, before the first tile.
+    """
+    if fsspec.core.split_protocol(url)[0] is not None:
+        return
+    path = pathlib.Path(url)
+    if path.is_file():
+        raise ValueError(f"output: expected a new path or a Zarr store, got {url!r}, which is a file.")
+    existing = next(folder for folder in path.parents if folder.exists())
+    if not existing.is_dir():
+        raise ValueError(f"output: expected a path in a folder, got {url!r}, which lies under the file {str(existing)!r}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"output: expected a path this process may write, got {url!r}; {str(existing)!r} is read-only.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +253,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     automatic_halo = isinstance(halo, str) and halo == "auto"
     halo = _choose_halo(halo, psfs, settings.mu, radius)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
-    target = _output_location(output, source)
+    target = _output_location(output, source, component)
     multiscale = _output_multiscale(ome, found, array, axis)
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
