@@ -43,6 +43,7 @@ class Progress:
         self._start = time.monotonic()
         self._last_shown = -float("inf")
         self._shown_done = None
+        self._shown_width = 0
 
     def line(self):
         """The current status as text."""
@@ -67,8 +68,13 @@ class Progress:
         if force and self._shown_done == self.done:
             return
         self._last_shown, self._shown_done = now, self.done
-        end = "\r" if self._interactive else "\n"
-        self._stream.write(self.line() + end)
+        if self._interactive:
+            # Over the last line, padded to its width: a shorter ETA must not leave "ETA 9m57ss".
+            text = self.line()
+            self._stream.write(text.ljust(self._shown_width) + "\r")
+            self._shown_width = len(text)
+        else:
+            self._stream.write(self.line() + "\n")
         self._stream.flush()
 
     def close(self):
