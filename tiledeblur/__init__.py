@@ -5,7 +5,7 @@ from .pipeline import RunReport, TileError, run
 from .planning import plan
 from .psf import check_psf, gaussian_psf, load_psf
 from .solver import ConvergenceWarning, SolveInfo, SolverSettings, deconvolve
-from .tiling import HaloWarning
+from .tiling import HaloWarning, TileMemoryWarning
 
 __all__ = [
     "ConvergenceWarning",
@@ -14,6 +14,7 @@ __all__ = [
     "SolveInfo",
     "SolverSettings",
     "TileError",
+    "TileMemoryWarning",
     "__version__",
     "check_psf",
     "deconvolve",

@@ -26,7 +26,7 @@ from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
 from .regularization import estimate_image_mu, is_auto
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
-from .tiling import MAX_HALO, HaloWarning, TilePlan, auto_halo, estimate_tile_bytes
+from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes
 
 __all__ = ["Job", "Prepared", "plan", "prepare"]
 
@@ -266,8 +266,25 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
             "1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
             HaloWarning, stacklevel=3,
         )
+    _warn_if_tiles_exceed(memory_limit, tile_plan)
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     return Prepared(array, job, tile_plan, multiscale, pyramid)
+
+
+def _warn_if_tiles_exceed(memory_limit, tile_plan):
+    """Warn where even the chosen tile's estimated peak exceeds a worker's memory limit (found by a probe).
+
+    dask pauses a worker at 80% of its limit and restarts it at 95%: a run
+    whose tiles cannot fit stalls or fails rather than finishing slowly.
+    """
+    needed = estimate_tile_bytes(tile_plan.largest_read(), tile_plan.psf_radius)
+    if memory_limit is not None and needed > memory_limit:
+        warnings.warn(
+            f"tile: {tile_plan.tile} px tiles need about {needed / 2**20:.0f} MiB per worker by the estimate, more "
+            f"than the workers' memory limit of {memory_limit / 2**20:.0f} MiB; dask may pause or restart them. "
+            "Give the workers more memory, or pass a smaller tile.",
+            TileMemoryWarning, stacklevel=4,
+        )
 
 
 def _sample(array, region, axis, source):

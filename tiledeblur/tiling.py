@@ -32,7 +32,8 @@ import scipy.fft
 from .operators import difference_power
 from .psf import psf_radius
 
-__all__ = ["HALO_RESPONSE_LIMIT", "MAX_HALO", "HaloWarning", "Tile", "TilePlan", "auto_halo", "estimate_tile_bytes"]
+__all__ = ["HALO_RESPONSE_LIMIT", "MAX_HALO", "HaloWarning", "Tile", "TileMemoryWarning", "TilePlan", "auto_halo",
+           "estimate_tile_bytes"]
 
 #: Largest response sample allowed beyond the halo, see the module notes.
 HALO_RESPONSE_LIMIT = 1e-4
@@ -42,8 +43,14 @@ HALO_RESPONSE_LIMIT = 1e-4
 #: solve by up to 1.3e-2 (found by a probe); :func:`tiledeblur.plan` warns
 #: where the rule reaches this limit.
 MAX_HALO = 1024
+
+
 class HaloWarning(UserWarning):
     """The automatic halo reached ``MAX_HALO`` short of what its rule asks for: tiles may show seams."""
+
+
+class TileMemoryWarning(UserWarning):
+    """A tile's estimated peak memory exceeds the workers' limit: dask may pause or restart them."""
 
 
 #: A worker's resident memory before its first tile: Python, numpy, scipy,
