@@ -143,7 +143,8 @@ def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
     write(tmp_path / name)
     result = _tiledeblur("convert", tmp_path / name, tmp_path / "out.zarr", "--chunk", "64")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "image: expected a TIFF, PNG or JPEG file, got" in result.stderr
+    assert "IMAGE: expected a TIFF, PNG or JPEG file, got" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "out.zarr").exists()
 
 
@@ -157,6 +158,15 @@ def test_convert_refuses_a_bad_chunk(tmp_path, chunk, error, message):
     with pytest.raises(error, match=message):
         convert(tmp_path / "camera.png", tmp_path / "out.zarr", chunk=chunk)
     assert not (tmp_path / "out.zarr").exists()
+
+
+@pytest.mark.parametrize("ome", [False, True])
+def test_convert_a_microscopes_channels_first_tiff(tmp_path, ome):
+    channels = np.stack([data.camera(), data.moon(), data.camera().T, 255 - data.camera(), data.camera() // 2])
+    tifffile.imwrite(tmp_path / "cells.tif", channels, photometric="minisblack", tile=(128, 128))  # axes QYX
+    array = convert(tmp_path / "cells.tif", tmp_path / "cells.zarr", chunk=256, ome=ome)
+    assert (array.shape, array.chunks) == ((5, 512, 512), (5, 256, 256))
+    np.testing.assert_array_equal(array[...], channels)
 
 
 def test_convert_tiff_and_ome(tmp_path):

@@ -26,10 +26,18 @@ READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error)
 
 
 def _open_image(path):
-    """The image as an array-like that can be sliced without reading all of it."""
+    """``(image, planes_first)``: the image as an array-like that can be sliced without reading all of it.
+
+    ``planes_first`` tells that a 3-D TIFF holds its channels (or planes)
+    first, as a microscope's ``CYX`` file does, and not as an RGB image's
+    samples (``YXS``); PNG and JPEG hold them last.
+    """
     if path.suffix.lower() in TIFF_SUFFIXES:
-        return zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
-    return skimage_io.imread(path)
+        with tifffile.TiffFile(path) as tiff:
+            axes = tiff.series[0].axes
+        image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
+        return image, image.ndim == 3 and axes.endswith("YX")
+    return skimage_io.imread(path), False
 
 
 def _ome_attributes(axes):
@@ -40,7 +48,11 @@ def _ome_attributes(axes):
 
 
 def convert(image_path, output, *, chunk=512, ome=False):
-    """Write a 2-D or RGB(A) image file to a new Zarr array or OME-Zarr group.
+    """Write a 2-D or RGB(A) image file, or a TIFF's channels (CYX), to a new Zarr array or OME-Zarr group.
+
+    A plain array keeps the file's order of axes: ``yx``, ``yxc`` for RGB(A)
+    and ``cyx`` for a microscope's channels; ``run`` then needs the channels'
+    axis (``channel_axis=-1`` or ``0``).
 
     Parameters
     ----------
@@ -67,30 +79,36 @@ def convert(image_path, output, *, chunk=512, ome=False):
     if check_int("chunk", chunk) < 16:
         raise ValueError(f"chunk: expected at least 16 px, got {chunk} instead.")
     try:
-        source = _open_image(image_path)
+        source, planes_first = _open_image(image_path)
     except READ_ERRORS as error:
         raise _unreadable(image_path, error) from None
-    if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[-1] not in (3, 4)):
-        raise ValueError(f"image: expected a 2-D image or one with 3 or 4 channels last, got shape {source.shape}.")
-    channels_first = ome and source.ndim == 3
+    if source.ndim not in (2, 3) or (source.ndim == 3 and not planes_first and source.shape[-1] not in (3, 4)):
+        raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
+                         f"first (CYX), got shape {source.shape}.")
+    # OME-Zarr wants channels first (cyx); a plain array keeps the file's order.
+    move_channels = ome and source.ndim == 3 and not planes_first
     if source.ndim == 2:
         shape, chunks = source.shape, (chunk, chunk)
-    elif channels_first:
+    elif planes_first:
+        shape, chunks = source.shape, (source.shape[0], chunk, chunk)
+    elif move_channels:
         shape, chunks = (source.shape[2],) + source.shape[:2], (source.shape[2], chunk, chunk)
     else:
         shape, chunks = source.shape, (chunk, chunk, source.shape[2])
     if ome:
-        group = zarr.open_group(output, mode="w-", attributes=_ome_attributes("cyx" if channels_first else "yx"))
+        group = zarr.open_group(output, mode="w-", attributes=_ome_attributes("cyx" if source.ndim == 3 else "yx"))
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype)
     else:
         target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype)
+    rows = source.shape[1] if planes_first else source.shape[0]
     try:
-        for row in range(0, source.shape[0], chunk):
-            band = np.asarray(source[row:row + chunk])
-            if channels_first:
-                target[:, row:row + chunk] = np.moveaxis(band, -1, 0)
+        for row in range(0, rows, chunk):
+            if planes_first:
+                target[:, row:row + chunk] = np.asarray(source[:, row:row + chunk])
+            elif move_channels:
+                target[:, row:row + chunk] = np.moveaxis(np.asarray(source[row:row + chunk]), -1, 0)
             else:
-                target[row:row + chunk] = band
+                target[row:row + chunk] = np.asarray(source[row:row + chunk])
     except READ_ERRORS as error:
         shutil.rmtree(output)  # made by this call: a retry must not find half an image there
         raise _unreadable(image_path, error) from None
@@ -98,6 +116,8 @@ def convert(image_path, output, *, chunk=512, ome=False):
 
 
 def _unreadable(image_path, error):
+    # The first line only: imageio appends lines of plugins to install, which concern other formats.
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return ValueError(
-        f"image: expected a TIFF, PNG or JPEG file, got {str(image_path)!r}, which could not be read ({error})."
+        f"image: expected a TIFF, PNG or JPEG file, got {str(image_path)!r}, which could not be read ({reason})."
     )
