@@ -22,7 +22,7 @@ from skimage.draw import line_aa
 import tiledeblur
 from tiledeblur import TileError, deconvolve, run
 from tiledeblur.io import MARKER_FOLDER, fingerprint
-from tiledeblur.pipeline import process_tile
+from tiledeblur.pipeline import OutputReplacedError, _compute_tiles, process_tile
 from tiledeblur.planning import prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 from tiledeblur.tiling import estimate_tile_bytes
@@ -190,8 +190,12 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
     earlier_job = dataclasses.replace(earlier.job, run=zarr.open_array(output, mode="r").attrs["tiledeblur"]["run"])
     run(small_scan[0], article_psf, output=output, tile=64, mu=0.01, overwrite=True, client=client, progress=False)
     replaced = zarr.open_array(output, mode="r")[...]
-    with pytest.raises(RuntimeError, match="tile .* not written: .* was replaced by another run"):
+    with pytest.raises(OutputReplacedError, match="tile .* not written: .* was replaced by another run"):
         process_tile(earlier_job, next(iter(earlier.plan.tiles())))
+    # All of the earlier run's tiles, as dask runs them: the message does not promise a resume.
+    with pytest.raises(TileError, match="16 of 16 tiles failed; .* The output is the other run's now, and this run "
+                                        "has nothing left in it to resume."):
+        _compute_tiles(client, dataclasses.replace(earlier, job=earlier_job), set(), show_progress=False)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
 
 

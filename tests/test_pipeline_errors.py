@@ -105,14 +105,15 @@ def test_missing_and_empty_and_3d(tmp_path):
     ("pixel", "match"),
     [(np.nan, "expected finite values, got NaN or inf"), (-2e9, "expected values of magnitude at most 1e")],
 )
-def test_nan_and_huge_pixels(tmp_path, client, pixel, match):
+def test_nan_and_huge_pixels(tmp_path, client, pixel, match, capfd):
     path = tmp_path / "odd.zarr"
     z = zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f8")
     z[...] = 0.5
     z[40, 50] = pixel
     before = _digest(path)
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
-        run(path, PSF, mu=1e-3, client=client, progress=False)  # no sample read for mu: the workers' scan sees it
+        run(path, PSF, mu=1e-3, client=client)  # no sample read for mu: the workers' scan sees it
+    assert "scanning the float input for NaN and inf" in capfd.readouterr().err
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
         plan(path, PSF)  # the regions read for mu="auto"
     assert _digest(path) == before

@@ -55,6 +55,10 @@ class TileError(RuntimeError):
     """One or more tiles failed; the others are written and a rerun resumes."""
 
 
+class OutputReplacedError(RuntimeError):
+    """A tile found that another run had created its output anew since this run started; it wrote nothing."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RunReport:
     """What :func:`run` did. ``output`` is the written array's location."""
@@ -142,7 +146,7 @@ def _owned_output(job, tile):
     """
     target = job.target.open("r+")
     if target.attrs.get("tiledeblur", {}).get("run") != job.run:
-        raise RuntimeError(f"{tile.name} not written: {job.target.url!r} was replaced by another run since this one "
+        raise OutputReplacedError(f"{tile.name} not written: {job.target.url!r} was replaced by another run since this one "
                            "started.")
     return target
 
@@ -256,11 +260,12 @@ def _create_output(prepared, identity, *, overwrite):
     )
 
 
-def _check_float_range(client, prepared):
+def _check_float_range(client, prepared, *, progress):
     """Refuse NaN, inf or too large pixels (see :func:`tiledeblur.image.check_float_range`), scanning on the workers."""
     source = prepared.job.source
     if prepared.array.dtype.kind != "f":
         return
+    _tell("scanning the float input for NaN and inf (it is read once)", progress=progress)
     lazy = da.from_zarr(source.open("r"))
     check_float_range(float(client.compute(abs(lazy).max()).result()), name=f"zarr_path {source.array_url!r}")
 
@@ -333,10 +338,14 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         client.cancel(list(queue.futures))
     if failures:
         tile, error = failures[0]
+        advice = (
+            "The output is the other run's now, and this run has nothing left in it to resume."
+            if isinstance(error, OutputReplacedError) else
+            "Every other tile is written: fix the cause and run again to compute only the missing tiles."
+        )
         raise TileError(
             f"{len(failures)} of {len(plan)} tiles failed; the first, {tile.name}, raised "
-            f"{type(error).__name__}: {str(error).rstrip('.')}. Every other tile is written: fix the cause and run "
-            "again to compute only the missing tiles."
+            f"{type(error).__name__}: {str(error).rstrip('.')}. {advice}"
         ) from error
     return computed
 
@@ -344,13 +353,14 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 def _execute(client, prepared, identity, finished, *, replace, progress):
     """Create the output if needed, compute its missing tiles and build its pyramid; return how many tiles were computed."""
     logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
-    if progress:
-        print(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", file=sys.stderr)
-    _check_float_range(client, prepared)
+    _tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
+    _check_float_range(client, prepared, progress=progress)
     if finished is None:
         _create_output(prepared, identity, overwrite=replace)
     computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
     if prepared.multiscale is not None:
+        if len(prepared.pyramid) > 1:
+            _tell(f"building the OME-Zarr pyramid: levels 1 to {len(prepared.pyramid) - 1}", progress=progress)
         build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
                       storage_options=prepared.job.target.storage_options or None)
     return computed
@@ -359,9 +369,14 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
 def _wait_for_a_worker(client, *, progress):
     """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
     if not client.scheduler_info()["workers"]:
-        if progress:
-            print("waiting for the cluster's first worker", file=sys.stderr)
+        _tell("waiting for the cluster's first worker", progress=progress)
         client.wait_for_workers(1)
+
+
+def _tell(message, *, progress):
+    """Say on stderr what the run is doing, where progress is shown: a long step must not look like a hang."""
+    if progress:
+        print(message, file=sys.stderr, flush=True)
 
 
 def _check_run_options(*, client, address, n_workers, overwrite, resume, progress):
