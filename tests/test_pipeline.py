@@ -80,6 +80,7 @@ def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_
     report = run(scan, article_psf, tile=128, channel_axis=channel_axis, client=client, progress=False)
     out = zarr.open_array(report.output, mode="r")
     assert out.shape == stored.shape and out.dtype == np.float32 and out.metadata.zarr_format == zarr_format
+    assert report.plan.describe().startswith("image 200 x 300 px, 3 channels; ")
     tiled = out[...] if channel_axis == 0 else np.moveaxis(out[...], -1, 0)
     for channel in range(3):
         whole = deconvolve(rgb[..., channel], article_psf, mu=report.mu)
@@ -344,7 +345,7 @@ def test_plan_computes_nothing(small_scan, article_psf):
     plan = tiledeblur.plan(small_scan[0], article_psf, tile=100)
     assert (plan.tile, plan.chunk, plan.grid) == (100, 100, (3, 3))
     assert plan.halo >= 6
-    assert "9 tiles" in plan.describe()
+    assert "9 tiles" in plan.describe() and f"; mu {plan.mu:.3g}; " in plan.describe()
     assert not Path(str(small_scan[0]).replace(".zarr", ".deblurred.zarr")).exists()
     # A tile and halo beyond the image read the image once, and the estimate says so.
     whole = tiledeblur.plan(small_scan[0], article_psf, tile=10**6, halo=10**6)

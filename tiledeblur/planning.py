@@ -258,7 +258,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype)
-    tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius)
+    tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
+                         mu=settings.mu)
     if automatic_halo and halo >= MAX_HALO and tile_plan.largest_read() != tile_plan.shape:
         warnings.warn(
             f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {settings.mu:.3g} "

@@ -162,6 +162,8 @@ class TilePlan:
     ((2, 2), 4)
     >>> plan.tile_at((1, 1)).read
     (slice(472, 1000, None), slice(472, 700, None))
+    >>> TilePlan(shape=(1000, 700), tile=512, chunk=256, halo=40, channels=3, mu=2e-3).describe()[:50]
+    'image 1000 x 700 px, 3 channels; mu 0.002; 4 tiles'
     """
 
     shape: tuple
@@ -169,6 +171,10 @@ class TilePlan:
     chunk: int
     halo: int
     psf_radius: int = 0
+    #: Planes solved one after another per tile: a tile's work, not its memory, grows with them.
+    channels: int = 1
+    #: The solves' regularization weight, which the automatic halo follows; for :meth:`describe`.
+    mu: float | None = None
 
     @property
     def grid(self):
@@ -230,8 +236,10 @@ class TilePlan:
 
     def describe(self):
         """A few lines that say what the plan is, for people."""
+        channels = f", {self.channels} channels" if self.channels > 1 else ""
+        mu = f"mu {self.mu:.3g}; " if self.mu is not None else ""
         return (
-            f"image {self.shape[0]} x {self.shape[1]} px; "
+            f"image {self.shape[0]} x {self.shape[1]} px{channels}; {mu}"
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile} px, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"(work per pixel x{self.work_per_pixel():.2f}); about "
