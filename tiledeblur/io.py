@@ -101,6 +101,26 @@ class Location:
         url = root if fsspec.core.split_protocol(self.url)[0] is None else fs.unstrip_protocol(root)
         return dataclasses.replace(self, url=url, component="")
 
+    def check_writable(self, *, name="output"):
+        """Refuse, before any work, a local path that cannot be written: a file, under a file, or in a read-only folder.
+
+        Other stores are left to their own errors, which come when the output
+        is created, before the first tile.
+        """
+        if fsspec.core.split_protocol(self.url)[0] is not None:
+            return
+        if os.path.isfile(self.url):
+            raise ValueError(f"{name}: expected a new path or a Zarr store, got {self.url!r}, which is a file.")
+        existing = self.url
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise ValueError(f"{name}: expected a path in a folder, got {self.url!r}, which lies under the file "
+                             f"{existing!r}.")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{name}: expected a path this process may write, got {self.url!r}; {existing!r} is "
+                             "read-only.")
+
     def holds_zarr(self):
         """Whether :attr:`url` is a Zarr array or group, which ``overwrite`` may replace."""
         return _has_zarr_metadata(*fsspec.core.url_to_fs(self.url, **self.storage_options))

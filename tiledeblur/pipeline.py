@@ -146,8 +146,9 @@ def _owned_output(job, tile):
     """
     target = job.target.open("r+")
     if target.attrs.get("tiledeblur", {}).get("run") != job.run:
-        raise OutputReplacedError(f"{tile.name} not written: {job.target.url!r} was replaced by another run since this one "
-                           "started.")
+        raise OutputReplacedError(
+            f"{tile.name} not written: {job.target.url!r} was replaced by another run since this one started."
+        )
     return target
 
 
@@ -475,6 +476,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             storage_options=storage_options,
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
+        prepared.job.target.check_writable()
         identity = _identity(prepared)
         finished, replace, output_run = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))

@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import math
 import os
-import pathlib
 import warnings
 
 import fsspec
@@ -187,26 +186,7 @@ def _output_location(output, source, component):
             f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
             "which would write into it."
         )
-    _check_local_output(target.url)
     return target
-
-
-def _check_local_output(url):
-    """Refuse, before any work, a local output path that cannot be written: under a file, or in a read-only folder.
-
-    Other stores are left to their own errors, which come when the output
-    is created, before the first tile.
-    """
-    if fsspec.core.split_protocol(url)[0] is not None:
-        return
-    path = pathlib.Path(url)
-    if path.is_file():
-        raise ValueError(f"output: expected a new path or a Zarr store, got {url!r}, which is a file.")
-    existing = next(folder for folder in path.parents if folder.exists())
-    if not existing.is_dir():
-        raise ValueError(f"output: expected a path in a folder, got {url!r}, which lies under the file {str(existing)!r}.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"output: expected a path this process may write, got {url!r}; {str(existing)!r} is read-only.")
 
 
 @dataclasses.dataclass(frozen=True)
