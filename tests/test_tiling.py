@@ -38,6 +38,16 @@ def test_auto_halo_grows_as_mu_shrinks_and_stays_in_bounds():
     assert auto_halo(gaussian_psf(41, 1.0), 10.0) == 20  # never below the PSF radius
 
 
+def test_auto_halo_of_a_psf_padded_with_zeros_beyond_the_limit_is_its_radius():
+    """A measured PSF stored in a large array: the halo must still cover its radius."""
+    padded, small = np.zeros((1501, 2501)), gaussian_psf(13, 2.0)
+    padded[744:757, 1244:1257] = small
+    assert auto_halo(padded, 0.01) == 1250
+    padded = np.zeros((1501, 1501))
+    padded[744:757, 744:757] = small
+    assert auto_halo(padded, 0.01) == 750  # its radius: the grid holds the whole PSF, whose spectrum is the small one's
+
+
 def _motion_psf(length, degrees):
     """A normalized anti-aliased line of ``length`` px at ``degrees``."""
     psf, middle, reach = np.zeros((length, length)), length // 2, length // 2 - 1

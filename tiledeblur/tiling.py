@@ -87,9 +87,14 @@ def auto_halo(psf, mu):
     53
     """
     radius = max(psf_radius(psf))
+    if radius >= MAX_HALO:
+        return radius  # never shorter than the PSF's radius, and no longer halo is measured
     # A grid four times the longest halo it can measure, so that the response's
-    # periodic copies stay below the limit; most PSFs need only the first.
+    # periodic copies stay below the limit; most PSFs need only the first. It
+    # must also hold the PSF, or the FFT would crop it.
     for longest in (MAX_HALO // 4, MAX_HALO):
+        if 4 * longest < max(np.shape(psf)):
+            continue
         halo = _response_extent(psf, mu, 4 * longest)
         if halo < longest:
             break
