@@ -68,6 +68,7 @@ def test_version_and_python_dash_m():
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", "{scan}/../notes/out.zarr"], "--out: expected a path"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--over"], "unrecognized arguments: --over"),
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
+        (["plan", "{scan}", "--psf", "gaussian:999999,1"], "--psf: expected a PSF that fits in memory."),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):

@@ -220,7 +220,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """Run the command line; return the exit status."""
-    arguments = _parser().parse_args(argv)
+    try:
+        arguments = _parser().parse_args(argv)
+    except MemoryError:  # --psf gaussian:99999,1, built while the options are read
+        print("tiledeblur: error: --psf: expected a PSF that fits in memory.", file=sys.stderr)
+        return 2
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
