@@ -123,6 +123,12 @@ def test_run_ome_with_preview(scan, tmp_path):
     assert zarr.open_group(output, mode="r")["0"].shape == (192, 256)
     assert "building the OME-Zarr pyramid: levels 1 to 1" in result.stderr  # after the tiles, not silently
     assert preview.stat().st_size > 10_000
+    # An OME-Zarr input gives an OME-Zarr output unless --no-ome asks for a plain array.
+    plain = tmp_path / "plain.zarr"
+    result = _tiledeblur("run", output, "--psf", "gaussian:13,1,3", "--tile", "128", "--workers", "1", "--no-ome",
+                         "--mu", "0.01", "--out", plain)
+    assert result.returncode == 0, result.stderr
+    assert zarr.open_array(plain, mode="r").shape == (192, 256)
 
 
 def _damaged_png(path):

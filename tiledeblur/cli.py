@@ -35,7 +35,7 @@ OPTION_NAMES = {
 #: Where a command names an argument otherwise.
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
 #: The advice in messages, in the command line's terms.
-ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "leave out --ome"}
+ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --no-ome"}
 
 
 def _psf(text):
@@ -82,7 +82,8 @@ def _add_problem_options(parser):
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
                         help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
     parser.add_argument("--mu", type=_auto_or(float, "a number"), default="auto",
-                        help="regularization weight, or auto by cross-validation on the image (default: auto)")
+                        help="regularization weight, on the image's [0, 1] scale (integer images are divided "
+                             "by their dtype's maximum), or auto by cross-validation on the image (default: auto)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
 
@@ -116,7 +117,7 @@ def _run(arguments):
         arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
         mu=arguments.mu, nonneg=arguments.nonneg, n_workers=arguments.workers, address=arguments.address,
-        out_dtype=arguments.out_dtype, ome=True if arguments.ome else None, overwrite=arguments.overwrite,
+        out_dtype=arguments.out_dtype, ome=arguments.ome, overwrite=arguments.overwrite,
         resume=not arguments.no_resume,
     )
     computed = report.tiles_computed
@@ -162,8 +163,9 @@ def _parser():
     _add_cluster_options(run_parser)
     run_parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
                             help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
-    run_parser.add_argument("--ome", action="store_true",
-                            help="write OME-Zarr with a pyramid (default: only when the input is OME-Zarr)")
+    run_parser.add_argument("--ome", action=argparse.BooleanOptionalAction,
+                            help="write OME-Zarr with a pyramid, or with --no-ome a plain array "
+                                 "(default: OME-Zarr when the input is)")
     run_parser.add_argument("--overwrite", action="store_true",
                             help="replace an existing output (default: resume this run's own output, refuse others)")
     run_parser.add_argument("--no-resume", action="store_true",
