@@ -1,11 +1,13 @@
 """mu="auto" for a whole scan: the regions that choose it."""
 
 import numpy as np
+import pytest
 from skimage import data
+from skimage.metrics import peak_signal_noise_ratio
 
-from tiledeblur import gaussian_psf
+from tiledeblur import deconvolve, gaussian_psf
 from tiledeblur.operators import Blur
-from tiledeblur.regularization import estimate_image_mu
+from tiledeblur.regularization import MuWarning, estimate_image_mu
 
 
 def test_glass_and_sky_do_not_choose_the_weight():
@@ -20,3 +22,27 @@ def test_glass_and_sky_do_not_choose_the_weight():
         slide = glass.copy()
         slide[256:768, 256:768] = sample
         assert estimate_image_mu(lambda yx, slide=slide: slide[yx][None], slide.shape, [psf], "tikhonov") == expected
+
+
+def test_a_small_centred_sample_on_a_large_blank_slide_is_found():
+    """A 4 × 4 grid of regions missed a centred tenth of a 100k² slide, and chose the glass's 1e-5 (a probe)."""
+    psf = gaussian_psf(13, (1, 3))
+    scene = np.pad(data.camera() / 255.0, 256 + 6, mode="reflect")
+    sample = Blur(psf, (1024, 1024), boundary="free").matvec(scene)
+    sample += np.random.default_rng(1).normal(0, 0.01, sample.shape)
+    expected = estimate_image_mu(lambda yx: sample[yx][None], sample.shape, [psf], "tikhonov")
+    slide = np.zeros((4096, 4096))  # the fill value: glass that the scanner never wrote
+    slide[1536:2560, 1536:2560] = sample  # between the rows and columns of a 4 × 4 grid of regions
+    chosen = estimate_image_mu(lambda yx: slide[yx][None], slide.shape, [psf], "tikhonov")
+    # Four regions see other parts of the sample than the sample's own sixteen; their weight must restore it
+    # nearly as well (the glass's 1e-5 gave 6.6 dB here).
+    truth = scene[6:-6, 6:-6]
+    restored, own = (peak_signal_noise_ratio(truth, deconvolve(sample, psf, mu=mu), data_range=1.0)
+                     for mu in (chosen, expected))
+    assert restored > own - 0.5 and restored > peak_signal_noise_ratio(truth, sample, data_range=1.0) + 1.0
+
+
+def test_a_blank_sample_warns_and_takes_the_default_weight():
+    blank = np.zeros((2048, 2048))
+    with pytest.warns(MuWarning, match="mu: 'auto' found only constant pixels in its 64 sample regions"):
+        assert estimate_image_mu(lambda yx: blank[yx][None], blank.shape, [gaussian_psf(13, 2.0)], "tv") == 2e-3

@@ -4,12 +4,14 @@ from ._version import __version__
 from .pipeline import RunReport, TileError, run
 from .planning import plan
 from .psf import check_psf, gaussian_psf, load_psf
+from .regularization import MuWarning
 from .solver import ConvergenceWarning, SolveInfo, SolverSettings, deconvolve
 from .tiling import HaloWarning, TileMemoryWarning
 
 __all__ = [
     "ConvergenceWarning",
     "HaloWarning",
+    "MuWarning",
     "RunReport",
     "SolveInfo",
     "SolverSettings",
