@@ -30,7 +30,7 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
-from .cluster import check_cluster_options, connect, worker_resources
+from .cluster import check_cluster_options, connect, worker_resources, workers
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
 from .ome import build_pyramid, multiscale_attributes
@@ -283,8 +283,7 @@ def _window(client):
 
     def size():
         if time.monotonic() - looked["at"] >= WORKERS_REFRESH_SECONDS:
-            workers = len(client.scheduler_info()["workers"])
-            looked.update(at=time.monotonic(), size=WINDOW_PER_WORKER * max(1, workers))
+            looked.update(at=time.monotonic(), size=WINDOW_PER_WORKER * max(1, len(workers(client))))
         return looked["size"]
 
     return size
@@ -369,7 +368,7 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
 
 def _wait_for_a_worker(client, *, progress):
     """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
-    if not client.scheduler_info()["workers"]:
+    if not workers(client):
         _tell("waiting for the cluster's first worker", progress=progress)
         client.wait_for_workers(1)
 
