@@ -292,6 +292,12 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
         expected = finer.reshape(finer.shape[0] // 2, 2, finer.shape[1] // 2, 2).mean(axis=(1, 3))
         np.testing.assert_allclose(out[str(level)][...], expected, rtol=1e-6, atol=1e-6)  # float32 means
         assert out[str(level)].chunks == (64, 64)
+    # The same run again finds every tile and the pyramid done, and rebuilds nothing (a probe's rerun of a finished
+    # 100k² run rebuilt the pyramid for 6 minutes, and Ctrl-C then left level 1 without most of its chunks).
+    built = (Path(report.output) / "1" / "zarr.json").stat().st_mtime_ns
+    again = run(tmp_path / "ome.zarr", article_psf, tile=64, client=client, progress=False)
+    assert (again.tiles_computed, again.tiles_skipped) == (0, 16)
+    assert (Path(report.output) / "1" / "zarr.json").stat().st_mtime_ns == built
     # A coarser level read: its own pixel size, not level 0's.
     half = run(tmp_path / "ome.zarr", article_psf, component="half", output=tmp_path / "half.zarr", tile=64,
                client=client, progress=False)

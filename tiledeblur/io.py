@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 MARKER_FOLDER = ".tiledeblur/done"
+#: The marker, among the tiles' markers, of a pyramid built from all of them.
+PYRAMID_MARKER = "pyramid"
 #: The files that make a folder a Zarr array or group: version 3, version 2.
 ZARR_METADATA_FILES = ("zarr.json", ".zgroup", ".zarray")
 #: Chunks of the input that its fingerprint hashes (see :func:`fingerprint`).
@@ -277,7 +279,7 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
 
 
 class DoneMarkers:
-    """The finished tiles of one output, as marker objects in its store."""
+    """The finished tiles of one output, and whether its pyramid is built, as marker objects in its store."""
 
     def __init__(self, location):
         self._fs, root = fsspec.core.url_to_fs(location.array_url, **location.storage_options)
@@ -295,3 +297,12 @@ class DoneMarkers:
         names = (path.rsplit("/", 1)[-1] for path in self._fs.ls(self._folder, detail=False))
         # Only "<row>.<col>" names: a file manager's stray .DS_Store is no tile.
         return {tuple(map(int, name.split("."))) for name in names if re.fullmatch(r"\d+\.\d+", name)}
+
+    def mark_pyramid(self):
+        """Record the output's pyramid as built from all of its tiles."""
+        self._fs.makedirs(self._folder, exist_ok=True)
+        self._fs.pipe_file(f"{self._folder}/{PYRAMID_MARKER}", b"")
+
+    def pyramid_built(self):
+        """Whether the pyramid was built: a rerun of a finished run then rebuilds nothing."""
+        return self._fs.exists(f"{self._folder}/{PYRAMID_MARKER}")

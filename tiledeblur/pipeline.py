@@ -363,7 +363,15 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
             _tell(f"building the OME-Zarr pyramid: levels 1 to {len(prepared.pyramid) - 1}", progress=progress)
         build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
                       storage_options=prepared.job.target.storage_options or None)
+        DoneMarkers(prepared.job.target).mark_pyramid()
     return computed
+
+
+def _complete(prepared, finished):
+    """Whether an earlier identical run finished every tile and, for OME-Zarr, the pyramid."""
+    if finished is None or len(finished) < len(prepared.plan):
+        return False
+    return prepared.multiscale is None or DoneMarkers(prepared.job.target).pyramid_built()
 
 
 def _wait_for_a_worker(client, *, progress):
@@ -480,8 +488,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         finished, replace, output_run = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
         computed = 0
-        # A finished plain output needs no cluster; an OME one may lack pyramid levels, which are not marked.
-        if finished is None or len(finished) < len(prepared.plan) or prepared.multiscale is not None:
+        if not _complete(prepared, finished):  # a finished output needs no cluster
             if local:
                 active = stack.enter_context(connect(n_workers=n_workers))
             computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
