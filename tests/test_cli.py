@@ -121,7 +121,7 @@ def test_run_ome_with_preview(scan, tmp_path):
                          "--out", output, "--preview", preview)
     assert result.returncode == 0, result.stderr
     assert zarr.open_group(output, mode="r")["0"].shape == (192, 256)
-    assert "building the OME-Zarr pyramid: levels 1 to 1" in result.stderr  # after the tiles, not silently
+    assert "building the OME-Zarr pyramid: level 1 of 1" in result.stderr  # after the tiles, not silently
     assert preview.stat().st_size > 10_000
     # An OME-Zarr input gives an OME-Zarr output unless --no-ome asks for a plain array.
     plain = tmp_path / "plain.zarr"

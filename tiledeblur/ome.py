@@ -133,14 +133,17 @@ def chunk_keys(zarr_format):
     return NGFF_04_CHUNK_KEYS if zarr_format == 2 else None
 
 
-def build_pyramid(client, url, shapes, chunks, storage_options=None):
+def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level=None):
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
     Each level is the 2 × 2 mean of the one before (an odd last row or column
     is dropped), rounded for integer dtypes, written in whole chunks.
+    ``on_level(level)`` is called as each level starts, to show progress.
     """
     group = zarr.open_group(url, mode="r+", storage_options=storage_options)
     for level, (shape, factors) in enumerate(zip(shapes[1:], _halvings(shapes)), start=1):
+        if on_level is not None:
+            on_level(level)
         previous = da.from_zarr(group[str(level - 1)])
         halved = da.coarsen(np.mean, previous, dict(enumerate(factors)), trim_excess=True)
         if previous.dtype.kind in "ui":

@@ -359,10 +359,11 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
         _create_output(prepared, identity, overwrite=replace)
     computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
     if prepared.multiscale is not None:
-        if len(prepared.pyramid) > 1:
-            _tell(f"building the OME-Zarr pyramid: levels 1 to {len(prepared.pyramid) - 1}", progress=progress)
+        levels = len(prepared.pyramid) - 1
         build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
-                      storage_options=prepared.job.target.storage_options or None)
+                      storage_options=prepared.job.target.storage_options or None,
+                      on_level=lambda level: _tell(f"building the OME-Zarr pyramid: level {level} of {levels}",
+                                                   progress=progress))
         DoneMarkers(prepared.job.target).mark_pyramid()
     return computed
 
