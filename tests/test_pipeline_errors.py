@@ -1,14 +1,21 @@
 """Bad input to run(): a clear error, and nothing written or changed."""
 
+import dataclasses
 import hashlib
+import math
+import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 
-from tiledeblur import gaussian_psf, plan, run
+from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import Location, create_output
+from tiledeblur.pipeline import _check_disk_space
+from tiledeblur.planning import prepare
+from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
 
 def _digest(path):
@@ -185,3 +192,19 @@ def test_an_output_created_meanwhile_by_another_run(tmp_path, component):
     with pytest.raises(ValueError, match="output: expected a new path, got .*out.zarr', which another run has just"):
         create_output(location, **{**options, "attributes": {"first": False}})
     assert location.open("r").attrs["first"] is True
+
+
+def test_an_output_larger_than_the_free_disk_space_is_announced(tmp_path):
+    """A 100k² RGB scan makes 112 GiB of float32; a full disk would stop the run hours in (found by a probe)."""
+    free = shutil.disk_usage(tmp_path).free
+    side = math.isqrt(free // 4) + 1024  # float32: just over the free space, and stored as fill value: no bytes
+    zarr.create_array(tmp_path / "slide.zarr", shape=(side, side), chunks=(4096, 4096), dtype="u1", fill_value=0)
+    prepared = prepare(tmp_path / "slide.zarr", PSF, output=None, component=None, channel_axis=None, tile="auto",
+                       halo="auto", loss="tikhonov", mu=0.01, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER,
+                       storage_options=None, out_dtype="float32", memory_limit=None, workers=1)
+    with pytest.warns(DiskSpaceWarning, match=r"output: .*slide.deblurred.zarr' takes about .* GiB uncompressed as "
+                                              r"float32, more than the .* GiB free on its disk; out_dtype='input'"):
+        _check_disk_space(prepared)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_disk_space(dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, out_dtype="input")))

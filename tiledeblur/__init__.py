@@ -1,7 +1,7 @@
 """tiledeblur: deconvolution of images larger than memory, tile by tile."""
 
 from ._version import __version__
-from .pipeline import RunReport, TileError, run
+from .pipeline import DiskSpaceWarning, RunReport, TileError, run
 from .planning import plan
 from .psf import check_psf, gaussian_psf, load_psf
 from .regularization import MuWarning
@@ -10,6 +10,7 @@ from .tiling import HaloWarning, TileMemoryWarning
 
 __all__ = [
     "ConvergenceWarning",
+    "DiskSpaceWarning",
     "HaloWarning",
     "MuWarning",
     "RunReport",

@@ -35,7 +35,8 @@ OPTION_NAMES = {
 #: Where a command names an argument otherwise.
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
 #: The advice in messages, in the command line's terms.
-ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --no-ome"}
+ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --no-ome",
+          "out_dtype='input'": "--out-dtype input"}
 
 
 def _psf(text):

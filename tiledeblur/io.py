@@ -22,6 +22,7 @@ import math
 import os
 import posixpath
 import re
+import shutil
 
 import fsspec
 import numpy as np
@@ -113,15 +114,26 @@ class Location:
             return
         if os.path.isfile(self.url):
             raise ValueError(f"{name}: expected a new path or a Zarr store, got {self.url!r}, which is a file.")
-        existing = self.url
-        while not os.path.exists(existing):
-            existing = os.path.dirname(existing)
+        existing = self._nearest_existing()
         if not os.path.isdir(existing):
             raise ValueError(f"{name}: expected a path in a folder, got {self.url!r}, which lies under the file "
                              f"{existing!r}.")
         if not os.access(existing, os.W_OK | os.X_OK):
             raise ValueError(f"{name}: expected a path this process may write, got {self.url!r}; {existing!r} is "
                              "read-only.")
+
+    def free_bytes(self):
+        """The free space of the local disk that holds :attr:`url`; None for other stores."""
+        if fsspec.core.split_protocol(self.url)[0] is not None:
+            return None
+        return shutil.disk_usage(self._nearest_existing()).free
+
+    def _nearest_existing(self):
+        """The local :attr:`url`, or the nearest folder above it that exists."""
+        existing = self.url
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        return existing
 
     def holds_zarr(self):
         """Whether :attr:`url` is a Zarr array or group, which ``overwrite`` may replace."""
