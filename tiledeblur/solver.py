@@ -489,6 +489,11 @@ def solve(observed, psf, settings):
     restored : (M, N) ndarray, of ``observed.dtype``
     info : SolveInfo
     """
+    if settings.loss != "article" and not observed.any():
+        # A blank tile (a slide's glass that the scanner left as the fill value) is its own answer: every
+        # additive loss is smallest at zero there. Building its operators alone took 0.5 s for 1130² RGB.
+        counts = dict.fromkeys(_COUNTS, 0)
+        return np.zeros_like(observed), SolveInfo(converged=True, message="the image is zero", mu=settings.mu, **counts)
     data = observed.astype(np.float64)
     objective = _Objective(data, psf, settings)
     solution, counts, converged, message = _newton_cg(
