@@ -135,7 +135,8 @@ def process_tile(job, tile):
     _owned_output(job, tile)[region_index(tile.core, job.channel_axis)] = core
     _owned_output(job, tile)  # once more: a marker must not vouch for chunks of a replaced output
     DoneMarkers(job.target).mark(tile.index)
-    pixels = math.prod(s.stop - s.start for s in tile.core) * len(channels)
+    # Image pixels, as the README's rates count them: an RGB pixel is one pixel, not three.
+    pixels = math.prod(s.stop - s.start for s in tile.core)
     return {"pixels": pixels, "seconds": time.perf_counter() - started, "unconverged": unconverged}
 
 
