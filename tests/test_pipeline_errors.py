@@ -163,7 +163,7 @@ def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
     before = _digest(store)
     for output in (store / "out.zarr", store / "a" / "out.zarr"):
         with pytest.raises(ValueError, match="output: expected a path apart from the input's store .*slides.zarr'"):
-            run(store / "a" / "b", PSF, output=output, progress=False)
+            run(store / "a" / "b", PSF, mu=0.01, output=output, progress=False)
     report = run(store / "a" / "b", PSF, mu=0.01, n_workers=1, progress=False)
     assert report.output == str(tmp_path / "slides.a.b.deblurred.zarr")
     # The array named as a component: the same default output, which this run then resumes.
