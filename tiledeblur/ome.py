@@ -31,6 +31,11 @@ class Multiscale:
 
 #: The chunk keys of NGFF 0.4 arrays, which are Zarr version 2: nested, "0/1", as 0.4 requires.
 NGFF_04_CHUNK_KEYS = {"name": "v2", "separator": "/"}
+#: Rows of output chunks that one step of a pyramid level computes. The
+#: driver holds a step's task graph: a whole level 1 of a 100k² RGB scan
+#: (38,416 reads and means, and their stores) took its memory from 199 MiB to
+#: 736 MiB (found by a probe), and would grow with the image.
+PYRAMID_BAND_CHUNKS = 8
 #: The NGFF axis type of each name that versions before 0.4 allowed.
 AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 
@@ -137,18 +142,31 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
     Each level is the 2 × 2 mean of the one before (an odd last row or column
-    is dropped), rounded for integer dtypes, written in whole chunks.
-    ``on_level(level)`` is called as each level starts, to show progress.
+    is dropped), rounded for integer dtypes, written in whole chunks, in bands
+    of ``PYRAMID_BAND_CHUNKS`` rows of chunks: the driver's memory does not
+    grow with the image. ``on_level(level)`` is called as each level starts,
+    to show progress.
     """
     group = zarr.open_group(url, mode="r+", storage_options=storage_options)
     for level, (shape, factors) in enumerate(zip(shapes[1:], _halvings(shapes)), start=1):
         if on_level is not None:
             on_level(level)
-        previous = da.from_zarr(group[str(level - 1)])
-        halved = da.coarsen(np.mean, previous, dict(enumerate(factors)), trim_excess=True)
-        if previous.dtype.kind in "ui":
-            halved = da.round(halved)
+        previous = group[str(level - 1)]
         target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=0,
                                     overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format))
-        client.compute(da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
-                                compute=False)).result()
+        axis = factors.index(2)  # y, the first halved axis: channels and a single z plane are not
+        band = chunks[axis] * PYRAMID_BAND_CHUNKS
+        for start in range(0, shape[axis], band):
+            rows = slice(start, min(start + band, shape[axis]))
+            source = da.from_zarr(previous)[_along(axis, slice(2 * rows.start, 2 * rows.stop))]
+            halved = da.coarsen(np.mean, source, dict(enumerate(factors)), trim_excess=True)
+            if previous.dtype.kind in "ui":
+                halved = da.round(halved)
+            # Bands start on whole chunks of the level, so no two tasks write one chunk.
+            client.compute(da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
+                                    regions=_along(axis, rows), compute=False)).result()
+
+
+def _along(axis, rows):
+    """The index that takes ``rows`` along ``axis`` and everything along the others."""
+    return (slice(None),) * axis + (rows,)
