@@ -19,7 +19,7 @@ from skimage import data
 
 import tiledeblur.pipeline
 from tiledeblur import gaussian_psf, plan, run
-from tiledeblur.cluster import WORKER_MALLOC, local_cluster, worker_memory_limit
+from tiledeblur.cluster import WORKER_MALLOC, local_cluster, worker_resources
 
 
 def _monitor_interval_ms(dask_worker=None, dask_scheduler=None):
@@ -116,7 +116,7 @@ def test_plan_on_a_cluster_uses_the_smallest_limit_even_beside_an_unlimited_work
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             client.wait_for_workers(2, timeout=60)
-            assert worker_memory_limit(client) == 10**9
+            assert worker_resources(client, None) == (10**9, 2)
             on_cluster = plan(path, psf, mu=0.01, client=client)
         finally:
             unlimited.terminate()

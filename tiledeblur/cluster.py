@@ -20,7 +20,7 @@ from distributed.system import MEMORY_LIMIT
 from .arguments import check_int
 
 __all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_cluster_options", "check_n_workers", "check_scheduler", "connect",
-           "local_cluster", "worker_memory_limit", "worker_resources", "workers"]
+           "local_cluster", "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -184,13 +184,13 @@ def workers(client):
     return client.scheduler_info(n_workers=-1)["workers"]
 
 
-def worker_memory_limit(client):
-    """The smallest memory limit in bytes among the workers that have one; None when none has.
+def _smallest_limit(described):
+    """The smallest memory limit in bytes among the ``described`` workers that have one; None when none has.
 
     One unlimited worker must not make the others' limits count for nothing
     (found by a probe): any tile may run on any worker.
     """
-    limits = [w.get("memory_limit") or 0 for w in workers(client).values()]
+    limits = [worker.get("memory_limit") or 0 for worker in described.values()]
     return min((limit for limit in limits if limit > 0), default=None)
 
 
@@ -204,7 +204,8 @@ def worker_resources(client, n_workers):
     if client is None:
         count = n_workers or CPU_COUNT
         return MEMORY_LIMIT // count, count
-    return worker_memory_limit(client), len(workers(client))
+    described = workers(client)  # one round trip to the scheduler
+    return _smallest_limit(described), len(described)
 
 
 def check_cluster_options(*, client, address, n_workers):
