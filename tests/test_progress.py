@@ -15,13 +15,25 @@ class _Terminal(io.StringIO):
 def test_a_shorter_line_on_a_terminal_covers_the_longer_one_before_it():
     terminal = _Terminal()
     progress = Progress(total=1000, stream=terminal)
-    progress._start = time.monotonic() - 0.6312  # one tile in 0.63 s: 999 more take 10m30s
+    progress.advance(pixels=1)  # one tile: no rate yet
+    progress._first_finished, progress._last_shown = time.monotonic() - 0.6312, -float("inf")
+    progress.advance(pixels=1)  # one more 0.63 s after the first: 998 more take 10m30s
+    progress._first_finished, progress._last_shown = time.monotonic() - 1.092, -float("inf")
+    progress.advance(pixels=1)  # two more in 1.09 s: 9m04s left
+    first, longer, shorter, _ = terminal.getvalue().split("\r")
+    assert first.rstrip().endswith("ETA ?")
+    assert re.search(r"ETA 10m\d\ds$", longer) and re.search(r"ETA 9m\d\ds$", shorter.rstrip())
+    assert len(shorter) == len(longer)
+
+
+def test_the_time_left_counts_from_the_first_finished_tile():
+    """The cluster's start must not count: the first lines of a long run promised hours (found by a probe)."""
+    progress = Progress(total=100, stream=io.StringIO())
+    progress._start = time.monotonic() - 600  # ten minutes of start-up
     progress.advance(pixels=1)
-    progress._start, progress._last_shown = time.monotonic() - 1.092, -float("inf")  # two in 1.09 s: 9m04s left
-    progress.advance(pixels=1)
-    first, second, _ = terminal.getvalue().split("\r")
-    assert re.search(r"ETA 10m\d\ds$", first) and re.search(r"ETA 9m\d\ds$", second.rstrip())
-    assert len(second) == len(first)
+    progress._first_finished = time.monotonic() - 10
+    progress.advance(pixels=1)  # then a tile per 10 s
+    assert re.search(r"ETA 16m\d\ds$", progress.line())  # 98 tiles left at 10 s each
 
 
 def test_a_log_gets_whole_lines():

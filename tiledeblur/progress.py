@@ -41,6 +41,7 @@ class Progress:
         self._interval = 0.2 if self._interactive else interval
         self._enabled = enabled
         self._start = time.monotonic()
+        self._first_finished = None
         self._last_shown = -float("inf")
         self._shown_done = None
         self._shown_width = 0
@@ -51,12 +52,19 @@ class Progress:
         computed = self.done - self._counted_from
         rate = self._pixels / elapsed / 1e6
         remaining = self.total - self.done
-        eta = _duration(elapsed / computed * remaining) if computed else "?"
+        # From the first finished tile on: the cluster's start and the first tiles' imports would make the first
+        # lines of a long run promise hours (a probe saw 10h for a 6 min run).
+        if computed >= 2:
+            eta = _duration((time.monotonic() - self._first_finished) / (computed - 1) * remaining)
+        else:
+            eta = "0m00s" if not remaining else "?"
         percent = 100 * self.done / self.total if self.total else 100
         return f"tiles {self.done}/{self.total} ({percent:.0f}%), {rate:.2f} Mpx/s, ETA {eta}"
 
     def advance(self, *, pixels):
         """Count one finished tile of ``pixels`` pixels."""
+        if self._first_finished is None:
+            self._first_finished = time.monotonic()
         self.done += 1
         self._pixels += pixels
         self._show(force=self.done == self.total)
