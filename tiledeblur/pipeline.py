@@ -250,6 +250,11 @@ def _output_chunks(prepared):
     return tuple(chunks)
 
 
+def _output_dtype(prepared):
+    """The dtype the output is written in: the input's for ``out_dtype="input"``."""
+    return prepared.array.dtype if prepared.job.out_dtype == "input" else np.dtype(prepared.job.out_dtype)
+
+
 def _create_output(prepared, identity, *, overwrite):
     """Create the output array (in an OME-Zarr group when the plan has a multiscale)."""
     array, job = prepared.array, prepared.job
@@ -260,7 +265,7 @@ def _create_output(prepared, identity, *, overwrite):
         group_attributes = {**multiscale_attributes(prepared.multiscale, prepared.pyramid), **recorded}
     create_output(
         job.target, shape=array.shape, chunks=_output_chunks(prepared),
-        dtype=array.dtype if job.out_dtype == "input" else np.dtype(job.out_dtype),
+        dtype=_output_dtype(prepared),
         zarr_format=array.metadata.zarr_format, attributes=recorded,
         overwrite=overwrite, group_attributes=group_attributes,
     )
@@ -380,7 +385,7 @@ def _check_disk_space(prepared):
     in: a 100k² RGB scan makes 112 GiB of float32 (found by a probe).
     """
     free = prepared.job.target.free_bytes()
-    dtype = prepared.array.dtype if prepared.job.out_dtype == "input" else np.dtype(prepared.job.out_dtype)
+    dtype = _output_dtype(prepared)
     pyramid = prepared.multiscale is not None
     needed = math.prod(prepared.array.shape) * dtype.itemsize * (4 / 3 if pyramid else 1)
     if free is not None and needed > free:
