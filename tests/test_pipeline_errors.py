@@ -172,6 +172,19 @@ def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
     assert _digest(store) == before
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_no_output_inside_a_store_through_an_implicit_group(tmp_path, zarr_format):
+    """A folder without metadata between the store and the array still lies inside the store (found by a probe)."""
+    store = tmp_path / "slides.zarr"
+    zarr.open_group(store, mode="w", zarr_format=zarr_format)
+    zarr.create_array(store / "sub" / "arr", shape=(64, 64), dtype="u1", fill_value=9, zarr_format=zarr_format)
+    assert not any((store / "sub" / name).exists() for name in (".zgroup", "zarr.json"))
+    before = _digest(store)
+    report = run(store / "sub" / "arr", PSF, mu=0.01, n_workers=1, progress=False)
+    assert report.output == str(tmp_path / "slides.sub.arr.deblurred.zarr")
+    assert _digest(store) == before
+
+
 def test_an_output_path_that_cannot_be_a_store_is_refused_before_any_work(tmp_path, scan):
     (tmp_path / "notes.txt").write_text("someone's notes")
     with pytest.raises(ValueError, match="output: expected a new path or a Zarr store, got .*notes.txt', which is a file"):

@@ -94,13 +94,17 @@ class Location:
 
         ``"slides.zarr/a"`` names an array inside the store ``slides.zarr``, and
         a bioformats2raw ``"plate.zarr/0"`` an image group inside one: an
-        output next to them would write into that store.
+        output next to them would write into that store. Every folder above is
+        looked at, not only the nearest: a group between the store and the
+        array may have no metadata of its own (an implicit group), and stopping
+        there put the output inside the store (found by a probe).
         """
         fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
-        root = path.rstrip("/")
-        parent = posixpath.dirname(root)
-        while parent != root and _has_zarr_metadata(fs, parent):
-            root, parent = parent, posixpath.dirname(parent)
+        root = folder = path.rstrip("/")
+        while (parent := posixpath.dirname(folder)) not in (folder, "", "/"):
+            if _has_zarr_metadata(fs, parent):
+                root = parent
+            folder = parent
         url = root if fsspec.core.split_protocol(self.url)[0] is None else fs.unstrip_protocol(root)
         return dataclasses.replace(self, url=url, component="")
 
