@@ -2,19 +2,18 @@
 
 One policy, as in scikit-image: float32 stays float32, and every other dtype
 becomes float64. Integer images are scaled to ``[0, 1]`` by their dtype's
-maximum (uint8 by 255, uint16 by 65535), so that ``mu`` and tolerances mean
-the same for every dtype.
+maximum (uint8 by 255, uint16 by 65535). The solver then works relative to
+the image's own scale (:func:`tiledeblur.solver.solve`), so 12-bit data in
+uint16 is solved as precisely as data that fills the dtype.
 """
 
 import numpy as np
 
 __all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "float_dtype", "to_float"]
 
-#: The largest pixel magnitude of a float image. ``tol``, ``eps`` and ``mu``
-#: are absolute, on the [0, 1] scale of integer images, and float64 resolves
-#: about 1e-16 of a value: scaled by up to 1e9, a Tikhonov solve converged as
-#: on [0, 1]; by 1e10 and 1e11 it failed to meet ``tol`` in float64 or float32,
-#: and beyond float32's range (3e38) its Hessian products overflow (measured).
+#: The largest pixel magnitude of a float image: far beyond any sensor's
+#: counts or any calibrated unit, so that a larger value is most likely a
+#: defect of the data (an overflow, a mistaken dtype) and is refused.
 MAX_FLOAT_MAGNITUDE = 1e9
 
 
@@ -82,12 +81,12 @@ def check_float_range(largest, *, name="image"):
     >>> check_float_range(2e9)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: image: expected values of magnitude at most 1e+09 (...), got 2e+09 instead; scale the image first.
+    ValueError: image: expected values of magnitude at most 1e+09, got 2e+09 instead; scale the image first.
     """
     if not np.isfinite(largest):
         raise ValueError(f"{name}: expected finite values, got NaN or inf instead.")
     if largest > MAX_FLOAT_MAGNITUDE:
         raise ValueError(
-            f"{name}: expected values of magnitude at most {MAX_FLOAT_MAGNITUDE:g} (mu, eps and tol are on the "
-            f"[0, 1] scale of integer images), got {largest:g} instead; scale the image first."
+            f"{name}: expected values of magnitude at most {MAX_FLOAT_MAGNITUDE:g}, got {largest:g} instead; "
+            "scale the image first."
         )

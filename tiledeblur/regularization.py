@@ -54,7 +54,7 @@ from .objectives import DEFAULT_MU
 from .operators import difference_power
 
 __all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum",
-           "sample_regions"]
+           "sample_regions", "sample_scales"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 1, 121)
@@ -155,15 +155,42 @@ def sample_regions(shape, count=MAX_SAMPLES):
 
     Examples
     --------
-    >>> len(sample_regions((4096, 4096))), len(sample_regions((4096, 4096), 16)), sample_regions((100, 60))
-    (64, 16, [(slice(0, 100, None), slice(0, 60, None))])
+    >>> len(sample_regions((4096, 4096))), len(sample_regions((4096, 4096), 16)), len(sample_regions((448, 448)))
+    (64, 16, 4)
+    >>> sample_regions((100, 60))
+    [(slice(0, 100, None), slice(0, 60, None))]
     """
     side = [min(SAMPLE_SIDE, n) for n in shape]
     per_axis = math.isqrt(count)
-    starts = [np.unique(np.linspace(0, n - s, min(per_axis, n // s)).astype(int)).tolist() for n, s in zip(shape, side)]
+    # Enough regions to cover a small image whole, so that a 448² image is not judged by one corner.
+    starts = [np.unique(np.linspace(0, n - s, min(per_axis, -(-n // s))).astype(int)).tolist()
+              for n, s in zip(shape, side)]
     return [
         (slice(y, y + side[0]), slice(x, x + side[1])) for y in starts[0] for x in starts[1]
     ]
+
+
+def sample_scales(read_region, shape, channels):
+    """The largest magnitude of each channel over the sample regions: the scale its solve is relative to.
+
+    ``tol``, ``eps`` and ``tv``'s weight are relative to it (see
+    :func:`tiledeblur.solver.solve`), so that 12-bit data in uint16 (at most
+    0.0625 once divided by 65535) or fluxes of 1e-5 are solved as precisely
+    as an image that fills [0, 1]. A channel that is zero in every region
+    gets 1. ``read_region(yx)`` returns a ``(C, y, x)`` float array, as for
+    :func:`estimate_image_mu`.
+
+    Examples
+    --------
+    >>> image = np.zeros((1024, 1024))
+    >>> image[100, 100] = 0.0625
+    >>> sample_scales(lambda yx: np.stack([image[yx], 0 * image[yx]]), image.shape, 2)
+    (0.0625, 1.0)
+    """
+    largest = np.zeros(channels)
+    for yx in sample_regions(shape):
+        largest = np.maximum(largest, np.abs(read_region(yx)).max(axis=(1, 2)))
+    return tuple(float(value) if value > 0 else 1.0 for value in largest)
 
 
 def estimate_image_mu(read_region, shape, psfs, loss):
