@@ -78,6 +78,7 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
             run(path, gaussian_psf(5, 1.0), address=address, progress=False)
     finally:
         server.shutdown()
+        server.server_close()
     assert time.monotonic() - started < 30
     assert not (tmp_path / "scan.deblurred.zarr").exists()
 

@@ -82,6 +82,15 @@ def convert(image_path, output, *, chunk=512, ome=False):
         source, planes_first = _open_image(image_path)
     except READ_ERRORS as error:
         raise _unreadable(image_path, error) from None
+    try:
+        return _copy(source, planes_first, image_path, output, chunk, ome)
+    finally:
+        if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
+            source.store.close()
+
+
+def _copy(source, planes_first, image_path, output, chunk, ome):
+    """Write the opened ``source`` to the new Zarr ``output``, in bands of ``chunk`` rows; see :func:`convert`."""
     if source.ndim not in (2, 3) or (source.ndim == 3 and not planes_first and source.shape[-1] not in (3, 4)):
         raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
                          f"first (CYX), got shape {source.shape}.")
