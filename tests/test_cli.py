@@ -189,7 +189,7 @@ def test_convert_tiff_and_ome(tmp_path):
     assert result.returncode == 0, result.stderr
     group = zarr.open_group(tmp_path / "ome.zarr", mode="r")
     axes = [axis["name"] for axis in group.attrs["ome"]["multiscales"][0]["axes"]]
-    assert axes == ["c", "y", "x"]
+    assert axes == ["c", "y", "x"] and group["0"].metadata.dimension_names == ("c", "y", "x")  # as NGFF 0.5 requires
     np.testing.assert_array_equal(group["0"][...], np.moveaxis(rgb, -1, 0))
     again = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr")
     assert again.returncode == 2 and "which exists" in again.stderr

@@ -292,9 +292,14 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     group.create_array("full", data=small_scan[1], chunks=(64, 64))
     group.create_array("half", data=small_scan[1][::2, ::2], chunks=(64, 64))
     axes = [{"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}]
-    datasets = [{"path": path, "coordinateTransformations": [{"type": "scale", "scale": [0.25 * f, 0.25 * f]}]}
+    datasets = [{"path": path, "coordinateTransformations": [{"type": "scale", "scale": [0.25 * f, 0.25 * f]},
+                                                             {"type": "translation", "translation": [100.0, 200.0]}]}
                 for path, f in (("full", 1), ("half", 2))]
-    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets}]}
+    # The pixel size given once for the whole multiscale, and channel metadata: kept (found by a probe).
+    once = [{"type": "scale", "scale": [2.0, 2.0]}]
+    omero = {"channels": [{"label": "DAPI", "color": "0000FF", "window": {"start": 0, "end": 255}}]}
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets,
+                                                             "coordinateTransformations": once}], "omero": omero}
     report = run(tmp_path / "ome.zarr", article_psf, tile=64, client=client, progress=False)
     assert report.output == str(tmp_path / "ome.deblurred.zarr")
     out = zarr.open_group(report.output, mode="r")
@@ -302,8 +307,15 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     assert out.attrs["ome"]["version"] == "0.5" and multiscale["axes"] == axes
     scales = [d["coordinateTransformations"][0]["scale"] for d in multiscale["datasets"]]
     assert scales == [[0.25, 0.25], [0.5, 0.5], [1.0, 1.0]]
+    # Each level's pixel is centred on the pixels it averages: half a pixel of the level before further on.
+    translations = [d["coordinateTransformations"][1]["translation"] for d in multiscale["datasets"]]
+    assert translations == [[100.0, 200.0], [100.125, 200.125], [100.375, 200.375]]
+    assert multiscale["coordinateTransformations"] == once
+    assert out.attrs["ome"]["omero"] == {"channels": [{"label": "DAPI", "color": "0000FF"}]}
     np.testing.assert_array_equal(out["0"][...], small_reference)
     assert [out[d["path"]].shape for d in multiscale["datasets"]] == [(256, 256), (128, 128), (64, 64)]
+    # NGFF 0.5 requires each array's dimension names.
+    assert all(out[d["path"]].metadata.dimension_names == ("y", "x") for d in multiscale["datasets"])
     for level in (1, 2):
         finer = out[str(level - 1)][...].astype(np.float64)
         expected = finer.reshape(finer.shape[0] // 2, 2, finer.shape[1] // 2, 2).mean(axis=(1, 3))
@@ -322,12 +334,12 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     assert [d["coordinateTransformations"][0]["scale"] for d in datasets] == [[0.5, 0.5], [1.0, 1.0]]
 
 
-def test_ome_zarr_0_3_with_one_z_plane_read_as_channels(tmp_path, small_scan, article_psf, client):
-    """NGFF 0.3 names its axes with plain strings; a single z plane is never halved."""
+def test_ome_zarr_0_3_with_one_z_plane(tmp_path, small_scan, article_psf, client):
+    """NGFF 0.3 names its axes with plain strings; a single z plane is carried along, and never halved."""
     group = zarr.open_group(tmp_path / "old.zarr", mode="w", zarr_format=2)
     group.create_array("0", data=small_scan[1][None, :128, :128], chunks=(1, 64, 64))
     group.attrs["multiscales"] = [{"version": "0.3", "axes": ["z", "y", "x"], "datasets": [{"path": "0"}]}]
-    report = run(tmp_path / "old.zarr", article_psf, channel_axis=0, tile=64, client=client, progress=False)
+    report = run(tmp_path / "old.zarr", article_psf, tile=64, client=client, progress=False)
     out = zarr.open_group(report.output, mode="r")
     multiscale = out.attrs["multiscales"][0]
     assert multiscale["version"] == "0.4" and [a["name"] for a in multiscale["axes"]] == ["z", "y", "x"]
@@ -449,6 +461,38 @@ def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, 
     asked = zarr.open_group(plain.output, mode="r")
     assert [axis["name"] for axis in asked.attrs["ome"]["multiscales"][0]["axes"]] == ["y", "x"]
     np.testing.assert_array_equal(asked["0"][...], small_reference)
+
+
+def test_bioformats2raw_tczyx_with_one_time_point_and_z_plane(tmp_path, article_psf, client):
+    """bioformats2raw writes every image 5-D, under "0" of its top group; both were refused (found by a probe)."""
+    cyx = np.moveaxis(data.astronaut()[200:296, 200:328], -1, 0)
+    top = zarr.open_group(tmp_path / "slide.zarr", mode="w", zarr_format=2, attributes={"bioformats2raw.layout": 3})
+    top.create_group("OME")
+    image = top.create_group("0")
+    image.create_array("0", data=cyx[None, :, None], chunks=(1, 3, 1, 64, 64))
+    names_and_types = [("t", "time"), ("c", "channel"), ("z", "space"), ("y", "space"), ("x", "space")]
+    image.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": n, "type": t} for n, t in names_and_types],
+                                   "datasets": [{"path": "0"}]}]
+    report = run(tmp_path / "slide.zarr", article_psf, tile=64, client=client, progress=False)
+    assert report.output == str(tmp_path / "slide.deblurred.zarr")
+    out = zarr.open_group(report.output, mode="r")
+    assert [a["name"] for a in out.attrs["multiscales"][0]["axes"]] == list("tczyx")
+    assert out["0"].shape == (1, 3, 1, 96, 128) and out["1"].shape == (1, 3, 1, 48, 64)
+    for channel in range(3):
+        whole = deconvolve(cyx[channel], article_psf, mu=report.mu)
+        assert np.abs(out["0"][0, channel, 0] - whole).max() <= 1e-3
+
+
+def test_ome_level_named_by_its_path_and_axes_without_types(tmp_path, article_psf, client):
+    """NGFF 0.4 only recommends axis types; and ``image.zarr/0`` is level 0 of the group around it."""
+    cyx = np.moveaxis(data.astronaut()[200:296, 200:328], -1, 0)
+    group = zarr.open_group(tmp_path / "rgb.zarr", mode="w", zarr_format=2)
+    group.create_array("0", data=cyx, chunks=(3, 64, 64))
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": n} for n in "cyx"],
+                                   "datasets": [{"path": "0"}]}]
+    report = run(tmp_path / "rgb.zarr" / "0", article_psf, tile=64, client=client, progress=False)
+    out = zarr.open_group(report.output, mode="r")
+    assert out["0"].shape == cyx.shape and out["1"].shape == (3, 48, 64)
 
 
 def test_ome_channel_axis_comes_from_the_metadata(tmp_path, article_psf, client):

@@ -105,8 +105,9 @@ def _copy(source, planes_first, image_path, output, chunk, ome):
     else:
         shape, chunks = source.shape, (chunk, chunk, source.shape[2])
     if ome:
-        group = zarr.open_group(output, mode="w-", attributes=_ome_attributes("cyx" if source.ndim == 3 else "yx"))
-        target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype)
+        names = "cyx" if source.ndim == 3 else "yx"
+        group = zarr.open_group(output, mode="w-", attributes=_ome_attributes(names))
+        target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype, dimension_names=list(names))
     else:
         target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype)
     rows = source.shape[1] if planes_first else source.shape[0]

@@ -23,7 +23,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from .arguments import check_int
 from .cluster import check_n_workers
 from .image import to_float
-from .io import read_channels
+from .io import plane_axes, read_channels
 from .operators import Blur
 from .pipeline import run
 from .psf import check_psf, gaussian_psf, psf_radius
@@ -119,9 +119,9 @@ def save_preview(path, source, result, channel_axis=None, *, side=512):
 
     Channels (on ``channel_axis``) are averaged; integer inputs are scaled to [0, 1].
     """
-    yx_shape = [n for i, n in enumerate(source.shape) if channel_axis is None or i != channel_axis % source.ndim]
-    centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2) for n in yx_shape)
     axis = None if channel_axis is None else channel_axis % source.ndim
+    centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2)
+                   for n in (source.shape[i] for i in plane_axes(source.ndim, axis)))
     before, after = (to_float(read_channels(array, centre, axis)).mean(axis=0) for array in (source, result))
     save_panels(path, [[("input (centre)", before), ("deblurred (centre)", after)]])
 

@@ -31,7 +31,8 @@ import zarr
 from .ome import chunk_keys
 
 __all__ = [
-    "DoneMarkers", "Location", "create_output", "fingerprint", "open_input", "read_channels", "region_index",
+    "DoneMarkers", "Location", "create_output", "fingerprint", "open_input", "plane_axes", "read_channels",
+    "write_channels",
 ]
 
 MARKER_FOLDER = ".tiledeblur/done"
@@ -170,6 +171,14 @@ def _multiscale_level0(group):
     return datasets[0].get("path") if datasets else None
 
 
+def _default_component(group):
+    """What a group given without ``component`` means: a multiscale's level 0, or bioformats2raw's first image."""
+    attributes = group.attrs.asdict()
+    if "bioformats2raw.layout" in attributes.get("ome", attributes) and "0" in group:
+        return "0"
+    return _multiscale_level0(group)
+
+
 def open_input(url, *, component=None, storage_options=None):
     """Open an input array read-only; resolve groups to one array.
 
@@ -179,7 +188,9 @@ def open_input(url, *, component=None, storage_options=None):
         A Zarr array or group, as a local path or an fsspec URL.
     component : str, optional
         The array inside a group. For an OME-Zarr multiscale group, the default
-        is level 0 as its metadata names it.
+        is level 0 as its metadata names it; for bioformats2raw's layout, level
+        0 of its first image, ``"0"``. A component that names a multiscale
+        group means its level 0.
     storage_options : dict, optional
         Passed to fsspec.
 
@@ -202,14 +213,17 @@ def open_input(url, *, component=None, storage_options=None):
             "which was not found")
         raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, {found}.") from None
     if isinstance(found, zarr.Group):
-        component = component if component is not None else _multiscale_level0(found)
-        members = sorted(name for name, _ in found.arrays())
+        component = component if component is not None else _default_component(found)
         if component is None or component not in found:
+            members = sorted(name for name, _ in found.arrays())
             raise ValueError(
                 f"component: expected the array to read inside the group {url!r} (one of {members}), "
                 f"got {component!r} instead."
             )
         found = found[component]
+        if isinstance(found, zarr.Group) and (level0 := _multiscale_level0(found)) is not None:
+            # An image of bioformats2raw's layout ("0"), or any multiscale named by its group: its level 0.
+            component, found = f"{component}/{level0}", found[level0]
         if not isinstance(found, zarr.Array):
             # A str that names a group: a wrong value of the right type.
             raise ValueError(f"component: expected an array, got the group {component!r} instead.")  # noqa: TRY004
@@ -218,13 +232,31 @@ def open_input(url, *, component=None, storage_options=None):
     return found, dataclasses.replace(location, component=component or "")
 
 
-def region_index(yx, channel_axis):
-    """An index of the full array for a ``(y, x)`` region and all channels."""
-    if channel_axis is None:
-        return tuple(yx)
-    region = list(yx)
-    region.insert(channel_axis, slice(None))
-    return tuple(region)
+def plane_axes(ndim, channel_axis):
+    """The ``(y, x)`` axes of an array of ``ndim`` axes with channels on ``channel_axis`` (or None): the last two others.
+
+    Any further axis has length one, such as the single time point and z
+    plane of OME-Zarr's ``tczyx``, and is carried along.
+
+    Examples
+    --------
+    >>> plane_axes(2, None), plane_axes(3, 2), plane_axes(3, 0), plane_axes(5, 1)
+    ([0, 1], [0, 1], [1, 2], [3, 4])
+    """
+    return [axis for axis in range(ndim) if axis != channel_axis][-2:]
+
+
+def _region_index(yx, channel_axis, ndim):
+    """An index of an array of ``ndim`` axes for a ``(y, x)`` region, all channels and the axes of length one."""
+    index = [slice(None)] * ndim
+    for axis, span in zip(plane_axes(ndim, channel_axis), yx):
+        index[axis] = span
+    return tuple(index)
+
+
+def _leading_axes(ndim, channel_axis):
+    """The axes that a ``(C, y, x)`` array of the channels keeps, in that order."""
+    return ([] if channel_axis is None else [channel_axis]) + plane_axes(ndim, channel_axis)
 
 
 def read_channels(array, yx, channel_axis):
@@ -235,8 +267,19 @@ def read_channels(array, yx, channel_axis):
     ValueError
         When a chunk of the region cannot be read or decoded, naming the region.
     """
-    block = _read(array, region_index(yx, channel_axis))
-    return block[None] if channel_axis is None else np.moveaxis(block, channel_axis, 0)
+    block = _read(array, _region_index(yx, channel_axis, array.ndim))
+    leading = _leading_axes(array.ndim, channel_axis)
+    block = np.moveaxis(block, leading, range(len(leading)))
+    block = block.reshape(block.shape[:len(leading)])  # the other axes have length one
+    return block[None] if channel_axis is None else block
+
+
+def write_channels(array, yx, channel_axis, channels):
+    """Write a ``(C, y, x)`` array into the region ``yx`` of ``array``: the inverse of :func:`read_channels`."""
+    leading = _leading_axes(array.ndim, channel_axis)
+    block = channels[0] if channel_axis is None else channels
+    block = block.reshape(block.shape + (1,) * (array.ndim - len(leading)))
+    array[_region_index(yx, channel_axis, array.ndim)] = np.moveaxis(block, range(len(leading)), leading)
 
 
 def _read(array, index):
@@ -272,11 +315,13 @@ def fingerprint(array):
     return digest.hexdigest()
 
 
-def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, overwrite, group_attributes=None):
+def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, overwrite, group_attributes=None,
+                  dimension_names=None):
     """Create the output array, writing its attributes; return it.
 
     A location with a component is an array in a new group, which gets
-    ``group_attributes`` (an OME-Zarr multiscale's).
+    ``group_attributes`` (an OME-Zarr multiscale's), and, in Zarr format 3,
+    the ``dimension_names`` that NGFF 0.5 requires of its arrays.
     """
     options = location.storage_options or None
     try:
@@ -284,7 +329,8 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
             group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
                                     attributes=group_attributes or {}, storage_options=options)
             return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
-                                      attributes=attributes, chunk_key_encoding=chunk_keys(zarr_format))
+                                      attributes=attributes, chunk_key_encoding=chunk_keys(zarr_format),
+                                      dimension_names=dimension_names if zarr_format == 3 else None)
         return zarr.create_array(location.url, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
                                  zarr_format=zarr_format, attributes=attributes, overwrite=overwrite,
                                  storage_options=options)

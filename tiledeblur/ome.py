@@ -16,17 +16,23 @@ import dask.array as da
 import numpy as np
 import zarr
 
-__all__ = ["Multiscale", "build_pyramid", "chunk_keys", "multiscale_attributes", "plain_multiscale", "pyramid_shapes",
+__all__ = ["Multiscale", "axis_type", "build_pyramid", "chunk_keys", "multiscale_attributes", "plain_multiscale", "pyramid_shapes",
            "read_multiscale"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Multiscale:
-    """What the output keeps of an NGFF multiscale: version, axes and level-0 scale."""
+    """What the output keeps of an NGFF multiscale: version, axes, the level's placement, and channel metadata."""
 
     version: str
     axes: tuple
     scale: tuple
+    #: The translation of the level read, None where it has none.
+    translation: tuple | None = None
+    #: The multiscale's own ``coordinateTransformations``, applied after every level's (a pixel size given once).
+    transforms: tuple = ()
+    #: The image's ``omero`` metadata (channel names and colours), without display windows: the values change.
+    omero: dict | None = None
 
 
 #: The chunk keys of NGFF 0.4 arrays, which are Zarr version 2: nested, "0/1", as 0.4 requires.
@@ -41,15 +47,18 @@ AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "spa
 
 
 def read_multiscale(attributes, level=None):
-    """The :class:`Multiscale` in a group's attributes, with the scale of the dataset ``level``; None if it has none.
+    """The :class:`Multiscale` in a group's attributes, with the scale of the dataset ``level``.
+
+    None where the attributes hold no multiscale, or ``level`` is none of its
+    datasets; ``level=None`` means the first.
 
     Examples
     --------
     >>> read_multiscale({"ome": {"version": "0.5", "multiscales": [{"axes": [{"name": "y"}, {"name": "x"}],
     ...     "datasets": [{"path": "0"}]}]}})
-    Multiscale(version='0.5', axes=({'name': 'y'}, {'name': 'x'}), scale=(1.0, 1.0))
+    Multiscale(version='0.5', axes=({'name': 'y'}, {'name': 'x'}), scale=(1.0, 1.0), translation=None, ...)
     >>> read_multiscale({"multiscales": [{"version": "0.3", "axes": ["c", "y", "x"], "datasets": [{"path": "0"}]}]})
-    Multiscale(version='0.4', axes=({'name': 'c', 'type': 'channel'}, ...), scale=(1.0, 1.0, 1.0))
+    Multiscale(version='0.4', axes=({'name': 'c', 'type': 'channel'}, ...), scale=(1.0, 1.0, 1.0), ...)
     """
     ome = attributes.get("ome", attributes)
     multiscales = ome.get("multiscales")
@@ -64,10 +73,18 @@ def read_multiscale(attributes, level=None):
         for axis in first.get("axes") or ("y", "x")
     )
     datasets = first["datasets"]
-    dataset = next((d for d in datasets if d.get("path") == level), datasets[0])
+    dataset = next((d for d in datasets if level is None or d.get("path") == level), None)
+    if dataset is None:
+        return None
     transforms = dataset.get("coordinateTransformations", [])
     scale = next((t["scale"] for t in transforms if t.get("type") == "scale"), [1.0] * len(axes))
-    return Multiscale(version, axes, tuple(float(s) for s in scale))
+    translation = next((t["translation"] for t in transforms if t.get("type") == "translation"), None)
+    omero = ome.get("omero")
+    if omero is not None:
+        omero = {**omero, "channels": [{k: v for k, v in c.items() if k != "window"} for c in omero.get("channels", [])]}
+    return Multiscale(version, axes, tuple(float(s) for s in scale),
+                      None if translation is None else tuple(float(t) for t in translation),
+                      tuple(first.get("coordinateTransformations", ())), omero)
 
 
 def plain_multiscale(ndim, channel_axis, zarr_format):
@@ -82,8 +99,19 @@ def plain_multiscale(ndim, channel_axis, zarr_format):
     return Multiscale("0.5" if zarr_format == 3 else "0.4", axes, (1.0,) * ndim)
 
 
+def axis_type(axis):
+    """An NGFF axis's type, from its name where it has none (NGFF 0.4 only recommends one).
+
+    Examples
+    --------
+    >>> axis_type({"name": "c"}), axis_type({"name": "y", "type": "space"}), axis_type({"name": "angle"})
+    ('channel', 'space', None)
+    """
+    return axis.get("type", AXIS_TYPES.get(axis["name"]))
+
+
 def _spatial(multiscale):
-    return [axis.get("type", "space" if axis["name"] in "zyx" else "") == "space" for axis in multiscale.axes]
+    return [axis_type(axis) == "space" for axis in multiscale.axes]
 
 
 def pyramid_shapes(shape, multiscale, chunk):
@@ -120,17 +148,24 @@ def multiscale_attributes(multiscale, shapes):
     ...     ["multiscales"][0]["datasets"]]
     [[2.0, 0.5, 0.5], [2.0, 1.0, 1.0]]
     """
-    scales = [list(multiscale.scale)]
+    scales, translations = [list(multiscale.scale)], [multiscale.translation]
     for factors in _halvings(shapes):
+        # A pixel of the halved level is centred between the two it averages: half a pixel of the level before on.
+        translations.append(None if translations[-1] is None else
+                            [t + (f - 1) / 2 * s for t, f, s in zip(translations[-1], factors, scales[-1])])
         scales.append([s * f for s, f in zip(scales[-1], factors)])
     datasets = [
-        {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-        for level, scale in enumerate(scales)
+        {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}] + (
+            [] if translation is None else [{"type": "translation", "translation": list(translation)}])}
+        for level, (scale, translation) in enumerate(zip(scales, translations))
     ]
     entry = {"axes": list(multiscale.axes), "datasets": datasets, "name": "tiledeblur"}
+    if multiscale.transforms:
+        entry["coordinateTransformations"] = list(multiscale.transforms)
+    omero = {} if multiscale.omero is None else {"omero": multiscale.omero}
     if multiscale.version.startswith("0.4"):
-        return {"multiscales": [{"version": multiscale.version, **entry}]}
-    return {"ome": {"version": multiscale.version, "multiscales": [entry]}}
+        return {"multiscales": [{"version": multiscale.version, **entry}], **omero}
+    return {"ome": {"version": multiscale.version, "multiscales": [entry], **omero}}
 
 
 def chunk_keys(zarr_format):
@@ -153,7 +188,8 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level
             on_level(level)
         previous = group[str(level - 1)]
         target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=0,
-                                    overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format))
+                                    overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format),
+                                    dimension_names=getattr(previous.metadata, "dimension_names", None))
         axis = factors.index(2)  # y, the first halved axis: channels and a single z plane are not
         band = chunks[axis] * PYRAMID_BAND_CHUNKS
         for start in range(0, shape[axis], band):

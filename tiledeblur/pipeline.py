@@ -32,7 +32,7 @@ from ._version import __version__
 from .arguments import check_flag
 from .cluster import check_cluster_options, connect, worker_resources, workers
 from .image import check_float_range, to_float
-from .io import DoneMarkers, create_output, fingerprint, read_channels, region_index
+from .io import DoneMarkers, create_output, fingerprint, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare
 from .progress import Progress
@@ -130,9 +130,8 @@ def process_tile(job, tile):
         cores.append(restored[tile.trim])
         if not info.converged:
             unconverged.append((channel, info.message))
-    core = _cast(np.stack(cores), job.out_dtype, source.dtype)
-    core = core[0] if job.channel_axis is None else np.moveaxis(core, 0, job.channel_axis)
-    _owned_output(job, tile)[region_index(tile.core, job.channel_axis)] = core
+    write_channels(_owned_output(job, tile), tile.core, job.channel_axis,
+                   _cast(np.stack(cores), job.out_dtype, source.dtype))
     _owned_output(job, tile)  # once more: a marker must not vouch for chunks of a replaced output
     DoneMarkers(job.target).mark(tile.index)
     # Image pixels, as the README's rates count them: an RGB pixel is one pixel, not three.
@@ -244,10 +243,10 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
 
 
 def _output_chunks(prepared):
-    """Chunks of every output level: the plan's chunk in y and x, all channels in one."""
-    chunks = [prepared.plan.chunk] * 2
-    if prepared.job.channel_axis is not None:
-        chunks.insert(prepared.job.channel_axis, prepared.array.shape[prepared.job.channel_axis])
+    """Chunks of every output level: the plan's chunk in y and x, all channels (and axes of length one) in one."""
+    chunks = list(prepared.array.shape)
+    for axis in plane_axes(prepared.array.ndim, prepared.job.channel_axis):
+        chunks[axis] = prepared.plan.chunk
     return tuple(chunks)
 
 
@@ -259,16 +258,17 @@ def _output_dtype(prepared):
 def _create_output(prepared, identity, *, overwrite):
     """Create the output array (in an OME-Zarr group when the plan has a multiscale)."""
     array, job = prepared.array, prepared.job
-    group_attributes = None
+    group_attributes = dimension_names = None
     recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run}}
     if prepared.multiscale is not None:
         # On the group too: a run killed before level 0 exists is then known as this run's.
         group_attributes = {**multiscale_attributes(prepared.multiscale, prepared.pyramid), **recorded}
+        dimension_names = [axis["name"] for axis in prepared.multiscale.axes]
     create_output(
         job.target, shape=array.shape, chunks=_output_chunks(prepared),
         dtype=_output_dtype(prepared),
         zarr_format=array.metadata.zarr_format, attributes=recorded,
-        overwrite=overwrite, group_attributes=group_attributes,
+        overwrite=overwrite, group_attributes=group_attributes, dimension_names=dimension_names,
     )
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import os
+import posixpath
 import warnings
 
 import fsspec
@@ -20,8 +21,8 @@ import zarr
 from .arguments import check_int
 from .cluster import check_cluster_options, connect, worker_resources
 from .image import check_float_range, to_float
-from .io import Location, open_input, read_channels
-from .ome import Multiscale, plain_multiscale, pyramid_shapes, read_multiscale
+from .io import Location, open_input, plane_axes, read_channels
+from .ome import Multiscale, axis_type, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
 from .regularization import estimate_image_mu, is_auto, sample_scales
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
@@ -58,26 +59,32 @@ class Job:
 
 
 def _check_layout(array, channel_axis):
-    """Return ``(channel_axis, (Y, X), channels)`` for a 2-D or 3-D input."""
+    """Return ``(channel_axis, (Y, X), channels)``: 2-D data, or 2-D with channels, with any axes of length one.
+
+    The plane is the last two axes besides the channels' (:func:`plane_axes`);
+    any other axis must have length one, as the single time point and z
+    plane of an OME-Zarr ``tczyx`` image do (bioformats2raw writes 5-D).
+    """
     if array.dtype.kind not in INPUT_KINDS:
         raise TypeError(f"zarr_path: expected an array of uint, int or float, got dtype {array.dtype} instead.")
     if 0 in array.shape:
         raise ValueError(f"zarr_path: expected a non-empty array, got shape {array.shape} instead.")
-    if array.ndim == 2:
-        if channel_axis is not None:
-            raise ValueError(f"channel_axis: expected None for 2-D data, got {channel_axis!r} instead.")
-        return None, tuple(array.shape), 1
-    if array.ndim != 3:
-        raise ValueError(f"zarr_path: expected 2-D data or 2-D with channels, got shape {array.shape} instead.")
-    if (channel_axis not in (0, 2, -1, -3) or isinstance(channel_axis, bool)
-            or not isinstance(channel_axis, (int, np.integer))):
-        raise ValueError(
-            f"channel_axis: expected 0 (cyx) or -1 (yxc) for 3-D data of shape {array.shape}, "
-            f"got {channel_axis!r} instead."
-        )
-    axis = int(channel_axis) % 3
-    yx = tuple(n for i, n in enumerate(array.shape) if i != axis)
-    return axis, yx, array.shape[axis]
+    if array.ndim == 1 or array.ndim > 5:
+        raise ValueError(f"zarr_path: expected 2 to 5 axes, got shape {array.shape} instead.")
+    if array.ndim == 2 and channel_axis is not None:
+        raise ValueError(f"channel_axis: expected None for 2-D data, got {channel_axis!r} instead.")
+    expected = "0 (cyx) or -1 (yxc)" if array.ndim == 3 else "None or an axis"
+    if channel_axis is not None and (isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer))
+                                     or not -array.ndim <= channel_axis < array.ndim):
+        raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
+                         f"{channel_axis!r} instead.")
+    axis = None if channel_axis is None else int(channel_axis) % array.ndim
+    plane = plane_axes(array.ndim, axis)
+    if any(n > 1 for i, n in enumerate(array.shape) if i not in plane and i != axis):
+        raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, its "
+                         f"other axes of length one, got {channel_axis!r} instead.")
+    yx = tuple(array.shape[i] for i in plane)
+    return axis, yx, 1 if axis is None else array.shape[axis]
 
 
 def _check_planes(axis, shape, channels, psf_shape):
@@ -224,7 +231,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if found is not None and len(found.axes) != array.ndim:
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
     if channel_axis is None and found is not None:
-        channel_axis = next((i for i, a in enumerate(found.axes) if a.get("type") == "channel"), None)
+        channel_axis = next((i for i, a in enumerate(found.axes) if axis_type(a) == "channel"), None)
     axis, shape, channels = _check_layout(array, channel_axis)
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)))
@@ -280,9 +287,18 @@ def _sample(array, region, axis, source):
 
 
 def _input_multiscale(source):
-    """The OME-Zarr multiscale of the input's store, at the level read; None for a plain array or group."""
-    root = zarr.open(source.url, mode="r", storage_options=source.storage_options or None)
-    return read_multiscale(root.attrs.asdict(), level=source.component) if isinstance(root, zarr.Group) else None
+    """The OME-Zarr multiscale of the group that holds the input array, at the level read; None where there is none.
+
+    The group is found whether the array is named as a component or by its
+    path (``image.zarr/0``), which before gave a plain output (found by a probe).
+    """
+    path = "/".join(part for part in (source.url.rstrip("/"), source.component) if part)
+    parent, level = posixpath.split(path)
+    try:
+        group = zarr.open_group(parent, mode="r", storage_options=source.storage_options or None)
+    except (FileNotFoundError, ValueError):  # no group holds the array: a plain array
+        return None
+    return read_multiscale(group.attrs.asdict(), level=level)
 
 
 def _output_multiscale(ome, found, array, channel_axis):
