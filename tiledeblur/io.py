@@ -23,6 +23,7 @@ import os
 import posixpath
 import re
 import shutil
+import urllib.parse
 
 import fsspec
 import numpy as np
@@ -63,8 +64,17 @@ class Location:
 
         A URL whose protocol fsspec does not know, or whose package is not
         installed (``s3://`` needs s3fs), is refused as the argument ``name``.
+        A ``file://`` URL is percent-decoded, as URLs are written; a plain path
+        is taken as it is.
+
+        Examples
+        --------
+        >>> Location.at("file:///data/slide%20one.zarr").url, Location.at("/data/100%25.zarr").url
+        ('/data/slide one.zarr', '/data/100%25.zarr')
         """
         protocol, path = fsspec.core.split_protocol(str(url))
+        if protocol in ("file", "local"):
+            path = urllib.parse.unquote(path)
         if protocol in (None, "file", "local"):
             # Absolute: a resume names the same input however it is spelled,
             # and workers started elsewhere find it. "~" is the user's home, as
