@@ -73,6 +73,17 @@ def test_bad_arguments(scan, kwargs, error, match):
     assert not (scan.parent / "scan.deblurred.zarr").exists()
 
 
+def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):
+    """NGFF orders channels before y and x, and names every axis: refused before any work, not written wrong."""
+    zarr.create_array(tmp_path / "yxc.zarr", shape=(64, 64, 3), dtype="u1")
+    with pytest.raises(ValueError, match=r"ome: expected channels first \(channel_axis=0\) .* got channel_axis=2"):
+        run(tmp_path / "yxc.zarr", PSF, channel_axis=-1, mu=0.01, ome=True, progress=False)
+    zarr.create_array(tmp_path / "tczyx.zarr", shape=(1, 1, 1, 64, 64), dtype="u1")
+    with pytest.raises(ValueError, match="ome: expected a plain array of 2 or 3 axes to describe as OME-Zarr, got 5"):
+        run(tmp_path / "tczyx.zarr", PSF, mu=0.01, ome=True, progress=False)
+    assert not list(tmp_path.glob("*.deblurred.zarr"))
+
+
 def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match="zarr_path: expected an existing Zarr array or group, got .*missing"):
         run(tmp_path / "missing.zarr", PSF, progress=False)

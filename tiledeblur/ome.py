@@ -16,8 +16,8 @@ import dask.array as da
 import numpy as np
 import zarr
 
-__all__ = ["Multiscale", "axis_type", "build_pyramid", "chunk_keys", "multiscale_attributes", "plain_multiscale", "pyramid_shapes",
-           "read_multiscale"]
+__all__ = ["Multiscale", "axis_type", "build_pyramid", "chunk_keys", "multiscale_attributes", "plain_multiscale",
+           "pyramid_shapes", "read_multiscale"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,8 +88,11 @@ def read_multiscale(attributes, level=None):
 
 
 def plain_multiscale(ndim, channel_axis, zarr_format):
-    """The multiscale for a plain array written as OME-Zarr: ``yx`` or ``cyx``."""
-    if ndim == 3 and channel_axis != 0:
+    """The multiscale for a plain array written as OME-Zarr: ``yx`` or ``cyx`` (a first axis of length one is ``c``)."""
+    if ndim > 3:
+        raise ValueError(f"ome: expected a plain array of 2 or 3 axes to describe as OME-Zarr, got {ndim}; pass "
+                         "ome=False, or name its axes in OME-Zarr metadata.")
+    if ndim == 3 and channel_axis not in (0, None):
         raise ValueError(
             f"ome: expected channels first (channel_axis=0) for an OME-Zarr output, as NGFF orders axes, "
             f"got channel_axis={channel_axis!r}; write the input as cyx (tiledeblur convert --ome) or pass ome=False."
