@@ -8,6 +8,7 @@ from skimage.restoration import richardson_lucy, wiener
 
 from tiledeblur import ConvergenceWarning, SolverSettings, deconvolve, gaussian_psf
 from tiledeblur.objectives import DEFAULT_MU
+from tiledeblur.solver import DEFAULT_EPS
 
 
 def _psnr(truth, image):
@@ -146,10 +147,14 @@ def test_solution_is_the_minimum(small_case, article_psf, loss):
 @pytest.mark.parametrize("loss", ["tikhonov", "tv"])
 @pytest.mark.parametrize("factor", [1e-6, 1 / 16, 1e6])
 def test_the_answer_does_not_depend_on_the_image_scale(small_case, article_psf, loss, factor):
-    """12-bit data in uint16 fills 1/16 of [0, 1], and fluxes can be 1e-6: each is solved as precisely as [0, 1]."""
+    """12-bit data in uint16 fills 1/16 of [0, 1], and fluxes can be 1e-6: each is solved as precisely as [0, 1].
+
+    ``tv``'s weight and smoothing are on the [0, 1] scale: the same problem at another scale scales them too.
+    """
     observed = small_case[1]
     tight = deconvolve(observed, article_psf, loss=loss, mu=3e-3, tol=1e-7)
-    restored, info = deconvolve(observed * factor, article_psf, loss=loss, mu=3e-3, return_info=True)
+    scaled = {"mu": 3e-3 * factor, "eps": DEFAULT_EPS * factor} if loss == "tv" else {"mu": 3e-3}
+    restored, info = deconvolve(observed * factor, article_psf, loss=loss, return_info=True, **scaled)
     assert info.converged and info.scale == pytest.approx(np.abs(observed).max() * factor)
     np.testing.assert_allclose(restored / factor, tight, atol=1e-3)
 

@@ -83,7 +83,8 @@ def _add_problem_options(parser):
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
                         help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
     parser.add_argument("--mu", type=_auto_or(float, "a number"), default="auto",
-                        help="regularization weight, or auto by cross-validation on the image (default: auto)")
+                        help="regularization weight, on the image's [0, 1] scale (integer images are divided "
+                             "by their dtype's maximum), or auto by cross-validation on the image (default: auto)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
 

@@ -2,9 +2,10 @@
 
 One policy, as in scikit-image: float32 stays float32, and every other dtype
 becomes float64. Integer images are scaled to ``[0, 1]`` by their dtype's
-maximum (uint8 by 255, uint16 by 65535). The solver then works relative to
-the image's own scale (:func:`tiledeblur.solver.solve`), so 12-bit data in
-uint16 is solved as precisely as data that fills the dtype.
+maximum (uint8 by 255, uint16 by 65535), so that ``mu`` and ``eps`` mean the
+same for every dtype. The tolerance is relative to the largest magnitude of
+what is solved (:func:`tiledeblur.solver.solve`), so 12-bit data in uint16
+converges as precisely as data that fills the dtype.
 """
 
 import numpy as np

@@ -125,8 +125,8 @@ def process_tile(job, tile):
     source = job.source.open("r")
     channels = read_channels(source, tile.read, job.channel_axis)
     cores, unconverged = [], []
-    for channel, (image, psf, scale) in enumerate(zip(channels, job.psfs, job.scales)):
-        restored, info = solve(to_float(image), psf, job.settings, scale=scale)
+    for channel, (image, psf) in enumerate(zip(channels, job.psfs)):
+        restored, info = solve(to_float(image), psf, job.settings)
         cores.append(restored[tile.trim])
         if not info.converged:
             unconverged.append((channel, info.message))
@@ -168,7 +168,6 @@ def _identity(prepared):
         },
         "psf": [p.tolist() for p in job.psfs],
         "settings": dataclasses.asdict(job.settings),
-        "scales": list(job.scales),
         "channel_axis": job.channel_axis,
         "out_dtype": job.out_dtype,
         "tile": prepared.plan.tile,

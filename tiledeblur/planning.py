@@ -24,7 +24,7 @@ from .image import check_float_range, to_float
 from .io import Location, open_input, plane_axes, read_channels
 from .ome import Multiscale, axis_type, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
-from .regularization import estimate_image_mu, is_auto, sample_scales
+from .regularization import estimate_image_mu, is_auto
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
 from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes
 
@@ -51,8 +51,6 @@ class Job:
     channel_axis: int | None
     psfs: tuple
     settings: SolverSettings
-    #: Each channel's scale, for :func:`tiledeblur.solver.solve`.
-    scales: tuple
     out_dtype: str
     #: The token of the output's creation that this run writes into (see ``tiledeblur.pipeline``).
     run: str | None = None
@@ -235,9 +233,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     axis, shape, channels = _check_layout(array, channel_axis)
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)))
-    scales = sample_scales(lambda yx: _sample(array, yx, axis, source), shape, channels)
     if automatic:
-        mu = estimate_image_mu(lambda yx: to_float(read_channels(array, yx, axis)), shape, psfs, loss)
+        mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source), shape, psfs, loss)
         settings = dataclasses.replace(settings, mu=mu)
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
@@ -247,7 +244,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     multiscale = _output_multiscale(ome, found, array, axis)
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
-    job = Job(source, target, axis, psfs, settings, scales, out_dtype)
+    job = Job(source, target, axis, psfs, settings, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
                          mu=settings.mu)
     if automatic_halo and halo >= MAX_HALO and tile_plan.largest_read() != tile_plan.shape:
@@ -279,7 +276,7 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan):
 
 
 def _sample(array, region, axis, source):
-    """A sample region, refused where it holds NaN, inf or huge values: ``plan`` scans nothing else."""
+    """A region read for ``mu="auto"``, refused where it holds NaN, inf or huge values: ``plan`` scans nothing else."""
     pixels = to_float(read_channels(array, region, axis))
     if array.dtype.kind == "f":
         check_float_range(float(np.abs(pixels).max()), name=f"zarr_path {source.array_url!r}")

@@ -19,16 +19,14 @@ against grass) in the measurements below.
 
 * ``tikhonov`` uses ``mu_GCV`` itself.
 * ``tv`` (smoothed total variation, ``eps = 0.03``) uses
-  ``0.0400 mu_GCV ** 0.763``, a power law fitted to the best weight of each of
-  72 cases (of nine from 1/4 to 4 times the rule's, chosen with the truth),
-  with the weight and ``eps`` relative to the image's scale.
+  ``0.0363 mu_GCV ** 0.772``, a power law fitted to the best weight of each of
+  72 cases.
 * ``article`` has no rule and keeps its default.
 
 Measured on 72 cases (8 ``skimage.data`` images, 3 PSFs, 3 noise levels; 256²
 crops of the larger scenes): against the best weight of each case, chosen
 with the ground truth, the rule lost a median of 0.04 dB of interior PSNR for
-Tikhonov (max 1.2 dB) and 0.06 dB for TV (max 0.8 dB, on nine weights from
-1/4 to 4 times the rule's, interpolated). The noise-based rule it
+Tikhonov (max 1.2 dB) and 0.04 dB for TV (max 0.7 dB). The noise-based rule it
 replaces, ``mu ∝ sigma²``, lost up to 18 dB; the discrepancy principle up to
 5 dB. ``benchmarks/bench_quality.py`` measures the rule against Richardson–Lucy
 and Wiener.
@@ -56,12 +54,12 @@ from .objectives import DEFAULT_MU
 from .operators import difference_power
 
 __all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum",
-           "sample_regions", "sample_scales"]
+           "sample_regions"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 1, 121)
 #: ``tv``'s weight from GCV's: ``scale * mu_GCV ** power``, for ``eps = 0.03``.
-TV_FROM_GCV = (0.0400, 0.763)
+TV_FROM_GCV = (0.0363, 0.772)
 SAMPLE_SIDE = 256
 #: Regions sampled for ``mu="auto"``, on an 8 × 8 grid: 16 on a 4 × 4 grid all
 #: missed a slide's tissue when it covered a centred tenth of a 100k² scan
@@ -142,7 +140,7 @@ def auto_mu(mu_gcv, loss):
     Examples
     --------
     >>> auto_mu(0.01, "tikhonov"), round(auto_mu(0.01, "tv"), 5), auto_mu(0.01, "article")
-    (0.01, 0.00119, 0.2)
+    (0.01, 0.00104, 0.2)
     """
     if loss == "tikhonov":
         return float(mu_gcv)
@@ -170,29 +168,6 @@ def sample_regions(shape, count=MAX_SAMPLES):
     return [
         (slice(y, y + side[0]), slice(x, x + side[1])) for y in starts[0] for x in starts[1]
     ]
-
-
-def sample_scales(read_region, shape, channels):
-    """The largest magnitude of each channel over the sample regions: the scale its solve is relative to.
-
-    ``tol``, ``eps`` and ``tv``'s weight are relative to it (see
-    :func:`tiledeblur.solver.solve`), so that 12-bit data in uint16 (at most
-    0.0625 once divided by 65535) or fluxes of 1e-5 are solved as precisely
-    as an image that fills [0, 1]. A channel that is zero in every region
-    gets 1. ``read_region(yx)`` returns a ``(C, y, x)`` float array, as for
-    :func:`estimate_image_mu`.
-
-    Examples
-    --------
-    >>> image = np.zeros((1024, 1024))
-    >>> image[100, 100] = 0.0625
-    >>> sample_scales(lambda yx: np.stack([image[yx], 0 * image[yx]]), image.shape, 2)
-    (0.0625, 1.0)
-    """
-    largest = np.zeros(channels)
-    for yx in sample_regions(shape):
-        largest = np.maximum(largest, np.abs(read_region(yx)).max(axis=(1, 2)))
-    return tuple(float(value) if value > 0 else 1.0 for value in largest)
 
 
 def estimate_image_mu(read_region, shape, psfs, loss):

@@ -43,7 +43,7 @@ from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LO
 from .operators import BOUNDARIES, Blur
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import auto_mu, gcv_mu, is_auto, sample_scales
+from .regularization import auto_mu, gcv_mu, is_auto
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
 
@@ -79,13 +79,12 @@ class SolverSettings:
         ``"zero"`` for ``article`` (as the article does) and ``"free"`` for the
         others, which does not ring along the image's border.
     eps : float
-        Smoothing of total variation, used by ``tv`` only, relative to the
-        image's scale (see :func:`solve`).
+        Smoothing of total variation, used by ``tv`` only.
     tol : float
         Newton-CG stops when every entry of the gradient in the preconditioned
         variables ``z`` is at most ``tol``; there the Hessian is close to the
         identity, so an entry is about the distance of a coordinate from the
-        minimum, relative to the image's scale.
+        minimum, relative to the image's largest magnitude (see :func:`solve`).
     maxiter : int
         Most Newton iterations.
     nonneg : bool
@@ -145,7 +144,7 @@ class SolveInfo:
     converged: bool
     message: str
     mu: float
-    #: The image's scale, which ``tol``, ``eps`` and ``tv``'s ``mu`` are relative to (see :func:`solve`).
+    #: The largest magnitude of the image solved, which ``tol`` is relative to (see :func:`solve`).
     scale: float = 1.0
 
 
@@ -473,7 +472,7 @@ def _regularizer_curvature(settings):
     return settings.mu / settings.eps if settings.loss == "tv" else settings.mu
 
 
-def solve(observed, psf, settings, *, scale=1.0):
+def solve(observed, psf, settings):
     """Deconvolve a validated float image; the core that tiles run on.
 
     Newton-CG solves for ``z`` in ``x = P z`` (see
@@ -481,21 +480,21 @@ def solve(observed, psf, settings, *, scale=1.0):
     makes the first ``x`` the regularized inverse filter ``P Pᵀ Aᵀ b``: close
     to the answer away from the border, deterministic, and one FFT away.
 
-    The problem is solved for ``observed / scale``, and the answer scaled
-    back, so that the tolerance, ``eps`` and ``tv``'s weight are relative to
-    the image's own range: with absolute ones, 12-bit data in uint32 (about
-    1e-6 on the [0, 1] scale) started below ``tol``, and came back unchanged
-    and "converged", off by nearly the whole range (found by a probe).
-    ``tikhonov``'s weight means the same at every scale.
+    The tolerance is relative to the largest magnitude of ``observed``, its
+    scale: the problem is solved for ``observed / scale`` (with ``tv``'s
+    ``mu`` and ``eps`` divided by it too, which leaves the problem the same)
+    and the answer scaled back. With an absolute tolerance, 12-bit data in
+    uint32 (about 1e-6 on the [0, 1] scale) started below it, and came back
+    unchanged and "converged", off by nearly the whole range (found by a
+    probe). Each tile takes its own scale, so no sample can miss the
+    content that sets it; a tile is never solved less precisely than the
+    whole image, whose scale is at least the tile's.
 
     Parameters
     ----------
     observed : (M, N) ndarray of float32 or float64
     psf : (P, Q) ndarray of float64, normalized
     settings : SolverSettings
-    scale : float, optional
-        The image's scale, the same for every tile of an image
-        (:func:`tiledeblur.regularization.sample_scales`).
 
     Returns
     -------
@@ -507,15 +506,19 @@ def solve(observed, psf, settings, *, scale=1.0):
         # additive loss is smallest at zero there. Building its operators alone took 0.5 s for 1130² RGB.
         counts = dict.fromkeys(_COUNTS, 0)
         return np.zeros_like(observed), SolveInfo(converged=True, message="the image is zero", mu=settings.mu,
-                                                  scale=scale, **counts)
+                                                  **counts)
+    scale = float(np.abs(observed).max()) or 1.0  # the article's loss reaches here with a blank image
     data = observed.astype(np.float64) / scale
-    objective = _Objective(data, psf, settings)
+    # The losses are homogeneous in (x, b) but for tv's weight and smoothing, which scale with them.
+    relative = dataclasses.replace(settings, mu=settings.mu / scale, eps=settings.eps / scale) if (
+        settings.loss == "tv") else settings
+    objective = _Objective(data, psf, relative)
     solution, counts, converged, message = _newton_cg(
-        objective, objective.preconditioner.adjoint(objective.operator.rmatvec(data)), settings
+        objective, objective.preconditioner.adjoint(objective.operator.rmatvec(data)), relative
     )
     restored = objective.preconditioner.apply(solution)
     if settings.nonneg:
-        restored, bounded_counts, bounded, bounded_message = _nonnegative(objective, restored, data, settings)
+        restored, bounded_counts, bounded, bounded_message = _nonnegative(objective, restored, data, relative)
         counts.update(bounded_counts)
         message = bounded_message if converged else message
         converged = converged and bounded
@@ -582,9 +585,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
                          f"{observed.shape} instead.")
     if automatic:
         settings = dataclasses.replace(settings, mu=auto_mu(gcv_mu(observed, psf), settings.loss))
-    # The rule of run(), so that a whole-image solve and a tiled one solve the same problem.
-    (scale,) = sample_scales(lambda yx: observed[yx][None], observed.shape, 1)
-    restored, info = solve(observed, psf, settings, scale=scale)
+    restored, info = solve(observed, psf, settings)
     if not info.converged:
         warnings.warn(f"Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)
     return (restored, info) if return_info else restored
