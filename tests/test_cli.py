@@ -86,6 +86,15 @@ def test_plan_prints_the_plan(scan):
     assert not scan.with_name("scan.deblurred.zarr").exists()
 
 
+def test_plan_a_plain_tczyx_array_with_its_channel_axis(tmp_path):
+    """bioformats2raw-like 5-D data without OME metadata: --channel-axis 1 took only 0 or -1 (found by a probe)."""
+    zarr.create_array(tmp_path / "five.zarr", data=np.zeros((1, 3, 1, 96, 128), np.uint8), chunks=(1, 3, 1, 64, 64))
+    result = _tiledeblur("plan", tmp_path / "five.zarr", "--psf", "gaussian:13,1,3", "--mu", "0.01",
+                         "--channel-axis", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("image 96 x 128 px, 3 channels;")
+
+
 def test_run_with_preview(scan, tmp_path):
     output, preview = tmp_path / "out.zarr", tmp_path / "preview.png"
     result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--tile", "64", "--workers", "2",

@@ -319,7 +319,9 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     translations = [d["coordinateTransformations"][1]["translation"] for d in multiscale["datasets"]]
     assert translations == [[100.0, 200.0], [100.125, 200.125], [100.375, 200.375]]
     assert multiscale["coordinateTransformations"] == once
-    assert out.attrs["ome"]["omero"] == {"channels": [{"label": "DAPI", "color": "0000FF"}]}
+    # Display windows follow the values: uint8 counts became floats in [0, 1].
+    window = {"start": 0.0, "end": 1.0}
+    assert out.attrs["ome"]["omero"] == {"channels": [{"label": "DAPI", "color": "0000FF", "window": window}]}
     np.testing.assert_array_equal(out["0"][...], small_reference)
     assert [out[d["path"]].shape for d in multiscale["datasets"]] == [(256, 256), (128, 128), (64, 64)]
     # NGFF 0.5 requires each array's dimension names.
@@ -352,7 +354,8 @@ def test_ome_zarr_0_3_with_one_z_plane(tmp_path, small_scan, article_psf, client
     multiscale = out.attrs["multiscales"][0]
     assert multiscale["version"] == "0.4" and [a["name"] for a in multiscale["axes"]] == ["z", "y", "x"]
     assert [out[d["path"]].shape for d in multiscale["datasets"]] == [(1, 128, 128), (1, 64, 64)]
-    assert multiscale["datasets"][1]["coordinateTransformations"][0]["scale"] == [1.0, 2.0, 2.0]
+    assert multiscale["datasets"][1]["coordinateTransformations"] == [
+        {"type": "scale", "scale": [1.0, 2.0, 2.0]}, {"type": "translation", "translation": [0.0, 0.5, 0.5]}]
 
 
 def test_long_motion_blur_at_a_small_weight_has_no_seams(tmp_path, client):

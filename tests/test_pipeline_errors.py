@@ -106,6 +106,8 @@ def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match=r"channel_axis: .* 0 makes 40 planes of 30 x 3 px, smaller than the 13 x 13 "
                                          r"PSF \(pass -1 if"):
         run(tmp_path / "rgb.zarr", PSF, channel_axis=0, progress=False)
+    with pytest.raises(ValueError, match=r"channel_axis: .* 1 makes 30 planes of 40 x 3 px, .* \(pass -1 if"):
+        run(tmp_path / "rgb.zarr", PSF, channel_axis=1, progress=False)
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
     with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
         run(tmp_path / "group.zarr", PSF, progress=False)

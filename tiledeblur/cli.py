@@ -74,8 +74,9 @@ def _add_problem_options(parser):
                         help="required: a .npy/.tif/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 "
                              "(sigma per axis, rows first)")
     parser.add_argument("--component", help="the array inside a group (default: OME-Zarr level 0)")
-    parser.add_argument("--channel-axis", type=int, choices=[0, -1],
-                        help="channels' axis of 3-D data: 0 (cyx) or -1 (yxc) (default: none, or OME-Zarr's)")
+    parser.add_argument("--channel-axis", type=int,
+                        help="channels' axis: 0 (cyx), -1 (yxc), or 1 for a plain tczyx array "
+                             "(default: none, or OME-Zarr's)")
     parser.add_argument("--tile", type=_auto_or(int, "an int"), default="auto",
                         help="core tile side in px, rounded to whole output chunks of up to 512 px (default: auto, from memory)")
     parser.add_argument("--halo", type=_auto_or(int, "an int"), default="auto",

@@ -31,8 +31,27 @@ class Multiscale:
     translation: tuple | None = None
     #: The multiscale's own ``coordinateTransformations``, applied after every level's (a pixel size given once).
     transforms: tuple = ()
-    #: The image's ``omero`` metadata (channel names and colours), without display windows: the values change.
+    #: The image's ``omero`` metadata: channel names, colours and display windows.
     omero: dict | None = None
+
+    def in_units(self, factor):
+        """This multiscale for pixel values ``factor`` times the input's: the display windows follow them.
+
+        An integer input deblurred to floats is divided by its dtype's
+        maximum; windows left in counts would show a black image, and
+        windows dropped would leave NGFF 0.4's ``omero`` invalid.
+
+        Examples
+        --------
+        >>> counts = Multiscale("0.4", (), (), omero={"channels": [{"window": {"start": 0, "end": 1000}}]})
+        >>> counts.in_units(1 / 1000).omero
+        {'channels': [{'window': {'start': 0.0, 'end': 1.0}}]}
+        """
+        if self.omero is None or factor == 1:
+            return self
+        channels = [{**channel, "window": {k: v * factor for k, v in channel["window"].items()}}
+                    if "window" in channel else channel for channel in self.omero.get("channels", [])]
+        return dataclasses.replace(self, omero={**self.omero, "channels": channels})
 
 
 #: The chunk keys of NGFF 0.4 arrays, which are Zarr version 2: nested, "0/1", as 0.4 requires.
@@ -79,12 +98,9 @@ def read_multiscale(attributes, level=None):
     transforms = dataset.get("coordinateTransformations", [])
     scale = next((t["scale"] for t in transforms if t.get("type") == "scale"), [1.0] * len(axes))
     translation = next((t["translation"] for t in transforms if t.get("type") == "translation"), None)
-    omero = ome.get("omero")
-    if omero is not None:
-        omero = {**omero, "channels": [{k: v for k, v in c.items() if k != "window"} for c in omero.get("channels", [])]}
     return Multiscale(version, axes, tuple(float(s) for s in scale),
                       None if translation is None else tuple(float(t) for t in translation),
-                      tuple(first.get("coordinateTransformations", ())), omero)
+                      tuple(first.get("coordinateTransformations", ())), ome.get("omero"))
 
 
 def plain_multiscale(ndim, channel_axis, zarr_format):
@@ -151,12 +167,14 @@ def multiscale_attributes(multiscale, shapes):
     ...     ["multiscales"][0]["datasets"]]
     [[2.0, 0.5, 0.5], [2.0, 1.0, 1.0]]
     """
-    scales, translations = [list(multiscale.scale)], [multiscale.translation]
+    scales = [list(multiscale.scale)]
+    translations = [multiscale.translation or [0.0] * len(multiscale.scale)]
     for factors in _halvings(shapes):
         # A pixel of the halved level is centred between the two it averages: half a pixel of the level before on.
-        translations.append(None if translations[-1] is None else
-                            [t + (f - 1) / 2 * s for t, f, s in zip(translations[-1], factors, scales[-1])])
+        translations.append([t + (f - 1) / 2 * s for t, f, s in zip(translations[-1], factors, scales[-1])])
         scales.append([s * f for s, f in zip(scales[-1], factors)])
+    if multiscale.translation is None:
+        translations[0] = None  # level 0 stays where the input's was: at the origin, unwritten
     datasets = [
         {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}] + (
             [] if translation is None else [{"type": "translation", "translation": list(translation)}])}

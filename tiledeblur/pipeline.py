@@ -260,9 +260,11 @@ def _create_output(prepared, identity, *, overwrite):
     group_attributes = dimension_names = None
     recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run}}
     if prepared.multiscale is not None:
+        integers_to_floats = array.dtype.kind in "ui" and _output_dtype(prepared).kind == "f"
+        multiscale = prepared.multiscale.in_units(1 / np.iinfo(array.dtype).max if integers_to_floats else 1)
         # On the group too: a run killed before level 0 exists is then known as this run's.
-        group_attributes = {**multiscale_attributes(prepared.multiscale, prepared.pyramid), **recorded}
-        dimension_names = [axis["name"] for axis in prepared.multiscale.axes]
+        group_attributes = {**multiscale_attributes(multiscale, prepared.pyramid), **recorded}
+        dimension_names = [axis["name"] for axis in multiscale.axes]
     create_output(
         job.target, shape=array.shape, chunks=_output_chunks(prepared),
         dtype=_output_dtype(prepared),

@@ -85,7 +85,7 @@ def _check_layout(array, channel_axis):
     return axis, yx, 1 if axis is None else array.shape[axis]
 
 
-def _check_planes(axis, shape, channels, psf_shape):
+def _check_planes(axis, shape, channels, psf_shape, ndim):
     """Refuse planes smaller than the PSF, as :func:`tiledeblur.deconvolve` does; with channels, the axis is wrong.
 
     An RGB scan is ``yxc``; read as ``cyx`` it becomes thousands of "channels"
@@ -96,7 +96,9 @@ def _check_planes(axis, shape, channels, psf_shape):
     if axis is None:
         raise ValueError(f"zarr_path: expected an image at least as large as the {psf_shape[0]} x {psf_shape[1]} "
                          f"PSF, got {shape[0]} x {shape[1]} px instead.")
-    other = -1 if axis == 0 else 0
+    # The plane's shorter axis is most likely the channels': a yxc scan read with channel_axis=1 asks for -1.
+    short = plane_axes(ndim, axis)[int(np.argmin(shape))]
+    other = -1 if short == ndim - 1 else short
     raise ValueError(
         f"channel_axis: expected the axis of the channels; {axis} makes {channels} planes of {shape[0]} x "
         f"{shape[1]} px, smaller than the {psf_shape[0]} x {psf_shape[1]} PSF (pass {other} if the channels are "
@@ -232,7 +234,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         channel_axis = next((i for i, a in enumerate(found.axes) if axis_type(a) == "channel"), None)
     axis, shape, channels = _check_layout(array, channel_axis)
     psfs = _check_psfs(psf, channels)
-    _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)))
+    _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     if automatic:
         mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source), shape, psfs, loss)
         settings = dataclasses.replace(settings, mu=mu)
