@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 import zarr
+from PIL import Image
+from skimage import data
 
 from tiledeblur import gaussian_psf
-from tiledeblur.demo import ground_truth, run_demo, write_scan
+from tiledeblur.demo import ground_truth, run_demo, save_preview, write_scan
 from tiledeblur.operators import Blur
 
 
@@ -12,6 +14,24 @@ def test_ground_truth_is_the_photograph_mirrored_without_seams():
     np.testing.assert_array_equal(ground_truth((slice(512, 1024), slice(0, 512))), photo[::-1])
     np.testing.assert_array_equal(ground_truth((slice(-512, 0), slice(0, 512))), photo[::-1])
     np.testing.assert_array_equal(ground_truth((slice(0, 512, 2), slice(0, 512, 3))), photo[::2, ::3])
+
+
+@pytest.mark.parametrize("kind", ["12 bits in uint16", "fluxes with missing pixels"])
+def test_preview_is_stretched_to_the_input(tmp_path, kind):
+    """12-bit counts were nearly black on the dtype's range, and fluxes in the thousands white."""
+    camera = data.camera()[:256, :256]
+    if kind == "12 bits in uint16":
+        scan = (camera.astype(np.uint16) * 16).astype(np.uint16)
+    else:
+        scan = camera * 40.0
+        scan[:, :32] = np.nan
+    source = zarr.create_array(tmp_path / "in.zarr", data=scan)
+    save_preview(tmp_path / "preview.png", source, source)
+    pixels = np.asarray(Image.open(tmp_path / "preview.png"))
+    panel = pixels[26:26 + 256, 8:8 + 256]  # below its title, inside the margin
+    low, high = np.percentile(panel[:, 32:], (1, 99))
+    assert low < 30 and high > 225
+    assert kind != "fluxes with missing pixels" or (panel[:, :32] == 0).all()
 
 
 def test_scan_chunks_join_exactly(tmp_path):

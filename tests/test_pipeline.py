@@ -72,6 +72,30 @@ def test_no_seams(tmp_path, astronaut_scene, article_psf, client, loss):
     assert np.abs(tiled - whole).max() <= 1e-3
 
 
+def test_mosaic_with_missing_pixels(tmp_path, astronaut_scene, article_psf, client):
+    """NaN marks what a mosaic did not cover: a footprint's edge across tiles, a tile beyond it, and bad pixels.
+
+    The tiles solve around them as the whole image does, the NaN stay where they were, and the pyramid
+    averages the pixels present.
+    """
+    rows, columns = np.indices(astronaut_scene[1].shape)
+    missing = (rows + columns // 2 < 100) | (np.random.default_rng(3).random(rows.shape) < 0.002)
+    missing[:128, 384:] = True
+    mosaic = np.where(missing, np.nan, astronaut_scene[1]).astype(np.float32)
+    scan = _write(tmp_path / "mosaic.zarr", mosaic, chunks=128)
+    report = run(scan, article_psf, tile=128, ome=True, client=client, progress=False)
+    out = zarr.open_group(report.output, mode="r")
+    tiled = out["0"][...]
+    assert np.array_equal(np.isnan(tiled), missing) and report.tiles_computed == 16
+    whole = deconvolve(mosaic, article_psf, mu=report.mu)
+    assert np.nanmax(np.abs(tiled - whole)) <= 1e-3
+    blocks = tiled.reshape(256, 2, 256, 2).transpose(0, 2, 1, 3).reshape(256, 256, 4)
+    with np.errstate(invalid="ignore"):
+        expected = np.nansum(blocks, axis=2) / (~np.isnan(blocks)).sum(axis=2)
+    np.testing.assert_allclose(out["1"][...], expected, rtol=1e-6, atol=1e-6)
+    assert np.isnan(out["1"][:64, 192:]).all()
+
+
 @pytest.mark.parametrize(("channel_axis", "zarr_format"), [(-1, 3), (0, 2)])
 def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_format):
     rgb = data.astronaut()[100:300, 150:450]  # 200 × 300: not a multiple of the 128 px tile

@@ -123,9 +123,10 @@ def test_missing_and_empty_and_3d(tmp_path):
 
 @pytest.mark.parametrize(
     ("pixel", "match"),
-    [(np.nan, "expected finite values, got NaN or inf"), (-2e9, "expected values of magnitude at most 1e")],
+    [(np.inf, "expected finite values or NaN for missing pixels, got inf"),
+     (-2e9, "expected values of magnitude at most 1e")],
 )
-def test_nan_and_huge_pixels(tmp_path, client, pixel, match, capfd):
+def test_inf_and_huge_pixels(tmp_path, client, pixel, match, capfd):
     path = tmp_path / "odd.zarr"
     z = zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f8")
     z[...] = 0.5
@@ -133,11 +134,19 @@ def test_nan_and_huge_pixels(tmp_path, client, pixel, match, capfd):
     before = _digest(path)
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
         run(path, PSF, mu=1e-3, client=client)  # no sample read for mu: the workers' scan sees it
-    assert "scanning the float input for NaN and inf" in capfd.readouterr().err
+    assert "scanning the float input for inf and huge values" in capfd.readouterr().err
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
         plan(path, PSF)  # the regions read for mu="auto"
     assert _digest(path) == before
     assert not (tmp_path / "odd.deblurred.zarr").exists()
+
+
+def test_only_missing_pixels(tmp_path, client):
+    path = tmp_path / "blank.zarr"
+    zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f4", fill_value=np.nan)
+    with pytest.raises(ValueError, match="zarr_path '.*blank.zarr': expected some pixels that are not NaN"):
+        run(path, PSF, mu=1e-3, client=client, progress=False)
+    assert not (tmp_path / "blank.deblurred.zarr").exists()
 
 
 def test_corrupt_chunk_is_named_before_any_tile(scan):

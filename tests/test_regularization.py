@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
@@ -42,7 +43,20 @@ def test_a_small_centred_sample_on_a_large_blank_slide_is_found():
     assert restored > own - 0.5 and restored > peak_signal_noise_ratio(truth, sample, data_range=1.0) + 1.0
 
 
-def test_a_blank_sample_warns_and_takes_the_default_weight():
-    blank = np.zeros((2048, 2048))
-    with pytest.warns(MuWarning, match="mu: 'auto' found only constant pixels in its 64 sample regions"):
+@pytest.mark.parametrize("fill", [0.0, np.nan])
+def test_a_blank_sample_warns_and_takes_the_default_weight(fill):
+    blank = np.full((2048, 2048), fill)
+    with pytest.warns(MuWarning, match="mu: 'auto' found only constant or missing pixels in its 64 sample regions"):
         assert estimate_image_mu(lambda yx: blank[yx][None], blank.shape, [gaussian_psf(13, 2.0)], "tv") == 2e-3
+
+
+def test_regions_that_miss_most_of_their_pixels_are_left_out():
+    """Beyond a mosaic's footprint, regions that see a noisy sliver of it must not outvote the two that it fills."""
+    rng = np.random.default_rng(0)
+    sky = gaussian_filter(rng.random((256, 512)), 2) + rng.normal(0, 0.01, (256, 512))
+    mosaic = np.full((2048, 2048), np.nan)
+    mosaic[:256, :512] = sky
+    mosaic[256:320] = gaussian_filter(rng.random((64, 2048)), 2) + rng.normal(0, 0.1, (64, 2048))
+    psfs = [gaussian_psf(7, 1.0)]
+    estimate = estimate_image_mu(lambda yx: mosaic[yx][None], mosaic.shape, psfs, "tikhonov")
+    assert estimate == estimate_image_mu(lambda yx: sky[yx][None], sky.shape, psfs, "tikhonov")

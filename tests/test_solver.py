@@ -114,7 +114,8 @@ def test_numpy_scalars_become_python_numbers():
     [
         (np.zeros((4, 4, 4)), ValueError, r"image: expected a 2-D array, got shape \(4, 4, 4\)"),
         (np.zeros((0, 4)), ValueError, "image: expected a non-empty array"),
-        (np.full((4, 4), np.nan), ValueError, "image: expected finite values"),
+        (np.full((4, 4), np.nan), ValueError, "image: expected some pixels that are not NaN"),
+        (np.full((4, 4), np.inf), ValueError, "image: expected finite values or NaN for missing pixels, got inf"),
         (np.full((4, 4), 1e10), ValueError, "image: expected values of magnitude at most 1e.09, got 1e.10"),
         (np.zeros((4, 4), dtype=bool), TypeError, "image: expected a real numeric array, got dtype bool"),
         (np.zeros((2, 40)), ValueError, r"image: expected at least the PSF's 3 x 3 px, got shape \(2, 40\)"),
@@ -242,3 +243,33 @@ def test_article_loss_on_a_blank_image_warns_instead_of_failing(article_psf):
     with np.errstate(divide="ignore", invalid="ignore"), pytest.warns(ConvergenceWarning, match="not finite"):
         restored = deconvolve(np.zeros((40, 48)), article_psf, loss="article", mu=0.2)
     np.testing.assert_array_equal(restored, 0)
+
+
+@pytest.mark.parametrize("loss", ["tikhonov", "tv"])
+def test_missing_columns_are_as_if_the_image_ended_there(astronaut_crop, article_psf, loss):
+    """NaN columns hold no data: solving around them is solving the rest alone, with its free border."""
+    observed = astronaut_crop[1][:160, :192].copy()
+    observed[:, :64] = np.nan
+    mu = DEFAULT_MU[loss]
+    restored, info = deconvolve(observed, article_psf, loss=loss, mu=mu, tol=1e-6, return_info=True)
+    alone = deconvolve(observed[:, 64:], article_psf, loss=loss, mu=mu, tol=1e-6)
+    assert info.converged and np.isnan(restored[:, :64]).all()
+    assert np.abs(restored[:, 64:] - alone).max() <= 1e-4
+
+
+@pytest.mark.parametrize("nonneg", [False, True])
+def test_bad_pixels_and_holes_cost_the_rest_nothing(astronaut_crop, article_psf, nonneg):
+    """A hole and 1% of bad pixels: the others are restored as well as without them, and the NaN stay."""
+    truth, observed = astronaut_crop
+    rng = np.random.default_rng(2)
+    rows, columns = np.indices(observed.shape)
+    missing = (rng.random(observed.shape) < 0.01) | ((rows - 224) ** 2 + (columns - 224) ** 2 < 60**2)
+    holed = np.where(missing, np.nan, observed)
+    complete, complete_info = deconvolve(observed, article_psf, nonneg=nonneg, return_info=True)
+    restored, info = deconvolve(holed, article_psf, nonneg=nonneg, return_info=True)
+    assert info.converged and np.array_equal(np.isnan(restored), missing)
+    present = ~missing
+    assert _psnr(truth[present], restored[present]) >= _psnr(truth[present], complete[present]) - 0.1
+    # GCV scores the pixels present alone (scoring the smooth fill too gave a 16 times smaller weight).
+    assert 0.7 <= info.mu / complete_info.mu <= 1.4
+    assert not nonneg or restored[present].min() >= 0

@@ -37,6 +37,8 @@ ZOOM = (slice(60, 220), slice(150, 310))
 MIN_SIZE = max(s.stop for s in ZOOM)
 #: The attribute that marks a scan as the demo's, so a later demo may replace it.
 DEMO_ATTRIBUTE = "tiledeblur-demo"
+#: The percentiles of the input that bound the display window of ``--preview``.
+DISPLAY_PERCENTILES = (0.5, 99.5)
 
 
 @functools.cache
@@ -117,13 +119,33 @@ def _enlarge(image, height, width):
 def save_preview(path, source, result, channel_axis=None, *, side=512):
     """Write the central ``side``² region of an input and its result side by side, in gray.
 
-    Channels (on ``channel_axis``) are averaged; integer inputs are scaled to [0, 1].
+    Channels (on ``channel_axis``) are averaged. Both panels share the
+    input's display window, from its 0.5th to its 99.5th percentile: 12-bit
+    counts in uint16 would be nearly black on the dtype's range, and fluxes
+    of a mosaic white. Missing (NaN) pixels are black.
     """
     axis = None if channel_axis is None else channel_axis % source.ndim
     centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2)
                    for n in (source.shape[i] for i in plane_axes(source.ndim, axis)))
     before, after = (to_float(read_channels(array, centre, axis)).mean(axis=0) for array in (source, result))
-    save_panels(path, [[("input (centre)", before), ("deblurred (centre)", after)]])
+    low, high = _display_window(before)
+    save_panels(path, [[(title, np.nan_to_num((image - low) / (high - low)))
+                        for title, image in (("input (centre)", before), ("deblurred (centre)", after))]])
+
+
+def _display_window(image):
+    """The 0.5th and 99.5th percentiles of the pixels that are not NaN, a window of width 1 where they are equal.
+
+    Examples
+    --------
+    >>> _display_window(np.array([np.nan, 5.0, 5.0]))
+    (5.0, 6.0)
+    """
+    present = image[~np.isnan(image)]
+    if not present.size:
+        return 0.0, 1.0
+    low, high = (float(value) for value in np.percentile(present, DISPLAY_PERCENTILES))
+    return (low, high) if high > low else (low, low + 1.0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,11 +6,15 @@ maximum (uint8 by 255, uint16 by 65535), so that ``mu`` and ``eps`` mean the
 same for every dtype. The tolerance is relative to the largest magnitude of
 what is solved (:func:`tiledeblur.solver.solve`), so 12-bit data in uint16
 converges as precisely as data that fills the dtype.
+
+In a float image NaN marks a missing pixel (the blank beyond a mosaic's
+footprint, a bad pixel): the solver leaves it out and writes NaN there
+(:func:`tiledeblur.solver.solve`). inf is refused, since no sensor measures it.
 """
 
 import numpy as np
 
-__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "float_dtype", "to_float"]
+__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "float_dtype", "largest_magnitude", "to_float"]
 
 #: The largest pixel magnitude of a float image: far beyond any sensor's
 #: counts or any calibrated unit, so that a larger value is most likely a
@@ -52,8 +56,8 @@ def check_image(image, *, name="image"):
     TypeError
         If ``image`` is not a real numeric array.
     ValueError
-        If it is not 2-D, is empty, or holds NaN, inf or magnitudes above
-        ``MAX_FLOAT_MAGNITUDE``.
+        If it is not 2-D, is empty, holds inf or magnitudes above
+        ``MAX_FLOAT_MAGNITUDE``, or only NaN.
 
     Examples
     --------
@@ -68,14 +72,23 @@ def check_image(image, *, name="image"):
     if array.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {array.shape} instead.")
     if array.dtype.kind == "f":
-        check_float_range(float(np.abs(array).max()), name=name)
+        check_float_range(largest_magnitude(array), name=name)
     return to_float(array)
 
 
-def check_float_range(largest, *, name="image"):
-    """Refuse a float image from its largest magnitude: NaN or inf, or above ``MAX_FLOAT_MAGNITUDE``.
+def largest_magnitude(array):
+    """The largest magnitude of a float array's pixels that are not NaN; NaN where every pixel is.
 
-    One reduction finds both, since a maximum is NaN where any pixel is NaN.
+    Examples
+    --------
+    >>> largest_magnitude(np.array([np.nan, -2.0, 1.0])), largest_magnitude(np.array([np.nan]))
+    (2.0, nan)
+    """
+    return float(np.fmax.reduce(np.abs(array), axis=None))
+
+
+def check_float_range(largest, *, name="image"):
+    """Refuse a float image from its :func:`largest_magnitude`: inf, above ``MAX_FLOAT_MAGNITUDE``, or only NaN.
 
     Examples
     --------
@@ -84,8 +97,11 @@ def check_float_range(largest, *, name="image"):
     ...
     ValueError: image: expected values of magnitude at most 1e+09, got 2e+09 instead; scale the image first.
     """
-    if not np.isfinite(largest):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf instead.")
+    if np.isnan(largest):
+        raise ValueError(f"{name}: expected some pixels that are not NaN (NaN marks a missing pixel), got only NaN "
+                         "instead.")
+    if np.isinf(largest):
+        raise ValueError(f"{name}: expected finite values or NaN for missing pixels, got inf instead.")
     if largest > MAX_FLOAT_MAGNITUDE:
         raise ValueError(
             f"{name}: expected values of magnitude at most {MAX_FLOAT_MAGNITUDE:g}, got {largest:g} instead; "

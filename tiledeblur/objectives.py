@@ -56,12 +56,12 @@ def article(x, observed, operator, settings):
     (see the module notes), so prefer ``tikhonov`` or ``tv``.
     """
     data = anp.sqrt(0.5 * sum_of_squares(blur(x, operator) - observed))
-    return data + settings.mu * anp.sqrt(0.5 * sum_of_squares(differences(x)))
+    return data + settings.mu * anp.sqrt(0.5 * sum_of_squares(differences(x, operator.edges)))
 
 
 def tikhonov(x, observed, operator, settings):
     """Quadratic smoothness: ``||Ax - b||^2 / 2 + mu ||Dx||^2 / 2``."""
-    return 0.5 * sum_of_squares(blur(x, operator) - observed) + 0.5 * settings.mu * sum_of_squares(differences(x))
+    return 0.5 * sum_of_squares(blur(x, operator) - observed) + 0.5 * settings.mu * sum_of_squares(differences(x, operator.edges))
 
 
 def tikhonov_hessian(x, operator, settings, dual=None):
@@ -72,7 +72,7 @@ def tikhonov_hessian(x, operator, settings, dual=None):
     than autograd's; the tests check it against autograd's.
     """
     return lambda vector: (operator.rmatvec(operator.matvec(vector))
-                           + settings.mu * differences_adjoint(differences(vector)))
+                           + settings.mu * differences_adjoint(differences(vector, operator.edges)))
 
 
 def tv(x, observed, operator, settings):
@@ -90,7 +90,7 @@ def tv(x, observed, operator, settings):
     astronaut took 23 Newton iterations instead of 15 (measured). The band
     is never part of the result.
     """
-    squared = anp.sum(differences(x) ** 2, axis=0)
+    squared = anp.sum(differences(x, operator.edges) ** 2, axis=0)
     penalty = anp.where(operator.unobserved, squared / (2 * settings.eps), anp.sqrt(squared + settings.eps**2))
     return 0.5 * sum_of_squares(blur(x, operator) - observed) + settings.mu * anp.sum(penalty)
 
@@ -106,21 +106,21 @@ def tv_hessian(x, operator, settings, dual=None):
     Hessian where ``w = g / s``. It is computed in ``x``'s precision, with no
     autograd tape.
     """
-    gradient = differences(x)
+    gradient = differences(x, operator.edges)
     magnitude = np.sqrt(np.sum(gradient**2, axis=0) + settings.eps**2)
     dual = gradient / magnitude if dual is None else dual.astype(x.dtype, copy=False)
     weight = settings.mu * np.where(operator.unobserved, 1 / settings.eps, 1 / magnitude)
     across = settings.mu * np.where(operator.unobserved, 0, 0.5 / magnitude**2)
 
     def product(vector):
-        change = differences(vector)
+        change = differences(vector, operator.edges)
         turn = dual * np.sum(gradient * change, axis=0) + gradient * np.sum(dual * change, axis=0)
         return operator.rmatvec(operator.matvec(vector)) + differences_adjoint(weight * change - across * turn)
 
     return product
 
 
-def tv_dual(x, step, dual, settings):
+def tv_dual(x, step, dual, operator, settings):
     """The dual of ``tv`` after the Newton step ``step`` from ``x``: Chan, Golub and Mulet's update.
 
     The dual ``w`` stands for ``g / s`` (see :func:`tv_hessian`), but is
@@ -133,10 +133,10 @@ def tv_dual(x, step, dual, settings):
     (measured on three ``skimage.data`` crops). ``dual=None`` starts from
     ``g / s``.
     """
-    gradient = differences(x)
+    gradient = differences(x, operator.edges)
     magnitude = np.sqrt(np.sum(gradient**2, axis=0) + settings.eps**2)
     dual = gradient / magnitude if dual is None else dual
-    change = differences(step)
+    change = differences(step, operator.edges)
     updated = (gradient + change - dual * (np.sum(gradient * change, axis=0) / magnitude)) / magnitude
     return updated / np.maximum(1, np.sqrt(np.sum(updated**2, axis=0)))
 
@@ -148,7 +148,7 @@ QUADRATIC_LOSSES = ("tikhonov",)
 #: Hand-derived Hessians, ``hessian(x, operator, settings, dual)``, which
 #: return the product ``v -> H v`` at ``x``; the other losses use autograd's.
 HESSIANS = {"tikhonov": tikhonov_hessian, "tv": tv_hessian}
-#: Dual updates, ``dual(x, step, dual, settings)``, of the losses whose
+#: Dual updates, ``dual(x, step, dual, operator, settings)``, of the losses whose
 #: Newton matrix carries a dual variable between steps.
 DUAL_UPDATES = {"tv": tv_dual}
 

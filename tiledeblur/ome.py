@@ -11,6 +11,7 @@ scale that of the level read; each halving doubles an axis's scale.
 
 import dataclasses
 import itertools
+import warnings
 
 import dask.array as da
 import numpy as np
@@ -198,7 +199,7 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
     Each level is the 2 × 2 mean of the one before (an odd last row or column
-    is dropped), rounded for integer dtypes, written in whole chunks, in bands
+    is dropped; of the pixels that are not NaN, for floats), rounded for integer dtypes, written in whole chunks, in bands
     of ``PYRAMID_BAND_CHUNKS`` rows of chunks: the driver's memory does not
     grow with the image. ``on_level(level)`` is called as each level starts,
     to show progress.
@@ -216,12 +217,26 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level
         for start in range(0, shape[axis], band):
             rows = slice(start, min(start + band, shape[axis]))
             source = da.from_zarr(previous)[_along(axis, slice(2 * rows.start, 2 * rows.stop))]
-            halved = da.coarsen(np.mean, source, dict(enumerate(factors)), trim_excess=True)
+            mean = np.mean if previous.dtype.kind in "ui" else _mean_of_present
+            halved = da.coarsen(mean, source, dict(enumerate(factors)), trim_excess=True)
             if previous.dtype.kind in "ui":
                 halved = da.round(halved)
             # Bands start on whole chunks of the level, so no two tasks write one chunk.
             client.compute(da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
                                     regions=_along(axis, rows), compute=False)).result()
+
+
+def _mean_of_present(block, axis=None):
+    """The mean of the pixels that are not NaN (missing) along ``axis``; NaN where none is, as blank stays blank.
+
+    Examples
+    --------
+    >>> _mean_of_present(np.array([[1.0, np.nan], [np.nan, np.nan]]), axis=1).tolist()
+    [1.0, nan]
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's "Mean of empty slice", which is the point
+        return np.nanmean(block, axis=axis)
 
 
 def _along(axis, rows):

@@ -10,6 +10,7 @@ reverse-over-reverse Hessian-vector products need.
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 from autograd.extend import defvjp, primitive
 
 from .psf import psf_radius
@@ -37,6 +38,13 @@ class Blur:
         ``A`` is the "same" convolution. ``"free"``: the unknown image is larger
         by the PSF radius on every side, ``(M + P - 1, N + Q - 1)``, and ``A`` is
         the "valid" convolution, so nothing is assumed beyond the unknown.
+    missing : (M, N) ndarray of bool, optional
+        True at the observed pixels that hold no datum (NaN in the input, such
+        as the blank beyond an astronomy mosaic's footprint, or bad pixels).
+        ``A`` yields zero there, so the data term leaves them out, and the
+        unknown keeps only the pixels within the PSF's reach of a datum:
+        deep inside a hole nothing constrains the image, and the band of
+        unknowns around it is the ``free`` model's band around the image.
     precision : {numpy.float64, numpy.float32}, optional
         The dtype of the FFTs and of the results. float32 transforms take a
         third of the time of float64 ones here and are accurate to about 1e-6,
@@ -61,7 +69,7 @@ class Blur:
     (32, 40)
     """
 
-    def __init__(self, psf, observed_shape, *, boundary, precision=np.float64):
+    def __init__(self, psf, observed_shape, *, boundary, missing=None, precision=np.float64):
         if boundary not in BOUNDARIES:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {boundary!r} instead.")
         radius = psf_radius(psf)
@@ -75,9 +83,18 @@ class Blur:
         self.unknown_shape = tuple(m + 2 * r * free for m, r in zip(self.observed_shape, radius))
         #: Where the observed pixels lie in the unknown image: the result to keep.
         self.observed_in_unknown = tuple(slice(r * free, r * free + m) for m, r in zip(self.observed_shape, radius))
-        #: True on the band of unknown pixels that no observed pixel is centred on (none for "zero").
-        self.unobserved = np.ones(self.unknown_shape, dtype=bool)
-        self.unobserved[self.observed_in_unknown] = False
+        data = np.zeros(self.unknown_shape, dtype=bool)
+        data[self.observed_in_unknown] = True if missing is None else ~missing
+        #: 1 at the observed pixels that hold data and 0 at missing ones; None where none is missing.
+        self.weights = None if missing is None or not missing.any() else (~missing).astype(self.precision)
+        #: The unknowns: True within the PSF's reach of a datum; None where that is every pixel.
+        #: The others are held at zero and take no part in the loss.
+        self.support = None if self.weights is None else scipy.ndimage.maximum_filter(data, size=psf.shape,
+                                                                                       mode="constant")
+        #: The differences between two unknowns, as a mask of :func:`differences`' shape; None for all.
+        self.edges = None if self.support is None else _edges_within(self.support)
+        #: True on the band of unknown pixels that no datum is centred on (none for "zero" without missing pixels).
+        self.unobserved = ~data if self.support is None else self.support & ~data
         offset = tuple(r * (1 + free) for r in radius)
         self._fft_shape = tuple(
             scipy.fft.next_fast_len(n + p - 1 - o, real=True)
@@ -89,12 +106,13 @@ class Blur:
 
     def matvec(self, x):
         """``A x``: blur an array of ``unknown_shape`` to ``observed_shape``."""
-        return fft_filter(x.astype(self.precision, copy=False), self._spectrum, self._fft_shape)[self._observed]
+        blurred = fft_filter(x.astype(self.precision, copy=False), self._spectrum, self._fft_shape)[self._observed]
+        return blurred if self.weights is None else blurred * self.weights
 
     def rmatvec(self, y):
         """``Aᵀ y``: the exact adjoint, from ``observed_shape`` to ``unknown_shape``."""
         padded = np.zeros(self._fft_shape, dtype=self.precision)
-        padded[self._observed] = y
+        padded[self._observed] = y if self.weights is None else y * self.weights
         spectrum = scipy.fft.rfftn(padded) * self._spectrum.conj()
         return scipy.fft.irfftn(spectrum, s=self._fft_shape)[self._unknown]
 
@@ -131,13 +149,24 @@ defvjp(blur, lambda ans, x, operator: lambda g: blur_adjoint(g, operator))
 defvjp(blur_adjoint, lambda ans, y, operator: lambda g: blur(g, operator))
 
 
+def _edges_within(support):
+    """The differences between two pixels of ``support``, True in an array of :func:`differences`' shape."""
+    edges = np.zeros((2,) + support.shape, dtype=bool)
+    edges[0, :-1] = support[:-1] & support[1:]
+    edges[1, :, :-1] = support[:, :-1] & support[:, 1:]
+    return edges
+
+
 @primitive
-def differences(x):
+def differences(x, edges=None):
     """Forward differences ``D x`` along both axes, stacked as ``(2, M, N)``.
 
     The last row of the axis-0 differences and the last column of the axis-1
     differences are zero (a Neumann boundary), so both components share the
     pixel grid and the isotropic gradient magnitude is defined everywhere.
+    ``edges`` (a :attr:`Blur.edges`) keeps only the differences between two
+    unknowns, and sets the others to zero: the edge of the unknowns is then
+    free, as the border of the unknown image is.
 
     Examples
     --------
@@ -148,12 +177,16 @@ def differences(x):
     grad = np.zeros((2,) + x.shape, dtype=x.dtype)
     grad[0, :-1] = x[1:] - x[:-1]
     grad[1, :, :-1] = x[:, 1:] - x[:, :-1]
+    if edges is not None:
+        grad *= edges
     return grad
 
 
 @primitive
-def differences_adjoint(grad):
+def differences_adjoint(grad, edges=None):
     """``Dᵀ g``, the exact adjoint of :func:`differences` (a negative divergence)."""
+    if edges is not None:
+        grad = grad * edges
     out = np.zeros(grad.shape[1:], dtype=grad.dtype)
     out[:-1] -= grad[0, :-1]
     out[1:] += grad[0, :-1]
@@ -162,7 +195,7 @@ def differences_adjoint(grad):
     return out
 
 
-defvjp(differences, lambda ans, x: lambda g: differences_adjoint(g))
+defvjp(differences, lambda ans, x, edges=None: lambda g: differences_adjoint(g, edges))
 
 
 def difference_power(shape):
@@ -176,4 +209,4 @@ def difference_power(shape):
     rows = 2 - 2 * np.cos(2 * np.pi * scipy.fft.fftfreq(shape[0]))
     columns = 2 - 2 * np.cos(2 * np.pi * scipy.fft.rfftfreq(shape[1]))
     return rows[:, None] + columns[None, :]
-defvjp(differences_adjoint, lambda ans, grad: lambda g: differences(g))
+defvjp(differences_adjoint, lambda ans, grad, edges=None: lambda g: differences(g, edges))

@@ -274,13 +274,13 @@ def _create_output(prepared, identity, *, overwrite):
 
 
 def _check_float_range(client, prepared, *, progress):
-    """Refuse NaN, inf or too large pixels (see :func:`tiledeblur.image.check_float_range`), scanning on the workers."""
+    """Refuse inf, too large pixels or only NaN (see :func:`tiledeblur.image.check_float_range`), scanning on the workers."""
     source = prepared.job.source
     if prepared.array.dtype.kind != "f":
         return
-    _tell("scanning the float input for NaN and inf (it is read once)", progress=progress)
+    _tell("scanning the float input for inf and huge values (it is read once)", progress=progress)
     lazy = da.from_zarr(source.open("r"))
-    check_float_range(float(client.compute(abs(lazy).max()).result()), name=f"zarr_path {source.array_url!r}")
+    check_float_range(float(client.compute(da.nanmax(abs(lazy))).result()), name=f"zarr_path {source.array_url!r}")
 
 
 def _warn_unconverged(tile, stats):

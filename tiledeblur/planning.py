@@ -20,7 +20,7 @@ import zarr
 
 from .arguments import check_int
 from .cluster import check_cluster_options, connect, worker_resources
-from .image import check_float_range, to_float
+from .image import check_float_range, largest_magnitude, to_float
 from .io import Location, open_input, plane_axes, read_channels
 from .ome import Multiscale, axis_type, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
@@ -278,10 +278,12 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan):
 
 
 def _sample(array, region, axis, source):
-    """A region read for ``mu="auto"``, refused where it holds NaN, inf or huge values: ``plan`` scans nothing else."""
+    """A region read for ``mu="auto"``, refused where it holds inf or huge values: ``plan`` scans nothing else."""
     pixels = to_float(read_channels(array, region, axis))
     if array.dtype.kind == "f":
-        check_float_range(float(np.abs(pixels).max()), name=f"zarr_path {source.array_url!r}")
+        largest = largest_magnitude(pixels)
+        if not np.isnan(largest):  # a region can lie wholly outside a mosaic's footprint
+            check_float_range(largest, name=f"zarr_path {source.array_url!r}")
     return pixels
 
 

@@ -71,6 +71,7 @@ class Preconditioner:
         self._fourier_size = int(np.prod(self._fft_shape))
         self._symbol = _fourier_symbol(operator.psf, self._fft_shape, weight).astype(self.precision)
         self._band = np.flatnonzero(operator.unobserved)
+        self._support = operator.support
         self._band_solve, self._band_root = _band_factors(operator, self._band, weight)
         #: Number of coordinates of ``z``.
         self.size = self._fourier_size + self._band_root.shape[1]
@@ -97,11 +98,15 @@ class Preconditioner:
         x = np.ascontiguousarray(x[tuple(slice(0, n) for n in self.shape)])
         if self._band.size:
             x.ravel()[self._band] += self._band_solve(self._band_root @ z[self._fourier_size:])
+        if self._support is not None:
+            x *= self._support
         return x
 
     def adjoint(self, image):
         """``Pᵀ x``: a flat float64 ``z`` of :attr:`size` from an image of the unknown's shape."""
         z = np.empty(self.size)
+        if self._support is not None:
+            image = image * self._support
         fourier = fft_filter(image.astype(self.precision, copy=False), self._symbol, self._fft_shape)
         z[: self._fourier_size] = fourier.ravel()
         if self._band.size:
@@ -120,7 +125,7 @@ def _band_factors(operator, band, weight):
     """``B⁻¹`` (as a solve) and ``G`` with ``G Gᵀ = B = diag(Aᵀ1) + weight D_bᵀ D_b`` on ``band``."""
     if not band.size:
         return None, scipy.sparse.csr_matrix((0, 0))
-    differences = _band_differences(operator.unknown_shape, band)
+    differences = _band_differences(operator.unknown_shape, band, operator.support)
     curvature = np.clip(operator.rmatvec(np.ones(operator.observed_shape)).ravel()[band], 0, None)
     matrix = scipy.sparse.diags(curvature) + weight * (differences.T @ differences)
     root = scipy.sparse.hstack([scipy.sparse.diags(np.sqrt(curvature)), np.sqrt(weight) * differences.T])
@@ -128,19 +133,24 @@ def _band_factors(operator, band, weight):
     return scipy.sparse.linalg.splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A").solve, root.tocsr()
 
 
-def _band_differences(shape, band):
+def _band_differences(shape, band, support):
     """The rows of the differences ``D`` that touch ``band``, on the band's pixels only.
 
     Each row is one difference ``x[q] - x[p]`` between neighbours along an axis,
     as :func:`tiledeblur.operators.differences` takes them; a neighbour outside
-    the band drops out, as if fixed, which couples the band to the rest.
+    the band drops out, as if fixed, which couples the band to the rest. A
+    difference with a pixel outside ``support`` (when given) is no row at all,
+    as it is no part of the loss.
     """
-    position = np.full(int(np.prod(shape)), -1)
+    outside, fixed = -2, -1
+    position = np.full(int(np.prod(shape)), fixed)
+    if support is not None:
+        position[~support.ravel()] = outside
     position[band] = np.arange(band.size)
     grid = np.arange(position.size).reshape(shape)
     first = position[np.concatenate([grid[:-1].ravel(), grid[:, :-1].ravel()])]
     second = position[np.concatenate([grid[1:].ravel(), grid[:, 1:].ravel()])]
-    touching = (first >= 0) | (second >= 0)
+    touching = ((first >= 0) | (second >= 0)) & (first != outside) & (second != outside)
     first, second = first[touching], second[touching]
     rows = np.arange(first.size)
     row = np.concatenate([rows[first >= 0], rows[second >= 0]])

@@ -44,11 +44,13 @@ tissue's own was 0.008, and a restored PSNR of 9.4 or 20.7 dB where the
 tissue's weight gave 29.2 dB (26.5 dB blurred).
 """
 
+import functools
 import math
 import warnings
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 
 from .objectives import DEFAULT_MU
 from .operators import difference_power
@@ -61,6 +63,11 @@ GCV_WEIGHTS = np.logspace(-5, 1, 121)
 #: ``tv``'s weight from GCV's: ``scale * mu_GCV ** power``, for ``eps = 0.03``.
 TV_FROM_GCV = (0.0363, 0.772)
 SAMPLE_SIDE = 256
+#: The Gaussian of :func:`_fill_missing`, and the weight of present pixels below which a pixel is deep in a hole.
+FILL_SIGMA = 2.0
+FILL_MIN_WEIGHT = 1e-3
+#: The stride of GCV's first search where pixels are missing (see :func:`gcv_mu`).
+MASKED_SEARCH_STEP = 4
 #: Regions sampled for ``mu="auto"``, on an 8 × 8 grid: 16 on a 4 × 4 grid all
 #: missed a slide's tissue when it covered a centred tenth of a 100k² scan
 #: (found by a probe), and chose the glass's 1e-5 (6.7 dB where the tissue's
@@ -105,8 +112,38 @@ def periodic_spectrum(image):
     return scipy.fft.rfft2(image) - smooth
 
 
+def _fill_missing(image, missing):
+    """``image`` with its ``missing`` pixels set to a local mean of the others, as a spectrum needs every pixel.
+
+    The mean is Gaussian-weighted (σ ``FILL_SIGMA``) over the pixels present;
+    deep in a hole, where none is near, it is their overall mean.
+
+    Examples
+    --------
+    >>> image = np.array([[1.0, np.nan, 3.0]])
+    >>> _fill_missing(image, np.isnan(image)).tolist()
+    [[1.0, 2.0, 3.0]]
+    """
+    present = np.where(missing, 0.0, image)
+    weight = scipy.ndimage.gaussian_filter((~missing).astype(np.float64), FILL_SIGMA, mode="constant")
+    local = scipy.ndimage.gaussian_filter(present, FILL_SIGMA, mode="constant")
+    near = weight > FILL_MIN_WEIGHT
+    fill = np.where(near, local / np.where(near, weight, 1.0), present[~missing].mean())
+    return np.where(missing, fill, image)
+
+
 def gcv_mu(image, psf):
     """The Tikhonov weight among ``GCV_WEIGHTS`` that minimizes GCV for ``image`` and ``psf``.
+
+    NaN pixels are missing. They are filled (:func:`_fill_missing`) for the
+    filter, but GCV then scores the prediction of the pixels present alone:
+    a smooth fill would pass for pixels predicted well, and with a disk of
+    missing pixels over an eighth of a 512² crop the weight fell 16-fold
+    (measured on ``astronaut``). Scored on the pixels present it stayed
+    within 0.7 to 1.4 times the whole image's weight, for holes of up to
+    58% and 10% of bad pixels (five ``skimage.data`` images). Each such
+    score costs an inverse FFT, so the search takes every
+    ``MASKED_SEARCH_STEP``-th weight, then those around the best.
 
     Examples
     --------
@@ -119,19 +156,32 @@ def gcv_mu(image, psf):
     >>> bool(noisy > 10 * quiet)
     True
     """
-    power = np.abs(periodic_spectrum(image)) ** 2
+    missing = np.isnan(image)
+    incomplete = bool(missing.any())
+    spectrum = periodic_spectrum(_fill_missing(image, missing) if incomplete else image)
     blur_power = np.abs(scipy.fft.rfft2(psf, s=image.shape)) ** 2
     smoothness = difference_power(image.shape)
     # The rfft holds each column but the first (and the Nyquist one) for two.
-    counts = np.full(power.shape[1], 2.0)
+    counts = np.full(spectrum.shape[1], 2.0)
     counts[0] = 1.0
     if image.shape[1] % 2 == 0:
         counts[-1] = 1.0
-    scores = []
-    for mu in GCV_WEIGHTS:
+
+    @functools.cache
+    def score(index):
+        mu = GCV_WEIGHTS[index]
         residual = mu * smoothness / (blur_power + mu * smoothness)
-        scores.append(np.sum(counts * residual**2 * power) / np.sum(counts * residual) ** 2)
-    return float(GCV_WEIGHTS[int(np.argmin(scores))])
+        if incomplete:
+            error = np.mean(scipy.fft.irfft2(residual * spectrum, s=image.shape)[~missing] ** 2)
+        else:
+            error = np.sum(counts * residual**2 * np.abs(spectrum) ** 2) / image.size**2  # Parseval's mean square
+        return error / (np.sum(counts * residual) / image.size) ** 2
+
+    indices = range(len(GCV_WEIGHTS))
+    if not incomplete:
+        return float(GCV_WEIGHTS[min(indices, key=score)])
+    best = min(indices[::MASKED_SEARCH_STEP], key=score)
+    return float(GCV_WEIGHTS[min(indices[max(0, best - MASKED_SEARCH_STEP + 1): best + MASKED_SEARCH_STEP], key=score)])
 
 
 def auto_mu(mu_gcv, loss):
@@ -170,17 +220,25 @@ def sample_regions(shape, count=MAX_SAMPLES):
     ]
 
 
+def _informative(region):
+    """Whether a region has something to cross-validate: half its pixels or more present, and not all equal."""
+    present = region[~np.isnan(region)]
+    return 2 * present.size >= region.size and np.ptp(present) > 0
+
+
 def estimate_image_mu(read_region, shape, psfs, loss):
     """``loss``'s weight for a whole image, from GCV on the sample regions of each channel.
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region, so
     that any store and channel layout can be sampled; channel ``c`` is
     blurred by ``psfs[c]``. Constant regions (a fill value, blank glass) are
-    left out: they hold nothing to cross-validate. The GCV weights of the
-    others are combined by their geometric median, since they spread over
-    decades, leaving out those at either end of ``GCV_WEIGHTS`` if any others
-    remain (see the module notes). Where every region is constant, the loss's
-    default weight is used, with a :class:`MuWarning`.
+    left out: they hold nothing to cross-validate; so are regions that miss
+    more than half their pixels (NaN; the edge of a mosaic's footprint). The
+    GCV weights of the others are combined by their geometric median, since
+    they spread over decades, leaving out those at either end of
+    ``GCV_WEIGHTS`` if any others remain (see the module notes). Where no
+    region is left, the loss's default weight is used, with a
+    :class:`MuWarning`.
 
     Examples
     --------
@@ -200,11 +258,12 @@ def estimate_image_mu(read_region, shape, psfs, loss):
     """
     regions = sample_regions(shape)
     weights = np.array([
-        gcv_mu(channel, psf) for yx in regions for channel, psf in zip(read_region(yx), psfs) if np.ptp(channel) > 0
+        gcv_mu(channel, psf) for yx in regions for channel, psf in zip(read_region(yx), psfs) if _informative(channel)
     ])
     if not weights.size:
         warnings.warn(
-            f"mu: 'auto' found only constant pixels in its {len(regions)} sample regions, nothing to cross-validate; "
+            f"mu: 'auto' found only constant or missing pixels in its {len(regions)} sample regions, nothing to "
+            "cross-validate; "
             f"it used {loss}'s default, {DEFAULT_MU[loss]:g}. Pass mu for the image's content.",
             MuWarning, stacklevel=4,
         )

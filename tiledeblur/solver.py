@@ -178,10 +178,10 @@ class _Objective:
         The dual variable of the last Newton step, for losses that have one.
     """
 
-    def __init__(self, observed, psf, settings):
+    def __init__(self, observed, psf, settings, missing=None):
         self.operator, self.preconditioner, *self.fast = _operators(
-            np.asarray(psf, dtype=np.float64).tobytes(), psf.shape, observed.shape, settings.boundary,
-            _regularizer_curvature(settings),
+            np.asarray(psf, dtype=np.float64), observed.shape, settings.boundary, _regularizer_curvature(settings),
+            missing,
         )
         self._value_and_grad = value_and_grad(_loss_of_z(observed, self.operator, self.preconditioner, settings))
         coarse_loss = _loss_of_z(observed, *self.fast, settings)
@@ -228,7 +228,7 @@ class _Objective:
     def advance(self, x, change):
         """Carry the dual variable, if the loss has one, across the Newton step ``change`` from the image ``x``."""
         if self._dual_update is not None:
-            self.dual = self._dual_update(x, change, self.dual, self._settings)
+            self.dual = self._dual_update(x, change, self.dual, self.fast[0], self._settings)
 
 
 #: The forcing term of a quadratic loss: the conjugate gradients of its one
@@ -289,16 +289,26 @@ class _Units:
         return value_and_grad, hessp
 
 
-@functools.lru_cache(maxsize=4)
-def _operators(psf_bytes, psf_shape, shape, boundary, weight):
+def _operators(psf, shape, boundary, weight, missing):
     """The blur and the change of variables of one problem, float64 then float32.
 
-    Built once per tile shape and kept: the tiles of a run share a few
-    shapes, and building ``P`` (its band's sparse factors) costs about a tenth
-    of a 512² solve.
+    Built once per tile shape and kept, unless pixels are ``missing``: the
+    tiles of a run share a few shapes, and building ``P`` (its band's sparse
+    factors) costs about a tenth of a 512² solve.
     """
-    psf = np.frombuffer(psf_bytes).reshape(psf_shape)
-    exact, fast = (Blur(psf, shape, boundary=boundary, precision=precision) for precision in (np.float64, np.float32))
+    if missing is None:
+        return _shared_operators(psf.tobytes(), psf.shape, shape, boundary, weight)
+    return _build_operators(psf, shape, boundary, weight, missing)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_operators(psf_bytes, psf_shape, shape, boundary, weight):
+    return _build_operators(np.frombuffer(psf_bytes).reshape(psf_shape), shape, boundary, weight, None)
+
+
+def _build_operators(psf, shape, boundary, weight, missing):
+    exact, fast = (Blur(psf, shape, boundary=boundary, missing=missing, precision=precision)
+                   for precision in (np.float64, np.float32))
     preconditioner = Preconditioner(exact, weight)
     return exact, preconditioner, fast, preconditioner.astype(np.float32)
 
@@ -451,7 +461,8 @@ def _nonnegative(objective, unconstrained, observed, settings):
         if dual_update is not None:
             # Carried across the steps as in the unconstrained solve: with the plain Hessian, total
             # variation's steps overshot to 1.4 and a 512² bounded solve took 852 Hessian products.
-            linearized["dual"] = dual_update(linearized["x"], x - linearized["x"], linearized["dual"], settings)
+            linearized["dual"] = dual_update(linearized["x"], x - linearized["x"], linearized["dual"], operator,
+                                             settings)
             linearized["x"] = x
         return hessian(image, operator, settings, linearized["dual"])
 
@@ -473,7 +484,36 @@ def _regularizer_curvature(settings):
 
 
 def solve(observed, psf, settings):
-    """Deconvolve a validated float image; the core that tiles run on.
+    """Deconvolve a validated float image, whose NaN pixels are missing; the core that tiles run on.
+
+    A missing pixel holds no datum (see the ``missing`` of
+    :class:`~tiledeblur.operators.Blur`): the image is solved from the others,
+    and the result is NaN there too, so that a mosaic keeps its footprint.
+
+    Parameters
+    ----------
+    observed : (M, N) ndarray of float32 or float64
+    psf : (P, Q) ndarray of float64, normalized
+    settings : SolverSettings
+
+    Returns
+    -------
+    restored : (M, N) ndarray, of ``observed.dtype``
+    info : SolveInfo
+    """
+    missing = np.isnan(observed)
+    if not missing.any():
+        return _solve(observed, psf, settings, None)
+    if missing.all():
+        return observed.copy(), SolveInfo(converged=True, message="every pixel is missing (NaN)", mu=settings.mu,
+                                          **dict.fromkeys(_COUNTS, 0))
+    restored, info = _solve(np.where(missing, 0, observed), psf, settings, missing)
+    restored[missing] = np.nan
+    return restored, info
+
+
+def _solve(observed, psf, settings, missing):
+    """:func:`solve` for an image without NaN, whose ``missing`` pixels (if not None) hold zeros.
 
     Newton-CG solves for ``z`` in ``x = P z`` (see
     :mod:`tiledeblur.preconditioning`), starting from ``z = Pᵀ Aᵀ b``, which
@@ -489,17 +529,6 @@ def solve(observed, psf, settings):
     probe). Each tile takes its own scale, so no sample can miss the
     content that sets it; a tile is never solved less precisely than the
     whole image, whose scale is at least the tile's.
-
-    Parameters
-    ----------
-    observed : (M, N) ndarray of float32 or float64
-    psf : (P, Q) ndarray of float64, normalized
-    settings : SolverSettings
-
-    Returns
-    -------
-    restored : (M, N) ndarray, of ``observed.dtype``
-    info : SolveInfo
     """
     if settings.loss != "article" and not observed.any():
         # A blank tile (a slide's glass that the scanner left as the fill value) is its own answer: every
@@ -512,7 +541,7 @@ def solve(observed, psf, settings):
     # The losses are homogeneous in (x, b) but for tv's weight and smoothing, which scale with them.
     relative = dataclasses.replace(settings, mu=settings.mu / scale, eps=settings.eps / scale) if (
         settings.loss == "tv") else settings
-    objective = _Objective(data, psf, relative)
+    objective = _Objective(data, psf, relative, missing)
     solution, counts, converged, message = _newton_cg(
         objective, objective.preconditioner.adjoint(objective.operator.rmatvec(data)), relative
     )
