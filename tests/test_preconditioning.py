@@ -13,10 +13,10 @@ def _dense(function, size):
     return np.column_stack([function(column) for column in np.eye(size)])
 
 
-def _problem(boundary, mu=1e-2):
+def _problem(boundary, mu=1e-2, missing=None):
     from tiledeblur.operators import Blur
 
-    operator = Blur(gaussian_psf(7, (1, 2)), (20, 22), boundary=boundary)
+    operator = Blur(gaussian_psf(7, (1, 2)), (20, 22), boundary=boundary, missing=missing)
     settings = SolverSettings(mu=mu, boundary=boundary)
     size = int(np.prod(operator.unknown_shape))
     product = tikhonov_hessian(None, operator, settings)
@@ -50,4 +50,37 @@ def test_preconditioned_hessian_is_well_conditioned(boundary, mu):
     plain = np.linalg.eigvalsh(hessian)
     condition = preconditioned[-1] / preconditioned[0]
     assert preconditioned[0] > 0 and condition < 60
+    assert plain[-1] / plain[0] > 5 * condition
+
+
+def _holes(kind):
+    if kind == "mesh":
+        return np.random.default_rng(0).random((20, 22)) < 0.5
+    missing = np.zeros((20, 22), dtype=bool)
+    missing[3:17, :9] = True
+    missing[15, 17] = True
+    return missing
+
+
+@pytest.mark.parametrize("holes", ["block", "mesh"])
+@pytest.mark.parametrize("mu", [1e-3, 1e-2])
+def test_missing_pixels_keep_the_hessian_well_conditioned(holes, mu):
+    """On the unknowns, ``P Pᵀ H`` has a condition number below 80, at least 5 times below that of ``H``.
+
+    A block of missing pixels joins the band's exact factors; half of the pixels missing at random make it a
+    mesh, which Jacobi's diagonal preconditions instead. Measured: 12 to 76 against 203 to 2366. ``P`` is zero
+    beyond the unknowns, which are then never moved.
+    """
+    operator, preconditioner, hessian = _problem("free", mu, _holes(holes))
+    mesh = preconditioner._band_root.shape[1] == preconditioner._band.size
+    assert mesh == (holes == "mesh")
+    inverse = _dense(lambda v: preconditioner.apply(preconditioner.adjoint(v.reshape(operator.unknown_shape))).ravel(),
+                     hessian.shape[0])
+    unknowns = operator.support.ravel()
+    assert not inverse[~unknowns].any() and not inverse[:, ~unknowns].any()
+    on_unknowns = np.ix_(unknowns, unknowns)
+    preconditioned = np.sort(np.linalg.eigvals(inverse[on_unknowns] @ hessian[on_unknowns]).real)
+    plain = np.linalg.eigvalsh(hessian[on_unknowns])
+    condition = preconditioned[-1] / preconditioned[0]
+    assert preconditioned[0] > 0 and condition < 80
     assert plain[-1] / plain[0] > 5 * condition

@@ -61,7 +61,8 @@ def article(x, observed, operator, settings):
 
 def tikhonov(x, observed, operator, settings):
     """Quadratic smoothness: ``||Ax - b||^2 / 2 + mu ||Dx||^2 / 2``."""
-    return 0.5 * sum_of_squares(blur(x, operator) - observed) + 0.5 * settings.mu * sum_of_squares(differences(x, operator.edges))
+    regularizer = sum_of_squares(differences(x, operator.edges))
+    return 0.5 * sum_of_squares(blur(x, operator) - observed) + 0.5 * settings.mu * regularizer
 
 
 def tikhonov_hessian(x, operator, settings, dual=None):

@@ -199,9 +199,10 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
     Each level is the 2 × 2 mean of the one before (an odd last row or column
-    is dropped; of the pixels that are not NaN, for floats), rounded for integer dtypes, written in whole chunks, in bands
-    of ``PYRAMID_BAND_CHUNKS`` rows of chunks: the driver's memory does not
-    grow with the image. ``on_level(level)`` is called as each level starts,
+    is dropped), of the pixels that are not NaN for floats and rounded for
+    integer dtypes, written in whole chunks, in bands of
+    ``PYRAMID_BAND_CHUNKS`` rows of chunks: the driver's memory does not grow
+    with the image. ``on_level(level)`` is called as each level starts,
     to show progress.
     """
     group = zarr.open_group(url, mode="r+", storage_options=storage_options)

@@ -274,7 +274,7 @@ def _create_output(prepared, identity, *, overwrite):
 
 
 def _check_float_range(client, prepared, *, progress):
-    """Refuse inf, too large pixels or only NaN (see :func:`tiledeblur.image.check_float_range`), scanning on the workers."""
+    """Refuse inf, huge pixels or only NaN (see :func:`tiledeblur.image.check_float_range`), scanning on the workers."""
     source = prepared.job.source
     if prepared.array.dtype.kind != "f":
         return
