@@ -8,6 +8,7 @@ from skimage.restoration import richardson_lucy, wiener
 
 from tiledeblur import ConvergenceWarning, SolverSettings, deconvolve, gaussian_psf
 from tiledeblur.objectives import DEFAULT_MU
+from tiledeblur.regularization import MuWarning
 from tiledeblur.solver import DEFAULT_EPS
 
 
@@ -273,3 +274,13 @@ def test_bad_pixels_and_holes_cost_the_rest_nothing(astronaut_crop, article_psf,
     # GCV scores the pixels present alone (scoring the smooth fill too gave a 16 times smaller weight).
     assert 0.7 <= info.mu / complete_info.mu <= 1.4
     assert not nonneg or restored[present].min() >= 0
+
+
+def test_half_the_pixels_missing_at_random_asks_for_mu(astronaut_crop, article_psf):
+    """GCV with the fill of so many pixels is off by up to 4 times: the default weight, and a warning that says so."""
+    observed = astronaut_crop[1]
+    holed = np.where(np.random.default_rng(0).random(observed.shape) < 0.5, np.nan, observed)
+    with pytest.warns(MuWarning, match="missed more than 25% of its pixels"):
+        restored, info = deconvolve(holed, article_psf, return_info=True)
+    assert info.mu == DEFAULT_MU["tikhonov"] and info.converged
+    assert np.array_equal(np.isnan(restored), np.isnan(holed))

@@ -43,7 +43,7 @@ from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LO
 from .operators import BOUNDARIES, Blur
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import auto_mu, gcv_mu, is_auto
+from .regularization import auto_mu, estimate_image_mu, gcv_mu, is_auto
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
 
@@ -568,7 +568,8 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     ----------
     image : (M, N) array_like
         The blurred image: uint8, uint16, other ints, float32 or float64.
-        Integers are scaled to [0, 1] (see :mod:`tiledeblur.image`).
+        Integers are scaled to [0, 1] (see :mod:`tiledeblur.image`). NaN
+        marks a missing pixel, which the result keeps (see :func:`solve`).
     psf : (P, Q) array_like
         The point spread function, odd-sized; normalized to sum 1 if it is not.
     loss, boundary, eps, tol, maxiter, nonneg
@@ -576,7 +577,9 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     mu : "auto", float or None, optional
         The regularization weight. ``"auto"`` (the default) chooses it by
         generalized cross-validation on the image
-        (:mod:`tiledeblur.regularization`) and reports it in ``info.mu``;
+        (:mod:`tiledeblur.regularization`; on its sample regions, as
+        :func:`tiledeblur.run` does, where pixels are missing) and reports it
+        in ``info.mu``;
         ``None`` takes the loss's fixed default (``DEFAULT_MU``).
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
@@ -613,7 +616,12 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
         raise ValueError(f"image: expected at least the PSF's {psf.shape[0]} x {psf.shape[1]} px, got shape "
                          f"{observed.shape} instead.")
     if automatic:
-        settings = dataclasses.replace(settings, mu=auto_mu(gcv_mu(observed, psf), settings.loss))
+        if np.isnan(observed).any():
+            # As run() chooses it, from the regions that miss few enough pixels for GCV (see gcv_mu).
+            mu = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], settings.loss)
+        else:
+            mu = auto_mu(gcv_mu(observed, psf), settings.loss)
+        settings = dataclasses.replace(settings, mu=mu)
     restored, info = solve(observed, psf, settings)
     if not info.converged:
         warnings.warn(f"Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)
