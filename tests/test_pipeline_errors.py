@@ -59,6 +59,7 @@ CASES = [
     ({"output": 5}, TypeError, "output: expected None, a str or an os.PathLike, got 5"),
     ({"output": "foo://out.zarr"}, ValueError, "output: expected a path or a URL that fsspec can open, got 'foo://"),
     ({"output": "memory://out.zarr"}, ValueError, "output: expected a store that dask's worker processes can open"),
+    ({"output": "file://server/share/out.zarr"}, ValueError, "output: expected a file:// URL of this machine"),
     ({"storage_options": 5}, TypeError, "storage_options: expected None or a dict, got 5"),
 ]
 

@@ -64,15 +64,23 @@ class Location:
 
         A URL whose protocol fsspec does not know, or whose package is not
         installed (``s3://`` needs s3fs), is refused as the argument ``name``.
-        A ``file://`` URL is percent-decoded, as URLs are written; a plain path
-        is taken as it is.
+        A ``file://`` URL is percent-decoded, as URLs are written, and may
+        name this machine as ``localhost``; a plain path is taken as it is.
 
         Examples
         --------
         >>> Location.at("file:///data/slide%20one.zarr").url, Location.at("/data/100%25.zarr").url
         ('/data/slide one.zarr', '/data/100%25.zarr')
+        >>> Location.at("file://localhost/data/a.zarr").url
+        '/data/a.zarr'
         """
         protocol, path = fsspec.core.split_protocol(str(url))
+        if protocol == "file" and str(url).startswith("file://"):
+            parts = urllib.parse.urlsplit(str(url))
+            path = parts.path
+            if parts.netloc not in ("", "localhost"):
+                raise ValueError(f"{name}: expected a file:// URL of this machine (no host, or localhost), got "
+                                 f"{str(url)!r}; mount the share and pass its local path.")
         if protocol in ("file", "local"):
             path = urllib.parse.unquote(path)
         if protocol in (None, "file", "local"):
