@@ -103,6 +103,14 @@ def test_missing_and_empty_and_3d(tmp_path):
         run(tmp_path / "cube.zarr", PSF, channel_axis=0.0, progress=False)
     with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got False"):
         run(tmp_path / "cube.zarr", PSF, channel_axis=False, progress=False)
+    zarr.create_array(tmp_path / "time_lapse.zarr", shape=(2, 3, 20, 20), dtype="u1")
+    with pytest.raises(ValueError, match=r"zarr_path: expected a plane, with channels on at most one more axis, .* got "
+                                         r"shape \(2, 3, 20, 20\) instead; select one time point"):
+        run(tmp_path / "time_lapse.zarr", PSF, channel_axis=1, progress=False)  # no channel axis would do
+    zarr.create_array(tmp_path / "czyx.zarr", shape=(3, 1, 20, 20), dtype="u1")
+    with pytest.raises(ValueError, match=r"channel_axis: expected None or an axis for 4-D data .* its other axes of "
+                                         r"length one, got None"):
+        run(tmp_path / "czyx.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "rgb.zarr", shape=(40, 30, 3), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: .* 0 makes 40 planes of 30 x 3 px, smaller than the 13 x 13 "
                                          r"PSF \(pass -1 if"):

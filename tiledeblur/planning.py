@@ -77,12 +77,20 @@ def _check_layout(array, channel_axis):
         raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
                          f"{channel_axis!r} instead.")
     axis = None if channel_axis is None else int(channel_axis) % array.ndim
-    plane = plane_axes(array.ndim, axis)
-    if any(n > 1 for i, n in enumerate(array.shape) if i not in plane and i != axis):
+    if not any(_fits(array.shape, candidate) for candidate in (None, *range(array.ndim))):
+        raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, and other axes of "
+                         f"length one, got shape {array.shape} instead; select one time point or z plane first.")
+    if not _fits(array.shape, axis):
         raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, its "
                          f"other axes of length one, got {channel_axis!r} instead.")
-    yx = tuple(array.shape[i] for i in plane)
+    yx = tuple(array.shape[i] for i in plane_axes(array.ndim, axis))
     return axis, yx, 1 if axis is None else array.shape[axis]
+
+
+def _fits(shape, axis):
+    """Whether every axis of ``shape`` besides the plane and the channels' ``axis`` has length one."""
+    plane = plane_axes(len(shape), axis)
+    return all(n == 1 for i, n in enumerate(shape) if i not in plane and i != axis)
 
 
 def _check_planes(axis, shape, channels, psf_shape, ndim):
