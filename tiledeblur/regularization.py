@@ -35,10 +35,11 @@ For a tiled run the weight is estimated on a fixed, evenly spread sample of
 regions of every channel (``MAX_SAMPLES``), and the geometric median is used
 for every tile: one mu for the whole image, so that all tiles solve one
 problem. Constant regions (a slide's glass written as the fill value) are left
-out, and so are regions whose GCV minimum lies at either end of the grid when
-others remain: a flat region always chooses the smallest weight, and one of
-noise alone (glass or sky) the largest; neither says anything about the
-sample. Before this rule, a slide whose tissue covers
+out, as are regions that miss (NaN) more than ``MAX_MISSING_SHARE`` of their
+pixels (see :func:`gcv_mu`), and regions whose GCV minimum lies at either end
+of the grid when others remain: a flat region always chooses the smallest
+weight, and one of noise alone (glass or sky) the largest; neither says
+anything about the sample. Before this rule, a slide whose tissue covers
 a quarter of the image got a weight of 1e-5 or 10 from its glass where the
 tissue's own was 0.008, and a restored PSNR of 9.4 or 20.7 dB where the
 tissue's weight gave 29.2 dB (26.5 dB blurred).
