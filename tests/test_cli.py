@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from astropy.io import fits
 from PIL import Image
 from skimage import data
 
@@ -151,16 +152,28 @@ def _truncated_tiff(path):
     path.write_bytes(path.read_bytes()[:9000])  # opens, then a strip fails to inflate: zlib.error
 
 
+def _truncated_fits(path):
+    fits.PrimaryHDU(data.camera().astype(np.float32)).writeto(path)
+    path.write_bytes(path.read_bytes()[:100_000])  # the header is whole, the data are not
+
+
+def _compressed_fits(path):
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data.camera().astype(np.int16))]).writeto(path)
+
+
 @pytest.mark.parametrize(("name", "write"), [
     ("notes.png", lambda path: path.write_text("not an image")),
     ("damaged.png", _damaged_png),
     ("truncated.tif", _truncated_tiff),
+    ("notes.fits", lambda path: path.write_text("not FITS")),
+    ("truncated.fits", _truncated_fits),
+    ("compressed.fits", _compressed_fits),
 ])
 def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
     write(tmp_path / name)
     result = _tiledeblur("convert", tmp_path / name, tmp_path / "out.zarr", "--chunk", "64")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "IMAGE: expected a TIFF, PNG or JPEG file, got" in result.stderr
+    assert "IMAGE: expected a TIFF, FITS, PNG or JPEG file, got" in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "out.zarr").exists()
 
@@ -209,3 +222,40 @@ def test_demo(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "PSNR blurred" in result.stdout
     assert (tmp_path / "demo.png").stat().st_size > 20_000
+
+
+def _mosaic_with_blank():
+    """Fluxes with NaN beyond a slanted footprint's edge, as a drizzled mosaic has them."""
+    flux = data.camera().astype(np.float32) * 3.5 + 120.0
+    rows, columns = np.indices(flux.shape)
+    flux[rows > columns + 200] = np.nan
+    return flux
+
+
+def _scaled_int16_with_blank(path):
+    flux = _mosaic_with_blank()
+    blank = np.isnan(flux)
+    hdu = fits.PrimaryHDU(np.where(blank, 1000.0, np.round(flux * 4) / 4))
+    hdu.scale("int16", bscale=0.25, bzero=1000.0)
+    hdu.data[blank] = -32768
+    hdu.header["BLANK"] = -32768
+    hdu.writeto(path)
+
+
+@pytest.mark.parametrize(("write", "dtype"), [
+    # HST's and JWST's layout: an empty primary HDU, the science image in an IMAGE extension.
+    (lambda path: fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(_mosaic_with_blank(), name="SCI")]).writeto(path),
+     np.float32),
+    (lambda path: fits.PrimaryHDU(data.camera().astype(np.uint16) * 200).writeto(path), np.uint16),  # BZERO 32768
+    (lambda path: fits.PrimaryHDU(data.camera()).writeto(path), np.uint8),
+    (lambda path: fits.PrimaryHDU(data.camera().astype(np.int32) - 100).writeto(path), np.int32),
+    (_scaled_int16_with_blank, np.float32),
+    (lambda path: fits.PrimaryHDU(data.camera()[None, None].astype(np.float64)).writeto(path), np.float64),  # radio
+    (lambda path: fits.PrimaryHDU(np.stack([data.camera(), data.moon()]).astype(">f4")).writeto(path), np.float32),
+])
+def test_convert_fits_gives_the_values_astropy_reads(tmp_path, write, dtype):
+    write(tmp_path / "mosaic.fits")
+    expected = np.squeeze(fits.getdata(tmp_path / "mosaic.fits"))
+    array = convert(tmp_path / "mosaic.fits", tmp_path / "mosaic.zarr", chunk=128)
+    assert array.dtype == dtype and array.shape == expected.shape
+    np.testing.assert_array_equal(array[...], expected)  # NaN where astropy reads NaN

@@ -182,7 +182,7 @@ def _parser():
     _add_cluster_options(plan_parser)
     plan_parser.set_defaults(handler=_plan)
 
-    convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/PNG/JPEG scan into Zarr")
+    convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/FITS/PNG/JPEG scan into Zarr")
     convert_parser.add_argument("image", help="the image file")
     convert_parser.add_argument("output", help="the new Zarr path")
     convert_parser.add_argument("--chunk", type=int, default=512, help="chunk side in px (default: %(default)s)")

@@ -1,8 +1,9 @@
-"""Import a scan from TIFF, PNG or JPEG into Zarr, chunked for ``run``.
+"""Import a scan from TIFF, FITS, PNG or JPEG into Zarr, chunked for ``run``.
 
-TIFF files are read through tifffile's Zarr view of the file, one band of
-chunk rows at a time, so a scan larger than memory is never loaded whole.
-PNG and JPEG cannot be read in parts, so they are loaded whole.
+TIFF files are read through tifffile's Zarr view of the file, and FITS files
+through a map of their data (:mod:`tiledeblur.fits`), one band of chunk rows
+at a time, so a scan larger than memory is never loaded whole. PNG and JPEG
+cannot be read in parts, so they are loaded whole.
 """
 
 import shutil
@@ -15,6 +16,7 @@ import zarr
 from skimage import io as skimage_io
 
 from .arguments import check_int
+from .fits import FITS_SUFFIXES, FitsImage
 
 __all__ = ["convert"]
 
@@ -30,8 +32,12 @@ def _open_image(path):
 
     ``planes_first`` tells that a 3-D TIFF holds its channels (or planes)
     first, as a microscope's ``CYX`` file does, and not as an RGB image's
-    samples (``YXS``); PNG and JPEG hold them last.
+    samples (``YXS``); a 3-D FITS image always does; PNG and JPEG hold them
+    last.
     """
+    if path.suffix.lower() in FITS_SUFFIXES:
+        image = FitsImage(path)
+        return image, image.ndim == 3
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
             axes = tiff.series[0].axes
@@ -48,7 +54,7 @@ def _ome_attributes(axes):
 
 
 def convert(image_path, output, *, chunk=512, ome=False):
-    """Write a 2-D or RGB(A) image file, or a TIFF's channels (CYX), to a new Zarr array or OME-Zarr group.
+    """Write a 2-D or RGB(A) image file, or a TIFF's or FITS file's planes (CYX), to a new Zarr array or OME-Zarr group.
 
     A plain array keeps the file's order of axes: ``yx``, ``yxc`` for RGB(A)
     and ``cyx`` for a microscope's channels; ``run`` then needs the channels'
@@ -57,7 +63,8 @@ def convert(image_path, output, *, chunk=512, ome=False):
     Parameters
     ----------
     image_path : str or os.PathLike
-        A TIFF (read in bands), PNG or JPEG file.
+        A TIFF or FITS (``.fits``, ``.fit``, ``.fts``; read in bands), PNG or
+        JPEG file.
     output : str or os.PathLike
         The new Zarr path; an existing one is refused.
     chunk : int
@@ -87,6 +94,8 @@ def convert(image_path, output, *, chunk=512, ome=False):
     finally:
         if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
             source.store.close()
+        elif isinstance(source, FitsImage):
+            source.close()
 
 
 def _copy(source, planes_first, image_path, output, chunk, ome):
@@ -129,5 +138,6 @@ def _unreadable(image_path, error):
     # The first line only: imageio appends lines of plugins to install, which concern other formats.
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return ValueError(
-        f"image: expected a TIFF, PNG or JPEG file, got {str(image_path)!r}, which could not be read ({reason})."
+        f"image: expected a TIFF, FITS, PNG or JPEG file, got {str(image_path)!r}, which could not be read "
+        f"({reason})."
     )

@@ -1,0 +1,170 @@
+"""Read a FITS image in bands of rows, for ``convert``: astronomy mosaics come as FITS.
+
+Only what an image needs, from the FITS standard (version 4.0):
+
+* the first header-and-data unit (HDU) whose data are an image: the primary
+  one, or an ``IMAGE`` extension after an empty primary, as HST's and
+  JWST's pipelines write;
+* ``BITPIX`` (unsigned 8-bit, signed 16-, 32- and 64-bit integers, 32- and
+  64-bit floats, all big-endian), ``NAXISn``, ``BZERO``, ``BSCALE`` and
+  ``BLANK``.
+
+The data are mapped, not read: ``image[rows]`` reads those rows only, so a
+mosaic larger than memory converts in bands. NumPy's axes are FITS's
+reversed (``NAXIS1`` varies fastest, so it is the last), and axes of length
+one beyond the plane (a radio image's single frequency and Stokes planes)
+are dropped. Values follow the file's meaning: ``BZERO`` of 32768 on 16-bit
+integers is the standard's way to store uint16, and any other scaling, or a
+``BLANK`` value, gives the physical values as floats, with NaN for blank
+pixels, which ``run`` then treats as missing.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["FITS_SUFFIXES", "FitsImage"]
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts")
+CARD_BYTES = 80
+BLOCK_BYTES = 2880
+#: The stored dtype of each ``BITPIX``.
+STORED = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
+class FitsImage:
+    """The image of a FITS file as a read-only array of rows: ``shape``, ``dtype``, ``ndim`` and ``image[rows]``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Raises
+    ------
+    ValueError
+        If the file is not FITS, holds no image, or stores it in a way this
+        reader does not read (tile compression, random groups).
+    """
+
+    def __init__(self, path):
+        with open(path, "rb") as file:
+            header, data_offset = _find_image(file)
+        bitpix = header["BITPIX"]
+        if bitpix not in STORED:
+            raise ValueError(f"BITPIX {bitpix!r} is not one of the standard's {tuple(STORED)}")
+        axes = [header[f"NAXIS{n}"] for n in range(header["NAXIS"], 0, -1)]
+        while len(axes) > 2 and axes[0] == 1:
+            axes.pop(0)
+        self.shape = tuple(axes)
+        self.ndim = len(self.shape)
+        self._stored = np.memmap(path, dtype=STORED[bitpix], mode="r", offset=data_offset, shape=self.shape)
+        self._scale, self._zero = float(header.get("BSCALE", 1.0)), float(header.get("BZERO", 0.0))
+        self._blank = header.get("BLANK") if bitpix > 0 else None
+        self.dtype, self._convert = _conversion(np.dtype(STORED[bitpix]), self._scale, self._zero, self._blank)
+
+    def __getitem__(self, index):
+        return self._convert(np.asarray(self._stored[index]))
+
+    def close(self):
+        """Unmap the file, once the bands read are gone (each is a copy)."""
+        self._stored = None
+
+
+def _conversion(stored, scale, zero, blank):
+    """The dtype of the values and the function from stored values to them (see the module notes)."""
+    native = stored.newbyteorder("=")
+    if stored.kind == "f":
+        if (scale, zero) == (1.0, 0.0):
+            return native, lambda band: band.astype(native)
+        return native, lambda band: band.astype(native) * scale + zero
+    if scale == 1.0 and blank is None:
+        if zero == 0.0:
+            return native, lambda band: band.astype(native)
+        # BZERO = 2**(bits - 1) stores the other signedness: flip the sign bit and read it so.
+        sign_bit = 2 ** (8 * stored.itemsize - 1)
+        if zero == (-sign_bit if stored.kind == "u" else sign_bit):
+            other = np.dtype(f"{'i' if stored.kind == 'u' else 'u'}{stored.itemsize}")
+            flip = native.type(sign_bit if stored.kind == "u" else -sign_bit)
+            return other, lambda band: (band.astype(native) ^ flip).view(other)
+    physical = np.dtype(np.float32 if stored.itemsize <= 2 else np.float64)
+
+    def to_physical(band):
+        values = band.astype(physical) * physical.type(scale) + physical.type(zero)
+        if blank is not None:
+            values[band == blank] = np.nan
+        return values
+
+    return physical, to_physical
+
+
+def _find_image(file):
+    """The header (a dict) of the first HDU that holds an image, and where its data start."""
+    offset = 0
+    while True:
+        header, data_offset = _read_header(file, offset)
+        if header is None:
+            raise ValueError("it holds no image (an HDU with NAXIS of 2 or more)")
+        if "ZIMAGE" in header:
+            raise ValueError("its image is tile-compressed; decompress it first (funpack)")
+        image = header.get("NAXIS", 0) >= 2 and (offset == 0 or header.get("XTENSION") == "IMAGE")
+        if image and header.get("GROUPS") is not True:
+            return header, data_offset
+        offset = data_offset + _padded(_data_bytes(header))
+
+
+def _read_header(file, offset):
+    """The cards of the header at ``offset`` as a dict, and the offset of its data; ``(None, None)`` at the end."""
+    file.seek(offset)
+    header = {}
+    while True:
+        block = file.read(BLOCK_BYTES)
+        if not block:
+            return None, None
+        if len(block) < BLOCK_BYTES:
+            raise ValueError("it ends inside a header")
+        if offset == 0 and not header and not block.startswith(b"SIMPLE  ="):
+            raise ValueError("it does not start with FITS's SIMPLE card")
+        for start in range(0, BLOCK_BYTES, CARD_BYTES):
+            card = block[start:start + CARD_BYTES].decode("ascii", errors="replace")
+            keyword = card[:8].strip()
+            if keyword == "END":
+                return header, file.tell()
+            if card[8:10] == "= ":
+                header[keyword] = _value(card[10:])
+
+
+def _value(text):
+    """A card's value: a quoted string, T or F, an int or a float (``D`` exponents too); its comment dropped.
+
+    Examples
+    --------
+    >>> _value(" 'IMAGE   '  / extension"), _value("  T"), _value("  -32 / bits"), _value(" 3.2768D4")
+    ('IMAGE', True, -32, 32768.0)
+    """
+    text = text.strip()
+    if text.startswith("'"):
+        end = 1
+        while True:
+            end = text.index("'", end)
+            if text[end + 1:end + 2] != "'":
+                return text[1:end].replace("''", "'").rstrip()
+            end += 2
+    text = text.split("/", 1)[0].strip()
+    if text in ("T", "F"):
+        return text == "T"
+    for parse in (int, lambda number: float(number.replace("D", "E"))):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text  # a complex number or an undefined value: no card this reader needs
+
+
+def _data_bytes(header):
+    axes = [header.get(f"NAXIS{n}", 0) for n in range(1, header.get("NAXIS", 0) + 1)]
+    count = math.prod(axes) if axes else 0
+    return abs(header["BITPIX"]) // 8 * header.get("GCOUNT", 1) * (header.get("PCOUNT", 0) + count)
+
+
+def _padded(size):
+    return -(-size // BLOCK_BYTES) * BLOCK_BYTES
