@@ -3,6 +3,7 @@ import pytest
 import scipy.ndimage as ndi
 import tifffile
 import zarr
+from astropy.io import fits
 
 from tiledeblur import check_psf, gaussian_psf, load_psf
 
@@ -65,12 +66,14 @@ def test_check_psf_normalizes_without_touching_the_input():
     assert raw[1, 1] == 4
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".tif", ".tiff", ".zarr"])
+@pytest.mark.parametrize("suffix", [".npy", ".tif", ".tiff", ".zarr", ".fits"])
 def test_load_psf_formats(tmp_path, suffix):
     psf = gaussian_psf(9, (2, 1))
     path = tmp_path / f"psf{suffix}"
     if suffix == ".npy":
         np.save(path, psf * 7)
+    elif suffix == ".fits":
+        fits.PrimaryHDU(psf * 7).writeto(path)  # as PSF modelling tools write them, in float64
     elif suffix == ".zarr":
         zarr.create_array(path, shape=psf.shape, dtype=psf.dtype)[...] = psf * 7
     else:
@@ -100,12 +103,17 @@ def test_load_psf_errors_name_the_path(tmp_path):
     with pytest.raises(TypeError, match="path: expected a str"):
         load_psf(3)
     (tmp_path / "psf.tif").write_bytes(b"nota tiff")
-    with pytest.raises(ValueError, match=r"path: expected a readable TIFF file or Zarr array, got .*psf.tif' \(Tiff"):
+    with pytest.raises(ValueError, match=r"path: expected a readable TIFF or FITS file or Zarr array, got .*psf.tif' "
+                                         r"\(Tiff"):
         load_psf(tmp_path / "psf.tif")
+    (tmp_path / "psf.fits").write_bytes(b"not FITS")
+    with pytest.raises(ValueError, match=r"path: expected a readable TIFF or FITS file or Zarr array, got .*psf.fits' "
+                                         r"\(ValueError: it does not start with FITS's SIMPLE card"):
+        load_psf(tmp_path / "psf.fits")
     zarr.open_group(tmp_path / "group.zarr", mode="w")
     (tmp_path / "folder").mkdir()
     for folder in ("group.zarr", "folder"):
-        with pytest.raises(ValueError, match=f"path: expected a readable TIFF file or Zarr array, got .*{folder}'"):
+        with pytest.raises(ValueError, match=f"path: expected a readable TIFF or FITS file or Zarr array, got .*{folder}'"):
             load_psf(tmp_path / folder)
     np.save(tmp_path / "psf.npy", np.ones((3, 3)))
     assert load_psf(f"file://{tmp_path / 'psf.npy'}").shape == (3, 3)

@@ -71,7 +71,7 @@ def _auto_or(kind, what):
 def _add_problem_options(parser):
     parser.add_argument("input", help="the Zarr array or group (a path or an fsspec URL); opened read-only")
     parser.add_argument("--psf", required=True, type=_psf,
-                        help="required: a .npy/.tif/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 "
+                        help="required: a .npy/.tif/.fits/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 "
                              "(sigma per axis, rows first)")
     parser.add_argument("--component", help="the array inside a group (default: OME-Zarr level 0)")
     parser.add_argument("--channel-axis", type=int,

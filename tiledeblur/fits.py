@@ -120,10 +120,10 @@ def _read_header(file, offset):
         block = file.read(BLOCK_BYTES)
         if not block:
             return None, None
-        if len(block) < BLOCK_BYTES:
-            raise ValueError("it ends inside a header")
         if offset == 0 and not header and not block.startswith(b"SIMPLE  ="):
             raise ValueError("it does not start with FITS's SIMPLE card")
+        if len(block) < BLOCK_BYTES:
+            raise ValueError("it ends inside a header")
         for start in range(0, BLOCK_BYTES, CARD_BYTES):
             card = block[start:start + CARD_BYTES].decode("ascii", errors="replace")
             keyword = card[:8].strip()

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import scipy.ndimage as ndi
 
+from .fits import FITS_SUFFIXES, FitsImage
+
 __all__ = ["check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
 
 
@@ -131,7 +133,7 @@ NPY_MAGIC = b"\x93NUMPY"
 
 
 def read_psf_file(path, *, name="path"):
-    """The raw array in a ``.npy``, ``.tif``/``.tiff`` or Zarr PSF file, unchecked.
+    """The raw array in a ``.npy``, ``.tif``/``.tiff``, FITS or Zarr PSF file, unchecked.
 
     ``.npy`` files are read with ``allow_pickle=False``, so a file cannot run
     code. A Zarr store is opened read-only. :func:`load_psf` checks the result;
@@ -155,24 +157,31 @@ def read_psf_file(path, *, name="path"):
                 f"{name}: expected a .npy file of numbers, got {str(path)!r}, which holds "
                 f"Python objects; they are not unpickled for safety ({error})."
             ) from None
-    if suffix not in (".tif", ".tiff") and not path.is_dir():
-        raise ValueError(f"{name}: expected a .npy, .tif, .tiff file or a Zarr array, got {str(path)!r} instead.")
+    if suffix not in (".tif", ".tiff", *FITS_SUFFIXES) and not path.is_dir():
+        raise ValueError(f"{name}: expected a .npy, .tif, .tiff or .fits file or a Zarr array, got {str(path)!r} "
+                         "instead.")
     try:
         if path.is_dir():
             import zarr
 
             return zarr.open_array(path, mode="r")[...]
+        if suffix in FITS_SUFFIXES:
+            image = FitsImage(path)
+            psf = image[...]
+            image.close()
+            return psf
         import tifffile
 
         return tifffile.imread(path)
-    except (OSError, ValueError) as error:  # tifffile's and zarr's own errors derive from these
+    except (OSError, ValueError) as error:  # tifffile's, zarr's and the FITS reader's errors derive from these
         raise ValueError(
-            f"{name}: expected a readable TIFF file or Zarr array, got {str(path)!r} ({type(error).__name__}: {error})."
+            f"{name}: expected a readable TIFF or FITS file or Zarr array, got {str(path)!r} "
+            f"({type(error).__name__}: {error})."
         ) from None
 
 
 def load_psf(path):
-    """Load a PSF from ``.npy``, ``.tif``/``.tiff`` or a Zarr array, and check it.
+    """Load a PSF from ``.npy``, ``.tif``/``.tiff``, FITS (``.fits``, ``.fit``, ``.fts``) or a Zarr array, and check it.
 
     ``.npy`` files are read with ``allow_pickle=False``, so a file cannot run
     code. A Zarr store is opened read-only.
