@@ -72,7 +72,8 @@ def test_no_seams(tmp_path, astronaut_scene, article_psf, client, loss):
     assert np.abs(tiled - whole).max() <= 1e-3
 
 
-def test_mosaic_with_missing_pixels(tmp_path, astronaut_scene, article_psf, client):
+@pytest.mark.parametrize("loss", ["tikhonov", "tv"])
+def test_mosaic_with_missing_pixels(tmp_path, astronaut_scene, article_psf, client, loss):
     """NaN marks what a mosaic did not cover: a footprint's edge across tiles, a tile beyond it, and bad pixels.
 
     The tiles solve around them as the whole image does, the NaN stay where they were, and the pyramid
@@ -83,11 +84,11 @@ def test_mosaic_with_missing_pixels(tmp_path, astronaut_scene, article_psf, clie
     missing[:128, 384:] = True
     mosaic = np.where(missing, np.nan, astronaut_scene[1]).astype(np.float32)
     scan = _write(tmp_path / "mosaic.zarr", mosaic, chunks=128)
-    report = run(scan, article_psf, tile=128, ome=True, client=client, progress=False)
+    report = run(scan, article_psf, tile=128, loss=loss, ome=True, client=client, progress=False)
     out = zarr.open_group(report.output, mode="r")
     tiled = out["0"][...]
     assert np.array_equal(np.isnan(tiled), missing) and report.tiles_computed == 16
-    whole = deconvolve(mosaic, article_psf, mu=report.mu)
+    whole = deconvolve(mosaic, article_psf, loss=loss, mu=report.mu)
     assert np.nanmax(np.abs(tiled - whole)) <= 1e-3
     blocks = tiled.reshape(256, 2, 256, 2).transpose(0, 2, 1, 3).reshape(256, 256, 4)
     with np.errstate(invalid="ignore"):
