@@ -161,6 +161,33 @@ def _compressed_fits(path):
     fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data.camera().astype(np.int16))]).writeto(path)
 
 
+def _fits_header(*cards):
+    """A FITS file of one header of ``cards`` (keyword and value text) and no data."""
+    lines = [f"{keyword:<8}= {value:>20}".ljust(80) for keyword, value in (("SIMPLE", "T"), *cards)]
+    return "".join([*lines, "END".ljust(80)]).ljust(2880).encode("ascii")
+
+
+@pytest.mark.parametrize(("cards", "reason"), [
+    ((("NAXIS", "2"), ("NAXIS1", "5"), ("NAXIS2", "5")), "its header has no integer BITPIX card"),  # was a KeyError
+    ((("BITPIX", "8"), ("NAXIS", "'two'")), "its header has no integer NAXIS card"),
+    ((("BITPIX", "8"), ("NAXIS", "2"), ("NAXIS1", "5.0"), ("NAXIS2", "5")), "its header has no integer NAXIS1 card"),
+    ((("BITPIX", "8"), ("NAXIS", "2"), ("NAXIS1", "0"), ("NAXIS2", "5")), "its image is empty"),
+])
+def test_convert_refuses_a_fits_header_without_what_an_image_needs(tmp_path, cards, reason):
+    (tmp_path / "odd.fits").write_bytes(_fits_header(*cards))
+    with pytest.raises(ValueError, match=f"image: expected a TIFF, FITS, PNG or JPEG file, got .*odd.fits', which "
+                                         f"could not be read \\({reason}"):
+        convert(tmp_path / "odd.fits", tmp_path / "odd.zarr")
+    assert not (tmp_path / "odd.zarr").exists()
+
+
+def _image_after_random_groups(path):
+    """An interferometer's random groups first, then an image; the groups' data size is not NAXIS1's product."""
+    groups = fits.GroupData(np.ones((100, 1, 79), np.uint8), parnames=["p"], pardata=[np.ones(100, np.uint8)],
+                            bitpix=8)
+    fits.HDUList([fits.GroupsHDU(groups), fits.ImageHDU(data.camera().astype(np.float32))]).writeto(path)
+
+
 @pytest.mark.parametrize(("name", "write"), [
     ("notes.png", lambda path: path.write_text("not an image")),
     ("damaged.png", _damaged_png),
@@ -252,10 +279,12 @@ def _scaled_int16_with_blank(path):
     (_scaled_int16_with_blank, np.float32),
     (lambda path: fits.PrimaryHDU(data.camera()[None, None].astype(np.float64)).writeto(path), np.float64),  # radio
     (lambda path: fits.PrimaryHDU(np.stack([data.camera(), data.moon()]).astype(">f4")).writeto(path), np.float32),
+    (_image_after_random_groups, np.float32),
 ])
 def test_convert_fits_gives_the_values_astropy_reads(tmp_path, write, dtype):
     write(tmp_path / "mosaic.fits")
-    expected = np.squeeze(fits.getdata(tmp_path / "mosaic.fits"))
+    with fits.open(tmp_path / "mosaic.fits") as hdus:
+        expected = np.squeeze(next(hdu.data for hdu in hdus if hdu.is_image and hdu.data is not None))
     array = convert(tmp_path / "mosaic.fits", tmp_path / "mosaic.zarr", chunk=128)
     assert array.dtype == dtype and array.shape == expected.shape
     np.testing.assert_array_equal(array[...], expected)  # NaN where astropy reads NaN

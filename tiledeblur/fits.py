@@ -42,25 +42,28 @@ class FitsImage:
     Raises
     ------
     ValueError
-        If the file is not FITS, holds no image, or stores it in a way this
-        reader does not read (tile compression, random groups).
+        If the file is not FITS, its header lacks a card an image needs, it
+        holds no image (random groups, an interferometer's, are none), or the
+        image is empty or tile-compressed.
     """
 
     def __init__(self, path):
         with open(path, "rb") as file:
             header, data_offset = _find_image(file)
-        bitpix = header["BITPIX"]
+        bitpix = _integer(header, "BITPIX")
         if bitpix not in STORED:
             raise ValueError(f"BITPIX {bitpix!r} is not one of the standard's {tuple(STORED)}")
-        axes = [header[f"NAXIS{n}"] for n in range(header["NAXIS"], 0, -1)]
+        axes = _axes(header)[::-1]
+        if 0 in axes:
+            raise ValueError(f"its image is empty (shape {tuple(axes)})")
         while len(axes) > 2 and axes[0] == 1:
             axes.pop(0)
         self.shape = tuple(axes)
         self.ndim = len(self.shape)
         self._stored = np.memmap(path, dtype=STORED[bitpix], mode="r", offset=data_offset, shape=self.shape)
-        self._scale, self._zero = float(header.get("BSCALE", 1.0)), float(header.get("BZERO", 0.0))
-        self._blank = header.get("BLANK") if bitpix > 0 else None
-        self.dtype, self._convert = _conversion(np.dtype(STORED[bitpix]), self._scale, self._zero, self._blank)
+        scale, zero = (_number(header, keyword, default) for keyword, default in (("BSCALE", 1.0), ("BZERO", 0.0)))
+        blank = _integer(header, "BLANK") if bitpix > 0 and "BLANK" in header else None
+        self.dtype, self._convert = _conversion(np.dtype(STORED[bitpix]), scale, zero, blank)
 
     def __getitem__(self, index):
         return self._convert(np.asarray(self._stored[index]))
@@ -106,19 +109,23 @@ def _find_image(file):
             raise ValueError("it holds no image (an HDU with NAXIS of 2 or more)")
         if "ZIMAGE" in header:
             raise ValueError("its image is tile-compressed; decompress it first (funpack)")
-        image = header.get("NAXIS", 0) >= 2 and (offset == 0 or header.get("XTENSION") == "IMAGE")
+        image = _integer(header, "NAXIS") >= 2 and (offset == 0 or header.get("XTENSION") == "IMAGE")
         if image and header.get("GROUPS") is not True:
             return header, data_offset
         offset = data_offset + _padded(_data_bytes(header))
 
 
 def _read_header(file, offset):
-    """The cards of the header at ``offset`` as a dict, and the offset of its data; ``(None, None)`` at the end."""
+    """The cards of the header at ``offset`` as a dict, and the offset of its data; ``(None, None)`` at the end.
+
+    The end is the end of the file, or anything after the first HDU that is
+    not an extension's header (the standard allows special records there).
+    """
     file.seek(offset)
     header = {}
     while True:
         block = file.read(BLOCK_BYTES)
-        if not block:
+        if not block or (offset > 0 and not header and not block.startswith(b"XTENSION=")):
             return None, None
         if offset == 0 and not header and not block.startswith(b"SIMPLE  ="):
             raise ValueError("it does not start with FITS's SIMPLE card")
@@ -160,10 +167,33 @@ def _value(text):
     return text  # a complex number or an undefined value: no card this reader needs
 
 
+# A card of the wrong type is a defect of the file, a value the caller passed: ValueError, as for a garbled file.
+def _integer(header, keyword):
+    value = header.get(keyword)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"its header has no integer {keyword} card (got {value!r})")  # noqa: TRY004
+    return value
+
+
+def _number(header, keyword, default):
+    value = header.get(keyword, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"its header's {keyword} card is not a number (got {value!r})")  # noqa: TRY004
+    return float(value)
+
+
+def _axes(header):
+    """``NAXIS1`` to ``NAXISn``, FITS's order."""
+    return [_integer(header, f"NAXIS{n}") for n in range(1, _integer(header, "NAXIS") + 1)]
+
+
 def _data_bytes(header):
-    axes = [header.get(f"NAXIS{n}", 0) for n in range(1, header.get("NAXIS", 0) + 1)]
-    count = math.prod(axes) if axes else 0
-    return abs(header["BITPIX"]) // 8 * header.get("GCOUNT", 1) * (header.get("PCOUNT", 0) + count)
+    axes = _axes(header)
+    # Random groups (GROUPS = T) write NAXIS1 = 0, and their data are the other axes' product per group.
+    count = math.prod(axes[1:] if header.get("GROUPS") is True else axes) if axes else 0
+    groups, parameters = (_integer(header, key) if key in header else default
+                          for key, default in (("GCOUNT", 1), ("PCOUNT", 0)))
+    return abs(_integer(header, "BITPIX")) // 8 * groups * (parameters + count)
 
 
 def _padded(size):

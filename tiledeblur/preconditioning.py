@@ -144,8 +144,11 @@ def _band_factors(operator, band, weight):
         diagonal = matrix.diagonal()
         return (lambda vector: vector / diagonal), scipy.sparse.diags(np.sqrt(diagonal)).tocsr()
     root = scipy.sparse.hstack([scipy.sparse.diags(np.sqrt(curvature)), np.sqrt(weight) * differences.T])
-    # A minimum-degree ordering of the ring-shaped band keeps its factors sparse.
-    return scipy.sparse.linalg.splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A").solve, root.tocsr()
+    # A minimum-degree ordering of the ring-shaped band keeps its factors sparse: 9.9 million entries against
+    # COLAMD's 16.6 million for a 101 px PSF on a 1024² tile. Around missing pixels it can take long to find:
+    # 11 s for NaN on every 9th row and column of a 1024² tile, where COLAMD took 0.3 s (found by a probe).
+    ordering = "MMD_AT_PLUS_A" if operator.support is None else "COLAMD"
+    return scipy.sparse.linalg.splu(matrix.tocsc(), permc_spec=ordering).solve, root.tocsr()
 
 
 def _band_differences(shape, band, support):
