@@ -144,12 +144,12 @@ def gcv_mu(image, psf):
     missing pixels over an eighth of a 512² crop the weight fell 16-fold
     (measured on ``astronaut``). Scored on the pixels present, on five
     images (512² of four ``skimage.data`` images, 1024² of the demo's
-    scene), it stayed within 0.79 to 1.58 times the
-    complete image's weight with 1% or 10% of the pixels missing at random or
-    a central disk of an eighth; with 30% to 50% at random it went from 0.25
-    to 2 times, and with the left 58% missing up to 3.5 times, where GCV on
-    the complete rest gave 1.1. The fill leaks each present pixel into its
-    neighbours, which a correction of GCV's trace did not mend. So
+    scene), it stayed within 0.79 to 1.58 times the complete image's weight
+    with 1% or 10% of the pixels missing at random or a central disk of an
+    eighth; with 30% to 50% at random it went from 0.25 to 2 times, and with
+    the left 58% missing up to 3.5 times, where GCV on the complete rest gave
+    1.1. The fill leaks each present pixel into its neighbours, which a
+    correction of GCV's trace did not mend. So
     :func:`estimate_image_mu` leaves out regions that miss more than
     ``MAX_MISSING_SHARE`` of their pixels. Each such score costs an inverse
     FFT, so the search takes every ``MASKED_SEARCH_STEP``-th weight, then
@@ -169,6 +169,7 @@ def gcv_mu(image, psf):
     missing = np.isnan(image)
     incomplete = bool(missing.any())
     spectrum = periodic_spectrum(_fill_missing(image, missing) if incomplete else image)
+    present, power = ~missing, np.abs(spectrum) ** 2
     blur_power = np.abs(scipy.fft.rfft2(psf, s=image.shape)) ** 2
     smoothness = difference_power(image.shape)
     # The rfft holds each column but the first (and the Nyquist one) for two.
@@ -182,16 +183,17 @@ def gcv_mu(image, psf):
         mu = GCV_WEIGHTS[index]
         residual = mu * smoothness / (blur_power + mu * smoothness)
         if incomplete:
-            error = np.mean(scipy.fft.irfft2(residual * spectrum, s=image.shape)[~missing] ** 2)
+            error = np.mean(scipy.fft.irfft2(residual * spectrum, s=image.shape)[present] ** 2)
         else:
-            error = np.sum(counts * residual**2 * np.abs(spectrum) ** 2) / image.size**2  # Parseval's mean square
+            error = np.sum(counts * residual**2 * power) / image.size**2  # Parseval's mean square
         return error / (np.sum(counts * residual) / image.size) ** 2
 
     indices = range(len(GCV_WEIGHTS))
     if not incomplete:
         return float(GCV_WEIGHTS[min(indices, key=score)])
-    best = min(indices[::MASKED_SEARCH_STEP], key=score)
-    return float(GCV_WEIGHTS[min(indices[max(0, best - MASKED_SEARCH_STEP + 1): best + MASKED_SEARCH_STEP], key=score)])
+    coarse = min(indices[::MASKED_SEARCH_STEP], key=score)
+    around = indices[max(0, coarse - MASKED_SEARCH_STEP + 1): coarse + MASKED_SEARCH_STEP]
+    return float(GCV_WEIGHTS[min(around, key=score)])
 
 
 def auto_mu(mu_gcv, loss):
