@@ -152,7 +152,9 @@ def _value(text):
     if text.startswith("'"):
         end = 1
         while True:
-            end = text.index("'", end)
+            end = text.find("'", end)
+            if end < 0:  # an unclosed string: no card this reader needs is a string
+                return text[1:]
             if text[end + 1:end + 2] != "'":
                 return text[1:end].replace("''", "'").rstrip()
             end += 2
@@ -167,7 +169,8 @@ def _value(text):
     return text  # a complex number or an undefined value: no card this reader needs
 
 
-# A card of the wrong type is a defect of the file, a value the caller passed: ValueError, as for a garbled file.
+# A card of the wrong type is a defect in the file, which the caller passed by its path: a ValueError, as a garbled
+# file gives.
 def _integer(header, keyword):
     value = header.get(keyword)
     if isinstance(value, bool) or not isinstance(value, int):
