@@ -1,12 +1,15 @@
 """mu="auto" for a whole scan: the regions that choose it."""
 
+import warnings
+
 import numpy as np
 import pytest
+import zarr
 from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
-from tiledeblur import deconvolve, gaussian_psf
+from tiledeblur import deconvolve, gaussian_psf, plan
 from tiledeblur.operators import Blur
 from tiledeblur.regularization import MuWarning, estimate_image_mu
 
@@ -61,3 +64,22 @@ def test_regions_that_miss_most_of_their_pixels_are_left_out():
     psfs = [gaussian_psf(7, 1.0)]
     estimate = estimate_image_mu(lambda yx: mosaic[yx][None], mosaic.shape, psfs, "tikhonov")
     assert estimate == estimate_image_mu(lambda yx: sky[yx][None], sky.shape, psfs, "tikhonov")
+
+
+@pytest.mark.parametrize(("values", "loss", "warns"), [
+    (lambda camera: camera, "tv", False),
+    (lambda camera: camera.astype(np.uint16) * 16, "tv", True),  # 12-bit counts in uint16: 0.06 of the scale
+    (lambda camera: camera * 40.0, "tv", True),  # fluxes
+    (lambda camera: camera * 40.0, "tikhonov", False),  # homogeneous: no scale to assume
+])
+def test_tv_warns_where_the_values_are_far_from_its_scale(tmp_path, values, loss, warns):
+    image = values(data.camera()[:96, :128])
+    zarr.create_array(tmp_path / "scan.zarr", data=image)
+    psf = gaussian_psf(7, 1.0)
+    for estimate in (lambda: deconvolve(image, psf, loss=loss), lambda: plan(tmp_path / "scan.zarr", psf, loss=loss)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimate()
+        messages = [str(warning.message) for warning in caught if warning.category is MuWarning]
+        assert bool(messages) == warns
+        assert all("mu: 'auto' for tv assumes values on the [0, 1] scale" in message for message in messages)

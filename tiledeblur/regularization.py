@@ -71,6 +71,9 @@ FILL_MIN_WEIGHT = 1e-3
 MASKED_SEARCH_STEP = 4
 #: The largest share of missing pixels in a region that ``mu="auto"`` cross-validates (see :func:`gcv_mu`).
 MAX_MISSING_SHARE = 0.25
+#: The percentile of :func:`value_reach`, and the reach outside which ``tv``'s automatic weight warns.
+REACH_PERCENTILE = 99.9
+TV_SCALE_RANGE = (0.25, 4.0)
 #: Regions sampled for ``mu="auto"``, on an 8 × 8 grid: 16 on a 4 × 4 grid all
 #: missed a slide's tissue when it covered a centred tenth of a 100k² scan
 #: (found by a probe), and chose the glass's 1e-5 (6.7 dB where the tissue's
@@ -270,9 +273,13 @@ def estimate_image_mu(read_region, shape, psfs, loss):
     True
     """
     regions = sample_regions(shape)
-    weights = np.array([
-        gcv_mu(channel, psf) for yx in regions for channel, psf in zip(read_region(yx), psfs) if _informative(channel)
-    ])
+    weights, reach = [], 0.0
+    for yx in regions:
+        for channel, psf in zip(read_region(yx), psfs):
+            if _informative(channel):
+                weights.append(gcv_mu(channel, psf))
+                reach = max(reach, value_reach(channel))
+    weights = np.array(weights)
     if not weights.size:
         warnings.warn(
             f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples (each was constant "
@@ -283,4 +290,38 @@ def estimate_image_mu(read_region, shape, psfs, loss):
         return DEFAULT_MU[loss]
     informative = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
     chosen = informative if informative.size else weights
+    warn_if_off_scale(reach, loss, stacklevel=4)
     return auto_mu(math.exp(float(np.median(np.log(chosen)))), loss)
+
+
+def value_reach(image):
+    """How far an image's values reach: the ``REACH_PERCENTILE``-th percentile of the magnitudes present.
+
+    A percentile, not the maximum, so that a few hot pixels do not set it.
+
+    Examples
+    --------
+    >>> value_reach(np.append(np.full(10_000, 0.5), [np.nan, -80.0]))
+    0.5
+    """
+    return float(np.nanpercentile(np.abs(image), REACH_PERCENTILE))
+
+
+def warn_if_off_scale(reach, loss, *, stacklevel):
+    """Warn (:class:`MuWarning`) where ``tv``'s automatic weight meets values far from the [0, 1] it assumes.
+
+    ``stacklevel`` is the warning's, counted from the caller of this function.
+
+    Total variation is homogeneous of degree one in the image, its data term
+    of degree two: for values ``s`` times larger the same problem has ``mu``
+    and ``eps`` ``s`` times larger. The rule maps GCV's weight for [0, 1]
+    images, and the default ``eps`` is for them too; 12-bit counts in uint16
+    reach 0.0625 of that scale, and a mosaic's fluxes thousands.
+    """
+    low, high = TV_SCALE_RANGE
+    if loss == "tv" and not low <= reach <= high:
+        warnings.warn(
+            f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and this image's values reach "
+            f"{reach:.3g} ({REACH_PERCENTILE}th percentile of the magnitudes sampled); scale the image to [0, 1], "
+            "or pass mu and eps for its scale.", MuWarning, stacklevel=stacklevel + 1,
+        )

@@ -43,7 +43,7 @@ from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LO
 from .operators import BOUNDARIES, Blur
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import auto_mu, estimate_image_mu, gcv_mu, is_auto
+from .regularization import auto_mu, estimate_image_mu, gcv_mu, is_auto, value_reach, warn_if_off_scale
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
 
@@ -620,6 +620,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
             # As run() chooses it, from the regions that miss few enough pixels for GCV (see gcv_mu).
             mu = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], settings.loss)
         else:
+            warn_if_off_scale(value_reach(observed), settings.loss, stacklevel=2)
             mu = auto_mu(gcv_mu(observed, psf), settings.loss)
         settings = dataclasses.replace(settings, mu=mu)
     restored, info = solve(observed, psf, settings)
