@@ -319,7 +319,7 @@ def warn_if_off_scale(reach, loss, *, stacklevel):
     reach 0.0625 of that scale, and a mosaic's fluxes thousands.
     """
     low, high = TV_SCALE_RANGE
-    if loss == "tv" and not low <= reach <= high:
+    if loss == "tv" and reach > 0 and not low <= reach <= high:  # a blank image has no scale
         warnings.warn(
             f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and this image's values reach "
             f"{reach:.3g} ({REACH_PERCENTILE}th percentile of the magnitudes sampled); scale the image to [0, 1], "
