@@ -246,16 +246,30 @@ def test_article_loss_on_a_blank_image_warns_instead_of_failing(article_psf):
     np.testing.assert_array_equal(restored, 0)
 
 
-@pytest.mark.parametrize("loss", ["tikhonov", "tv"])
-def test_missing_columns_are_as_if_the_image_ended_there(astronaut_crop, article_psf, loss):
-    """NaN columns hold no data: solving around them is solving the rest alone, with its free border."""
+def test_missing_columns_are_as_if_the_image_ended_there(astronaut_crop, article_psf):
+    """NaN columns hold no data: solving around them is solving the rest alone, with its free border.
+
+    For ``tikhonov``; ``tv`` keeps total variation on missing pixels, where the border's band has its quadratic
+    model (see the next test).
+    """
     observed = astronaut_crop[1][:160, :192].copy()
     observed[:, :64] = np.nan
-    mu = DEFAULT_MU[loss]
-    restored, info = deconvolve(observed, article_psf, loss=loss, mu=mu, tol=1e-6, return_info=True)
-    alone = deconvolve(observed[:, 64:], article_psf, loss=loss, mu=mu, tol=1e-6)
+    restored, info = deconvolve(observed, article_psf, mu=0.01, tol=1e-6, return_info=True)
+    alone = deconvolve(observed[:, 64:], article_psf, mu=0.01, tol=1e-6)
     assert info.converged and np.isnan(restored[:, :64]).all()
     assert np.abs(restored[:, 64:] - alone).max() <= 1e-4
+
+
+def test_tv_keeps_total_variation_on_missing_pixels(astronaut_crop, article_psf):
+    """With 30% of the pixels missing at random the others lose 0.16 dB; 0.81 dB with the border's quadratic model."""
+    truth, observed = (image[:192, :192] for image in astronaut_crop)
+    missing = np.random.default_rng(1).random(observed.shape) < 0.3
+    complete = deconvolve(observed, article_psf, loss="tv", mu=DEFAULT_MU["tv"])
+    restored, info = deconvolve(np.where(missing, np.nan, observed), article_psf, loss="tv", mu=DEFAULT_MU["tv"],
+                                return_info=True)
+    present = ~missing
+    assert info.converged
+    assert _psnr(truth[present], restored[present]) >= _psnr(truth[present], complete[present]) - 0.4
 
 
 @pytest.mark.parametrize("nonneg", [False, True])

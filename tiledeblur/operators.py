@@ -95,6 +95,9 @@ class Blur:
         self.edges = None if self.support is None else _edges_within(self.support)
         #: True on the band of unknown pixels that no datum is centred on (none for "zero" without missing pixels).
         self.unobserved = ~data if self.support is None else self.support & ~data
+        #: True on the band that the "free" model adds around the observed pixels (none for "zero").
+        self.outer_band = np.ones(self.unknown_shape, dtype=bool)
+        self.outer_band[self.observed_in_unknown] = False
         offset = tuple(r * (1 + free) for r in radius)
         self._fft_shape = tuple(
             scipy.fft.next_fast_len(n + p - 1 - o, real=True)
