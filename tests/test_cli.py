@@ -1,5 +1,6 @@
 """The ``tiledeblur`` command, run as a user runs it: the installed console script."""
 
+import gzip
 import io
 import re
 import signal
@@ -161,6 +162,11 @@ def _compressed_fits(path):
     fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data.camera().astype(np.int16))]).writeto(path)
 
 
+def _gzipped_fits(path):
+    with gzip.open(path, "wb") as file:
+        fits.PrimaryHDU(data.camera()).writeto(file)
+
+
 def _fits_header(*cards):
     """A FITS file of one header of ``cards`` (keyword and value text) and no data."""
     lines = [f"{keyword:<8}= {value:>20}".ljust(80) for keyword, value in (("SIMPLE", "T"), *cards)]
@@ -195,12 +201,16 @@ def _image_after_random_groups(path):
     ("notes.fits", lambda path: path.write_text("not FITS")),
     ("truncated.fits", _truncated_fits),
     ("compressed.fits", _compressed_fits),
+    ("compressed.fits.fz", _compressed_fits),  # fpack's name for it
+    ("gzipped.fits.gz", _gzipped_fits),
 ])
 def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
     write(tmp_path / name)
     result = _tiledeblur("convert", tmp_path / name, tmp_path / "out.zarr", "--chunk", "64")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "IMAGE: expected a TIFF, FITS, PNG or JPEG file, got" in result.stderr
+    assert {"compressed.fits.fz": "decompress it first (funpack)", "gzipped.fits.gz": "gunzip it first"}.get(
+        name, "") in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "out.zarr").exists()
 

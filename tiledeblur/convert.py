@@ -16,7 +16,7 @@ import zarr
 from skimage import io as skimage_io
 
 from .arguments import check_int
-from .fits import FITS_SUFFIXES, FitsImage
+from .fits import FitsImage, is_fits_name
 
 __all__ = ["convert"]
 
@@ -35,7 +35,7 @@ def _open_image(path):
     samples (``YXS``); a 3-D FITS image always does; PNG and JPEG hold them
     last.
     """
-    if path.suffix.lower() in FITS_SUFFIXES:
+    if is_fits_name(path):
         image = FitsImage(path)
         return image, image.ndim == 3
     if path.suffix.lower() in TIFF_SUFFIXES:

@@ -20,16 +20,30 @@ pixels, which ``run`` then treats as missing.
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FITS_SUFFIXES", "FitsImage"]
+__all__ = ["FITS_SUFFIXES", "FitsImage", "is_fits_name"]
 
-FITS_SUFFIXES = (".fits", ".fit", ".fts")
+#: FITS files' suffixes, fpack's ``.fz`` among them (refused, with what to do).
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
+GZIP_MAGIC = b"\x1f\x8b"
 CARD_BYTES = 80
 BLOCK_BYTES = 2880
 #: The stored dtype of each ``BITPIX``.
 STORED = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
+def is_fits_name(path):
+    """Whether a file's name says FITS: one of ``FITS_SUFFIXES``, gzipped or not.
+
+    Examples
+    --------
+    >>> is_fits_name("field.FITS"), is_fits_name("field.fits.gz"), is_fits_name("field.tif")
+    (True, True, False)
+    """
+    return Path(path).name.lower().removesuffix(".gz").endswith(FITS_SUFFIXES)
 
 
 class FitsImage:
@@ -127,6 +141,8 @@ def _read_header(file, offset):
         block = file.read(BLOCK_BYTES)
         if not block or (offset > 0 and not header and not block.startswith(b"XTENSION=")):
             return None, None
+        if offset == 0 and block.startswith(GZIP_MAGIC):
+            raise ValueError("it is gzip-compressed, and FITS is read in place; gunzip it first")
         if offset == 0 and not header and not block.startswith(b"SIMPLE  ="):
             raise ValueError("it does not start with FITS's SIMPLE card")
         if len(block) < BLOCK_BYTES:

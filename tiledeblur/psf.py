@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import scipy.ndimage as ndi
 
-from .fits import FITS_SUFFIXES, FitsImage
+from .fits import FitsImage, is_fits_name
 
 __all__ = ["check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
 
@@ -157,7 +157,7 @@ def read_psf_file(path, *, name="path"):
                 f"{name}: expected a .npy file of numbers, got {str(path)!r}, which holds "
                 f"Python objects; they are not unpickled for safety ({error})."
             ) from None
-    if suffix not in (".tif", ".tiff", *FITS_SUFFIXES) and not path.is_dir():
+    if suffix not in (".tif", ".tiff") and not is_fits_name(path) and not path.is_dir():
         raise ValueError(f"{name}: expected a .npy, .tif, .tiff or .fits file or a Zarr array, got {str(path)!r} "
                          "instead.")
     try:
@@ -165,7 +165,7 @@ def read_psf_file(path, *, name="path"):
             import zarr
 
             return zarr.open_array(path, mode="r")[...]
-        if suffix in FITS_SUFFIXES:
+        if is_fits_name(path):
             image = FitsImage(path)
             psf = image[...]
             image.close()
