@@ -244,7 +244,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     if automatic:
-        mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source), shape, psfs, loss)
+        mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source), shape, psfs, loss, stacklevel=3)
         settings = dataclasses.replace(settings, mu=mu)
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"

@@ -71,7 +71,7 @@ FILL_MIN_WEIGHT = 1e-3
 MASKED_SEARCH_STEP = 4
 #: The largest share of missing pixels in a region that ``mu="auto"`` cross-validates (see :func:`gcv_mu`).
 MAX_MISSING_SHARE = 0.25
-#: The percentile of :func:`value_reach`, and the reach outside which ``tv``'s automatic weight warns.
+#: The percentile of :func:`value_reach`, and the scale outside which ``tv``'s automatic weight warns.
 REACH_PERCENTILE = 99.9
 TV_SCALE_RANGE = (0.25, 4.0)
 #: Regions sampled for ``mu="auto"``, on an 8 × 8 grid: 16 on a 4 × 4 grid all
@@ -241,7 +241,7 @@ def _informative(region):
     return present.size >= (1 - MAX_MISSING_SHARE) * region.size and np.ptp(present) > 0
 
 
-def estimate_image_mu(read_region, shape, psfs, loss):
+def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     """``loss``'s weight for a whole image, from GCV on the sample regions of each channel.
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region, so
@@ -254,7 +254,8 @@ def estimate_image_mu(read_region, shape, psfs, loss):
     they spread over decades, leaving out those at either end of
     ``GCV_WEIGHTS`` if any others remain (see the module notes). Where no
     region is left, the loss's default weight is used, with a
-    :class:`MuWarning`.
+    :class:`MuWarning`. ``stacklevel`` is that of its warnings, counted from
+    its caller (see :func:`warn_if_off_scale` for the other).
 
     Examples
     --------
@@ -273,43 +274,51 @@ def estimate_image_mu(read_region, shape, psfs, loss):
     True
     """
     regions = sample_regions(shape)
-    weights, reach = [], 0.0
+    weights, reach = [], (0.0, 0.0)
     for yx in regions:
         for channel, psf in zip(read_region(yx), psfs):
+            reach = tuple(map(max, reach, value_reach(channel)))
             if _informative(channel):
                 weights.append(gcv_mu(channel, psf))
-                reach = max(reach, value_reach(channel))
+    warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
     weights = np.array(weights)
     if not weights.size:
         warnings.warn(
             f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples (each was constant "
             f"or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {loss}'s default, "
             f"{DEFAULT_MU[loss]:g}. Pass mu for the image's content.",
-            MuWarning, stacklevel=4,
+            MuWarning, stacklevel=stacklevel + 1,
         )
         return DEFAULT_MU[loss]
     informative = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
     chosen = informative if informative.size else weights
-    warn_if_off_scale(reach, loss, stacklevel=4)
     return auto_mu(math.exp(float(np.median(np.log(chosen)))), loss)
 
 
 def value_reach(image):
-    """How far an image's values reach: the ``REACH_PERCENTILE``-th percentile of the magnitudes present.
+    """How far the magnitudes of an image's present pixels reach: their maximum and ``REACH_PERCENTILE``-th percentile.
 
-    A percentile, not the maximum, so that a few hot pixels do not set it.
+    The maximum tells a dim image (12-bit counts in uint16) from one that
+    fills [0, 1], however sparse (a star field's percentile is far below its
+    maximum); the percentile tells fluxes in the thousands from a few hot
+    pixels. Zeros where no pixel is present.
 
     Examples
     --------
     >>> value_reach(np.append(np.full(10_000, 0.5), [np.nan, -80.0]))
-    0.5
+    (80.0, 0.5)
     """
-    return float(np.nanpercentile(np.abs(image), REACH_PERCENTILE))
+    magnitudes = np.abs(image[~np.isnan(image)])
+    if not magnitudes.size:
+        return 0.0, 0.0
+    return float(magnitudes.max()), float(np.percentile(magnitudes, REACH_PERCENTILE))
 
 
 def warn_if_off_scale(reach, loss, *, stacklevel):
     """Warn (:class:`MuWarning`) where ``tv``'s automatic weight meets values far from the [0, 1] it assumes.
 
+    ``reach`` is a :func:`value_reach`; it is off the scale where the largest
+    magnitude lies below ``TV_SCALE_RANGE`` or the percentile above it.
     ``stacklevel`` is the warning's, counted from the caller of this function.
 
     Total variation is homogeneous of degree one in the image, its data term
@@ -318,10 +327,11 @@ def warn_if_off_scale(reach, loss, *, stacklevel):
     images, and the default ``eps`` is for them too; 12-bit counts in uint16
     reach 0.0625 of that scale, and a mosaic's fluxes thousands.
     """
+    largest, typical = reach
     low, high = TV_SCALE_RANGE
-    if loss == "tv" and reach > 0 and not low <= reach <= high:  # a blank image has no scale
+    if loss == "tv" and largest > 0 and (largest < low or typical > high):  # a blank image has no scale
         warnings.warn(
-            f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and this image's values reach "
-            f"{reach:.3g} ({REACH_PERCENTILE}th percentile of the magnitudes sampled); scale the image to [0, 1], "
-            "or pass mu and eps for its scale.", MuWarning, stacklevel=stacklevel + 1,
+            f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and the magnitudes "
+            f"sampled reach {largest:.3g} ({REACH_PERCENTILE}th percentile {typical:.3g}); scale the image to "
+            "[0, 1], or pass mu and eps for its scale.", MuWarning, stacklevel=stacklevel + 1,
         )

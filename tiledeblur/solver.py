@@ -618,7 +618,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     if automatic:
         if np.isnan(observed).any():
             # As run() chooses it, from the regions that miss few enough pixels for GCV (see gcv_mu).
-            mu = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], settings.loss)
+            mu = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], settings.loss, stacklevel=2)
         else:
             warn_if_off_scale(value_reach(observed), settings.loss, stacklevel=2)
             mu = auto_mu(gcv_mu(observed, psf), settings.loss)
