@@ -167,9 +167,10 @@ def read_psf_file(path, *, name="path"):
             return zarr.open_array(path, mode="r")[...]
         if is_fits_name(path):
             image = FitsImage(path)
-            psf = image[...]
-            image.close()
-            return psf
+            try:
+                return image[...]
+            finally:
+                image.close()
         import tifffile
 
         return tifffile.imread(path)
