@@ -8,6 +8,7 @@ the network unless the user starts a cluster that does.
 
 import contextlib
 import logging
+import signal
 import socket
 import warnings
 
@@ -82,8 +83,20 @@ def connect(*, client=None, address=None, n_workers=None):
         with Client(address) as remote:
             yield remote
     else:
-        with local_cluster(n_workers) as cluster, Client(cluster) as local:
-            yield local
+        distributed_logger = logging.getLogger("distributed")
+        level = distributed_logger.level
+        try:
+            with local_cluster(n_workers) as cluster, Client(cluster) as local:
+                try:
+                    yield local
+                except KeyboardInterrupt:
+                    # Closing a cluster whose workers are busy warns of every
+                    # task it cancels and of every worker it has to kill: noise
+                    # after a Ctrl-C, whose tiles a rerun resumes.
+                    distributed_logger.setLevel(logging.ERROR)
+                    raise
+        finally:
+            distributed_logger.setLevel(level)
 
 
 def check_scheduler(address):
@@ -130,7 +143,8 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
 
     Its workers are single-threaded processes on 127.0.0.1, spawned with
     :data:`WORKER_MALLOC` in their environment, and the cluster runs with
-    :data:`CLUSTER_CONFIG`.
+    :data:`CLUSTER_CONFIG`. The workers leave Ctrl-C to this process
+    (:func:`dask_setup`).
 
     Parameters
     ----------
@@ -171,7 +185,23 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
             host="127.0.0.1",
             dashboard_address=dashboard_address,
             config=CLUSTER_CONFIG,
+            preload=[__name__],
         )
+
+
+def dask_setup(worker):
+    """Keep a local cluster's worker process running on Ctrl-C; dask calls this in each one it starts.
+
+    Ctrl-C reaches every process of the terminal's group. The workers' own
+    shutdown on it printed a traceback from each, on top of the one line of
+    the process that holds the cluster, which closes them anyway.
+    """
+    signal.signal(signal.SIGINT, _quiet_until_closed)
+
+
+def _quiet_until_closed(signal_number, frame):
+    """Keep a worker running on Ctrl-C, silent about the tasks that the cluster's closing will cancel."""
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
 def workers(client):
