@@ -110,7 +110,12 @@ def check_psf(psf, *, name="psf"):
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name}: expected finite values, got NaN or inf instead.")
     if np.any(array < 0):
-        raise ValueError(f"{name}: expected non-negative values, got minimum {array.min()!r} instead.")
+        # A PSF measured from beads or stars, its background subtracted, keeps that background's noise.
+        minimum, peak = array.min(), array.max()
+        share = f", {-minimum / peak:.2%} of the peak," if peak > 0 else ""
+        raise ValueError(f"{name}: expected non-negative values, got minimum {minimum:g}{share} instead; "
+                         "if a measured PSF's background noise made them, clip it to zero first, as with "
+                         "np.clip(psf, 0, None).")
     total = array.sum()
     if total <= 0:
         raise ValueError(f"{name}: expected a positive sum, got {total!r} instead.")
