@@ -72,6 +72,9 @@ def test_version_and_python_dash_m():
         (["run", "{scan}", "--psf", "gaussian:13,1", "--over"], "unrecognized arguments: --over"),
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
         (["plan", "{scan}", "--psf", "gaussian:999999,1"], "--psf: expected a PSF that fits in memory."),
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "256"],
+         "--missing-value: expected a value that uint8 holds, 0 to 255, got 256"),
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "none"], "expected a number, got 'none'"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
@@ -106,6 +109,25 @@ def test_run_with_preview(scan, tmp_path):
     assert "dask dashboard: http://127.0.0.1:" in result.stderr
     assert "12 tiles computed" in result.stdout
     assert zarr.open_array(output, mode="r").shape == (192, 256)
+    assert preview.stat().st_size > 10_000
+
+
+def test_run_with_a_missing_value(tmp_path):
+    """A mosaic's 0 fill stays 0 in the input's dtype, and the preview's window is that of the pixels present."""
+    mosaic = data.camera()[:192, :256].copy()
+    mosaic[:64, :100] = 0
+    scan = tmp_path / "mosaic.zarr"
+    zarr.create_array(scan, data=mosaic, chunks=(64, 64))
+    output, preview = tmp_path / "out.zarr", tmp_path / "preview.png"
+    result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--tile", "64", "--workers", "1", "--mu", "0.01",
+                         "--missing-value", "0", "--out-dtype", "input", "--out", output, "--preview", preview)
+    assert result.returncode == 0, result.stderr
+    deblurred = zarr.open_array(output, mode="r")[...].astype(int)
+    missing = mosaic == 0
+    whole = tiledeblur.deconvolve(np.where(missing, np.nan, mosaic / 255), tiledeblur.gaussian_psf(13, (1, 3)),
+                                  mu=0.01)
+    assert (deblurred[missing] == 0).all()
+    assert np.abs(deblurred[~missing] - np.clip(np.round(whole[~missing] * 255), 0, 255)).max() <= 1
     assert preview.stat().st_size > 10_000
 
 

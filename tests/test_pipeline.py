@@ -97,6 +97,39 @@ def test_mosaic_with_missing_pixels(tmp_path, astronaut_scene, article_psf, clie
     assert np.isnan(out["1"][:64, 192:]).all()
 
 
+@pytest.mark.parametrize("out_dtype", ["float32", "input"])
+def test_mosaic_with_a_fill_value(tmp_path, astronaut_scene, article_psf, client, out_dtype):
+    """A stitched uint16 mosaic fills with 0 what no field of view took: ``missing_value=0`` makes it missing.
+
+    The tiles solve as the whole image does with NaN there; the output holds NaN there, or 0 in the
+    input's dtype, which the pyramid leaves out of its means.
+    """
+    rows, columns = np.indices(astronaut_scene[1].shape)
+    missing = rows + columns // 2 < 100
+    missing[:128, 384:] = True
+    counts = np.round(1000 + 50000 * np.clip(astronaut_scene[1], 0, 1)).astype(np.uint16)
+    scan = _write(tmp_path / "mosaic.zarr", np.where(missing, 0, counts).astype(np.uint16), chunks=128)
+    report = run(scan, article_psf, tile=128, missing_value=0, out_dtype=out_dtype, ome=True, client=client,
+                 progress=False)
+    out = zarr.open_group(report.output, mode="r")
+    whole = deconvolve(np.where(missing, np.nan, counts / 65535), article_psf, mu=report.mu)
+    if out_dtype == "float32":
+        tiled = out["0"][...]
+        assert np.array_equal(np.isnan(tiled), missing)
+        assert np.nanmax(np.abs(tiled - whole)) <= 1e-3
+        return
+    tiled = out["0"][...]
+    assert tiled.dtype == np.uint16 and (tiled[missing] == 0).all()
+    # Clipped to the dtype's range and rounded; a present pixel clipped to 0 reads as missing from here on.
+    assert np.abs(tiled[~missing] / 65535 - np.clip(whole[~missing], 0, 1)).max() <= 1e-3 + 0.5 / 65535
+    blocks = tiled.reshape(256, 2, 256, 2).transpose(0, 2, 1, 3).reshape(256, 256, 4).astype(float)
+    present = blocks != 0
+    with np.errstate(invalid="ignore"):
+        expected = np.where(present.any(axis=2), np.round(blocks.sum(axis=2) / present.sum(axis=2)), 0)
+    assert np.array_equal(out["1"][...], expected)
+    assert (out["1"][:64, 192:] == 0).all()
+
+
 @pytest.mark.parametrize(("channel_axis", "zarr_format"), [(-1, 3), (0, 2)])
 def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_format):
     rgb = data.astronaut()[100:300, 150:450]  # 200 × 300: not a multiple of the 128 px tile

@@ -61,6 +61,9 @@ CASES = [
     ({"output": "memory://out.zarr"}, ValueError, "output: expected a store that dask's worker processes can open"),
     ({"output": "file://server/share/out.zarr"}, ValueError, "output: expected a file:// URL of this machine"),
     ({"storage_options": 5}, TypeError, "storage_options: expected None or a dict, got 5"),
+    ({"missing_value": "0"}, TypeError, "missing_value: expected None or a number, got '0'"),
+    ({"missing_value": True}, TypeError, "missing_value: expected None or a number, got True"),
+    ({"missing_value": np.nan}, ValueError, "missing_value: expected a finite number .* got nan"),
 ]
 
 
@@ -148,6 +151,28 @@ def test_inf_and_huge_pixels(tmp_path, client, pixel, match, capfd):
         plan(path, PSF)  # the regions read for mu="auto"
     assert _digest(path) == before
     assert not (tmp_path / "odd.deblurred.zarr").exists()
+
+
+@pytest.mark.parametrize("value", [256, -1, 1.5])
+def test_a_missing_value_that_the_dtype_cannot_hold(tmp_path, value):
+    path = tmp_path / "counts.zarr"
+    zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="u1")
+    with pytest.raises(ValueError, match=f"missing_value: expected a value that uint8 holds, 0 to 255, got {value}"):
+        run(path, PSF, missing_value=value, progress=False)
+    assert not (tmp_path / "counts.deblurred.zarr").exists()
+
+
+def test_a_fill_value_is_no_huge_pixel(tmp_path, client):
+    """A mosaic filled with -1e30 where it has no data is refused as huge, unless that is its missing_value."""
+    path = tmp_path / "filled.zarr"
+    z = zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f4")
+    z[...] = np.random.default_rng(1).random((64, 64))
+    z[:20, :30] = -1e30
+    with pytest.raises(ValueError, match="expected values of magnitude at most 1e"):
+        run(path, PSF, mu=1e-3, client=client, progress=False)
+    report = run(path, PSF, mu=1e-3, missing_value=-1e30, client=client, progress=False)
+    result = zarr.open_array(report.output, mode="r")[...]
+    assert np.isnan(result[:20, :30]).all() and np.isfinite(result[20:]).all() and np.isfinite(result[:, 30:]).all()
 
 
 def test_only_missing_pixels(tmp_path, client):

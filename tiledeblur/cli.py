@@ -30,7 +30,7 @@ OPTION_NAMES = {
     "zarr_path": "INPUT", "psf": "--psf", "component": "--component", "channel_axis": "--channel-axis",
     "tile": "--tile", "halo": "--halo", "loss": "--loss", "mu": "--mu", "n_workers": "--workers",
     "address": "--address", "output": "--out", "out_dtype": "--out-dtype", "size": "--size", "out_dir": "--out",
-    "chunk": "--chunk", "image": "IMAGE",
+    "chunk": "--chunk", "image": "IMAGE", "missing_value": "--missing-value",
 }
 #: Where a command names an argument otherwise.
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
@@ -53,6 +53,18 @@ def _psf(text):
         raise argparse.ArgumentTypeError(
             f"expected gaussian:SIZE,SIGMA or gaussian:SIZE,SIGMA0,SIGMA1 with odd SIZE, got {text!r} ({error})"
         ) from None
+
+
+def _number(text):
+    """An int where ``text`` is one, so that a uint64 or int64 count keeps every digit; else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _auto_or(kind, what):
@@ -88,6 +100,10 @@ def _add_problem_options(parser):
                              "by their dtype's maximum), or auto by cross-validation on the image (default: auto)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
+    parser.add_argument("--missing-value", type=_number, metavar="VALUE",
+                        help="an input value that marks a pixel without a datum, as NaN does in floats: a "
+                             "mosaic's fill (often 0) or a saturated count; left out of the solve, and NaN in "
+                             "the output (VALUE with --out-dtype input) (default: none)")
 
 
 def _add_cluster_options(parser):
@@ -99,7 +115,7 @@ def _preview(path, arguments, report):
     """Write the central region of the input and of the output, side by side, in gray."""
     source, _ = open_input(arguments.input, component=arguments.component)
     result, _ = open_input(report.output)  # an OME-Zarr output's level 0, as for inputs
-    save_preview(path, source, result, report.channel_axis)
+    save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value)
 
 
 def _check_preview(path):
@@ -118,7 +134,8 @@ def _run(arguments):
     report = run(
         arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
-        mu=arguments.mu, nonneg=arguments.nonneg, n_workers=arguments.workers, address=arguments.address,
+        mu=arguments.mu, nonneg=arguments.nonneg, missing_value=arguments.missing_value,
+        n_workers=arguments.workers, address=arguments.address,
         out_dtype=arguments.out_dtype, ome=arguments.ome, overwrite=arguments.overwrite,
         resume=not arguments.no_resume,
     )
@@ -134,7 +151,8 @@ def _run(arguments):
 def _plan(arguments):
     tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
-                     loss=arguments.loss, mu=arguments.mu, n_workers=arguments.workers, address=arguments.address)
+                     loss=arguments.loss, mu=arguments.mu, missing_value=arguments.missing_value,
+                     n_workers=arguments.workers, address=arguments.address)
     print(tile_plan.describe())
     return 0
 

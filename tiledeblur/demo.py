@@ -116,18 +116,20 @@ def _enlarge(image, height, width):
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def save_preview(path, source, result, channel_axis=None, *, side=512):
+def save_preview(path, source, result, channel_axis=None, *, missing_value=None, side=512):
     """Write the central ``side``² region of an input and its result side by side, in gray.
 
     Channels (on ``channel_axis``) are averaged. Both panels share the
     input's display window, from its 0.5th to its 99.5th percentile: 12-bit
     counts in uint16 would be nearly black on the dtype's range, and fluxes
-    of a mosaic white. Missing (NaN) pixels are black.
+    of a mosaic white. Missing pixels (NaN, or ``missing_value`` in the
+    input's dtype) are black.
     """
     axis = None if channel_axis is None else channel_axis % source.ndim
     centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2)
                    for n in (source.shape[i] for i in plane_axes(source.ndim, axis)))
-    before, after = (to_float(read_channels(array, centre, axis)).mean(axis=0) for array in (source, result))
+    before, after = (to_float(read_channels(array, centre, axis), missing_value if array.dtype == source.dtype else None)
+                     .mean(axis=0) for array in (source, result))
     low, high = _display_window(before)
     save_panels(path, [[(title, np.nan_to_num((image - low) / (high - low)))
                         for title, image in (("input (centre)", before), ("deblurred (centre)", after))]])

@@ -10,11 +10,14 @@ converges as precisely as data that fills the dtype.
 In a float image NaN marks a missing pixel (the blank beyond a mosaic's
 footprint, a bad pixel): the solver leaves it out and writes NaN there
 (:func:`tiledeblur.solver.solve`). inf is refused, since no sensor measures it.
+Where another value marks missing pixels, ``run(missing_value=...)`` makes
+it NaN as each tile is read (:func:`check_missing_value`).
 """
 
 import numpy as np
 
-__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "float_dtype", "largest_magnitude", "to_float"]
+__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype",
+           "largest_magnitude", "to_float"]
 
 #: The largest pixel magnitude of a float image: far beyond any sensor's
 #: counts or any calibrated unit, so that a larger value is most likely a
@@ -33,19 +36,57 @@ def float_dtype(dtype):
     return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
 
 
-def to_float(array):
-    """Convert an image to its float dtype, scaling integers to ``[0, 1]``.
+def to_float(array, missing_value=None):
+    """Convert an image to its float dtype, scaling integers to ``[0, 1]``; ``missing_value`` becomes NaN.
 
     Examples
     --------
     >>> to_float(np.array([0, 51, 255], dtype=np.uint8))
     array([0. , 0.2, 1. ])
+    >>> to_float(np.array([0, 51, 255], dtype=np.uint8), missing_value=0)
+    array([nan, 0.2, 1. ])
     """
     array = np.asarray(array)
     converted = array.astype(float_dtype(array.dtype))
     if array.dtype.kind in "ui":
         converted /= np.iinfo(array.dtype).max
+    if missing_value is not None:
+        converted[array == missing_value] = np.nan
     return converted
+
+
+def check_missing_value(missing_value, dtype):
+    """Validate the value that marks missing pixels in an image of ``dtype``; return it as that dtype's kind holds it.
+
+    A stitched microscopy mosaic fills what no field of view covered with a
+    value, often 0; a sensor marks saturated pixels with its largest count.
+    Neither is a measurement of the scene.
+
+    Examples
+    --------
+    >>> check_missing_value(65535.0, np.uint16), check_missing_value(None, np.uint8)
+    (65535, None)
+    >>> check_missing_value(300, np.uint8)
+    Traceback (most recent call last):
+    ...
+    ValueError: missing_value: expected a value that uint8 holds, 0 to 255, got 300 instead.
+    """
+    if missing_value is None:
+        return None
+    if isinstance(missing_value, (bool, np.bool_)) or not isinstance(missing_value, (int, float, np.integer,
+                                                                                     np.floating)):
+        raise TypeError(f"missing_value: expected None or a number, got {missing_value!r} instead.")
+    if not np.isfinite(missing_value):
+        raise ValueError(f"missing_value: expected a finite number (NaN marks a missing pixel of a float image "
+                         f"already), got {missing_value!r} instead.")
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return float(missing_value)
+    limits = np.iinfo(dtype)
+    if missing_value != int(missing_value) or not limits.min <= int(missing_value) <= limits.max:
+        raise ValueError(f"missing_value: expected a value that {dtype} holds, {limits.min} to {limits.max}, "
+                         f"got {missing_value!r} instead.")
+    return int(missing_value)
 
 
 def check_image(image, *, name="image"):

@@ -10,6 +10,7 @@ scale that of the level read; each halving doubles an axis's scale.
 """
 
 import dataclasses
+import functools
 import itertools
 import warnings
 
@@ -195,12 +196,13 @@ def chunk_keys(zarr_format):
     return NGFF_04_CHUNK_KEYS if zarr_format == 2 else None
 
 
-def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level=None):
+def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_value=None, on_level=None):
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
     Each level is the 2 × 2 mean of the one before (an odd last row or column
-    is dropped), of the pixels that are not NaN for floats and rounded for
-    integer dtypes, written in whole chunks, in bands of
+    is dropped), of the pixels present (not NaN, nor ``missing_value``: a
+    block without any stays missing), rounded for integer dtypes, written in
+    whole chunks, in bands of
     ``PYRAMID_BAND_CHUNKS`` rows of chunks: the driver's memory does not grow
     with the image. ``on_level(level)`` is called as each level starts,
     to show progress.
@@ -218,7 +220,7 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level
         for start in range(0, shape[axis], band):
             rows = slice(start, min(start + band, shape[axis]))
             source = da.from_zarr(previous)[_along(axis, slice(2 * rows.start, 2 * rows.stop))]
-            mean = np.mean if previous.dtype.kind in "ui" else _mean_of_present
+            mean = functools.partial(_mean_of_present, missing_value=missing_value)
             halved = da.coarsen(mean, source, dict(enumerate(factors)), trim_excess=True)
             if previous.dtype.kind in "ui":
                 halved = da.round(halved)
@@ -227,17 +229,23 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, on_level
                                     regions=_along(axis, rows), compute=False)).result()
 
 
-def _mean_of_present(block, axis=None):
-    """The mean of the pixels that are not NaN (missing) along ``axis``; NaN where none is, as blank stays blank.
+def _mean_of_present(block, axis=None, *, missing_value=None):
+    """The mean of the pixels present along ``axis``: not NaN, nor ``missing_value``, which marks where none is.
 
     Examples
     --------
     >>> _mean_of_present(np.array([[1.0, np.nan], [np.nan, np.nan]]), axis=1).tolist()
     [1.0, nan]
+    >>> _mean_of_present(np.array([[2, 0], [0, 0]], dtype=np.uint8), axis=1, missing_value=0).tolist()
+    [2.0, 0.0]
     """
+    values = block.astype(np.float64)
+    if missing_value is not None:
+        values[block == missing_value] = np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy's "Mean of empty slice", which is the point
-        return np.nanmean(block, axis=axis)
+        mean = np.nanmean(values, axis=axis)
+    return mean if missing_value is None else np.where(np.isnan(mean), missing_value, mean)
 
 
 def _along(axis, rows):

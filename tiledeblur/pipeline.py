@@ -77,8 +77,11 @@ class RunReport:
     channel_axis: int | None = None
 
 
-def _cast(restored, dtype, input_dtype):
+def _cast(restored, dtype, input_dtype, missing_value=None):
     """Convert solved floats to the output dtype; ``"input"`` clips integers to their range.
+
+    In the input's dtype, a missing pixel (NaN) is written as the input's
+    ``missing_value``, where one is given.
 
     The bounds are the integer limits as float64 holds them, rounded towards
     zero: ``float(2**63 - 1)`` is ``2**63``, which ``int64`` cannot hold.
@@ -89,13 +92,27 @@ def _cast(restored, dtype, input_dtype):
     [0, 128, 255]
     >>> int(_cast(np.array([2.0]), "input", np.dtype(np.int64))[0]) == np.iinfo(np.int64).max - 1023
     True
+    >>> _cast(np.array([np.nan, 0.5]), "input", np.dtype(np.uint16), missing_value=65535).tolist()
+    [65535, 32768]
     """
-    if dtype == "input" and input_dtype.kind in "ui":
-        limits = np.iinfo(input_dtype)
-        low, high = (float(limit) if float(limit) == limit else float(np.nextafter(float(limit), 0))
-                     for limit in (limits.min, limits.max))
-        return np.clip(np.round(restored * limits.max), low, high).astype(input_dtype)
-    return restored.astype(input_dtype if dtype == "input" else dtype)
+    if dtype != "input":
+        return restored.astype(dtype)
+    integers = input_dtype.kind in "ui"
+    if missing_value is not None:
+        # On the float scale, so that the cast below gives missing_value back exactly.
+        restored = np.where(np.isnan(restored), missing_value / (np.iinfo(input_dtype).max if integers else 1),
+                            restored)
+    if not integers:
+        return restored.astype(input_dtype)
+    limits = np.iinfo(input_dtype)
+    low, high = (float(limit) if float(limit) == limit else float(np.nextafter(float(limit), 0))
+                 for limit in (limits.min, limits.max))
+    return np.clip(np.round(restored * limits.max), low, high).astype(input_dtype)
+
+
+def _output_missing_value(job):
+    """The value that marks a missing pixel in the output: the input's in its dtype, else NaN (None)."""
+    return job.missing_value if job.out_dtype == "input" else None
 
 
 #: glibc's ``mallopt`` parameter: the size from which allocations are mmap'ed.
@@ -126,12 +143,12 @@ def process_tile(job, tile):
     channels = read_channels(source, tile.read, job.channel_axis)
     cores, unconverged = [], []
     for channel, (image, psf) in enumerate(zip(channels, job.psfs)):
-        restored, info = solve(to_float(image), psf, job.settings)
+        restored, info = solve(to_float(image, job.missing_value), psf, job.settings)
         cores.append(restored[tile.trim])
         if not info.converged:
             unconverged.append((channel, info.message))
     write_channels(_owned_output(job, tile), tile.core, job.channel_axis,
-                   _cast(np.stack(cores), job.out_dtype, source.dtype))
+                   _cast(np.stack(cores), job.out_dtype, source.dtype, job.missing_value))
     _owned_output(job, tile)  # once more: a marker must not vouch for chunks of a replaced output
     DoneMarkers(job.target).mark(tile.index)
     # Image pixels, as the README's rates count them: an RGB pixel is one pixel, not three.
@@ -170,6 +187,8 @@ def _identity(prepared):
         "settings": dataclasses.asdict(job.settings),
         "channel_axis": job.channel_axis,
         "out_dtype": job.out_dtype,
+        # Only where given: outputs written before the option existed still resume.
+        **({"missing_value": job.missing_value} if job.missing_value is not None else {}),
         "tile": prepared.plan.tile,
         "chunk": prepared.plan.chunk,
         "halo": prepared.plan.halo,
@@ -280,6 +299,8 @@ def _check_float_range(client, prepared, *, progress):
         return
     _tell("scanning the float input for inf and huge values (it is read once)", progress=progress)
     lazy = da.from_zarr(source.open("r"))
+    if prepared.job.missing_value is not None:  # a fill such as -1e30 is no datum to refuse
+        lazy = da.where(lazy == prepared.job.missing_value, np.nan, lazy)
     check_float_range(float(client.compute(da.nanmax(abs(lazy))).result()), name=f"zarr_path {source.array_url!r}")
 
 
@@ -374,6 +395,7 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
         levels = len(prepared.pyramid) - 1
         build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
                       storage_options=prepared.job.target.storage_options or None,
+                      missing_value=_output_missing_value(prepared.job),
                       on_level=lambda level: _tell(f"building the OME-Zarr pyramid: level {level} of {levels}",
                                                    progress=progress))
         DoneMarkers(prepared.job.target).mark_pyramid()
@@ -428,7 +450,7 @@ def _check_run_options(*, client, address, n_workers, overwrite, resume, progres
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
         loss="tikhonov", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
-        storage_options=None, client=None, address=None, n_workers=None, out_dtype="float32", ome=None,
+        missing_value=None, storage_options=None, client=None, address=None, n_workers=None, out_dtype="float32", ome=None,
         overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
 
@@ -462,6 +484,13 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         fixed sample of regions (:mod:`tiledeblur.regularization`);
         ``RunReport.mu`` reports it. Every tile uses the ``free``
         boundary model, at the image's border and beyond its halo.
+    missing_value : int or float, optional
+        An input value that marks a pixel without a datum, as NaN does in a
+        float image: the fill of a stitched mosaic where no field of view
+        was taken (often 0), or a sensor's saturated count. Such pixels are
+        left out of the data term, as NaN is (see :func:`tiledeblur.deconvolve`);
+        the output holds NaN there, or ``missing_value`` with
+        ``out_dtype="input"``.
     storage_options : dict, optional
         fsspec options for both input and output.
     client : distributed.Client, optional
@@ -512,7 +541,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg,
-            storage_options=storage_options,
+            missing_value=missing_value, storage_options=storage_options,
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
         prepared.job.target.check_writable()

@@ -20,7 +20,7 @@ import zarr
 
 from .arguments import check_int
 from .cluster import check_cluster_options, connect, worker_resources
-from .image import check_float_range, largest_magnitude, to_float
+from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import Location, open_input, plane_axes, read_channels
 from .ome import Multiscale, axis_type, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
@@ -52,6 +52,8 @@ class Job:
     psfs: tuple
     settings: SolverSettings
     out_dtype: str
+    #: The input's value that marks a missing pixel (NaN does in floats in any case), or None.
+    missing_value: int | float | None = None
     #: The token of the output's creation that this run writes into (see ``tiledeblur.pipeline``).
     run: str | None = None
 
@@ -220,7 +222,7 @@ class Prepared:
 
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
-             maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, ome=None):
+             maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, ome=None, missing_value=None):
     """Validate every argument and plan the tiles; opens the input read-only."""
     if loss not in TILE_LOSSES:
         raise ValueError(
@@ -241,10 +243,11 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if channel_axis is None and found is not None:
         channel_axis = next((i for i, a in enumerate(found.axes) if axis_type(a) == "channel"), None)
     axis, shape, channels = _check_layout(array, channel_axis)
+    missing_value = check_missing_value(missing_value, array.dtype)
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     if automatic:
-        mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source), shape, psfs, loss, stacklevel=3)
+        mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source, missing_value), shape, psfs, loss, stacklevel=3)
         settings = dataclasses.replace(settings, mu=mu)
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
@@ -254,7 +257,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     multiscale = _output_multiscale(ome, found, array, axis)
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
-    job = Job(source, target, axis, psfs, settings, out_dtype)
+    job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
                          mu=settings.mu)
     if automatic_halo and halo >= MAX_HALO and tile_plan.largest_read() != tile_plan.shape:
@@ -285,9 +288,9 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan):
         )
 
 
-def _sample(array, region, axis, source):
+def _sample(array, region, axis, source, missing_value):
     """A region read for ``mu="auto"``, refused where it holds inf or huge values: ``plan`` scans nothing else."""
-    pixels = to_float(read_channels(array, region, axis))
+    pixels = to_float(read_channels(array, region, axis), missing_value)
     if array.dtype.kind == "f":
         largest = largest_magnitude(pixels)
         if not np.isnan(largest):  # a region can lie wholly outside a mosaic's footprint
@@ -322,8 +325,8 @@ def _output_multiscale(ome, found, array, channel_axis):
 
 
 def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
-         mu="auto", eps=DEFAULT_EPS, storage_options=None, client=None, address=None, n_workers=None,
-         memory_limit=None):
+         mu="auto", eps=DEFAULT_EPS, missing_value=None, storage_options=None, client=None, address=None,
+         n_workers=None, memory_limit=None):
     """The tile plan that :func:`run` would use; computes nothing, writes nothing.
 
     Takes :func:`run`'s arguments that shape the plan. Its cluster is the
@@ -344,5 +347,6 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
         loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
         out_dtype="float32", memory_limit=memory_limit or cluster_memory, workers=workers,
+        missing_value=missing_value,
     )
     return prepared.plan
