@@ -14,6 +14,8 @@ Where another value marks missing pixels, ``run(missing_value=...)`` makes
 it NaN as each tile is read (:func:`check_missing_value`).
 """
 
+import numbers
+
 import numpy as np
 
 __all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype",
@@ -73,8 +75,7 @@ def check_missing_value(missing_value, dtype):
     """
     if missing_value is None:
         return None
-    if isinstance(missing_value, (bool, np.bool_)) or not isinstance(missing_value, (int, float, np.integer,
-                                                                                     np.floating)):
+    if isinstance(missing_value, bool) or not isinstance(missing_value, numbers.Real):
         raise TypeError(f"missing_value: expected None or a number, got {missing_value!r} instead.")
     if not np.isfinite(missing_value):
         raise ValueError(f"missing_value: expected a finite number (NaN marks a missing pixel of a float image "
