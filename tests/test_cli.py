@@ -85,6 +85,17 @@ def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
     assert "Traceback" not in result.stderr
 
 
+def test_errors_name_the_options_as_typed(tmp_path):
+    """--ome and --component, named in Python's terms or by zarr's own text before (found by a probe)."""
+    zarr.create_array(tmp_path / "yxc.zarr", data=data.astronaut()[:64, :64], chunks=(64, 64, 3))
+    result = _tiledeblur("run", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "-1", "--ome")
+    assert result.returncode == 2 and "tiledeblur: error: --ome: expected channels first" in result.stderr
+    assert "pass --no-ome." in result.stderr
+    zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(64, 64), dtype="u1")
+    result = _tiledeblur("plan", tmp_path / "group.zarr", "--psf", "gaussian:13,1,3", "--component", "../a")
+    assert result.returncode == 2 and "tiledeblur: error: --component: expected the array to read" in result.stderr
+
+
 def test_plan_prints_the_plan(scan):
     result = _tiledeblur("plan", scan, "--psf", "gaussian:13,1,3", "--tile", "64")
     assert result.returncode == 0, result.stderr

@@ -80,7 +80,7 @@ def test_bad_arguments(scan, kwargs, error, match):
 def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):
     """NGFF orders channels before y and x, and names every axis: refused before any work, not written wrong."""
     zarr.create_array(tmp_path / "yxc.zarr", shape=(64, 64, 3), dtype="u1")
-    with pytest.raises(ValueError, match=r"ome: expected channels first \(channel_axis=0\) .* got channel_axis=2"):
+    with pytest.raises(ValueError, match=r"ome: expected channels first \(on axis 0\) .* got them on axis 2 of 3"):
         run(tmp_path / "yxc.zarr", PSF, channel_axis=-1, mu=0.01, ome=True, progress=False)
     zarr.create_array(tmp_path / "tczyx.zarr", shape=(1, 1, 1, 64, 64), dtype="u1")
     with pytest.raises(ValueError, match="ome: expected a plain array of 2 or 3 axes to describe as OME-Zarr, got 5"):
@@ -123,6 +123,8 @@ def test_missing_and_empty_and_3d(tmp_path):
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
     with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
         run(tmp_path / "group.zarr", PSF, progress=False)
+    with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got '../a'"):
+        run(tmp_path / "group.zarr", PSF, component="../a", progress=False)
     with pytest.raises(TypeError, match="component: expected None or a str, got 123"):
         run(tmp_path / "group.zarr", PSF, component=123, progress=False)
     ome = zarr.open_group(tmp_path / "ome.zarr", mode="w")

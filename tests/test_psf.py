@@ -113,7 +113,8 @@ def test_load_psf_errors_name_the_path(tmp_path):
         load_psf(tmp_path / "psf.fits")
     zarr.open_group(tmp_path / "group.zarr", mode="w")
     (tmp_path / "folder").mkdir()
-    for folder in ("group.zarr", "folder"):
+    (tmp_path / "folder.npy").mkdir()  # IsADirectoryError's traceback before (found by a probe)
+    for folder in ("group.zarr", "folder", "folder.npy"):
         with pytest.raises(ValueError, match=f"path: expected a readable TIFF or FITS file or Zarr array, got .*{folder}'"):
             load_psf(tmp_path / folder)
     np.save(tmp_path / "psf.npy", np.ones((3, 3)))

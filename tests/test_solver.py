@@ -24,7 +24,8 @@ def small_case(astronaut_crop):
 
 @pytest.mark.parametrize(
     ("dtype", "expected"),
-    [(np.uint8, np.float64), (np.uint16, np.float64), (np.float32, np.float32), (np.float64, np.float64)],
+    [(np.uint8, np.float64), (np.uint16, np.float64), (np.float32, np.float32), (np.float64, np.float64),
+     (">f4", np.float32), (">u2", np.float64)],
 )
 def test_float_policy(small_case, article_psf, dtype, expected):
     observed = np.clip(small_case[1], 0, 1)

@@ -31,6 +31,7 @@ OPTION_NAMES = {
     "tile": "--tile", "halo": "--halo", "loss": "--loss", "mu": "--mu", "n_workers": "--workers",
     "address": "--address", "output": "--out", "out_dtype": "--out-dtype", "size": "--size", "out_dir": "--out",
     "chunk": "--chunk", "image": "IMAGE", "missing_value": "--missing-value",
+    "ome": "--ome",
 }
 #: Where a command names an argument otherwise.
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}

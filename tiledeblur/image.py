@@ -32,10 +32,11 @@ def float_dtype(dtype):
 
     Examples
     --------
-    >>> float_dtype(np.uint8), float_dtype(np.float32)
-    (dtype('float64'), dtype('float32'))
+    >>> float_dtype(np.uint8), float_dtype(np.float32), float_dtype(">f4")
+    (dtype('float64'), dtype('float32'), dtype('float32'))
     """
-    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+    # In either byte order: a big-endian float32 (FITS's order) gave float64 before (found by a probe).
+    return np.dtype(np.float32) if np.dtype(dtype).newbyteorder("=") == np.float32 else np.dtype(np.float64)
 
 
 def to_float(array, missing_value=None):

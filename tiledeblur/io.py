@@ -197,6 +197,14 @@ def _default_component(group):
     return _multiscale_level0(group)
 
 
+def _holds(group, component):
+    """Whether ``component`` names a member of ``group``; zarr raises on paths with ``.`` or ``..`` (found by a probe)."""
+    try:
+        return component in group
+    except ValueError:
+        return False
+
+
 def open_input(url, *, component=None, storage_options=None):
     """Open an input array read-only; resolve groups to one array.
 
@@ -232,7 +240,7 @@ def open_input(url, *, component=None, storage_options=None):
         raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, {found}.") from None
     if isinstance(found, zarr.Group):
         component = component if component is not None else _default_component(found)
-        if component is None or component not in found:
+        if component is None or not _holds(found, component):
             members = sorted(name for name, _ in found.arrays())
             raise ValueError(
                 f"component: expected the array to read inside the group {url!r} (one of {members}), "

@@ -112,8 +112,9 @@ def plain_multiscale(ndim, channel_axis, zarr_format):
                          "ome=False, or name its axes in OME-Zarr metadata.")
     if ndim == 3 and channel_axis not in (0, None):
         raise ValueError(
-            f"ome: expected channels first (channel_axis=0) for an OME-Zarr output, as NGFF orders axes, "
-            f"got channel_axis={channel_axis!r}; write the input as cyx (tiledeblur convert --ome) or pass ome=False."
+            f"ome: expected channels first (on axis 0) for an OME-Zarr output, as NGFF orders axes, "
+            f"got them on axis {channel_axis} of {ndim}; write the input as cyx (tiledeblur convert --ome) or pass "
+            "ome=False."
         )
     names = "cyx" if ndim == 3 else "yx"
     axes = tuple({"name": n, "type": "channel" if n == "c" else "space"} for n in names)

@@ -151,7 +151,7 @@ def read_psf_file(path, *, name="path"):
     if not path.exists():
         raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist.")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
+    if suffix == ".npy" and not path.is_dir():  # a folder is read as a Zarr array, whatever its name
         with path.open("rb") as file:
             if file.read(len(NPY_MAGIC)) != NPY_MAGIC:
                 raise ValueError(f"{name}: expected a .npy file, got {str(path)!r}, which does not start like one.")
