@@ -65,6 +65,10 @@ def test_version_and_python_dash_m():
          "--preview: expected a path in an existing folder, got 'missing/p.png'"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}.npy"],
          "--preview: expected a picture's file name such as before_after.png, got"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}/../notes.png"],
+         "notes.png', which exists; remove it or name another."),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}/p.png"],
+         "--preview: expected a path outside the Zarr stores of input and output, got '"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--workers", "0"], "--workers: expected at least 1, got 0"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--workers", "1", "--address", "tcp://127.0.0.1:1"],
          "--workers: expected None with a client or an address, got 1"),
@@ -79,6 +83,7 @@ def test_version_and_python_dash_m():
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
     (scan.parent / "notes").write_text("a file, not a folder")
+    (scan.parent / "notes.png").write_text("the user's file, which no preview may replace")
     result = _tiledeblur(*[a.replace("{scan}", str(scan)) for a in arguments])
     assert result.returncode == 2
     assert message in result.stderr

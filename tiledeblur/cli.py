@@ -120,12 +120,26 @@ def _preview(path, arguments, report):
 
 
 def _check_preview(path):
-    """Refuse a preview that cannot be written before the run, not hours later after it."""
+    """Refuse a preview that cannot or must not be written before the run, not hours later after it.
+
+    Like every output, it never replaces a file, and it is written into no
+    Zarr store: the input's is read-only (found by a probe: a preview named
+    as the user's TIFF replaced it, and one inside the input was written there).
+    """
     if not path.absolute().parent.is_dir():
         raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
+    if path.exists():
+        raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
+    # An output that does not exist yet has no folder to write into either.
+    if any(_holds_zarr_metadata(folder) for folder in path.resolve().parents):
+        raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
     if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
         raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
                          "whose extension names no format that Pillow writes.")
+
+
+def _holds_zarr_metadata(folder):
+    return any((folder / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
 
 
 def _run(arguments):
