@@ -296,6 +296,17 @@ def test_convert_tiff_and_ome(tmp_path):
     assert again.returncode == 2 and "which exists" in again.stderr
 
 
+@pytest.mark.parametrize(("compression", "name"), [("jpeg", "slide.svs"), ("lzw", "cells.tif")])
+def test_convert_compressed_tiffs(tmp_path, compression, name):
+    """Whole-slide scans are JPEG-compressed and microscopes write LZW: both need imagecodecs (found by a probe)."""
+    rgb = data.astronaut()
+    tifffile.imwrite(tmp_path / name, rgb, tile=(128, 128), compression=compression, photometric="rgb")
+    result = _tiledeblur("convert", tmp_path / name, tmp_path / "scan.zarr")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...],
+                                  tifffile.imread(tmp_path / name))
+
+
 def test_demo(tmp_path):
     result = _tiledeblur("demo", "--size", "320", "--out", tmp_path, "--workers", "2")
     assert result.returncode == 0, result.stderr
