@@ -79,6 +79,7 @@ def _fluxes_mostly_missing(camera):
 
 
 SCALE = "mu: 'auto' for tv assumes values on the [0, 1] scale"
+DEFAULT_EPS_SCALE = "eps: tv's default, 0.03, is for values on the [0, 1] scale"
 NO_REGION = "mu: 'auto' found no region to cross-validate"
 
 
@@ -101,3 +102,24 @@ def test_tv_warns_where_the_values_are_far_from_its_scale(tmp_path, values, loss
         found = [warning for warning in caught if warning.category is MuWarning]
         assert {start for start in (SCALE, NO_REGION) if any(str(w.message).startswith(start) for w in found)} == expected
         assert all(warning.filename == __file__ for warning in found)  # the user's line, not the library's
+
+
+@pytest.mark.parametrize(("values", "eps", "warned"), [
+    (lambda camera: camera, None, False),
+    (lambda camera: camera * 1.0, None, True),  # counts: Newton-CG took 110 times the products (found by a probe)
+    (lambda camera: camera.astype(np.uint16) * 16, None, True),  # 12-bit counts in uint16
+    (lambda camera: camera * 1.0, 7.65, False),  # an eps for the counts' scale
+])
+def test_tv_with_a_given_mu_warns_where_the_default_eps_is_off_scale(tmp_path, values, eps, warned):
+    image = values(data.camera()[:96, :128])
+    zarr.create_array(tmp_path / "scan.zarr", data=image)
+    psf = gaussian_psf(7, 1.0)
+    settings = {"loss": "tv", "mu": 0.01} | ({} if eps is None else {"eps": eps})
+    for call in (lambda: deconvolve(image, psf, maxiter=1, **settings), lambda: plan(tmp_path / "scan.zarr", psf,
+                                                                                      **settings)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        found = [warning for warning in caught if warning.category is MuWarning]
+        assert [str(warning.message).startswith(DEFAULT_EPS_SCALE) for warning in found] == [True] * warned
+        assert all(warning.filename == __file__ for warning in found)

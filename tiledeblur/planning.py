@@ -8,6 +8,7 @@ run: the :class:`Job` that every tile task carries and the
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -24,7 +25,7 @@ from .image import check_float_range, check_missing_value, largest_magnitude, to
 from .io import Location, open_input, plane_axes, read_channels
 from .ome import Multiscale, axis_type, plain_multiscale, pyramid_shapes, read_multiscale
 from .psf import check_psf, psf_radius, read_psf_file
-from .regularization import estimate_image_mu, is_auto
+from .regularization import estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
 from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes
 
@@ -246,9 +247,11 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     missing_value = check_missing_value(missing_value, array.dtype)
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
+    read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     if automatic:
-        mu = estimate_image_mu(lambda yx: _sample(array, yx, axis, source, missing_value), shape, psfs, loss, stacklevel=3)
-        settings = dataclasses.replace(settings, mu=mu)
+        settings = dataclasses.replace(settings, mu=estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3))
+    elif loss == "tv" and eps == DEFAULT_EPS:
+        warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
     halo = _choose_halo(halo, psfs, settings.mu, radius)

@@ -57,7 +57,7 @@ from .objectives import DEFAULT_MU
 from .operators import difference_power
 
 __all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum",
-           "sample_regions"]
+           "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 1, 121)
@@ -82,7 +82,7 @@ MAX_SAMPLES = 64
 
 
 class MuWarning(UserWarning):
-    """``mu="auto"`` found nothing in its sample regions to cross-validate and used the loss's default weight."""
+    """``mu="auto"`` found no sample region to cross-validate, or ``tv``'s settings do not suit the values' scale."""
 
 
 def is_auto(mu):
@@ -314,24 +314,41 @@ def value_reach(image):
     return float(magnitudes.max()), float(np.percentile(magnitudes, REACH_PERCENTILE))
 
 
-def warn_if_off_scale(reach, loss, *, stacklevel):
-    """Warn (:class:`MuWarning`) where ``tv``'s automatic weight meets values far from the [0, 1] it assumes.
+def warn_if_off_scale(reach, loss, *, stacklevel, eps=None):
+    """Warn (:class:`MuWarning`) where ``tv``'s settings meet values far from the [0, 1] they assume.
 
     ``reach`` is a :func:`value_reach`; it is off the scale where the largest
     magnitude lies below ``TV_SCALE_RANGE`` or the percentile above it.
+    ``eps`` is None for ``mu="auto"``, whose rule assumes the scale; for a
+    given ``mu`` it is the default ``eps``, which does too (an ``eps`` that the
+    caller chose is for the image's own scale, and warns of nothing).
     ``stacklevel`` is the warning's, counted from the caller of this function.
 
     Total variation is homogeneous of degree one in the image, its data term
     of degree two: for values ``s`` times larger the same problem has ``mu``
     and ``eps`` ``s`` times larger. The rule maps GCV's weight for [0, 1]
     images, and the default ``eps`` is for them too; 12-bit counts in uint16
-    reach 0.0625 of that scale, and a mosaic's fluxes thousands.
+    reach 0.0625 of that scale, and a mosaic's fluxes thousands. Where
+    ``eps`` is far too small for the values, the loss is nearly not smooth
+    and Newton-CG crawls: a 512² image at 255 times the scale took 110 times
+    the Hessian products (found by a probe).
     """
     largest, typical = reach
     low, high = TV_SCALE_RANGE
-    if loss == "tv" and largest > 0 and (largest < low or typical > high):  # a blank image has no scale
-        warnings.warn(
-            f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and the magnitudes "
-            f"sampled reach {largest:.3g} ({REACH_PERCENTILE}th percentile {typical:.3g}); scale the image to "
-            "[0, 1], or pass mu and eps for its scale.", MuWarning, stacklevel=stacklevel + 1,
-        )
+    if loss != "tv" or largest == 0 or low <= largest and typical <= high:  # a blank image has no scale
+        return
+    sampled = f"the magnitudes sampled reach {largest:.3g} ({REACH_PERCENTILE}th percentile {typical:.3g})"
+    if eps is None:
+        message = (f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and {sampled}; "
+                   "scale the image to [0, 1], or pass mu and eps for its scale.")
+    else:
+        message = (f"eps: tv's default, {eps:g}, is for values on the [0, 1] scale, and {sampled}; there it rounds "
+                   "edges away (dim values) or slows the solve many times (large ones). Scale the image to "
+                   "[0, 1], or pass eps for its scale.")
+    warnings.warn(message, MuWarning, stacklevel=stacklevel + 1)
+
+
+def sampled_reach(read_region, shape):
+    """The :func:`value_reach` of an image's sample regions (see :func:`sample_regions`), every channel together."""
+    reaches = [value_reach(channel) for yx in sample_regions(shape) for channel in read_region(yx)]
+    return tuple(float(largest) for largest in np.max(reaches, axis=0))

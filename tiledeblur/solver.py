@@ -623,6 +623,8 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
             warn_if_off_scale(value_reach(observed), settings.loss, stacklevel=2)
             mu = auto_mu(gcv_mu(observed, psf), settings.loss)
         settings = dataclasses.replace(settings, mu=mu)
+    elif loss == "tv" and eps == DEFAULT_EPS:
+        warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
     restored, info = solve(observed, psf, settings)
     if not info.converged:
         warnings.warn(f"Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)
