@@ -23,8 +23,10 @@ __all__ = ["convert"]
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
 OME_VERSION = "0.5"
 #: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
-#: PNG), imageio, and zlib for a truncated compressed TIFF strip.
-READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error)
+#: PNG), imageio, zlib for a truncated compressed TIFF strip, and imagecodecs'
+#: codecs (``DeflateError``, ``Jpeg8Error``... all ``RuntimeError``), which
+#: tifffile uses in zlib's place where they are installed.
+READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
 
 
 def _open_image(path):
