@@ -286,12 +286,18 @@ def test_convert_tiff_and_ome(tmp_path):
     plain = zarr.open_array(tmp_path / "plain.zarr", mode="r")
     assert plain.chunks == (256, 256, 3)
     np.testing.assert_array_equal(plain[...], rgb)
-    result = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr", "--ome")
+    result = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr", "--ome", "--chunk", "128")
     assert result.returncode == 0, result.stderr
     group = zarr.open_group(tmp_path / "ome.zarr", mode="r")
-    axes = [axis["name"] for axis in group.attrs["ome"]["multiscales"][0]["axes"]]
+    multiscale = group.attrs["ome"]["multiscales"][0]
+    axes = [axis["name"] for axis in multiscale["axes"]]
     assert axes == ["c", "y", "x"] and group["0"].metadata.dimension_names == ("c", "y", "x")  # as NGFF 0.5 requires
     np.testing.assert_array_equal(group["0"][...], np.moveaxis(rgb, -1, 0))
+    # A pyramid down to one chunk, each level the rounded 2 x 2 mean of the one before.
+    assert [dataset["path"] for dataset in multiscale["datasets"]] == ["0", "1", "2"]
+    assert group["2"].shape == (3, 128, 128)
+    halved = np.round(group["0"][...].reshape(3, 256, 2, 256, 2).mean(axis=(2, 4)))
+    np.testing.assert_array_equal(group["1"][...], halved)
     again = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr")
     assert again.returncode == 2 and "which exists" in again.stderr
 

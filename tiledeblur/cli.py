@@ -220,7 +220,7 @@ def _parser():
     convert_parser.add_argument("output", help="the new Zarr path")
     convert_parser.add_argument("--chunk", type=int, default=512, help="chunk side in px (default: %(default)s)")
     convert_parser.add_argument("--ome", action="store_true",
-                                help="write an OME-Zarr 0.5 group, level 0 only (default: a plain array)")
+                                help="write an OME-Zarr 0.5 group with a pyramid (default: a plain array)")
     convert_parser.set_defaults(handler=_convert)
 
     demo_parser = commands.add_parser("demo", allow_abbrev=False, help="make a scan from skimage.data, deblur it, write a picture")

@@ -17,11 +17,11 @@ from skimage import io as skimage_io
 
 from .arguments import check_int
 from .fits import FitsImage, is_fits_name
+from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
 
 __all__ = ["convert"]
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
-OME_VERSION = "0.5"
 #: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
 #: PNG), imageio, zlib for a truncated compressed TIFF strip, and imagecodecs'
 #: codecs (``DeflateError``, ``Jpeg8Error``... all ``RuntimeError``), which
@@ -48,13 +48,6 @@ def _open_image(path):
     return skimage_io.imread(path), False
 
 
-def _ome_attributes(axes):
-    return {"ome": {"version": OME_VERSION, "multiscales": [{
-        "axes": [{"name": a, "type": "channel" if a == "c" else "space"} for a in axes],
-        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0] * len(axes)}]}],
-    }]}}
-
-
 def convert(image_path, output, *, chunk=512, ome=False):
     """Write a 2-D or RGB(A) image file, or a TIFF's or FITS file's planes (CYX), to a new Zarr array or OME-Zarr group.
 
@@ -73,7 +66,8 @@ def convert(image_path, output, *, chunk=512, ome=False):
         Chunk side in pixels; channels stay in one chunk.
     ome : bool
         Write an OME-Zarr 0.5 group holding the image as level ``"0"``, with
-        channels first (``cyx``), as NGFF requires.
+        channels first (``cyx``), as NGFF requires, and a pyramid of 2 × 2
+        means down to one chunk, for viewers.
 
     Returns
     -------
@@ -116,9 +110,11 @@ def _copy(source, planes_first, image_path, output, chunk, ome):
     else:
         shape, chunks = source.shape, (chunk, chunk, source.shape[2])
     if ome:
-        names = "cyx" if source.ndim == 3 else "yx"
-        group = zarr.open_group(output, mode="w-", attributes=_ome_attributes(names))
-        target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype, dimension_names=list(names))
+        multiscale = plain_multiscale(source.ndim, 0 if source.ndim == 3 else None, zarr_format=3)
+        levels = [shape, *pyramid_shapes(shape, multiscale, chunk)]
+        group = zarr.open_group(output, mode="w-", attributes=multiscale_attributes(multiscale, levels))
+        target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype,
+                                    dimension_names=[axis["name"] for axis in multiscale.axes])
     else:
         target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype)
     rows = source.shape[1] if planes_first else source.shape[0]
@@ -133,6 +129,8 @@ def _copy(source, planes_first, image_path, output, chunk, ome):
     except READ_ERRORS as error:
         shutil.rmtree(output)  # made by this call: a retry must not find half an image there
         raise _unreadable(image_path, error) from None
+    if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
+        build_pyramid(None, str(output), levels, chunks)
     return target
 
 

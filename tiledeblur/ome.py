@@ -200,6 +200,9 @@ def chunk_keys(zarr_format):
 def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_value=None, on_level=None):
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
+    With ``client=None`` the levels are computed in this process, by dask's
+    default scheduler, as ``tiledeblur convert --ome`` does.
+
     Each level is the 2 × 2 mean of the one before (an odd last row or column
     is dropped), of the pixels present (not NaN, nor ``missing_value``: a
     block without any stays missing), rounded for integer dtypes, written in
@@ -226,8 +229,12 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
             if previous.dtype.kind in "ui":
                 halved = da.round(halved)
             # Bands start on whole chunks of the level, so no two tasks write one chunk.
-            client.compute(da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
-                                    regions=_along(axis, rows), compute=False)).result()
+            stored = da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
+                              regions=_along(axis, rows), compute=False)
+            if client is None:
+                stored.compute()
+            else:
+                client.compute(stored).result()
 
 
 def _mean_of_present(block, axis=None, *, missing_value=None):
