@@ -83,6 +83,22 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
     assert not (tmp_path / "scan.deblurred.zarr").exists()
 
 
+def test_a_client_that_is_not_one_or_is_closed_is_refused(tmp_path):
+    """An address passed as client=, and a closed client: AttributeError and RuntimeError before (found by a probe)."""
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=np.zeros((64, 64), dtype=np.uint8), chunks=(32, 32))
+    with pytest.raises(TypeError, match="client: expected None or a distributed.Client, got 'tcp://127.0.0.1:8786' "
+                                        "instead; pass a scheduler's address as address="):
+        run(path, gaussian_psf(5, 1.0), client="tcp://127.0.0.1:8786", progress=False)
+    with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as closed:
+        pass
+    for call in (run, plan):
+        with pytest.raises(ValueError, match="client: expected a running distributed.Client, got one whose status "
+                                             "is 'closed'"):
+            call(path, gaussian_psf(5, 1.0), client=closed)
+    assert not (tmp_path / "scan.deblurred.zarr").exists()
+
+
 def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd):
     """A batch system starts workers late: run waits for the first, and its window grows with the rest."""
     path = tmp_path / "scan.zarr"

@@ -5,6 +5,7 @@ import hashlib
 import math
 import shutil
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -148,19 +149,25 @@ def test_inf_and_huge_pixels(tmp_path, client, pixel, match, capfd):
     before = _digest(path)
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
         run(path, PSF, mu=1e-3, client=client)  # no sample read for mu: the workers' scan sees it
-    assert "scanning the float input for inf and huge values" in capfd.readouterr().err
+    assert "scanning the input for inf, huge values and pixels present" in capfd.readouterr().err
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
         plan(path, PSF)  # the regions read for mu="auto"
     assert _digest(path) == before
     assert not (tmp_path / "odd.deblurred.zarr").exists()
 
 
-@pytest.mark.parametrize("value", [256, -1, 1.5])
-def test_a_missing_value_that_the_dtype_cannot_hold(tmp_path, value):
+@pytest.mark.parametrize(("value", "dtype", "given"), [
+    (256, "u1", "256"), (-1, "u1", "-1"), (1.5, "u1", "1.5"),
+    (10**23, "u1", "100000000000000000000000"), (Fraction(1, 2), "u1", r"Fraction\(1, 2\)"),  # numpy's TypeError before
+    (1e39, "f4", r"1e\+39"),  # an overflow warning before
+])
+def test_a_missing_value_that_the_dtype_cannot_hold(tmp_path, value, dtype, given):
     path = tmp_path / "counts.zarr"
-    zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="u1")
-    with pytest.raises(ValueError, match=f"missing_value: expected a value that uint8 holds, 0 to 255, got {value}"):
-        run(path, PSF, missing_value=value, progress=False)
+    zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=f"missing_value: expected a value that {np.dtype(dtype)} holds.*, got {given} "):
+            run(path, PSF, missing_value=value, progress=False)
     assert not (tmp_path / "counts.deblurred.zarr").exists()
 
 
@@ -183,6 +190,12 @@ def test_only_missing_pixels(tmp_path, client):
     with pytest.raises(ValueError, match="zarr_path '.*blank.zarr': expected some pixels that are not NaN"):
         run(path, PSF, mu=1e-3, client=client, progress=False)
     assert not (tmp_path / "blank.deblurred.zarr").exists()
+    # An integer image that missing_value marks whole (found by a probe: its output was all NaN).
+    zarr.create_array(tmp_path / "zeros.zarr", shape=(64, 64), chunks=(32, 32), dtype="u1")
+    with pytest.raises(ValueError, match="zarr_path '.*zeros.zarr': expected some pixels present, got only "
+                                         "missing_value 0 instead."):
+        run(tmp_path / "zeros.zarr", PSF, mu=1e-3, missing_value=0, client=client, progress=False)
+    assert not (tmp_path / "zeros.deblurred.zarr").exists()
 
 
 def test_corrupt_chunk_is_named_before_any_tile(scan):

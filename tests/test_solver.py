@@ -98,6 +98,7 @@ def test_settings_defaults_per_loss():
         ({"loss": ["tv"]}, TypeError, r"loss: expected a str, one of .*, got \['tv'\]"),
         ({"boundary": "wrap"}, ValueError, "boundary: expected one of"),
         ({"nonneg": "yes"}, TypeError, "nonneg: expected True or False, got 'yes'"),
+        ({"return_info": "False"}, TypeError, "return_info: expected True or False, got 'False'"),
     ],
 )
 def test_bad_settings(kwargs, error, match):

@@ -104,7 +104,8 @@ def _add_problem_options(parser):
     parser.add_argument("--missing-value", type=_number, metavar="VALUE",
                         help="an input value that marks a pixel without a datum, as NaN does in floats: a "
                              "mosaic's fill (often 0) or a saturated count; left out of the solve, and NaN in "
-                             "the output (VALUE with --out-dtype input) (default: none)")
+                             "the output (VALUE with --out-dtype input); write --missing-value=-1e30 for a negative one "
+                             "(default: none)")
 
 
 def _add_cluster_options(parser):
@@ -119,7 +120,7 @@ def _preview(path, arguments, report):
     save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value)
 
 
-def _check_preview(path):
+def _check_preview(path, output):
     """Refuse a preview that cannot or must not be written before the run, not hours later after it.
 
     Like every output, it never replaces a file, and it is written into no
@@ -130,8 +131,9 @@ def _check_preview(path):
         raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
     if path.exists():
         raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
-    # An output that does not exist yet has no folder to write into either.
-    if any(_holds_zarr_metadata(folder) for folder in path.resolve().parents):
+    # --out is no store yet, but becomes one (found by a probe: a preview named as --out failed after the run).
+    inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
+    if inside_output or any(_holds_zarr_metadata(folder) for folder in path.resolve().parents):
         raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
     if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
         raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
@@ -145,7 +147,7 @@ def _holds_zarr_metadata(folder):
 def _run(arguments):
     if arguments.preview:
         arguments.preview = Path(arguments.preview).expanduser()
-        _check_preview(arguments.preview)
+        _check_preview(arguments.preview, arguments.out)
     report = run(
         arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,

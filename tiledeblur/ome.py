@@ -226,8 +226,6 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
             source = da.from_zarr(previous)[_along(axis, slice(2 * rows.start, 2 * rows.stop))]
             mean = functools.partial(_mean_of_present, missing_value=missing_value)
             halved = da.coarsen(mean, source, dict(enumerate(factors)), trim_excess=True)
-            if previous.dtype.kind in "ui":
-                halved = da.round(halved)
             # Bands start on whole chunks of the level, so no two tasks write one chunk.
             stored = da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
                               regions=_along(axis, rows), compute=False)
@@ -238,14 +236,18 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
 
 
 def _mean_of_present(block, axis=None, *, missing_value=None):
-    """The mean of the pixels present along ``axis``: not NaN, nor ``missing_value``, which marks where none is.
+    """The mean along ``axis`` of the pixels present, in ``block``'s dtype (rounded for integers).
+
+    Present means neither NaN nor ``missing_value``; where none is, the mean
+    is missing too: NaN, or exactly ``missing_value`` (int64's largest
+    value does not survive float64).
 
     Examples
     --------
     >>> _mean_of_present(np.array([[1.0, np.nan], [np.nan, np.nan]]), axis=1).tolist()
     [1.0, nan]
-    >>> _mean_of_present(np.array([[2, 0], [0, 0]], dtype=np.uint8), axis=1, missing_value=0).tolist()
-    [2.0, 0.0]
+    >>> _mean_of_present(np.array([[3, 0], [0, 0]], dtype=np.uint8), axis=1, missing_value=0).tolist()
+    [3, 0]
     """
     values = block.astype(np.float64)
     if missing_value is not None:
@@ -253,7 +255,11 @@ def _mean_of_present(block, axis=None, *, missing_value=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy's "Mean of empty slice", which is the point
         mean = np.nanmean(values, axis=axis)
-    return mean if missing_value is None else np.where(np.isnan(mean), missing_value, mean)
+    absent = np.isnan(mean)
+    if block.dtype.kind in "ui":
+        mean = np.round(np.where(absent, 0, mean))
+    result = mean.astype(block.dtype)
+    return result if missing_value is None else np.where(absent, missing_value, result)
 
 
 def _along(axis, rows):

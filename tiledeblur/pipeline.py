@@ -94,20 +94,24 @@ def _cast(restored, dtype, input_dtype, missing_value=None):
     True
     >>> _cast(np.array([np.nan, 0.5]), "input", np.dtype(np.uint16), missing_value=65535).tolist()
     [65535, 32768]
+    >>> int(_cast(np.array([np.nan]), "input", np.dtype(np.int64), missing_value=2**63 - 1)[0]) == 2**63 - 1
+    True
     """
     if dtype != "input":
         return restored.astype(dtype)
-    integers = input_dtype.kind in "ui"
-    if missing_value is not None:
-        # On the float scale, so that the cast below gives missing_value back exactly.
-        restored = np.where(np.isnan(restored), missing_value / (np.iinfo(input_dtype).max if integers else 1),
-                            restored)
-    if not integers:
-        return restored.astype(input_dtype)
-    limits = np.iinfo(input_dtype)
-    low, high = (float(limit) if float(limit) == limit else float(np.nextafter(float(limit), 0))
-                 for limit in (limits.min, limits.max))
-    return np.clip(np.round(restored * limits.max), low, high).astype(input_dtype)
+    missing = np.isnan(restored) if missing_value is not None else None
+    if missing is not None:
+        restored = np.where(missing, 0, restored)  # set exactly below: through float64, int64's limits are not
+    if input_dtype.kind in "ui":
+        limits = np.iinfo(input_dtype)
+        low, high = (float(limit) if float(limit) == limit else float(np.nextafter(float(limit), 0))
+                     for limit in (limits.min, limits.max))
+        cast = np.clip(np.round(restored * limits.max), low, high).astype(input_dtype)
+    else:
+        cast = restored.astype(input_dtype)
+    if missing is not None:
+        cast[missing] = missing_value
+    return cast
 
 
 def _output_missing_value(job):
@@ -292,16 +296,28 @@ def _create_output(prepared, identity, *, overwrite):
     )
 
 
-def _check_float_range(client, prepared, *, progress):
-    """Refuse inf, huge pixels or only NaN (see :func:`tiledeblur.image.check_float_range`), scanning on the workers."""
-    source = prepared.job.source
-    if prepared.array.dtype.kind != "f":
+def _scan_input(client, prepared, *, progress):
+    """Refuse, scanning on the workers, inf, huge pixels or no pixel present (see :func:`tiledeblur.image.check_float_range`).
+
+    Integers hold neither inf nor huge values: they are read only where a
+    ``missing_value`` may mark every pixel (an image of zeros with
+    ``missing_value=0`` wrote an output of NaN before, found by a probe).
+    """
+    source, missing_value = prepared.job.source, prepared.job.missing_value
+    floats = prepared.array.dtype.kind == "f"
+    if not floats and missing_value is None:
         return
-    _tell("scanning the float input for inf and huge values (it is read once)", progress=progress)
+    _tell(f"scanning the input for {'inf, huge values and ' if floats else ''}pixels present (it is read once)",
+          progress=progress)
     lazy = da.from_zarr(source.open("r"))
-    if prepared.job.missing_value is not None:  # a fill such as -1e30 is no datum to refuse
-        lazy = da.where(lazy == prepared.job.missing_value, np.nan, lazy)
-    check_float_range(float(client.compute(da.nanmax(abs(lazy))).result()), name=f"zarr_path {source.array_url!r}")
+    if missing_value is not None:  # a fill such as -1e30 is no datum to refuse
+        lazy = da.where(lazy == missing_value, np.nan, lazy if floats else 1.0)
+    largest = float(client.compute(da.nanmax(abs(lazy))).result())
+    name = f"zarr_path {source.array_url!r}"
+    if np.isnan(largest) and missing_value is not None:
+        raise ValueError(f"{name}: expected some pixels present, got only missing_value {missing_value!r}"
+                         f"{' or NaN' if floats else ''} instead.")
+    check_float_range(largest, name=name)
 
 
 def _warn_unconverged(tile, stats):
@@ -387,7 +403,7 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
     """Create the output if needed, compute its missing tiles and build its pyramid; return how many tiles were computed."""
     logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
     _tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
-    _check_float_range(client, prepared, progress=progress)
+    _scan_input(client, prepared, progress=progress)
     if finished is None:
         _create_output(prepared, identity, overwrite=replace)
     computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)

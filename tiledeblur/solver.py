@@ -606,6 +606,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     ((32, 32), dtype('float32'), True)
     """
     observed = check_image(image)
+    return_info = check_flag("return_info", return_info)
     automatic = is_auto(mu)
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
                               maxiter=maxiter, nonneg=nonneg)
