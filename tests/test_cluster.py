@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import dask
 import numpy as np
@@ -97,6 +98,38 @@ def test_a_client_that_is_not_one_or_is_closed_is_refused(tmp_path):
                                              "is 'closed'"):
             call(path, gaussian_psf(5, 1.0), client=closed)
     assert not (tmp_path / "scan.deblurred.zarr").exists()
+
+
+def test_a_lost_scheduler_is_one_line_and_the_written_tiles_stay(tmp_path):
+    """The user's scheduler dies mid-run: a KeyError's traceback after 30 s before (found by a probe)."""
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=np.tile(data.camera(), (2, 2)), chunks=(256, 256))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dask_command = Path(sys.executable).with_name("dask")
+    scheduler = subprocess.Popen([dask_command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--dashboard-address", "127.0.0.1:0"], stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([dask_command, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--host",
+                               "127.0.0.1", "--dashboard-address", "127.0.0.1:0"], stderr=subprocess.DEVNULL)
+    try:
+        output = tmp_path / "out.zarr"
+        driver = subprocess.Popen([Path(sys.executable).with_name("tiledeblur"), "run", path, "--psf",
+                                   "gaussian:13,1,3", "--mu", "0.001", "--tile", "256", "--address",
+                                   f"tcp://127.0.0.1:{port}", "--out", output], stderr=subprocess.PIPE, text=True)
+        markers = output / ".tiledeblur" / "done"
+        while not (markers.exists() and any(markers.iterdir())):
+            assert driver.poll() is None, driver.stderr.read()
+            time.sleep(0.05)
+        scheduler.kill()
+        _, stderr = driver.communicate(timeout=120)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait()
+    assert driver.returncode == 1 and "Traceback" not in stderr and "ERROR" not in stderr, stderr
+    assert stderr.splitlines()[-1].startswith("tiledeblur: the dask scheduler was lost")
+    assert any(markers.iterdir())
 
 
 def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd):

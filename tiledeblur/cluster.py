@@ -45,6 +45,10 @@ WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20, "MALLOC_TRIM_THRESHOLD_":
 #:   not every 0.5 s: the process that holds the scheduler and the nannies
 #:   then took 2.3% of a core while two workers solved, not 3.9%.
 CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.interval": "2s"}
+#: The loggers that :func:`connect` quiets while it closes after Ctrl-C or a
+#: lost scheduler; dask's configuration gives ``distributed.client`` a level
+#: of its own.
+SHUTDOWN_LOGGERS = ("distributed", "distributed.client")
 
 
 def check_n_workers(n_workers):
@@ -78,25 +82,29 @@ def connect(*, client=None, address=None, n_workers=None):
     """
     if client is not None:
         yield client
-    elif address is not None:
+        return
+    if address is not None:
         check_scheduler(address)
-        with Client(address) as remote:
-            yield remote
-    else:
-        distributed_logger = logging.getLogger("distributed")
-        level = distributed_logger.level
-        try:
-            with local_cluster(n_workers) as cluster, Client(cluster) as local:
-                try:
-                    yield local
-                except KeyboardInterrupt:
+    levels = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
+    try:
+        with contextlib.ExitStack() as stack:
+            cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
+            started = stack.enter_context(Client(cluster))
+            try:
+                yield started
+            except BaseException as error:
+                if isinstance(error, KeyboardInterrupt) or started.status != "running":
                     # Closing a cluster whose workers are busy warns of every
-                    # task it cancels and of every worker it has to kill: noise
-                    # after a Ctrl-C, whose tiles a rerun resumes.
-                    distributed_logger.setLevel(logging.ERROR)
-                    raise
-        finally:
-            distributed_logger.setLevel(level)
+                    # task it cancels and of every worker it has to kill, and a
+                    # client that lost its scheduler logs its reconnection's
+                    # end: noise after a Ctrl-C or a lost scheduler, whose
+                    # tiles a rerun resumes.
+                    for name in SHUTDOWN_LOGGERS:
+                        logging.getLogger(name).setLevel(logging.CRITICAL)
+                raise
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def check_scheduler(address):

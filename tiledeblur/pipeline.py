@@ -381,6 +381,12 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
                 _warn_unconverged(tile, stats)
             else:
                 failures.append((tile, _failure(future)))
+            if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
+                raise TileError(
+                    f"the dask scheduler was lost (the client is {client.status}) after {computed} tiles of this "
+                    "run; every tile written is kept: run again with a running scheduler to compute only the "
+                    "missing tiles."
+                )
             fill()
     finally:
         progress.close()
