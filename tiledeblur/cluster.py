@@ -249,13 +249,13 @@ def worker_resources(client, n_workers):
 def check_cluster_options(*, client, address, n_workers):
     """Refuse a cluster choice that contradicts itself, before anything starts."""
     check_n_workers(n_workers)
-    if client is not None and not isinstance(client, Client):
-        advice = "; pass a scheduler's address as address=" if isinstance(client, str) else ""
-        raise TypeError(f"client: expected None or a distributed.Client, got {client!r} instead{advice}.")
-    if client is not None and client.status != "running":
-        raise ValueError(f"client: expected a running distributed.Client, got one whose status is {client.status!r}.")
     if client is not None and address is not None:
         raise ValueError(f"address: expected None when a client is given, got {address!r} instead.")
     if n_workers is not None and (client is not None or address is not None):
         # The workers are the cluster's own; a count that would be ignored is refused instead.
         raise ValueError(f"n_workers: expected None with a client or an address, got {n_workers!r} instead.")
+    if client is not None and not isinstance(client, Client):
+        advice = "; pass a scheduler's address as address=" if isinstance(client, str) else ""
+        raise TypeError(f"client: expected None or a distributed.Client, got {client!r} instead{advice}.")
+    if client is not None and client.status != "running":
+        raise ValueError(f"client: expected a running distributed.Client, got one whose status is {client.status!r}.")
