@@ -2,6 +2,7 @@
 
 import http.server
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from skimage import data
 
 import tiledeblur.pipeline
 from tiledeblur import gaussian_psf, plan, run
-from tiledeblur.cluster import WORKER_MALLOC, local_cluster, worker_resources
+from tiledeblur.cluster import WORKER_MALLOC, _ctrl_c_ignored, local_cluster, worker_resources
 
 
 def _monitor_interval_ms(dask_worker=None, dask_scheduler=None):
@@ -52,6 +53,16 @@ def test_settings_reach_the_scheduler_and_every_worker_a_restarted_one_too():
         *settings, restarted = _worker_settings(client)
     assert restarted != pid
     assert tuple(settings) == expected
+
+
+def test_ctrl_c_waits_while_the_local_cluster_starts_and_its_workers_leave_it_to_this_process():
+    """Ctrl-C in the second a cluster takes to start closed it half made, with tracebacks (found by a probe)."""
+    with _ctrl_c_ignored():
+        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here
+        with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+            handlers = client.run(lambda: signal.getsignal(signal.SIGINT).__name__)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert list(handlers.values()) == ["_quiet_until_closed"]
 
 
 def test_a_taken_dashboard_port_moves_the_dashboard_without_a_warning():

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import socket
+import threading
 import warnings
 
 import dask
@@ -86,14 +87,16 @@ def connect(*, client=None, address=None, n_workers=None):
     if address is not None:
         check_scheduler(address)
     levels = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
+    started = None
     try:
         with contextlib.ExitStack() as stack:
-            cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
-            started = stack.enter_context(Client(cluster))
             try:
+                with _ctrl_c_ignored():
+                    cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
+                    started = stack.enter_context(Client(cluster))
                 yield started
             except BaseException as error:
-                if isinstance(error, KeyboardInterrupt) or started.status != "running":
+                if isinstance(error, KeyboardInterrupt) or started is not None and started.status != "running":
                     # Closing a cluster whose workers are busy warns of every
                     # task it cancels and of every worker it has to kill, and a
                     # client that lost its scheduler logs its reconnection's
@@ -105,6 +108,29 @@ def connect(*, client=None, address=None, n_workers=None):
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored():
+    """Ignore Ctrl-C while the block runs, as the worker processes that it starts do until :func:`dask_setup`.
+
+    A cluster interrupted while it starts is closed half made, with tracebacks
+    from its exit handlers and from workers still importing (found by a
+    probe). A child process keeps an ignored signal ignored, whichever thread
+    starts it; a handler it would not keep, and a held signal its thread
+    would not pass on (dask's IO loop thread starts the workers). So Ctrl-C
+    does nothing for the second or two that a local cluster takes to start.
+    Only the main thread can set signal handlers.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:  # None: not set from Python
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def check_scheduler(address):
