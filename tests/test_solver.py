@@ -262,6 +262,16 @@ def test_missing_columns_are_as_if_the_image_ended_there(astronaut_crop, article
     assert np.abs(restored[:, 64:] - alone).max() <= 1e-4
 
 
+def test_a_masked_arrays_mask_marks_missing_pixels(astronaut_crop, article_psf):
+    """Masked pixels, whatever they hold (here inf), are missing as NaN is; the mask was dropped before."""
+    observed = astronaut_crop[1][:96, :96]
+    bad = np.random.default_rng(2).random(observed.shape) < 0.01
+    masked = np.ma.masked_array(np.where(bad, np.inf, observed), mask=bad)
+    restored = deconvolve(masked, article_psf, mu=0.01)
+    np.testing.assert_array_equal(restored, deconvolve(np.where(bad, np.nan, observed), article_psf, mu=0.01))
+    assert np.array_equal(np.isnan(restored), bad)
+
+
 def test_tv_keeps_total_variation_on_missing_pixels(astronaut_crop, article_psf):
     """With 30% of the pixels missing at random the others lose 0.16 dB; 0.81 dB with the border's quadratic model."""
     truth, observed = (image[:192, :192] for image in astronaut_crop)

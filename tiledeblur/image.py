@@ -107,23 +107,36 @@ def check_image(image, *, name="image"):
         If ``image`` is not a real numeric array.
     ValueError
         If it is not 2-D, is empty, holds inf or magnitudes above
-        ``MAX_FLOAT_MAGNITUDE``, or only NaN.
+        ``MAX_FLOAT_MAGNITUDE``, or only NaN (or masked pixels).
+
+    Notes
+    -----
+    The masked pixels of a ``numpy.ma.MaskedArray`` (bad pixels, as astropy
+    marks them) are missing, as NaN is, whatever values they hold; before,
+    the mask was dropped and they counted as data (found by a probe).
 
     Examples
     --------
     >>> check_image(np.zeros((4, 4), dtype=np.uint16)).dtype
     dtype('float64')
+    >>> check_image(np.ma.masked_equal([[1.0, np.inf], [0.5, 0.25]], np.inf))
+    array([[1.  ,  nan],
+           [0.5 , 0.25]])
     """
-    array = np.asarray(image)
+    masked = np.ma.isMaskedArray(image)
+    array = np.asarray(np.ma.getdata(image))
     if array.dtype.kind not in "uif":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
     if array.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
     if array.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {array.shape} instead.")
-    if array.dtype.kind == "f":
-        check_float_range(largest_magnitude(array), name=name)
-    return to_float(array)
+    converted = to_float(array)
+    if masked:
+        converted[np.ma.getmaskarray(image)] = np.nan
+    if array.dtype.kind == "f" or masked:
+        check_float_range(largest_magnitude(converted), name=name)
+    return converted
 
 
 def largest_magnitude(array):
