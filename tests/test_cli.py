@@ -67,6 +67,8 @@ def test_version_and_python_dash_m():
          "--preview: expected a picture's file name such as before_after.png, got"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}/../notes.png"],
          "notes.png', which exists; remove it or name another."),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}/../dangling.png"],
+         "dangling.png', which exists; remove it or name another."),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}/p.png"],
          "--preview: expected a path outside the Zarr stores of input and output, got '"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", "{scan}/../same.png", "--preview", "{scan}/../same.png"],
@@ -86,6 +88,8 @@ def test_version_and_python_dash_m():
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
     (scan.parent / "notes").write_text("a file, not a folder")
     (scan.parent / "notes.png").write_text("the user's file, which no preview may replace")
+    if not (scan.parent / "dangling.png").is_symlink():
+        (scan.parent / "dangling.png").symlink_to(scan.parent / "scan.deblurred.zarr" / "p.png")
     result = _tiledeblur(*[a.replace("{scan}", str(scan)) for a in arguments])
     assert result.returncode == 2
     assert message in result.stderr

@@ -129,7 +129,7 @@ def _check_preview(path, output):
     """
     if not path.absolute().parent.is_dir():
         raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
-    if path.exists():
+    if path.exists() or path.is_symlink():  # a link to nowhere yet leads into the output store (found by a probe)
         raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
     # --out is no store yet, but becomes one (found by a probe: a preview named as --out failed after the run).
     inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
