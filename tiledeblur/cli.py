@@ -18,7 +18,7 @@ from PIL import Image
 from ._version import __version__
 from .convert import convert
 from .demo import run_demo, save_preview
-from .io import open_input
+from .io import Location, open_input
 from .pipeline import TileError, run
 from .planning import plan
 from .psf import gaussian_psf
@@ -133,15 +133,11 @@ def _check_preview(path, output):
         raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
     # --out is no store yet, but becomes one (found by a probe: a preview named as --out failed after the run).
     inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
-    if inside_output or any(_holds_zarr_metadata(folder) for folder in path.resolve().parents):
+    if inside_output or any(Location.at(folder).holds_zarr() for folder in path.resolve().parents):
         raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
     if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
         raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
                          "whose extension names no format that Pillow writes.")
-
-
-def _holds_zarr_metadata(folder):
-    return any((folder / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
 
 
 def _run(arguments):

@@ -227,7 +227,7 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
             mean = functools.partial(_mean_of_present, missing_value=missing_value)
             halved = da.coarsen(mean, source, dict(enumerate(factors)), trim_excess=True)
             # Bands start on whole chunks of the level, so no two tasks write one chunk.
-            stored = da.store(halved.astype(previous.dtype).rechunk(chunks), target, lock=False,
+            stored = da.store(halved.rechunk(chunks), target, lock=False,
                               regions=_along(axis, rows), compute=False)
             if client is None:
                 stored.compute()

@@ -274,13 +274,13 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     True
     """
     regions = sample_regions(shape)
-    weights, reach = [], (0.0, 0.0)
+    weights, reaches = [], []
     for yx in regions:
         for channel, psf in zip(read_region(yx), psfs):
-            reach = tuple(map(max, reach, value_reach(channel)))
+            reaches.append(value_reach(channel))
             if _informative(channel):
                 weights.append(gcv_mu(channel, psf))
-    warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
+    warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
     weights = np.array(weights)
     if not weights.size:
         warnings.warn(
@@ -350,5 +350,9 @@ def warn_if_off_scale(reach, loss, *, stacklevel, eps=None):
 
 def sampled_reach(read_region, shape):
     """The :func:`value_reach` of an image's sample regions (see :func:`sample_regions`), every channel together."""
-    reaches = [value_reach(channel) for yx in sample_regions(shape) for channel in read_region(yx)]
+    return _widest([value_reach(channel) for yx in sample_regions(shape) for channel in read_region(yx)])
+
+
+def _widest(reaches):
+    """The :func:`value_reach` of pixels whose parts' reaches are ``reaches``: each figure's largest."""
     return tuple(float(largest) for largest in np.max(reaches, axis=0))
