@@ -1,6 +1,8 @@
 """The clusters of run(): the local one's settings reach its scheduler and workers; a wrong address fails fast."""
 
+import asyncio
 import http.server
+import logging
 import os
 import signal
 import socket
@@ -17,11 +19,12 @@ import psutil
 import pytest
 import zarr
 from distributed import Client, LocalCluster
+from distributed.utils import LoopRunner, sync
 from skimage import data
 
 import tiledeblur.pipeline
 from tiledeblur import gaussian_psf, plan, run
-from tiledeblur.cluster import WORKER_MALLOC, _ctrl_c_ignored, local_cluster, worker_resources
+from tiledeblur.cluster import WORKER_MALLOC, _ctrl_c_ignored, _sync_cancel_bug_hidden, local_cluster, worker_resources
 
 
 def _monitor_interval_ms(dask_worker=None, dask_scheduler=None):
@@ -63,6 +66,39 @@ def test_ctrl_c_waits_while_the_local_cluster_starts_and_its_workers_leave_it_to
             handlers = client.run(lambda: signal.getsignal(signal.SIGINT).__name__)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert list(handlers.values()) == ["_quiet_until_closed"]
+
+
+def _ctrl_c_before_a_dask_call_begins(loop):
+    """Press Ctrl-C while ``sync`` waits on a call that the busy IO loop has not begun, as a run's polling can."""
+    released = threading.Event()
+
+    def busy():
+        time.sleep(0.2)  # for the main thread to be waiting inside sync
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        released.wait(10)
+
+    loop.add_callback(busy)
+    with pytest.raises(KeyboardInterrupt):
+        sync(loop, asyncio.sleep, 0)
+    released.set()
+    sync(loop, asyncio.sleep, 0)  # after the cancel that the Ctrl-C queued
+
+
+def test_ctrl_c_before_a_dask_call_begins_logs_no_traceback(caplog):
+    """distributed's sync logged a NameError traceback for it; once in some dozen Ctrl-Cs in a run (found by CI)."""
+    runner = LoopRunner(asynchronous=False)
+    runner.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="tornado.application"):
+            _ctrl_c_before_a_dask_call_begins(runner.loop)
+            if "NameError" not in caplog.text:
+                pytest.skip("this distributed no longer logs the NameError; _sync_cancel_bug_hidden can go")
+            caplog.clear()
+            with _sync_cancel_bug_hidden():
+                _ctrl_c_before_a_dask_call_begins(runner.loop)
+            assert caplog.records == []
+    finally:
+        runner.stop()
 
 
 def test_a_taken_dashboard_port_moves_the_dashboard_without_a_warning():
