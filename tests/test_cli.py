@@ -174,6 +174,34 @@ def test_ctrl_c_is_one_line_and_the_rerun_resumes(scan, tmp_path):
     assert int(re.search(r", (\d+) already done", again.stdout).group(1)) >= 1
 
 
+#: Presses Ctrl-C (a real SIGINT) as the command first imports dask, then runs it with the arguments given.
+CTRL_C_AS_DASK_IMPORTS = """
+import os, signal, sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "dask":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+
+sys.meta_path.insert(0, CtrlC())
+from tiledeblur.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_options_are_read_before_the_heavy_imports_and_ctrl_c_among_them_is_one_line(scan):
+    """A Ctrl-C in the second or two that dask, scipy and autograd take to import printed a traceback."""
+    imported = subprocess.run([sys.executable, "-c", "import sys, tiledeblur.cli; print(*sys.modules)"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    assert not {"dask", "numpy", "scipy", "autograd"} & set(imported)
+    plan = ["plan", str(scan), "--psf", "gaussian:13,1,3"]
+    interrupted = subprocess.run([sys.executable, "-c", CTRL_C_AS_DASK_IMPORTS, *plan], capture_output=True,
+                                 text=True, timeout=120, check=False)
+    assert (interrupted.returncode, interrupted.stderr) == (
+        130, "tiledeblur: interrupted; run the same command again to resume\n")
+
+
 def test_run_ome_with_preview(scan, tmp_path):
     output, preview = tmp_path / "out.zarr", tmp_path / "preview.png"
     result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--tile", "128", "--workers", "1", "--ome",

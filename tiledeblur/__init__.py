@@ -1,28 +1,45 @@
-"""tiledeblur: deconvolution of images larger than memory, tile by tile."""
+"""tiledeblur: deconvolution of images larger than memory, tile by tile.
+
+The public names are imported from their modules on first use, as
+scikit-image's are: dask, scipy and autograd take a second or more to
+import, and the command line answers ``--help``, a bad option and Ctrl-C
+before it needs them.
+"""
+
+import importlib
 
 from ._version import __version__
-from .pipeline import DiskSpaceWarning, RunReport, TileError, run
-from .planning import plan
-from .psf import check_psf, gaussian_psf, load_psf
-from .regularization import MuWarning
-from .solver import ConvergenceWarning, SolveInfo, SolverSettings, deconvolve
-from .tiling import HaloWarning, TileMemoryWarning
 
-__all__ = [
-    "ConvergenceWarning",
-    "DiskSpaceWarning",
-    "HaloWarning",
-    "MuWarning",
-    "RunReport",
-    "SolveInfo",
-    "SolverSettings",
-    "TileError",
-    "TileMemoryWarning",
-    "__version__",
-    "check_psf",
-    "deconvolve",
-    "gaussian_psf",
-    "load_psf",
-    "plan",
-    "run",
-]
+#: Each public name's module, under this package.
+PUBLIC_MODULES = {
+    "ConvergenceWarning": "solver",
+    "DiskSpaceWarning": "pipeline",
+    "HaloWarning": "tiling",
+    "MuWarning": "regularization",
+    "RunReport": "pipeline",
+    "SolveInfo": "solver",
+    "SolverSettings": "solver",
+    "TileError": "pipeline",
+    "TileMemoryWarning": "tiling",
+    "check_psf": "psf",
+    "deconvolve": "solver",
+    "gaussian_psf": "psf",
+    "load_psf": "psf",
+    "plan": "planning",
+    "run": "pipeline",
+}
+
+__all__ = ["__version__"] + list(PUBLIC_MODULES)
+
+
+def __getattr__(name):
+    """Import a public name's module on first use (PEP 562)."""
+    if name not in PUBLIC_MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{PUBLIC_MODULES[name]}", __name__), name)
+    globals()[name] = value  # the next use does not come here
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

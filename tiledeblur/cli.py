@@ -1,6 +1,8 @@
 """The ``tiledeblur`` command: ``run``, ``plan``, ``convert`` and ``demo``.
 
-It parses arguments and calls the public functions, nothing more. Bad input
+It parses arguments and hands them to :mod:`tiledeblur.commands`, which
+calls the public functions; it imports neither before the arguments parse,
+so that ``--help`` and a bad option answer at once. Bad input
 ends with one line on stderr (after argparse's usage where an option is
 malformed) and exit status 2, without a traceback. The public functions name
 their arguments in their messages; here those names become the options the
@@ -11,17 +13,8 @@ import argparse
 import re
 import sys
 import warnings
-from pathlib import Path
-
-from PIL import Image
 
 from ._version import __version__
-from .convert import convert
-from .demo import run_demo, save_preview
-from .io import Location, open_input
-from .pipeline import TileError, run
-from .planning import plan
-from .psf import gaussian_psf
 
 __all__ = ["main"]
 
@@ -44,6 +37,8 @@ def _psf(text):
     """``gaussian:SIZE,SIGMA`` or ``gaussian:SIZE,SIGMA0,SIGMA1``, or a path for load_psf."""
     if not text.startswith("gaussian:"):
         return text
+    from .psf import gaussian_psf  # only here: scipy takes a while to import (see main)
+
     try:
         size, *sigma = text.removeprefix("gaussian:").split(",")
         size = int(size)
@@ -113,76 +108,6 @@ def _add_cluster_options(parser):
     parser.add_argument("--address", help="an existing dask scheduler, such as tcp://host:8786")
 
 
-def _preview(path, arguments, report):
-    """Write the central region of the input and of the output, side by side, in gray."""
-    source, _ = open_input(arguments.input, component=arguments.component)
-    result, _ = open_input(report.output)  # an OME-Zarr output's level 0, as for inputs
-    save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value)
-
-
-def _check_preview(path, output):
-    """Refuse a preview that cannot or must not be written before the run, not hours later after it.
-
-    Like every output, it never replaces a file, and it is written into no
-    Zarr store: the input's is read-only (found by a probe: a preview named
-    as the user's TIFF replaced it, and one inside the input was written there).
-    """
-    if not path.absolute().parent.is_dir():
-        raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
-    if path.exists() or path.is_symlink():  # a link to nowhere yet leads into the output store (found by a probe)
-        raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
-    # --out is no store yet, but becomes one (found by a probe: a preview named as --out failed after the run).
-    inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
-    if inside_output or any(Location.at(folder).holds_zarr() for folder in path.resolve().parents):
-        raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
-    if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
-        raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
-                         "whose extension names no format that Pillow writes.")
-
-
-def _run(arguments):
-    if arguments.preview:
-        arguments.preview = Path(arguments.preview).expanduser()
-        _check_preview(arguments.preview, arguments.out)
-    report = run(
-        arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
-        channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
-        mu=arguments.mu, nonneg=arguments.nonneg, missing_value=arguments.missing_value,
-        n_workers=arguments.workers, address=arguments.address,
-        out_dtype=arguments.out_dtype, ome=arguments.ome, overwrite=arguments.overwrite,
-        resume=not arguments.no_resume,
-    )
-    computed = report.tiles_computed
-    print(f"wrote {report.output}: {computed} tile{'s' * (computed != 1)} computed, {report.tiles_skipped} already done, "
-          f"mu {report.mu:g}, {report.seconds:.1f} s")
-    if arguments.preview:
-        _preview(arguments.preview, arguments, report)
-        print(f"preview: {arguments.preview}")
-    return 0
-
-
-def _plan(arguments):
-    tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
-                     channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
-                     loss=arguments.loss, mu=arguments.mu, missing_value=arguments.missing_value,
-                     n_workers=arguments.workers, address=arguments.address)
-    print(tile_plan.describe())
-    return 0
-
-
-def _convert(arguments):
-    array = convert(arguments.image, arguments.output, chunk=arguments.chunk, ome=arguments.ome)
-    print(f"wrote {arguments.output}: shape {array.shape}, dtype {array.dtype}, chunks {array.chunks}")
-    return 0
-
-
-def _demo(arguments):
-    result = run_demo(size=arguments.size, out_dir=arguments.out, n_workers=arguments.workers)
-    print(f"PSNR blurred {result.psnr_blurred:.2f} dB, deblurred {result.psnr_deblurred:.2f} dB "
-          f"(16 sampled regions); picture: {result.picture}; output: {result.output}")
-    return 0
-
-
 def _parser():
     # No abbreviations: "--over" must not pass for the destructive --overwrite.
     parser = argparse.ArgumentParser(prog="tiledeblur", description="Deblur Zarr images larger than memory.",
@@ -206,12 +131,10 @@ def _parser():
     run_parser.add_argument("--preview", metavar="PNG",
                             help="also write the centre before and after to this picture: PNG, or another format "
                                  "that Pillow writes, such as .jpg or .tif (default: none)")
-    run_parser.set_defaults(handler=_run)
 
     plan_parser = commands.add_parser("plan", allow_abbrev=False, help="print the tile plan and compute nothing")
     _add_problem_options(plan_parser)
     _add_cluster_options(plan_parser)
-    plan_parser.set_defaults(handler=_plan)
 
     convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/FITS/PNG/JPEG scan into Zarr")
     convert_parser.add_argument("image", help="the image file")
@@ -219,7 +142,6 @@ def _parser():
     convert_parser.add_argument("--chunk", type=int, default=512, help="chunk side in px (default: %(default)s)")
     convert_parser.add_argument("--ome", action="store_true",
                                 help="write an OME-Zarr 0.5 group with a pyramid (default: a plain array)")
-    convert_parser.set_defaults(handler=_convert)
 
     demo_parser = commands.add_parser("demo", allow_abbrev=False, help="make a scan from skimage.data, deblur it, write a picture")
     demo_parser.add_argument("--size", type=int, default=2048,
@@ -227,7 +149,6 @@ def _parser():
     demo_parser.add_argument("--out", default="tiledeblur-demo",
                              help="folder for the scan, output and picture (default: %(default)s)")
     demo_parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
-    demo_parser.set_defaults(handler=_demo)
     return parser
 
 
@@ -256,24 +177,35 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv=None):
     """Run the command line; return the exit status."""
     try:
+        return _run_command(argv)
+    except KeyboardInterrupt:
+        # The cluster is shut down on the way out; finished tiles stay written.
+        print("tiledeblur: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _run_command(argv):
+    try:
         arguments = _parser().parse_args(argv)
     except MemoryError:  # --psf gaussian:99999,1, built while the options are read
         print("tiledeblur: error: --psf: expected a PSF that fits in memory.", file=sys.stderr)
         return 2
+    # dask, scipy and autograd take a second or more to import: only now, so
+    # that --help and a bad option answer at once, and Ctrl-C meanwhile is
+    # one line too (this module and the package import none of them).
+    from .commands import COMMANDS
+    from .pipeline import TileError
+
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            return arguments.handler(arguments)
+            return COMMANDS[arguments.command](arguments)
     except (ValueError, TypeError) as error:
         print(f"tiledeblur: error: {_in_option_terms(str(error), arguments.command)}", file=sys.stderr)
         return 2
     except TileError as error:
         print(f"tiledeblur: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        # The cluster is shut down on the way out; finished tiles stay written.
-        print("tiledeblur: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""What each command of :mod:`tiledeblur.cli` does, once its options are parsed: ``run``, ``plan``, ``convert``, ``demo``."""
+
+from pathlib import Path
+
+from PIL import Image
+
+from .convert import convert
+from .demo import run_demo, save_preview
+from .io import Location, open_input
+from .pipeline import run
+from .planning import plan
+
+__all__ = ["COMMANDS"]
+
+
+def _preview(path, arguments, report):
+    """Write the central region of the input and of the output, side by side, in gray."""
+    source, _ = open_input(arguments.input, component=arguments.component)
+    result, _ = open_input(report.output)  # an OME-Zarr output's level 0, as for inputs
+    save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value)
+
+
+def _check_preview(path, output):
+    """Refuse a preview that cannot or must not be written before the run, not hours later after it.
+
+    Like every output, it never replaces a file, and it is written into no
+    Zarr store: the input's is read-only (found by a probe: a preview named
+    as the user's TIFF replaced it, and one inside the input was written there).
+    """
+    if not path.absolute().parent.is_dir():
+        raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
+    if path.exists() or path.is_symlink():  # a link to nowhere yet leads into the output store (found by a probe)
+        raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
+    # --out is no store yet, but becomes one (found by a probe: a preview named as --out failed after the run).
+    inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
+    if inside_output or any(Location.at(folder).holds_zarr() for folder in path.resolve().parents):
+        raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
+    if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
+        raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
+                         "whose extension names no format that Pillow writes.")
+
+
+def _run(arguments):
+    if arguments.preview:
+        arguments.preview = Path(arguments.preview).expanduser()
+        _check_preview(arguments.preview, arguments.out)
+    report = run(
+        arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
+        channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
+        mu=arguments.mu, nonneg=arguments.nonneg, missing_value=arguments.missing_value,
+        n_workers=arguments.workers, address=arguments.address,
+        out_dtype=arguments.out_dtype, ome=arguments.ome, overwrite=arguments.overwrite,
+        resume=not arguments.no_resume,
+    )
+    computed = report.tiles_computed
+    print(f"wrote {report.output}: {computed} tile{'s' * (computed != 1)} computed, {report.tiles_skipped} already done, "
+          f"mu {report.mu:g}, {report.seconds:.1f} s")
+    if arguments.preview:
+        _preview(arguments.preview, arguments, report)
+        print(f"preview: {arguments.preview}")
+    return 0
+
+
+def _plan(arguments):
+    tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
+                     channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
+                     loss=arguments.loss, mu=arguments.mu, missing_value=arguments.missing_value,
+                     n_workers=arguments.workers, address=arguments.address)
+    print(tile_plan.describe())
+    return 0
+
+
+def _convert(arguments):
+    array = convert(arguments.image, arguments.output, chunk=arguments.chunk, ome=arguments.ome)
+    print(f"wrote {arguments.output}: shape {array.shape}, dtype {array.dtype}, chunks {array.chunks}")
+    return 0
+
+
+def _demo(arguments):
+    result = run_demo(size=arguments.size, out_dir=arguments.out, n_workers=arguments.workers)
+    print(f"PSNR blurred {result.psnr_blurred:.2f} dB, deblurred {result.psnr_deblurred:.2f} dB "
+          f"(16 sampled regions); picture: {result.picture}; output: {result.output}")
+    return 0
+
+
+#: Each command's function, by the command's name.
+COMMANDS = {"run": _run, "plan": _plan, "convert": _convert, "demo": _demo}
