@@ -1,8 +1,9 @@
 """The ``tiledeblur`` command: ``run``, ``plan``, ``convert`` and ``demo``.
 
 It parses arguments and hands them to :mod:`tiledeblur.commands`, which
-calls the public functions; it imports neither before the arguments parse,
-so that ``--help`` and a bad option answer at once. Bad input
+calls the public functions. It imports that module, and with it dask,
+scipy and autograd, only once the arguments parse, so that ``--help`` and a
+bad option answer at once. Bad input
 ends with one line on stderr (after argparse's usage where an option is
 malformed) and exit status 2, without a traceback. The public functions name
 their arguments in their messages; here those names become the options the
