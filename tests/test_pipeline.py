@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -431,6 +432,14 @@ def test_long_motion_blur_at_a_small_weight_has_no_seams(tmp_path, client):
     zarr.create_array(tmp_path / "big.zarr", shape=(3000, 3000), chunks=(512, 512), dtype="u1")  # never written
     with pytest.warns(tiledeblur.HaloWarning, match="halo: the rule for halo='auto' asks for more than 1024 px"):
         tiledeblur.plan(tmp_path / "big.zarr", psf, mu=1e-3)
+    # The middle tile of a 2304 px strip reads it whole, its neighbours do not (found by a probe: no warning).
+    zarr.create_array(tmp_path / "strip.zarr", shape=(300, 2304), chunks=(256, 256), dtype="u1")
+    with pytest.warns(tiledeblur.HaloWarning):
+        tiledeblur.plan(tmp_path / "strip.zarr", psf, mu=1e-3, tile=256)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tiledeblur.HaloWarning)
+        zarr.create_array(tmp_path / "short.zarr", shape=(300, 2048), chunks=(256, 256), dtype="u1")
+        tiledeblur.plan(tmp_path / "short.zarr", psf, mu=1e-3, tile=1024)  # both tiles read the whole strip
 
 
 def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):

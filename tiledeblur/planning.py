@@ -263,7 +263,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
                          mu=settings.mu)
-    if automatic_halo and halo >= MAX_HALO and tile_plan.largest_read() != tile_plan.shape:
+    if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
         warnings.warn(
             f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {settings.mu:.3g} "
             "(a long motion blur at a small weight), so tiles may differ from a whole-image solve by more than "

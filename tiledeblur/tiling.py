@@ -234,6 +234,19 @@ class TilePlan:
         return tuple(max(high - low for *_, low, high in (self._span(i, n) for i in range(grid)))
                      for grid, n in zip(self.grid, self.shape))
 
+    def every_tile_reads_all(self):
+        """Whether every tile's read region is the whole image, so that each solves the whole-image problem.
+
+        Examples
+        --------
+        >>> TilePlan(shape=(300, 2304), tile=256, chunk=256, halo=1024).every_tile_reads_all()
+        False
+        >>> TilePlan(shape=(300, 2304), tile=256, chunk=256, halo=2048).every_tile_reads_all()
+        True
+        """
+        return all((low, high) == (0, n) for grid, n in zip(self.grid, self.shape)
+                   for *_, low, high in (self._span(i, n) for i in range(grid)))
+
     def tiles(self):
         """Every tile, row by row, made lazily."""
         for index in np.ndindex(*self.grid):
