@@ -89,6 +89,18 @@ def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):
     assert not list(tmp_path.glob("*.deblurred.zarr"))
 
 
+def test_an_array_or_none_is_no_path(tmp_path):
+    """Their str() became a path: an array's printout, "./None" (found by a probe)."""
+    scan = zarr.create_array(tmp_path / "scan.zarr", data=np.zeros((64, 64), np.uint8))
+    with pytest.raises(TypeError, match=r"zarr_path: expected a str or an os.PathLike .*, got a zarr.Array of shape "
+                                        r"\(64, 64\) instead; pass the path of its store"):
+        plan(scan, PSF)
+    with pytest.raises(TypeError, match=r"got a numpy.ndarray of shape \(64, 64\) instead; tiledeblur.deconvolve"):
+        run(scan[...], PSF, progress=False)
+    with pytest.raises(TypeError, match=r"zarr_path: expected a str or an os.PathLike .*, got None instead.$"):
+        run(None, PSF, progress=False)
+
+
 def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match="zarr_path: expected an existing Zarr array or group, got .*missing"):
         run(tmp_path / "missing.zarr", PSF, progress=False)

@@ -227,6 +227,15 @@ def open_input(url, *, component=None, storage_options=None):
     location : Location
         What a worker needs to reopen it.
     """
+    if not isinstance(url, (str, os.PathLike)):
+        # Not its str(), which made a path of an array's printout or of None (found by a probe).
+        given, advice = repr(url), ""
+        if hasattr(url, "shape"):
+            given = f"a {type(url).__module__.partition('.')[0]}.{type(url).__name__} of shape {url.shape}"
+            advice = ("; pass the path of its store" if isinstance(url, zarr.Array)
+                      else "; tiledeblur.deconvolve takes an image in memory")
+        raise TypeError(f"zarr_path: expected a str or an os.PathLike (a Zarr store's path or URL), got {given} "
+                        f"instead{advice}.")
     if component is not None and not isinstance(component, str):
         raise TypeError(f"component: expected None or a str, got {component!r} instead.")
     location = Location.at(url, storage_options=storage_options)
