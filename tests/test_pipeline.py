@@ -228,6 +228,22 @@ def test_resume_after_interruption(tmp_path, small_scan, small_reference, articl
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
 
 
+def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
+    """tile="auto" follows the workers: the same call on three workers chose 512 px, and was refused (a probe)."""
+    scene = np.zeros((2048, 2048), np.uint8)  # a slide's black surround, and the camera's scene in a corner
+    scene[:512, :512] = data.camera()
+    scan = _write(tmp_path / "slide.zarr", scene, chunks=512)
+    psf = tiledeblur.gaussian_psf(9, 1.5)
+    first = run(scan, psf, mu=0.01, client=client, progress=False)
+    assert (first.plan.tile, tiledeblur.plan(scan, psf, mu=0.01, n_workers=3).tile) == (1024, 512)
+    written = zarr.open_array(first.output, mode="r")[...]
+    again = run(scan, psf, mu=0.01, n_workers=3, progress=False)
+    assert (again.plan.tile, again.tiles_skipped, again.tiles_computed) == (1024, 4, 0)
+    np.testing.assert_array_equal(zarr.open_array(again.output, mode="r")[...], written)
+    with pytest.raises(ValueError, match=r"with other settings \(halo, mu, tile differ\); pass overwrite=True"):
+        run(scan, psf, mu=0.02, n_workers=3, progress=False)
+
+
 def test_resume_after_what_a_kill_or_a_file_manager_leaves(tmp_path, small_scan, small_reference, article_psf,
                                                            client):
     """An empty folder or an OME group without level 0 (a driver killed while creating them), stray files."""

@@ -34,7 +34,7 @@ from .cluster import check_cluster_options, connect, worker_resources, workers
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
-from .planning import prepare
+from .planning import prepare, with_tile
 from .progress import Progress
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
 from .tiling import TilePlan
@@ -254,14 +254,47 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
     recorded, complete = existing
     run = recorded.pop("run", None)
     if recorded != identity:
+        differing = f" ({', '.join(_differences(recorded, identity))} differ)" if recorded else ""
         raise ValueError(
-            f"output: {target.url!r} exists and was written from another input or with other settings; "
+            f"output: {target.url!r} exists and was written from another input or with other settings{differing}; "
             "pass overwrite=True to replace it, or another output."
         )
     if not complete:
         return None, True, os.urandom(8).hex()
     planned = {tile.index for tile in prepared.plan.tiles()}
     return DoneMarkers(target).done() & planned, False, run
+
+
+def _differences(recorded, identity):
+    """The names of the settings in which an output's recorded identity and this run's differ.
+
+    Examples
+    --------
+    >>> _differences({"tile": 1024, "settings": {"mu": 0.01, "loss": "tv"}},
+    ...              {"tile": 512, "settings": {"mu": 0.02, "loss": "tv"}})
+    ['mu', 'tile']
+    """
+    names = set()
+    for key in recorded.keys() | identity.keys():
+        before, now = recorded.get(key), identity.get(key)
+        if key == "settings" and isinstance(before, dict) and isinstance(now, dict):
+            names.update(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
+        elif before != now:
+            names.add(key)
+    return sorted(names)
+
+
+def _resumed_tile(target, identity):
+    """The tile of the output at ``target`` where it differs from ``identity`` in its tile alone; else None.
+
+    ``tile="auto"`` follows the workers' number and memory, so the same call
+    on another allocation chose another tile, and was refused its resume
+    (found by a probe).
+    """
+    existing = _existing_output(target)
+    recorded = {key: value for key, value in existing[0].items() if key != "run"} if existing else {}
+    tile = recorded.get("tile")
+    return tile if tile != identity["tile"] and recorded == {**identity, "tile": tile} else None
 
 
 def _output_chunks(prepared):
@@ -568,6 +601,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         )
         prepared.job.target.check_writable()
         identity = _identity(prepared)
+        resumed = _resumed_tile(prepared.job.target, identity) if tile == "auto" and not overwrite else None
+        if resumed is not None:
+            prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
         finished, replace, output_run = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
         computed = 0

@@ -29,7 +29,7 @@ from .regularization import estimate_image_mu, is_auto, sampled_reach, warn_if_o
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
 from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes
 
-__all__ = ["Job", "Prepared", "plan", "prepare"]
+__all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +273,13 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     _warn_if_tiles_exceed(memory_limit, tile_plan)
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     return Prepared(array, job, tile_plan, multiscale, pyramid)
+
+
+def with_tile(prepared, tile, *, memory_limit):
+    """``prepared`` with core tiles of ``tile`` px, a whole number of its output chunks, such as an earlier run's."""
+    tile_plan = dataclasses.replace(prepared.plan, tile=tile)
+    _warn_if_tiles_exceed(memory_limit, tile_plan)
+    return dataclasses.replace(prepared, plan=tile_plan)
 
 
 def _warn_if_tiles_exceed(memory_limit, tile_plan):
