@@ -130,27 +130,29 @@ def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, thr
 
     Examples
     --------
-    The nearest non-negative point to ``(1, -2)``:
+    The nearest non-negative point to ``(1, -2)``, one Newton step away:
 
     >>> target = np.array([1.0, -2.0])
     >>> x, counts, converged, message = minimize_nonnegative(
     ...     np.zeros(2), lambda x: (0.5 * np.sum((x - target) ** 2), x - target),
-    ...     lambda x: lambda v: v, lambda r: r, threshold=1e-9, maxiter=10)
-    >>> x.tolist(), converged
-    ([1.0, 0.0], True)
+    ...     lambda x: lambda v: v, lambda r: r, threshold=1e-9, maxiter=1)
+    >>> x.tolist(), converged, counts["iterations"]
+    ([1.0, 0.0], True, 1)
     """
     x = np.maximum(start, 0)
     moved = float(np.abs(x - start).max())
     value, gradient = value_and_grad(x)
     counts = collections.Counter(iterations=0, function_evaluations=1, gradient_evaluations=1, hessian_products=0)
     first = None
-    for _ in range(maxiter):
+    for iteration in range(maxiter + 1):  # the last pass only checks the last step's result
         projected = projected_gradient(x, gradient)
         largest = float(np.abs(projected).max())
         if not math.isfinite(largest):
             return x, counts, False, "projected Newton (x >= 0): the loss's gradient is not finite here"
         if largest <= threshold and moved <= step_tol:
             return x, counts, True, "projected Newton (x >= 0): the projected gradient fell below tol"
+        if iteration == maxiter:
+            break
         size = float(np.linalg.norm(projected))
         first = first or size
         bound = (x <= min(BOUND_MARGIN, size / math.sqrt(x.size))) & (gradient > 0)

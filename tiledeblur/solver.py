@@ -365,7 +365,7 @@ def _newton_cg(objective, z, settings):
     threshold = settings.tol * min(1.0, _regularizer_curvature(settings) / STOP_CURVATURE)
     step = remaining = math.inf
     x = None  # P z, kept up to date by the steps' changes where a dual needs it
-    for _ in range(settings.maxiter):
+    for iteration in range(settings.maxiter + 1):  # the last pass only checks the last step's result
         # The start is far from the minimum: the first line search compares
         # losses that differ in their leading digits, and the float32
         # gradient's error (about 1e-6 at 512²) is 1e-5 of the gradient there.
@@ -380,6 +380,8 @@ def _newton_cg(objective, z, settings):
         if largest <= threshold and (quadratic or remaining <= settings.tol):
             checked = "the gradient" if quadratic else "the gradient and the estimated distance to the minimum"
             return z, counts, True, f"{checked} fell below tol"
+        if iteration == settings.maxiter:
+            break
         size = float(np.abs(gradient).sum())
         first = first or size
         if not quadratic:
