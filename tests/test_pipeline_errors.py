@@ -4,6 +4,7 @@ import dataclasses
 import hashlib
 import math
 import shutil
+import subprocess
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -253,6 +254,24 @@ def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
     again = run(store, PSF, component="a/b", mu=0.01, n_workers=1, progress=False)
     assert (again.output, again.tiles_computed) == (report.output, 0)
     assert _digest(store) == before
+
+
+def test_the_input_reached_through_a_bind_mount_is_not_the_output(tmp_path):
+    """The store under a second path: overwrite=True deleted the input, then wrote zeros (found by a probe)."""
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "alias").mkdir()
+    store = zarr.create_array(tmp_path / "scans" / "slide.zarr", data=np.arange(96 * 80, dtype=np.uint16).reshape(96, 80))
+    mounted = subprocess.run(["mount", "--bind", tmp_path / "scans", tmp_path / "alias"], capture_output=True, check=False)
+    if mounted.returncode:
+        pytest.skip(f"no bind mount here: {mounted.stderr.decode().strip()}")
+    try:
+        before = _digest(tmp_path / "scans")
+        for output in ("alias/slide.zarr", "alias/slide.zarr/out.zarr", "alias"):
+            with pytest.raises(ValueError, match="output: expected a path apart from the input's store"):
+                run(store.store.root, PSF, mu=0.01, output=tmp_path / output, overwrite=True, progress=False)
+        assert _digest(tmp_path / "scans") == before
+    finally:
+        subprocess.run(["umount", tmp_path / "alias"], check=True)
 
 
 @pytest.mark.parametrize("zarr_format", [2, 3])

@@ -14,6 +14,7 @@ import math
 import os
 import posixpath
 import warnings
+from pathlib import Path
 
 import fsspec
 import numpy as np
@@ -173,7 +174,12 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
 
 
 def _same_store(first, second):
-    """Whether one location is, or lies inside, the other."""
+    """Whether one location is, or lies inside, the other.
+
+    Local paths are compared by device and inode as well, folder by folder:
+    one store reached by two paths, through a bind mount or a second mount
+    of a share, was deleted by ``overwrite=True`` (found by a probe).
+    """
     paths = []
     for location in (first, second):
         _, path = fsspec.core.url_to_fs(location.url, **location.storage_options)
@@ -182,7 +188,21 @@ def _same_store(first, second):
             path = os.path.realpath(path)
         paths.append((protocol, path.rstrip("/") + "/"))
     (protocol_a, a), (protocol_b, b) = paths
-    return protocol_a == protocol_b and (a.startswith(b) or b.startswith(a))
+    if protocol_a != protocol_b:
+        return False
+    if a.startswith(b) or b.startswith(a):
+        return True
+    return protocol_a is None and (_lies_in(a, b) or _lies_in(b, a))
+
+
+def _lies_in(path, folder):
+    """Whether the local ``path``, or a folder above it, is the existing ``folder`` itself."""
+    try:
+        folder_status = os.stat(folder)
+    except OSError:
+        return False
+    return any(os.path.samestat(os.stat(above), folder_status)
+               for above in (path, *map(str, Path(path).parents)) if os.path.exists(above))
 
 
 def _output_location(output, source, component):
