@@ -187,7 +187,7 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
     with LocalCluster(n_workers=0, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
         window = tiledeblur.pipeline._window(client)
-        assert window() == tiledeblur.pipeline.WINDOW_PER_WORKER  # no worker yet: as for one
+        assert window() == tiledeblur.pipeline.WINDOW_PER_THREAD  # no worker yet: as for one
         reports = []
         job = threading.Thread(target=lambda: reports.append(
             run(path, gaussian_psf(5, 1.0), mu=0.01, tile=64, client=client)))
@@ -199,26 +199,27 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
         cluster.scale(2)
         job.join(timeout=120)
         assert reports and reports[0].tiles_computed == 4
-        assert window() == 2 * tiledeblur.pipeline.WINDOW_PER_WORKER
+        assert window() == 2 * tiledeblur.pipeline.WINDOW_PER_THREAD
 
 
-def test_plan_on_a_cluster_uses_the_smallest_limit_even_beside_an_unlimited_worker(tmp_path):
+def test_plan_on_a_cluster_uses_the_smallest_limit_per_thread_even_beside_an_unlimited_worker(tmp_path):
+    """Each thread solves a tile: four 1.4 GB tiles on a 1.4 GB worker's four threads failed, unwarned (a probe)."""
     path = tmp_path / "scan.zarr"
     zarr.create_array(path, data=np.tile(data.camera(), (4, 4)), chunks=(512, 512))  # 2048²
     psf = gaussian_psf(13, (1, 3))
-    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="1GB", host="127.0.0.1",
+    with LocalCluster(n_workers=1, threads_per_worker=4, memory_limit="4GB", host="127.0.0.1",
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         unlimited = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
                                       "--nthreads", "1", "--memory-limit", "0", "--no-dashboard"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             client.wait_for_workers(2, timeout=60)
-            assert worker_resources(client, None) == (10**9, 2)
+            assert worker_resources(client, None) == (10**9, 5)
             on_cluster = plan(path, psf, mu=0.01, client=client)
         finally:
             unlimited.terminate()
             unlimited.wait(30)
-    # 1 GB workers: 1024 px tiles (about 1.3 GB each) do not fit half of one; unlimited ones would take them.
+    # 1 GB per thread: 1024 px tiles (about 1.3 GB each) do not fit half of one; unlimited ones would take them.
     assert on_cluster.tile == 512
     assert plan(path, psf, mu=0.01, memory_limit=10**12, n_workers=2).tile == 1024
     with pytest.raises(ValueError, match="n_workers: expected None with a client or an address, got 2"):

@@ -482,8 +482,8 @@ def test_plan_computes_nothing(small_scan, article_psf):
     assert whole.describe().endswith(f"about {estimate_tile_bytes(whole.shape, 6) / 2**20:.0f} MiB per worker")
     with pytest.raises(TypeError, match="memory_limit: expected None or an int of bytes, got '4GB'"):
         tiledeblur.plan(small_scan[0], article_psf, memory_limit="4GB")
-    with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: 128 px tiles need about 1.. MiB per worker by the "
-                                                          "estimate, more than the workers' memory limit of 100 MiB"):
+    with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: 128 px tiles need about 1.. MiB each by the estimate, "
+                                                          "more than the workers' memory limit of 100 MiB per thread"):
         tiledeblur.plan(small_scan[0], article_psf, tile=128, memory_limit=100 * 2**20)
     with pytest.raises(ValueError, match="memory_limit: expected a positive number of bytes, got -1"):
         tiledeblur.plan(small_scan[0], article_psf, memory_limit=-1)

@@ -30,7 +30,7 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
-from .cluster import check_cluster_options, connect, worker_resources, workers
+from .cluster import check_cluster_options, connect, threads, worker_resources, workers
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
@@ -43,8 +43,8 @@ __all__ = ["DiskSpaceWarning", "RunReport", "TileError", "run"]
 
 logger = logging.getLogger(__name__)
 
-#: Tasks in flight per worker: enough to keep each busy while results return.
-WINDOW_PER_WORKER = 4
+#: Tasks in flight per worker thread: enough to keep each busy while results return.
+WINDOW_PER_THREAD = 4
 #: Seconds between two looks at the cluster's workers while tiles run, so
 #: that workers that join a running job (a batch system's late starts, an
 #: autoscaler) get tiles too. One look is a round trip to the scheduler.
@@ -361,11 +361,11 @@ def _warn_unconverged(tile, stats):
 
 def _window(client):
     """A function that gives the tiles to keep in flight for the workers there are now, looked up every few seconds."""
-    looked = {"at": -math.inf, "size": WINDOW_PER_WORKER}
+    looked = {"at": -math.inf, "size": WINDOW_PER_THREAD}
 
     def size():
         if time.monotonic() - looked["at"] >= WORKERS_REFRESH_SECONDS:
-            looked.update(at=time.monotonic(), size=WINDOW_PER_WORKER * max(1, len(workers(client))))
+            looked.update(at=time.monotonic(), size=WINDOW_PER_THREAD * max(1, threads(workers(client))))
         return looked["size"]
 
     return size

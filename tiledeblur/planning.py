@@ -152,7 +152,8 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     """``(tile, chunk)``: the core tile side, a whole number of output chunks.
 
     ``"auto"`` takes the largest side up to ``MAX_AUTO_TILE`` whose solve fits
-    half a worker's memory and that still gives every worker two tiles.
+    half of ``memory_limit``, the memory of each worker thread, and that
+    still gives each of the ``workers`` threads two tiles.
     """
     largest = 2 * radius + 1
     if tile == "auto":
@@ -311,8 +312,9 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan):
     needed = estimate_tile_bytes(tile_plan.largest_read(), tile_plan.psf_radius)
     if memory_limit is not None and needed > memory_limit:
         warnings.warn(
-            f"tile: {tile_plan.tile} px tiles need about {needed / 2**20:.0f} MiB per worker by the estimate, more "
-            f"than the workers' memory limit of {memory_limit / 2**20:.0f} MiB; dask may pause or restart them. "
+            f"tile: {tile_plan.tile} px tiles need about {needed / 2**20:.0f} MiB each by the estimate, more than "
+            f"the workers' memory limit of {memory_limit / 2**20:.0f} MiB per thread (each thread solves a tile); "
+            "dask may pause or restart them. "
             "Give the workers more memory, or pass a smaller tile.",
             TileMemoryWarning, stacklevel=4,
         )
@@ -361,8 +363,8 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
 
     Takes :func:`run`'s arguments that shape the plan. Its cluster is the
     local one that ``n_workers`` describes, or the workers that ``client`` or
-    ``address`` has now; ``memory_limit`` (bytes per worker) overrides the
-    cluster's. Print ``plan(...).describe()`` for people. It reads the
+    ``address`` has now; ``memory_limit`` (bytes per worker thread, each of
+    which solves a tile at a time) overrides the cluster's. Print ``plan(...).describe()`` for people. It reads the
     metadata and, for ``mu="auto"``, a sample of regions: NaN or inf pixels
     are refused where the sample meets them, and by :func:`run` wherever they
     are.
