@@ -153,7 +153,9 @@ def test_run_with_a_missing_value(tmp_path):
     assert preview.stat().st_size > 10_000
 
 
-def test_ctrl_c_is_one_line_and_the_rerun_resumes(scan, tmp_path):
+@pytest.mark.parametrize(("sent", "status", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                      (signal.SIGTERM, 143, "terminated")])  # a batch job's time up
+def test_ctrl_c_or_sigterm_is_one_line_and_the_rerun_resumes(scan, tmp_path, sent, status, said):
     output = tmp_path / "out.zarr"
     command = [str(SCRIPT), "run", str(scan), "--psf", "gaussian:13,1,3", "--tile", "64", "--workers", "2",
                "--mu", "0.001", "--out", str(output)]
@@ -163,15 +165,35 @@ def test_ctrl_c_is_one_line_and_the_rerun_resumes(scan, tmp_path):
     while not (markers.exists() and any(markers.iterdir())):
         assert driver.poll() is None, "the run ended before it could be interrupted"
         time.sleep(0.05)
-    os.killpg(driver.pid, signal.SIGINT)
+    os.killpg(driver.pid, sent)
     _, stderr = driver.communicate(timeout=120)
-    assert driver.returncode == 130
+    assert driver.returncode == status
     # Before, each worker printed its traceback, and dask warned of every task and worker it stopped.
-    assert stderr.splitlines()[-1] == "tiledeblur: interrupted; run the same command again to resume"
+    assert stderr.splitlines()[-1] == f"tiledeblur: {said}; run the same command again to resume"
     assert "Traceback" not in stderr and "WARNING" not in stderr, stderr
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0, again.stderr
     assert int(re.search(r", (\d+) already done", again.stdout).group(1)) >= 1
+
+
+def test_a_full_disk_is_one_line(scan, tmp_path):
+    """Before any tile, where the output is created, it ended in a 60-line traceback (found by a probe)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", disk], capture_output=True,
+                             check=False)
+    if mounted.returncode:
+        pytest.skip(f"no tmpfs mount here: {mounted.stderr.decode().strip()}")
+    try:
+        with open(disk / "filler", "wb") as filler, pytest.raises(OSError):
+            filler.write(bytes(2**20))
+        result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--mu", "0.01", "--workers", "1",
+                             "--out", disk / "out.zarr")
+    finally:
+        subprocess.run(["umount", disk], check=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("tiledeblur: error: [Errno 28] No space left on device")
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 #: Presses Ctrl-C (a real SIGINT) as the command first imports dask, then runs it with the arguments given.

@@ -12,7 +12,9 @@ user typed (``n_workers`` is ``--workers``).
 
 import argparse
 import re
+import signal
 import sys
+import threading
 import warnings
 
 from ._version import __version__
@@ -175,14 +177,30 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"tiledeblur: {category.__name__}: {_in_option_terms(str(message), None)}", file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, which a batch system sends when a job's time is up: it stops a run as Ctrl-C does."""
+
+
+def _terminate(signal_number, frame):
+    raise Terminated
+
+
 def main(argv=None):
     """Run the command line; return the exit status."""
+    # Only the main thread may set a handler.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return _run_command(argv)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         # The cluster is shut down on the way out; finished tiles stay written.
-        print("tiledeblur: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        terminated = isinstance(interruption, Terminated)
+        print(f"tiledeblur: {'terminated' if terminated else 'interrupted'}; run the same command again to resume",
+              file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_command(argv):
@@ -206,6 +224,9 @@ def _run_command(argv):
         return 2
     except TileError as error:
         print(f"tiledeblur: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a full or read-only disk, outside the tiles (found by a probe)
+        print(f"tiledeblur: error: {error}", file=sys.stderr)
         return 1
 
 
