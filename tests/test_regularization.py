@@ -105,6 +105,7 @@ NO_REGION = "mu: 'auto' found no region to cross-validate"
     (_star_field, "tv", set()),
     (lambda camera: camera.astype(np.uint16) * 16, "tv", {SCALE}),  # 12-bit counts in uint16: 0.06 of the scale
     (lambda camera: camera * 40.0, "tv", {SCALE}),  # fluxes
+    (lambda camera: camera / 255 + 100.0, "tv", set()),  # a pedestal: tv follows the contrast, not the level
     (_fluxes_mostly_missing, "tv", {SCALE, NO_REGION}),
     (lambda camera: camera * 40.0, "tikhonov", set()),  # homogeneous: no scale to assume
 ])

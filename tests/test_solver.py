@@ -233,6 +233,20 @@ def test_nonneg_meets_tol_like_the_unconstrained_solve(astronaut_crop, article_p
     assert np.abs(bounded - tight).max() <= 1e-4
 
 
+@pytest.mark.parametrize("loss", ["tikhonov", "tv"])
+def test_a_pedestal_changes_nothing(astronaut_crop, article_psf, loss):
+    """Relative to the largest magnitude, tol left an image 1 deep on a pedestal of 100 4e-2 off (found by a probe)."""
+    observed = astronaut_crop[1][:256, :256]
+    plain, info = deconvolve(observed, article_psf, loss=loss, mu=2e-3, return_info=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tv's scale warning too: its mu and eps follow the contrast, not the level
+        lifted, lifted_info = deconvolve(observed + 100, article_psf, loss=loss, mu=2e-3, return_info=True)
+    assert lifted_info.scale == pytest.approx(info.scale)
+    assert np.abs(lifted - 100 - plain).max() <= 1e-6
+    bounded = deconvolve(observed + 100, article_psf, loss=loss, mu=2e-3, nonneg=True, tol=1e-6)
+    assert np.abs(bounded - 100 - plain).max() <= 1e-3  # nonneg is not shifted, and far from its bound here
+
+
 def test_flat_image_is_its_own_answer(article_psf):
     """A flat image is its own deblurred image, to far below what the output can show."""
     with pytest.warns(MuWarning, match="found no region to cross-validate"):  # nothing to choose mu by

@@ -84,7 +84,7 @@ class SolverSettings:
         Newton-CG stops when every entry of the gradient in the preconditioned
         variables ``z`` is at most ``tol``; there the Hessian is close to the
         identity, so an entry is about the distance of a coordinate from the
-        minimum, relative to the image's largest magnitude (see :func:`solve`).
+        minimum, relative to the image's range (see :func:`solve`).
     maxiter : int
         Most Newton iterations.
     nonneg : bool
@@ -144,7 +144,7 @@ class SolveInfo:
     converged: bool
     message: str
     mu: float
-    #: The largest magnitude of the image solved, which ``tol`` is relative to (see :func:`solve`).
+    #: The range of the image solved (or its largest magnitude), which ``tol`` is relative to (see :func:`solve`).
     scale: float = 1.0
 
 
@@ -522,24 +522,37 @@ def _solve(observed, psf, settings, missing):
     makes the first ``x`` the regularized inverse filter ``P Pᵀ Aᵀ b``: close
     to the answer away from the border, deterministic, and one FFT away.
 
-    The tolerance is relative to the largest magnitude of ``observed``, its
-    scale: the problem is solved for ``observed / scale`` (with ``tv``'s
-    ``mu`` and ``eps`` divided by it too, which leaves the problem the same)
-    and the answer scaled back. With an absolute tolerance, 12-bit data in
-    uint32 (about 1e-6 on the [0, 1] scale) started below it, and came back
-    unchanged and "converged", off by nearly the whole range (found by a
-    probe). Each tile takes its own scale, so no sample can miss the
-    content that sets it; a tile is never solved less precisely than the
-    whole image, whose scale is at least the tile's.
+    The tolerance is relative to the range of ``observed``, its scale: the
+    problem is solved for ``(observed - offset) / scale``, with ``offset``
+    its smallest value (with ``tv``'s ``mu`` and ``eps`` divided by the
+    scale too, which leaves the problem the same), and the answer mapped
+    back. With an absolute tolerance, 12-bit data in uint32 (about 1e-6 on
+    the [0, 1] scale) started below it, and came back unchanged and
+    "converged", off by nearly the whole range (found by a probe); relative
+    to the largest magnitude, an image 1 deep on a pedestal or sky of 100
+    came back up to 4e-2 from a tight solve at its border (found by a
+    probe). Each tile takes its own scale, so no sample can miss the content
+    that sets it; a tile is never solved less precisely than the whole
+    image, whose range holds the tile's.
+
+    Only the ``free`` boundary's additive losses, without ``nonneg``, are the
+    same problem for an image and that image less a constant (the PSF sums
+    to 1, and no zeros lie beyond the unknowns); the others keep ``offset``
+    at zero and take the largest magnitude as their scale.
     """
-    if settings.loss != "article" and not observed.any():
-        # A blank tile (a slide's glass that the scanner left as the fill value) is its own answer: every
-        # additive loss is smallest at zero there. Building its operators alone took 0.5 s for 1130² RGB.
-        counts = dict.fromkeys(_COUNTS, 0)
-        return np.zeros_like(observed), SolveInfo(converged=True, message="the image is zero", mu=settings.mu,
-                                                  **counts)
-    scale = float(np.abs(observed).max()) or 1.0  # the article's loss reaches here with a blank image
-    data = observed.astype(np.float64) / scale
+    present = observed if missing is None else observed[~missing]
+    offset = float(present.min()) if _shifts(settings) else 0.0
+    data = observed - offset
+    if missing is not None:
+        data[missing] = 0
+    if settings.loss != "article" and not data.any():
+        # A flat tile (a slide's glass that the scanner left as the fill value, a dark field) is its own
+        # answer: every additive loss is smallest there. Building its operators alone took 0.5 s for 1130² RGB.
+        message = "the image is zero" if offset == 0 else "the image is flat"
+        return np.full_like(observed, offset), SolveInfo(converged=True, message=message, mu=settings.mu,
+                                                         **dict.fromkeys(_COUNTS, 0))
+    scale = float(np.abs(data).max()) or 1.0  # the article's loss reaches here with a blank image
+    data = data.astype(np.float64) / scale
     # The losses are homogeneous in (x, b) but for tv's weight and smoothing, which scale with them.
     relative = dataclasses.replace(settings, mu=settings.mu / scale, eps=settings.eps / scale) if (
         settings.loss == "tv") else settings
@@ -553,9 +566,14 @@ def _solve(observed, psf, settings, missing):
         counts.update(bounded_counts)
         message = bounded_message if converged else message
         converged = converged and bounded
-    restored = restored[objective.operator.observed_in_unknown] * scale
+    restored = restored[objective.operator.observed_in_unknown] * scale + offset
     info = SolveInfo(converged=converged, message=message, mu=settings.mu, scale=scale, **counts)
     return restored.astype(observed.dtype), info
+
+
+def _shifts(settings):
+    """Whether the problem of ``settings`` is the same for an image and that image less a constant."""
+    return settings.loss in ("tikhonov", "tv") and settings.boundary == "free" and not settings.nonneg
 
 
 def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEFAULT_EPS,
