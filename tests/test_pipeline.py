@@ -244,6 +244,15 @@ def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
         run(scan, psf, mu=0.02, n_workers=3, progress=False)
 
 
+def test_the_input_named_through_a_link_resumes(tmp_path, small_scan, small_reference_report, article_psf, client):
+    """One input spelled two ways: the rerun was refused as another input (found by a probe)."""
+    link = tmp_path / "scans"
+    link.symlink_to(Path(small_scan[0]).parent)
+    again = run(link / Path(small_scan[0]).name, article_psf, output=small_reference_report.output, tile=64,
+                client=client, progress=False)
+    assert (again.tiles_computed, again.tiles_skipped) == (0, 16)
+
+
 def test_resume_after_what_a_kill_or_a_file_manager_leaves(tmp_path, small_scan, small_reference, article_psf,
                                                            client):
     """An empty folder or an OME group without level 0 (a driver killed while creating them), stray files."""

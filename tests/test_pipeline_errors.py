@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import itertools
 import math
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from skimage import data
 
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import Location, create_output
@@ -274,6 +276,27 @@ def test_the_input_reached_through_a_bind_mount_is_not_the_output(tmp_path):
         subprocess.run(["umount", tmp_path / "alias"], check=True)
 
 
+def test_a_finished_output_on_a_read_only_disk_reruns_as_done(tmp_path, client):
+    """Nothing is left to write: a pipeline that reruns every step got 'read-only' (found by a probe)."""
+    scan = zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128], chunks=(64, 64))
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk], capture_output=True,
+                             check=False)
+    if mounted.returncode:
+        pytest.skip(f"no tmpfs mount here: {mounted.stderr.decode().strip()}")
+    try:
+        first = run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", client=client, progress=False)
+        subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
+        again = run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", client=client, progress=False)
+        assert (again.tiles_computed, again.tiles_skipped) == (0, first.tiles_computed)
+        with pytest.raises(ValueError, match=r"output: expected a path this process may write, .* is read-only"):
+            run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", overwrite=True, client=client,
+                progress=False)
+    finally:
+        subprocess.run(["umount", disk], check=True)
+
+
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_no_output_inside_a_store_through_an_implicit_group(tmp_path, zarr_format):
     """A folder without metadata between the store and the array still lies inside the store (found by a probe)."""
@@ -317,9 +340,16 @@ def test_an_output_larger_than_the_free_disk_space_is_announced(tmp_path):
     prepared = prepare(tmp_path / "slide.zarr", PSF, output=None, component=None, channel_axis=None, tile="auto",
                        halo="auto", loss="tikhonov", mu=0.01, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER,
                        storage_options=None, out_dtype="float32", memory_limit=None, workers=1)
-    with pytest.warns(DiskSpaceWarning, match=r"output: .*slide.deblurred.zarr' takes about .* GiB uncompressed as "
-                                              r"float32, more than the .* GiB free on its disk; out_dtype='input'"):
-        _check_disk_space(prepared)
+    with pytest.warns(DiskSpaceWarning, match=r"output: .*slide.deblurred.zarr' takes about .* GiB more uncompressed "
+                                              r"as float32, more than the .* GiB free on its disk; out_dtype='input'"):
+        _check_disk_space(prepared, None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _check_disk_space(dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, out_dtype="input")))
+        _check_disk_space(dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, out_dtype="input")), None)
+        # A resume with most tiles written needs room for the rest alone (found by a probe).
+        written = set(itertools.islice((tile.index for tile in prepared.plan.tiles()), len(prepared.plan) // 2))
+        _check_disk_space(prepared, written)
+    zarr.create_array(tmp_path / "floats.zarr", shape=(side, side), chunks=(4096, 4096), dtype="f4", fill_value=0)
+    floats = dataclasses.replace(prepared, array=zarr.open_array(tmp_path / "floats.zarr", mode="r"))
+    with pytest.warns(DiskSpaceWarning, match="free on its disk; pass another output.$"):  # 'input' saves nothing
+        _check_disk_space(floats, None)

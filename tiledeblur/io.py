@@ -104,6 +104,11 @@ class Location:
         return json.loads(self.storage_options_json)
 
     @property
+    def is_local(self):
+        """Whether :attr:`url` is a path on this machine (:meth:`at` makes local URLs plain paths)."""
+        return fsspec.core.split_protocol(self.url)[0] is None
+
+    @property
     def array_url(self):
         """The URL of the array itself."""
         return self.url.rstrip("/") + (f"/{self.component}" if self.component else "")
@@ -124,7 +129,7 @@ class Location:
             if _has_zarr_metadata(fs, parent):
                 root = parent
             folder = parent
-        url = root if fsspec.core.split_protocol(self.url)[0] is None else fs.unstrip_protocol(root)
+        url = root if self.is_local else fs.unstrip_protocol(root)
         return dataclasses.replace(self, url=url, component="")
 
     def check_writable(self, *, name="output"):
@@ -133,7 +138,7 @@ class Location:
         Other stores are left to their own errors, which come when the output
         is created, before the first tile.
         """
-        if fsspec.core.split_protocol(self.url)[0] is not None:
+        if not self.is_local:
             return
         if os.path.isfile(self.url):
             raise ValueError(f"{name}: expected a new path or a Zarr store, got {self.url!r}, which is a file.")
@@ -147,7 +152,7 @@ class Location:
 
     def free_bytes(self):
         """The free space of the local disk that holds :attr:`url`; None for other stores."""
-        if fsspec.core.split_protocol(self.url)[0] is not None:
+        if not self.is_local:
             return None
         return shutil.disk_usage(self._nearest_existing()).free
 

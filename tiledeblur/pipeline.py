@@ -182,7 +182,8 @@ def _identity(prepared):
     job = prepared.job
     identity = {
         "input": {
-            "url": job.source.array_url,
+            # Where links lead, for a local path: the same input spelled through a link was refused (a probe).
+            "url": os.path.realpath(job.source.array_url) if job.source.is_local else job.source.array_url,
             "shape": list(prepared.array.shape),
             "dtype": str(prepared.array.dtype),
             "fingerprint": fingerprint(prepared.array),
@@ -457,8 +458,8 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
     return computed
 
 
-def _check_disk_space(prepared):
-    """Warn, before any tile, where the output would not fit its local disk uncompressed.
+def _check_disk_space(prepared, finished):
+    """Warn, before any tile, where the tiles still to write would not fit the output's local disk uncompressed.
 
     Deblurred floats compress little, and a full disk would stop the run hours
     in: a 100k² RGB scan makes 112 GiB of float32 (found by a probe).
@@ -466,14 +467,32 @@ def _check_disk_space(prepared):
     free = prepared.job.target.free_bytes()
     dtype = _output_dtype(prepared)
     pyramid = prepared.multiscale is not None
-    needed = math.prod(prepared.array.shape) * dtype.itemsize * (4 / 3 if pyramid else 1)
-    if free is not None and needed > free:
-        warnings.warn(
-            f"output: {prepared.job.target.url!r} takes about {needed / 2**30:.1f} GiB uncompressed as {dtype}"
-            f"{' with its pyramid' if pyramid else ''}, more than the {free / 2**30:.1f} GiB free on its disk; "
-            f"out_dtype='input' writes {prepared.array.dtype}, or pass another output.",
-            DiskSpaceWarning, stacklevel=3,
-        )
+    to_write = 1 - len(finished or ()) / len(prepared.plan)  # a resume's written tiles take no more room
+    needed = math.prod(prepared.array.shape) * dtype.itemsize * (4 / 3 if pyramid else 1) * to_write
+    if free is None or needed <= free:
+        return
+    smaller = prepared.array.dtype.itemsize < dtype.itemsize
+    advice = f"out_dtype='input' writes {prepared.array.dtype}, or pass" if smaller else "pass"
+    warnings.warn(
+        f"output: {prepared.job.target.url!r} takes about {_in_binary_units(needed)} more uncompressed as {dtype}"
+        f"{' with its pyramid' if pyramid else ''}, more than the {_in_binary_units(free)} free on its disk; "
+        f"{advice} another output.",
+        DiskSpaceWarning, stacklevel=3,
+    )
+
+
+def _in_binary_units(size):
+    """``size`` bytes for people, in KiB, MiB or GiB.
+
+    Examples
+    --------
+    >>> _in_binary_units(3 * 2**30), _in_binary_units(1.5 * 2**20), _in_binary_units(300)
+    ('3.0 GiB', '1.5 MiB', '0.3 KiB')
+    """
+    for unit, power in (("GiB", 30), ("MiB", 20)):
+        if size >= 2**power:
+            return f"{size / 2**power:.1f} {unit}"
+    return f"{size / 2**10:.1f} KiB"
 
 
 def _complete(prepared, finished):
@@ -599,7 +618,6 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             missing_value=missing_value, storage_options=storage_options,
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
-        prepared.job.target.check_writable()
         identity = _identity(prepared)
         resumed = _resumed_tile(prepared.job.target, identity) if tile == "auto" and not overwrite else None
         if resumed is not None:
@@ -607,8 +625,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         finished, replace, output_run = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
         computed = 0
-        if not _complete(prepared, finished):  # a finished output needs no cluster
-            _check_disk_space(prepared)
+        if not _complete(prepared, finished):  # a finished output needs no cluster, nor room to write
+            prepared.job.target.check_writable()
+            _check_disk_space(prepared, finished)
             if local:
                 active = stack.enter_context(connect(n_workers=n_workers))
             computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
