@@ -47,7 +47,7 @@ CASES = [
     ({"channel_axis": 0}, ValueError, "channel_axis: expected None for 2-D data"),
     ({"component": "0"}, ValueError, "component: expected None for the array"),
     ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
-    ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF or 1 \(one per channel\), got 2"),
+    ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF for an image without channels, got 2 instead"),
     ({"psf": "no-such-psf.npy"}, ValueError, "psf: expected an existing PSF file, got 'no-such-psf.npy'"),
     ({"psf": gaussian_psf(151, 3.0)}, ValueError,
      "zarr_path: expected an image at least as large as the 151 x 151 PSF, got 96 x 80 px"),

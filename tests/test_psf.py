@@ -48,7 +48,8 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
         (np.full((3, 3), np.inf), ValueError, "expected finite values, got NaN or inf"),
         (np.array([[0, 1, 0], [1, -1, 1], [0, 1, 0]]), ValueError, r"minimum -1, 100.00% of the peak, instead"),
         (np.array([[0, 1, 0], [1, 200, 1], [0, -0.5, 0]]), ValueError, r"-0.5, 0.25% of .* np.clip\(psf, 0, None\)"),
-        (np.zeros((3, 3)), ValueError, "expected a positive sum, got"),
+        (np.zeros((3, 3)), ValueError, "expected a positive sum, got 0 instead"),  # not np.float64(0.0)
+        ([[1, 2, 1], [1, 2]], ValueError, r"psf: expected a 2-D array, got list that NumPy cannot make one of"),
         (np.array([["a"]]), TypeError, "expected a real numeric array"),
         (np.ones((3, 3), dtype=complex), TypeError, "expected a real numeric array"),
     ],

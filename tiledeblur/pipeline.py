@@ -537,7 +537,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         One 2-D PSF for every channel, one per channel (a list or a
         ``(C, P, Q)`` stack), or a path that :func:`tiledeblur.load_psf` reads.
     output : str or os.PathLike, optional
-        Where to write; defaults to ``<input>.deblurred.zarr`` beside the input.
+        Where to write; defaults to the input's name with ``.deblurred.zarr``
+        for ``.zarr`` (``scan.zarr`` gives ``scan.deblurred.zarr``), beside
+        the store that holds the input.
     component : str, optional
         The array inside a group; an OME-Zarr multiscale group defaults to its
         level 0, as its metadata names it.

@@ -133,7 +133,8 @@ def _check_psfs(psf, channels):
         stack = list(psf) if psf.ndim == 3 else [psf]
     if len(stack) not in (1, channels):
         shape = "" if listed else f" (a stack of shape {psf.shape})"
-        raise ValueError(f"psf: expected 1 PSF or {channels} (one per channel), got {len(stack)}{shape} instead.")
+        expected = "1 PSF for an image without channels" if channels == 1 else f"1 PSF or {channels} (one per channel)"
+        raise ValueError(f"psf: expected {expected}, got {len(stack)}{shape} instead.")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
     checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
     return checked * channels if len(checked) == 1 else checked
@@ -365,9 +366,9 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     local one that ``n_workers`` describes, or the workers that ``client`` or
     ``address`` has now; ``memory_limit`` (bytes per worker thread, each of
     which solves a tile at a time) overrides the cluster's. Print ``plan(...).describe()`` for people. It reads the
-    metadata and, for ``mu="auto"``, a sample of regions: NaN or inf pixels
-    are refused where the sample meets them, and by :func:`run` wherever they
-    are.
+    metadata and, for ``mu="auto"``, a sample of regions: inf and huge
+    pixels are refused where the sample meets them, and by :func:`run`
+    wherever they are (NaN marks a missing pixel).
     """
     if memory_limit is not None and check_int("memory_limit", memory_limit, expected="None or an int of bytes") < 1:
         raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")

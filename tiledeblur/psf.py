@@ -96,7 +96,11 @@ def check_psf(psf, *, name="psf"):
     >>> check_psf([[0, 1, 0], [1, 2, 1], [0, 1, 0]]).sum()
     np.float64(1.0)
     """
-    array = np.asarray(psf)
+    try:
+        array = np.asarray(psf)
+    except ValueError as error:  # a ragged nested list
+        raise ValueError(f"{name}: expected a 2-D array, got {type(psf).__name__} that NumPy cannot make one of "
+                         f"({error}).") from None
     if array.dtype.kind not in "uif":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
     if array.ndim != 2:
@@ -118,7 +122,7 @@ def check_psf(psf, *, name="psf"):
                          "np.clip(psf, 0, None).")
     total = array.sum()
     if total <= 0:
-        raise ValueError(f"{name}: expected a positive sum, got {total!r} instead.")
+        raise ValueError(f"{name}: expected a positive sum, got {total:g} instead.")
     return array / total
 
 
