@@ -196,6 +196,33 @@ def test_a_full_disk_is_one_line(scan, tmp_path):
     assert "Traceback" not in result.stderr, result.stderr
 
 
+def test_a_disk_that_fills_mid_run_stops_it_and_the_rerun_resumes(scan, tmp_path):
+    """Every tile went on to be solved and to fail at its write, each logging 3 KB of traceback (a probe)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", disk], capture_output=True,
+                             check=False)
+    if mounted.returncode:
+        pytest.skip(f"no tmpfs mount here: {mounted.stderr.decode().strip()}")
+    command = ["run", scan, "--psf", "gaussian:13,1,3", "--mu", "0.01", "--tile", "64", "--workers", "1",
+               "--out", disk / "out.zarr"]
+    try:
+        full = _tiledeblur(*command)
+        subprocess.run(["mount", "-o", "remount,size=4m", disk], check=True)
+        again = _tiledeblur(*command)
+        written = zarr.open_array(disk / "out.zarr", mode="r")[...]
+    finally:
+        subprocess.run(["umount", disk], check=True)
+    assert full.returncode == 1, full.stderr
+    failed = re.search(r"tiledeblur: (\d+) of 12 tiles failed; the first, .* raised OSError: \[Errno 28\] No space "
+                       r"left on device.*No further tile was started", full.stderr.splitlines()[-1])
+    assert failed and int(failed.group(1)) < 12 and "Compute Failed" not in full.stderr, full.stderr
+    assert again.returncode == 0 and 0 < int(re.search(r", (\d+) already done", again.stdout).group(1)) < 12
+    reference = _tiledeblur(*command[:-1], tmp_path / "reference.zarr")
+    assert reference.returncode == 0
+    np.testing.assert_array_equal(written, zarr.open_array(tmp_path / "reference.zarr", mode="r")[...])
+
+
 #: Presses Ctrl-C (a real SIGINT) as the command first imports dask, then runs it with the arguments given.
 CTRL_C_AS_DASK_IMPORTS = """
 import os, signal, sys

@@ -261,13 +261,23 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
 
 
 def dask_setup(worker):
-    """Keep a local cluster's worker process running on Ctrl-C; dask calls this in each one it starts.
+    """Quiet a local cluster's worker where the process that holds it speaks; dask calls this in each one it starts.
 
     Ctrl-C reaches every process of the terminal's group. The workers' own
     shutdown on it printed a traceback from each, on top of the one line of
-    the process that holds the cluster, which closes them anyway.
+    the process that holds the cluster, which closes them anyway; so they
+    keep running until it does. And a tile that fails is reported by
+    :func:`tiledeblur.run`, with the worker's traceback chained to its
+    ``TileError``: the worker's log of it added some 3 KB per tile to the
+    terminal, hundreds of times over when a disk filled (found by a probe).
     """
     signal.signal(signal.SIGINT, _quiet_until_closed)
+    logging.getLogger("distributed.worker").addFilter(_not_a_failed_task)
+
+
+def _not_a_failed_task(record):
+    """False for a worker's log of a task that raised."""
+    return not str(record.msg).startswith("Compute Failed")
 
 
 def _quiet_until_closed(signal_number, frame):

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import dataclasses
+import errno
 import functools
 import itertools
 import json
@@ -384,6 +385,15 @@ def _failure(future):
     return future.exception().with_traceback(future.traceback())
 
 
+def _stops_every_tile(error):
+    """Whether a tile's ``error`` would stop every tile after it: a full, read-only or over-quota disk.
+
+    The other tiles were solved in full and then failed at their writes, each
+    after minutes on a large scan (found by a probe).
+    """
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
+
+
 def _compute_tiles(client, prepared, finished, *, show_progress):
     """Submit the unfinished tiles through a window that follows the workers; return how many were computed."""
     plan = prepared.plan
@@ -415,6 +425,8 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
                 _warn_unconverged(tile, stats)
             else:
                 failures.append((tile, _failure(future)))
+                if _stops_every_tile(failures[-1][1]):
+                    break  # the tiles in flight are cancelled below, and no more are solved only to fail
             if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
                 raise TileError(
                     f"the dask scheduler was lost (the client is {client.status}) after {computed} tiles of this "
@@ -427,11 +439,13 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         client.cancel(list(queue.futures))
     if failures:
         tile, error = failures[0]
-        advice = (
-            "The output is the other run's now, and this run has nothing left in it to resume."
-            if isinstance(error, OutputReplacedError) else
-            "Every other tile is written: fix the cause and run again to compute only the missing tiles."
-        )
+        if isinstance(error, OutputReplacedError):
+            advice = "The output is the other run's now, and this run has nothing left in it to resume."
+        elif _stops_every_tile(failures[-1][1]):
+            advice = ("No further tile was started, since none could be written: fix the cause and run again to "
+                      "compute only the missing tiles.")
+        else:
+            advice = "Every other tile is written: fix the cause and run again to compute only the missing tiles."
         raise TileError(
             f"{len(failures)} of {len(plan)} tiles failed; the first, {tile.name}, raised "
             f"{type(error).__name__}: {str(error).rstrip('.')}. {advice}"
