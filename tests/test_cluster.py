@@ -219,6 +219,9 @@ def test_plan_on_a_cluster_uses_the_smallest_limit_per_thread_even_beside_an_unl
         finally:
             unlimited.terminate()
             unlimited.wait(30)
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
+            Client(cluster) as client, pytest.warns(tiledeblur.TileMemoryWarning, match="no worker has joined"):
+        plan(path, psf, mu=0.01, client=client)  # a batch system's workers not started yet (found by a probe)
     # 1 GB per thread: 1024 px tiles (about 1.3 GB each) do not fit half of one; unlimited ones would take them.
     assert on_cluster.tile == 512
     assert plan(path, psf, mu=0.01, memory_limit=10**12, n_workers=2).tile == 1024

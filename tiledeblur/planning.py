@@ -34,6 +34,9 @@ __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
 
 logger = logging.getLogger(__name__)
 
+#: The memory per worker thread that ``tile="auto"`` assumes where the workers have no limit, or there are none yet.
+UNKNOWN_MEMORY_LIMIT = 4 * 2**30
+
 #: Losses that are sums over pixels, so that tiles solve the whole image's problem.
 TILE_LOSSES = ("tikhonov", "tv")
 OUT_DTYPES = ("float32", "float64", "input")
@@ -158,7 +161,7 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     """
     largest = 2 * radius + 1
     if tile == "auto":
-        budget = (memory_limit or 4 * 2**30) / 2
+        budget = (memory_limit or UNKNOWN_MEMORY_LIMIT) / 2
         sides = range(MAX_AUTO_TILE, DEFAULT_CHUNK - 1, -DEFAULT_CHUNK)
         fitting = [
             side for side in sides
@@ -364,9 +367,10 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
 
     Takes :func:`run`'s arguments that shape the plan. Its cluster is the
     local one that ``n_workers`` describes, or the workers that ``client`` or
-    ``address`` has now; ``memory_limit`` (bytes per worker thread, each of
-    which solves a tile at a time) overrides the cluster's. Print ``plan(...).describe()`` for people. It reads the
-    metadata and, for ``mu="auto"``, a sample of regions: inf and huge
+    ``address`` has now (where none has joined yet, it warns, as
+    :func:`run` would wait for the first); ``memory_limit`` (bytes per worker
+    thread, each of which solves a tile at a time) overrides the cluster's.
+    Print ``plan(...).describe()`` for people. It reads the metadata and, for ``mu="auto"``, a sample of regions: inf and huge
     pixels are refused where the sample meets them, and by :func:`run`
     wherever they are (NaN marks a missing pixel).
     """
@@ -376,6 +380,12 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     remote = client is not None or address is not None
     with connect(client=client, address=address) if remote else contextlib.nullcontext() as active:
         cluster_memory, workers = worker_resources(active, n_workers)
+    if not workers and memory_limit is None:
+        # Found by a probe: a plan for a scheduler whose workers had not started yet showed tiles that run,
+        # which waits for the first worker, did not use.
+        warnings.warn(f"tile: no worker has joined the cluster yet, so this plan assumes "
+                      f"{UNKNOWN_MEMORY_LIMIT / 2**30:g} GiB of memory per thread; run() waits for the first worker "
+                      "and plans with its memory limit.", TileMemoryWarning, stacklevel=2)
     prepared = prepare(
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
         loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
