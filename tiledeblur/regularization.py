@@ -296,37 +296,34 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
 
 
 def value_reach(image):
-    """How far the values of an image's present pixels reach above their smallest: the largest and ``REACH_PERCENTILE``-th.
+    """How far an image's present pixels reach: their largest magnitude, and the ``REACH_PERCENTILE``-th percentile of their rise above the smallest.
 
-    Total variation's ``mu`` and ``eps`` follow the image's contrast, not its
-    level: a pedestal or a sky of 100 under values 1 deep is the same
-    problem (see :func:`tiledeblur.solver.solve`). The largest tells a dim
-    image (12-bit counts in uint16) from one that fills [0, 1], however
-    sparse (a star field's percentile is far below its largest); the
-    percentile tells fluxes in the thousands from a few hot pixels. Zeros
-    where no pixel is present.
+    The largest magnitude tells a dim image (12-bit counts in uint16) from
+    one that fills [0, 1], however sparse (a star field's percentile is far
+    below its maximum). The percentile tells fluxes in the thousands from a
+    few hot pixels, and is taken above the smallest value since total
+    variation follows the contrast, not the level: a pedestal or a sky of 100
+    under values 1 deep is the same problem (see
+    :func:`tiledeblur.solver.solve`). Zeros where no pixel is present.
 
     Examples
     --------
-    A sky of 100.5 with one cold pixel, and a background of 0.5 with one hot one:
-
-    >>> value_reach(np.append(np.full(10_000, 100.5), [np.nan, 20.0]))
-    (80.5, 80.5)
-    >>> value_reach(np.append(np.full(10_000, 0.5), [np.nan, 80.0]))
-    (79.5, 0.0)
+    >>> value_reach(np.append(np.full(10_000, 100.5), [np.nan, 100.0]))  # a sky level: it rises little
+    (100.5, 0.5)
+    >>> value_reach(np.append(np.full(10_000, 0.5), [np.nan, 80.0]))  # one hot pixel: the percentile ignores it
+    (80.0, 0.0)
     """
     present = image[~np.isnan(image)]
     if not present.size:
         return 0.0, 0.0
-    above = present - present.min()
-    return float(above.max()), float(np.percentile(above, REACH_PERCENTILE))
+    return float(np.abs(present).max()), float(np.percentile(present - present.min(), REACH_PERCENTILE))
 
 
 def warn_if_off_scale(reach, loss, *, stacklevel, eps=None):
     """Warn (:class:`MuWarning`) where ``tv``'s settings meet values far from the [0, 1] they assume.
 
     ``reach`` is a :func:`value_reach`; it is off the scale where the largest
-    reach lies below ``TV_SCALE_RANGE`` or the percentile above it.
+    magnitude lies below ``TV_SCALE_RANGE`` or the percentile above it.
     ``eps`` is None for ``mu="auto"``, whose rule assumes the scale; for a
     given ``mu`` it is the default ``eps``, which does too (an ``eps`` that the
     caller chose is for the image's own scale, and warns of nothing).
@@ -345,8 +342,8 @@ def warn_if_off_scale(reach, loss, *, stacklevel, eps=None):
     low, high = TV_SCALE_RANGE
     if loss != "tv" or largest == 0 or low <= largest and typical <= high:  # a blank image has no scale
         return
-    sampled = (f"the values sampled reach {largest:.3g} above their smallest ({REACH_PERCENTILE}th percentile "
-               f"{typical:.3g})")
+    sampled = (f"the magnitudes sampled reach {largest:.3g} (the {REACH_PERCENTILE}th percentile of their rise "
+               f"above the smallest, {typical:.3g})")
     if eps is None:
         message = (f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and {sampled}; "
                    "scale the image to [0, 1], or pass mu and eps for its scale.")
