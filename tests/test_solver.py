@@ -234,6 +234,15 @@ def test_nonneg_meets_tol_like_the_unconstrained_solve(astronaut_crop, article_p
 
 
 @pytest.mark.parametrize("loss", ["tikhonov", "tv"])
+def test_nonneg_on_a_sky_below_zero_is_zero(article_psf, loss):
+    """A background-subtracted sky whose tile lies below zero: tv divided by zero there (found by a probe)."""
+    sky = -0.2 + np.random.default_rng(0).normal(0, 0.01, (64, 64))
+    restored, info = deconvolve(sky, article_psf, loss=loss, mu=2e-3, eps=0.01, nonneg=True, return_info=True)
+    assert info.converged
+    np.testing.assert_array_equal(restored, 0)
+
+
+@pytest.mark.parametrize("loss", ["tikhonov", "tv"])
 def test_a_pedestal_changes_nothing(astronaut_crop, article_psf, loss):
     """Relative to the largest magnitude, tol left an image 1 deep on a pedestal of 100 4e-2 off (found by a probe)."""
     observed = astronaut_crop[1][:256, :256]

@@ -151,6 +151,10 @@ def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, thr
             return x, counts, False, "projected Newton (x >= 0): the loss's gradient is not finite here"
         if largest <= threshold and moved <= step_tol:
             return x, counts, True, "projected Newton (x >= 0): the projected gradient fell below tol"
+        if largest == 0:
+            # The bounded minimum itself, however far the clipping moved: a convex loss has no other
+            # stationary point (found by a probe: an all-negative tile of sky then divided by zero below).
+            return x, counts, True, "projected Newton (x >= 0): the projected gradient is zero"
         if iteration == maxiter:
             break
         size = float(np.linalg.norm(projected))
