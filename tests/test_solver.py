@@ -234,10 +234,11 @@ def test_nonneg_meets_tol_like_the_unconstrained_solve(astronaut_crop, article_p
 
 
 @pytest.mark.parametrize("loss", ["tikhonov", "tv"])
-def test_nonneg_on_a_sky_below_zero_is_zero(article_psf, loss):
+def test_nonneg_on_a_sky_below_zero_is_zero(loss):
     """A background-subtracted sky whose tile lies below zero: tv divided by zero there (found by a probe)."""
     sky = -0.2 + np.random.default_rng(0).normal(0, 0.01, (64, 64))
-    restored, info = deconvolve(sky, article_psf, loss=loss, mu=2e-3, eps=0.01, nonneg=True, return_info=True)
+    restored, info = deconvolve(sky, gaussian_psf(7, 1.0), loss=loss, mu=2e-3, eps=0.01, nonneg=True,
+                                return_info=True)
     assert info.converged
     np.testing.assert_array_equal(restored, 0)
 
