@@ -426,6 +426,10 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
                client=client, progress=False)
     datasets = zarr.open_group(half.output, mode="r").attrs["ome"]["multiscales"][0]["datasets"]
     assert [d["coordinateTransformations"][0]["scale"] for d in datasets] == [[0.5, 0.5], [1.0, 1.0]]
+    # NumPy's False asks for a plain array as False does (found by a probe: it wrote OME-Zarr).
+    plain = run(tmp_path / "ome.zarr", article_psf, ome=np.False_, output=tmp_path / "plain.zarr", tile=64,
+                client=client, progress=False)
+    np.testing.assert_array_equal(zarr.open_array(plain.output, mode="r")[...], small_reference)
 
 
 def test_ome_zarr_0_3_with_one_z_plane(tmp_path, small_scan, article_psf, client):

@@ -250,6 +250,9 @@ class Prepared:
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
              maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, ome=None, missing_value=None):
     """Validate every argument and plan the tiles; opens the input read-only."""
+    for name, value, choices in (("loss", loss, TILE_LOSSES), ("out_dtype", out_dtype, OUT_DTYPES)):
+        if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
+            raise TypeError(f"{name}: expected one of {choices}, got {value!r} instead.")
     if loss not in TILE_LOSSES:
         raise ValueError(
             f"loss: expected one of {TILE_LOSSES} for tiles, got {loss!r} instead; the article's loss "
@@ -351,9 +354,9 @@ def _input_multiscale(source):
 
 def _output_multiscale(ome, found, array, channel_axis):
     """The output's multiscale: the input's (``found``) if any, unless ``ome`` says otherwise."""
-    if ome not in (None, True, False):
+    if ome is not None and not isinstance(ome, (bool, np.bool_)):  # 0 == False: an int must not pass (a probe)
         raise TypeError(f"ome: expected None, True or False, got {ome!r} instead.")
-    if ome is False or (ome is None and found is None):
+    if (ome is not None and not ome) or (ome is None and found is None):
         return None
     if found is None:
         return plain_multiscale(array.ndim, channel_axis, array.metadata.zarr_format)
