@@ -24,7 +24,13 @@ from skimage import data
 
 import tiledeblur.pipeline
 from tiledeblur import gaussian_psf, plan, run
-from tiledeblur.cluster import WORKER_MALLOC, _ctrl_c_ignored, _sync_cancel_bug_hidden, local_cluster, worker_resources
+from tiledeblur.cluster import (
+    WORKER_MALLOC,
+    _stop_signals_ignored,
+    _sync_cancel_bug_hidden,
+    local_cluster,
+    worker_resources,
+)
 
 
 def _monitor_interval_ms(dask_worker=None, dask_scheduler=None):
@@ -58,14 +64,21 @@ def test_settings_reach_the_scheduler_and_every_worker_a_restarted_one_too():
     assert tuple(settings) == expected
 
 
+def _stop_handlers():
+    return [getattr(handler, "name", getattr(handler, "__name__", None))
+            for handler in map(signal.getsignal, (signal.SIGINT, signal.SIGTERM))]
+
+
 def test_ctrl_c_waits_while_the_local_cluster_starts_and_its_workers_leave_it_to_this_process():
-    """Ctrl-C in the second a cluster takes to start closed it half made, with tracebacks (found by a probe)."""
-    with _ctrl_c_ignored():
+    """Ctrl-C or SIGTERM in the second a cluster takes to start closed it half made, with tracebacks (probes)."""
+    with _stop_signals_ignored():
         os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here
+        os.kill(os.getpid(), signal.SIGTERM)  # would end this process here
         with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
-            handlers = client.run(lambda: signal.getsignal(signal.SIGINT).__name__)
+            handlers = client.run(_stop_handlers)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert list(handlers.values()) == ["_quiet_until_closed"]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert list(handlers.values()) == [["_quiet_until_closed", "SIG_DFL"]]
 
 
 def _ctrl_c_before_a_dask_call_begins(loop):

@@ -128,7 +128,7 @@ def _started_client(address, n_workers):
     try:
         with contextlib.ExitStack() as stack:
             try:
-                with _ctrl_c_ignored():
+                with _stop_signals_ignored():
                     cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
                     started = stack.enter_context(Client(cluster))
                 yield started
@@ -147,27 +147,34 @@ def _started_client(address, n_workers):
             logging.getLogger(name).setLevel(level)
 
 
+#: The signals that stop a run: Ctrl-C, and a batch system's end of a job's time.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def _ctrl_c_ignored():
-    """Ignore Ctrl-C while the block runs, as the worker processes that it starts do until :func:`dask_setup`.
+def _stop_signals_ignored():
+    """Ignore Ctrl-C and SIGTERM while the block runs, as the worker processes it starts do until :func:`dask_setup`.
 
     A cluster interrupted while it starts is closed half made, with tracebacks
     from its exit handlers and from workers still importing (found by a
-    probe). A child process keeps an ignored signal ignored, whichever thread
-    starts it; a handler it would not keep, and a held signal its thread
-    would not pass on (dask's IO loop thread starts the workers). So Ctrl-C
-    does nothing for the second or two that a local cluster takes to start.
-    Only the main thread can set signal handlers.
+    probe, and by another for SIGTERM). A child process keeps an ignored
+    signal ignored, whichever thread starts it; a handler it would not keep,
+    and a held signal its thread would not pass on (dask's IO loop thread
+    starts the workers). So neither does anything for the second or two that
+    a local cluster takes to start. Only the main thread can set signal
+    handlers.
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:  # None: not set from Python
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():  # None: set in C
         yield
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def check_scheduler(address):
@@ -272,7 +279,10 @@ def dask_setup(worker):
     terminal, hundreds of times over when a disk filled (found by a probe).
     """
     signal.signal(signal.SIGINT, _quiet_until_closed)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # ignored while the cluster started; a nanny may need it
     logging.getLogger("distributed.worker").addFilter(_not_a_failed_task)
+    # It warns of each task cancelled as the cluster closes, after Ctrl-C or SIGTERM sent to the driver alone.
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
 
 
 def _not_a_failed_task(record):
