@@ -78,7 +78,7 @@ def test_ctrl_c_waits_while_the_local_cluster_starts_and_its_workers_leave_it_to
             handlers = client.run(_stop_handlers)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    assert list(handlers.values()) == [["_quiet_until_closed", "SIG_DFL"]]
+    assert list(handlers.values()) == [["_quiet_until_closed", "_quiet_until_closed"]]
 
 
 def _ctrl_c_before_a_dask_call_begins(loop):

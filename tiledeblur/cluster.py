@@ -270,16 +270,20 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
 def dask_setup(worker):
     """Quiet a local cluster's worker where the process that holds it speaks; dask calls this in each one it starts.
 
-    Ctrl-C reaches every process of the terminal's group. The workers' own
-    shutdown on it printed a traceback from each, on top of the one line of
-    the process that holds the cluster, which closes them anyway; so they
-    keep running until it does. And a tile that fails is reported by
+    Ctrl-C reaches every process of the terminal's group, and a batch
+    system's SIGTERM every process of the job. The workers' own shutdown on
+    Ctrl-C printed a traceback from each, on top of the one line of the
+    process that holds the cluster, which closes them anyway; so they keep
+    running until it does. And a tile that fails is reported by
     :func:`tiledeblur.run`, with the worker's traceback chained to its
     ``TileError``: the worker's log of it added some 3 KB per tile to the
     terminal, hundreds of times over when a disk filled (found by a probe).
     """
-    signal.signal(signal.SIGINT, _quiet_until_closed)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # ignored while the cluster started; a nanny may need it
+    for number in STOP_SIGNALS:
+        # A batch system sends SIGTERM to every process of the job: a worker that died of it was restarted by
+        # its nanny as the cluster closed, and the new one logged its lost scheduler. Its nanny stops it
+        # through a queue, or with SIGKILL.
+        signal.signal(number, _quiet_until_closed)
     logging.getLogger("distributed.worker").addFilter(_not_a_failed_task)
     # It warns of each task cancelled as the cluster closes, after Ctrl-C or SIGTERM sent to the driver alone.
     logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
@@ -291,8 +295,13 @@ def _not_a_failed_task(record):
 
 
 def _quiet_until_closed(signal_number, frame):
-    """Keep a worker running on Ctrl-C, silent about the tasks that the cluster's closing will cancel."""
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    """Keep a worker running on Ctrl-C or SIGTERM, silent about what the cluster's closing does to it.
+
+    Silent of errors too: a worker whose scheduler closed before its nanny
+    stopped it logged the failure of its heartbeat, with a traceback (in one
+    run of five).
+    """
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 def workers(client):
