@@ -132,8 +132,8 @@ class Location:
         url = root if self.is_local else fs.unstrip_protocol(root)
         return dataclasses.replace(self, url=url, component="")
 
-    def check_writable(self, *, name="output"):
-        """Refuse, before any work, a local path that cannot be written: a file, under a file, or in a read-only folder.
+    def check_placeable(self, *, name="output"):
+        """Refuse, before any work, a local path where no store can be: a file, or under a file.
 
         Other stores are left to their own errors, which come when the output
         is created, before the first tile.
@@ -146,6 +146,13 @@ class Location:
         if not os.path.isdir(existing):
             raise ValueError(f"{name}: expected a path in a folder, got {self.url!r}, which lies under the file "
                              f"{existing!r}.")
+
+    def check_writable(self, *, name="output"):
+        """Refuse, before any work, a local path that cannot be written: as :meth:`check_placeable`, or read-only."""
+        self.check_placeable(name=name)
+        if not self.is_local:
+            return
+        existing = self._nearest_existing()
         if not os.access(existing, os.W_OK | os.X_OK):
             raise ValueError(f"{name}: expected a path this process may write, got {self.url!r}; {existing!r} is "
                              "read-only.")

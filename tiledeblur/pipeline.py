@@ -634,6 +634,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             missing_value=missing_value, storage_options=storage_options,
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
+        prepared.job.target.check_placeable()  # writable or not: a finished output on a read-only disk is done
         identity = _identity(prepared)
         resumed = _resumed_tile(prepared.job.target, identity) if tile == "auto" and not overwrite else None
         if resumed is not None:
