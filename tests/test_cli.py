@@ -20,6 +20,7 @@ from skimage import data
 
 import tiledeblur
 from tiledeblur.convert import convert
+from tiledeblur.solver import DEFAULT_EPS, DEFAULT_TOL
 
 SCRIPT = Path(sys.executable).with_name("tiledeblur")
 
@@ -36,12 +37,22 @@ def scan(tmp_path_factory):
     return path
 
 
+def _help_default(help_text, option):
+    """The number in the "(default: ...)" of ``option``'s entry in ``help_text``."""
+    entry = re.search(rf"\n +{option} +([^\n]*(\n {{10,}}[^\n]*)*)", help_text).group(1)
+    return float(re.search(r"\(default: ([\d.e-]+)\)", " ".join(entry.split())).group(1))
+
+
 @pytest.mark.parametrize("command", [[], ["run"], ["plan"], ["convert"], ["demo"]])
 def test_help_says_what_and_defaults(command):
     result = _tiledeblur(*command, "--help")
     assert result.returncode == 0
     if command in (["run"], ["plan"]):
         assert "gaussian:SIZE,SIGMA0,SIGMA1" in result.stdout and "(default: auto" in result.stdout
+        # Written out, since the command reads its options before it imports the solver.
+        assert _help_default(result.stdout, "--eps EPS") == DEFAULT_EPS
+    if command == ["run"]:
+        assert _help_default(result.stdout, "--tol TOL") == DEFAULT_TOL
     if command == ["demo"]:
         assert "(default: 2048)" in result.stdout
 
@@ -105,6 +116,15 @@ def test_errors_name_the_options_as_typed(tmp_path):
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(64, 64), dtype="u1")
     result = _tiledeblur("plan", tmp_path / "group.zarr", "--psf", "gaussian:13,1,3", "--component", "../a")
     assert result.returncode == 2 and "tiledeblur: error: --component: expected the array to read" in result.stderr
+
+
+def test_eps_for_counts_that_do_not_fill_the_scale(tmp_path):
+    """tv's warning on 12-bit counts advised an eps that the command line had no option for (found by a probe)."""
+    zarr.create_array(tmp_path / "counts.zarr", data=data.camera().astype(np.uint16) * 16)
+    command = ["plan", tmp_path / "counts.zarr", "--psf", "gaussian:13,1,3", "--loss", "tv", "--mu", "1e-4"]
+    assert "pass eps for its scale" in _tiledeblur(*command).stderr
+    result = _tiledeblur(*command, "--eps", "0.002")
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
 
 
 def test_plan_prints_the_plan(scan):

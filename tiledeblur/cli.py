@@ -26,7 +26,7 @@ OPTION_NAMES = {
     "zarr_path": "INPUT", "psf": "--psf", "component": "--component", "channel_axis": "--channel-axis",
     "tile": "--tile", "halo": "--halo", "loss": "--loss", "mu": "--mu", "n_workers": "--workers",
     "address": "--address", "output": "--out", "out_dtype": "--out-dtype", "size": "--size", "out_dir": "--out",
-    "chunk": "--chunk", "image": "IMAGE", "missing_value": "--missing-value",
+    "chunk": "--chunk", "image": "IMAGE", "missing_value": "--missing-value", "eps": "--eps", "tol": "--tol",
     "ome": "--ome",
 }
 #: Where a command names an argument otherwise.
@@ -97,6 +97,10 @@ def _add_problem_options(parser):
     parser.add_argument("--mu", type=_auto_or(float, "a number"), default="auto",
                         help="regularization weight, on the image's [0, 1] scale (integer images are divided "
                              "by their dtype's maximum), or auto by cross-validation on the image (default: auto)")
+    # The solvers' defaults are not imported: the options are read before the solvers (see main).
+    parser.add_argument("--eps", type=float,
+                        help="tv's smoothing of edges, on the scale of --mu: scale both with values that do not "
+                             "fill [0, 1] (default: 0.03)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
     parser.add_argument("--missing-value", type=_number, metavar="VALUE",
@@ -122,6 +126,9 @@ def _parser():
     _add_problem_options(run_parser)
     run_parser.add_argument("--out", help="output Zarr path (default: INPUT.deblurred.zarr beside the input)")
     _add_cluster_options(run_parser)
+    run_parser.add_argument("--tol", type=float,
+                            help="stop each tile's solve within about this of its minimum, relative to the tile's "
+                                 "range of values (default: 1e-4)")
     run_parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
                             help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
     run_parser.add_argument("--ome", action=argparse.BooleanOptionalAction,

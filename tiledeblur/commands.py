@@ -40,6 +40,11 @@ def _check_preview(path, output):
                          "whose extension names no format that Pillow writes.")
 
 
+def _solver_options(arguments):
+    """The solver's options that the command was given (the rest keep the functions' defaults)."""
+    return {name: getattr(arguments, name) for name in ("eps", "tol") if getattr(arguments, name, None) is not None}
+
+
 def _run(arguments):
     if arguments.preview:
         arguments.preview = Path(arguments.preview).expanduser()
@@ -50,7 +55,7 @@ def _run(arguments):
         mu=arguments.mu, nonneg=arguments.nonneg, missing_value=arguments.missing_value,
         n_workers=arguments.workers, address=arguments.address,
         out_dtype=arguments.out_dtype, ome=arguments.ome, overwrite=arguments.overwrite,
-        resume=not arguments.no_resume,
+        resume=not arguments.no_resume, **_solver_options(arguments),
     )
     computed = report.tiles_computed
     print(f"wrote {report.output}: {computed} tile{'s' * (computed != 1)} computed, {report.tiles_skipped} already done, "
@@ -65,7 +70,7 @@ def _plan(arguments):
     tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
                      loss=arguments.loss, mu=arguments.mu, missing_value=arguments.missing_value,
-                     n_workers=arguments.workers, address=arguments.address)
+                     n_workers=arguments.workers, address=arguments.address, **_solver_options(arguments))
     print(tile_plan.describe())
     return 0
 
