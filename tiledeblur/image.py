@@ -158,7 +158,7 @@ def check_float_range(largest, *, name="image"):
     >>> check_float_range(2e9)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: image: expected values of magnitude at most 1e+09, got 2e+09 instead; scale the image first.
+    ValueError: image: expected values of magnitude at most 1e+09, got 2e+09 instead; scale the image first, or make a fill value that marks missing pixels NaN.
     """
     if np.isnan(largest):
         raise ValueError(f"{name}: expected some pixels that are not NaN (NaN marks a missing pixel), got only NaN "
@@ -166,7 +166,8 @@ def check_float_range(largest, *, name="image"):
     if np.isinf(largest):
         raise ValueError(f"{name}: expected finite values or NaN for missing pixels, got inf instead.")
     if largest > MAX_FLOAT_MAGNITUDE:
-        raise ValueError(
-            f"{name}: expected values of magnitude at most {MAX_FLOAT_MAGNITUDE:g}, got {largest:g} instead; "
-            "scale the image first."
-        )
+        # A float mosaic's fill, such as -1e30, is the likeliest cause (found by a probe).
+        fill = ("make a fill value that marks missing pixels NaN" if name == "image"
+                else "pass a fill value that marks missing pixels as missing_value")
+        raise ValueError(f"{name}: expected values of magnitude at most {MAX_FLOAT_MAGNITUDE:g}, got {largest:g} "
+                         f"instead; scale the image first, or {fill}.")
