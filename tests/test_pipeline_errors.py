@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import itertools
+import json
 import math
 import shutil
 import subprocess
@@ -105,6 +106,21 @@ def test_an_array_or_none_is_no_path(tmp_path):
         run(scan[...], PSF, progress=False)
     with pytest.raises(TypeError, match=r"zarr_path: expected a str or an os.PathLike .*, got None instead.$"):
         run(None, PSF, progress=False)
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (lambda metadata: metadata.pop("data_type"), "KeyError: 'data_type'"),
+    (lambda metadata: metadata["codecs"][0].update(name="nosuchcodec"), "Unknown codec: 'nosuchcodec'"),
+])
+def test_metadata_that_zarr_cannot_read_is_named(tmp_path, damage, reason):
+    """A traceback ending in KeyError, or an error that named no argument (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", shape=(64, 64), dtype="u1")
+    metadata = json.loads((tmp_path / "scan.zarr" / "zarr.json").read_text())
+    damage(metadata)
+    (tmp_path / "scan.zarr" / "zarr.json").write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match=rf"zarr_path: expected Zarr metadata that zarr can read, got .*scan.zarr', "
+                                         rf"whose metadata it could not \(.*{reason}"):
+        plan(tmp_path / "scan.zarr", PSF, mu=0.01)
 
 
 def test_missing_and_empty_and_3d(tmp_path):

@@ -259,6 +259,9 @@ def open_input(url, *, component=None, storage_options=None):
         found = "which is not a Zarr array or group (tiledeblur convert imports images)" if fs.exists(path) else (
             "which was not found")
         raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, {found}.") from None
+    except (KeyError, ValueError, TypeError) as error:  # metadata that zarr cannot read (found by a probe)
+        raise ValueError(f"zarr_path: expected Zarr metadata that zarr can read, got {url!r}, whose metadata it "
+                         f"could not ({type(error).__name__}: {error}).") from None
     if isinstance(found, zarr.Group):
         component = component if component is not None else _default_component(found)
         if component is None or not _holds(found, component):
