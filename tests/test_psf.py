@@ -31,6 +31,7 @@ def test_gaussian_psf_per_axis_size_and_symmetry():
         (13.0, 1.0, TypeError, "size: expected an int"),
         (13, 0.0, ValueError, "sigma: expected positive"),
         (13, (1, 2, 3), ValueError, "sigma: expected one value or two"),
+        (13, "a", TypeError, "sigma: expected a number or a pair of numbers, got 'a'"),
     ],
 )
 def test_gaussian_psf_rejects(size, sigma, error, match):

@@ -80,6 +80,8 @@ def read_multiscale(attributes, level=None):
     Multiscale(version='0.5', axes=({'name': 'y'}, {'name': 'x'}), scale=(1.0, 1.0), translation=None, ...)
     >>> read_multiscale({"multiscales": [{"version": "0.3", "axes": ["c", "y", "x"], "datasets": [{"path": "0"}]}]})
     Multiscale(version='0.4', axes=({'name': 'c', 'type': 'channel'}, ...), scale=(1.0, 1.0, 1.0), ...)
+    >>> [axis["name"] for axis in read_multiscale({"multiscales": [{"version": "0.2", "datasets": [{"path": "0"}]}]}).axes]
+    ['t', 'c', 'z', 'y', 'x']
     """
     ome = attributes.get("ome", attributes)
     multiscales = ome.get("multiscales")
@@ -87,11 +89,13 @@ def read_multiscale(attributes, level=None):
         return None
     first = multiscales[0]
     version = str(ome.get("version") or first.get("version", "0.4"))
+    # Versions 0.1 and 0.2 name no axes: their arrays are always tczyx (found by a probe).
+    default_axes = ("t", "c", "z", "y", "x") if version in ("0.1", "0.2") else ("y", "x")
     if version in ("0.1", "0.2", "0.3"):
         version = "0.4"
     axes = tuple(
         {"name": axis, "type": AXIS_TYPES.get(axis, "space")} if isinstance(axis, str) else axis
-        for axis in first.get("axes") or ("y", "x")
+        for axis in first.get("axes") or default_axes
     )
     datasets = first["datasets"]
     dataset = next((d for d in datasets if level is None or d.get("path") == level), None)

@@ -172,7 +172,7 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     if check_int("tile", tile, expected="'auto' or an int") < largest:
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
     chunk = min(DEFAULT_CHUNK, int(tile))
-    rounded = max(chunk, round(tile / chunk) * chunk)
+    rounded = max(chunk, math.floor(tile / chunk + 0.5) * chunk)  # halves up: round() took 1280 to 1024 (a probe)
     if rounded != tile:
         logger.info("tile %d rounded to %d, a whole number of %d px output chunks", tile, rounded, chunk)
     return rounded, chunk

@@ -24,6 +24,8 @@ def _parse_pair(value, name, kind):
         raise ValueError(f"{name}: expected one value or two, got {value!r} instead.") from None
     if kind is int and not all(isinstance(v, int) for v in pair):
         raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r} instead.")
+    if kind is float and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair):
+        raise TypeError(f"{name}: expected a number or a pair of numbers, got {value!r} instead.")
     return pair
 
 
