@@ -274,6 +274,11 @@ def test_resume_after_what_a_kill_or_a_file_manager_leaves(tmp_path, small_scan,
     np.testing.assert_array_equal(zarr.open_group(ome, mode="r")["0"][...], small_reference)
     with pytest.raises(ValueError, match="other settings"):
         run(small_scan[0], article_psf, output=ome, tile=64, mu=0.02, ome=True, client=client, progress=False)
+    # Level 0 there but unreadable is no half-made output: made anew, it would lose every tile (found in a review).
+    (ome / "0" / "zarr.json").write_text("{damaged")
+    with pytest.raises(ValueError, match="output: expected an output whose array '0' can be read"):
+        run(small_scan[0], article_psf, output=ome, tile=64, ome=True, client=client, progress=False)
+    assert _markers(ome / "0") == 17  # its 16 tiles and its pyramid, kept
 
 
 def test_ome_asked_for_over_a_plain_output(tmp_path, small_scan, small_reference_report, small_reference, article_psf,

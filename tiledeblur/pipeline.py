@@ -262,6 +262,11 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
             "pass overwrite=True to replace it, or another output."
         )
     if not complete:
+        if dataclasses.replace(target, url=target.array_url, component="").holds_zarr():
+            # Its level 0 is there but could not be read (a remote store's passing error, damaged metadata):
+            # created anew, it would lose every tile written (found in a review).
+            raise ValueError(f"output: expected an output whose array {target.component!r} can be read, got "
+                             f"{target.url!r}, whose array could not be; check the store, or pass overwrite=True.")
         return None, True, os.urandom(8).hex()
     planned = {tile.index for tile in prepared.plan.tiles()}
     return DoneMarkers(target).done() & planned, False, run
