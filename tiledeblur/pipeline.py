@@ -462,7 +462,8 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
     """Create the output if needed, compute its missing tiles and build its pyramid; return how many tiles were computed."""
     logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
     _tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
-    _scan_input(client, prepared, progress=progress)
+    if len(finished or ()) < len(prepared.plan):  # only the pyramid left: no tile reads the input
+        _scan_input(client, prepared, progress=progress)
     if finished is None:
         _create_output(prepared, identity, overwrite=replace)
     computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
@@ -486,8 +487,9 @@ def _check_disk_space(prepared, finished):
     free = prepared.job.target.free_bytes()
     dtype = _output_dtype(prepared)
     pyramid = prepared.multiscale is not None
-    to_write = 1 - len(finished or ()) / len(prepared.plan)  # a resume's written tiles take no more room
-    needed = math.prod(prepared.array.shape) * dtype.itemsize * (4 / 3 if pyramid else 1) * to_write
+    # A resume's written tiles take no more room; the pyramid, a third of level 0, is always built anew.
+    to_write = 1 - len(finished or ()) / len(prepared.plan) + (1 / 3 if pyramid else 0)
+    needed = math.prod(prepared.array.shape) * dtype.itemsize * to_write
     if free is None or needed <= free:
         return
     smaller = prepared.array.dtype.itemsize < dtype.itemsize
