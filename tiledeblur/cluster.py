@@ -207,13 +207,15 @@ def check_scheduler(address):
     try:
         with socket.create_connection((host, port), timeout=timeout) as probe:
             answered = bool(probe.recv(1))
-    except OSError as error:  # refused, unreachable, or silent until the timeout
+    except TimeoutError:
+        answered, reason = False, f"silent for {timeout:g} s"
+    except OSError as error:  # refused or unreachable
         answered, reason = False, str(error) or type(error).__name__
     else:
         reason = "it closed the connection"
     if not answered:
         raise ValueError(f"address: expected a running dask scheduler, got {address!r}, where none answered "
-                         f"({reason}; waited up to {timeout:g} s); a dashboard's port (8787) is not the scheduler's.")
+                         f"({reason}); a dashboard's port (8787) is not the scheduler's.")
 
 
 def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
