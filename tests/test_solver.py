@@ -233,6 +233,17 @@ def test_nonneg_meets_tol_like_the_unconstrained_solve(astronaut_crop, article_p
     assert np.abs(bounded - tight).max() <= 1e-4
 
 
+def test_one_bright_pixel_converges(article_psf):
+    """tv's first line search compared float32 losses that could not tell its trials apart: "not converged" at the
+    start, where the answer was good (found by a probe)."""
+    star = np.zeros((64, 64))
+    star[32, 32] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        _, info = deconvolve(star, article_psf, loss="tv", mu=0.2, return_info=True)
+    assert info.converged and info.iterations >= 1
+
+
 @pytest.mark.parametrize("loss", ["tikhonov", "tv"])
 def test_nonneg_on_a_sky_below_zero_is_zero(loss):
     """A background-subtracted sky whose tile lies below zero: tv divided by zero there (found by a probe)."""

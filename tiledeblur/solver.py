@@ -196,16 +196,17 @@ class _Objective:
         self._hvp = None
         self._last = None
 
-    def value_and_grad(self, z, *, coarse=False):
+    def value_and_grad(self, z, *, coarse=False, precise=False):
         """The loss and its gradient at ``z``, remembered for the next call at the same point.
 
         ``coarse=True`` evaluates with float32 FFTs, for a point far from the
-        minimum; a remembered result is returned whatever its precision.
+        minimum; a remembered result is returned whatever its precision,
+        unless ``precise=True`` asks for float64.
         ``z`` is remembered itself, not a copy (a tile's ``z`` is 11 MB): its
         callers never modify it, and scipy's own iterate, which it updates in
         place, only arrives here scaled into a new array by ``_Units``.
         """
-        if self._last is None or not np.array_equal(z, self._last[0]):
+        if precise or self._last is None or not np.array_equal(z, self._last[0]):
             evaluate = self._coarse_value_and_grad if coarse else self._value_and_grad
             self._last = (z, *evaluate(z))
         return self._last[1:]
@@ -369,7 +370,8 @@ def _newton_cg(objective, z, settings):
         # The start is far from the minimum: the first line search compares
         # losses that differ in their leading digits, and the float32
         # gradient's error (about 1e-6 at 512²) is 1e-5 of the gradient there.
-        gradient = objective.value_and_grad(z, coarse=not counts["iterations"])[1]
+        coarse = not counts["iterations"]
+        gradient = objective.value_and_grad(z, coarse=coarse)[1]
         largest = float(np.abs(gradient).max())
         if not math.isfinite(largest):
             # The article's loss has no gradient where its residual or its differences vanish.
@@ -391,9 +393,13 @@ def _newton_cg(objective, z, settings):
         else:
             # A quadratic's later step only has to bring the gradient below the threshold.
             forcing = max(QUADRATIC_FORCING, min(0.5, 0.5 * threshold / largest))
-        moved, result = _newton_iteration(objective, z, gradient, forcing)
-        counts.update(iterations=result.nit, function_evaluations=result.nfev,
-                      gradient_evaluations=result.njev, hessian_products=result.nhev)
+        moved, result = _newton_iteration(objective, z, gradient, forcing, counts)
+        if result.status == _PRECISION_LOSS and coarse:
+            # float32 did not resolve the first line search after all (a dark image with one bright pixel, found
+            # by a probe, whose tv solve then ended "not converged" at its start): again in float64.
+            gradient = objective.value_and_grad(z, precise=True)[1]
+            largest = float(np.abs(gradient).max())
+            moved, result = _newton_iteration(objective, z, gradient, forcing, counts)
         if result.status not in (0, _MAXITER):
             # At the minimum the loss changes by less than float64 resolves and
             # the line search gives up; with the gradient already below the
@@ -434,12 +440,17 @@ def _remaining(step, previous):
     return step * rate / (1 - rate) if 0 < rate < 1 else step
 
 
-def _newton_iteration(objective, z, gradient, forcing):
-    """One scipy Newton-CG iteration from ``z``, whose gradient is ``gradient``; the new ``z`` and scipy's result."""
+def _newton_iteration(objective, z, gradient, forcing, counts):
+    """One scipy Newton-CG iteration from ``z``, whose gradient is ``gradient``; the new ``z`` and scipy's result.
+
+    Its iterations, evaluations and Hessian products are added to ``counts``.
+    """
     units = _Units(gradient, forcing)
     value_and_grad, hessp = units.scale(objective)
     result = scipy.optimize.minimize(value_and_grad, z / units.variable, jac=True, hessp=hessp,
                                      method="Newton-CG", options={"maxiter": 1, "xtol": 0.0})
+    counts.update(iterations=result.nit, function_evaluations=result.nfev, gradient_evaluations=result.njev,
+                  hessian_products=result.nhev)
     return units.variable * result.x, result
 
 
