@@ -270,21 +270,21 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
 
 
 def dask_setup(worker):
-    """Quiet a local cluster's worker where the process that holds it speaks; dask calls this in each one it starts.
+    """Leave stopping and reporting to the process that holds the local cluster; dask calls this in each worker.
 
     Ctrl-C reaches every process of the terminal's group, and a batch
     system's SIGTERM every process of the job. The workers' own shutdown on
     Ctrl-C printed a traceback from each, on top of the one line of the
-    process that holds the cluster, which closes them anyway; so they keep
-    running until it does. And a tile that fails is reported by
-    :func:`tiledeblur.run`, with the worker's traceback chained to its
-    ``TileError``: the worker's log of it added some 3 KB per tile to the
-    terminal, hundreds of times over when a disk filled (found by a probe).
+    process that holds the cluster, which closes them anyway; and a worker
+    that died of SIGTERM was restarted by its nanny as the cluster closed,
+    and the new one logged its lost scheduler. So they keep running until
+    their nannies stop them, through a queue or with SIGKILL. And a tile
+    that fails is reported by :func:`tiledeblur.run`, with the worker's
+    traceback chained to its ``TileError``: the worker's log of it added
+    some 3 KB per tile to the terminal, hundreds of times over when a disk
+    filled (found by a probe).
     """
     for number in STOP_SIGNALS:
-        # A batch system sends SIGTERM to every process of the job: a worker that died of it was restarted by
-        # its nanny as the cluster closed, and the new one logged its lost scheduler. Its nanny stops it
-        # through a queue, or with SIGKILL.
         signal.signal(number, _quiet_until_closed)
     logging.getLogger("distributed.worker").addFilter(_not_a_failed_task)
     # It warns of each task cancelled as the cluster closes, after Ctrl-C or SIGTERM sent to the driver alone.
