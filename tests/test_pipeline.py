@@ -476,6 +476,18 @@ def test_long_motion_blur_at_a_small_weight_has_no_seams(tmp_path, client):
         tiledeblur.plan(tmp_path / "short.zarr", psf, mu=1e-3, tile=1024)  # both tiles read the whole strip
 
 
+def test_tv_at_a_large_weight_with_a_narrow_psf_has_no_seams(tmp_path, client):
+    """The rule at mu alone gave a 6 px halo, and tiles 3.4e-3 from the whole image (found by a probe)."""
+    psf = tiledeblur.gaussian_psf(5, 0.7)
+    observed = scipy.signal.fftconvolve(data.camera()[:164, :204] / 255, psf, mode="valid")
+    observed += np.random.default_rng(0).normal(0, 0.02, observed.shape)
+    report = run(_write(tmp_path / "narrow.zarr", observed), psf, tile=64, loss="tv", mu=0.1, out_dtype="float64",
+                 client=client, progress=False)
+    assert report.plan.halo >= 12
+    whole = deconvolve(observed, psf, loss="tv", mu=0.1)
+    assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
+
+
 def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):
     """Tiles whose pixels and halo are all zero, as on a slide's background, are zero, not a failure."""
     scan = small_scan[1].copy()

@@ -143,10 +143,11 @@ def _check_psfs(psf, channels):
     return checked * channels if len(checked) == 1 else checked
 
 
-def _choose_halo(halo, psfs, mu, radius):
+def _choose_halo(halo, psfs, settings, radius):
     if halo == "auto":
+        eps = settings.eps if settings.loss == "tv" else None
         # One PSF serves every channel as one object: its halo (up to 1.5 s for a long motion line) once.
-        return max(auto_halo(p, mu) for p in {id(p): p for p in psfs}.values())
+        return max(auto_halo(p, settings.mu, eps=eps) for p in {id(p): p for p in psfs}.values())
     if check_int("halo", halo, expected="'auto' or an int") < radius:
         raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
     return int(halo)
@@ -282,7 +283,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
-    halo = _choose_halo(halo, psfs, settings.mu, radius)
+    halo = _choose_halo(halo, psfs, settings, radius)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
     target = _output_location(output, source, component)
     multiscale = _output_multiscale(ome, found, array, axis)
