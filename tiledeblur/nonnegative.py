@@ -63,17 +63,17 @@ ARMIJO = 1e-4
 MIN_STEP_LENGTH = 2.0**-30
 
 
-def projected_gradient(x, gradient):
-    """``x - max(x - gradient, 0)``: zero exactly where ``x >= 0`` is the bounded minimum's first-order point.
+def projected_gradient(x, gradient, lower=0.0):
+    """``x - max(x - gradient, lower)``: zero exactly where ``x >= lower`` is the bounded minimum's first-order point.
 
     Examples
     --------
-    A pixel at zero pushed below it is optimal; one above zero is not while its gradient is non-zero:
+    A pixel at the bound pushed below it is optimal; one above it is not while its gradient is non-zero:
 
     >>> projected_gradient(np.array([0.0, 0.5, 0.5]), np.array([2.0, 0.25, 1.0])).tolist()
     [0.0, 0.25, 0.5]
     """
-    return x - np.maximum(x - gradient, 0)
+    return x - np.maximum(x - gradient, lower)
 
 
 def _free_newton_step(product, precondition, gradient, free, forcing):
@@ -98,13 +98,13 @@ def _free_newton_step(product, precondition, gradient, free, forcing):
 
 
 def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, threshold, step_tol=math.inf,
-                         maxiter):
-    """Minimize a convex loss over ``x >= 0`` from ``start``, by projected Newton; see the module notes.
+                         maxiter, lower=0.0):
+    """Minimize a convex loss over ``x >= lower`` from ``start``, by projected Newton; see the module notes.
 
     Parameters
     ----------
     start : ndarray
-        The start, clipped at zero first: the unconstrained minimum.
+        The start, clipped at ``lower`` first: the unconstrained minimum.
     value_and_grad : callable
         ``x -> (loss, gradient)``, in float64.
     hessian_at : callable
@@ -118,11 +118,14 @@ def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, thr
         no pixel by more than this.
     maxiter : int
         Most Newton iterations.
+    lower : float, optional
+        The bound: zero, or where :func:`tiledeblur.solver.solve` solves for
+        an image less its smallest value, that value's negative.
 
     Returns
     -------
     x : ndarray
-        Non-negative, of ``start``'s shape.
+        At least ``lower``, of ``start``'s shape.
     counts : collections.Counter
         Iterations, function and gradient evaluations and Hessian products.
     converged : bool
@@ -139,13 +142,13 @@ def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, thr
     >>> x.tolist(), converged, counts["iterations"]
     ([1.0, 0.0], True, 1)
     """
-    x = np.maximum(start, 0)
+    x = np.maximum(start, lower)
     moved = float(np.abs(x - start).max())
     value, gradient = value_and_grad(x)
     counts = collections.Counter(iterations=0, function_evaluations=1, gradient_evaluations=1, hessian_products=0)
     first = None
     for iteration in range(maxiter + 1):  # the last pass only checks the last step's result
-        projected = projected_gradient(x, gradient)
+        projected = projected_gradient(x, gradient, lower)
         largest = float(np.abs(projected).max())
         if not math.isfinite(largest):
             return x, counts, False, "projected Newton (x >= 0): the loss's gradient is not finite here"
@@ -159,14 +162,14 @@ def minimize_nonnegative(start, value_and_grad, hessian_at, precondition, *, thr
             break
         size = float(np.linalg.norm(projected))
         first = first or size
-        bound = (x <= min(BOUND_MARGIN, size / math.sqrt(x.size))) & (gradient > 0)
+        bound = (x <= lower + min(BOUND_MARGIN, size / math.sqrt(x.size))) & (gradient > 0)
         forcing = min(FORCING, max(MIN_FORCING, math.sqrt(size / first)))
         step, products = _free_newton_step(hessian_at(x), precondition, gradient, ~bound, forcing)
         counts.update(products)
-        step[bound] = -x[bound]
+        step[bound] = lower - x[bound]
         length = 1.0
         while True:
-            trial = np.maximum(x + length * step, 0)
+            trial = np.maximum(x + length * step, lower)
             trial_value, trial_gradient = value_and_grad(trial)
             counts.update(function_evaluations=1, gradient_evaluations=1)
             # Strictly lower, so that a step that changes nothing cannot pass for progress.

@@ -454,8 +454,8 @@ def _newton_iteration(objective, z, gradient, forcing, counts):
     return units.variable * result.x, result
 
 
-def _nonnegative(objective, unconstrained, observed, settings):
-    """The minimum over ``x >= 0``, from the unconstrained one, by :func:`~tiledeblur.nonnegative.minimize_nonnegative`.
+def _nonnegative(objective, unconstrained, observed, settings, lower):
+    """The minimum over ``x >= lower``, from the unconstrained one, by :func:`~tiledeblur.nonnegative.minimize_nonnegative`.
 
     The loss and gradient are float64, the Hessian products and ``P Pᵀ``
     float32, as in the unconstrained solve. It stops when no projected
@@ -484,6 +484,7 @@ def _nonnegative(objective, unconstrained, observed, settings):
         lambda residual: preconditioner.apply(preconditioner.adjoint(residual)),
         threshold=settings.tol * _regularizer_curvature(settings),
         step_tol=math.inf if settings.loss in QUADRATIC_LOSSES else settings.tol, maxiter=settings.maxiter,
+        lower=lower,
     )
 
 
@@ -546,10 +547,13 @@ def _solve(observed, psf, settings, missing):
     that sets it; a tile is never solved less precisely than the whole
     image, whose range holds the tile's.
 
-    Only the ``free`` boundary's additive losses, without ``nonneg``, are the
-    same problem for an image and that image less a constant (the PSF sums
-    to 1, and no zeros lie beyond the unknowns); the others keep ``offset``
-    at zero and take the largest magnitude as their scale.
+    Only the ``free`` boundary's additive losses are the same problem for an
+    image and that image less a constant (the PSF sums to 1, and no zeros lie
+    beyond the unknowns), where ``nonneg`` bounds the shifted image by
+    ``-offset`` (found by a probe: with its tolerance relative to the largest
+    magnitude, a tiled and a whole solve on a pedestal of 100 ended 1.4e-3
+    apart); the others keep ``offset`` at zero and take the largest magnitude
+    as their scale.
     """
     present = observed if missing is None else observed[~missing]
     offset = float(present.min()) if _shifts(settings) else 0.0
@@ -558,10 +562,12 @@ def _solve(observed, psf, settings, missing):
         data[missing] = 0
     if settings.loss != "article" and not data.any():
         # A flat tile (a slide's glass that the scanner left as the fill value, a dark field) is its own
-        # answer: every additive loss is smallest there. Building its operators alone took 0.5 s for 1130² RGB.
+        # answer, or zero below zero with nonneg: every additive loss is smallest there. Building its operators
+        # alone took 0.5 s for 1130² RGB.
         message = "the image is zero" if offset == 0 else "the image is flat"
-        return np.full_like(observed, offset), SolveInfo(converged=True, message=message, mu=settings.mu,
-                                                         **dict.fromkeys(_COUNTS, 0))
+        level = max(offset, 0.0) if settings.nonneg else offset
+        return np.full_like(observed, level), SolveInfo(converged=True, message=message, mu=settings.mu,
+                                                        **dict.fromkeys(_COUNTS, 0))
     scale = float(np.abs(data).max()) or 1.0  # the article's loss reaches here with a blank image
     data = data.astype(np.float64) / scale
     # The losses are homogeneous in (x, b) but for tv's weight and smoothing, which scale with them.
@@ -573,7 +579,8 @@ def _solve(observed, psf, settings, missing):
     )
     restored = objective.preconditioner.apply(solution)
     if settings.nonneg:
-        restored, bounded_counts, bounded, bounded_message = _nonnegative(objective, restored, data, relative)
+        restored, bounded_counts, bounded, bounded_message = _nonnegative(objective, restored, data, relative,
+                                                                          lower=-offset / scale)
         counts.update(bounded_counts)
         message = bounded_message if converged else message
         converged = converged and bounded
@@ -584,7 +591,7 @@ def _solve(observed, psf, settings, missing):
 
 def _shifts(settings):
     """Whether the problem of ``settings`` is the same for an image and that image less a constant."""
-    return settings.loss in ("tikhonov", "tv") and settings.boundary == "free" and not settings.nonneg
+    return settings.loss in ("tikhonov", "tv") and settings.boundary == "free"
 
 
 def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEFAULT_EPS,
