@@ -17,11 +17,16 @@ from skimage import io as skimage_io
 
 from .arguments import check_int
 from .fits import FitsImage, is_fits_name
+from .io import SOURCE_ATTRIBUTE
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
 
 __all__ = ["convert"]
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
+#: Codecs that are lossy, or mostly used so: a source file in one of them has lost the noise that ``mu="auto"``
+#: measures (see :func:`tiledeblur.planning.prepare`). TIFF's by their tifffile names.
+LOSSY_CODECS = ("JPEG", "JP2000", "JPEG_2000", "JPEG2000", "JPEGXR", "JPEGXL", "WEBP", "LERC")
+LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 #: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
 #: PNG), imageio, zlib for a truncated compressed TIFF strip, and imagecodecs'
 #: codecs (``DeflateError``, ``Jpeg8Error``... all ``RuntimeError``), which
@@ -30,22 +35,23 @@ READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
 
 
 def _open_image(path):
-    """``(image, planes_first)``: the image as an array-like that can be sliced without reading all of it.
+    """``(image, planes_first, lossy)``: the image as an array-like that can be sliced without reading all of it.
 
     ``planes_first`` tells that a 3-D TIFF holds its channels (or planes)
     first, as a microscope's ``CYX`` file does, and not as an RGB image's
     samples (``YXS``); a 3-D FITS image always does; PNG and JPEG hold them
-    last.
+    last. ``lossy`` names the file's lossy compression (``"JPEG"``), or is None.
     """
     if is_fits_name(path):
         image = FitsImage(path)
-        return image, image.ndim == 3
+        return image, image.ndim == 3, None
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
-            axes = tiff.series[0].axes
+            axes, codec = tiff.series[0].axes, tiff.series[0].keyframe.compression.name
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
-        return image, image.ndim == 3 and axes.endswith("YX")
-    return skimage_io.imread(path), False
+        lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
+        return image, image.ndim == 3 and axes.endswith("YX"), lossy
+    return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower())
 
 
 def convert(image_path, output, *, chunk=512, ome=False):
@@ -82,16 +88,20 @@ def convert(image_path, output, *, chunk=512, ome=False):
     if check_int("chunk", chunk) < 16:
         raise ValueError(f"chunk: expected at least 16 px, got {chunk} instead.")
     try:
-        source, planes_first = _open_image(image_path)
+        source, planes_first, lossy = _open_image(image_path)
     except READ_ERRORS as error:
         raise _unreadable(image_path, error) from None
     try:
-        return _copy(source, planes_first, image_path, output, chunk, ome)
+        target = _copy(source, planes_first, image_path, output, chunk, ome)
     finally:
         if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
             source.store.close()
         elif isinstance(source, FitsImage):
             source.close()
+    if lossy is not None:
+        # Its noise went with the compression, and mu="auto" would choose nearly no smoothing (found by a probe).
+        target.attrs[SOURCE_ATTRIBUTE] = {"file": image_path.name, "compression": lossy}
+    return target
 
 
 def _copy(source, planes_first, image_path, output, chunk, ome):

@@ -36,6 +36,10 @@ __all__ = [
     "write_channels",
 ]
 
+#: The array attribute in which :func:`tiledeblur.convert.convert` records a
+#: lossy compression of the source file, which ``mu="auto"`` warns of.
+SOURCE_ATTRIBUTE = "tiledeblur_source"
+
 MARKER_FOLDER = ".tiledeblur/done"
 #: The marker, among the tiles' markers, of a pyramid built from all of them.
 PYRAMID_MARKER = "pyramid"
