@@ -113,6 +113,8 @@ def test_errors_name_the_options_as_typed(tmp_path):
     result = _tiledeblur("run", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "-1", "--ome")
     assert result.returncode == 2 and "tiledeblur: error: --ome: expected channels first" in result.stderr
     assert "pass --no-ome." in result.stderr
+    result = _tiledeblur("plan", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3")  # an RGB scan's yxc
+    assert result.returncode == 2 and result.stderr.endswith("got None instead; pass --channel-axis -1.\n")
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(64, 64), dtype="u1")
     result = _tiledeblur("plan", tmp_path / "group.zarr", "--psf", "gaussian:13,1,3", "--component", "../a")
     assert result.returncode == 2 and "tiledeblur: error: --component: expected the array to read" in result.stderr

@@ -240,7 +240,7 @@ def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
     again = run(scan, psf, mu=0.01, n_workers=3, progress=False)
     assert (again.plan.tile, again.tiles_skipped, again.tiles_computed) == (1024, 4, 0)
     np.testing.assert_array_equal(zarr.open_array(again.output, mode="r")[...], written)
-    with pytest.raises(ValueError, match=r"with other settings \(halo, mu, tile differ\); pass overwrite=True"):
+    with pytest.raises(ValueError, match=r"with other settings \(differing: halo, mu, tile\); pass overwrite=True"):
         run(scan, psf, mu=0.02, n_workers=3, progress=False)
 
 

@@ -33,7 +33,8 @@ OPTION_NAMES = {
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
 #: The advice in messages, in the command line's terms.
 ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --no-ome",
-          "out_dtype='input'": "--out-dtype input", "as missing_value": "as --missing-value"}
+          "out_dtype='input'": "--out-dtype input", "as missing_value": "as --missing-value",
+          "pass channel_axis=None": "leave out --channel-axis", "pass channel_axis=": "pass --channel-axis "}
 
 
 def _psf(text):

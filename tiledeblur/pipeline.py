@@ -256,7 +256,7 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
     recorded, complete = existing
     run = recorded.pop("run", None)
     if recorded != identity:
-        differing = f" ({', '.join(_differences(recorded, identity))} differ)" if recorded else ""
+        differing = f" (differing: {', '.join(_differences(recorded, identity))})" if recorded else ""
         raise ValueError(
             f"output: {target.url!r} exists and was written from another input or with other settings{differing}; "
             "pass overwrite=True to replace it, or another output."

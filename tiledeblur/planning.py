@@ -88,8 +88,13 @@ def _check_layout(array, channel_axis):
         raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, and other axes of "
                          f"length one, got shape {array.shape} instead; select one time point or z plane first.")
     if not _fits(array.shape, axis):
+        # Found by a probe: an RGB scan read without its channels' axis was told only "got None".
+        # The shortest axis that leaves a plane is most likely the channels'.
+        fitting = [c for c in range(array.ndim) if _fits(array.shape, c)]
+        shortest = min(fitting, key=lambda c: array.shape[c]) if fitting else None
+        advice = "None" if shortest is None else (-1 if shortest == array.ndim - 1 else shortest)
         raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, its "
-                         f"other axes of length one, got {channel_axis!r} instead.")
+                         f"other axes of length one, got {channel_axis!r} instead; pass channel_axis={advice}.")
     yx = tuple(array.shape[i] for i in plane_axes(array.ndim, axis))
     return axis, yx, 1 if axis is None else array.shape[axis]
 
