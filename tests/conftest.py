@@ -1,5 +1,7 @@
 """Shared test data: real images from skimage.data, blurred with real PSFs."""
 
+import subprocess
+
 import numpy as np
 import pytest
 from skimage import color, data
@@ -44,3 +46,23 @@ def astronaut_scene(article_psf):
     truth = color.rgb2gray(data.astronaut())
     blurred = Blur(article_psf, truth.shape, boundary="zero").matvec(truth)
     return truth, blurred + np.random.default_rng(0).normal(0.0, 0.01, truth.shape)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mount a tmpfs of a given size under ``tmp_path``, unmounted after the test; skip where mounting is refused."""
+    mounted = []
+
+    def mount(size):
+        disk = tmp_path / f"disk{len(mounted)}"
+        disk.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", disk], capture_output=True,
+                                check=False)
+        if result.returncode:
+            pytest.skip(f"no tmpfs mount here: {result.stderr.decode().strip()}")
+        mounted.append(disk)
+        return disk
+
+    yield mount
+    for disk in mounted:
+        subprocess.run(["umount", disk], check=True)

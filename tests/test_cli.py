@@ -198,43 +198,26 @@ def test_ctrl_c_or_sigterm_is_one_line_and_the_rerun_resumes(scan, tmp_path, sen
     assert int(re.search(r", (\d+) already done", again.stdout).group(1)) >= 1
 
 
-def test_a_full_disk_is_one_line(scan, tmp_path):
+def test_a_full_disk_is_one_line(scan, small_disk):
     """Before any tile, where the output is created, it ended in a 60-line traceback (found by a probe)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", disk], capture_output=True,
-                             check=False)
-    if mounted.returncode:
-        pytest.skip(f"no tmpfs mount here: {mounted.stderr.decode().strip()}")
-    try:
-        with open(disk / "filler", "wb") as filler, pytest.raises(OSError):
-            filler.write(bytes(2**20))
-        result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--mu", "0.01", "--workers", "1",
-                             "--out", disk / "out.zarr")
-    finally:
-        subprocess.run(["umount", disk], check=True)
+    disk = small_disk("256k")
+    with open(disk / "filler", "wb") as filler, pytest.raises(OSError):
+        filler.write(bytes(2**20))
+    result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--mu", "0.01", "--workers", "1",
+                         "--out", disk / "out.zarr")
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("tiledeblur: error: [Errno 28] No space left on device")
     assert "Traceback" not in result.stderr, result.stderr
 
 
-def test_a_disk_that_fills_mid_run_stops_it_and_the_rerun_resumes(scan, tmp_path):
+def test_a_disk_that_fills_mid_run_stops_it_and_the_rerun_resumes(scan, tmp_path, small_disk):
     """Every tile went on to be solved and to fail at its write, each logging 3 KB of traceback (a probe)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", disk], capture_output=True,
-                             check=False)
-    if mounted.returncode:
-        pytest.skip(f"no tmpfs mount here: {mounted.stderr.decode().strip()}")
+    disk = small_disk("96k")
     command = ["run", scan, "--psf", "gaussian:13,1,3", "--mu", "0.01", "--tile", "64", "--workers", "1",
                "--out", disk / "out.zarr"]
-    try:
-        full = _tiledeblur(*command)
-        subprocess.run(["mount", "-o", "remount,size=4m", disk], check=True)
-        again = _tiledeblur(*command)
-        written = zarr.open_array(disk / "out.zarr", mode="r")[...]
-    finally:
-        subprocess.run(["umount", disk], check=True)
+    full = _tiledeblur(*command)
+    subprocess.run(["mount", "-o", "remount,size=4m", disk], check=True)
+    again = _tiledeblur(*command)
     assert full.returncode == 1, full.stderr
     failed = re.search(r"tiledeblur: (\d+) of 12 tiles failed; the first, .* raised OSError: \[Errno 28\] No space "
                        r"left on device.*No further tile was started", full.stderr.splitlines()[-1])
@@ -242,7 +225,8 @@ def test_a_disk_that_fills_mid_run_stops_it_and_the_rerun_resumes(scan, tmp_path
     assert again.returncode == 0 and 0 < int(re.search(r", (\d+) already done", again.stdout).group(1)) < 12
     reference = _tiledeblur(*command[:-1], tmp_path / "reference.zarr")
     assert reference.returncode == 0
-    np.testing.assert_array_equal(written, zarr.open_array(tmp_path / "reference.zarr", mode="r")[...])
+    np.testing.assert_array_equal(zarr.open_array(disk / "out.zarr", mode="r")[...],
+                                  zarr.open_array(tmp_path / "reference.zarr", mode="r")[...])
 
 
 #: Presses Ctrl-C (a real SIGINT) as the command first imports dask, then runs it with the arguments given.

@@ -297,25 +297,17 @@ def test_the_input_reached_through_a_bind_mount_is_not_the_output(tmp_path):
         subprocess.run(["umount", tmp_path / "alias"], check=True)
 
 
-def test_a_finished_output_on_a_read_only_disk_reruns_as_done(tmp_path, client):
+def test_a_finished_output_on_a_read_only_disk_reruns_as_done(tmp_path, client, small_disk):
     """Nothing is left to write: a pipeline that reruns every step got 'read-only' (found by a probe)."""
     scan = zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128], chunks=(64, 64))
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk], capture_output=True,
-                             check=False)
-    if mounted.returncode:
-        pytest.skip(f"no tmpfs mount here: {mounted.stderr.decode().strip()}")
-    try:
-        first = run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", client=client, progress=False)
-        subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
-        again = run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", client=client, progress=False)
-        assert (again.tiles_computed, again.tiles_skipped) == (0, first.tiles_computed)
-        with pytest.raises(ValueError, match=r"output: expected a path this process may write, .* is read-only"):
-            run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", overwrite=True, client=client,
-                progress=False)
-    finally:
-        subprocess.run(["umount", disk], check=True)
+    disk = small_disk("4m")
+    first = run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", client=client, progress=False)
+    subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
+    again = run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", client=client, progress=False)
+    assert (again.tiles_computed, again.tiles_skipped) == (0, first.tiles_computed)
+    with pytest.raises(ValueError, match=r"output: expected a path this process may write, .* is read-only"):
+        run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", overwrite=True, client=client,
+            progress=False)
 
 
 @pytest.mark.parametrize("zarr_format", [2, 3])
