@@ -284,6 +284,14 @@ def _truncated_tiff(path):
     path.write_bytes(path.read_bytes()[:9000])  # opens, then a strip fails to inflate: zlib.error
 
 
+def _truncated_slide(path):
+    """A pyramidal JPEG scan cut short: tifffile logged lines of the series it could not make (found by a probe)."""
+    with tifffile.TiffWriter(path) as tiff:
+        tiff.write(data.astronaut(), tile=(64, 64), compression="jpeg", photometric="rgb", subifds=1)
+        tiff.write(data.astronaut()[::2, ::2], tile=(64, 64), compression="jpeg", photometric="rgb", subfiletype=1)
+    path.write_bytes(path.read_bytes()[:100_000])  # of about 180 kB: its second level's tags are lost
+
+
 def _truncated_fits(path):
     fits.PrimaryHDU(data.camera().astype(np.float32)).writeto(path)
     path.write_bytes(path.read_bytes()[:100_000])  # the header is whole, the data are not
@@ -329,6 +337,7 @@ def _image_after_random_groups(path):
     ("notes.png", lambda path: path.write_text("not an image")),
     ("damaged.png", _damaged_png),
     ("truncated.tif", _truncated_tiff),
+    ("truncated.svs", _truncated_slide),
     ("notes.fits", lambda path: path.write_text("not FITS")),
     ("truncated.fits", _truncated_fits),
     ("compressed.fits", _compressed_fits),

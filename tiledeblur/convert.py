@@ -6,6 +6,8 @@ at a time, so a scan larger than memory is never loaded whole. PNG and JPEG
 cannot be read in parts, so they are loaded whole.
 """
 
+import contextlib
+import logging
 import shutil
 import zlib
 from pathlib import Path
@@ -87,21 +89,38 @@ def convert(image_path, output, *, chunk=512, ome=False):
         raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
     if check_int("chunk", chunk) < 16:
         raise ValueError(f"chunk: expected at least 16 px, got {chunk} instead.")
-    try:
-        source, planes_first, lossy = _open_image(image_path)
-    except READ_ERRORS as error:
-        raise _unreadable(image_path, error) from None
-    try:
-        target = _copy(source, planes_first, image_path, output, chunk, ome)
-    finally:
-        if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
-            source.store.close()
-        elif isinstance(source, FitsImage):
-            source.close()
+    with _tifffile_quiet():
+        try:
+            source, planes_first, lossy = _open_image(image_path)
+        except READ_ERRORS as error:
+            raise _unreadable(image_path, error) from None
+        try:
+            target = _copy(source, planes_first, image_path, output, chunk, ome)
+        finally:
+            if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
+                source.store.close()
+            elif isinstance(source, FitsImage):
+                source.close()
     if lossy is not None:
         # Its noise went with the compression, and mu="auto" would choose nearly no smoothing (found by a probe).
         target.attrs[SOURCE_ATTRIBUTE] = {"file": image_path.name, "compression": lossy}
     return target
+
+
+@contextlib.contextmanager
+def _tifffile_quiet():
+    """Silence tifffile's log while the block runs.
+
+    It logs each series that it fails to make of a damaged file: six lines
+    before the one-line error of :func:`_unreadable` (found by a probe).
+    """
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _copy(source, planes_first, image_path, output, chunk, ome):
