@@ -110,7 +110,8 @@ def test_an_array_or_none_is_no_path(tmp_path):
 
 @pytest.mark.parametrize(("damage", "reason"), [
     (lambda metadata: metadata.pop("data_type"), "KeyError: 'data_type'"),
-    (lambda metadata: metadata["codecs"][0].update(name="nosuchcodec"), "Unknown codec: 'nosuchcodec'"),
+    # zarr's own words, which differ between its versions, name the codec.
+    (lambda metadata: metadata["codecs"][0].update(name="nosuchcodec"), "UnknownCodecError: .*'nosuchcodec'"),
 ])
 def test_metadata_that_zarr_cannot_read_is_named(tmp_path, damage, reason):
     """A traceback ending in KeyError, or an error that named no argument (found by a probe)."""
