@@ -390,6 +390,14 @@ def _failure(future):
     return future.exception().with_traceback(future.traceback())
 
 
+def _scheduler_lost(computed):
+    """The :class:`TileError` of a run whose scheduler went away after ``computed`` tiles."""
+    return TileError(
+        f"the dask scheduler was lost after {computed} tiles of this run; every tile written is kept: run again "
+        "with a running scheduler to compute only the missing tiles."
+    )
+
+
 def _stops_every_tile(error):
     """Whether a tile's ``error`` would stop every tile after it: a full, read-only or over-quota disk.
 
@@ -433,12 +441,12 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
                 if _stops_every_tile(failures[-1][1]):
                     break  # the tiles in flight are cancelled below, and no more are solved only to fail
             if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
-                raise TileError(
-                    f"the dask scheduler was lost (the client is {client.status}) after {computed} tiles of this "
-                    "run; every tile written is kept: run again with a running scheduler to compute only the "
-                    "missing tiles."
-                )
+                raise _scheduler_lost(computed)
             fill()
+    except OSError as error:
+        # Tasks report their own errors through their futures: here only a call to the scheduler fails, such as
+        # a finished tile's result that cannot arrive once the scheduler is gone (found by CI).
+        raise _scheduler_lost(computed) from error
     finally:
         progress.close()
         client.cancel(list(queue.futures))
