@@ -26,8 +26,9 @@ __all__ = ["convert"]
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
 #: Codecs that are lossy, or mostly used so: a source file in one of them has lost the noise that ``mu="auto"``
-#: measures (see :func:`tiledeblur.planning.prepare`). TIFF's by their tifffile names.
-LOSSY_CODECS = ("JPEG", "JP2000", "JPEG_2000", "JPEG2000", "JPEGXR", "JPEGXL", "WEBP", "LERC")
+#: measures (see :func:`tiledeblur.planning.prepare`). Parts of tifffile's names: "JPEG" is in JPEG_2000,
+#: JPEGXR and JPEGXL too, and "JP2000" in Aperio's.
+LOSSY_CODECS = ("JPEG", "JP2000", "WEBP", "LERC")
 LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 #: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
 #: PNG), imageio, zlib for a truncated compressed TIFF strip, and imagecodecs'

@@ -233,8 +233,10 @@ def _group_identity(target):
     return dict(group.attrs).get("tiledeblur", {})
 
 
-def _finished_tiles(prepared, identity, *, overwrite, resume):
+def _finished_tiles(prepared, identity, existing, *, overwrite, resume):
     """``(finished, replace, run)``: tiles already written by an identical earlier run, ``None`` for a new output.
+
+    ``existing`` is the output's :func:`_existing_output`.
 
     Refuses, before anything is written, an existing output that is not an
     identical run's, unless ``overwrite``. ``replace`` tells to create the
@@ -244,7 +246,6 @@ def _finished_tiles(prepared, identity, *, overwrite, resume):
     or a new one.
     """
     target = prepared.job.target
-    existing = _existing_output(target)
     if existing is not None and not target.holds_zarr():
         # Not even with overwrite: a folder of someone's files is no output to replace (found by a probe).
         raise ValueError(f"output: expected a new path or a Zarr store to replace, got {target.url!r}, which holds "
@@ -291,14 +292,15 @@ def _differences(recorded, identity):
     return sorted(names)
 
 
-def _resumed_tile(target, identity):
-    """The tile of the output at ``target`` where it differs from ``identity`` in its tile alone; else None.
+def _resumed_tile(existing, identity):
+    """The tile of the ``existing`` output (an :func:`_existing_output`) where only its tile tells it from ``identity``.
+
+    None where there is no output, or it differs in more.
 
     ``tile="auto"`` follows the workers' number and memory, so the same call
     on another allocation chose another tile, and was refused its resume
     (found by a probe).
     """
-    existing = _existing_output(target)
     recorded = {key: value for key, value in existing[0].items() if key != "run"} if existing else {}
     tile = recorded.get("tile")
     return tile if tile != identity["tile"] and recorded == {**identity, "tile": tile} else None
@@ -427,7 +429,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
             submit(tile)
 
     fill()
-    failures, computed = [], 0
+    failures, computed, stopped = [], 0, False
     try:
         for future in queue:
             tile = in_flight.pop(future.key)
@@ -438,7 +440,8 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
                 _warn_unconverged(tile, stats)
             else:
                 failures.append((tile, _failure(future)))
-                if _stops_every_tile(failures[-1][1]):
+                stopped = _stops_every_tile(failures[-1][1])
+                if stopped:
                     break  # the tiles in flight are cancelled below, and no more are solved only to fail
             if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
                 raise _scheduler_lost(computed)
@@ -454,7 +457,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         tile, error = failures[0]
         if isinstance(error, OutputReplacedError):
             advice = "The output is the other run's now, and this run has nothing left in it to resume."
-        elif _stops_every_tile(failures[-1][1]):
+        elif stopped:
             advice = ("No further tile was started, since none could be written: fix the cause and run again to "
                       "compute only the missing tiles.")
         else:
@@ -651,10 +654,12 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         )
         prepared.job.target.check_placeable()  # writable or not: a finished output on a read-only disk is done
         identity = _identity(prepared)
-        resumed = _resumed_tile(prepared.job.target, identity) if tile == "auto" and not overwrite else None
+        existing = _existing_output(prepared.job.target)  # read once for both
+        resumed = _resumed_tile(existing, identity) if tile == "auto" and not overwrite else None
         if resumed is not None:
             prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
-        finished, replace, output_run = _finished_tiles(prepared, identity, overwrite=overwrite, resume=resume)
+        finished, replace, output_run = _finished_tiles(prepared, identity, existing, overwrite=overwrite,
+                                                        resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
         computed = 0
         if not _complete(prepared, finished):  # a finished output needs no cluster, nor room to write
