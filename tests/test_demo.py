@@ -34,6 +34,21 @@ def test_preview_is_stretched_to_the_input(tmp_path, kind):
     assert kind != "fluxes with missing pixels" or (panel[:, :32] == 0).all()
 
 
+def test_preview_of_three_channels_is_in_color(tmp_path):
+    """A slide scan's preview was gray, which hides its color fringes."""
+    astronaut = data.astronaut()[:256, :256]
+    source = zarr.create_array(tmp_path / "in.zarr", data=np.moveaxis(astronaut, -1, 0))  # cyx
+    save_preview(tmp_path / "preview.png", source, source, channel_axis=0)
+    picture = Image.open(tmp_path / "preview.png")
+    panel = np.asarray(picture)[26:26 + 256, 8:8 + 256].astype(float)
+    assert picture.mode == "RGB"
+    for channel in range(3):  # each color follows its own channel, not their mean
+        own = np.corrcoef(panel[..., channel].ravel(), astronaut[..., channel].ravel())[0, 1]
+        others = [np.corrcoef(panel[..., channel].ravel(), astronaut[..., other].ravel())[0, 1]
+                  for other in range(3) if other != channel]
+        assert own > 0.99 and own > max(others)
+
+
 def test_scan_chunks_join_exactly(tmp_path):
     psf = gaussian_psf(13, (1, 3))
     scan = write_scan(tmp_path / "scan.zarr", 300, psf, noise=0.0, chunk=128)

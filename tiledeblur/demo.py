@@ -90,24 +90,26 @@ def write_scan(path, size, psf, *, noise=0.01, chunk=512, seed=0):
 
 
 def save_panels(path, rows):
-    """Write a PNG grid of gray images in [0, 1], each row a list of ``(title, image)``.
+    """Write a PNG grid of images in [0, 1], gray ``(y, x)`` or color ``(y, x, 3)``, each row a list of ``(title, image)``.
 
     Smaller images are enlarged by a whole factor, pixel for pixel, to fill
     their cell, so a zoomed region shows its pixels rather than a thumbnail.
+    The picture is in color where any image is.
     """
     height = max(image.shape[0] for row in rows for _, image in row)
     width = max(image.shape[1] for row in rows for _, image in row)
+    mode = "RGB" if any(image.ndim == 3 for row in rows for _, image in row) else "L"
     rows = [[(title, _enlarge(image, height, width)) for title, image in row] for row in rows]
     margin, title_height = 8, 18
-    canvas = Image.new("L", ((width + margin) * len(rows[0]) + margin,
-                             (height + title_height + margin) * len(rows) + margin), 255)
+    canvas = Image.new(mode, ((width + margin) * len(rows[0]) + margin,
+                              (height + title_height + margin) * len(rows) + margin), "white")
     draw = ImageDraw.Draw(canvas)
     for r, row in enumerate(rows):
         for c, (title, image) in enumerate(row):
             left, top = margin + c * (width + margin), margin + r * (height + title_height + margin)
-            draw.text((left, top), title, fill=0)
+            draw.text((left, top), title, fill="black")
             pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-            canvas.paste(Image.fromarray(pixels), (left, top + title_height))
+            canvas.paste(Image.fromarray(pixels).convert(mode), (left, top + title_height))
     canvas.save(path)
 
 
@@ -117,10 +119,12 @@ def _enlarge(image, height, width):
 
 
 def save_preview(path, source, result, channel_axis=None, *, missing_value=None, side=512):
-    """Write the central ``side``² region of an input and its result side by side, in gray.
+    """Write the central ``side``² region of an input and its result side by side.
 
-    Channels (on ``channel_axis``) are averaged. Both panels share the
-    input's display window, from its 0.5th to its 99.5th percentile: 12-bit
+    Three channels (on ``channel_axis``) are shown in color, as red, green
+    and blue, so that a slide scan's color fringes show; other numbers of
+    channels are averaged to gray. Both panels share the input's display
+    window, from its 0.5th to its 99.5th percentile over all channels: 12-bit
     counts in uint16 would be nearly black on the dtype's range, and fluxes
     of a mosaic white. Missing pixels (NaN, or ``missing_value`` in the
     input's dtype) are black.
@@ -128,11 +132,23 @@ def save_preview(path, source, result, channel_axis=None, *, missing_value=None,
     axis = None if channel_axis is None else channel_axis % source.ndim
     centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2)
                    for n in (source.shape[i] for i in plane_axes(source.ndim, axis)))
-    before, after = (to_float(read_channels(array, centre, axis), missing_value if array.dtype == source.dtype else None)
-                     .mean(axis=0) for array in (source, result))
+    before, after = (_displayed(to_float(read_channels(array, centre, axis),
+                                         missing_value if array.dtype == source.dtype else None))
+                     for array in (source, result))
     low, high = _display_window(before)
     save_panels(path, [[(title, np.nan_to_num((image - low) / (high - low)))
                         for title, image in (("input (centre)", before), ("deblurred (centre)", after))]])
+
+
+def _displayed(channels):
+    """``(C, y, x)`` channels as a picture: ``(y, x, 3)`` for three, else their ``(y, x)`` mean.
+
+    Examples
+    --------
+    >>> _displayed(np.zeros((3, 4, 5))).shape, _displayed(np.zeros((2, 4, 5))).shape
+    ((4, 5, 3), (4, 5))
+    """
+    return np.moveaxis(channels, 0, -1) if len(channels) == 3 else channels.mean(axis=0)
 
 
 def _display_window(image):
