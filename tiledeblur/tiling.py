@@ -278,12 +278,23 @@ class TilePlan:
             yield self.tile_at(index)
 
     def describe(self):
-        """A few lines that say what the plan is, for people."""
+        """A few lines that say what the plan is, for people.
+
+        A tile larger than the image is described as the image's size, which
+        is what it solves.
+
+        Examples
+        --------
+        >>> TilePlan(shape=(300, 400), tile=4096, chunk=512, halo=53).describe().split(";")[1]
+        ' 1 tile (1 x 1) of 300 x 400 px, written as output chunks of 512 px'
+        """
         channels = f", {self.channels} channels" if self.channels > 1 else ""
         mu = f"mu {self.mu:.3g}; " if self.mu is not None else ""
+        rows, cols = (min(self.tile, n) for n in self.shape)
+        size = f"{rows} px" if rows == cols else f"{rows} x {cols} px"
         return (
             f"image {self.shape[0]} x {self.shape[1]} px{channels}; {mu}"
-            f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile} px, "
+            f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {size}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"(work per pixel x{self.work_per_pixel():.2f}); about "
             f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker"
