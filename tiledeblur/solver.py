@@ -585,6 +585,10 @@ def _solve(observed, psf, settings, missing):
         message = bounded_message if converged else message
         converged = converged and bounded
     restored = restored[objective.operator.observed_in_unknown] * scale + offset
+    if settings.nonneg:
+        # The bound -offset / scale, mapped back, rounds to about -1e-17 for some offsets (found by a probe:
+        # a sqrt display stretch of a sky-subtracted field made them NaN).
+        np.maximum(restored, 0.0, out=restored)
     info = SolveInfo(converged=converged, message=message, mu=settings.mu, scale=scale, **counts)
     return restored.astype(observed.dtype), info
 
