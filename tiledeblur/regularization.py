@@ -43,6 +43,22 @@ anything about the sample. Before this rule, a slide whose tissue covers
 a quarter of the image got a weight of 1e-5 or 10 from its glass where the
 tissue's own was 0.008, and a restored PSNR of 9.4 or 20.7 dB where the
 tissue's weight gave 29.2 dB (26.5 dB blurred).
+
+A few bright, compact sources (stars on a galaxy field) make GCV choose the
+smallest weights: fitting them well predicts the data best, and amplifies
+the noise everywhere else. So a weight below ``NEAR_FLOOR``, a decade above
+the grid's smallest, is checked: the regions are cross-validated again
+without their brightest ``BRIGHT_PERCENT`` of pixels, grown by the PSF (they
+are missing pixels to :func:`gcv_mu`), and where that chooses ``NEAR_FLOOR``
+or more, its weight is used, with a :class:`MuWarning`. On a 512² field of
+the Hubble deep field (fluxes to 2000, noise 5) with 5 to 80 stars of 1e5,
+GCV chose 1e-5 to 5e-5, and the pixels away from the stars came out at 22.2
+to 27.9 dB (28.7 to 28.8 dB blurred); without the stars' pixels it chose
+0.4 times the weight of the field without stars, and 30.9 to 31.6 dB (the
+field's own weight gave 31.6 to 32.1 dB; found by a probe). Nearly
+noise-free images choose the smallest weights too, but without their
+brightest pixels they chose at most 4.5e-5 (``camera``, ``astronaut``,
+``moon``, noise 0 and 1e-4): so they keep theirs.
 """
 
 import functools
@@ -74,6 +90,10 @@ MAX_MISSING_SHARE = 0.25
 #: The percentile of :func:`value_reach`, and the scale outside which ``tv``'s automatic weight warns.
 REACH_PERCENTILE = 99.9
 TV_SCALE_RANGE = (0.25, 4.0)
+#: The share of each region's pixels, in percent, left out where bright sources set GCV's weight (see the notes).
+BRIGHT_PERCENT = 0.5
+#: GCV's weights below this are checked for bright sources, which set them if the rest chooses more (see the notes).
+NEAR_FLOOR = 10 * GCV_WEIGHTS[0]
 #: Regions sampled for ``mu="auto"``, on an 8 × 8 grid: 16 on a 4 × 4 grid all
 #: missed a slide's tissue when it covered a centred tenth of a 100k² scan
 #: (found by a probe), and chose the glass's 1e-5 (6.7 dB where the tissue's
@@ -252,7 +272,9 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     the edge of a mosaic's footprint; see :func:`gcv_mu`). The
     GCV weights of the others are combined by their geometric median, since
     they spread over decades, leaving out those at either end of
-    ``GCV_WEIGHTS`` if any others remain (see the module notes). Where no
+    ``GCV_WEIGHTS`` if any others remain; a weight near the smallest is
+    checked for bright sources that set it (see the module notes for both).
+    Where no
     region is left, the loss's default weight is used, with a
     :class:`MuWarning`. ``stacklevel`` is that of its warnings, counted from
     its caller (see :func:`warn_if_off_scale` for the other).
@@ -291,8 +313,42 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
         )
         return DEFAULT_MU[loss]
     informative = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
-    chosen = informative if informative.size else weights
-    return auto_mu(math.exp(float(np.median(np.log(chosen)))), loss)
+    chosen = _geometric_median(informative if informative.size else weights)
+    if chosen < NEAR_FLOOR:
+        chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, stacklevel=stacklevel + 1)
+    return auto_mu(chosen, loss)
+
+
+def _geometric_median(weights):
+    """The median of ``weights`` on a log scale, since they spread over decades."""
+    return math.exp(float(np.median(np.log(weights))))
+
+
+def _unless_bright_sources_set(weight, read_region, regions, psfs, *, stacklevel):
+    """GCV's ``weight`` for the regions, or theirs without their brightest pixels where that is ``NEAR_FLOOR`` or more.
+
+    See the module notes. The brightest ``BRIGHT_PERCENT`` of a region's
+    pixels, grown by the PSF's footprint, become missing pixels.
+    """
+    weights = []
+    for yx in regions:
+        for channel, psf in zip(read_region(yx), psfs):
+            if _informative(channel):
+                bright = channel >= np.nanpercentile(channel, 100 - BRIGHT_PERCENT)
+                bright = scipy.ndimage.binary_dilation(bright, structure=np.ones(psf.shape, dtype=bool))
+                weights.append(gcv_mu(np.where(bright, np.nan, channel), psf))
+    weights = np.array(weights)
+    inside = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
+    if not inside.size or _geometric_median(inside) < NEAR_FLOOR:
+        return weight  # nearly noise-free: the small weight is right
+    without = _geometric_median(inside)
+    warnings.warn(
+        f"mu: 'auto' found a weight of {weight:.3g} by GCV, as a few bright, compact sources (stars) make it "
+        f"choose; without the brightest {BRIGHT_PERCENT:g}% of each region's pixels it chose {without:.3g}, which "
+        "is used. Pass mu to choose otherwise.",
+        MuWarning, stacklevel=stacklevel + 1,
+    )
+    return without
 
 
 def value_reach(image):
