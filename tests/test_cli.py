@@ -136,6 +136,16 @@ def test_plan_prints_the_plan(scan):
     assert not scan.with_name("scan.deblurred.zarr").exists()
 
 
+def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
+    """plan refused run's output options, so a run's command line did not plan with plan in its place (a probe)."""
+    options = ["--psf", "gaussian:13,1,3", "--tile", "64", "--out", tmp_path / "out.zarr", "--tol", "1e-3",
+               "--out-dtype", "input", "--ome", "--overwrite", "--no-resume", "--preview", tmp_path / "p.png"]
+    result = _tiledeblur("plan", scan, *options)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == _tiledeblur("plan", scan, *options[:4]).stdout
+    assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "p.png").exists()
+
+
 def test_plan_a_plain_tczyx_array_with_its_channel_axis(tmp_path):
     """bioformats2raw-like 5-D data without OME metadata: --channel-axis 1 took only 0 or -1 (found by a probe)."""
     zarr.create_array(tmp_path / "five.zarr", data=np.zeros((1, 3, 1, 96, 128), np.uint8), chunks=(1, 3, 1, 64, 64))

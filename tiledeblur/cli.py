@@ -116,6 +116,27 @@ def _add_cluster_options(parser):
     parser.add_argument("--address", help="an existing dask scheduler, such as tcp://host:8786")
 
 
+def _add_run_options(parser):
+    _add_problem_options(parser)
+    parser.add_argument("--out", help="output Zarr path (default: INPUT.deblurred.zarr beside the input)")
+    _add_cluster_options(parser)
+    parser.add_argument("--tol", type=float,
+                        help="stop each tile's solve within about this of its minimum, relative to the tile's "
+                             "range of values (default: 1e-4)")
+    parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
+                        help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
+    parser.add_argument("--ome", action=argparse.BooleanOptionalAction,
+                        help="write OME-Zarr with a pyramid, or with --no-ome a plain array "
+                             "(default: OME-Zarr when the input is)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output (default: resume this run's own output, refuse others)")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="refuse an existing output instead of resuming it (default: resume)")
+    parser.add_argument("--preview", metavar="PNG",
+                        help="also write the centre before and after to this picture: PNG, or another format "
+                             "that Pillow writes, such as .jpg or .tif (default: none)")
+
+
 def _parser():
     # No abbreviations: "--over" must not pass for the destructive --overwrite.
     parser = argparse.ArgumentParser(prog="tiledeblur", description="Deblur Zarr images larger than memory.",
@@ -124,28 +145,13 @@ def _parser():
     commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     run_parser = commands.add_parser("run", allow_abbrev=False, help="deblur a Zarr image on a dask cluster")
-    _add_problem_options(run_parser)
-    run_parser.add_argument("--out", help="output Zarr path (default: INPUT.deblurred.zarr beside the input)")
-    _add_cluster_options(run_parser)
-    run_parser.add_argument("--tol", type=float,
-                            help="stop each tile's solve within about this of its minimum, relative to the tile's "
-                                 "range of values (default: 1e-4)")
-    run_parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
-                            help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
-    run_parser.add_argument("--ome", action=argparse.BooleanOptionalAction,
-                            help="write OME-Zarr with a pyramid, or with --no-ome a plain array "
-                                 "(default: OME-Zarr when the input is)")
-    run_parser.add_argument("--overwrite", action="store_true",
-                            help="replace an existing output (default: resume this run's own output, refuse others)")
-    run_parser.add_argument("--no-resume", action="store_true",
-                            help="refuse an existing output instead of resuming it (default: resume)")
-    run_parser.add_argument("--preview", metavar="PNG",
-                            help="also write the centre before and after to this picture: PNG, or another format "
-                                 "that Pillow writes, such as .jpg or .tif (default: none)")
-
-    plan_parser = commands.add_parser("plan", allow_abbrev=False, help="print the tile plan and compute nothing")
-    _add_problem_options(plan_parser)
-    _add_cluster_options(plan_parser)
+    _add_run_options(run_parser)
+    plan_parser = commands.add_parser(
+        "plan", allow_abbrev=False, help="print the tile plan of run's options and compute nothing",
+        description="Print the tile plan of a run and compute nothing. plan takes run's options, so that a run's "
+                    "command line plans with plan in its place; it does not use --out, --tol, --out-dtype, --ome, "
+                    "--overwrite, --no-resume and --preview.")
+    _add_run_options(plan_parser)
 
     convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/FITS/PNG/JPEG scan into Zarr")
     convert_parser.add_argument("image", help="the image file")

@@ -40,9 +40,9 @@ def _check_preview(path, output):
                          "whose extension names no format that Pillow writes.")
 
 
-def _solver_options(arguments):
-    """The solver's options that the command was given (the rest keep the functions' defaults)."""
-    return {name: getattr(arguments, name) for name in ("eps", "tol") if getattr(arguments, name, None) is not None}
+def _solver_options(arguments, names=("eps", "tol")):
+    """The solver's options among ``names`` that the command was given (the rest keep the functions' defaults)."""
+    return {name: getattr(arguments, name) for name in names if getattr(arguments, name) is not None}
 
 
 def _run(arguments):
@@ -70,7 +70,8 @@ def _plan(arguments):
     tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
                      loss=arguments.loss, mu=arguments.mu, missing_value=arguments.missing_value,
-                     n_workers=arguments.workers, address=arguments.address, **_solver_options(arguments))
+                     n_workers=arguments.workers, address=arguments.address,
+                     **_solver_options(arguments, names=("eps",)))  # tol does not change the plan
     print(tile_plan.describe())
     return 0
 
