@@ -306,9 +306,13 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
     replaced = zarr.open_array(output, mode="r")[...]
     with pytest.raises(OutputReplacedError, match="tile .* not written: .* was replaced by another run"):
         process_tile(earlier_job, next(iter(earlier.plan.tiles())))
-    # All of the earlier run's tiles, as dask runs them: the message does not promise a resume.
-    with pytest.raises(TileError, match="16 of 16 tiles failed; .* The output is the other run's now, and this run "
-                                        "has nothing left in it to resume."):
+    # Refused before it reads or solves anything (found by a probe: the loser of two runs solved every tile).
+    unreadable = dataclasses.replace(earlier_job.source, url=str(tmp_path / "gone.zarr"))
+    with pytest.raises(OutputReplacedError):
+        process_tile(dataclasses.replace(earlier_job, source=unreadable), next(iter(earlier.plan.tiles())))
+    # The earlier run's tiles, as dask runs them: it stops at the first, and the message promises no resume.
+    with pytest.raises(TileError, match=r"1 of 16 tiles failed; .* The output is the other run's now: no further "
+                                        "tile was started, and this run has nothing left in it to resume."):
         _compute_tiles(client, dataclasses.replace(earlier, job=earlier_job), set(), show_progress=False)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
 

@@ -144,6 +144,7 @@ def process_tile(job, tile):
     """Deconvolve one tile on a worker and write its core; return its statistics."""
     _keep_arrays_on_the_heap()
     started = time.perf_counter()
+    _owned_output(job, tile)  # not solved only to be refused: another run replaced the output (found by a probe)
     source = job.source.open("r")
     channels = read_channels(source, tile.read, job.channel_axis)
     cores, unconverged = [], []
@@ -401,12 +402,14 @@ def _scheduler_lost(computed):
 
 
 def _stops_every_tile(error):
-    """Whether a tile's ``error`` would stop every tile after it: a full, read-only or over-quota disk.
+    """Whether a tile's ``error`` would stop every tile after it: a full, read-only or over-quota disk, or an output
+    that another run replaced.
 
     The other tiles were solved in full and then failed at their writes, each
-    after minutes on a large scan (found by a probe).
+    after minutes on a large scan (found by probes).
     """
-    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
+    return isinstance(error, OutputReplacedError) or (
+        isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT))
 
 
 def _compute_tiles(client, prepared, finished, *, show_progress):
@@ -456,7 +459,8 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     if failures:
         tile, error = failures[0]
         if isinstance(error, OutputReplacedError):
-            advice = "The output is the other run's now, and this run has nothing left in it to resume."
+            advice = ("The output is the other run's now: no further tile was started, and this run has nothing "
+                      "left in it to resume.")
         elif stopped:
             advice = ("No further tile was started, since none could be written: fix the cause and run again to "
                       "compute only the missing tiles.")
