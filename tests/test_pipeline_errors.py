@@ -245,6 +245,22 @@ def test_corrupt_chunk_is_named_before_any_tile(scan):
     assert not (scan.parent / "scan.deblurred.zarr").exists()
 
 
+def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_by_overwrite(tmp_path, client):
+    """An overwrite that raced another run left done-markers and chunks but no zarr.json, and the path was refused
+    for good, even with overwrite (found by a probe)."""
+    scan = tmp_path / "scan.zarr"
+    zarr.create_array(scan, data=data.camera()[:128, :128], chunks=(64, 64))
+    output = tmp_path / "out.zarr"
+    expected = run(scan, PSF, output=output, tile=64, mu=0.01, client=client, progress=False)
+    expected = zarr.open_array(expected.output, mode="r")[...]
+    (output / "zarr.json").unlink()
+    with pytest.raises(ValueError, match="exists and was written from another input or with other settings; pass "
+                                         "overwrite=True"):
+        run(scan, PSF, output=output, tile=64, mu=0.01, client=client, progress=False)
+    run(scan, PSF, output=output, tile=64, mu=0.01, overwrite=True, client=client, progress=False)
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], expected)
+
+
 def test_output_rules(scan, tmp_path):
     with pytest.raises(ValueError, match="output: expected a path apart from the input"):
         run(scan, PSF, output=scan, progress=False)

@@ -175,8 +175,14 @@ class Location:
         return existing
 
     def holds_zarr(self):
-        """Whether :attr:`url` is a Zarr array or group, which ``overwrite`` may replace."""
-        return _has_zarr_metadata(*fsspec.core.url_to_fs(self.url, **self.storage_options))
+        """Whether :attr:`url` is a Zarr array or group, or what a run left of one, which ``overwrite`` may replace.
+
+        A run's leftovers are its done-markers without the metadata (found by a
+        probe: an overwrite that raced another run left them, and the path
+        was refused for good).
+        """
+        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        return _has_zarr_metadata(fs, path) or DoneMarkers(self).exist()
 
     def open(self, mode="r"):
         """Open the array (``mode="r"``: read-only).
@@ -406,9 +412,13 @@ class DoneMarkers:
         self._fs.makedirs(self._folder, exist_ok=True)
         self._fs.pipe_file(f"{self._folder}/{index[0]}.{index[1]}", b"")
 
+    def exist(self):
+        """Whether any marker was written."""
+        return self._fs.exists(self._folder)
+
     def done(self):
         """The set of finished tile indices, from one listing."""
-        if not self._fs.exists(self._folder):
+        if not self.exist():
             return set()
         names = (path.rsplit("/", 1)[-1] for path in self._fs.ls(self._folder, detail=False))
         # Only "<row>.<col>" names: a file manager's stray .DS_Store is no tile.
