@@ -59,6 +59,12 @@ CASES = [
     ({"address": "tcp://127.0.0.1:1", "n_workers": 2}, ValueError, "n_workers: expected None with a client or an"),
     ({"address": "no-port"}, ValueError, "address: expected a dask scheduler's address .* got 'no-port'"),
     ({"address": "tcp://127.0.0.1:1"}, ValueError, "address: expected a running dask scheduler, got 'tcp://127"),
+    # dask's own words named no option (found by a probe).
+    ({"address": "http://127.0.0.1:8786"}, ValueError,
+     r"address: expected a scheme that dask connects with \(inproc, tcp, tls, .*\), got 'http://127.0.0.1:8786'"),
+    ({"address": "tls://127.0.0.1:1"}, ValueError,
+     "address: expected a dask scheduler that this process can reach, got 'tls://127.0.0.1:1', which it could not "
+     r"\(TLS expects a `ssl_context`"),
     ({"overwrite": "no"}, TypeError, "overwrite: expected True or False, got 'no'"),
     ({"resume": "no"}, TypeError, "resume: expected True or False, got 'no'"),
     ({"n_workers": -1}, ValueError, "n_workers: expected at least 1, got -1"),

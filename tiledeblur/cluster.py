@@ -19,6 +19,7 @@ import dask
 from dask.system import CPU_COUNT
 from distributed import Client, LocalCluster
 from distributed.comm.addressing import parse_address, parse_host_port
+from distributed.comm.registry import backends
 from distributed.system import MEMORY_LIMIT
 
 from .arguments import check_int
@@ -130,7 +131,7 @@ def _started_client(address, n_workers):
             try:
                 with _stop_signals_ignored():
                     cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
-                    started = stack.enter_context(Client(cluster))
+                    started = stack.enter_context(_client(cluster, address))
                 yield started
             except BaseException as error:
                 if isinstance(error, KeyboardInterrupt) or started is not None and started.status != "running":
@@ -145,6 +146,22 @@ def _started_client(address, n_workers):
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+def _client(cluster, address):
+    """``Client(cluster)``; where that is the scheduler at ``address``, failing to reach it names ``address``.
+
+    Found by a probe: a ``tls://`` address without TLS settings, and a
+    ``ws://`` one given for a scheduler that speaks tcp, ended with dask's
+    words, which name no option, the second after 30 s as an ``OSError``.
+    """
+    if address is None:
+        return Client(cluster)
+    try:
+        return Client(address)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"address: expected a dask scheduler that this process can reach, got {address!r}, "
+                         f"which it could not ({str(error).rstrip('.')}).") from None
 
 
 #: The signals that stop a run: Ctrl-C, and a batch system's end of a job's time.
@@ -201,6 +218,9 @@ def check_scheduler(address):
     except ValueError as error:
         raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', "
                          f"got {address!r} instead ({error}).") from None
+    if scheme not in backends:
+        raise ValueError(f"address: expected a scheme that dask connects with ({', '.join(sorted(backends))}), got "
+                         f"{address!r} instead.")
     if scheme != "tcp":
         return
     timeout = dask.utils.parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
