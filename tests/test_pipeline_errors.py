@@ -63,8 +63,8 @@ CASES = [
     ({"address": "http://127.0.0.1:8786"}, ValueError,
      r"address: expected a scheme that dask connects with \(inproc, tcp, tls, .*\), got 'http://127.0.0.1:8786'"),
     ({"address": "tls://127.0.0.1:1"}, ValueError,
-     "address: expected a dask scheduler that this process can reach, got 'tls://127.0.0.1:1', which it could not "
-     r"\(TLS expects a `ssl_context`"),
+     ("address: expected a dask scheduler that this process can reach, got 'tls://127.0.0.1:1', which it could "
+      r"not \(TLS expects a `ssl_context`")),
     ({"overwrite": "no"}, TypeError, "overwrite: expected True or False, got 'no'"),
     ({"resume": "no"}, TypeError, "resume: expected True or False, got 'no'"),
     ({"n_workers": -1}, ValueError, "n_workers: expected at least 1, got -1"),
