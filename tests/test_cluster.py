@@ -4,6 +4,7 @@ import asyncio
 import http.server
 import logging
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import psutil
 import pytest
 import zarr
 from distributed import Client, LocalCluster
+from distributed.core import Status
 from distributed.utils import LoopRunner, sync
 from skimage import data
 
@@ -29,6 +31,7 @@ from tiledeblur.cluster import (
     _stop_signals_ignored,
     _sync_cancel_bug_hidden,
     local_cluster,
+    stalls_told,
     worker_resources,
 )
 
@@ -240,3 +243,25 @@ def test_plan_on_a_cluster_uses_the_smallest_limit_per_thread_even_beside_an_unl
     assert plan(path, psf, mu=0.01, memory_limit=10**12, n_workers=2).tile == 1024
     with pytest.raises(ValueError, match="n_workers: expected None with a client or an address, got 2"):
         plan(path, psf, mu=0.01, address="tcp://127.0.0.1:1", n_workers=2)
+
+
+def _pause(dask_worker):
+    dask_worker.status = Status.paused  # as dask does at its memory limit
+
+
+@pytest.mark.parametrize("n_workers", [0, 1])
+def test_a_run_that_no_worker_can_take_says_so(monkeypatch, n_workers):
+    """Workers that all paused at dask's memory limit, or all died (they could not import tiledeblur), left a run
+    waiting without a word until it was killed (found by a probe)."""
+    monkeypatch.setattr(tiledeblur.cluster, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
+    told = queue.Queue()
+    # No memory limit: its monitor would resume the worker paused by hand.
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, memory_limit=0, host="127.0.0.1",
+                      dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(_pause)
+        with stalls_told(client, told.put):
+            message = told.get(timeout=60)
+    expected = "all 1 workers have been paused for 1 s" if n_workers else "no worker has been running for 1 s"
+    assert message.startswith(f"tiledeblur: {expected}")

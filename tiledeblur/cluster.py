@@ -11,6 +11,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -334,6 +335,63 @@ def workers(client):
     by a probe: a run on 24 workers kept 20 tiles in flight).
     """
     return client.scheduler_info(n_workers=-1)["workers"]
+
+
+#: How often a run asks whether any worker takes tiles, and how long none may before it says so.
+STALL_CHECK_SECONDS = 10.0
+STALL_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def stalls_told(client, tell):
+    """While the block runs, call ``tell(message)`` once each time no worker has taken tasks for ``STALL_SECONDS``.
+
+    No worker takes tasks when none is connected (workers that cannot import
+    tiledeblur die, as do those that run out of memory) or each is paused at
+    dask's memory limit. A run then waited without a word until it was
+    killed (found by a probe). The scheduler is asked every
+    ``STALL_CHECK_SECONDS``, from a thread of its own.
+    """
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_for_stalls, args=(client, tell, stop), daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(timeout=1.0)  # a call to a lost scheduler may take its timeout: the run reports that
+
+
+def _watch_for_stalls(client, tell, stop):
+    since, told = None, False
+    while not stop.wait(STALL_CHECK_SECONDS):
+        try:
+            statuses = [worker.get("status") for worker in workers(client).values()]
+        except (OSError, RuntimeError):  # the scheduler is gone, which the run reports itself
+            return
+        if "running" in statuses:
+            since, told = None, False
+        elif since is None:
+            since = time.monotonic()
+        elif not told and time.monotonic() - since >= STALL_SECONDS:
+            tell(_stall_message(statuses))
+            told = True
+
+
+def _stall_message(statuses):
+    """What ``stalls_told`` says of workers whose statuses are ``statuses``, none of them running.
+
+    Examples
+    --------
+    >>> _stall_message(["paused", "paused"])[:66]
+    'tiledeblur: all 2 workers have been paused for 60 s at their memory'
+    """
+    if "paused" in statuses:
+        return (f"tiledeblur: all {len(statuses)} workers have been paused for {STALL_SECONDS:g} s at their memory "
+                "limit (dask's distributed.worker.memory.pause), so no tile runs; the run waits. Give the workers "
+                "more memory, or pass a smaller tile.")
+    return (f"tiledeblur: no worker has been running for {STALL_SECONDS:g} s, so no tile runs; the run waits for "
+            "one. Workers that cannot import tiledeblur die, as do those that run out of memory: see their logs.")
 
 
 def threads(described):

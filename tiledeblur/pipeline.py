@@ -31,7 +31,7 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
-from .cluster import check_cluster_options, connect, threads, worker_resources, workers
+from .cluster import check_cluster_options, connect, stalls_told, threads, worker_resources, workers
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
@@ -393,6 +393,18 @@ def _failure(future):
     return future.exception().with_traceback(future.traceback())
 
 
+def _tell_of_stall(message, *, progress):
+    """Say a stall of :func:`~tiledeblur.cluster.stalls_told`: a run that waits must not look like a hang.
+
+    Where progress is not shown it is logged as a warning, which Python
+    prints on stderr where logging is not set up: not both, or it shows twice.
+    """
+    if progress:
+        _tell(message, progress=progress)
+    else:
+        logger.warning(message)
+
+
 def _scheduler_lost(computed):
     """The :class:`TileError` of a run whose scheduler went away after ``computed`` tiles."""
     return TileError(
@@ -434,21 +446,22 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     fill()
     failures, computed, stopped = [], 0, False
     try:
-        for future in queue:
-            tile = in_flight.pop(future.key)
-            if future.status == "finished":
-                stats = future.result()
-                computed += 1
-                progress.advance(pixels=stats["pixels"])
-                _warn_unconverged(tile, stats)
-            else:
-                failures.append((tile, _failure(future)))
-                stopped = _stops_every_tile(failures[-1][1])
-                if stopped:
-                    break  # the tiles in flight are cancelled below, and no more are solved only to fail
-            if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
-                raise _scheduler_lost(computed)
-            fill()
+        with stalls_told(client, functools.partial(_tell_of_stall, progress=show_progress)):
+            for future in queue:
+                tile = in_flight.pop(future.key)
+                if future.status == "finished":
+                    stats = future.result()
+                    computed += 1
+                    progress.advance(pixels=stats["pixels"])
+                    _warn_unconverged(tile, stats)
+                else:
+                    failures.append((tile, _failure(future)))
+                    stopped = _stops_every_tile(failures[-1][1])
+                    if stopped:
+                        break  # the tiles in flight are cancelled below, and no more are solved only to fail
+                if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
+                    raise _scheduler_lost(computed)
+                fill()
     except OSError as error:
         # Tasks report their own errors through their futures: here only a call to the scheduler fails, such as
         # a finished tile's result that cannot arrive once the scheduler is gone (found by CI).
