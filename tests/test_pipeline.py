@@ -315,6 +315,9 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
                                         "tile was started, and this run has nothing left in it to resume."):
         _compute_tiles(client, dataclasses.replace(earlier, job=earlier_job), set(), show_progress=False)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
+    shutil.rmtree(output)  # as an overwrite does before it creates the output anew
+    with pytest.raises(OutputReplacedError, match="tile .* not written: .* was removed, or is being replaced"):
+        process_tile(earlier_job, next(iter(earlier.plan.tiles())))
 
 
 def test_the_fingerprint_sees_a_change_in_any_chunk_of_a_small_scan(tmp_path, small_scan):

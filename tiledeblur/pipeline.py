@@ -171,7 +171,15 @@ def _owned_output(job, tile):
     created anew since. Every creation records a new ``run`` token, and a
     tile writes nothing when the token has changed.
     """
-    target = job.target.open("r+")
+    try:
+        target = job.target.open("r+")
+    except FileNotFoundError as error:  # zarr's "no array or group here" too
+        # Found by a probe: while an overwrite removed the output, this run's tiles failed one by one, each with
+        # zarr's GroupNotFoundError and the advice to run again.
+        raise OutputReplacedError(
+            f"{tile.name} not written: {job.target.url!r} was removed, or is being replaced by another run, since "
+            "this one started."
+        ) from error
     if target.attrs.get("tiledeblur", {}).get("run") != job.run:
         raise OutputReplacedError(
             f"{tile.name} not written: {job.target.url!r} was replaced by another run since this one started."
