@@ -383,7 +383,7 @@ def _stall_message(statuses):
 
     Examples
     --------
-    >>> _stall_message(["paused", "paused"])[:66]
+    >>> _stall_message(["paused", "paused"])[:67]
     'tiledeblur: all 2 workers have been paused for 60 s at their memory'
     """
     if "paused" in statuses:
