@@ -19,6 +19,7 @@ from PIL import Image
 from skimage import data
 
 import tiledeblur
+from tiledeblur import deconvolve, gaussian_psf
 from tiledeblur.convert import convert
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_TOL
 
@@ -144,6 +145,25 @@ def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == _tiledeblur("plan", scan, *options[:4]).stdout
     assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "p.png").exists()
+
+
+def test_psf_given_once_per_channel(tmp_path):
+    """--psf given once per channel kept the last for all three (found by a probe)."""
+    scan = tmp_path / "rgb.zarr"
+    zarr.create_array(scan, data=data.astronaut()[:128, :128], chunks=(64, 64, 3))
+    psfs = ["gaussian:7,1", "gaussian:13,1,3", "gaussian:9,1.5"]
+    options = ["--channel-axis", "-1", "--tile", "64", "--mu", "0.01", "--workers", "1"]
+    per_channel = _tiledeblur("run", scan, *options, *(f"--psf={psf}" for psf in psfs), "--out", tmp_path / "a.zarr")
+    assert per_channel.returncode == 0, per_channel.stderr
+    result = zarr.open_array(tmp_path / "a.zarr", mode="r")[...]
+    for channel, psf in enumerate(psfs):
+        size, *sigma = psf.removeprefix("gaussian:").split(",")
+        expected = deconvolve(data.astronaut()[:128, :128, channel],
+                              gaussian_psf(int(size), tuple(map(float, sigma)) if len(sigma) == 2 else float(sigma[0])),
+                              mu=0.01)
+        assert np.abs(result[..., channel] - expected).max() <= 1e-3
+    refused = _tiledeblur("plan", scan, *options, "--psf", psfs[0], "--psf", psfs[1])
+    assert refused.returncode == 2 and "--psf: expected 1 PSF or 3 (one per channel), got 2 instead." in refused.stderr
 
 
 def test_plan_a_plain_tczyx_array_with_its_channel_axis(tmp_path):

@@ -592,6 +592,15 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, cli
     np.testing.assert_array_equal(zarr.open_array(channels_last.output, mode="r")[...], out[...])
     with pytest.raises(ValueError, match=r"psf: expected 1 PSF or 3 \(one per channel\), got 2"):
         run(scan, psfs[:2], channel_axis=-1, output=tmp_path / "other.zarr", client=client, progress=False)
+    # A list of one file per channel (found by a probe: it was no list), and one that holds a stack.
+    for channel, psf in enumerate(psfs):
+        np.save(tmp_path / f"psf{channel}.npy", psf)
+    files = run(scan, [tmp_path / f"psf{channel}.npy" for channel in range(3)], tile=64, channel_axis=-1,
+                out_dtype="input", output=tmp_path / "files.zarr", client=client, progress=False)
+    np.testing.assert_array_equal(zarr.open_array(files.output, mode="r")[...], out[...])
+    with pytest.raises(ValueError, match=r"psf\[1\]: expected a 2-D array, got shape \(3, 13, 13\) instead"):
+        run(scan, [psfs[0], tmp_path / "psfs.npy", psfs[2]], channel_axis=-1, output=tmp_path / "other.zarr",
+            client=client, progress=False)
 
 
 def test_psfs_of_several_sizes_and_one_psf_as_nested_lists(tmp_path):

@@ -45,12 +45,20 @@ def _solver_options(arguments, names=("eps", "tol")):
     return {name: getattr(arguments, name) for name in names if getattr(arguments, name) is not None}
 
 
+def _psfs(arguments):
+    """The PSF of ``--psf`` given once, or the list of one per channel where it was given more often.
+
+    Found by a probe: ``--psf`` given once per channel kept the last for all.
+    """
+    return arguments.psf[0] if len(arguments.psf) == 1 else arguments.psf
+
+
 def _run(arguments):
     if arguments.preview:
         arguments.preview = Path(arguments.preview).expanduser()
         _check_preview(arguments.preview, arguments.out)
     report = run(
-        arguments.input, arguments.psf, output=arguments.out, component=arguments.component,
+        arguments.input, _psfs(arguments), output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
         mu=arguments.mu, nonneg=arguments.nonneg, missing_value=arguments.missing_value,
         n_workers=arguments.workers, address=arguments.address,
@@ -67,7 +75,7 @@ def _run(arguments):
 
 
 def _plan(arguments):
-    tile_plan = plan(arguments.input, arguments.psf, component=arguments.component,
+    tile_plan = plan(arguments.input, _psfs(arguments), component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
                      loss=arguments.loss, mu=arguments.mu, missing_value=arguments.missing_value,
                      n_workers=arguments.workers, address=arguments.address,

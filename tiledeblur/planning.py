@@ -127,12 +127,15 @@ def _check_planes(axis, shape, channels, psf_shape, ndim):
 
 
 def _check_psfs(psf, channels):
-    """One checked PSF per channel, from one PSF, a list or stack of them, or a path."""
+    """One checked PSF per channel, from one PSF, a list or stack of them, or a path (in the list too)."""
     if isinstance(psf, (str, os.PathLike)):
         psf = read_psf_file(psf, name="psf")
-    listed = isinstance(psf, (list, tuple)) and all(np.ndim(p) == 2 for p in psf)
-    if listed:  # PSFs of any sizes, one per channel; a nested list of numbers is one PSF
-        stack = list(psf)
+    # PSFs of any sizes or paths, one per channel; a nested list of numbers is one PSF. Found by a probe: a list
+    # with one 3-D entry ended in NumPy's words, and a list of paths was no list.
+    listed = isinstance(psf, (list, tuple)) and any(isinstance(p, (str, os.PathLike)) or np.ndim(p) >= 2 for p in psf)
+    if listed:
+        stack = [read_psf_file(p, name=f"psf[{i}]") if isinstance(p, (str, os.PathLike)) else p
+                 for i, p in enumerate(psf)]
     else:
         psf = np.asarray(psf)
         if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
