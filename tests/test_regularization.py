@@ -115,6 +115,22 @@ def test_a_nearly_noise_free_image_keeps_the_smallest_weight(margin):
     assert mu == pytest.approx(GCV_WEIGHTS[0])
 
 
+def test_channels_whose_own_weights_lie_far_apart_warn():
+    """One weight for all channels left a dim fluorescence channel worse than its input, unwarned (found by a probe)."""
+    rng = np.random.default_rng(0)
+    psf = gaussian_psf(13, (1, 3))
+    blurred = Blur(psf, (512, 512), boundary="free").matvec(np.pad(data.camera() / 255.0, 6, mode="reflect"))
+    dim = np.stack([blurred, 0.05 * blurred]) + rng.normal(0, 0.01, (2, 512, 512))
+    with pytest.warns(MuWarning, match=r"one GCV weight for all channels, 0.1\d+, but on their own channels 0, 1 "
+                                       r"choose weights at least 10 times larger or smaller \(each channel's own: "
+                                       r"0.01\d+, 2.\d+\)"):
+        estimate_image_mu(lambda yx: dim[(slice(None), *yx)], (512, 512), [psf, psf], "tikhonov")
+    alike = np.stack([blurred, 0.3 * blurred]) + rng.normal(0, 0.01, (2, 512, 512))  # as a slide's colors are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        estimate_image_mu(lambda yx: alike[(slice(None), *yx)], (512, 512), [psf, psf], "tikhonov")
+
+
 def test_regions_that_miss_most_of_their_pixels_are_left_out():
     """Beyond a mosaic's footprint, regions that see a noisy sliver of it must not outvote the two that it fills."""
     rng = np.random.default_rng(0)
