@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -5,6 +7,7 @@ import tifffile
 import zarr
 from astropy.io import fits
 
+import tiledeblur
 from tiledeblur import check_psf, gaussian_psf, load_psf
 
 
@@ -58,6 +61,20 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
 def test_check_psf_rejects(psf, error, match):
     with pytest.raises(error, match=match):
         check_psf(psf)
+
+
+def test_a_psf_with_its_background_left_in_warns(tmp_path):
+    """A bead's image saved as raw counts kept its camera offset, and deblurred far below its blurred input."""
+    bead = np.round(gaussian_psf(21, 1.2) / gaussian_psf(21, 1.2).max() * 3000 + 100).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "bead.tif", bead)
+    with pytest.warns(tiledeblur.PsfWarning, match=r"bead.tif': its border is a flat floor at 3.\d% of its peak: a "
+                                                   "measured PSF that keeps its background"):
+        load_psf(tmp_path / "bead.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tiledeblur.PsfWarning)
+        check_psf(np.clip(bead - np.median(bead[0]), 0, None))  # the advice of the warning
+        for psf in (gaussian_psf(13, (1, 3)), gaussian_psf(5, 1.0), np.ones((3, 3))):  # cut at 2 sigma; a box
+            check_psf(psf)
 
 
 def test_check_psf_normalizes_without_touching_the_input():

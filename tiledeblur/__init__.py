@@ -16,6 +16,7 @@ PUBLIC_MODULES = {
     "DiskSpaceWarning": "pipeline",
     "HaloWarning": "tiling",
     "MuWarning": "regularization",
+    "PsfWarning": "psf",
     "RunReport": "pipeline",
     "SolveInfo": "solver",
     "SolverSettings": "solver",

@@ -6,6 +6,7 @@ positive sum, and it is returned normalized to sum 1.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,16 @@ import scipy.ndimage as ndi
 
 from .fits import FitsImage, is_fits_name
 
-__all__ = ["check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
+__all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
+
+#: A PSF's border whose smallest value exceeds this share of its peak, and whose spread is at most this share of
+#: its median, is a floor that warns (see :func:`check_psf`).
+FLOOR_SHARE = 0.01
+FLOOR_SPREAD = 0.25
+
+
+class PsfWarning(UserWarning):
+    """A PSF that is likely not what was meant, such as one that keeps its background."""
 
 
 def _parse_pair(value, name, kind):
@@ -93,6 +103,12 @@ def check_psf(psf, *, name="psf"):
         If it is not 2-D, has an even side, holds NaN, inf or negative values,
         or sums to zero.
 
+    Warns
+    -----
+    PsfWarning
+        If its border is a flat floor above ``FLOOR_SHARE`` of its peak: a
+        measured PSF with its background left in.
+
     Examples
     --------
     >>> check_psf([[0, 1, 0], [1, 2, 1], [0, 1, 0]]).sum()
@@ -125,7 +141,27 @@ def check_psf(psf, *, name="psf"):
     total = array.sum()
     if total <= 0:
         raise ValueError(f"{name}: expected a positive sum, got {total:g} instead.")
+    _warn_if_on_a_floor(array, name)
     return array / total
+
+
+def _warn_if_on_a_floor(psf, name):
+    """Warn where ``psf``'s border is a flat floor above ``FLOOR_SHARE`` of its peak (see :func:`check_psf`).
+
+    Found by a probe: a bead's image saved as raw counts, a camera offset of
+    3% of its peak under it, put most of its sum in the floor, and deblurred
+    to 16.8 dB, against 35.3 dB blurred. A Gaussian cut at twice its width
+    has a border from 2% to 14% of its peak, no floor; a box PSF has no peak.
+    """
+    border = np.concatenate([psf[0], psf[-1], psf[1:-1, 0], psf[1:-1, -1]])
+    floor, peak = float(np.median(border)), float(psf.max())
+    if FLOOR_SHARE * peak < border.min() and floor < peak / 2 and border.std() < FLOOR_SPREAD * floor:
+        warnings.warn(
+            f"{name}: its border is a flat floor at {floor / peak:.1%} of its peak: a measured PSF that keeps its "
+            "background or camera offset, which deblurs badly. Subtract it, as np.clip(psf - np.median(psf[0]), "
+            "0, None).",
+            PsfWarning, stacklevel=3,
+        )
 
 
 def psf_radius(psf):
