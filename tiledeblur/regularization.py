@@ -317,19 +317,13 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
             MuWarning, stacklevel=stacklevel + 1,
         )
         return DEFAULT_MU[loss]
-    chosen = _combined(weights)
+    informative = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
+    chosen = _geometric_median(informative if informative.size else weights)
     if len(by_channel) > 1:
         _warn_if_channels_disagree(chosen, by_channel, stacklevel=stacklevel + 1)
     if chosen < NEAR_FLOOR:
         chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, stacklevel=stacklevel + 1)
     return auto_mu(chosen, loss)
-
-
-def _combined(weights):
-    """The geometric median of GCV's ``weights``, leaving out those at either end of the grid if others remain."""
-    weights = np.asarray(weights)
-    informative = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
-    return _geometric_median(informative if informative.size else weights)
 
 
 def _warn_if_channels_disagree(chosen, by_channel, *, stacklevel):
@@ -339,7 +333,9 @@ def _warn_if_channels_disagree(chosen, by_channel, *, stacklevel):
     times the pooled one, came out at 34.7 dB where its blurred input had
     35.7 dB and its own weight gave 48.2 dB.
     """
-    own = [_combined(weights) if weights else None for weights in by_channel]
+    # A channel whose weights all lie at an end of the grid (flat, or noise alone) has no weight of its own.
+    inside = [[w for w in weights if GCV_WEIGHTS[0] < w < GCV_WEIGHTS[-1]] for weights in by_channel]
+    own = [_geometric_median(weights) if weights else None for weights in inside]
     apart = [channel for channel, weight in enumerate(own)
              if weight is not None and max(weight / chosen, chosen / weight) >= CHANNEL_SPREAD]
     if apart:
