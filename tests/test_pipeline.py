@@ -673,3 +673,8 @@ def test_ome_channel_axis_comes_from_the_metadata(tmp_path, article_psf, client)
     assert out["0"].shape == cyx.shape and out["1"].shape == (3, 48, 64)
     for channel in range(3):
         assert np.abs(out["0"][channel] - deconvolve(cyx[channel], article_psf, mu=report.mu)).max() <= 1e-3
+    # A channel axis that contradicts the metadata was refused as a PSF stack of 128 (found by a probe).
+    with pytest.raises(ValueError, match="channel_axis: expected 0 or None, where the OME-Zarr metadata puts the "
+                                         "channels, got -1 instead"):
+        run(tmp_path / "rgb.zarr", np.stack([article_psf] * 3), channel_axis=-1, output=tmp_path / "x.zarr",
+            client=client, progress=False)

@@ -93,7 +93,9 @@ def check_missing_value(missing_value, dtype):
     integral = int(missing_value) if isinstance(missing_value, numbers.Integral) else (
         int(value) if value.is_integer() else None)
     if integral is None or not limits.min <= integral <= limits.max:
-        raise ValueError(f"missing_value: expected a value that {dtype} holds, {limits.min} to {limits.max}, "
+        # Found by a probe: 4095.5 for uint16 was told the range it lies in.
+        kind = "a value" if integral is not None else "a whole number"
+        raise ValueError(f"missing_value: expected {kind} that {dtype} holds, {limits.min} to {limits.max}, "
                          f"got {missing_value!r} instead.")
     return integral
 

@@ -126,6 +126,28 @@ def _check_planes(axis, shape, channels, psf_shape, ndim):
     )
 
 
+def _ome_channel_axis(multiscale, ndim, channel_axis):
+    """The channels' axis of an OME-Zarr input: the metadata's, which a given ``channel_axis`` must agree with.
+
+    Found by a probe: ``channel_axis=-1`` on a ``cyx`` image was refused
+    as a PSF stack of the wrong length, 1024 PSFs asked for.
+
+    Examples
+    --------
+    >>> from tiledeblur.ome import plain_multiscale
+    >>> _ome_channel_axis(plain_multiscale(3, 0, 3), 3, None), _ome_channel_axis(plain_multiscale(3, 0, 3), 3, -3)
+    (0, -3)
+    """
+    own = next((i for i, axis in enumerate(multiscale.axes) if axis_type(axis) == "channel"), None)
+    if channel_axis is None or own is None:
+        return own if channel_axis is None else channel_axis
+    if isinstance(channel_axis, (int, np.integer)) and not isinstance(channel_axis, bool) and (
+            -ndim <= channel_axis < ndim and channel_axis % ndim != own):
+        raise ValueError(f"channel_axis: expected {own} or None, where the OME-Zarr metadata puts the channels, got "
+                         f"{channel_axis!r} instead.")
+    return channel_axis
+
+
 def _check_psfs(psf, channels):
     """One checked PSF per channel, from one PSF, a list or stack of them, or a path (in the list too)."""
     if isinstance(psf, (str, os.PathLike)):
@@ -278,8 +300,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     found = _input_multiscale(source)
     if found is not None and len(found.axes) != array.ndim:
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
-    if channel_axis is None and found is not None:
-        channel_axis = next((i for i, a in enumerate(found.axes) if axis_type(a) == "channel"), None)
+    if found is not None:
+        channel_axis = _ome_channel_axis(found, array.ndim, channel_axis)
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value = check_missing_value(missing_value, array.dtype)
     psfs = _check_psfs(psf, channels)
