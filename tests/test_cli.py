@@ -406,6 +406,21 @@ def test_convert_a_microscopes_channels_first_tiff(tmp_path, ome):
     np.testing.assert_array_equal(array[...], channels)
 
 
+def test_convert_an_ome_tiff_keeps_its_pixel_size_to_the_output(tmp_path):
+    """convert --ome wrote a scale of 1 without units, so no output after it had a pixel size (found by a probe)."""
+    channels = np.stack([data.camera(), data.moon()])
+    tifffile.imwrite(tmp_path / "cells.ome.tif", channels, ome=True,
+                     metadata={"axes": "CYX", "PhysicalSizeX": 0.108, "PhysicalSizeY": 0.11, "PhysicalSizeXUnit": "nm"})
+    convert(tmp_path / "cells.ome.tif", tmp_path / "cells.zarr", chunk=256, ome=True)
+    report = tiledeblur.run(tmp_path / "cells.zarr", gaussian_psf(13, (1, 3)), mu=0.01, tile=256, n_workers=1,
+                            progress=False)
+    for group in (zarr.open_group(tmp_path / "cells.zarr", mode="r"), zarr.open_group(report.output, mode="r")):
+        multiscale = group.attrs["ome"]["multiscales"][0]
+        assert [axis.get("unit") for axis in multiscale["axes"]] == [None, "nanometer", "nanometer"]
+        scales = [dataset["coordinateTransformations"][0]["scale"] for dataset in multiscale["datasets"]]
+        assert scales == [[1.0, 0.11, 0.108], [1.0, 0.22, 0.216]]
+
+
 def test_convert_tiff_and_ome(tmp_path):
     rgb = data.astronaut()
     tifffile.imwrite(tmp_path / "scan.tif", rgb, tile=(128, 128))

@@ -7,10 +7,12 @@ cannot be read in parts, so they are loaded whole.
 """
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import zlib
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import tifffile
@@ -38,23 +40,58 @@ READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
 
 
 def _open_image(path):
-    """``(image, planes_first, lossy)``: the image as an array-like that can be sliced without reading all of it.
+    """``(image, planes_first, lossy, pixels)``: the image as an array-like that can be sliced without reading all of it.
 
     ``planes_first`` tells that a 3-D TIFF holds its channels (or planes)
     first, as a microscope's ``CYX`` file does, and not as an RGB image's
     samples (``YXS``); a 3-D FITS image always does; PNG and JPEG hold them
     last. ``lossy`` names the file's lossy compression (``"JPEG"``), or is None.
+    ``pixels`` is an OME-TIFF's pixel size, or None (see :func:`_ome_tiff_pixels`).
     """
     if is_fits_name(path):
         image = FitsImage(path)
-        return image, image.ndim == 3, None
+        return image, image.ndim == 3, None, None
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
             axes, codec = tiff.series[0].axes, tiff.series[0].keyframe.compression.name
+            pixels = _ome_tiff_pixels(tiff.ome_metadata) if tiff.is_ome else None
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
-        return image, image.ndim == 3 and axes.endswith("YX"), lossy
-    return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower())
+        return image, image.ndim == 3 and axes.endswith("YX"), lossy, pixels
+    return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
+
+
+#: OME-XML's length units, as NGFF names them (UDUNITS-2); OME's default is the micrometre.
+LENGTH_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
+                "m": "meter", "Å": "angstrom"}
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelSize:
+    """An OME-TIFF's pixel size along y and x, in ``unit`` (an NGFF unit name, or None where OME's is not one)."""
+
+    y: float
+    x: float
+    unit: str | None
+
+
+def _ome_tiff_pixels(xml):
+    """The pixel size in an OME-TIFF's OME-XML, or None where it gives none.
+
+    Found by a probe: ``convert --ome`` of a microscope's OME-TIFF wrote a
+    scale of 1 without units, and every output after it had no pixel size.
+
+    Examples
+    --------
+    >>> _ome_tiff_pixels('<OME xmlns="o"><Image><Pixels PhysicalSizeX="0.108" PhysicalSizeY="0.11"/></Image></OME>')
+    PixelSize(y=0.11, x=0.108, unit='micrometer')
+    """
+    try:
+        pixels = next(element for element in ElementTree.fromstring(xml).iter() if element.tag.endswith("Pixels"))
+        x, y = float(pixels.attrib["PhysicalSizeX"]), float(pixels.attrib["PhysicalSizeY"])
+    except (ElementTree.ParseError, StopIteration, KeyError, ValueError):
+        return None
+    return PixelSize(y, x, LENGTH_UNITS.get(pixels.attrib.get("PhysicalSizeXUnit", "µm")))
 
 
 def convert(image_path, output, *, chunk=512, ome=False):
@@ -92,11 +129,11 @@ def convert(image_path, output, *, chunk=512, ome=False):
         raise ValueError(f"chunk: expected at least 16 px, got {chunk} instead.")
     with _tifffile_quiet():
         try:
-            source, planes_first, lossy = _open_image(image_path)
+            source, planes_first, lossy, pixels = _open_image(image_path)
         except READ_ERRORS as error:
             raise _unreadable(image_path, error) from None
         try:
-            target = _copy(source, planes_first, image_path, output, chunk, ome)
+            target = _copy(source, planes_first, image_path, output, chunk, ome, pixels)
         finally:
             if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
                 source.store.close()
@@ -124,7 +161,23 @@ def _tifffile_quiet():
         logger.setLevel(level)
 
 
-def _copy(source, planes_first, image_path, output, chunk, ome):
+def _placed(ndim, pixels):
+    """The OME-Zarr multiscale of a converted image of ``ndim`` axes whose pixels are ``pixels`` (or None) in size.
+
+    Examples
+    --------
+    >>> _placed(3, PixelSize(0.2, 0.1, "micrometer")).scale
+    (1.0, 0.2, 0.1)
+    """
+    multiscale = plain_multiscale(ndim, 0 if ndim == 3 else None, zarr_format=3)
+    if pixels is None:
+        return multiscale
+    unit = {} if pixels.unit is None else {"unit": pixels.unit}
+    axes = tuple({**axis, **unit} if axis["type"] == "space" else axis for axis in multiscale.axes)
+    return dataclasses.replace(multiscale, axes=axes, scale=(*multiscale.scale[:-2], pixels.y, pixels.x))
+
+
+def _copy(source, planes_first, image_path, output, chunk, ome, pixels):
     """Write the opened ``source`` to the new Zarr ``output``, in bands of ``chunk`` rows; see :func:`convert`."""
     if source.ndim not in (2, 3) or (source.ndim == 3 and not planes_first and source.shape[-1] not in (3, 4)):
         raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
@@ -140,7 +193,7 @@ def _copy(source, planes_first, image_path, output, chunk, ome):
     else:
         shape, chunks = source.shape, (chunk, chunk, source.shape[2])
     if ome:
-        multiscale = plain_multiscale(source.ndim, 0 if source.ndim == 3 else None, zarr_format=3)
+        multiscale = _placed(source.ndim, pixels)
         levels = [shape, *pyramid_shapes(shape, multiscale, chunk)]
         group = zarr.open_group(output, mode="w-", attributes=multiscale_attributes(multiscale, levels))
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype,
