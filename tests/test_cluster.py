@@ -265,3 +265,33 @@ def test_a_run_that_no_worker_can_take_says_so(monkeypatch, n_workers):
             message = told.get(timeout=60)
     expected = "all 1 workers have been paused for 1 s" if n_workers else "no worker has been running for 1 s"
     assert message.startswith(f"tiledeblur: {expected}")
+
+
+def _resume(dask_worker):
+    dask_worker.status = Status.running
+
+
+def test_a_run_on_paused_workers_says_so_once_and_goes_on_when_they_resume(tmp_path, monkeypatch, caplog):
+    """The scan of a float input waited on paused workers without a word: only the tiles were watched (a probe)."""
+    monkeypatch.setattr(tiledeblur.cluster, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128] / 255.0, chunks=(64, 64))  # scanned
+
+    def stalls():
+        return [record.getMessage() for record in caplog.records if "workers have been paused" in record.getMessage()]
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit=0, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.run(_pause)
+
+        def resume_when_told():
+            deadline = time.monotonic() + 120
+            while not stalls() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            client.run(_resume)
+
+        threading.Thread(target=resume_when_told, daemon=True).start()
+        with caplog.at_level(logging.WARNING, logger="tiledeblur"):
+            report = run(tmp_path / "scan.zarr", gaussian_psf(13, (1, 3)), mu=0.01, tile=64, client=client,
+                         progress=False)
+    assert report.tiles_computed == 4 and len(stalls()) == 1

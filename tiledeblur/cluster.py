@@ -388,9 +388,9 @@ def _stall_message(statuses):
     """
     if "paused" in statuses:
         return (f"tiledeblur: all {len(statuses)} workers have been paused for {STALL_SECONDS:g} s at their memory "
-                "limit (dask's distributed.worker.memory.pause), so no tile runs; the run waits. Give the workers "
+                "limit (dask's distributed.worker.memory.pause), so nothing runs; the run waits. Give the workers "
                 "more memory, or pass a smaller tile.")
-    return (f"tiledeblur: no worker has been running for {STALL_SECONDS:g} s, so no tile runs; the run waits for "
+    return (f"tiledeblur: no worker has been running for {STALL_SECONDS:g} s, so nothing runs; the run waits for "
             "one. Workers that cannot import tiledeblur die, as do those that run out of memory: see their logs.")
 
 

@@ -454,22 +454,21 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     fill()
     failures, computed, stopped = [], 0, False
     try:
-        with stalls_told(client, functools.partial(_tell_of_stall, progress=show_progress)):
-            for future in queue:
-                tile = in_flight.pop(future.key)
-                if future.status == "finished":
-                    stats = future.result()
-                    computed += 1
-                    progress.advance(pixels=stats["pixels"])
-                    _warn_unconverged(tile, stats)
-                else:
-                    failures.append((tile, _failure(future)))
-                    stopped = _stops_every_tile(failures[-1][1])
-                    if stopped:
-                        break  # the tiles in flight are cancelled below, and no more are solved only to fail
-                if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
-                    raise _scheduler_lost(computed)
-                fill()
+        for future in queue:
+            tile = in_flight.pop(future.key)
+            if future.status == "finished":
+                stats = future.result()
+                computed += 1
+                progress.advance(pixels=stats["pixels"])
+                _warn_unconverged(tile, stats)
+            else:
+                failures.append((tile, _failure(future)))
+                stopped = _stops_every_tile(failures[-1][1])
+                if stopped:
+                    break  # the tiles in flight are cancelled below, and no more are solved only to fail
+            if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
+                raise _scheduler_lost(computed)
+            fill()
     except OSError as error:
         # Tasks report their own errors through their futures: here only a call to the scheduler fails, such as
         # a finished tile's result that cannot arrive once the scheduler is gone (found by CI).
@@ -498,19 +497,20 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
     """Create the output if needed, compute its missing tiles and build its pyramid; return how many tiles were computed."""
     logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
     _tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
-    if len(finished or ()) < len(prepared.plan):  # only the pyramid left: no tile reads the input
-        _scan_input(client, prepared, progress=progress)
-    if finished is None:
-        _create_output(prepared, identity, overwrite=replace)
-    computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
-    if prepared.multiscale is not None:
-        levels = len(prepared.pyramid) - 1
-        build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
-                      storage_options=prepared.job.target.storage_options or None,
-                      missing_value=_output_missing_value(prepared.job),
-                      on_level=lambda level: _tell(f"building the OME-Zarr pyramid: level {level} of {levels}",
-                                                   progress=progress))
-        DoneMarkers(prepared.job.target).mark_pyramid()
+    with stalls_told(client, functools.partial(_tell_of_stall, progress=progress)):
+        if len(finished or ()) < len(prepared.plan):  # only the pyramid left: no tile reads the input
+            _scan_input(client, prepared, progress=progress)
+        if finished is None:
+            _create_output(prepared, identity, overwrite=replace)
+        computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
+        if prepared.multiscale is not None:
+            levels = len(prepared.pyramid) - 1
+            build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
+                          storage_options=prepared.job.target.storage_options or None,
+                          missing_value=_output_missing_value(prepared.job),
+                          on_level=lambda level: _tell(f"building the OME-Zarr pyramid: level {level} of {levels}",
+                                                       progress=progress))
+            DoneMarkers(prepared.job.target).mark_pyramid()
     return computed
 
 
