@@ -1,5 +1,6 @@
 """The clusters of run(): the local one's settings reach its scheduler and workers; a wrong address fails fast."""
 
+import _thread
 import asyncio
 import http.server
 import logging
@@ -30,6 +31,7 @@ from tiledeblur.cluster import (
     WORKER_MALLOC,
     _stop_signals_ignored,
     _sync_cancel_bug_hidden,
+    computed,
     local_cluster,
     stalls_told,
     worker_resources,
@@ -295,3 +297,19 @@ def test_a_run_on_paused_workers_says_so_once_and_goes_on_when_they_resume(tmp_p
             report = run(tmp_path / "scan.zarr", gaussian_psf(13, (1, 3)), mu=0.01, tile=64, client=client,
                          progress=False)
     assert report.tiles_computed == 4 and len(stalls()) == 1
+
+
+def _tasks(dask_scheduler):
+    return len(dask_scheduler.tasks)
+
+
+def test_an_interrupted_computation_leaves_no_task_on_the_users_cluster(client):
+    """Ctrl-C during run()'s scan of the input left it reading the whole input on a user's cluster (found by a probe)."""
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        computed(client, dask.delayed(time.sleep)(60, dask_key_name="slow-scan"))
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(_tasks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.run_on_scheduler(_tasks) == 0

@@ -327,6 +327,20 @@ def _quiet_until_closed(signal_number, frame):
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
+def computed(client, collection):
+    """The result of ``collection`` computed on ``client``, whose tasks are cancelled however the wait ends.
+
+    A Ctrl-C in the wait left them running on a user's own cluster, reading
+    the whole input, for as long as a notebook kept the interrupt (found by
+    a probe).
+    """
+    future = client.compute(collection)
+    try:
+        return future.result()
+    finally:
+        future.cancel()
+
+
 def workers(client):
     """Every worker of ``client``'s cluster, by address, as the scheduler describes it.
 

@@ -235,7 +235,9 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
             if client is None:
                 stored.compute()
             else:
-                client.compute(stored).result()
+                from .cluster import computed  # only here: convert, which has no client, needs no distributed
+
+                computed(client, stored)
 
 
 def _mean_of_present(block, axis=None, *, missing_value=None):
