@@ -320,6 +320,14 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
         process_tile(earlier_job, next(iter(earlier.plan.tiles())))
 
 
+def test_an_unconverged_tile_warns_at_the_callers_line(tmp_path, small_scan, article_psf, client):
+    """run()'s ConvergenceWarning pointed into tiledeblur, where its other warnings point at the caller (a probe)."""
+    with pytest.warns(tiledeblur.ConvergenceWarning, match="Newton-CG did not converge") as caught:
+        run(small_scan[0], article_psf, output=tmp_path / "out.zarr", tile=64, mu=1e-4, maxiter=1, client=client,
+            progress=False)
+    assert {Path(warning.filename).name for warning in caught} == {Path(__file__).name}
+
+
 def test_the_fingerprint_sees_a_change_in_any_chunk_of_a_small_scan(tmp_path, small_scan):
     """A slide's first, middle and last chunks are often all glass: another slide of its size must not resume."""
     scan = zarr.open_array(_write(tmp_path / "scan.zarr", small_scan[1]), mode="r+")

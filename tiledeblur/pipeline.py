@@ -374,7 +374,7 @@ def _scan_input(client, prepared, *, progress):
 def _warn_unconverged(tile, stats):
     for channel, message in stats["unconverged"]:
         warnings.warn(f"{tile.name}, channel {channel}: Newton-CG did not converge: {message}",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=5)  # run, _execute, _compute_tiles, this: the caller of run
 
 
 def _window(client):
