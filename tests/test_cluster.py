@@ -313,3 +313,38 @@ def test_an_interrupted_computation_leaves_no_task_on_the_users_cluster(client):
     while client.run_on_scheduler(_tasks) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.run_on_scheduler(_tasks) == 0
+
+
+DOUBLE_CTRL_C = """
+import os, signal, socket, threading, time
+from tiledeblur.cluster import connect
+
+if __name__ == "__main__":
+    try:
+        with connect(n_workers=1) as client:
+            address = client.scheduler.address
+            client.submit(time.sleep, 60, pure=False)  # a busy worker: its cluster takes seconds to close
+            time.sleep(1)
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # pressed again, impatiently
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)
+    except KeyboardInterrupt:
+        pass
+    try:
+        time.sleep(1)
+        host, port = address.removeprefix("tcp://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5):
+            print("the scheduler still listens")
+    except KeyboardInterrupt:
+        print("the second Ctrl-C came after the close")
+    except OSError:
+        print("closed")
+"""
+
+
+def test_a_second_ctrl_c_while_the_cluster_closes_leaves_no_scheduler_running():
+    """A notebook user pressing interrupt twice left the run's scheduler running in the kernel, with its ports (a
+    probe)."""
+    result = subprocess.run([sys.executable, "-c", DOUBLE_CTRL_C], capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.stdout.strip() == "closed", result.stdout + result.stderr

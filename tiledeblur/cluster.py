@@ -144,6 +144,11 @@ def _started_client(address, n_workers):
                     for name in SHUTDOWN_LOGGERS:
                         logging.getLogger(name).setLevel(logging.CRITICAL)
                 raise
+            finally:
+                # A second Ctrl-C while the cluster closed left its scheduler running in this process, holding
+                # its ports, for good (found by a probe): so the close, like the start, ignores them.
+                with _stop_signals_ignored():
+                    stack.close()
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
@@ -172,6 +177,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 @contextlib.contextmanager
 def _stop_signals_ignored():
     """Ignore Ctrl-C and SIGTERM while the block runs, as the worker processes it starts do until :func:`dask_setup`.
+
+    It guards the start and the close of a cluster.
 
     A cluster interrupted while it starts is closed half made, with tracebacks
     from its exit handlers and from workers still importing (found by a
