@@ -31,8 +31,8 @@ from tiledeblur.cluster import (
     WORKER_MALLOC,
     _stop_signals_ignored,
     _sync_cancel_bug_hidden,
-    computed,
     local_cluster,
+    result_of,
     stalls_told,
     worker_resources,
 )
@@ -308,7 +308,7 @@ def test_an_interrupted_computation_leaves_no_task_on_the_users_cluster(client):
     timer = threading.Timer(1.0, _thread.interrupt_main)
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        computed(client, dask.delayed(time.sleep)(60, dask_key_name="slow-scan"))
+        result_of(client, dask.delayed(time.sleep)(60, dask_key_name="slow-scan"))
     deadline = time.monotonic() + 30
     while client.run_on_scheduler(_tasks) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -334,7 +334,7 @@ def _quiet_until_closed(signal_number, frame):
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
-def computed(client, collection):
+def result_of(client, collection):
     """The result of ``collection`` computed on ``client``, whose tasks are cancelled however the wait ends.
 
     A Ctrl-C in the wait left them running on a user's own cluster, reading

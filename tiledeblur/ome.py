@@ -235,9 +235,9 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
             if client is None:
                 stored.compute()
             else:
-                from .cluster import computed  # only here: convert, which has no client, needs no distributed
+                from .cluster import result_of  # only here: convert, which has no client, needs no distributed
 
-                computed(client, stored)
+                result_of(client, stored)
 
 
 def _mean_of_present(block, axis=None, *, missing_value=None):

@@ -31,7 +31,7 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
-from .cluster import check_cluster_options, computed, connect, stalls_told, threads, worker_resources, workers
+from .cluster import check_cluster_options, connect, result_of, stalls_told, threads, worker_resources, workers
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
@@ -363,7 +363,7 @@ def _scan_input(client, prepared, *, progress):
     lazy = da.from_zarr(source.open("r"))
     if missing_value is not None:  # a fill such as -1e30 is no datum to refuse
         lazy = da.where(lazy == missing_value, np.nan, lazy if floats else 1.0)
-    largest = float(computed(client, da.nanmax(abs(lazy))))
+    largest = float(result_of(client, da.nanmax(abs(lazy))))
     name = f"zarr_path {source.array_url!r}"
     if np.isnan(largest) and missing_value is not None:
         raise ValueError(f"{name}: expected some pixels present, got only missing_value {missing_value!r}"
