@@ -277,10 +277,8 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     ``GCV_WEIGHTS`` if any others remain; a weight near the smallest is
     checked for bright sources that set it (see the module notes for both).
     One weight serves every channel; a channel whose own lies
-    ``CHANNEL_SPREAD`` times or more from it warns.
-    Where no
-    region is left, the loss's default weight is used, with a
-    :class:`MuWarning`. ``stacklevel`` is that of its warnings, counted from
+    ``CHANNEL_SPREAD`` times or more from it warns. Where no region is left,
+    the loss's default weight is used, with a :class:`MuWarning`. ``stacklevel`` is that of its warnings, counted from
     its caller (see :func:`warn_if_off_scale` for the other).
 
     Examples
@@ -317,7 +315,7 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
             MuWarning, stacklevel=stacklevel + 1,
         )
         return DEFAULT_MU[loss]
-    informative = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
+    informative = _inside_grid(weights)
     chosen = _geometric_median(informative if informative.size else weights)
     if len(by_channel) > 1:
         _warn_if_channels_disagree(chosen, by_channel, stacklevel=stacklevel + 1)
@@ -334,8 +332,8 @@ def _warn_if_channels_disagree(chosen, by_channel, *, stacklevel):
     35.7 dB and its own weight gave 48.2 dB.
     """
     # A channel whose weights all lie at an end of the grid (flat, or noise alone) has no weight of its own.
-    inside = [[w for w in weights if GCV_WEIGHTS[0] < w < GCV_WEIGHTS[-1]] for weights in by_channel]
-    own = [_geometric_median(weights) if weights else None for weights in inside]
+    insides = [_inside_grid(weights) for weights in by_channel]
+    own = [_geometric_median(inside) if inside.size else None for inside in insides]
     apart = [channel for channel, weight in enumerate(own)
              if weight is not None and max(weight / chosen, chosen / weight) >= CHANNEL_SPREAD]
     if apart:
@@ -348,6 +346,12 @@ def _warn_if_channels_disagree(chosen, by_channel, *, stacklevel):
             "out worse than its input. Pass mu, or deblur that channel apart.",
             MuWarning, stacklevel=stacklevel + 1,
         )
+
+
+def _inside_grid(weights):
+    """The ``weights`` strictly inside ``GCV_WEIGHTS``: those that say something of their region (see the notes)."""
+    weights = np.asarray(weights)
+    return weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
 
 
 def _geometric_median(weights):
@@ -375,11 +379,10 @@ def _unless_bright_sources_set(weight, read_region, regions, psfs, *, stacklevel
                                np.nan, channel)
             if _informative(without):
                 weights.append(gcv_mu(without, psf))
-    weights = np.array(weights)
-    inside = weights[(weights > GCV_WEIGHTS[0]) & (weights < GCV_WEIGHTS[-1])]
-    if not inside.size or _geometric_median(inside) < NEAR_FLOOR:
+    inside = _inside_grid(weights)
+    without = _geometric_median(inside) if inside.size else None
+    if without is None or without < NEAR_FLOOR:
         return weight  # nearly noise-free: the small weight is right
-    without = _geometric_median(inside)
     warnings.warn(
         f"mu: 'auto' found a weight of {weight:.3g} by GCV, as a few bright, compact sources (stars) make it "
         f"choose; without the brightest {BRIGHT_PERCENT:g}% of each region's pixels it chose {without:.3g}, which "
