@@ -365,7 +365,9 @@ def _unless_bright_sources_set(weight, read_region, regions, psfs, *, stacklevel
     See the module notes. The pixels above the ``100 - BRIGHT_PERCENT``-th
     percentile of a region, grown by the PSF's footprint, become missing
     pixels; a region that then misses too many (see :func:`_informative`) is
-    left out.
+    left out. The regions are read again: rarely, where keeping them all
+    from the first pass would hold up to 96 MB of an RGB scan's regions for
+    every image.
     """
     weights = []
     for yx in regions:
