@@ -29,6 +29,7 @@ import tiledeblur.pipeline
 from tiledeblur import gaussian_psf, plan, run
 from tiledeblur.cluster import (
     WORKER_MALLOC,
+    _quiet_workers,
     _stop_signals_ignored,
     _sync_cancel_bug_hidden,
     local_cluster,
@@ -348,3 +349,18 @@ def test_a_second_ctrl_c_while_the_cluster_closes_leaves_no_scheduler_running():
     result = subprocess.run([sys.executable, "-c", DOUBLE_CTRL_C], capture_output=True, text=True, timeout=300,
                             check=False)
     assert result.stdout.strip() == "closed", result.stdout + result.stderr
+
+
+def _distributed_log_level():
+    return logging.getLogger("distributed").level
+
+
+def test_a_ctrl_c_of_this_process_alone_quiets_the_local_clusters_workers():
+    """A Ctrl-C sent to the driver alone (an editor's interrupt) left the workers to log their heartbeats' failures
+    with tracebacks as the cluster closed (found by a probe); one sent to the process group quiets them."""
+    with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        _quiet_workers(cluster)
+        deadline = time.monotonic() + 30
+        while set(client.run(_distributed_log_level).values()) != {logging.CRITICAL} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(client.run(_distributed_log_level).values()) == [logging.CRITICAL]  # quiet, and still running
