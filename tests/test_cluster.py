@@ -252,51 +252,51 @@ def _pause(dask_worker):
     dask_worker.status = Status.paused  # as dask does at its memory limit
 
 
-@pytest.mark.parametrize("n_workers", [0, 1])
-def test_a_run_that_no_worker_can_take_says_so(monkeypatch, n_workers):
-    """Workers that all paused at dask's memory limit, or all died (they could not import tiledeblur), left a run
-    waiting without a word until it was killed (found by a probe)."""
-    monkeypatch.setattr(tiledeblur.cluster, "STALL_SECONDS", 1.0)
-    monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
-    told = queue.Queue()
-    # No memory limit: its monitor would resume the worker paused by hand.
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, memory_limit=0, host="127.0.0.1",
-                      dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        client.run(_pause)
-        with stalls_told(client, told.put):
-            message = told.get(timeout=60)
-    expected = "all 1 workers have been paused for 1 s" if n_workers else "no worker has been running for 1 s"
-    assert message.startswith(f"tiledeblur: {expected}")
-
-
 def _resume(dask_worker):
     dask_worker.status = Status.running
 
 
-def test_a_run_on_paused_workers_says_so_once_and_goes_on_when_they_resume(tmp_path, monkeypatch, caplog):
-    """The scan of a float input waited on paused workers without a word: only the tiles were watched (a probe)."""
+@pytest.fixture
+def paused_client(request, monkeypatch):
+    """A client of a new cluster of ``request.param`` workers (1 if not given), all paused, with stalls told in 1 s."""
     monkeypatch.setattr(tiledeblur.cluster, "STALL_SECONDS", 1.0)
     monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
+    # No memory limit: its monitor would resume a worker paused by hand.
+    with LocalCluster(n_workers=getattr(request, "param", 1), threads_per_worker=1, memory_limit=0,
+                      host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+        client.run(_pause)
+        yield client
+
+
+@pytest.mark.parametrize("paused_client", [0, 1], indirect=True)
+def test_a_run_that_no_worker_can_take_says_so(paused_client):
+    """Workers that all paused at dask's memory limit, or all died (they could not import tiledeblur), left a run
+    waiting without a word until it was killed (found by a probe)."""
+    told = queue.Queue()
+    with stalls_told(paused_client, told.put):
+        message = told.get(timeout=60)
+    workers = len(paused_client.scheduler_info(n_workers=-1)["workers"])
+    expected = "all 1 workers have been paused for 1 s" if workers else "no worker has been running for 1 s"
+    assert message.startswith(f"tiledeblur: {expected}")
+
+
+def test_a_run_on_paused_workers_says_so_once_and_goes_on_when_they_resume(tmp_path, paused_client, caplog):
+    """The scan of a float input waited on paused workers without a word: only the tiles were watched (a probe)."""
     zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128] / 255.0, chunks=(64, 64))  # scanned
 
     def stalls():
         return [record.getMessage() for record in caplog.records if "workers have been paused" in record.getMessage()]
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit=0, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        client.run(_pause)
+    def resume_when_told():
+        deadline = time.monotonic() + 120
+        while not stalls() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        paused_client.run(_resume)
 
-        def resume_when_told():
-            deadline = time.monotonic() + 120
-            while not stalls() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            client.run(_resume)
-
-        threading.Thread(target=resume_when_told, daemon=True).start()
-        with caplog.at_level(logging.WARNING, logger="tiledeblur"):
-            report = run(tmp_path / "scan.zarr", gaussian_psf(13, (1, 3)), mu=0.01, tile=64, client=client,
-                         progress=False)
+    threading.Thread(target=resume_when_told, daemon=True).start()
+    with caplog.at_level(logging.WARNING, logger="tiledeblur"):
+        report = run(tmp_path / "scan.zarr", gaussian_psf(13, (1, 3)), mu=0.01, tile=64, client=paused_client,
+                     progress=False)
     assert report.tiles_computed == 4 and len(stalls()) == 1
 
 
