@@ -6,6 +6,7 @@ import http.server
 import logging
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -246,6 +247,34 @@ def test_plan_on_a_cluster_uses_the_smallest_limit_per_thread_even_beside_an_unl
     assert plan(path, psf, mu=0.01, memory_limit=10**12, n_workers=2).tile == 1024
     with pytest.raises(ValueError, match="n_workers: expected None with a client or an address, got 2"):
         plan(path, psf, mu=0.01, address="tcp://127.0.0.1:1", n_workers=2)
+
+
+def test_a_cluster_whose_worker_imports_another_tiledeblur_is_refused_before_any_tile(tmp_path):
+    """A worker of another version would write other bytes under this version's name, which a resume then trusts."""
+    path, output = tmp_path / "scan.zarr", tmp_path / "out.zarr"
+    zarr.create_array(path, data=data.camera(), chunks=(256, 256))
+    other = tmp_path / "other"
+    shutil.copytree(Path(tiledeblur.__file__).parent, other / "tiledeblur")
+    (other / "tiledeblur" / "_version.py").write_text('__version__ = "0.0.1"\n')
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                                   "--nthreads", "1", "--no-dashboard"], env={**os.environ, "PYTHONPATH": str(other)},
+                                  cwd=tmp_path,  # python -m puts its directory first: a checkout's own copy
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            client.wait_for_workers(1, timeout=60)
+            expected = (rf"client: expected a cluster whose workers import tiledeblur {tiledeblur.__version__}, as "
+                        rf"this process does, got 1 of 1 workers that do not, such as tcp://\S+, which imports "
+                        rf"tiledeblur 0\.0\.1\.")
+            with pytest.raises(ValueError, match=expected):
+                run(path, gaussian_psf(13, (1, 3)), mu=0.01, output=output, client=client, progress=False)
+            with pytest.raises(ValueError, match="address: expected a cluster whose workers import"):
+                run(path, gaussian_psf(13, (1, 3)), mu=0.01, output=output, address=cluster.scheduler_address,
+                    progress=False)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    assert not output.exists()
 
 
 def _pause(dask_worker):

@@ -7,6 +7,7 @@ the network unless the user starts a cluster that does.
 """
 
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -24,10 +25,11 @@ from distributed.comm.addressing import parse_address, parse_host_port
 from distributed.comm.registry import backends
 from distributed.system import MEMORY_LIMIT
 
+from ._version import __version__
 from .arguments import check_int
 
-__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_cluster_options", "check_n_workers", "check_scheduler", "connect",
-           "local_cluster", "threads", "worker_resources", "workers"]
+__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_cluster_options", "check_n_workers", "check_scheduler",
+           "check_worker_versions", "connect", "local_cluster", "threads", "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -431,6 +433,35 @@ def _stall_message(statuses):
                 "more memory, or pass a smaller tile.")
     return (f"tiledeblur: no worker has been running for {STALL_SECONDS:g} s, so nothing runs; the run waits for "
             "one. Workers that cannot import tiledeblur die, as do those that run out of memory: see their logs.")
+
+
+def check_worker_versions(client, *, name):
+    """Refuse a cluster whose workers import another tiledeblur than this process does, or none.
+
+    A worker solves its tiles with its own tiledeblur. One of another version
+    may write other bytes under this version's name in the output's
+    metadata, which a resume then trusts; one without it fails every tile it
+    takes, each with an import error. The local cluster's workers share this
+    process's environment; those of a scheduler at an address, or of a
+    ``client``, need not (a rolling upgrade, a stale image). Workers that join
+    later are not asked.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    name : str
+        The option that chose the cluster, for the message.
+    """
+    # A lambda travels by value: a function of this module would be looked up in the worker's, which an older
+    # version lacks.
+    found = client.run(lambda: importlib.import_module("tiledeblur").__version__, on_error="return")
+    others = {worker: version for worker, version in found.items() if version != __version__}
+    if others:
+        worker, version = min(others.items())
+        imported = f"none ({version})" if isinstance(version, BaseException) else f"tiledeblur {version}"
+        raise ValueError(f"{name}: expected a cluster whose workers import tiledeblur {__version__}, as this process "
+                         f"does, got {len(others)} of {len(found)} workers that do not, such as {worker}, which "
+                         f"imports {imported}.")
 
 
 def threads(described):

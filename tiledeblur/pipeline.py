@@ -31,7 +31,16 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
-from .cluster import check_cluster_options, connect, result_of, stalls_told, threads, worker_resources, workers
+from .cluster import (
+    check_cluster_options,
+    check_worker_versions,
+    connect,
+    result_of,
+    stalls_told,
+    threads,
+    worker_resources,
+    workers,
+)
 from .image import check_float_range, to_float
 from .io import DoneMarkers, create_output, fingerprint, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
@@ -670,6 +679,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         active = None if local else stack.enter_context(connect(client=client, address=address))
         if not local:
             _wait_for_a_worker(active, progress=progress)
+            check_worker_versions(active, name="client" if client is not None else "address")
         memory_limit, workers = worker_resources(active, n_workers)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
