@@ -411,7 +411,7 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     # The pixel size given once for the whole multiscale, and channel metadata: kept (found by a probe).
     once = [{"type": "scale", "scale": [2.0, 2.0]}]
     omero = {"channels": [{"label": "DAPI", "color": "0000FF", "window": {"start": 0, "end": 255}}]}
-    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets,
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets, "name": "slide 7",
                                                              "coordinateTransformations": once}], "omero": omero}
     report = run(tmp_path / "ome.zarr", article_psf, tile=64, client=client, progress=False)
     assert report.output == str(tmp_path / "ome.deblurred.zarr")
@@ -424,6 +424,7 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     translations = [d["coordinateTransformations"][1]["translation"] for d in multiscale["datasets"]]
     assert translations == [[100.0, 200.0], [100.125, 200.125], [100.375, 200.375]]
     assert multiscale["coordinateTransformations"] == once
+    assert multiscale["name"] == "slide 7"  # viewers show it for the image
     # Display windows follow the values: uint8 counts became floats in [0, 1].
     window = {"start": 0.0, "end": 1.0}
     assert out.attrs["ome"]["omero"] == {"channels": [{"label": "DAPI", "color": "0000FF", "window": window}]}

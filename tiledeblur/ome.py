@@ -34,6 +34,8 @@ class Multiscale:
     transforms: tuple = ()
     #: The image's ``omero`` metadata: channel names, colours and display windows.
     omero: dict | None = None
+    #: The multiscale's name, which viewers show for the image; None where it has none.
+    name: str | None = None
 
     def in_units(self, factor):
         """This multiscale for pixel values ``factor`` times the input's: the display windows follow them.
@@ -105,7 +107,7 @@ def read_multiscale(attributes, level=None):
     translation = next((t["translation"] for t in transforms if t.get("type") == "translation"), None)
     return Multiscale(version, axes, tuple(float(s) for s in scale),
                       None if translation is None else tuple(float(t) for t in translation),
-                      tuple(first.get("coordinateTransformations", ())), ome.get("omero"))
+                      tuple(first.get("coordinateTransformations", ())), ome.get("omero"), first.get("name"))
 
 
 def plain_multiscale(ndim, channel_axis, zarr_format):
@@ -186,7 +188,8 @@ def multiscale_attributes(multiscale, shapes):
             [] if translation is None else [{"type": "translation", "translation": list(translation)}])}
         for level, (scale, translation) in enumerate(zip(scales, translations))
     ]
-    entry = {"axes": list(multiscale.axes), "datasets": datasets, "name": "tiledeblur"}
+    # The input's name, where it has one: viewers show it as the image's, and the output is that image deblurred.
+    entry = {"axes": list(multiscale.axes), "datasets": datasets, "name": multiscale.name or "tiledeblur"}
     if multiscale.transforms:
         entry["coordinateTransformations"] = list(multiscale.transforms)
     omero = {} if multiscale.omero is None else {"omero": multiscale.omero}
