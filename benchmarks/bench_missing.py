@@ -107,7 +107,7 @@ def benchmark(size, loss, repeats):
         image = np.where(missing, np.nan, observed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MuWarning)  # the default weight is a result here
-            auto = estimate_image_mu(lambda yx, image=image: image[yx][None], image.shape, [psf], loss)
+            (auto,) = estimate_image_mu(lambda yx, image=image: image[yx][None], image.shape, [psf], loss)
         complete_mu = complete_mu or auto
         seconds, restored, info = timed_solve(image, psf, loss, complete_mu, repeats)
         complete = restored if complete is None else complete

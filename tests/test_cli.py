@@ -147,23 +147,28 @@ def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
     assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "p.png").exists()
 
 
-def test_psf_given_once_per_channel(tmp_path):
-    """--psf given once per channel kept the last for all three (found by a probe)."""
+def test_psf_and_mu_given_once_per_channel(tmp_path):
+    """--psf given once per channel kept the last for all three (found by a probe); --mu may be given so too."""
     scan = tmp_path / "rgb.zarr"
     zarr.create_array(scan, data=data.astronaut()[:128, :128], chunks=(64, 64, 3))
     psfs = ["gaussian:7,1", "gaussian:13,1,3", "gaussian:9,1.5"]
-    options = ["--channel-axis", "-1", "--tile", "64", "--mu", "0.01", "--workers", "1"]
-    per_channel = _tiledeblur("run", scan, *options, *(f"--psf={psf}" for psf in psfs), "--out", tmp_path / "a.zarr")
+    mus = [0.01, 0.03, 0.003]
+    options = ["--channel-axis", "-1", "--tile", "64", "--workers", "1"]
+    per_channel = _tiledeblur("run", scan, *options, *(f"--psf={psf}" for psf in psfs),
+                              *(f"--mu={mu}" for mu in mus), "--out", tmp_path / "a.zarr")
     assert per_channel.returncode == 0, per_channel.stderr
+    assert "mu 0.01, 0.03, 0.003," in per_channel.stdout
     result = zarr.open_array(tmp_path / "a.zarr", mode="r")[...]
-    for channel, psf in enumerate(psfs):
+    for channel, (psf, mu) in enumerate(zip(psfs, mus)):
         size, *sigma = psf.removeprefix("gaussian:").split(",")
         expected = deconvolve(data.astronaut()[:128, :128, channel],
                               gaussian_psf(int(size), tuple(map(float, sigma)) if len(sigma) == 2 else float(sigma[0])),
-                              mu=0.01)
+                              mu=mu)
         assert np.abs(result[..., channel] - expected).max() <= 1e-3
     refused = _tiledeblur("plan", scan, *options, "--psf", psfs[0], "--psf", psfs[1])
     assert refused.returncode == 2 and "--psf: expected 1 PSF or 3 (one per channel), got 2 instead." in refused.stderr
+    refused = _tiledeblur("plan", scan, *options, "--psf", psfs[0], "--mu", "0.01", "--mu", "0.02")
+    assert refused.returncode == 2 and "--mu: expected 1 weight or 3 (one per channel), got 2 instead." in refused.stderr
 
 
 def test_plan_a_plain_tczyx_array_with_its_channel_axis(tmp_path):

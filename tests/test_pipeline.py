@@ -142,8 +142,11 @@ def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_
     assert out.shape == stored.shape and out.dtype == np.float32 and out.metadata.zarr_format == zarr_format
     assert report.plan.describe().startswith("image 200 x 300 px, 3 channels; ")
     tiled = out[...] if channel_axis == 0 else np.moveaxis(out[...], -1, 0)
+    assert len(report.mu) == 3
     for channel in range(3):
-        whole = deconvolve(rgb[..., channel], article_psf, mu=report.mu)
+        # Each channel's own weight, from the same regions as the whole image's.
+        whole, info = deconvolve(rgb[..., channel], article_psf, return_info=True)
+        assert info.mu == report.mu[channel]
         assert np.abs(tiled[channel] - whole).max() <= 1e-3
 
 
@@ -590,7 +593,7 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, cli
     out = zarr.open_array(report.output, mode="r")
     assert out.dtype == np.uint8 and out.shape == rgb.shape
     for channel in range(3):
-        whole = deconvolve(rgb[..., channel], psfs[channel], mu=report.mu)
+        whole = deconvolve(rgb[..., channel], psfs[channel], mu=report.mu[channel])
         expected = np.clip(np.round(whole * 255), 0, 255)
         # The solves agree within 1e-3 of the [0, 1] scale, so the rounded bytes within one step.
         assert np.abs(out[..., channel].astype(int) - expected).max() <= 1
@@ -655,7 +658,7 @@ def test_bioformats2raw_tczyx_with_one_time_point_and_z_plane(tmp_path, article_
     assert [a["name"] for a in out.attrs["multiscales"][0]["axes"]] == list("tczyx")
     assert out["0"].shape == (1, 3, 1, 96, 128) and out["1"].shape == (1, 3, 1, 48, 64)
     for channel in range(3):
-        whole = deconvolve(cyx[channel], article_psf, mu=report.mu)
+        whole = deconvolve(cyx[channel], article_psf, mu=report.mu[channel])
         assert np.abs(out["0"][0, channel, 0] - whole).max() <= 1e-3
 
 
@@ -681,7 +684,7 @@ def test_ome_channel_axis_comes_from_the_metadata(tmp_path, article_psf, client)
     out = zarr.open_group(report.output, mode="r")
     assert out["0"].shape == cyx.shape and out["1"].shape == (3, 48, 64)
     for channel in range(3):
-        assert np.abs(out["0"][channel] - deconvolve(cyx[channel], article_psf, mu=report.mu)).max() <= 1e-3
+        assert np.abs(out["0"][channel] - deconvolve(cyx[channel], article_psf, mu=report.mu[channel])).max() <= 1e-3
     # A channel axis that contradicts the metadata was refused as a PSF stack of 128 (found by a probe).
     with pytest.raises(ValueError, match="channel_axis: expected 0 or None, where the OME-Zarr metadata puts the "
                                          "channels, got -1 instead"):

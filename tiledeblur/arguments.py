@@ -1,13 +1,15 @@
-"""Type checks of the public functions' integer and yes-or-no arguments.
+"""Type checks of the public functions' integer, positive and yes-or-no arguments.
 
 One place, so that every such argument accepts the same things (NumPy's
 integers and bools among them) and is refused in the same words. ``bool`` is
 a subclass of ``int`` in Python: ``tile=True`` must not pass for a tile of 1.
 """
 
+import math
+
 import numpy as np
 
-__all__ = ["check_flag", "check_int"]
+__all__ = ["check_flag", "check_int", "check_positive"]
 
 
 def check_int(name, value, *, expected="an int"):
@@ -38,6 +40,22 @@ def check_int(name, value, *, expected="an int"):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}: expected {expected}, got {value!r} instead.")
     return int(value)
+
+
+def check_positive(name, value):
+    """Refuse a ``value`` that is not a positive, finite number (bools included).
+
+    Examples
+    --------
+    >>> check_positive("mu", 0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: mu: expected a positive finite number, got 0.0 instead.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a positive number, got {value!r} instead.")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a positive finite number, got {value!r} instead.")
 
 
 def check_flag(name, value):

@@ -96,9 +96,11 @@ def _add_problem_options(parser):
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",
                         help="the loss: tikhonov or smoothed total variation (default: %(default)s)")
-    parser.add_argument("--mu", type=_auto_or(float, "a number"), default="auto",
+    parser.add_argument("--mu", type=_auto_or(float, "a number"), action="append",
                         help="regularization weight, on the image's [0, 1] scale (integer images are divided "
-                             "by their dtype's maximum), or auto by cross-validation on the image (default: auto)")
+                             "by their dtype's maximum), or auto by cross-validation on the image, each channel's "
+                             "own; a number once for every channel, or once per channel in their order "
+                             "(default: auto)")
     # The solvers' defaults are not imported: the options are read before the solvers (see main).
     parser.add_argument("--eps", type=float,
                         help="tv's smoothing of edges, on the scale of --mu: scale both with values that do not "

@@ -9,6 +9,7 @@ from .demo import run_demo, save_preview
 from .io import Location, open_input
 from .pipeline import run
 from .planning import plan
+from .tiling import weights_text
 
 __all__ = ["COMMANDS"]
 
@@ -45,12 +46,17 @@ def _solver_options(arguments, names=("eps", "tol")):
     return {name: getattr(arguments, name) for name in names if getattr(arguments, name) is not None}
 
 
-def _psfs(arguments):
-    """The PSF of ``--psf`` given once, or the list of one per channel where it was given more often.
+def _once_or_each(values):
+    """An option's value where it was given once, or the list of one per channel where it was given more often.
 
     Found by a probe: ``--psf`` given once per channel kept the last for all.
     """
-    return arguments.psf[0] if len(arguments.psf) == 1 else arguments.psf
+    return values[0] if len(values) == 1 else values
+
+
+def _mu(arguments):
+    """``--mu``'s value, one per channel, or ``"auto"`` where it was not given."""
+    return "auto" if arguments.mu is None else _once_or_each(arguments.mu)
 
 
 def _run(arguments):
@@ -58,16 +64,16 @@ def _run(arguments):
         arguments.preview = Path(arguments.preview).expanduser()
         _check_preview(arguments.preview, arguments.out)
     report = run(
-        arguments.input, _psfs(arguments), output=arguments.out, component=arguments.component,
+        arguments.input, _once_or_each(arguments.psf), output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
-        mu=arguments.mu, nonneg=arguments.nonneg, missing_value=arguments.missing_value,
+        mu=_mu(arguments), nonneg=arguments.nonneg, missing_value=arguments.missing_value,
         n_workers=arguments.workers, address=arguments.address,
         out_dtype=arguments.out_dtype, ome=arguments.ome, overwrite=arguments.overwrite,
         resume=not arguments.no_resume, **_solver_options(arguments),
     )
     computed = report.tiles_computed
     print(f"wrote {report.output}: {computed} tile{'s' * (computed != 1)} computed, {report.tiles_skipped} already done, "
-          f"mu {report.mu:g}, {report.seconds:.1f} s")
+          f"mu {weights_text(report.mu)}, {report.seconds:.1f} s")
     if arguments.preview:
         _preview(arguments.preview, arguments, report)
         print(f"preview: {arguments.preview}")
@@ -75,9 +81,9 @@ def _run(arguments):
 
 
 def _plan(arguments):
-    tile_plan = plan(arguments.input, _psfs(arguments), component=arguments.component,
+    tile_plan = plan(arguments.input, _once_or_each(arguments.psf), component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
-                     loss=arguments.loss, mu=arguments.mu, missing_value=arguments.missing_value,
+                     loss=arguments.loss, mu=_mu(arguments), missing_value=arguments.missing_value,
                      n_workers=arguments.workers, address=arguments.address,
                      **_solver_options(arguments, names=("eps",)))  # tol does not change the plan
     print(tile_plan.describe())

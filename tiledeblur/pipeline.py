@@ -79,7 +79,8 @@ class RunReport:
 
     output: str
     plan: TilePlan
-    mu: float
+    #: The weight of an image without channels; for one with channels, a tuple of each channel's.
+    mu: float | tuple
     tiles_computed: int
     tiles_skipped: int
     seconds: float
@@ -157,8 +158,8 @@ def process_tile(job, tile):
     source = job.source.open("r")
     channels = read_channels(source, tile.read, job.channel_axis)
     cores, unconverged = [], []
-    for channel, (image, psf) in enumerate(zip(channels, job.psfs)):
-        restored, info = solve(to_float(image, job.missing_value), psf, job.settings)
+    for channel, (image, psf, settings) in enumerate(zip(channels, job.psfs, job.settings)):
+        restored, info = solve(to_float(image, job.missing_value), psf, settings)
         cores.append(restored[tile.trim])
         if not info.converged:
             unconverged.append((channel, info.message))
@@ -208,7 +209,7 @@ def _identity(prepared):
             "fingerprint": fingerprint(prepared.array),
         },
         "psf": [p.tolist() for p in job.psfs],
-        "settings": dataclasses.asdict(job.settings),
+        "settings": {**dataclasses.asdict(job.settings[0]), "mu": job.mu},  # the channels differ in mu alone
         "channel_axis": job.channel_axis,
         "out_dtype": job.out_dtype,
         # Only where given: outputs written before the option existed still resume.
@@ -622,10 +623,13 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     loss, mu, eps, tol, maxiter, nonneg
         As :func:`tiledeblur.deconvolve`; only the additive losses
         ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"``, the default,
-        chooses one mu for every tile by generalized cross-validation on a
-        fixed sample of regions (:mod:`tiledeblur.regularization`);
-        ``RunReport.mu`` reports it. Every tile uses the ``free``
-        boundary model, at the image's border and beyond its halo.
+        chooses one mu per channel for every tile by generalized
+        cross-validation on a fixed sample of regions
+        (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it, a
+        tuple of one per channel for an image with channels. A given ``mu``
+        is one weight for every channel, or a list of one per channel. Every
+        tile uses the ``free`` boundary model, at the image's border and
+        beyond its halo.
     missing_value : int or float, optional
         An input value that marks a pixel without a datum, as NaN does in a
         float image: the fill of a stitched mosaic where no field of view
@@ -704,7 +708,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
                 active = stack.enter_context(connect(n_workers=n_workers))
             computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
     return RunReport(
-        output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.settings.mu,
+        output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
         channel_axis=prepared.job.channel_axis,
     )

@@ -20,7 +20,7 @@ import fsspec
 import numpy as np
 import zarr
 
-from .arguments import check_int
+from .arguments import check_int, check_positive
 from .cluster import check_cluster_options, connect, worker_resources
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
@@ -54,13 +54,21 @@ class Job:
     source: Location
     target: Location
     channel_axis: int | None
+    #: One PSF per channel.
     psfs: tuple
-    settings: SolverSettings
+    #: One :class:`SolverSettings` per channel; they differ in ``mu`` alone.
+    settings: tuple
     out_dtype: str
     #: The input's value that marks a missing pixel (NaN does in floats in any case), or None.
     missing_value: int | float | None = None
     #: The token of the output's creation that this run writes into (see ``tiledeblur.pipeline``).
     run: str | None = None
+
+    @property
+    def mu(self):
+        """The weight of an image without channels; for one with channels, a tuple of each channel's."""
+        mus = tuple(settings.mu for settings in self.settings)
+        return mus[0] if self.channel_axis is None else mus
 
 
 def _check_layout(array, channel_axis):
@@ -173,11 +181,43 @@ def _check_psfs(psf, channels):
     return checked * channels if len(checked) == 1 else checked
 
 
+def _check_mu(mu):
+    """``mu`` as far as it can be checked before the channels are counted: a weight, None, or a tuple of weights.
+
+    Examples
+    --------
+    >>> _check_mu([0.01, np.float32(0.5)])
+    (0.01, 0.5)
+    >>> _check_mu([0.01, -1])
+    Traceback (most recent call last):
+    ...
+    ValueError: mu[1]: expected a positive finite number, got -1 instead.
+    """
+    if not isinstance(mu, (list, tuple, np.ndarray)):
+        return mu  # SolverSettings checks it
+    if np.ndim(mu) != 1 or not len(mu):
+        raise ValueError(f"mu: expected 'auto', a number, or a list of one per channel, got {mu!r} instead.")
+    for index, channel_mu in enumerate(mu):
+        check_positive(f"mu[{index}]", channel_mu)
+    return tuple(float(channel_mu) for channel_mu in mu)
+
+
+def _per_channel(mu, channels):
+    """One weight per channel, from one for all or a tuple of one per channel."""
+    if not isinstance(mu, tuple):
+        return (mu,) * channels
+    if len(mu) not in (1, channels):
+        expected = "1 weight for an image without channels" if channels == 1 else f"1 weight or {channels} (one per channel)"
+        raise ValueError(f"mu: expected {expected}, got {len(mu)} instead.")
+    return mu * channels if len(mu) == 1 else mu
+
+
 def _choose_halo(halo, psfs, settings, radius):
     if halo == "auto":
-        eps = settings.eps if settings.loss == "tv" else None
-        # One PSF serves every channel as one object: its halo (up to 1.5 s for a long motion line) once.
-        return max(auto_halo(p, settings.mu, eps=eps) for p in {id(p): p for p in psfs}.values())
+        eps = settings[0].eps if settings[0].loss == "tv" else None
+        # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
+        pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}
+        return max(auto_halo(psf, mu, eps=eps) for psf, mu in pairs.values())
     if check_int("halo", halo, expected="'auto' or an int") < radius:
         raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
     return int(halo)
@@ -294,8 +334,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if storage_options is not None and not isinstance(storage_options, dict):
         raise TypeError(f"storage_options: expected None or a dict, got {storage_options!r} instead.")
     automatic = is_auto(mu)
-    settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary="free", eps=eps, tol=tol,
-                              maxiter=maxiter, nonneg=nonneg)
+    given = None if automatic else _check_mu(mu)
+    shared = SolverSettings(loss=loss, mu=None if isinstance(given, tuple) else given, boundary="free", eps=eps,
+                            tol=tol, maxiter=maxiter, nonneg=nonneg)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)
     found = _input_multiscale(source)
     if found is not None and len(found.axes) != array.ndim:
@@ -308,10 +349,13 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     if automatic:
-        settings = dataclasses.replace(settings, mu=estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3))
-        _warn_if_lossy(array, settings.mu)
-    elif loss == "tv" and eps == DEFAULT_EPS:
-        warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
+        mus = estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3)
+        _warn_if_lossy(array, min(mus))
+    else:
+        mus = _per_channel(shared.mu if given is None else given, channels)
+        if loss == "tv" and eps == DEFAULT_EPS:
+            warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
+    settings = tuple(dataclasses.replace(shared, mu=channel_mu) for channel_mu in mus)
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
     halo = _choose_halo(halo, psfs, settings, radius)
@@ -322,10 +366,10 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=settings.mu)
+                         mu=job.mu)
     if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
         warnings.warn(
-            f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {settings.mu:.3g} "
+            f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {min(mus):.3g} "
             "(a long motion blur at a small weight), so tiles may differ from a whole-image solve by more than "
             "1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
             HaloWarning, stacklevel=3,

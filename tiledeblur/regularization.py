@@ -1,4 +1,4 @@
-"""``mu="auto"``: one regularization weight for a whole image, by generalized cross-validation.
+"""``mu="auto"``: one regularization weight per channel for a whole image, by generalized cross-validation.
 
 The rule
 --------
@@ -32,17 +32,22 @@ replaces, ``mu ∝ sigma²``, lost up to 18 dB; the discrepancy principle up to
 and Wiener.
 
 For a tiled run the weight is estimated on a fixed, evenly spread sample of
-regions of every channel (``MAX_SAMPLES``), and the geometric median is used
-for every tile: one mu for the whole image, so that all tiles solve one
-problem. Constant regions (a slide's glass written as the fill value) are left
-out, as are regions that miss (NaN) more than ``MAX_MISSING_SHARE`` of their
-pixels (see :func:`gcv_mu`), and regions whose GCV minimum lies at either end
-of the grid when others remain: a flat region always chooses the smallest
-weight, and one of noise alone (glass or sky) the largest; neither says
-anything about the sample. Before this rule, a slide whose tissue covers
-a quarter of the image got a weight of 1e-5 or 10 from its glass where the
-tissue's own was 0.008, and a restored PSNR of 9.4 or 20.7 dB where the
-tissue's weight gave 29.2 dB (26.5 dB blurred).
+regions (``MAX_SAMPLES``), and each channel's geometric median is used for
+every tile: one mu per channel for the whole image, so that all tiles solve
+one problem. A channel has its own weight because channels differ in noise
+and content: one weight pooled over a dim fluorescence channel and bright
+ones (12-bit counts; its own weight 100 times the pooled one) gave that
+channel 34.7 dB, against 35.7 dB blurred and 48.2 dB at its own weight
+(found by a probe). A channel without a region to cross-validate takes the
+median of the others'. Constant regions (a slide's glass written as the fill
+value) are left out, as are regions that miss (NaN) more than
+``MAX_MISSING_SHARE`` of their pixels (see :func:`gcv_mu`), and regions whose
+GCV minimum lies at either end of the grid when others remain: a flat region
+always chooses the smallest weight, and one of noise alone (glass or sky) the
+largest; neither says anything about the sample. Before this rule, a slide
+whose tissue covers a quarter of the image got a weight of 1e-5 or 10 from
+its glass where the tissue's own was 0.008, and a restored PSNR of 9.4 or
+20.7 dB where the tissue's weight gave 29.2 dB (26.5 dB blurred).
 
 A few bright, compact sources (stars on a galaxy field) make GCV choose the
 smallest weights: fitting them well predicts the data best, and amplifies
@@ -94,8 +99,6 @@ TV_SCALE_RANGE = (0.25, 4.0)
 BRIGHT_PERCENT = 0.5
 #: GCV's weights below this are checked for bright sources, which set them if the rest chooses more (see the notes).
 NEAR_FLOOR = 10 * GCV_WEIGHTS[0]
-#: How many times one channel's own GCV weight may differ from the one chosen for all before it warns.
-CHANNEL_SPREAD = 10.0
 #: Regions sampled for ``mu="auto"``, on an 8 × 8 grid: 16 on a 4 × 4 grid all
 #: missed a slide's tissue when it covered a centred tenth of a 100k² scan
 #: (found by a probe), and chose the glass's 1e-5 (6.7 dB where the tissue's
@@ -264,22 +267,27 @@ def _informative(region):
 
 
 def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
-    """``loss``'s weight for a whole image, from GCV on the sample regions of each channel.
+    """``loss``'s weight for each channel of a whole image, from GCV on its sample regions.
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region, so
     that any store and channel layout can be sampled; channel ``c`` is
     blurred by ``psfs[c]``. Constant regions (a fill value, blank glass) are
     left out: they hold nothing to cross-validate; so are regions that miss
     more than ``MAX_MISSING_SHARE`` of their pixels (NaN, such as those on
-    the edge of a mosaic's footprint; see :func:`gcv_mu`). The
-    GCV weights of the others are combined by their geometric median, since
-    they spread over decades, leaving out those at either end of
-    ``GCV_WEIGHTS`` if any others remain; a weight near the smallest is
-    checked for bright sources that set it (see the module notes for both).
-    One weight serves every channel; a channel whose own lies
-    ``CHANNEL_SPREAD`` times or more from it warns. Where no region is left,
-    the loss's default weight is used, with a :class:`MuWarning`. ``stacklevel`` is that of its warnings, counted from
+    the edge of a mosaic's footprint; see :func:`gcv_mu`). Each channel's
+    GCV weights are combined by their geometric median, since they spread
+    over decades, leaving out those at either end of ``GCV_WEIGHTS`` if any
+    others remain; a weight near the smallest is checked for bright sources
+    that set it (see the module notes for both). A channel without a region
+    of its own takes the median of every channel's weights; where no region
+    is left at all, every channel takes the loss's default weight, with a
+    :class:`MuWarning`. ``stacklevel`` is that of its warnings, counted from
     its caller (see :func:`warn_if_off_scale` for the other).
+
+    Returns
+    -------
+    mus : tuple of float
+        One weight per channel, in the order of ``psfs``.
 
     Examples
     --------
@@ -298,54 +306,36 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     True
     """
     regions = sample_regions(shape)
-    weights, reaches, by_channel = [], [], [[] for _ in psfs]
+    reaches, by_channel = [], [[] for _ in psfs]
     for yx in regions:
         for channel, psf, own in zip(read_region(yx), psfs, by_channel):
             reaches.append(value_reach(channel))
             if _informative(channel):
-                weights.append(gcv_mu(channel, psf))
-                own.append(weights[-1])
+                own.append(gcv_mu(channel, psf))
     warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
-    weights = np.array(weights)
-    if not weights.size:
+    pooled = [weight for own in by_channel for weight in own]
+    if not pooled:
         warnings.warn(
             f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples (each was constant "
             f"or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {loss}'s default, "
             f"{DEFAULT_MU[loss]:g}. Pass mu for the image's content.",
             MuWarning, stacklevel=stacklevel + 1,
         )
-        return DEFAULT_MU[loss]
+        return (DEFAULT_MU[loss],) * len(psfs)
+    mus = []
+    for channel, own in enumerate(by_channel):
+        chosen = _combined(own or pooled)
+        if chosen < NEAR_FLOOR:
+            chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, channel,
+                                                stacklevel=stacklevel + 1)
+        mus.append(auto_mu(chosen, loss))
+    return tuple(mus)
+
+
+def _combined(weights):
+    """The geometric median of the GCV ``weights`` strictly inside the grid, or of all where none is."""
     informative = _inside_grid(weights)
-    chosen = _geometric_median(informative if informative.size else weights)
-    if len(by_channel) > 1:
-        _warn_if_channels_disagree(chosen, by_channel, stacklevel=stacklevel + 1)
-    if chosen < NEAR_FLOOR:
-        chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, stacklevel=stacklevel + 1)
-    return auto_mu(chosen, loss)
-
-
-def _warn_if_channels_disagree(chosen, by_channel, *, stacklevel):
-    """Warn where a channel's own weight lies ``CHANNEL_SPREAD`` times or more from ``chosen``, the one for all.
-
-    Found by a probe: a dim fluorescence channel, whose own weight was 100
-    times the pooled one, came out at 34.7 dB where its blurred input had
-    35.7 dB and its own weight gave 48.2 dB.
-    """
-    # A channel whose weights all lie at an end of the grid (flat, or noise alone) has no weight of its own.
-    insides = [_inside_grid(weights) for weights in by_channel]
-    own = [_geometric_median(inside) if inside.size else None for inside in insides]
-    apart = [channel for channel, weight in enumerate(own)
-             if weight is not None and max(weight / chosen, chosen / weight) >= CHANNEL_SPREAD]
-    if apart:
-        weights = ", ".join("none" if weight is None else f"{weight:.3g}" for weight in own)
-        who = (f"on its own channel {apart[0]} chooses a weight" if len(apart) == 1 else
-               f"on their own channels {', '.join(map(str, apart))} choose weights")
-        warnings.warn(
-            f"mu: 'auto' chose one GCV weight for all channels, {chosen:.3g}, but {who} at least "
-            f"{CHANNEL_SPREAD:g} times larger or smaller (each channel's own: {weights}); such a channel may come "
-            "out worse than its input. Pass mu, or deblur that channel apart.",
-            MuWarning, stacklevel=stacklevel + 1,
-        )
+    return _geometric_median(informative if informative.size else weights)
 
 
 def _inside_grid(weights):
@@ -359,8 +349,8 @@ def _geometric_median(weights):
     return math.exp(float(np.median(np.log(weights))))
 
 
-def _unless_bright_sources_set(weight, read_region, regions, psfs, *, stacklevel):
-    """GCV's ``weight`` for the regions, or theirs without their brightest pixels where that is ``NEAR_FLOOR`` or more.
+def _unless_bright_sources_set(weight, read_region, regions, psfs, channel, *, stacklevel):
+    """GCV's ``weight`` for ``channel``, or its regions' without their brightest pixels where that is ``NEAR_FLOOR`` or more.
 
     See the module notes. The pixels above the ``100 - BRIGHT_PERCENT``-th
     percentile of a region, grown by the PSF's footprint, become missing
@@ -369,24 +359,25 @@ def _unless_bright_sources_set(weight, read_region, regions, psfs, *, stacklevel
     from the first pass would hold up to 96 MB of an RGB scan's regions for
     every image.
     """
-    weights = []
+    weights, psf = [], psfs[channel]
     for yx in regions:
-        for channel, psf in zip(read_region(yx), psfs):
-            if not _informative(channel):
-                continue
-            # Strictly above: a white page or saturated plateau at the largest value is no compact source (found
-            # by a test: a sharp picture with white margins chose 0.141 without them, where its own was 1e-5).
-            bright = channel > np.nanpercentile(channel, 100 - BRIGHT_PERCENT)
-            without = np.where(scipy.ndimage.binary_dilation(bright, structure=np.ones(psf.shape, dtype=bool)),
-                               np.nan, channel)
-            if _informative(without):
-                weights.append(gcv_mu(without, psf))
+        region = read_region(yx)[channel]
+        if not _informative(region):
+            continue
+        # Strictly above: a white page or saturated plateau at the largest value is no compact source (found
+        # by a test: a sharp picture with white margins chose 0.141 without them, where its own was 1e-5).
+        bright = region > np.nanpercentile(region, 100 - BRIGHT_PERCENT)
+        without = np.where(scipy.ndimage.binary_dilation(bright, structure=np.ones(psf.shape, dtype=bool)),
+                           np.nan, region)
+        if _informative(without):
+            weights.append(gcv_mu(without, psf))
     inside = _inside_grid(weights)
     without = _geometric_median(inside) if inside.size else None
     if without is None or without < NEAR_FLOOR:
         return weight  # nearly noise-free: the small weight is right
+    where = f" for channel {channel}" if len(psfs) > 1 else ""
     warnings.warn(
-        f"mu: 'auto' found a weight of {weight:.3g} by GCV, as a few bright, compact sources (stars) make it "
+        f"mu: 'auto' found a weight of {weight:.3g}{where} by GCV, as a few bright, compact sources (stars) make it "
         f"choose; without the brightest {BRIGHT_PERCENT:g}% of each region's pixels it chose {without:.3g}, which "
         "is used. Pass mu to choose otherwise.",
         MuWarning, stacklevel=stacklevel + 1,

@@ -36,7 +36,7 @@ import scipy.optimize
 from autograd import value_and_grad
 from autograd.differential_operators import make_hvp
 
-from .arguments import check_flag, check_int
+from .arguments import check_flag, check_int, check_positive
 from .image import check_image
 from .nonnegative import minimize_nonnegative
 from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LOSSES
@@ -117,20 +117,13 @@ class SolverSettings:
         if self.boundary not in BOUNDARIES:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {self.boundary!r} instead.")
         for name in ("mu", "eps", "tol"):
-            _check_positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
             # NumPy scalars become Python floats, which a run records as JSON.
             object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "maxiter", check_int("maxiter", self.maxiter, expected="a positive int"))
         if self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
         object.__setattr__(self, "nonneg", check_flag("nonneg", self.nonneg))
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a positive number, got {value!r} instead.")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: expected a positive finite number, got {value!r} instead.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -661,7 +654,7 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     if automatic:
         # As run() chooses it, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
-        mu = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], settings.loss, stacklevel=2)
+        (mu,) = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], settings.loss, stacklevel=2)
         settings = dataclasses.replace(settings, mu=mu)
     elif loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)

@@ -181,6 +181,17 @@ class Tile:
         return f"tile {self.index} at y {y.start}:{y.stop}, x {x.start}:{x.stop}"
 
 
+def weights_text(mu):
+    """``mu``, a weight or a tuple of one per channel, for people.
+
+    Examples
+    --------
+    >>> weights_text(0.0053125), weights_text((0.0053125, 0.3))
+    ('0.00531', '0.00531, 0.3')
+    """
+    return ", ".join(f"{weight:.3g}" for weight in (mu if isinstance(mu, tuple) else (mu,)))
+
+
 @dataclasses.dataclass(frozen=True)
 class TilePlan:
     """The tile grid of one image; nothing is computed to make it.
@@ -192,8 +203,8 @@ class TilePlan:
     ((2, 2), 4)
     >>> plan.tile_at((1, 1)).read
     (slice(472, 1000, None), slice(472, 700, None))
-    >>> TilePlan(shape=(1000, 700), tile=512, chunk=256, halo=40, channels=3, mu=2e-3).describe()[:50]
-    'image 1000 x 700 px, 3 channels; mu 0.002; 4 tiles'
+    >>> TilePlan(shape=(1000, 700), tile=512, chunk=256, halo=40, channels=3, mu=(2e-3, 1e-2, 2e-3)).describe()[:57]
+    'image 1000 x 700 px, 3 channels; mu 0.002, 0.01, 0.002; 4'
     """
 
     shape: tuple
@@ -203,8 +214,9 @@ class TilePlan:
     psf_radius: int = 0
     #: Planes solved one after another per tile: a tile's work, not its memory, grows with them.
     channels: int = 1
-    #: The solves' regularization weight, which the automatic halo follows; for :meth:`describe`.
-    mu: float | None = None
+    #: The solves' regularization weight, or a tuple of each channel's, which the automatic halo follows; for
+    #: :meth:`describe`.
+    mu: float | tuple | None = None
 
     @property
     def grid(self):
@@ -289,7 +301,7 @@ class TilePlan:
         ' 1 tile (1 x 1) of 300 x 400 px, written as output chunks of 512 px'
         """
         channels = f", {self.channels} channels" if self.channels > 1 else ""
-        mu = f"mu {self.mu:.3g}; " if self.mu is not None else ""
+        mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
         rows, cols = (min(self.tile, n) for n in self.shape)
         size = f"{rows} px" if rows == cols else f"{rows} x {cols} px"
         return (
