@@ -145,6 +145,8 @@ def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == _tiledeblur("plan", scan, *options[:4]).stdout
     assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "p.png").exists()
+    refused = _tiledeblur("plan", scan, *options[:4], "--tol", "0")  # as run refuses it (found by a probe)
+    assert refused.returncode == 2 and "--tol: expected a positive finite number, got 0.0 instead." in refused.stderr
 
 
 def test_psf_and_mu_given_once_per_channel(tmp_path):

@@ -167,6 +167,10 @@ def test_missing_and_empty_and_3d(tmp_path):
         run(tmp_path / "rgb.zarr", PSF, channel_axis=0, progress=False)
     with pytest.raises(ValueError, match=r"channel_axis: .* 1 makes 30 planes of 40 x 3 px, .* \(pass -1 if"):
         run(tmp_path / "rgb.zarr", PSF, channel_axis=1, progress=False)
+    # No axis of channels would make planes as large as the PSF: the PSF is named, not the axis (found by a probe).
+    with pytest.raises(ValueError, match=r"zarr_path: expected an image at least as large as the 41 x 41 PSF, got "
+                                         r"40 x 30 px instead"):
+        run(tmp_path / "rgb.zarr", gaussian_psf(41, 5.0), channel_axis=-1, progress=False)
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
     with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
         run(tmp_path / "group.zarr", PSF, progress=False)

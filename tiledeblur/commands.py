@@ -4,6 +4,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from .arguments import check_positive
 from .convert import convert
 from .demo import run_demo, save_preview
 from .io import Location, open_input
@@ -81,6 +82,8 @@ def _run(arguments):
 
 
 def _plan(arguments):
+    if arguments.tol is not None:  # it does not change the plan, but a plan must not pass what run refuses (a probe)
+        check_positive("tol", arguments.tol)
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
                      loss=arguments.loss, mu=_mu(arguments), missing_value=arguments.missing_value,

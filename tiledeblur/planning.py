@@ -114,18 +114,22 @@ def _fits(shape, axis):
 
 
 def _check_planes(axis, shape, channels, psf_shape, ndim):
-    """Refuse planes smaller than the PSF, as :func:`tiledeblur.deconvolve` does; with channels, the axis is wrong.
+    """Refuse planes smaller than the PSF, as :func:`tiledeblur.deconvolve` does; with channels, the axis may be wrong.
 
     An RGB scan is ``yxc``; read as ``cyx`` it becomes thousands of "channels"
     three pixels wide, which would run for hours and write nonsense.
     """
     if all(n >= p for n, p in zip(shape, psf_shape)):
         return
-    if axis is None:
+    # The plane's shorter axis is most likely the channels': a yxc scan read with channel_axis=1 asks for -1.
+    shorter = int(np.argmin(shape))
+    swapped = tuple(channels if i == shorter else n for i, n in enumerate(shape))
+    if axis is None or not all(n >= p for n, p in zip(swapped, psf_shape)):
+        # No other axis of channels would do: the PSF is too large (found by a probe: a 601 px PSF on a cyx
+        # image blamed the channels' axis, which its OME-Zarr metadata gave).
         raise ValueError(f"zarr_path: expected an image at least as large as the {psf_shape[0]} x {psf_shape[1]} "
                          f"PSF, got {shape[0]} x {shape[1]} px instead.")
-    # The plane's shorter axis is most likely the channels': a yxc scan read with channel_axis=1 asks for -1.
-    short = plane_axes(ndim, axis)[int(np.argmin(shape))]
+    short = plane_axes(ndim, axis)[shorter]
     other = -1 if short == ndim - 1 else short
     raise ValueError(
         f"channel_axis: expected the axis of the channels; {axis} makes {channels} planes of {shape[0]} x "
