@@ -269,6 +269,9 @@ def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_b
     output = tmp_path / "out.zarr"
     expected = run(scan, PSF, output=output, tile=64, mu=0.01, client=client, progress=False)
     expected = zarr.open_array(expected.output, mode="r")[...]
+    with pytest.raises(ValueError, match="output: expected a new path, got .*out.zarr', which exists; pass "
+                                         "overwrite=True"):
+        run(scan, PSF, output=output, tile=64, mu=0.01, resume=False, client=client, progress=False)
     (output / "zarr.json").unlink()
     with pytest.raises(ValueError, match="exists and was written from another input or with other settings; pass "
                                          "overwrite=True"):
@@ -289,11 +292,13 @@ def test_output_rules(scan, tmp_path):
         with pytest.raises(ValueError, match="output: expected a new path or a Zarr store to replace, got .*taken"):
             run(scan, PSF, output=taken, progress=False, **options)
     assert (taken / "notes.txt").read_text() == "someone else's"
-    zarr.create_array(tmp_path / "other.zarr", shape=(4, 4), dtype="u1")
-    with pytest.raises(ValueError, match="exists and was written from another input or with other settings"):
-        run(scan, PSF, output=tmp_path / "other.zarr", progress=False)
-    with pytest.raises(ValueError, match="output: expected a new path, got .*other.zarr.*pass overwrite=True"):
-        run(scan, PSF, output=tmp_path / "other.zarr", resume=False, progress=False)
+    # Nor a Zarr store that tiledeblur did not write, such as a raw scan given as the output (found by a probe).
+    raw = zarr.create_array(tmp_path / "raw.zarr", data=np.arange(16, dtype=np.uint8).reshape(4, 4))
+    for options in ({}, {"resume": False}, {"overwrite": True}):
+        with pytest.raises(ValueError, match=r"output: expected a new path or an output of tiledeblur, got .*raw.zarr"
+                                             r"', a Zarr store that tiledeblur did not write; pass another output"):
+            run(scan, PSF, output=raw.store.root, progress=False, **options)
+    assert np.array_equal(zarr.open_array(raw.store.root, mode="r")[...], np.arange(16).reshape(4, 4))
 
 
 def test_no_output_inside_the_store_that_holds_the_input(tmp_path):

@@ -132,7 +132,8 @@ def _add_run_options(parser):
                         help="write OME-Zarr with a pyramid, or with --no-ome a plain array "
                              "(default: OME-Zarr when the input is)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing output (default: resume this run's own output, refuse others)")
+                        help="replace an existing output of tiledeblur, never other data (default: resume this "
+                             "run's own output, refuse others)")
     parser.add_argument("--no-resume", action="store_true",
                         help="refuse an existing output instead of resuming it (default: resume)")
     parser.add_argument("--preview", metavar="PNG",

@@ -258,7 +258,8 @@ def _finished_tiles(prepared, identity, existing, *, overwrite, resume):
     ``existing`` is the output's :func:`_existing_output`.
 
     Refuses, before anything is written, an existing output that is not an
-    identical run's, unless ``overwrite``. ``replace`` tells to create the
+    identical run's, unless ``overwrite``, and anything that tiledeblur did
+    not write, even then. ``replace`` tells to create the
     output over what is there: with ``overwrite``, or over this very run's
     output that an interruption left half created. ``run`` is the token of
     the output's creation (see :func:`_owned_output`): the resumed output's,
@@ -269,6 +270,12 @@ def _finished_tiles(prepared, identity, existing, *, overwrite, resume):
         # Not even with overwrite: a folder of someone's files is no output to replace (found by a probe).
         raise ValueError(f"output: expected a new path or a Zarr store to replace, got {target.url!r}, which holds "
                          "other files; pass another output.")
+    if existing is not None and not existing[0] and not DoneMarkers(target).exist():
+        # Nor a Zarr store that tiledeblur did not write: it is someone's data, such as the raw scan given as the
+        # output by mistake (found by a probe: --overwrite replaced a raw OME-Zarr, and the refusal without it
+        # said the store was written with other settings).
+        raise ValueError(f"output: expected a new path or an output of tiledeblur, got {target.url!r}, a Zarr store "
+                         "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
     if existing is None or overwrite:
         return None, overwrite, os.urandom(8).hex()
     if not resume:
@@ -656,7 +663,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         (the default) does so when the input is OME-Zarr, in its NGFF version
         and with its axes and scale.
     overwrite : bool
-        Replace an existing output that is not this run's.
+        Replace an existing output of tiledeblur that is not this run's;
+        never a path that tiledeblur did not write.
     resume : bool
         Continue an interrupted run of identical settings, computing only the
         tiles without a done-marker. With ``False`` an existing output is an error.
