@@ -413,11 +413,13 @@ def test_convert_a_microscopes_channels_first_tiff(tmp_path, ome):
     np.testing.assert_array_equal(array[...], channels)
 
 
-def test_convert_an_ome_tiff_keeps_its_pixel_size_to_the_output(tmp_path):
-    """convert --ome wrote a scale of 1 without units, so no output after it had a pixel size (found by a probe)."""
+def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp_path):
+    """convert --ome wrote a scale of 1 without units, so no output after it had a pixel size, and dropped the
+    channels' names (found by probes)."""
     channels = np.stack([data.camera(), data.moon()])
     tifffile.imwrite(tmp_path / "cells.ome.tif", channels, ome=True,
-                     metadata={"axes": "CYX", "PhysicalSizeX": 0.108, "PhysicalSizeY": 0.11, "PhysicalSizeXUnit": "nm"})
+                     metadata={"axes": "CYX", "PhysicalSizeX": 0.108, "PhysicalSizeY": 0.11, "PhysicalSizeXUnit": "nm",
+                               "Name": "well A1", "Channel": {"Name": ["DAPI", "GFP"], "Color": [65535, 16711935]}})
     convert(tmp_path / "cells.ome.tif", tmp_path / "cells.zarr", chunk=256, ome=True)
     report = tiledeblur.run(tmp_path / "cells.zarr", gaussian_psf(13, (1, 3)), mu=0.01, tile=256, n_workers=1,
                             progress=False)
@@ -426,6 +428,10 @@ def test_convert_an_ome_tiff_keeps_its_pixel_size_to_the_output(tmp_path):
         assert [axis.get("unit") for axis in multiscale["axes"]] == [None, "nanometer", "nanometer"]
         scales = [dataset["coordinateTransformations"][0]["scale"] for dataset in multiscale["datasets"]]
         assert scales == [[1.0, 0.11, 0.108], [1.0, 0.22, 0.216]]
+        assert multiscale["name"] == "well A1"
+        # OME's signed RGBA integers as NGFF's RRGGBB: blue and green.
+        assert group.attrs["ome"]["omero"]["channels"] == [{"label": "DAPI", "color": "0000FF"},
+                                                           {"label": "GFP", "color": "00FF00"}]
 
 
 def test_convert_tiff_and_ome(tmp_path):

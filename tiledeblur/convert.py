@@ -40,13 +40,13 @@ READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
 
 
 def _open_image(path):
-    """``(image, planes_first, lossy, pixels)``: the image as an array-like that can be sliced without reading all of it.
+    """``(image, planes_first, lossy, described)``: the image as an array-like that can be sliced without reading all of it.
 
     ``planes_first`` tells that a 3-D TIFF holds its channels (or planes)
     first, as a microscope's ``CYX`` file does, and not as an RGB image's
     samples (``YXS``); a 3-D FITS image always does; PNG and JPEG hold them
     last. ``lossy`` names the file's lossy compression (``"JPEG"``), or is None.
-    ``pixels`` is an OME-TIFF's pixel size, or None (see :func:`_ome_tiff_pixels`).
+    ``described`` is what an OME-TIFF's OME-XML says (see :func:`_ome_tiff`), or None.
     """
     if is_fits_name(path):
         image = FitsImage(path)
@@ -54,10 +54,10 @@ def _open_image(path):
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
             axes, codec = tiff.series[0].axes, tiff.series[0].keyframe.compression.name
-            pixels = _ome_tiff_pixels(tiff.ome_metadata) if tiff.is_ome else None
+            described = _ome_tiff(tiff.ome_metadata) if tiff.is_ome else None
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
-        return image, image.ndim == 3 and axes.endswith("YX"), lossy, pixels
+        return image, image.ndim == 3 and axes.endswith("YX"), lossy, described
     return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
 
 
@@ -75,23 +75,56 @@ class PixelSize:
     unit: str | None
 
 
-def _ome_tiff_pixels(xml):
-    """The pixel size in an OME-TIFF's OME-XML, or None where it gives none.
+@dataclasses.dataclass(frozen=True)
+class OmeTiff:
+    """What an OME-Zarr keeps of an OME-TIFF's OME-XML: pixel size, image name, and channel names and colours."""
+
+    pixels: PixelSize | None = None
+    name: str | None = None
+    #: One ``omero`` channel per OME channel: ``{"label": ...}`` and, where OME gives one, ``"color"`` (``"RRGGBB"``).
+    channels: tuple = ()
+
+
+def _ome_tiff(xml):
+    """What an OME-TIFF's OME-XML says of its first image that an OME-Zarr keeps.
 
     Found by a probe: ``convert --ome`` of a microscope's OME-TIFF wrote a
-    scale of 1 without units, and every output after it had no pixel size.
+    scale of 1 without units, and every output after it had no pixel size;
+    and it dropped the channels' names, which viewers show.
 
     Examples
     --------
-    >>> _ome_tiff_pixels('<OME xmlns="o"><Image><Pixels PhysicalSizeX="0.108" PhysicalSizeY="0.11"/></Image></OME>')
-    PixelSize(y=0.11, x=0.108, unit='micrometer')
+    >>> described = _ome_tiff('<OME xmlns="o"><Image Name="slide 7"><Pixels PhysicalSizeX="0.108" '
+    ...                       'PhysicalSizeY="0.11"><Channel Name="DAPI" Color="65535"/></Pixels></Image></OME>')
+    >>> described.pixels, described.name, described.channels
+    (PixelSize(y=0.11, x=0.108, unit='micrometer'), 'slide 7', ({'label': 'DAPI', 'color': '0000FF'},))
     """
     try:
-        pixels = next(element for element in ElementTree.fromstring(xml).iter() if element.tag.endswith("Pixels"))
-        x, y = float(pixels.attrib["PhysicalSizeX"]), float(pixels.attrib["PhysicalSizeY"])
-    except (ElementTree.ParseError, StopIteration, KeyError, ValueError):
-        return None
-    return PixelSize(y, x, LENGTH_UNITS.get(pixels.attrib.get("PhysicalSizeXUnit", "µm")))
+        image = next(element for element in ElementTree.fromstring(xml).iter() if element.tag.endswith("Image"))
+        pixels = next(element for element in image.iter() if element.tag.endswith("Pixels"))
+    except (ElementTree.ParseError, StopIteration):
+        return OmeTiff()
+    try:
+        size = PixelSize(float(pixels.attrib["PhysicalSizeY"]), float(pixels.attrib["PhysicalSizeX"]),
+                         LENGTH_UNITS.get(pixels.attrib.get("PhysicalSizeXUnit", "µm")))
+    except (KeyError, ValueError):
+        size = None
+    channels = tuple(_omero_channel(element, index) for index, element in
+                     enumerate(element for element in pixels if element.tag.endswith("Channel")))
+    return OmeTiff(size, image.attrib.get("Name"), channels)
+
+
+def _omero_channel(element, index):
+    """The ``omero`` channel of an OME-XML ``Channel`` element, the ``index``-th: its name, and colour where given.
+
+    OME's colour is a signed 32-bit RGBA integer; NGFF's is ``"RRGGBB"``.
+    """
+    channel = {"label": element.attrib.get("Name", f"Channel {index}")}
+    try:
+        rgba = int(element.attrib["Color"]) & 0xFFFFFFFF
+    except (KeyError, ValueError):
+        return channel
+    return {**channel, "color": f"{rgba >> 8:06X}"}
 
 
 def convert(image_path, output, *, chunk=512, ome=False):
@@ -129,11 +162,11 @@ def convert(image_path, output, *, chunk=512, ome=False):
         raise ValueError(f"chunk: expected at least 16 px, got {chunk} instead.")
     with _tifffile_quiet():
         try:
-            source, planes_first, lossy, pixels = _open_image(image_path)
+            source, planes_first, lossy, described = _open_image(image_path)
         except READ_ERRORS as error:
             raise _unreadable(image_path, error) from None
         try:
-            target = _copy(source, planes_first, image_path, output, chunk, ome, pixels)
+            target = _copy(source, planes_first, image_path, output, chunk, ome, described)
         finally:
             if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
                 source.store.close()
@@ -161,23 +194,30 @@ def _tifffile_quiet():
         logger.setLevel(level)
 
 
-def _placed(ndim, pixels):
-    """The OME-Zarr multiscale of a converted image of ``ndim`` axes whose pixels are ``pixels`` (or None) in size.
+def _placed(shape, described):
+    """The OME-Zarr multiscale of a converted image of ``shape`` (``yx`` or ``cyx``), which ``described`` (an
+    :class:`OmeTiff`, or None) describes.
 
     Examples
     --------
-    >>> _placed(3, PixelSize(0.2, 0.1, "micrometer")).scale
+    >>> _placed((2, 64, 64), OmeTiff(PixelSize(0.2, 0.1, "micrometer"))).scale
     (1.0, 0.2, 0.1)
     """
-    multiscale = plain_multiscale(ndim, 0 if ndim == 3 else None, zarr_format=3)
-    if pixels is None:
+    multiscale = plain_multiscale(len(shape), 0 if len(shape) == 3 else None, zarr_format=3)
+    if described is None:
         return multiscale
-    unit = {} if pixels.unit is None else {"unit": pixels.unit}
-    axes = tuple({**axis, **unit} if axis["type"] == "space" else axis for axis in multiscale.axes)
-    return dataclasses.replace(multiscale, axes=axes, scale=(*multiscale.scale[:-2], pixels.y, pixels.x))
+    if described.pixels is not None:
+        unit = {} if described.pixels.unit is None else {"unit": described.pixels.unit}
+        axes = tuple({**axis, **unit} if axis["type"] == "space" else axis for axis in multiscale.axes)
+        multiscale = dataclasses.replace(multiscale, axes=axes,
+                                         scale=(*multiscale.scale[:-2], described.pixels.y, described.pixels.x))
+    # Channels only where they are the array's: an RGB TIFF's one OME channel holds three samples.
+    channels = len(shape) == 3 and len(described.channels) == shape[0]
+    return dataclasses.replace(multiscale, name=described.name,
+                               omero={"channels": list(described.channels)} if channels else None)
 
 
-def _copy(source, planes_first, image_path, output, chunk, ome, pixels):
+def _copy(source, planes_first, image_path, output, chunk, ome, described):
     """Write the opened ``source`` to the new Zarr ``output``, in bands of ``chunk`` rows; see :func:`convert`."""
     if source.ndim not in (2, 3) or (source.ndim == 3 and not planes_first and source.shape[-1] not in (3, 4)):
         raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
@@ -193,7 +233,7 @@ def _copy(source, planes_first, image_path, output, chunk, ome, pixels):
     else:
         shape, chunks = source.shape, (chunk, chunk, source.shape[2])
     if ome:
-        multiscale = _placed(source.ndim, pixels)
+        multiscale = _placed(shape, described)
         levels = [shape, *pyramid_shapes(shape, multiscale, chunk)]
         group = zarr.open_group(output, mode="w-", attributes=multiscale_attributes(multiscale, levels))
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype,
