@@ -193,6 +193,27 @@ def test_run_with_preview(scan, tmp_path):
     assert preview.stat().st_size > 10_000
 
 
+def test_the_preview_shows_each_channel_in_its_ome_colour(tmp_path):
+    """DAPI, GFP and RFP were previewed as red, green and blue in that order: DAPI red (found by a probe)."""
+    group = zarr.open_group(tmp_path / "cells.zarr", mode="w", zarr_format=3)
+    cyx = np.zeros((3, 128, 128), dtype=np.uint16)
+    cyx[0] = data.camera()[:128, :128].astype(np.uint16) * 16  # 12-bit nuclei; the other channels dark
+    group.create_array("0", data=cyx, chunks=(3, 64, 64), dimension_names=["c", "y", "x"])
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": [{"name": "c", "type": "channel"},
+                                                                      {"name": "y", "type": "space"},
+                                                                      {"name": "x", "type": "space"}],
+                                                             "datasets": [{"path": "0"}]}],
+                          "omero": {"channels": [{"label": "DAPI", "color": "0000FF"},
+                                                 {"label": "GFP", "color": "00FF00"},
+                                                 {"label": "RFP", "color": "FF0000"}]}}
+    preview = tmp_path / "preview.png"
+    result = _tiledeblur("run", tmp_path / "cells.zarr", "--psf", "gaussian:13,1,3", "--tile", "64", "--mu", "0.01",
+                         "--workers", "1", "--out", tmp_path / "out.zarr", "--preview", preview)
+    assert result.returncode == 0, result.stderr
+    red, green, blue = np.moveaxis(np.asarray(Image.open(preview).convert("RGB"), dtype=int), -1, 0)
+    assert (blue > red + 64).sum() > 10_000 and not (red > blue + 64).any() and not (green > blue + 64).any()
+
+
 def test_run_with_a_missing_value(tmp_path):
     """A mosaic's 0 fill stays 0 in the input's dtype, and the preview's window is that of the pixels present."""
     mosaic = data.camera()[:192, :256].copy()

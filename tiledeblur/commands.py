@@ -1,5 +1,6 @@
 """What each command of :mod:`tiledeblur.cli` does, once its options are parsed: ``run``, ``plan``, ``convert``, ``demo``."""
 
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -8,6 +9,7 @@ from .arguments import check_positive
 from .convert import convert
 from .demo import run_demo, save_preview
 from .io import Location, open_input
+from .ome import find_multiscale
 from .pipeline import run
 from .planning import plan
 from .tiling import weights_text
@@ -16,10 +18,26 @@ __all__ = ["COMMANDS"]
 
 
 def _preview(path, arguments, report):
-    """Write the central region of the input and of the output, side by side, in gray."""
-    source, _ = open_input(arguments.input, component=arguments.component)
+    """Write the central region of the input and of the output, side by side, in the input's channel colours."""
+    source, location = open_input(arguments.input, component=arguments.component)
     result, _ = open_input(report.output)  # an OME-Zarr output's level 0, as for inputs
-    save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value)
+    save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value,
+                 colors=_channel_colors(location, report.channel_axis, source.shape))
+
+
+def _channel_colors(location, channel_axis, shape):
+    """The ``"RRGGBB"`` of each channel in the OME-Zarr metadata of the input at ``location``; None where some has none.
+
+    Found by a probe: a DAPI, GFP and RFP image was previewed as red, green
+    and blue in that order, DAPI red, and a fourth channel not at all.
+    """
+    multiscale = find_multiscale(location)
+    channels = (multiscale.omero or {}).get("channels", []) if multiscale is not None else []
+    colors = [channel.get("color") if isinstance(channel, dict) else None for channel in channels]
+    expected = 1 if channel_axis is None else shape[channel_axis]
+    if len(colors) != expected or not all(isinstance(c, str) and re.fullmatch(r"[0-9A-Fa-f]{6}", c) for c in colors):
+        return None
+    return colors
 
 
 def _check_preview(path, output):

@@ -118,25 +118,32 @@ def _enlarge(image, height, width):
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def save_preview(path, source, result, channel_axis=None, *, missing_value=None, side=512):
+def save_preview(path, source, result, channel_axis=None, *, missing_value=None, colors=None, side=512):
     """Write the central ``side``² region of an input and its result side by side.
 
-    Three channels (on ``channel_axis``) are shown in color, as red, green
-    and blue, so that a slide scan's color fringes show; other numbers of
-    channels are averaged to gray. Both panels share the input's display
-    window, from its 0.5th to its 99.5th percentile over all channels: 12-bit
-    counts in uint16 would be nearly black on the dtype's range, and fluxes
-    of a mosaic white. Missing pixels (NaN, or ``missing_value`` in the
-    input's dtype) are black.
+    With ``colors``, one ``"RRGGBB"`` per channel (on ``channel_axis``), as
+    an OME-Zarr's ``omero`` metadata gives them, each channel is shown in its
+    colour in its own display window, and the colours add up, as microscopy
+    viewers show fluorescence. Otherwise three channels are shown as red,
+    green and blue, so that a slide scan's color fringes show, in one window
+    for all, and other numbers of channels are averaged to gray. A display
+    window runs from the input's 0.5th to its 99.5th percentile, and both
+    panels share it: 12-bit counts in uint16 would be nearly black on the
+    dtype's range, and fluxes of a mosaic white. Missing pixels (NaN, or
+    ``missing_value`` in the input's dtype) are black.
     """
     axis = None if channel_axis is None else channel_axis % source.ndim
     centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2)
                    for n in (source.shape[i] for i in plane_axes(source.ndim, axis)))
-    before, after = (_displayed(to_float(read_channels(array, centre, axis),
-                                         missing_value if array.dtype == source.dtype else None))
+    before, after = (to_float(read_channels(array, centre, axis),
+                              missing_value if array.dtype == source.dtype else None)
                      for array in (source, result))
-    low, high = _display_window(before)
-    save_panels(path, [[(title, np.nan_to_num((image - low) / (high - low)))
+    if colors is None:
+        before, after = _displayed(before), _displayed(after)
+        windows = [_display_window(before)]
+    else:
+        windows = [_display_window(channel) for channel in before]
+    save_panels(path, [[(title, _in_windows(image, windows, colors))
                         for title, image in (("input (centre)", before), ("deblurred (centre)", after))]])
 
 
@@ -149,6 +156,24 @@ def _displayed(channels):
     ((4, 5, 3), (4, 5))
     """
     return np.moveaxis(channels, 0, -1) if len(channels) == 3 else channels.mean(axis=0)
+
+
+def _in_windows(image, windows, colors):
+    """``image`` scaled to [0, 1] by its display window; with ``colors``, each channel's in its own, then coloured.
+
+    Examples
+    --------
+    A red and a blue channel, each at the top of its window, make magenta:
+
+    >>> _in_windows(np.array([[[2.0]], [[0.5]]]), [(0.0, 2.0), (0.0, 0.5)], ["FF0000", "0000FF"]).tolist()
+    [[[1.0, 0.0, 1.0]]]
+    """
+    if colors is None:
+        (low, high), = windows
+        return np.nan_to_num((image - low) / (high - low))
+    rgb = np.array([[int(color[i:i + 2], 16) / 255 for i in (0, 2, 4)] for color in colors])
+    scaled = np.stack([np.nan_to_num((channel - low) / (high - low)) for channel, (low, high) in zip(image, windows)])
+    return np.clip(np.tensordot(np.clip(scaled, 0, 1), rgb, axes=(0, 0)), 0, 1)
 
 
 def _display_window(image):

@@ -12,13 +12,14 @@ scale that of the level read; each halving doubles an axis's scale.
 import dataclasses
 import functools
 import itertools
+import posixpath
 
 import dask.array as da
 import numpy as np
 import zarr
 
-__all__ = ["Multiscale", "axis_type", "build_pyramid", "chunk_keys", "multiscale_attributes", "plain_multiscale",
-           "pyramid_shapes", "read_multiscale"]
+__all__ = ["Multiscale", "axis_type", "build_pyramid", "chunk_keys", "find_multiscale", "multiscale_attributes",
+           "plain_multiscale", "pyramid_shapes", "read_multiscale"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +109,21 @@ def read_multiscale(attributes, level=None):
     return Multiscale(version, axes, tuple(float(s) for s in scale),
                       None if translation is None else tuple(float(t) for t in translation),
                       tuple(first.get("coordinateTransformations", ())), ome.get("omero"), first.get("name"))
+
+
+def find_multiscale(location):
+    """The OME-Zarr multiscale of the group that holds the array at ``location``, at its level; None where none does.
+
+    The group is found whether the array is named as a component or by its
+    path (``image.zarr/0``), which before gave a plain output (found by a probe).
+    """
+    path = "/".join(part for part in (location.url.rstrip("/"), location.component) if part)
+    parent, level = posixpath.split(path)
+    try:
+        group = zarr.open_group(parent, mode="r", storage_options=location.storage_options or None)
+    except (FileNotFoundError, ValueError):  # no group holds the array: a plain array
+        return None
+    return read_multiscale(group.attrs.asdict(), level=level)
 
 
 def plain_multiscale(ndim, channel_axis, zarr_format):

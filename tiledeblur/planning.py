@@ -12,19 +12,17 @@ import functools
 import logging
 import math
 import os
-import posixpath
 import warnings
 from pathlib import Path
 
 import fsspec
 import numpy as np
-import zarr
 
 from .arguments import check_int, check_positive
 from .cluster import check_cluster_options, connect, worker_resources
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
-from .ome import Multiscale, axis_type, plain_multiscale, pyramid_shapes, read_multiscale
+from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .psf import check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
@@ -342,7 +340,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     shared = SolverSettings(loss=loss, mu=None if isinstance(given, tuple) else given, boundary="free", eps=eps,
                             tol=tol, maxiter=maxiter, nonneg=nonneg)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)
-    found = _input_multiscale(source)
+    found = find_multiscale(source)
     if found is not None and len(found.axes) != array.ndim:
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
     if found is not None:
@@ -433,21 +431,6 @@ def _sample(array, region, axis, source, missing_value):
         if not np.isnan(largest):  # a region can lie wholly outside a mosaic's footprint
             check_float_range(largest, name=f"zarr_path {source.array_url!r}")
     return pixels
-
-
-def _input_multiscale(source):
-    """The OME-Zarr multiscale of the group that holds the input array, at the level read; None where there is none.
-
-    The group is found whether the array is named as a component or by its
-    path (``image.zarr/0``), which before gave a plain output (found by a probe).
-    """
-    path = "/".join(part for part in (source.url.rstrip("/"), source.component) if part)
-    parent, level = posixpath.split(path)
-    try:
-        group = zarr.open_group(parent, mode="r", storage_options=source.storage_options or None)
-    except (FileNotFoundError, ValueError):  # no group holds the array: a plain array
-        return None
-    return read_multiscale(group.attrs.asdict(), level=level)
 
 
 def _output_multiscale(ome, found, array, channel_axis):
