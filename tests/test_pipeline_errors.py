@@ -261,6 +261,24 @@ def test_corrupt_chunk_is_named_before_any_tile(scan):
     assert not (scan.parent / "scan.deblurred.zarr").exists()
 
 
+def test_an_output_given_as_a_link_is_written_where_it_leads(tmp_path, client):
+    """overwrite=True through a link failed after the scan with zarr's "Cannot call rmtree on a symbolic link", and
+    a link to nowhere was refused as another run's new output (found by a probe)."""
+    scan = tmp_path / "scan.zarr"
+    zarr.create_array(scan, data=data.camera()[:128, :128], chunks=(64, 64))
+    (tmp_path / "scratch").mkdir()
+    link = tmp_path / "out.zarr"
+    link.symlink_to(tmp_path / "scratch" / "out.zarr")  # to nowhere yet
+    first = run(scan, PSF, output=link, tile=64, mu=0.01, client=client, progress=False)
+    assert first.output == str(tmp_path / "scratch" / "out.zarr") and link.is_symlink()
+    assert run(scan, PSF, output=link, tile=64, mu=0.01, client=client, progress=False).tiles_computed == 0
+    replaced = run(scan, PSF, output=link, tile=64, mu=0.02, overwrite=True, client=client, progress=False)
+    assert replaced.tiles_computed == 4 and link.is_symlink()
+    expected = run(scan, PSF, output=tmp_path / "plain.zarr", tile=64, mu=0.02, client=client, progress=False)
+    np.testing.assert_array_equal(zarr.open_array(link, mode="r")[...],
+                                  zarr.open_array(expected.output, mode="r")[...])
+
+
 def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_by_overwrite(tmp_path, client):
     """An overwrite that raced another run left done-markers and chunks but no zarr.json, and the path was refused
     for good, even with overwrite (found by a probe)."""

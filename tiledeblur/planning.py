@@ -299,6 +299,10 @@ def _output_location(output, source, component):
         names = [name for part in (inner, component or "") for name in part.split("/") if name]
         output = ".".join([root.url.rstrip("/").removesuffix(".zarr"), *names]) + ".deblurred.zarr"
     target = Location.at(output, storage_options=source.storage_options, name="output")
+    if target.is_local and os.path.islink(target.url):
+        # The store is where the link leads, as for a shell's cp: zarr would not replace a link for overwrite=True,
+        # and a link to nowhere yet passed for another run's new output (found by a probe).
+        target = dataclasses.replace(target, url=os.path.realpath(target.url))
     if _same_store(root, target):
         raise ValueError(
             f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
