@@ -150,6 +150,18 @@ def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_
         assert np.abs(tiled[channel] - whole).max() <= 1e-3
 
 
+def test_dimension_names_give_the_channels_axis_and_the_output_keeps_them(tmp_path, article_psf, client):
+    """A Zarr 3 array that names its axes c, y, x needed channel_axis, and its output lost the names (a probe)."""
+    cyx = np.moveaxis(data.astronaut()[100:228, 150:278], -1, 0)
+    zarr.create_array(tmp_path / "cyx.zarr", data=cyx, chunks=(3, 64, 64), dimension_names=["c", "y", "x"])
+    report = run(tmp_path / "cyx.zarr", article_psf, tile=64, mu=0.01, client=client, progress=False)
+    assert report.channel_axis == 0
+    out = zarr.open_array(report.output, mode="r")
+    assert out.metadata.dimension_names == ("c", "y", "x")
+    for channel in range(3):
+        assert np.abs(out[channel] - deconvolve(cyx[channel], article_psf, mu=0.01)).max() <= 1e-3
+
+
 def test_each_channel_is_solved_at_its_own_scale(tmp_path, small_scan, article_psf, client):
     """A dim fluorescence channel, 1e-4 of a bright one, is restored as precisely (found by a probe)."""
     observed = small_scan[1] / 255

@@ -43,6 +43,7 @@ CASES = [
     ({"tile": "big"}, TypeError, "tile: expected 'auto' or an int, got 'big'"),
     ({"halo": 3}, ValueError, "halo: expected at least the PSF radius, 6 px, got 3"),
     ({"loss": "article"}, ValueError, "loss: expected one of .* for tiles, got 'article'"),
+    ({"loss": "TV"}, ValueError, r"loss: expected one of \('tikhonov', 'tv'\) for tiles, got 'TV' instead\.$"),
     ({"out_dtype": "int8"}, ValueError, "out_dtype: expected one of"),
     ({"out_dtype": np.dtype("float32")}, TypeError, r"out_dtype: expected one of .*, got dtype\('float32'\)"),
     ({"loss": ["tv"]}, TypeError, r"loss: expected one of .*, got \['tv'\] instead"),
@@ -171,10 +172,12 @@ def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match=r"zarr_path: expected an image at least as large as the 41 x 41 PSF, got "
                                          r"40 x 30 px instead"):
         run(tmp_path / "rgb.zarr", gaussian_psf(41, 5.0), channel_axis=-1, progress=False)
-    zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(8, 8), dtype="u1")
-    with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got None"):
+    group = zarr.open_group(tmp_path / "group.zarr", mode="w")
+    group.create_array("a", shape=(8, 8), dtype="u1")
+    group.create_array("sub/b", shape=(8, 8), dtype="u1")  # nested arrays are listed too (found by a probe)
+    with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a', 'sub/b'\]\), got None"):
         run(tmp_path / "group.zarr", PSF, progress=False)
-    with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a'\]\), got '../a'"):
+    with pytest.raises(ValueError, match=r"component: expected the array to read .* \['a', 'sub/b'\]\), got '../a'"):
         run(tmp_path / "group.zarr", PSF, component="../a", progress=False)
     with pytest.raises(TypeError, match="component: expected None or a str, got 123"):
         run(tmp_path / "group.zarr", PSF, component=123, progress=False)

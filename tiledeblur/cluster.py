@@ -53,9 +53,8 @@ WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20, "MALLOC_TRIM_THRESHOLD_":
 #:   not every 0.5 s: the process that holds the scheduler and the nannies
 #:   then took 2.3% of a core while two workers solved, not 3.9%.
 CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.interval": "2s"}
-#: The loggers that :func:`connect` quiets while it closes after Ctrl-C or a
-#: lost scheduler; dask's configuration gives ``distributed.client`` a level
-#: of its own.
+#: The loggers that :func:`connect` quiets while it closes what it started;
+#: dask's configuration gives ``distributed.client`` a level of its own.
 SHUTDOWN_LOGGERS = ("distributed", "distributed.client")
 
 
@@ -127,7 +126,7 @@ def _sync_cancel_bug_hidden():
 
 @contextlib.contextmanager
 def _started_client(address, n_workers):
-    """A client of the scheduler at ``address``, or of a new local cluster; closed quietly after Ctrl-C."""
+    """A client of the scheduler at ``address``, or of a new local cluster; closed quietly."""
     levels = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
     started = cluster = None
     try:
@@ -137,19 +136,19 @@ def _started_client(address, n_workers):
                     cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
                     started = stack.enter_context(_client(cluster, address))
                 yield started
-            except BaseException as error:
-                if isinstance(error, KeyboardInterrupt) or started is not None and started.status != "running":
-                    # Closing a cluster whose workers are busy warns of every
-                    # task it cancels and of every worker it has to kill, and a
-                    # client that lost its scheduler logs its reconnection's
-                    # end: noise after a Ctrl-C or a lost scheduler, whose
-                    # tiles a rerun resumes.
-                    for name in SHUTDOWN_LOGGERS:
-                        logging.getLogger(name).setLevel(logging.CRITICAL)
-                if isinstance(error, KeyboardInterrupt) and isinstance(cluster, LocalCluster):
+            except KeyboardInterrupt:
+                if isinstance(cluster, LocalCluster):
                     _quiet_workers(cluster)
                 raise
             finally:
+                # Closing a cluster whose workers are busy warns of every task
+                # it cancels and of every worker it has to kill, and a client
+                # that lost its scheduler logs its reconnection's end: noise
+                # after a Ctrl-C, a failed tile or a lost scheduler, whose tiles
+                # a rerun resumes, and after a finished run on a loaded machine,
+                # whose workers took over 4 s to stop (found by a probe).
+                for name in SHUTDOWN_LOGGERS:
+                    logging.getLogger(name).setLevel(logging.CRITICAL)
                 # A second Ctrl-C while the cluster closed left its scheduler running in this process, holding
                 # its ports, for good (found by a probe): so the close, like the start, ignores them.
                 with _stop_signals_ignored():

@@ -275,7 +275,8 @@ def open_input(url, *, component=None, storage_options=None):
     if isinstance(found, zarr.Group):
         component = component if component is not None else _default_component(found)
         if component is None or not _holds(found, component):
-            members = sorted(name for name, _ in found.arrays())
+            # Nested too: a group of only "sub/b" listed none (found by a probe).
+            members = sorted(name for name, node in found.members(max_depth=None) if isinstance(node, zarr.Array))
             raise ValueError(
                 f"component: expected the array to read inside the group {url!r} (one of {members}), "
                 f"got {component!r} instead."
@@ -380,8 +381,9 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
     """Create the output array, writing its attributes; return it.
 
     A location with a component is an array in a new group, which gets
-    ``group_attributes`` (an OME-Zarr multiscale's), and, in Zarr format 3,
-    the ``dimension_names`` that NGFF 0.5 requires of its arrays.
+    ``group_attributes`` (an OME-Zarr multiscale's). In Zarr format 3 the
+    array gets ``dimension_names``: the ones NGFF 0.5 requires of its
+    arrays, or a plain input's own.
     """
     options = location.storage_options or None
     try:
@@ -393,6 +395,7 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
                                       dimension_names=dimension_names if zarr_format == 3 else None)
         return zarr.create_array(location.url, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
                                  zarr_format=zarr_format, attributes=attributes, overwrite=overwrite,
+                                 dimension_names=dimension_names if zarr_format == 3 else None,
                                  storage_options=options)
     except (FileExistsError, zarr.errors.ContainsArrayError, zarr.errors.ContainsGroupError):
         # Checked before, so another run created it in the meantime.

@@ -356,7 +356,8 @@ def _output_dtype(prepared):
 def _create_output(prepared, identity, *, overwrite):
     """Create the output array (in an OME-Zarr group when the plan has a multiscale)."""
     array, job = prepared.array, prepared.job
-    group_attributes = dimension_names = None
+    group_attributes = None
+    dimension_names = getattr(array.metadata, "dimension_names", None)  # the input's axes, which the output keeps
     recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run}}
     if prepared.multiscale is not None:
         integers_to_floats = array.dtype.kind in "ui" and _output_dtype(prepared).kind == "f"

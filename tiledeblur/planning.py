@@ -136,6 +136,19 @@ def _check_planes(axis, shape, channels, psf_shape, ndim):
     )
 
 
+def _named_channel_axis(array):
+    """The axis that a Zarr 3 array's ``dimension_names`` name ``"c"``, as NGFF names the channels' axis; else None.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> _named_channel_axis(zarr.create_array({}, shape=(3, 8, 8), dtype="u1", dimension_names=["c", "y", "x"]))
+    0
+    """
+    names = list(getattr(array.metadata, "dimension_names", None) or ())
+    return names.index("c") if names.count("c") == 1 else None
+
+
 def _ome_channel_axis(multiscale, ndim, channel_axis):
     """The channels' axis of an OME-Zarr input: the metadata's, which a given ``channel_axis`` must agree with.
 
@@ -331,10 +344,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
             raise TypeError(f"{name}: expected one of {choices}, got {value!r} instead.")
     if loss not in TILE_LOSSES:
-        raise ValueError(
-            f"loss: expected one of {TILE_LOSSES} for tiles, got {loss!r} instead; the article's loss "
-            "weights each tile differently, so its tiles would not join (see tiledeblur.objectives)."
-        )
+        why = ("; the article's loss weights each tile differently, so its tiles would not join (see "
+               "tiledeblur.objectives)") if loss == "article" else ""
+        raise ValueError(f"loss: expected one of {TILE_LOSSES} for tiles, got {loss!r} instead{why}.")
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     if storage_options is not None and not isinstance(storage_options, dict):
@@ -349,6 +361,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
     if found is not None:
         channel_axis = _ome_channel_axis(found, array.ndim, channel_axis)
+    elif channel_axis is None:
+        channel_axis = _named_channel_axis(array)
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value = check_missing_value(missing_value, array.dtype)
     psfs = _check_psfs(psf, channels)

@@ -182,14 +182,15 @@ class Tile:
 
 
 def weights_text(mu):
-    """``mu``, a weight or a tuple of one per channel, for people.
+    """``mu``, a weight or a tuple of one per channel, for people: once where every channel has the same.
 
     Examples
     --------
-    >>> weights_text(0.0053125), weights_text((0.0053125, 0.3))
-    ('0.00531', '0.00531, 0.3')
+    >>> weights_text(0.0053125), weights_text((0.0053125, 0.3)), weights_text((0.01, 0.01))
+    ('0.00531', '0.00531, 0.3', '0.01')
     """
-    return ", ".join(f"{weight:.3g}" for weight in (mu if isinstance(mu, tuple) else (mu,)))
+    weights = mu if isinstance(mu, tuple) else (mu,)
+    return ", ".join(f"{weight:.3g}" for weight in (weights[:1] if len(set(weights)) == 1 else weights))
 
 
 @dataclasses.dataclass(frozen=True)
