@@ -404,7 +404,7 @@ def _scan_blocks(array, *, target_bytes=SCAN_BLOCK_BYTES):
     One task per chunk made the scan of a 2048² image of 32² chunks take 24 s
     where 512² chunks took 6 s, and that of 1 px chunks most of a run (found by
     a probe): the scheduler's cost per task outweighs reading a small chunk.
-    Each axis in turn, the shortest first, doubles up to the array's length.
+    The axis of the smallest block doubles first, up to the array's length.
 
     Examples
     --------
