@@ -455,6 +455,20 @@ def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp
                                                            {"label": "GFP", "color": "00FF00"}]
 
 
+def test_convert_an_imagej_tiff_keeps_its_calibration_and_labels(tmp_path):
+    """A Fiji hyperstack's pixel size and channel labels were dropped without a word (found by a probe)."""
+    channels = np.stack([data.camera(), data.moon()])
+    tifffile.imwrite(tmp_path / "fiji.tif", channels, imagej=True, resolution=(1 / 0.325, 1 / 0.4),
+                     metadata={"axes": "CYX", "unit": "micron", "Labels": ["DAPI", "GFP"]})
+    convert(tmp_path / "fiji.tif", tmp_path / "fiji.zarr", chunk=256, ome=True)
+    group = zarr.open_group(tmp_path / "fiji.zarr", mode="r")
+    multiscale = group.attrs["ome"]["multiscales"][0]
+    assert [axis.get("unit") for axis in multiscale["axes"]] == [None, "micrometer", "micrometer"]
+    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == pytest.approx([1.0, 0.4, 0.325])
+    assert group.attrs["ome"]["omero"]["channels"] == [{"label": "DAPI"}, {"label": "GFP"}]
+    np.testing.assert_array_equal(group["0"][...], channels)
+
+
 def test_convert_tiff_and_ome(tmp_path):
     rgb = data.astronaut()
     tifffile.imwrite(tmp_path / "scan.tif", rgb, tile=(128, 128))

@@ -46,7 +46,8 @@ def _open_image(path):
     first, as a microscope's ``CYX`` file does, and not as an RGB image's
     samples (``YXS``); a 3-D FITS image always does; PNG and JPEG hold them
     last. ``lossy`` names the file's lossy compression (``"JPEG"``), or is None.
-    ``described`` is what an OME-TIFF's OME-XML says (see :func:`_ome_tiff`), or None.
+    ``described`` is what an OME-TIFF's OME-XML or an ImageJ TIFF's metadata
+    says (see :func:`_ome_tiff` and :func:`_imagej_tiff`), or None.
     """
     if is_fits_name(path):
         image = FitsImage(path)
@@ -54,16 +55,18 @@ def _open_image(path):
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
             axes, codec = tiff.series[0].axes, tiff.series[0].keyframe.compression.name
-            described = _ome_tiff(tiff.ome_metadata) if tiff.is_ome else None
+            described = (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
+                         _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else None)
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
         return image, image.ndim == 3 and axes.endswith("YX"), lossy, described
     return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
 
 
-#: OME-XML's length units, as NGFF names them (UDUNITS-2); OME's default is the micrometre.
+#: OME-XML's and ImageJ's length units, as NGFF names them (UDUNITS-2); OME's default is the micrometre.
 LENGTH_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
-                "m": "meter", "Å": "angstrom"}
+                "m": "meter", "Å": "angstrom", "micron": "micrometer",
+                "\u03bcm": "micrometer"}  # ImageJ's names too; the last is the Greek mu
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +79,8 @@ class PixelSize:
 
 
 @dataclasses.dataclass(frozen=True)
-class OmeTiff:
-    """What an OME-Zarr keeps of an OME-TIFF's OME-XML: pixel size, image name, and channel names and colours."""
+class TiffMetadata:
+    """What an OME-Zarr keeps of an OME-TIFF's or ImageJ TIFF's metadata: pixel size, image name, channels."""
 
     pixels: PixelSize | None = None
     name: str | None = None
@@ -103,7 +106,7 @@ def _ome_tiff(xml):
         image = next(element for element in ElementTree.fromstring(xml).iter() if element.tag.endswith("Image"))
         pixels = next(element for element in image.iter() if element.tag.endswith("Pixels"))
     except (ElementTree.ParseError, StopIteration):
-        return OmeTiff()
+        return TiffMetadata()
     try:
         size = PixelSize(float(pixels.attrib["PhysicalSizeY"]), float(pixels.attrib["PhysicalSizeX"]),
                          LENGTH_UNITS.get(pixels.attrib.get("PhysicalSizeXUnit", "µm")))
@@ -111,7 +114,34 @@ def _ome_tiff(xml):
         size = None
     channels = tuple(_omero_channel(element, index) for index, element in
                      enumerate(element for element in pixels if element.tag.endswith("Channel")))
-    return OmeTiff(size, image.attrib.get("Name"), channels)
+    return TiffMetadata(size, image.attrib.get("Name"), channels)
+
+
+def _imagej_tiff(metadata, tags):
+    """What an ImageJ (Fiji) TIFF's metadata and resolution ``tags`` say that an OME-Zarr keeps.
+
+    ImageJ writes its calibration as the TIFF's pixels per ``unit`` and the
+    channels' names as ``Labels``. Found by a probe: a Fiji hyperstack's
+    pixel size and labels were dropped without a word.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Tag
+    >>> tags = {"XResolution": Tag(value=(40, 13)), "YResolution": Tag(value=(5, 2))}  # pixels per unit
+    >>> described = _imagej_tiff({"unit": "micron", "channels": 2, "Labels": ["DAPI", "GFP"]}, tags)
+    >>> described.pixels, described.channels
+    (PixelSize(y=0.4, x=0.325, unit='micrometer'), ({'label': 'DAPI'}, {'label': 'GFP'}))
+    """
+    unit = LENGTH_UNITS.get(metadata.get("unit"))
+    try:
+        (x_pixels, x_units), (y_pixels, y_units) = tags["XResolution"].value, tags["YResolution"].value
+        pixels = PixelSize(y_units / y_pixels, x_units / x_pixels, unit) if unit is not None else None
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        pixels = None
+    labels = metadata.get("Labels") or []
+    # ImageJ labels each slice; only where there is one per channel are they the channels' names.
+    channels = tuple({"label": str(label)} for label in labels) if len(labels) == metadata.get("channels") else ()
+    return TiffMetadata(pixels, None, channels)
 
 
 def _omero_channel(element, index):
@@ -196,11 +226,11 @@ def _tifffile_quiet():
 
 def _placed(shape, described):
     """The OME-Zarr multiscale of a converted image of ``shape`` (``yx`` or ``cyx``), which ``described`` (an
-    :class:`OmeTiff`, or None) describes.
+    :class:`TiffMetadata`, or None) describes.
 
     Examples
     --------
-    >>> _placed((2, 64, 64), OmeTiff(PixelSize(0.2, 0.1, "micrometer"))).scale
+    >>> _placed((2, 64, 64), TiffMetadata(PixelSize(0.2, 0.1, "micrometer"))).scale
     (1.0, 0.2, 0.1)
     """
     multiscale = plain_multiscale(len(shape), 0 if len(shape) == 3 else None, zarr_format=3)
