@@ -159,7 +159,7 @@ def test_psf_and_mu_given_once_per_channel(tmp_path):
     per_channel = _tiledeblur("run", scan, *options, *(f"--psf={psf}" for psf in psfs),
                               *(f"--mu={mu}" for mu in mus), "--out", tmp_path / "a.zarr")
     assert per_channel.returncode == 0, per_channel.stderr
-    assert "mu 0.01, 0.03, 0.003," in per_channel.stdout
+    assert "mu 0.01, 0.03, 0.003; " in per_channel.stdout
     result = zarr.open_array(tmp_path / "a.zarr", mode="r")[...]
     for channel, (psf, mu) in enumerate(zip(psfs, mus)):
         size, *sigma = psf.removeprefix("gaussian:").split(",")
@@ -384,6 +384,18 @@ def test_convert_refuses_a_fits_header_without_what_an_image_needs(tmp_path, car
     assert not (tmp_path / "odd.zarr").exists()
 
 
+def test_convert_refuses_a_tiff_without_an_image_and_a_z_stack(tmp_path):
+    """An empty or truncated TIFF ended in a traceback, and a Fiji z-stack became an OME-Zarr's channels (a probe)."""
+    (tmp_path / "cut.tif").write_bytes(b"II*\x00\x08\x00\x00\x00")  # a header without an image
+    with pytest.raises(ValueError, match=r"image: expected a TIFF, .*cut.tif', which could not be read \(it holds no "
+                                         r"image\)"):
+        convert(tmp_path / "cut.tif", tmp_path / "cut.zarr")
+    tifffile.imwrite(tmp_path / "z.tif", np.stack([data.camera()] * 5), imagej=True, metadata={"axes": "ZYX"})
+    with pytest.raises(ValueError, match=r"image: expected a 2-D image, .* got shape \(5, 512, 512\) \(a z-stack"):
+        convert(tmp_path / "z.tif", tmp_path / "z.zarr", ome=True)
+    assert not (tmp_path / "cut.zarr").exists() and not (tmp_path / "z.zarr").exists()
+
+
 def _image_after_random_groups(path):
     """An interferometer's random groups first, then an image; the groups' data size is not NAXIS1's product."""
     groups = fits.GroupData(np.ones((100, 1, 79), np.uint8), parnames=["p"], pardata=[np.ones(100, np.uint8)],
@@ -459,7 +471,7 @@ def test_convert_an_imagej_tiff_keeps_its_calibration_and_labels(tmp_path):
     """A Fiji hyperstack's pixel size and channel labels were dropped without a word (found by a probe)."""
     channels = np.stack([data.camera(), data.moon()])
     tifffile.imwrite(tmp_path / "fiji.tif", channels, imagej=True, resolution=(1 / 0.325, 1 / 0.4),
-                     metadata={"axes": "CYX", "unit": "micron", "Labels": ["DAPI", "GFP"]})
+                     metadata={"axes": "CYX", "unit": "\\u00B5m", "Labels": ["DAPI", "GFP"]})  # µ as ImageJ writes it
     convert(tmp_path / "fiji.tif", tmp_path / "fiji.zarr", chunk=256, ome=True)
     group = zarr.open_group(tmp_path / "fiji.zarr", mode="r")
     multiscale = group.attrs["ome"]["multiscales"][0]

@@ -160,6 +160,11 @@ def test_dimension_names_give_the_channels_axis_and_the_output_keeps_them(tmp_pa
     assert out.metadata.dimension_names == ("c", "y", "x")
     for channel in range(3):
         assert np.abs(out[channel] - deconvolve(cyx[channel], article_psf, mu=0.01)).max() <= 1e-3
+    # A channel axis that contradicts the names would deblur 128 "channels" and keep names that no longer fit.
+    with pytest.raises(ValueError, match="channel_axis: expected 0 or None, where the array's dimension_names puts "
+                                         "the channels, got -1 instead"):
+        run(tmp_path / "cyx.zarr", article_psf, channel_axis=-1, mu=0.01, output=tmp_path / "x.zarr", client=client,
+            progress=False)
 
 
 def test_each_channel_is_solved_at_its_own_scale(tmp_path, small_scan, article_psf, client):

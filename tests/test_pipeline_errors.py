@@ -50,8 +50,11 @@ CASES = [
     ({"ome": 0}, TypeError, "ome: expected None, True or False, got 0 instead"),
     ({"mu": -1.0}, ValueError, "mu: expected a positive finite number"),
     ({"mu": [0.01, -1]}, ValueError, r"mu\[1\]: expected a positive finite number, got -1 instead"),
-    ({"mu": ["auto"]}, TypeError, r"mu\[0\]: expected a positive number, got 'auto' instead"),
-    ({"mu": []}, ValueError, r"mu: expected 'auto', a number, or a list of one per channel, got \[\] instead"),
+    ({"mu": ["auto", 0.01]}, ValueError, (r"mu: expected 'auto', a number, or a list of numbers, one per channel, "
+                                         r"got \['auto', 0.01\] instead")),
+    ({"mu": np.array(-1.0)}, ValueError, "mu: expected a positive finite number, got -1.0 instead"),
+    ({"mu": []}, ValueError, (r"mu: expected 'auto', a number, or a list of numbers, one per channel, got \[\] "
+                             r"instead")),
     ({"mu": [0.01, 0.02]}, ValueError, "mu: expected 1 weight for an image without channels, got 2 instead"),
     ({"channel_axis": 0}, ValueError, "channel_axis: expected None for 2-D data"),
     ({"component": "0"}, ValueError, "component: expected None for the array"),

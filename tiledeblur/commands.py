@@ -91,8 +91,9 @@ def _run(arguments):
         resume=not arguments.no_resume, **_solver_options(arguments),
     )
     computed = report.tiles_computed
-    print(f"wrote {report.output}: {computed} tile{'s' * (computed != 1)} computed, {report.tiles_skipped} already done, "
-          f"mu {weights_text(report.mu)}, {report.seconds:.1f} s")
+    # Semicolons: a list of weights must not run into the time (found by a probe).
+    print(f"wrote {report.output}: {computed} tile{'s' * (computed != 1)} computed, {report.tiles_skipped} already done; "
+          f"mu {weights_text(report.mu)}; {report.seconds:.1f} s")
     if arguments.preview:
         _preview(arguments.preview, arguments, report)
         print(f"preview: {arguments.preview}")

@@ -54,19 +54,24 @@ def _open_image(path):
         return image, image.ndim == 3, None, None
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
-            axes, codec = tiff.series[0].axes, tiff.series[0].keyframe.compression.name
+            if not tiff.series:  # found by a probe: an empty or truncated TIFF ended in a traceback
+                raise ValueError("it holds no image")
+            axes, compression = tiff.series[0].axes, tiff.series[0].keyframe.compression
+            codec = getattr(compression, "name", str(compression))  # an int where tifffile knows no such codec
             described = (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
                          _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else None)
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
-        return image, image.ndim == 3 and axes.endswith("YX"), lossy, described
+        # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
+        return image, image.ndim == 3 and axes.endswith("YX") and axes[0] not in "ZT", lossy, described
     return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
 
 
 #: OME-XML's and ImageJ's length units, as NGFF names them (UDUNITS-2); OME's default is the micrometre.
+#: ImageJ's include the Greek mu, and µ escaped as ImageJ writes it into its metadata (found by a probe).
 LENGTH_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
-                "m": "meter", "Å": "angstrom", "micron": "micrometer",
-                "\u03bcm": "micrometer"}  # ImageJ's names too; the last is the Greek mu
+                "m": "meter", "Å": "angstrom", "micron": "micrometer", "microns": "micrometer",
+                "\u03bcm": "micrometer", "\\u00B5m": "micrometer", "inch": "inch"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +256,7 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described):
     """Write the opened ``source`` to the new Zarr ``output``, in bands of ``chunk`` rows; see :func:`convert`."""
     if source.ndim not in (2, 3) or (source.ndim == 3 and not planes_first and source.shape[-1] not in (3, 4)):
         raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
-                         f"first (CYX), got shape {source.shape}.")
+                         f"first (CYX), got shape {source.shape} (a z-stack or a time series is none of them).")
     # OME-Zarr wants channels first (cyx); a plain array keeps the file's order.
     move_channels = ome and source.ndim == 3 and not planes_first
     if source.ndim == 2:

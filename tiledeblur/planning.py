@@ -149,24 +149,25 @@ def _named_channel_axis(array):
     return names.index("c") if names.count("c") == 1 else None
 
 
-def _ome_channel_axis(multiscale, ndim, channel_axis):
-    """The channels' axis of an OME-Zarr input: the metadata's, which a given ``channel_axis`` must agree with.
+def _agreed_channel_axis(own, ndim, channel_axis, *, where):
+    """The channels' axis that the input's metadata gives, ``own`` (or None), which a given ``channel_axis`` must agree
+    with; ``where`` names that metadata.
 
-    Found by a probe: ``channel_axis=-1`` on a ``cyx`` image was refused
-    as a PSF stack of the wrong length, 1024 PSFs asked for.
+    Found by probes: ``channel_axis=-1`` on an OME-Zarr ``cyx`` image was
+    refused as a PSF stack of the wrong length, 1024 PSFs asked for; on a
+    Zarr 3 array named ``c, y, x`` it deblurred 128 "channels" and kept the
+    names, which then contradicted the output's own record.
 
     Examples
     --------
-    >>> from tiledeblur.ome import plain_multiscale
-    >>> _ome_channel_axis(plain_multiscale(3, 0, 3), 3, None), _ome_channel_axis(plain_multiscale(3, 0, 3), 3, -3)
+    >>> _agreed_channel_axis(0, 3, None, where="its names"), _agreed_channel_axis(0, 3, -3, where="its names")
     (0, -3)
     """
-    own = next((i for i, axis in enumerate(multiscale.axes) if axis_type(axis) == "channel"), None)
     if channel_axis is None or own is None:
         return own if channel_axis is None else channel_axis
     if isinstance(channel_axis, (int, np.integer)) and not isinstance(channel_axis, bool) and (
             -ndim <= channel_axis < ndim and channel_axis % ndim != own):
-        raise ValueError(f"channel_axis: expected {own} or None, where the OME-Zarr metadata puts the channels, got "
+        raise ValueError(f"channel_axis: expected {own} or None, where {where} puts the channels, got "
                          f"{channel_axis!r} instead.")
     return channel_axis
 
@@ -208,10 +209,12 @@ def _check_mu(mu):
     ...
     ValueError: mu[1]: expected a positive finite number, got -1 instead.
     """
+    if isinstance(mu, np.ndarray) and mu.ndim == 0:
+        return mu.item()
     if not isinstance(mu, (list, tuple, np.ndarray)):
         return mu  # SolverSettings checks it
-    if np.ndim(mu) != 1 or not len(mu):
-        raise ValueError(f"mu: expected 'auto', a number, or a list of one per channel, got {mu!r} instead.")
+    if np.ndim(mu) != 1 or not len(mu) or any(is_auto(channel_mu) for channel_mu in mu):
+        raise ValueError(f"mu: expected 'auto', a number, or a list of numbers, one per channel, got {mu!r} instead.")
     for index, channel_mu in enumerate(mu):
         check_positive(f"mu[{index}]", channel_mu)
     return tuple(float(channel_mu) for channel_mu in mu)
@@ -360,9 +363,11 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if found is not None and len(found.axes) != array.ndim:
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
     if found is not None:
-        channel_axis = _ome_channel_axis(found, array.ndim, channel_axis)
-    elif channel_axis is None:
-        channel_axis = _named_channel_axis(array)
+        own = next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None)
+        channel_axis = _agreed_channel_axis(own, array.ndim, channel_axis, where="the OME-Zarr metadata")
+    else:
+        channel_axis = _agreed_channel_axis(_named_channel_axis(array), array.ndim, channel_axis,
+                                            where="the array's dimension_names")
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value = check_missing_value(missing_value, array.dtype)
     psfs = _check_psfs(psf, channels)
