@@ -204,8 +204,8 @@ def test_the_preview_shows_each_channel_in_its_ome_colour(tmp_path):
                                                                       {"name": "x", "type": "space"}],
                                                              "datasets": [{"path": "0"}]}],
                           "omero": {"channels": [{"label": "DAPI", "color": "0000FF"},
-                                                 {"label": "GFP", "color": "00FF00"},
-                                                 {"label": "RFP", "color": "FF0000"}]}}
+                                                 {"label": "GFP", "color": "#00FF00"},  # as other tools write it
+                                                 {"label": "RFP", "color": "FF0000FF"}]}}
     preview = tmp_path / "preview.png"
     result = _tiledeblur("run", tmp_path / "cells.zarr", "--psf", "gaussian:13,1,3", "--tile", "64", "--mu", "0.01",
                          "--workers", "1", "--out", tmp_path / "out.zarr", "--preview", preview)

@@ -33,11 +33,13 @@ def _channel_colors(location, channel_axis, shape):
     """
     multiscale = find_multiscale(location)
     channels = (multiscale.omero or {}).get("channels", []) if multiscale is not None else []
-    colors = [channel.get("color") if isinstance(channel, dict) else None for channel in channels]
+    # NGFF writes RRGGBB; other tools write #RRGGBB or RRGGBBAA too (found by a probe).
+    found = [re.fullmatch(r"#?([0-9A-Fa-f]{6})(?:[0-9A-Fa-f]{2})?", str(channel.get("color", "")))
+             if isinstance(channel, dict) else None for channel in channels]
     expected = 1 if channel_axis is None else shape[channel_axis]
-    if len(colors) != expected or not all(isinstance(c, str) and re.fullmatch(r"[0-9A-Fa-f]{6}", c) for c in colors):
+    if len(found) != expected or not all(found):
         return None
-    return colors
+    return [match.group(1) for match in found]
 
 
 def _check_preview(path, output):
