@@ -239,12 +239,12 @@ def _existing_output(target):
     try:
         recorded, complete = dict(target.open("r").attrs).get("tiledeblur", {}), True
     except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):  # not the array this run writes
-        recorded, complete = _group_identity(target), False
+        recorded, complete = _root_identity(target), False
     recorded.pop("version", None)
     return recorded, complete
 
 
-def _group_identity(target):
+def _root_identity(target):
     """The identity at the root of ``target``'s store, ``{}`` for anything else.
 
     The root is the OME-Zarr group of an output, or a plain output where an

@@ -188,10 +188,8 @@ def _check_psfs(psf, channels):
             # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
             psf = np.moveaxis(psf, -1, 0)
         stack = list(psf) if psf.ndim == 3 else [psf]
-    if len(stack) not in (1, channels):
-        shape = "" if listed else f" (a stack of shape {psf.shape})"
-        expected = "1 PSF for an image without channels" if channels == 1 else f"1 PSF or {channels} (one per channel)"
-        raise ValueError(f"psf: expected {expected}, got {len(stack)}{shape} instead.")
+    _check_channel_count(len(stack), channels, name="psf", noun="PSF",
+                         shape="" if listed else f" (a stack of shape {psf.shape})")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
     checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
     return checked * channels if len(checked) == 1 else checked
@@ -222,12 +220,17 @@ def _check_mu(mu):
 
 def _per_channel(mu, channels):
     """One weight per channel, from one for all or a tuple of one per channel."""
-    if not isinstance(mu, tuple):
-        return (mu,) * channels
-    if len(mu) not in (1, channels):
-        expected = "1 weight for an image without channels" if channels == 1 else f"1 weight or {channels} (one per channel)"
-        raise ValueError(f"mu: expected {expected}, got {len(mu)} instead.")
-    return mu * channels if len(mu) == 1 else mu
+    mus = mu if isinstance(mu, tuple) else (mu,)
+    _check_channel_count(len(mus), channels, name="mu", noun="weight")
+    return mus * channels if len(mus) == 1 else mus
+
+
+def _check_channel_count(count, channels, *, name, noun, shape=""):
+    """Refuse ``count`` values of the argument ``name`` where one for all ``channels``, or one each, is expected."""
+    if count not in (1, channels):
+        expected = (f"1 {noun} for an image without channels" if channels == 1 else
+                    f"1 {noun} or {channels} (one per channel)")
+        raise ValueError(f"{name}: expected {expected}, got {count}{shape} instead.")
 
 
 def _choose_halo(halo, psfs, settings, radius):
@@ -377,7 +380,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         mus = estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3)
         _warn_if_lossy(array, min(mus))
     else:
-        mus = _per_channel(shared.mu if given is None else given, channels)
+        mus = _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
         if loss == "tv" and eps == DEFAULT_EPS:
             warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     settings = tuple(dataclasses.replace(shared, mu=channel_mu) for channel_mu in mus)
