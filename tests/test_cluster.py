@@ -6,6 +6,7 @@ import http.server
 import logging
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -249,13 +250,19 @@ def test_plan_on_a_cluster_uses_the_smallest_limit_per_thread_even_beside_an_unl
         plan(path, psf, mu=0.01, address="tcp://127.0.0.1:1", n_workers=2)
 
 
-def test_a_cluster_whose_worker_imports_another_tiledeblur_is_refused_before_any_tile(tmp_path):
+@pytest.mark.parametrize(("change", "imported"), [
+    (lambda package: (package / "_version.py").write_text('__version__ = "0.0.1"\n'), r"tiledeblur 0\.0\.1"),
+    # Another checkout of the same version: the version alone would not tell it.
+    (lambda package: (package / "solver.py").write_text((package / "solver.py").read_text() + "\n# edited\n"),
+     rf"tiledeblur {re.escape(tiledeblur.__version__)} from other source files"),
+], ids=["version", "source"])
+def test_a_cluster_whose_worker_imports_another_tiledeblur_is_refused_before_any_tile(tmp_path, change, imported):
     """A worker of another version would write other bytes under this version's name, which a resume then trusts."""
     path, output = tmp_path / "scan.zarr", tmp_path / "out.zarr"
     zarr.create_array(path, data=data.camera(), chunks=(256, 256))
     other = tmp_path / "other"
     shutil.copytree(Path(tiledeblur.__file__).parent, other / "tiledeblur")
-    (other / "tiledeblur" / "_version.py").write_text('__version__ = "0.0.1"\n')
+    change(other / "tiledeblur")
     with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
                                    "--nthreads", "1", "--no-dashboard"], env={**os.environ, "PYTHONPATH": str(other)},
@@ -265,12 +272,14 @@ def test_a_cluster_whose_worker_imports_another_tiledeblur_is_refused_before_any
             client.wait_for_workers(1, timeout=60)
             expected = (rf"client: expected a cluster whose workers import tiledeblur {tiledeblur.__version__}, as "
                         rf"this process does, got 1 of 1 workers that do not, such as tcp://\S+, which imports "
-                        rf"tiledeblur 0\.0\.1\.")
+                        rf"{imported}")
             with pytest.raises(ValueError, match=expected):
                 run(path, gaussian_psf(13, (1, 3)), mu=0.01, output=output, client=client, progress=False)
             with pytest.raises(ValueError, match="address: expected a cluster whose workers import"):
                 run(path, gaussian_psf(13, (1, 3)), mu=0.01, output=output, address=cluster.scheduler_address,
                     progress=False)
+            with pytest.raises(ValueError, match=expected):
+                plan(path, gaussian_psf(13, (1, 3)), mu=0.01, client=client)
         finally:
             worker.terminate()
             worker.wait(30)

@@ -7,6 +7,7 @@ the network unless the user starts a cluster that does.
 """
 
 import contextlib
+import hashlib
 import importlib
 import logging
 import os
@@ -437,8 +438,9 @@ def _stall_message(statuses):
 def check_worker_versions(client, *, name):
     """Refuse a cluster whose workers import another tiledeblur than this process does, or none.
 
-    A worker solves its tiles with its own tiledeblur. One of another version
-    may write other bytes under this version's name in the output's
+    A worker solves its tiles with its own tiledeblur. One of another version,
+    or of the same version from other sources (another checkout, an edited
+    copy), may write other bytes under this version's name in the output's
     metadata, which a resume then trusts; one without it fails every tile it
     takes, each with an import error. The local cluster's workers share this
     process's environment; those of a scheduler at an address, or of a
@@ -451,16 +453,27 @@ def check_worker_versions(client, *, name):
     name : str
         The option that chose the cluster, for the message.
     """
-    # A lambda travels by value: a function of this module would be looked up in the worker's, which an older
-    # version lacks.
-    found = client.run(lambda: importlib.import_module("tiledeblur").__version__, on_error="return")
-    others = {worker: version for worker, version in found.items() if version != __version__}
+    def imported():
+        # A nested function travels by value: one of this module would be looked up in the worker's, which an older
+        # version lacks. The version alone stays the same across a checkout's commits.
+        package = importlib.import_module("tiledeblur")
+        sources = sorted(Path(package.__file__).parent.glob("*.py"))
+        return package.__version__, hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+
+    own = imported()
+    found = client.run(imported, on_error="return")
+    others = {worker: got for worker, got in found.items() if got != own}
     if others:
-        worker, version = min(others.items())
-        imported = f"none ({version})" if isinstance(version, BaseException) else f"tiledeblur {version}"
+        worker, got = min(others.items())
+        if isinstance(got, BaseException):
+            described = f"none ({got})"
+        elif got[0] == __version__:
+            described = f"tiledeblur {__version__} from other source files (another checkout, or an edited copy)"
+        else:
+            described = f"tiledeblur {got[0]}"
         raise ValueError(f"{name}: expected a cluster whose workers import tiledeblur {__version__}, as this process "
                          f"does, got {len(others)} of {len(found)} workers that do not, such as {worker}, which "
-                         f"imports {imported}.")
+                         f"imports {described}.")
 
 
 def threads(described):

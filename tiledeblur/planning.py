@@ -19,7 +19,7 @@ import fsspec
 import numpy as np
 
 from .arguments import check_int, check_positive
-from .cluster import check_cluster_options, connect, worker_resources
+from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
@@ -489,6 +489,8 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     check_cluster_options(client=client, address=address, n_workers=n_workers)
     remote = client is not None or address is not None
     with connect(client=client, address=address) if remote else contextlib.nullcontext() as active:
+        if remote:
+            check_worker_versions(active, name="client" if client is not None else "address")
         cluster_memory, workers = worker_resources(active, n_workers)
     if not workers and memory_limit is None:
         # Found by a probe: a plan for a scheduler whose workers had not started yet showed tiles that run,
