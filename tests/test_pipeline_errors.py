@@ -67,6 +67,7 @@ CASES = [
     ({"address": "tcp://127.0.0.1:1", "n_workers": 2}, ValueError, "n_workers: expected None with a client or an"),
     ({"address": "no-port"}, ValueError, "address: expected a dask scheduler's address .* got 'no-port'"),
     ({"address": "tcp://127.0.0.1:1"}, ValueError, "address: expected a running dask scheduler, got 'tcp://127"),
+    ({"address": "127.0.0.1:99999"}, ValueError, "address: expected a port from 1 to 65535, got '127.0.0.1:99999'"),
     # dask's own words named no option (found by a probe).
     ({"address": "http://127.0.0.1:8786"}, ValueError,
      r"address: expected a scheme that dask connects with \(inproc, tcp, tls, .*\), got 'http://127.0.0.1:8786'"),

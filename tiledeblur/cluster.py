@@ -237,6 +237,10 @@ def check_scheduler(address):
     Traceback (most recent call last):
     ...
     ValueError: address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', got 'no-port' ...
+    >>> check_scheduler("10.0.0.5:99999")
+    Traceback (most recent call last):
+    ...
+    ValueError: address: expected a port from 1 to 65535, got '10.0.0.5:99999' instead.
     """
     if not isinstance(address, str):
         raise TypeError(f"address: expected a str such as 'tcp://10.0.0.5:8786', got {address!r} instead.")
@@ -251,6 +255,8 @@ def check_scheduler(address):
                          f"{address!r} instead.")
     if scheme != "tcp":
         return
+    if not 0 < port < 2**16:
+        raise ValueError(f"address: expected a port from 1 to 65535, got {address!r} instead.")
     timeout = dask.utils.parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
     try:
         with socket.create_connection((host, port), timeout=timeout) as probe:
