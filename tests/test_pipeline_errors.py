@@ -256,6 +256,15 @@ def test_only_missing_pixels(tmp_path, client):
                                          "missing_value 0 instead."):
         run(tmp_path / "zeros.zarr", PSF, mu=1e-3, missing_value=0, client=client, progress=False)
     assert not (tmp_path / "zeros.deblurred.zarr").exists()
+    # A channel that was not acquired, beside one that was: its output is all NaN, and that is told.
+    channels = np.full((2, 64, 64), np.nan, dtype="f4")
+    channels[1] = data.camera()[:64, :64] / 255
+    zarr.create_array(tmp_path / "one-empty.zarr", data=channels, chunks=(1, 32, 32))
+    with pytest.warns(UserWarning, match=r"expected pixels present in every channel, got none in channels \[0\] of "
+                                         "axis 0; the output is all NaN there."):
+        report = run(tmp_path / "one-empty.zarr", PSF, mu=1e-3, channel_axis=0, client=client, progress=False)
+    result = zarr.open_array(report.output, mode="r")[...]
+    assert np.isnan(result[0]).all() and np.isfinite(result[1]).all()
 
 
 def test_corrupt_chunk_is_named_before_any_tile(scan):

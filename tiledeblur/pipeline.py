@@ -390,12 +390,21 @@ def _scan_input(client, prepared, *, progress):
     lazy = da.from_zarr(array, chunks=_scan_blocks(array))
     if missing_value is not None:  # a fill such as -1e30 is no datum to refuse
         lazy = da.where(lazy == missing_value, np.nan, lazy if floats else 1.0)
-    largest = float(result_of(client, da.nanmax(abs(lazy))))
+    channel_axis = prepared.job.channel_axis
+    others = tuple(axis for axis in range(lazy.ndim) if axis != channel_axis)
+    by_channel = np.atleast_1d(result_of(client, da.nanmax(abs(lazy), axis=others)))
+    largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
     if np.isnan(largest) and missing_value is not None:
         raise ValueError(f"{name}: expected some pixels present, got only missing_value {missing_value!r}"
                          f"{' or NaN' if floats else ''} instead.")
     check_float_range(largest, name=name)
+    empty = np.flatnonzero(np.isnan(by_channel)).tolist()
+    if empty:
+        # An unacquired channel beside others is no error, but its output, all NaN, should not come as a surprise.
+        warnings.warn(f"{name}: expected pixels present in every channel, got none in channels {empty} of axis "
+                      f"{channel_axis}; the output is all NaN there.",
+                      UserWarning, stacklevel=4)  # run, _execute, this: the caller of run
 
 
 def _scan_blocks(array, *, target_bytes=SCAN_BLOCK_BYTES):
