@@ -203,7 +203,7 @@ def test_the_preview_shows_each_channel_in_its_ome_colour(tmp_path):
                                                                       {"name": "y", "type": "space"},
                                                                       {"name": "x", "type": "space"}],
                                                              "datasets": [{"path": "0"}]}],
-                          "omero": {"channels": [{"label": "DAPI", "color": "0000FF"},
+                          "omero": {"channels": [{"label": "DAPI", "color": "blue"},  # a CSS name
                                                  {"label": "GFP", "color": "#00FF00"},  # as other tools write it
                                                  {"label": "RFP", "color": "FF0000FF"}]}}
     preview = tmp_path / "preview.png"

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageColor
 
 from .arguments import check_positive
 from .convert import convert
@@ -33,13 +33,33 @@ def _channel_colors(location, channel_axis, shape):
     """
     multiscale = find_multiscale(location)
     channels = (multiscale.omero or {}).get("channels", []) if multiscale is not None else []
-    # NGFF writes RRGGBB; other tools write #RRGGBB or RRGGBBAA too (found by a probe).
-    found = [re.fullmatch(r"#?([0-9A-Fa-f]{6})(?:[0-9A-Fa-f]{2})?", str(channel.get("color", "")))
-             if isinstance(channel, dict) else None for channel in channels]
+    found = [_rrggbb(channel.get("color")) if isinstance(channel, dict) else None for channel in channels]
     expected = 1 if channel_axis is None else shape[channel_axis]
-    if len(found) != expected or not all(found):
+    if len(found) != expected or None in found:
         return None
-    return [match.group(1) for match in found]
+    return found
+
+
+def _rrggbb(color):
+    """An omero channel's ``color`` as ``"RRGGBB"``, or None where it names no colour.
+
+    NGFF writes RRGGBB; other tools write #RRGGBB, RRGGBBAA or a CSS name
+    (found by a probe: one such colour sent every channel back to the index's).
+
+    Examples
+    --------
+    >>> [_rrggbb(color) for color in ["0000FF", "#00ff00", "FF0000FF", "magenta", "no colour", 255]]
+    ['0000FF', '00ff00', 'FF0000', 'FF00FF', None, None]
+    """
+    if not isinstance(color, str):
+        return None
+    hexadecimal = re.fullmatch(r"#?([0-9A-Fa-f]{6})(?:[0-9A-Fa-f]{2})?", color)
+    if hexadecimal:
+        return hexadecimal.group(1)
+    try:
+        return "{:02X}{:02X}{:02X}".format(*ImageColor.getrgb(color))
+    except ValueError:
+        return None
 
 
 def _check_preview(path, output):
