@@ -166,7 +166,7 @@ def check_float_range(largest, *, name="image"):
         raise ValueError(f"{name}: expected some pixels that are not NaN (NaN marks a missing pixel), got only NaN "
                          "instead.")
     if np.isinf(largest):
-        raise ValueError(f"{name}: expected finite values or NaN for missing pixels, got inf instead.")
+        raise ValueError(f"{name}: expected finite values or NaN for missing pixels, got inf or -inf instead.")
     if largest > MAX_FLOAT_MAGNITUDE:
         # A float mosaic's fill, such as -1e30, is the likeliest cause (found by a probe).
         fill = ("make a fill value that marks missing pixels NaN" if name == "image"
