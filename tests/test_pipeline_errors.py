@@ -293,6 +293,11 @@ def test_an_output_given_as_a_link_is_written_where_it_leads(tmp_path, client):
     expected = run(scan, PSF, output=tmp_path / "plain.zarr", tile=64, mu=0.02, client=client, progress=False)
     np.testing.assert_array_equal(zarr.open_array(link, mode="r")[...],
                                   zarr.open_array(expected.output, mode="r")[...])
+    (tmp_path / "a.zarr").symlink_to(tmp_path / "b.zarr")
+    (tmp_path / "b.zarr").symlink_to(tmp_path / "a.zarr")
+    with pytest.raises(ValueError, match="output: expected a path, or a link to one, got '.*a.zarr', a loop of links "
+                                         r"\(Too many levels of symbolic links\)."):
+        run(scan, PSF, output=tmp_path / "a.zarr", tile=64, mu=0.01, client=client, progress=False)
 
 
 def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_by_overwrite(tmp_path, client):

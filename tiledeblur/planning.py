@@ -302,6 +302,17 @@ def _lies_in(path, folder):
                for above in (path, *map(str, Path(path).parents)) if os.path.exists(above))
 
 
+def _link_target(link):
+    """Where the symbolic link ``link`` leads, existing or not yet; refused where it leads round in a loop."""
+    try:
+        return os.path.realpath(link, strict=True)
+    except FileNotFoundError:
+        return os.path.realpath(link)
+    except OSError as error:  # a loop passed for another run's new output (found by a probe)
+        raise ValueError(f"output: expected a path, or a link to one, got {link!r}, a loop of links "
+                         f"({error.strerror}).") from None
+
+
 def _output_location(output, source, component):
     """Where the output goes: ``output``, or by default beside the store that holds the input, never inside it.
 
@@ -321,7 +332,7 @@ def _output_location(output, source, component):
     if target.is_local and os.path.islink(target.url):
         # The store is where the link leads, as for a shell's cp: zarr would not replace a link for overwrite=True,
         # and a link to nowhere yet passed for another run's new output (found by a probe).
-        target = dataclasses.replace(target, url=os.path.realpath(target.url))
+        target = dataclasses.replace(target, url=_link_target(target.url))
     if _same_store(root, target):
         raise ValueError(
             f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
