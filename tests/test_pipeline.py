@@ -24,8 +24,9 @@ import tiledeblur
 from tiledeblur import TileError, deconvolve, run
 from tiledeblur.io import MARKER_FOLDER, fingerprint
 from tiledeblur.ome import _mean_of_present
-from tiledeblur.pipeline import OutputReplacedError, _compute_tiles, process_tile
+from tiledeblur.pipeline import _compute_tiles, process_tile
 from tiledeblur.planning import prepare
+from tiledeblur.resume import OutputReplacedError
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 from tiledeblur.tiling import estimate_tile_bytes
 

@@ -15,7 +15,6 @@ import dataclasses
 import errno
 import functools
 import itertools
-import json
 import logging
 import math
 import os
@@ -24,9 +23,7 @@ import time
 import warnings
 
 import dask.array as da
-import fsspec
 import numpy as np
-import zarr
 from distributed import as_completed
 
 from ._version import __version__
@@ -42,10 +39,18 @@ from .cluster import (
     workers,
 )
 from .image import check_float_range, to_float
-from .io import DoneMarkers, create_output, fingerprint, plane_axes, read_channels, write_channels
+from .io import DoneMarkers, create_output, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
 from .progress import Progress
+from .resume import (
+    OutputReplacedError,
+    existing_output,
+    finished_tiles,
+    owned_output,
+    resumed_tile,
+    run_identity,
+)
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
 from .tiling import TilePlan
 
@@ -70,10 +75,6 @@ class TileError(RuntimeError):
 
 class DiskSpaceWarning(UserWarning):
     """The output, uncompressed, may not fit the free space of its local disk."""
-
-
-class OutputReplacedError(RuntimeError):
-    """A tile found that another run had created its output anew since this run started; it wrote nothing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +158,7 @@ def process_tile(job, tile):
     """Deconvolve one tile on a worker and write its core; return its statistics."""
     _keep_arrays_on_the_heap()
     started = time.perf_counter()
-    _owned_output(job, tile)  # not solved only to be refused: another run replaced the output (found by a probe)
+    owned_output(job, tile)  # not solved only to be refused: another run replaced the output (found by a probe)
     source = job.source.open("r")
     channels = read_channels(source, tile.read, job.channel_axis)
     cores, unconverged = [], []
@@ -166,178 +167,13 @@ def process_tile(job, tile):
         cores.append(restored[tile.trim])
         if not info.converged:
             unconverged.append((channel, info.message))
-    write_channels(_owned_output(job, tile), tile.core, job.channel_axis,
+    write_channels(owned_output(job, tile), tile.core, job.channel_axis,
                    _cast(np.stack(cores), job.out_dtype, source.dtype, job.missing_value))
-    _owned_output(job, tile)  # once more: a marker must not vouch for chunks of a replaced output
+    owned_output(job, tile)  # once more: a marker must not vouch for chunks of a replaced output
     DoneMarkers(job.target).mark(tile.index)
     # Image pixels, as the README's rates count them: an RGB pixel is one pixel, not three.
     pixels = math.prod(s.stop - s.start for s in tile.core)
     return {"pixels": pixels, "seconds": time.perf_counter() - started, "unconverged": unconverged}
-
-
-def _owned_output(job, tile):
-    """The output opened for writing, if it is still the one this run created or resumes.
-
-    dask cannot stop a task that is running: the tiles of an interrupted run
-    on a user's cluster finish later, and would write the old settings'
-    chunks and done-markers into an output that ``overwrite=True`` has
-    created anew since. Every creation records a new ``run`` token, and a
-    tile writes nothing when the token has changed.
-    """
-    try:
-        target = job.target.open("r+")
-    except FileNotFoundError as error:  # zarr's "no array or group here" too
-        # Found by a probe: while an overwrite removed the output, this run's tiles failed one by one, each with
-        # zarr's GroupNotFoundError and the advice to run again.
-        raise OutputReplacedError(
-            f"{tile.name} not written: {job.target.url!r} was removed, or is being replaced by another run, since "
-            "this one started."
-        ) from error
-    if target.attrs.get("tiledeblur", {}).get("run") != job.run:
-        raise OutputReplacedError(
-            f"{tile.name} not written: {job.target.url!r} was replaced by another run since this one started."
-        )
-    return target
-
-
-def _identity(prepared):
-    """The settings a resume must match, as plain JSON values."""
-    job = prepared.job
-    identity = {
-        "input": {
-            # Where links lead, for a local path: the same input spelled through a link was refused (a probe).
-            "url": os.path.realpath(job.source.array_url) if job.source.is_local else job.source.array_url,
-            "shape": list(prepared.array.shape),
-            "dtype": str(prepared.array.dtype),
-            "fingerprint": fingerprint(prepared.array),
-        },
-        "psf": [p.tolist() for p in job.psfs],
-        "settings": {**dataclasses.asdict(job.settings[0]), "mu": job.mu},  # the channels differ in mu alone
-        "channel_axis": job.channel_axis,
-        "out_dtype": job.out_dtype,
-        # Only where given: outputs written before the option existed still resume.
-        **({"missing_value": job.missing_value} if job.missing_value is not None else {}),
-        "tile": prepared.plan.tile,
-        "chunk": prepared.plan.chunk,
-        "halo": prepared.plan.halo,
-        "ome": dataclasses.asdict(prepared.multiscale) if prepared.multiscale is not None else None,
-    }
-    return json.loads(json.dumps(identity))
-
-
-def _existing_output(target):
-    """``(identity, complete)`` of an existing output, or ``None`` where there is none.
-
-    An empty folder counts as none: it holds nothing to lose, and a run
-    killed while creating its output leaves one. An OME-Zarr group whose
-    level-0 array is missing is incomplete; its identity is the group's.
-    ``{}`` is the identity of anything that tiledeblur did not write.
-    """
-    fs, path = fsspec.core.url_to_fs(target.url, **target.storage_options)
-    if not fs.exists(path) or (fs.isdir(path) and not fs.find(path)):
-        return None
-    try:
-        recorded, complete = dict(target.open("r").attrs).get("tiledeblur", {}), True
-    except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):  # not the array this run writes
-        recorded, complete = _root_identity(target), False
-    recorded.pop("version", None)
-    return recorded, complete
-
-
-def _root_identity(target):
-    """The identity at the root of ``target``'s store, ``{}`` for anything else.
-
-    The root is the OME-Zarr group of an output, or a plain output where an
-    OME-Zarr one is asked for: either is tiledeblur's, replaced only with
-    ``overwrite``.
-    """
-    if not target.component:
-        return {}
-    try:
-        root = zarr.open(target.url, mode="r", storage_options=target.storage_options or None)
-    except (FileNotFoundError, ValueError, TypeError):
-        return {}
-    return dict(root.attrs).get("tiledeblur", {})
-
-
-def _finished_tiles(prepared, identity, existing, *, overwrite, resume):
-    """``(finished, replace, run)``: tiles already written by an identical earlier run, ``None`` for a new output.
-
-    ``existing`` is the output's :func:`_existing_output`.
-
-    Refuses, before anything is written, an existing output that is not an
-    identical run's, unless ``overwrite``, and anything that tiledeblur did
-    not write, even then. ``replace`` tells to create the
-    output over what is there: with ``overwrite``, or over this very run's
-    output that an interruption left half created. ``run`` is the token of
-    the output's creation (see :func:`_owned_output`): the resumed output's,
-    or a new one.
-    """
-    target = prepared.job.target
-    if existing is not None and not target.holds_zarr():
-        # Not even with overwrite: a folder of someone's files is no output to replace (found by a probe).
-        raise ValueError(f"output: expected a new path or a Zarr store to replace, got {target.url!r}, which holds "
-                         "other files; pass another output.")
-    if existing is not None and not existing[0] and not DoneMarkers(target).exist():
-        # Nor a Zarr store that tiledeblur did not write: it is someone's data, such as the raw scan given as the
-        # output by mistake (found by a probe: --overwrite replaced a raw OME-Zarr, and the refusal without it
-        # said the store was written with other settings).
-        raise ValueError(f"output: expected a new path or an output of tiledeblur, got {target.url!r}, a Zarr store "
-                         "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
-    if existing is None or overwrite:
-        return None, overwrite, os.urandom(8).hex()
-    if not resume:
-        raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
-    recorded, complete = existing
-    run = recorded.pop("run", None)
-    if recorded != identity:
-        differing = f" (differing: {', '.join(_differences(recorded, identity))})" if recorded else ""
-        raise ValueError(
-            f"output: {target.url!r} exists and was written from another input or with other settings{differing}; "
-            "pass overwrite=True to replace it, or another output."
-        )
-    if not complete:
-        if dataclasses.replace(target, url=target.array_url, component="").holds_zarr():
-            # Its level 0 is there but could not be read (a remote store's passing error, damaged metadata):
-            # created anew, it would lose every tile written (found in a review).
-            raise ValueError(f"output: expected an output whose array {target.component!r} can be read, got "
-                             f"{target.url!r}, whose array could not be; check the store, or pass overwrite=True.")
-        return None, True, os.urandom(8).hex()
-    planned = {tile.index for tile in prepared.plan.tiles()}
-    return DoneMarkers(target).done() & planned, False, run
-
-
-def _differences(recorded, identity):
-    """The names of the settings in which an output's recorded identity and this run's differ.
-
-    Examples
-    --------
-    >>> _differences({"tile": 1024, "settings": {"mu": 0.01, "loss": "tv"}},
-    ...              {"tile": 512, "settings": {"mu": 0.02, "loss": "tv"}})
-    ['mu', 'tile']
-    """
-    names = set()
-    for key in recorded.keys() | identity.keys():
-        before, now = recorded.get(key), identity.get(key)
-        if key == "settings" and isinstance(before, dict) and isinstance(now, dict):
-            names.update(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
-        elif before != now:
-            names.add(key)
-    return sorted(names)
-
-
-def _resumed_tile(existing, identity):
-    """The tile of the ``existing`` output (an :func:`_existing_output`) where only its tile tells it from ``identity``.
-
-    None where there is no output, or it differs in more.
-
-    ``tile="auto"`` follows the workers' number and memory, so the same call
-    on another allocation chose another tile, and was refused its resume
-    (found by a probe).
-    """
-    recorded = {key: value for key, value in existing[0].items() if key != "run"} if existing else {}
-    tile = recorded.get("tile")
-    return tile if tile != identity["tile"] and recorded == {**identity, "tile": tile} else None
 
 
 def _output_chunks(prepared):
@@ -417,6 +253,7 @@ def _scan_blocks(array, *, target_bytes=SCAN_BLOCK_BYTES):
 
     Examples
     --------
+    >>> import zarr
     >>> _scan_blocks(zarr.create_array({}, shape=(100, 3000), chunks=(10, 10), dtype="f4"), target_bytes=40_000)
     (100, 160)
     """
@@ -743,12 +580,12 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
         prepared.job.target.check_placeable()  # writable or not: a finished output on a read-only disk is done
-        identity = _identity(prepared)
-        existing = _existing_output(prepared.job.target)  # read once for both
-        resumed = _resumed_tile(existing, identity) if tile == "auto" and not overwrite else None
+        identity = run_identity(prepared)
+        existing = existing_output(prepared.job.target)  # read once for both
+        resumed = resumed_tile(existing, identity) if tile == "auto" and not overwrite else None
         if resumed is not None:
             prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
-        finished, replace, output_run = _finished_tiles(prepared, identity, existing, overwrite=overwrite,
+        finished, replace, output_run = finished_tiles(prepared, identity, existing, overwrite=overwrite,
                                                         resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
         computed = 0
