@@ -26,8 +26,19 @@ from autograd.extend import defvjp, primitive
 from .operators import blur, differences, differences_adjoint
 
 __all__ = [
-    "DEFAULT_MU", "DUAL_UPDATES", "HESSIANS", "LOSSES", "QUADRATIC_LOSSES", "article", "sum_of_squares",
-    "tikhonov", "tikhonov_hessian", "tv", "tv_dual", "tv_hessian",
+    "DEFAULT_MU",
+    "DUAL_UPDATES",
+    "HESSIANS",
+    "LOSSES",
+    "QUADRATIC_LOSSES",
+    "article",
+    "regularizer_curvature",
+    "sum_of_squares",
+    "tikhonov",
+    "tikhonov_hessian",
+    "tv",
+    "tv_dual",
+    "tv_hessian",
 ]
 
 
@@ -160,3 +171,12 @@ DUAL_UPDATES = {"tv": tv_dual}
 #: Default ``mu`` per loss, for images on a [0, 1] scale with noise near 0.01:
 #: the best of a sweep on the noisy astronaut crop of the quality test.
 DEFAULT_MU = {"article": 0.2, "tikhonov": 1e-2, "tv": 2e-3}
+
+
+def regularizer_curvature(settings):
+    """The largest curvature of the loss's regularizer per unit of ``DᵀD``: the weight of ``P``, and the scale of the gradient.
+
+    Smoothed total variation curves most where the image is flat, ``mu / eps``;
+    the article's loss is preconditioned as Tikhonov with its ``mu``.
+    """
+    return settings.mu / settings.eps if settings.loss == "tv" else settings.mu
