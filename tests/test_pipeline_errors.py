@@ -353,6 +353,15 @@ def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
     # The array named as a component: the same default output, which this run then resumes.
     again = run(store, PSF, component="a/b", mu=0.01, n_workers=1, progress=False)
     assert (again.output, again.tiles_computed) == (report.output, 0)
+    # The array a.b has the same default output: it never replaces a/b's (found by a probe: overwrite=True did).
+    zarr.open_group(store, mode="a").create_array("a.b", shape=(96, 80), dtype="u1", fill_value=7)
+    before, written = _digest(store), _digest(tmp_path / "slides.a.b.deblurred.zarr")
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match=r"output: expected the default output of this input to be new or its "
+                                             r"own, got '.*slides.a.b.deblurred.zarr', which holds the output of "
+                                             r"another input, '.*slides.zarr/a/b'; pass an output to name another."):
+            run(store, PSF, component="a.b", mu=0.01, overwrite=overwrite, progress=False)
+    assert _digest(tmp_path / "slides.a.b.deblurred.zarr") == written
     assert _digest(store) == before
 
 

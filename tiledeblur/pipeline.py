@@ -585,8 +585,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         resumed = resumed_tile(existing, identity) if tile == "auto" and not overwrite else None
         if resumed is not None:
             prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
-        finished, replace, output_run = finished_tiles(prepared, identity, existing, overwrite=overwrite,
-                                                        resume=resume)
+        finished, replace, output_run = finished_tiles(prepared, identity, existing, named=output is not None,
+                                                       overwrite=overwrite, resume=resume)
         prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
         computed = 0
         if not _complete(prepared, finished):  # a finished output needs no cluster, nor room to write

@@ -109,14 +109,16 @@ def _root_identity(target):
     return dict(root.attrs).get("tiledeblur", {})
 
 
-def finished_tiles(prepared, identity, existing, *, overwrite, resume):
+def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
     """``(finished, replace, run)``: tiles already written by an identical earlier run, ``None`` for a new output.
 
-    ``existing`` is the output's :func:`existing_output`.
+    ``existing`` is the output's :func:`existing_output`; ``named`` tells
+    whether the caller named the output, or took the default.
 
     Refuses, before anything is written, an existing output that is not an
     identical run's, unless ``overwrite``, and anything that tiledeblur did
-    not write, even then. ``replace`` tells to create the
+    not write, or another input's output at a default name, even then.
+    ``replace`` tells to create the
     output over what is there: with ``overwrite``, or over this very run's
     output that an interruption left half created. ``run`` is the token of
     the output's creation (see :func:`owned_output`): the resumed output's,
@@ -133,6 +135,13 @@ def finished_tiles(prepared, identity, existing, *, overwrite, resume):
         # said the store was written with other settings).
         raise ValueError(f"output: expected a new path or an output of tiledeblur, got {target.url!r}, a Zarr store "
                          "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
+    written_from = (existing[0].get("input") or {}).get("url") if existing is not None else None
+    if not named and written_from not in (None, identity["input"]["url"]):
+        # Not even with overwrite: default names can meet, as those of scan.zarr and scan, or of the arrays a/b and
+        # a.b of one store (found by a probe: with overwrite=True each such run replaced the one before).
+        raise ValueError(f"output: expected the default output of this input to be new or its own, got "
+                         f"{target.url!r}, which holds the output of another input, {written_from!r}; pass an "
+                         "output to name another.")
     if existing is None or overwrite:
         return None, overwrite, os.urandom(8).hex()
     if not resume:
