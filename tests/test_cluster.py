@@ -152,15 +152,25 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
     assert not (tmp_path / "scan.deblurred.zarr").exists()
 
 
-def test_a_client_that_is_not_one_or_is_closed_is_refused(tmp_path):
+def test_a_client_that_is_not_one_is_closed_or_asynchronous_is_refused(tmp_path):
     """An address passed as client=, and a closed client: AttributeError and RuntimeError before (found by a probe)."""
     path = tmp_path / "scan.zarr"
     zarr.create_array(path, data=np.zeros((64, 64), dtype=np.uint8), chunks=(32, 32))
     with pytest.raises(TypeError, match="client: expected None or a distributed.Client, got 'tcp://127.0.0.1:8786' "
                                         "instead; pass a scheduler's address as address="):
         run(path, gaussian_psf(5, 1.0), client="tcp://127.0.0.1:8786", progress=False)
-    with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as closed:
-        pass
+    with local_cluster(1, dashboard_address="127.0.0.1:0") as cluster:
+        with Client(cluster) as closed:
+            pass
+
+        async def in_a_notebook():
+            async with Client(cluster.scheduler_address, asynchronous=True) as client:
+                for call in (run, plan):
+                    with pytest.raises(TypeError, match="client: expected a synchronous distributed.Client, got an "
+                                                        "asynchronous one; create the client without asynchronous"):
+                        call(path, gaussian_psf(5, 1.0), client=client)
+
+        asyncio.run(in_a_notebook())
     for call in (run, plan):
         with pytest.raises(ValueError, match="client: expected a running distributed.Client, got one whose status "
                                              "is 'closed'"):

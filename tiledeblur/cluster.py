@@ -524,5 +524,9 @@ def check_cluster_options(*, client, address, n_workers):
     if client is not None and not isinstance(client, Client):
         advice = "; pass a scheduler's address as address=" if isinstance(client, str) else ""
         raise TypeError(f"client: expected None or a distributed.Client, got {client!r} instead{advice}.")
+    if client is not None and client.asynchronous:
+        # Its calls return coroutines, which run() cannot await (found by a probe: an AttributeError deep inside).
+        raise TypeError("client: expected a synchronous distributed.Client, got an asynchronous one; create the "
+                        "client without asynchronous=True (run() blocks until the output is written).")
     if client is not None and client.status != "running":
         raise ValueError(f"client: expected a running distributed.Client, got one whose status is {client.status!r}.")
