@@ -50,6 +50,7 @@ CASES = [
     ({"ome": 0}, TypeError, "ome: expected None, True or False, got 0 instead"),
     ({"mu": -1.0}, ValueError, "mu: expected a positive finite number"),
     ({"mu": [0.01, -1]}, ValueError, r"mu\[1\]: expected a positive finite number, got -1 instead"),
+    ({"mu": [0.01, 1e39]}, ValueError, r"mu\[1\]: expected a positive number up to 1e\+20, got 1e\+39 instead"),
     ({"mu": ["auto", 0.01]}, ValueError, (r"mu: expected 'auto', a number, or a list of numbers, one per channel, "
                                          r"got \['auto', 0.01\] instead")),
     ({"mu": np.array(-1.0)}, ValueError, "mu: expected a positive finite number, got -1.0 instead"),

@@ -100,6 +100,8 @@ def test_settings_defaults_per_loss():
     [
         ({"loss": "l1"}, ValueError, r"loss: expected one of \('article', 'tikhonov', 'tv'\), got 'l1'"),
         ({"mu": -1.0}, ValueError, "mu: expected a positive finite number, got -1.0"),
+        # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).
+        ({"mu": 1e39}, ValueError, r"mu: expected a positive number up to 1e\+20, got 1e\+39"),
         ({"mu": "big"}, TypeError, "mu: expected a positive number, got 'big'"),
         ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
         ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),

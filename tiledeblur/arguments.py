@@ -42,8 +42,8 @@ def check_int(name, value, *, expected="an int"):
     return int(value)
 
 
-def check_positive(name, value):
-    """Refuse a ``value`` that is not a positive, finite number (bools included).
+def check_positive(name, value, *, largest=math.inf):
+    """Refuse a ``value`` that is not a positive, finite number (bools included), or is above ``largest``.
 
     Examples
     --------
@@ -51,11 +51,17 @@ def check_positive(name, value):
     Traceback (most recent call last):
     ...
     ValueError: mu: expected a positive finite number, got 0.0 instead.
+    >>> check_positive("mu", 1e39, largest=1e20)
+    Traceback (most recent call last):
+    ...
+    ValueError: mu: expected a positive number up to 1e+20, got 1e+39 instead.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a positive number, got {value!r} instead.")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a positive finite number, got {value!r} instead.")
+    if value > largest:
+        raise ValueError(f"{name}: expected a positive number up to {largest:g}, got {value!r} instead.")
 
 
 def check_flag(name, value):

@@ -25,7 +25,7 @@ from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channel
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .psf import check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings
+from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings
 from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes
 
 __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
@@ -214,7 +214,7 @@ def _check_mu(mu):
     if np.ndim(mu) != 1 or not len(mu) or any(is_auto(channel_mu) for channel_mu in mu):
         raise ValueError(f"mu: expected 'auto', a number, or a list of numbers, one per channel, got {mu!r} instead.")
     for index, channel_mu in enumerate(mu):
-        check_positive(f"mu[{index}]", channel_mu)
+        check_positive(f"mu[{index}]", channel_mu, largest=MAX_MU)
     return tuple(float(channel_mu) for channel_mu in mu)
 
 
