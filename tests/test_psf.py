@@ -32,6 +32,7 @@ def test_gaussian_psf_per_axis_size_and_symmetry():
     [
         (12, 1.0, ValueError, "size: expected odd"),
         (13.0, 1.0, TypeError, "size: expected an int"),
+        (True, 1.0, TypeError, "size: expected an int or a pair of ints, got True"),  # numpy's words before
         (13, 0.0, ValueError, "sigma: expected positive"),
         (13, (1, 2, 3), ValueError, "sigma: expected one value or two"),
         (13, "a", TypeError, "sigma: expected a number or a pair of numbers, got 'a'"),
@@ -84,6 +85,8 @@ def test_check_psf_normalizes_without_touching_the_input():
     assert psf.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(psf * 12, raw)
     assert raw[1, 1] == 4
+    # Values whose sum overflows: all zeros before (found by a probe).
+    np.testing.assert_allclose(check_psf(raw * 2.5e307), raw / 12)
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".tif", ".tiff", ".zarr", ".fits"])

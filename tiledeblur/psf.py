@@ -32,7 +32,7 @@ def _parse_pair(value, name, kind):
         pair = tuple(np.broadcast_to(np.asarray(value), (2,)).tolist())
     except ValueError:
         raise ValueError(f"{name}: expected one value or two, got {value!r} instead.") from None
-    if kind is int and not all(isinstance(v, int) for v in pair):
+    if kind is int and not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
         raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r} instead.")
     if kind is float and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair):
         raise TypeError(f"{name}: expected a number or a pair of numbers, got {value!r} instead.")
@@ -138,7 +138,11 @@ def check_psf(psf, *, name="psf"):
         raise ValueError(f"{name}: expected non-negative values, got minimum {minimum:g}{share} instead; "
                          "if a measured PSF's background noise made them, clip it to zero first, as with "
                          "np.clip(psf, 0, None).")
-    total = array.sum()
+    with np.errstate(over="ignore"):
+        total = array.sum()
+    if not np.isfinite(total):  # finite values whose sum overflows: normalized, it was all zeros (found by a probe)
+        array = array / array.max()
+        total = array.sum()
     if total <= 0:
         raise ValueError(f"{name}: expected a positive sum, got {total:g} instead.")
     _warn_if_on_a_floor(array, name)
