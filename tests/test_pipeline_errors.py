@@ -164,8 +164,8 @@ def test_missing_and_empty_and_3d(tmp_path):
                                          r"shape \(2, 3, 20, 20\) instead; select one time point"):
         run(tmp_path / "time_lapse.zarr", PSF, channel_axis=1, progress=False)  # no channel axis would do
     zarr.create_array(tmp_path / "czyx.zarr", shape=(3, 1, 20, 20), dtype="u1")
-    with pytest.raises(ValueError, match=r"channel_axis: expected None or an axis for 4-D data .* its other axes of "
-                                         r"length one, got None"):
+    with pytest.raises(ValueError, match=r"channel_axis: expected the axis of the channels \(.*\) for 4-D data of "
+                                         r"shape \(3, 1, 20, 20\), got None instead; pass channel_axis=0.$"):
         run(tmp_path / "czyx.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "rgb.zarr", shape=(40, 30, 3), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: .* 0 makes 40 planes of 30 x 3 px, smaller than the 13 x 13 "

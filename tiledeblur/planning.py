@@ -99,8 +99,11 @@ def _check_layout(array, channel_axis):
         fitting = [c for c in range(array.ndim) if _fits(array.shape, c)]
         shortest = min(fitting, key=lambda c: array.shape[c]) if fitting else None
         advice = "None" if shortest is None else (-1 if shortest == array.ndim - 1 else shortest)
-        raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, its "
-                         f"other axes of length one, got {channel_axis!r} instead; pass channel_axis={advice}.")
+        if array.ndim > 3:
+            expected = ("the axis of the channels (the plane is the last two others, and any further axis has "
+                        "length one)")
+        raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
+                         f"{channel_axis!r} instead; pass channel_axis={advice}.")
     yx = tuple(array.shape[i] for i in plane_axes(array.ndim, axis))
     return axis, yx, 1 if axis is None else array.shape[axis]
 
