@@ -166,6 +166,15 @@ def test_dimension_names_give_the_channels_axis_and_the_output_keeps_them(tmp_pa
                                          "the channels, got -1 instead"):
         run(tmp_path / "cyx.zarr", article_psf, channel_axis=-1, mu=0.01, output=tmp_path / "x.zarr", client=client,
             progress=False)
+    # Other tools write "C" or "channel"; z and t name a stack's planes, which are no channels (found by a probe).
+    zarr.create_array(tmp_path / "yxc.zarr", data=np.moveaxis(cyx, 0, -1), chunks=(64, 64, 3),
+                      dimension_names=["y", "x", "Channel"])
+    assert tiledeblur.plan(tmp_path / "yxc.zarr", article_psf, mu=0.01).channels == 3
+    zarr.create_array(tmp_path / "zyx.zarr", data=cyx, chunks=(3, 64, 64), dimension_names=["Z", "y", "x"])
+    for channel_axis in (None, 0):
+        with pytest.raises(ValueError, match=r"zarr_path: expected a plane, .* got shape \(3, 128, 128\), whose axis "
+                                             r"'z' holds 3 planes; select one time point or z plane first"):
+            tiledeblur.plan(tmp_path / "zyx.zarr", article_psf, mu=0.01, channel_axis=channel_axis)
 
 
 def test_each_channel_is_solved_at_its_own_scale(tmp_path, small_scan, article_psf, client):

@@ -43,6 +43,9 @@ DEFAULT_CHUNK = 512
 #: Larger tiles save little halo work ((1024 + 2 * 53)² / 1024² = 1.22) but
 #: balance load worse and need more memory per worker.
 MAX_AUTO_TILE = 1024
+#: Axis names, lowercase, of the channels, and of the planes of a stack (NGFF's c, z and t).
+CHANNEL_AXIS_NAMES = ("c", "channel")
+STACK_AXIS_NAMES = ("z", "t", "time")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,17 +142,44 @@ def _check_planes(axis, shape, channels, psf_shape, ndim):
     )
 
 
-def _named_channel_axis(array):
-    """The axis that a Zarr 3 array's ``dimension_names`` name ``"c"``, as NGFF names the channels' axis; else None.
+def _axis_names(array, multiscale):
+    """The names of ``array``'s axes: its OME-Zarr ``multiscale``'s, else its Zarr 3 ``dimension_names``, lowercase.
 
     Examples
     --------
     >>> import zarr
-    >>> _named_channel_axis(zarr.create_array({}, shape=(3, 8, 8), dtype="u1", dimension_names=["c", "y", "x"]))
-    0
+    >>> _axis_names(zarr.create_array({}, shape=(3, 8, 8), dtype="u1", dimension_names=["C", "y", None]), None)
+    ['c', 'y', '']
     """
-    names = list(getattr(array.metadata, "dimension_names", None) or ())
-    return names.index("c") if names.count("c") == 1 else None
+    names = ([axis["name"] for axis in multiscale.axes] if multiscale is not None
+             else getattr(array.metadata, "dimension_names", None) or ())
+    return [str(name or "").lower() for name in names]
+
+
+def _named_channel_axis(names):
+    """The axis that ``names`` call ``"c"`` (as NGFF names the channels') or ``"channel"``; None where none or two do.
+
+    Examples
+    --------
+    >>> _named_channel_axis(["c", "y", "x"]), _named_channel_axis(["y", "x", "channel"]), _named_channel_axis([])
+    (0, 2, None)
+    """
+    named = [axis for axis, name in enumerate(names) if name in CHANNEL_AXIS_NAMES]
+    return named[0] if len(named) == 1 else None
+
+
+def _refuse_stacks(shape, names):
+    """Refuse an axis that ``names`` call z or t where it holds more than one plane: no channels, but a stack.
+
+    Found by a probe: a z-stack named ``z, y, x`` was told to pass
+    ``channel_axis=0``, and then each plane was deblurred in 2-D as a channel
+    with its own weight, which a microscopist may take for a 3-D deconvolution.
+    """
+    for name, length in zip(names, shape):
+        if name in STACK_AXIS_NAMES and length > 1:
+            raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, got shape {shape}, "
+                             f"whose axis {name!r} holds {length} planes; select one time point or z plane first "
+                             "(tiledeblur deblurs planes in 2-D, not stacks in 3-D).")
 
 
 def _agreed_channel_axis(own, ndim, channel_axis, *, where):
@@ -379,11 +409,13 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     found = find_multiscale(source)
     if found is not None and len(found.axes) != array.ndim:
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
+    names = _axis_names(array, found)
+    _refuse_stacks(array.shape, names)
     if found is not None:
         own = next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None)
         channel_axis = _agreed_channel_axis(own, array.ndim, channel_axis, where="the OME-Zarr metadata")
     else:
-        channel_axis = _agreed_channel_axis(_named_channel_axis(array), array.ndim, channel_axis,
+        channel_axis = _agreed_channel_axis(_named_channel_axis(names), array.ndim, channel_axis,
                                             where="the array's dimension_names")
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value = check_missing_value(missing_value, array.dtype)
