@@ -121,6 +121,8 @@ def test_numpy_scalars_become_python_numbers():
     """A run records its settings as JSON, which takes no NumPy scalars."""
     settings = SolverSettings(mu=np.float32(0.01), eps=np.float64(0.03), maxiter=np.int64(5), nonneg=np.bool_(True))
     assert json.loads(json.dumps(dataclasses.asdict(settings)))["maxiter"] == 5
+    # A 0-d array, as NumPy's reductions give, as run() takes it (deconvolve refused it, found by a probe).
+    assert SolverSettings(mu=np.array(0.01), tol=np.array(1e-4)) == SolverSettings(mu=0.01, tol=1e-4)
 
 
 @pytest.mark.parametrize(

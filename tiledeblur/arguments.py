@@ -56,6 +56,8 @@ def check_positive(name, value, *, largest=math.inf):
     ...
     ValueError: mu: expected a positive number up to 1e+20, got 1e+39 instead.
     """
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # as NumPy's reductions return them
+        value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a positive number, got {value!r} instead.")
     if not (math.isfinite(value) and value > 0):

@@ -79,8 +79,9 @@ class DiskSpaceWarning(UserWarning):
 
 @dataclasses.dataclass(frozen=True)
 class RunReport:
-    """What :func:`run` did. ``output`` is the written array's location."""
+    """What :func:`run` did."""
 
+    #: The output's location: the written array, or the OME-Zarr group whose level ``"0"`` it is.
     output: str
     plan: TilePlan
     #: The weight of an image without channels; for one with channels, a tuple of each channel's.
@@ -535,8 +536,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         Workers of the local cluster started when neither ``client`` nor
         ``address`` is given; defaults to the number of cores.
     out_dtype : {"float32", "float64", "input"}
-        ``"input"`` writes the input's dtype: integer outputs are clipped to
-        [0, 1] of the float scale and rounded, so overshoot is lost.
+        ``"input"`` writes the input's dtype: integer outputs are rounded and
+        clipped to the dtype's range, so overshoot beyond it is lost.
     ome : bool, optional
         Write an OME-Zarr group: level ``"0"`` and a pyramid of 2 × 2 means
         built from it on the cluster (see :mod:`tiledeblur.ome`). ``None``

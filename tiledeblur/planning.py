@@ -392,7 +392,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     """Validate every argument and plan the tiles; opens the input read-only."""
     for name, value, choices in (("loss", loss, TILE_LOSSES), ("out_dtype", out_dtype, OUT_DTYPES)):
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
-            raise TypeError(f"{name}: expected one of {choices}, got {value!r} instead.")
+            raise TypeError(f"{name}: expected one of {choices}, a str, got {value!r} instead.")
     if loss not in TILE_LOSSES:
         why = ("; the article's loss weights each tile differently, so its tiles would not join (see "
                "tiledeblur.objectives)") if loss == "article" else ""
