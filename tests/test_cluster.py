@@ -178,8 +178,10 @@ def test_a_client_that_is_not_one_is_closed_or_asynchronous_is_refused(tmp_path)
     assert not (tmp_path / "scan.deblurred.zarr").exists()
 
 
-def test_a_lost_scheduler_is_one_line_and_the_written_tiles_stay(tmp_path):
-    """The user's scheduler dies mid-run: a KeyError's traceback after 30 s before (found by a probe)."""
+@pytest.mark.parametrize("n_workers", [1, 0], ids=["while tiles run", "before the first worker"])
+def test_a_lost_scheduler_is_one_line_and_the_written_tiles_stay(tmp_path, n_workers):
+    """The user's scheduler dies mid-run: a KeyError's traceback after 30 s before; before the first tile, dask's own
+    "Timed out trying to connect" or "ConnectionPool closing." (found by probes)."""
     path = tmp_path / "scan.zarr"
     zarr.create_array(path, data=np.tile(data.camera(), (2, 2)), chunks=(256, 256))
     with socket.socket() as probe:
@@ -188,26 +190,35 @@ def test_a_lost_scheduler_is_one_line_and_the_written_tiles_stay(tmp_path):
     dask_command = Path(sys.executable).with_name("dask")
     scheduler = subprocess.Popen([dask_command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                   "--dashboard-address", "127.0.0.1:0"], stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([dask_command, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--host",
-                               "127.0.0.1", "--dashboard-address", "127.0.0.1:0"], stderr=subprocess.DEVNULL)
+    workers = [subprocess.Popen([dask_command, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--host",
+                                 "127.0.0.1", "--dashboard-address", "127.0.0.1:0"], stderr=subprocess.DEVNULL)
+               for _ in range(n_workers)]
     try:
         output = tmp_path / "out.zarr"
         driver = subprocess.Popen([Path(sys.executable).with_name("tiledeblur"), "run", path, "--psf",
                                    "gaussian:13,1,3", "--mu", "0.001", "--tile", "256", "--address",
-                                   f"tcp://127.0.0.1:{port}", "--out", output], stderr=subprocess.PIPE, text=True)
+                                   f"tcp://127.0.0.1:{port}", "--out", output], stderr=subprocess.PIPE, text=True,
+                                  # dask's wait to reconnect, 30 s by default
+                                  env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"})
         markers = output / ".tiledeblur" / "done"
-        while not (markers.exists() and any(markers.iterdir())):
-            assert driver.poll() is None, driver.stderr.read()
-            time.sleep(0.05)
+        if n_workers:
+            while not (markers.exists() and any(markers.iterdir())):
+                assert driver.poll() is None, driver.stderr.read()
+                time.sleep(0.05)
+        else:
+            told = []
+            while not told or "waiting for the cluster's first worker" not in told[-1]:
+                told.append(driver.stderr.readline())
+                assert told[-1], told
         scheduler.kill()
         _, stderr = driver.communicate(timeout=120)
     finally:
-        for process in (scheduler, worker):
+        for process in (scheduler, *workers):
             process.kill()
             process.wait()
     assert driver.returncode == 1 and "Traceback" not in stderr and "ERROR" not in stderr, stderr
     assert stderr.splitlines()[-1].startswith("tiledeblur: the dask scheduler was lost")
-    assert any(markers.iterdir())
+    assert any(markers.iterdir()) if n_workers else not output.exists()
 
 
 def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd):

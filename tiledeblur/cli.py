@@ -211,10 +211,12 @@ def main(argv=None):
     try:
         return _run_command(argv)
     except KeyboardInterrupt as interruption:
-        # The cluster is shut down on the way out; finished tiles stay written.
+        # The cluster is shut down on the way out; finished tiles stay written. Only run resumes them: plan
+        # writes nothing, and convert refuses its own output (found by a probe).
         terminated = isinstance(interruption, Terminated)
-        print(f"tiledeblur: {'terminated' if terminated else 'interrupted'}; run the same command again to resume",
-              file=sys.stderr)
+        resumes = (sys.argv[1:] if argv is None else argv)[:1] == ["run"]
+        print(f"tiledeblur: {'terminated' if terminated else 'interrupted'}"
+              f"{'; run the same command again to resume' if resumes else ''}", file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     finally:
         if in_main_thread:

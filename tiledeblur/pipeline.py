@@ -311,12 +311,29 @@ def _tell_of_stall(message, *, progress):
         logger.warning(message)
 
 
-def _scheduler_lost(computed):
-    """The :class:`TileError` of a run whose scheduler went away after ``computed`` tiles."""
+def _scheduler_lost(computed=None):
+    """The :class:`TileError` of a run whose scheduler went away after ``computed`` tiles (None: not while tiles ran)."""
+    when = "" if computed is None else f" after {computed} tiles of this run"
     return TileError(
-        f"the dask scheduler was lost after {computed} tiles of this run; every tile written is kept: run again "
-        "with a running scheduler to compute only the missing tiles."
+        f"the dask scheduler was lost{when}; every tile written is kept: run again with a running scheduler to "
+        "compute only the missing tiles."
     )
+
+
+@contextlib.contextmanager
+def _scheduler_loss_told(client):
+    """Raise :func:`_scheduler_lost` for an error of a call to ``client``'s scheduler once it is gone, in any step.
+
+    Found by a probe: a scheduler lost while ``mu`` was estimated, or while
+    the run waited for its first worker, ended in dask's own words
+    ("ConnectionPool closing.", "Timed out trying to connect").
+    """
+    try:
+        yield
+    except OSError as error:  # dask's CommClosedError and TimeoutError are OSErrors, as a full disk's is
+        if client.status == "running":
+            raise
+        raise _scheduler_lost() from error
 
 
 def _stops_every_tile(error):
@@ -571,6 +588,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     with contextlib.ExitStack() as stack:
         active = None if local else stack.enter_context(connect(client=client, address=address))
         if not local:
+            stack.enter_context(_scheduler_loss_told(active))
             _wait_for_a_worker(active, progress=progress)
             check_worker_versions(active, name="client" if client is not None else "address")
         memory_limit, workers = worker_resources(active, n_workers)
