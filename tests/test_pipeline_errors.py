@@ -268,6 +268,18 @@ def test_only_missing_pixels(tmp_path, client):
     assert np.isnan(result[0]).all() and np.isfinite(result[1]).all()
 
 
+def test_a_tile_that_is_no_whole_number_of_chunks_is_rounded_down_and_told(tmp_path):
+    """768 px was rounded up to 1024, 2.7 times the memory, told only in a log (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", shape=(2048, 2048), chunks=(512, 512), dtype="u1", fill_value=9)
+    with pytest.warns(UserWarning, match="tile: 768 px rounded down to 512 px, a whole number of the 512 px output "
+                                         "chunks"):
+        assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=768).tile == 512
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=1024).tile == 1024
+        assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=300).tile == 300  # one chunk of its own size
+
+
 def test_corrupt_chunk_is_named_before_any_tile(scan):
     (scan / "c" / "1" / "2").write_bytes(b"not a zstd frame")
     before = _digest(scan)

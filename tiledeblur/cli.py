@@ -91,7 +91,7 @@ def _add_problem_options(parser):
                         help="channels' axis: 0 (cyx), -1 (yxc), or 1 for a plain tczyx array "
                              "(default: none, or OME-Zarr's)")
     parser.add_argument("--tile", type=_auto_or(int, "an int"), default="auto",
-                        help="core tile side in px, rounded to whole output chunks of up to 512 px (default: auto, from memory)")
+                        help="core tile side in px, rounded down to whole output chunks of up to 512 px (default: auto, from memory)")
     parser.add_argument("--halo", type=_auto_or(int, "an int"), default="auto",
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["tikhonov", "tv"], default="tikhonov",

@@ -519,7 +519,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         For 3-D data: the channels' axis (``cyx`` or ``yxc``). An OME-Zarr
         input's channel axis is read from its metadata.
     tile : "auto" or int
-        Core tile side in pixels, rounded to whole output chunks of up to 512 px.
+        Core tile side in pixels, rounded down to whole output chunks of up
+        to 512 px (with a warning).
         ``"auto"`` takes 1024 when it fits half a worker's memory limit and
         leaves at least two tiles per worker, and 512 otherwise.
     halo : "auto" or int

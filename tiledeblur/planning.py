@@ -9,7 +9,6 @@ run: the :class:`Job` that every tile task carries and the
 import contextlib
 import dataclasses
 import functools
-import logging
 import math
 import os
 import warnings
@@ -30,7 +29,6 @@ from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_hal
 
 __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
 
-logger = logging.getLogger(__name__)
 
 #: The memory per worker thread that ``tile="auto"`` assumes where the workers have no limit, or there are none yet.
 UNKNOWN_MEMORY_LIMIT = 4 * 2**30
@@ -297,9 +295,12 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     if check_int("tile", tile, expected="'auto' or an int") < largest:
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
     chunk = min(DEFAULT_CHUNK, int(tile))
-    rounded = max(chunk, math.floor(tile / chunk + 0.5) * chunk)  # halves up: round() took 1280 to 1024 (a probe)
+    # Down, as a tile given to bound memory must not grow: 768 rounded up to 1024 needed 2.7 times the memory, and
+    # its workers were killed (found by a probe).
+    rounded = tile // chunk * chunk
     if rounded != tile:
-        logger.info("tile %d rounded to %d, a whole number of %d px output chunks", tile, rounded, chunk)
+        warnings.warn(f"tile: {tile} px rounded down to {rounded} px, a whole number of the {chunk} px output "
+                      "chunks (no two tiles may write one chunk).", UserWarning, stacklevel=4)
     return rounded, chunk
 
 
