@@ -87,7 +87,7 @@ def test_version_and_python_dash_m():
          "--preview: expected a path outside the Zarr stores of input and output, got '"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--workers", "0"], "--workers: expected at least 1, got 0"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--workers", "1", "--address", "tcp://127.0.0.1:1"],
-         "--workers: expected None with a client or an address, got 1"),
+         "--workers: expected no count with a client or an address, whose cluster has its own workers, got 1"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", "{scan}/../notes/out.zarr"], "--out: expected a path"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--over"], "unrecognized arguments: --over"),
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),

@@ -267,7 +267,7 @@ def test_plan_on_a_cluster_uses_the_smallest_limit_per_thread_even_beside_an_unl
     # 1 GB per thread: 1024 px tiles (about 1.3 GB each) do not fit half of one; unlimited ones would take them.
     assert on_cluster.tile == 512
     assert plan(path, psf, mu=0.01, memory_limit=10**12, n_workers=2).tile == 1024
-    with pytest.raises(ValueError, match="n_workers: expected None with a client or an address, got 2"):
+    with pytest.raises(ValueError, match="n_workers: expected no count with a client or an address, whose cluster has its own workers, got 2"):
         plan(path, psf, mu=0.01, address="tcp://127.0.0.1:1", n_workers=2)
 
 

@@ -65,7 +65,7 @@ CASES = [
     ({"psf": gaussian_psf(151, 3.0)}, ValueError,
      "zarr_path: expected an image at least as large as the 151 x 151 PSF, got 96 x 80 px"),
     ({"address": "tcp://127.0.0.1:1", "client": object()}, ValueError, "address: expected None when a client"),
-    ({"address": "tcp://127.0.0.1:1", "n_workers": 2}, ValueError, "n_workers: expected None with a client or an"),
+    ({"address": "tcp://127.0.0.1:1", "n_workers": 2}, ValueError, "n_workers: expected no count with a client or an"),
     ({"address": "no-port"}, ValueError, "address: expected a dask scheduler's address .* got 'no-port'"),
     ({"address": "tcp://127.0.0.1:1"}, ValueError, "address: expected a running dask scheduler, got 'tcp://127"),
     ({"address": "127.0.0.1:99999"}, ValueError, "address: expected a port from 1 to 65535, got '127.0.0.1:99999'"),

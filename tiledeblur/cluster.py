@@ -520,7 +520,8 @@ def check_cluster_options(*, client, address, n_workers):
         raise ValueError(f"address: expected None when a client is given, got {address!r} instead.")
     if n_workers is not None and (client is not None or address is not None):
         # The workers are the cluster's own; a count that would be ignored is refused instead.
-        raise ValueError(f"n_workers: expected None with a client or an address, got {n_workers!r} instead.")
+        raise ValueError(f"n_workers: expected no count with a client or an address, whose cluster has its own "
+                         f"workers, got {n_workers!r} instead.")
     if client is not None and not isinstance(client, Client):
         advice = "; pass a scheduler's address as address=" if isinstance(client, str) else ""
         raise TypeError(f"client: expected None or a distributed.Client, got {client!r} instead{advice}.")

@@ -543,7 +543,7 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
         # Found by a probe: a plan for a scheduler whose workers had not started yet showed tiles that run,
         # which waits for the first worker, did not use.
         warnings.warn(f"tile: no worker has joined the cluster yet, so this plan assumes "
-                      f"{UNKNOWN_MEMORY_LIMIT / 2**30:g} GiB of memory per thread; run() waits for the first worker "
+                      f"{UNKNOWN_MEMORY_LIMIT / 2**30:g} GiB of memory per thread; a run waits for the first worker "
                       "and plans with its memory limit.", TileMemoryWarning, stacklevel=2)
     prepared = prepare(
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
