@@ -30,6 +30,7 @@ from ._version import __version__
 from .arguments import check_flag
 from .cluster import (
     check_cluster_options,
+    check_scheduler,
     check_worker_versions,
     connect,
     result_of,
@@ -331,9 +332,14 @@ def _scheduler_loss_told(client):
     try:
         yield
     except OSError as error:  # dask's CommClosedError and TimeoutError are OSErrors, as a full disk's is
-        if client.status == "running":
-            raise
-        raise _scheduler_lost() from error
+        try:
+            # The client may not have noticed yet (found by CI): whether the scheduler still answers tells.
+            check_scheduler(client.scheduler.address)
+        except ValueError:
+            raise _scheduler_lost() from error
+        if client.status != "running":
+            raise _scheduler_lost() from error
+        raise
 
 
 def _stops_every_tile(error):
