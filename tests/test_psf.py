@@ -78,6 +78,18 @@ def test_a_psf_with_its_background_left_in_warns(tmp_path):
             check_psf(psf)
 
 
+def test_a_psf_off_centre_warns():
+    """A star field's PSF cropped 3 px off centre moved every star 3 px, without a word (found by a probe)."""
+    psf = gaussian_psf(25, 2.0)
+    with pytest.warns(tiledeblur.PsfWarning, match=r"psf: its centroid lies \+0.0, -3.0 px \(y, x\) from its centre "
+                                                   "pixel, and the deblurred image moves by as much"):
+        check_psf(np.roll(psf, -3, axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tiledeblur.PsfWarning)
+        check_psf(np.roll(psf, 1, axis=0))  # a measured PSF centred on its brightest pixel, within a pixel
+        check_psf(gaussian_psf(13, (1, 3)))
+
+
 def test_check_psf_normalizes_without_touching_the_input():
     raw = np.array([[0, 2, 0], [2, 4, 2], [0, 2, 0]], dtype=np.uint8)
     psf = check_psf(raw)
