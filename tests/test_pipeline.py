@@ -200,6 +200,22 @@ def test_faint_content_between_sample_regions_is_restored(tmp_path, small_scan, 
     assert np.abs(tiled / 1e-5 - tight).max() <= 1e-3
 
 
+def test_the_output_keeps_the_inputs_attributes_that_hold_for_it(tmp_path, article_psf, client):
+    """A FITS header's WCS, put on the input, was lost on the output (found by a probe); encodings hold only where the
+    output stores values as the input does, and the record says by what the values were scaled."""
+    counts = zarr.create_array(tmp_path / "counts.zarr", data=(data.camera()[:128, :128] * 100).astype(np.int16),
+                               chunks=(64, 64))
+    counts.attrs.update({"fits_header": {"CTYPE1": "RA---TAN", "CRPIX1": 64.5}, "scale_factor": 0.5})
+    for out_dtype, kept, value_scale in (("float32", {"fits_header"}, 1 / 32767),
+                                         ("input", {"fits_header", "scale_factor"}, 1.0)):
+        report = run(tmp_path / "counts.zarr", article_psf, tile=64, mu=0.01, out_dtype=out_dtype,
+                     output=tmp_path / f"{out_dtype}.zarr", client=client, progress=False)
+        attributes = zarr.open_array(report.output, mode="r").attrs.asdict()
+        assert attributes.keys() == kept | {"tiledeblur"}
+        assert attributes["fits_header"] == {"CTYPE1": "RA---TAN", "CRPIX1": 64.5}
+        assert attributes["tiledeblur"]["value_scale"] == value_scale
+
+
 def test_default_local_cluster_file_url_and_dashboard(tmp_path, small_scan, small_reference, article_psf, capfd):
     output = tmp_path / "out.zarr"
     report = run(f"file://{small_scan[0]}", article_psf, output=f"file://{output}", tile=64, n_workers=2)

@@ -57,6 +57,10 @@ from .tiling import TilePlan
 
 __all__ = ["DiskSpaceWarning", "RunReport", "TileError", "run"]
 
+#: Attributes that describe how values are stored (netCDF's Climate and
+#: Forecast conventions, which xarray applies on reading).
+ENCODING_ATTRIBUTES = ("scale_factor", "add_offset", "_FillValue", "missing_value", "valid_min", "valid_max",
+                       "valid_range", "_Unsigned")
 #: The size of the blocks in which the workers scan a float input for inf and huge values.
 SCAN_BLOCK_BYTES = 64 * 2**20
 
@@ -191,22 +195,41 @@ def _output_dtype(prepared):
     return prepared.array.dtype if prepared.job.out_dtype == "input" else np.dtype(prepared.job.out_dtype)
 
 
+def _value_scale(prepared):
+    """The factor from the input's values to the output's: integers deblurred to floats are divided by their maximum."""
+    dtype = prepared.array.dtype
+    return 1 / np.iinfo(dtype).max if dtype.kind in "ui" and _output_dtype(prepared).kind == "f" else 1.0
+
+
+def _carried_attributes(prepared):
+    """The input array's own attributes that hold for the output too, such as a FITS header's WCS.
+
+    Those of ``ENCODING_ATTRIBUTES`` describe how values are stored, and hold
+    only where the output stores them as the input does: xarray would apply
+    an int16 input's ``scale_factor`` to the output's floats.
+    """
+    same_dtype = _output_dtype(prepared) == prepared.array.dtype
+    return {key: value for key, value in prepared.array.attrs.asdict().items()
+            if key != "tiledeblur" and (same_dtype or key not in ENCODING_ATTRIBUTES)}
+
+
 def _create_output(prepared, identity, *, overwrite):
     """Create the output array (in an OME-Zarr group when the plan has a multiscale)."""
     array, job = prepared.array, prepared.job
     group_attributes = None
     dimension_names = getattr(array.metadata, "dimension_names", None)  # the input's axes, which the output keeps
-    recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run}}
+    # The value scale is no setting that a resume compares: it follows from the input's dtype and out_dtype.
+    record = {**identity, "version": __version__, "run": job.run, "value_scale": _value_scale(prepared)}
+    recorded = {"tiledeblur": record}
     if prepared.multiscale is not None:
-        integers_to_floats = array.dtype.kind in "ui" and _output_dtype(prepared).kind == "f"
-        multiscale = prepared.multiscale.in_units(1 / np.iinfo(array.dtype).max if integers_to_floats else 1)
+        multiscale = prepared.multiscale.in_units(_value_scale(prepared))
         # On the group too: a run killed before level 0 exists is then known as this run's.
         group_attributes = {**multiscale_attributes(multiscale, prepared.pyramid), **recorded}
         dimension_names = [axis["name"] for axis in multiscale.axes]
     create_output(
         job.target, shape=array.shape, chunks=_output_chunks(prepared),
         dtype=_output_dtype(prepared),
-        zarr_format=array.metadata.zarr_format, attributes=recorded,
+        zarr_format=array.metadata.zarr_format, attributes={**_carried_attributes(prepared), **recorded},
         overwrite=overwrite, group_attributes=group_attributes, dimension_names=dimension_names,
     )
 

@@ -89,7 +89,8 @@ def existing_output(target):
         recorded, complete = dict(target.open("r").attrs).get("tiledeblur", {}), True
     except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):  # not the array this run writes
         recorded, complete = _root_identity(target), False
-    recorded.pop("version", None)
+    for derived in ("version", "value_scale"):  # derived, not chosen: outputs of other versions resume
+        recorded.pop(derived, None)
     return recorded, complete
 
 
