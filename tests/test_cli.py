@@ -529,6 +529,22 @@ def test_demo(tmp_path):
     assert (tmp_path / "demo.png").stat().st_size > 20_000
 
 
+def test_convert_fits_keeps_the_header_and_names_the_image_read_of_several(tmp_path):
+    """WCS, units and object were lost without a word, and of several images the first was read silently (a probe)."""
+    science = fits.ImageHDU(data.camera().astype(np.float32), name="SCI")
+    described = {"CTYPE1": "RA---TAN", "CRVAL1": 150.1, "CRPIX1": 256.5, "CDELT1": -1e-5, "BUNIT": "ELECTRONS/S"}
+    science.header.update(described)
+    hdus = fits.HDUList([fits.PrimaryHDU(), science, fits.ImageHDU(np.ones((512, 512), np.float32), name="ERR")])
+    hdus.writeto(tmp_path / "hst.fits")
+    with pytest.warns(UserWarning, match=r"image: '.*hst.fits' holds images in HDU 1 \(SCI\), HDU 2 \(ERR\), and only "
+                                         "the first is read"):
+        array = convert(tmp_path / "hst.fits", tmp_path / "hst.zarr", chunk=128)
+    header = array.attrs["fits_header"]
+    assert {**described, "EXTNAME": "SCI"}.items() <= header.items()
+    assert not {"XTENSION", "BITPIX", "NAXIS", "NAXIS1", "PCOUNT"} & header.keys()
+    np.testing.assert_array_equal(array[...], data.camera())
+
+
 def _mosaic_with_blank():
     """Fluxes with NaN beyond a slanted footprint's edge, as a drizzled mosaic has them."""
     flux = data.camera().astype(np.float32) * 3.5 + 120.0

@@ -78,6 +78,15 @@ def test_a_psf_with_its_background_left_in_warns(tmp_path):
             check_psf(psf)
 
 
+def test_a_fits_psf_of_several_images_names_the_one_read(tmp_path):
+    """WebbPSF writes the oversampled PSF first and the detector's after it; the first was read without a word."""
+    oversampled, detector = gaussian_psf(41, 8.0), gaussian_psf(11, 2.0)
+    fits.HDUList([fits.PrimaryHDU(oversampled), fits.ImageHDU(detector, name="DET_SAMP")]).writeto(tmp_path / "w.fits")
+    with pytest.warns(tiledeblur.PsfWarning, match=r"path: '.*w.fits' holds images in HDU 0, HDU 1 \(DET_SAMP\), and "
+                                                   "only the first is read"):
+        np.testing.assert_allclose(load_psf(tmp_path / "w.fits"), oversampled)
+
+
 def test_a_psf_off_centre_warns():
     """A star field's PSF cropped 3 px off centre moved every star 3 px, without a word (found by a probe)."""
     psf = gaussian_psf(25, 2.0)

@@ -20,13 +20,15 @@ import zarr
 from skimage import io as skimage_io
 
 from .arguments import check_int
-from .fits import FitsImage, is_fits_name
+from .fits import FitsImage, is_fits_name, warn_if_several_images
 from .io import SOURCE_ATTRIBUTE
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
 
 __all__ = ["convert"]
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
+#: The attribute that keeps a FITS image's header (see :class:`tiledeblur.fits.FitsImage`).
+FITS_HEADER_ATTRIBUTE = "fits_header"
 #: Codecs that are lossy, or mostly used so: a source file in one of them has lost the noise that ``mu="auto"``
 #: measures (see :func:`tiledeblur.planning.prepare`). Parts of tifffile's names: "JPEG" is in JPEG_2000,
 #: JPEGXR and JPEGXL too, and "JP2000" in Aperio's.
@@ -51,6 +53,7 @@ def _open_image(path):
     """
     if is_fits_name(path):
         image = FitsImage(path)
+        warn_if_several_images(image, path, name="image")
         return image, image.ndim == 3, None, None
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
@@ -207,6 +210,9 @@ def convert(image_path, output, *, chunk=512, ome=False):
                 source.store.close()
             elif isinstance(source, FitsImage):
                 source.close()
+    if isinstance(source, FitsImage) and source.header:
+        # Its WCS, units and object, which run() carries to the output (found by a probe: all were lost).
+        target.attrs[FITS_HEADER_ATTRIBUTE] = source.header
     if lossy is not None:
         # Its noise went with the compression, and mu="auto" would choose nearly no smoothing (found by a probe).
         target.attrs[SOURCE_ATTRIBUTE] = {"file": image_path.name, "compression": lossy}

@@ -20,17 +20,21 @@ pixels, which ``run`` then treats as missing.
 """
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FITS_SUFFIXES", "FitsImage", "is_fits_name"]
+__all__ = ["FITS_SUFFIXES", "FitsImage", "is_fits_name", "warn_if_several_images"]
 
 #: FITS files' suffixes, fpack's ``.fz`` among them (refused, with what to do).
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
 GZIP_MAGIC = b"\x1f\x8b"
 CARD_BYTES = 80
 BLOCK_BYTES = 2880
+#: Cards of how an HDU is stored, not of what its image shows; ``NAXISn`` too.
+STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK",
+                       "CHECKSUM", "DATASUM", "GROUPS")
 #: The stored dtype of each ``BITPIX``.
 STORED = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
@@ -53,6 +57,16 @@ class FitsImage:
     ----------
     path : str or os.PathLike
 
+    Attributes
+    ----------
+    header : dict
+        The cards of the image's HDU, less those of its storage (``BITPIX``,
+        ``NAXISn``, ``BSCALE``, ``BZERO``, ``BLANK``, ...), as FITS numbers
+        its axes (axis 1 is x).
+    image_hdus : list of str
+        The HDUs of the file that hold an image, the one read first, such as
+        ``["HDU 1 (SCI)", "HDU 2 (ERR)"]``.
+
     Raises
     ------
     ValueError
@@ -63,7 +77,10 @@ class FitsImage:
 
     def __init__(self, path):
         with open(path, "rb") as file:
-            header, data_offset = _find_image(file)
+            header, data_offset, self.image_hdus = _find_image(file)
+        # The cards that describe the image, not how it is stored (which the reader undoes): WCS, BUNIT, OBJECT.
+        self.header = {keyword: value for keyword, value in header.items()
+                       if keyword not in STRUCTURAL_KEYWORDS and not keyword.startswith("NAXIS")}
         bitpix = _integer(header, "BITPIX")
         if bitpix not in STORED:
             raise ValueError(f"BITPIX {bitpix!r} is not one of the standard's {tuple(STORED)}")
@@ -85,6 +102,20 @@ class FitsImage:
     def close(self):
         """Unmap the file, once the bands read are gone (each is a copy)."""
         self._stored = None
+
+
+def warn_if_several_images(image, path, *, name, category=UserWarning):
+    """Warn, naming them, where the FITS file at ``path`` holds more images than the ``FitsImage`` ``image`` read.
+
+    Found by a probe: WebbPSF writes an oversampled PSF first and the
+    detector's after it, and the first, read without a word, chose the
+    smallest weight and a 155 px halo; a file of several detector chips
+    would convert only the first.
+    """
+    if len(image.image_hdus) > 1:
+        warnings.warn(f"{name}: {str(path)!r} holds images in {', '.join(image.image_hdus)}, and only the first is "
+                      "read; to read another, write it to a file of its own first (with astropy.io.fits).",
+                      category, stacklevel=3)
 
 
 def _conversion(stored, scale, zero, blank):
@@ -115,18 +146,29 @@ def _conversion(stored, scale, zero, blank):
 
 
 def _find_image(file):
-    """The header (a dict) of the first HDU that holds an image, and where its data start."""
-    offset = 0
+    """The header (a dict) of the first HDU that holds an image, where its data start, and the names of every HDU
+    that holds one (``"HDU 1 (SCI)"``), that one first."""
+    offset, index, found, names = 0, 0, None, []
     while True:
-        header, data_offset = _read_header(file, offset)
+        try:
+            header, data_offset = _read_header(file, offset)
+        except ValueError:
+            if found is None:
+                raise
+            break  # a damaged HDU after the image read is only not counted
         if header is None:
-            raise ValueError("it holds no image (an HDU with NAXIS of 2 or more)")
-        if "ZIMAGE" in header:
+            break
+        if found is None and "ZIMAGE" in header:
             raise ValueError("its image is tile-compressed; decompress it first (funpack)")
         image = _integer(header, "NAXIS") >= 2 and (offset == 0 or header.get("XTENSION") == "IMAGE")
         if image and header.get("GROUPS") is not True:
-            return header, data_offset
+            found = found or (header, data_offset)
+            names.append(f"HDU {index}" + (f" ({header['EXTNAME']})" if "EXTNAME" in header else ""))
         offset = data_offset + _padded(_data_bytes(header))
+        index += 1
+    if found is None:
+        raise ValueError("it holds no image (an HDU with NAXIS of 2 or more)")
+    return (*found, names)
 
 
 def _read_header(file, offset):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import scipy.ndimage as ndi
 
-from .fits import FitsImage, is_fits_name
+from .fits import FitsImage, is_fits_name, warn_if_several_images
 
 __all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
 
@@ -243,6 +243,7 @@ def read_psf_file(path, *, name="path"):
             return zarr.open_array(path, mode="r")[...]
         if is_fits_name(path):
             image = FitsImage(path)
+            warn_if_several_images(image, path, name=name, category=PsfWarning)
             try:
                 return image[...]
             finally:
