@@ -48,9 +48,9 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
     [
         (np.ones((3, 3, 3)), ValueError, r"expected a 2-D array, got shape \(3, 3, 3\)"),
         (np.ones(5), ValueError, r"expected a 2-D array, got shape \(5,\)"),
-        (np.ones((4, 5)), ValueError, r"expected odd side lengths.*\(4, 5\)"),
-        (np.full((3, 3), np.nan), ValueError, "expected finite values, got NaN or inf"),
-        (np.full((3, 3), np.inf), ValueError, "expected finite values, got NaN or inf"),
+        (np.ones((4, 5)), ValueError, r"expected odd side lengths.*\(4, 5\) instead; crop or pad it to odd sides"),
+        (np.full((3, 3), np.nan), ValueError, "expected finite values, got 9 NaN or inf instead; fill them first"),
+        (np.full((3, 3), np.inf), ValueError, "expected finite values, got 9 NaN or inf"),
         (np.array([[0, 1, 0], [1, -1, 1], [0, 1, 0]]), ValueError, r"minimum -1, 100.00% of the peak, instead"),
         (np.array([[0, 1, 0], [1, 200, 1], [0, -0.5, 0]]), ValueError, r"-0.5, 0.25% of .* np.clip\(psf, 0, None\)"),
         (np.zeros((3, 3)), ValueError, "expected a positive sum, got 0 instead"),  # not np.float64(0.0)

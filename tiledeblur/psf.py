@@ -131,11 +131,12 @@ def check_psf(psf, *, name="psf"):
     if any(s % 2 == 0 for s in array.shape):
         raise ValueError(
             f"{name}: expected odd side lengths so that the PSF has a centre pixel, "
-            f"got shape {array.shape} instead."
+            f"got shape {array.shape} instead; crop or pad it to odd sides around its peak."
         )
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf instead.")
+        raise ValueError(f"{name}: expected finite values, got {np.count_nonzero(~np.isfinite(array))} NaN or inf "
+                         "instead; fill them first.")
     if np.any(array < 0):
         # A PSF measured from beads or stars, its background subtracted, keeps that background's noise.
         minimum, peak = array.min(), array.max()

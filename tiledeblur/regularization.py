@@ -436,7 +436,8 @@ def warn_if_off_scale(reach, loss, *, stacklevel, eps=None):
                f"above the smallest, {typical:.3g})")
     if eps is None:
         message = (f"mu: 'auto' for tv assumes values on the [0, 1] scale, as the default eps does, and {sampled}; "
-                   "scale the image to [0, 1], or pass mu and eps for its scale.")
+                   "there eps rounds edges away (dim values) or slows the solve many times (large ones). Scale the "
+                   "image to [0, 1], or pass mu and eps for its scale.")
     else:
         message = (f"eps: tv's default, {eps:g}, is for values on the [0, 1] scale, and {sampled}; there it rounds "
                    "edges away (dim values) or slows the solve many times (large ones). Scale the image to "
