@@ -589,9 +589,6 @@ def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):
 def test_plan_computes_nothing(small_scan, article_psf):
     plan = tiledeblur.plan(small_scan[0], article_psf, tile=100)
     assert (plan.tile, plan.chunk, plan.grid) == (100, 100, (3, 3))
-    # Whole chunks of 512 px, halves rounded up: round() took 1280 to 1024 and 768 to 1024 (found by a probe).
-    assert [tiledeblur.plan(small_scan[0], article_psf, tile=t, mu=0.01).tile for t in (700, 768, 1280)] == [
-        512, 1024, 1536]
     assert plan.halo >= 6
     assert "9 tiles" in plan.describe() and f"; mu {plan.mu:.3g}; " in plan.describe()
     assert not Path(str(small_scan[0]).replace(".zarr", ".deblurred.zarr")).exists()

@@ -274,6 +274,8 @@ def test_a_tile_that_is_no_whole_number_of_chunks_is_rounded_down_and_told(tmp_p
     with pytest.warns(UserWarning, match="tile: 768 px rounded down to 512 px, a whole number of the 512 px output "
                                          "chunks"):
         assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=768).tile == 512
+    with pytest.warns(UserWarning, match="tile: 1280 px rounded down to 1024 px"):
+        assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=1280).tile == 1024
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=1024).tile == 1024
