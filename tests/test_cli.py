@@ -21,6 +21,7 @@ from skimage import data
 import tiledeblur
 from tiledeblur import deconvolve, gaussian_psf
 from tiledeblur.convert import convert
+from tiledeblur.fits import FitsImage
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_TOL
 
 SCRIPT = Path(sys.executable).with_name("tiledeblur")
@@ -425,6 +426,23 @@ def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
     assert not (tmp_path / "out.zarr").exists()
 
 
+@pytest.mark.parametrize("ome", [False, True])
+def test_an_interrupted_convert_leaves_nothing(tmp_path, monkeypatch, ome):
+    """A convert stopped by SIGTERM left half an image, its rest black, which plan took for a scan (found by a probe)."""
+    fits.PrimaryHDU(data.camera()).writeto(tmp_path / "scan.fits")
+    read = FitsImage.__getitem__
+
+    def interrupted_at_the_second_band(image, rows):
+        if rows.start:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, as the second band is read
+        return read(image, rows)
+
+    monkeypatch.setattr(FitsImage, "__getitem__", interrupted_at_the_second_band)
+    with pytest.raises(KeyboardInterrupt):
+        convert(tmp_path / "scan.fits", tmp_path / "scan.zarr", chunk=128, ome=ome)
+    assert not (tmp_path / "scan.zarr").exists()
+
+
 @pytest.mark.parametrize(("chunk", "error", "message"), [
     (8, ValueError, "chunk: expected at least 16 px, got 8 instead"),
     (64.0, TypeError, "chunk: expected an int, got 64.0 instead"),
@@ -460,7 +478,8 @@ def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp
         multiscale = group.attrs["ome"]["multiscales"][0]
         assert [axis.get("unit") for axis in multiscale["axes"]] == [None, "nanometer", "nanometer"]
         scales = [dataset["coordinateTransformations"][0]["scale"] for dataset in multiscale["datasets"]]
-        assert scales == [[1.0, 0.11, 0.108], [1.0, 0.22, 0.216]]
+        # y has OME's default unit, µm: in x's, nm (it took x's unit before, 1000 times off; found by a probe).
+        assert scales == [[1.0, 110.0, 0.108], [1.0, 220.0, 0.216]]
         assert multiscale["name"] == "well A1"
         # OME's signed RGBA integers as NGFF's RRGGBB: blue and green.
         assert group.attrs["ome"]["omero"]["channels"] == [{"label": "DAPI", "color": "0000FF"},
@@ -505,7 +524,8 @@ def test_convert_tiff_and_ome(tmp_path):
     assert again.returncode == 2 and "which exists" in again.stderr
 
 
-@pytest.mark.parametrize(("compression", "name"), [("jpeg", "slide.svs"), ("lzw", "cells.tif")])
+# A Leica scan's .scn went to a reader that loads the whole image, and lost its JPEG's warning (found by a probe).
+@pytest.mark.parametrize(("compression", "name"), [("jpeg", "slide.svs"), ("jpeg", "slide.scn"), ("lzw", "cells.tif")])
 def test_convert_compressed_tiffs(tmp_path, compression, name):
     """Whole-slide scans are JPEG-compressed and microscopes write LZW: both need imagecodecs (found by a probe)."""
     rgb = data.astronaut()
@@ -517,7 +537,7 @@ def test_convert_compressed_tiffs(tmp_path, compression, name):
     # JPEG took the noise that mu="auto" measures: a JPEG scan got 3.5e-5 and 13 dB, a lossless one 4.5e-3 and
     # 27 dB (found by a probe). The weight's warning says so; a given mu has none.
     command = ["plan", tmp_path / "scan.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "-1"]
-    lossy = "mu: 'auto' measures noise that JPEG compression of the source file 'slide.svs' removed"
+    lossy = f"mu: 'auto' measures noise that JPEG compression of the source file '{name}' removed"
     assert (lossy in _tiledeblur(*command).stderr) == (compression == "jpeg")
     assert "Warning" not in _tiledeblur(*command, "--mu", "0.005").stderr
 

@@ -26,7 +26,9 @@ from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid
 
 __all__ = ["convert"]
 
-TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ome.tif")
+#: TIFF and the whole-slide formats built on it (Aperio, Leica, Hamamatsu, Ventana, Akoya, BigTIFF): read through
+#: tifffile in bands, where other readers load the whole image (found by a probe: .scn took 3 times the memory).
+TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".scn", ".ndpi", ".bif", ".qptiff", ".btf", ".tf8")
 #: The attribute that keeps a FITS image's header (see :class:`tiledeblur.fits.FitsImage`).
 FITS_HEADER_ATTRIBUTE = "fits_header"
 #: Codecs that are lossy, or mostly used so: a source file in one of them has lost the noise that ``mu="auto"``
@@ -75,6 +77,9 @@ def _open_image(path):
 LENGTH_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
                 "m": "meter", "Å": "angstrom", "micron": "micrometer", "microns": "micrometer",
                 "\u03bcm": "micrometer", "\\u00B5m": "micrometer", "inch": "inch"}
+#: The length of each of those units, in nanometres: whole numbers where they can be, so that µm and nm convert exactly.
+NANOMETRES_PER_UNIT = {"angstrom": 0.1, "nanometer": 1, "micrometer": 10**3, "millimeter": 10**6,
+                       "centimeter": 10**7, "meter": 10**9, "inch": 254 * 10**5}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,13 +121,30 @@ def _ome_tiff(xml):
     except (ElementTree.ParseError, StopIteration):
         return TiffMetadata()
     try:
-        size = PixelSize(float(pixels.attrib["PhysicalSizeY"]), float(pixels.attrib["PhysicalSizeX"]),
-                         LENGTH_UNITS.get(pixels.attrib.get("PhysicalSizeXUnit", "µm")))
+        size = _pixel_size(*(float(pixels.attrib[f"PhysicalSize{axis}"]) for axis in "YX"),
+                           *(LENGTH_UNITS.get(pixels.attrib.get(f"PhysicalSize{axis}Unit", "µm")) for axis in "YX"))
     except (KeyError, ValueError):
         size = None
     channels = tuple(_omero_channel(element, index) for index, element in
                      enumerate(element for element in pixels if element.tag.endswith("Channel")))
     return TiffMetadata(size, image.attrib.get("Name"), channels)
+
+
+def _pixel_size(y, x, y_unit, x_unit):
+    """The ``PixelSize`` of ``y`` in ``y_unit`` and ``x`` in ``x_unit``: y in x's unit, as NGFF has one scale per axis.
+
+    Found by a probe: y in µm beside x in nm took x's unit, 1000 times off.
+
+    Examples
+    --------
+    >>> _pixel_size(0.25, 250.0, "micrometer", "nanometer")
+    PixelSize(y=250.0, x=250.0, unit='nanometer')
+    """
+    if y_unit != x_unit:
+        if y_unit not in NANOMETRES_PER_UNIT or x_unit not in NANOMETRES_PER_UNIT:
+            raise ValueError(f"no common unit for {y_unit} and {x_unit}")
+        y = y * NANOMETRES_PER_UNIT[y_unit] / NANOMETRES_PER_UNIT[x_unit]
+    return PixelSize(y, x, x_unit)
 
 
 def _imagej_tiff(metadata, tags):
@@ -281,6 +303,20 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described):
                                     dimension_names=[axis["name"] for axis in multiscale.axes])
     else:
         target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype)
+    try:
+        _copy_bands(source, target, planes_first, move_channels, chunk, image_path)
+        if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
+            build_pyramid(None, str(output), levels, chunks)
+    except BaseException:
+        # Made by this call: neither a retry nor a run may find half an image there, its rest read as the fill value
+        # (found by a probe: a convert stopped by SIGTERM left one, which plan then took for a scan).
+        shutil.rmtree(output, ignore_errors=True)
+        raise
+    return target
+
+
+def _copy_bands(source, target, planes_first, move_channels, chunk, image_path):
+    """Copy ``source`` into ``target`` in bands of ``chunk`` rows (see :func:`_copy`)."""
     rows = source.shape[1] if planes_first else source.shape[0]
     try:
         for row in range(0, rows, chunk):
@@ -291,11 +327,7 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described):
             else:
                 target[row:row + chunk] = np.asarray(source[row:row + chunk])
     except READ_ERRORS as error:
-        shutil.rmtree(output)  # made by this call: a retry must not find half an image there
         raise _unreadable(image_path, error) from None
-    if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
-        build_pyramid(None, str(output), levels, chunks)
-    return target
 
 
 def _unreadable(image_path, error):
