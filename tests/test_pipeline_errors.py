@@ -17,7 +17,7 @@ import zarr
 from skimage import data
 
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
-from tiledeblur.io import Location, create_output
+from tiledeblur.io import Location, create_output, fingerprint
 from tiledeblur.pipeline import _check_disk_space
 from tiledeblur.planning import prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
@@ -282,12 +282,20 @@ def test_a_tile_that_is_no_whole_number_of_chunks_is_rounded_down_and_told(tmp_p
         assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=300).tile == 300  # one chunk of its own size
 
 
-def test_corrupt_chunk_is_named_before_any_tile(scan):
+def test_corrupt_chunk_is_named_before_any_tile(scan, client):
     (scan / "c" / "1" / "2").write_bytes(b"not a zstd frame")
     before = _digest(scan)
     with pytest.raises(ValueError, match=r"zarr_path: expected readable chunks, got RuntimeError \(Zstd .*\) "
                                          r"reading \[\d+:\d+, \d+:\d+\] of file://.*scan\.zarr"):
-        run(scan, PSF, progress=False)
+        run(scan, PSF, progress=False)  # in the regions read for mu
+    # In the workers' scan for inf, with mu given, where the fingerprint's chunks miss it: a traceback before (found
+    # by a probe).
+    large = zarr.create_array(scan.parent / "large.zarr", data=np.full((512, 512), 0.5, "f4"), chunks=(32, 32))
+    (scan.parent / "large.zarr" / "c" / "0" / "1").write_bytes(b"not a zstd frame")
+    fingerprint(large)  # not among its chunks
+    with pytest.raises(ValueError, match=r"zarr_path: expected readable chunks, got RuntimeError \(Zstd .*\) "
+                                         r"scanning '.*large\.zarr'"):
+        run(scan.parent / "large.zarr", PSF, mu=0.01, client=client, progress=False)
     assert _digest(scan) == before
     assert not (scan.parent / "scan.deblurred.zarr").exists()
 

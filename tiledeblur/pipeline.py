@@ -253,7 +253,11 @@ def _scan_input(client, prepared, *, progress):
         lazy = da.where(lazy == missing_value, np.nan, lazy if floats else 1.0)
     channel_axis = prepared.job.channel_axis
     others = tuple(axis for axis in range(lazy.ndim) if axis != channel_axis)
-    by_channel = np.atleast_1d(result_of(client, da.nanmax(abs(lazy), axis=others)))
+    try:
+        by_channel = np.atleast_1d(result_of(client, da.nanmax(abs(lazy), axis=others)))
+    except (RuntimeError, ValueError) as error:  # a chunk that fails to decode (found by a probe: a traceback)
+        raise ValueError(f"zarr_path: expected readable chunks, got {type(error).__name__} ({error}) scanning "
+                         f"{source.array_url!r}.") from error
     largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
     if np.isnan(largest) and missing_value is not None:
