@@ -128,7 +128,7 @@ def _plan(arguments):
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), component=arguments.component,
                      channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
                      loss=arguments.loss, mu=_mu(arguments), missing_value=arguments.missing_value,
-                     n_workers=arguments.workers, address=arguments.address,
+                     n_workers=arguments.workers, address=arguments.address, ome=arguments.ome,
                      **_solver_options(arguments, names=("eps",)))  # tol does not change the plan
     print(tile_plan.describe())
     return 0

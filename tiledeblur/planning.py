@@ -519,7 +519,7 @@ def _output_multiscale(ome, found, array, channel_axis):
 
 def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
          mu="auto", eps=DEFAULT_EPS, missing_value=None, storage_options=None, client=None, address=None,
-         n_workers=None, memory_limit=None):
+         n_workers=None, memory_limit=None, ome=None):
     """The tile plan that :func:`run` would use; computes nothing, writes nothing.
 
     Takes :func:`run`'s arguments that shape the plan. Its cluster is the
@@ -549,6 +549,6 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
         zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
         loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
         out_dtype="float32", memory_limit=memory_limit or cluster_memory, workers=workers,
-        missing_value=missing_value,
+        missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )
     return prepared.plan
