@@ -61,8 +61,8 @@ def test_a_sample_between_regions_of_noise_alone_warns_and_takes_the_default_wei
     rng = np.random.default_rng(0)
     glass = 0.96 + rng.normal(0, 0.01, (2048, 2048))
     psf = gaussian_psf(13, (1, 3))
-    with pytest.warns(MuWarning, match=r"among its 64 samples, only noise \(each chose the largest weight\), so the "
-                                       r"content lies between them; it used tikhonov's default, 0.01"):
+    with pytest.warns(MuWarning, match=r"among its 64 samples, only noise \(each chose the largest weight: content "
+                                       r"between them is missed\); it used tikhonov's default, 0.01"):
         assert estimate_image_mu(lambda yx: glass[yx][None], glass.shape, [psf], "tikhonov") == (0.01,)
     scene = Blur(psf, glass.shape, boundary="zero").matvec(data.camera()[:256, :256].repeat(8, 0).repeat(8, 1) / 255)
     channels = np.stack([scene + rng.normal(0, 0.01, glass.shape), glass])

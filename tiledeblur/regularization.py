@@ -320,7 +320,7 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
     pooled = [weight for own in by_channel for weight in own if not _noise_alone([weight])]
     if not pooled:
-        found = ("only noise (each chose the largest weight), so the content lies between them" if
+        found = ("only noise (each chose the largest weight: content between them is missed)" if
                  any(by_channel) else f"none (each was constant or missed more than {MAX_MISSING_SHARE:.0%} of its "
                  "pixels)")
         warnings.warn(
