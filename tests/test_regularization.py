@@ -59,12 +59,17 @@ def test_a_sample_between_regions_of_noise_alone_warns_and_takes_the_default_wei
     """A biopsy between the regions of a slide's noisy glass got the grid's largest weight, 10, and deblurred worse
     than blurred (found by a probe); a channel of noise alone beside others takes theirs."""
     rng = np.random.default_rng(0)
-    glass = 0.96 + rng.normal(0, 0.01, (2048, 2048))
+    glass = 0.96 + rng.normal(0, 0.01, (2560, 2560))  # the 8 x 8 regions of 256² leave gaps
     psf = gaussian_psf(13, (1, 3))
     with pytest.warns(MuWarning, match=r"among its 64 samples, only noise \(each chose the largest weight: content "
                                        r"between them is missed\); it used tikhonov's default, 0.01"):
         assert estimate_image_mu(lambda yx: glass[yx][None], glass.shape, [psf], "tikhonov") == (0.01,)
-    scene = Blur(psf, glass.shape, boundary="zero").matvec(data.camera()[:256, :256].repeat(8, 0).repeat(8, 1) / 255)
+    # Where the regions cover the image whole, no content lies between them: its noise asks for the largest weight.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        mu, = estimate_image_mu(lambda yx: glass[:2048, :2048][yx][None], (2048, 2048), [psf], "tikhonov")
+    assert mu == pytest.approx(GCV_WEIGHTS[-1])
+    scene = Blur(psf, glass.shape, boundary="zero").matvec(data.camera()[:256, :256].repeat(10, 0).repeat(10, 1) / 255)
     channels = np.stack([scene + rng.normal(0, 0.01, glass.shape), glass])
     with warnings.catch_warnings():
         warnings.simplefilter("error", MuWarning)

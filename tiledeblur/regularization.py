@@ -47,12 +47,14 @@ always chooses the smallest weight, and one of noise alone (glass or sky) the
 largest; neither says anything about the sample. Before this rule, a slide
 whose tissue covers a quarter of the image got a weight of 1e-5 or 10 from
 its glass where the tissue's own was 0.008, and a restored PSNR of 9.4 or
-20.7 dB where the tissue's weight gave 29.2 dB (26.5 dB blurred). A channel
-whose regions all hold noise alone takes the others' weight too, and where
-every region of every channel does, the content lies between them: the
+20.7 dB where the tissue's weight gave 29.2 dB (26.5 dB blurred). Where
+the regions leave gaps (sides above 2048 px), regions of noise alone are left
+out even when no others remain: a channel with none other takes the others'
+weight, and where no channel has one, content may lie between them, and the
 loss's default weight is used, with a :class:`MuWarning` (found by a probe: a
 biopsy between the regions of an 8192² slide got 10, and 27.2 dB where the
-blurred scan had 31.6).
+blurred scan had 31.6). Regions that cover the image whole leave no content
+out, and noise alone there asks for the largest weight.
 
 A few bright, compact sources (stars on a galaxy field) make GCV choose the
 smallest weights: fitting them well predicts the data best, and amplifies
@@ -318,10 +320,14 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
             if _informative(channel):
                 own.append(gcv_mu(channel, psf))
     warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
-    pooled = [weight for own in by_channel for weight in own if not _noise_alone([weight])]
+    # Regions of noise alone say nothing of content that may lie between them; where they cover the image whole,
+    # there is none, and the largest weight is the image's own.
+    gaps, cross_validated = not _covers(shape), any(by_channel)
+    by_channel = [[weight for weight in own if not (gaps and weight >= GCV_WEIGHTS[-1])] for own in by_channel]
+    pooled = [weight for own in by_channel for weight in own]
     if not pooled:
         found = ("only noise (each chose the largest weight: content between them is missed)" if
-                 any(by_channel) else f"none (each was constant or missed more than {MAX_MISSING_SHARE:.0%} of its "
+                 cross_validated else f"none (each was constant or missed more than {MAX_MISSING_SHARE:.0%} of its "
                  "pixels)")
         warnings.warn(
             f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples, {found}; it used "
@@ -331,7 +337,7 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
         return (DEFAULT_MU[loss],) * len(psfs)
     mus = []
     for channel, own in enumerate(by_channel):
-        chosen = _combined(pooled if _noise_alone(own) else own)
+        chosen = _combined(own or pooled)
         if chosen < NEAR_FLOOR:
             chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, channel,
                                                 stacklevel=stacklevel + 1)
@@ -339,9 +345,15 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     return tuple(mus)
 
 
-def _noise_alone(weights):
-    """Whether every one of the GCV ``weights`` (or none) is the grid's largest: regions of noise alone, or none."""
-    return all(weight >= GCV_WEIGHTS[-1] for weight in weights)
+def _covers(shape):
+    """Whether :func:`sample_regions` covers an image of ``shape`` whole: sides up to 8 regions' (2048 px).
+
+    Examples
+    --------
+    >>> _covers((2048, 1000)), _covers((2049, 1000))
+    (True, False)
+    """
+    return all(-(-n // min(SAMPLE_SIDE, n)) <= math.isqrt(MAX_SAMPLES) for n in shape)
 
 
 def _combined(weights):
