@@ -486,6 +486,16 @@ def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp
                                                            {"label": "GFP", "color": "00FF00"}]
 
 
+def test_convert_an_aperio_slide_keeps_its_pixel_size(tmp_path):
+    """A scanner's microns per pixel, which QuPath measures by, were dropped without a word (found by a probe)."""
+    tifffile.imwrite(tmp_path / "slide.svs", data.astronaut(), tile=(128, 128), photometric="rgb",
+                     description="Aperio Image Library v12.0.15 \n512x512 (128x128) RGB|AppMag = 40|MPP = 0.2500")
+    convert(tmp_path / "slide.svs", tmp_path / "slide.zarr", chunk=256, ome=True)
+    multiscale = zarr.open_group(tmp_path / "slide.zarr", mode="r").attrs["ome"]["multiscales"][0]
+    assert [axis.get("unit") for axis in multiscale["axes"]] == [None, "micrometer", "micrometer"]
+    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 0.25, 0.25]
+
+
 def test_convert_an_imagej_tiff_keeps_its_calibration_and_labels(tmp_path):
     """A Fiji hyperstack's pixel size and channel labels were dropped without a word (found by a probe)."""
     channels = np.stack([data.camera(), data.moon()])

@@ -9,6 +9,7 @@ cannot be read in parts, so they are loaded whole.
 import contextlib
 import dataclasses
 import logging
+import re
 import shutil
 import zlib
 from pathlib import Path
@@ -64,7 +65,8 @@ def _open_image(path):
             axes, compression = tiff.series[0].axes, tiff.series[0].keyframe.compression
             codec = getattr(compression, "name", str(compression))  # an int where tifffile knows no such codec
             described = (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
-                         _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else None)
+                         _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else
+                         _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else None)
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
         # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
@@ -93,7 +95,7 @@ class PixelSize:
 
 @dataclasses.dataclass(frozen=True)
 class TiffMetadata:
-    """What an OME-Zarr keeps of an OME-TIFF's or ImageJ TIFF's metadata: pixel size, image name, channels."""
+    """What an OME-Zarr keeps of an OME-TIFF's, ImageJ TIFF's or Aperio TIFF's metadata: pixel size, name, channels."""
 
     pixels: PixelSize | None = None
     name: str | None = None
@@ -172,6 +174,25 @@ def _imagej_tiff(metadata, tags):
     # ImageJ labels each slice; only where there is one per channel are they the channels' names.
     channels = tuple({"label": str(label)} for label in labels) if len(labels) == metadata.get("channels") else ()
     return TiffMetadata(pixels, None, channels)
+
+
+def _aperio_tiff(description):
+    """What an Aperio (``.svs``) TIFF's description says that an OME-Zarr keeps: its microns per pixel, ``MPP``.
+
+    Found by a probe: a slide's pixel size, which QuPath measures by, was
+    dropped without a word.
+
+    Examples
+    --------
+    >>> _aperio_tiff("Aperio Image Library v12.0.15 \\n46000x32914 (240x240) JPEG/RGB Q=70|AppMag = 20|MPP = 0.4990")
+    TiffMetadata(pixels=PixelSize(y=0.499, x=0.499, unit='micrometer'), name=None, channels=())
+    """
+    found = re.search(r"\|\s*MPP\s*=\s*([0-9.]+)", description)
+    try:
+        size = float(found.group(1))
+    except (AttributeError, ValueError):  # none given, or no number
+        return TiffMetadata()
+    return TiffMetadata(PixelSize(size, size, "micrometer") if size > 0 else None)
 
 
 def _omero_channel(element, index):
