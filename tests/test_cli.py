@@ -564,13 +564,15 @@ def test_convert_fits_keeps_the_header_and_names_the_image_read_of_several(tmp_p
     science = fits.ImageHDU(data.camera().astype(np.float32), name="SCI")
     described = {"CTYPE1": "RA---TAN", "CRVAL1": 150.1, "CRPIX1": 256.5, "CDELT1": -1e-5, "BUNIT": "ELECTRONS/S"}
     science.header.update(described)
-    hdus = fits.HDUList([fits.PrimaryHDU(), science, fits.ImageHDU(np.ones((512, 512), np.float32), name="ERR")])
+    primary = fits.PrimaryHDU()
+    primary.header.update({"TELESCOP": "HST", "OBJECT": "M 51"})  # the observation's, on the primary HDU
+    hdus = fits.HDUList([primary, science, fits.ImageHDU(np.ones((512, 512), np.float32), name="ERR")])
     hdus.writeto(tmp_path / "hst.fits")
     with pytest.warns(UserWarning, match=r"image: '.*hst.fits' holds images in HDU 1 \(SCI\), HDU 2 \(ERR\), and only "
                                          "the first is read"):
         array = convert(tmp_path / "hst.fits", tmp_path / "hst.zarr", chunk=128)
     header = array.attrs["fits_header"]
-    assert {**described, "EXTNAME": "SCI"}.items() <= header.items()
+    assert {**described, "EXTNAME": "SCI", "TELESCOP": "HST", "OBJECT": "M 51"}.items() <= header.items()
     assert not {"XTENSION", "BITPIX", "NAXIS", "NAXIS1", "PCOUNT"} & header.keys()
     np.testing.assert_array_equal(array[...], data.camera())
 

@@ -60,7 +60,8 @@ class FitsImage:
     Attributes
     ----------
     header : dict
-        The cards of the image's HDU, less those of its storage (``BITPIX``,
+        The cards of the image's HDU, over those of the primary HDU where
+        the image is an extension's, less those of its storage (``BITPIX``,
         ``NAXISn``, ``BSCALE``, ``BZERO``, ``BLANK``, ...), as FITS numbers
         its axes (axis 1 is x).
     image_hdus : list of str
@@ -78,8 +79,10 @@ class FitsImage:
     def __init__(self, path):
         with open(path, "rb") as file:
             header, data_offset, self.image_hdus = _find_image(file)
-        # The cards that describe the image, not how it is stored (which the reader undoes): WCS, BUNIT, OBJECT.
-        self.header = {keyword: value for keyword, value in header.items()
+            primary, _ = _read_header(file, 0)
+        # The cards that describe the image, not how it is stored (which the reader undoes): WCS, BUNIT, OBJECT;
+        # an extension's over the primary HDU's, where HST and JWST write TELESCOP and OBJECT (found by a probe).
+        self.header = {keyword: value for keyword, value in {**primary, **header}.items()
                        if keyword not in STRUCTURAL_KEYWORDS and not keyword.startswith("NAXIS")}
         bitpix = _integer(header, "BITPIX")
         if bitpix not in STORED:
