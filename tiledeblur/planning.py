@@ -298,7 +298,7 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     # Down, as a tile given to bound memory must not grow: 768 rounded up to 1024 needed 2.7 times the memory, and
     # its workers were killed (found by a probe).
     rounded = tile // chunk * chunk
-    if rounded != tile:
+    if rounded != tile and rounded < max(shape):  # one tile over the whole image either way: nothing to tell
         warnings.warn(f"tile: {tile} px rounded down to {rounded} px, a whole number of the {chunk} px output "
                       "chunks (no two tiles may write one chunk).", UserWarning, stacklevel=4)
     return rounded, chunk
