@@ -50,31 +50,29 @@ def test_a_small_centred_sample_on_a_large_blank_slide_is_found():
 @pytest.mark.parametrize("fill", [0.0, np.nan])
 def test_a_blank_sample_warns_and_takes_the_default_weight(fill):
     blank = np.full((2048, 2048), fill)
-    with pytest.warns(MuWarning, match=r"mu: 'auto' found no region to cross-validate among its 64 samples, none "
-                                       r"\(each was constant or missed more than 25% of its pixels\)"):
+    with pytest.warns(MuWarning, match=r"mu: 'auto' found no region to cross-validate among its 64 samples \(each was "
+                                       r"constant or missed more than 25% of its pixels\)"):
         assert estimate_image_mu(lambda yx: blank[yx][None], blank.shape, [gaussian_psf(13, 2.0)], "tv") == (2e-3,)
 
 
-def test_a_sample_between_regions_of_noise_alone_warns_and_takes_the_default_weight():
-    """A biopsy between the regions of a slide's noisy glass got the grid's largest weight, 10, and deblurred worse
-    than blurred (found by a probe); a channel of noise alone beside others takes theirs."""
+def test_regions_of_noise_alone_that_leave_gaps_warn():
+    """A biopsy between the regions of a slide's noisy glass got the grid's largest weight without a word (found by
+    a probe); it stays the weight, since an image noisy throughout asks for it too (found by another)."""
     rng = np.random.default_rng(0)
     glass = 0.96 + rng.normal(0, 0.01, (2560, 2560))  # the 8 x 8 regions of 256² leave gaps
     psf = gaussian_psf(13, (1, 3))
-    with pytest.warns(MuWarning, match=r"among its 64 samples, only noise \(each chose the largest weight: content "
-                                       r"between them is missed\); it used tikhonov's default, 0.01"):
-        assert estimate_image_mu(lambda yx: glass[yx][None], glass.shape, [psf], "tikhonov") == (0.01,)
-    # Where the regions cover the image whole, no content lies between them: its noise asks for the largest weight.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", MuWarning)
-        mu, = estimate_image_mu(lambda yx: glass[:2048, :2048][yx][None], (2048, 2048), [psf], "tikhonov")
+    with pytest.warns(MuWarning, match=r"mu: 'auto' found only noise in its 64 samples \(each chose the largest "
+                                       r"weight, 10, .*\); where the image's content lies between them"):
+        mu, = estimate_image_mu(lambda yx: glass[yx][None], glass.shape, [psf], "tikhonov")
     assert mu == pytest.approx(GCV_WEIGHTS[-1])
+    # Regions that cover the image whole miss nothing; nor does a channel of noise beside one of content.
     scene = Blur(psf, glass.shape, boundary="zero").matvec(data.camera()[:256, :256].repeat(10, 0).repeat(10, 1) / 255)
     channels = np.stack([scene + rng.normal(0, 0.01, glass.shape), glass])
     with warnings.catch_warnings():
         warnings.simplefilter("error", MuWarning)
+        covered, = estimate_image_mu(lambda yx: glass[:2048, :2048][yx][None], (2048, 2048), [psf], "tikhonov")
         content, noise = estimate_image_mu(lambda yx: channels[(slice(None), *yx)], glass.shape, [psf, psf], "tikhonov")
-    assert content == noise < 1
+    assert covered == noise == pytest.approx(GCV_WEIGHTS[-1]) and content < 1
 
 
 def test_deconvolve_and_run_choose_one_weight(tmp_path, client):

@@ -48,13 +48,12 @@ largest; neither says anything about the sample. Before this rule, a slide
 whose tissue covers a quarter of the image got a weight of 1e-5 or 10 from
 its glass where the tissue's own was 0.008, and a restored PSNR of 9.4 or
 20.7 dB where the tissue's weight gave 29.2 dB (26.5 dB blurred). Where
-the regions leave gaps (sides above 2048 px), regions of noise alone are left
-out even when no others remain: a channel with none other takes the others'
-weight, and where no channel has one, content may lie between them, and the
-loss's default weight is used, with a :class:`MuWarning` (found by a probe: a
-biopsy between the regions of an 8192² slide got 10, and 27.2 dB where the
-blurred scan had 31.6). Regions that cover the image whole leave no content
-out, and noise alone there asks for the largest weight.
+every region chose the largest weight and the regions leave gaps (sides above
+2048 px), that weight is used, as noise throughout asks for it, with a
+:class:`MuWarning`: the content may lie between the regions (found by a
+probe: a biopsy between the regions of an 8192² slide got 10, and 27.2 dB
+where the blurred scan had 31.6; falling back to a default weight instead
+took a noisy image's own weight away, found by another).
 
 A few bright, compact sources (stars on a galaxy field) make GCV choose the
 smallest weights: fitting them well predicts the data best, and amplifies
@@ -320,21 +319,23 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
             if _informative(channel):
                 own.append(gcv_mu(channel, psf))
     warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
-    # Regions of noise alone say nothing of content that may lie between them; where they cover the image whole,
-    # there is none, and the largest weight is the image's own.
-    gaps, cross_validated = not _covers(shape), any(by_channel)
-    by_channel = [[weight for weight in own if not (gaps and weight >= GCV_WEIGHTS[-1])] for own in by_channel]
     pooled = [weight for own in by_channel for weight in own]
     if not pooled:
-        found = ("only noise (each chose the largest weight: content between them is missed)" if
-                 cross_validated else f"none (each was constant or missed more than {MAX_MISSING_SHARE:.0%} of its "
-                 "pixels)")
         warnings.warn(
-            f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples, {found}; it used "
-            f"{loss}'s default, {DEFAULT_MU[loss]:g}. Pass mu for the image's content.",
+            f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples (each was constant "
+            f"or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {loss}'s default, "
+            f"{DEFAULT_MU[loss]:g}. Pass mu for the image's content.",
             MuWarning, stacklevel=stacklevel + 1,
         )
         return (DEFAULT_MU[loss],) * len(psfs)
+    if not _covers(shape) and min(pooled) >= GCV_WEIGHTS[-1]:
+        # Noise throughout asks for the largest weight, but so do regions that all miss the content between them.
+        warnings.warn(
+            f"mu: 'auto' found only noise in its {len(regions)} samples (each chose the largest weight, "
+            f"{GCV_WEIGHTS[-1]:g}, which smooths the most); where the image's content lies between them, as a "
+            "small sample on a slide's glass may, pass mu for the content.",
+            MuWarning, stacklevel=stacklevel + 1,
+        )
     mus = []
     for channel, own in enumerate(by_channel):
         chosen = _combined(own or pooled)
