@@ -166,18 +166,23 @@ def _named_channel_axis(names):
     return named[0] if len(named) == 1 else None
 
 
-def _refuse_stacks(shape, names):
-    """Refuse an axis that ``names`` call z or t where it holds more than one plane: no channels, but a stack.
+def _refuse_stacks(shape, names, channel_axis):
+    """Refuse an axis before the last two that ``names`` call z or t where it holds more than one plane: no
+    channels, but a stack; unless ``channel_axis`` asks for its planes to be deblurred one by one.
 
     Found by a probe: a z-stack named ``z, y, x`` was told to pass
     ``channel_axis=0``, and then each plane was deblurred in 2-D as a channel
     with its own weight, which a microscopist may take for a 3-D deconvolution.
+    The last two axes are the plane's: a kymograph's ``t, x`` is an image.
     """
-    for name, length in zip(names, shape):
+    if channel_axis is not None:
+        return
+    for name, length in zip(names[:-2], shape):
         if name in STACK_AXIS_NAMES and length > 1:
             raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, got shape {shape}, "
                              f"whose axis {name!r} holds {length} planes; select one time point or z plane first "
-                             "(tiledeblur deblurs planes in 2-D, not stacks in 3-D).")
+                             "(tiledeblur deblurs planes in 2-D, not stacks in 3-D), or pass its axis as "
+                             "channel_axis to deblur each plane in 2-D.")
 
 
 def _agreed_channel_axis(own, ndim, channel_axis, *, where):
@@ -411,7 +416,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if found is not None and len(found.axes) != array.ndim:
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
     names = _axis_names(array, found)
-    _refuse_stacks(array.shape, names)
+    _refuse_stacks(array.shape, names, channel_axis)
     if found is not None:
         own = next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None)
         channel_axis = _agreed_channel_axis(own, array.ndim, channel_axis, where="the OME-Zarr metadata")
