@@ -281,6 +281,11 @@ def test_a_tile_that_is_no_whole_number_of_chunks_is_rounded_down_and_told(tmp_p
         warnings.simplefilter("error")
         assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=1024).tile == 1024
         assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=300).tile == 300  # one chunk of its own size
+        assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=3000).grid == (1, 1)  # beyond the image: one tile
+    # Rounded below the PSF: refused as a smaller tile is (found by a probe: 700 passed with a 601 px PSF).
+    with pytest.raises(ValueError, match="tile: expected at least the PSF size, 601 px, once rounded down to whole "
+                                         "512 px output chunks, got 700, which rounds to 512."):
+        plan(tmp_path / "scan.zarr", gaussian_psf(601, 40.0), mu=0.01, tile=700)
 
 
 def test_corrupt_chunk_is_named_before_any_tile(scan, client):

@@ -300,10 +300,15 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     if check_int("tile", tile, expected="'auto' or an int") < largest:
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
     chunk = min(DEFAULT_CHUNK, int(tile))
+    if tile >= max(shape):  # one tile, as large as the image: its memory is the image's
+        return -(-tile // chunk) * chunk, chunk
     # Down, as a tile given to bound memory must not grow: 768 rounded up to 1024 needed 2.7 times the memory, and
     # its workers were killed (found by a probe).
     rounded = tile // chunk * chunk
-    if rounded != tile and rounded < max(shape):  # one tile over the whole image either way: nothing to tell
+    if rounded < largest:
+        raise ValueError(f"tile: expected at least the PSF size, {largest} px, once rounded down to whole "
+                         f"{chunk} px output chunks, got {tile}, which rounds to {rounded}.")
+    if rounded != tile:
         warnings.warn(f"tile: {tile} px rounded down to {rounded} px, a whole number of the {chunk} px output "
                       "chunks (no two tiles may write one chunk).", UserWarning, stacklevel=4)
     return rounded, chunk
