@@ -90,13 +90,16 @@ def test_a_fits_psf_of_several_images_names_the_one_read(tmp_path):
 def test_a_psf_off_centre_warns():
     """A star field's PSF cropped 3 px off centre moved every star 3 px, without a word (found by a probe)."""
     psf = gaussian_psf(25, 2.0)
-    with pytest.warns(tiledeblur.PsfWarning, match=r"psf: its centroid lies \+0.0, -3.0 px \(y, x\) from its centre "
-                                                   "pixel, and the deblurred image moves by as much"):
-        check_psf(np.roll(psf, -3, axis=1))
+    with pytest.warns(tiledeblur.PsfWarning, match=r"psf: its peak and its centroid lie off its centre pixel, the "
+                                                   r"centroid by \+0.0, -3.0 px \(y, x\), and the deblurred image "
+                                                   r"moves by as much; .*shift\(psf, shift, order=1\)"):
+        shifted = check_psf(np.roll(psf, -3, axis=1))
     with warnings.catch_warnings():
         warnings.simplefilter("error", tiledeblur.PsfWarning)
         check_psf(np.roll(psf, 1, axis=0))  # a measured PSF centred on its brightest pixel, within a pixel
         check_psf(gaussian_psf(13, (1, 3)))
+        check_psf(psf + 0.8 * np.roll(gaussian_psf(25, 4.0), 4, axis=1))  # a coma: its peak centred, its mass not
+        check_psf(ndi.shift(shifted, (0, 3), order=1))  # the advice followed: non-negative, centred
 
 
 def test_check_psf_normalizes_without_touching_the_input():

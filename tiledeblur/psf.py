@@ -110,9 +110,9 @@ def check_psf(psf, *, name="psf"):
     -----
     PsfWarning
         If its border is a flat floor above ``FLOOR_SHARE`` of its peak: a
-        measured PSF with its background left in; or if its centroid lies more
-        than ``MAX_CENTROID_OFFSET`` px from its centre pixel: a measured PSF
-        cropped off centre, which moves every deblurred source by as much.
+        measured PSF with its background left in; or if its peak and centroid
+        lie more than ``MAX_CENTROID_OFFSET`` px from its centre pixel: a
+        measured PSF cropped off centre, which moves every deblurred source.
 
     Examples
     --------
@@ -176,20 +176,24 @@ def _warn_if_on_a_floor(psf, name):
 
 
 def _warn_if_off_centre(psf, name):
-    """Warn where the centroid of the normalized ``psf`` lies more than ``MAX_CENTROID_OFFSET`` px from its centre.
+    """Warn where the peak and centroid of the normalized ``psf`` lie more than ``MAX_CENTROID_OFFSET`` px from its centre.
 
     Found by a probe: a star field deblurred with its PSF cropped 3 px off
     centre put every star 3 px off, without a word. An asymmetric blur (a
     shake, a comet's trail) has its centroid off centre by nature; the
     warning tells where the offset is part of the blur.
     """
+    centre = [n // 2 for n in psf.shape]
     centroid = [float((psf.sum(axis=1 - axis) * np.arange(n)).sum()) for axis, n in enumerate(psf.shape)]
-    offset = [c - n // 2 for c, n in zip(centroid, psf.shape)]
-    if math.hypot(*offset) > MAX_CENTROID_OFFSET:
+    offset = [c - middle for c, middle in zip(centroid, centre)]
+    peak = np.unravel_index(np.argmax(psf), psf.shape)
+    # Both: a coma's or a trail's peak on the centre pixel, its mass to one side, is a blur and no crop (a probe).
+    if math.hypot(*offset) > MAX_CENTROID_OFFSET and math.dist(peak, centre) > MAX_CENTROID_OFFSET:
         warnings.warn(
-            f"{name}: its centroid lies {offset[0]:+.1f}, {offset[1]:+.1f} px (y, x) from its centre pixel, and the "
-            "deblurred image moves by as much; centre a measured PSF on its centroid first, as with "
-            "scipy.ndimage.shift, unless the offset is part of the blur.",
+            f"{name}: its peak and its centroid lie off its centre pixel, the centroid by {offset[0]:+.1f}, "
+            f"{offset[1]:+.1f} px (y, x), and the deblurred image moves by as much; centre a measured PSF on its "
+            "centroid first, as with scipy.ndimage.shift(psf, shift, order=1), which keeps it non-negative, unless "
+            "the offset is part of the blur.",
             PsfWarning, stacklevel=3,
         )
 
