@@ -392,6 +392,13 @@ def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
             run(store, PSF, component="a.b", mu=0.01, overwrite=overwrite, progress=False)
     assert _digest(tmp_path / "slides.a.b.deblurred.zarr") == written
     assert _digest(store) == before
+    # Moved with its output, the same input still replaces its own (found by a probe).
+    (tmp_path / "moved").mkdir()
+    for name in ("slides.zarr", "slides.a.b.deblurred.zarr"):
+        shutil.copytree(tmp_path / name, tmp_path / "moved" / name)
+    moved = run(tmp_path / "moved" / "slides.zarr", PSF, component="a/b", mu=0.01, overwrite=True, n_workers=1,
+                progress=False)
+    assert moved.output == str(tmp_path / "moved" / "slides.a.b.deblurred.zarr")
 
 
 def test_the_input_reached_through_a_bind_mount_is_not_the_output(tmp_path):

@@ -136,8 +136,11 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
         # said the store was written with other settings).
         raise ValueError(f"output: expected a new path or an output of tiledeblur, got {target.url!r}, a Zarr store "
                          "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
-    written_from = (existing[0].get("input") or {}).get("url") if existing is not None else None
-    if not named and written_from not in (None, identity["input"]["url"]):
+    written = (existing[0].get("input") or {}) if existing is not None else {}
+    written_from = written.get("url")
+    # The same data at another path (a store moved with its output, a share mounted elsewhere) is this input.
+    if not named and written_from not in (None, identity["input"]["url"]) and (
+            written.get("fingerprint") != identity["input"]["fingerprint"]):
         # Not even with overwrite: default names can meet, as those of scan.zarr and scan, or of the arrays a/b and
         # a.b of one store (found by a probe: with overwrite=True each such run replaced the one before).
         raise ValueError(f"output: expected the default output of this input to be new or its own, got "
