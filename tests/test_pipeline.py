@@ -209,7 +209,7 @@ def test_the_output_keeps_the_inputs_attributes_that_hold_for_it(tmp_path, artic
     counts = zarr.create_array(tmp_path / "counts.zarr", data=(data.camera()[:128, :128] * 100).astype(np.int16),
                                chunks=(64, 64))
     counts.attrs.update({"fits_header": {"CTYPE1": "RA---TAN", "CRPIX1": 64.5}, "scale_factor": 0.5})
-    for out_dtype, kept, value_scale in (("float32", {"fits_header"}, 1 / 32767),
+    for out_dtype, kept, value_scale in (("float32", {"fits_header", "scale_factor"}, 1 / 32767),
                                          ("input", {"fits_header", "scale_factor"}, 1.0)):
         report = run(tmp_path / "counts.zarr", article_psf, tile=64, mu=0.01, out_dtype=out_dtype,
                      output=tmp_path / f"{out_dtype}.zarr", client=client, progress=False)
@@ -217,6 +217,8 @@ def test_the_output_keeps_the_inputs_attributes_that_hold_for_it(tmp_path, artic
         assert attributes.keys() == kept | {"tiledeblur"}
         assert attributes["fits_header"] == {"CTYPE1": "RA---TAN", "CRPIX1": 64.5}
         assert attributes["tiledeblur"]["value_scale"] == value_scale
+        # Decoded as CF readers do, the output's values are in the input's units (a probe: 105 K read as 0.3 K).
+        assert attributes["scale_factor"] == pytest.approx(0.5 / value_scale)
 
 
 def test_default_local_cluster_file_url_and_dashboard(tmp_path, small_scan, small_reference, article_psf, capfd):

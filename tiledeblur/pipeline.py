@@ -206,11 +206,19 @@ def _carried_attributes(prepared):
 
     Those of ``ENCODING_ATTRIBUTES`` describe how values are stored, and hold
     only where the output stores them as the input does: xarray would apply
-    an int16 input's ``scale_factor`` to the output's floats.
+    an int16 input's ``scale_factor`` to the output's floats. Where the input
+    had CF's ``scale_factor`` or ``add_offset``, the output gets its own.
     """
+    source, scale = prepared.array.attrs.asdict(), _value_scale(prepared)
     same_dtype = _output_dtype(prepared) == prepared.array.dtype
-    return {key: value for key, value in prepared.array.attrs.asdict().items()
-            if key != "tiledeblur" and (same_dtype or key not in ENCODING_ATTRIBUTES)}
+    carried = {key: value for key, value in source.items()
+               if key != "tiledeblur" and (same_dtype or key not in ENCODING_ATTRIBUTES)}
+    if scale != 1 and ("scale_factor" in source or "add_offset" in source):
+        # Encoded anew, so that CF readers decode the output to the input's units, which its "units" name (found by
+        # a probe: 105 K read as 0.3 K).
+        carried.update(scale_factor=source.get("scale_factor", 1) / scale,
+                       **({"add_offset": source["add_offset"]} if "add_offset" in source else {}))
+    return carried
 
 
 def _create_output(prepared, identity, *, overwrite):
