@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import json
 import os
 import re
 import signal
@@ -575,6 +576,16 @@ def test_convert_fits_keeps_the_header_and_names_the_image_read_of_several(tmp_p
     assert {**described, "EXTNAME": "SCI", "TELESCOP": "HST", "OBJECT": "M 51"}.items() <= header.items()
     assert not {"XTENSION", "BITPIX", "NAXIS", "NAXIS1", "PCOUNT"} & header.keys()
     np.testing.assert_array_equal(array[...], data.camera())
+    # JSON holds no NaN or inf, and INHERIT = F keeps the primary's cards out (found by a probe).
+    science.header.update({"INHERIT": False, "DATAMIN": -1.0})
+    hdus.writeto(tmp_path / "odd.fits")
+    raw = (tmp_path / "odd.fits").read_bytes()
+    card = next(raw[at:at + 80] for at in range(0, len(raw), 80) if raw[at:at + 8] == b"DATAMIN ")
+    (tmp_path / "odd.fits").write_bytes(raw.replace(card, b"DATAMIN = NaN".ljust(80)))
+    with pytest.warns(UserWarning, match="only the first is read"):
+        header = convert(tmp_path / "odd.fits", tmp_path / "odd.zarr", chunk=128).attrs["fits_header"]
+    assert header["DATAMIN"] == "nan" and "TELESCOP" not in header
+    json.loads((tmp_path / "odd.zarr" / "zarr.json").read_text(), parse_constant=pytest.fail)
 
 
 def _mosaic_with_blank():

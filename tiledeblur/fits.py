@@ -81,9 +81,12 @@ class FitsImage:
             header, data_offset, self.image_hdus = _find_image(file)
             primary, _ = _read_header(file, 0)
         # The cards that describe the image, not how it is stored (which the reader undoes): WCS, BUNIT, OBJECT;
-        # an extension's over the primary HDU's, where HST and JWST write TELESCOP and OBJECT (found by a probe).
-        self.header = {keyword: value for keyword, value in {**primary, **header}.items()
-                       if keyword not in STRUCTURAL_KEYWORDS and not keyword.startswith("NAXIS")}
+        # an extension's over the primary HDU's, where HST and JWST write TELESCOP and OBJECT (found by a probe),
+        # unless INHERIT says otherwise. JSON, which Zarr's metadata is, holds no NaN or inf: those become text.
+        cards = {**primary, **header} if header.get("INHERIT") is not False else header
+        self.header = {keyword: value if not isinstance(value, float) or math.isfinite(value) else str(value)
+                       for keyword, value in cards.items()
+                       if keyword and keyword not in STRUCTURAL_KEYWORDS and not keyword.startswith("NAXIS")}
         bitpix = _integer(header, "BITPIX")
         if bitpix not in STORED:
             raise ValueError(f"BITPIX {bitpix!r} is not one of the standard's {tuple(STORED)}")
