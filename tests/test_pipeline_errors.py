@@ -16,6 +16,7 @@ import pytest
 import zarr
 from skimage import data
 
+import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import Location, create_output, fingerprint
 from tiledeblur.pipeline import _check_disk_space
@@ -267,6 +268,17 @@ def test_only_missing_pixels(tmp_path, client):
         report = run(tmp_path / "one-empty.zarr", PSF, mu=1e-3, channel_axis=0, client=client, progress=False)
     result = zarr.open_array(report.output, mode="r")[...]
     assert np.isnan(result[0]).all() and np.isfinite(result[1]).all()
+
+
+def test_a_stack_of_psfs_whose_channels_could_be_on_either_axis_warns(tmp_path):
+    """Three 3 x 3 PSFs saved as (P, Q, C) were read as (C, P, Q), rows of all three, without a word (a probe)."""
+    zarr.create_array(tmp_path / "cyx.zarr", data=np.stack([data.camera()[:64, :64]] * 3), chunks=(3, 64, 64))
+    stack = np.stack([gaussian_psf(3, sigma) for sigma in (0.4, 0.6, 0.8)])
+    with pytest.warns(tiledeblur.PsfWarning, match=r"psf: a stack of shape \(3, 3, 3\) is read as \(C, P, Q\)"):
+        plan(tmp_path / "cyx.zarr", stack, channel_axis=0, mu=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tiledeblur.PsfWarning)
+        plan(tmp_path / "cyx.zarr", list(stack), channel_axis=0, mu=0.01)  # a list is no stack
 
 
 def test_a_tile_that_is_no_whole_number_of_chunks_is_rounded_down_and_told(tmp_path):

@@ -22,7 +22,7 @@ from .cluster import check_cluster_options, check_worker_versions, connect, work
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
-from .psf import check_psf, psf_radius, read_psf_file
+from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings
 from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes
@@ -223,6 +223,11 @@ def _check_psfs(psf, channels):
         if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
             # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
             psf = np.moveaxis(psf, -1, 0)
+        elif psf.ndim == 3 and psf.shape[0] == psf.shape[-1] == channels > 1:
+            # Either axis could hold the channels: 3 PSFs of 3 x 3 px saved as (P, Q, C) were read as rows of all
+            # three, without a word (found by a probe).
+            warnings.warn(f"psf: a stack of shape {psf.shape} is read as (C, P, Q), one PSF per index of its first "
+                          "axis; pass a list of PSFs if its last axis holds them.", PsfWarning, stacklevel=4)
         stack = list(psf) if psf.ndim == 3 else [psf]
     _check_channel_count(len(stack), channels, name="psf", noun="PSF",
                          shape="" if listed else f" (a stack of shape {psf.shape})")
