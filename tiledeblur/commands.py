@@ -21,23 +21,43 @@ def _preview(path, arguments, report):
     """Write the central region of the input and of the output, side by side, in the input's channel colours."""
     source, location = open_input(arguments.input, component=arguments.component)
     result, _ = open_input(report.output)  # an OME-Zarr output's level 0, as for inputs
+    colors, windows = _channel_display(location, report.channel_axis, source.shape)
     save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value,
-                 colors=_channel_colors(location, report.channel_axis, source.shape))
+                 colors=colors, windows=windows)
 
 
-def _channel_colors(location, channel_axis, shape):
-    """The ``"RRGGBB"`` of each channel in the OME-Zarr metadata of the input at ``location``; None where some has none.
+def _channel_display(location, channel_axis, shape):
+    """``(colors, windows)``: each channel's ``"RRGGBB"`` and display window ``(start, end)`` in the OME-Zarr
+    metadata of the input at ``location``; either is None where some channel has none.
 
-    Found by a probe: a DAPI, GFP and RFP image was previewed as red, green
-    and blue in that order, DAPI red, and a fourth channel not at all.
+    Found by probes: a DAPI, GFP and RFP image was previewed as red, green
+    and blue in that order, DAPI red, and a fourth channel not at all; and a
+    nearly empty channel, stretched to its own percentiles, washed the picture
+    in its colour where viewers show it dark by its window.
     """
     multiscale = find_multiscale(location)
     channels = (multiscale.omero or {}).get("channels", []) if multiscale is not None else []
-    found = [_rrggbb(channel.get("color")) if isinstance(channel, dict) else None for channel in channels]
-    expected = 1 if channel_axis is None else shape[channel_axis]
-    if len(found) != expected or None in found:
+    channels = [channel if isinstance(channel, dict) else {} for channel in channels]
+    if len(channels) != (1 if channel_axis is None else shape[channel_axis]):
+        return None, None
+    colors = [_rrggbb(channel.get("color")) for channel in channels]
+    windows = [_window(channel.get("window")) for channel in channels]
+    return (None if None in colors else colors), (None if None in windows else windows)
+
+
+def _window(window):
+    """An omero channel's ``window`` as ``(start, end)``, or None where it gives no such pair.
+
+    Examples
+    --------
+    >>> _window({"start": 100, "end": 1500, "min": 0, "max": 4095}), _window({"start": 5, "end": 5}), _window(None)
+    ((100.0, 1500.0), None, None)
+    """
+    try:
+        start, end = float(window["start"]), float(window["end"])
+    except (KeyError, TypeError, ValueError):
         return None
-    return found
+    return (start, end) if end > start else None
 
 
 def _rrggbb(color):

@@ -118,7 +118,8 @@ def _enlarge(image, height, width):
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def save_preview(path, source, result, channel_axis=None, *, missing_value=None, colors=None, side=512):
+def save_preview(path, source, result, channel_axis=None, *, missing_value=None, colors=None, windows=None,
+                 side=512):
     """Write the central ``side``² region of an input and its result side by side.
 
     With ``colors``, one ``"RRGGBB"`` per channel (on ``channel_axis``), as
@@ -129,8 +130,10 @@ def save_preview(path, source, result, channel_axis=None, *, missing_value=None,
     for all, and other numbers of channels are averaged to gray. A display
     window runs from the input's 0.5th to its 99.5th percentile, and both
     panels share it: 12-bit counts in uint16 would be nearly black on the
-    dtype's range, and fluxes of a mosaic white. Missing pixels (NaN, or
-    ``missing_value`` in the input's dtype) are black.
+    dtype's range, and fluxes of a mosaic white. ``windows``, one
+    ``(start, end)`` per channel in the input's values (an OME-Zarr's
+    ``omero`` windows), take their place with ``colors``. Missing pixels (NaN,
+    or ``missing_value`` in the input's dtype) are black.
     """
     axis = None if channel_axis is None else channel_axis % source.ndim
     centre = tuple(slice(max(0, n // 2 - side // 2), n // 2 + side // 2)
@@ -141,8 +144,11 @@ def save_preview(path, source, result, channel_axis=None, *, missing_value=None,
     if colors is None:
         before, after = _displayed(before), _displayed(after)
         windows = [_display_window(before)]
-    else:
+    elif windows is None:
         windows = [_display_window(channel) for channel in before]
+    else:  # in the values that to_float gives
+        scale = 1 / np.iinfo(source.dtype).max if source.dtype.kind in "ui" else 1.0
+        windows = [(start * scale, end * scale) for start, end in windows]
     save_panels(path, [[(title, _in_windows(image, windows, colors))
                         for title, image in (("input (centre)", before), ("deblurred (centre)", after))]])
 
