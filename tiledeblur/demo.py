@@ -22,7 +22,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from .arguments import check_int
 from .cluster import check_n_workers
-from .image import to_float
+from .image import float_scale, to_float
 from .io import plane_axes, read_channels
 from .operators import Blur
 from .pipeline import run
@@ -147,8 +147,7 @@ def save_preview(path, source, result, channel_axis=None, *, missing_value=None,
     elif windows is None:
         windows = [_display_window(channel) for channel in before]
     else:  # in the values that to_float gives
-        scale = 1 / np.iinfo(source.dtype).max if source.dtype.kind in "ui" else 1.0
-        windows = [(start * scale, end * scale) for start, end in windows]
+        windows = [(start * float_scale(source.dtype), end * float_scale(source.dtype)) for start, end in windows]
     save_panels(path, [[(title, _in_windows(image, windows, colors))
                         for title, image in (("input (centre)", before), ("deblurred (centre)", after))]])
 

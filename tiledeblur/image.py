@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype",
+__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype", "float_scale",
            "largest_magnitude", "to_float"]
 
 #: The largest pixel magnitude of a float image: far beyond any sensor's
@@ -40,6 +40,18 @@ def float_dtype(dtype):
     return np.dtype(np.float32) if np.dtype(dtype).newbyteorder("=") == np.float32 else np.dtype(np.float64)
 
 
+def float_scale(dtype):
+    """The factor by which :func:`to_float` scales values of ``dtype``: one over an integer dtype's maximum.
+
+    Examples
+    --------
+    >>> float_scale(np.uint8) == 1 / 255, float_scale(np.float32)
+    (True, 1.0)
+    """
+    dtype = np.dtype(dtype)
+    return 1 / np.iinfo(dtype).max if dtype.kind in "ui" else 1.0
+
+
 def to_float(array, missing_value=None):
     """Convert an image to its float dtype, scaling integers to ``[0, 1]``; ``missing_value`` becomes NaN.
 
@@ -53,7 +65,7 @@ def to_float(array, missing_value=None):
     array = np.asarray(array)
     converted = array.astype(float_dtype(array.dtype))
     if array.dtype.kind in "ui":
-        converted /= np.iinfo(array.dtype).max
+        converted /= np.iinfo(array.dtype).max  # a division, not float_scale's product: bytes as before
     if missing_value is not None:
         converted[array == missing_value] = np.nan
     return converted

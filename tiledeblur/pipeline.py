@@ -39,7 +39,7 @@ from .cluster import (
     worker_resources,
     workers,
 )
-from .image import check_float_range, to_float
+from .image import check_float_range, float_scale, to_float
 from .io import DoneMarkers, create_output, plane_axes, read_channels, write_channels
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
@@ -197,8 +197,7 @@ def _output_dtype(prepared):
 
 def _value_scale(prepared):
     """The factor from the input's values to the output's: integers deblurred to floats are divided by their maximum."""
-    dtype = prepared.array.dtype
-    return 1 / np.iinfo(dtype).max if dtype.kind in "ui" and _output_dtype(prepared).kind == "f" else 1.0
+    return float_scale(prepared.array.dtype) if _output_dtype(prepared).kind == "f" else 1.0
 
 
 def _carried_attributes(prepared):
