@@ -19,8 +19,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype", "float_scale",
-           "largest_magnitude", "to_float"]
+__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype",
+           "float_scale", "largest_magnitude", "to_float"]
 
 #: The largest pixel magnitude of a float image: far beyond any sensor's
 #: counts or any calibrated unit, so that a larger value is most likely a
