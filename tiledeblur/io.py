@@ -33,7 +33,7 @@ from .ome import chunk_keys
 
 __all__ = [
     "DoneMarkers", "Location", "create_output", "fingerprint", "open_input", "plane_axes", "read_channels",
-    "write_channels",
+    "unreadable_chunks", "write_channels",
 ]
 
 #: The array attribute in which :func:`tiledeblur.convert.convert` records a
@@ -349,10 +349,18 @@ def _read(array, index):
         return np.asarray(array[index])
     except (OSError, RuntimeError, ValueError) as error:
         region = ", ".join(f"{s.start}:{s.stop}" if isinstance(s, slice) else str(s) for s in index)
-        raise ValueError(
-            f"zarr_path: expected readable chunks, got {type(error).__name__} ({error}) reading "
-            f"[{region}] of {array.store_path}."
-        ) from error
+        raise unreadable_chunks(error, f"reading [{region}] of {array.store_path}") from error
+
+
+def unreadable_chunks(error, doing):
+    """The error for a chunk that failed to decode with ``error`` while ``doing`` something: bad input, named so.
+
+    Examples
+    --------
+    >>> unreadable_chunks(RuntimeError("bad frame"), "reading [0:8] of scan.zarr")
+    ValueError('zarr_path: expected readable chunks, got RuntimeError (bad frame) reading [0:8] of scan.zarr.')
+    """
+    return ValueError(f"zarr_path: expected readable chunks, got {type(error).__name__} ({error}) {doing}.")
 
 
 def fingerprint(array):

@@ -40,7 +40,7 @@ from .cluster import (
     workers,
 )
 from .image import check_float_range, float_scale, to_float
-from .io import DoneMarkers, create_output, plane_axes, read_channels, write_channels
+from .io import DoneMarkers, create_output, plane_axes, read_channels, unreadable_chunks, write_channels
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
 from .progress import Progress
@@ -226,10 +226,10 @@ def _create_output(prepared, identity, *, overwrite):
     group_attributes = None
     dimension_names = getattr(array.metadata, "dimension_names", None)  # the input's axes, which the output keeps
     # The value scale is no setting that a resume compares: it follows from the input's dtype and out_dtype.
-    record = {**identity, "version": __version__, "run": job.run, "value_scale": _value_scale(prepared)}
-    recorded = {"tiledeblur": record}
+    value_scale = _value_scale(prepared)
+    recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run, "value_scale": value_scale}}
     if prepared.multiscale is not None:
-        multiscale = prepared.multiscale.in_units(_value_scale(prepared))
+        multiscale = prepared.multiscale.in_units(value_scale)
         # On the group too: a run killed before level 0 exists is then known as this run's.
         group_attributes = {**multiscale_attributes(multiscale, prepared.pyramid), **recorded}
         dimension_names = [axis["name"] for axis in multiscale.axes]
@@ -263,8 +263,7 @@ def _scan_input(client, prepared, *, progress):
     try:
         by_channel = np.atleast_1d(result_of(client, da.nanmax(abs(lazy), axis=others)))
     except (RuntimeError, ValueError) as error:  # a chunk that fails to decode (found by a probe: a traceback)
-        raise ValueError(f"zarr_path: expected readable chunks, got {type(error).__name__} ({error}) scanning "
-                         f"{source.array_url!r}.") from error
+        raise unreadable_chunks(error, f"scanning {source.array_url!r}") from error
     largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
     if np.isnan(largest) and missing_value is not None:
@@ -369,11 +368,12 @@ def _scheduler_loss_told(client):
         try:
             # The client may not have noticed yet (found by CI): whether the scheduler still answers tells.
             check_scheduler(client.scheduler.address)
+            lost = client.status != "running"
         except ValueError:
-            raise _scheduler_lost() from error
-        if client.status != "running":
-            raise _scheduler_lost() from error
-        raise
+            lost = True
+        if not lost:
+            raise
+        raise _scheduler_lost() from error
 
 
 def _stops_every_tile(error):
