@@ -501,6 +501,18 @@ def test_convert_an_aperio_slide_keeps_its_pixel_size(tmp_path):
     assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 0.25, 0.25]
 
 
+@pytest.mark.parametrize("unit, expected", [("CENTIMETER", [1.0, 0.5, 0.25]), ("INCH", [1.0, 1.0, 1.0])])
+def test_convert_a_tiff_keeps_a_metric_resolution_as_its_pixel_size(tmp_path, unit, expected):
+    """A Hamamatsu slide's pixels per centimetre were dropped; inches are a generic writer's 72 dpi, no pixel size."""
+    tifffile.imwrite(tmp_path / "slide.tif", data.astronaut(), tile=(128, 128), photometric="rgb",
+                     resolution=(40000, 20000), resolutionunit=unit)
+    convert(tmp_path / "slide.tif", tmp_path / "slide.zarr", chunk=256, ome=True)
+    multiscale = zarr.open_group(tmp_path / "slide.zarr", mode="r").attrs["ome"]["multiscales"][0]
+    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == pytest.approx(expected)
+    assert [axis.get("unit") for axis in multiscale["axes"]][1:] == (["micrometer"] * 2 if unit == "CENTIMETER"
+                                                                     else [None, None])
+
+
 def test_convert_an_imagej_tiff_keeps_its_calibration_and_labels(tmp_path):
     """A Fiji hyperstack's pixel size and channel labels were dropped without a word (found by a probe)."""
     channels = np.stack([data.camera(), data.moon()])

@@ -51,8 +51,9 @@ def _open_image(path):
     first, as a microscope's ``CYX`` file does, and not as an RGB image's
     samples (``YXS``); a 3-D FITS image always does; PNG and JPEG hold them
     last. ``lossy`` names the file's lossy compression (``"JPEG"``), or is None.
-    ``described`` is what an OME-TIFF's OME-XML or an ImageJ TIFF's metadata
-    says (see :func:`_ome_tiff` and :func:`_imagej_tiff`), or None.
+    ``described`` is what an OME-TIFF's OME-XML, an ImageJ TIFF's metadata,
+    an Aperio slide's description or another TIFF's metric resolution tags say
+    (a :class:`TiffMetadata`), or None.
     """
     if is_fits_name(path):
         image = FitsImage(path)
@@ -66,7 +67,8 @@ def _open_image(path):
             codec = getattr(compression, "name", str(compression))  # an int where tifffile knows no such codec
             described = (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
                          _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else
-                         _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else None)
+                         _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else
+                         _resolution_tiff(tiff.pages[0].tags))
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
         # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
@@ -95,7 +97,7 @@ class PixelSize:
 
 @dataclasses.dataclass(frozen=True)
 class TiffMetadata:
-    """What an OME-Zarr keeps of an OME-TIFF's, ImageJ TIFF's or Aperio TIFF's metadata: pixel size, name, channels."""
+    """What an OME-Zarr keeps of a TIFF's metadata (OME, ImageJ, Aperio or resolution tags): pixel size, name, channels."""
 
     pixels: PixelSize | None = None
     name: str | None = None
@@ -193,6 +195,36 @@ def _aperio_tiff(description):
     except (AttributeError, ValueError):  # none given, or no number
         return TiffMetadata()
     return TiffMetadata(PixelSize(size, size, "micrometer") if size > 0 else None)
+
+
+#: The TIFF resolution units that give a pixel size, as NGFF names them: not the inch (``2``), in which generic
+#: writers leave 72 dpi that no instrument measured; a scanner that writes centimetres (Hamamatsu's NDPI) measured them.
+RESOLUTION_UNITS = {3: "centimeter", 4: "millimeter", 5: "micrometer"}
+
+
+def _resolution_tiff(tags):
+    """What a TIFF's resolution ``tags`` say that an OME-Zarr keeps: its pixel size, in micrometres.
+
+    Only where ``ResolutionUnit`` is metric (see ``RESOLUTION_UNITS``): a
+    Hamamatsu slide's pixel size, written as pixels per centimetre, was
+    dropped without a word.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Tag
+    >>> tags = {"ResolutionUnit": Tag(value=3), "XResolution": Tag(value=(40000, 1)),
+    ...         "YResolution": Tag(value=(20000, 1))}  # pixels per centimetre
+    >>> _resolution_tiff(tags).pixels
+    PixelSize(y=0.5, x=0.25, unit='micrometer')
+    """
+    unit = RESOLUTION_UNITS.get(getattr(tags.get("ResolutionUnit"), "value", None))
+    try:
+        (x_pixels, x_units), (y_pixels, y_units) = tags["XResolution"].value, tags["YResolution"].value
+        y, x = (units / pixels * NANOMETRES_PER_UNIT[unit] / NANOMETRES_PER_UNIT["micrometer"]
+                for pixels, units in ((y_pixels, y_units), (x_pixels, x_units)))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):  # no tags, inches, or no number
+        return TiffMetadata()
+    return TiffMetadata(PixelSize(y, x, "micrometer") if y > 0 and x > 0 else None)
 
 
 def _omero_channel(element, index):
