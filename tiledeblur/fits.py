@@ -63,7 +63,8 @@ class FitsImage:
         The cards of the image's HDU, over those of the primary HDU where
         the image is an extension's, less those of its storage (``BITPIX``,
         ``NAXISn``, ``BSCALE``, ``BZERO``, ``BLANK``, ...), as FITS numbers
-        its axes (axis 1 is x).
+        its axes (axis 1 is x); ``COMMENT`` and ``HISTORY`` are lists of
+        their lines (see :func:`_add_card`).
     image_hdus : list of str
         The HDUs of the file that hold an image, the one read first, such as
         ``["HDU 1 (SCI)", "HDU 2 (ERR)"]``.
@@ -184,7 +185,7 @@ def _read_header(file, offset):
     not an extension's header (the standard allows special records there).
     """
     file.seek(offset)
-    header = {}
+    header, keyword = {}, None
     while True:
         block = file.read(BLOCK_BYTES)
         if not block or (offset > 0 and not header and not block.startswith(b"XTENSION=")):
@@ -197,11 +198,42 @@ def _read_header(file, offset):
             raise ValueError("it ends inside a header")
         for start in range(0, BLOCK_BYTES, CARD_BYTES):
             card = block[start:start + CARD_BYTES].decode("ascii", errors="replace")
-            keyword = card[:8].strip()
-            if keyword == "END":
+            if card[:8].strip() == "END":
                 return header, file.tell()
-            if card[8:10] == "= ":
-                header[keyword] = _value(card[10:])
+            keyword = _add_card(header, card, keyword)
+
+
+def _add_card(header, card, last):
+    """Add ``card`` to ``header`` where it holds a value, and return its keyword (``last``, the previous card's,
+    where it continues that card's string).
+
+    Beyond the standard's ``KEYWORD = value``: ESO's ``HIERARCH`` keywords
+    (``HIERARCH ESO DET DIT = 1.0`` gives ``ESO DET DIT``), strings that
+    ``CONTINUE`` cards carry on past a closing ``&``, and ``COMMENT`` and
+    ``HISTORY`` text, kept as lists of their lines.
+
+    Examples
+    --------
+    >>> header, last = {}, None
+    >>> for card in ("HIERARCH ESO DET DIT = 1.5 / exposure", "FILENAME= 'mosaic_&'", "CONTINUE  'v2.fits'",
+    ...              "HISTORY drizzled", "HISTORY flat-fielded"):
+    ...     last = _add_card(header, card.ljust(80), last)
+    >>> header
+    {'ESO DET DIT': 1.5, 'FILENAME': 'mosaic_v2.fits', 'HISTORY': ['drizzled', 'flat-fielded']}
+    """
+    keyword = card[:8].strip()
+    if keyword == "HIERARCH" and "=" in card:
+        keyword, value = card[8:].split("=", 1)
+        header[keyword.strip()] = _value(value)
+        return keyword.strip()
+    if keyword == "CONTINUE" and isinstance(header.get(last), str) and header[last].endswith("&"):
+        header[last] = header[last][:-1] + str(_value(card[10:]))
+        return last
+    if keyword in ("COMMENT", "HISTORY"):
+        header.setdefault(keyword, []).append(card[8:].strip())
+    elif card[8:10] == "= ":
+        header[keyword] = _value(card[10:])
+    return keyword
 
 
 def _value(text):
