@@ -208,14 +208,18 @@ def test_the_output_keeps_the_inputs_attributes_that_hold_for_it(tmp_path, artic
     output stores values as the input does, and the record says by what the values were scaled."""
     counts = zarr.create_array(tmp_path / "counts.zarr", data=(data.camera()[:128, :128] * 100).astype(np.int16),
                                chunks=(64, 64))
-    counts.attrs.update({"fits_header": {"CTYPE1": "RA---TAN", "CRPIX1": 64.5}, "scale_factor": 0.5})
-    for out_dtype, kept, value_scale in (("float32", {"fits_header", "scale_factor"}, 1 / 32767),
-                                         ("input", {"fits_header", "scale_factor"}, 1.0)):
-        report = run(tmp_path / "counts.zarr", article_psf, tile=64, mu=0.01, out_dtype=out_dtype,
-                     output=tmp_path / f"{out_dtype}.zarr", client=client, progress=False)
+    header = {"CTYPE1": "RA---TAN", "CRPIX1": 64.5, "BUNIT": "ADU"}
+    counts.attrs.update({"fits_header": header, "scale_factor": 0.5})
+    fluxes = zarr.create_array(tmp_path / "fluxes.zarr", data=counts[...].astype(np.float64), chunks=(64, 64),
+                               attributes=counts.attrs.asdict())
+    for source, out_dtype, value_scale in ((counts, "float32", 1 / 32767), (counts, "input", 1.0),
+                                           (fluxes, "float32", 1.0)):  # a float input's scale_factor was dropped
+        report = run(source.store.root, article_psf, tile=64, mu=0.01, out_dtype=out_dtype,
+                     output=tmp_path / f"{source.dtype}-{out_dtype}.zarr", client=client, progress=False)
         attributes = zarr.open_array(report.output, mode="r").attrs.asdict()
-        assert attributes.keys() == kept | {"tiledeblur"}
-        assert attributes["fits_header"] == {"CTYPE1": "RA---TAN", "CRPIX1": 64.5}
+        assert attributes.keys() == {"fits_header", "scale_factor", "tiledeblur"}
+        # FITS's BSCALE gives a FITS reader the input's units, which BUNIT names, where the values were scaled.
+        assert attributes["fits_header"] == header if value_scale == 1 else {**header, "BSCALE": 1 / value_scale}
         assert attributes["tiledeblur"]["value_scale"] == value_scale
         # Decoded as CF readers do, the output's values are in the input's units (a probe: 105 K read as 0.3 K).
         assert attributes["scale_factor"] == pytest.approx(0.5 / value_scale)

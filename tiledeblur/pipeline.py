@@ -39,6 +39,7 @@ from .cluster import (
     worker_resources,
     workers,
 )
+from .convert import FITS_HEADER_ATTRIBUTE
 from .image import check_float_range, float_scale, to_float
 from .io import DoneMarkers, create_output, plane_axes, read_channels, unreadable_chunks, write_channels
 from .ome import build_pyramid, multiscale_attributes
@@ -206,17 +207,21 @@ def _carried_attributes(prepared):
     Those of ``ENCODING_ATTRIBUTES`` describe how values are stored, and hold
     only where the output stores them as the input does: xarray would apply
     an int16 input's ``scale_factor`` to the output's floats. Where the input
-    had CF's ``scale_factor`` or ``add_offset``, the output gets its own.
+    had CF's ``scale_factor`` or ``add_offset``, the output gets its own, and
+    a FITS header, where the values were scaled, ``BSCALE``.
     """
     source, scale = prepared.array.attrs.asdict(), _value_scale(prepared)
     same_dtype = _output_dtype(prepared) == prepared.array.dtype
     carried = {key: value for key, value in source.items()
                if key != "tiledeblur" and (same_dtype or key not in ENCODING_ATTRIBUTES)}
-    if scale != 1 and ("scale_factor" in source or "add_offset" in source):
+    if not same_dtype and ("scale_factor" in source or "add_offset" in source):
         # Encoded anew, so that CF readers decode the output to the input's units, which its "units" name (found by
-        # a probe: 105 K read as 0.3 K).
+        # a probe: 105 K read as 0.3 K; and a float input's scale factor was dropped).
         carried.update(scale_factor=source.get("scale_factor", 1) / scale,
                        **({"add_offset": source["add_offset"]} if "add_offset" in source else {}))
+    if scale != 1 and isinstance(source.get(FITS_HEADER_ATTRIBUTE), dict):
+        # Likewise for a FITS writer of the output: its BUNIT and SATURATE are the input's (found by a probe).
+        carried[FITS_HEADER_ATTRIBUTE] = {**source[FITS_HEADER_ATTRIBUTE], "BSCALE": 1 / scale}
     return carried
 
 
