@@ -100,6 +100,11 @@ def test_a_psf_off_centre_warns():
         check_psf(gaussian_psf(13, (1, 3)))
         check_psf(psf + 0.8 * np.roll(gaussian_psf(25, 4.0), 4, axis=1))  # a coma: its peak centred, its mass not
         check_psf(ndi.shift(shifted, (0, 3), order=1))  # the advice followed: non-negative, centred
+        # A uniform trail from the centre pixel, which way it points (found by a probe: left and up warned).
+        trail = np.zeros((17, 17))
+        trail[8, 8:16] = 1
+        for turns in range(4):
+            check_psf(np.rot90(trail, turns))
 
 
 def test_check_psf_normalizes_without_touching_the_input():

@@ -463,7 +463,8 @@ def check_worker_versions(client, *, name):
         # A nested function travels by value: one of this module would be looked up in the worker's, which an older
         # version lacks. The version alone stays the same across a checkout's commits.
         package = importlib.import_module("tiledeblur")
-        sources = sorted(Path(package.__file__).parent.glob("*.py"))
+        # Not dot-files: an editor's lock (Emacs's .#cluster.py) is a link to nowhere (found by a probe).
+        sources = sorted(path for path in Path(package.__file__).parent.glob("*.py") if not path.name.startswith("."))
         return package.__version__, hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
 
     own = imported()

@@ -186,9 +186,11 @@ def _warn_if_off_centre(psf, name):
     centre = [n // 2 for n in psf.shape]
     centroid = [float((psf.sum(axis=1 - axis) * np.arange(n)).sum()) for axis, n in enumerate(psf.shape)]
     offset = [c - middle for c, middle in zip(centroid, centre)]
-    peak = np.unravel_index(np.argmax(psf), psf.shape)
+    # The peak nearest the centre where several pixels tie: a uniform trail's first pixel, whichever way it points
+    # (found by a probe: argmax's top-left one warned of trails to the left and up only).
+    peak = min(math.dist(at, centre) for at in np.argwhere(psf >= psf.max() * (1 - 1e-6)))
     # Both: a coma's or a trail's peak on the centre pixel, its mass to one side, is a blur and no crop (a probe).
-    if math.hypot(*offset) > MAX_CENTROID_OFFSET and math.dist(peak, centre) > MAX_CENTROID_OFFSET:
+    if math.hypot(*offset) > MAX_CENTROID_OFFSET and peak > MAX_CENTROID_OFFSET:
         warnings.warn(
             f"{name}: its peak and its centroid lie off its centre pixel, the centroid by {offset[0]:+.1f}, "
             f"{offset[1]:+.1f} px (y, x), and the deblurred image moves by as much; centre a measured PSF on its "
