@@ -300,6 +300,20 @@ def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
         run(scan, psf, mu=0.02, n_workers=3, progress=False)
 
 
+def test_an_output_of_one_mu_for_every_channel_resumes(tmp_path, article_psf, client):
+    """Versions before per-channel weights recorded one mu for all channels; their outputs were refused their
+    resume as differing in mu, which the same command had given (found by a probe)."""
+    scan = _write(tmp_path / "rgb.zarr", data.astronaut()[:128, :128], chunks=64)
+    first = run(scan, article_psf, mu=0.01, tile=64, channel_axis=-1, client=client, progress=False)
+    output = zarr.open_array(first.output, mode="r+")
+    recorded = output.attrs["tiledeblur"]
+    output.attrs["tiledeblur"] = {**recorded, "settings": {**recorded["settings"], "mu": 0.01}}  # as they wrote it
+    again = run(scan, article_psf, mu=0.01, tile=64, channel_axis=-1, client=client, progress=False)
+    assert (again.tiles_skipped, again.tiles_computed) == (4, 0)
+    with pytest.raises(ValueError, match=r"differing: halo, mu\)"):
+        run(scan, article_psf, mu=0.02, tile=64, channel_axis=-1, client=client, progress=False)
+
+
 def test_the_input_named_through_a_link_resumes(tmp_path, small_scan, small_reference_report, article_psf, client):
     """One input spelled two ways: the rerun was refused as another input (found by a probe)."""
     link = tmp_path / "scans"

@@ -152,6 +152,7 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
     recorded, complete = existing
     run = recorded.pop("run", None)
+    recorded = _per_channel_mu(recorded, identity)
     if recorded != identity:
         differing = f" (differing: {', '.join(_differences(recorded, identity))})" if recorded else ""
         raise ValueError(
@@ -167,6 +168,17 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
         return None, True, os.urandom(8).hex()
     planned = {tile.index for tile in prepared.plan.tiles()}
     return DoneMarkers(target).done() & planned, False, run
+
+
+def _per_channel_mu(recorded, identity):
+    """``recorded`` with one ``mu`` for every channel, as versions before per-channel weights wrote it, in
+    ``identity``'s form, a list of one per channel, where each is that one (found by a probe: such outputs were
+    refused their resume as differing in mu)."""
+    settings = recorded.get("settings")
+    before, now = settings.get("mu") if isinstance(settings, dict) else None, identity["settings"]["mu"]
+    if isinstance(now, list) and isinstance(before, (int, float)) and all(mu == before for mu in now):
+        return {**recorded, "settings": {**settings, "mu": now}}
+    return recorded
 
 
 def _differences(recorded, identity):
@@ -197,6 +209,7 @@ def resumed_tile(existing, identity):
     on another allocation chose another tile, and was refused its resume
     (found by a probe).
     """
-    recorded = {key: value for key, value in existing[0].items() if key != "run"} if existing else {}
+    recorded = _per_channel_mu({key: value for key, value in existing[0].items() if key != "run"} if existing else {},
+                               identity)
     tile = recorded.get("tile")
     return tile if tile != identity["tile"] and recorded == {**identity, "tile": tile} else None
