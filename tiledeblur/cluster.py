@@ -39,8 +39,9 @@ logger = logging.getLogger(__name__)
 #: more afresh and unmap it when freed, and the kernel then zeroes its pages
 #: on first touch: a 1136² tile solve took 2.3 s in a worker, 1.2 s of it in
 #: the kernel, and 1.2 s once tile-sized arrays are kept on the heap. Arrays
-#: up to 64 MiB (a 2048² tile's largest) are; more than 64 MiB of free heap is
-#: still returned to the system.
+#: up to 32 MiB are, glibc's largest mmap threshold on 64-bit systems, which
+#: each worker sets once it solves a tile (``pipeline._keep_arrays_on_the_heap``);
+#: more than 64 MiB of free heap is still returned to the system.
 WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20, "MALLOC_TRIM_THRESHOLD_": 64 * 2**20}
 #: dask settings of the local cluster, for its scheduler and workers alike;
 #: on two cores, two busy workers pay for whatever else runs.

@@ -535,7 +535,7 @@ def _output_multiscale(ome, found, array, channel_axis):
 def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
          mu="auto", eps=DEFAULT_EPS, missing_value=None, storage_options=None, client=None, address=None,
          n_workers=None, memory_limit=None, ome=None):
-    """The tile plan that :func:`run` would use; computes nothing, writes nothing.
+    """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
     Takes :func:`run`'s arguments that shape the plan. Its cluster is the
     local one that ``n_workers`` describes, or the workers that ``client`` or
