@@ -300,6 +300,22 @@ def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
         run(scan, psf, mu=0.02, n_workers=3, progress=False)
 
 
+def test_a_given_tile_resumes_what_it_was_rounded_up_to_before(tmp_path, client):
+    """Earlier versions rounded a tile of no whole number of chunks up, where it now rounds down: their outputs were
+    refused their resume as differing in tile (found by a probe)."""
+    scene = np.zeros((2048, 1024), np.uint8)
+    scene[:512, :512] = data.camera()
+    scan = _write(tmp_path / "slide.zarr", scene, chunks=512)
+    psf = tiledeblur.gaussian_psf(9, 1.5)
+    first = run(scan, psf, mu=0.01, tile=1024, client=client, progress=False)  # what tile=1000 wrote before
+    with pytest.warns(UserWarning, match="rounded down"):
+        again = run(scan, psf, mu=0.01, tile=1000, client=client, progress=False)
+    assert (again.plan.tile, again.tiles_skipped, again.tiles_computed) == (1024, 2, 0)
+    assert again.output == first.output
+    with pytest.warns(UserWarning, match="rounded down"), pytest.raises(ValueError, match=r"differing: tile\)"):
+        run(scan, psf, mu=0.01, tile=1600, client=client, progress=False)  # 1024 is no rounding of 1600
+
+
 def test_an_output_of_one_mu_for_every_channel_resumes(tmp_path, article_psf, client):
     """Versions before per-channel weights recorded one mu for all channels; their outputs were refused their
     resume as differing in mu, which the same command had given (found by a probe)."""

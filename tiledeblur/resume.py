@@ -200,16 +200,21 @@ def _differences(recorded, identity):
     return sorted(names)
 
 
-def resumed_tile(existing, identity):
+def resumed_tile(existing, identity, *, given):
     """The tile of the ``existing`` output (an :func:`existing_output`) where only its tile tells it from ``identity``.
 
-    None where there is no output, or it differs in more.
+    None where there is no output, or it differs in more, or ``given``, the
+    caller's ``tile``, does not account for it.
 
     ``tile="auto"`` follows the workers' number and memory, so the same call
     on another allocation chose another tile, and was refused its resume
-    (found by a probe).
+    (found by a probe). A given tile that is no whole number of output chunks
+    is rounded down, where earlier versions rounded it up: their outputs
+    resume with the tile they wrote (found by a probe).
     """
     recorded = _per_channel_mu({key: value for key, value in existing[0].items() if key != "run"} if existing else {},
                                identity)
     tile = recorded.get("tile")
+    if given != "auto" and tile != -(-given // identity["chunk"]) * identity["chunk"]:
+        return None
     return tile if tile != identity["tile"] and recorded == {**identity, "tile": tile} else None
