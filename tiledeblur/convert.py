@@ -21,7 +21,7 @@ import zarr
 from skimage import io as skimage_io
 
 from .arguments import check_int
-from .fits import FitsImage, is_fits_name, warn_if_several_images
+from .fits import FITS_HEADER_ATTRIBUTE, FitsImage, is_fits_name, warn_if_several_images
 from .io import SOURCE_ATTRIBUTE
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
 
@@ -30,8 +30,6 @@ __all__ = ["convert"]
 #: TIFF and the whole-slide formats built on it (Aperio, Leica, Hamamatsu, Ventana, Akoya, BigTIFF): read through
 #: tifffile in bands, where other readers load the whole image (found by a probe: .scn took 3 times the memory).
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".scn", ".ndpi", ".bif", ".qptiff", ".btf", ".tf8")
-#: The attribute that keeps a FITS image's header (see :class:`tiledeblur.fits.FitsImage`).
-FITS_HEADER_ATTRIBUTE = "fits_header"
 #: Codecs that are lossy, or mostly used so: a source file in one of them has lost the noise that ``mu="auto"``
 #: measures (see :func:`tiledeblur.planning.prepare`). Parts of tifffile's names: "JPEG" is in JPEG_2000,
 #: JPEGXR and JPEGXL too, and "JP2000" in Aperio's.

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FITS_SUFFIXES", "FitsImage", "is_fits_name", "warn_if_several_images"]
+__all__ = ["FITS_HEADER_ATTRIBUTE", "FITS_SUFFIXES", "FitsImage", "is_fits_name", "warn_if_several_images"]
 
 #: FITS files' suffixes, fpack's ``.fz`` among them (refused, with what to do).
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
@@ -35,6 +35,8 @@ BLOCK_BYTES = 2880
 #: Cards of how an HDU is stored, not of what its image shows; ``NAXISn`` too.
 STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK",
                        "CHECKSUM", "DATASUM", "GROUPS")
+#: The Zarr attribute in which ``convert`` keeps a FITS image's header (:attr:`FitsImage.header`).
+FITS_HEADER_ATTRIBUTE = "fits_header"
 #: The stored dtype of each ``BITPIX``.
 STORED = {8: ">u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 

@@ -39,7 +39,7 @@ from .cluster import (
     worker_resources,
     workers,
 )
-from .convert import FITS_HEADER_ATTRIBUTE
+from .fits import FITS_HEADER_ATTRIBUTE
 from .image import check_float_range, float_scale, to_float
 from .io import DoneMarkers, create_output, plane_axes, read_channels, unreadable_chunks, write_channels
 from .ome import build_pyramid, multiscale_attributes
