@@ -646,7 +646,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         )
         prepared.job.target.check_placeable()  # writable or not: a finished output on a read-only disk is done
         identity = run_identity(prepared)
-        existing = existing_output(prepared.job.target)  # read once for both
+        existing = existing_output(prepared.job.target, identity)  # read once for both
         resumed = resumed_tile(existing, identity, given=tile) if not overwrite else None
         if resumed is not None:
             prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}

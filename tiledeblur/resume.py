@@ -74,8 +74,11 @@ def run_identity(prepared):
     return json.loads(json.dumps(identity))
 
 
-def existing_output(target):
+def existing_output(target, identity):
     """``(identity, complete)`` of an existing output, or ``None`` where there is none.
+
+    The identity recorded is read in the form of this run's ``identity``
+    (see :func:`run_identity`), so that outputs of earlier versions resume.
 
     An empty folder counts as none: it holds nothing to lose, and a run
     killed while creating its output leaves one. An OME-Zarr group whose
@@ -91,7 +94,7 @@ def existing_output(target):
         recorded, complete = _root_identity(target), False
     for derived in ("version", "value_scale"):  # derived, not chosen: outputs of other versions resume
         recorded.pop(derived, None)
-    return recorded, complete
+    return _per_channel_mu(recorded, identity), complete
 
 
 def _root_identity(target):
@@ -152,7 +155,6 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
     recorded, complete = existing
     run = recorded.pop("run", None)
-    recorded = _per_channel_mu(recorded, identity)
     if recorded != identity:
         differing = f" (differing: {', '.join(_differences(recorded, identity))})" if recorded else ""
         raise ValueError(
@@ -212,8 +214,7 @@ def resumed_tile(existing, identity, *, given):
     is rounded down, where earlier versions rounded it up: their outputs
     resume with the tile they wrote (found by a probe).
     """
-    recorded = _per_channel_mu({key: value for key, value in existing[0].items() if key != "run"} if existing else {},
-                               identity)
+    recorded = {key: value for key, value in existing[0].items() if key != "run"} if existing else {}
     tile = recorded.get("tile")
     if given != "auto" and tile != -(-given // identity["chunk"]) * identity["chunk"]:
         return None
