@@ -219,7 +219,7 @@ def test_the_output_keeps_the_inputs_attributes_that_hold_for_it(tmp_path, artic
         attributes = zarr.open_array(report.output, mode="r").attrs.asdict()
         assert attributes.keys() == {"fits_header", "scale_factor", "tiledeblur"}
         # FITS's BSCALE gives a FITS reader the input's units, which BUNIT names, where the values were scaled.
-        assert attributes["fits_header"] == header if value_scale == 1 else {**header, "BSCALE": 1 / value_scale}
+        assert attributes["fits_header"] == ({**header, "BSCALE": 1 / value_scale} if value_scale != 1 else header)
         assert attributes["tiledeblur"]["value_scale"] == value_scale
         # Decoded as CF readers do, the output's values are in the input's units (a probe: 105 K read as 0.3 K).
         assert attributes["scale_factor"] == pytest.approx(0.5 / value_scale)
