@@ -676,9 +676,10 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, cli
         expected = np.clip(np.round(whole * 255), 0, 255)
         # The solves agree within 1e-3 of the [0, 1] scale, so the rounded bytes within one step.
         assert np.abs(out[..., channel].astype(int) - expected).max() <= 1
-    # The same stack with its channels last, as a TIFF made beside a yxc scan holds it; a NumPy axis.
+    # The same stack with its channels last, as a TIFF made beside a yxc scan holds it; a NumPy axis and tile (found
+    # by a probe: a NumPy tile went unconverted into the record's JSON, and a uint16 one overflowed).
     tifffile.imwrite(tmp_path / "psfs.tif", np.moveaxis(psfs, 0, -1), photometric="rgb")
-    channels_last = run(scan, tmp_path / "psfs.tif", tile=64, channel_axis=np.int64(-1), out_dtype="input",
+    channels_last = run(scan, tmp_path / "psfs.tif", tile=np.uint16(64), channel_axis=np.int64(-1), out_dtype="input",
                         output=tmp_path / "last.zarr", client=client, progress=False)
     np.testing.assert_array_equal(zarr.open_array(channels_last.output, mode="r")[...], out[...])
     with pytest.raises(ValueError, match=r"psf: expected 1 PSF or 3 \(one per channel\), got 2"):

@@ -302,9 +302,10 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
             and math.prod(math.ceil(n / side) for n in shape) >= 2 * workers
         ]
         return (fitting[0] if fitting else DEFAULT_CHUNK), DEFAULT_CHUNK
-    if check_int("tile", tile, expected="'auto' or an int") < largest:
+    tile = check_int("tile", tile, expected="'auto' or an int")
+    if tile < largest:
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
-    chunk = min(DEFAULT_CHUNK, int(tile))
+    chunk = min(DEFAULT_CHUNK, tile)
     if tile >= max(shape):  # one tile, as large as the image: its memory is the image's
         return -(-tile // chunk) * chunk, chunk
     # Down, as a tile given to bound memory must not grow: 768 rounded up to 1024 needed 2.7 times the memory, and

@@ -216,6 +216,6 @@ def resumed_tile(existing, identity, *, given):
     """
     recorded = {key: value for key, value in existing[0].items() if key != "run"} if existing else {}
     tile = recorded.get("tile")
-    if given != "auto" and tile != -(-given // identity["chunk"]) * identity["chunk"]:
+    if given != "auto" and tile != -(-int(given) // identity["chunk"]) * identity["chunk"]:
         return None
     return tile if tile != identity["tile"] and recorded == {**identity, "tile": tile} else None
