@@ -48,6 +48,17 @@ def test_input_is_not_modified(small_case, article_psf):
     np.testing.assert_array_equal(observed, small_case[1])
 
 
+def test_only_small_problems_keep_their_operators(small_case, article_psf, monkeypatch):
+    # A long-lived process must not keep a large image's operators after its solve.
+    from tiledeblur import solver
+    solver._shared_operators.cache_clear()
+    monkeypatch.setattr(solver, "CACHED_PIXELS", 80**2)  # the 64² crop's unknowns, not the 96² image's
+    deconvolve(small_case[1], article_psf, mu=0.01)
+    assert solver._shared_operators.cache_info().currsize == 0
+    deconvolve(small_case[1][:64, :64], article_psf, mu=0.01)
+    assert solver._shared_operators.cache_info().currsize == 1
+
+
 def test_deterministic(small_case, article_psf):
     first = deconvolve(small_case[1], article_psf, loss="tv")
     second = deconvolve(small_case[1], article_psf, loss="tv")
