@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import dask
+import dask.array as da
 import numpy as np
 import psutil
 import pytest
@@ -30,10 +31,13 @@ from skimage import data
 import tiledeblur.pipeline
 from tiledeblur import gaussian_psf, plan, run
 from tiledeblur.cluster import (
+    SHUTDOWN_LOGGERS,
     WORKER_MALLOC,
     _quiet_workers,
+    _shutdown_loggers_quiet,
     _stop_signals_ignored,
     _sync_cancel_bug_hidden,
+    connect,
     local_cluster,
     result_of,
     stalls_told,
@@ -120,6 +124,33 @@ def test_ctrl_c_before_a_dask_call_begins_logs_no_traceback(caplog):
             assert caplog.records == []
     finally:
         runner.stop()
+
+
+def _process_state():
+    return (dask.config.get("scheduler", None), list(warnings.filters),
+            {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS})
+
+
+def test_runs_that_overlap_leave_the_process_as_they_found_it():
+    """Runs in two threads of one process, the first ending while the second goes on, left dask's scheduler set to
+    a closed client, and the caller's own compute() failed (found by a probe)."""
+    before = _process_state()
+    first, second = connect(n_workers=1), connect(n_workers=1)
+    first.__enter__()
+    second.__enter__()
+    assert dask.config.get("scheduler", None) is None  # neither client is the process's default
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert _process_state() == before
+    assert da.ones(4).sum().compute() == 4
+    # Closes that overlap: the loggers stay quiet until the last ends, and then get back their levels.
+    first, second = _shutdown_loggers_quiet(), _shutdown_loggers_quiet()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert {logging.getLogger(name).level for name in SHUTDOWN_LOGGERS} == {logging.CRITICAL}
+    second.__exit__(None, None, None)
+    assert _process_state() == before
 
 
 def test_a_taken_dashboard_port_moves_the_dashboard_without_a_warning():

@@ -4,6 +4,12 @@ The local cluster runs one single-threaded worker process per core (the
 solver holds the GIL in autograd's Python code, so threads would not help),
 and binds its scheduler and dashboard to 127.0.0.1 so that nothing listens on
 the network unless the user starts a cluster that does.
+
+Runs in several threads of one process leave its dask settings, warnings
+filters and loggers as they found them: a client started here is not the
+process's default, and what is set for a while is set under a lock. Before,
+two runs that overlapped left dask's ``scheduler`` set to a client that had
+closed, and the caller's own ``compute()`` then failed (found by a probe).
 """
 
 import contextlib
@@ -58,6 +64,10 @@ CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admi
 #: The loggers that :func:`connect` quiets while it closes what it started;
 #: dask's configuration gives ``distributed.client`` a level of its own.
 SHUTDOWN_LOGGERS = ("distributed", "distributed.client")
+#: Held while a local cluster starts with dask settings and warnings filters of its own, and while the number of
+#: clients that close (``_closing``), and the loggers' levels from before the first, change.
+_PROCESS_STATE_LOCK = threading.Lock()
+_closing = {"count": 0, "levels": {}}
 
 
 def check_n_workers(n_workers):
@@ -129,35 +139,51 @@ def _sync_cancel_bug_hidden():
 @contextlib.contextmanager
 def _started_client(address, n_workers):
     """A client of the scheduler at ``address``, or of a new local cluster; closed quietly."""
-    levels = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
     started = cluster = None
+    with contextlib.ExitStack() as stack:
+        try:
+            with _stop_signals_ignored():
+                cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
+                started = stack.enter_context(_client(cluster, address))
+            yield started
+        except KeyboardInterrupt:
+            if isinstance(cluster, LocalCluster):
+                _quiet_workers(cluster)
+            raise
+        finally:
+            # A second Ctrl-C while the cluster closed left its scheduler running in this process, holding
+            # its ports, for good (found by a probe): so the close, like the start, ignores them.
+            with _shutdown_loggers_quiet(), _stop_signals_ignored():
+                stack.close()
+
+
+@contextlib.contextmanager
+def _shutdown_loggers_quiet():
+    """Quiet ``SHUTDOWN_LOGGERS`` while the block runs, and give them back their levels when the last such block ends.
+
+    Closing a cluster whose workers are busy warns of every task it cancels
+    and of every worker it has to kill, and a client that lost its scheduler
+    logs its reconnection's end: noise after a Ctrl-C, a failed tile or a
+    lost scheduler, whose tiles a rerun resumes, and after a finished run on
+    a loaded machine, whose workers took over 4 s to stop (found by a
+    probe). Blocks that overlap in several threads share one record of the
+    levels from before the first: each block's own record kept the quiet
+    level where one began while another closed.
+    """
+    with _PROCESS_STATE_LOCK:
+        if not _closing["count"]:
+            _closing["levels"] = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
+            for name in SHUTDOWN_LOGGERS:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        _closing["count"] += 1
     try:
-        with contextlib.ExitStack() as stack:
-            try:
-                with _stop_signals_ignored():
-                    cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
-                    started = stack.enter_context(_client(cluster, address))
-                yield started
-            except KeyboardInterrupt:
-                if isinstance(cluster, LocalCluster):
-                    _quiet_workers(cluster)
-                raise
-            finally:
-                # Closing a cluster whose workers are busy warns of every task
-                # it cancels and of every worker it has to kill, and a client
-                # that lost its scheduler logs its reconnection's end: noise
-                # after a Ctrl-C, a failed tile or a lost scheduler, whose tiles
-                # a rerun resumes, and after a finished run on a loaded machine,
-                # whose workers took over 4 s to stop (found by a probe).
-                for name in SHUTDOWN_LOGGERS:
-                    logging.getLogger(name).setLevel(logging.CRITICAL)
-                # A second Ctrl-C while the cluster closed left its scheduler running in this process, holding
-                # its ports, for good (found by a probe): so the close, like the start, ignores them.
-                with _stop_signals_ignored():
-                    stack.close()
+        yield
     finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
+        with _PROCESS_STATE_LOCK:
+            _closing["count"] -= 1
+            if not _closing["count"]:
+                for name, level in _closing["levels"].items():
+                    logging.getLogger(name).setLevel(level)
 
 
 def _quiet_workers(cluster):
@@ -183,9 +209,9 @@ def _client(cluster, address):
     words, which name no option, the second after 30 s as an ``OSError``.
     """
     if address is None:
-        return Client(cluster)
+        return Client(cluster, set_as_default=False)
     try:
-        return Client(address)
+        return Client(address, set_as_default=False)
     except (OSError, ValueError, TypeError) as error:
         raise ValueError(f"address: expected a dask scheduler that this process can reach, got {address!r}, "
                          f"which it could not ({str(error).rstrip('.')}).") from None
@@ -310,7 +336,7 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
     # nannies keep references to the settings that the exit of this context
     # restores.)
     settings = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_MALLOC.items()}
-    with dask.config.set({**settings, **CLUSTER_CONFIG}), warnings.catch_warnings():
+    with _PROCESS_STATE_LOCK, dask.config.set({**settings, **CLUSTER_CONFIG}), warnings.catch_warnings():
         # dask warns when the dashboard's port is taken and it picks another; run prints the link it picked.
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         return LocalCluster(

@@ -399,7 +399,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     window = _window(client)
     progress = Progress(total=len(plan), already_done=len(finished), enabled=show_progress)
     run_token = os.urandom(4).hex()
-    in_flight, queue = {}, as_completed()
+    in_flight, queue = {}, as_completed(loop=client.loop)  # not the default client's: another run's
 
     def submit(tile):
         key = f"deconvolve-tile-{run_token}-{tile.index[0]}-{tile.index[1]}"
