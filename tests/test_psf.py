@@ -55,6 +55,7 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
         (np.array([[0, 1, 0], [1, 200, 1], [0, -0.5, 0]]), ValueError, r"-0.5, 0.25% of .* np.clip\(psf, 0, None\)"),
         (np.zeros((3, 3)), ValueError, "expected a positive sum, got 0 instead"),  # not np.float64(0.0)
         ([[1, 2, 1], [1, 2]], ValueError, r"psf: expected a 2-D array, got list that NumPy cannot make one of"),
+        (np.ma.masked_greater(gaussian_psf(3, 1.0), 0.15), ValueError, "psf: expected no masked values, got 1 instead"),
         (np.array([["a"]]), TypeError, "expected a real numeric array"),
         (np.ones((3, 3), dtype=complex), TypeError, "expected a real numeric array"),
     ],

@@ -1,4 +1,4 @@
-"""Type checks of the public functions' integer, positive and yes-or-no arguments.
+"""Type checks of the public functions' array, integer, positive and yes-or-no arguments.
 
 One place, so that every such argument accepts the same things (NumPy's
 integers and bools among them) and is refused in the same words. ``bool`` is
@@ -9,7 +9,24 @@ import math
 
 import numpy as np
 
-__all__ = ["check_flag", "check_int", "check_positive"]
+__all__ = ["as_array", "check_flag", "check_int", "check_positive"]
+
+
+def as_array(name, value):
+    """``np.asarray(value)``, where NumPy's refusal of a ragged nested list names the argument.
+
+    Examples
+    --------
+    >>> as_array("psf", [[1, 2], [3]])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: psf: expected a 2-D array, got list that NumPy cannot make one of (setting an array element ...).
+    """
+    try:
+        return np.asarray(value)
+    except ValueError as error:
+        raise ValueError(f"{name}: expected a 2-D array, got {type(value).__name__} that NumPy cannot make one of "
+                         f"({error}).") from None
 
 
 def check_int(name, value, *, expected="an int"):

@@ -19,6 +19,8 @@ import numbers
 
 import numpy as np
 
+from .arguments import as_array
+
 __all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype",
            "float_scale", "largest_magnitude", "to_float"]
 
@@ -138,7 +140,7 @@ def check_image(image, *, name="image"):
            [0.5 , 0.25]])
     """
     masked = np.ma.isMaskedArray(image)
-    array = np.asarray(np.ma.getdata(image))
+    array = np.asarray(image.data) if masked else as_array(name, image)
     if array.dtype.kind not in "uif":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
     if array.ndim != 2:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import scipy.ndimage as ndi
 
+from .arguments import as_array
 from .fits import FitsImage, is_fits_name, warn_if_several_images
 
 __all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
@@ -119,11 +120,10 @@ def check_psf(psf, *, name="psf"):
     >>> check_psf([[0, 1, 0], [1, 2, 1], [0, 1, 0]]).sum()
     np.float64(1.0)
     """
-    try:
-        array = np.asarray(psf)
-    except ValueError as error:  # a ragged nested list
-        raise ValueError(f"{name}: expected a 2-D array, got {type(psf).__name__} that NumPy cannot make one of "
-                         f"({error}).") from None
+    array = as_array(name, psf)
+    if np.ma.is_masked(psf):  # NumPy would drop the mask, and the PSF would hold the values under it
+        raise ValueError(f"{name}: expected no masked values, got {np.ma.count_masked(psf)} instead; fill them "
+                         "first.")
     if array.dtype.kind not in "uif":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
     if array.ndim != 2:
