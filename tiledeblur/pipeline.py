@@ -85,17 +85,32 @@ class DiskSpaceWarning(UserWarning):
 
 @dataclasses.dataclass(frozen=True)
 class RunReport:
-    """What :func:`run` did."""
+    """What :func:`run` did.
 
-    #: The output's location: the written array, or the OME-Zarr group whose level ``"0"`` it is.
+    Attributes
+    ----------
+    output : str
+        The output's location: the written array, or the OME-Zarr group whose
+        level ``"0"`` it is.
+    plan : tiledeblur.tiling.TilePlan
+        The tiles, halo and chunks; ``plan.describe()`` for people.
+    mu : float or tuple of float
+        The weight of an image without channels; for one with channels, a
+        tuple of each channel's.
+    tiles_computed, tiles_skipped : int
+        Tiles solved by this call, and tiles that an earlier run had finished.
+    seconds : float
+        The call's wall-clock time.
+    channel_axis : int or None
+        The channels' axis of input and output, None for 2-D images.
+    """
+
     output: str
     plan: TilePlan
-    #: The weight of an image without channels; for one with channels, a tuple of each channel's.
     mu: float | tuple
     tiles_computed: int
     tiles_skipped: int
     seconds: float
-    #: The channels' axis of input and output, None for 2-D images.
     channel_axis: int | None = None
 
 
@@ -624,8 +639,31 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
 
     Raises
     ------
+    ValueError, TypeError
+        For a bad argument, before any tile is solved: the message names it,
+        what was expected and what was given.
     TileError
         When tiles fail; it names the first, and every other tile is kept.
+
+    Warns
+    -----
+    HaloWarning, TileMemoryWarning, MuWarning, PsfWarning, DiskSpaceWarning
+        Where the plan, the sampled image, the PSF or the output's disk asks
+        for the caller's attention (see the README).
+    ConvergenceWarning
+        For tiles whose solve stopped before it met ``tol``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import zarr
+    >>> from skimage import data
+    >>> from tiledeblur import gaussian_psf, run
+    >>> scan = os.path.join(tempfile.mkdtemp(), "scan.zarr")
+    >>> _ = zarr.create_array(scan, data=data.camera(), chunks=(256, 256))
+    >>> report = run(scan, gaussian_psf(5, 1.0), tile=256, n_workers=1, progress=False)
+    >>> os.path.basename(report.output), report.tiles_computed, zarr.open_array(report.output, mode="r").dtype.name
+    ('scan.deblurred.zarr', 4, 'float32')
     """
     started = time.perf_counter()
     _check_run_options(client=client, address=address, n_workers=n_workers, overwrite=overwrite, resume=resume,

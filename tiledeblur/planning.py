@@ -538,14 +538,41 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
          n_workers=None, memory_limit=None, ome=None):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
-    Takes :func:`run`'s arguments that shape the plan. Its cluster is the
-    local one that ``n_workers`` describes, or the workers that ``client`` or
-    ``address`` has now (where none has joined yet, it warns, as
-    :func:`run` would wait for the first); ``memory_limit`` (bytes per worker
-    thread, each of which solves a tile at a time) overrides the cluster's.
-    Print ``plan(...).describe()`` for people. It reads the metadata and, for ``mu="auto"``, a sample of regions: inf and huge
-    pixels are refused where the sample meets them, and by :func:`run`
-    wherever they are (NaN marks a missing pixel).
+    It reads the metadata and, for ``mu="auto"``, a sample of regions: inf
+    and huge pixels are refused where the sample meets them, and by
+    :func:`run` wherever they are (NaN marks a missing pixel).
+
+    Parameters
+    ----------
+    zarr_path, psf, component, channel_axis, tile, halo, loss, mu, eps, missing_value, storage_options, ome
+        As :func:`tiledeblur.run`.
+    client, address, n_workers
+        The cluster planned for, as :func:`tiledeblur.run` takes it: the
+        local one that ``n_workers`` describes, or the workers that
+        ``client`` or ``address`` has now (where none has joined yet, it
+        warns, as :func:`run` would wait for the first).
+    memory_limit : int, optional
+        Bytes per worker thread, each of which solves a tile at a time, in
+        place of the cluster's: to plan for workers other than these.
+        :func:`run` takes the limit of the workers it runs on.
+
+    Returns
+    -------
+    tiledeblur.tiling.TilePlan
+        ``describe()`` gives it for people, as ``tiledeblur plan`` prints it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import zarr
+    >>> from skimage import data
+    >>> from tiledeblur import gaussian_psf, plan
+    >>> scan = os.path.join(tempfile.mkdtemp(), "scan.zarr")
+    >>> _ = zarr.create_array(scan, data=data.camera(), chunks=(256, 256))
+    >>> tiles = plan(scan, gaussian_psf(5, 1.0), tile=256, mu=0.01)
+    >>> print(tiles.describe())  # doctest: +NORMALIZE_WHITESPACE
+    image 512 x 512 px; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
+    halo 12 px (work per pixel x1.13); about 200 MiB per worker
     """
     if memory_limit is not None and check_int("memory_limit", memory_limit, expected="None or an int of bytes") < 1:
         raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")

@@ -283,7 +283,9 @@ def load_psf(path):
 
     Examples
     --------
-    >>> import tempfile, os
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from tiledeblur import gaussian_psf, load_psf
     >>> path = os.path.join(tempfile.mkdtemp(), "psf.npy")
     >>> np.save(path, gaussian_psf(5, 1.0))
     >>> load_psf(path).shape

@@ -75,7 +75,7 @@ class ConvergenceWarning(RuntimeWarning):
     """Newton-CG stopped before it met its tolerance."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SolverSettings:
     """Validated options of one solve; ``None`` picks the loss's default.
 
@@ -139,7 +139,25 @@ class SolverSettings:
 
 @dataclasses.dataclass(frozen=True)
 class SolveInfo:
-    """What Newton-CG did: counts and convergence, from scipy's result."""
+    """What Newton-CG did: counts and convergence, from scipy's result.
+
+    Attributes
+    ----------
+    iterations : int
+        Newton steps.
+    function_evaluations, gradient_evaluations, hessian_products : int
+        Evaluations of the loss and of its gradient, and Hessian-vector
+        products, the solve's main cost.
+    converged : bool
+        Whether it met ``tol`` within ``maxiter`` steps.
+    message : str
+        scipy's word on how it ended.
+    mu : float
+        The weight solved with: the one given, or the one that ``mu="auto"`` chose.
+    scale : float
+        The range of the image solved (or its largest magnitude), which
+        ``tol`` is relative to (see :func:`solve`).
+    """
 
     iterations: int
     function_evaluations: int
@@ -148,7 +166,6 @@ class SolveInfo:
     converged: bool
     message: str
     mu: float
-    #: The range of the image solved (or its largest magnitude), which ``tol`` is relative to (see :func:`solve`).
     scale: float = 1.0
 
 
