@@ -34,6 +34,7 @@ def test_gaussian_psf_per_axis_size_and_symmetry():
         (13.0, 1.0, TypeError, "size: expected an int"),
         (True, 1.0, TypeError, "size: expected an int or a pair of ints, got True"),  # numpy's words before
         (13, 0.0, ValueError, "sigma: expected positive"),
+        (13, (1, 1e5), ValueError, r"sigma: expected at most 10000 px, got \(1, 100000.0\) instead"),
         (13, (1, 2, 3), ValueError, "sigma: expected one value or two"),
         (13, "a", TypeError, "sigma: expected a number or a pair of numbers, got 'a'"),
     ],

@@ -114,6 +114,7 @@ def test_settings_defaults_per_loss():
         # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).
         ({"mu": 1e39}, ValueError, r"mu: expected a positive number up to 1e\+20, got 1e\+39"),
         ({"mu": "big"}, TypeError, "mu: expected a positive number, got 'big'"),
+        ({"eps": 1e30}, ValueError, r"eps: expected a positive number up to 1e\+20, got 1e\+30"),
         ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
         ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),
         ({"maxiter": "5"}, TypeError, "maxiter: expected a positive int, got '5'"),

@@ -60,7 +60,7 @@ DEFAULT_MAXITER = 200
 #: The largest ``mu``: far above any image's need (a weight of 1e6 already
 #: flattens one to its mean), and below what the float32 Hessian products
 #: hold with total variation's ``mu / eps`` (1e39 overflowed them and gave a
-#: wrong image after 82,000 products, found by a probe).
+#: wrong image after 82,000 products, found by a probe). ``eps`` has the same bound: 1e30 overflowed them too.
 MAX_MU = 1e20
 
 
@@ -128,7 +128,7 @@ class SolverSettings:
         if self.boundary not in BOUNDARIES:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {self.boundary!r} instead.")
         for name in ("mu", "eps", "tol"):
-            check_positive(name, getattr(self, name), largest=MAX_MU if name == "mu" else math.inf)
+            check_positive(name, getattr(self, name), largest=math.inf if name == "tol" else MAX_MU)
             # NumPy scalars become Python floats, which a run records as JSON.
             object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "maxiter", check_int("maxiter", self.maxiter, expected="a positive int"))
