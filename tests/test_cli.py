@@ -196,14 +196,16 @@ def test_run_with_preview(scan, tmp_path):
 
 
 def test_the_preview_shows_each_channel_in_its_ome_colour(tmp_path):
-    """DAPI, GFP and RFP were previewed as red, green and blue in that order: DAPI red (found by a probe)."""
+    """DAPI, GFP and RFP were previewed as red, green and blue in that order: DAPI red (found by a probe). A fourth
+    channel that viewers hide (``active: false``, as an RGBA scan's alpha) is hidden too."""
     group = zarr.open_group(tmp_path / "cells.zarr", mode="w", zarr_format=3)
-    cyx = np.zeros((3, 128, 128), dtype=np.uint16)
+    cyx = np.zeros((4, 128, 128), dtype=np.uint16)
+    cyx[3] = 4095
     cyx[0] = data.camera()[:128, :128].astype(np.uint16) * 16  # 12-bit nuclei; the other channels dark
     # RFP nearly empty: its own percentiles stretched its read noise over the picture (found by a probe); its
     # window, as viewers show it, keeps it dark.
     cyx[2] = np.random.default_rng(0).integers(0, 8, (128, 128))
-    group.create_array("0", data=cyx, chunks=(3, 64, 64), dimension_names=["c", "y", "x"])
+    group.create_array("0", data=cyx, chunks=(4, 64, 64), dimension_names=["c", "y", "x"])
     group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": [{"name": "c", "type": "channel"},
                                                                       {"name": "y", "type": "space"},
                                                                       {"name": "x", "type": "space"}],
@@ -211,7 +213,9 @@ def test_the_preview_shows_each_channel_in_its_ome_colour(tmp_path):
                           "omero": {"channels": [{"label": label, "color": color, "window": {"start": 0, "end": 4095}}
                                                  # a CSS name, and as other tools write RRGGBB
                                                  for label, color in [("DAPI", "blue"), ("GFP", "#00FF00"),
-                                                                      ("RFP", "FF0000FF")]]}}
+                                                                      ("RFP", "FF0000FF")]]
+                                                + [{"label": "hidden", "color": "FFFFFF", "active": False,
+                                                    "window": {"start": 0, "end": 4095}}]}}
     preview = tmp_path / "preview.png"
     result = _tiledeblur("run", tmp_path / "cells.zarr", "--psf", "gaussian:13,1,3", "--tile", "64", "--mu", "0.01",
                          "--workers", "1", "--out", tmp_path / "out.zarr", "--preview", preview)
@@ -541,6 +545,11 @@ def test_convert_tiff_and_ome(tmp_path):
     multiscale = group.attrs["ome"]["multiscales"][0]
     axes = [axis["name"] for axis in multiscale["axes"]]
     assert axes == ["c", "y", "x"] and group["0"].metadata.dimension_names == ("c", "y", "x")  # as NGFF 0.5 requires
+    # Named after the file, its channels red, green and blue in the dtype's window, as viewers show them.
+    assert multiscale["name"] == "scan"
+    channels = group.attrs["ome"]["omero"]["channels"]
+    assert [(channel["label"], channel["color"], channel["window"]["end"]) for channel in channels] == [
+        ("red", "FF0000", 255), ("green", "00FF00", 255), ("blue", "0000FF", 255)]
     np.testing.assert_array_equal(group["0"][...], np.moveaxis(rgb, -1, 0))
     # A pyramid down to one chunk, each level the rounded 2 x 2 mean of the one before.
     assert [dataset["path"] for dataset in multiscale["datasets"]] == ["0", "1", "2"]

@@ -40,7 +40,8 @@ def _channel_display(location, channel_axis, shape):
     channels = [channel if isinstance(channel, dict) else {} for channel in channels]
     if len(channels) != (1 if channel_axis is None else shape[channel_axis]):
         return None, None
-    colors = [_rrggbb(channel.get("color")) for channel in channels]
+    # A channel that viewers hide (an RGBA scan's alpha) adds nothing to the picture.
+    colors = ["000000" if channel.get("active") is False else _rrggbb(channel.get("color")) for channel in channels]
     windows = [_window(channel.get("window")) for channel in channels]
     return (None if None in colors else colors), (None if None in windows else windows)
 

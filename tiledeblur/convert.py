@@ -348,6 +348,11 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described):
         shape, chunks = source.shape, (chunk, chunk, source.shape[2])
     if ome:
         multiscale = _placed(shape, described)
+        # Viewers (napari, QuPath) show the name, and without colours an RGB scan as three grey or arbitrary
+        # channels (found by a probe).
+        rgb = {"channels": _rgb_channels(shape[0], source.dtype)} if move_channels else None
+        multiscale = dataclasses.replace(multiscale, name=multiscale.name or image_path.name.partition(".")[0],
+                                         omero=multiscale.omero or rgb)
         levels = [shape, *pyramid_shapes(shape, multiscale, chunk)]
         group = zarr.open_group(output, mode="w-", attributes=multiscale_attributes(multiscale, levels))
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype,
@@ -364,6 +369,21 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described):
         shutil.rmtree(output, ignore_errors=True)
         raise
     return target
+
+
+def _rgb_channels(count, dtype):
+    """The ``omero`` channels of an RGB(A) image's ``count`` samples of ``dtype``: red, green, blue and a hidden alpha.
+
+    Examples
+    --------
+    >>> _rgb_channels(3, np.dtype(np.uint8))[0]
+    {'label': 'red', 'color': 'FF0000', 'active': True, 'window': {'min': 0, 'max': 255, 'start': 0, 'end': 255}}
+    """
+    top = int(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+    window = {"min": 0, "max": top, "start": 0, "end": top}
+    named = [("red", "FF0000"), ("green", "00FF00"), ("blue", "0000FF"), ("alpha", "FFFFFF")]
+    return [{"label": label, "color": color, "active": label != "alpha", "window": dict(window)}
+            for label, color in named[:count]]
 
 
 def _copy_bands(source, target, planes_first, move_channels, chunk, image_path):
