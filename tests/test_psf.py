@@ -52,7 +52,8 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
         (np.ones((4, 5)), ValueError, r"expected odd side lengths.*\(4, 5\) instead; crop or pad it to odd sides"),
         (np.full((3, 3), np.nan), ValueError, "expected finite values, got 9 NaN or inf instead; fill them first"),
         (np.full((3, 3), np.inf), ValueError, "expected finite values, got 9 NaN or inf"),
-        (np.array([[0, 1, 0], [1, -1, 1], [0, 1, 0]]), ValueError, r"minimum -1, 100.00% of the peak, instead"),
+        (np.array([[0, 1, 0], [1, -1, 1], [0, 1, 0]]), ValueError, r"minimum -1, 100% of the peak, instead"),
+        (np.array([[0, 1, 0], [1, 1e5, 1], [0, -0.2, 0]]), ValueError, r"minimum -0.2, 0.0002% of the peak"),
         (np.array([[0, 1, 0], [1, 200, 1], [0, -0.5, 0]]), ValueError, r"-0.5, 0.25% of .* np.clip\(psf, 0, None\)"),
         (np.zeros((3, 3)), ValueError, "expected a positive sum, got 0 instead"),  # not np.float64(0.0)
         ([[1, 2, 1], [1, 2]], ValueError, r"psf: expected a 2-D array, got list that NumPy cannot make one of"),
@@ -118,6 +119,10 @@ def test_check_psf_normalizes_without_touching_the_input():
     assert raw[1, 1] == 4
     # Values whose sum overflows: all zeros before (found by a probe).
     np.testing.assert_allclose(check_psf(raw * 2.5e307), raw / 12)
+    # A computed PSF's rounding below zero is zero; it was refused (found by a probe).
+    rounded = raw - np.array([[1e-9, 0, 0], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(check_psf(rounded), check_psf(raw))
+    assert rounded[0, 0] < 0
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".tif", ".tiff", ".zarr", ".fits"])

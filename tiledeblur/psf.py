@@ -22,6 +22,9 @@ __all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", 
 #: its median, is a floor that warns (see :func:`check_psf`).
 FLOOR_SHARE = 0.01
 FLOOR_SPREAD = 0.25
+#: Negative values down to this share of the peak are a computed PSF's rounding (an FFT's, or float32's), and
+#: are set to zero; below it they are a measured PSF's noise, refused (see :func:`check_psf`).
+ROUNDING_SHARE = 1e-6
 #: Pixels by which a PSF's centroid may lie from its centre pixel without a warning.
 MAX_CENTROID_OFFSET = 1.0
 
@@ -97,6 +100,8 @@ def check_psf(psf, *, name="psf"):
     ----------
     psf : (P, Q) array_like
         Non-negative, finite, with odd ``P`` and ``Q`` and a positive sum.
+        Values below zero by at most ``ROUNDING_SHARE`` of the peak are
+        taken for rounding, and set to zero.
     name : str, optional
         The argument's name, used in error messages.
 
@@ -144,10 +149,12 @@ def check_psf(psf, *, name="psf"):
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name}: expected finite values, got {np.count_nonzero(~np.isfinite(array))} NaN or inf "
                          "instead; fill them first.")
-    if np.any(array < 0):
+    minimum, peak = array.min(), array.max()
+    if minimum < 0 and -minimum <= ROUNDING_SHARE * peak:
+        array = np.maximum(array, 0)  # found by a probe: -1e-9 from rounding was refused
+    elif minimum < 0:
         # A PSF measured from beads or stars, its background subtracted, keeps that background's noise.
-        minimum, peak = array.min(), array.max()
-        share = f", {-minimum / peak:.2%} of the peak," if peak > 0 else ""
+        share = f", {100 * -minimum / peak:.3g}% of the peak," if peak > 0 else ""
         raise ValueError(f"{name}: expected non-negative values, got minimum {minimum:g}{share} instead; "
                          "if a measured PSF's background noise made them, clip it to zero first, as with "
                          "np.clip(psf, 0, None).")
