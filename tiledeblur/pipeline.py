@@ -459,6 +459,9 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         elif stopped:
             advice = ("No further tile was started, since none could be written: fix the cause and run again to "
                       "compute only the missing tiles.")
+        elif computed == 0:
+            kept = f" The {len(finished)} tiles that earlier runs wrote are kept." if finished else ""
+            advice = f"None of this run's tiles was written: fix the cause and run again.{kept}"
         else:
             advice = "Every other tile is written: fix the cause and run again to compute only the missing tiles."
         raise TileError(
