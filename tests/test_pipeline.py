@@ -640,13 +640,17 @@ def test_plan_computes_nothing(small_scan, article_psf):
     whole = tiledeblur.plan(small_scan[0], article_psf, tile=10**6, halo=10**6)
     assert len(whole) == 1 and whole.largest_read() == whole.shape
     assert whole.describe().endswith(f"about {estimate_tile_bytes(whole.shape, 6) / 2**20:.0f} MiB per worker")
-    with pytest.raises(TypeError, match="memory_limit: expected None or an int of bytes, got '4GB'"):
-        tiledeblur.plan(small_scan[0], article_psf, memory_limit="4GB")
-    with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: 128 px tiles need about 1.. MiB each by the estimate, "
-                                                          "more than the workers' memory limit of 100 MiB per thread"):
-        tiledeblur.plan(small_scan[0], article_psf, tile=128, memory_limit=100 * 2**20)
-    with pytest.raises(ValueError, match="memory_limit: expected a positive number of bytes, got -1"):
-        tiledeblur.plan(small_scan[0], article_psf, memory_limit=-1)
+    for limit in (100 * 2**20, "100 MiB", "104.8576MB"):  # a size also as dask writes one
+        with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: 128 px tiles need about 1.. MiB each by the "
+                                                              "estimate, more than the workers' memory limit of 100 "
+                                                              "MiB per thread"):
+            tiledeblur.plan(small_scan[0], article_psf, tile=128, memory_limit=limit)
+    with pytest.raises(TypeError, match=r"memory_limit: expected an int of bytes or a size such as '4 GiB', got 4000000000.0 instead"):
+        tiledeblur.plan(small_scan[0], article_psf, memory_limit=4e9)
+    for limit in (-1, "", "lots", "-1 GB"):
+        with pytest.raises(ValueError, match=f"memory_limit: expected a positive number of bytes or a size such as "
+                                             f"'4 GiB', got {limit!r} instead"):
+            tiledeblur.plan(small_scan[0], article_psf, memory_limit=limit)
 
 
 def test_auto_mu_is_one_mu_for_the_whole_image(tmp_path, small_scan, article_psf, client):

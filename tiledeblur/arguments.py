@@ -1,4 +1,4 @@
-"""Type checks of the public functions' array, integer, positive and yes-or-no arguments.
+"""Type checks of the public functions' array, integer, positive, size and yes-or-no arguments.
 
 One place, so that every such argument accepts the same things (NumPy's
 integers and bools among them) and is refused in the same words. ``bool`` is
@@ -8,8 +8,9 @@ a subclass of ``int`` in Python: ``tile=True`` must not pass for a tile of 1.
 import math
 
 import numpy as np
+from dask.utils import parse_bytes
 
-__all__ = ["as_array", "check_flag", "check_int", "check_positive"]
+__all__ = ["as_array", "check_bytes", "check_flag", "check_int", "check_positive"]
 
 
 def as_array(name, value):
@@ -81,6 +82,31 @@ def check_positive(name, value, *, largest=math.inf):
         raise ValueError(f"{name}: expected a positive finite number, got {value!r} instead.")
     if value > largest:
         raise ValueError(f"{name}: expected a positive number up to {largest:g}, got {value!r} instead.")
+
+
+def check_bytes(name, value):
+    """``value``, an int of bytes or a size such as ``"4 GiB"`` as dask writes memory limits, as a positive int.
+
+    Examples
+    --------
+    >>> check_bytes("memory_limit", "1.5 GiB")
+    1610612736
+    >>> check_bytes("memory_limit", "lots")
+    Traceback (most recent call last):
+    ...
+    ValueError: memory_limit: expected a positive number of bytes or a size such as '4 GiB', got 'lots' instead.
+    """
+    expected = "a positive number of bytes or a size such as '4 GiB'"
+    if isinstance(value, str):
+        try:
+            size = parse_bytes(value.strip() or "none")  # dask reads "" as 1 byte
+        except ValueError:
+            size = 0
+    else:
+        size = check_int(name, value, expected="an int of bytes or a size such as '4 GiB'")
+    if size < 1:
+        raise ValueError(f"{name}: expected {expected}, got {value!r} instead.")
+    return size
 
 
 def check_flag(name, value):

@@ -17,7 +17,7 @@ from pathlib import Path
 import fsspec
 import numpy as np
 
-from .arguments import check_int, check_positive
+from .arguments import check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
@@ -551,9 +551,10 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
         local one that ``n_workers`` describes, or the workers that
         ``client`` or ``address`` has now (where none has joined yet, it
         warns, as :func:`run` would wait for the first).
-    memory_limit : int, optional
+    memory_limit : int or str, optional
         Bytes per worker thread, each of which solves a tile at a time, in
-        place of the cluster's: to plan for workers other than these.
+        place of the cluster's: to plan for workers other than these. A
+        string is a size as dask reads one, such as ``"4 GiB"`` or ``"4GB"``.
         :func:`run` takes the limit of the workers it runs on.
 
     Returns
@@ -574,8 +575,8 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     image 512 x 512 px; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
     halo 12 px (work per pixel x1.13); about 200 MiB per worker
     """
-    if memory_limit is not None and check_int("memory_limit", memory_limit, expected="None or an int of bytes") < 1:
-        raise ValueError(f"memory_limit: expected a positive number of bytes, got {memory_limit} instead.")
+    if memory_limit is not None:
+        memory_limit = check_bytes("memory_limit", memory_limit)
     check_cluster_options(client=client, address=address, n_workers=n_workers)
     remote = client is not None or address is not None
     with connect(client=client, address=address) if remote else contextlib.nullcontext() as active:
