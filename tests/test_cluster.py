@@ -37,6 +37,7 @@ from tiledeblur.cluster import (
     _shutdown_loggers_quiet,
     _stop_signals_ignored,
     _sync_cancel_bug_hidden,
+    check_scheduler,
     connect,
     local_cluster,
     result_of,
@@ -181,6 +182,20 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
         server.server_close()
     assert time.monotonic() - started < 30
     assert not (tmp_path / "scan.deblurred.zarr").exists()
+
+
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8787/status", "tcp://127.0.0.1:8786/", "127.0.0.1:8786/x"])
+def test_a_dashboard_link_or_a_path_given_as_the_address_is_refused_in_its_own_words(address):
+    """Found by a probe: a link copied from a browser was refused in int()'s words ("invalid literal")."""
+    with pytest.raises(ValueError, match=f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', "
+                                         f"with no path, got '{address}' instead; a dashboard's link is not"):
+        check_scheduler(address)
+
+
+def test_an_unknown_host_is_refused_without_the_dashboard_hint():
+    with pytest.raises(ValueError, match=r"address: expected a running dask scheduler, got 'tcp://no-such-host.invalid:"
+                                         r"8786', whose host is not known \(.+\)\.$"):
+        check_scheduler("tcp://no-such-host.invalid:8786")
 
 
 def test_a_client_that_is_not_one_is_closed_or_asynchronous_is_refused(tmp_path):

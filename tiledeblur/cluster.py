@@ -271,6 +271,11 @@ def check_scheduler(address):
     """
     if not isinstance(address, str):
         raise TypeError(f"address: expected a str such as 'tcp://10.0.0.5:8786', got {address!r} instead.")
+    scheme, _, rest = address.rpartition("://")
+    if scheme in ("http", "https") or (scheme in ("", "tcp", "tls") and "/" in rest):  # inproc's have slashes
+        # Found by a probe: a dashboard's link, copied from a browser, was refused in int()'s words.
+        raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', with no "
+                         f"path, got {address!r} instead; a dashboard's link is not the scheduler's address.")
     try:
         scheme, location = parse_address(address)
         host, port = parse_host_port(location)
@@ -290,6 +295,9 @@ def check_scheduler(address):
             answered = bool(probe.recv(1))
     except TimeoutError:
         answered, reason = False, f"silent for {timeout:g} s"
+    except socket.gaierror as error:  # before any connection: no other server can be the cause
+        raise ValueError(f"address: expected a running dask scheduler, got {address!r}, whose host is not known "
+                         f"({error}).") from None
     except OSError as error:  # refused or unreachable
         answered, reason = False, str(error) or type(error).__name__
     else:
