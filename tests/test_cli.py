@@ -135,7 +135,7 @@ def test_eps_for_counts_that_do_not_fill_the_scale(tmp_path):
 def test_plan_prints_the_plan(scan):
     result = _tiledeblur("plan", scan, "--psf", "gaussian:13,1,3", "--tile", "64")
     assert result.returncode == 0, result.stderr
-    assert "12 tiles (3 x 4) of 64 px" in result.stdout and "MiB per worker" in result.stdout
+    assert "12 tiles (3 x 4) of 64 px" in result.stdout and "MiB per worker thread" in result.stdout
     assert not scan.with_name("scan.deblurred.zarr").exists()
 
 

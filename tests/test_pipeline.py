@@ -639,7 +639,7 @@ def test_plan_computes_nothing(small_scan, article_psf):
     # A tile and halo beyond the image read the image once, and the estimate says so.
     whole = tiledeblur.plan(small_scan[0], article_psf, tile=10**6, halo=10**6)
     assert len(whole) == 1 and whole.largest_read() == whole.shape
-    assert whole.describe().endswith(f"about {estimate_tile_bytes(whole.shape, 6) / 2**20:.0f} MiB per worker")
+    assert whole.describe().endswith(f"about {estimate_tile_bytes(whole.shape, 6) / 2**20:.0f} MiB per worker thread")
     for limit in (100 * 2**20, "100 MiB", "104.8576MB"):  # a size also as dask writes one
         with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: 128 px tiles need about 1.. MiB each by the "
                                                               "estimate, more than the workers' memory limit of 100 "

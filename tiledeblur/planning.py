@@ -573,7 +573,7 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     >>> tiles = plan(scan, gaussian_psf(5, 1.0), tile=256, mu=0.01)
     >>> print(tiles.describe())  # doctest: +NORMALIZE_WHITESPACE
     image 512 x 512 px; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
-    halo 12 px (work per pixel x1.13); about 200 MiB per worker
+    halo 12 px (work per pixel x1.13); about 200 MiB per worker thread
     """
     if memory_limit is not None:
         memory_limit = check_bytes("memory_limit", memory_limit)

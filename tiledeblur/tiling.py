@@ -310,5 +310,5 @@ class TilePlan:
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {size}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"(work per pixel x{self.work_per_pixel():.2f}); about "
-            f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker"
+            f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker thread"
         )
