@@ -281,7 +281,8 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
             run(path, gaussian_psf(5, 1.0), mu=0.01, tile=64, client=client)))
         job.start()
         deadline = time.monotonic() + 30
-        while "waiting for the cluster's first worker" not in capfd.readouterr().err:
+        waiting = f"waiting for the cluster's first worker; dask dashboard: {client.dashboard_link}\n"
+        while waiting not in capfd.readouterr().err:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         cluster.scale(2)

@@ -540,7 +540,8 @@ def _complete(prepared, finished):
 def _wait_for_a_worker(client, *, progress):
     """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
     if not workers(client):
-        _tell("waiting for the cluster's first worker", progress=progress)
+        # The link first: the dashboard shows the scheduler's state while the workers queue (found by a probe).
+        _tell(f"waiting for the cluster's first worker; dask dashboard: {client.dashboard_link}", progress=progress)
         client.wait_for_workers(1)
 
 
