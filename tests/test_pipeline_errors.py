@@ -72,7 +72,10 @@ CASES = [
     ({"address": "127.0.0.1:99999"}, ValueError, "address: expected a port from 1 to 65535, got '127.0.0.1:99999'"),
     # dask's own words named no option (found by a probe).
     ({"address": "http://127.0.0.1:8786"}, ValueError,
-     r"address: expected a scheme that dask connects with \(inproc, tcp, tls, .*\), got 'http://127.0.0.1:8786'"),
+     (r"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', got 'http://127.0.0.1:8786' "
+      r"instead, a web address such as a dashboard's, which is not the scheduler's\.")),
+    ({"address": "ftp://127.0.0.1:8786"}, ValueError,
+     r"address: expected a scheme that dask connects with \(inproc, tcp, tls, .*\), got 'ftp://127.0.0.1:8786'"),
     ({"address": "tls://127.0.0.1:1"}, ValueError,
      ("address: expected a dask scheduler that this process can reach, got 'tls://127.0.0.1:1', which it could "
       r"not \(TLS expects a `ssl_context`")),

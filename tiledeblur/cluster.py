@@ -12,6 +12,7 @@ two runs that overlapped left dask's ``scheduler`` set to a client that had
 closed, and the caller's own ``compute()`` then failed (found by a probe).
 """
 
+import ast
 import contextlib
 import hashlib
 import importlib
@@ -19,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -35,8 +37,8 @@ from distributed.system import MEMORY_LIMIT
 from ._version import __version__
 from .arguments import check_int
 
-__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_cluster_options", "check_n_workers", "check_scheduler",
-           "check_worker_versions", "connect", "local_cluster", "threads", "worker_resources", "workers"]
+__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_cluster_options", "check_main_guarded", "check_n_workers",
+           "check_scheduler", "check_worker_versions", "connect", "local_cluster", "threads", "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -272,10 +274,13 @@ def check_scheduler(address):
     if not isinstance(address, str):
         raise TypeError(f"address: expected a str such as 'tcp://10.0.0.5:8786', got {address!r} instead.")
     scheme, _, rest = address.rpartition("://")
-    if scheme in ("http", "https") or (scheme in ("", "tcp", "tls") and "/" in rest):  # inproc's have slashes
-        # Found by a probe: a dashboard's link, copied from a browser, was refused in int()'s words.
-        raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', with no "
-                         f"path, got {address!r} instead; a dashboard's link is not the scheduler's address.")
+    # Found by a probe: a dashboard's link, copied from a browser, was refused in int()'s words.
+    if scheme in ("http", "https"):
+        raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', got "
+                         f"{address!r} instead, a web address such as a dashboard's, which is not the scheduler's.")
+    if scheme in ("", "tcp", "tls") and "/" in rest:  # inproc's addresses have slashes
+        raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', with no path, "
+                         f"got {address!r} instead.")
     try:
         scheme, location = parse_address(address)
         host, port = parse_host_port(location)
@@ -305,6 +310,52 @@ def check_scheduler(address):
     if not answered:
         raise ValueError(f"address: expected a running dask scheduler, got {address!r}, where none answered "
                          f"({reason}); a dashboard's port (8787) is not the scheduler's.")
+
+
+def _is_main_guard(node):
+    """Whether ``node`` is ``if __name__ == "__main__":``, either way round."""
+    if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and node.test.ops
+            and isinstance(node.test.ops[0], ast.Eq)):
+        return False
+    sides = [node.test.left, *node.test.comparators]
+    names = {side.id for side in sides if isinstance(side, ast.Name)}
+    values = {side.value for side in sides if isinstance(side, ast.Constant)}
+    return len(sides) == 2 and names == {"__name__"} and values == {"__main__"}
+
+
+def check_main_guarded():
+    """Refuse to start the local cluster from a script's top level outside ``if __name__ == "__main__":``.
+
+    The cluster spawns its workers, and each imports the script again as
+    Python starts such a process: without the guard each tried to start a
+    cluster of its own, and the run ended in 500 lines of tracebacks and
+    "Nanny failed to start" (found by a probe). Calls from the script's
+    functions count at the line of the script that calls them. Nothing is
+    refused where there is no script file (a notebook, ``python -c``) or
+    dask forks its workers instead, which imports nothing again.
+
+    Raises
+    ------
+    RuntimeError
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or dask.config.get("distributed.worker.multiprocessing-method") == "fork":
+        return
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)):
+        frame = frame.f_back
+    try:
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
+    except (OSError, SyntaxError, ValueError):  # not this script's source: nothing to read the guard from
+        return
+    if frame is None or any(_is_main_guard(node) and node.lineno <= frame.f_lineno <= node.end_lineno
+                            for node in ast.walk(tree)):
+        return
+    raise RuntimeError(
+        f"run: called at line {frame.f_lineno} of {path} outside 'if __name__ == \"__main__\":', where it would start "
+        "a local cluster whose worker processes import the script again, each to start a cluster of its own: put the "
+        "script's top-level calls under that guard.")
 
 
 def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):

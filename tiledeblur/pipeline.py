@@ -30,6 +30,7 @@ from ._version import __version__
 from .arguments import check_flag
 from .cluster import (
     check_cluster_options,
+    check_main_guarded,
     check_scheduler,
     check_worker_versions,
     connect,
@@ -556,6 +557,8 @@ def _check_run_options(*, client, address, n_workers, overwrite, resume, progres
     for name, flag in (("overwrite", overwrite), ("resume", resume), ("progress", progress)):
         check_flag(name, flag)
     check_cluster_options(client=client, address=address, n_workers=n_workers)
+    if client is None and address is None:
+        check_main_guarded()
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
