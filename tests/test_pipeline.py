@@ -653,6 +653,16 @@ def test_plan_computes_nothing(small_scan, article_psf):
             tiledeblur.plan(small_scan[0], article_psf, memory_limit=limit)
 
 
+@pytest.mark.parametrize("tile", ["auto", 10**6])
+def test_an_image_smaller_than_a_chunk_is_one_chunk_of_its_size(tmp_path, tile):
+    """Found by a probe: a 128 x 200 image was written as one 512 px chunk, against the README's word."""
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=data.camera()[:128, :200], chunks=(64, 64))
+    small = tiledeblur.plan(path, tiledeblur.gaussian_psf(5, 1.0), tile=tile, mu=0.01, n_workers=1)
+    assert small.chunk == 200 and len(small) == 1
+    assert "1 tile (1 x 1) of 128 x 200 px, written as output chunks of 200 px" in small.describe()
+
+
 def test_auto_mu_is_one_mu_for_the_whole_image(tmp_path, small_scan, article_psf, client):
     report = run(small_scan[0], article_psf, output=tmp_path / "auto.zarr", tile=64, mu="auto", client=client,
                  progress=False)

@@ -293,7 +293,10 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     still gives each of the ``workers`` threads two tiles.
     """
     largest = 2 * radius + 1
+    whole = max(shape)
     if tile == "auto":
+        if whole <= DEFAULT_CHUNK:  # one tile and one chunk, the image's size: not a chunk padded out past it
+            return whole, whole
         budget = (memory_limit or UNKNOWN_MEMORY_LIMIT) / 2
         sides = range(MAX_AUTO_TILE, DEFAULT_CHUNK - 1, -DEFAULT_CHUNK)
         fitting = [
@@ -305,8 +308,8 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     tile = check_int("tile", tile, expected="'auto' or an int")
     if tile < largest:
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
-    chunk = min(DEFAULT_CHUNK, tile)
-    if tile >= max(shape):  # one tile, as large as the image: its memory is the image's
+    chunk = min(DEFAULT_CHUNK, tile, whole)
+    if tile >= whole:  # one tile, as large as the image: its memory is the image's
         return -(-tile // chunk) * chunk, chunk
     # Down, as a tile given to bound memory must not grow: 768 rounded up to 1024 needed 2.7 times the memory, and
     # its workers were killed (found by a probe).
