@@ -396,8 +396,8 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
     with pytest.raises(OutputReplacedError):
         process_tile(dataclasses.replace(earlier_job, source=unreadable), next(iter(earlier.plan.tiles())))
     # The earlier run's tiles, as dask runs them: it stops at the first, and the message promises no resume.
-    with pytest.raises(TileError, match=r"1 of 16 tiles failed; .* The output is the other run's now: no further "
-                                        "tile was started, and this run has nothing left in it to resume."):
+    with pytest.raises(TileError, match=r"1 of 16 tiles failed; .* No further tile was started: the output is no "
+                                        "longer this run's, and holds nothing to resume."):
         _compute_tiles(client, dataclasses.replace(earlier, job=earlier_job), set(), show_progress=False)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
     shutil.rmtree(output)  # as an overwrite does before it creates the output anew
@@ -464,6 +464,42 @@ def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, sm
     chunk.write_bytes(original)
     report = run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
     assert report.tiles_computed == 16 - finished
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+
+
+def test_identical_runs_started_together_both_finish_the_one_output(tmp_path, small_scan, small_reference,
+                                                                    small_reference_report, article_psf, client,
+                                                                    monkeypatch):
+    """Found by a probe: the run that lost the race to create the output was refused, as if asked for a new path."""
+    looked = threading.Barrier(2, timeout=60)
+    looks = []
+    real_look = tiledeblur.pipeline.existing_output
+
+    def look_together(*args):
+        found = real_look(*args)
+        looks.append(found)
+        if len(looks) <= 2:  # each run's first look: both see no output, and both go on to create it
+            looked.wait()
+        return found
+
+    monkeypatch.setattr(tiledeblur.pipeline, "existing_output", look_together)
+    output, reports, errors = tmp_path / "out.zarr", [], []
+
+    def deblur():
+        try:
+            reports.append(run(small_scan[0], article_psf, output=output, tile=64, mu=small_reference_report.mu,
+                               client=client, progress=False))
+        except Exception as error:  # noqa: BLE001 -- the assertion below shows it
+            errors.append(error)
+
+    runs = [threading.Thread(target=deblur) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join(timeout=300)
+    assert not errors and len(reports) == 2
+    # Both saw no output. Where Zarr refused the second creation, that run looked again and resumed the first's.
+    assert looks[:2] == [None, None]
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
 
 

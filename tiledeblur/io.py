@@ -32,7 +32,7 @@ import zarr
 from .ome import chunk_keys
 
 __all__ = [
-    "DoneMarkers", "Location", "create_output", "fingerprint", "open_input", "plane_axes", "read_channels",
+    "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "fingerprint", "open_input", "plane_axes", "read_channels",
     "unreadable_chunks", "write_channels",
 ]
 
@@ -384,6 +384,10 @@ def fingerprint(array):
     return digest.hexdigest()
 
 
+class OutputCreatedMeanwhileError(ValueError):
+    """Another run created the output between this run's look at its path and the creation."""
+
+
 def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, overwrite, group_attributes=None,
                   dimension_names=None):
     """Create the output array, writing its attributes; return it.
@@ -407,8 +411,8 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
                                  storage_options=options)
     except (FileExistsError, zarr.errors.ContainsArrayError, zarr.errors.ContainsGroupError):
         # Checked before, so another run created it in the meantime.
-        raise ValueError(f"output: expected a new path, got {location.url!r}, which another run has just created."
-                         ) from None
+        raise OutputCreatedMeanwhileError(f"output: expected a new path, got {location.url!r}, which another run has "
+                                          "just created.") from None
 
 
 class DoneMarkers:

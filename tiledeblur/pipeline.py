@@ -42,7 +42,15 @@ from .cluster import (
 )
 from .fits import FITS_HEADER_ATTRIBUTE
 from .image import check_float_range, float_scale, to_float
-from .io import DoneMarkers, create_output, plane_axes, read_channels, unreadable_chunks, write_channels
+from .io import (
+    DoneMarkers,
+    OutputCreatedMeanwhileError,
+    create_output,
+    plane_axes,
+    read_channels,
+    unreadable_chunks,
+    write_channels,
+)
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
 from .progress import Progress
@@ -260,6 +268,11 @@ def _create_output(prepared, identity, *, overwrite):
         zarr_format=array.metadata.zarr_format, attributes={**_carried_attributes(prepared), **recorded},
         overwrite=overwrite, group_attributes=group_attributes, dimension_names=dimension_names,
     )
+    # Zarr's "create only if new" looks, then writes: two runs that create it at once may both succeed, and the
+    # later metadata stands (found in a test). Identical runs record one token; another's is refused on a new look.
+    if not overwrite and job.target.open("r").attrs.get("tiledeblur", {}).get("run") != job.run:
+        raise OutputCreatedMeanwhileError(f"output: expected a new path, got {job.target.url!r}, which another run "
+                                          "created at the same moment.")
 
 
 def _scan_input(client, prepared, *, progress):
@@ -455,8 +468,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     if failures:
         tile, error = failures[0]
         if isinstance(error, OutputReplacedError):
-            advice = ("The output is the other run's now: no further tile was started, and this run has nothing "
-                      "left in it to resume.")
+            advice = "No further tile was started: the output is no longer this run's, and holds nothing to resume."
         elif stopped:
             advice = ("No further tile was started, since none could be written: fix the cause and run again to "
                       "compute only the missing tiles.")
@@ -550,6 +562,23 @@ def _tell(message, *, progress):
     """Say on stderr what the run is doing, where progress is shown: a long step must not look like a hang."""
     if progress:
         print(message, file=sys.stderr, flush=True)
+
+
+def _facing_the_output(prepared, identity, *, given_tile, memory_limit, named, overwrite, resume):
+    """``(prepared, identity, finished, replace)`` of a run planned as ``prepared``, for its output as it is now.
+
+    A resume takes the tile that the output was written with, where the
+    caller let ``tile="auto"`` choose, and the output's ``run`` token; see
+    :func:`~tiledeblur.resume.finished_tiles` for ``finished`` and ``replace``.
+    """
+    existing = existing_output(prepared.job.target, identity)  # read once for both
+    resumed = resumed_tile(existing, identity, given=given_tile) if not overwrite else None
+    if resumed is not None:
+        prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
+    finished, replace, output_run = finished_tiles(prepared, identity, existing, named=named, overwrite=overwrite,
+                                                   resume=resume)
+    return dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run)), identity, finished, \
+        replace
 
 
 def _check_run_options(*, client, address, n_workers, overwrite, resume, progress):
@@ -690,21 +719,26 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )
         prepared.job.target.check_placeable()  # writable or not: a finished output on a read-only disk is done
-        identity = run_identity(prepared)
-        existing = existing_output(prepared.job.target, identity)  # read once for both
-        resumed = resumed_tile(existing, identity, given=tile) if not overwrite else None
-        if resumed is not None:
-            prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
-        finished, replace, output_run = finished_tiles(prepared, identity, existing, named=output is not None,
-                                                       overwrite=overwrite, resume=resume)
-        prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
-        computed = 0
-        if not _complete(prepared, finished):  # a finished output needs no cluster, nor room to write
+        planned, planned_identity = prepared, run_identity(prepared)
+        # A second look where an identical run started at the same moment created the output first: this one then
+        # resumes it, as if started a moment later (found by a probe: it was refused as if asked for a new path).
+        for look in range(2):
+            prepared, identity, finished, replace = _facing_the_output(
+                planned, planned_identity, given_tile=tile, memory_limit=memory_limit, named=output is not None,
+                overwrite=overwrite, resume=resume)
+            computed = 0
+            if _complete(prepared, finished):  # a finished output needs no cluster, nor room to write
+                break
             prepared.job.target.check_writable()
             _check_disk_space(prepared, finished)
-            if local:
+            if active is None:
                 active = stack.enter_context(connect(n_workers=n_workers))
-            computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
+            try:
+                computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
+                break
+            except OutputCreatedMeanwhileError:
+                if look or not resume:
+                    raise
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,

@@ -8,6 +8,7 @@ output that another run has created anew since its own run began.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 
@@ -30,8 +31,9 @@ def owned_output(job, tile):
     dask cannot stop a task that is running: the tiles of an interrupted run
     on a user's cluster finish later, and would write the old settings'
     chunks and done-markers into an output that ``overwrite=True`` has
-    created anew since. Every creation records a new ``run`` token, and a
-    tile writes nothing when the token has changed.
+    created anew since. Every creation records a ``run`` token of its
+    settings (:func:`_run_token`), and a tile writes nothing when the token
+    has changed.
     """
     try:
         target = job.target.open("r+")
@@ -113,6 +115,17 @@ def _root_identity(target):
     return dict(root.attrs).get("tiledeblur", {})
 
 
+def _run_token(identity):
+    """The ``run`` token of an output created for ``identity``: the same for identical runs, which write the same bytes.
+
+    Two identical runs that create one output at the same moment then both
+    own it (Zarr's "create only if new" looks, then writes, so both may
+    succeed); a random token made the later creation refuse the earlier
+    run's tiles (found by a probe). Runs with other settings get another.
+    """
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
     """``(finished, replace, run)``: tiles already written by an identical earlier run, ``None`` for a new output.
 
@@ -150,7 +163,7 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
                          f"{target.url!r}, which holds the output of another input, {written_from!r}; pass an "
                          "output to name another.")
     if existing is None or overwrite:
-        return None, overwrite, os.urandom(8).hex()
+        return None, overwrite, _run_token(identity)
     if not resume:
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
     recorded, complete = existing
@@ -167,7 +180,7 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
             # created anew, it would lose every tile written (found in a review).
             raise ValueError(f"output: expected an output whose array {target.component!r} can be read, got "
                              f"{target.url!r}, whose array could not be; check the store, or pass overwrite=True.")
-        return None, True, os.urandom(8).hex()
+        return None, True, _run_token(identity)
     planned = {tile.index for tile in prepared.plan.tiles()}
     return DoneMarkers(target).done() & planned, False, run
 
