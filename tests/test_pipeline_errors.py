@@ -382,6 +382,15 @@ def test_output_rules(scan, tmp_path):
                                              r"', a Zarr store that tiledeblur did not write; pass another output"):
             run(scan, PSF, output=raw.store.root, progress=False, **options)
     assert np.array_equal(zarr.open_array(raw.store.root, mode="r")[...], np.arange(16).reshape(4, 4))
+    # Nor inside another store: an array holds no children, and a group's members are its writer's (a probe).
+    group = zarr.open_group(tmp_path / "project.zarr", mode="w")
+    group.create_array("raw", data=np.zeros((4, 4), dtype=np.uint8))
+    before = {store: _digest(store) for store in (raw.store.root, group.store.root)}
+    for inside in (Path(raw.store.root) / "out", Path(group.store.root) / "5", Path(group.store.root) / "raw" / "x"):
+        with pytest.raises(ValueError, match=f"output: expected a path outside any Zarr store, got '{inside}', which "
+                                             r"lies inside the Zarr store '.*(raw|project)\.zarr'; pass a path beside"):
+            run(scan, PSF, output=inside, progress=False)
+    assert {store: _digest(store) for store in before} == before
 
 
 def test_no_output_inside_the_store_that_holds_the_input(tmp_path):
