@@ -76,6 +76,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="examples/output", help="folder for the picture (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()
-    blurred_db, deblurred_db, path = main(arguments.out, arguments.workers)
+    try:
+        blurred_db, deblurred_db, path = main(arguments.out, arguments.workers)
+    except (TypeError, ValueError) as error:  # refused before any work: one line, as from the CLI
+        parser.error(str(error))
     print(f"PSNR of the pixels present: blurred {blurred_db:.2f} dB, deblurred {deblurred_db:.2f} dB; "
           f"picture: {path}")

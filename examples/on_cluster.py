@@ -34,5 +34,8 @@ if __name__ == "__main__":
     parser.add_argument("--out", help="the output path (default: beside the input)")
     parser.add_argument("--preview", default="on_cluster.png", help="before/after PNG (default: %(default)s)")
     arguments = parser.parse_args()
-    report = main(arguments.address, arguments.scan, output=arguments.out, preview=arguments.preview)
+    try:
+        report = main(arguments.address, arguments.scan, output=arguments.out, preview=arguments.preview)
+    except (TypeError, ValueError) as error:  # refused before any work: one line, as from the CLI
+        parser.error(str(error))
     print(f"wrote {report.output} and {arguments.preview}: {report.plan.describe()}")

@@ -58,7 +58,7 @@ CASES = [
     ({"mu": []}, ValueError, (r"mu: expected 'auto', a number, or a list of numbers, one per channel, got \[\] "
                              r"instead")),
     ({"mu": [0.01, 0.02]}, ValueError, "mu: expected 1 weight for an image without channels, got 2 instead"),
-    ({"channel_axis": 0}, ValueError, "channel_axis: expected None \\(no channels\\) for 2-D data"),
+    ({"channel_axis": 0}, ValueError, "channel_axis: expected none \\(no channel axis\\) for 2-D data, got 0 instead"),
     ({"component": "0"}, ValueError, "component: expected None for the array"),
     ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF for an image without channels, got 2 instead"),

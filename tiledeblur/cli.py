@@ -84,8 +84,8 @@ def _add_problem_options(parser):
     parser.add_argument("input", help="the Zarr array or group (a path or an fsspec URL); opened read-only")
     parser.add_argument("--psf", required=True, type=_psf, action="append",
                         help="required: a .npy/.tif/.fits/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 "
-                             "(sigma per axis, rows first); once for every channel, or once per channel in "
-                             "their order, or a file of a (C, P, Q) stack")
+                             "(sigma per axis, rows first; gaussian:SIZE,SIGMA for both); once for every "
+                             "channel, or once per channel in their order, or a file of a (C, P, Q) stack")
     parser.add_argument("--component", help="the array inside a group (default: OME-Zarr level 0)")
     parser.add_argument("--channel-axis", type=int,
                         help="channels' axis: 0 (cyx), -1 (yxc), or 1 for a plain tczyx array "
@@ -121,7 +121,7 @@ def _add_cluster_options(parser):
 
 def _add_run_options(parser):
     _add_problem_options(parser)
-    parser.add_argument("--out", help="output Zarr path (default: INPUT.deblurred.zarr beside the input)")
+    parser.add_argument("--out", help="output Zarr path (default: beside the input, scan.deblurred.zarr for scan.zarr)")
     _add_cluster_options(parser)
     parser.add_argument("--tol", type=float,
                         help="stop each tile's solve within about this of its minimum, relative to the tile's "

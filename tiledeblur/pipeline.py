@@ -602,8 +602,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         A Zarr array or group (format 2 or 3), as a local path or an fsspec URL
         (``s3://``, ``gs://``, ``file://``...). Opened read-only.
     psf : array_like, str or os.PathLike
-        One 2-D PSF for every channel, one per channel (a list or a
-        ``(C, P, Q)`` stack), or a path that :func:`tiledeblur.load_psf` reads.
+        One 2-D PSF for every channel, one per channel (a list, or a
+        ``(C, P, Q)`` or ``(P, Q, C)`` stack), or a path that
+        :func:`tiledeblur.load_psf` reads.
     output : str or os.PathLike, optional
         Where to write; defaults to the input's name with ``.deblurred.zarr``
         for ``.zarr`` (``scan.zarr`` gives ``scan.deblurred.zarr``), beside
@@ -611,9 +612,10 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     component : str, optional
         The array inside a group; an OME-Zarr multiscale group defaults to its
         level 0, as its metadata names it.
-    channel_axis : {None, 0, -1}
-        For 3-D data: the channels' axis (``cyx`` or ``yxc``). An OME-Zarr
-        input's channel axis is read from its metadata.
+    channel_axis : {None, 0, -1, 1}
+        For 3-D data: the channels' axis (0 for ``cyx``, -1 for ``yxc``), or 1
+        for a plain ``tczyx`` array. An OME-Zarr input's channel axis is read
+        from its metadata.
     tile : "auto" or int
         Core tile side in pixels, rounded down to whole output chunks of up
         to 512 px (with a warning).
@@ -648,7 +650,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         installed and must reach the input and output paths themselves.
     n_workers : int, optional
         Workers of the local cluster started when neither ``client`` nor
-        ``address`` is given; defaults to the number of cores.
+        ``address`` is given; defaults to one per core that this process may
+        use (its CPU affinity and cgroup limits).
     out_dtype : {"float32", "float64", "input"}
         ``"input"`` writes the input's dtype: integer outputs are rounded and
         clipped to the dtype's range, so overshoot beyond it is lost.

@@ -84,7 +84,7 @@ def _check_layout(array, channel_axis):
     if array.ndim == 1 or array.ndim > 5:
         raise ValueError(f"zarr_path: expected 2 to 5 axes, got shape {array.shape} instead.")
     if array.ndim == 2 and channel_axis is not None:
-        raise ValueError(f"channel_axis: expected None (no channels) for 2-D data, got {channel_axis!r} instead.")
+        raise ValueError(f"channel_axis: expected none (no channel axis) for 2-D data, got {channel_axis!r} instead.")
     expected = "0 (cyx) or -1 (yxc)" if array.ndim == 3 else "None or an axis"
     if channel_axis is not None and (isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer))
                                      or not -array.ndim <= channel_axis < array.ndim):
