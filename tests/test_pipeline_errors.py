@@ -191,6 +191,10 @@ def test_missing_and_empty_and_3d(tmp_path):
         run(tmp_path / "group.zarr", PSF, component="../a", progress=False)
     with pytest.raises(TypeError, match="component: expected None or a str, got 123"):
         run(tmp_path / "group.zarr", PSF, component=123, progress=False)
+    zarr.open_group(tmp_path / "empty.zarr", mode="w")
+    with pytest.raises(ValueError, match=r"zarr_path: expected a Zarr array, or a group that holds one, got "
+                                         r"'.*empty\.zarr', a group without arrays\.$"):
+        run(tmp_path / "empty.zarr", PSF, progress=False)
     ome = zarr.open_group(tmp_path / "ome.zarr", mode="w")
     ome.create_array("0", shape=(40, 40), dtype="u1")
     ome.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": [{"name": n} for n in "cyx"],

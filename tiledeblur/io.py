@@ -277,6 +277,9 @@ def open_input(url, *, component=None, storage_options=None):
         if component is None or not _holds(found, component):
             # Nested too: a group of only "sub/b" listed none (found by a probe).
             members = sorted(name for name, node in found.members(max_depth=None) if isinstance(node, zarr.Array))
+            if not members:  # found by a probe: "(one of []), got None"
+                raise ValueError(f"zarr_path: expected a Zarr array, or a group that holds one, got {url!r}, a group "
+                                 "without arrays.")
             raise ValueError(
                 f"component: expected the array to read inside the group {url!r} (one of {members}), "
                 f"got {component!r} instead."
