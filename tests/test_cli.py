@@ -97,6 +97,12 @@ def test_version_and_python_dash_m():
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "256"],
          "--missing-value: expected a value that uint8 holds, 0 to 255, got 256"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "none"], "expected a number, got 'none'"),
+        # An empty path is the working directory to os and pathlib (found by a probe: --out '' was taken so).
+        (["plan", "", "--psf", "gaussian:13,1"], "INPUT: expected a path or a URL, got '' instead."),
+        (["plan", "{scan}", "--psf", ""], "--psf: expected a PSF file's path, got '' instead."),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--out", ""], "--out: expected a path or a URL, got '' instead."),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", ""],
+         "--preview: expected a picture's file name such as before_after.png, got '' instead."),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):

@@ -122,7 +122,10 @@ def _mu(arguments):
 
 
 def _run(arguments):
-    if arguments.preview:
+    if arguments.preview is not None:
+        if not arguments.preview.strip():  # Path("") is the working directory
+            raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got "
+                             f"{arguments.preview!r} instead.")
         arguments.preview = Path(arguments.preview).expanduser()
         _check_preview(arguments.preview, arguments.out)
     report = run(

@@ -78,6 +78,8 @@ class Location:
         >>> Location.at("file://localhost/data/a.zarr").url
         '/data/a.zarr'
         """
+        if not str(url).strip():  # found by a probe: '' was the working directory
+            raise ValueError(f"{name}: expected a path or a URL, got {str(url)!r} instead.")
         protocol, path = fsspec.core.split_protocol(str(url))
         if protocol == "file" and str(url).startswith("file://"):
             parts = urllib.parse.urlsplit(str(url))

@@ -239,6 +239,8 @@ def read_psf_file(path, *, name="path"):
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name}: expected a str or os.PathLike, got {type(path).__name__} instead.")
+    if not str(path).strip():  # Path("") is the working directory
+        raise ValueError(f"{name}: expected a PSF file's path, got {str(path)!r} instead.")
     path = Path(str(path).removeprefix("file://")).expanduser()
     if not path.exists():
         raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist.")
