@@ -467,6 +467,35 @@ def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, sm
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
 
 
+def test_an_input_that_changes_while_the_run_reads_it_is_never_called_done(tmp_path, small_scan, small_reference,
+                                                                          small_reference_report, article_psf,
+                                                                          client, monkeypatch):
+    """Found by a probe: chunks moved away mid-run read as zeros, and those tiles were marked done for good."""
+    scan = tmp_path / "scan.zarr"
+    shutil.copytree(small_scan[0], scan)
+    real_compute = tiledeblur.pipeline._compute_tiles
+
+    def chunks_vanish_meanwhile(*args, **kwargs):
+        computed = real_compute(*args, **kwargs)
+        (scan / "c").rename(tmp_path / "chunks")  # as the probe's mv: the metadata stays
+        return computed
+
+    monkeypatch.setattr(tiledeblur.pipeline, "_compute_tiles", chunks_vanish_meanwhile)
+    output, mu = tmp_path / "out.zarr", small_reference_report.mu
+    with pytest.raises(TileError, match=r"the input '.*scan\.zarr' changed while this run read it: its fingerprint, "
+                                        r"taken again once every tile was written, differs from the start's, .* run "
+                                        r"again with overwrite=True\.$"):
+        run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
+    monkeypatch.undo()
+    (tmp_path / "chunks").rename(scan / "c")
+    with pytest.raises(ValueError, match=r"exists and was written from another input or with other settings "
+                                         r"\(differing: input\)"):
+        run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
+    report = run(scan, article_psf, output=output, tile=64, mu=mu, overwrite=True, client=client, progress=False)
+    assert report.tiles_computed == 16
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+
+
 def test_identical_runs_started_together_both_finish_the_one_output(tmp_path, small_scan, small_reference,
                                                                     small_reference_report, article_psf, client,
                                                                     monkeypatch):

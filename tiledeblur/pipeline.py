@@ -46,6 +46,7 @@ from .io import (
     DoneMarkers,
     OutputCreatedMeanwhileError,
     create_output,
+    fingerprint,
     plane_axes,
     read_channels,
     unreadable_chunks,
@@ -494,6 +495,7 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
         if finished is None:
             _create_output(prepared, identity, overwrite=replace)
         computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
+        _check_input_unchanged(prepared, identity)
         if prepared.multiscale is not None:
             levels = len(prepared.pyramid) - 1
             build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
@@ -503,6 +505,31 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
                                                        progress=progress))
             DoneMarkers(prepared.job.target).mark_pyramid()
     return computed
+
+
+#: What an output whose input changed while it was written records as the input's fingerprint: no input has it.
+CHANGED_INPUT = "changed while a run wrote this output"
+
+
+def _check_input_unchanged(prepared, identity):
+    """Refuse to finish a run whose input changed while its tiles read it, and keep a rerun from resuming it.
+
+    Zarr reads a missing chunk as the fill value: chunks removed, or not yet
+    uploaded, while the run read them made tiles of zeros, marked done, that
+    every rerun then kept (found by a probe). The fingerprint is taken again
+    and compared with the start's, and an output that it shows wrong records
+    :data:`CHANGED_INPUT` as its input's, which no rerun's matches.
+    """
+    if fingerprint(prepared.array) == identity["input"]["fingerprint"]:
+        return
+    output = prepared.job.target.open("r+")
+    recorded = dict(output.attrs["tiledeblur"])
+    output.attrs["tiledeblur"] = {**recorded, "input": {**recorded["input"], "fingerprint": CHANGED_INPUT}}
+    raise TileError(
+        f"the input {prepared.job.source.array_url!r} changed while this run read it: its fingerprint, taken again "
+        "once every tile was written, differs from the start's, so tiles may hold old data, or the fill value of "
+        "chunks that were missing. Once the input stays as it is, run again with overwrite=True."
+    )
 
 
 def _check_disk_space(prepared, finished):
