@@ -182,9 +182,13 @@ def _in_option_terms(message, command):
     '--workers: expected at least 1, got 0 instead.'
     >>> _in_option_terms("output: expected a new path, got 'a.zarr', which exists; pass overwrite=True.", "run")
     "--out: expected a new path, got 'a.zarr', which exists; pass --overwrite."
+    >>> _in_option_terms("mu[1]: expected a positive finite number, got -1.0 instead.", "run")
+    '--mu number 2: expected a positive finite number, got -1.0 instead.'
     """
     names = {**OPTION_NAMES, **COMMAND_OPTION_NAMES.get(command, {})}
     message = re.sub(r"^\w+", lambda name: names.get(name.group(), name.group()), message)
+    # An option given once per channel counts from 1, as people count them, where a Python list's index counts from 0.
+    message = re.sub(r"^(--\w[\w-]*)\[(\d+)\]", lambda found: f"{found[1]} number {int(found[2]) + 1}", message)
     for advice, option in ADVICE.items():
         message = message.replace(advice, option)
     return message
