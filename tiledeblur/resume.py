@@ -15,6 +15,7 @@ import os
 import fsspec
 import zarr
 
+from ._version import __version__
 from .io import DoneMarkers, fingerprint
 
 __all__ = ["OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
@@ -121,9 +122,13 @@ def _run_token(identity):
     Two identical runs that create one output at the same moment then both
     own it (Zarr's "create only if new" looks, then writes, so both may
     succeed); a random token made the later creation refuse the earlier
-    run's tiles (found by a probe). Runs with other settings get another.
+    run's tiles (found by a probe). Runs with other settings get another,
+    and so do those of another version, which a resume accepts but whose
+    bytes may differ: an output that ``overwrite`` makes anew after an
+    upgrade is closed to the tiles of a run of the old one.
     """
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    made = {"identity": identity, "version": __version__}
+    return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
