@@ -249,9 +249,16 @@ def test_a_fill_value_is_no_huge_pixel(tmp_path, client):
     with pytest.raises(ValueError, match="expected values of magnitude at most 1e.*, or pass a fill value that marks "
                                          "missing pixels as missing_value.$"):
         run(path, PSF, mu=1e-3, client=client, progress=False)
-    report = run(path, PSF, mu=1e-3, missing_value=-1e30, client=client, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the value is there: no warning that it is not
+        report = run(path, PSF, mu=1e-3, missing_value=-1e30, client=client, progress=False)
     result = zarr.open_array(report.output, mode="r")[...]
     assert np.isnan(result[:20, :30]).all() and np.isfinite(result[20:]).all() and np.isfinite(result[:, 30:]).all()
+    # A value that no pixel holds marks nothing, and says so (found by a probe).
+    z[:20, :30] = 0.5
+    with pytest.warns(UserWarning, match=r"missing_value: no pixel of '.*filled.zarr' is -1e\+30, so none is left "
+                                         "out; check the value that marks the input's missing pixels."):
+        run(path, PSF, mu=1e-3, missing_value=-1e30, overwrite=True, client=client, progress=False)
 
 
 def test_only_missing_pixels(tmp_path, client):

@@ -290,17 +290,25 @@ def _scan_input(client, prepared, *, progress):
     _tell(f"scanning the input for {'inf, huge values and ' if floats else ''}pixels present (it is read once)",
           progress=progress)
     array = source.open("r")
-    lazy = da.from_zarr(array, chunks=_scan_blocks(array))
-    if missing_value is not None:  # a fill such as -1e30 is no datum to refuse
-        lazy = da.where(lazy == missing_value, np.nan, lazy if floats else 1.0)
+    raw = da.from_zarr(array, chunks=_scan_blocks(array))
     channel_axis = prepared.job.channel_axis
-    others = tuple(axis for axis in range(lazy.ndim) if axis != channel_axis)
+    others = tuple(axis for axis in range(raw.ndim) if axis != channel_axis)
+    lazy, matched = raw, da.zeros(1)
+    if missing_value is not None:  # a fill such as -1e30 is no datum to refuse
+        lazy = da.where(raw == missing_value, np.nan, raw if floats else 1.0)
+        matched = (raw == missing_value).any().reshape(1)
     try:
-        by_channel = np.atleast_1d(result_of(client, da.nanmax(abs(lazy), axis=others)))
+        # One computation, so that the input is read once for both.
+        scanned = result_of(client, da.concatenate([da.nanmax(abs(lazy), axis=others).reshape(-1), matched]))
     except (RuntimeError, ValueError) as error:  # a chunk that fails to decode (found by a probe: a traceback)
         raise unreadable_chunks(error, f"scanning {source.array_url!r}") from error
+    by_channel = scanned[:-1]
     largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
+    if missing_value is not None and not scanned[-1]:
+        # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it.
+        warnings.warn(f"missing_value: no pixel of {source.array_url!r} is {missing_value!r}, so none is left out; "
+                      "check the value that marks the input's missing pixels.", UserWarning, stacklevel=4)
     if np.isnan(largest) and missing_value is not None:
         raise ValueError(f"{name}: expected some pixels present, got only missing_value {missing_value!r}"
                          f"{' or NaN' if floats else ''} instead.")
