@@ -99,7 +99,7 @@ def check_bytes(name, value):
     expected = "a positive number of bytes or a size such as '4 GiB'"
     if isinstance(value, str):
         try:
-            size = parse_bytes(value.strip() or "none")  # dask reads "" as 1 byte
+            size = parse_bytes(value) if value.strip() else 0  # dask reads "" as 1 byte
         except ValueError:
             size = 0
     else:

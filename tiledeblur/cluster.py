@@ -38,7 +38,8 @@ from ._version import __version__
 from .arguments import check_int
 
 __all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "check_cluster_options", "check_main_guarded", "check_n_workers",
-           "check_scheduler", "check_worker_versions", "connect", "local_cluster", "threads", "worker_resources", "workers"]
+           "check_scheduler", "check_worker_versions", "connect", "local_cluster", "threads", "worker_resources",
+           "workers"]
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ import zarr
 from .ome import chunk_keys
 
 __all__ = [
-    "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "fingerprint", "open_input", "plane_axes", "read_channels",
-    "unreadable_chunks", "write_channels",
+    "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "fingerprint", "open_input",
+    "plane_axes", "read_channels", "unreadable_chunks", "write_channels",
 ]
 
 #: The array attribute in which :func:`tiledeblur.convert.convert` records a
