@@ -169,7 +169,7 @@ import tiledeblur
 
 
 def deblur():
-    tiledeblur.run("scan.zarr", tiledeblur.gaussian_psf(5, 1.0), mu=0.01)
+    tiledeblur.run("scan.zarr", tiledeblur.gaussian_psf(5, 1.0), mu=0.01, n_workers=1, progress=False)
 
 
 deblur()
@@ -188,6 +188,24 @@ def test_a_script_that_would_start_the_local_cluster_unguarded_is_refused_at_onc
         "where it would start a local cluster whose worker processes import the script again, each to start a "
         "cluster of its own: put the script's top-level calls under that guard.")
     assert "Nanny" not in result.stderr and not (tmp_path / "scan.deblurred.zarr").exists()
+
+
+@pytest.mark.parametrize("layout", ["a test of __name__ in a function", "a package's __main__ run with -m"])
+def test_a_script_whose_workers_import_nothing_again_unguarded_runs(tmp_path, layout):
+    """Found by a probe: both were refused, though spawned workers never call run() in them."""
+    zarr.create_array(tmp_path / "scan.zarr", data=np.zeros((64, 64), dtype=np.uint8), chunks=(32, 32))
+    if layout == "a test of __name__ in a function":
+        (tmp_path / "guarded_inside.py").write_text(UNGUARDED_SCRIPT.replace(
+            "\ndeblur()\n", "\ndef main():\n    if __name__ == '__main__':\n        deblur()\n\n\nmain()\n"))
+        command = ["guarded_inside.py"]
+    else:
+        (tmp_path / "deblurring").mkdir()
+        (tmp_path / "deblurring" / "__main__.py").write_text(UNGUARDED_SCRIPT)
+        command = ["-m", "deblurring"]
+    result = subprocess.run([sys.executable, *command], cwd=tmp_path, capture_output=True, text=True, check=False,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "scan.deblurred.zarr").exists()
 
 
 def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):

@@ -313,15 +313,45 @@ def check_scheduler(address):
                          f"({reason}); a dashboard's port (8787) is not the scheduler's.")
 
 
+#: When tiledeblur was imported: a script edited since may no longer match the code that runs (found by a probe).
+_IMPORTED_AT = time.time()
+
+
 def _is_main_guard(node):
-    """Whether ``node`` is ``if __name__ == "__main__":``, either way round."""
-    if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and node.test.ops
-            and isinstance(node.test.ops[0], ast.Eq)):
+    """Whether ``node`` is a test of ``__name__``, such as ``if __name__ == "__main__":``, in any form.
+
+    Any test of it counts, the refusal's false positives being worse than
+    its misses: a worker sees ``__name__`` as ``"__mp_main__"``.
+    """
+    if isinstance(node, ast.If):
+        subject = node.test
+    elif isinstance(node, ast.Match):
+        subject = node.subject
+    else:
         return False
-    sides = [node.test.left, *node.test.comparators]
-    names = {side.id for side in sides if isinstance(side, ast.Name)}
-    values = {side.value for side in sides if isinstance(side, ast.Constant)}
-    return len(sides) == 2 and names == {"__name__"} and values == {"__main__"}
+    return any(isinstance(name, ast.Name) and name.id == "__name__" for name in ast.walk(subject))
+
+
+def _main_script_lines(main):
+    """The lines of ``main``'s script that the calls leading here stand on, or None where not from its own code.
+
+    Code that the script runs through ``exec``, and a script edited since
+    tiledeblur was imported, do not match its source (found by a probe).
+    """
+    path = os.path.abspath(main.__file__)
+    lines, frame = [], sys._getframe(2)
+    while frame is not None:
+        if os.path.abspath(frame.f_code.co_filename) == path:
+            lines.append(frame.f_lineno)
+        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+            break
+        frame = frame.f_back
+    if frame is None or not lines or os.path.abspath(frame.f_code.co_filename) != path:
+        return None
+    try:
+        return None if os.stat(path).st_mtime > _IMPORTED_AT else (lines, Path(path).read_bytes())
+    except OSError:
+        return None
 
 
 def check_main_guarded():
@@ -330,33 +360,35 @@ def check_main_guarded():
     The cluster spawns its workers, and each imports the script again as
     Python starts such a process: without the guard each tried to start a
     cluster of its own, and the run ended in 500 lines of tracebacks and
-    "Nanny failed to start" (found by a probe). Calls from the script's
-    functions count at the line of the script that calls them. Nothing is
-    refused where there is no script file (a notebook, ``python -c``) or
-    dask forks its workers instead, which imports nothing again.
+    "Nanny failed to start" (found by a probe). A call counts as guarded
+    where it, or a call of the script's own that leads to it, stands in a
+    test of ``__name__``. Nothing is refused where the workers import
+    nothing again: a notebook, ``python -c``, a package's ``__main__`` run
+    with ``-m``, or dask set to fork its workers.
 
     Raises
     ------
     RuntimeError
     """
     main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None or dask.config.get("distributed.worker.multiprocessing-method") == "fork":
+    module_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if (getattr(main, "__file__", None) is None or dask.config.get("distributed.worker.multiprocessing-method") == "fork"
+            or (module_name is not None and (module_name == "__main__" or module_name.endswith(".__main__")))):
+        return  # as multiprocessing's spawn decides whether to run the main module again
+    found = _main_script_lines(main)
+    if found is None:
         return
-    frame = sys._getframe(1)
-    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)):
-        frame = frame.f_back
+    lines, source = found
     try:
-        tree = ast.parse(Path(path).read_bytes(), filename=path)
-    except (OSError, SyntaxError, ValueError):  # not this script's source: nothing to read the guard from
+        guards = [node for node in ast.walk(ast.parse(source)) if _is_main_guard(node)]
+    except (SyntaxError, ValueError):  # not this Python's source: nothing to read the guard from
         return
-    if frame is None or any(_is_main_guard(node) and node.lineno <= frame.f_lineno <= node.end_lineno
-                            for node in ast.walk(tree)):
+    if any(node.lineno <= line <= node.end_lineno for node in guards for line in lines):
         return
     raise RuntimeError(
-        f"run: called at line {frame.f_lineno} of {path} outside 'if __name__ == \"__main__\":', where it would start "
-        "a local cluster whose worker processes import the script again, each to start a cluster of its own: put the "
-        "script's top-level calls under that guard.")
+        f"run: called at line {lines[-1]} of {main.__file__} outside 'if __name__ == \"__main__\":', where it would "
+        "start a local cluster whose worker processes import the script again, each to start a cluster of its own: "
+        "put the script's top-level calls under that guard.")
 
 
 def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):

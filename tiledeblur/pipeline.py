@@ -621,8 +621,6 @@ def _check_run_options(*, client, address, n_workers, overwrite, resume, progres
     for name, flag in (("overwrite", overwrite), ("resume", resume), ("progress", progress)):
         check_flag(name, flag)
     check_cluster_options(client=client, address=address, n_workers=n_workers)
-    if client is None and address is None:
-        check_main_guarded()
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
@@ -770,6 +768,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             prepared.job.target.check_writable()
             _check_disk_space(prepared, finished)
             if active is None:
+                check_main_guarded()  # here, where a cluster starts: a finished output needs none (found by a probe)
                 active = stack.enter_context(connect(n_workers=n_workers))
             try:
                 computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
