@@ -374,7 +374,7 @@ def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_b
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], expected)
 
 
-def test_output_rules(scan, tmp_path):
+def test_output_rules(scan, tmp_path, client):
     with pytest.raises(ValueError, match="output: expected a path apart from the input"):
         run(scan, PSF, output=scan, progress=False)
     with pytest.raises(ValueError, match="output: expected a path apart from the input"):
@@ -402,6 +402,11 @@ def test_output_rules(scan, tmp_path):
                                              r"lies inside the Zarr store '.*(raw|project)\.zarr'; pass a path beside"):
             run(scan, PSF, output=inside, progress=False)
     assert {store: _digest(store) for store in before} == before
+    # A folder's own file of that name is no Zarr metadata (found by a probe: a project's zarr.json of settings).
+    (tmp_path / "project" / "zarr.json").parent.mkdir()
+    (tmp_path / "project" / "zarr.json").write_text('{"tool": "settings"}')
+    report = run(scan, PSF, output=tmp_path / "project" / "out.zarr", mu=0.01, client=client, progress=False)
+    assert report.tiles_computed > 0
 
 
 def test_no_output_inside_the_store_that_holds_the_input(tmp_path):

@@ -132,7 +132,7 @@ class Location:
         fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
         root = folder = path.rstrip("/")
         while (parent := posixpath.dirname(folder)) not in (folder, "", "/"):
-            if _has_zarr_metadata(fs, parent):
+            if _holds_zarr_metadata(fs, parent):
                 root = parent
             folder = parent
         url = root if self.is_local else fs.unstrip_protocol(root)
@@ -198,6 +198,22 @@ class Location:
 def _has_zarr_metadata(fs, path):
     """Whether the folder ``path`` of ``fs`` is a Zarr array or group."""
     return any(fs.exists(f"{path.rstrip('/')}/{name}") for name in ZARR_METADATA_FILES)
+
+
+def _holds_zarr_metadata(fs, path):
+    """Whether the folder ``path`` of ``fs`` holds Zarr metadata: a file of its name whose JSON gives a Zarr format.
+
+    Not its name alone: a project's own ``zarr.json`` of settings made every
+    path below it count as inside a store (found by a probe).
+    """
+    for name in ZARR_METADATA_FILES:
+        try:
+            metadata = json.loads(fs.cat_file(f"{path.rstrip('/')}/{name}"))
+        except (OSError, ValueError):  # none there, unreadable, or no JSON
+            continue
+        if isinstance(metadata, dict) and "zarr_format" in metadata:
+            return True
+    return False
 
 
 def _open_array(location, mode):
