@@ -310,7 +310,9 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
     chunk = min(DEFAULT_CHUNK, tile, whole)
     if tile >= whole:  # one tile, as large as the image: its memory is the image's
-        return -(-tile // chunk) * chunk, chunk
+        # The image's own size, whatever tile covers it: 512 and 1000 px for a 511 px image made outputs that did not
+        # resume each other (found by a probe).
+        return -(-whole // chunk) * chunk, chunk
     # Down, as a tile given to bound memory must not grow: 768 rounded up to 1024 needed 2.7 times the memory, and
     # its workers were killed (found by a probe).
     rounded = tile // chunk * chunk
