@@ -400,6 +400,12 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
                                         "longer this run's, and holds nothing to resume."):
         _compute_tiles(client, dataclasses.replace(earlier, job=earlier_job), set(), show_progress=False)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], replaced)
+    # An overwrite with the same settings too: the earlier run may have read the input before a change that the
+    # fingerprint does not see (found by a probe).
+    same_settings = dataclasses.replace(earlier_job, run=zarr.open_array(output, mode="r").attrs["tiledeblur"]["run"])
+    run(small_scan[0], article_psf, output=output, tile=64, mu=0.01, overwrite=True, client=client, progress=False)
+    with pytest.raises(OutputReplacedError, match="tile .* not written: .* was replaced by another run"):
+        process_tile(same_settings, next(iter(earlier.plan.tiles())))
     shutil.rmtree(output)  # as an overwrite does before it creates the output anew
     with pytest.raises(OutputReplacedError, match="tile .* not written: .* was removed, or is being replaced"):
         process_tile(earlier_job, next(iter(earlier.plan.tiles())))

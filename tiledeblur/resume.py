@@ -32,9 +32,9 @@ def owned_output(job, tile):
     dask cannot stop a task that is running: the tiles of an interrupted run
     on a user's cluster finish later, and would write the old settings'
     chunks and done-markers into an output that ``overwrite=True`` has
-    created anew since. Every creation records a ``run`` token of its
-    settings (:func:`_run_token`), and a tile writes nothing when the token
-    has changed.
+    created anew since. Every creation records a ``run`` token, of its
+    settings (:func:`_run_token`) or, for an overwrite, a random one, and a
+    tile writes nothing when the token has changed.
     """
     try:
         target = job.target.open("r+")
@@ -124,8 +124,8 @@ def _run_token(identity):
     succeed); a random token made the later creation refuse the earlier
     run's tiles (found by a probe). Runs with other settings get another,
     and so do those of another version, which a resume accepts but whose
-    bytes may differ: an output that ``overwrite`` makes anew after an
-    upgrade is closed to the tiles of a run of the old one.
+    bytes may differ. An output that ``overwrite`` makes anew gets a random
+    one (see :func:`finished_tiles`).
     """
     made = {"identity": identity, "version": __version__}
     return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()[:16]
@@ -168,7 +168,9 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
                          f"{target.url!r}, which holds the output of another input, {written_from!r}; pass an "
                          "output to name another.")
     if existing is None or overwrite:
-        return None, overwrite, _run_token(identity)
+        # An overwrite's output is new even to a run of the same settings: that run's tiles may have read another
+        # input, changed where the fingerprint does not look (found by a probe).
+        return None, overwrite, os.urandom(8).hex() if overwrite else _run_token(identity)
     if not resume:
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
     recorded, complete = existing
