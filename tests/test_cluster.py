@@ -230,6 +230,7 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
 
 @pytest.mark.parametrize(("address", "why"), [
     ("http://127.0.0.1:8787/status", "instead, a web address such as a dashboard's, which is not the scheduler's."),
+    ("HTTPS://host:8787", "instead, a web address such as a dashboard's, which is not the scheduler's."),
     ("tcp://127.0.0.1:8786/", "with no path, got 'tcp://127.0.0.1:8786/' instead."),
     ("127.0.0.1:8786/x", "with no path, got '127.0.0.1:8786/x' instead."),
 ])

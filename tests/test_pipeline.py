@@ -494,8 +494,9 @@ def test_an_input_that_changes_while_the_run_reads_it_is_never_called_done(tmp_p
         run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
     monkeypatch.undo()
     (tmp_path / "chunks").rename(scan / "c")
-    with pytest.raises(ValueError, match=r"exists and was written from another input or with other settings "
-                                         r"\(differing: input\)"):
+    with pytest.raises(ValueError, match=r"output: expected an output to resume, got '.*out\.zarr', whose input "
+                                         r"changed while a run wrote it, so that its tiles may hold old data; pass "
+                                         r"overwrite=True to replace it\.$"):
         run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
     report = run(scan, article_psf, output=output, tile=64, mu=mu, overwrite=True, client=client, progress=False)
     assert report.tiles_computed == 16

@@ -275,6 +275,7 @@ def check_scheduler(address):
     if not isinstance(address, str):
         raise TypeError(f"address: expected a str such as 'tcp://10.0.0.5:8786', got {address!r} instead.")
     scheme, _, rest = address.rpartition("://")
+    scheme = scheme.lower()
     # Found by a probe: a dashboard's link, copied from a browser, was refused in int()'s words.
     if scheme in ("http", "https"):
         raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', got "

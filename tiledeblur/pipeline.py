@@ -56,6 +56,7 @@ from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
 from .progress import Progress
 from .resume import (
+    CHANGED_INPUT,
     OutputReplacedError,
     existing_output,
     finished_tiles,
@@ -513,10 +514,6 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
                                                        progress=progress))
             DoneMarkers(prepared.job.target).mark_pyramid()
     return computed
-
-
-#: What an output whose input changed while it was written records as the input's fingerprint: no input has it.
-CHANGED_INPUT = "changed while a run wrote this output"
 
 
 def _check_input_unchanged(prepared, identity):

@@ -18,12 +18,16 @@ import zarr
 from ._version import __version__
 from .io import DoneMarkers, fingerprint
 
-__all__ = ["OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
+__all__ = ["CHANGED_INPUT", "OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
            "run_identity"]
 
 
 class OutputReplacedError(RuntimeError):
     """A tile found that another run had created its output anew since this run started; it wrote nothing."""
+
+
+#: What an output whose input changed while it was written records as the input's fingerprint: no input has it.
+CHANGED_INPUT = "changed while a run wrote this output"
 
 
 def owned_output(job, tile):
@@ -175,6 +179,9 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
         raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
     recorded, complete = existing
     run = recorded.pop("run", None)
+    if (recorded.get("input") or {}).get("fingerprint") == CHANGED_INPUT:
+        raise ValueError(f"output: expected an output to resume, got {target.url!r}, whose input changed while a run "
+                         "wrote it, so that its tiles may hold old data; pass overwrite=True to replace it.")
     if recorded != identity:
         differing = f" (differing: {', '.join(_differences(recorded, identity))})" if recorded else ""
         raise ValueError(
