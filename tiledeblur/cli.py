@@ -125,7 +125,7 @@ def _add_run_options(parser):
     _add_cluster_options(parser)
     parser.add_argument("--tol", type=float,
                         help="stop each tile's solve within about this of its minimum, relative to the tile's "
-                             "range of values (default: 1e-4)")
+                             "range of values but for its brightest tenth (default: 1e-4)")
     parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
                         help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
     parser.add_argument("--ome", action=argparse.BooleanOptionalAction,

@@ -3,7 +3,7 @@
 One policy, as in scikit-image: float32 stays float32, and every other dtype
 becomes float64. Integer images are scaled to ``[0, 1]`` by their dtype's
 maximum (uint8 by 255, uint16 by 65535), so that ``mu`` and ``eps`` mean the
-same for every dtype. The tolerance is relative to the range of what is
+same for every dtype. The tolerance is relative to the scale of what is
 solved (:func:`tiledeblur.solver.solve`), so 12-bit data in uint16
 converges as precisely as data that fills the dtype.
 
