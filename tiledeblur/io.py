@@ -204,7 +204,9 @@ def _holds_zarr_metadata(fs, path):
     """Whether the folder ``path`` of ``fs`` holds Zarr metadata: a file of its name whose JSON gives a Zarr format.
 
     Not its name alone: a project's own ``zarr.json`` of settings made every
-    path below it count as inside a store (found by a probe).
+    path below it count as inside a store (found by a probe). The name alone
+    (:func:`_has_zarr_metadata`) still tells an output to replace, whose
+    metadata may be damaged.
     """
     for name in ZARR_METADATA_FILES:
         try:

@@ -296,8 +296,8 @@ def _scan_input(client, prepared, *, progress):
     others = tuple(axis for axis in range(raw.ndim) if axis != channel_axis)
     lazy, matched = raw, da.zeros(1)
     if missing_value is not None:  # a fill such as -1e30 is no datum to refuse
-        lazy = da.where(raw == missing_value, np.nan, raw if floats else 1.0)
-        matched = (raw == missing_value).any().reshape(1)
+        marked = raw == missing_value
+        lazy, matched = da.where(marked, np.nan, raw if floats else 1.0), marked.any().reshape(1)
     try:
         # One computation, so that the input is read once for both.
         scanned = result_of(client, da.concatenate([da.nanmax(abs(lazy), axis=others).reshape(-1), matched]))
@@ -609,8 +609,8 @@ def _facing_the_output(prepared, identity, *, given_tile, memory_limit, named, o
         prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
     finished, replace, output_run = finished_tiles(prepared, identity, existing, named=named, overwrite=overwrite,
                                                    resume=resume)
-    return dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run)), identity, finished, \
-        replace
+    prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
+    return prepared, identity, finished, replace
 
 
 def _check_run_options(*, client, address, n_workers, overwrite, resume, progress):
