@@ -124,6 +124,10 @@ def test_errors_name_the_options_as_typed(tmp_path):
     assert "pass --no-ome." in result.stderr
     result = _tiledeblur("plan", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3")  # an RGB scan's yxc
     assert result.returncode == 2 and result.stderr.endswith("got None instead; pass --channel-axis -1.\n")
+    # Not "expected none": argparse takes no --channel-axis none (found by a probe).
+    zarr.create_array(tmp_path / "gray.zarr", data=data.camera()[:64, :64])
+    result = _tiledeblur("plan", tmp_path / "gray.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "0")
+    assert result.returncode == 2 and result.stderr.endswith("got 0 instead; leave out --channel-axis.\n")
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(64, 64), dtype="u1")
     result = _tiledeblur("plan", tmp_path / "group.zarr", "--psf", "gaussian:13,1,3", "--component", "../a")
     assert result.returncode == 2 and "tiledeblur: error: --component: expected the array to read" in result.stderr

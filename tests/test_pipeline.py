@@ -708,6 +708,9 @@ def test_plan_computes_nothing(small_scan, article_psf):
     assert plan.halo >= 6
     assert "9 tiles" in plan.describe() and f"; mu {plan.mu:.3g}; " in plan.describe()
     assert not Path(str(small_scan[0]).replace(".zarr", ".deblurred.zarr")).exists()
+    # A float32 weight is the decimal written, which a rerun given --mu 0.01 resumes (found by a probe).
+    for mu in (np.float32(0.01), np.array(0.01, dtype=np.float32), [np.float32(0.01)]):
+        assert tiledeblur.plan(small_scan[0], article_psf, tile=100, mu=mu).mu == 0.01
     # A tile and halo beyond the image read the image once, and the estimate says so.
     whole = tiledeblur.plan(small_scan[0], article_psf, tile=10**6, halo=10**6)
     assert len(whole) == 1 and whole.largest_read() == whole.shape

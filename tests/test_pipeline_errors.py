@@ -5,6 +5,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import shutil
 import subprocess
 import warnings
@@ -58,7 +59,9 @@ CASES = [
     ({"mu": []}, ValueError, (r"mu: expected 'auto', a number, or a list of numbers, one per channel, got \[\] "
                              r"instead")),
     ({"mu": [0.01, 0.02]}, ValueError, "mu: expected 1 weight for an image without channels, got 2 instead"),
-    ({"channel_axis": 0}, ValueError, "channel_axis: expected none \\(no channel axis\\) for 2-D data, got 0 instead"),
+    ({"channel_axis": 0}, ValueError,
+     "channel_axis: expected none \\(no channel axis\\) for 2-D data, got 0 instead; pass channel_axis=None"),
+    ({"mu": "Auto"}, TypeError, "mu: expected 'auto', a number, or a list of numbers, one per channel, got 'Auto'"),
     ({"component": "0"}, ValueError, "component: expected None for the array"),
     ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF for an image without channels, got 2 instead"),
@@ -160,10 +163,12 @@ def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got None instead; pass "
                                          r"channel_axis=0.$"):  # "got None" alone told nothing (found by a probe)
         run(tmp_path / "cube.zarr", PSF, progress=False)
-    with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got 0.0"):
-        run(tmp_path / "cube.zarr", PSF, channel_axis=0.0, progress=False)
-    with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got False"):
-        run(tmp_path / "cube.zarr", PSF, channel_axis=False, progress=False)
+    # Of the wrong type before anything else (found by a probe: a ValueError, "-1" and [2] too).
+    for wrong in (0.0, False, "-1", [2]):
+        with pytest.raises(TypeError, match=rf"channel_axis: expected None or an int, got {re.escape(repr(wrong))} "):
+            run(tmp_path / "cube.zarr", PSF, channel_axis=wrong, progress=False)
+    with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got 3 instead"):
+        run(tmp_path / "cube.zarr", PSF, channel_axis=3, progress=False)
     zarr.create_array(tmp_path / "time_lapse.zarr", shape=(2, 3, 20, 20), dtype="u1")
     with pytest.raises(ValueError, match=r"zarr_path: expected a plane, with channels on at most one more axis, .* got "
                                          r"shape \(2, 3, 20, 20\) instead; select one time point"):

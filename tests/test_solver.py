@@ -114,13 +114,15 @@ def test_settings_defaults_per_loss():
         ({"mu": -1.0}, ValueError, "mu: expected a positive finite number, got -1.0"),
         # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).
         ({"mu": 1e39}, ValueError, r"mu: expected a positive number up to 1e\+20, got 1e\+39"),
-        ({"mu": "big"}, TypeError, "mu: expected a positive number, got 'big'"),
+        ({"mu": "big"}, TypeError, "mu: expected 'auto', a number or None, got 'big'"),
+        ({"mu": [0.01]}, TypeError, r"mu: expected a positive number, got \[0.01\]"),
         ({"eps": 1e30}, ValueError, r"eps: expected a positive number up to 1e\+20, got 1e\+30"),
         ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
         ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),
         ({"maxiter": "5"}, TypeError, "maxiter: expected a positive int, got '5'"),
         ({"loss": ["tv"]}, TypeError, r"loss: expected a str, one of .*, got \['tv'\]"),
         ({"boundary": "wrap"}, ValueError, "boundary: expected one of"),
+        ({"boundary": 1}, TypeError, r"boundary: expected None or a str, one of \('zero', 'free'\), got 1"),
         ({"nonneg": "yes"}, TypeError, "nonneg: expected True or False, got 'yes'"),
         ({"return_info": "False"}, TypeError, "return_info: expected True or False, got 'False'"),
     ],
@@ -136,6 +138,8 @@ def test_numpy_scalars_become_python_numbers():
     assert json.loads(json.dumps(dataclasses.asdict(settings)))["maxiter"] == 5
     # A 0-d array, as NumPy's reductions give, as run() takes it (deconvolve refused it, found by a probe).
     assert SolverSettings(mu=np.array(0.01), tol=np.array(1e-4)) == SolverSettings(mu=0.01, tol=1e-4)
+    # As written, not as float32 holds them (0.009999999776): a rerun given 0.01 must resume (found by a probe).
+    assert SolverSettings(mu=np.float32(0.01), tol=np.float32(1e-4)) == SolverSettings(mu=0.01, tol=1e-4)
 
 
 @pytest.mark.parametrize(

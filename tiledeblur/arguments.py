@@ -61,10 +61,17 @@ def check_int(name, value, *, expected="an int"):
 
 
 def check_positive(name, value, *, largest=math.inf):
-    """Refuse a ``value`` that is not a positive, finite number (bools included), or is above ``largest``.
+    """``value`` as a Python float; refuse one that is not a positive, finite number (bools included), or is above ``largest``.
+
+    A NumPy float narrower than float64 becomes the shortest decimal that it
+    rounds from, the number its caller wrote: ``np.float32(0.01)`` is
+    0.009999999776, and a run given it was recorded so, which a rerun with
+    ``--mu 0.01`` then could not resume (found by a probe).
 
     Examples
     --------
+    >>> check_positive("mu", np.float32(0.01))
+    0.01
     >>> check_positive("mu", 0.0)
     Traceback (most recent call last):
     ...
@@ -78,10 +85,15 @@ def check_positive(name, value, *, largest=math.inf):
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a positive number, got {value!r} instead.")
+    if isinstance(value, np.floating):
+        value = float(str(value))
+    elif isinstance(value, np.integer):
+        value = int(value)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a positive finite number, got {value!r} instead.")
     if value > largest:
         raise ValueError(f"{name}: expected a positive number up to {largest:g}, got {value!r} instead.")
+    return float(value)
 
 
 def check_bytes(name, value):

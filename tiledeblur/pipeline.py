@@ -642,9 +642,10 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     component : str, optional
         The array inside a group; an OME-Zarr multiscale group defaults to its
         level 0, as its metadata names it.
-    channel_axis : {None, 0, -1, 1}
-        For 3-D data: the channels' axis (0 for ``cyx``, -1 for ``yxc``), or 1
-        for a plain ``tczyx`` array. An OME-Zarr input's channel axis is read
+    channel_axis : int, optional
+        For 3-D data: the channels' axis (0 for ``cyx``, -1 for ``yxc``;
+        counted as NumPy counts axes, so 2 is -1), or 1 for a plain ``tczyx``
+        array. An OME-Zarr input's channel axis is read
         from its metadata.
     tile : "auto" or int
         Core tile side in pixels, rounded down to whole output chunks of up

@@ -84,13 +84,13 @@ def _check_layout(array, channel_axis):
     if array.ndim == 1 or array.ndim > 5:
         raise ValueError(f"zarr_path: expected 2 to 5 axes, got shape {array.shape} instead.")
     if array.ndim == 2 and channel_axis is not None:
-        raise ValueError(f"channel_axis: expected none (no channel axis) for 2-D data, got {channel_axis!r} instead.")
+        raise ValueError(f"channel_axis: expected none (no channel axis) for 2-D data, got {channel_axis!r} instead; "
+                         "pass channel_axis=None.")
     expected = "0 (cyx) or -1 (yxc)" if array.ndim == 3 else "None or an axis"
-    if channel_axis is not None and (isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer))
-                                     or not -array.ndim <= channel_axis < array.ndim):
+    if channel_axis is not None and not -array.ndim <= channel_axis < array.ndim:
         raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
                          f"{channel_axis!r} instead.")
-    axis = None if channel_axis is None else int(channel_axis) % array.ndim
+    axis = None if channel_axis is None else channel_axis % array.ndim
     if not any(_fits(array.shape, candidate) for candidate in (None, *range(array.ndim))):
         raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, and other axes of "
                          f"length one, got shape {array.shape} instead; select one time point or z plane first.")
@@ -201,8 +201,7 @@ def _agreed_channel_axis(own, ndim, channel_axis, *, where):
     """
     if channel_axis is None or own is None:
         return own if channel_axis is None else channel_axis
-    if isinstance(channel_axis, (int, np.integer)) and not isinstance(channel_axis, bool) and (
-            -ndim <= channel_axis < ndim and channel_axis % ndim != own):
+    if -ndim <= channel_axis < ndim and channel_axis % ndim != own:
         raise ValueError(f"channel_axis: expected {own} or None, where {where} puts the channels, got "
                          f"{channel_axis!r} instead.")
     return channel_axis
@@ -247,16 +246,19 @@ def _check_mu(mu):
     Traceback (most recent call last):
     ...
     ValueError: mu[1]: expected a positive finite number, got -1 instead.
+    >>> _check_mu("Auto")
+    Traceback (most recent call last):
+    ...
+    TypeError: mu: expected 'auto', a number, or a list of numbers, one per channel, got 'Auto' instead.
     """
-    if isinstance(mu, np.ndarray) and mu.ndim == 0:
-        return mu.item()
-    if not isinstance(mu, (list, tuple, np.ndarray)):
+    expected = "'auto', a number, or a list of numbers, one per channel"
+    if isinstance(mu, str):
+        raise TypeError(f"mu: expected {expected}, got {mu!r} instead.")
+    if not isinstance(mu, (list, tuple)) and not (isinstance(mu, np.ndarray) and mu.ndim):
         return mu  # SolverSettings checks it
     if np.ndim(mu) != 1 or not len(mu) or any(is_auto(channel_mu) for channel_mu in mu):
-        raise ValueError(f"mu: expected 'auto', a number, or a list of numbers, one per channel, got {mu!r} instead.")
-    for index, channel_mu in enumerate(mu):
-        check_positive(f"mu[{index}]", channel_mu, largest=MAX_MU)
-    return tuple(float(channel_mu) for channel_mu in mu)
+        raise ValueError(f"mu: expected {expected}, got {mu!r} instead.")
+    return tuple(check_positive(f"mu[{index}]", channel_mu, largest=MAX_MU) for index, channel_mu in enumerate(mu))
 
 
 def _per_channel(mu, channels):
@@ -429,6 +431,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     if storage_options is not None and not isinstance(storage_options, dict):
         raise TypeError(f"storage_options: expected None or a dict, got {storage_options!r} instead.")
+    if channel_axis is not None:
+        channel_axis = check_int("channel_axis", channel_axis, expected="None or an int")
     automatic = is_auto(mu)
     given = None if automatic else _check_mu(mu)
     shared = SolverSettings(loss=loss, mu=None if isinstance(given, tuple) else given, boundary="free", eps=eps,

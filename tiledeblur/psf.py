@@ -238,7 +238,7 @@ def read_psf_file(path, *, name="path"):
     ``name`` is the argument's, for error messages.
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name}: expected a str or os.PathLike, got {type(path).__name__} instead.")
+        raise TypeError(f"{name}: expected a str or os.PathLike, got {path!r} instead.")
     if not str(path).strip():  # Path("") is the working directory
         raise ValueError(f"{name}: expected a PSF file's path, got {str(path)!r} instead.")
     path = Path(str(path).removeprefix("file://")).expanduser()

@@ -130,12 +130,14 @@ class SolverSettings:
             object.__setattr__(self, "mu", DEFAULT_MU[self.loss])
         if self.boundary is None:
             object.__setattr__(self, "boundary", "zero" if self.loss == "article" else "free")
+        if not isinstance(self.boundary, str):
+            raise TypeError(f"boundary: expected None or a str, one of {BOUNDARIES}, got {self.boundary!r} instead.")
         if self.boundary not in BOUNDARIES:
             raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {self.boundary!r} instead.")
         for name in ("mu", "eps", "tol"):
-            check_positive(name, getattr(self, name), largest=math.inf if name == "tol" else MAX_MU)
             # NumPy scalars become Python floats, which a run records as JSON.
-            object.__setattr__(self, name, float(getattr(self, name)))
+            object.__setattr__(self, name, check_positive(name, getattr(self, name),
+                                                          largest=math.inf if name == "tol" else MAX_MU))
         object.__setattr__(self, "maxiter", check_int("maxiter", self.maxiter, expected="a positive int"))
         if self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
@@ -506,6 +508,8 @@ def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEF
     observed = check_image(image)
     return_info = check_flag("return_info", return_info)
     automatic = is_auto(mu)
+    if isinstance(mu, str) and not automatic:
+        raise TypeError(f"mu: expected 'auto', a number or None, got {mu!r} instead.")
     settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
                               maxiter=maxiter, nonneg=nonneg)
     psf = check_psf(psf)
