@@ -172,10 +172,22 @@ def test_dimension_names_give_the_channels_axis_and_the_output_keeps_them(tmp_pa
     assert tiledeblur.plan(tmp_path / "yxc.zarr", article_psf, mu=0.01).channels == 3
     zarr.create_array(tmp_path / "zyx.zarr", data=cyx, chunks=(3, 64, 64), dimension_names=["Z", "y", "x"])
     with pytest.raises(ValueError, match=r"zarr_path: expected a plane, .* got shape \(3, 128, 128\), whose axis "
-                                         r"'z' holds 3 planes; select one time point or z plane first"):
+                                         r"'z' holds 3 planes; select one time point or z plane first .*, or pass "
+                                         r"channel_axis=0 to deblur each of its planes in 2-D.$"):
         tiledeblur.plan(tmp_path / "zyx.zarr", article_psf, mu=0.01)
     # Asked for, each plane is deblurred in 2-D; and a kymograph's t and x are its plane (found by a probe).
     assert tiledeblur.plan(tmp_path / "zyx.zarr", article_psf, mu=0.01, channel_axis=0).channels == 3
+    # Beside a channel axis of one plane too, which refused the advice it gave (found by a probe); beside one of
+    # more, no axis leaves planes, and none is advised.
+    tczyx = ["t", "c", "z", "y", "x"]
+    zarr.create_array(tmp_path / "one_channel.zarr", data=cyx[None, None], chunks=(1, 1, 3, 64, 64),
+                      dimension_names=tczyx)
+    assert tiledeblur.plan(tmp_path / "one_channel.zarr", article_psf, mu=0.01, channel_axis=2).channels == 3
+    zarr.create_array(tmp_path / "two_channels.zarr", data=np.stack([cyx, cyx])[None], chunks=(1, 1, 3, 64, 64),
+                      dimension_names=tczyx)
+    with pytest.raises(ValueError, match=r"holds 3 planes; select one time point or z plane first \(tiledeblur "
+                                         r"deblurs planes in 2-D, not stacks in 3-D\).$"):
+        tiledeblur.plan(tmp_path / "two_channels.zarr", article_psf, mu=0.01)
     zarr.create_array(tmp_path / "kymograph.zarr", data=cyx[0], chunks=(64, 64), dimension_names=["t", "x"])
     assert tiledeblur.plan(tmp_path / "kymograph.zarr", article_psf, mu=0.01).channels == 1
 

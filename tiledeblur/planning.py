@@ -177,31 +177,40 @@ def _refuse_stacks(shape, names, channel_axis):
     """
     if channel_axis is not None:
         return
-    for name, length in zip(names[:-2], shape):
+    channels = _named_channel_axis(names)
+    for axis, (name, length) in enumerate(zip(names[:-2], shape)):
         if name in STACK_AXIS_NAMES and length > 1:
+            # Where the channels hold more than one plane too, neither axis alone leaves planes.
+            alternative = "" if channels is not None and shape[channels] > 1 else (
+                f", or pass channel_axis={axis} to deblur each of its planes in 2-D")
             raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, got shape {shape}, "
                              f"whose axis {name!r} holds {length} planes; select one time point or z plane first "
-                             "(tiledeblur deblurs planes in 2-D, not stacks in 3-D), or pass its axis as "
-                             "channel_axis to deblur each plane in 2-D.")
+                             f"(tiledeblur deblurs planes in 2-D, not stacks in 3-D){alternative}.")
 
 
-def _agreed_channel_axis(own, ndim, channel_axis, *, where):
+def _agreed_channel_axis(own, shape, channel_axis, *, where):
     """The channels' axis that the input's metadata gives, ``own`` (or None), which a given ``channel_axis`` must agree
-    with; ``where`` names that metadata.
+    with unless ``own`` holds a single plane in ``shape``; ``where`` names that metadata.
 
     Found by probes: ``channel_axis=-1`` on an OME-Zarr ``cyx`` image was
     refused as a PSF stack of the wrong length, 1024 PSFs asked for; on a
     Zarr 3 array named ``c, y, x`` it deblurred 128 "channels" and kept the
-    names, which then contradicted the output's own record.
+    names, which then contradicted the output's own record. A channel axis
+    of one plane has nothing to disagree with: the z planes of a ``tczyx``
+    image with one channel may be deblurred one by one, as the message of
+    :func:`_refuse_stacks` advises (found by a probe: they were refused).
 
     Examples
     --------
-    >>> _agreed_channel_axis(0, 3, None, where="its names"), _agreed_channel_axis(0, 3, -3, where="its names")
+    >>> _agreed_channel_axis(0, (3, 8, 8), None, where="its names"), _agreed_channel_axis(0, (3, 8, 8), -3, where="")
     (0, -3)
+    >>> _agreed_channel_axis(1, (1, 1, 3, 8, 8), 2, where="its names")
+    2
     """
     if channel_axis is None or own is None:
         return own if channel_axis is None else channel_axis
-    if -ndim <= channel_axis < ndim and channel_axis % ndim != own:
+    ndim = len(shape)
+    if -ndim <= channel_axis < ndim and channel_axis % ndim != own and shape[own] > 1:
         raise ValueError(f"channel_axis: expected {own} or None, where {where} puts the channels, got "
                          f"{channel_axis!r} instead.")
     return channel_axis
@@ -445,9 +454,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     _refuse_stacks(array.shape, names, channel_axis)
     if found is not None:
         own = next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None)
-        channel_axis = _agreed_channel_axis(own, array.ndim, channel_axis, where="the OME-Zarr metadata")
+        channel_axis = _agreed_channel_axis(own, array.shape, channel_axis, where="the OME-Zarr metadata")
     else:
-        channel_axis = _agreed_channel_axis(_named_channel_axis(names), array.ndim, channel_axis,
+        channel_axis = _agreed_channel_axis(_named_channel_axis(names), array.shape, channel_axis,
                                             where="the array's dimension_names")
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value = check_missing_value(missing_value, array.dtype)
