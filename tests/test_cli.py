@@ -97,6 +97,9 @@ def test_version_and_python_dash_m():
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "256"],
          "--missing-value: expected a value that uint8 holds, 0 to 255, got 256"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "none"], "expected a number, got 'none'"),
+        # Given once per channel, as --mu may be, the last was kept for all (found by a probe).
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--loss", "tv", "--eps", "0.002", "--eps", "1e-4"],
+         "--eps: expected once, for every channel (only --mu and --psf take one per channel), got it twice"),
         # An empty path is the working directory to os and pathlib (found by a probe: --out '' was taken so).
         (["plan", "", "--psf", "gaussian:13,1"], "INPUT: expected a path or a URL, got '' instead."),
         (["plan", "{scan}", "--psf", ""], "--psf: expected a PSF file's path, got '' instead."),

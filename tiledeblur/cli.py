@@ -80,6 +80,20 @@ def _auto_or(kind, what):
     return parse
 
 
+class _Once(argparse.Action):
+    """Store an option's value, refusing it a second time: one for every channel, where ``--mu`` and ``--psf`` take
+    one per channel.
+
+    Found by a probe: ``--eps`` given once per channel kept the last for all, without a word.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest) is not None:
+            parser.error(f"{option_string}: expected once, for every channel (only --mu and --psf take one per "
+                         "channel), got it twice")
+        setattr(namespace, self.dest, values)
+
+
 def _add_problem_options(parser):
     parser.add_argument("input", help="the Zarr array or group (a path or an fsspec URL); opened read-only")
     parser.add_argument("--psf", required=True, type=_psf, action="append",
@@ -102,12 +116,12 @@ def _add_problem_options(parser):
                              "own; a number once for every channel, or once per channel in their order "
                              "(default: auto)")
     # The solvers' defaults are not imported: the options are read before the solvers (see main).
-    parser.add_argument("--eps", type=float,
+    parser.add_argument("--eps", type=float, action=_Once,
                         help="tv's smoothing of edges, on the scale of --mu: scale both with values that do not "
                              "fill [0, 1] (default: 0.03)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
-    parser.add_argument("--missing-value", type=_number, metavar="VALUE",
+    parser.add_argument("--missing-value", type=_number, metavar="VALUE", action=_Once,
                         help="an input value that marks a pixel without a datum, as NaN does in floats: a "
                              "mosaic's fill (often 0) or a saturated count; left out of the solve, and NaN in "
                              "the output (VALUE with --out-dtype input); write --missing-value=-1e30 for a negative one "
@@ -123,7 +137,7 @@ def _add_run_options(parser):
     _add_problem_options(parser)
     parser.add_argument("--out", help="output Zarr path (default: beside the input, scan.deblurred.zarr for scan.zarr)")
     _add_cluster_options(parser)
-    parser.add_argument("--tol", type=float,
+    parser.add_argument("--tol", type=float, action=_Once,
                         help="stop each tile's solve within about this of its minimum, relative to the tile's "
                              "range of values but for its brightest tenth (default: 1e-4)")
     parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
