@@ -323,8 +323,8 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
     monkeypatch.setattr(tiledeblur.pipeline, "WORKERS_REFRESH_SECONDS", 0.0)
     with LocalCluster(n_workers=0, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
-        window = tiledeblur.pipeline._window(client)
-        assert window() == tiledeblur.pipeline.WINDOW_PER_THREAD  # no worker yet: as for one
+        threads_now = tiledeblur.pipeline._threads_now(client)
+        assert threads_now() == 1  # no worker yet: as for one
         reports = []
         job = threading.Thread(target=lambda: reports.append(
             run(path, gaussian_psf(5, 1.0), mu=0.01, tile=64, client=client)))
@@ -337,7 +337,7 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
         cluster.scale(2)
         job.join(timeout=120)
         assert reports and reports[0].tiles_computed == 4
-        assert window() == 2 * tiledeblur.pipeline.WINDOW_PER_THREAD
+        assert threads_now() == 2
 
 
 def test_plan_on_a_cluster_uses_the_smallest_limit_per_thread_even_beside_an_unlimited_worker(tmp_path):

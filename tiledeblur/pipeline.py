@@ -353,16 +353,16 @@ def _warn_unconverged(tile, stats):
                       ConvergenceWarning, stacklevel=5)  # run, _execute, _compute_tiles, this: the caller of run
 
 
-def _window(client):
-    """A function that gives the tiles to keep in flight for the workers there are now, looked up every few seconds."""
-    looked = {"at": -math.inf, "size": WINDOW_PER_THREAD}
+def _threads_now(client):
+    """A function that gives the worker threads there are now (at least one), looked up every few seconds."""
+    looked = {"at": -math.inf, "threads": 1}
 
-    def size():
+    def count():
         if time.monotonic() - looked["at"] >= WORKERS_REFRESH_SECONDS:
-            looked.update(at=time.monotonic(), size=WINDOW_PER_THREAD * max(1, threads(workers(client))))
-        return looked["size"]
+            looked.update(at=time.monotonic(), threads=max(1, threads(workers(client))))
+        return looked["threads"]
 
-    return size
+    return count
 
 
 def _failure(future):
@@ -435,8 +435,8 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     """Submit the unfinished tiles through a window that follows the workers; return how many were computed."""
     plan = prepared.plan
     todo = (tile for tile in plan.tiles() if tile.index not in finished)
-    window = _window(client)
-    progress = Progress(total=len(plan), already_done=len(finished), enabled=show_progress)
+    threads_now = _threads_now(client)
+    progress = Progress(total=len(plan), already_done=len(finished), threads=threads_now, enabled=show_progress)
     run_token = os.urandom(4).hex()
     in_flight, queue = {}, as_completed(loop=client.loop)  # not the default client's: another run's
 
@@ -447,7 +447,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         queue.add(future)
 
     def fill():
-        for tile in itertools.islice(todo, max(0, window() - len(in_flight))):
+        for tile in itertools.islice(todo, max(0, WINDOW_PER_THREAD * threads_now() - len(in_flight))):
             submit(tile)
 
     fill()
@@ -458,7 +458,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
             if future.status == "finished":
                 stats = future.result()
                 computed += 1
-                progress.advance(pixels=stats["pixels"])
+                progress.advance(pixels=stats["pixels"], seconds=stats["seconds"])
                 _warn_unconverged(tile, stats)
             else:
                 failures.append((tile, _failure(future)))

@@ -1,5 +1,11 @@
 """A progress line for long runs: tiles done of total, pixel rate and ETA.
 
+The ETA is the tiles left times their mean time on a worker, shared among
+the worker threads. Not the time since the run began, which counted the
+cluster's start (a probe saw 10h promised for a 6 min run), nor since the
+first tile finished, which workers that finish together make nearly nothing
+(found by a probe: 7 s promised for 19 s).
+
 It writes to a terminal in place (carriage return) and, when the stream is
 not a terminal (a log file, CI), a new line at most every ``interval``
 seconds, so progress is always visible without flooding the log.
@@ -24,24 +30,38 @@ class Progress:
     --------
     >>> import io
     >>> stream = io.StringIO()
-    >>> progress = Progress(total=4, already_done=1, stream=stream)
-    >>> progress.advance(pixels=1_000_000)
+    >>> progress = Progress(total=4, already_done=1, threads=lambda: 2, stream=stream)
+    >>> progress.advance(pixels=1_000_000, seconds=10.0)
     >>> progress.close()
-    >>> "tiles 2/4" in stream.getvalue()
-    True
+    >>> stream.getvalue().split(", ETA ")[1].strip()  # 2 tiles left, 10 s each, on 2 threads
+    '0m10s'
+
+    Parameters
+    ----------
+    total, already_done : int
+        The tiles of the run, and those that earlier runs wrote.
+    threads : callable
+        The worker threads that solve tiles now.
+    stream : file, optional
+        Where the line goes: stderr by default.
+    interval : float
+        Seconds between lines in a log (not a terminal).
+    enabled : bool
+        Whether to write at all.
     """
 
-    def __init__(self, *, total, already_done=0, stream=None, interval=5.0, enabled=True):
+    def __init__(self, *, total, already_done=0, threads=lambda: 1, stream=None, interval=5.0, enabled=True):
         self.total = total
         self.done = already_done
         self._counted_from = already_done
+        self._threads = threads
         self._pixels = 0
+        self._tile_seconds = 0.0
         self._stream = stream or sys.stderr
         self._interactive = self._stream.isatty()
         self._interval = 0.2 if self._interactive else interval
         self._enabled = enabled
         self._start = time.monotonic()
-        self._first_finished = None
         self._last_shown = -float("inf")
         self._shown_done = None
         self._shown_width = 0
@@ -52,21 +72,18 @@ class Progress:
         computed = self.done - self._counted_from
         rate = self._pixels / elapsed / 1e6
         remaining = self.total - self.done
-        # From the first finished tile on: the cluster's start and the first tiles' imports would make the first
-        # lines of a long run promise hours (a probe saw 10h for a 6 min run).
-        if computed >= 2:
-            eta = _duration((time.monotonic() - self._first_finished) / (computed - 1) * remaining)
+        if remaining and computed:
+            eta = _duration(self._tile_seconds / computed * remaining / self._threads())
         else:
-            eta = "0m00s" if not remaining else "?"
+            eta = "?" if remaining else "0m00s"
         percent = 100 * self.done / self.total if self.total else 100
         return f"tiles {self.done}/{self.total} ({percent:.0f}%), {rate:.2f} Mpx/s, ETA {eta}"
 
-    def advance(self, *, pixels):
-        """Count one finished tile of ``pixels`` pixels."""
-        if self._first_finished is None:
-            self._first_finished = time.monotonic()
+    def advance(self, *, pixels, seconds):
+        """Count one finished tile of ``pixels`` pixels, which took a worker ``seconds``."""
         self.done += 1
         self._pixels += pixels
+        self._tile_seconds += seconds
         self._show(force=self.done == self.total)
 
     def _show(self, force=False):
