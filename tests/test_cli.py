@@ -587,7 +587,13 @@ def test_convert_compressed_tiffs(tmp_path, compression, name):
     # 27 dB (found by a probe). The weight's warning says so; a given mu has none.
     command = ["plan", tmp_path / "scan.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "-1"]
     lossy = f"mu: 'auto' measures noise that JPEG compression of the source file '{name}' removed"
-    assert (lossy in _tiledeblur(*command).stderr) == (compression == "jpeg")
+    result = _tiledeblur(*command)
+    assert (lossy in result.stderr) == (compression == "jpeg")
+    if compression == "jpeg":  # every channel's weight, as the plan says them, not the smallest alone (a probe)
+        weights = re.search(r"; mu (.*?); ", result.stdout).group(1)
+        assert f"chose {weights}, likely far too small" in result.stderr
+        with pytest.warns(tiledeblur.MuWarning, match="chose 0.001, 0.02, 0.3, likely"):  # channels that differ
+            tiledeblur.planning._warn_if_lossy(zarr.open_array(tmp_path / "scan.zarr", mode="r"), (0.001, 0.02, 0.3))
     assert "Warning" not in _tiledeblur(*command, "--mu", "0.005").stderr
 
 

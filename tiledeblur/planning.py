@@ -25,7 +25,7 @@ from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyram
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings
-from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes
+from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes, weights_text
 
 __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
 
@@ -465,7 +465,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     if automatic:
         mus = estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3)
-        _warn_if_lossy(array, min(mus))
+        _warn_if_lossy(array, mus)
     else:
         mus = _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
         if loss == "tv" and eps == DEFAULT_EPS:
@@ -501,8 +501,9 @@ def with_tile(prepared, tile, *, memory_limit):
     return dataclasses.replace(prepared, plan=tile_plan)
 
 
-def _warn_if_lossy(array, mu):
-    """Warn (:class:`MuWarning`) where ``convert`` found the input's source file lossily compressed.
+def _warn_if_lossy(array, mus):
+    """Warn (:class:`MuWarning`) where ``convert`` found the input's source file lossily compressed; ``mus`` are the
+    channels' weights.
 
     Cross-validation reads the noise to set the weight, and JPEG removes it
     with the image's finest detail: a 2048² RGB scan saved as JPEG (quality
@@ -513,8 +514,9 @@ def _warn_if_lossy(array, mu):
     if isinstance(source, dict) and source.get("compression"):
         warnings.warn(
             f"mu: 'auto' measures noise that {source['compression']} compression of the source file "
-            f"{source.get('file')!r} removed, and chose {mu:.3g}, likely far too small; pass mu, such as the "
-            "weight that mu='auto' chooses for a losslessly saved scan of the same scanner.",
+            f"{source.get('file')!r} removed (the likely cause of any warning of bright sources above), and chose "
+            f"{weights_text(tuple(mus))}, likely far too small; pass mu, such as the weight that mu='auto' chooses "
+            "for a losslessly saved scan of the same scanner.",
             MuWarning, stacklevel=4,
         )
 
