@@ -23,6 +23,7 @@ import tiledeblur
 from tiledeblur import deconvolve, gaussian_psf
 from tiledeblur.convert import convert
 from tiledeblur.fits import FitsImage
+from tiledeblur.planning import _warn_if_lossy
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_TOL
 
 SCRIPT = Path(sys.executable).with_name("tiledeblur")
@@ -593,7 +594,7 @@ def test_convert_compressed_tiffs(tmp_path, compression, name):
         weights = re.search(r"; mu (.*?); ", result.stdout).group(1)
         assert f"chose {weights}, likely far too small" in result.stderr
         with pytest.warns(tiledeblur.MuWarning, match="chose 0.001, 0.02, 0.3, likely"):  # channels that differ
-            tiledeblur.planning._warn_if_lossy(zarr.open_array(tmp_path / "scan.zarr", mode="r"), (0.001, 0.02, 0.3))
+            _warn_if_lossy(zarr.open_array(tmp_path / "scan.zarr", mode="r"), (0.001, 0.02, 0.3))
     assert "Warning" not in _tiledeblur(*command, "--mu", "0.005").stderr
 
 
