@@ -485,6 +485,8 @@ def test_convert_a_microscopes_channels_first_tiff(tmp_path, ome):
     array = convert(tmp_path / "cells.tif", tmp_path / "cells.zarr", chunk=256, ome=ome)
     assert (array.shape, array.chunks) == ((5, 512, 512), (5, 256, 256))
     np.testing.assert_array_equal(array[...], channels)
+    assert array.metadata.dimension_names == ("c", "y", "x")
+    assert tiledeblur.plan(tmp_path / "cells.zarr", gaussian_psf(13, 2.0), mu=0.01).channels == 5
 
 
 def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp_path):
@@ -586,7 +588,8 @@ def test_convert_compressed_tiffs(tmp_path, compression, name):
                                   tifffile.imread(tmp_path / name))
     # JPEG took the noise that mu="auto" measures: a JPEG scan got 3.5e-5 and 13 dB, a lossless one 4.5e-3 and
     # 27 dB (found by a probe). The weight's warning says so; a given mu has none.
-    command = ["plan", tmp_path / "scan.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "-1"]
+    # convert names the axes: no --channel-axis is needed (found by a probe: "got None" for an option not given).
+    command = ["plan", tmp_path / "scan.zarr", "--psf", "gaussian:13,1,3"]
     lossy = f"mu: 'auto' measures noise that JPEG compression of the source file '{name}' removed"
     result = _tiledeblur(*command)
     assert (lossy in result.stderr) == (compression == "jpeg")

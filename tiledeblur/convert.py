@@ -242,8 +242,8 @@ def convert(image_path, output, *, chunk=512, ome=False):
     """Write a 2-D or RGB(A) image file, or a TIFF's or FITS file's planes (CYX), to a new Zarr array or OME-Zarr group.
 
     A plain array keeps the file's order of axes: ``yx``, ``yxc`` for RGB(A)
-    and ``cyx`` for a microscope's channels; ``run`` then needs the channels'
-    axis (``channel_axis=-1`` or ``0``).
+    and ``cyx`` for a microscope's channels, and names them in its
+    ``dimension_names``, from which ``run`` reads the channels' axis.
 
     Parameters
     ----------
@@ -358,7 +358,9 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described):
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype,
                                     dimension_names=[axis["name"] for axis in multiscale.axes])
     else:
-        target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype)
+        # Named, so that run finds the channels without --channel-axis (found by a probe: told "got None").
+        names = ["y", "x"] if source.ndim == 2 else ["c", "y", "x"] if planes_first else ["y", "x", "c"]
+        target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype, dimension_names=names)
     try:
         _copy_bands(source, target, planes_first, move_channels, chunk, image_path)
         if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
