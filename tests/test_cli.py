@@ -94,6 +94,8 @@ def test_version_and_python_dash_m():
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", "{scan}/../notes/out.zarr"], "--out: expected a path"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--over"], "unrecognized arguments: --over"),
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
+        (["convert", "{scan}/../notes.png", "{scan}/../out.png"],
+         "OUTPUT: expected a Zarr path such as scan.zarr, got '"),
         (["plan", "{scan}", "--psf", "gaussian:999999,1"], "--psf: expected a PSF that fits in memory."),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "256"],
          "--missing-value: expected a value that uint8 holds, 0 to 255, got 256"),

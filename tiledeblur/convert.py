@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 import numpy as np
 import tifffile
 import zarr
+from PIL import Image
 from skimage import io as skimage_io
 
 from .arguments import check_int
@@ -269,6 +270,9 @@ def convert(image_path, output, *, chunk=512, ome=False):
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     if output.exists():
         raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
+    if output.suffix.lower() in (*TIFF_SUFFIXES, *Image.registered_extensions()) or is_fits_name(output):
+        # A Zarr folder named out.png is no picture (found by a probe: the arguments were read the other way round).
+        raise ValueError(f"output: expected a Zarr path such as scan.zarr, got {str(output)!r}, an image file's name.")
     if check_int("chunk", chunk) < 16:
         raise ValueError(f"chunk: expected at least 16 px, got {chunk} instead.")
     with _tifffile_quiet():
