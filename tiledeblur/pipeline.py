@@ -391,7 +391,7 @@ def _tell_of_stall(message, *, progress):
 
 def _scheduler_lost(computed=None):
     """The :class:`TileError` of a run whose scheduler went away after ``computed`` tiles (None: not while tiles ran)."""
-    when = "" if computed is None else f" after {computed} tiles of this run"
+    when = "" if computed is None else f" after {computed} tile{'s' * (computed != 1)} of this run"
     return TileError(
         f"the dask scheduler was lost{when}; every tile written is kept: run again with a running scheduler to "
         "compute only the missing tiles."
