@@ -31,6 +31,25 @@ def test_glass_and_sky_do_not_choose_the_weight():
         assert estimate_image_mu(lambda yx, slide=slide: slide[yx][None], slide.shape, [psf], "tikhonov") == expected
 
 
+@pytest.mark.parametrize("margin", [None, 1.0])
+def test_regions_mostly_of_glass_do_not_outvote_the_tissue(margin):
+    """Tissue on a sixth of a slide: the regions across its edges, mostly glass, chose 4 times its own weight, and
+    9 times where the scanner filled a margin with white (found by a probe); counted by their content, 2.2 times."""
+    psf = gaussian_psf(13, (1, 3))
+    scene = np.full((4096 + 12, 4096 + 12), 0.9)
+    scene[1200:2800, 1200:2800] = np.tile(data.camera() / 255.0, (4, 4))[:1600, :1600]
+    slide = Blur(psf, (4096, 4096), boundary="free").matvec(scene)
+    slide += np.random.default_rng(0).normal(0, 0.01, slide.shape)
+    tissue = slide[1300:2700, 1300:2700].copy()
+    if margin is not None:
+        inside = np.zeros(slide.shape, dtype=bool)
+        inside[300:3700, 500:3500] = True
+        slide[~inside] = margin
+    (own,) = estimate_image_mu(lambda yx: tissue[yx][None], tissue.shape, [psf], "tikhonov")
+    (chosen,) = estimate_image_mu(lambda yx: slide[yx][None], slide.shape, [psf], "tikhonov")
+    assert own <= chosen <= 2.5 * own
+
+
 def test_a_small_centred_sample_on_a_large_blank_slide_is_found():
     """A 4 × 4 grid of regions missed a centred tenth of a 100k² slide, and chose the glass's 1e-5 (a probe)."""
     psf = gaussian_psf(13, (1, 3))
