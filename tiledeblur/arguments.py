@@ -61,12 +61,12 @@ def check_int(name, value, *, expected="an int"):
 
 
 def check_positive(name, value, *, largest=math.inf):
-    """``value`` as a Python float; refuse one that is not a positive, finite number (bools included), or is above ``largest``.
+    """``value`` as a float; refuse one that is not a positive, finite number (bools included), or is above ``largest``.
 
-    A NumPy float narrower than float64 becomes the shortest decimal that it
-    rounds from, the number its caller wrote: ``np.float32(0.01)`` is
-    0.009999999776, and a run given it was recorded so, which a rerun with
-    ``--mu 0.01`` then could not resume (found by a probe).
+    A NumPy float becomes the shortest decimal that it rounds from, the number
+    its caller wrote: ``np.float32(0.01)`` is 0.009999999776, and a run given
+    it was recorded so, which a rerun with ``--mu 0.01`` then could not resume
+    (found by a probe).
 
     Examples
     --------

@@ -33,28 +33,28 @@ and Wiener.
 
 For a tiled run the weight is estimated on a fixed, evenly spread sample of
 regions (``MAX_SAMPLES``), and each channel's median on a log scale, each
-region counted by its content (the signal-to-noise ratio that GCV sees
-there; see :func:`_combined`), is used for every tile: one mu per channel
-for the whole image, so that all tiles solve one problem. A channel has its own weight because channels differ in noise
-and content: one weight pooled over a dim fluorescence channel and bright
-ones (12-bit counts; its own weight 100 times the pooled one) gave that
-channel 34.7 dB, against 35.7 dB blurred and 48.2 dB at its own weight
-(found by a probe). A channel without a region to cross-validate takes the
-median of the others'. Constant regions (a slide's glass written as the fill
-value) are left out, as are regions that miss (NaN) more than
-``MAX_MISSING_SHARE`` of their pixels (see :func:`gcv_mu`), and regions whose
-GCV minimum lies at either end of the grid when others remain: a flat region
-always chooses the smallest weight, and one of noise alone (glass or sky) the
-largest; neither says anything about the sample. Before this rule, a slide
-whose tissue covers a quarter of the image got a weight of 1e-5 or 10 from
-its glass where the tissue's own was 0.008, and a restored PSNR of 9.4 or
-20.7 dB where the tissue's weight gave 29.2 dB (26.5 dB blurred). Where
-every region chose the largest weight and the regions leave gaps (sides above
-2048 px), that weight is used, as noise throughout asks for it, with a
-:class:`MuWarning`: the content may lie between the regions (found by a
-probe: a biopsy between the regions of an 8192² slide got 10, and 27.2 dB
-where the blurred scan had 31.6; falling back to a default weight instead
-took a noisy image's own weight away, found by another).
+region counted by its content (the signal-to-noise ratio that GCV sees there;
+see :func:`_combined`), is used for every tile: one mu per channel for the
+whole image, so that all tiles solve one problem. A channel has its own weight
+because channels differ in noise and content: one weight pooled over a dim
+fluorescence channel and bright ones (12-bit counts; its own weight 100 times
+the pooled one) gave that channel 34.7 dB, against 35.7 dB blurred and 48.2 dB
+at its own weight (found by a probe). A channel without a region to
+cross-validate takes the median of the others'. Constant regions (a slide's
+glass written as the fill value) are left out, as are regions that miss (NaN)
+more than ``MAX_MISSING_SHARE`` of their pixels (see :func:`gcv_mu`), and
+regions whose GCV minimum lies at either end of the grid when others remain: a
+flat region always chooses the smallest weight, and one of noise alone (glass
+or sky) the largest; neither says anything about the sample. Before this rule,
+a slide whose tissue covers a quarter of the image got a weight of 1e-5 or 10
+from its glass where the tissue's own was 0.008, and a restored PSNR of 9.4 or
+20.7 dB where the tissue's weight gave 29.2 dB (26.5 dB blurred). Where every
+region chose the largest weight and the regions leave gaps (sides above 2048
+px), that weight is used, as noise throughout asks for it, with a
+:class:`MuWarning`: the content may lie between the regions (found by a probe:
+a biopsy between the regions of an 8192² slide got 10, and 27.2 dB where the
+blurred scan had 31.6; falling back to a default weight instead took a noisy
+image's own weight away, found by another).
 
 A few bright, compact sources (stars on a galaxy field) make GCV choose the
 smallest weights: fitting them well predicts the data best, and amplifies
@@ -302,20 +302,20 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     """``loss``'s weight for each channel of a whole image, from GCV on its sample regions.
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region, so
-    that any store and channel layout can be sampled; channel ``c`` is
-    blurred by ``psfs[c]``. Constant regions (a fill value, blank glass) are
-    left out: they hold nothing to cross-validate; so are regions that miss
-    more than ``MAX_MISSING_SHARE`` of their pixels (NaN, such as those on
-    the edge of a mosaic's footprint; see :func:`gcv_mu`). Each channel's
-    GCV weights are combined by their median on a log scale, since they
-    spread over decades, each counted by its region's content
-    (:func:`_combined`), leaving out those at either end of ``GCV_WEIGHTS``
-    if any others remain; a weight near the smallest is checked for bright sources
-    that set it (see the module notes for both). A channel without a region
-    of its own takes the median of every channel's weights; where no region
-    is left at all, every channel takes the loss's default weight, with a
-    :class:`MuWarning`. ``stacklevel`` is that of its warnings, counted from
-    its caller (see :func:`warn_if_off_scale` for the other).
+    that any store and channel layout can be sampled; channel ``c`` is blurred
+    by ``psfs[c]``. Constant regions (a fill value, blank glass) are left out:
+    they hold nothing to cross-validate; so are regions that miss more than
+    ``MAX_MISSING_SHARE`` of their pixels (NaN, such as those on the edge of a
+    mosaic's footprint; see :func:`gcv_mu`). Each channel's GCV weights are
+    combined by their median on a log scale, since they spread over decades,
+    each counted by its region's content (:func:`_combined`), leaving out those
+    at either end of ``GCV_WEIGHTS`` if any others remain; a weight near the
+    smallest is checked for bright sources that set it (see the module notes
+    for both). A channel without a region of its own takes the median of every
+    channel's weights; where no region is left at all, every channel takes the
+    loss's default weight, with a :class:`MuWarning`. ``stacklevel`` is that of
+    its warnings, counted from its caller (see :func:`warn_if_off_scale` for
+    the other).
 
     Returns
     -------
