@@ -391,13 +391,19 @@ def _combined(choices):
     Counted alike, the regions on a slide's edge of tissue, mostly glass, outvoted the tissue's own: tissue on a
     sixth of a 4096² slide of noisy glass got 0.028 where its own weight was 0.0071, and 0.067 where the scanner
     had filled a margin with white (0.31 and 0.69 dB less), against 0.016 (0.12 dB less) so counted. Counted by
-    the ratio of variances instead, 0.011, but the demo's scan lost 0.08 dB; counted so, it gains 0.01 dB.
+    the ratio of variances instead, 0.011, but the demo's scan lost 0.08 dB; counted so, it keeps its 26.87 dB.
+
+    Each weight stands at the middle of its share of the total content, and the median is read between the two
+    that straddle half of it, so that equal contents give the plain median. Taking the weight whose share holds
+    the half instead jumped with few regions: ``bench_core``'s 512² tile, four regions, got 0.00079 where the
+    plain median was 0.0011, 23.7 dB where the blurred tile had 23.9.
 
     Examples
     --------
-    >>> _combined([(1e-3, 1.0), (1e-2, 5.0), (1e-1, 1.0)]), _combined([(1e-3, 1.0), (1e-2, 1.0), (1e-1, 5.0)])
-    (0.01, 0.1)
-    >>> round(_combined([(1e-3, 1.0), (1e-1, 1.0), (10.0, 9.0)]), 12)  # halfway between two: their geometric mean
+    >>> choices = [(1e-3, 1.0), (1e-2, 5.0), (1e-1, 1.0)], [(1e-3, 1.0), (1e-2, 1.0), (1e-1, 5.0)]
+    >>> [round(_combined(pairs), 4) for pairs in choices]  # the second's half falls two thirds of the way to 0.1
+    [0.01, 0.0464]
+    >>> round(_combined([(1e-3, 1.0), (1e-1, 1.0), (10.0, 9.0)]), 12)  # 10 is the grid's end; between two: 0.01
     0.01
     """
     inside = [(weight, content) for weight, content in choices if GCV_WEIGHTS[0] < weight < GCV_WEIGHTS[-1]]
@@ -405,12 +411,9 @@ def _combined(choices):
         return None
     weights, contents = np.array(sorted(inside)).T
     if np.isinf(contents).any():  # noise-free regions: they alone count
-        contents = np.isinf(contents).astype(float)
-    cumulative = np.cumsum(contents)
-    middle = int(np.searchsorted(cumulative, cumulative[-1] / 2))
-    if cumulative[middle] == cumulative[-1] / 2:
-        return _geometric_median(weights[middle:middle + 2])
-    return float(weights[middle])
+        weights, contents = weights[np.isinf(contents)], np.ones(np.isinf(contents).sum())
+    middles = (np.cumsum(contents) - contents / 2) / contents.sum()
+    return float(np.exp(np.interp(0.5, middles, np.log(weights))))
 
 
 def _geometric_median(weights):
