@@ -410,8 +410,9 @@ def _combined(choices):
     if not inside:
         return None
     weights, contents = np.array(sorted(inside)).T
-    if np.isinf(contents).any():  # noise-free regions: they alone count
-        weights, contents = weights[np.isinf(contents)], np.ones(np.isinf(contents).sum())
+    noise_free = np.isinf(contents)
+    if noise_free.any():  # they alone count
+        weights, contents = weights[noise_free], np.ones(noise_free.sum())
     middles = (np.cumsum(contents) - contents / 2) / contents.sum()
     return float(np.exp(np.interp(0.5, middles, np.log(weights))))
 
