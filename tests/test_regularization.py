@@ -109,7 +109,7 @@ def test_deconvolve_and_run_choose_one_weight(tmp_path, client):
     assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
     with pytest.warns(MuWarning, match="found no region to cross-validate"):  # as run() does; not 1e-5, 20 times slower
         _, info = deconvolve(np.full((512, 512), 0.5), psf, return_info=True)
-    assert info.mu == DEFAULT_MU["tikhonov"]
+    assert info.mu == DEFAULT_MU["laplacian"]
 
 
 def _galaxy_field(stars):

@@ -1,7 +1,8 @@
 """Linear operators of the deblurring problem, as autograd primitives.
 
 Two operators appear in every loss: the blur ``A`` (a convolution with the PSF)
-and the forward differences ``D``. Both are wrapped as autograd primitives
+and the forward differences ``D`` (with ``DᵀD``, the grid's Laplacian, built
+from them). Both are wrapped as autograd primitives
 whose vector-Jacobian product is their exact adjoint, so autograd never traces
 through an FFT or a slice; gradients and Hessian-vector products cost a handful
 of FFTs each. The adjoint of each adjoint is the operator again, which is what
@@ -11,13 +12,14 @@ reverse-over-reverse Hessian-vector products need.
 import numpy as np
 import scipy.fft
 import scipy.ndimage
+import scipy.sparse
 from autograd.extend import defvjp, primitive
 
 from .psf import psf_radius
 
 __all__ = [
     "BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint",
-    "fft_filter",
+    "fft_filter", "grid_laplacian", "smoothness_matrix", "smoothness_power",
 ]
 
 #: The boundary models, see :class:`Blur`.
@@ -199,6 +201,59 @@ def differences_adjoint(grad, edges=None):
 
 
 defvjp(differences, lambda ans, x, edges=None: lambda g: differences_adjoint(g, edges))
+
+
+def grid_laplacian(x, edges=None):
+    """``DᵀD x``, the (negative) Laplacian of the pixel grid that :func:`differences` defines.
+
+    Its stencil is 4 at a pixel and -1 at each of its neighbours, less at the
+    border and beside a missing difference (``edges``), where it is the
+    Neumann Laplacian. Autograd differentiates it through :func:`differences`.
+
+    Examples
+    --------
+    >>> grid_laplacian(np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]))
+    array([[ 0., -1.,  0.],
+           [-1.,  4., -1.],
+           [ 0., -1.,  0.]])
+    """
+    return differences_adjoint(differences(x, edges), edges)
+
+
+def smoothness_matrix(shape, order, edges=None):
+    """The smoothness operator of ``order`` as a sparse matrix on the flattened image of ``shape``.
+
+    ``order=1`` gives the differences ``D`` (rows: first the axis-0
+    differences, then the axis-1 ones, as :func:`differences` stacks them);
+    ``order=2`` gives the Laplacian ``DᵀD``. ``edges`` drops differences as
+    :func:`differences` does.
+
+    Examples
+    --------
+    >>> x = np.arange(12.0).reshape(3, 4) ** 2
+    >>> bool(np.allclose(smoothness_matrix(x.shape, 2) @ x.ravel(), grid_laplacian(x).ravel()))
+    True
+    """
+    def along(n):  # x[i + 1] - x[i], and a zero last row
+        return scipy.sparse.diags([-np.r_[np.ones(n - 1), 0], np.ones(n - 1)], [0, 1], shape=(n, n))
+
+    rows, columns = shape
+    matrix = scipy.sparse.vstack([scipy.sparse.kron(along(rows), scipy.sparse.identity(columns)),
+                                  scipy.sparse.kron(scipy.sparse.identity(rows), along(columns))]).tocsr()
+    if edges is not None:
+        matrix = scipy.sparse.diags(edges.ravel().astype(float)) @ matrix
+    return matrix if order == 1 else (matrix.T @ matrix).tocsr()
+
+
+def smoothness_power(shape, order):
+    """``|D|^(2 order)``: the spectrum of ``DᵀD`` (``order=1``) or of ``(DᵀD)²`` (``order=2``), periodic.
+
+    Examples
+    --------
+    >>> smoothness_power((4, 4), 2)[:, 0]
+    array([ 0.,  4., 16.,  4.])
+    """
+    return difference_power(shape) ** order
 
 
 def difference_power(shape):

@@ -621,7 +621,7 @@ def _check_run_options(*, client, address, n_workers, overwrite, resume, progres
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-        loss="tikhonov", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
+        loss="laplacian", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
         missing_value=None, storage_options=None, client=None, address=None, n_workers=None, out_dtype="float32", ome=None,
         overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
@@ -657,7 +657,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         follows :func:`tiledeblur.tiling.auto_halo`.
     loss, mu, eps, tol, maxiter, nonneg
         As :func:`tiledeblur.deconvolve`; only the additive losses
-        ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"``, the default,
+        ``"laplacian"``, ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"``, the default,
         chooses one mu per channel for every tile by generalized
         cross-validation on a fixed sample of regions
         (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it, a

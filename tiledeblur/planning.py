@@ -21,6 +21,7 @@ from .arguments import check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
+from .objectives import SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
@@ -34,7 +35,7 @@ __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
 UNKNOWN_MEMORY_LIMIT = 4 * 2**30
 
 #: Losses that are sums over pixels, so that tiles solve the whole image's problem.
-TILE_LOSSES = ("tikhonov", "tv")
+TILE_LOSSES = ("laplacian", "tikhonov", "tv")
 OUT_DTYPES = ("float32", "float64", "input")
 INPUT_KINDS = "uif"
 DEFAULT_CHUNK = 512
@@ -290,7 +291,8 @@ def _choose_halo(halo, psfs, settings, radius):
         eps = settings[0].eps if settings[0].loss == "tv" else None
         # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
         pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}
-        return max(auto_halo(psf, mu, eps=eps) for psf, mu in pairs.values())
+        order = SMOOTHNESS_ORDER[settings[0].loss]
+        return max(auto_halo(psf, mu, eps=eps, order=order) for psf, mu in pairs.values())
     if check_int("halo", halo, expected="'auto' or an int") < radius:
         raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
     return int(halo)
@@ -559,7 +561,7 @@ def _output_multiscale(ome, found, array, channel_axis):
     return found
 
 
-def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="tikhonov",
+def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="laplacian",
          mu="auto", eps=DEFAULT_EPS, missing_value=None, storage_options=None, client=None, address=None,
          n_workers=None, memory_limit=None, ome=None):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
@@ -599,7 +601,7 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     >>> tiles = plan(scan, gaussian_psf(5, 1.0), tile=256, mu=0.01)
     >>> print(tiles.describe())  # doctest: +NORMALIZE_WHITESPACE
     image 512 x 512 px; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
-    halo 12 px (work per pixel x1.13); about 200 MiB per worker thread
+    halo 15 px (work per pixel x1.15); about 202 MiB per worker thread
     """
     if memory_limit is not None:
         memory_limit = check_bytes("memory_limit", memory_limit)

@@ -3,20 +3,22 @@
 scipy's Newton-CG takes no preconditioner, but it can solve for ``z`` in
 ``x = P z``: the Hessian it sees is then ``Pᵀ H P``, and with ``P Pᵀ`` close to
 ``H⁻¹`` the conjugate gradients converge in a few steps instead of hundreds.
-The Hessians here are ``H = AᵀA + w DᵀD`` (Tikhonov, ``w = mu``) or close to it
-(smoothed total variation, whose curvature is at most ``w = mu / eps``).
+The Hessians here are ``H = AᵀA + w RᵀR`` with ``R`` the loss's smoothness
+operator, the differences ``D`` (Tikhonov, ``w = mu``) or the Laplacian
+``DᵀD`` (``laplacian``), or close to it (smoothed total variation, whose
+curvature is at most ``w = mu / eps`` per unit of ``DᵀD``).
 
 ``P Pᵀ`` is the sum of two parts (an additive Schwarz preconditioner):
 
-* **Fourier.** ``(|K|² + w |D|²)⁻¹``, with ``K`` and ``D`` the spectra of the
-  PSF and of the differences: the exact inverse where every pixel is observed
+* **Fourier.** ``(|K|² + w |R|²)⁻¹``, with ``K`` and ``R`` the spectra of the
+  PSF and of the smoothness operator: the exact inverse where every pixel is observed
   and the boundary is periodic, so it treats the bulk of the image.
 * **The unobserved band.** With ``boundary="free"`` the unknown extends a PSF
   radius beyond the observed pixels, and there the data hardly constrain the
   image: smooth changes along the band have a curvature near ``w`` times a
   small number where the Fourier part expects about 1. On those pixels ``P``
-  adds the exact inverse of ``B = diag(Aᵀ1) + w D_bᵀ D_b`` (``D_b``: the
-  differences touching the band), a sparse matrix factored once. ``Aᵀ1`` is the
+  adds the exact inverse of ``B = diag(Aᵀ1) + w R_bᵀ R_b`` (``R_b``: the
+  rows of ``R`` touching the band), a sparse matrix factored once. ``Aᵀ1`` is the
   curvature of the data term for smooth images, which is what matters there.
   Missing pixels (NaN) and the unknowns within the PSF's reach around them
   join the band; ``P`` is zero outside the unknowns (``Blur.support``).
@@ -25,10 +27,10 @@ Measured on the 512² astronaut with the article's PSF and ``mu = 0.01``: the
 conjugate gradients need 75 steps to 1e-3 with the Fourier part alone and 12
 with both, against about 300 without ``P``.
 
-``P`` needs a square root of each part: ``F (|K|² + w |D|²)^(-1/2) F⁻¹`` for the
-Fourier part, and ``B⁻¹ G`` with ``G = [diag(√(Aᵀ1)), √w D_bᵀ]`` (so that
+``P`` needs a square root of each part: ``F (|K|² + w |R|²)^(-1/2) F⁻¹`` for the
+Fourier part, and ``B⁻¹ G`` with ``G = [diag(√(Aᵀ1)), √w R_bᵀ]`` (so that
 ``G Gᵀ = B``) for the band. ``z`` therefore stacks one coordinate per Fourier
-sample, per band pixel and per band difference, more coordinates than ``x``
+sample, per band pixel and per row of ``R_b``, more coordinates than ``x``
 has pixels; the extra ones cost Newton-CG nothing, since its steps stay in the
 range of ``Pᵀ``.
 """
@@ -41,7 +43,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 from autograd.extend import defvjp, primitive
 
-from .operators import difference_power, fft_filter
+from .operators import fft_filter, smoothness_matrix, smoothness_power
 
 __all__ = ["Preconditioner", "precondition", "precondition_adjoint"]
 
@@ -53,14 +55,17 @@ MESH_BAND_FRACTION = 0.25
 
 
 class Preconditioner:
-    """``x = P z`` for the Hessians ``AᵀA + weight DᵀD`` of a :class:`~tiledeblur.operators.Blur`.
+    """``x = P z`` for the Hessians ``AᵀA + weight RᵀR`` of a :class:`~tiledeblur.operators.Blur`.
 
     Parameters
     ----------
     operator : tiledeblur.operators.Blur
         The blur ``A``; ``P`` works at its precision.
     weight : float
-        The curvature of the regularizer, ``w`` in ``w DᵀD``.
+        The curvature of the regularizer, ``w`` in ``w RᵀR``.
+    order : {1, 2}, optional
+        The smoothness operator ``R``: the differences ``D`` (1) or the
+        Laplacian ``DᵀD`` (2), as ``SMOOTHNESS_ORDER`` gives it for a loss.
 
     Examples
     --------
@@ -72,15 +77,15 @@ class Preconditioner:
     (36, 44)
     """
 
-    def __init__(self, operator, weight):
+    def __init__(self, operator, weight, order=1):
         self.shape = operator.unknown_shape
         self.precision = operator.precision
         self._fft_shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in self.shape)
         self._fourier_size = int(np.prod(self._fft_shape))
-        self._symbol = _fourier_symbol(operator.psf, self._fft_shape, weight).astype(self.precision)
+        self._symbol = _fourier_symbol(operator.psf, self._fft_shape, weight, order).astype(self.precision)
         self._band = np.flatnonzero(operator.unobserved)
         self._support = operator.support
-        self._band_solve, self._band_root = _band_factors(operator, self._band, weight)
+        self._band_solve, self._band_root = _band_factors(operator, self._band, weight, order)
         #: Number of coordinates of ``z``.
         self.size = self._fourier_size + self._band_root.shape[1]
 
@@ -123,19 +128,19 @@ class Preconditioner:
         return z
 
 
-def _fourier_symbol(psf, fft_shape, weight):
-    """``(|K|² + weight |D|²)^(-1/2)`` on the rfft grid of ``fft_shape``."""
+def _fourier_symbol(psf, fft_shape, weight, order):
+    """``(|K|² + weight |R|²)^(-1/2)`` on the rfft grid of ``fft_shape``."""
     blur_power = np.abs(scipy.fft.rfftn(psf, s=fft_shape)) ** 2
-    return (blur_power + weight * difference_power(fft_shape)) ** -0.5
+    return (blur_power + weight * smoothness_power(fft_shape, order)) ** -0.5
 
 
-def _band_factors(operator, band, weight):
-    """``B⁻¹`` (as a solve) and ``G`` with ``G Gᵀ = B = diag(Aᵀ1) + weight D_bᵀ D_b`` on ``band``."""
+def _band_factors(operator, band, weight, order):
+    """``B⁻¹`` (as a solve) and ``G`` with ``G Gᵀ = B = diag(Aᵀ1) + weight R_bᵀ R_b`` on ``band``."""
     if not band.size:
         return None, scipy.sparse.csr_matrix((0, 0))
-    differences = _band_differences(operator.unknown_shape, band, operator.support)
+    rows = _band_rows(operator, band, order)
     curvature = np.clip(operator.rmatvec(np.ones(operator.observed_shape)).ravel()[band], 0, None)
-    matrix = scipy.sparse.diags(curvature) + weight * (differences.T @ differences)
+    matrix = scipy.sparse.diags(curvature) + weight * (rows.T @ rows)
     unknowns, observed = np.prod(operator.unknown_shape), np.prod(operator.observed_shape)
     if band.size - (unknowns - observed) > MESH_BAND_FRACTION * unknowns:
         # Missing pixels scattered over the image make the band a mesh, whose sparse factors fill in like a whole
@@ -143,7 +148,7 @@ def _band_factors(operator, band, weight):
         # diagonal instead: 2 to 3 times the Hessian products, and less time from 30% missing on.
         diagonal = matrix.diagonal()
         return (lambda vector: vector / diagonal), scipy.sparse.diags(np.sqrt(diagonal)).tocsr()
-    root = scipy.sparse.hstack([scipy.sparse.diags(np.sqrt(curvature)), np.sqrt(weight) * differences.T])
+    root = scipy.sparse.hstack([scipy.sparse.diags(np.sqrt(curvature)), np.sqrt(weight) * rows.T])
     # A minimum-degree ordering of the ring-shaped band keeps its factors sparse: 9.9 million entries against
     # COLAMD's 16.6 million for a 101 px PSF on a 1024² tile. Around missing pixels it can take long to find:
     # 11 s for NaN on every 9th row and column of a 1024² tile, where COLAMD took 0.3 s (found by a probe).
@@ -151,30 +156,15 @@ def _band_factors(operator, band, weight):
     return scipy.sparse.linalg.splu(matrix.tocsc(), permc_spec=ordering).solve, root.tocsr()
 
 
-def _band_differences(shape, band, support):
-    """The rows of the differences ``D`` that touch ``band``, on the band's pixels only.
+def _band_rows(operator, band, order):
+    """The rows of the smoothness operator of ``order`` that touch ``band``, on the band's pixels only.
 
-    Each row is one difference ``x[q] - x[p]`` between neighbours along an axis,
-    as :func:`tiledeblur.operators.differences` takes them; a neighbour outside
-    the band drops out, as if fixed, which couples the band to the rest. A
-    difference with a pixel outside ``support`` (when given) is no row at all,
-    as it is no part of the loss.
+    A pixel outside the band drops out of a row, as if fixed, which couples
+    the band to the rest; differences with a pixel outside the unknowns
+    (``Blur.support``) are no part of the loss, and neither part of ``R``.
     """
-    outside, fixed = -2, -1
-    position = np.full(int(np.prod(shape)), fixed)
-    if support is not None:
-        position[~support.ravel()] = outside
-    position[band] = np.arange(band.size)
-    grid = np.arange(position.size).reshape(shape)
-    first = position[np.concatenate([grid[:-1].ravel(), grid[:, :-1].ravel()])]
-    second = position[np.concatenate([grid[1:].ravel(), grid[:, 1:].ravel()])]
-    touching = ((first >= 0) | (second >= 0)) & (first != outside) & (second != outside)
-    first, second = first[touching], second[touching]
-    rows = np.arange(first.size)
-    row = np.concatenate([rows[first >= 0], rows[second >= 0]])
-    column = np.concatenate([first[first >= 0], second[second >= 0]])
-    value = np.concatenate([np.full((first >= 0).sum(), -1.0), np.full((second >= 0).sum(), 1.0)])
-    return scipy.sparse.csr_matrix((value, (row, column)), shape=(first.size, band.size))
+    matrix = smoothness_matrix(operator.unknown_shape, order, operator.edges)[:, band]
+    return matrix[np.flatnonzero(matrix.getnnz(axis=1))]
 
 
 @primitive

@@ -8,7 +8,7 @@ Fixes of the seed article's defects
 * The article passes ``jac=objective_with_grad``, a function it never defines.
   Here the loss and its gradient come together from
   :func:`autograd.value_and_grad` (``jac=True``), and ``hessp`` is an exact
-  Hessian-vector product (hand-derived for ``tikhonov`` and ``tv`` and tested
+  Hessian-vector product (hand-derived for ``laplacian``, ``tikhonov`` and ``tv`` and tested
   equal to autograd's, autograd's for the article's loss), not scipy's
   finite-difference default. For ``tv`` it becomes Chan, Golub and Mulet's
   primal-dual Newton matrix after the first step (see
@@ -38,7 +38,15 @@ from .arguments import check_flag, check_int, check_positive
 from .image import check_image
 from .newton import COUNTS, newton_cg
 from .nonnegative import minimize_nonnegative
-from .objectives import DEFAULT_MU, DUAL_UPDATES, HESSIANS, LOSSES, QUADRATIC_LOSSES, regularizer_curvature
+from .objectives import (
+    DEFAULT_MU,
+    DUAL_UPDATES,
+    HESSIANS,
+    LOSSES,
+    QUADRATIC_LOSSES,
+    SMOOTHNESS_ORDER,
+    regularizer_curvature,
+)
 from .operators import BOUNDARIES, Blur
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
@@ -86,7 +94,7 @@ class SolverSettings:
 
     Parameters
     ----------
-    loss : {"tikhonov", "tv", "article"}
+    loss : {"laplacian", "tikhonov", "tv", "article"}
         The loss to minimize, see :mod:`tiledeblur.objectives`.
     mu : float, optional
         Regularization weight, positive. Default: ``DEFAULT_MU[loss]``.
@@ -113,7 +121,7 @@ class SolverSettings:
     'zero'
     """
 
-    loss: str = "tikhonov"
+    loss: str = "laplacian"
     mu: float | None = None
     boundary: str | None = None
     eps: float = DEFAULT_EPS
@@ -186,7 +194,7 @@ class _Objective:
     product only perturbs a conjugate-gradient step, which the next Newton
     iteration corrects.
 
-    ``tikhonov`` and ``tv`` have hand-derived Hessians (``HESSIANS``),
+    ``laplacian``, ``tikhonov`` and ``tv`` have hand-derived Hessians (``HESSIANS``),
     wrapped as ``Pᵀ H P``; the article's loss uses autograd's ``make_hvp``.
     scipy calls ``hessp`` many times at the same point inside one CG solve,
     so either is linearized once per point (once for good for a quadratic
@@ -209,7 +217,7 @@ class _Objective:
     def __init__(self, observed, psf, settings, missing=None):
         self.operator, self.preconditioner, *self.fast = _operators(
             np.asarray(psf, dtype=np.float64), observed.shape, settings.boundary, regularizer_curvature(settings),
-            missing,
+            SMOOTHNESS_ORDER[settings.loss], missing,
         )
         self._value_and_grad = value_and_grad(_loss_of_z(observed, self.operator, self.preconditioner, settings))
         coarse_loss = _loss_of_z(observed, *self.fast, settings)
@@ -260,7 +268,7 @@ class _Objective:
             self.dual = self._dual_update(x, change, self.dual, self.fast[0], self._settings)
 
 
-def _operators(psf, shape, boundary, weight, missing):
+def _operators(psf, shape, boundary, weight, order, missing):
     """The blur and the change of variables of one problem, float64 then float32.
 
     Built once per tile shape and kept, unless pixels are ``missing`` or the
@@ -269,19 +277,19 @@ def _operators(psf, shape, boundary, weight, missing):
     tenth of a 512² solve.
     """
     if missing is None and math.prod(shape) <= CACHED_PIXELS:
-        return _shared_operators(psf.tobytes(), psf.shape, shape, boundary, weight)
-    return _build_operators(psf, shape, boundary, weight, missing)
+        return _shared_operators(psf.tobytes(), psf.shape, shape, boundary, weight, order)
+    return _build_operators(psf, shape, boundary, weight, order, missing)
 
 
 @functools.lru_cache(maxsize=4)
-def _shared_operators(psf_bytes, psf_shape, shape, boundary, weight):
-    return _build_operators(np.frombuffer(psf_bytes).reshape(psf_shape), shape, boundary, weight, None)
+def _shared_operators(psf_bytes, psf_shape, shape, boundary, weight, order):
+    return _build_operators(np.frombuffer(psf_bytes).reshape(psf_shape), shape, boundary, weight, order, None)
 
 
-def _build_operators(psf, shape, boundary, weight, missing):
+def _build_operators(psf, shape, boundary, weight, order, missing):
     exact, fast = (Blur(psf, shape, boundary=boundary, missing=missing, precision=precision)
                    for precision in (np.float64, np.float32))
-    preconditioner = Preconditioner(exact, weight)
+    preconditioner = Preconditioner(exact, weight, order)
     return exact, preconditioner, fast, preconditioner.astype(np.float32)
 
 
@@ -453,10 +461,10 @@ def _scale(data):
 
 def _shifts(settings):
     """Whether the problem of ``settings`` is the same for an image and that image less a constant."""
-    return settings.loss in ("tikhonov", "tv") and settings.boundary == "free"
+    return settings.loss in ("laplacian", "tikhonov", "tv") and settings.boundary == "free"
 
 
-def deconvolve(image, psf, *, loss="tikhonov", mu="auto", boundary=None, eps=DEFAULT_EPS,
+def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DEFAULT_EPS,
                tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
