@@ -58,7 +58,7 @@ HALO_RESPONSE_LIMIT = 1e-4
 #: point where its largest sample falls below ``HALO_RESPONSE_LIMIT``: there the sum of its samples beyond the halo
 #: was 1.2 to 1.8 times ``tikhonov``'s at its own halo (13×13 and 25×25 Gaussian PSFs, mu 1e-3 to 0.1), and a
 #: 64 px tall strip of faint content came out 1.2e-3 from the whole-image solve. At this limit its halo holds no
-#: more of that sum than ``tikhonov``'s in those eight cases (3 to 8 px longer than it needs for that).
+#: more of that sum than ``tikhonov``'s in those eight cases (1 to 8 px longer than it needs for that).
 SECOND_ORDER_RESPONSE_LIMIT = 3e-5
 #: How many times the rule at total variation's flat-ground weight its halo takes, see the module notes.
 TV_FLAT_FACTOR = 2
