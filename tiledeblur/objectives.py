@@ -26,6 +26,7 @@ from autograd.extend import defvjp, primitive
 from .operators import blur, differences, differences_adjoint, grid_laplacian
 
 __all__ = [
+    "ADDITIVE_LOSSES",
     "DEFAULT_MU",
     "DUAL_UPDATES",
     "HESSIANS",
@@ -189,6 +190,8 @@ def tv_dual(x, step, dual, operator, settings):
 LOSSES = {"article": article, "laplacian": laplacian, "tikhonov": tikhonov, "tv": tv}
 #: The losses whose Hessian does not depend on ``x``: one Newton step solves them.
 QUADRATIC_LOSSES = ("laplacian", "tikhonov")
+#: The losses that are sums over pixels: a tile with enough halo solves the whole image's problem (see the notes).
+ADDITIVE_LOSSES = ("laplacian", "tikhonov", "tv")
 #: The order of each loss's smoothness term: its curvature is ``DᵀD`` (1) or ``(DᵀD)²`` (2), and its spectrum
 #: ``|D|²`` or ``|D|⁴`` (:func:`tiledeblur.operators.smoothness_power`).
 SMOOTHNESS_ORDER = {"article": 1, "laplacian": 2, "tikhonov": 1, "tv": 1}

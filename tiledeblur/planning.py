@@ -21,7 +21,7 @@ from .arguments import check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
-from .objectives import SMOOTHNESS_ORDER
+from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
@@ -34,8 +34,6 @@ __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
 #: The memory per worker thread that ``tile="auto"`` assumes where the workers have no limit, or there are none yet.
 UNKNOWN_MEMORY_LIMIT = 4 * 2**30
 
-#: Losses that are sums over pixels, so that tiles solve the whole image's problem.
-TILE_LOSSES = ("laplacian", "tikhonov", "tv")
 OUT_DTYPES = ("float32", "float64", "input")
 INPUT_KINDS = "uif"
 DEFAULT_CHUNK = 512
@@ -431,13 +429,13 @@ class Prepared:
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
              maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, ome=None, missing_value=None):
     """Validate every argument and plan the tiles; opens the input read-only."""
-    for name, value, choices in (("loss", loss, TILE_LOSSES), ("out_dtype", out_dtype, OUT_DTYPES)):
+    for name, value, choices in (("loss", loss, ADDITIVE_LOSSES), ("out_dtype", out_dtype, OUT_DTYPES)):
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
             raise TypeError(f"{name}: expected one of {choices}, a str, got {value!r} instead.")
-    if loss not in TILE_LOSSES:
+    if loss not in ADDITIVE_LOSSES:
         why = ("; the article's loss weights each tile differently, so its tiles would not join (see "
                "tiledeblur.objectives)") if loss == "article" else ""
-        raise ValueError(f"loss: expected one of {TILE_LOSSES} for tiles, got {loss!r} instead{why}.")
+        raise ValueError(f"loss: expected one of {ADDITIVE_LOSSES} for tiles, got {loss!r} instead{why}.")
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     if storage_options is not None and not isinstance(storage_options, dict):

@@ -85,7 +85,7 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 
-from .objectives import DEFAULT_MU, SMOOTHNESS_ORDER
+from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
 
 __all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum",
@@ -272,7 +272,7 @@ def auto_mu(mu_gcv, loss):
     >>> auto_mu(0.01, "laplacian"), round(auto_mu(0.01, "tv"), 5), auto_mu(0.01, "article")
     (0.01, 0.00104, 0.2)
     """
-    if loss in ("laplacian", "tikhonov"):
+    if loss in QUADRATIC_LOSSES:
         return float(mu_gcv)
     if loss == "tv":
         scale, power = TV_FROM_GCV

@@ -39,6 +39,7 @@ from .image import check_image
 from .newton import COUNTS, newton_cg
 from .nonnegative import minimize_nonnegative
 from .objectives import (
+    ADDITIVE_LOSSES,
     DEFAULT_MU,
     DUAL_UPDATES,
     HESSIANS,
@@ -461,7 +462,7 @@ def _scale(data):
 
 def _shifts(settings):
     """Whether the problem of ``settings`` is the same for an image and that image less a constant."""
-    return settings.loss in ("laplacian", "tikhonov", "tv") and settings.boundary == "free"
+    return settings.loss in ADDITIVE_LOSSES and settings.boundary == "free"
 
 
 def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DEFAULT_EPS,
