@@ -410,6 +410,16 @@ def test_convert_refuses_a_fits_header_without_what_an_image_needs(tmp_path, car
     assert not (tmp_path / "odd.zarr").exists()
 
 
+@pytest.mark.parametrize("contents", [b"", b"x\n", b"\x89PNG\r\n\x1a\n", bytes(range(256)) * 8])
+def test_convert_refuses_a_png_that_is_no_image(tmp_path, contents):
+    """A file shorter than PNG's signature raised struct.error, and unknown contents got imageio's garbled message."""
+    (tmp_path / "odd.png").write_bytes(contents)
+    with pytest.raises(ValueError, match=r"image: expected a TIFF, .*odd.png', which could not be read \(its contents "
+                                         r"are no image format that Pillow reads\)\.$"):
+        convert(tmp_path / "odd.png", tmp_path / "odd.zarr")
+    assert not (tmp_path / "odd.zarr").exists()
+
+
 def test_convert_refuses_a_tiff_without_an_image_and_a_z_stack(tmp_path):
     """An empty or truncated TIFF ended in a traceback, and a Fiji z-stack became an OME-Zarr's channels (a probe)."""
     (tmp_path / "cut.tif").write_bytes(b"II*\x00\x08\x00\x00\x00")  # a header without an image

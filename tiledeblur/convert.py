@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 import numpy as np
 import tifffile
 import zarr
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from skimage import io as skimage_io
 
 from .arguments import check_int
@@ -72,6 +72,12 @@ def _open_image(path):
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
         # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
         return image, image.ndim == 3 and axes.endswith("YX") and axes[0] not in "ZT", lossy, described
+    try:
+        # Pillow identifies the file first (found by a probe: a file shorter than PNG's signature made imageio
+        # raise struct.error, and a file of no known format got imageio's message, which garbles the path).
+        Image.open(path).close()
+    except UnidentifiedImageError:
+        raise ValueError("its contents are no image format that Pillow reads") from None
     return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
 
 
