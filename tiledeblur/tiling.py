@@ -318,15 +318,20 @@ class TilePlan:
         --------
         >>> TilePlan(shape=(300, 400), tile=4096, chunk=512, halo=53).describe().split(";")[1]
         ' 1 tile (1 x 1) of 300 x 400 px, written as output chunks of 512 px'
+        >>> TilePlan(shape=(300, 400), tile=256, chunk=256, halo=10**9).describe().split(";")[2]
+        ' halo 1000000000 px (clipped to the image'
         """
         channels = f", {self.channels} channels" if self.channels > 1 else ""
         mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
         rows, cols = (min(self.tile, n) for n in self.shape)
         size = f"{rows} px" if rows == cols else f"{rows} x {cols} px"
+        # A halo as long as the image is how a caller asks for the whole-image solve in every tile (found by a
+        # probe: 1e9 px was printed as if it were read).
+        clipped = "clipped to the image; " if self.halo >= max(self.shape) else ""
         return (
             f"image {self.shape[0]} x {self.shape[1]} px{channels}; {mu}"
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {size}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
-            f"(work per pixel x{self.work_per_pixel():.2f}); about "
+            f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "
             f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker thread"
         )
