@@ -3,7 +3,7 @@ import pytest
 import scipy.signal
 
 from tiledeblur import gaussian_psf
-from tiledeblur.operators import Blur, differences, differences_adjoint
+from tiledeblur.operators import Blur, differences, differences_adjoint, grid_laplacian, smoothness_rows
 
 
 def _random_psf(rng, shape):
@@ -51,3 +51,22 @@ def test_differences_dot_test_and_values():
     np.testing.assert_array_equal(d[0, :-1], np.diff(x, axis=0))
     np.testing.assert_array_equal(d[1, :, :-1], np.diff(x, axis=1))
     assert not d[0, -1].any() and not d[1, :, -1].any()
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("missing", [False, True])
+def test_smoothness_rows_are_the_operators_rows_on_the_pixels(order, missing):
+    """The rows built near the pixels alone are those of the operator applied to each pixel's unit image."""
+    rng = np.random.default_rng(4)
+    observed = np.zeros((11, 14), dtype=bool)
+    if missing:
+        observed[3:6, 4:9] = True
+        observed[rng.random(observed.shape) < 0.1] = True
+    edges = Blur(gaussian_psf(3, 1.0), observed.shape, boundary="zero", missing=observed).edges if missing else None
+    shape = observed.shape
+    apply = (lambda x: differences(x, edges).ravel()) if order == 1 else (lambda x: grid_laplacian(x, edges).ravel())
+    dense = np.stack([apply(unit.reshape(shape)) for unit in np.eye(observed.size)], axis=1)
+    pixels = np.sort(rng.choice(observed.size, size=30, replace=False))
+    expected = dense[:, pixels]
+    expected = expected[np.abs(expected).sum(axis=1) > 0]
+    np.testing.assert_array_equal(smoothness_rows(shape, order, pixels, edges).toarray(), expected)

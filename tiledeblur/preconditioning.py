@@ -43,7 +43,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 from autograd.extend import defvjp, primitive
 
-from .operators import fft_filter, smoothness_matrix, smoothness_power
+from .operators import fft_filter, smoothness_power, smoothness_rows
 
 __all__ = ["Preconditioner", "precondition", "precondition_adjoint"]
 
@@ -138,7 +138,10 @@ def _band_factors(operator, band, weight, order):
     """``B⁻¹`` (as a solve) and ``G`` with ``G Gᵀ = B = diag(Aᵀ1) + weight R_bᵀ R_b`` on ``band``."""
     if not band.size:
         return None, scipy.sparse.csr_matrix((0, 0))
-    rows = _band_rows(operator, band, order)
+    # The rows of R that touch the band, on the band's pixels: a pixel outside the band drops out of a row, as if
+    # fixed, which couples the band to the rest. Differences with a pixel outside the unknowns (``Blur.support``)
+    # are no part of the loss, and neither part of R.
+    rows = smoothness_rows(operator.unknown_shape, order, band, operator.edges)
     curvature = np.clip(operator.rmatvec(np.ones(operator.observed_shape)).ravel()[band], 0, None)
     matrix = scipy.sparse.diags(curvature) + weight * (rows.T @ rows)
     unknowns, observed = np.prod(operator.unknown_shape), np.prod(operator.observed_shape)
@@ -154,17 +157,6 @@ def _band_factors(operator, band, weight, order):
     # 11 s for NaN on every 9th row and column of a 1024² tile, where COLAMD took 0.3 s (found by a probe).
     ordering = "MMD_AT_PLUS_A" if operator.support is None else "COLAMD"
     return scipy.sparse.linalg.splu(matrix.tocsc(), permc_spec=ordering).solve, root.tocsr()
-
-
-def _band_rows(operator, band, order):
-    """The rows of the smoothness operator of ``order`` that touch ``band``, on the band's pixels only.
-
-    A pixel outside the band drops out of a row, as if fixed, which couples
-    the band to the rest; differences with a pixel outside the unknowns
-    (``Blur.support``) are no part of the loss, and neither part of ``R``.
-    """
-    matrix = smoothness_matrix(operator.unknown_shape, order, operator.edges)[:, band]
-    return matrix[np.flatnonzero(matrix.getnnz(axis=1))]
 
 
 @primitive
