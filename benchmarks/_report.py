@@ -66,7 +66,7 @@ def environment_lines(packages, thread_variables):
 
 def utc_stamp():
     """The current time, such as ``"2026-11-26 11:55 UTC"``, for section headings."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def command_line(command, argv):

@@ -43,31 +43,36 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # Before numpy is imported, so that its BLAS starts with one thread.
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import functools  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import argparse
+import dataclasses
+import functools
+import statistics
+import sys
+import time
 
-import autograd  # noqa: E402
-import autograd.numpy as anp  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.optimize  # noqa: E402
-from autograd.scipy.signal import convolve  # noqa: E402
-from skimage import color, data  # noqa: E402
-from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
-from skimage.restoration import richardson_lucy  # noqa: E402
-from skimage.transform import resize  # noqa: E402
-
-import tiledeblur  # noqa: E402
-import tiledeblur.objectives  # noqa: E402
-from tiledeblur.operators import Blur  # noqa: E402
-from tiledeblur.preconditioning import Preconditioner  # noqa: E402
-
-from _report import (  # noqa: E402
-    RESULTS_PATH, append_results, command_line, environment_lines, int_list, positive_int, utc_stamp,
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import scipy.optimize
+from _report import (
+    RESULTS_PATH,
+    append_results,
+    command_line,
+    environment_lines,
+    int_list,
+    positive_int,
+    utc_stamp,
 )
+from autograd.scipy.signal import convolve
+from skimage import color, data
+from skimage.metrics import peak_signal_noise_ratio
+from skimage.restoration import richardson_lucy
+from skimage.transform import resize
+
+import tiledeblur
+import tiledeblur.objectives
+from tiledeblur.operators import Blur
+from tiledeblur.preconditioning import Preconditioner
 
 #: The article's PSF: side and (row, column) standard deviations.
 PSF_SIZE = 13
@@ -399,26 +404,26 @@ def table(rows, options, article_capped, article_skipped):
         Whether it was not run on some tile.
     """
     header = [
-        "| Tile | Ours Mpx/s | RL-30 Mpx/s | Article Mpx/s | Ours / article | Ours / RL-30 "
+        ("| Tile | Ours Mpx/s | RL-30 Mpx/s | Article Mpx/s | Ours / article | Ours / RL-30 "
         "| PSNR dB (blurred / ours / RL-30 / article) | Ours − tight, max | Convolutions + P pairs per tile "
         "| Time / floor (float32 / float64) | Newton iterations (ours / article) | Ours Hessian products "
-        "| Converged (ours / article) | CPU / wall (ours / RL-30 / article) |",
+        "| Converged (ours / article) | CPU / wall (ours / RL-30 / article) |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     notes = [
         "",
-        f"- Mpx/s: tile pixels over the median wall time, one thread. Ours is `deconvolve(image, psf, "
+        (f"- Mpx/s: tile pixels over the median wall time, one thread. Ours is `deconvolve(image, psf, "
         f"loss={options.loss!r}, mu={options.mu!r}, nonneg={options.nonneg})` (free boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
         f"the article is its loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start and "
-        f"finite-difference Hessian products, `maxiter={options.article_maxiter}`.",
+        f"finite-difference Hessian products, `maxiter={options.article_maxiter}`."),
         f"- Ours − tight: the largest absolute difference from the same solve with `tol={TIGHT_TOL:g}`.",
-        "- Convolutions: FFT convolutions with the PSF in one of our solves, forward and adjoint (`Blur.matvec`, "
+        ("- Convolutions: FFT convolutions with the PSF in one of our solves, forward and adjoint (`Blur.matvec`, "
         "`Blur.rmatvec`), the issue's work figure; per pixel it is the same number, since each is one pass over "
         "the tile. P pairs: FFT pairs of the change of variables (`Preconditioner.apply`, `adjoint`), each "
-        "costing about one convolution.",
-        "- Time / floor: our median time over (the time of one forward plus adjoint convolution at this size "
+        "costing about one convolution."),
+        ("- Time / floor: our median time over (the time of one forward plus adjoint convolution at this size "
         "× the FFT pairs of one solve, counting a convolution as half a pair and a P pair as one). Hessian "
-        "products run in float32 and the loss in float64, so the truth lies between the two figures.",
+        "products run in float32 and the loss in float64, so the truth lies between the two figures."),
         "- CPU / wall below 1 means the process waited for the CPU (another load on the machine).",
     ]
     if article_skipped:
@@ -507,8 +512,8 @@ def main(argv=None):
         "",
         *environment_lines(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur"), THREAD_VARIABLES),
         f"- Command: `{command}` (repeats: {options.repeats}, medians reported)",
-        f"- Tiles: gray astronaut, centred crop up to 512², resized bilinearly above; blurred by "
-        f"`gaussian_psf({PSF_SIZE}, {PSF_SIGMA})` with the zero boundary, noise sigma {NOISE_SIGMA} (seed 0)",
+        (f"- Tiles: gray astronaut, centred crop up to 512², resized bilinearly above; blurred by "
+        f"`gaussian_psf({PSF_SIZE}, {PSF_SIGMA})` with the zero boundary, noise sigma {NOISE_SIGMA} (seed 0)"),
         f"- Total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(rows, options, article_capped, article_skipped),

@@ -39,21 +39,20 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # Before numpy is imported, so that its BLAS starts with one thread.
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+import argparse
+import statistics
+import sys
+import time
+import warnings
 
-import numpy as np  # noqa: E402
-from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
+import numpy as np
+from _report import append_results, command_line, environment_lines, positive_int, utc_stamp
+from skimage.metrics import peak_signal_noise_ratio
 
-import tiledeblur  # noqa: E402
-from tiledeblur.demo import ground_truth  # noqa: E402
-from tiledeblur.operators import Blur  # noqa: E402
-from tiledeblur.regularization import MuWarning, estimate_image_mu  # noqa: E402
-
-from _report import append_results, command_line, environment_lines, positive_int, utc_stamp  # noqa: E402
+import tiledeblur
+from tiledeblur.demo import ground_truth
+from tiledeblur.operators import Blur
+from tiledeblur.regularization import MuWarning, estimate_image_mu
 
 PSF_SIZE = 13
 PSF_SIGMA = (1, 3)
@@ -142,13 +141,13 @@ def main(argv=None):
         "",
         *environment_lines(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur"), THREAD_VARIABLES),
         f"- Command: `{command_line(COMMAND, argv)}` (repeats: {options.repeats}, medians reported)",
-        f"- Tile: {options.size}² of the demo's scene, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})` with the "
+        (f"- Tile: {options.size}² of the demo's scene, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})` with the "
         f"free boundary, noise sigma {NOISE_SIGMA} (seed 0); loss {options.loss} at the complete tile's "
-        "automatic mu (from its sample regions) for every mask",
+        "automatic mu (from its sample regions) for every mask"),
         f"- Total runtime: {time.perf_counter() - started:.0f} s",
         "",
-        "| Mask | Missing | Seconds | Hessian products | Converged | PSNR of the pixels present, at that mu (dB) "
-        "| The complete tile's PSNR there (dB) | Its own mu=\"auto\" / the complete tile's | PSNR at its own (dB) |",
+        ("| Mask | Missing | Seconds | Hessian products | Converged | PSNR of the pixels present, at that mu (dB) "
+        "| The complete tile's PSNR there (dB) | Its own mu=\"auto\" / the complete tile's | PSNR at its own (dB) |"),
         "|---|---:|---:|---:|---|---:|---:|---:|---:|",
         *rows,
     ])

@@ -39,26 +39,30 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # Before numpy is imported, so that its BLAS starts with one thread.
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-import zlib  # noqa: E402
+import argparse
+import dataclasses
+import statistics
+import sys
+import time
+import warnings
+import zlib
 
-import numpy as np  # noqa: E402
-import scipy.signal  # noqa: E402
-from skimage import color, data, restoration, util  # noqa: E402
-from skimage.draw import line_aa  # noqa: E402
-from skimage.metrics import peak_signal_noise_ratio  # noqa: E402
-
-import tiledeblur  # noqa: E402
-from tiledeblur.psf import psf_radius  # noqa: E402
-
-from _report import (  # noqa: E402
-    RESULTS_PATH, append_results, command_line, environment_lines, positive_int, utc_stamp,
+import numpy as np
+import scipy.signal
+from _report import (
+    RESULTS_PATH,
+    append_results,
+    command_line,
+    environment_lines,
+    positive_int,
+    utc_stamp,
 )
+from skimage import color, data, restoration, util
+from skimage.draw import line_aa
+from skimage.metrics import peak_signal_noise_ratio
+
+import tiledeblur
+from tiledeblur.psf import psf_radius
 
 COMMAND = "python benchmarks/bench_quality.py"
 DEFAULT_IMAGES = ("camera", "astronaut", "coins", "moon", "brick", "grass", "gravel", "cell")
@@ -292,9 +296,9 @@ def table_row(outcome):
 def table(outcomes):
     """The per-case markdown table."""
     header = [
-        "| Image | PSF | Noise σ | Blurred, interior | Ours, interior / full | Ours: μ, time "
+        ("| Image | PSF | Noise σ | Blurred, interior | Ours, interior / full | Ours: μ, time "
         "| richardson_lucy, interior | wiener, interior | unsupervised_wiener, interior "
-        "| Best-tuned peer, interior / full | Margin dB, interior / full |",
+        "| Best-tuned peer, interior / full | Margin dB, interior / full |"),
         "|---|---|---:|---:|---:|---|---:|---:|---:|---|---:|",
     ]
     return "\n".join(header + [table_row(outcome) for outcome in outcomes])
@@ -312,8 +316,8 @@ def summary_row(label, outcomes):
 def summary(outcomes):
     """Wins and margins over all cases, per image, per PSF and per noise level, in markdown."""
     header = [
-        "| Cases | Ours wins, interior | Median margin, interior (dB) | Worst margin, interior (dB) "
-        "| Ours wins, full | Median margin, full (dB) |",
+        ("| Cases | Ours wins, interior | Median margin, interior (dB) | Worst margin, interior (dB) "
+        "| Ours wins, full | Median margin, full (dB) |"),
         "|---|---:|---:|---:|---:|---:|",
     ]
     rows = [summary_row("all", outcomes)]
@@ -395,15 +399,15 @@ def main(argv=None):
         "",
         *environment_lines(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur"), THREAD_VARIABLES),
         f"- Command: `{command}`",
-        f"- Cases: central {options.size}² crops of `skimage.data` images (gray, [0, 1]), observed as the valid "
+        (f"- Cases: central {options.size}² crops of `skimage.data` images (gray, [0, 1]), observed as the valid "
         "convolution of the crop extended by the PSF radius (no boundary assumption), Gaussian noise seeded by "
-        "the CRC-32 of image and PSF names",
+        "the CRC-32 of image and PSF names"),
         f"- Ours: `deconvolve(observed, psf, mu=\"auto\")`, loss {loss}, other settings default",
-        f"- Peers, each at its best setting on the interior PSNR against the truth: `richardson_lucy` "
+        (f"- Peers, each at its best setting on the interior PSNR against the truth: `richardson_lucy` "
         f"(`num_iter` in {', '.join(map(str, RL_ITERATIONS))}; `clip=False`), `wiener` (`balance` in 21 "
-        "geometric steps from 1e-4 to 10; `clip=False`), `unsupervised_wiener` (`clip=False`, `rng=0`)",
-        "- PSNR in dB, `data_range=1`; interior: two PSF sides in from each edge; margin: ours minus the "
-        "best-tuned peer (the best of the three on the interior), positive where ours wins",
+        "geometric steps from 1e-4 to 10; `clip=False`), `unsupervised_wiener` (`clip=False`, `rng=0`)"),
+        ("- PSNR in dB, `data_range=1`; interior: two PSF sides in from each edge; margin: ours minus the "
+        "best-tuned peer (the best of the three on the interior), positive where ours wins"),
         f"- Total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(outcomes),

@@ -60,16 +60,22 @@ import numpy as np
 import psutil
 import scipy.signal
 import zarr
+from _report import (
+    RESULTS_PATH,
+    append_results,
+    command_line,
+    git_line,
+    int_list,
+    machine_line,
+    positive_int,
+    utc_stamp,
+    versions_line,
+)
 from distributed import Client, get_task_stream
 from skimage import color, data
 
 import tiledeblur
 from tiledeblur.cluster import local_cluster
-
-from _report import (  # noqa: E402
-    RESULTS_PATH, append_results, command_line, git_line, int_list, machine_line, positive_int, utc_stamp,
-    versions_line,
-)
 
 #: The article's PSF: side and (row, column) standard deviations.
 PSF_SIZE = 13
@@ -331,10 +337,10 @@ def table(rounds):
     everything = [m for each in rounds for m in each]
     shares = efficiencies(measurements)
     header = [
-        f"| Workers | Mpx/s, median | Mpx/s per round | Efficiency (goal ≥ {EFFICIENCY_GOAL:.0%}) "
+        (f"| Workers | Mpx/s, median | Mpx/s per round | Efficiency (goal ≥ {EFFICIENCY_GOAL:.0%}) "
         f"| Peak RSS per worker, MB (goal < {RSS_GOAL_BYTES / MB:.0f} at {RSS_GOAL_TILE}²) "
         "| Driver peak RSS, MB | Overhead per tile, ms | Tiles | Tile | Halo | Seconds "
-        "| Worker CPU / wall |",
+        "| Worker CPU / wall |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows = [table_row(m, e, index == 0, [each.rate for each in group])
@@ -343,16 +349,16 @@ def table(rounds):
     notes = [
         "",
         *goal_lines(everything, {m.workers: e for m, e in zip(measurements, shares)}, rounds),
-        "- Mpx/s: image pixels over the wall time of the `run()` call. The row is the round of median rate: "
+        ("- Mpx/s: image pixels over the wall time of the `run()` call. The row is the round of median rate: "
         "its RSS, overhead, Seconds (that wall time) and CPU. Efficiency: `rate_N * N0 / (N * rate_N0)` "
-        "against the first row.",
-        f"- RSS: sampled every {SAMPLE_SECONDS} s with psutil during `run()`, workers in address order; "
-        "the driver holds the scheduler and the nannies; MB are 10^6 bytes.",
-        "- Overhead per tile: `(wall - sum of tile compute / workers) / tiles`, tile compute from the "
+        "against the first row."),
+        (f"- RSS: sampled every {SAMPLE_SECONDS} s with psutil during `run()`, workers in address order; "
+        "the driver holds the scheduler and the nannies; MB are 10^6 bytes."),
+        ("- Overhead per tile: `(wall - sum of tile compute / workers) / tiles`, tile compute from the "
         "`deconvolve-tile` tasks of the task stream; it includes workers left idle at the end and their "
-        "first imports.",
-        "- Worker CPU / wall: each worker's user and system CPU time during `run()` over its wall time; "
-        "below 1 it was idle or waited for the CPU (another load on the machine).",
+        "first imports."),
+        ("- Worker CPU / wall: each worker's user and system CPU time during `run()` over its wall time; "
+        "below 1 it was idle or waited for the CPU (another load on the machine)."),
         f"- Tiles that did not converge (ConvergenceWarning): {unconverged}.",
     ]
     return "\n".join(header + rows + notes)
@@ -407,11 +413,11 @@ def main(argv=None):
         versions_line(PACKAGES),
         code,
         f"- Command: `{command_line(COMMAND, argv)}`",
-        f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the gray astronaut "
+        (f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the gray astronaut "
         f"mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
-        f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)",
-        f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `local_cluster` per row "
-        f"(one thread per worker process, `WORKER_MALLOC` and `CLUSTER_CONFIG`); mu {rounds[0][0].report.mu:g}",
+        f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)"),
+        (f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `local_cluster` per row "
+        f"(one thread per worker process, `WORKER_MALLOC` and `CLUSTER_CONFIG`); mu {rounds[0][0].report.mu:g}"),
         f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(rounds),
