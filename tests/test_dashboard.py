@@ -31,7 +31,7 @@ def test_dashboard_serves_bokeh_and_counts_move(tmp_path, client):
 
     zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:256, :256], chunks=(64, 64))
     runner = threading.Thread(target=run, args=(tmp_path / "scan.zarr", gaussian_psf(13, (1, 3))),
-                              kwargs={"tile": 64, "client": client, "progress": False})
+                              kwargs={"tile": 64, "mu": 0.01, "client": client, "progress": False})
     runner.start()
     snapshots = []
     while runner.is_alive():
