@@ -58,15 +58,15 @@ def test_differences_dot_test_and_values():
 def test_smoothness_rows_are_the_operators_rows_on_the_pixels(order, missing):
     """The rows built near the pixels alone are those of the operator applied to each pixel's unit image."""
     rng = np.random.default_rng(4)
-    observed = np.zeros((11, 14), dtype=bool)
+    holes = np.zeros((11, 14), dtype=bool)
     if missing:
-        observed[3:6, 4:9] = True
-        observed[rng.random(observed.shape) < 0.1] = True
-    edges = Blur(gaussian_psf(3, 1.0), observed.shape, boundary="zero", missing=observed).edges if missing else None
-    shape = observed.shape
+        holes[3:6, 4:9] = True
+        holes[rng.random(holes.shape) < 0.1] = True
+    edges = Blur(gaussian_psf(3, 1.0), holes.shape, boundary="zero", missing=holes).edges if missing else None
+    shape = holes.shape
     apply = (lambda x: differences(x, edges).ravel()) if order == 1 else (lambda x: grid_laplacian(x, edges).ravel())
-    dense = np.stack([apply(unit.reshape(shape)) for unit in np.eye(observed.size)], axis=1)
-    pixels = np.sort(rng.choice(observed.size, size=30, replace=False))
+    dense = np.stack([apply(unit.reshape(shape)) for unit in np.eye(holes.size)], axis=1)
+    pixels = np.sort(rng.choice(holes.size, size=30, replace=False))
     expected = dense[:, pixels]
     expected = expected[np.abs(expected).sum(axis=1) > 0]
     np.testing.assert_array_equal(smoothness_rows(shape, order, pixels, edges).toarray(), expected)
