@@ -23,7 +23,6 @@ import tiledeblur
 from tiledeblur import deconvolve, gaussian_psf
 from tiledeblur.convert import convert
 from tiledeblur.fits import FitsImage
-from tiledeblur.operators import Blur
 from tiledeblur.planning import _warn_if_lossy
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_TOL
 
@@ -36,15 +35,10 @@ def _tiledeblur(*arguments):
 
 
 @pytest.fixture(scope="module")
-def scan(tmp_path_factory):
-    """A uint8 scan as a camera records it: blurred by the PSF that the tests pass, with noise 0.01.
-
-    A sharp image makes ``mu="auto"`` pick the smallest weight, whose solves are slow.
-    """
+def scan(tmp_path_factory, recorded):
+    """A uint8 scan as a camera records it, blurred by the PSF that the tests pass."""
     path = tmp_path_factory.mktemp("cli") / "scan.zarr"
-    blurred = Blur(gaussian_psf(13, (1, 3)), (192, 256), boundary="zero").matvec(data.camera()[:192, :256] / 255)
-    noisy = blurred + np.random.default_rng(0).normal(0.0, 0.01, blurred.shape)
-    zarr.create_array(path, data=np.clip(np.round(noisy * 255), 0, 255).astype(np.uint8), chunks=(64, 64))
+    zarr.create_array(path, data=recorded(data.camera()[:192, :256], [gaussian_psf(13, (1, 3))]), chunks=(64, 64))
     return path
 
 

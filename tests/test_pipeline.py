@@ -24,7 +24,6 @@ import tiledeblur
 from tiledeblur import TileError, deconvolve, run
 from tiledeblur.io import MARKER_FOLDER, fingerprint
 from tiledeblur.ome import _mean_of_present
-from tiledeblur.operators import Blur
 from tiledeblur.pipeline import _compute_tiles, process_tile
 from tiledeblur.planning import prepare
 from tiledeblur.resume import OutputReplacedError
@@ -37,17 +36,6 @@ def _write(path, array, *, chunks=64, zarr_format=3):
     z = zarr.create_array(path, shape=array.shape, chunks=chunk_shape, dtype=array.dtype, zarr_format=zarr_format)
     z[...] = array
     return path
-
-
-def _recorded(rgb, psfs):
-    """An RGB uint8 scan as a camera records ``rgb``: each channel blurred by its PSF, with noise 0.01, rounded.
-
-    A sharp image makes ``mu="auto"`` pick the smallest weight, whose solves are slow; these tests are about channels.
-    """
-    rng = np.random.default_rng(0)
-    channels = [Blur(psf, rgb.shape[:2], boundary="zero").matvec(rgb[..., c] / 255) for c, psf in enumerate(psfs)]
-    noisy = np.stack(channels, axis=-1) + rng.normal(0.0, 0.01, rgb.shape)
-    return np.clip(np.round(noisy * 255), 0, 255).astype(np.uint8)
 
 
 def _markers(output):
@@ -146,8 +134,8 @@ def test_mosaic_with_a_fill_value(tmp_path, astronaut_scene, article_psf, client
 
 
 @pytest.mark.parametrize(("channel_axis", "zarr_format"), [(-1, 3), (0, 2)])
-def test_rgb_and_ragged_edges(tmp_path, article_psf, client, channel_axis, zarr_format):
-    rgb = _recorded(data.astronaut()[100:300, 150:450], [article_psf] * 3)  # 200 × 300: not a multiple of 128 px
+def test_rgb_and_ragged_edges(tmp_path, article_psf, recorded, client, channel_axis, zarr_format):
+    rgb = recorded(data.astronaut()[100:300, 150:450], [article_psf] * 3)  # 200 × 300: not a multiple of 128 px
     stored = rgb if channel_axis == -1 else np.moveaxis(rgb, -1, 0)
     scan = _write(tmp_path / "rgb.zarr", stored, chunks=128, zarr_format=zarr_format)
     report = run(scan, article_psf, tile=128, channel_axis=channel_axis, client=client, progress=False)
@@ -782,9 +770,9 @@ def test_nonneg(tmp_path, small_scan, small_reference_report, article_psf, clien
     assert np.abs(bounded - whole).max() <= 1e-3
 
 
-def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, client):
+def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, recorded, client):
     psfs = np.stack([article_psf, article_psf.T, tiledeblur.gaussian_psf(13, 1.5)])
-    rgb = _recorded(data.astronaut()[200:296, 200:360], psfs)
+    rgb = recorded(data.astronaut()[200:296, 200:360], psfs)
     scan = _write(tmp_path / "rgb.zarr", rgb, chunks=64)
     np.save(tmp_path / "psfs.npy", psfs)
     report = run(scan, tmp_path / "psfs.npy", tile=64, channel_axis=-1, out_dtype="input", client=client,
