@@ -446,7 +446,7 @@ def parse_arguments(argv):
                         help="timed calls per measurement (default: %(default)s)")
     parser.add_argument("--article-maxiter", type=positive_int, default=200,
                         help="most Newton iterations of the article's algorithm (default: %(default)s)")
-    parser.add_argument("--loss", choices=tiledeblur.objectives.HESSIANS, default="tikhonov",
+    parser.add_argument("--loss", choices=tiledeblur.objectives.ADDITIVE_LOSSES, default="tikhonov",
                         help="our loss (default: %(default)s)")
     parser.add_argument("--mu", type=parse_mu, default=None,
                         help="our weight, a number or 'auto' (default: the loss's fixed default, "

@@ -156,6 +156,14 @@ def test_plan_prints_the_plan(scan):
     assert not scan.with_name("scan.deblurred.zarr").exists()
 
 
+def test_plan_nlmeans_reads_its_first_solve_s_halo_and_weighs_the_noise(scan):
+    """``--loss nlmeans``: the halo of its weakest solve, whatever mu, and mu 0.3 times the noise variance (0.01²)."""
+    result = _tiledeblur("plan", scan, "--psf", "gaussian:13,1,3", "--tile", "64", "--loss", "nlmeans")
+    assert result.returncode == 0, result.stderr
+    assert "halo 82 px" in result.stdout
+    assert float(re.search(r"mu ([\d.e-]+);", result.stdout).group(1)) == pytest.approx(3e-5, rel=0.15)
+
+
 def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
     """plan refused run's output options, so a run's command line did not plan with plan in its place (a probe)."""
     options = ["--psf", "gaussian:13,1,3", "--tile", "64", "--out", tmp_path / "out.zarr", "--tol", "1e-3",

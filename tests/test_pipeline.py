@@ -64,7 +64,7 @@ def small_reference(small_reference_report):
     return zarr.open_array(small_reference_report.output, mode="r")[...]
 
 
-@pytest.mark.parametrize("loss", ["tikhonov", "laplacian", "tv"])
+@pytest.mark.parametrize("loss", ["tikhonov", "laplacian", "tv", "nlmeans"])
 def test_no_seams(tmp_path, astronaut_scene, article_psf, client, loss):
     observed = astronaut_scene[1]
     scan = _write(tmp_path / "scan.zarr", observed, chunks=128)
@@ -75,7 +75,7 @@ def test_no_seams(tmp_path, astronaut_scene, article_psf, client, loss):
     assert np.abs(tiled - whole).max() <= 1e-3
 
 
-@pytest.mark.parametrize("loss", ["tikhonov", "laplacian", "tv"])
+@pytest.mark.parametrize("loss", ["tikhonov", "laplacian", "tv", "nlmeans"])
 def test_mosaic_with_missing_pixels(tmp_path, astronaut_scene, article_psf, client, loss):
     """NaN marks what a mosaic did not cover: a footprint's edge across tiles, a tile beyond it, and bad pixels.
 

@@ -110,7 +110,9 @@ def test_settings_defaults_per_loss():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"loss": "l1"}, ValueError, r"loss: expected one of \('article', 'laplacian', 'tikhonov', 'tv'\), got 'l1'"),
+        ({"loss": "l1"}, ValueError,
+         r"loss: expected one of \('laplacian', 'nlmeans', 'tikhonov', 'tv', 'article'\), got 'l1'"),
+        ({"loss": "nlmeans", "nonneg": True}, ValueError, "nonneg: expected False with loss 'nlmeans'"),
         ({"mu": -1.0}, ValueError, "mu: expected a positive finite number, got -1.0"),
         # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).
         ({"mu": 1e39}, ValueError, r"mu: expected a positive number up to 1e\+20, got 1e\+39"),

@@ -27,6 +27,7 @@ from .operators import blur, differences, differences_adjoint, grid_laplacian
 
 __all__ = [
     "ADDITIVE_LOSSES",
+    "CHOICES",
     "DEFAULT_MU",
     "DUAL_UPDATES",
     "HESSIANS",
@@ -37,6 +38,8 @@ __all__ = [
     "laplacian",
     "laplacian_hessian",
     "regularizer_curvature",
+    "ridge",
+    "ridge_hessian",
     "sum_of_squares",
     "tikhonov",
     "tikhonov_hessian",
@@ -89,6 +92,21 @@ def tikhonov_hessian(x, operator, settings, dual=None):
     """
     return lambda vector: (operator.rmatvec(operator.matvec(vector))
                            + settings.mu * differences_adjoint(differences(vector, operator.edges)))
+
+
+def ridge(x, observed, operator, settings):
+    """Quadratic size: ``||Ax - b||^2 / 2 + mu ||x||^2 / 2``.
+
+    Not a loss to deconvolve with, since it pulls the image to zero: it is
+    the step of ``nlmeans`` that fits the data, solved for the change ``x``
+    from the latest denoised image (see :mod:`tiledeblur.plugandplay`).
+    """
+    return 0.5 * sum_of_squares(blur(x, operator) - observed) + 0.5 * settings.mu * sum_of_squares(x)
+
+
+def ridge_hessian(x, operator, settings, dual=None):
+    """The Hessian of ``ridge`` as a product ``v -> (AᵀA + mu I) v``; as :func:`tikhonov_hessian`."""
+    return lambda vector: operator.rmatvec(operator.matvec(vector)) + settings.mu * vector
 
 
 def laplacian(x, observed, operator, settings):
@@ -187,24 +205,28 @@ def tv_dual(x, step, dual, operator, settings):
 
 
 #: The losses by name, as ``deconvolve(loss=...)`` accepts them.
-LOSSES = {"article": article, "laplacian": laplacian, "tikhonov": tikhonov, "tv": tv}
+LOSSES = {"article": article, "laplacian": laplacian, "ridge": ridge, "tikhonov": tikhonov, "tv": tv}
+#: The losses by name that ``deconvolve(loss=...)`` accepts: ``nlmeans`` alternates ``ridge`` solves with
+#: non-local means (:mod:`tiledeblur.plugandplay`), and ``ridge`` alone is only its step.
+CHOICES = ("laplacian", "nlmeans", "tikhonov", "tv", "article")
 #: The losses whose Hessian does not depend on ``x``: one Newton step solves them.
-QUADRATIC_LOSSES = ("laplacian", "tikhonov")
-#: The losses that are sums over pixels: a tile with enough halo solves the whole image's problem (see the notes).
-ADDITIVE_LOSSES = ("laplacian", "tikhonov", "tv")
-#: The order of each loss's smoothness term: its curvature is ``DᵀD`` (1) or ``(DᵀD)²`` (2), and its spectrum
-#: ``|D|²`` or ``|D|⁴`` (:func:`tiledeblur.operators.smoothness_power`).
-SMOOTHNESS_ORDER = {"article": 1, "laplacian": 2, "tikhonov": 1, "tv": 1}
+QUADRATIC_LOSSES = ("laplacian", "ridge", "tikhonov")
+#: The losses whose result depends on every pixel only through the pixels near it: a tile with enough halo
+#: solves the whole image's problem (see the notes).
+ADDITIVE_LOSSES = ("laplacian", "nlmeans", "tikhonov", "tv")
+#: The order of each loss's smoothness term: its curvature is ``DᵀD`` (1), ``(DᵀD)²`` (2) or ``I`` (0), and its
+#: spectrum ``|D|²``, ``|D|⁴`` or 1 (:func:`tiledeblur.operators.smoothness_power`).
+SMOOTHNESS_ORDER = {"article": 1, "laplacian": 2, "ridge": 0, "tikhonov": 1, "tv": 1}
 #: Hand-derived Hessians, ``hessian(x, operator, settings, dual)``, which
 #: return the product ``v -> H v`` at ``x``; the other losses use autograd's.
-HESSIANS = {"laplacian": laplacian_hessian, "tikhonov": tikhonov_hessian, "tv": tv_hessian}
+HESSIANS = {"laplacian": laplacian_hessian, "ridge": ridge_hessian, "tikhonov": tikhonov_hessian, "tv": tv_hessian}
 #: Dual updates, ``dual(x, step, dual, operator, settings)``, of the losses whose
 #: Newton matrix carries a dual variable between steps.
 DUAL_UPDATES = {"tv": tv_dual}
 
 #: Default ``mu`` per loss, for images on a [0, 1] scale with noise near 0.01:
 #: the best of a sweep on the noisy astronaut crop of the quality test.
-DEFAULT_MU = {"article": 0.2, "laplacian": 5e-3, "tikhonov": 1e-2, "tv": 2e-3}
+DEFAULT_MU = {"article": 0.2, "laplacian": 5e-3, "nlmeans": 3e-5, "tikhonov": 1e-2, "tv": 2e-3}
 
 
 def regularizer_curvature(settings):

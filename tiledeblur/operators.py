@@ -225,7 +225,8 @@ def smoothness_rows(shape, order, pixels, edges=None):
 
     ``order=1`` gives rows of the differences ``D`` (the axis-0 differences
     first, then the axis-1 ones, as :func:`differences` stacks them);
-    ``order=2`` gives rows of the Laplacian ``DᵀD``. ``pixels`` are sorted
+    ``order=2`` gives rows of the Laplacian ``DᵀD``; ``order=0`` those of the
+    identity. ``pixels`` are sorted
     flat indices into the image of ``shape``, and ``edges`` drops differences
     as :func:`differences` does. Only the rows near ``pixels`` are built:
     the whole grid's matrix of a 1192² tile raised its peak memory by 310 MB
@@ -241,6 +242,8 @@ def smoothness_rows(shape, order, pixels, edges=None):
     >>> smoothness_rows(x.shape, 1, np.array([0])).toarray().ravel()  # the differences down and right of a corner
     array([-1., -1.])
     """
+    if order == 0:
+        return scipy.sparse.identity(pixels.size, format="csr")
     near = _within_one_step(shape, pixels) if order == 2 else pixels
     rows = _difference_rows(shape, near, edges)
     matrix = rows[:, pixels] if order == 1 else (rows[:, near].T @ rows[:, pixels]).tocsr()
@@ -280,7 +283,7 @@ def _difference_rows(shape, pixels, edges):
 
 
 def smoothness_power(shape, order):
-    """``|D|^(2 order)``: the spectrum of ``DᵀD`` (``order=1``) or of ``(DᵀD)²`` (``order=2``), periodic.
+    """``|D|^(2 order)``: the spectrum of ``DᵀD`` (``order=1``), of ``(DᵀD)²`` (``order=2``) or of ``I`` (0), periodic.
 
     Examples
     --------

@@ -23,6 +23,7 @@ from .image import check_float_range, check_missing_value, largest_magnitude, to
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
+from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings
@@ -286,6 +287,10 @@ def _check_channel_count(count, channels, *, name, noun, shape=""):
 
 def _choose_halo(halo, psfs, settings, radius):
     if halo == "auto":
+        if settings[0].loss == "nlmeans":
+            # Its rounds' solves weigh the data against z by ratios of noise levels, whatever mu; the first and
+            # weakest reaches furthest.
+            return max(auto_halo(psf, FIRST_WEIGHT, order=0) for psf in {id(psf): psf for psf in psfs}.values())
         eps = settings[0].eps if settings[0].loss == "tv" else None
         # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
         pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}

@@ -6,7 +6,8 @@ scipy's Newton-CG takes no preconditioner, but it can solve for ``z`` in
 The Hessians here are ``H = AᵀA + w RᵀR`` with ``R`` the loss's smoothness
 operator, the differences ``D`` (Tikhonov, ``w = mu``) or the Laplacian
 ``DᵀD`` (``laplacian``), or close to it (smoothed total variation, whose
-curvature is at most ``w = mu / eps`` per unit of ``DᵀD``).
+curvature is at most ``w = mu / eps`` per unit of ``DᵀD``); for the solves of
+``nlmeans``, the identity.
 
 ``P Pᵀ`` is the sum of two parts (an additive Schwarz preconditioner):
 
@@ -63,9 +64,10 @@ class Preconditioner:
         The blur ``A``; ``P`` works at its precision.
     weight : float
         The curvature of the regularizer, ``w`` in ``w RᵀR``.
-    order : {1, 2}, optional
-        The smoothness operator ``R``: the differences ``D`` (1) or the
-        Laplacian ``DᵀD`` (2), as ``SMOOTHNESS_ORDER`` gives it for a loss.
+    order : {0, 1, 2}, optional
+        The smoothness operator ``R``: the differences ``D`` (1), the
+        Laplacian ``DᵀD`` (2) or the identity (0), as ``SMOOTHNESS_ORDER``
+        gives it for a loss.
 
     Examples
     --------

@@ -87,6 +87,7 @@ import scipy.ndimage
 
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
+from .plugandplay import NOISE_WEIGHT
 
 __all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum",
            "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
@@ -213,13 +214,13 @@ def gcv_mu(image, psf, *, order=1):
 
 
 def _gcv(image, psf, order):
-    """:func:`gcv_mu`'s weight, and the region's content: the signal-to-noise ratio that GCV sees there.
+    """:func:`gcv_mu`'s weight, the region's content (the signal-to-noise ratio that GCV sees there) and its noise.
 
-    The content is the standard deviation of the data that the chosen filter
-    fits (the data less their residual) over that of the noise, whose
-    variance GCV estimates as ``mean(f² |B|²) / mean(f)``: glass or sky has
-    next to none, and tissue much; :func:`estimate_image_mu` counts each
-    region by it.
+    The noise is the standard deviation whose variance GCV estimates as
+    ``mean(f² |B|²) / mean(f)`` (Wahba, 1983). The content is the standard
+    deviation of the data that the chosen filter fits (the data less their
+    residual) over the noise: glass or sky has next to none, and tissue
+    much; :func:`estimate_image_mu` counts each region by it.
     """
     missing = np.isnan(image)
     incomplete = bool(missing.any())
@@ -261,7 +262,8 @@ def _gcv(image, psf, order):
     fitted = 1 - residual(best)
     fitted[0, 0] = 0  # the variance: without the mean
     noise = error / trace
-    return float(GCV_WEIGHTS[best]), math.sqrt(mean_square(fitted) / noise) if noise > 0 else math.inf
+    content = math.sqrt(mean_square(fitted) / noise) if noise > 0 else math.inf
+    return float(GCV_WEIGHTS[best]), content, math.sqrt(noise)
 
 
 def auto_mu(mu_gcv, loss):
@@ -309,6 +311,10 @@ def _informative(region):
 def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     """``loss``'s weight for each channel of a whole image, from GCV on its sample regions.
 
+    For ``nlmeans`` it is ``NOISE_WEIGHT`` times the square of the median of
+    the regions' noise, as GCV of ``laplacian``'s filter estimates it
+    (:func:`_gcv`; :mod:`tiledeblur.plugandplay`).
+
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region, so
     that any store and channel layout can be sampled; channel ``c`` is blurred
     by ``psfs[c]``. Constant regions (a fill value, blank glass) are left out:
@@ -346,13 +352,16 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     >>> whole == estimate_image_mu(lambda yx: sample[yx][None], sample.shape, psfs, "tikhonov")
     True
     """
-    regions, order = sample_regions(shape), SMOOTHNESS_ORDER[loss]
+    # nlmeans takes the noise that GCV of laplacian's filter estimates.
+    noise_only = loss == "nlmeans"
+    regions, order = sample_regions(shape), SMOOTHNESS_ORDER["laplacian" if noise_only else loss]
     reaches, by_channel = [], [[] for _ in psfs]
     for yx in regions:
         for channel, psf, own in zip(read_region(yx), psfs, by_channel):
             reaches.append(value_reach(channel))
             if _informative(channel):
-                own.append(_gcv(channel, psf, order))
+                weight, content, noise = _gcv(channel, psf, order)
+                own.append(noise if noise_only else (weight, content))
     warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
     pooled = [choice for own in by_channel for choice in own]
     if not pooled:
@@ -363,6 +372,9 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
             MuWarning, stacklevel=stacklevel + 1,
         )
         return (DEFAULT_MU[loss],) * len(psfs)
+    if noise_only:
+        # Noise is the sensor's, the same in every region of a channel, so a plain median suffices.
+        return tuple(NOISE_WEIGHT * float(np.median(own or pooled)) ** 2 for own in by_channel)
     if not _covers(shape) and min(weight for weight, _ in pooled) >= GCV_WEIGHTS[-1]:
         # Noise throughout asks for the largest weight, but so do regions that all miss the content between them.
         warnings.warn(

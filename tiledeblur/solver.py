@@ -25,6 +25,7 @@ Newton-CG iteration at a time in units that set its forcing term (see
 :func:`tiledeblur.newton.newton_cg`).
 """
 
+import collections
 import dataclasses
 import functools
 import math
@@ -40,6 +41,7 @@ from .newton import COUNTS, newton_cg
 from .nonnegative import minimize_nonnegative
 from .objectives import (
     ADDITIVE_LOSSES,
+    CHOICES,
     DEFAULT_MU,
     DUAL_UPDATES,
     HESSIANS,
@@ -49,6 +51,7 @@ from .objectives import (
     regularizer_curvature,
 )
 from .operators import BOUNDARIES, Blur
+from .plugandplay import plug_and_play
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
 from .regularization import estimate_image_mu, is_auto, value_reach, warn_if_off_scale
@@ -95,8 +98,10 @@ class SolverSettings:
 
     Parameters
     ----------
-    loss : {"laplacian", "tikhonov", "tv", "article"}
-        The loss to minimize, see :mod:`tiledeblur.objectives`.
+    loss : {"laplacian", "nlmeans", "tikhonov", "tv", "article"}
+        The loss to minimize, see :mod:`tiledeblur.objectives`; ``nlmeans``
+        alternates Newton-CG solves with non-local means, see
+        :mod:`tiledeblur.plugandplay`.
     mu : float, optional
         Regularization weight, positive. Default: ``DEFAULT_MU[loss]``.
     boundary : {"free", "zero"}, optional
@@ -132,9 +137,9 @@ class SolverSettings:
 
     def __post_init__(self):
         if not isinstance(self.loss, str):
-            raise TypeError(f"loss: expected a str, one of {tuple(LOSSES)}, got {self.loss!r} instead.")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss: expected one of {tuple(LOSSES)}, got {self.loss!r} instead.")
+            raise TypeError(f"loss: expected a str, one of {CHOICES}, got {self.loss!r} instead.")
+        if self.loss not in CHOICES and self.loss not in LOSSES:  # ridge: nlmeans' own steps
+            raise ValueError(f"loss: expected one of {CHOICES}, got {self.loss!r} instead.")
         if self.mu is None:
             object.__setattr__(self, "mu", DEFAULT_MU[self.loss])
         if self.boundary is None:
@@ -151,6 +156,9 @@ class SolverSettings:
         if self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
         object.__setattr__(self, "nonneg", check_flag("nonneg", self.nonneg))
+        if self.nonneg and self.loss == "nlmeans":
+            raise ValueError("nonneg: expected False with loss 'nlmeans', whose denoising steps take no bound, "
+                             "got True instead.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,27 +417,73 @@ def _solve(observed, psf, settings, missing):
                                                         **dict.fromkeys(COUNTS, 0))
     scale = _scale(data if missing is None else data[~missing])
     data = data.astype(np.float64) / scale
-    # The losses are homogeneous in (x, b) but for tv's weight and smoothing, which scale with them.
-    relative = dataclasses.replace(settings, mu=settings.mu / scale, eps=settings.eps / scale) if (
-        settings.loss == "tv") else settings
-    objective = _Objective(data, psf, relative, missing)
-    solution, counts, converged, message = newton_cg(
-        objective, objective.preconditioner.adjoint(objective.operator.rmatvec(data)), relative
-    )
-    restored = objective.preconditioner.apply(solution)
-    if settings.nonneg:
-        restored, bounded_counts, bounded, bounded_message = _nonnegative(objective, restored, data, relative,
-                                                                          lower=-offset / scale)
-        counts.update(bounded_counts)
-        message = bounded_message if converged else message
-        converged = converged and bounded
-    restored = restored[objective.operator.observed_in_unknown] * scale + offset
+    # The losses are homogeneous in (x, b) but for tv's weight and smoothing, which scale with them, and
+    # nlmeans' weight, the square of a noise level.
+    if settings.loss == "tv":
+        relative = dataclasses.replace(settings, mu=settings.mu / scale, eps=settings.eps / scale)
+    else:
+        relative = dataclasses.replace(settings, mu=settings.mu / scale**2) if settings.loss == "nlmeans" else settings
+    if settings.loss == "nlmeans":
+        restored, counts, converged, message = _plug_and_play(data, psf, relative, missing)
+    else:
+        restored, counts, converged, message = _newton(data, psf, relative, missing, lower=-offset / scale)
+    restored = restored * scale + offset
     if settings.nonneg:
         # The bound -offset / scale, mapped back, rounds to about -1e-17 for some offsets (found by a probe:
         # a sqrt display stretch of a sky-subtracted field made them NaN).
         np.maximum(restored, 0.0, out=restored)
     info = SolveInfo(converged=converged, message=message, mu=settings.mu, scale=scale, **counts)
     return restored.astype(observed.dtype), info
+
+
+def _newton(data, psf, settings, missing, *, lower, unknowns=False):
+    """The minimum of ``settings``' loss by Newton-CG, with :func:`newton_cg`'s outcome.
+
+    It is given on the observed pixels, or on all the unknowns with ``unknowns=True``.
+    """
+    objective = _Objective(data, psf, settings, missing)
+    solution, counts, converged, message = newton_cg(
+        objective, objective.preconditioner.adjoint(objective.operator.rmatvec(data)), settings
+    )
+    restored = objective.preconditioner.apply(solution)
+    if settings.nonneg:
+        restored, bounded_counts, bounded, bounded_message = _nonnegative(objective, restored, data, settings,
+                                                                          lower=lower)
+        counts.update(bounded_counts)
+        message = bounded_message if converged else message
+        converged = converged and bounded
+    return (restored if unknowns else restored[objective.operator.observed_in_unknown]), counts, converged, message
+
+
+def _plug_and_play(data, psf, settings, missing):
+    """``nlmeans``' result by :func:`~tiledeblur.plugandplay.plug_and_play`, as :func:`_newton` gives it.
+
+    Each round's solve is the ``ridge`` loss of the change from ``z``, whose
+    observed image is ``b - Az``.
+    """
+    blur = Blur(psf, data.shape, boundary=settings.boundary, missing=missing)
+    counts, outcomes = collections.Counter(dict.fromkeys(COUNTS, 0)), []
+
+    def fit(z, weight):
+        residual = data - blur.matvec(z)
+        step, step_counts, converged, message = _newton(
+            residual, psf, dataclasses.replace(settings, loss="ridge", mu=weight), missing, lower=None,
+            unknowns=True)
+        counts.update(step_counts)
+        outcomes.append((converged, message))
+        return z + step
+
+    # Aᵀb over Aᵀ1, a local mean of the data, starts the same for an image and that image less a constant, as
+    # tiles with their own offsets need; Aᵀb alone fades across the unobserved band by Aᵀ1.
+    reach = blur.rmatvec(np.ones(blur.observed_shape))
+    start = np.divide(blur.rmatvec(data), reach, out=np.zeros(blur.unknown_shape), where=reach > 0)
+    # The unknowns beyond the PSF's reach of a datum are held at zero, a value that depends on the tile's offset:
+    # seen by the denoiser, they left tiles 2e-2 from the whole image's solve beside a missing block (found by a
+    # test).
+    without_data = blur.unobserved if blur.support is None else blur.unobserved | ~blur.support
+    restored = plug_and_play(start, fit, settings.mu, without_data)[blur.observed_in_unknown]
+    unconverged = [message for converged, message in outcomes if not converged]
+    return restored, counts, not unconverged, unconverged[0] if unconverged else outcomes[-1][1]
 
 
 def _scale(data):
@@ -489,7 +543,9 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         generalized cross-validation on the image's sample regions, as
         :func:`tiledeblur.run` does (:mod:`tiledeblur.regularization`; one
         region for an image of up to 256²), and reports it in ``info.mu``;
-        ``None`` takes the loss's fixed default (``DEFAULT_MU``).
+        for ``nlmeans`` it is the noise variance estimated on those regions
+        times ``NOISE_WEIGHT`` (:mod:`tiledeblur.plugandplay`). ``None``
+        takes the loss's fixed default (``DEFAULT_MU``).
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
 

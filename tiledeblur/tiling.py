@@ -101,9 +101,10 @@ def auto_halo(psf, mu, *, eps=None, order=1):
         The regularization weight.
     eps : float, optional
         ``tv``'s smoothing; None for the quadratic losses (see the module notes).
-    order : {1, 2}, optional
+    order : {0, 1, 2}, optional
         The order of the loss's smoothness term (``SMOOTHNESS_ORDER``): 2 for
-        ``laplacian``, whose inverse has ``mu |D|⁴`` for ``mu |D|²``.
+        ``laplacian``, whose inverse has ``mu |D|⁴`` for ``mu |D|²``, and 0
+        for the solves of ``nlmeans``, ``mu`` alone.
 
     Returns
     -------
