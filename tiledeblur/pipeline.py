@@ -656,11 +656,11 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         Pixels read around each tile, at least the PSF radius; ``"auto"``
         follows :func:`tiledeblur.tiling.auto_halo`.
     loss, mu, eps, tol, maxiter, nonneg
-        As :func:`tiledeblur.deconvolve`; only the additive losses
-        ``"laplacian"``, ``"tikhonov"`` and ``"tv"`` are accepted. ``mu="auto"``, the default,
-        chooses one mu per channel for every tile by generalized
-        cross-validation on a fixed sample of regions
-        (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it, a
+        As :func:`tiledeblur.deconvolve`; only the losses that tile,
+        ``"laplacian"``, ``"nlmeans"``, ``"tikhonov"`` and ``"tv"``, are
+        accepted. ``mu="auto"``, the default, chooses one mu per channel for
+        every tile by generalized cross-validation on a fixed sample of
+        regions (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it, a
         tuple of one per channel for an image with channels. A given ``mu``
         is one weight for every channel, or a list of one per channel. Every
         tile uses the ``free`` boundary model, at the image's border and
