@@ -273,6 +273,12 @@ def test_a_client_that_is_not_one_is_closed_or_asynchronous_is_refused(tmp_path)
     assert not (tmp_path / "scan.deblurred.zarr").exists()
 
 
+def _listening(port):
+    """Whether a server accepts connections on ``port`` of 127.0.0.1."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.mark.parametrize("n_workers", [1, 0], ids=["while tiles run", "before the first worker"])
 def test_a_lost_scheduler_is_one_line_and_the_written_tiles_stay(tmp_path, n_workers):
     """The user's scheduler dies mid-run: a KeyError's traceback after 30 s before; before the first tile, dask's own
@@ -285,6 +291,10 @@ def test_a_lost_scheduler_is_one_line_and_the_written_tiles_stay(tmp_path, n_wor
     dask_command = Path(sys.executable).with_name("dask")
     scheduler = subprocess.Popen([dask_command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                   "--dashboard-address", "127.0.0.1:0"], stderr=subprocess.DEVNULL)
+    # Under load the scheduler took longer to listen than the run took to connect, which it refuses at once.
+    deadline = time.monotonic() + 60
+    while not _listening(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
     workers = [subprocess.Popen([dask_command, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--host",
                                  "127.0.0.1", "--dashboard-address", "127.0.0.1:0"], stderr=subprocess.DEVNULL)
                for _ in range(n_workers)]
