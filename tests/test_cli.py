@@ -164,6 +164,14 @@ def test_plan_nlmeans_reads_its_first_solve_s_halo_and_weighs_the_noise(scan):
     assert float(re.search(r"mu ([\d.e-]+);", result.stdout).group(1)) == pytest.approx(3e-5, rel=0.15)
 
 
+def test_plan_auto_prints_the_loss_that_deconvolve_chooses(scan):
+    """``--loss auto`` names its choice, the one that ``deconvolve`` makes on the same image, with its mu."""
+    result = _tiledeblur("plan", scan, "--psf", "gaussian:13,1,3", "--tile", "64", "--loss", "auto")
+    assert result.returncode == 0, result.stderr
+    info = deconvolve(zarr.open_array(scan, mode="r")[...], gaussian_psf(13, (1, 3)), loss="auto", return_info=True)[1]
+    assert f"; loss {info.loss}; mu {info.mu:.3g}; " in result.stdout
+
+
 def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
     """plan refused run's output options, so a run's command line did not plan with plan in its place (a probe)."""
     options = ["--psf", "gaussian:13,1,3", "--tile", "64", "--out", tmp_path / "out.zarr", "--tol", "1e-3",

@@ -46,7 +46,7 @@ CASES = [
     ({"halo": 3}, ValueError, "halo: expected at least the PSF radius, 6 px, got 3"),
     ({"loss": "article"}, ValueError, "loss: expected one of .* for tiles, got 'article'"),
     ({"loss": "TV"}, ValueError,
-     r"loss: expected one of \('laplacian', 'nlmeans', 'tikhonov', 'tv'\) for tiles, got 'TV' instead\.$"),
+     r"loss: expected one of \('auto', 'laplacian', 'nlmeans', 'tikhonov', 'tv'\) for tiles, got 'TV' instead\.$"),
     ({"out_dtype": "int8"}, ValueError, "out_dtype: expected one of"),
     ({"out_dtype": np.dtype("float32")}, TypeError, r"out_dtype: expected one of .*, got dtype\('float32'\)"),
     ({"loss": ["tv"]}, TypeError, r"loss: expected one of .*, got \['tv'\] instead"),

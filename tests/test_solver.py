@@ -111,7 +111,8 @@ def test_settings_defaults_per_loss():
     ("kwargs", "error", "match"),
     [
         ({"loss": "l1"}, ValueError,
-         r"loss: expected one of \('laplacian', 'nlmeans', 'tikhonov', 'tv', 'article'\), got 'l1'"),
+         (r"loss: expected one of \('laplacian', 'nlmeans', 'tikhonov', 'tv', 'article'\) \(or 'auto', for "
+         r"deconvolve and run to choose\), got 'l1'")),
         ({"loss": "nlmeans", "nonneg": True}, ValueError, "nonneg: expected False with loss 'nlmeans'"),
         ({"mu": -1.0}, ValueError, "mu: expected a positive finite number, got -1.0"),
         # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).

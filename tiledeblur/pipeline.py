@@ -64,6 +64,7 @@ from .resume import (
     resumed_tile,
     run_identity,
 )
+from .selection import CANDIDATES, SAMPLES
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
 from .tiling import TilePlan
 
@@ -108,6 +109,8 @@ class RunReport:
     mu : float or tuple of float
         The weight of an image without channels; for one with channels, a
         tuple of each channel's.
+    loss : str
+        The loss solved: the one given, or the one that ``loss="auto"`` chose.
     tiles_computed, tiles_skipped : int
         Tiles solved by this call, and tiles that an earlier run had finished.
     seconds : float
@@ -119,6 +122,7 @@ class RunReport:
     output: str
     plan: TilePlan
     mu: float | tuple
+    loss: str
     tiles_computed: int
     tiles_skipped: int
     seconds: float
@@ -658,7 +662,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     loss, mu, eps, tol, maxiter, nonneg
         As :func:`tiledeblur.deconvolve`; only the losses that tile,
         ``"laplacian"``, ``"nlmeans"``, ``"tikhonov"`` and ``"tv"``, are
-        accepted. ``mu="auto"``, the default, chooses one mu per channel for
+        accepted, and ``"auto"``, which chooses ``laplacian`` or ``nlmeans``
+        once for every tile (:mod:`tiledeblur.selection`); ``RunReport.loss``
+        reports the choice. ``mu="auto"``, the default, chooses one mu per channel for
         every tile by generalized cross-validation on a fixed sample of
         regions (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it, a
         tuple of one per channel for an image with channels. A given ``mu``
@@ -746,6 +752,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             _wait_for_a_worker(active, progress=progress)
             check_worker_versions(active, name="client" if client is not None else "address")
         memory_limit, workers = worker_resources(active, n_workers)
+        if isinstance(loss, str) and loss == "auto":
+            _tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose "
+                  "between them (some seconds per region and channel)", progress=progress)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg,
@@ -775,7 +784,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
                 if look or not resume:
                     raise
     return RunReport(
-        output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu,
+        output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu, loss=prepared.plan.loss,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
         channel_axis=prepared.job.channel_axis,
     )

@@ -26,7 +26,8 @@ from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyram
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings
+from .selection import CANDIDATES, check_request, choose_loss
+from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
 from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes, weights_text
 
 __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
@@ -434,13 +435,17 @@ class Prepared:
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
              maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, ome=None, missing_value=None):
     """Validate every argument and plan the tiles; opens the input read-only."""
-    for name, value, choices in (("loss", loss, ADDITIVE_LOSSES), ("out_dtype", out_dtype, OUT_DTYPES)):
+    losses = ("auto", *ADDITIVE_LOSSES)
+    for name, value, choices in (("loss", loss, losses), ("out_dtype", out_dtype, OUT_DTYPES)):
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
             raise TypeError(f"{name}: expected one of {choices}, a str, got {value!r} instead.")
-    if loss not in ADDITIVE_LOSSES:
+    if loss not in losses:
         why = ("; the article's loss weights each tile differently, so its tiles would not join (see "
                "tiledeblur.objectives)") if loss == "article" else ""
-        raise ValueError(f"loss: expected one of {ADDITIVE_LOSSES} for tiles, got {loss!r} instead{why}.")
+        raise ValueError(f"loss: expected one of {losses} for tiles, got {loss!r} instead{why}.")
+    choosing = loss == "auto"
+    if choosing:
+        check_request(mu, nonneg)
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     if storage_options is not None and not isinstance(storage_options, dict):
@@ -449,8 +454,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         channel_axis = check_int("channel_axis", channel_axis, expected="None or an int")
     automatic = is_auto(mu)
     given = None if automatic else _check_mu(mu)
-    shared = SolverSettings(loss=loss, mu=None if isinstance(given, tuple) else given, boundary="free", eps=eps,
-                            tol=tol, maxiter=maxiter, nonneg=nonneg)
+    shared = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if isinstance(given, tuple) else given,
+                            boundary="free", eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)
     found = find_multiscale(source)
     if found is not None and len(found.axes) != array.ndim:
@@ -468,8 +473,12 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
-    if automatic:
-        mus = estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3)
+    if automatic:  # as loss="auto" asks
+        if choosing:
+            loss, mus = choose_loss(read_sample, shape, psfs, shared, solve, stacklevel=3)
+            shared = dataclasses.replace(shared, loss=loss)
+        else:
+            mus = estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3)
         _warn_if_lossy(array, mus)
     else:
         mus = _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
@@ -486,7 +495,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu)
+                         mu=job.mu, loss=shared.loss)
     if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
         warnings.warn(
             f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {min(mus):.3g} "
@@ -603,7 +612,7 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     >>> _ = zarr.create_array(scan, data=data.camera(), chunks=(256, 256))
     >>> tiles = plan(scan, gaussian_psf(5, 1.0), tile=256, mu=0.01)
     >>> print(tiles.describe())  # doctest: +NORMALIZE_WHITESPACE
-    image 512 x 512 px; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
+    image 512 x 512 px; loss laplacian; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
     halo 15 px (work per pixel x1.15); about 202 MiB per worker thread
     """
     if memory_limit is not None:

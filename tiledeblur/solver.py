@@ -55,6 +55,7 @@ from .plugandplay import plug_and_play
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
 from .regularization import estimate_image_mu, is_auto, value_reach, warn_if_off_scale
+from .selection import CANDIDATES, check_request, choose_loss
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
 
@@ -139,7 +140,8 @@ class SolverSettings:
         if not isinstance(self.loss, str):
             raise TypeError(f"loss: expected a str, one of {CHOICES}, got {self.loss!r} instead.")
         if self.loss not in CHOICES and self.loss not in LOSSES:  # ridge: nlmeans' own steps
-            raise ValueError(f"loss: expected one of {CHOICES}, got {self.loss!r} instead.")
+            raise ValueError(f"loss: expected one of {CHOICES} (or 'auto', for deconvolve and run to choose), "
+                             f"got {self.loss!r} instead.")
         if self.mu is None:
             object.__setattr__(self, "mu", DEFAULT_MU[self.loss])
         if self.boundary is None:
@@ -178,6 +180,8 @@ class SolveInfo:
         scipy's word on how it ended.
     mu : float
         The weight solved with: the one given, or the one that ``mu="auto"`` chose.
+    loss : str
+        The loss solved: the one given, or the one that ``loss="auto"`` chose.
     scale : float
         The scale of the image solved, which ``tol`` is relative to: its
         range but for its brightest pixels (see :func:`solve`).
@@ -190,6 +194,7 @@ class SolveInfo:
     converged: bool
     message: str
     mu: float
+    loss: str
     scale: float = 1.0
 
 
@@ -368,7 +373,7 @@ def solve(observed, psf, settings):
         return _solve(observed, psf, settings, None)
     if missing.all():
         return observed.copy(), SolveInfo(converged=True, message="every pixel is missing (NaN)", mu=settings.mu,
-                                          **dict.fromkeys(COUNTS, 0))
+                                          loss=settings.loss, **dict.fromkeys(COUNTS, 0))
     restored, info = _solve(np.where(missing, 0, observed), psf, settings, missing)
     restored[missing] = np.nan
     return restored, info
@@ -414,6 +419,7 @@ def _solve(observed, psf, settings, missing):
         message = "the image is zero" if offset == 0 else "the image is flat"
         level = max(offset, 0.0) if settings.nonneg else offset
         return np.full_like(observed, level), SolveInfo(converged=True, message=message, mu=settings.mu,
+                                                        loss=settings.loss,
                                                         **dict.fromkeys(COUNTS, 0))
     scale = _scale(data if missing is None else data[~missing])
     data = data.astype(np.float64) / scale
@@ -432,7 +438,8 @@ def _solve(observed, psf, settings, missing):
         # The bound -offset / scale, mapped back, rounds to about -1e-17 for some offsets (found by a probe:
         # a sqrt display stretch of a sky-subtracted field made them NaN).
         np.maximum(restored, 0.0, out=restored)
-    info = SolveInfo(converged=converged, message=message, mu=settings.mu, scale=scale, **counts)
+    info = SolveInfo(converged=converged, message=message, mu=settings.mu, loss=settings.loss, scale=scale,
+                     **counts)
     return restored.astype(observed.dtype), info
 
 
@@ -536,7 +543,12 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         marks a missing pixel, which the result keeps (see :func:`solve`).
     psf : (P, Q) array_like
         The point spread function, odd-sized; normalized to sum 1 if it is not.
-    loss, boundary, eps, tol, maxiter, nonneg
+    loss : {"laplacian", "nlmeans", "tikhonov", "tv", "article", "auto"}, optional
+        See :class:`SolverSettings`; ``"auto"`` solves ``laplacian`` or
+        ``nlmeans``, whichever an estimate of its error on the image's
+        sample regions favours (:mod:`tiledeblur.selection`), with
+        ``mu="auto"`` and without ``nonneg``, and reports it in ``info.loss``.
+    boundary, eps, tol, maxiter, nonneg
         See :class:`SolverSettings`.
     mu : "auto", float or None, optional
         The regularization weight. ``"auto"`` (the default) chooses it by
@@ -572,21 +584,27 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     """
     observed = check_image(image)
     return_info = check_flag("return_info", return_info)
-    automatic = is_auto(mu)
+    automatic, choosing = is_auto(mu), is_auto(loss)
     if isinstance(mu, str) and not automatic:
         raise TypeError(f"mu: expected 'auto', a number or None, got {mu!r} instead.")
-    settings = SolverSettings(loss=loss, mu=None if automatic else mu, boundary=boundary, eps=eps, tol=tol,
-                              maxiter=maxiter, nonneg=nonneg)
+    if choosing:
+        check_request(mu, nonneg)
+    settings = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if automatic else mu,
+                              boundary=boundary, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg)
     psf = check_psf(psf)
     if any(n < p for n, p in zip(observed.shape, psf.shape)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
         # image with a 13 x 13 PSF came out between -748 and 804 under tv).
         raise ValueError(f"image: expected at least the PSF's {psf.shape[0]} x {psf.shape[1]} px, got shape "
                          f"{observed.shape} instead.")
-    if automatic:
+    read_region = lambda yx: observed[yx][None]
+    if choosing:
+        loss, (mu,) = choose_loss(read_region, observed.shape, [psf], settings, solve, stacklevel=2)
+        settings = dataclasses.replace(settings, loss=loss, mu=mu)
+    elif automatic:
         # As run() chooses it, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
-        (mu,) = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], settings.loss, stacklevel=2)
+        (mu,) = estimate_image_mu(read_region, observed.shape, [psf], settings.loss, stacklevel=2)
         settings = dataclasses.replace(settings, mu=mu)
     elif loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)

@@ -237,6 +237,8 @@ class TilePlan:
     #: The solves' regularization weight, or a tuple of each channel's, which the automatic halo follows; for
     #: :meth:`describe`.
     mu: float | tuple | None = None
+    #: The loss solved, as ``loss="auto"`` may choose it; for :meth:`describe`.
+    loss: str | None = None
 
     @property
     def grid(self):
@@ -324,13 +326,14 @@ class TilePlan:
         """
         channels = f", {self.channels} channels" if self.channels > 1 else ""
         mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
+        loss = f"loss {self.loss}; " if self.loss is not None else ""
         rows, cols = (min(self.tile, n) for n in self.shape)
         size = f"{rows} px" if rows == cols else f"{rows} x {cols} px"
         # A halo as long as the image is how a caller asks for the whole-image solve in every tile (found by a
         # probe: 1e9 px was printed as if it were read).
         clipped = "clipped to the image; " if self.halo >= max(self.shape) else ""
         return (
-            f"image {self.shape[0]} x {self.shape[1]} px{channels}; {mu}"
+            f"image {self.shape[0]} x {self.shape[1]} px{channels}; {loss}{mu}"
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {size}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "

@@ -1,0 +1,187 @@
+"""``loss="auto"``: ``laplacian`` or ``nlmeans``, whichever an estimate of its error favours, for a whole image.
+
+``nlmeans`` restores photographs, repeating texture and motion blur 1 to 5 dB better
+than ``laplacian``, and loses 2 to 6 dB on nearly flat images (a cell in
+saline) and up to 0.5 dB on textures without repeats (grass, gravel), where
+its patches find no like ones (``benchmarks/bench_quality.py``). Which one
+suits an image can be estimated from the image itself.
+
+The estimate
+------------
+The truth is unknown, but the blurred truth ``Ax`` is the data less the
+noise, so the error of the data that a restoration predicts, ``||Ax̂ - Ax||²``,
+has an unbiased estimate (Stein, 1981):
+
+    ||Ax̂ - b||² - n σ² + 2 σ² div_b(Ax̂)
+
+over ``n`` pixels, with the noise level ``σ`` that generalized
+cross-validation estimates (:func:`tiledeblur.regularization.estimate_image_mu`)
+and the divergence by one restoration of the data perturbed by white noise
+``δ`` (Ramani, Blu and Unser, 2008): ``div ≈ δᵀ(Ax̂(b + δ) - Ax̂(b)) / ||δ||²``
+in expectation, with ``δ`` of ``PERTURBATION`` times ``σ``. Each loss is
+solved on up to ``SAMPLES`` of the regions that ``mu="auto"`` samples, at the
+weight that ``mu="auto"`` gives it, and scored on the pixels whose PSF lies
+within the region.
+
+The choice
+----------
+The estimate weighs each frequency by the PSF's response, so it sees little
+of the fine detail that the blur nearly erased, which is where ``nlmeans``
+gains: ``nlmeans`` is chosen unless its estimate exceeds ``laplacian``'s by
+more than ``NLMEANS_ALLOWANCE`` (0.25 dB). On the 72 cases of
+``bench_quality`` (256² crops; a scratch study with the noise that GCV
+estimates) the estimate of the two errors' ratio came within 0.4 dB of the
+true one in 68 (at most 0.64 dB off). Choosing by it would have won 51 of
+the cases with no allowance (median +0.31 dB, worst -0.53 dB), 53 with
+0.25 dB (+0.72 dB, the same worst), and 56 with 0.5 dB (+0.97 dB), which
+chose ``nlmeans`` for a ``cell`` case it lost by 3 dB: 0.25 dB is the
+largest allowance that kept the worst case. ``python benchmarks/bench_quality.py --loss auto`` then measured
+57 cases won on the interior by a median +0.97 dB, the worst -0.52 dB, with
+``nlmeans`` chosen for 41 (every ``camera``, ``astronaut``, ``coins`` and
+``brick`` case, and 5 of ``moon``'s) and ``laplacian`` for every ``cell``,
+``grass`` and ``gravel`` case (``nlmeans`` alone: 50, +0.82 dB, worst
+-6.18 dB; ``laplacian``: 38, +0.00 dB, worst -0.53 dB).
+
+The comparison costs two solves of each loss per region and channel, about
+5 s per 256² region on one core (the benchmark's 256² cases took 3 to 9 s
+in all, the final solve included), once per image.
+"""
+
+import dataclasses
+import functools
+import warnings
+
+import numpy as np
+import scipy.signal
+
+from .plugandplay import NOISE_WEIGHT
+from .psf import psf_radius
+from .regularization import MuWarning, estimate_image_mu, is_auto, sample_regions
+
+__all__ = ["CANDIDATES", "NLMEANS_ALLOWANCE", "SAMPLES", "check_request", "choose_loss", "prediction_risk"]
+
+#: The losses that ``"auto"`` chooses between, the first where it cannot compare them.
+CANDIDATES = ("laplacian", "nlmeans")
+#: How much larger ``nlmeans``' estimated error may be than ``laplacian``'s for it to be chosen (0.25 dB).
+NLMEANS_ALLOWANCE = 10**0.025
+#: The regions compared, on a 2 x 2 grid of :func:`~tiledeblur.regularization.sample_regions`.
+SAMPLES = 4
+#: The perturbation of the data for the divergence, in units of the noise, and its seed.
+PERTURBATION = 0.1
+SEED = 0
+
+
+def prediction_risk(observed, psf, noise, restore):
+    """Stein's unbiased estimate of the mean square error of the blurred restoration against the blurred truth.
+
+    Parameters
+    ----------
+    observed : (M, N) ndarray of float
+        The blurred, noisy image, without missing pixels.
+    psf : (P, Q) ndarray
+        Its normalized PSF.
+    noise : float
+        The standard deviation of its noise, positive.
+    restore : callable
+        ``restore(image)`` returns a restoration of ``image``'s shape.
+
+    Returns
+    -------
+    risk : float
+        Per pixel, over the pixels whose PSF lies within the image.
+
+    Examples
+    --------
+    Taking the data for the restoration predicts the blurred truth with the
+    blurred noise, whose variance is the noise's times the sum of the PSF's
+    squares, a ninth for a 3 x 3 box:
+
+    >>> psf = np.ones((3, 3)) / 9
+    >>> observed = np.random.default_rng(1).normal(0, 0.1, (400, 400))
+    >>> round(prediction_risk(observed, psf, 0.1, lambda image: image) / (0.1**2 / 9), 1)
+    1.0
+    """
+    inner = tuple(slice(r, n - r) for r, n in zip(psf_radius(psf), observed.shape))
+    perturbation = PERTURBATION * noise * np.random.default_rng(SEED).standard_normal(observed.shape)
+    predicted = scipy.signal.fftconvolve(restore(observed), psf, mode="valid")
+    moved = scipy.signal.fftconvolve(restore(observed + perturbation), psf, mode="valid") - predicted
+    residual = predicted - observed[inner]
+    divergence = np.sum(perturbation[inner] * moved) / (PERTURBATION * noise) ** 2
+    return float((np.sum(residual**2) + 2 * noise**2 * divergence) / residual.size - noise**2)
+
+
+def check_request(mu, nonneg):
+    """Refuse what ``loss="auto"`` cannot take: a given ``mu``, or ``nonneg=True``, which ``nlmeans`` cannot bound.
+
+    ``mu`` means another thing to each loss (a smoothness weight, a noise
+    variance), so only ``"auto"`` serves both.
+
+    Examples
+    --------
+    >>> check_request("auto", False)
+    >>> check_request(0.01, False)
+    Traceback (most recent call last):
+    ...
+    ValueError: mu: expected 'auto' with loss 'auto', whose losses weigh mu on different scales, got 0.01 instead.
+    """
+    if not is_auto(mu):
+        raise ValueError(f"mu: expected 'auto' with loss 'auto', whose losses weigh mu on different scales, "
+                         f"got {mu!r} instead.")
+    if nonneg is True:
+        raise ValueError("nonneg: expected False with loss 'auto', which may choose 'nlmeans', whose denoising "
+                         "steps take no bound, got True instead.")
+
+
+def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
+    """The loss of :data:`CANDIDATES` for a whole image, and its ``mu="auto"`` weights.
+
+    ``read_region`` and ``psfs`` are those of
+    :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
+    channel is restored by ``solve(region, psf, settings)``, with
+    ``settings`` of each loss and weight in turn (its other fields, such as
+    ``tol``, stay). Regions with missing pixels or without content are left
+    out; where none is left, it is :data:`CANDIDATES`' first, with a
+    :class:`MuWarning`.
+
+    Returns
+    -------
+    loss : str
+    mus : tuple of float
+        One weight per channel.
+
+    Examples
+    --------
+    >>> from tiledeblur import gaussian_psf
+    >>> from tiledeblur.solver import SolverSettings, solve
+    >>> flat = np.full((64, 64), 0.5) + np.random.default_rng(0).normal(0, 0.01, (64, 64))
+    >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve)[0]
+    'laplacian'
+    """
+    mus = {loss: estimate_image_mu(read_region, shape, psfs, loss, stacklevel=stacklevel + 1) for loss in CANDIDATES}
+    # Relative to each channel's noise variance, so that each channel counts alike whatever its scale.
+    risks = dict.fromkeys(CANDIDATES, 0.0)
+    compared = 0
+    for yx in sample_regions(shape, SAMPLES):
+        for channel, (region, psf) in enumerate(zip(read_region(yx), psfs)):
+            variance = mus["nlmeans"][channel] / NOISE_WEIGHT
+            if np.isnan(region).any() or not np.ptp(region):
+                continue
+            for loss in CANDIDATES:
+                own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel])
+                risk = prediction_risk(region, psf, np.sqrt(variance), functools.partial(_restored, solve, psf, own))
+                risks[loss] += risk / variance
+            compared += 1
+    if not compared:
+        warnings.warn(
+            f"loss: 'auto' found no region to compare its losses on among its {SAMPLES} samples (each missed "
+            f"pixels or was constant); it used {CANDIDATES[0]}.", MuWarning, stacklevel=stacklevel + 1,
+        )
+        chosen = CANDIDATES[0]
+    else:
+        chosen = "nlmeans" if risks["nlmeans"] <= NLMEANS_ALLOWANCE * risks["laplacian"] else "laplacian"
+    return chosen, mus[chosen]
+
+
+def _restored(solve, psf, settings, image):
+    """The image that ``solve(image, psf, settings)`` restores, without its info."""
+    return solve(image, psf, settings)[0]
