@@ -1,12 +1,14 @@
 """``loss="auto"``: the estimate of each loss's error, and the choice it makes for ``deconvolve`` and ``run``."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.signal
 import zarr
 from skimage import data
 
-from tiledeblur import deconvolve, plan, run
+from tiledeblur import MuWarning, deconvolve, plan, run
 from tiledeblur.operators import Blur
 from tiledeblur.selection import prediction_risk
 
@@ -49,6 +51,19 @@ def test_auto_chooses_laplacian_on_a_flat_cell_and_nlmeans_on_a_photograph(artic
     assert np.array_equal(restored, deconvolve(cell, article_psf, loss="laplacian"))
     assert deconvolve(_case(data.camera(), article_psf, 0.01)[1], article_psf, loss="auto",
                       return_info=True)[1].loss == "nlmeans"
+
+
+def test_auto_compares_around_missing_pixels(article_psf):
+    """Bad pixels scattered over the image (NaN) leave it no region without them: it scores the pixels they spare.
+
+    Before, it compared no region and fell back to ``laplacian``, with a warning.
+    """
+    _, camera = _case(data.camera(), article_psf, 0.01)
+    camera[np.random.default_rng(4).random(camera.shape) < 0.002] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        restored, info = deconvolve(camera, article_psf, loss="auto", return_info=True)
+    assert info.loss == "nlmeans" and np.array_equal(np.isnan(restored), np.isnan(camera))
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -89,8 +89,8 @@ from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 
-__all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "periodic_spectrum",
-           "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
+__all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "is_informative",
+           "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 1, 121)
@@ -302,7 +302,7 @@ def sample_regions(shape, count=MAX_SAMPLES):
     ]
 
 
-def _informative(region):
+def is_informative(region):
     """Whether a region has something to cross-validate: at most ``MAX_MISSING_SHARE`` missing, and not flat."""
     present = region[~np.isnan(region)]
     return present.size >= (1 - MAX_MISSING_SHARE) * region.size and np.ptp(present) > 0
@@ -359,7 +359,7 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     for yx in regions:
         for channel, psf, own in zip(read_region(yx), psfs, by_channel):
             reaches.append(value_reach(channel))
-            if _informative(channel):
+            if is_informative(channel):
                 weight, content, noise = _gcv(channel, psf, order)
                 own.append(noise if noise_only else (weight, content))
     warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
@@ -447,7 +447,7 @@ def _unless_bright_sources_set(weight, read_region, regions, psfs, channel, *, o
 
     See the module notes. The pixels above the ``100 - BRIGHT_PERCENT``-th
     percentile of a region, grown by the PSF's footprint, become missing
-    pixels; a region that then misses too many (see :func:`_informative`) is
+    pixels; a region that then misses too many (see :func:`is_informative`) is
     left out. The regions are read again: rarely, where keeping them all
     from the first pass would hold up to 96 MB of an RGB scan's regions for
     every image.
@@ -455,14 +455,14 @@ def _unless_bright_sources_set(weight, read_region, regions, psfs, channel, *, o
     choices, psf = [], psfs[channel]
     for yx in regions:
         region = read_region(yx)[channel]
-        if not _informative(region):
+        if not is_informative(region):
             continue
         # Strictly above: a white page or saturated plateau at the largest value is no compact source (found
         # by a test: a sharp picture with white margins chose 0.141 without them, where its own was 1e-5).
         bright = region > np.nanpercentile(region, 100 - BRIGHT_PERCENT)
         without = np.where(scipy.ndimage.binary_dilation(bright, structure=np.ones(psf.shape, dtype=bool)),
                            np.nan, region)
-        if _informative(without):
+        if is_informative(without):
             # Counted alike: the stars' holes leave less of their regions to measure (counted by their content,
             # 20 stars on a galaxy field gave 0.32 times the field's own weight, against 0.4).
             choices.append((gcv_mu(without, psf, order=order), 1.0))

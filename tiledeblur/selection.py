@@ -21,7 +21,8 @@ and the divergence by one restoration of the data perturbed by white noise
 in expectation, with ``δ`` of ``PERTURBATION`` times ``σ``. Each loss is
 solved on up to ``SAMPLES`` of the regions that ``mu="auto"`` samples, at the
 weight that ``mu="auto"`` gives it, and scored on the pixels whose PSF lies
-within the region.
+within the region and covers no missing pixel (NaN; a restoration holds
+none there).
 
 The choice
 ----------
@@ -56,7 +57,7 @@ import scipy.signal
 
 from .plugandplay import NOISE_WEIGHT
 from .psf import psf_radius
-from .regularization import MuWarning, estimate_image_mu, is_auto, sample_regions
+from .regularization import MAX_MISSING_SHARE, MuWarning, estimate_image_mu, is_auto, is_informative, sample_regions
 
 __all__ = ["CANDIDATES", "NLMEANS_ALLOWANCE", "SAMPLES", "check_request", "choose_loss", "prediction_risk"]
 
@@ -77,7 +78,7 @@ def prediction_risk(observed, psf, noise, restore):
     Parameters
     ----------
     observed : (M, N) ndarray of float
-        The blurred, noisy image, without missing pixels.
+        The blurred, noisy image; NaN marks a missing pixel.
     psf : (P, Q) ndarray
         Its normalized PSF.
     noise : float
@@ -88,7 +89,8 @@ def prediction_risk(observed, psf, noise, restore):
     Returns
     -------
     risk : float
-        Per pixel, over the pixels whose PSF lies within the image.
+        Per pixel, over the pixels whose PSF lies within the image and
+        covers no missing pixel, which the restoration holds no value for.
 
     Examples
     --------
@@ -102,11 +104,16 @@ def prediction_risk(observed, psf, noise, restore):
     1.0
     """
     inner = tuple(slice(r, n - r) for r, n in zip(psf_radius(psf), observed.shape))
+    scored = scipy.signal.fftconvolve(np.isnan(observed), np.ones(psf.shape), mode="valid") < 0.5
     perturbation = PERTURBATION * noise * np.random.default_rng(SEED).standard_normal(observed.shape)
-    predicted = scipy.signal.fftconvolve(restore(observed), psf, mode="valid")
-    moved = scipy.signal.fftconvolve(restore(observed + perturbation), psf, mode="valid") - predicted
-    residual = predicted - observed[inner]
-    divergence = np.sum(perturbation[inner] * moved) / (PERTURBATION * noise) ** 2
+
+    def predict(image):
+        return scipy.signal.fftconvolve(np.nan_to_num(restore(image)), psf, mode="valid")[scored]
+
+    predicted = predict(observed)
+    moved = predict(observed + perturbation) - predicted
+    residual = predicted - observed[inner][scored]
+    divergence = np.sum(perturbation[inner][scored] * moved) / (PERTURBATION * noise) ** 2
     return float((np.sum(residual**2) + 2 * noise**2 * divergence) / residual.size - noise**2)
 
 
@@ -139,9 +146,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
     channel is restored by ``solve(region, psf, settings)``, with
     ``settings`` of each loss and weight in turn (its other fields, such as
-    ``tol``, stay). Regions with missing pixels or without content are left
-    out; where none is left, it is :data:`CANDIDATES`' first, with a
-    :class:`MuWarning`.
+    ``tol``, stay). Regions that ``mu="auto"`` leaves out (flat, or missing
+    too many pixels) are left out; where none is left, it is
+    :data:`CANDIDATES`' first, with a :class:`MuWarning`.
 
     Returns
     -------
@@ -164,7 +171,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
     for yx in sample_regions(shape, SAMPLES):
         for channel, (region, psf) in enumerate(zip(read_region(yx), psfs)):
             variance = mus["nlmeans"][channel] / NOISE_WEIGHT
-            if np.isnan(region).any() or not np.ptp(region):
+            if not is_informative(region):
                 continue
             for loss in CANDIDATES:
                 own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel])
@@ -173,8 +180,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
             compared += 1
     if not compared:
         warnings.warn(
-            f"loss: 'auto' found no region to compare its losses on among its {SAMPLES} samples (each missed "
-            f"pixels or was constant); it used {CANDIDATES[0]}.", MuWarning, stacklevel=stacklevel + 1,
+            f"loss: 'auto' found no region to compare its losses on among its {SAMPLES} samples (each was "
+            f"constant or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {CANDIDATES[0]}.", MuWarning, stacklevel=stacklevel + 1,
         )
         chosen = CANDIDATES[0]
     else:
