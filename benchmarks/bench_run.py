@@ -252,8 +252,11 @@ def count_convergence_warnings(caught):
     return count
 
 
-def measure(scan, output, workers, psf, tile):
-    """Run ``tiledeblur.run`` on a fresh local cluster of ``workers`` processes; return a Measurement."""
+def measure(scan, output, workers, psf, tile, loss):
+    """Run ``tiledeblur.run`` on a fresh local cluster of ``workers`` processes; return a Measurement.
+
+    ``loss`` is passed on unless it is None, which leaves the library's default.
+    """
     with local_cluster(workers, dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         pids = client.run(os.getpid)
         worker_pids = [pids[address] for address in sorted(pids)]
@@ -261,7 +264,8 @@ def measure(scan, output, workers, psf, tile):
               warnings.catch_warnings(record=True) as caught):
             warnings.simplefilter("always")
             cpu_before, started = cpu_seconds(worker_pids), time.perf_counter()
-            report = tiledeblur.run(scan, psf, output=output, tile=tile, client=client, progress=False)
+            report = tiledeblur.run(scan, psf, output=output, tile=tile, client=client, progress=False,
+                                    **({} if loss is None else {"loss": loss}))
             seconds = time.perf_counter() - started
             cpu_used = [after - before for before, after in zip(cpu_before, cpu_seconds(worker_pids))]
     compute_seconds, tasks = tile_compute_seconds(stream.data)
@@ -375,6 +379,8 @@ def parse_arguments(argv):
                         help="worker counts, comma-separated, one fresh cluster each (default: 1,2)")
     parser.add_argument("--rounds", type=positive_int, default=3,
                         help="alternating rounds over the worker counts; medians are reported (default: 3)")
+    parser.add_argument("--loss", default=None,
+                        help="the loss passed to run(), such as nlmeans (default: none passed, the library's default)")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with the scan and outputs")
     return parser.parse_args(argv)
@@ -397,7 +403,7 @@ def main(argv=None):
             rounds.append([])
             for workers in options.workers:
                 output = folder / f"out-{workers}-workers.zarr"
-                rounds[-1].append(measure(scan, output, workers, psf, options.tile))
+                rounds[-1].append(measure(scan, output, workers, psf, options.tile, options.loss))
                 shutil.rmtree(output)  # a gigapixel output takes 4 GB
                 print(f"round {round_number}, {workers} worker(s): done after {time.perf_counter() - started:.0f} s",
                       file=sys.stderr)
@@ -416,8 +422,11 @@ def main(argv=None):
         (f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the gray astronaut "
         f"mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
         f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)"),
-        (f"- run(): defaults but `tile={options.tile}`, `progress=False`, a fresh `local_cluster` per row "
-        f"(one thread per worker process, `WORKER_MALLOC` and `CLUSTER_CONFIG`); mu {rounds[0][0].report.mu:g}"),
+        (f"- run(): defaults but `tile={options.tile}`"
+        f"{'' if options.loss is None else f', `loss={options.loss!r}`'}, `progress=False`, a fresh "
+        f"`local_cluster` per row (one thread per worker process, `WORKER_MALLOC` and `CLUSTER_CONFIG`); "
+        f"loss {rounds[0][0].report.loss}, mu {rounds[0][0].report.mu:g}"),
+        f"- Plan: {rounds[0][0].report.plan.describe()}",
         f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(rounds),
