@@ -1,10 +1,11 @@
 """``loss="auto"``: ``laplacian`` or ``nlmeans``, whichever an estimate of its error favours, for a whole image.
 
-``nlmeans`` restores photographs, repeating texture and motion blur 1 to 5 dB better
-than ``laplacian``, and loses 2 to 6 dB on nearly flat images (a cell in
-saline) and up to 0.5 dB on textures without repeats (grass, gravel), where
-its patches find no like ones (``benchmarks/bench_quality.py``). Which one
-suits an image can be estimated from the image itself.
+``nlmeans`` restores photographs, repeating texture and motion blur 1 to 5
+dB better than ``laplacian``, and loses 2 to 6 dB on nearly flat images (a
+cell in saline) and up to 0.5 dB on textures without repeats (grass,
+gravel), where its patches find no like ones
+(``benchmarks/bench_quality.py``). Which one suits an image can be
+estimated from the image itself.
 
 The estimate
 ------------
@@ -36,8 +37,9 @@ true one in 68 (at most 0.64 dB off). Choosing by it would have won 51 of
 the cases with no allowance (median +0.31 dB, worst -0.53 dB), 53 with
 0.25 dB (+0.72 dB, the same worst), and 56 with 0.5 dB (+0.97 dB), which
 chose ``nlmeans`` for a ``cell`` case it lost by 3 dB: 0.25 dB is the
-largest allowance that kept the worst case. ``python benchmarks/bench_quality.py --loss auto`` then measured
-57 cases won on the interior by a median +0.97 dB, the worst -0.52 dB, with
+largest allowance that kept the worst case. ``python
+benchmarks/bench_quality.py --loss auto`` then measured 57 cases won on
+the interior by a median +0.97 dB, the worst -0.52 dB, with
 ``nlmeans`` chosen for 41 (every ``camera``, ``astronaut``, ``coins`` and
 ``brick`` case, and 5 of ``moon``'s) and ``laplacian`` for every ``cell``,
 ``grass`` and ``gravel`` case (``nlmeans`` alone: 50, +0.82 dB, worst
@@ -170,9 +172,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
     compared = 0
     for yx in sample_regions(shape, SAMPLES):
         for channel, (region, psf) in enumerate(zip(read_region(yx), psfs)):
-            variance = mus["nlmeans"][channel] / NOISE_WEIGHT
             if not is_informative(region):
                 continue
+            variance = mus["nlmeans"][channel] / NOISE_WEIGHT
             for loss in CANDIDATES:
                 own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel])
                 risk = prediction_risk(region, psf, np.sqrt(variance), functools.partial(_restored, solve, psf, own))
@@ -181,7 +183,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
     if not compared:
         warnings.warn(
             f"loss: 'auto' found no region to compare its losses on among its {SAMPLES} samples (each was "
-            f"constant or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {CANDIDATES[0]}.", MuWarning, stacklevel=stacklevel + 1,
+            f"constant or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {CANDIDATES[0]}.",
+            MuWarning, stacklevel=stacklevel + 1,
         )
         chosen = CANDIDATES[0]
     else:
