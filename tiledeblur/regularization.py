@@ -89,8 +89,8 @@ from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 
-__all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "gcv_mu", "is_auto", "is_informative",
-           "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
+__all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "gcv_mu", "is_auto",
+           "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 1, 121)
@@ -352,17 +352,51 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     >>> whole == estimate_image_mu(lambda yx: sample[yx][None], sample.shape, psfs, "tikhonov")
     True
     """
+    return estimate_image_mus(read_region, shape, psfs, (loss,), stacklevel=stacklevel + 1)[loss]
+
+
+def estimate_image_mus(read_region, shape, psfs, losses, *, stacklevel=1):
+    """:func:`estimate_image_mu` for each of ``losses``, reading each region once and cross-validating it once per
+    order of filter that they need.
+
+    ``laplacian`` and ``nlmeans`` share one: ``loss="auto"`` needs both.
+
+    Returns
+    -------
+    mus : dict
+        One weight per channel, a tuple in the order of ``psfs``, for each loss.
+
+    Examples
+    --------
+    >>> from tiledeblur import gaussian_psf
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.random((64, 64)) + rng.normal(0, 0.01, (64, 64))
+    >>> def read_region(yx):
+    ...     return image[yx][None]
+    >>> mus = estimate_image_mus(read_region, image.shape, [gaussian_psf(7, 1.0)], ("laplacian", "nlmeans"))
+    >>> mus["laplacian"] == estimate_image_mu(read_region, image.shape, [gaussian_psf(7, 1.0)], "laplacian")
+    True
+    """
     # nlmeans takes the noise that GCV of laplacian's filter estimates.
-    noise_only = loss == "nlmeans"
-    regions, order = sample_regions(shape), SMOOTHNESS_ORDER["laplacian" if noise_only else loss]
-    reaches, by_channel = [], [[] for _ in psfs]
+    orders = {loss: SMOOTHNESS_ORDER["laplacian" if loss == "nlmeans" else loss] for loss in losses}
+    regions, reaches = sample_regions(shape), []
+    by_order = {order: [[] for _ in psfs] for order in set(orders.values())}
     for yx in regions:
-        for channel, psf, own in zip(read_region(yx), psfs, by_channel):
+        for index, (channel, psf) in enumerate(zip(read_region(yx), psfs)):
             reaches.append(value_reach(channel))
             if is_informative(channel):
-                weight, content, noise = _gcv(channel, psf, order)
-                own.append(noise if noise_only else (weight, content))
-    warn_if_off_scale(_widest(reaches), loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
+                for order, by_channel in by_order.items():
+                    by_channel[index].append(_gcv(channel, psf, order))
+    mus = {}
+    for loss in losses:  # not a comprehension, whose own frame Python 3.11 counts in the warnings' stacklevel
+        mus[loss] = _weights(loss, by_order[orders[loss]], _widest(reaches), read_region, regions, psfs,
+                             covered=_covers(shape), stacklevel=stacklevel + 1)
+    return mus
+
+
+def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, stacklevel):
+    """``loss``'s weight for each channel from ``by_channel``, each channel's list of its regions' :func:`_gcv`."""
+    warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
     pooled = [choice for own in by_channel for choice in own]
     if not pooled:
         warnings.warn(
@@ -372,10 +406,11 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
             MuWarning, stacklevel=stacklevel + 1,
         )
         return (DEFAULT_MU[loss],) * len(psfs)
-    if noise_only:
+    if loss == "nlmeans":
         # Noise is the sensor's, the same in every region of a channel, so a plain median suffices.
-        return tuple(NOISE_WEIGHT * float(np.median(own or pooled)) ** 2 for own in by_channel)
-    if not _covers(shape) and min(weight for weight, _ in pooled) >= GCV_WEIGHTS[-1]:
+        return tuple(NOISE_WEIGHT * float(np.median([noise for *_, noise in own or pooled])) ** 2
+                     for own in by_channel)
+    if not covered and min(weight for weight, *_ in pooled) >= GCV_WEIGHTS[-1]:
         # Noise throughout asks for the largest weight, but so do regions that all miss the content between them.
         warnings.warn(
             f"mu: 'auto' found only noise in its {len(regions)} samples (each chose the largest weight, "
@@ -385,10 +420,11 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
         )
     mus = []
     for channel, own in enumerate(by_channel):
-        chosen = _combined(own or pooled) or _geometric_median([weight for weight, _ in own or pooled])
+        choices = [(weight, content) for weight, content, _ in own or pooled]
+        chosen = _combined(choices) or _geometric_median([weight for weight, _ in choices])
         if chosen < NEAR_FLOOR:
-            chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, channel, order=order,
-                                                stacklevel=stacklevel + 1)
+            chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, channel,
+                                                order=SMOOTHNESS_ORDER[loss], stacklevel=stacklevel + 1)
         mus.append(auto_mu(chosen, loss))
     return tuple(mus)
 

@@ -64,7 +64,7 @@ import scipy.signal
 
 from .plugandplay import NOISE_WEIGHT
 from .psf import psf_radius
-from .regularization import MAX_MISSING_SHARE, MuWarning, estimate_image_mu, is_auto, is_informative, sample_regions
+from .regularization import MAX_MISSING_SHARE, MuWarning, estimate_image_mus, is_auto, is_informative, sample_regions
 
 __all__ = ["CANDIDATES", "NLMEANS_ALLOWANCE", "SAMPLES", "check_request", "choose_loss", "prediction_risk"]
 
@@ -171,7 +171,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
     >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve)[0]
     'laplacian'
     """
-    mus = {loss: estimate_image_mu(read_region, shape, psfs, loss, stacklevel=stacklevel + 1) for loss in CANDIDATES}
+    mus = estimate_image_mus(read_region, shape, psfs, CANDIDATES, stacklevel=stacklevel + 1)
     # Relative to each channel's noise variance, so that each channel counts alike whatever its scale.
     risks = dict.fromkeys(CANDIDATES, 0.0)
     compared = 0
