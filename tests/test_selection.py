@@ -66,6 +66,21 @@ def test_auto_compares_around_missing_pixels(article_psf):
     assert info.loss == "nlmeans" and np.array_equal(np.isnan(restored), np.isnan(camera))
 
 
+def test_auto_with_nothing_to_compare_warns_at_the_callers_line(tmp_path, article_psf):
+    """A blank image: mu="auto" finds no region for either loss, and loss="auto" none to compare; each warning names
+    the caller's line. Before, those of the weights pointed into the library (a comprehension's frame, on 3.11)."""
+    blank = np.full((64, 96), 0.5)
+    zarr.create_array(tmp_path / "blank.zarr", data=blank)
+    for choose in (lambda: deconvolve(blank, article_psf, loss="auto"),
+                   lambda: plan(tmp_path / "blank.zarr", article_psf, loss="auto")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            choose()
+        found = [warning for warning in caught if warning.category is MuWarning]
+        assert {str(warning.message).split(" found ")[0] for warning in found} == {"mu: 'auto'", "loss: 'auto'"}
+        assert all(warning.filename == __file__ for warning in found), [warning.filename for warning in found]
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"mu": 0.01}, "mu: expected 'auto' with loss 'auto', whose losses weigh mu on different scales, got 0.01"),
     ({"nonneg": True}, "nonneg: expected False with loss 'auto', which may choose 'nlmeans'"),
