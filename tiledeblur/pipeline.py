@@ -55,6 +55,7 @@ from .io import (
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
 from .progress import Progress
+from .regularization import is_auto
 from .resume import (
     CHANGED_INPUT,
     OutputReplacedError,
@@ -752,7 +753,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             _wait_for_a_worker(active, progress=progress)
             check_worker_versions(active, name="client" if client is not None else "address")
         memory_limit, workers = worker_resources(active, n_workers)
-        if isinstance(loss, str) and loss == "auto":
+        if is_auto(loss):
             _tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose "
                   "between them (some seconds per region and channel)", progress=progress)
         prepared = prepare(
