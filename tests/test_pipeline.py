@@ -618,9 +618,10 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     again = run(tmp_path / "ome.zarr", article_psf, tile=64, client=client, progress=False)
     assert (again.tiles_computed, again.tiles_skipped) == (0, 16)
     assert (Path(report.output) / "1" / "zarr.json").stat().st_mtime_ns == built
-    # A coarser level read: its own pixel size, not level 0's.
-    half = run(tmp_path / "ome.zarr", article_psf, component="half", output=tmp_path / "half.zarr", tile=64,
-               client=client, progress=False)
+    # A coarser level read: its own pixel size, not level 0's; its blur is half as wide as the PSF, and so said.
+    with pytest.warns(tiledeblur.PsfWarning, match="wider or longer than the image's blur"):
+        half = run(tmp_path / "ome.zarr", article_psf, component="half", output=tmp_path / "half.zarr", tile=64,
+                   client=client, progress=False)
     datasets = zarr.open_group(half.output, mode="r").attrs["ome"]["multiscales"][0]["datasets"]
     assert [d["coordinateTransformations"][0]["scale"] for d in datasets] == [[0.5, 0.5], [1.0, 1.0]]
     # NumPy's False asks for a plain array as False does (found by a probe: it wrote OME-Zarr).
@@ -830,9 +831,9 @@ def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, 
     np.testing.assert_array_equal(asked["0"][...], small_reference)
 
 
-def test_bioformats2raw_tczyx_with_one_time_point_and_z_plane(tmp_path, article_psf, client):
+def test_bioformats2raw_tczyx_with_one_time_point_and_z_plane(tmp_path, article_psf, client, recorded):
     """bioformats2raw writes every image 5-D, under "0" of its top group; both were refused (found by a probe)."""
-    cyx = np.moveaxis(data.astronaut()[200:296, 200:328], -1, 0)
+    cyx = np.moveaxis(recorded(data.astronaut()[200:296, 200:328], [article_psf] * 3), -1, 0)
     top = zarr.open_group(tmp_path / "slide.zarr", mode="w", zarr_format=2, attributes={"bioformats2raw.layout": 3})
     top.create_group("OME")
     image = top.create_group("0")
@@ -850,9 +851,9 @@ def test_bioformats2raw_tczyx_with_one_time_point_and_z_plane(tmp_path, article_
         assert np.abs(out["0"][0, channel, 0] - whole).max() <= 1e-3
 
 
-def test_ome_level_named_by_its_path_and_axes_without_types(tmp_path, article_psf, client):
+def test_ome_level_named_by_its_path_and_axes_without_types(tmp_path, article_psf, client, recorded):
     """NGFF 0.4 only recommends axis types; and ``image.zarr/0`` is level 0 of the group around it."""
-    cyx = np.moveaxis(data.astronaut()[200:296, 200:328], -1, 0)
+    cyx = np.moveaxis(recorded(data.astronaut()[200:296, 200:328], [article_psf] * 3), -1, 0)
     group = zarr.open_group(tmp_path / "rgb.zarr", mode="w", zarr_format=2)
     group.create_array("0", data=cyx, chunks=(3, 64, 64))
     group.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": n} for n in "cyx"],
@@ -862,8 +863,8 @@ def test_ome_level_named_by_its_path_and_axes_without_types(tmp_path, article_ps
     assert out["0"].shape == cyx.shape and out["1"].shape == (3, 48, 64)
 
 
-def test_ome_channel_axis_comes_from_the_metadata(tmp_path, article_psf, client):
-    cyx = np.moveaxis(data.astronaut()[200:296, 200:328], -1, 0)
+def test_ome_channel_axis_comes_from_the_metadata(tmp_path, article_psf, client, recorded):
+    cyx = np.moveaxis(recorded(data.astronaut()[200:296, 200:328], [article_psf] * 3), -1, 0)
     group = zarr.open_group(tmp_path / "rgb.zarr", mode="w")
     group.create_array("0", data=cyx, chunks=(3, 64, 64))
     axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]

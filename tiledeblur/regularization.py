@@ -75,10 +75,41 @@ field's own weight gave 31.6 to 32.1 dB; found by a probe). Nearly
 noise-free images choose the smallest weights too, but without their
 brightest pixels they chose at most 4.5e-5 (``camera``, ``astronaut``,
 ``moon``, noise 0 and 1e-4): so they keep theirs.
+
+A PSF wider or longer than the image's blur
+-------------------------------------------
+The data then hold detail that the PSF would have blurred away, and GCV
+fits it by amplifying it. On the 512² ``camera`` blurred by a Gaussian of
+σ 1 with noise 0.003, a Gaussian PSF of σ 1.5 made GCV choose 1e-5 where σ 1
+chose 6.3e-4, and the result ran from -1.1 to 2.4 on [0, 1]; on 384² crops
+of ``camera`` and ``astronaut`` blurred by σ 1 or 2 (noise 0 to 0.01, 8
+bits), a PSF 1.5 times as wide gave 11.6 to 23.0 dB where the blurred
+image had 25.4 to 30.9 (found by a probe). So each region is deblurred by GCV's
+filter at its own weight, and where the median over the regions (those
+below the grid's largest weight, which narrows noise) of the spread of its
+values over the data's (each the range from the 1st to the 99th
+percentile) exceeds ``MAX_WIDENING``, a :class:`~tiledeblur.PsfWarning` says
+so. Measured with ``laplacian``'s filter (a scratch study, not in
+``benchmarks/``) on 11 ``skimage.data`` images (``bench_quality``'s 8,
+``hubble_deep_field``, ``immunohistochemistry`` and ``retina``; 448²
+crops, 256² of ``cell`` and ``coins``) under ``bench_quality``'s three
+PSFs, with noise 0 (8-bit rounding), 0.005, 0.01 and 0.03: with the PSF
+that blurred them the median widening was at most 2.2, and none of the 132
+cases warned; Gaussians 1.25, 1.5 and 2 times too wide warned in 7, 42 and
+73 of 88, and the 13 px motion line taken for 17 or 21 px in 19 and 29 of
+44. The cases missed are mostly the smooth images (``cell``, ``retina``,
+``moon``) and noise 0.03, where GCV's weight fell less: to a median 0.17
+of the right PSF's, against 0.045 where it warned. Edges added after the
+blur warn too, rightly: a white margin of 64 px around the blurred
+``camera`` (noise 0.01) made GCV choose 2.9e-5 where the image alone chose
+0.011. Bright sources that set the weight (above) widen the values
+rightly, and are not checked; nor is ``nlmeans``, whose weight is the
+noise's.
 """
 
 import functools
 import math
+import typing
 import warnings
 
 import numpy as np
@@ -88,6 +119,7 @@ import scipy.ndimage
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
 from .plugandplay import NOISE_WEIGHT
+from .psf import PsfWarning
 
 __all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "gcv_mu", "is_auto",
            "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
@@ -116,6 +148,9 @@ NEAR_FLOOR = 10 * GCV_WEIGHTS[0]
 #: (found by a probe), and chose the glass's 1e-5 (6.7 dB where the tissue's
 #: weight gave 34.6 dB). 64 regions of 256² of an RGB scan take about 5 s on one core.
 MAX_SAMPLES = 64
+#: The median widening of the sample regions' values by deblurring (see :func:`_gcv`) above which the PSF is
+#: likely wider than the image's blur: at most 2.2 with the PSF that blurred the image (see the notes).
+MAX_WIDENING = 3.0
 
 
 class MuWarning(UserWarning):
@@ -210,23 +245,38 @@ def gcv_mu(image, psf, *, order=1):
     >>> bool(noisy > 10 * quiet)
     True
     """
-    return _gcv(image, psf, order)[0]
+    return _gcv(image, psf, order).weight
+
+
+class RegionFit(typing.NamedTuple):
+    """What GCV found in one region: see :func:`_gcv`."""
+
+    weight: float
+    content: float
+    noise: float
+    widening: float
 
 
 def _gcv(image, psf, order):
-    """:func:`gcv_mu`'s weight, the region's content (the signal-to-noise ratio that GCV sees there) and its noise.
+    """:func:`gcv_mu`'s weight and more of one region, as a :class:`RegionFit`.
 
     The noise is the standard deviation whose variance GCV estimates as
     ``mean(f² |B|²) / mean(f)`` (Wahba, 1983). The content is the standard
     deviation of the data that the chosen filter fits (the data less their
     residual) over the noise: glass or sky has next to none, and tissue
-    much; :func:`estimate_image_mu` counts each region by it.
+    much; :func:`estimate_image_mu` counts each region by it. The widening
+    is the spread of the region's values deblurred by the chosen filter over
+    that of the data (each the range from the 1st to the 99th percentile, of
+    the periodic component): sharpening leaves most values where they were,
+    but a PSF wider than the image's blur makes GCV fit the detail that the
+    PSF says is gone, by amplifying it (see the module notes).
     """
     missing = np.isnan(image)
     incomplete = bool(missing.any())
     spectrum = periodic_spectrum(_fill_missing(image, missing) if incomplete else image)
     present, power = ~missing, np.abs(spectrum) ** 2
-    blur_power = np.abs(scipy.fft.rfft2(psf, s=image.shape)) ** 2
+    blur_spectrum = scipy.fft.rfft2(psf, s=image.shape)
+    blur_power = np.abs(blur_spectrum) ** 2
     smoothness = smoothness_power(image.shape, order)
     # The rfft holds each column but the first (and the Nyquist one) for two.
     counts = np.full(spectrum.shape[1], 2.0)
@@ -265,7 +315,18 @@ def _gcv(image, psf, order):
     fitted[0, 0] = 0  # the variance: without the mean
     noise = error / trace
     content = math.sqrt(mean_square(fitted) / noise) if noise > 0 else math.inf
-    return float(GCV_WEIGHTS[best]), content, math.sqrt(noise)
+    # The PSF's offset from the origin shifts the deblurred values, which leaves their percentiles as they are.
+    deblurred = scipy.fft.irfft2(np.conj(blur_spectrum) * spectrum / (blur_power + GCV_WEIGHTS[best] * smoothness),
+                                 s=image.shape)
+    data_spread = _spread(scipy.fft.irfft2(spectrum, s=image.shape))
+    widening = _spread(deblurred) / data_spread if data_spread > 0 else 1.0
+    return RegionFit(float(GCV_WEIGHTS[best]), content, math.sqrt(noise), widening)
+
+
+def _spread(values):
+    """The range from the 1st to the 99th percentile of ``values``: all but their outliers."""
+    low, high = np.percentile(values, (1, 99))
+    return float(high - low)
 
 
 def auto_mu(mu_gcv, loss):
@@ -410,9 +471,9 @@ def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, st
         return (DEFAULT_MU[loss],) * len(psfs)
     if loss == "nlmeans":
         # Noise is the sensor's, the same in every region of a channel, so a plain median suffices.
-        return tuple(NOISE_WEIGHT * float(np.median([noise for *_, noise in own or pooled])) ** 2
+        return tuple(NOISE_WEIGHT * float(np.median([fit.noise for fit in own or pooled])) ** 2
                      for own in by_channel)
-    if not covered and min(weight for weight, *_ in pooled) >= GCV_WEIGHTS[-1]:
+    if not covered and min(fit.weight for fit in pooled) >= GCV_WEIGHTS[-1]:
         # Noise throughout asks for the largest weight, but so do regions that all miss the content between them.
         warnings.warn(
             f"mu: 'auto' found only noise in its {len(regions)} samples (each chose the largest weight, "
@@ -422,13 +483,34 @@ def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, st
         )
     mus = []
     for channel, own in enumerate(by_channel):
-        choices = [(weight, content) for weight, content, _ in own or pooled]
-        chosen = _combined(choices) or _geometric_median([weight for weight, _ in choices])
-        if chosen < NEAR_FLOOR:
-            chosen = _unless_bright_sources_set(chosen, read_region, regions, psfs, channel,
-                                                order=SMOOTHNESS_ORDER[loss], stacklevel=stacklevel + 1)
+        fits = own or pooled
+        found = _combined([(fit.weight, fit.content) for fit in fits]) or _geometric_median([fit.weight for fit in fits])
+        chosen = found if found >= NEAR_FLOOR else _unless_bright_sources_set(
+            found, read_region, regions, psfs, channel, order=SMOOTHNESS_ORDER[loss], stacklevel=stacklevel + 1)
+        if chosen == found:  # bright sources, which widen the values rightly, have a warning of their own
+            _warn_if_widened(fits, channel if len(psfs) > 1 else None, stacklevel=stacklevel + 1)
         mus.append(auto_mu(chosen, loss))
     return tuple(mus)
+
+
+def _warn_if_widened(fits, channel, *, stacklevel):
+    """Warn where deblurring widens the values of the regions of ``fits`` more than ``MAX_WIDENING`` (the median).
+
+    Regions of noise alone, which choose the grid's largest weight, are left
+    out: that weight narrows their values.
+    """
+    widenings = [fit.widening for fit in fits if fit.weight < GCV_WEIGHTS[-1]]
+    if not widenings or np.median(widenings) <= MAX_WIDENING:
+        return
+    where = "" if channel is None else f" of channel {channel}"
+    warnings.warn(
+        f"psf: deblurred at GCV's weights, the values of the {len(widenings)} sample regions{where} spread a "
+        f"median {np.median(widenings):.1f} times as wide as the data's (at most {MAX_WIDENING:g} expected): the "
+        "image holds detail that this PSF would have blurred away, so the result will ring. The PSF may be wider "
+        "or longer than the image's blur (check its size), or edges were added after the blur (a margin or "
+        "tiles filled with a constant); pass a larger mu to ring less.",
+        PsfWarning, stacklevel=stacklevel + 1,
+    )
 
 
 def _covers(shape):

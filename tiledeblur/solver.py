@@ -572,6 +572,10 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     -----
     ConvergenceWarning
         When Newton-CG stops before meeting ``tol``, with scipy's reason.
+    MuWarning, PsfWarning
+        Where ``mu="auto"`` found the image's sample regions ill suited to
+        it, or the PSF likely wider than the image's blur
+        (:mod:`tiledeblur.regularization`).
 
     Examples
     --------
