@@ -15,8 +15,8 @@ def article_psf():
     return gaussian_psf(13, (1, 3))
 
 
-def _recorded(image, psfs):
-    """``image`` (uint8, 2-D or channels last) as a camera records it: each channel blurred by its PSF, noise 0.01.
+def _recorded(image, psfs, noise=0.01):
+    """``image`` (uint8, 2-D or channels last) as a camera records it: each channel blurred by its PSF, with noise.
 
     Tests where ``mu="auto"`` only has to run take such scans: on a sharp image it picks the grid's smallest weight,
     whose solves are slow, and warns of the PSF. The image stands for a crop of a larger scene, mirrored beyond its
@@ -26,13 +26,13 @@ def _recorded(image, psfs):
     blurred = np.stack([Blur(psf, channels.shape[:2], boundary="free").matvec(
         np.pad(channels[..., channel], [(side // 2, side // 2) for side in psf.shape], mode="reflect"))
         for channel, psf in enumerate(psfs)], axis=-1)
-    noisy = blurred + np.random.default_rng(0).normal(0.0, 0.01, blurred.shape)
+    noisy = blurred + np.random.default_rng(0).normal(0.0, noise, blurred.shape)
     return np.clip(np.round(noisy * 255), 0, 255).astype(np.uint8).reshape(image.shape)
 
 
 @pytest.fixture(scope="session")
 def recorded():
-    """``recorded(image, psfs)``: a uint8 ``image`` blurred by one PSF per channel, with noise 0.01, as uint8."""
+    """``recorded(image, psfs, noise=0.01)``: a uint8 ``image`` blurred by one PSF per channel, with noise, as uint8."""
     return _recorded
 
 

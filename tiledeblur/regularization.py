@@ -500,12 +500,13 @@ def _warn_if_widened(fits, channel, *, stacklevel):
     out: that weight narrows their values.
     """
     widenings = [fit.widening for fit in fits if fit.weight < GCV_WEIGHTS[-1]]
-    if not widenings or np.median(widenings) <= MAX_WIDENING:
+    widening = float(np.median(widenings)) if widenings else 1.0
+    if widening <= MAX_WIDENING:
         return
     where = "" if channel is None else f" of channel {channel}"
     warnings.warn(
         f"psf: deblurred at GCV's weights, the values of the {len(widenings)} sample regions{where} spread a "
-        f"median {np.median(widenings):.1f} times as wide as the data's (at most {MAX_WIDENING:g} expected): the "
+        f"median {widening:.1f} times as wide as the data's (at most {MAX_WIDENING:g} expected): the "
         "image holds detail that this PSF would have blurred away, so the result will ring. The PSF may be wider "
         "or longer than the image's blur (check its size), or edges were added after the blur (a margin or "
         "tiles filled with a constant); pass a larger mu to ring less.",
