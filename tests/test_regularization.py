@@ -157,11 +157,35 @@ def test_a_psf_wider_than_the_blur_warns(tmp_path, recorded, noise):
     assert [warning.filename for warning in caught if warning.category is PsfWarning] == [__file__]
 
 
-def test_a_margin_filled_after_the_blur_warns(recorded):
-    """Its unblurred edges made GCV choose 2.9e-5 where the image alone chose 0.011 (noise 0.01; found by a probe)."""
-    observed = np.pad(recorded(data.camera(), [gaussian_psf(13, (1, 3))]) / 255, 64, constant_values=1.0)
-    with pytest.warns(PsfWarning, match=r"edges were added after the blur \(a margin"):
-        estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [gaussian_psf(13, (1, 3))], "laplacian")
+@pytest.mark.parametrize("fill", [0.0, 1.0, 0.5])
+def test_a_margin_filled_after_the_blur_at_an_extreme_is_left_out_and_else_warns(recorded, fill):
+    """A margin's unblurred edges made GCV choose 2.9e-5 where the image alone chose 0.011 (noise 0.01; found by a
+    probe). White or black, the margin is clipped data to GCV (see the test of clipped pixels); grey, it warns."""
+    image = recorded(data.camera(), [gaussian_psf(13, (1, 3))]) / 255
+    psfs = [gaussian_psf(13, (1, 3))]
+    (own,) = estimate_image_mu(lambda yx: image[yx][None], image.shape, psfs, "laplacian")
+    observed = np.pad(image, 64, constant_values=fill)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (mu,) = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, psfs, "laplacian")
+    warned = [str(warning.message) for warning in caught if warning.category is PsfWarning]
+    if fill == 0.5:
+        assert mu < own / 10 and len(warned) == 1 and "edges were added after the blur (a margin" in warned[0]
+    else:
+        assert own / 1.25 <= mu <= own * 1.25 and warned == []
+
+
+@pytest.mark.parametrize("level", [200, 160])
+def test_clipped_pixels_do_not_choose_the_weight(recorded, level):
+    """Clipped at 200 or 160 of 255 (31% and 55% of the pixels), the astronaut got weights 7 and 35 times too small
+    from GCV, 23.3 and 15.9 dB away from the clipped pixels where its own weight gave 25.9 and 23.4 (found by a
+    probe): the clipped plateaus' edges look sharper than the PSF allows."""
+    psfs = [gaussian_psf(13, (1, 3))]
+    image = recorded(data.astronaut()[..., 0], psfs) / 255
+    (own,) = estimate_image_mu(lambda yx: image[yx][None], image.shape, psfs, "laplacian")
+    clipped = np.minimum(image, level / 255)
+    (mu,) = estimate_image_mu(lambda yx: clipped[yx][None], clipped.shape, psfs, "laplacian")
+    assert own / 2 <= mu <= own * 2
 
 
 def test_the_width_check_names_the_channel(recorded):
@@ -172,17 +196,35 @@ def test_the_width_check_names_the_channel(recorded):
     assert [str(warning.message) for warning in caught if "channel 1" in str(warning.message)] == []
 
 
-@pytest.mark.parametrize("margin", [0, 64])
-def test_a_nearly_noise_free_image_keeps_the_smallest_weight(margin):
-    """White margins (a page, a saturated plateau) are no bright sources: without them, a sharp picture chose 0.141."""
+def _noise_free_camera(psf):
+    """The 512² camera blurred by ``psf`` as part of its scene, without noise: (truth, observed)."""
+    truth = data.camera() / 255.0
+    return truth, Blur(psf, truth.shape, boundary="free").matvec(np.pad(truth, 6, mode="reflect"))
+
+
+def test_a_nearly_noise_free_image_keeps_the_smallest_weight():
     psf = gaussian_psf(13, (1, 3))
-    observed = Blur(psf, (512, 512), boundary="free").matvec(np.pad(data.camera() / 255.0, 6, mode="reflect"))
-    observed = np.pad(observed, margin, constant_values=observed.max())
+    _, observed = _noise_free_camera(psf)
     with warnings.catch_warnings():
         warnings.simplefilter("error", MuWarning)
-        warnings.simplefilter("ignore", PsfWarning)  # the margin's unblurred edges: see the test of margins
         (mu,) = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], "tikhonov")
     assert mu == pytest.approx(GCV_WEIGHTS[0])
+
+
+def test_a_white_margin_around_a_noise_free_picture_is_clipped_data_not_bright_sources():
+    """Taken for bright sources, without them a sharp picture chose 0.141; taken as data, the margin's unblurred
+    edges made GCV choose 1e-5, whose solve rang from the margin across the picture: 12.4 dB inside (found by a
+    probe)."""
+    psf = gaussian_psf(13, (1, 3))
+    truth, observed = _noise_free_camera(psf)
+    observed = np.pad(observed, 64, constant_values=observed.max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        (mu,) = estimate_image_mu(lambda yx: observed[yx][None], observed.shape, [psf], "tikhonov")
+    inside = (slice(84, 556), slice(84, 556))
+    blurred_psnr, restored_psnr = (peak_signal_noise_ratio(truth[20:492, 20:492], image[inside], data_range=1)
+                                   for image in (observed, deconvolve(observed, psf, mu=mu)))
+    assert restored_psnr > blurred_psnr + 2
 
 
 def test_each_channel_gets_its_own_weight_and_a_blank_one_the_others():
