@@ -118,8 +118,8 @@ clipped pixels where its own weight gave 25.9 and 23.4 (found by a probe).
 So the pixels within the PSF's reach of a plateau at a region's largest or
 smallest value (the pixels whose 3 x 3 neighbourhood all hold it), where
 such plateaus cover more than ``CLIPPED_SHARE`` of the region, are left out
-of GCV's score (their data stay in its filter), unless that leaves under a
-twentieth of the region; the widening above is measured on the rest too.
+of GCV's score (their data stay in its filter), unless that leaves under
+``MIN_SCORED_SHARE`` of the region; the widening above is measured on the rest too.
 Then the astronaut got 4.3e-3 and 5.5e-3 (25.9 and 23.6 dB); ``camera``,
 clipped at 200 and 160, 8.3e-3 and 6.2e-3 where its own was 1.2e-2 (3.3e-3
 and 3.8e-4 before); ``immunohistochemistry``'s red channel 6.0e-3 and
@@ -177,8 +177,10 @@ MAX_SAMPLES = 64
 #: The median widening of the sample regions' values by deblurring (see :func:`_gcv`) above which the PSF is
 #: likely wider than the image's blur: at most 2.2 with the PSF that blurred the image (see the notes).
 MAX_WIDENING = 3.0
-#: The share of a region's pixels at its largest or smallest value above which they are clipped (see :func:`_gcv`).
+#: The share of a region's pixels in plateaus at its largest or smallest value above which they are clipped, and
+#: the share that must remain for GCV to score without those within the PSF's reach of them (see :func:`_gcv`).
 CLIPPED_SHARE = 0.01
+MIN_SCORED_SHARE = 0.05
 
 
 class MuWarning(UserWarning):
@@ -304,6 +306,8 @@ def _gcv(image, psf, order):
     missing = np.isnan(image)
     spectrum = periodic_spectrum(_fill_missing(image, missing) if missing.any() else image)
     present = ~(missing | _near_clipped(image, psf))
+    if present.mean() < MIN_SCORED_SHARE:  # with nothing left to score, GCV chose its smallest weight (a probe)
+        present = ~missing
     incomplete, power = not present.all(), np.abs(spectrum) ** 2
     blur_spectrum = scipy.fft.rfft2(psf, s=image.shape)
     blur_power = np.abs(blur_spectrum) ** 2
@@ -354,7 +358,7 @@ def _gcv(image, psf, order):
 
 
 def _near_clipped(image, psf):
-    """The pixels of ``image`` within the PSF's reach of a clipped one, unless they leave under a twentieth of it.
+    """The pixels of ``image`` within the PSF's reach of a clipped one.
 
     Clipped pixels are those of plateaus at the image's largest or smallest value (whose 3 x 3 neighbourhood all
     hold it), where they are more than ``CLIPPED_SHARE`` of its pixels: noise leaves ties at the extremes
@@ -373,9 +377,7 @@ def _near_clipped(image, psf):
         plateau = scipy.ndimage.binary_erosion(image == extreme, structure=np.ones((3, 3), dtype=bool))
         if plateau.mean() > CLIPPED_SHARE:
             clipped |= plateau
-    near = scipy.ndimage.binary_dilation(clipped, structure=np.ones(np.add(np.shape(psf), 2), dtype=bool))
-    # With nothing left to score, GCV chose its smallest weight (found by a probe).
-    return near if near.mean() <= 0.95 else np.zeros(image.shape, dtype=bool)
+    return scipy.ndimage.binary_dilation(clipped, structure=np.ones(np.add(np.shape(psf), 2), dtype=bool))
 
 
 def _spread(values):
