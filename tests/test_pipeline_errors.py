@@ -160,6 +160,10 @@ def test_missing_and_empty_and_3d(tmp_path):
     zarr.create_array(tmp_path / "empty.zarr", shape=(0, 10), dtype="u1")
     with pytest.raises(ValueError, match=r"zarr_path: expected a non-empty array, got shape \(0, 10\)"):
         run(tmp_path / "empty.zarr", PSF, progress=False)
+    for shape in ((), (20,)):  # a 0-d array was an IndexError in the sampling (found by a probe)
+        zarr.create_array(tmp_path / f"{len(shape)}d.zarr", shape=shape, dtype="u1")
+        with pytest.raises(ValueError, match=rf"zarr_path: expected 2 to 5 axes, got shape {re.escape(str(shape))}"):
+            plan(tmp_path / f"{len(shape)}d.zarr", PSF)
     zarr.create_array(tmp_path / "cube.zarr", shape=(3, 20, 20), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: expected 0 \(cyx\) or -1 \(yxc\) .* got None instead; pass "
                                          r"channel_axis=0.$"):  # "got None" alone told nothing (found by a probe)

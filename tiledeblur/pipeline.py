@@ -131,7 +131,7 @@ class RunReport:
 
 
 def _cast(restored, dtype, input_dtype, missing_value=None):
-    """Convert solved floats to the output dtype; ``"input"`` clips integers to their range.
+    """Convert solved floats to the output dtype; ``"input"`` clips to the input dtype's range.
 
     In the input's dtype, a missing pixel (NaN) is written as the input's
     ``missing_value``, where one is given.
@@ -145,6 +145,8 @@ def _cast(restored, dtype, input_dtype, missing_value=None):
     [0, 128, 255]
     >>> int(_cast(np.array([2.0]), "input", np.dtype(np.int64))[0]) == np.iinfo(np.int64).max - 1023
     True
+    >>> _cast(np.array([-7e4, 7e4]), "input", np.dtype(np.float16)).tolist()
+    [-65504.0, 65504.0]
     >>> _cast(np.array([np.nan, 0.5]), "input", np.dtype(np.uint16), missing_value=65535).tolist()
     [65535, 32768]
     >>> int(_cast(np.array([np.nan]), "input", np.dtype(np.int64), missing_value=2**63 - 1)[0]) == 2**63 - 1
@@ -161,7 +163,9 @@ def _cast(restored, dtype, input_dtype, missing_value=None):
                      for limit in (limits.min, limits.max))
         cast = np.clip(np.round(restored * limits.max), low, high).astype(input_dtype)
     else:
-        cast = restored.astype(input_dtype)
+        # A solve can overshoot the input's largest value: float16's is 65504, and past it astype gives inf.
+        limits = np.finfo(input_dtype)
+        cast = np.clip(restored, limits.min, limits.max).astype(input_dtype)
     if missing is not None:
         cast[missing] = missing_value
     return cast

@@ -82,7 +82,7 @@ def _check_layout(array, channel_axis):
         raise TypeError(f"zarr_path: expected an array of uint, int or float, got dtype {array.dtype} instead.")
     if 0 in array.shape:
         raise ValueError(f"zarr_path: expected a non-empty array, got shape {array.shape} instead.")
-    if array.ndim == 1 or array.ndim > 5:
+    if not 2 <= array.ndim <= 5:
         raise ValueError(f"zarr_path: expected 2 to 5 axes, got shape {array.shape} instead.")
     if array.ndim == 2 and channel_axis is not None:
         raise ValueError(f"channel_axis: expected none (no channel axis) for 2-D data, got {channel_axis!r} instead; "
