@@ -67,3 +67,14 @@ def test_the_answer_follows_the_image_scale_and_offset(camera_case, article_psf)
     unit = deconvolve(observed, article_psf, loss="nlmeans", mu=mu)
     counts = deconvolve(observed * 4095 + 100, article_psf, loss="nlmeans", mu=mu * 4095**2)
     np.testing.assert_allclose((counts - 100) / 4095, unit, atol=1e-3)
+
+
+def test_a_single_row_or_column(camera_case):
+    """A strip one pixel wide deblurs (scikit-image's non-local means squeezed it to 1-D: found by a probe)."""
+    row = camera_case[1][100:101, :64]
+    psf = np.array([[1.0, 2.0, 1.0]]) / 4
+    across = deconvolve(row, psf, loss="nlmeans", mu=NOISE_WEIGHT * 0.01**2)
+    down = deconvolve(row.T, psf.T, loss="nlmeans", mu=NOISE_WEIGHT * 0.01**2)
+    assert across.shape == row.shape and np.isfinite(across).all()
+    np.testing.assert_allclose(down.T, across, atol=1e-6)
+    assert deconvolve(row, psf, loss="auto").shape == row.shape

@@ -107,7 +107,8 @@ def plug_and_play(start, fit, mu, unobserved):
         x = fit(z, NOISE_WEIGHT / ratio**2)
         seen = x.copy()
         seen[unobserved] = x.flat[sources]
+        # scikit-image squeezes an image of one row or column to 1-D (found by a probe).
         z = denoise_nl_means(seen, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE, h=STRENGTH * ratio * sigma,
-                             sigma=ratio * sigma, fast_mode=True)
+                             sigma=ratio * sigma, fast_mode=True).reshape(x.shape)
         z[unobserved] = x[unobserved]
     return x
