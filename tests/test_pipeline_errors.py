@@ -65,6 +65,8 @@ CASES = [
     ({"mu": "Auto"}, TypeError, "mu: expected 'auto', a number, or a list of numbers, one per channel, got 'Auto'"),
     ({"component": "0"}, ValueError, "component: expected None for the array"),
     ({"psf": np.ones((4, 4))}, ValueError, "psf: expected odd side lengths"),
+    ({"psf": [[1.0, 2.0, 1.0], [1.0, 2.0]]}, ValueError,  # NumPy's words alone before (found by a probe)
+     r"psf: expected a 2-D array, got list that NumPy cannot make one of"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF for an image without channels, got 2 instead"),
     ({"psf": "no-such-psf.npy"}, ValueError, "psf: expected an existing PSF file, got 'no-such-psf.npy'"),
     ({"psf": gaussian_psf(151, 3.0)}, ValueError,

@@ -17,7 +17,7 @@ from pathlib import Path
 import fsspec
 import numpy as np
 
-from .arguments import check_bytes, check_int, check_positive
+from .arguments import as_array, check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
@@ -228,7 +228,7 @@ def _check_psfs(psf, channels):
         stack = [read_psf_file(p, name=f"psf[{i}]") if isinstance(p, (str, os.PathLike)) else p
                  for i, p in enumerate(psf)]
     else:
-        psf = np.asarray(psf)
+        psf = as_array("psf", psf)
         if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
             # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
             psf = np.moveaxis(psf, -1, 0)
