@@ -156,6 +156,13 @@ def test_load_psf_errors_name_the_path(tmp_path):
     (tmp_path / "text.npy").write_text("1 2 3")
     with pytest.raises(ValueError, match="expected a .npy file, got .*text.npy', which does not start like one"):
         load_psf(tmp_path / "text.npy")
+    np.save(tmp_path / "whole.npy", np.ones((5, 5)))
+    written = (tmp_path / "whole.npy").read_bytes()
+    for cut in (100, len(written) - 8):  # within the header, and one value short: not blamed on objects
+        (tmp_path / "cut.npy").write_bytes(written[:cut])
+        with pytest.raises(ValueError, match=r"expected a \.npy file of numbers, got .*cut.npy', which is damaged or "
+                                             r"cut short \("):
+            load_psf(tmp_path / "cut.npy")
     np.save(tmp_path / "even.npy", np.ones((4, 4)))
     with pytest.raises(ValueError, match="even.npy.*odd side lengths"):
         load_psf(tmp_path / "even.npy")

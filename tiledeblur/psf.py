@@ -252,10 +252,12 @@ def read_psf_file(path, *, name="path"):
         try:
             return np.load(path, allow_pickle=False)
         except ValueError as error:
-            raise ValueError(
-                f"{name}: expected a .npy file of numbers, got {str(path)!r}, which holds "
-                f"Python objects; they are not unpickled for safety ({error})."
-            ) from None
+            # NumPy names allow_pickle where the array holds objects; other errors are a damaged or cut-short file,
+            # which this message blamed on objects too (found by a probe).
+            fault = ("holds Python objects; they are not unpickled for safety" if "allow_pickle" in str(error)
+                     else "is damaged or cut short")
+            raise ValueError(f"{name}: expected a .npy file of numbers, got {str(path)!r}, which {fault} "
+                             f"({error}).") from None
     if suffix not in (".tif", ".tiff") and not is_fits_name(path) and not path.is_dir():
         raise ValueError(f"{name}: expected a .npy, .tif, .tiff or .fits file or a Zarr array, got {str(path)!r} "
                          "instead.")
