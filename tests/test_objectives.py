@@ -27,7 +27,10 @@ def _problem(loss, boundary, holes=False):
     if holes:
         observed[missing] = 0.0
     x = rng.random(operator.unknown_shape)
-    settings = SolverSettings(loss=loss, mu=0.05, boundary=boundary, eps=0.1)
+    if loss == "ridge":  # nlmeans' step, no loss to choose
+        settings = SolverSettings(loss="nlmeans", boundary=boundary, eps=0.1).ridge_step(0.05)
+    else:
+        settings = SolverSettings(loss=loss, mu=0.05, boundary=boundary, eps=0.1)
 
     def value(array):
         return LOSSES[loss](array, observed, operator, settings)

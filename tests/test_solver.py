@@ -114,6 +114,8 @@ def test_settings_defaults_per_loss():
          (r"loss: expected one of \('laplacian', 'nlmeans', 'tikhonov', 'tv', 'article'\) \(or 'auto', for "
          r"deconvolve and run to choose\), got 'l1'")),
         ({"loss": "nlmeans", "nonneg": True}, ValueError, "nonneg: expected False with loss 'nlmeans'"),
+        # nlmeans' own step, not a loss to choose (accepted before; found by a probe).
+        ({"loss": "ridge"}, ValueError, r"loss: expected one of \('laplacian', .*, got 'ridge'"),
         ({"mu": -1.0}, ValueError, "mu: expected a positive finite number, got -1.0"),
         # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).
         ({"mu": 1e39}, ValueError, r"mu: expected a positive number up to 1e\+20, got 1e\+39"),

@@ -26,6 +26,7 @@ Newton-CG iteration at a time in units that set its forcing term (see
 """
 
 import collections
+import copy
 import dataclasses
 import functools
 import math
@@ -139,7 +140,7 @@ class SolverSettings:
     def __post_init__(self):
         if not isinstance(self.loss, str):
             raise TypeError(f"loss: expected a str, one of {CHOICES}, got {self.loss!r} instead.")
-        if self.loss not in CHOICES and self.loss not in LOSSES:  # ridge: nlmeans' own steps
+        if self.loss not in CHOICES:
             raise ValueError(f"loss: expected one of {CHOICES} (or 'auto', for deconvolve and run to choose), "
                              f"got {self.loss!r} instead.")
         if self.mu is None:
@@ -161,6 +162,23 @@ class SolverSettings:
         if self.nonneg and self.loss == "nlmeans":
             raise ValueError("nonneg: expected False with loss 'nlmeans', whose denoising steps take no bound, "
                              "got True instead.")
+
+    def ridge_step(self, weight):
+        """These settings for one of ``nlmeans``' solves: the ``ridge`` loss at ``weight``.
+
+        ``ridge`` is no loss to choose (``deconvolve(loss="ridge")`` was
+        accepted, found by a probe), so this copy skips the check of ``loss``.
+
+        Examples
+        --------
+        >>> step = SolverSettings(loss="nlmeans", mu=1e-6).ridge_step(0.3)
+        >>> step.loss, step.mu, step.boundary
+        ('ridge', 0.3, 'free')
+        """
+        step = copy.copy(self)
+        object.__setattr__(step, "loss", "ridge")
+        object.__setattr__(step, "mu", float(weight))
+        return step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -474,7 +492,7 @@ def _plug_and_play(data, psf, settings, missing):
     def fit(z, weight):
         residual = data - blur.matvec(z)
         step, step_counts, converged, message = _newton(
-            residual, psf, dataclasses.replace(settings, loss="ridge", mu=weight), missing, lower=None,
+            residual, psf, settings.ridge_step(weight), missing, lower=None,
             unknowns=True)
         counts.update(step_counts)
         outcomes.append((converged, message))
