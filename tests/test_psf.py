@@ -77,7 +77,9 @@ def test_a_psf_with_its_background_left_in_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", tiledeblur.PsfWarning)
         check_psf(np.clip(bead - np.median(bead[0]), 0, None))  # the advice of the warning
-        for psf in (gaussian_psf(13, (1, 3)), gaussian_psf(5, 1.0), np.ones((3, 3))):  # cut at 2 sigma; a box
+        # Cut at 2 sigma, and at 1.3 and 1.5 (their borders as flat as a floor: they warned, found by a probe); a box.
+        for psf in (gaussian_psf(13, (1, 3)), gaussian_psf(5, 1.0), gaussian_psf(5, 1.5), gaussian_psf(7, 2.0),
+                    np.ones((3, 3))):
             check_psf(psf)
 
 

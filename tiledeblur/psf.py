@@ -19,7 +19,8 @@ from .fits import FitsImage, is_fits_name, warn_if_several_images
 __all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
 
 #: A PSF's border whose smallest value exceeds this share of its peak, and whose spread is at most this share of
-#: its median, is a floor that warns (see :func:`check_psf`).
+#: its median, is a floor that warns (see :func:`check_psf`), where the ring inside it exceeds its median by at most
+#: this share too: the PSF has stopped falling.
 FLOOR_SHARE = 0.01
 FLOOR_SPREAD = 0.25
 #: Negative values down to this share of the peak are a computed PSF's rounding (an FFT's, or float32's), and
@@ -170,6 +171,11 @@ def check_psf(psf, *, name="psf"):
     return array / total
 
 
+def _border(array):
+    """The pixels of ``array``'s outermost rows and columns, each once."""
+    return np.concatenate([array[0], array[-1], array[1:-1, 0], array[1:-1, -1]])
+
+
 def _warn_if_on_a_floor(psf, name):
     """Warn where ``psf``'s border is a flat floor above ``FLOOR_SHARE`` of its peak (see :func:`check_psf`).
 
@@ -177,10 +183,16 @@ def _warn_if_on_a_floor(psf, name):
     3% of its peak under it, put most of its sum in the floor, and deblurred
     to 16.8 dB, against 35.3 dB blurred. A Gaussian cut at twice its width
     has a border from 2% to 14% of its peak, no floor; a box PSF has no peak.
+    A Gaussian cut closer to its peak (``gaussian_psf(5, 1.5)``, at 1.3
+    sigma) has a border as high and nearly as flat, but it still falls from
+    the ring inside it to the border, as a floor does not (it warned, found
+    by a probe).
     """
-    border = np.concatenate([psf[0], psf[-1], psf[1:-1, 0], psf[1:-1, -1]])
-    floor, peak = float(np.median(border)), float(psf.max())
-    if FLOOR_SHARE * peak < border.min() and floor < peak / 2 and border.std() < FLOOR_SPREAD * floor:
+    border, peak = _border(psf), float(psf.max())
+    floor = float(np.median(border))
+    inside = float(np.median(_border(psf[1:-1, 1:-1]))) if min(psf.shape) > 2 else peak
+    if (FLOOR_SHARE * peak < border.min() and floor < peak / 2 and border.std() < FLOOR_SPREAD * floor
+            and inside <= (1 + FLOOR_SPREAD) * floor):
         warnings.warn(
             f"{name}: its border is a flat floor at {floor / peak:.1%} of its peak: a measured PSF that keeps its "
             "background or camera offset, which deblurs badly. Subtract it, as np.clip(psf - np.median(psf[0]), "
