@@ -447,6 +447,13 @@ def test_convert_refuses_a_tiff_without_an_image_and_a_z_stack(tmp_path):
     with pytest.raises(ValueError, match=r"image: expected a 2-D image, .* got shape \(5, 512, 512\) \(a z-stack"):
         convert(tmp_path / "z.tif", tmp_path / "z.zarr", ome=True)
     assert not (tmp_path / "cut.zarr").exists() and not (tmp_path / "z.zarr").exists()
+    # Pixels that run refuses were written without a word (found by a probe).
+    for name, pixels in (("mask", data.camera() > 100), ("complex", data.camera().astype(np.complex64))):
+        tifffile.imwrite(tmp_path / f"{name}.tif", pixels)
+        with pytest.raises(TypeError, match=rf"image: expected pixels of uint, int or float, as run takes, got dtype "
+                                            rf"{pixels.dtype} instead"):
+            convert(tmp_path / f"{name}.tif", tmp_path / f"{name}.zarr")
+        assert not (tmp_path / f"{name}.zarr").exists()
 
 
 def _image_after_random_groups(path):

@@ -23,6 +23,7 @@ from skimage import io as skimage_io
 
 from .arguments import check_int
 from .fits import FITS_HEADER_ATTRIBUTE, FitsImage, is_fits_name, warn_if_several_images
+from .image import INPUT_KINDS
 from .io import SOURCE_ATTRIBUTE
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
 
@@ -346,6 +347,10 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described):
     if source.ndim not in (2, 3) or (source.ndim == 3 and not planes_first and source.shape[-1] not in (3, 4)):
         raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
                          f"first (CYX), got shape {source.shape} (a z-stack or a time series is none of them).")
+    if source.dtype.kind not in INPUT_KINDS:
+        # Written without a word before, and then refused by run (found by a probe).
+        raise TypeError(f"image: expected pixels of uint, int or float, as run takes, got dtype {source.dtype} "
+                        "instead.")
     # OME-Zarr wants channels first (cyx); a plain array keeps the file's order.
     move_channels = ome and source.ndim == 3 and not planes_first
     if source.ndim == 2:

@@ -21,9 +21,11 @@ import numpy as np
 
 from .arguments import as_array
 
-__all__ = ["MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value", "float_dtype",
-           "float_scale", "largest_magnitude", "to_float"]
+__all__ = ["INPUT_KINDS", "MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value",
+           "float_dtype", "float_scale", "largest_magnitude", "to_float"]
 
+#: The dtype kinds of the images deblurred: unsigned and signed integers, and floats.
+INPUT_KINDS = "uif"
 #: The largest pixel magnitude of a float image: far beyond any sensor's
 #: counts or any calibrated unit, so that a larger value is most likely a
 #: defect of the data (an overflow, a mistaken dtype) and is refused.
@@ -141,7 +143,7 @@ def check_image(image, *, name="image"):
     """
     masked = np.ma.isMaskedArray(image)
     array = np.asarray(image.data) if masked else as_array(name, image)
-    if array.dtype.kind not in "uif":
+    if array.dtype.kind not in INPUT_KINDS:
         raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
     if array.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")

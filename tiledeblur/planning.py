@@ -19,7 +19,7 @@ import numpy as np
 
 from .arguments import as_array, check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
-from .image import check_float_range, check_missing_value, largest_magnitude, to_float
+from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
@@ -37,7 +37,6 @@ __all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
 UNKNOWN_MEMORY_LIMIT = 4 * 2**30
 
 OUT_DTYPES = ("float32", "float64", "input")
-INPUT_KINDS = "uif"
 DEFAULT_CHUNK = 512
 #: Larger tiles save little halo work ((1024 + 2 * 53)² / 1024² = 1.22) but
 #: balance load worse and need more memory per worker.
