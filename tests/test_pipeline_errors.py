@@ -90,6 +90,9 @@ CASES = [
     ({"n_workers": -1}, ValueError, "n_workers: expected at least 1, got -1"),
     ({"n_workers": 0}, ValueError, "n_workers: expected at least 1, got 0"),
     ({"n_workers": 1.5}, TypeError, "n_workers: expected None or an int, got 1.5"),
+    # A million worker processes were asked of LocalCluster (found by a probe).
+    ({"n_workers": 10**6}, ValueError, (r"n_workers: expected at most \d+, the worker processes that this "
+                                        r"machine's [\d.]+ GiB hold at 256 MiB each before any tile, got 1000000")),
     ({"output": 5}, TypeError, "output: expected None, a str or an os.PathLike, got 5"),
     ({"output": "foo://out.zarr"}, ValueError, "output: expected a path or a URL that fsspec can open, got 'foo://"),
     ({"output": "memory://out.zarr"}, ValueError, "output: expected a store that dask's worker processes can open"),
