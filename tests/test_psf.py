@@ -71,9 +71,17 @@ def test_a_psf_with_its_background_left_in_warns(tmp_path):
     """A bead's image saved as raw counts kept its camera offset, and deblurred far below its blurred input."""
     bead = np.round(gaussian_psf(21, 1.2) / gaussian_psf(21, 1.2).max() * 3000 + 100).astype(np.uint16)
     tifffile.imwrite(tmp_path / "bead.tif", bead)
-    with pytest.warns(tiledeblur.PsfWarning, match=r"bead.tif': its border is a flat floor at 3.\d% of its peak: a "
-                                                   "measured PSF that keeps its background"):
+    with pytest.warns(tiledeblur.PsfWarning, match=r"bead.tif': it stands on a flat floor at 3.\d% of its peak, 6\d% "
+                                                   "of its sum: a measured PSF that keeps its background"):
         load_psf(tmp_path / "bead.tif")
+    # Counted in photons, and in larger stamps, where a floor far below 1% of the peak holds much of the sum: they
+    # passed a threshold of 1% of the peak, or passed where the noise took a border pixel below it (a probe).
+    rng = np.random.default_rng(0)
+    for side, floor, share in ((51, 0.005, 25), (51, 0.002, 12), (25, 0.012, 16)):
+        counts = rng.poisson(gaussian_psf(side, 2.5) / gaussian_psf(side, 2.5).max() * 20000 + floor * 20000)
+        with pytest.warns(tiledeblur.PsfWarning, match=rf"psf: it stands on a flat floor at {floor:.1%} of its peak, "
+                                                       rf"{share}% of its sum"):
+            check_psf(counts)
     with warnings.catch_warnings():
         warnings.simplefilter("error", tiledeblur.PsfWarning)
         check_psf(np.clip(bead - np.median(bead[0]), 0, None))  # the advice of the warning
@@ -99,6 +107,10 @@ def test_a_psf_off_centre_warns():
                                                    r"centroid by \+0.0, -3.0 px \(y, x\), and the deblurred image "
                                                    r"moves by as much; .*shift\(psf, shift, order=1\)"):
         shifted = check_psf(np.roll(psf, -3, axis=1))
+    # Between pixels: 1.5 px ties two pixels, and the one 1 px off counted; 1.3 px puts the peak on it (a probe).
+    for offset in (1.3, 1.5):
+        with pytest.warns(tiledeblur.PsfWarning, match=rf"the centroid by \+{offset}, \+0.0 px"):
+            check_psf(ndi.shift(psf, (offset, 0), order=1))
     with warnings.catch_warnings():
         warnings.simplefilter("error", tiledeblur.PsfWarning)
         check_psf(np.roll(psf, 1, axis=0))  # a measured PSF centred on its brightest pixel, within a pixel
