@@ -18,6 +18,7 @@ PUBLIC_MODULES = {
     "MuWarning": "regularization",
     "PsfWarning": "psf",
     "RunReport": "pipeline",
+    "SaturationWarning": "saturation",
     "SolveInfo": "solver",
     "SolverSettings": "solver",
     "TileError": "pipeline",

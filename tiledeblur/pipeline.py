@@ -728,7 +728,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
 
     Warns
     -----
-    HaloWarning, TileMemoryWarning, MuWarning, PsfWarning, DiskSpaceWarning
+    HaloWarning, TileMemoryWarning, MuWarning, PsfWarning, SaturationWarning, DiskSpaceWarning
         Where the plan, the sampled image, the PSF or the output's disk asks
         for the caller's attention (see the README).
     ConvergenceWarning

@@ -25,7 +25,8 @@ from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
-from .regularization import MuWarning, estimate_image_mu, is_auto, sampled_reach, warn_if_off_scale
+from .regularization import MuWarning, estimate_image_mu, is_auto, sample_regions, sampled_reach, warn_if_off_scale
+from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
 from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes, weights_text
@@ -473,6 +474,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     if automatic:  # as loss="auto" asks
+        # Where the regions are read anyway: with a given mu, a run reads nothing before its tiles.
+        warn_if_saturated(read_sample, sample_regions(shape), psfs, array.dtype, name="zarr_path", stacklevel=3)
         if choosing:
             loss, mus = choose_loss(read_sample, shape, psfs, shared, solve, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)

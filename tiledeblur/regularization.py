@@ -146,6 +146,7 @@ from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
+from .saturation import plateaus
 
 __all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "gcv_mu", "is_auto",
            "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
@@ -374,7 +375,7 @@ def _near_clipped(image, psf):
     clipped = np.zeros(image.shape, dtype=bool)
     for extreme in (present.max(), present.min()):
         # Plateaus, not the scattered pixels of noise clipped at a dark floor: those stay scored.
-        plateau = scipy.ndimage.binary_erosion(image == extreme, structure=np.ones((3, 3), dtype=bool))
+        plateau = plateaus(image == extreme)
         if plateau.mean() > CLIPPED_SHARE:
             clipped |= plateau
     return scipy.ndimage.binary_dilation(clipped, structure=np.ones(np.add(np.shape(psf), 2), dtype=bool))

@@ -55,7 +55,8 @@ from .operators import BOUNDARIES, Blur
 from .plugandplay import plug_and_play
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import estimate_image_mu, is_auto, value_reach, warn_if_off_scale
+from .regularization import estimate_image_mu, is_auto, sample_regions, value_reach, warn_if_off_scale
+from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
@@ -594,6 +595,9 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         Where ``mu="auto"`` found the image's sample regions ill suited to
         it, or the PSF likely wider than the image's blur
         (:mod:`tiledeblur.regularization`).
+    SaturationWarning
+        Where an integer image holds spots clipped at its dtype's largest
+        value, around which the solve rings (:mod:`tiledeblur.saturation`).
 
     Examples
     --------
@@ -620,6 +624,8 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         raise ValueError(f"image: expected at least the PSF's {psf.shape[0]} x {psf.shape[1]} px, got shape "
                          f"{observed.shape} instead.")
     read_region = lambda yx: observed[yx][None]
+    warn_if_saturated(read_region, sample_regions(observed.shape), [psf], np.asarray(image).dtype, name="image",
+                      stacklevel=2)
     if choosing:
         loss, (mu,) = choose_loss(read_region, observed.shape, [psf], settings, solve, stacklevel=2)
         settings = dataclasses.replace(settings, loss=loss, mu=mu)

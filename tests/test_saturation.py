@@ -1,0 +1,78 @@
+"""Spots clipped at an integer dtype's largest value: warned of, and left out where the caller says so."""
+
+import warnings
+
+import numpy as np
+import pytest
+import zarr
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio
+
+from tiledeblur import MuWarning, deconvolve, gaussian_psf, plan
+from tiledeblur.operators import Blur
+from tiledeblur.regularization import sample_regions
+from tiledeblur.saturation import SaturationWarning, warn_if_saturated
+
+PSF = gaussian_psf(13, 2.0)
+#: Bright stars in the field.
+STARS = ((40, 200), (150, 60), (210, 230))
+
+
+def _star_field(star_peak):
+    """The galaxies of ``skimage.data.hubble_deep_field`` as counts on an offset of 100, with bright stars, as a
+    uint16 camera records them: blurred as part of a mirrored scene, with Poisson noise, clipped at 65535 (as a
+    fluorescence image of cells and beads would be). Returns (truth, recorded)."""
+    truth = data.hubble_deep_field()[:256, :256, 0] / 255 * 5000 + 100
+    rows, columns = np.mgrid[:256, :256]
+    for y, x in STARS:
+        truth += star_peak * np.exp(-((rows - y) ** 2 + (columns - x) ** 2) / 4.5)
+    blurred = Blur(PSF, truth.shape, boundary="free").matvec(np.pad(truth, 6, mode="reflect"))
+    counts = np.random.default_rng(0).poisson(blurred)
+    return truth, np.minimum(counts, 65535).astype(np.uint16)
+
+
+def _warnings(call, *args, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call(*args, **kwargs)
+    return [w for w in caught if issubclass(w.category, SaturationWarning)]
+
+
+def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
+    """Spots clipped at 65535 rang, and the pixels not clipped fell below the blurred image (found by a probe)."""
+    truth, recorded = _star_field(600_000)
+    clipped = recorded == 65535
+    assert clipped.sum() > 9 * len(STARS)  # each star's plateau
+    with pytest.warns(SaturationWarning, match=r"^image: 3 spots in the sample regions are clipped at 65535, the "
+                                               r"largest value of uint16: a saturated sensor\. .* pass "
+                                               r"missing_value=65535 to leave them out"):
+        taken = deconvolve(recorded, PSF, mu=1e-3)
+    left_out = deconvolve(np.where(clipped, np.nan, recorded / 65535), PSF, mu=1e-3)
+    kept = ~clipped
+    score = lambda image: peak_signal_noise_ratio(truth[kept] / 65535, image[kept], data_range=5100 / 65535)
+    assert score(left_out) > score(recorded / 65535) > score(taken) + 1
+    store = zarr.create_array(tmp_path / "stars.zarr", data=recorded, chunks=(128, 128))
+    # With mu="auto", whose sample regions plan reads (the stars also set its weight, and say so).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MuWarning)
+        with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots"):
+            plan(store.store.root, PSF)
+    assert not _warnings(plan, store.store.root, PSF, missing_value=65535)
+
+
+def test_no_warning_without_spots_clipped():
+    """Stars within the range, a bright ground clipped (a slide's glass), floats and a channel that is all missing
+    do not warn."""
+    _, recorded = _star_field(30_000)
+    assert recorded.max() < 65535 and not _warnings(deconvolve, recorded, PSF, mu=1e-3)
+    slide = data.immunohistochemistry()[:256, :256, 0]
+    glass = np.maximum(slide, np.where(np.arange(256) < 64, 255, 0).astype(np.uint8))  # and holes of glass in it
+    glass[100:104, 100:104] = glass[200:203, 30:33] = 255
+    assert not _warnings(deconvolve, glass, PSF, mu=1e-3)
+    assert not _warnings(deconvolve, _star_field(600_000)[1] / 65535, PSF, mu=1e-3)
+    # A photograph's highlights reach the top, but on a bright ground (median 0.60): the sharp camera warned, beside
+    # dark channels that made the image's median low (found by a test).
+    assert not _warnings(warn_if_saturated, lambda yx: np.stack([data.camera()[yx], data.moon()[yx]]) / 255,
+                         sample_regions((512, 512)), [PSF, PSF], np.uint8, name="image")
+    assert not _warnings(warn_if_saturated, lambda yx: np.full((1, 64, 64), np.nan), [np.s_[:64, :64]], [PSF],
+                         np.uint16, name="image")
