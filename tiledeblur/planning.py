@@ -474,7 +474,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     if automatic:  # as loss="auto" asks
-        # Where the regions are read anyway: with a given mu, a run reads nothing before its tiles.
+        # Where the regions are read anyway, once: with a given mu, a run reads nothing before its tiles.
+        read_sample = _read_once(read_sample, sample_regions(shape))
         warn_if_saturated(read_sample, sample_regions(shape), psfs, array.dtype, name="zarr_path", stacklevel=3)
         if choosing:
             loss, mus = choose_loss(read_sample, shape, psfs, shared, solve, stacklevel=3)
@@ -552,6 +553,13 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan):
             "Give the workers more memory, or pass a smaller tile.",
             TileMemoryWarning, stacklevel=4,
         )
+
+
+def _read_once(read_region, regions):
+    """``read_region`` with ``regions`` read up front, once, and each given as a copy, for the checks to share."""
+    bounds = lambda region: tuple((part.start, part.stop) for part in region)
+    read = {bounds(region): read_region(region) for region in regions}
+    return lambda region: read[bounds(region)].copy() if bounds(region) in read else read_region(region)
 
 
 def _sample(array, region, axis, source, missing_value):
