@@ -107,11 +107,12 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, stacklevel=1):
         if present.size and np.median(present) < DARK_GROUND:
             spots[c] = sum(saturated_spots(sample[c], psf) for sample in samples)
     if spots.any():
-        where = "" if len(psfs) == 1 else f" (channels {', '.join(str(c) for c in np.flatnonzero(spots))})"
-        top = np.iinfo(dtype).max
+        channels = np.flatnonzero(spots)
+        where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(map(str, channels))})"
+        top, count = np.iinfo(dtype).max, int(spots.sum())
         warnings.warn(
-            f"{name}: {spots.sum()} spots in the sample regions{where} are clipped at {top}, the largest value of "
-            f"{dtype}: a saturated sensor. The solve takes them as data and rings around them; pass "
-            f"missing_value={top} to leave them out (their pixels are then missing in the output).",
+            f"{name}: {count} spot{'s' * (count > 1)} in the sample regions{where} {'are' if count > 1 else 'is'} "
+            f"clipped at {top}, the largest value of {dtype}: a saturated sensor. The solve takes their pixels as "
+            f"data and rings around them; pass missing_value={top} to leave them out (missing in the output).",
             SaturationWarning, stacklevel=stacklevel + 1,
         )
