@@ -475,8 +475,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     if automatic:  # as loss="auto" asks
         # Where the regions are read anyway, once: with a given mu, a run reads nothing before its tiles.
-        read_sample = _read_once(read_sample, sample_regions(shape))
-        warn_if_saturated(read_sample, sample_regions(shape), psfs, array.dtype, name="zarr_path", stacklevel=3)
+        regions = sample_regions(shape)
+        read_sample = _read_once(read_sample, regions)
+        warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path", stacklevel=3)
         if choosing:
             loss, mus = choose_loss(read_sample, shape, psfs, shared, solve, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)

@@ -54,9 +54,9 @@ def plateaus(at_value):
     return scipy.ndimage.binary_erosion(at_value, structure=np.ones((3, 3), dtype=bool))
 
 
-def saturated_spots(region, psf, top=1.0):
-    """The number of spots clipped at ``top`` in ``region``: plateaus at it, no larger than ``psf``, with darker
-    surroundings.
+def saturated_spots(region, psf):
+    """The number of spots clipped in ``region``: plateaus at 1, the scaled largest value of an integer dtype, no
+    larger than ``psf``, with darker surroundings.
 
     Parameters
     ----------
@@ -64,8 +64,6 @@ def saturated_spots(region, psf, top=1.0):
         Floats, NaN where a pixel is missing.
     psf : (P, Q) ndarray
         The region's PSF, whose size sets the reach of a spot's surroundings.
-    top : float
-        The clipped value: the scaled largest value of an integer dtype is 1.
 
     Examples
     --------
@@ -75,7 +73,7 @@ def saturated_spots(region, psf, top=1.0):
     >>> saturated_spots(sky, np.ones((9, 9))), saturated_spots(glass, np.ones((9, 9)))
     (1, 0)
     """
-    plateau = plateaus(region >= top)
+    plateau = plateaus(region >= 1.0)
     labels, _ = scipy.ndimage.label(plateau)
     labels, count = scipy.ndimage.label(plateau & (np.bincount(labels.ravel())[labels] <= np.size(psf)))
     if not count:
@@ -84,8 +82,8 @@ def saturated_spots(region, psf, top=1.0):
     ring = ~scipy.ndimage.binary_dilation(labels > 0, structure=np.ones(half, dtype=bool))
     # Each plateau's label spread over its surroundings; where two meet, one of them.
     owner = np.where(ring, scipy.ndimage.grey_dilation(labels, footprint=np.ones(reach, dtype=bool)), 0)
-    brightest = scipy.ndimage.maximum(np.nan_to_num(region, nan=top), labels=owner, index=np.arange(1, count + 1))
-    return int(np.sum(np.asarray(brightest) < (1 - SPOT_DROP) * top))
+    brightest = scipy.ndimage.maximum(np.nan_to_num(region, nan=1.0), labels=owner, index=np.arange(1, count + 1))
+    return int(np.sum(np.asarray(brightest) < 1 - SPOT_DROP))
 
 
 def warn_if_saturated(read_region, regions, psfs, dtype, *, name, stacklevel=1):
