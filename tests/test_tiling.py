@@ -50,7 +50,8 @@ def test_auto_halo_of_a_psf_padded_with_zeros_beyond_the_limit_is_its_radius():
 
 def _motion_psf(length, degrees):
     """A normalized anti-aliased line of ``length`` px at ``degrees``."""
-    psf, middle, reach = np.zeros((length, length)), length // 2, length // 2 - 1
+    psf, middle = np.zeros((length, length)), length // 2
+    reach = middle  # end to end, the line spans ``length`` px along its direction
     dy, dx = round(reach * np.sin(np.radians(degrees))), round(reach * np.cos(np.radians(degrees)))
     rows, columns, values = line_aa(middle + dy, middle - dx, middle - dy, middle + dx)
     psf[rows, columns] = values

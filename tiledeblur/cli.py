@@ -99,7 +99,7 @@ def _add_problem_options(parser):
     parser.add_argument("--psf", required=True, type=_psf, action="append",
                         help="required: a .npy/.tif/.fits/Zarr PSF file, or gaussian:SIZE,SIGMA0,SIGMA1 "
                              "(sigma per axis, rows first; gaussian:SIZE,SIGMA for both); once for every "
-                             "channel, or once per channel in their order, or a file of a (C, P, Q) stack")
+                             "channel, or once per channel in their order, or a file of a (C, P, Q) or (P, Q, C) stack")
     parser.add_argument("--component", help="the array inside a group (default: OME-Zarr level 0)")
     parser.add_argument("--channel-axis", type=int,
                         help="channels' axis: 0 (cyx), -1 (yxc), or 1 for a plain tczyx array "
