@@ -19,7 +19,7 @@ from skimage import data
 
 import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
-from tiledeblur.io import Location, create_output, fingerprint
+from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
 from tiledeblur.pipeline import _check_disk_space
 from tiledeblur.planning import prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
@@ -274,6 +274,18 @@ def test_a_fill_value_is_no_huge_pixel(tmp_path, client):
     with pytest.warns(UserWarning, match=r"missing_value: no pixel of '.*filled.zarr' is -1e\+30, so none is left "
                                          "out; check the value that marks the input's missing pixels."):
         run(path, PSF, mu=1e-3, missing_value=-1e30, overwrite=True, client=client, progress=False)
+
+
+def test_a_resume_does_not_scan_the_input_again(tmp_path, client, capfd):
+    """Every rerun read the whole input again before its first tile: minutes for a 100k² slide (found by a probe)."""
+    path = tmp_path / "mosaic.zarr"
+    zarr.create_array(path, data=(data.camera()[:64, :128] / 255).astype("f4"), chunks=(32, 32))
+    first = run(path, PSF, mu=1e-3, tile=64, client=client)
+    assert "scanning the input for inf, huge values and pixels present" in capfd.readouterr().err
+    (Path(first.output) / MARKER_FOLDER / "0.1").unlink()
+    again = run(path, PSF, mu=1e-3, tile=64, client=client)
+    assert (again.tiles_skipped, again.tiles_computed) == (1, 1)
+    assert "scanning" not in capfd.readouterr().err
 
 
 def test_only_missing_pixels(tmp_path, client):

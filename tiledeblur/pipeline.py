@@ -303,13 +303,16 @@ def _scan_input(client, prepared, *, progress):
     raw = da.from_zarr(array, chunks=_scan_blocks(array))
     channel_axis = prepared.job.channel_axis
     others = tuple(axis for axis in range(raw.ndim) if axis != channel_axis)
-    lazy, matched = raw, da.zeros(1)
-    if missing_value is not None:  # a fill such as -1e30 is no datum to refuse
-        marked = raw == missing_value
-        lazy, matched = da.where(marked, np.nan, raw if floats else 1.0), marked.any().reshape(1)
+    marked = None if missing_value is None else raw == missing_value
+    if floats:  # a fill such as -1e30 is no datum to refuse
+        by_channel = da.nanmax(abs(raw if marked is None else da.where(marked, np.nan, raw)), axis=others)
+    else:
+        # Booleans alone: as float64, a 64 MiB block of uint8 took 1 GB of a worker's memory (found by a probe).
+        by_channel = da.where((~marked).any(axis=others), 1.0, np.nan)
+    matched = da.zeros(1) if marked is None else marked.any().reshape(1)
     try:
         # One computation, so that the input is read once for both.
-        scanned = result_of(client, da.concatenate([da.nanmax(abs(lazy), axis=others).reshape(-1), matched]))
+        scanned = result_of(client, da.concatenate([by_channel.reshape(-1), matched]))
     except (RuntimeError, ValueError) as error:  # a chunk that fails to decode (found by a probe: a traceback)
         raise unreadable_chunks(error, f"scanning {source.array_url!r}") from error
     by_channel = scanned[:-1]
@@ -508,7 +511,7 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
     logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
     _tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
     with stalls_told(client, functools.partial(_tell_of_stall, progress=progress)):
-        if len(finished or ()) < len(prepared.plan):  # only the pyramid left: no tile reads the input
+        if finished is None:  # a resumed output's run scanned this input before it created the output
             _scan_input(client, prepared, progress=progress)
         if finished is None:
             _create_output(prepared, identity, overwrite=replace)
