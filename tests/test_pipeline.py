@@ -376,7 +376,7 @@ def test_resume_after_what_a_kill_or_a_file_manager_leaves(tmp_path, small_scan,
     (ome / "0" / "zarr.json").write_text("{damaged")
     with pytest.raises(ValueError, match="output: expected an output whose array '0' can be read"):
         run(small_scan[0], article_psf, output=ome, tile=64, ome=True, client=client, progress=False)
-    assert _markers(ome / "0") == 17  # its 16 tiles and its pyramid, kept
+    assert _markers(ome / "0") == 18  # its 16 tiles and its pyramid's two levels, kept
 
 
 def test_ome_asked_for_over_a_plain_output(tmp_path, small_scan, small_reference_report, small_reference, article_psf,
@@ -574,7 +574,7 @@ def test_existing_scheduler(tmp_path, small_scan, small_reference, article_psf):
 
 
 def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, small_reference, article_psf, client,
-                                                       monkeypatch):
+                                                       monkeypatch, capfd):
     monkeypatch.setattr(tiledeblur.ome, "PYRAMID_BAND_CHUNKS", 1)  # level 1 in two bands, as a large image's are
     group = zarr.open_group(tmp_path / "ome.zarr", mode="w", zarr_format=3)
     group.create_array("full", data=small_scan[1], chunks=(64, 64))
@@ -618,6 +618,23 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     again = run(tmp_path / "ome.zarr", article_psf, tile=64, client=client, progress=False)
     assert (again.tiles_computed, again.tiles_skipped) == (0, 16)
     assert (Path(report.output) / "1" / "zarr.json").stat().st_mtime_ns == built
+    # A run stopped in level 2 resumes there (a probe's rerun built a 50k² slide's pyramid anew, level 1's 207 s
+    # again); a tile written again builds every level again. Each level is told in its parts.
+    levels = [out[str(level)][...] for level in (1, 2)]
+    markers = Path(report.output) / "0" / MARKER_FOLDER
+    (markers / "pyramid.2").unlink()
+    capfd.readouterr()
+    run(tmp_path / "ome.zarr", article_psf, tile=64, client=client)
+    told = capfd.readouterr().err
+    assert "pyramid: level 2 of 2\n" in told and "level 1 of 2" not in told
+    assert (Path(report.output) / "1" / "zarr.json").stat().st_mtime_ns == built
+    (markers / "0.0").unlink()
+    run(tmp_path / "ome.zarr", article_psf, tile=64, client=client)
+    told = capfd.readouterr().err
+    assert all(f"pyramid: {level}\n" in told for level in ("level 1 of 2 (part 1 of 2)", "level 1 of 2 (part 2 of 2)",
+                                                           "level 2 of 2"))
+    for level, before in zip((1, 2), levels):
+        np.testing.assert_array_equal(out[str(level)][...], before)
     # A coarser level read: its own pixel size, not level 0's; its blur is half as wide as the PSF, and so said.
     with pytest.warns(tiledeblur.PsfWarning, match="wider or longer than the image's blur"):
         half = run(tmp_path / "ome.zarr", article_psf, component="half", output=tmp_path / "half.zarr", tile=64,

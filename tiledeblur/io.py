@@ -462,11 +462,19 @@ class DoneMarkers:
         # Only "<row>.<col>" names: a file manager's stray .DS_Store is no tile.
         return {tuple(map(int, name.split("."))) for name in names if re.fullmatch(r"\d+\.\d+", name)}
 
-    def mark_pyramid(self):
-        """Record the output's pyramid as built from all of its tiles."""
+    def mark_level(self, level):
+        """Record pyramid level ``level`` as built, from all of the output's tiles through the levels before it."""
         self._fs.makedirs(self._folder, exist_ok=True)
-        self._fs.pipe_file(f"{self._folder}/{PYRAMID_MARKER}", b"")
+        self._fs.pipe_file(f"{self._folder}/{PYRAMID_MARKER}.{level}", b"")
 
-    def pyramid_built(self):
-        """Whether the pyramid was built: a rerun of a finished run then rebuilds nothing."""
-        return self._fs.exists(f"{self._folder}/{PYRAMID_MARKER}")
+    def forget_levels(self):
+        """Forget the pyramid levels built, before a tile is written again and leaves them stale."""
+        for level in range(self.levels_built(), 0, -1):  # the last first: the count stops at the first gap
+            self._fs.rm_file(f"{self._folder}/{PYRAMID_MARKER}.{level}")
+
+    def levels_built(self):
+        """How many pyramid levels, from level 1 on, were built: a rerun builds only the levels after them."""
+        built = 0
+        while self._fs.exists(f"{self._folder}/{PYRAMID_MARKER}.{built + 1}"):
+            built += 1
+        return built

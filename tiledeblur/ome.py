@@ -12,6 +12,7 @@ scale that of the level read; each halving doubles an axis's scale.
 import dataclasses
 import functools
 import itertools
+import math
 import posixpath
 
 import dask.array as da
@@ -219,7 +220,8 @@ def chunk_keys(zarr_format):
     return NGFF_04_CHUNK_KEYS if zarr_format == 2 else None
 
 
-def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_value=None, on_level=None):
+def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_value=None, first_level=1,
+                  on_band=None, on_built=None):
     """Write levels 1.. of the group at ``url`` from its level 0, on the cluster; ``shapes`` starts with level 0's.
 
     With ``client=None`` the levels are computed in this process, by dask's
@@ -230,20 +232,25 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
     block without any stays missing), rounded for integer dtypes, written in
     whole chunks, in bands of
     ``PYRAMID_BAND_CHUNKS`` rows of chunks: the driver's memory does not grow
-    with the image. ``on_level(level)`` is called as each level starts,
-    to show progress.
+    with the image. ``on_band(level, band, bands)`` is called as each band
+    starts, to show progress (a level of a 100k² slide took minutes), and
+    ``on_built(level)`` as each level is written, so that a rerun may start
+    at ``first_level``, after the levels built.
     """
     group = zarr.open_group(url, mode="r+", storage_options=storage_options)
     for level, (shape, factors) in enumerate(zip(shapes[1:], _halvings(shapes)), start=1):
-        if on_level is not None:
-            on_level(level)
+        if level < first_level:
+            continue
         previous = group[str(level - 1)]
         target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=0,
                                     overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format),
                                     dimension_names=getattr(previous.metadata, "dimension_names", None))
         axis = factors.index(2)  # y, the first halved axis: channels and a single z plane are not
         band = chunks[axis] * PYRAMID_BAND_CHUNKS
-        for start in range(0, shape[axis], band):
+        bands = math.ceil(shape[axis] / band)
+        for index, start in enumerate(range(0, shape[axis], band), start=1):
+            if on_band is not None:
+                on_band(level, index, bands)
             rows = slice(start, min(start + band, shape[axis]))
             source = da.from_zarr(previous)[_along(axis, slice(2 * rows.start, 2 * rows.stop))]
             mean = functools.partial(_mean_of_present, missing_value=missing_value)
@@ -257,6 +264,8 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
                 from .cluster import result_of  # only here: convert, which has no client, needs no distributed
 
                 result_of(client, stored)
+        if on_built is not None:
+            on_built(level)
 
 
 def _mean_of_present(block, axis=None, *, missing_value=None):

@@ -511,21 +511,27 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
     logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
     _tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
     with stalls_told(client, functools.partial(_tell_of_stall, progress=progress)):
+        markers = DoneMarkers(prepared.job.target)
         if finished is None:  # a resumed output's run scanned this input before it created the output
             _scan_input(client, prepared, progress=progress)
-        if finished is None:
             _create_output(prepared, identity, overwrite=replace)
+        elif len(finished) < len(prepared.plan):
+            markers.forget_levels()
         computed = _compute_tiles(client, prepared, finished or set(), show_progress=progress)
         _check_input_unchanged(prepared, identity)
         if prepared.multiscale is not None:
-            levels = len(prepared.pyramid) - 1
             build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
                           storage_options=prepared.job.target.storage_options or None,
-                          missing_value=_output_missing_value(prepared.job),
-                          on_level=lambda level: _tell(f"building the OME-Zarr pyramid: level {level} of {levels}",
-                                                       progress=progress))
-            DoneMarkers(prepared.job.target).mark_pyramid()
+                          missing_value=_output_missing_value(prepared.job), first_level=markers.levels_built() + 1,
+                          on_band=functools.partial(_tell_of_band, levels=len(prepared.pyramid) - 1,
+                                                    progress=progress),
+                          on_built=markers.mark_level)
     return computed
+
+
+def _tell_of_band(level, band, bands, *, levels, progress):
+    part = f" (part {band} of {bands})" if bands > 1 else ""
+    _tell(f"building the OME-Zarr pyramid: level {level} of {levels}{part}", progress=progress)
 
 
 def _check_input_unchanged(prepared, identity):
@@ -591,7 +597,7 @@ def _complete(prepared, finished):
     """Whether an earlier identical run finished every tile and, for OME-Zarr, the pyramid."""
     if finished is None or len(finished) < len(prepared.plan):
         return False
-    return prepared.multiscale is None or DoneMarkers(prepared.job.target).pyramid_built()
+    return prepared.multiscale is None or DoneMarkers(prepared.job.target).levels_built() == len(prepared.pyramid) - 1
 
 
 def _wait_for_a_worker(client, *, progress):
