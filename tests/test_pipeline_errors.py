@@ -12,6 +12,7 @@ import warnings
 from fractions import Fraction
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import pytest
 import zarr
@@ -20,7 +21,7 @@ from skimage import data
 import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
-from tiledeblur.pipeline import _check_disk_space
+from tiledeblur.pipeline import _check_disk_space, _computed_telling
 from tiledeblur.planning import prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
@@ -286,6 +287,14 @@ def test_a_resume_does_not_scan_the_input_again(tmp_path, client, capfd):
     again = run(path, PSF, mu=1e-3, tile=64, client=client)
     assert (again.tiles_skipped, again.tiles_computed) == (1, 1)
     assert "scanning" not in capfd.readouterr().err
+
+
+def test_a_long_scan_tells_the_share_read(client, monkeypatch, capfd):
+    """A 100k² slide's scan was one line for minutes (found by a probe)."""
+    monkeypatch.setattr(tiledeblur.pipeline, "SCAN_TELL_SECONDS", 0.0)  # as if each part took long
+    parts = _computed_telling(client, [da.full(3, value) for value in range(4)], progress=True)
+    assert [part.tolist() for part in parts] == [[value] * 3 for value in range(4)]
+    assert capfd.readouterr().err.splitlines() == [f"scanning the input: {share}% read" for share in (25, 50, 75)]
 
 
 def test_only_missing_pixels(tmp_path, client):

@@ -34,7 +34,6 @@ from .cluster import (
     check_scheduler,
     check_worker_versions,
     connect,
-    result_of,
     stalls_told,
     threads,
     worker_resources,
@@ -77,6 +76,8 @@ ENCODING_ATTRIBUTES = ("scale_factor", "add_offset", "_FillValue", "missing_valu
                        "valid_range", "_Unsigned")
 #: The size of the blocks in which the workers scan a float input for inf and huge values.
 SCAN_BLOCK_BYTES = 64 * 2**20
+#: The parts of that scan, in bands of blocks, and the seconds between the lines that tell the share of them done.
+SCAN_PARTS, SCAN_TELL_SECONDS = 20, 10.0
 
 logger = logging.getLogger(__name__)
 
@@ -302,23 +303,18 @@ def _scan_input(client, prepared, *, progress):
     array = source.open("r")
     raw = da.from_zarr(array, chunks=_scan_blocks(array))
     channel_axis = prepared.job.channel_axis
-    others = tuple(axis for axis in range(raw.ndim) if axis != channel_axis)
-    marked = None if missing_value is None else raw == missing_value
-    if floats:  # a fill such as -1e30 is no datum to refuse
-        by_channel = da.nanmax(abs(raw if marked is None else da.where(marked, np.nan, raw)), axis=others)
-    else:
-        # Booleans alone: as float64, a 64 MiB block of uint8 took 1 GB of a worker's memory (found by a probe).
-        by_channel = da.where((~marked).any(axis=others), 1.0, np.nan)
-    matched = da.zeros(1) if marked is None else marked.any().reshape(1)
+    rows = plane_axes(raw.ndim, channel_axis)[0]
+    bands = [raw[(slice(None),) * rows + (band,)] for band in _bands(raw.chunks[rows], parts=SCAN_PARTS)]
     try:
-        # One computation, so that the input is read once for both.
-        scanned = result_of(client, da.concatenate([by_channel.reshape(-1), matched]))
+        parts = _computed_telling(client, [_scanned(band, channel_axis, missing_value) for band in bands],
+                                  progress=progress)
     except (RuntimeError, ValueError) as error:  # a chunk that fails to decode (found by a probe: a traceback)
         raise unreadable_chunks(error, f"scanning {source.array_url!r}") from error
-    by_channel = scanned[:-1]
+    by_channel = np.fmax.reduce([part[:-1] for part in parts])
+    matched = any(part[-1] for part in parts)
     largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
-    if missing_value is not None and not scanned[-1]:
+    if missing_value is not None and not matched:
         # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it.
         warnings.warn(f"missing_value: no pixel of {source.array_url!r} is {missing_value!r}, so none is left out; "
                       "check the value that marks the input's missing pixels.", UserWarning, stacklevel=4)
@@ -332,6 +328,49 @@ def _scan_input(client, prepared, *, progress):
         warnings.warn(f"{name}: expected pixels present in every channel, got none in channels {empty} of axis "
                       f"{channel_axis}; the output is all NaN there.",
                       UserWarning, stacklevel=4)  # run, _execute, this: the caller of run
+
+
+def _scanned(raw, channel_axis, missing_value):
+    """Lazily, per channel of ``raw`` the largest magnitude present (NaN where none is), then whether any pixel is
+    ``missing_value`` (0 where that is None): one computation, so that the input is read once for both."""
+    others = tuple(axis for axis in range(raw.ndim) if axis != channel_axis)
+    marked = None if missing_value is None else raw == missing_value
+    if raw.dtype.kind == "f":  # a fill such as -1e30 is no datum to refuse
+        by_channel = da.nanmax(abs(raw if marked is None else da.where(marked, np.nan, raw)), axis=others)
+    else:
+        # Booleans alone: as float64, a 64 MiB block of uint8 took 1 GB of a worker's memory (found by a probe).
+        by_channel = da.where((~marked).any(axis=others), 1.0, np.nan)
+    matched = da.zeros(1) if marked is None else marked.any().reshape(1)
+    return da.concatenate([by_channel.reshape(-1), matched])
+
+
+def _bands(blocks, *, parts):
+    """At most ``parts`` slices of whole blocks along an axis of block lengths ``blocks``, which cover it.
+
+    Examples
+    --------
+    >>> _bands((4, 4, 4, 2), parts=2)
+    [slice(0, 8, None), slice(8, 14, None)]
+    """
+    edges, step = np.cumsum((0, *blocks)).tolist(), math.ceil(len(blocks) / parts)
+    return [slice(edges[start], edges[min(start + step, len(blocks))]) for start in range(0, len(blocks), step)]
+
+
+def _computed_telling(client, collections, *, progress):
+    """The results of ``collections``, computed at once on ``client``, telling the share done while that takes long.
+
+    A 100k² slide took minutes to scan, with one line for them (found by a probe).
+    """
+    futures = client.compute(collections)
+    try:
+        told = time.monotonic()
+        for done, _ in enumerate(as_completed(futures, loop=client.loop), start=1):  # not the default client's
+            if time.monotonic() - told >= SCAN_TELL_SECONDS and done < len(futures):
+                _tell(f"scanning the input: {done / len(futures):.0%} read", progress=progress)
+                told = time.monotonic()
+        return client.gather(futures)
+    finally:
+        client.cancel(futures)
 
 
 def _scan_blocks(array, *, target_bytes=SCAN_BLOCK_BYTES):
