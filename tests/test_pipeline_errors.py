@@ -297,6 +297,27 @@ def test_a_long_scan_tells_the_share_read(client, monkeypatch, capfd):
     assert capfd.readouterr().err.splitlines() == [f"scanning the input: {share}% read" for share in (25, 50, 75)]
 
 
+def test_the_fingerprint_sees_a_chunk_beyond_its_sample(tmp_path, client):
+    """64 sampled chunks of a 100k² slide's 9,604 missed 16 chunks of tissue removed, and a rerun resumed over them
+    (found by a probe). A file manager's hidden files change no chunk."""
+    path = tmp_path / "slide.zarr"
+    zarr.create_array(path, data=data.camera()[:128, :128], chunks=(8, 8))  # 256 chunks, 64 in the sample
+    run(path, PSF, mu=1e-3, tile=128, client=client, progress=False)
+    # An earlier version's output, which recorded no listing, resumes on the sample.
+    earlier = zarr.open_array(run(path, PSF, mu=1e-3, tile=128, output=tmp_path / "earlier.zarr", client=client,
+                                  progress=False).output, mode="r+")
+    recorded = earlier.attrs["tiledeblur"]
+    del recorded["input"]["stored_chunks"]
+    earlier.attrs["tiledeblur"] = recorded
+    (path / ".DS_Store").write_bytes(b"\0")
+    (path / "c" / ".DS_Store").write_bytes(b"\0")
+    for output in (None, tmp_path / "earlier.zarr"):
+        assert run(path, PSF, mu=1e-3, tile=128, output=output, client=client, progress=False).tiles_skipped == 1
+    (path / "c" / "0" / "1").unlink()  # chunk 1 of the grid: the sample takes 0, 4, 8, ...
+    with pytest.raises(ValueError, match=r"written from another input or with other settings \(differing: input\)"):
+        run(path, PSF, mu=1e-3, tile=128, client=client, progress=False)
+
+
 def test_only_missing_pixels(tmp_path, client):
     path = tmp_path / "blank.zarr"
     zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f4", fill_value=np.nan)

@@ -48,6 +48,7 @@ from .io import (
     fingerprint,
     plane_axes,
     read_channels,
+    stored_chunks,
     unreadable_chunks,
     write_channels,
 )
@@ -582,7 +583,9 @@ def _check_input_unchanged(prepared, identity):
     and compared with the start's, and an output that it shows wrong records
     :data:`CHANGED_INPUT` as its input's, which no rerun's matches.
     """
-    if fingerprint(prepared.array) == identity["input"]["fingerprint"]:
+    started = identity["input"]
+    if (fingerprint(prepared.array), stored_chunks(prepared.job.source)) == (started["fingerprint"],
+                                                                            started["stored_chunks"]):
         return
     output = prepared.job.target.open("r+")
     recorded = dict(output.attrs["tiledeblur"])

@@ -16,7 +16,7 @@ import fsspec
 import zarr
 
 from ._version import __version__
-from .io import DoneMarkers, fingerprint
+from .io import DoneMarkers, fingerprint, stored_chunks
 
 __all__ = ["CHANGED_INPUT", "OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
            "run_identity"]
@@ -66,6 +66,7 @@ def run_identity(prepared):
             "shape": list(prepared.array.shape),
             "dtype": str(prepared.array.dtype),
             "fingerprint": fingerprint(prepared.array),
+            "stored_chunks": stored_chunks(job.source),
         },
         "psf": [p.tolist() for p in job.psfs],
         "settings": {**dataclasses.asdict(job.settings[0]), "mu": job.mu},  # the channels differ in mu alone
@@ -101,6 +102,8 @@ def existing_output(target, identity):
         recorded, complete = _root_identity(target), False
     for derived in ("version", "value_scale"):  # derived, not chosen: outputs of other versions resume
         recorded.pop(derived, None)
+    if "input" in recorded and "stored_chunks" not in recorded["input"]:  # an earlier version's: resumes on its sample
+        recorded["input"] = {**recorded["input"], "stored_chunks": identity["input"]["stored_chunks"]}
     return _per_channel_mu(recorded, identity), complete
 
 
