@@ -486,7 +486,7 @@ def _stops_every_tile(error):
 def _compute_tiles(client, prepared, finished, *, show_progress):
     """Submit the unfinished tiles through a window that follows the workers; return how many were computed."""
     plan = prepared.plan
-    todo = (tile for tile in plan.tiles() if tile.index not in finished)
+    todo = (tile for tile in plan.tiles(shuffled=True) if tile.index not in finished)
     threads_now = _threads_now(client)
     progress = Progress(total=len(plan), already_done=len(finished), threads=threads_now, enabled=show_progress)
     run_token = os.urandom(4).hex()
@@ -606,7 +606,7 @@ def _check_disk_space(prepared, finished):
     free = prepared.job.target.free_bytes()
     dtype = _output_dtype(prepared)
     pyramid = prepared.multiscale is not None
-    # A resume's written tiles take no more room; the pyramid, a third of level 0, is always built anew.
+    # A resume's written tiles take no more room; the pyramid, a third of level 0, is counted whole, built or not.
     to_write = 1 - len(finished or ()) / len(prepared.plan) + (1 / 3 if pyramid else 0)
     needed = math.prod(prepared.array.shape) * dtype.itemsize * to_write
     if free is None or needed <= free:

@@ -49,9 +49,11 @@ import scipy.fft
 from .operators import smoothness_power
 from .psf import psf_radius
 
-__all__ = ["HALO_RESPONSE_LIMIT", "MAX_HALO", "SECOND_ORDER_RESPONSE_LIMIT", "TV_FLAT_FACTOR", "HaloWarning", "Tile", "TileMemoryWarning", "TilePlan", "auto_halo",
-           "estimate_tile_bytes"]
+__all__ = ["HALO_RESPONSE_LIMIT", "MAX_HALO", "SECOND_ORDER_RESPONSE_LIMIT", "SOLVE_ORDER_SEED", "TV_FLAT_FACTOR",
+           "HaloWarning", "Tile", "TileMemoryWarning", "TilePlan", "auto_halo", "estimate_tile_bytes"]
 
+#: The seed of the order in which a run solves its tiles, see :meth:`TilePlan.tiles`.
+SOLVE_ORDER_SEED = 0
 #: Largest response sample allowed beyond the halo, see the module notes.
 HALO_RESPONSE_LIMIT = 1e-4
 #: The limit for a smoothness term of order 2 (``laplacian``), whose response keeps more of its mass beyond the
@@ -306,10 +308,26 @@ class TilePlan:
         return all((low, high) == (0, n) for grid, n in zip(self.grid, self.shape)
                    for *_, low, high in (self._span(i, n) for i in range(grid)))
 
-    def tiles(self):
-        """Every tile, row by row, made lazily."""
-        for index in np.ndindex(*self.grid):
-            yield self.tile_at(index)
+    def tiles(self, *, shuffled=False):
+        """Every tile, made lazily: row by row, or in a fixed shuffled order.
+
+        A run solves them shuffled, so that the tiles done are a fair sample
+        of those left, and its ETA holds where work is uneven over the image:
+        on a sparse slide a blank tile took 0.2 s and one of tissue 50 s, and
+        row by row the ETA was 15 min where an hour remained (found by a
+        probe). The order is the same in every run, so a rerun goes on in it.
+
+        Examples
+        --------
+        >>> plan = TilePlan(shape=(30, 30), tile=10, chunk=10, halo=0)
+        >>> [tile.index for tile in plan.tiles()][:4]
+        [(0, 0), (0, 1), (0, 2), (1, 0)]
+        >>> sorted(tile.index for tile in plan.tiles(shuffled=True)) == [tile.index for tile in plan.tiles()]
+        True
+        """
+        flat = np.random.default_rng(SOLVE_ORDER_SEED).permutation(len(self)) if shuffled else range(len(self))
+        for position in flat:
+            yield self.tile_at(tuple(int(i) for i in np.unravel_index(position, self.grid)))
 
     def describe(self):
         """A few lines that say what the plan is, for people.
