@@ -577,7 +577,7 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
                                                        monkeypatch, capfd):
     monkeypatch.setattr(tiledeblur.ome, "PYRAMID_BAND_CHUNKS", 1)  # level 1 in two bands, as a large image's are
     group = zarr.open_group(tmp_path / "ome.zarr", mode="w", zarr_format=3)
-    group.create_array("full", data=small_scan[1], chunks=(64, 64))
+    group.create_array("full", data=small_scan[1], chunks=(64, 64), attributes={"long_name": "DAPI"})
     group.create_array("half", data=small_scan[1][::2, ::2], chunks=(64, 64))
     axes = [{"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}]
     datasets = [{"path": path, "coordinateTransformations": [{"type": "scale", "scale": [0.25 * f, 0.25 * f]},
@@ -612,6 +612,9 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
         expected = finer.reshape(finer.shape[0] // 2, 2, finer.shape[1] // 2, 2).mean(axis=(1, 3))
         np.testing.assert_allclose(out[str(level)][...], expected, rtol=1e-6, atol=1e-6)  # float32 means
         assert out[str(level)].chunks == (64, 64)
+        # Each level describes its values as level 0 does (found by a probe: a CF reader decoded them 510 times
+        # apart); the run's record stays with level 0, whose markers vouch for its chunks.
+        assert out[str(level)].attrs.asdict() == {"long_name": "DAPI"} and "tiledeblur" in out["0"].attrs
     # The same run again finds every tile and the pyramid done, and rebuilds nothing (a probe's rerun of a finished
     # 100k² run rebuilt the pyramid for 6 minutes, and Ctrl-C then left level 1 without most of its chunks).
     built = (Path(report.output) / "1" / "zarr.json").stat().st_mtime_ns

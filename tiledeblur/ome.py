@@ -19,8 +19,13 @@ import dask.array as da
 import numpy as np
 import zarr
 
-__all__ = ["Multiscale", "axis_type", "build_pyramid", "chunk_keys", "find_multiscale", "multiscale_attributes",
-           "plain_multiscale", "pyramid_shapes", "read_multiscale"]
+from .fits import FITS_HEADER_ATTRIBUTE
+
+__all__ = ["LEVEL_ZERO_ATTRIBUTES", "Multiscale", "axis_type", "build_pyramid", "chunk_keys", "find_multiscale",
+           "multiscale_attributes", "plain_multiscale", "pyramid_shapes", "read_multiscale"]
+
+#: Attributes of level 0 alone, which the further levels do not get: see :func:`_level_attributes`.
+LEVEL_ZERO_ATTRIBUTES = ("tiledeblur", FITS_HEADER_ATTRIBUTE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,7 +249,8 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
         previous = group[str(level - 1)]
         target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=0,
                                     overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format),
-                                    dimension_names=getattr(previous.metadata, "dimension_names", None))
+                                    dimension_names=getattr(previous.metadata, "dimension_names", None),
+                                    attributes=_level_attributes(previous.attrs.asdict()))
         axis = factors.index(2)  # y, the first halved axis: channels and a single z plane are not
         band = chunks[axis] * PYRAMID_BAND_CHUNKS
         bands = math.ceil(shape[axis] / band)
@@ -266,6 +272,22 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
                 result_of(client, stored)
         if on_built is not None:
             on_built(level)
+
+
+def _level_attributes(finer):
+    """The attributes of a level from those of the ``finer`` one: all but those of level 0's pixel grid alone.
+
+    A CF reader decoded level 0 of a deblurred uint8 scan with its
+    ``scale_factor`` and the next level without it, 510 times apart (found
+    by a probe). A FITS header's WCS maps level 0's pixels, and a run's record
+    vouches for level 0's chunks.
+
+    Examples
+    --------
+    >>> _level_attributes({"units": "K", "scale_factor": 510.0, "fits_header": {"CDELT1": 1e-4}, "tiledeblur": {}})
+    {'units': 'K', 'scale_factor': 510.0}
+    """
+    return {key: value for key, value in finer.items() if key not in LEVEL_ZERO_ATTRIBUTES}
 
 
 def _mean_of_present(block, axis=None, *, missing_value=None):
