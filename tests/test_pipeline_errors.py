@@ -256,6 +256,19 @@ def test_a_missing_value_that_the_dtype_cannot_hold(tmp_path, value, dtype, give
     assert not (tmp_path / "counts.deblurred.zarr").exists()
 
 
+@pytest.mark.parametrize(("declared", "match"), [
+    ("a lot", "a number, or base64 of one, in the attribute _FillValue, got 'a lot'"),
+    ([0], r"a number, or base64 of one, in the attribute _FillValue, got \[0\]"),
+    (-1, "an attribute _FillValue that uint8 holds, got -1"),
+])
+def test_a_fill_value_attribute_that_marks_nothing_readable(tmp_path, declared, match):
+    path = tmp_path / "counts.zarr"
+    zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="u1", attributes={"_FillValue": declared})
+    with pytest.raises(ValueError, match=f"zarr_path: expected {match} instead; pass missing_value"):
+        run(path, PSF, progress=False)
+    assert not (tmp_path / "counts.deblurred.zarr").exists()
+
+
 def test_a_fill_value_is_no_huge_pixel(tmp_path, client):
     """A mosaic filled with -1e30 where it has no data is refused as huge, unless that is its missing_value."""
     path = tmp_path / "filled.zarr"

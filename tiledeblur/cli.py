@@ -34,6 +34,7 @@ COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
 #: The advice in messages, in the command line's terms.
 ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --no-ome",
           "out_dtype='input'": "--out-dtype input", "as missing_value": "as --missing-value",
+          "pass missing_value": "pass --missing-value",
           "pass channel_axis=None": "leave out --channel-axis", "pass channel_axis=": "pass --channel-axis "}
 
 
@@ -128,7 +129,7 @@ def _add_problem_options(parser):
                         help="an input value that marks a pixel without a datum, as NaN does in floats: a "
                              "mosaic's fill (often 0) or a saturated count; left out of the solve, and NaN in "
                              "the output (VALUE with --out-dtype input); write --missing-value=-1e30 for a negative one "
-                             "(default: none)")
+                             "(default: the input's CF _FillValue, as xarray reads it, else none)")
 
 
 def _add_cluster_options(parser):

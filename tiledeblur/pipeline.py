@@ -315,8 +315,9 @@ def _scan_input(client, prepared, *, progress):
     matched = any(part[-1] for part in parts)
     largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
-    if missing_value is not None and not matched:
-        # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it.
+    if missing_value is not None and not matched and not prepared.missing_value_declared:
+        # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it. A
+        # _FillValue may well mark nothing: xarray declares one for every float.
         warnings.warn(f"missing_value: no pixel of {source.array_url!r} is {missing_value!r}, so none is left out; "
                       "check the value that marks the input's missing pixels.", UserWarning, stacklevel=4)
     if np.isnan(largest) and missing_value is not None:
@@ -733,7 +734,9 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         was taken (often 0), or a sensor's saturated count. Such pixels are
         left out of the data term, as NaN is (see :func:`tiledeblur.deconvolve`);
         the output holds NaN there, or ``missing_value`` with
-        ``out_dtype="input"``.
+        ``out_dtype="input"``. By default, the input's own by the CF
+        conventions, as xarray reads it: its ``_FillValue`` attribute, or the
+        fill value of a Zarr 2 array that xarray wrote; else none.
     storage_options : dict, optional
         fsspec options for both input and output.
     client : distributed.Client, optional

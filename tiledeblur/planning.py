@@ -20,7 +20,7 @@ import numpy as np
 from .arguments import as_array, check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
-from .io import SOURCE_ATTRIBUTE, Location, open_input, plane_axes, read_channels
+from .io import SOURCE_ATTRIBUTE, Location, declared_missing_value, open_input, plane_axes, read_channels
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
@@ -430,6 +430,8 @@ class Prepared:
     multiscale: Multiscale | None = None
     #: Shapes of the output's pyramid levels, level 0 first; empty for a plain array.
     pyramid: tuple = ()
+    #: Whether ``job.missing_value`` is the input's own CF ``_FillValue``, not one given.
+    missing_value_declared: bool = False
 
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
@@ -469,7 +471,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         channel_axis = _agreed_channel_axis(_named_channel_axis(names), array.shape, channel_axis,
                                             where="the array's dimension_names")
     axis, shape, channels = _check_layout(array, channel_axis)
-    missing_value = check_missing_value(missing_value, array.dtype)
+    missing_value, declared = _missing_value(missing_value, array)
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
@@ -509,7 +511,19 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         )
     _warn_if_tiles_exceed(memory_limit, tile_plan)
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
-    return Prepared(array, job, tile_plan, multiscale, pyramid)
+    return Prepared(array, job, tile_plan, multiscale, pyramid, missing_value_declared=declared)
+
+
+def _missing_value(given, array):
+    """``given``, checked, or where it is None the input's own CF ``_FillValue``; and whether it is the input's."""
+    if given is not None:
+        return check_missing_value(given, array.dtype), False
+    declared = declared_missing_value(array)
+    try:
+        return check_missing_value(declared, array.dtype), declared is not None
+    except ValueError as error:
+        raise ValueError(f"zarr_path: expected an attribute _FillValue that {array.dtype} holds, got {declared!r} "
+                         "instead; pass missing_value to name the value that marks missing pixels.") from error
 
 
 def with_tile(prepared, tile, *, memory_limit):
