@@ -629,6 +629,7 @@ def test_ome_zarr_in_gives_ome_zarr_out_with_a_pyramid(tmp_path, small_scan, sma
     assert translations == [[100.0, 200.0], [100.125, 200.125], [100.375, 200.375]]
     assert multiscale["coordinateTransformations"] == once
     assert multiscale["name"] == "slide 7"  # viewers show it for the image
+    assert multiscale["type"] == "mean"  # how the levels were made, which NGFF asks for
     # Display windows follow the values: uint8 counts became floats in [0, 1].
     window = {"start": 0.0, "end": 1.0}
     assert out.attrs["ome"]["omero"] == {"channels": [{"label": "DAPI", "color": "0000FF", "window": window}]}

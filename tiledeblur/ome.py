@@ -24,6 +24,8 @@ from .fits import FITS_HEADER_ATTRIBUTE
 __all__ = ["LEVEL_ZERO_ATTRIBUTES", "Multiscale", "axis_type", "build_pyramid", "chunk_keys", "find_multiscale",
            "multiscale_attributes", "plain_multiscale", "pyramid_shapes", "read_multiscale"]
 
+#: The multiscale's words on how each level is made from the one before, as :func:`build_pyramid` makes it.
+PYRAMID_DESCRIPTION = "the mean of each 2 x 2 block of the level before (of its pixels present), along y and x"
 #: Attributes of level 0 alone, which the further levels do not get: see :func:`_level_attributes`.
 LEVEL_ZERO_ATTRIBUTES = ("tiledeblur", FITS_HEADER_ATTRIBUTE)
 
@@ -211,7 +213,9 @@ def multiscale_attributes(multiscale, shapes):
         for level, (scale, translation) in enumerate(zip(scales, translations))
     ]
     # The input's name, where it has one: viewers show it as the image's, and the output is that image deblurred.
-    entry = {"axes": list(multiscale.axes), "datasets": datasets, "name": multiscale.name or "tiledeblur"}
+    entry = {"axes": list(multiscale.axes), "datasets": datasets, "name": multiscale.name or "tiledeblur",
+             # How the levels were made, which NGFF asks for (found by a probe).
+             "type": "mean", "metadata": {"description": PYRAMID_DESCRIPTION, "method": "tiledeblur.ome.build_pyramid"}}
     if multiscale.transforms:
         entry["coordinateTransformations"] = list(multiscale.transforms)
     omero = {} if multiscale.omero is None else {"omero": multiscale.omero}
