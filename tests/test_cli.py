@@ -514,6 +514,21 @@ def test_convert_refuses_a_bad_chunk(tmp_path, chunk, error, message):
     assert not (tmp_path / "out.zarr").exists()
 
 
+def test_convert_takes_file_urls_and_refuses_others(tmp_path, monkeypatch):
+    """Found by a probe: an s3:// output was written into a local folder "s3:", and said to be uploaded; a file://
+    URL's escapes were kept, and its image not found."""
+    (tmp_path / "in folder").mkdir()
+    Image.fromarray(data.camera()).save(tmp_path / "in folder" / "camera.png")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="output: expected a local path or a file:// URL, got 's3://bucket/x.zarr'"):
+        convert(tmp_path / "in folder" / "camera.png", "s3://bucket/x.zarr")
+    assert list(tmp_path.iterdir()) == [tmp_path / "in folder"]
+    url = f"file://localhost{tmp_path}/in%20folder/"
+    convert(f"{url}camera.png", f"{url}camera%201.zarr")
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "in folder" / "camera 1.zarr", mode="r")[...],
+                                  data.camera())
+
+
 @pytest.mark.parametrize("ome", [False, True])
 def test_convert_a_microscopes_channels_first_tiff(tmp_path, ome):
     channels = np.stack([data.camera(), data.moon(), data.camera().T, 255 - data.camera(), data.camera() // 2])

@@ -8,7 +8,7 @@ from PIL import Image, ImageColor
 from .arguments import check_positive
 from .convert import convert
 from .demo import run_demo, save_preview
-from .io import Location, open_input
+from .io import Location, local_path, open_input
 from .ome import find_multiscale
 from .pipeline import run
 from .planning import plan
@@ -126,7 +126,7 @@ def _run(arguments):
         if not arguments.preview.strip():  # Path("") is the working directory
             raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got "
                              f"{arguments.preview!r} instead.")
-        arguments.preview = Path(arguments.preview).expanduser()
+        arguments.preview = local_path(arguments.preview, name="--preview")
         _check_preview(arguments.preview, arguments.out)
     report = run(
         arguments.input, _once_or_each(arguments.psf), output=arguments.out, component=arguments.component,
@@ -160,7 +160,7 @@ def _plan(arguments):
 
 def _convert(arguments):
     array = convert(arguments.image, arguments.output, chunk=arguments.chunk, ome=arguments.ome)
-    print(f"wrote {arguments.output}: shape {array.shape}, dtype {array.dtype}, chunks {array.chunks}")
+    print(f"wrote {local_path(arguments.output, name='OUTPUT')}: shape {array.shape}, dtype {array.dtype}, chunks {array.chunks}")
     return 0
 
 

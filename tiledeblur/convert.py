@@ -12,7 +12,6 @@ import logging
 import re
 import shutil
 import zlib
-from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
@@ -24,7 +23,7 @@ from skimage import io as skimage_io
 from .arguments import check_int
 from .fits import FITS_HEADER_ATTRIBUTE, FitsImage, is_fits_name, warn_if_several_images
 from .image import INPUT_KINDS
-from .io import SOURCE_ATTRIBUTE
+from .io import SOURCE_ATTRIBUTE, local_path
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
 
 __all__ = ["convert"]
@@ -272,7 +271,7 @@ def convert(image_path, output, *, chunk=512, ome=False):
     zarr.Array
         The written array.
     """
-    image_path, output = Path(image_path).expanduser(), Path(output).expanduser()
+    image_path, output = local_path(image_path, name="image"), local_path(output, name="output")
     if not image_path.is_file():
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     if output.exists():

@@ -23,7 +23,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from .arguments import check_int
 from .cluster import check_n_workers
 from .image import float_scale, to_float
-from .io import plane_axes, read_channels
+from .io import local_path, plane_axes, read_channels
 from .operators import Blur
 from .pipeline import run
 from .psf import check_psf, gaussian_psf, psf_radius
@@ -261,7 +261,7 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
         raise ValueError(f"size: expected at least {MIN_SIZE} px, got {size} instead.")
     check_n_workers(n_workers)  # before the scan is written, not after
     psf = gaussian_psf(13, (1, 3)) if psf is None else psf
-    out_dir = Path(out_dir).expanduser()
+    out_dir = local_path(out_dir, name="out_dir")
     _check_demo_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     scan_path = out_dir / "scan.zarr"

@@ -27,6 +27,7 @@ import posixpath
 import re
 import shutil
 import urllib.parse
+from pathlib import Path
 
 import fsspec
 import numpy as np
@@ -36,7 +37,7 @@ from .ome import chunk_keys
 
 __all__ = [
     "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_value", "fingerprint",
-    "open_input",
+    "local_path", "open_input",
     "plane_axes", "read_channels", "unreadable_chunks", "write_channels",
 ]
 
@@ -44,6 +45,8 @@ __all__ = [
 #: lossy compression of the source file, which ``mu="auto"`` warns of.
 SOURCE_ATTRIBUTE = "tiledeblur_source"
 
+#: fsspec's protocols of this machine's files (None: a plain path).
+LOCAL_PROTOCOLS = (None, "file", "local")
 MARKER_FOLDER = ".tiledeblur/done"
 #: The marker, among the tiles' markers, of a pyramid built from all of them.
 PYRAMID_MARKER = "pyramid"
@@ -51,6 +54,40 @@ PYRAMID_MARKER = "pyramid"
 ZARR_METADATA_FILES = ("zarr.json", ".zgroup", ".zarray")
 #: Chunks of the input that its fingerprint hashes (see :func:`fingerprint`).
 FINGERPRINT_CHUNKS = 64
+
+
+def local_path(path, *, name):
+    """``path``, a local path or a ``file://`` URL of this machine, as a :class:`pathlib.Path`.
+
+    A ``file://`` URL is percent-decoded, as URLs are written, and may name
+    this machine as ``localhost``; a plain path is taken as it is, and ``~``
+    is the user's home, as in a shell, not a folder of that name (found by a
+    probe). Other URLs are refused as the argument ``name``: a PSF, an image
+    to convert and a picture are read or written here (found by a probe:
+    ``convert`` wrote ``s3://bucket/scan.zarr`` into a local folder ``s3:``).
+
+    Examples
+    --------
+    >>> str(local_path("file:///data/psf%20one.npy", name="psf")), str(local_path("/data/100%25.npy", name="psf"))
+    ('/data/psf one.npy', '/data/100%25.npy')
+    >>> local_path("s3://bucket/psf.npy", name="psf")
+    Traceback (most recent call last):
+    ...
+    ValueError: psf: expected a local path or a file:// URL, got 's3://bucket/psf.npy' instead.
+    """
+    text = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+    protocol, local = fsspec.core.split_protocol(text)
+    if protocol not in LOCAL_PROTOCOLS:
+        raise ValueError(f"{name}: expected a local path or a file:// URL, got {text!r} instead.")
+    if protocol == "file" and text.startswith("file://"):
+        parts = urllib.parse.urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f"{name}: expected a file:// URL of this machine (no host, or localhost), got "
+                             f"{text!r}; mount the share and pass its local path.")
+        local = parts.path
+    if protocol is not None:
+        local = urllib.parse.unquote(local)
+    return Path(os.path.expanduser(local))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,20 +121,10 @@ class Location:
         """
         if not str(url).strip():  # found by a probe: '' was the working directory
             raise ValueError(f"{name}: expected a path or a URL, got {str(url)!r} instead.")
-        protocol, path = fsspec.core.split_protocol(str(url))
-        if protocol == "file" and str(url).startswith("file://"):
-            parts = urllib.parse.urlsplit(str(url))
-            path = parts.path
-            if parts.netloc not in ("", "localhost"):
-                raise ValueError(f"{name}: expected a file:// URL of this machine (no host, or localhost), got "
-                                 f"{str(url)!r}; mount the share and pass its local path.")
-        if protocol in ("file", "local"):
-            path = urllib.parse.unquote(path)
-        if protocol in (None, "file", "local"):
-            # Absolute: a resume names the same input however it is spelled,
-            # and workers started elsewhere find it. "~" is the user's home, as
-            # in a shell, not a folder of that name (found by a probe).
-            return cls(os.path.abspath(os.path.expanduser(path)), component, "{}")
+        protocol, _ = fsspec.core.split_protocol(str(url))
+        if protocol in LOCAL_PROTOCOLS:
+            # Absolute: a resume names the same input however it is spelled, and workers started elsewhere find it.
+            return cls(os.path.abspath(local_path(url, name=name)), component, "{}")
         if protocol == "memory":
             # Found by a probe: planning succeeded, then every tile failed in the workers.
             raise ValueError(f"{name}: expected a store that dask's worker processes can open, got {str(url)!r}: "

@@ -8,13 +8,13 @@ positive sum, and it is returned normalized to sum 1.
 import math
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import scipy.ndimage as ndi
 
 from .arguments import as_array
 from .fits import FitsImage, is_fits_name, warn_if_several_images
+from .io import local_path
 
 __all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
 
@@ -275,7 +275,7 @@ def read_psf_file(path, *, name="path"):
         raise TypeError(f"{name}: expected a str or os.PathLike, got {path!r} instead.")
     if not str(path).strip():  # Path("") is the working directory
         raise ValueError(f"{name}: expected a PSF file's path, got {str(path)!r} instead.")
-    path = Path(str(path).removeprefix("file://")).expanduser()
+    path = local_path(path, name=name)
     if not path.exists():
         raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist.")
     suffix = path.suffix.lower()
