@@ -514,6 +514,15 @@ def test_convert_refuses_a_bad_chunk(tmp_path, chunk, error, message):
     assert not (tmp_path / "out.zarr").exists()
 
 
+def test_convert_a_cmyk_jpeg_as_rgb(tmp_path):
+    """Found by a probe: its inks were written as four channels, and labelled red, green, blue and alpha."""
+    Image.fromarray(data.astronaut()[:128, :128]).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    with pytest.warns(UserWarning, match="image: expected light's colours, got a CMYK picture, 'print.jpg'"):
+        array = convert(tmp_path / "print.jpg", tmp_path / "print.zarr")
+    with Image.open(tmp_path / "print.jpg") as picture:
+        np.testing.assert_array_equal(array[...], np.asarray(picture.convert("RGB")))
+
+
 def test_convert_takes_file_urls_and_refuses_others(tmp_path, monkeypatch):
     """Found by a probe: an s3:// output was written into a local folder "s3:", and said to be uploaded; a file://
     URL's escapes were kept, and its image not found."""

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import re
 import shutil
+import warnings
 import zlib
 from xml.etree import ElementTree
 
@@ -75,7 +76,12 @@ def _open_image(path):
     try:
         # Pillow identifies the file first (found by a probe: a file shorter than PNG's signature made imageio
         # raise struct.error, and a file of no known format got imageio's message, which garbles the path).
-        Image.open(path).close()
+        with Image.open(path) as picture:
+            if picture.mode == "CMYK":
+                # Inks, not light: its four channels were labelled red, green, blue and alpha (found by a probe).
+                warnings.warn(f"image: expected light's colours, got a CMYK picture, {path.name!r}; it is converted "
+                              "to RGB as viewers show it.", UserWarning, stacklevel=3)
+                return np.asarray(picture.convert("RGB")), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
     except UnidentifiedImageError:
         raise ValueError("its contents are no image format that Pillow reads") from None
     return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
