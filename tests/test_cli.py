@@ -447,6 +447,9 @@ def test_convert_refuses_a_tiff_without_an_image_and_a_z_stack(tmp_path):
     with pytest.raises(ValueError, match=r"image: expected a 2-D image, .* got shape \(5, 512, 512\) \(a z-stack"):
         convert(tmp_path / "z.tif", tmp_path / "z.zarr", ome=True)
     assert not (tmp_path / "cut.zarr").exists() and not (tmp_path / "z.zarr").exists()
+    Image.fromarray(data.camera()).convert("LA").save(tmp_path / "la.png")  # grey and alpha: told a z-stack before
+    with pytest.raises(ValueError, match=r"got shape \(512, 512, 2\) \(grey, with alpha or not, in a third axis"):
+        convert(tmp_path / "la.png", tmp_path / "la.zarr")
     # Pixels that run refuses were written without a word (found by a probe).
     for name, pixels in (("mask", data.camera() > 100), ("complex", data.camera().astype(np.complex64))):
         tifffile.imwrite(tmp_path / f"{name}.tif", pixels)

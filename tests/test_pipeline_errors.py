@@ -69,6 +69,10 @@ CASES = [
     ({"psf": [[1.0, 2.0, 1.0], [1.0, 2.0]]}, ValueError,  # NumPy's words alone before (found by a probe)
      r"psf: expected a 2-D array, got list that NumPy cannot make one of"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF for an image without channels, got 2 instead"),
+    # "got 9" alone before, for what was read as 9 PSFs (found by a probe).
+    ({"psf": np.stack([PSF] * 3, axis=-1)}, ValueError, (r"psf: expected 1 PSF for an image without channels, got 13 "
+                                                         r"\(a stack of shape \(13, 13, 3\), read as \(C, P, Q\); its "
+                                                         r"last axis holds 3 if it is \(P, Q, C\)\) instead")),
     ({"psf": "no-such-psf.npy"}, ValueError, "psf: expected an existing PSF file, got 'no-such-psf.npy'"),
     ({"psf": gaussian_psf(151, 3.0)}, ValueError,
      "zarr_path: expected an image at least as large as the 151 x 151 PSF, got 96 x 80 px"),
@@ -188,6 +192,11 @@ def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match=r"channel_axis: expected the axis of the channels \(.*\) for 4-D data of "
                                          r"shape \(3, 1, 20, 20\), got None instead; pass channel_axis=0.$"):
         run(tmp_path / "czyx.zarr", PSF, progress=False)
+    # Not "expected 0 (cyx) or -1 (yxc)", then "pass channel_axis=1" (found by a probe).
+    zarr.create_array(tmp_path / "ycx.zarr", shape=(20, 1, 20), dtype="u1")
+    with pytest.raises(ValueError, match=r"channel_axis: expected the axis of the channels \(.*\) for 3-D data of "
+                                         r"shape \(20, 1, 20\), got None instead; pass channel_axis=1.$"):
+        run(tmp_path / "ycx.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "rgb.zarr", shape=(40, 30, 3), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: .* 0 makes 40 planes of 30 x 3 px, smaller than the 13 x 13 "
                                          r"PSF \(pass -1 if"):

@@ -350,8 +350,12 @@ def _placed(shape, described):
 def _copy(source, planes_first, image_path, output, chunk, ome, described):
     """Write the opened ``source`` to the new Zarr ``output``, in bands of ``chunk`` rows; see :func:`convert`."""
     if source.ndim not in (2, 3) or (source.ndim == 3 and not planes_first and source.shape[-1] not in (3, 4)):
+        # Grey with alpha, or one sample per pixel as a 3-D array, is no stack (found by a probe: it was told so).
+        samples = source.ndim == 3 and source.shape[-1] in (1, 2)
+        reason = ("grey, with alpha or not, in a third axis; save it as 2-D grey, or as RGB" if samples else
+                  "a z-stack or a time series is none of them")
         raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
-                         f"first (CYX), got shape {source.shape} (a z-stack or a time series is none of them).")
+                         f"first (CYX), got shape {source.shape} ({reason}).")
     if source.dtype.kind not in INPUT_KINDS:
         # Written without a word before, and then refused by run (found by a probe).
         raise TypeError(f"image: expected pixels of uint, int or float, as run takes, got dtype {source.dtype} "

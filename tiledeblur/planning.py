@@ -101,7 +101,7 @@ def _check_layout(array, channel_axis):
         fitting = [c for c in range(array.ndim) if _fits(array.shape, c)]
         shortest = min(fitting, key=lambda c: array.shape[c]) if fitting else None
         advice = "None" if shortest is None else (-1 if shortest == array.ndim - 1 else shortest)
-        if array.ndim > 3:
+        if array.ndim > 3 or advice not in (0, -1):  # found by a probe: "0 (cyx) or -1 (yxc)", then "pass 1"
             expected = ("the axis of the channels (the plane is the last two others, and any further axis has "
                         "length one)")
         raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
@@ -239,7 +239,8 @@ def _check_psfs(psf, channels):
                           "axis; pass a list of PSFs if its last axis holds them.", PsfWarning, stacklevel=4)
         stack = list(psf) if psf.ndim == 3 else [psf]
     _check_channel_count(len(stack), channels, name="psf", noun="PSF",
-                         shape="" if listed else f" (a stack of shape {psf.shape})")
+                         shape="" if listed else f" (a stack of shape {psf.shape}, read as (C, P, Q); its last axis "
+                                                 f"holds {psf.shape[-1]} if it is (P, Q, C))")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
     checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
     return checked * channels if len(checked) == 1 else checked
