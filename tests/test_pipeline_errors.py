@@ -22,7 +22,7 @@ import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
 from tiledeblur.pipeline import _check_disk_space, _computed_telling
-from tiledeblur.planning import prepare
+from tiledeblur.planning import _output_location, prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
 
@@ -129,6 +129,13 @@ def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):
     with pytest.raises(ValueError, match="ome: expected a plain array of 2 or 3 axes to describe as OME-Zarr, got 5"):
         run(tmp_path / "tczyx.zarr", PSF, mu=0.01, ome=True, progress=False)
     assert not list(tmp_path.glob("*.deblurred.zarr"))
+
+
+def test_the_default_output_name_drops_a_zarr_suffix_in_any_case(tmp_path):
+    for name, output in (("scan.zarr", "scan"), ("UP.ZARR", "UP"), ("plain", "plain"), ("a.zarr.Zarr", "a.zarr")):
+        zarr.create_array(tmp_path / name, shape=(8, 8), dtype="u1")
+        assert _output_location(None, Location.at(tmp_path / name), None).url == str(tmp_path / output) + \
+            ".deblurred.zarr"
 
 
 def test_an_array_or_none_is_no_path(tmp_path):

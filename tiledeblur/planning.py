@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -400,7 +401,9 @@ def _output_location(output, source, component):
     if output is None:
         inner = source.url.rstrip("/").removeprefix(root.url.rstrip("/")).strip("/")
         names = [name for part in (inner, component or "") for name in part.split("/") if name]
-        output = ".".join([root.url.rstrip("/").removesuffix(".zarr"), *names]) + ".deblurred.zarr"
+        # A suffix in capitals too (found by a probe: UP.ZARR.deblurred.zarr beside scan.deblurred.zarr).
+        stem = re.sub(r"\.zarr$", "", root.url.rstrip("/"), flags=re.IGNORECASE)
+        output = ".".join([stem, *names]) + ".deblurred.zarr"
     target = Location.at(output, storage_options=source.storage_options, name="output")
     if target.is_local and os.path.islink(target.url):
         # The store is where the link leads, as for a shell's cp: zarr would not replace a link for overwrite=True,
