@@ -150,6 +150,7 @@ def test_a_cf_fill_value_marks_missing_pixels(tmp_path, astronaut_scene, article
         report = run(tmp_path / "cf.zarr", article_psf, tile=128, mu=3e-3, client=client, progress=False)
     tiled = zarr.open_array(report.output, mode="r")[...]
     assert np.array_equal(np.isnan(tiled), missing)
+    assert "; missing value 0 (the input's _FillValue); " in report.plan.describe()  # as run and plan print it
     whole = deconvolve(np.where(missing, np.nan, counts / 65535), article_psf, mu=3e-3)
     assert np.nanmax(np.abs(tiled - whole)) <= 1e-3
     # A float's _FillValue of NaN, base64 as xarray writes it, marks nothing new: no pixel is missing, and no

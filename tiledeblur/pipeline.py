@@ -315,7 +315,7 @@ def _scan_input(client, prepared, *, progress):
     matched = any(part[-1] for part in parts)
     largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
-    if missing_value is not None and not matched and not prepared.missing_value_declared:
+    if missing_value is not None and not matched and not prepared.plan.missing_value_declared:
         # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it. A
         # _FillValue may well mark nothing: xarray declares one for every float.
         warnings.warn(f"missing_value: no pixel of {source.array_url!r} is {missing_value!r}, so none is left out; "

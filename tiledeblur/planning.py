@@ -434,8 +434,6 @@ class Prepared:
     multiscale: Multiscale | None = None
     #: Shapes of the output's pyramid levels, level 0 first; empty for a plain array.
     pyramid: tuple = ()
-    #: Whether ``job.missing_value`` is the input's own CF ``_FillValue``, not one given.
-    missing_value_declared: bool = False
 
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
@@ -505,7 +503,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=shared.loss)
+                         mu=job.mu, loss=shared.loss, missing_value=missing_value, missing_value_declared=declared)
     if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
         warnings.warn(
             f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {min(mus):.3g} "
@@ -515,7 +513,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         )
     _warn_if_tiles_exceed(memory_limit, tile_plan)
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
-    return Prepared(array, job, tile_plan, multiscale, pyramid, missing_value_declared=declared)
+    return Prepared(array, job, tile_plan, multiscale, pyramid)
 
 
 def _missing_value(given, array):
