@@ -487,7 +487,7 @@ def _stops_every_tile(error):
 def _compute_tiles(client, prepared, finished, *, show_progress):
     """Submit the unfinished tiles through a window that follows the workers; return how many were computed."""
     plan = prepared.plan
-    todo = (tile for tile in plan.tiles(shuffled=True) if tile.index not in finished)
+    todo = (tile for tile in plan.tiles(spread=True) if tile.index not in finished)
     threads_now = _threads_now(client)
     progress = Progress(total=len(plan), already_done=len(finished), threads=threads_now, enabled=show_progress)
     run_token = os.urandom(4).hex()

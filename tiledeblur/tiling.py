@@ -49,11 +49,10 @@ import scipy.fft
 from .operators import smoothness_power
 from .psf import psf_radius
 
-__all__ = ["HALO_RESPONSE_LIMIT", "MAX_HALO", "SECOND_ORDER_RESPONSE_LIMIT", "SOLVE_ORDER_SEED", "TV_FLAT_FACTOR",
+__all__ = ["HALO_RESPONSE_LIMIT", "MAX_HALO", "SECOND_ORDER_RESPONSE_LIMIT", "TV_FLAT_FACTOR",
            "HaloWarning", "Tile", "TileMemoryWarning", "TilePlan", "auto_halo", "estimate_tile_bytes"]
 
-#: The seed of the order in which a run solves its tiles, see :meth:`TilePlan.tiles`.
-SOLVE_ORDER_SEED = 0
+GOLDEN_RATIO = (1 + math.sqrt(5)) / 2
 #: Largest response sample allowed beyond the halo, see the module notes.
 HALO_RESPONSE_LIMIT = 1e-4
 #: The limit for a smoothness term of order 2 (``laplacian``), whose response keeps more of its mass beyond the
@@ -214,6 +213,21 @@ def weights_text(mu):
     return ", ".join(f"{weight:.3g}" for weight in (weights[:1] if len(set(weights)) == 1 else weights))
 
 
+def _golden_stride(count):
+    """The stride coprime with ``count`` nearest above ``count / φ``: stepping by it modulo ``count`` visits each of
+    ``count`` places once, spread evenly at every step.
+
+    Examples
+    --------
+    >>> _golden_stride(9), _golden_stride(10), _golden_stride(1)
+    (7, 7, 1)
+    """
+    stride = max(1, round(count / GOLDEN_RATIO))
+    while math.gcd(stride, count) != 1:
+        stride += 1
+    return stride
+
+
 @dataclasses.dataclass(frozen=True)
 class TilePlan:
     """The tile grid of one image; nothing is computed to make it.
@@ -312,26 +326,32 @@ class TilePlan:
         return all((low, high) == (0, n) for grid, n in zip(self.grid, self.shape)
                    for *_, low, high in (self._span(i, n) for i in range(grid)))
 
-    def tiles(self, *, shuffled=False):
-        """Every tile, made lazily: row by row, or in a fixed shuffled order.
+    def tiles(self, *, spread=False):
+        """Every tile, made lazily: row by row, or in an order spread over the image.
 
-        A run solves them shuffled, so that the tiles done are a fair sample
-        of those left, and its ETA holds where work is uneven over the image:
-        on a sparse slide a blank tile took 0.2 s and one of tissue 50 s, and
-        row by row the ETA was 15 min where an hour remained (found by a
-        probe). The order is the same in every run, so a rerun goes on in it.
+        A run solves them spread, so that the tiles done are a fair sample of
+        those left, and its ETA holds where work is uneven over the image: on
+        a sparse slide a blank tile took 0.2 s and one of tissue 50 s, and row
+        by row the ETA was 15 min where an hour remained (found by a probe).
+        The order steps through the tiles, counted row by row, by a stride
+        coprime with their number and near its share by the golden ratio, so
+        the tiles done at any moment lie spread evenly over the rows; it
+        needs no memory, and no random generator whose stream could change.
 
         Examples
         --------
         >>> plan = TilePlan(shape=(30, 30), tile=10, chunk=10, halo=0)
         >>> [tile.index for tile in plan.tiles()][:4]
         [(0, 0), (0, 1), (0, 2), (1, 0)]
-        >>> sorted(tile.index for tile in plan.tiles(shuffled=True)) == [tile.index for tile in plan.tiles()]
+        >>> [tile.index for tile in plan.tiles(spread=True)][:4]
+        [(0, 0), (2, 1), (1, 2), (1, 0)]
+        >>> sorted(tile.index for tile in plan.tiles(spread=True)) == [tile.index for tile in plan.tiles()]
         True
         """
-        flat = np.random.default_rng(SOLVE_ORDER_SEED).permutation(len(self)) if shuffled else range(len(self))
-        for position in flat:
-            yield self.tile_at(tuple(int(i) for i in np.unravel_index(position, self.grid)))
+        count = len(self)
+        stride = _golden_stride(count) if spread else 1
+        for step in range(count):
+            yield self.tile_at(divmod(step * stride % count, self.grid[1]))
 
     def describe(self):
         """A few lines that say what the plan is, for people.
