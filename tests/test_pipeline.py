@@ -133,34 +133,31 @@ def test_mosaic_with_a_fill_value(tmp_path, astronaut_scene, article_psf, client
     assert (out["1"][:64, 192:] == 0).all()
 
 
-@pytest.mark.parametrize("zarr_format", [2, 3])
-def test_a_cf_fill_value_marks_missing_pixels(tmp_path, astronaut_scene, article_psf, client, zarr_format):
+@pytest.mark.parametrize(("zarr_format", "attribute"), [(3, "_FillValue"), (2, "missing_value")])
+def test_a_cf_fill_value_marks_missing_pixels(tmp_path, astronaut_scene, article_psf, client, zarr_format, attribute):
     """The pixels that xarray reads as missing are missing without missing_value (found by a probe: they were
-    deblurred as data, and rang into their neighbours). xarray writes a Zarr 3 array's _FillValue as an attribute,
-    and takes a Zarr 2 array's fill value for it where it wrote the array (``_ARRAY_DIMENSIONS``)."""
+    deblurred as data, and rang into their neighbours)."""
     rows, columns = np.indices(astronaut_scene[1].shape)
     missing = rows + columns // 2 < 100
     counts = np.round(1000 + 50000 * np.clip(astronaut_scene[1], 0, 1)).astype(np.uint16)
-    z = zarr.create_array(tmp_path / "cf.zarr", shape=counts.shape, chunks=(128, 128), dtype="u2", fill_value=0,
-                          zarr_format=zarr_format)
+    z = zarr.create_array(tmp_path / "cf.zarr", shape=counts.shape, chunks=(128, 128), dtype="u2",
+                          zarr_format=zarr_format, attributes={attribute: 0})
     z[...] = np.where(missing, 0, counts)
-    z.attrs.update({"_ARRAY_DIMENSIONS": ["y", "x"]} if zarr_format == 2 else {"_FillValue": 0})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         report = run(tmp_path / "cf.zarr", article_psf, tile=128, mu=3e-3, client=client, progress=False)
     tiled = zarr.open_array(report.output, mode="r")[...]
     assert np.array_equal(np.isnan(tiled), missing)
-    assert "; missing value 0 (the input's _FillValue); " in report.plan.describe()  # as run and plan print it
+    assert "; missing value 0 (declared by the input); " in report.plan.describe()  # as run and plan print it
     whole = deconvolve(np.where(missing, np.nan, counts / 65535), article_psf, mu=3e-3)
     assert np.nanmax(np.abs(tiled - whole)) <= 1e-3
-    # A float's _FillValue of NaN, base64 as xarray writes it, marks nothing new: no pixel is missing, and no
-    # warning says that none is.
-    zarr.create_array(tmp_path / "floats.zarr", data=counts[:128, :128] / 65535, chunks=(128, 128),
-                      attributes={"_FillValue": "AAAAAAAA+H8="})
+    # A declared value that no pixel holds marks nothing, and says nothing of it, unlike a missing_value given.
+    z.attrs[attribute] = 65535
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        report = run(tmp_path / "floats.zarr", article_psf, mu=3e-3, client=client, progress=False)
-    assert not np.isnan(zarr.open_array(report.output, mode="r")[...]).any()
+        report = run(tmp_path / "cf.zarr", article_psf, tile=128, mu=3e-3, overwrite=True, client=client,
+                     progress=False)
+    assert report.plan.missing_value == 65535 and not np.isnan(zarr.open_array(report.output)[...]).any()
 
 
 @pytest.mark.parametrize(("channel_axis", "zarr_format"), [(-1, 3), (0, 2)])

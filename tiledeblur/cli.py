@@ -129,7 +129,7 @@ def _add_problem_options(parser):
                         help="an input value that marks a pixel without a datum, as NaN does in floats: a "
                              "mosaic's fill (often 0) or a saturated count; left out of the solve, and NaN in "
                              "the output (VALUE with --out-dtype input); write --missing-value=-1e30 for a negative one "
-                             "(default: the input's CF _FillValue, as xarray reads it, else none)")
+                             "(default: the input's own, its CF attribute _FillValue or missing_value, else none)")
 
 
 def _add_cluster_options(parser):

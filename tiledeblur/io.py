@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import numbers
 import os
 import posixpath
 import re
@@ -36,7 +35,7 @@ import zarr
 from .ome import chunk_keys
 
 __all__ = [
-    "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_value", "fingerprint",
+    "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_values", "fingerprint",
     "local_path", "open_input",
     "plane_axes", "read_channels", "unreadable_chunks", "write_channels",
 ]
@@ -417,47 +416,46 @@ def unreadable_chunks(error, doing):
     return ValueError(f"zarr_path: expected readable chunks, got {type(error).__name__} ({error}) {doing}.")
 
 
-def declared_missing_value(array):
-    """The value that marks an array's missing pixels by the CF conventions, as xarray reads it; None for none.
+def declared_missing_values(array):
+    """The values that mark an array's missing pixels by the CF conventions, as xarray reads them.
 
-    That is its ``_FillValue`` attribute (xarray writes a float's as base64
-    of its little-endian bytes), or, in a Zarr 2 array that xarray wrote (it
-    has ``_ARRAY_DIMENSIONS``), the array's fill value, which xarray takes for
-    ``_FillValue``. NaN counts as none: it marks a float's missing pixels
-    anyway. Found by a probe: the pixels that xarray masked were deblurred
-    as data, and rang into their neighbours.
+    They are its ``_FillValue`` and ``missing_value`` attributes, each a
+    number or a list of numbers, in pairs ``(attribute, value)``. Text is
+    decoded as xarray writes a float's to Zarr 3 (base64 of its
+    little-endian bytes), or else read as a number's; text that is neither,
+    and anything else, is given as it is, for the caller to name. NaN is
+    left out: it marks a float's missing pixels anyway. A Zarr 2 array's
+    fill value is not taken, which xarray takes for ``_FillValue`` where it
+    wrote the array: zarr gives every Zarr 2 array one, 0 by default, and
+    images hold real zeros. Found by a probe: the pixels that xarray masked
+    were deblurred as data, and rang into their neighbours.
 
     Examples
     --------
-    >>> values = zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 2), dtype="float32", fill_value=0)
-    >>> declared_missing_value(values) is None
-    True
-    >>> values.attrs["_FillValue"] = "AAAAAAAA+H8="  # NaN
-    >>> declared_missing_value(values) is None
-    True
-    >>> values.attrs["_FillValue"] = "AADIwg=="  # -100.0 as float32
-    >>> declared_missing_value(values)
-    -100.0
+    >>> values = zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 2), dtype="float32")
+    >>> values.attrs.update({"_FillValue": "AAAAAAAA+H8=", "missing_value": ["AADIwg==", "-999"]})  # NaN, -100, -999
+    >>> declared_missing_values(values)
+    [('missing_value', -100.0), ('missing_value', -999.0)]
     """
-    attributes = array.attrs
-    if "_FillValue" in attributes:
-        declared = attributes["_FillValue"]
-    elif array.metadata.zarr_format == 2 and "_ARRAY_DIMENSIONS" in attributes:
-        declared = array.fill_value
-    else:
-        return None
-    if isinstance(declared, str):
-        with contextlib.suppress(ValueError, TypeError):  # binascii.Error is a ValueError; TypeError: no such float
-            raw = base64.b64decode(declared, validate=True)
-            declared = np.frombuffer(raw, dtype=f"<f{len(raw)}")[0].item()
-    if declared is None:
-        return None
-    number = isinstance(declared, numbers.Real) and not isinstance(declared, bool)
-    if not number:  # a ValueError: the input's content is at fault, not the type of an argument
-        raise ValueError(f"zarr_path: expected a number, or base64 of one, in the attribute _FillValue, got "
-                         f"{declared!r} instead; pass missing_value to name the value that marks missing pixels.")
-    declared = declared.item() if isinstance(declared, np.generic) else declared
-    return None if math.isnan(declared) else declared
+    declared = []
+    for attribute in ("_FillValue", "missing_value"):
+        values = array.attrs.get(attribute)
+        for value in values if isinstance(values, list) else [] if values is None else [values]:
+            value = _decoded_number(value) if isinstance(value, str) else value
+            if not (isinstance(value, float) and math.isnan(value)):
+                declared.append((attribute, value))
+    return declared
+
+
+def _decoded_number(text):
+    """``text`` as xarray's base64 of a float's bytes, or as a number's text; ``text`` itself where it is neither."""
+    with contextlib.suppress(ValueError):  # binascii.Error is one
+        raw = base64.b64decode(text, validate=True)
+        if len(raw) in (2, 4, 8):  # a number's text decodes to 3, 6, 9... bytes, never to a float's
+            return np.frombuffer(raw, dtype=f"<f{len(raw)}")[0].item()
+    with contextlib.suppress(ValueError):
+        return float(text)
+    return text
 
 
 def fingerprint(array):

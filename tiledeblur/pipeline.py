@@ -317,7 +317,7 @@ def _scan_input(client, prepared, *, progress):
     name = f"zarr_path {source.array_url!r}"
     if missing_value is not None and not matched and not prepared.plan.missing_value_declared:
         # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it. A
-        # _FillValue may well mark nothing: xarray declares one for every float.
+        # A declared one may well mark nothing, as a default.
         warnings.warn(f"missing_value: no pixel of {source.array_url!r} is {missing_value!r}, so none is left out; "
                       "check the value that marks the input's missing pixels.", UserWarning, stacklevel=4)
     if np.isnan(largest) and missing_value is not None:
@@ -735,8 +735,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         left out of the data term, as NaN is (see :func:`tiledeblur.deconvolve`);
         the output holds NaN there, or ``missing_value`` with
         ``out_dtype="input"``. By default, the input's own by the CF
-        conventions, as xarray reads it: its ``_FillValue`` attribute, or the
-        fill value of a Zarr 2 array that xarray wrote; else none.
+        conventions, as xarray reads it: its ``_FillValue`` or
+        ``missing_value`` attribute; else none.
     storage_options : dict, optional
         fsspec options for both input and output.
     client : distributed.Client, optional

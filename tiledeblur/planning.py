@@ -21,7 +21,7 @@ import numpy as np
 from .arguments import as_array, check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
-from .io import SOURCE_ATTRIBUTE, Location, declared_missing_value, open_input, plane_axes, read_channels
+from .io import SOURCE_ATTRIBUTE, Location, declared_missing_values, open_input, plane_axes, read_channels
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
@@ -517,15 +517,28 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
 
 
 def _missing_value(given, array):
-    """``given``, checked, or where it is None the input's own CF ``_FillValue``; and whether it is the input's."""
+    """``given``, checked, or where it is None the input's own by the CF conventions; and whether it is the input's.
+
+    A declared value that the dtype cannot hold is left out, with a warning
+    (it marks no pixel); of several, the first marks missing pixels, with a
+    warning, as a run takes one value.
+    """
     if given is not None:
         return check_missing_value(given, array.dtype), False
-    declared = declared_missing_value(array)
-    try:
-        return check_missing_value(declared, array.dtype), declared is not None
-    except ValueError as error:
-        raise ValueError(f"zarr_path: expected an attribute _FillValue that {array.dtype} holds, got {declared!r} "
-                         "instead; pass missing_value to name the value that marks missing pixels.") from error
+    usable = []
+    for attribute, value in declared_missing_values(array):
+        try:
+            usable.append(check_missing_value(value, array.dtype))
+        except (TypeError, ValueError):
+            warnings.warn(f"zarr_path: the attribute {attribute} holds {value!r}, which is no value of {array.dtype}, "
+                          "so it marks no pixel missing; pass missing_value for the value that does.",
+                          UserWarning, stacklevel=4)
+    distinct = list(dict.fromkeys(usable))
+    if len(distinct) > 1:
+        warnings.warn(f"zarr_path: the attributes _FillValue and missing_value name {len(distinct)} values, "
+                      f"{', '.join(map(repr, distinct))}; only {distinct[0]!r} marks missing pixels here: pass "
+                      "missing_value to choose.", UserWarning, stacklevel=4)
+    return (distinct[0], True) if distinct else (None, False)
 
 
 def with_tile(prepared, tile, *, memory_limit):

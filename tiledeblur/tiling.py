@@ -257,7 +257,7 @@ class TilePlan:
     loss: str | None = None
     #: The value that marks missing pixels beside NaN, None for none; for :meth:`describe`.
     missing_value: int | float | None = None
-    #: Whether ``missing_value`` is the input's own CF ``_FillValue``, not one given.
+    #: Whether ``missing_value`` is the input's own, by its CF attributes, not one given.
     missing_value_declared: bool = False
 
     @property
@@ -367,13 +367,13 @@ class TilePlan:
         ' halo 1000000000 px (clipped to the image'
         >>> TilePlan(shape=(300, 400), tile=256, chunk=256, halo=5, missing_value=0, missing_value_declared=True
         ...          ).describe().split(";")[:2]
-        ['image 300 x 400 px', " missing value 0 (the input's _FillValue)"]
+        ['image 300 x 400 px', ' missing value 0 (declared by the input)']
         """
         channels = f", {self.channels} channels" if self.channels > 1 else ""
         if self.missing_value is not None:
             # Said where it is the input's own, which no option of the user's shows (found by a probe).
             channels += f"; missing value {self.missing_value!r}" + (
-                " (the input's _FillValue)" if self.missing_value_declared else "")
+                " (declared by the input)" if self.missing_value_declared else "")
         mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
         loss = f"loss {self.loss}; " if self.loss is not None else ""
         rows, cols = (min(self.tile, n) for n in self.shape)
