@@ -199,7 +199,7 @@ def test_load_psf_errors_name_the_path(tmp_path):
     np.save(tmp_path / "psf.npy", np.ones((3, 3)))
     assert load_psf(f"file://{tmp_path / 'psf.npy'}").shape == (3, 3)
     # As zarr_path takes them (found by a probe: the escapes were kept, and localhost taken for a folder).
-    np.save(tmp_path / "psf 1.npy", np.ones((3, 3)))
-    assert load_psf(f"file://localhost{tmp_path}/psf%201.npy").shape == (3, 3)
+    np.save(tmp_path / "psf 1#2.npy", np.ones((3, 3)))  # "#" cut the name short in a URL parser (found by review)
+    assert load_psf(f"file://localhost{tmp_path}/psf%201#2.npy").shape == (3, 3)
     with pytest.raises(ValueError, match="path: expected a local path or a file:// URL, got 's3://bucket/psf.npy'"):
         load_psf("s3://bucket/psf.npy")

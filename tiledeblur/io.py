@@ -69,21 +69,26 @@ def local_path(path, *, name):
     --------
     >>> str(local_path("file:///data/psf%20one.npy", name="psf")), str(local_path("/data/100%25.npy", name="psf"))
     ('/data/psf one.npy', '/data/100%25.npy')
+    >>> str(local_path("file://localhost/data/psf#1.npy", name="psf"))
+    '/data/psf#1.npy'
     >>> local_path("s3://bucket/psf.npy", name="psf")
     Traceback (most recent call last):
     ...
     ValueError: psf: expected a local path or a file:// URL, got 's3://bucket/psf.npy' instead.
     """
-    text = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+    if isinstance(path, os.PathLike):  # a path object is no URL, whatever it holds
+        return Path(os.path.expanduser(os.fspath(path)))
+    text = str(path)
     protocol, local = fsspec.core.split_protocol(text)
     if protocol not in LOCAL_PROTOCOLS:
         raise ValueError(f"{name}: expected a local path or a file:// URL, got {text!r} instead.")
     if protocol == "file" and text.startswith("file://"):
-        parts = urllib.parse.urlsplit(text)
-        if parts.netloc not in ("", "localhost"):
+        # Host and path by hand: a URL parser would cut a file name at "#" or "?" (found by review).
+        host, slash, local = text.removeprefix("file://").partition("/")
+        if host not in ("", "localhost"):
             raise ValueError(f"{name}: expected a file:// URL of this machine (no host, or localhost), got "
                              f"{text!r}; mount the share and pass its local path.")
-        local = parts.path
+        local = slash + local
     if protocol is not None:
         local = urllib.parse.unquote(local)
     return Path(os.path.expanduser(local))
