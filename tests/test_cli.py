@@ -524,6 +524,10 @@ def test_convert_a_cmyk_jpeg_as_rgb(tmp_path):
         array = convert(tmp_path / "print.jpg", tmp_path / "print.zarr")
     with Image.open(tmp_path / "print.jpg") as picture:
         np.testing.assert_array_equal(array[...], np.asarray(picture.convert("RGB")))
+    # A TIFF is read in bands by tifffile, whose inks are refused (found by review).
+    tifffile.imwrite(tmp_path / "print.tif", np.zeros((64, 64, 4), np.uint8), photometric="separated")
+    with pytest.raises(ValueError, match=r"print.tif', which could not be read \(it holds inks \(CMYK\), not light"):
+        convert(tmp_path / "print.tif", tmp_path / "print_tif.zarr")
 
 
 def test_convert_takes_file_urls_and_refuses_others(tmp_path, monkeypatch):

@@ -63,6 +63,9 @@ def _open_image(path):
         with tifffile.TiffFile(path) as tiff:
             if not tiff.series:  # found by a probe: an empty or truncated TIFF ended in a traceback
                 raise ValueError("it holds no image")
+            if tiff.series[0].keyframe.photometric == tifffile.PHOTOMETRIC.SEPARATED:
+                # Its inks were labelled red, green, blue and alpha (found by review).
+                raise ValueError("it holds inks (CMYK), not light's colours: save it as RGB")
             axes, compression = tiff.series[0].axes, tiff.series[0].keyframe.compression
             codec = getattr(compression, "name", str(compression))  # an int where tifffile knows no such codec
             described = (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
