@@ -517,7 +517,7 @@ def test_convert_refuses_a_bad_chunk(tmp_path, chunk, error, message):
     assert not (tmp_path / "out.zarr").exists()
 
 
-def test_convert_a_cmyk_jpeg_as_rgb(tmp_path):
+def test_convert_a_cmyk_picture_as_rgb_or_not_at_all(tmp_path):
     """Found by a probe: its inks were written as four channels, and labelled red, green, blue and alpha."""
     Image.fromarray(data.astronaut()[:128, :128]).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
     with pytest.warns(UserWarning, match="image: expected light's colours, got a CMYK picture, 'print.jpg'"):
