@@ -879,6 +879,16 @@ def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, 
     np.testing.assert_array_equal(asked["0"][...], small_reference)
 
 
+@pytest.mark.parametrize("shape", [(256, 256, 1), (256, 1, 256)])
+def test_one_sample_per_pixel_needs_no_channel_axis(tmp_path, small_scan, small_reference_report, small_reference,
+                                                    article_psf, client, shape):
+    """A (Y, X, 1) image, as imaging libraries write one sample per pixel, was refused without channel_axis=-1, and
+    a (Y, 1, X) one with contradictory advice (found by a probe): one channel is no choice to make."""
+    scan = _write(tmp_path / "one.zarr", small_scan[1].reshape(shape))
+    report = run(scan, article_psf, mu=small_reference_report.mu, tile=64, client=client, progress=False)
+    np.testing.assert_array_equal(zarr.open_array(report.output, mode="r")[...], small_reference.reshape(shape))
+
+
 def test_bioformats2raw_tczyx_with_one_time_point_and_z_plane(tmp_path, article_psf, client, recorded):
     """bioformats2raw writes every image 5-D, under "0" of its top group; both were refused (found by a probe)."""
     cyx = np.moveaxis(recorded(data.astronaut()[200:296, 200:328], [article_psf] * 3), -1, 0)

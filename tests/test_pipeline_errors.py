@@ -200,9 +200,9 @@ def test_missing_and_empty_and_3d(tmp_path):
                                          r"shape \(3, 1, 20, 20\), got None instead; pass channel_axis=0.$"):
         run(tmp_path / "czyx.zarr", PSF, progress=False)
     # Not "expected 0 (cyx) or -1 (yxc)", then "pass channel_axis=1" (found by a probe).
-    zarr.create_array(tmp_path / "ycx.zarr", shape=(20, 1, 20), dtype="u1")
+    zarr.create_array(tmp_path / "ycx.zarr", shape=(20, 2, 20), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: expected the axis of the channels \(.*\) for 3-D data of "
-                                         r"shape \(20, 1, 20\), got None instead; pass channel_axis=1.$"):
+                                         r"shape \(20, 2, 20\), got None instead; pass channel_axis=1.$"):
         run(tmp_path / "ycx.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "rgb.zarr", shape=(40, 30, 3), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: .* 0 makes 40 planes of 30 x 3 px, smaller than the 13 x 13 "

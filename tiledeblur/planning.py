@@ -93,6 +93,10 @@ def _check_layout(array, channel_axis):
         raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
                          f"{channel_axis!r} instead.")
     axis = None if channel_axis is None else channel_axis % array.ndim
+    if axis is None and not _fits(array.shape, None):
+        # One channel is no choice to make: a (Y, X, 1) image, as imaging libraries write one sample per pixel, was
+        # refused without channel_axis=-1 (found by a probe).
+        axis = next((c for c in reversed(range(array.ndim)) if array.shape[c] == 1 and _fits(array.shape, c)), None)
     if not any(_fits(array.shape, candidate) for candidate in (None, *range(array.ndim))):
         raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, and other axes of "
                          f"length one, got shape {array.shape} instead; select one time point or z plane first.")
