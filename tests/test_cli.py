@@ -530,6 +530,21 @@ def test_convert_a_cmyk_picture_as_rgb_or_not_at_all(tmp_path):
         convert(tmp_path / "print.tif", tmp_path / "print_tif.zarr")
 
 
+def test_a_long_convert_tells_the_share_written(tmp_path, monkeypatch, capfd):
+    """A 100k² slide's file takes about 15 minutes to convert here (an 8192² RGB JPEG TIFF with --ome: 6.1 s),
+    which were silent."""
+    monkeypatch.setattr(tiledeblur.convert, "CONVERT_TELL_SECONDS", 0.0)  # as if each band took long
+    monkeypatch.setattr(tiledeblur.ome, "PYRAMID_BAND_CHUNKS", 1)  # level 1 in two parts, as a large image's are
+    Image.fromarray(data.camera()).save(tmp_path / "camera.png")
+    convert(tmp_path / "camera.png", tmp_path / "camera.zarr", chunk=128, ome=True)
+    assert capfd.readouterr().err.splitlines() == [
+        *(f"converting camera.png: {share}% of its rows written" for share in (25, 50, 75)),
+        "building the OME-Zarr pyramid: level 1 of 2 (part 1 of 2)",
+        "building the OME-Zarr pyramid: level 1 of 2 (part 2 of 2)", "building the OME-Zarr pyramid: level 2 of 2"]
+    convert(tmp_path / "camera.png", tmp_path / "quiet.zarr", chunk=128, ome=True, progress=False)
+    assert capfd.readouterr().err == ""
+
+
 def test_convert_takes_file_urls_and_refuses_others(tmp_path, monkeypatch):
     """Found by a probe: an s3:// output was written into a local folder "s3:", and said to be uploaded; a file://
     URL's escapes were kept, and its image not found."""

@@ -18,7 +18,6 @@ import itertools
 import logging
 import math
 import os
-import sys
 import time
 import warnings
 
@@ -54,7 +53,7 @@ from .io import (
 )
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
-from .progress import Progress
+from .progress import Progress, tell, tell_of_band
 from .regularization import is_auto
 from .resume import (
     CHANGED_INPUT,
@@ -299,7 +298,7 @@ def _scan_input(client, prepared, *, progress):
     floats = prepared.array.dtype.kind == "f"
     if not floats and missing_value is None:
         return
-    _tell(f"scanning the input for {'inf, huge values and ' if floats else ''}pixels present (it is read once)",
+    tell(f"scanning the input for {'inf, huge values and ' if floats else ''}pixels present (it is read once)",
           progress=progress)
     array = source.open("r")
     raw = da.from_zarr(array, chunks=_scan_blocks(array))
@@ -368,7 +367,7 @@ def _computed_telling(client, collections, *, progress):
         told = time.monotonic()
         for done, _ in enumerate(as_completed(futures, loop=client.loop), start=1):  # not the default client's
             if time.monotonic() - told >= SCAN_TELL_SECONDS and done < len(futures):
-                _tell(f"scanning the input: {done / len(futures):.0%} read", progress=progress)
+                tell(f"scanning the input: {done / len(futures):.0%} read", progress=progress)
                 told = time.monotonic()
         return client.gather(futures)
     finally:
@@ -437,7 +436,7 @@ def _tell_of_stall(message, *, progress):
     prints on stderr where logging is not set up: not both, or it shows twice.
     """
     if progress:
-        _tell(message, progress=progress)
+        tell(message, progress=progress)
     else:
         logger.warning(message)
 
@@ -550,7 +549,7 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 def _execute(client, prepared, identity, finished, *, replace, progress):
     """Create the output if needed, compute its missing tiles and build its pyramid; return how many tiles were computed."""
     logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
-    _tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
+    tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
     with stalls_told(client, functools.partial(_tell_of_stall, progress=progress)):
         markers = DoneMarkers(prepared.job.target)
         if finished is None:  # a resumed output's run scanned this input before it created the output
@@ -564,15 +563,10 @@ def _execute(client, prepared, identity, finished, *, replace, progress):
             build_pyramid(client, prepared.job.target.url, prepared.pyramid, _output_chunks(prepared),
                           storage_options=prepared.job.target.storage_options or None,
                           missing_value=_output_missing_value(prepared.job), first_level=markers.levels_built() + 1,
-                          on_band=functools.partial(_tell_of_band, levels=len(prepared.pyramid) - 1,
+                          on_band=functools.partial(tell_of_band, levels=len(prepared.pyramid) - 1,
                                                     progress=progress),
                           on_built=markers.mark_level)
     return computed
-
-
-def _tell_of_band(level, band, bands, *, levels, progress):
-    part = f" (part {band} of {bands})" if bands > 1 else ""
-    _tell(f"building the OME-Zarr pyramid: level {level} of {levels}{part}", progress=progress)
 
 
 def _check_input_unchanged(prepared, identity):
@@ -647,14 +641,8 @@ def _wait_for_a_worker(client, *, progress):
     """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
     if not workers(client):
         # The link first: the dashboard shows the scheduler's state while the workers queue (found by a probe).
-        _tell(f"waiting for the cluster's first worker; dask dashboard: {client.dashboard_link}", progress=progress)
+        tell(f"waiting for the cluster's first worker; dask dashboard: {client.dashboard_link}", progress=progress)
         client.wait_for_workers(1)
-
-
-def _tell(message, *, progress):
-    """Say on stderr what the run is doing, where progress is shown: a long step must not look like a hang."""
-    if progress:
-        print(message, file=sys.stderr, flush=True)
 
 
 def _facing_the_output(prepared, identity, *, given_tile, memory_limit, named, overwrite, resume):
@@ -812,7 +800,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             check_worker_versions(active, name="client" if client is not None else "address")
         memory_limit, workers = worker_resources(active, n_workers)
         if is_auto(loss):
-            _tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose "
+            tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose "
                   "between them (some seconds per region and channel)", progress=progress)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,

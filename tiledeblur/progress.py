@@ -14,7 +14,30 @@ seconds, so progress is always visible without flooding the log.
 import sys
 import time
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "tell", "tell_of_band"]
+
+
+def tell(message, *, progress):
+    """Say on stderr what a run or a conversion is doing, where ``progress`` is shown: a long step must not look like
+    a hang."""
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def tell_of_band(level, band, bands, *, levels, progress):
+    """:func:`tell` of the part ``band`` of ``bands`` of a pyramid's ``level`` of ``levels``, as it starts.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> told = io.StringIO()
+    >>> with contextlib.redirect_stderr(told):
+    ...     tell_of_band(1, 2, 7, levels=3, progress=True)
+    >>> told.getvalue().strip()
+    'building the OME-Zarr pyramid: level 1 of 3 (part 2 of 7)'
+    """
+    part = f" (part {band} of {bands})" if bands > 1 else ""
+    tell(f"building the OME-Zarr pyramid: level {level} of {levels}{part}", progress=progress)
 
 
 def _duration(seconds):
