@@ -299,7 +299,7 @@ def _scan_input(client, prepared, *, progress):
     if not floats and missing_value is None:
         return
     tell(f"scanning the input for {'inf, huge values and ' if floats else ''}pixels present (it is read once)",
-          progress=progress)
+         progress=progress)
     array = source.open("r")
     raw = da.from_zarr(array, chunks=_scan_blocks(array))
     channel_axis = prepared.job.channel_axis
@@ -315,8 +315,8 @@ def _scan_input(client, prepared, *, progress):
     largest = float(np.fmax.reduce(by_channel))
     name = f"zarr_path {source.array_url!r}"
     if missing_value is not None and not matched and not prepared.plan.missing_value_declared:
-        # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it. A
-        # A declared one may well mark nothing, as a default.
+        # Found by a probe: a missing_value that the input never holds marks nothing, and said nothing of it. One
+        # that the input declares may well mark nothing: it is a default.
         warnings.warn(f"missing_value: no pixel of {source.array_url!r} is {missing_value!r}, so none is left out; "
                       "check the value that marks the input's missing pixels.", UserWarning, stacklevel=4)
     if np.isnan(largest) and missing_value is not None:
@@ -801,7 +801,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         memory_limit, workers = worker_resources(active, n_workers)
         if is_auto(loss):
             tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose "
-                  "between them (some seconds per region and channel)", progress=progress)
+                 "between them (some seconds per region and channel)", progress=progress)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg,

@@ -52,6 +52,7 @@ from .psf import psf_radius
 __all__ = ["HALO_RESPONSE_LIMIT", "MAX_HALO", "SECOND_ORDER_RESPONSE_LIMIT", "TV_FLAT_FACTOR",
            "HaloWarning", "Tile", "TileMemoryWarning", "TilePlan", "auto_halo", "estimate_tile_bytes"]
 
+#: φ: a run's order of tiles steps by about their number over it (see :meth:`TilePlan.tiles`).
 GOLDEN_RATIO = (1 + math.sqrt(5)) / 2
 #: Largest response sample allowed beyond the halo, see the module notes.
 HALO_RESPONSE_LIMIT = 1e-4
@@ -214,8 +215,8 @@ def weights_text(mu):
 
 
 def _golden_stride(count):
-    """The stride coprime with ``count`` nearest above ``count / φ``: stepping by it modulo ``count`` visits each of
-    ``count`` places once, spread evenly at every step.
+    """The first stride from ``count / φ`` (rounded) on that is coprime with ``count``: stepping by it modulo
+    ``count`` visits each of ``count`` places once, spread evenly at every step.
 
     Examples
     --------
@@ -370,10 +371,9 @@ class TilePlan:
         ['image 300 x 400 px', ' missing value 0 (declared by the input)']
         """
         channels = f", {self.channels} channels" if self.channels > 1 else ""
-        if self.missing_value is not None:
-            # Said where it is the input's own, which no option of the user's shows (found by a probe).
-            channels += f"; missing value {self.missing_value!r}" + (
-                " (declared by the input)" if self.missing_value_declared else "")
+        # Where it is the input's own, no option that the user passed shows it.
+        declared = " (declared by the input)" if self.missing_value_declared else ""
+        missing = f"; missing value {self.missing_value!r}{declared}" if self.missing_value is not None else ""
         mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
         loss = f"loss {self.loss}; " if self.loss is not None else ""
         rows, cols = (min(self.tile, n) for n in self.shape)
@@ -382,7 +382,7 @@ class TilePlan:
         # probe: 1e9 px was printed as if it were read).
         clipped = "clipped to the image; " if self.halo >= max(self.shape) else ""
         return (
-            f"image {self.shape[0]} x {self.shape[1]} px{channels}; {loss}{mu}"
+            f"image {self.shape[0]} x {self.shape[1]} px{channels}{missing}; {loss}{mu}"
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {size}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "
