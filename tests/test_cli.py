@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -578,7 +579,13 @@ def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp
     tifffile.imwrite(tmp_path / "cells.ome.tif", channels, ome=True,
                      metadata={"axes": "CYX", "PhysicalSizeX": 0.108, "PhysicalSizeY": 0.11, "PhysicalSizeXUnit": "nm",
                                "Name": "well A1", "Channel": {"Name": ["DAPI", "GFP"], "Color": [65535, 16711935]}})
-    convert(tmp_path / "cells.ome.tif", tmp_path / "cells.zarr", chunk=256, ome=True)
+    # A plain array keeps neither, which it did without a word (found by a probe).
+    with pytest.warns(UserWarning, match="ome: cells.ome.tif gives its pixel size and its channels' names, which "
+                                         "only an OME-Zarr keeps; pass ome=True to keep them"):
+        convert(tmp_path / "cells.ome.tif", tmp_path / "plain.zarr", chunk=256)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        convert(tmp_path / "cells.ome.tif", tmp_path / "cells.zarr", chunk=256, ome=True)
     report = tiledeblur.run(tmp_path / "cells.zarr", gaussian_psf(13, (1, 3)), mu=0.01, tile=256, n_workers=1,
                             progress=False)
     for group in (zarr.open_group(tmp_path / "cells.zarr", mode="r"), zarr.open_group(report.output, mode="r")):

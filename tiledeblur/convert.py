@@ -124,6 +124,19 @@ class TiffMetadata:
     channels: tuple = ()
 
 
+def _warn_of_metadata_left(described, image_path):
+    """Warn where a plain array leaves out the pixel size or channel names that a TIFF gives (``described``).
+
+    Found by a probe: only an OME-Zarr keeps them, and a plain conversion
+    dropped them without a word.
+    """
+    kept = [*(["its pixel size"] if described is not None and described.pixels is not None else []),
+            *(["its channels' names"] if described is not None and described.channels else [])]
+    if kept:
+        warnings.warn(f"ome: {image_path.name} gives {' and '.join(kept)}, which only an OME-Zarr keeps; pass "
+                      "ome=True to keep them.", UserWarning, stacklevel=3)
+
+
 def _ome_tiff(xml):
     """What an OME-TIFF's OME-XML says of its first image that an OME-Zarr keeps.
 
@@ -305,6 +318,8 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
             source, planes_first, lossy, described = _open_image(image_path)
         except READ_ERRORS as error:
             raise _unreadable(image_path, error) from None
+        if not ome:
+            _warn_of_metadata_left(described, image_path)
         try:
             target = _copy(source, planes_first, image_path, output, chunk, ome, described, progress=progress)
         finally:
