@@ -12,7 +12,6 @@ import functools
 import logging
 import re
 import shutil
-import time
 import warnings
 import zlib
 from xml.etree import ElementTree
@@ -28,7 +27,7 @@ from .fits import FITS_HEADER_ATTRIBUTE, FitsImage, is_fits_name, warn_if_severa
 from .image import INPUT_KINDS
 from .io import SOURCE_ATTRIBUTE, local_path
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
-from .progress import tell, tell_of_band
+from .progress import Teller, tell_of_band
 
 __all__ = ["convert"]
 
@@ -448,12 +447,11 @@ def _copy_bands(source, target, planes_first, move_channels, chunk, image_path, 
     RGB JPEG TIFF with its pyramid: 6.1 s), which were silent before.
     """
     rows = source.shape[1] if planes_first else source.shape[0]
-    told = time.monotonic()
+    teller = Teller(every=CONVERT_TELL_SECONDS, progress=progress)
     try:
         for row in range(0, rows, chunk):
-            if row and time.monotonic() - told >= CONVERT_TELL_SECONDS:
-                tell(f"converting {image_path.name}: {row / rows:.0%} of its rows written", progress=progress)
-                told = time.monotonic()
+            if row:
+                teller.tell_if_due(f"converting {image_path.name}: {row / rows:.0%} of its rows written")
             if planes_first:
                 target[:, row:row + chunk] = np.asarray(source[:, row:row + chunk])
             elif move_channels:

@@ -53,7 +53,7 @@ from .io import (
 )
 from .ome import build_pyramid, multiscale_attributes
 from .planning import prepare, with_tile
-from .progress import Progress, tell, tell_of_band
+from .progress import Progress, Teller, tell, tell_of_band
 from .regularization import is_auto
 from .resume import (
     CHANGED_INPUT,
@@ -364,11 +364,10 @@ def _computed_telling(client, collections, *, progress):
     """
     futures = client.compute(collections)
     try:
-        told = time.monotonic()
+        teller = Teller(every=SCAN_TELL_SECONDS, progress=progress)
         for done, _ in enumerate(as_completed(futures, loop=client.loop), start=1):  # not the default client's
-            if time.monotonic() - told >= SCAN_TELL_SECONDS and done < len(futures):
-                tell(f"scanning the input: {done / len(futures):.0%} read", progress=progress)
-                told = time.monotonic()
+            if done < len(futures):
+                teller.tell_if_due(f"scanning the input: {done / len(futures):.0%} read")
         return client.gather(futures)
     finally:
         client.cancel(futures)

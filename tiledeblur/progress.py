@@ -14,7 +14,7 @@ seconds, so progress is always visible without flooding the log.
 import sys
 import time
 
-__all__ = ["Progress", "tell", "tell_of_band"]
+__all__ = ["Progress", "Teller", "tell", "tell_of_band"]
 
 
 def tell(message, *, progress):
@@ -22,6 +22,25 @@ def tell(message, *, progress):
     a hang."""
     if progress:
         print(message, file=sys.stderr, flush=True)
+
+
+class Teller:
+    """:func:`tell` at most once every ``every`` seconds: the share done of a long step, without a line per part.
+
+    Examples
+    --------
+    >>> teller = Teller(every=3600.0, progress=True)
+    >>> teller.tell_if_due("half done")  # an hour has not passed: nothing is said
+    """
+
+    def __init__(self, *, every, progress):
+        self._every, self._progress, self._told = every, progress, time.monotonic()
+
+    def tell_if_due(self, message):
+        """Tell ``message`` where ``every`` seconds have passed since the last line (or the start)."""
+        if time.monotonic() - self._told >= self._every:
+            tell(message, progress=self._progress)
+            self._told = time.monotonic()
 
 
 def tell_of_band(level, band, bands, *, levels, progress):
