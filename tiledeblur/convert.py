@@ -132,8 +132,9 @@ def _warn_of_metadata_left(described, image_path):
     kept = [*(["its pixel size"] if described is not None and described.pixels is not None else []),
             *(["its channels' names"] if described is not None and described.channels else [])]
     if kept:
+        them = "them" if len(kept) > 1 else "it"
         warnings.warn(f"ome: {image_path.name} gives {' and '.join(kept)}, which only an OME-Zarr keeps; pass "
-                      "ome=True to keep them.", UserWarning, stacklevel=3)
+                      f"ome=True to keep {them}.", UserWarning, stacklevel=3)
 
 
 def _ome_tiff(xml):

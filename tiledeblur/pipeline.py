@@ -81,6 +81,9 @@ SCAN_PARTS, SCAN_TELL_SECONDS = 20, 10.0
 
 logger = logging.getLogger(__name__)
 
+#: The errors of a tile's reads and writes that every other tile would meet too: a full, read-only or over-quota
+#: disk, and files that the workers may not write or read.
+STOPPING_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM)
 #: Tasks in flight per worker thread: enough to keep each busy while results return.
 WINDOW_PER_THREAD = 4
 #: Seconds between two looks at the cluster's workers while tiles run, so
@@ -472,14 +475,21 @@ def _scheduler_loss_told(client):
 
 
 def _stops_every_tile(error):
-    """Whether a tile's ``error`` would stop every tile after it: a full, read-only or over-quota disk, or an output
-    that another run replaced.
+    """Whether a tile's ``error`` would stop every tile after it: a full, read-only or over-quota disk, files that
+    the workers may not write or read, or an output that another run replaced.
 
     The other tiles were solved in full and then failed at their writes, each
-    after minutes on a large scan (found by probes).
+    after minutes on a large scan (found by probes; permissions: on a cluster
+    whose workers run as another user than the client, which checked the
+    output as its own).
+
+    Examples
+    --------
+    >>> _stops_every_tile(PermissionError(errno.EACCES, "Permission denied")), _stops_every_tile(MemoryError())
+    (True, False)
     """
     return isinstance(error, OutputReplacedError) or (
-        isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT))
+        isinstance(error, OSError) and error.errno in STOPPING_ERRNOS)
 
 
 def _compute_tiles(client, prepared, finished, *, show_progress):

@@ -45,9 +45,12 @@ def owned_output(job, tile):
     except FileNotFoundError as error:  # zarr's "no array or group here" too
         # Found by a probe: while an overwrite removed the output, this run's tiles failed one by one, each with
         # zarr's GroupNotFoundError and the advice to run again.
+        # Or the worker does not share the client's disk (found by a probe: a node-local path was taken for one
+        # that another run replaced).
         raise OutputReplacedError(
             f"{tile.name} not written: {job.target.url!r} was removed, or is being replaced by another run, since "
-            "this one started."
+            "this one started, or this worker cannot see it: every worker must reach the output at the path that "
+            "the client gives, on a file system that they share."
         ) from error
     if target.attrs.get("tiledeblur", {}).get("run") != job.run:
         raise OutputReplacedError(

@@ -550,9 +550,10 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
-    gradient and Hessian-vector products, and :func:`scipy.optimize.minimize`
-    with ``method="Newton-CG"`` does the rest, starting from the regularized
-    inverse filter.
+    gradient, the Hessian-vector products are exact (derived by hand for
+    ``laplacian``, ``tikhonov`` and ``tv``, and tested equal to autograd's),
+    and Newton-CG does the rest, starting from the regularized inverse
+    filter.
 
     Parameters
     ----------
