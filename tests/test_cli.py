@@ -729,6 +729,18 @@ def test_convert_fits_keeps_the_header_and_names_the_image_read_of_several(tmp_p
         header = convert(tmp_path / "odd.fits", tmp_path / "odd.zarr", chunk=128).attrs["fits_header"]
     assert header["DATAMIN"] == "nan" and "TELESCOP" not in header
     json.loads((tmp_path / "odd.zarr" / "zarr.json").read_text(), parse_constant=pytest.fail)
+    # A primary's coordinate system beside the chip's own: astropy took the primary's PC matrix over the chip's CD
+    # matrix, and turned its coordinates 90° (found by a probe). Nor is the primary's history the chip's.
+    science.header.update({"INHERIT": True, "CD1_1": 0.0, "CD1_2": -1e-5, "CD2_1": 1e-5, "CD2_2": 0.0})
+    del science.header["CDELT1"]
+    primary.header.update({"CTYPE1": "RA---TAN", "PC1_1": 1.0, "CDELT1": -2e-5, "CRVAL2": 20.0})
+    primary.header.add_history("observed")
+    hdus.writeto(tmp_path / "chips.fits")
+    with pytest.warns(UserWarning, match="only the first is read"):
+        header = convert(tmp_path / "chips.fits", tmp_path / "chips.zarr", chunk=128).attrs["fits_header"]
+    assert header["TELESCOP"] == "HST" and header["CD1_2"] == -1e-5 and header["CRVAL1"] == 150.1
+    assert not {"PC1_1", "CDELT1", "CRVAL2"} & header.keys()
+    assert header["HISTORY"] == ["flat-fielded", "drizzled"]
 
 
 def _mosaic_with_blank():

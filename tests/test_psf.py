@@ -82,6 +82,11 @@ def test_a_psf_with_its_background_left_in_warns(tmp_path):
         with pytest.warns(tiledeblur.PsfWarning, match=rf"psf: it stands on a flat floor at {floor:.1%} of its peak, "
                                                        rf"{share}% of its sum"):
             check_psf(counts)
+    # Cropped tight, the bead still falls towards the border, but the border is flat along itself (a probe).
+    for side, sigma in ((15, 2.0), (11, 1.5)):
+        tight = rng.poisson(gaussian_psf(side, sigma) / gaussian_psf(side, sigma).max() * 3000 + 100)
+        with pytest.warns(tiledeblur.PsfWarning, match=r"psf: it stands on a flat floor at 3.\d% of its peak, 2\d% "):
+            check_psf(tight)
     with warnings.catch_warnings():
         warnings.simplefilter("error", tiledeblur.PsfWarning)
         check_psf(np.clip(bead - np.median(bead[0]), 0, None))  # the advice of the warning

@@ -20,6 +20,7 @@ pixels, which ``run`` then treats as missing.
 """
 
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -35,6 +36,12 @@ BLOCK_BYTES = 2880
 #: Cards of how an HDU is stored, not of what its image shows; ``NAXISn`` too.
 STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK",
                        "CHECKSUM", "DATASUM", "GROUPS")
+#: Cards of a world coordinate system (Greisen and Calabretta, 2002; SIP distortions), primary or alternate (a
+#: letter after): an extension with its own takes none from the primary HDU, which would mix two systems.
+WCS_KEYWORD = re.compile(r"(WCSAXES|WCSNAME|CTYPE|CUNIT|CRPIX|CRVAL|CDELT|CROTA|PC\d|CD\d|PV\d|PS\d|LONPOLE|LATPOLE"
+                         r"|RADESYS|EQUINOX|(A|B|AP|BP)_)")
+#: Cards that each HDU has of its own, which the inheritance convention does not pass on.
+COMMENTARY_KEYWORDS = ("COMMENT", "HISTORY", "")
 #: The Zarr attribute in which ``convert`` keeps a FITS image's header (:attr:`FitsImage.header`).
 FITS_HEADER_ATTRIBUTE = "fits_header"
 #: The stored dtype of each ``BITPIX``.
@@ -83,10 +90,9 @@ class FitsImage:
         with open(path, "rb") as file:
             header, data_offset, self.image_hdus = _find_image(file)
             primary, _ = _read_header(file, 0)
-        # The cards that describe the image, not how it is stored (which the reader undoes): WCS, BUNIT, OBJECT;
-        # an extension's over the primary HDU's, where HST and JWST write TELESCOP and OBJECT (found by a probe),
-        # unless INHERIT says otherwise. JSON, which Zarr's metadata is, holds no NaN or inf: those become text.
-        cards = {**primary, **header} if header.get("INHERIT") is not False else header
+        # The cards that describe the image, not how it is stored (which the reader undoes): WCS, BUNIT, OBJECT.
+        # JSON, which Zarr's metadata is, holds no NaN or inf: those become text.
+        cards = {**_inherited(primary, header), **header}
         self.header = {keyword: value if not isinstance(value, float) or math.isfinite(value) else str(value)
                        for keyword, value in cards.items()
                        if keyword and keyword not in STRUCTURAL_KEYWORDS and not keyword.startswith("NAXIS")}
@@ -111,6 +117,33 @@ class FitsImage:
     def close(self):
         """Unmap the file, once the bands read are gone (each is a copy)."""
         self._stored = None
+
+
+def _inherited(primary, header):
+    """The cards of the ``primary`` HDU's header that an extension's ``header`` takes on, by the FITS inheritance
+    convention (Zarate and Greenfield, 2007), but for its commentary, and unless ``INHERIT = F``.
+
+    HST and JWST write TELESCOP and OBJECT on the primary HDU alone (found
+    by a probe). Where the extension has a coordinate system of its own, the
+    primary's is left out: a primary's ``PCi_j`` beside a chip's ``CDi_j``
+    took precedence in astropy, and turned the chip's coordinates 90° (found
+    by a probe). An image of the primary HDU itself gets its own cards.
+
+    Examples
+    --------
+    >>> primary = {"TELESCOP": "HST", "CTYPE1": "RA---TAN", "PC1_1": 1.0, "HISTORY": ["observed"]}
+    >>> _inherited(primary, {"CD1_1": -1e-5})
+    {'TELESCOP': 'HST'}
+    >>> _inherited(primary, {"BUNIT": "Jy"})
+    {'TELESCOP': 'HST', 'CTYPE1': 'RA---TAN', 'PC1_1': 1.0}
+    >>> _inherited(primary, {"INHERIT": False})
+    {}
+    """
+    if header.get("INHERIT") is False:
+        return {}
+    own_wcs = any(WCS_KEYWORD.match(keyword) for keyword in header)
+    return {keyword: value for keyword, value in primary.items()
+            if keyword not in COMMENTARY_KEYWORDS and not (own_wcs and WCS_KEYWORD.match(keyword))}
 
 
 def warn_if_several_images(image, path, *, name, category=UserWarning):

@@ -20,12 +20,16 @@ __all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", 
 
 #: A PSF stands on a floor that warns (see :func:`check_psf`) where its border's median, over all its pixels, holds
 #: more than ``FLOOR_MASS`` of its sum, and the ring inside the border is on average at most ``1 + FLOOR_RISE``
-#: times as high as the border: the PSF has stopped falling. On a 384² crop of the astronaut blurred by a Gaussian
+#: times as high as the border, or the border's corners at least ``FLOOR_CORNERS`` times as high as the middles of
+#: its sides: the PSF has stopped falling. On a 384² crop of the astronaut blurred by a Gaussian
 #: of sigma 2.5 (noise 0.01, 8 bits), that Gaussian on a floor of 2%, 5%, 10% and 20% of its sum (Poisson noise
 #: at a peak of 20000 counts) deblurred 0.04 to 0.06, 0.14 to 0.23, 0.57 to 0.90 and 2.2 to 3.3 dB below it alone
 #: (25² and 51² stamps; 28.42 dB, 24.44 blurred).
 FLOOR_MASS = 0.05
 FLOOR_RISE = 0.1
+#: A Gaussian cut where it is below half its peak has corners at most half as high as its sides' middles (they lie
+#: √2 times as far out); on a floor, they are as high.
+FLOOR_CORNERS = 0.75
 #: Negative values down to this share of the peak are a computed PSF's rounding (an FFT's, or float32's), and
 #: are set to zero; below it they are a measured PSF's noise, refused (see :func:`check_psf`).
 ROUNDING_SHARE = 1e-6
@@ -191,12 +195,19 @@ def _warn_if_on_a_floor(psf, name):
     inside the border tells a floor from a Gaussian cut near its peak
     (``gaussian_psf(5, 1.5)``, at 1.3 sigma), whose border is as high but
     which still falls towards it; means, not medians, since a floor of a few
-    counts takes few values. A box PSF has no peak.
+    counts takes few values. A bead cropped tight, 15² at sigma 2 on an
+    offset that held 23% of its sum, still fell towards its border, but its
+    border was flat along itself, its corners as high as its sides' middles
+    (found by a probe: it passed without a word). A box PSF has no peak.
     """
     border, peak = _border(psf), float(psf.max())
     floor = float(np.median(border))
     inside = float(np.mean(_border(psf[1:-1, 1:-1]))) if min(psf.shape) > 2 else peak
-    if floor * psf.size > FLOOR_MASS * psf.sum() and floor < peak / 2 and inside <= (1 + FLOOR_RISE) * border.mean():
+    (rows, cols), (middle_row, middle_col) = psf.shape, (n // 2 for n in psf.shape)
+    corners = psf[[0, 0, rows - 1, rows - 1], [0, cols - 1, 0, cols - 1]].mean()
+    middles = psf[[0, rows - 1, middle_row, middle_row], [middle_col, middle_col, 0, cols - 1]].mean()
+    flat = inside <= (1 + FLOOR_RISE) * border.mean() or corners >= FLOOR_CORNERS * middles
+    if floor * psf.size > FLOOR_MASS * psf.sum() and floor < peak / 2 and flat:
         warnings.warn(
             f"{name}: it stands on a flat floor at {floor / peak:.1%} of its peak, {floor * psf.size / psf.sum():.0%} "
             "of its sum: a measured PSF that keeps its background or camera offset, which deblurs badly. Subtract "
