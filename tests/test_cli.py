@@ -94,7 +94,7 @@ def test_version_and_python_dash_m():
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--workers", "1", "--address", "tcp://127.0.0.1:1"],
          "--workers: expected no count with a client or an address, whose cluster has its own workers, got 1"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", "{scan}/../notes/out.zarr"], "--out: expected a path"),
-        (["run", "{scan}", "--psf", "gaussian:13,1", "--over"], "unrecognized arguments: --over"),
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--over"], "tiledeblur run: error: unrecognized arguments: --over"),
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
         (["convert", "{scan}/../notes.png", "{scan}/../out.png"],
          "OUTPUT: expected a Zarr path such as scan.zarr, got '"),

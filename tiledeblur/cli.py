@@ -188,6 +188,8 @@ def _parser():
     demo_parser.add_argument("--out", default="tiledeblur-demo",
                              help="folder for the scan, output and picture (default: %(default)s)")
     demo_parser.add_argument("--workers", type=int, help="local cluster workers (default: one per core)")
+    for command_parser in commands.choices.values():
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
@@ -247,7 +249,10 @@ def main(argv=None):
 
 def _run_command(argv):
     try:
-        arguments = _parser().parse_args(argv)
+        arguments, unknown = _parser().parse_known_args(argv)
+        if unknown:
+            # The command's usage, with its options: argparse's own error shows the top level's (found by a probe).
+            arguments.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except MemoryError:  # --psf gaussian:99999,1, built while the options are read
         print("tiledeblur: error: --psf: expected a PSF that fits in memory.", file=sys.stderr)
         return 2
