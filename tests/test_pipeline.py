@@ -446,7 +446,7 @@ def test_a_tile_of_an_earlier_run_never_writes_into_a_replaced_output(tmp_path, 
     with pytest.raises(OutputReplacedError, match="tile .* not written: .* was replaced by another run"):
         process_tile(same_settings, next(iter(earlier.plan.tiles())))
     shutil.rmtree(output)  # as an overwrite does before it creates the output anew
-    with pytest.raises(OutputReplacedError, match="tile .* not written: .* was removed, or is being replaced"):
+    with pytest.raises(OutputReplacedError, match="tile .* not written: this worker does not find .*, which another run removed or is replacing"):
         process_tile(earlier_job, next(iter(earlier.plan.tiles())))
 
 

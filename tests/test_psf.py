@@ -91,8 +91,11 @@ def test_a_psf_with_its_background_left_in_warns(tmp_path):
         warnings.simplefilter("error", tiledeblur.PsfWarning)
         check_psf(np.clip(bead - np.median(bead[0]), 0, None))  # the advice of the warning
         # Cut at 2 sigma, and at 1.3 and 1.5 (their borders as flat as a floor: they warned, found by a probe); a box.
+        # A blur along a diagonal, cut tight, has two corners as high as the sides' middles, and no floor (a review).
+        rows, columns = np.indices((15, 15)) - 7
+        diagonal = np.exp(-((rows + columns) / 5) ** 2 / 4 - ((rows - columns) / 2) ** 2 / 4)
         for psf in (gaussian_psf(13, (1, 3)), gaussian_psf(5, 1.0), gaussian_psf(5, 1.5), gaussian_psf(7, 2.0),
-                    np.ones((3, 3))):
+                    np.ones((3, 3)), diagonal, diagonal.T[::-1]):
             check_psf(psf)
 
 

@@ -36,12 +36,15 @@ BLOCK_BYTES = 2880
 #: Cards of how an HDU is stored, not of what its image shows; ``NAXISn`` too.
 STRUCTURAL_KEYWORDS = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK",
                        "CHECKSUM", "DATASUM", "GROUPS")
-#: Cards of a world coordinate system (Greisen and Calabretta, 2002; SIP distortions), primary or alternate (a
-#: letter after): an extension with its own takes none from the primary HDU, which would mix two systems.
-WCS_KEYWORD = re.compile(r"(WCSAXES|WCSNAME|CTYPE|CUNIT|CRPIX|CRVAL|CDELT|CROTA|PC\d|CD\d|PV\d|PS\d|LONPOLE|LATPOLE"
-                         r"|RADESYS|EQUINOX|(A|B|AP|BP)_)")
+#: Cards of the mapping from pixels to world coordinates (Greisen and Calabretta, 2002; SIP distortions), primary or
+#: alternate (a letter after): an extension with its own takes none of the primary HDU's, which would mix two
+#: mappings. The frame (``RADESYS``, ``EQUINOX``) is no mapping, and is inherited unless the extension names one.
+WCS_MAPPING_KEYWORD = re.compile(r"(WCSAXES|CTYPE|CUNIT|CRPIX|CRVAL|CDELT|CROTA|PC\d|CD\d|PV\d|PS\d|LONPOLE|LATPOLE"
+                                 r"|(A|B|AP|BP)_(ORDER|DMAX|\d+_\d+))")
+#: The cards whose presence says that an extension has a mapping of its own.
+OWN_MAPPING_KEYWORD = re.compile(r"(CTYPE|CRPIX|CRVAL|CDELT|PC\d|CD\d)")
 #: Cards that each HDU has of its own, which the inheritance convention does not pass on.
-COMMENTARY_KEYWORDS = ("COMMENT", "HISTORY", "")
+COMMENTARY_KEYWORDS = ("COMMENT", "HISTORY")
 #: The Zarr attribute in which ``convert`` keeps a FITS image's header (:attr:`FitsImage.header`).
 FITS_HEADER_ATTRIBUTE = "fits_header"
 #: The stored dtype of each ``BITPIX``.
@@ -124,26 +127,27 @@ def _inherited(primary, header):
     convention (Zarate and Greenfield, 2007), but for its commentary, and unless ``INHERIT = F``.
 
     HST and JWST write TELESCOP and OBJECT on the primary HDU alone (found
-    by a probe). Where the extension has a coordinate system of its own, the
-    primary's is left out: a primary's ``PCi_j`` beside a chip's ``CDi_j``
-    took precedence in astropy, and turned the chip's coordinates 90° (found
-    by a probe). An image of the primary HDU itself gets its own cards.
+    by a probe). Where the extension maps its pixels to world coordinates
+    itself, the primary's mapping is left out: a primary's ``PCi_j`` beside
+    a chip's ``CDi_j`` took precedence in astropy, and turned the chip's
+    coordinates 90° (found by a probe). An image of the primary HDU itself
+    gets its own cards.
 
     Examples
     --------
-    >>> primary = {"TELESCOP": "HST", "CTYPE1": "RA---TAN", "PC1_1": 1.0, "HISTORY": ["observed"]}
+    >>> primary = {"TELESCOP": "HST", "RADESYS": "FK5", "CTYPE1": "RA---TAN", "PC1_1": 1.0, "HISTORY": ["observed"]}
     >>> _inherited(primary, {"CD1_1": -1e-5})
-    {'TELESCOP': 'HST'}
+    {'TELESCOP': 'HST', 'RADESYS': 'FK5'}
     >>> _inherited(primary, {"BUNIT": "Jy"})
-    {'TELESCOP': 'HST', 'CTYPE1': 'RA---TAN', 'PC1_1': 1.0}
+    {'TELESCOP': 'HST', 'RADESYS': 'FK5', 'CTYPE1': 'RA---TAN', 'PC1_1': 1.0}
     >>> _inherited(primary, {"INHERIT": False})
     {}
     """
     if header.get("INHERIT") is False:
         return {}
-    own_wcs = any(WCS_KEYWORD.match(keyword) for keyword in header)
+    own_mapping = any(OWN_MAPPING_KEYWORD.match(keyword) for keyword in header)
     return {keyword: value for keyword, value in primary.items()
-            if keyword not in COMMENTARY_KEYWORDS and not (own_wcs and WCS_KEYWORD.match(keyword))}
+            if keyword not in COMMENTARY_KEYWORDS and not (own_mapping and WCS_MAPPING_KEYWORD.match(keyword))}
 
 
 def warn_if_several_images(image, path, *, name, category=UserWarning):

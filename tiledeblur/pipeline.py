@@ -481,7 +481,8 @@ def _stops_every_tile(error):
     The other tiles were solved in full and then failed at their writes, each
     after minutes on a large scan (found by probes; permissions: on a cluster
     whose workers run as another user than the client, which checked the
-    output as its own).
+    output as its own). One unreadable chunk of the input stops the run too,
+    where the others' tiles could have been written: a rerun computes them.
 
     Examples
     --------

@@ -561,8 +561,7 @@ def _warn_if_lossy(array, mus):
     95) got mu 3.5e-5 and came out at 13.4 dB, where the same scan saved
     losslessly got 4.5e-3 and 27.5 dB (25.1 dB blurred; found by a probe).
     The message names the weights that did best on such scans (see the
-    README's Limits), which a user without a lossless scan can try: the
-    weight of a lossless one, which it named before, is not at hand.
+    README's Limits), which a user without a lossless scan can try.
     """
     source = array.attrs.get(SOURCE_ATTRIBUTE)
     if isinstance(source, dict) and source.get("compression"):

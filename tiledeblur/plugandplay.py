@@ -38,13 +38,13 @@ loses on nearly flat images (``cell``, −1.7 to −6.2 dB, where the methods
 score 37 to 54 dB) and on textures without repeats (``grass``, −0.3 dB),
 where patches find no like ones to average.
 
-Its cost is the rounds' (4 to 7 times ``laplacian``'s), and it stays: on
-the same 72 cases (scratch runs, 2026-12-02), 5 rounds in place of 8 took
-24% less time and lost 0.32 dB of the median margin (47 cases won, +0.50
-dB), and a search distance of 4 px in place of 6 made non-local means 45%
-faster (the whole solve about 20%) for the same median (51 won, +0.81 dB)
-but 0.29 dB less on the repeating ``brick``, where the farther like
-patches count.
+Its cost is the rounds' (4 to 7 times ``laplacian``'s), and the schedule
+is kept: on the same 72 cases (scratch runs, 2026-12-02), 5 rounds in
+place of 8 took 24% less time and lost 0.32 dB of the median margin (47
+cases won, +0.50 dB), and a search distance of 4 px in place of 6 made
+non-local means 45% faster (the whole solve about 20%) for the same median
+(51 won, +0.81 dB) but 0.29 dB less on the repeating ``brick``, where the
+farther like patches count.
 """
 
 import numpy as np

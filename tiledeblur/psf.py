@@ -27,8 +27,9 @@ __all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", 
 #: (25² and 51² stamps; 28.42 dB, 24.44 blurred).
 FLOOR_MASS = 0.05
 FLOOR_RISE = 0.1
-#: A Gaussian cut where it is below half its peak has corners at most half as high as its sides' middles (they lie
-#: √2 times as far out); on a floor, they are as high.
+#: A round Gaussian cut where it is below half its peak has corners at most half as high as its sides' middles (they
+#: lie √2 times as far out); on a floor, they are as high. Each pair of opposite corners counts on its own: a blur
+#: along a diagonal (a trail, a shake) has one pair high.
 FLOOR_CORNERS = 0.75
 #: Negative values down to this share of the peak are a computed PSF's rounding (an FFT's, or float32's), and
 #: are set to zero; below it they are a measured PSF's noise, refused (see :func:`check_psf`).
@@ -204,7 +205,7 @@ def _warn_if_on_a_floor(psf, name):
     floor = float(np.median(border))
     inside = float(np.mean(_border(psf[1:-1, 1:-1]))) if min(psf.shape) > 2 else peak
     (rows, cols), (middle_row, middle_col) = psf.shape, (n // 2 for n in psf.shape)
-    corners = psf[[0, 0, rows - 1, rows - 1], [0, cols - 1, 0, cols - 1]].mean()
+    corners = min(psf[[0, rows - 1], [0, cols - 1]].mean(), psf[[0, rows - 1], [cols - 1, 0]].mean())
     middles = psf[[0, rows - 1, middle_row, middle_row], [middle_col, middle_col, 0, cols - 1]].mean()
     flat = inside <= (1 + FLOOR_RISE) * border.mean() or corners >= FLOOR_CORNERS * middles
     if floor * psf.size > FLOOR_MASS * psf.sum() and floor < peak / 2 and flat:

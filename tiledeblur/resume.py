@@ -48,9 +48,9 @@ def owned_output(job, tile):
         # Or the worker does not share the client's disk (found by a probe: a node-local path was taken for one
         # that another run replaced).
         raise OutputReplacedError(
-            f"{tile.name} not written: {job.target.url!r} was removed, or is being replaced by another run, since "
-            "this one started, or this worker cannot see it: every worker must reach the output at the path that "
-            "the client gives, on a file system that they share."
+            f"{tile.name} not written: this worker does not find {job.target.url!r}, which another run removed or "
+            "is replacing since this one started, or which this worker cannot reach: every worker must reach the "
+            "output at the path that the client gives, on a shared file system or object store."
         ) from error
     if target.attrs.get("tiledeblur", {}).get("run") != job.run:
         raise OutputReplacedError(

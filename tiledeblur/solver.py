@@ -550,10 +550,10 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
-    gradient, the Hessian-vector products are exact (derived by hand for
-    ``laplacian``, ``tikhonov`` and ``tv``, and tested equal to autograd's),
-    and Newton-CG does the rest, starting from the regularized inverse
-    filter.
+    gradient, the Hessian-vector products are derived by hand (tested equal
+    to autograd's; for ``tv``, Chan, Golub and Mulet's primal-dual matrix
+    after the first step), and Newton-CG does the rest, starting from the
+    regularized inverse filter.
 
     Parameters
     ----------
