@@ -56,11 +56,10 @@ fine detail as the truth's error would (a "projected" estimate after
 Ramani, Liu, Rosen, Nielsen and Fessler, 2012), was measured and dropped
 (a scratch study of the 72 cases, 2026-12-02): where the rule above chose
 the worse of the two losses in 12 cases, at 3.2 dB in all (the worst
-0.59 dB below the better loss), ``γ`` of
-0.01 with an allowance of 0.5 dB missed 6 (1.2 dB, the worst 0.37), and
-3e-4 with none missed 9; but beside each, ``γ`` of 3e-3 with 0.5 dB and
-1e-4 with none chose ``nlmeans`` for ``cell`` cases that it loses by 2.4
-to 3.7 dB. Its few gains, near-ties, came from settings tuned on the very
+0.59 dB below the better loss), ``γ`` of 0.01 with an allowance of 0.5 dB
+missed 6 (1.2 dB, the worst 0.37), and 3e-4 with none missed 9; but beside
+each, ``γ`` of 3e-3 with 0.5 dB and 1e-4 with none chose ``nlmeans`` for
+``cell`` cases that it loses by 2.4 to 3.7 dB. Its few gains, near-ties, came from settings tuned on the very
 cases that score them, each beside one that loses ``cell``.
 
 The comparison costs two solves of each loss per region and channel, about

@@ -552,8 +552,8 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
     gradient, the Hessian-vector products are derived by hand (tested equal
     to autograd's; for ``tv``, Chan, Golub and Mulet's primal-dual matrix
-    after the first step), and Newton-CG does the rest, starting from the
-    regularized inverse filter.
+    after the first step; autograd's for ``"article"``), and Newton-CG does
+    the rest, starting from the regularized inverse filter.
 
     Parameters
     ----------
