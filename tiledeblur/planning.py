@@ -491,7 +491,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
             shared = dataclasses.replace(shared, loss=loss)
         else:
             mus = estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3)
-        _warn_if_lossy(array, mus)
+        _warn_if_lossy(array, mus, shared.loss)
     else:
         mus = _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
         if loss == "tv" and eps == DEFAULT_EPS:
@@ -552,24 +552,26 @@ def with_tile(prepared, tile, *, memory_limit):
     return dataclasses.replace(prepared, plan=tile_plan)
 
 
-def _warn_if_lossy(array, mus):
+def _warn_if_lossy(array, mus, loss):
     """Warn (:class:`MuWarning`) where ``convert`` found the input's source file lossily compressed; ``mus`` are the
-    channels' weights.
+    channels' weights of ``loss``.
 
     Cross-validation reads the noise to set the weight, and JPEG removes it
     with the image's finest detail: a 2048² RGB scan saved as JPEG (quality
     95) got mu 3.5e-5 and came out at 13.4 dB, where the same scan saved
     losslessly got 4.5e-3 and 27.5 dB (25.1 dB blurred; found by a probe).
-    The message names the weights that did best on such scans (see the
-    README's Limits), which a user without a lossless scan can try.
+    For ``laplacian`` the message names the weights that did best on such
+    scans (see the README's Limits), which a user without a lossless scan
+    can try; the other losses weigh ``mu`` on scales of their own.
     """
     source = array.attrs.get(SOURCE_ATTRIBUTE)
     if isinstance(source, dict) and source.get("compression"):
+        best = (": on photographs saved as JPEG at qualities 50 to 95, laplacian's best weights lay between 1e-3 and "
+                "1e-2" if loss == "laplacian" else "")
         warnings.warn(
             f"mu: 'auto' measures noise that {source['compression']} compression of the source file "
             f"{source.get('file')!r} removed, and chose {weights_text(tuple(mus))}, likely far too small: the "
-            "result may be noisier than the scan. Pass mu: on photographs saved as JPEG at qualities 50 to 95, "
-            "the best weights lay between 1e-3 and 1e-2; try a few on a region first.",
+            f"result may be noisier than the scan. Pass mu, tried on a region first{best}.",
             MuWarning, stacklevel=4,
         )
 
