@@ -666,24 +666,28 @@ def test_convert_tiff_and_ome(tmp_path):
 
 
 # A Leica scan's .scn went to a reader that loads the whole image, and lost its JPEG's warning (found by a probe).
-@pytest.mark.parametrize(("compression", "name"), [("jpeg", "slide.svs"), ("jpeg", "slide.scn"), ("lzw", "cells.tif")])
-def test_convert_compressed_tiffs(tmp_path, compression, name):
+@pytest.mark.parametrize(("compression", "name"), [("jpeg", "slide.svs"), ("jpeg", "slide.scn"),
+                                                   ("jpeg2000", "slide.svs"), ("lzw", "cells.tif")])
+def test_convert_compressed_tiffs(tmp_path, recorded, article_psf, compression, name):
     """Whole-slide scans are JPEG-compressed and microscopes write LZW: both need imagecodecs (found by a probe)."""
-    rgb = data.astronaut()
+    rgb = recorded(data.astronaut(), [article_psf] * 3)
     tifffile.imwrite(tmp_path / name, rgb, tile=(128, 128), compression=compression, photometric="rgb")
     result = _tiledeblur("convert", tmp_path / name, tmp_path / "scan.zarr")
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...],
                                   tifffile.imread(tmp_path / name))
-    # JPEG took the noise that mu="auto" measures: a JPEG scan got 3.5e-5 and 13 dB, a lossless one 4.5e-3 and
-    # 27 dB (found by a probe). The weight's warning says so; a given mu has none.
+    # Lossy codecs took the noise that cross-validation measures: a JPEG scan got 3.5e-5 and 13 dB, a lossless one
+    # 4.5e-3 and 27 dB (found by a probe). JPEG's own error sets the weight (tiledeblur.jpeg); the others warn.
     # convert names the axes: no --channel-axis is needed (found by a probe: "got None" for an option not given).
     command = ["plan", tmp_path / "scan.zarr", "--psf", "gaussian:13,1,3"]
-    lossy = f"mu: 'auto' measures noise that JPEG compression of the source file '{name}' removed"
+    lossy = f"mu: 'auto' measures noise that JPEG2000 compression of the source file '{name}' removed"
     result = _tiledeblur(*command)
-    assert (lossy in result.stderr) == (compression == "jpeg")
-    if compression == "jpeg":  # every channel's weight, as the plan says them, not the smallest alone (a probe)
-        weights = re.search(r"; mu (.*?); ", result.stdout).group(1)
+    assert (lossy in result.stderr) == (compression == "jpeg2000")
+    weights = re.search(r"; mu (.*?); ", result.stdout).group(1)
+    if compression == "jpeg":
+        assert "Warning" not in result.stderr
+        assert min(map(float, weights.split(", "))) > 1e-3
+    if compression == "jpeg2000":  # every channel's weight, as the plan says them, not the smallest alone (a probe)
         assert f"chose {weights}, likely far too small" in result.stderr
         assert "laplacian's best weights lay between 1e-3 and 1e-2." in result.stderr
         with pytest.warns(tiledeblur.MuWarning, match="chose 0.001, 0.02, 0.3, likely") as caught:  # channels differ

@@ -22,6 +22,7 @@ from .arguments import as_array, check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, declared_missing_values, open_input, plane_axes, read_channels
+from .jpeg import JPEG_CODECS
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
@@ -486,12 +487,14 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         regions = sample_regions(shape)
         read_sample = _read_once(read_sample, regions)
         warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path", stacklevel=3)
+        jpeg_levels = _jpeg_levels(array)
         if choosing:
-            loss, mus = choose_loss(read_sample, shape, psfs, shared, solve, stacklevel=3)
+            loss, mus = choose_loss(read_sample, shape, psfs, shared, solve, jpeg_levels=jpeg_levels, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
-            mus = estimate_image_mu(read_sample, shape, psfs, loss, stacklevel=3)
-        _warn_if_lossy(array, mus, shared.loss)
+            mus = estimate_image_mu(read_sample, shape, psfs, loss, jpeg_levels=jpeg_levels, stacklevel=3)
+        if jpeg_levels is None:
+            _warn_if_lossy(array, mus, shared.loss)
     else:
         mus = _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
         if loss == "tv" and eps == DEFAULT_EPS:
@@ -552,15 +555,27 @@ def with_tile(prepared, tile, *, memory_limit):
     return dataclasses.replace(prepared, plan=tile_plan)
 
 
-def _warn_if_lossy(array, mus, loss):
-    """Warn (:class:`MuWarning`) where ``convert`` found the input's source file lossily compressed; ``mus`` are the
-    channels' weights of ``loss``.
+def _jpeg_levels(array):
+    """The 8-bit levels in one unit of the values read from ``array`` where it holds a JPEG file's pixels, else None.
 
-    Cross-validation reads the noise to set the weight, and JPEG removes it
-    with the image's finest detail: a 2048² RGB scan saved as JPEG (quality
-    95) got mu 3.5e-5 and came out at 13.4 dB, where the same scan saved
-    losslessly got 4.5e-3 and 27.5 dB (25.1 dB blurred; found by a probe).
-    For ``laplacian`` the message names the weights that did best on such
+    ``convert`` records the source file's compression (``SOURCE_ATTRIBUTE``),
+    and a store written otherwise can carry the same attribute. JPEG is
+    8-bit: in a ``uint8`` array, read as fractions of its range, a unit holds
+    255 levels; the blocks of any other dtype's values cannot be told, and
+    the scan is warned of as other lossy ones are (:func:`_warn_if_lossy`).
+    """
+    source = array.attrs.get(SOURCE_ATTRIBUTE)
+    baseline = isinstance(source, dict) and source.get("compression") in JPEG_CODECS
+    return np.iinfo(np.uint8).max if baseline and array.dtype == np.uint8 else None
+
+
+def _warn_if_lossy(array, mus, loss):
+    """Warn (:class:`MuWarning`) where ``convert`` found the input's source file lossily compressed, in a way that
+    :mod:`tiledeblur.jpeg` does not model; ``mus`` are the channels' weights of ``loss``.
+
+    Cross-validation reads the noise to set the weight, and lossy codecs
+    remove it with the image's finest detail (see :mod:`tiledeblur.jpeg`).
+    For ``laplacian`` the message names the weights that did best on JPEG
     scans (see the README's Limits), which a user without a lossless scan
     can try; the other losses weigh ``mu`` on scales of their own.
     """

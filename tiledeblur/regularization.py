@@ -131,6 +131,16 @@ PSNR from 26.91 to 26.75 dB. Unclipped data keep their weights
 filled with white or black after the blur count as clipped: 64 px of
 either around the blurred ``camera`` left its weight within 18% of its
 own, where before a white margin made GCV choose 2.9e-5 for 0.011.
+
+JPEG scans
+----------
+JPEG erases the noise of the fine frequencies, and GCV, which reads the
+noise there, chose its floor for nearly every JPEG crop measured. Where the
+caller declares the scan JPEG (``jpeg_levels`` of
+:func:`estimate_image_mu`), a region whose blocks show instead takes the
+weight that minimizes Mallows' unbiased estimate of the predicted risk for
+the error that JPEG left, whose spectrum :mod:`tiledeblur.jpeg` reads off
+the region (see there for the model and its measurements).
 """
 
 import functools
@@ -142,6 +152,7 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 
+from . import jpeg
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
 from .plugandplay import NOISE_WEIGHT
@@ -241,12 +252,19 @@ def _fill_missing(image, missing):
     return np.where(missing, fill, image)
 
 
-def gcv_mu(image, psf, *, order=1):
+def gcv_mu(image, psf, *, order=1, noise_power=None):
     """The Tikhonov weight among ``GCV_WEIGHTS`` that minimizes GCV for ``image`` and ``psf``.
 
     ``order`` is that of the filter's smoothness term, ``|D|^(2 order)`` for
     ``|D|²`` in the module's formula: 2 for ``laplacian``
     (``SMOOTHNESS_ORDER``).
+
+    ``noise_power``, where the noise is known and not white (a JPEG scan's,
+    :func:`tiledeblur.jpeg.noise_power`), is its expected power at each of
+    ``scipy.fft.rfft2``'s frequencies of ``image``; the weight then
+    minimizes Mallows' unbiased estimate of the predicted risk,
+    ``mean(f² |B|²) - 2 mean(S f)`` (less a constant) for the noise power
+    ``S``, which GCV approximates for white noise of unknown level.
 
     NaN pixels are missing. They are filled (:func:`_fill_missing`) for the
     filter, but GCV then scores the prediction of the pixels present alone:
@@ -276,7 +294,7 @@ def gcv_mu(image, psf, *, order=1):
     >>> bool(noisy > 10 * quiet)
     True
     """
-    return _gcv(image, psf, order).weight
+    return _gcv(image, psf, order, noise_power).weight
 
 
 class RegionFit(typing.NamedTuple):
@@ -288,14 +306,15 @@ class RegionFit(typing.NamedTuple):
     widening: float
 
 
-def _gcv(image, psf, order):
+def _gcv(image, psf, order, noise_power=None):
     """:func:`gcv_mu`'s weight and more of one region, as a :class:`RegionFit`.
 
     The noise is the standard deviation whose variance GCV estimates as
-    ``mean(f² |B|²) / mean(f)`` (Wahba, 1983). The content is the standard
-    deviation of the data that the chosen filter fits (the data less their
-    residual) over the noise: glass or sky has next to none, and tissue
-    much; :func:`estimate_image_mu` counts each region by it. The widening
+    ``mean(f² |B|²) / mean(f)`` (Wahba, 1983), or that of ``noise_power``.
+    The content is the standard deviation of the data that the chosen filter
+    fits (the data less their residual) over the noise: glass or sky has
+    next to none, and tissue much; :func:`estimate_image_mu` counts each
+    region by it. The widening
     is the spread of the region's values deblurred by the chosen filter over
     that of the data (each the range from the 1st to the 99th percentile, of
     the periodic component): sharpening leaves most values where they were,
@@ -319,6 +338,7 @@ def _gcv(image, psf, order):
     if image.shape[1] % 2 == 0:
         counts[-1] = 1.0
     counted_power = counts * power  # once, not for each of the weights: counts are exact powers of two
+    counted_noise = None if noise_power is None else counts * noise_power
 
     def residual(index):
         weighted = GCV_WEIGHTS[index] * smoothness
@@ -338,7 +358,9 @@ def _gcv(image, psf, order):
 
     def score(index):
         error, trace = parts(index)
-        return error / trace**2
+        if noise_power is None:
+            return error / trace**2
+        return error - 2 * np.sum(counted_noise * residual(index)) / image.size**2
 
     indices = range(len(GCV_WEIGHTS))
     if incomplete:
@@ -348,7 +370,7 @@ def _gcv(image, psf, order):
     error, trace = parts(best)
     fitted = 1 - residual(best)
     fitted[0, 0] = 0  # the variance: without the mean
-    noise = error / trace
+    noise = error / trace if noise_power is None else np.sum(counted_noise) / image.size**2
     content = math.sqrt(mean_square(fitted) / noise) if noise > 0 else math.inf
     # The PSF's offset from the origin shifts the deblurred values, which leaves their percentiles as they are.
     deblurred = scipy.fft.irfft2(np.conj(blur_spectrum) * spectrum / (blur_power + GCV_WEIGHTS[best] * smoothness),
@@ -429,7 +451,7 @@ def is_informative(region):
     return present.size >= (1 - MAX_MISSING_SHARE) * region.size and np.ptp(present) > 0
 
 
-def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
+def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_levels=None, stacklevel=1):
     """``loss``'s weight for each channel of a whole image, from GCV on its sample regions.
 
     For ``nlmeans`` it is ``NOISE_WEIGHT`` times the square of the median of
@@ -452,6 +474,13 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     its warnings, counted from its caller (see :func:`warn_if_off_scale` for
     the other).
 
+    ``jpeg_levels``, for a scan read from a JPEG file, is the count of its
+    8-bit levels in one unit of the values (255 for ``uint8``). A region
+    whose channel holds JPEG's blocks on the scan's grid then sets its weight
+    by the error that JPEG left (:mod:`tiledeblur.jpeg`), which
+    cross-validation cannot see; a channel none of whose regions does (a crop
+    off JPEG's grid) warns (:class:`MuWarning`).
+
     Returns
     -------
     mus : tuple of float
@@ -473,10 +502,11 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, stacklevel=1):
     >>> whole == estimate_image_mu(lambda yx: sample[yx][None], sample.shape, psfs, "tikhonov")
     True
     """
-    return estimate_image_mus(read_region, shape, psfs, (loss,), stacklevel=stacklevel + 1)[loss]
+    return estimate_image_mus(read_region, shape, psfs, (loss,), jpeg_levels=jpeg_levels,
+                              stacklevel=stacklevel + 1)[loss]
 
 
-def estimate_image_mus(read_region, shape, psfs, losses, *, stacklevel=1):
+def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, stacklevel=1):
     """:func:`estimate_image_mu` for each of ``losses``, reading each region once and cross-validating it once per
     order of filter that they need.
 
@@ -502,17 +532,47 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, stacklevel=1):
     orders = {loss: SMOOTHNESS_ORDER["laplacian" if loss == "nlmeans" else loss] for loss in losses}
     regions, reaches = sample_regions(shape), []
     by_order = {order: [[] for _ in psfs] for order in set(orders.values())}
+    found_blocks = {}  # for each channel with a region to weigh: whether any of them held JPEG's blocks
     for yx in regions:
-        for index, (channel, psf) in enumerate(zip(read_region(yx), psfs)):
+        region = read_region(yx)
+        noise_powers = [None] * len(psfs) if jpeg_levels is None else jpeg.noise_powers(
+            region, levels=jpeg_levels, origin=[part.start for part in yx])
+        for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
             if is_informative(channel):
+                found_blocks[index] = found_blocks.get(index, False) or noise_power is not None
                 for order, by_channel in by_order.items():
-                    by_channel[index].append(_gcv(channel, psf, order))
+                    by_channel[index].append(_gcv(channel, psf, order, noise_power))
+    if jpeg_levels is not None and not all(found_blocks.values()):
+        _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
     mus = {}
     for loss in losses:  # not a comprehension, whose own frame Python 3.11 counts in the warnings' stacklevel
         mus[loss] = _weights(loss, by_order[orders[loss]], _widest(reaches), read_region, regions, psfs,
                              covered=_covers(shape), stacklevel=stacklevel + 1)
     return mus
+
+
+def _warn_of_missing_blocks(found_blocks, channel_count, losses, *, stacklevel):
+    """Warn (:class:`MuWarning`) of the channels of a JPEG scan whose regions held no JPEG blocks on its grid;
+    ``found_blocks`` tells, for each channel that had regions to weigh, whether any held them.
+
+    Their weights come from cross-validation, which JPEG misleads: a 2048²
+    RGB scan saved as JPEG (quality 95) got mu 3.5e-5 and came out at 13.4
+    dB, where the same scan saved losslessly got 4.5e-3 and 27.5 dB (25.1 dB
+    blurred; found by a probe). The message names the weights that did best
+    for ``laplacian`` on such scans (see the README's Limits), which a user
+    can try; the other losses weigh ``mu`` on scales of their own.
+    """
+    channels = [str(index) for index, found in sorted(found_blocks.items()) if not found]
+    where = "the image" if channel_count == 1 else f"channel{'s' * (len(channels) > 1)} {', '.join(channels)}"
+    best = (": on photographs saved as JPEG at qualities 50 to 95, laplacian's best weights lay between 1e-3 and "
+            "1e-2" if "laplacian" in losses else "")
+    warnings.warn(
+        f"mu: 'auto' found no JPEG blocks on the 8 x 8 grid of {where} of a JPEG scan, so cross-validation, which "
+        f"JPEG misleads (see tiledeblur.jpeg), set the weight{'s' * (len(channels) > 1)}: likely far too small, and "
+        f"the result may be noisier than the scan. Pass mu, tried on a region first{best}.",
+        MuWarning, stacklevel=stacklevel + 1,
+    )
 
 
 def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, stacklevel):

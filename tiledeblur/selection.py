@@ -158,10 +158,10 @@ def check_request(mu, nonneg):
                          "steps take no bound, got True instead.")
 
 
-def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
+def choose_loss(read_region, shape, psfs, settings, solve, *, jpeg_levels=None, stacklevel=1):
     """The loss of :data:`CANDIDATES` for a whole image, and its ``mu="auto"`` weights.
 
-    ``read_region`` and ``psfs`` are those of
+    ``read_region``, ``psfs`` and ``jpeg_levels`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
     channel is restored by ``solve(region, psf, settings)``, with
     ``settings`` of each loss and weight in turn (its other fields, such as
@@ -183,7 +183,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, stacklevel=1):
     >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve)[0]
     'laplacian'
     """
-    mus = estimate_image_mus(read_region, shape, psfs, CANDIDATES, stacklevel=stacklevel + 1)
+    mus = estimate_image_mus(read_region, shape, psfs, CANDIDATES, jpeg_levels=jpeg_levels, stacklevel=stacklevel + 1)
     # Relative to each channel's noise variance, so that each channel counts alike whatever its scale.
     risks = dict.fromkeys(CANDIDATES, 0.0)
     compared = 0

@@ -1,0 +1,87 @@
+"""JPEG scans: the error that compression left, read off the scan's own blocks, sets ``mu="auto"``."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import zarr
+from PIL import Image
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio
+
+from tiledeblur import MuWarning, deconvolve, plan
+from tiledeblur.convert import convert
+from tiledeblur.jpeg import block_coefficients, noise_power, quantization_steps
+from tiledeblur.regularization import gcv_mu
+
+
+def _saved(scan, quality, *, subsampling=0):
+    """``scan`` (uint8) saved by Pillow as JPEG: (the decoded pixels, the luminance table, the file's bytes).
+
+    ``subsampling`` is Pillow's for colour: 0 keeps the chroma whole (4:4:4), 2 halves it both ways (4:2:0).
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(scan).save(buffer, "JPEG", quality=quality, subsampling=subsampling)
+    with Image.open(io.BytesIO(buffer.getvalue())) as picture:
+        table = np.reshape(picture.quantization[0], (8, 8))  # Pillow's tables are in natural order
+        return np.asarray(picture), table, buffer.getvalue()
+
+
+def test_the_steps_found_are_the_files_table(recorded, article_psf):
+    """Each frequency with enough non-zero coefficients lies on the step of the file's table, found without it."""
+    decoded, table, _ = _saved(recorded(data.camera(), [article_psf]), 85)
+    steps = quantization_steps(block_coefficients(decoded.astype(float)))
+    found = steps >= 2
+    assert found.sum() >= 10
+    np.testing.assert_array_equal(steps[found], table[found])
+
+
+def test_only_a_jpeg_on_its_grid_holds_blocks(recorded, article_psf):
+    """A lossless scan holds no blocks; nor does a JPEG read from a pixel off its grid, unless told its origin."""
+    scan = recorded(data.camera(), [article_psf])
+    assert noise_power(scan / 255, levels=255, origin=(0, 0)) is None
+    decoded = _saved(scan, 85)[0] / 255
+    assert noise_power(decoded, levels=255, origin=(0, 0)) is not None
+    assert noise_power(decoded[4:, 3:], levels=255, origin=(0, 0)) is None
+    assert noise_power(decoded[4:, 3:], levels=255, origin=(4, 3)) is not None
+
+
+# Measured, in the order of the cases: GCV's weights 1e-5 (16.2, 16.5 and 17.1 dB); the model's 0.0025 (27.5 dB),
+# 0.037 (26.5 dB) and 0.0072, 0.0013, 0.011 (27.0 dB); blurred 24.6, 24.6 and 24.2 dB; the best of seven weights
+# from 1e-4 to 0.1, one for all channels, 27.5, 27.1 and 27.1 dB.
+@pytest.mark.parametrize(("image", "quality", "subsampling"), [
+    ("camera", 95, 0), ("camera", 70, 0),
+    ("astronaut", 95, 2),  # colour at quality 95, 4:2:0: its chroma's error counts as much as its brightness's
+])
+def test_mu_auto_restores_a_jpeg_scan_that_cross_validation_ruins(tmp_path, recorded, article_psf, image, quality,
+                                                                  subsampling):
+    """Cross-validation sees no noise where JPEG erased it and chooses a weight that ruins the scan; the JPEG's own
+    error gives weights that restore it."""
+    truth = getattr(data, image)() / 255
+    scan = recorded(getattr(data, image)(), [article_psf] * np.atleast_3d(truth).shape[2], noise=0.005)
+    decoded, _, encoded = _saved(scan, quality, subsampling=subsampling)
+    (tmp_path / "scan.jpg").write_bytes(encoded)
+    convert(tmp_path / "scan.jpg", tmp_path / "scan.zarr", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        mus = np.atleast_1d(plan(tmp_path / "scan.zarr", article_psf).mu)
+    channels = np.atleast_3d(decoded / 255)
+    inner = (slice(32, -32),) * 2
+
+    def psnr(weights):
+        restored = [deconvolve(channels[..., index], article_psf, mu=weight) for index, weight in enumerate(weights)]
+        return peak_signal_noise_ratio(truth[inner], np.squeeze(np.stack(restored, axis=-1))[inner], data_range=1)
+
+    blurred = peak_signal_noise_ratio(truth[inner], (decoded / 255)[inner], data_range=1)
+    crossvalidated = [gcv_mu(channels[..., index], article_psf, order=2) for index in range(channels.shape[2])]
+    assert psnr(crossvalidated) < blurred - 3
+    assert psnr(mus) > blurred + 1.5
+
+
+def test_a_jpeg_scan_of_another_dtype_warns_as_other_lossy_scans(tmp_path, recorded, article_psf):
+    """JPEG's levels are 8-bit: in 16-bit values its blocks cannot be told, and the weight is warned of."""
+    scan = zarr.create_array(tmp_path / "scan.zarr", data=recorded(data.camera(), [article_psf]).astype(np.uint16))
+    scan.attrs["tiledeblur_source"] = {"file": "scan.jpg", "compression": "JPEG"}
+    with pytest.warns(MuWarning, match="JPEG compression of the source file 'scan.jpg' removed"):
+        plan(tmp_path / "scan.zarr", article_psf)
