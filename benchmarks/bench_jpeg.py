@@ -113,7 +113,8 @@ def evaluate(name, size, colour, noise, quality, subsampling, folder):
     truth, scan = scene_crop(name, size, colour, noise)
     encoded = io.BytesIO()
     Image.fromarray(scan if colour else scan[..., 0]).save(encoded, "JPEG", quality=quality, subsampling=subsampling)
-    source, target = folder / f"{name}.jpg", folder / f"{name}-{quality}-{subsampling}-{noise}.zarr"
+    kind = "colour" if colour else "grey"
+    source, target = folder / f"{name}.jpg", folder / f"{name}-{kind}-{quality}-{subsampling}-{noise}.zarr"
     source.write_bytes(encoded.getvalue())
     convert(source, target, progress=False)
     with warnings.catch_warnings(record=True) as caught:
@@ -137,7 +138,7 @@ def evaluate(name, size, colour, noise, quality, subsampling, folder):
                           for c in range(decoded.shape[2])]
         swept = {weight: psnr(restored_at([weight] * decoded.shape[2])) for weight in SWEEP}
     best_mu = max(swept, key=swept.get)
-    label = f"{name} | {'colour ' + SAMPLINGS[subsampling] if colour else 'grey'} | {quality} | {noise:g}"
+    label = f"{name} | {kind + ' ' + SAMPLINGS[subsampling] if colour else kind} | {quality} | {noise:g}"
     return Outcome(label, psnr(decoded), psnr(restored_at(planned_mu)), planned_mu, warned,
                    psnr(np.stack([restored for restored, _ in crossvalidated], axis=-1)),
                    tuple(info.mu for _, info in crossvalidated), swept[best_mu], best_mu)

@@ -253,7 +253,8 @@ def _fill_missing(image, missing):
 
 
 def gcv_mu(image, psf, *, order=1, noise_power=None):
-    """The Tikhonov weight among ``GCV_WEIGHTS`` that minimizes GCV for ``image`` and ``psf``.
+    """The Tikhonov weight among ``GCV_WEIGHTS`` that minimizes GCV for ``image`` and ``psf`` (or, for a known
+    ``noise_power``, the unbiased estimate of the predicted risk).
 
     ``order`` is that of the filter's smoothness term, ``|D|^(2 order)`` for
     ``|D|²`` in the module's formula: 2 for ``laplacian``
@@ -535,11 +536,12 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
     found_blocks = {}  # for each channel with a region to weigh: whether any of them held JPEG's blocks
     for yx in regions:
         region = read_region(yx)
-        noise_powers = [None] * len(psfs) if jpeg_levels is None else jpeg.noise_powers(
+        informative = [is_informative(channel) for channel in region]
+        noise_powers = [None] * len(psfs) if jpeg_levels is None or not any(informative) else jpeg.noise_powers(
             region, levels=jpeg_levels, origin=[part.start for part in yx])
         for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
-            if is_informative(channel):
+            if informative[index]:
                 found_blocks[index] = found_blocks.get(index, False) or noise_power is not None
                 for order, by_channel in by_order.items():
                     by_channel[index].append(_gcv(channel, psf, order, noise_power))
