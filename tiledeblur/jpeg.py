@@ -10,8 +10,8 @@ scan hold little but the sensor's noise, and JPEG erases it there. GCV
 (:mod:`tiledeblur.regularization`) reads the noise from those frequencies,
 finds next to none, and chooses a weight 100 to 1000 times too small; the
 deblurred scan then amplifies the rounding of the coarser frequencies, which
-JPEG kept. On the 32 crops measured below, GCV chose its floor, 1e-5, in 28,
-which came out 6.7 to 29.8 dB below the blurred scan.
+JPEG kept. On the 64 crops measured below, it left 60 below the blurred
+scan, by a median 10.7 dB.
 
 The model
 ---------
@@ -62,26 +62,29 @@ the sum of the three weighed by the squares of the inverse transform
 (``ERROR_MIX``): red holds ``Cr``'s error twice over (1.402²), blue ``Cb``'s
 three times (1.772²). The brightness's error alone was too little where the
 colour kept its noise: at quality 95 and 4:2:0 the weights came out 1.8 to
-5 dB below the best.
+5 dB below the best (a scratch study).
 
 Measured
 --------
-Scratch studies, 2026-12-02: 384² crops of ``astronaut``, ``camera``,
-``brick`` and ``cell`` (grey), blurred by ``gaussian_psf(13, (1, 3))``, noise
-0.005 or 0.01, saved by Pillow at qualities 95, 85, 70 and 50: 32 cases,
-each against the best of nine weights from 1e-4 to 1 (interior PSNR). The
-risk estimate with the error's true spectrum came within 0.1 dB of that best
-in all; with this model's, a median 0.06 dB below it and 0.79 dB at worst
-(``brick`` at quality 50, where ``σ`` is a bound 2.5 times the true noise),
-and at least 2.0 dB above the blurred scan. The error taken as white noise
-of its true variance lost up to 28 dB: the error's spectrum, not its size,
-sets the weight. In colour, 256² crops of ``astronaut``, ``coffee``,
-``chelsea`` and ``immunohistochemistry`` saved at quality 95 in 4:2:0 and
-4:4:4, 85 in 4:2:2 and 70 in 4:2:0, 32 cases against the best weight for all
-channels: a median 0.03 dB below it, 0.62 dB at worst (``coffee``, 4:4:4 at
-95). On images and a PSF that set nothing here, ``moon`` under the same PSF
-and ``grass``, ``retina`` and ``hubble_deep_field`` under ``gaussian_psf(13,
-2.0)`` at qualities 95 and 70, 18 cases: a median 0.0 dB, 0.41 dB at worst.
+``python benchmarks/bench_jpeg.py`` (``benchmarks/RESULTS.md``, 2026-12-02):
+256² crops of four images in grey (``astronaut``, ``camera``, ``brick``,
+``cell``; qualities 95, 85, 70 and 50) and four in colour (``astronaut``,
+``coffee``, ``chelsea``, ``immunohistochemistry``; 95 at 4:2:0 and 4:4:4, 85
+at 4:2:2, 70 at 4:2:0), blurred by ``gaussian_psf(13, (1, 3))``, noise 0.005
+and 0.01, through ``convert`` and ``plan``: 64 cases, each against the best
+single weight of nine from 1e-4 to 1 (interior PSNR). The plan's weights
+came a median 0.04 dB below that best, 0.73 dB at worst (``brick`` at
+quality 70, where ``σ`` is a bound above the true noise), and at least 1.3
+dB above the blurred scan; cross-validation's left 60 of the 64 below the
+blurred scan, by a median 10.7 dB.
+
+Scratch studies, 2026-12-02: on 384² grey crops, the risk estimate with the
+error's true spectrum came within 0.1 dB of the best in all 32 cases, and
+the error taken as white noise of its true variance lost up to 28 dB: the
+error's spectrum, not its size, sets the weight. On images and a PSF that
+set nothing here, ``moon`` under the same PSF and ``grass``, ``retina`` and
+``hubble_deep_field`` under ``gaussian_psf(13, 2.0)`` at qualities 95 and
+70, 18 cases: a median 0.0 dB below the best, 0.41 dB at worst.
 """
 
 import numpy as np
@@ -193,8 +196,8 @@ def error_variances(coefficients, steps):
     JPEG left next to nothing there), the coefficients count as noise alone,
     and the error is their mean square. Taking their least magnitude for the
     step instead and the model's error for it, the colour of 256² crops at
-    quality 95 and 4:2:0 came out a median 0.5 dB further below the best
-    (``bench_jpeg``). The mean's coefficients are the blocks' levels, spread by the scene, whose
+    quality 95 and 4:2:0 came out a median 0.26 dB lower (0.60 at worst;
+    ``bench_jpeg``). The mean's coefficients are the blocks' levels, spread by the scene, whose
     step cannot be read off them: the mean takes the mean error of its two
     neighbours, ``(0, 1)`` and ``(1, 0)``, whose steps JPEG's tables keep
     near its own; at the lowest frequencies the blur keeps nearly all of the
