@@ -15,7 +15,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "environment_lines", "git_line", "int_list",
+__all__ = ["RESULTS_PATH", "append_results", "command_line", "cpu_model", "environment_lines", "git_line", "image_names", "int_list",
            "machine_line", "positive_int", "utc_stamp", "versions_line"]
 
 RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
@@ -99,3 +99,17 @@ def int_list(text, *, minimum, what):
     if any(value < minimum for value in values):
         raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, got {text!r}")
     return values
+
+
+def image_names(text):
+    """Parse comma-separated ``skimage.data`` image names; an empty string names none.
+
+    scikit-image is imported here, when an option is parsed, as this module loads no BLAS on import.
+    """
+    from skimage import data
+
+    names = tuple(name for name in text.split(",") if name)
+    unknown = [name for name in names if not callable(getattr(data, name, None))]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"not images of skimage.data: {', '.join(unknown)}")
+    return names

@@ -48,7 +48,15 @@ from pathlib import Path
 
 import numpy as np
 import scipy.signal
-from _report import RESULTS_PATH, append_results, command_line, environment_lines, positive_int, utc_stamp
+from _report import (
+    RESULTS_PATH,
+    append_results,
+    command_line,
+    environment_lines,
+    image_names,
+    positive_int,
+    utc_stamp,
+)
 from PIL import Image
 from skimage import color, data, util
 from skimage.metrics import peak_signal_noise_ratio
@@ -178,23 +186,14 @@ def summary(groups):
     return "\n".join(header + rows)
 
 
-def name_list(text):
-    """Parse comma-separated ``skimage.data`` image names, or none (an empty string)."""
-    names = tuple(name for name in text.split(",") if name)
-    unknown = [name for name in names if not callable(getattr(data, name, None))]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"not images of skimage.data: {', '.join(unknown)}")
-    return names
-
-
 def parse_arguments(argv):
     """The command-line options, see ``--help``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=positive_int, default=DEFAULT_SIZE,
                         help="side of the crops in pixels (default: %(default)s)")
-    parser.add_argument("--grey", type=name_list, default=DEFAULT_GREY,
+    parser.add_argument("--grey", type=image_names, default=DEFAULT_GREY,
                         help=f"images saved in grey, comma-separated (default: {','.join(DEFAULT_GREY)})")
-    parser.add_argument("--colour", type=name_list, default=DEFAULT_COLOUR,
+    parser.add_argument("--colour", type=image_names, default=DEFAULT_COLOUR,
                         help=f"images saved in colour, comma-separated (default: {','.join(DEFAULT_COLOUR)})")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run: {QUICK['grey'][0]} in grey and {QUICK['colour'][0]} in colour at "

@@ -54,6 +54,7 @@ from _report import (
     append_results,
     command_line,
     environment_lines,
+    image_names,
     positive_int,
     utc_stamp,
 )
@@ -341,21 +342,12 @@ def float_list(text):
     return values
 
 
-def name_list(text):
-    """Parse comma-separated ``skimage.data`` image names."""
-    names = tuple(text.split(","))
-    unknown = [name for name in names if not callable(getattr(data, name, None))]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"not images of skimage.data: {', '.join(unknown)}")
-    return names
-
-
 def parse_arguments(argv):
     """The command-line options, see ``--help``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=positive_int, default=DEFAULT_SIZE,
                         help="side of the crops in pixels (default: %(default)s)")
-    parser.add_argument("--images", type=name_list, default=DEFAULT_IMAGES,
+    parser.add_argument("--images", type=image_names, default=DEFAULT_IMAGES,
                         help=f"skimage.data images, comma-separated (default: {','.join(DEFAULT_IMAGES)})")
     parser.add_argument("--noise", type=float_list, default=DEFAULT_NOISE,
                         help=f"noise sigmas, comma-separated (default: {','.join(map(str, DEFAULT_NOISE))})")
