@@ -92,12 +92,16 @@ import scipy.fft
 import scipy.ndimage
 import scipy.special
 
-__all__ = ["JPEG_CODECS", "block_coefficients", "error_power", "error_variances", "noise_power", "noise_powers",
-           "quantization_steps"]
+__all__ = ["JPEG_CODECS", "LAPLACIAN_WEIGHTS_HINT", "block_coefficients", "error_power", "error_variances",
+           "noise_power", "noise_powers", "quantization_steps"]
 
 #: The compressions, as :func:`tiledeblur.convert.convert` records them (tifffile's codec names; "JPEG" for a
 #: .jpg file), that are JPEG's 8 x 8 blocks; JPEG 2000, XR and XL are other codecs.
 JPEG_CODECS = ("JPEG", "OJPEG")
+#: What the warnings of JPEG scans that ``mu="auto"`` cannot weigh tell a user of ``laplacian`` to try: the
+#: weights that did best on such scans (the README's Limits); the other losses weigh ``mu`` on scales of their own.
+LAPLACIAN_WEIGHTS_HINT = (": on photographs saved as JPEG at qualities 50 to 95, laplacian's best weights lay "
+                          "between 1e-3 and 1e-2")
 #: JPEG's block side.
 BLOCK = 8
 #: The fewest non-zero coefficients of a frequency on which its step is found: with fewer, a lossless scan's
@@ -175,7 +179,7 @@ def quantization_steps(coefficients):
         values = coefficients[frequency]
         magnitudes = np.abs(values)
         nonzero = np.rint(magnitudes[magnitudes >= NONZERO]).astype(int)
-        if not nonzero.size or nonzero.size < support:
+        if nonzero.size < max(support, 1):
             continue
         commonest = int(np.bincount(nonzero).argmax())
         steps[frequency] = next((step for step in range(commonest, 1, -1)

@@ -22,7 +22,7 @@ from .arguments import as_array, check_bytes, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, declared_missing_values, open_input, plane_axes, read_channels
-from .jpeg import JPEG_CODECS
+from .jpeg import JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
@@ -581,8 +581,7 @@ def _warn_if_lossy(array, mus, loss):
     """
     source = array.attrs.get(SOURCE_ATTRIBUTE)
     if isinstance(source, dict) and source.get("compression"):
-        best = (": on photographs saved as JPEG at qualities 50 to 95, laplacian's best weights lay between 1e-3 and "
-                "1e-2" if loss == "laplacian" else "")
+        best = LAPLACIAN_WEIGHTS_HINT if loss == "laplacian" else ""
         warnings.warn(
             f"mu: 'auto' measures noise that {source['compression']} compression of the source file "
             f"{source.get('file')!r} removed, and chose {weights_text(tuple(mus))}, likely far too small: the "

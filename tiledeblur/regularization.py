@@ -567,8 +567,7 @@ def _warn_of_missing_blocks(found_blocks, channel_count, losses, *, stacklevel):
     """
     channels = [str(index) for index, found in sorted(found_blocks.items()) if not found]
     where = "the image" if channel_count == 1 else f"channel{'s' * (len(channels) > 1)} {', '.join(channels)}"
-    best = (": on photographs saved as JPEG at qualities 50 to 95, laplacian's best weights lay between 1e-3 and "
-            "1e-2" if "laplacian" in losses else "")
+    best = jpeg.LAPLACIAN_WEIGHTS_HINT if "laplacian" in losses else ""
     warnings.warn(
         f"mu: 'auto' found no JPEG blocks on the 8 x 8 grid of {where} of a JPEG scan, so cross-validation, which "
         f"JPEG misleads (see tiledeblur.jpeg), set the weight{'s' * (len(channels) > 1)}: likely far too small, and "
