@@ -151,9 +151,10 @@ def test_eps_for_counts_that_do_not_fill_the_scale(tmp_path):
 
 
 def test_plan_prints_the_plan(scan):
-    result = _tiledeblur("plan", scan, "--psf", "gaussian:13,1,3", "--tile", "64")
+    result = _tiledeblur("plan", scan, "--psf", "gaussian:13,1,3", "--tile", "64", "--out-dtype", "input")
     assert result.returncode == 0, result.stderr
     assert "12 tiles (3 x 4) of 64 px" in result.stdout and "MiB per worker thread" in result.stdout
+    assert result.stdout.rstrip().endswith("; output 48.0 KiB uncompressed as uint8")  # 192 x 256 px of uint8
     assert not scan.with_name("scan.deblurred.zarr").exists()
 
 
@@ -179,7 +180,9 @@ def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
                "--out-dtype", "input", "--ome", "--overwrite", "--no-resume", "--preview", tmp_path / "p.png"]
     result = _tiledeblur("plan", scan, *options)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == _tiledeblur("plan", scan, *options[:4]).stdout
+    # The options that only a run uses change nothing; --out-dtype and --ome set the output's size, which it states.
+    assert result.stdout == _tiledeblur("plan", scan, *options[:4], *options[8:11]).stdout
+    assert result.stdout.rstrip().endswith("; output 63.0 KiB uncompressed as uint8 with its pyramid of 2 levels")
     assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "p.png").exists()
     refused = _tiledeblur("plan", scan, *options[:4], "--tol", "0")  # as run refuses it (found by a probe)
     assert refused.returncode == 2 and "--tol: expected a positive finite number, got 0.0 instead." in refused.stderr

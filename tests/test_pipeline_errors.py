@@ -1,6 +1,5 @@
 """Bad input to run(): a clear error, and nothing written or changed."""
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -21,8 +20,8 @@ from skimage import data
 import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
-from tiledeblur.pipeline import _check_disk_space, _computed_telling
-from tiledeblur.planning import _output_location, prepare
+from tiledeblur.pipeline import _computed_telling
+from tiledeblur.planning import _output_location, check_disk_space, prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
 
@@ -598,20 +597,27 @@ def test_an_output_larger_than_the_free_disk_space_is_announced(tmp_path):
     """A 100k² RGB scan makes 112 GiB of float32; a full disk would stop the run hours in (found by a probe)."""
     free = shutil.disk_usage(tmp_path).free
     side = math.isqrt(free // 4) + 1024  # float32: just over the free space, and stored as fill value: no bytes
-    zarr.create_array(tmp_path / "slide.zarr", shape=(side, side), chunks=(4096, 4096), dtype="u1", fill_value=0)
-    prepared = prepare(tmp_path / "slide.zarr", PSF, output=None, component=None, channel_axis=None, tile="auto",
-                       halo="auto", loss="tikhonov", mu=0.01, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER,
-                       storage_options=None, out_dtype="float32", memory_limit=None, workers=1)
-    with pytest.warns(DiskSpaceWarning, match=r"output: .*slide.deblurred.zarr' takes about .* GiB more uncompressed "
+
+    def prepared(dtype, out_dtype):
+        zarr.create_array(tmp_path / f"{dtype}.zarr", shape=(side, side), chunks=(4096, 4096), dtype=dtype,
+                          fill_value=0, overwrite=True)
+        return prepare(tmp_path / f"{dtype}.zarr", PSF, output=None, component=None, channel_axis=None, tile="auto",
+                       halo="auto", loss="tikhonov", mu=0.01, eps=DEFAULT_EPS, tol=DEFAULT_TOL,
+                       maxiter=DEFAULT_MAXITER, storage_options=None, out_dtype=out_dtype, memory_limit=None, workers=1)
+
+    with pytest.warns(DiskSpaceWarning, match=r"output: .*u1.deblurred.zarr' takes about .* GiB more uncompressed "
                                               r"as float32, more than the .* GiB free on its disk; out_dtype='input'"):
-        _check_disk_space(prepared, None)
+        check_disk_space(prepared("u1", "float32"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _check_disk_space(dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, out_dtype="input")), None)
+        check_disk_space(prepared("u1", "input"))
         # A resume with most tiles written needs room for the rest alone (found by a probe).
-        written = set(itertools.islice((tile.index for tile in prepared.plan.tiles()), len(prepared.plan) // 2))
-        _check_disk_space(prepared, written)
-    zarr.create_array(tmp_path / "floats.zarr", shape=(side, side), chunks=(4096, 4096), dtype="f4", fill_value=0)
-    floats = dataclasses.replace(prepared, array=zarr.open_array(tmp_path / "floats.zarr", mode="r"))
+        slide = prepared("u1", "float32")
+        written = set(itertools.islice((tile.index for tile in slide.plan.tiles()), len(slide.plan) // 2))
+        check_disk_space(slide, written)
     with pytest.warns(DiskSpaceWarning, match="free on its disk; pass another output.$"):  # 'input' saves nothing
-        _check_disk_space(floats, None)
+        check_disk_space(prepared("f4", "input"))
+    # The plan says so too, and states the output's size, before anything runs.
+    with pytest.warns(DiskSpaceWarning, match=r"output: .*elsewhere.zarr' takes about"):
+        tiles = plan(tmp_path / "u1.zarr", PSF, output=tmp_path / "elsewhere.zarr", mu=0.01, n_workers=1)
+    assert tiles.describe().endswith(f"; output {side * side * 4 / 2**30:.1f} GiB uncompressed as float32")

@@ -13,7 +13,7 @@ from ._version import __version__
 #: Each public name's module, under this package.
 PUBLIC_MODULES = {
     "ConvergenceWarning": "solver",
-    "DiskSpaceWarning": "pipeline",
+    "DiskSpaceWarning": "planning",
     "HaloWarning": "tiling",
     "MuWarning": "regularization",
     "PsfWarning": "psf",

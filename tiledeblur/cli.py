@@ -171,8 +171,8 @@ def _parser():
     plan_parser = commands.add_parser(
         "plan", allow_abbrev=False, help="print the tile plan of run's options and compute nothing",
         description="Print the tile plan of a run and compute nothing. plan takes run's options, so that a run's "
-                    "command line plans with plan in its place; it does not use --out, --tol, --nonneg, "
-                    "--out-dtype, --overwrite, --no-resume and --preview.")
+                    "command line plans with plan in its place; it does not use --tol, --nonneg, --overwrite, "
+                    "--no-resume and --preview.")
     _add_run_options(plan_parser)
 
     convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/FITS/PNG/JPEG scan into Zarr")

@@ -149,10 +149,11 @@ def _run(arguments):
 def _plan(arguments):
     if arguments.tol is not None:  # it does not change the plan, but a plan must not pass what run refuses (a probe)
         check_positive("tol", arguments.tol)
-    tile_plan = plan(arguments.input, _once_or_each(arguments.psf), component=arguments.component,
-                     channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo,
-                     loss=arguments.loss, mu=_mu(arguments), missing_value=arguments.missing_value,
-                     n_workers=arguments.workers, address=arguments.address, ome=arguments.ome,
+    tile_plan = plan(arguments.input, _once_or_each(arguments.psf), output=arguments.out,
+                     component=arguments.component, channel_axis=arguments.channel_axis, tile=arguments.tile,
+                     halo=arguments.halo, loss=arguments.loss, mu=_mu(arguments),
+                     missing_value=arguments.missing_value, n_workers=arguments.workers, address=arguments.address,
+                     out_dtype=arguments.out_dtype, ome=arguments.ome,
                      **_solver_options(arguments, names=("eps",)))  # tol does not change the plan
     print(tile_plan.describe())
     return 0

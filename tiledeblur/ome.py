@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import os
 import posixpath
 
 import dask.array as da
@@ -262,7 +263,9 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
             if on_band is not None:
                 on_band(level, index, bands)
             rows = slice(start, min(start + band, shape[axis]))
-            source = da.from_zarr(previous)[_along(axis, slice(2 * rows.start, 2 * rows.stop))]
+            # Named anew, as the input's scan is (see tiledeblur.pipeline): a replaced output's levels have its path.
+            source = da.from_zarr(previous, name=f"level-{level - 1}-{os.urandom(8).hex()}")[
+                _along(axis, slice(2 * rows.start, 2 * rows.stop))]
             mean = functools.partial(_mean_of_present, missing_value=missing_value)
             halved = da.coarsen(mean, source, dict(enumerate(factors)), trim_excess=True)
             # Bands start on whole chunks of the level, so no two tasks write one chunk.

@@ -52,7 +52,7 @@ from .io import (
     write_channels,
 )
 from .ome import build_pyramid, multiscale_attributes
-from .planning import prepare, with_tile
+from .planning import check_disk_space, prepare, with_tile
 from .progress import Progress, Teller, tell, tell_of_band
 from .regularization import is_auto
 from .resume import (
@@ -68,7 +68,7 @@ from .selection import CANDIDATES, SAMPLES
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
 from .tiling import TilePlan
 
-__all__ = ["DiskSpaceWarning", "RunReport", "TileError", "run"]
+__all__ = ["RunReport", "TileError", "run"]
 
 #: Attributes that describe how values are stored (netCDF's Climate and
 #: Forecast conventions, which xarray applies on reading).
@@ -94,10 +94,6 @@ WORKERS_REFRESH_SECONDS = 2.0
 
 class TileError(RuntimeError):
     """One or more tiles failed; the others are written and a rerun resumes."""
-
-
-class DiskSpaceWarning(UserWarning):
-    """The output, uncompressed, may not fit the free space of its local disk."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +228,7 @@ def _output_chunks(prepared):
 
 def _output_dtype(prepared):
     """The dtype the output is written in: the input's for ``out_dtype="input"``."""
-    return prepared.array.dtype if prepared.job.out_dtype == "input" else np.dtype(prepared.job.out_dtype)
+    return np.dtype(prepared.plan.output_dtype)
 
 
 def _value_scale(prepared):
@@ -304,7 +300,9 @@ def _scan_input(client, prepared, *, progress):
     tell(f"scanning the input for {'inf, huge values and ' if floats else ''}pixels present (it is read once)",
          progress=progress)
     array = source.open("r")
-    raw = da.from_zarr(array, chunks=_scan_blocks(array))
+    # Named anew: dask names from_zarr's tasks by the array's path, not its content, and a rerun on a changed input
+    # got the earlier scan's results, which the scheduler still held (found by a test under load).
+    raw = da.from_zarr(array, chunks=_scan_blocks(array), name=f"scan-{os.urandom(8).hex()}")
     channel_axis = prepared.job.channel_axis
     rows = plane_axes(raw.ndim, channel_axis)[0]
     bands = [raw[(slice(None),) * rows + (band,)] for band in _bands(raw.chunks[rows], parts=SCAN_PARTS)]
@@ -602,44 +600,6 @@ def _check_input_unchanged(prepared, identity):
     )
 
 
-def _check_disk_space(prepared, finished):
-    """Warn, before any tile, where the tiles still to write would not fit the output's local disk uncompressed.
-
-    Deblurred floats compress little, and a full disk would stop the run hours
-    in: a 100k² RGB scan makes 112 GiB of float32 (found by a probe).
-    """
-    free = prepared.job.target.free_bytes()
-    dtype = _output_dtype(prepared)
-    pyramid = prepared.multiscale is not None
-    # A resume's written tiles take no more room; the pyramid, a third of level 0, is counted whole, built or not.
-    to_write = 1 - len(finished or ()) / len(prepared.plan) + (1 / 3 if pyramid else 0)
-    needed = math.prod(prepared.array.shape) * dtype.itemsize * to_write
-    if free is None or needed <= free:
-        return
-    smaller = prepared.array.dtype.itemsize < dtype.itemsize
-    advice = f"out_dtype='input' writes {prepared.array.dtype}, or pass" if smaller else "pass"
-    warnings.warn(
-        f"output: {prepared.job.target.url!r} takes about {_in_binary_units(needed)} more uncompressed as {dtype}"
-        f"{' with its pyramid' if pyramid else ''}, more than the {_in_binary_units(free)} free on its disk; "
-        f"{advice} another output.",
-        DiskSpaceWarning, stacklevel=3,
-    )
-
-
-def _in_binary_units(size):
-    """``size`` bytes for people, in KiB, MiB or GiB.
-
-    Examples
-    --------
-    >>> _in_binary_units(3 * 2**30), _in_binary_units(1.5 * 2**20), _in_binary_units(300)
-    ('3.0 GiB', '1.5 MiB', '0.3 KiB')
-    """
-    for unit, power in (("GiB", 30), ("MiB", 20)):
-        if size >= 2**power:
-            return f"{size / 2**power:.1f} {unit}"
-    return f"{size / 2**10:.1f} KiB"
-
-
 def _complete(prepared, finished):
     """Whether an earlier identical run finished every tile and, for OME-Zarr, the pyramid."""
     if finished is None or len(finished) < len(prepared.plan):
@@ -830,7 +790,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             if _complete(prepared, finished):  # a finished output needs no cluster, nor room to write
                 break
             prepared.job.target.check_writable()
-            _check_disk_space(prepared, finished)
+            check_disk_space(prepared, finished, stacklevel=2)
             if active is None:
                 check_main_guarded()  # here, where a cluster starts: a finished output needs none (found by a probe)
                 active = stack.enter_context(connect(n_workers=n_workers))

@@ -31,9 +31,18 @@ from .regularization import MuWarning, estimate_image_mu, is_auto, sample_region
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
-from .tiling import MAX_HALO, HaloWarning, TileMemoryWarning, TilePlan, auto_halo, estimate_tile_bytes, weights_text
+from .tiling import (
+    MAX_HALO,
+    HaloWarning,
+    TileMemoryWarning,
+    TilePlan,
+    auto_halo,
+    estimate_tile_bytes,
+    in_binary_units,
+    weights_text,
+)
 
-__all__ = ["Job", "Prepared", "plan", "prepare", "with_tile"]
+__all__ = ["DiskSpaceWarning", "Job", "Prepared", "check_disk_space", "plan", "prepare", "with_tile"]
 
 
 #: The memory per worker thread that ``tile="auto"`` assumes where the workers have no limit, or there are none yet.
@@ -47,6 +56,10 @@ MAX_AUTO_TILE = 1024
 #: Axis names, lowercase, of the channels, and of the planes of a stack (NGFF's c, z and t).
 CHANNEL_AXIS_NAMES = ("c", "channel")
 STACK_AXIS_NAMES = ("z", "t", "time")
+
+
+class DiskSpaceWarning(UserWarning):
+    """The output, uncompressed, may not fit the free space of its local disk."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -509,8 +522,12 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
+    pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
+    written = np.dtype(array.dtype if out_dtype == "input" else out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=shared.loss, missing_value=missing_value, missing_value_declared=declared)
+                         mu=job.mu, loss=shared.loss, missing_value=missing_value, missing_value_declared=declared,
+                         output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
+                         output_bytes=sum(math.prod(level) for level in pyramid or [array.shape]) * written.itemsize)
     if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
         warnings.warn(
             f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {min(mus):.3g} "
@@ -519,8 +536,31 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
             HaloWarning, stacklevel=3,
         )
     _warn_if_tiles_exceed(memory_limit, tile_plan)
-    pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     return Prepared(array, job, tile_plan, multiscale, pyramid)
+
+
+def check_disk_space(prepared, finished=None, *, stacklevel=1):
+    """Warn where the tiles still to write, and the pyramid, would not fit the output's local disk uncompressed.
+
+    Deblurred floats compress little, and a full disk would stop a run hours
+    in: a 100k² RGB scan makes 112 GiB of float32 (found by a probe).
+    ``finished`` holds the indices of the tiles that a resumed output has.
+    """
+    free = prepared.job.target.free_bytes()
+    tile_plan, written = prepared.plan, np.dtype(prepared.plan.output_dtype)
+    # A resume's written tiles take no more room; the pyramid is counted whole, built or not.
+    level_0 = math.prod(prepared.array.shape) * written.itemsize
+    needed = tile_plan.output_bytes - level_0 * len(finished or ()) / len(tile_plan)
+    if free is None or needed <= free:
+        return
+    smaller = prepared.array.dtype.itemsize < written.itemsize
+    advice = f"out_dtype='input' writes {prepared.array.dtype}, or pass" if smaller else "pass"
+    warnings.warn(
+        f"output: {prepared.job.target.url!r} takes about {in_binary_units(needed)} more uncompressed as "
+        f"{written}{' with its pyramid' if tile_plan.pyramid_levels else ''}, more than the "
+        f"{in_binary_units(free)} free on its disk; {advice} another output.",
+        DiskSpaceWarning, stacklevel=stacklevel + 1,
+    )
 
 
 def _missing_value(given, array):
@@ -635,9 +675,9 @@ def _output_multiscale(ome, found, array, channel_axis):
     return found
 
 
-def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo="auto", loss="laplacian",
-         mu="auto", eps=DEFAULT_EPS, missing_value=None, storage_options=None, client=None, address=None,
-         n_workers=None, memory_limit=None, ome=None):
+def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
+         loss="laplacian", mu="auto", eps=DEFAULT_EPS, missing_value=None, storage_options=None, client=None,
+         address=None, n_workers=None, memory_limit=None, out_dtype="float32", ome=None):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
     It reads the metadata and, for ``mu="auto"``, a sample of regions: inf
@@ -646,8 +686,13 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
 
     Parameters
     ----------
-    zarr_path, psf, component, channel_axis, tile, halo, loss, mu, eps, missing_value, storage_options, ome
+    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, missing_value, storage_options
         As :func:`tiledeblur.run`.
+    out_dtype, ome
+        As :func:`tiledeblur.run`: they set the output's size, which the
+        plan states, and where it exceeds the free space of the output's
+        local disk a :class:`DiskSpaceWarning` says so, as :func:`run`
+        would before its first tile.
     client, address, n_workers
         The cluster planned for, as :func:`tiledeblur.run` takes it: the
         local one that ``n_workers`` describes, or the workers that
@@ -675,7 +720,7 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
     >>> tiles = plan(scan, gaussian_psf(5, 1.0), tile=256, mu=0.01)
     >>> print(tiles.describe())  # doctest: +NORMALIZE_WHITESPACE
     image 512 x 512 px; loss laplacian; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
-    halo 15 px (work per pixel x1.15); about 202 MiB per worker thread
+    halo 15 px (work per pixel x1.15); about 202 MiB per worker thread; output 1.0 MiB uncompressed as float32
     """
     if memory_limit is not None:
         memory_limit = check_bytes("memory_limit", memory_limit)
@@ -692,9 +737,10 @@ def plan(zarr_path, psf, *, component=None, channel_axis=None, tile="auto", halo
                       f"{UNKNOWN_MEMORY_LIMIT / 2**30:g} GiB of memory per thread; a run waits for the first worker "
                       "and plans with its memory limit.", TileMemoryWarning, stacklevel=2)
     prepared = prepare(
-        zarr_path, psf, output=None, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
+        zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
         loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
-        out_dtype="float32", memory_limit=memory_limit or cluster_memory, workers=workers,
+        out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )
+    check_disk_space(prepared, stacklevel=2)  # as a new output: the plan does not look for an earlier run's tiles
     return prepared.plan

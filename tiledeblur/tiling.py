@@ -202,6 +202,20 @@ class Tile:
         return f"tile {self.index} at y {y.start}:{y.stop}, x {x.start}:{x.stop}"
 
 
+def in_binary_units(size):
+    """``size`` bytes for people, in KiB, MiB or GiB.
+
+    Examples
+    --------
+    >>> in_binary_units(3 * 2**30), in_binary_units(1.5 * 2**20), in_binary_units(300)
+    ('3.0 GiB', '1.5 MiB', '0.3 KiB')
+    """
+    for unit, power in (("GiB", 30), ("MiB", 20)):
+        if size >= 2**power:
+            return f"{size / 2**power:.1f} {unit}"
+    return f"{size / 2**10:.1f} KiB"
+
+
 def weights_text(mu):
     """``mu``, a weight or a tuple of one per channel, for people: once where every channel has the same.
 
@@ -260,6 +274,12 @@ class TilePlan:
     missing_value: int | float | None = None
     #: Whether ``missing_value`` is the input's own, by its CF attributes, not one given.
     missing_value_declared: bool = False
+    #: The dtype that the output is written in, None where unknown; for :meth:`describe`.
+    output_dtype: str | None = None
+    #: The output's bytes uncompressed, every channel and pyramid level; for :meth:`describe`.
+    output_bytes: int | None = None
+    #: The levels of the output's OME-Zarr pyramid above level 0; for :meth:`describe`.
+    pyramid_levels: int = 0
 
     @property
     def grid(self):
@@ -369,6 +389,9 @@ class TilePlan:
         >>> TilePlan(shape=(300, 400), tile=256, chunk=256, halo=5, missing_value=0, missing_value_declared=True
         ...          ).describe().split(";")[:2]
         ['image 300 x 400 px', ' missing value 0 (declared by the input)']
+        >>> TilePlan(shape=(10**5, 10**5), tile=1024, chunk=512, halo=56, channels=3, output_dtype="float32",
+        ...          output_bytes=12 * 10**10).describe().split("; ")[-1]
+        'output 111.8 GiB uncompressed as float32'
         """
         channels = f", {self.channels} channels" if self.channels > 1 else ""
         # Where it is the input's own, no option that the user passed shows it.
@@ -387,4 +410,13 @@ class TilePlan:
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "
             f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker thread"
+            f"{self._output_text()}"
         )
+
+    def _output_text(self):
+        """The output's size, where known: deblurred floats compress little, and a 100k² RGB scan makes 112 GiB."""
+        if self.output_bytes is None:
+            return ""
+        levels = self.pyramid_levels
+        pyramid = f" with its pyramid of {levels} level{'s' * (levels != 1)}" if levels else ""
+        return f"; output {in_binary_units(self.output_bytes)} uncompressed as {self.output_dtype}{pyramid}"
