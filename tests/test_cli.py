@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.ndimage
 import tifffile
 import zarr
 from astropy.io import fits
@@ -111,6 +112,9 @@ def test_version_and_python_dash_m():
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", ""], "--out: expected a path or a URL, got '' instead."),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", ""],
          "--preview: expected a picture's file name such as before_after.png, got '' instead."),
+        # plan printed a plan that run refused, and the refusal named nonneg (found by a probe).
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--loss", "nlmeans", "--nonneg"],
+         "--nonneg: expected False with loss 'nlmeans'"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
@@ -278,6 +282,26 @@ def test_run_with_a_missing_value(tmp_path):
     assert (deblurred[missing] == 0).all()
     assert np.abs(deblurred[~missing] - np.clip(np.round(whole[~missing] * 255), 0, 255)).max() <= 1
     assert preview.stat().st_size > 10_000
+
+
+def test_the_preview_leaves_out_the_missing_value_that_the_input_declares(tmp_path):
+    """A mosaic's declared fill of -9999 set the preview's window: both halves came out nearly white (a probe)."""
+    mosaic = (data.camera()[:128, :128] / 255).astype("f4")
+    mosaic[:40, :50] = -9999
+    zarr.create_array(tmp_path / "mosaic.zarr", data=mosaic, chunks=(64, 64), attributes={"_FillValue": -9999.0})
+    preview = tmp_path / "preview.png"
+    result = _tiledeblur("run", tmp_path / "mosaic.zarr", "--psf", "gaussian:13,1,3", "--tile", "64", "--mu", "0.01",
+                         "--workers", "1", "--out", tmp_path / "out.zarr", "--preview", preview)
+    assert result.returncode == 0, result.stderr
+    picture = np.asarray(Image.open(preview).convert("L"), dtype=float)
+    # The input's panel starts at the corner of the largest black patch on the left: its missing pixels.
+    patches, _ = scipy.ndimage.label(picture[:, :picture.shape[1] // 2] == 0)
+    top, left = (int(found.min()) for found in np.nonzero(patches == np.bincount(patches.ravel())[1:].argmax() + 1))
+    before, present = picture[top:top + 128, left:left + 128], mosaic != -9999
+    assert (before[~present] == 0).all() and (before[present] == 0).mean() < 0.01  # the window's lowest 0.5%
+    # Spread over the window of the pixels present, not squeezed to white by -9999: the window's 0.5th to 99.5th
+    # percentile.
+    assert np.median(before[present]) < 230 and before[present].max() - before[present].min() > 128
 
 
 @pytest.mark.parametrize(("sent", "status", "said"), [(signal.SIGINT, 130, "interrupted"),

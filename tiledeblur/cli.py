@@ -27,7 +27,7 @@ OPTION_NAMES = {
     "tile": "--tile", "halo": "--halo", "loss": "--loss", "mu": "--mu", "n_workers": "--workers",
     "address": "--address", "output": "--out", "out_dtype": "--out-dtype", "size": "--size", "out_dir": "--out",
     "chunk": "--chunk", "image": "IMAGE", "missing_value": "--missing-value", "eps": "--eps", "tol": "--tol",
-    "ome": "--ome",
+    "ome": "--ome", "nonneg": "--nonneg",
 }
 #: Where a command names an argument otherwise.
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
@@ -171,8 +171,8 @@ def _parser():
     plan_parser = commands.add_parser(
         "plan", allow_abbrev=False, help="print the tile plan of run's options and compute nothing",
         description="Print the tile plan of a run and compute nothing. plan takes run's options, so that a run's "
-                    "command line plans with plan in its place; it does not use --tol, --nonneg, --overwrite, "
-                    "--no-resume and --preview.")
+                    "command line plans with plan in its place; it does not use --overwrite, --no-resume and "
+                    "--preview, and checks --tol and --nonneg only as run would refuse them.")
     _add_run_options(plan_parser)
 
     convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/FITS/PNG/JPEG scan into Zarr")
@@ -204,9 +204,13 @@ def _in_option_terms(message, command):
     "--out: expected a new path, got 'a.zarr', which exists; pass --overwrite."
     >>> _in_option_terms("mu[1]: expected a positive finite number, got -1.0 instead.", "run")
     '--mu number 2: expected a positive finite number, got -1.0 instead.'
+    >>> _in_option_terms("2 of 4 tiles failed; the first raised ValueError: zarr_path: expected readable chunks", "run")
+    '2 of 4 tiles failed; the first raised ValueError: INPUT: expected readable chunks'
     """
     names = {**OPTION_NAMES, **COMMAND_OPTION_NAMES.get(command, {})}
     message = re.sub(r"^\w+", lambda name: names.get(name.group(), name.group()), message)
+    # A failed tile's error, quoted by the run's (found by a probe).
+    message = re.sub(r"(raised \w+: )(\w+)", lambda found: found[1] + names.get(found[2], found[2]), message)
     # An option given once per channel counts from 1, as people count them, where a Python list's index counts from 0.
     message = re.sub(r"^(--\w[\w-]*)\[(\d+)\]", lambda found: f"{found[1]} number {int(found[2]) + 1}", message)
     for advice, option in ADVICE.items():

@@ -22,7 +22,7 @@ def _preview(path, arguments, report):
     source, location = open_input(arguments.input, component=arguments.component)
     result, _ = open_input(report.output)  # an OME-Zarr output's level 0, as for inputs
     colors, windows = _channel_display(location, report.channel_axis, source.shape)
-    save_preview(path, source, result, report.channel_axis, missing_value=arguments.missing_value,
+    save_preview(path, source, result, report.channel_axis, missing_value=report.plan.missing_value,
                  colors=colors, windows=windows)
 
 
@@ -151,7 +151,7 @@ def _plan(arguments):
         check_positive("tol", arguments.tol)
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), output=arguments.out,
                      component=arguments.component, channel_axis=arguments.channel_axis, tile=arguments.tile,
-                     halo=arguments.halo, loss=arguments.loss, mu=_mu(arguments),
+                     halo=arguments.halo, loss=arguments.loss, mu=_mu(arguments), nonneg=arguments.nonneg,
                      missing_value=arguments.missing_value, n_workers=arguments.workers, address=arguments.address,
                      out_dtype=arguments.out_dtype, ome=arguments.ome,
                      **_solver_options(arguments, names=("eps",)))  # tol does not change the plan

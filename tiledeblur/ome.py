@@ -158,21 +158,33 @@ def axis_type(axis):
     --------
     >>> axis_type({"name": "c"}), axis_type({"name": "y", "type": "space"}), axis_type({"name": "angle"})
     ('channel', 'space', None)
+    >>> axis_type({"name": "Y"})  # names in capitals, as some writers give them (found by a probe)
+    'space'
     """
-    return axis.get("type", AXIS_TYPES.get(axis["name"]))
+    return axis.get("type", AXIS_TYPES.get(axis["name"].lower()))
 
 
 def _spatial(multiscale):
-    return [axis_type(axis) == "space" for axis in multiscale.axes]
+    """Whether each axis is one of the planes' two, y and x: NGFF orders the spatial axes z, y, x.
+
+    A z-stack deblurred plane by plane (its z taken as the channel axis) keeps
+    its planes apart: its pyramid averaged pairs of them and dropped an odd
+    last one (found by a probe).
+    """
+    planes = [index for index, axis in enumerate(multiscale.axes) if axis_type(axis) == "space"][-2:]
+    return [index in planes for index in range(len(multiscale.axes))]
 
 
 def pyramid_shapes(shape, multiscale, chunk):
-    """Shapes of levels 1, 2, ...: halve the spatial axes longer than one pixel until a level fits in one chunk.
+    """Shapes of levels 1, 2, ...: halve y and x, where longer than one pixel, until a level fits in one chunk.
 
     Examples
     --------
     >>> pyramid_shapes((3, 1000, 600), plain_multiscale(3, 0, 3), 256)
     [(3, 500, 300), (3, 250, 150)]
+    >>> zyx = Multiscale("0.5", ({"name": "z"}, {"name": "y"}, {"name": "x"}), (2.0, 0.5, 0.5))
+    >>> pyramid_shapes((5, 1000, 600), zyx, 256)  # the planes of a z-stack stay apart
+    [(5, 500, 300), (5, 250, 150)]
     """
     spatial = _spatial(multiscale)
     shapes = []

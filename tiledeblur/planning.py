@@ -258,8 +258,8 @@ def _check_psfs(psf, channels):
                           "axis; pass a list of PSFs if its last axis holds them.", PsfWarning, stacklevel=4)
         stack = list(psf) if psf.ndim == 3 else [psf]
     _check_channel_count(len(stack), channels, name="psf", noun="PSF",
-                         shape="" if listed else f" (a stack of shape {psf.shape}, read as (C, P, Q); its last axis "
-                                                 f"holds {psf.shape[-1]} if it is (P, Q, C))")
+                         shape="" if listed or psf.ndim != 3 else f" (a stack of shape {psf.shape}, read as (C, P, Q); "
+                                                                  f"its last axis holds {psf.shape[-1]} if it is (P, Q, C))")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
     checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
     return checked * channels if len(checked) == 1 else checked
@@ -676,8 +676,8 @@ def _output_multiscale(ome, found, array, channel_axis):
 
 
 def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-         loss="laplacian", mu="auto", eps=DEFAULT_EPS, missing_value=None, storage_options=None, client=None,
-         address=None, n_workers=None, memory_limit=None, out_dtype="float32", ome=None):
+         loss="laplacian", mu="auto", eps=DEFAULT_EPS, nonneg=False, missing_value=None, storage_options=None,
+         client=None, address=None, n_workers=None, memory_limit=None, out_dtype="float32", ome=None):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
     It reads the metadata and, for ``mu="auto"``, a sample of regions: inf
@@ -686,7 +686,9 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
 
     Parameters
     ----------
-    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, missing_value, storage_options
+    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, nonneg, missing_value
+        As :func:`tiledeblur.run` (``nonneg`` changes no plan, but is refused where :func:`run` refuses it).
+    storage_options
         As :func:`tiledeblur.run`.
     out_dtype, ome
         As :func:`tiledeblur.run`: they set the output's size, which the
@@ -738,8 +740,8 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
                       "and plans with its memory limit.", TileMemoryWarning, stacklevel=2)
     prepared = prepare(
         zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
-        loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, storage_options=storage_options,
-        out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
+        loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=nonneg,
+        storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )
     check_disk_space(prepared, stacklevel=2)  # as a new output: the plan does not look for an earlier run's tiles
