@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import warnings
+import zipfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -172,6 +173,10 @@ def test_missing_and_empty_and_3d(tmp_path):
     (tmp_path / "scan.png").write_bytes(b"an image, not Zarr")
     with pytest.raises(ValueError, match=r"zarr_path: expected an existing Zarr .*scan.png', which is not a Zarr array"):
         run(tmp_path / "scan.png", PSF, progress=False)
+    with zipfile.ZipFile(tmp_path / "scan.zip", "w") as packed:  # a store zipped to move it (found by a probe)
+        packed.writestr("zarr.json", "{}")
+    with pytest.raises(ValueError, match=r"scan.zip', a Zip file, which tiledeblur does not read: unzip the Zarr"):
+        run(tmp_path / "scan.zip", PSF, progress=False)
     with pytest.raises(ValueError, match=r"zarr_path: expected a path or a URL that fsspec can open, .*foo"):
         run("foo://bucket/scan.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "empty.zarr", shape=(0, 10), dtype="u1")

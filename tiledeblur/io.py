@@ -321,8 +321,12 @@ def open_input(url, *, component=None, storage_options=None):
         found = zarr.open(url, mode="r", storage_options=location.storage_options or None)
     except FileNotFoundError:
         fs, path = fsspec.core.url_to_fs(url, **location.storage_options)
-        found = "which is not a Zarr array or group (tiledeblur convert imports images)" if fs.exists(path) else (
-            "which was not found")
+        if not fs.exists(path):
+            found = "which was not found"
+        elif path.lower().endswith(".zip"):  # convert, named below, takes no Zip file either (found by a probe)
+            found = "a Zip file, which tiledeblur does not read: unzip the Zarr store in it and pass that"
+        else:
+            found = "which is not a Zarr array or group (tiledeblur convert imports images)"
         raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, {found}.") from None
     except (KeyError, ValueError, TypeError) as error:  # metadata that zarr cannot read (found by a probe)
         raise ValueError(f"zarr_path: expected Zarr metadata that zarr can read, got {url!r}, whose metadata it "
