@@ -21,7 +21,7 @@ from skimage import data
 import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
-from tiledeblur.pipeline import _computed_telling
+from tiledeblur.pipeline import _carried_attributes, _computed_telling
 from tiledeblur.planning import _output_location, check_disk_space, prepare
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
@@ -627,3 +627,15 @@ def test_an_output_larger_than_the_free_disk_space_is_announced(tmp_path):
     with pytest.warns(DiskSpaceWarning, match=r"output: .*elsewhere.zarr' takes about"):
         tiles = plan(tmp_path / "u1.zarr", PSF, output=tmp_path / "elsewhere.zarr", mu=0.01, n_workers=1)
     assert tiles.describe().endswith(f"; output {side * side * 4 / 2**30:.1f} GiB uncompressed as float32")
+
+
+def test_a_big_endian_input_in_its_own_dtype_keeps_its_cf_attributes(tmp_path):
+    """Stores made from FITS are big-endian; its dtype compared by name alone passed for another, and the output
+    lost its _FillValue, which CF readers then read as data (found by a review)."""
+    zarr.create_array(tmp_path / "be.zarr", data=data.camera()[:128, :128].astype(">i2"), chunks=(64, 64),
+                      zarr_format=2, attributes={"_FillValue": -1, "units": "adu"})
+    prepared = prepare(tmp_path / "be.zarr", PSF, output=None, component=None, channel_axis=None, tile=64, halo="auto",
+                       loss="tikhonov", mu=0.01, eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER,
+                       storage_options=None, out_dtype="input", memory_limit=None, workers=1)
+    assert _carried_attributes(prepared) == {"_FillValue": -1, "units": "adu"}
+    assert prepared.plan.describe().endswith("; output 32.0 KiB uncompressed as int16")

@@ -210,7 +210,7 @@ def _in_option_terms(message, command):
     names = {**OPTION_NAMES, **COMMAND_OPTION_NAMES.get(command, {})}
     message = re.sub(r"^\w+", lambda name: names.get(name.group(), name.group()), message)
     # A failed tile's error, quoted by the run's (found by a probe).
-    message = re.sub(r"(raised \w+: )(\w+)", lambda found: found[1] + names.get(found[2], found[2]), message)
+    message = re.sub(r"(raised \w+: )(\w+)(?=:)", lambda found: found[1] + names.get(found[2], found[2]), message)
     # An option given once per channel counts from 1, as people count them, where a Python list's index counts from 0.
     message = re.sub(r"^(--\w[\w-]*)\[(\d+)\]", lambda found: f"{found[1]} number {int(found[2]) + 1}", message)
     for advice, option in ADVICE.items():

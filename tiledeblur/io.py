@@ -323,7 +323,7 @@ def open_input(url, *, component=None, storage_options=None):
         fs, path = fsspec.core.url_to_fs(url, **location.storage_options)
         if not fs.exists(path):
             found = "which was not found"
-        elif path.lower().endswith(".zip"):  # convert, named below, takes no Zip file either (found by a probe)
+        elif path.lower().endswith(".zip") and fs.isfile(path):  # convert, named below, takes no Zip file either (found by a probe)
             found = "a Zip file, which tiledeblur does not read: unzip the Zarr store in it and pass that"
         else:
             found = "which is not a Zarr array or group (tiledeblur convert imports images)"

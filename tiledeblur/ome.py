@@ -3,9 +3,9 @@
 An OME-Zarr input gives an OME-Zarr output of the same NGFF version (0.4 for
 the older 0.1–0.3, whose axes were plain names): a group whose level ``"0"``
 is what :func:`tiledeblur.run` writes, and whose further levels, each half the
-size of the one before along the spatial axes (a 2 × 2 mean), are built from
-it afterwards on the cluster until a level fits in one chunk. An axis of one
-pixel (a single z plane) is never halved. The axes are the input's, and the
+size of the one before along y and x (a 2 × 2 mean), are built from it
+afterwards on the cluster until a level fits in one chunk. z is never halved:
+its planes are deblurred apart. The axes are the input's, and the
 scale that of the level read; each halving doubles an axis's scale.
 """
 
@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import itertools
 import math
-import os
 import posixpath
 
 import dask.array as da
@@ -204,7 +203,7 @@ def multiscale_attributes(multiscale, shapes):
 
     Examples
     --------
-    A single z plane is not halved, so its scale stays:
+    z is not halved, so its scale stays:
 
     >>> zyx = Multiscale("0.5", ({"name": "z"}, {"name": "y"}, {"name": "x"}), (2.0, 0.5, 0.5))
     >>> shapes = [(1, 600, 600), *pyramid_shapes((1, 600, 600), zyx, 512)]
@@ -268,7 +267,7 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
                                     overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format),
                                     dimension_names=getattr(previous.metadata, "dimension_names", None),
                                     attributes=_level_attributes(previous.attrs.asdict()))
-        axis = factors.index(2)  # y, the first halved axis: channels and a single z plane are not
+        axis = factors.index(2)  # y, the first halved axis: channels and z are not
         band = chunks[axis] * PYRAMID_BAND_CHUNKS
         bands = math.ceil(shape[axis] / band)
         for index, start in enumerate(range(0, shape[axis], band), start=1):
@@ -276,8 +275,7 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
                 on_band(level, index, bands)
             rows = slice(start, min(start + band, shape[axis]))
             # Named anew, as the input's scan is (see tiledeblur.pipeline): a replaced output's levels have its path.
-            source = da.from_zarr(previous, name=f"level-{level - 1}-{os.urandom(8).hex()}")[
-                _along(axis, slice(2 * rows.start, 2 * rows.stop))]
+            source = da.from_zarr(previous, name=False)[_along(axis, slice(2 * rows.start, 2 * rows.stop))]
             mean = functools.partial(_mean_of_present, missing_value=missing_value)
             halved = da.coarsen(mean, source, dict(enumerate(factors)), trim_excess=True)
             # Bands start on whole chunks of the level, so no two tasks write one chunk.

@@ -228,7 +228,7 @@ def _output_chunks(prepared):
 
 def _output_dtype(prepared):
     """The dtype the output is written in: the input's for ``out_dtype="input"``."""
-    return np.dtype(prepared.plan.output_dtype)
+    return prepared.array.dtype if prepared.job.out_dtype == "input" else np.dtype(prepared.job.out_dtype)
 
 
 def _value_scale(prepared):
@@ -300,9 +300,9 @@ def _scan_input(client, prepared, *, progress):
     tell(f"scanning the input for {'inf, huge values and ' if floats else ''}pixels present (it is read once)",
          progress=progress)
     array = source.open("r")
-    # Named anew: dask names from_zarr's tasks by the array's path, not its content, and a rerun on a changed input
-    # got the earlier scan's results, which the scheduler still held (found by a test under load).
-    raw = da.from_zarr(array, chunks=_scan_blocks(array), name=f"scan-{os.urandom(8).hex()}")
+    # Named anew (False: a random name): dask names from_zarr's tasks by the array's path, not its content, and a
+    # rerun on a changed input got the earlier scan's results, which the scheduler still held (found by a test).
+    raw = da.from_zarr(array, chunks=_scan_blocks(array), name=False)
     channel_axis = prepared.job.channel_axis
     rows = plane_axes(raw.ndim, channel_axis)[0]
     bands = [raw[(slice(None),) * rows + (band,)] for band in _bands(raw.chunks[rows], parts=SCAN_PARTS)]

@@ -274,7 +274,8 @@ class TilePlan:
     missing_value: int | float | None = None
     #: Whether ``missing_value`` is the input's own, by its CF attributes, not one given.
     missing_value_declared: bool = False
-    #: The dtype that the output is written in, None where unknown; for :meth:`describe`.
+    #: The name of the dtype that the output is written in (without its byte order), None where unknown; for
+    #: :meth:`describe`.
     output_dtype: str | None = None
     #: The output's bytes uncompressed, every channel and pyramid level; for :meth:`describe`.
     output_bytes: int | None = None
