@@ -52,7 +52,7 @@ from .io import (
     write_channels,
 )
 from .ome import build_pyramid, multiscale_attributes
-from .planning import check_disk_space, prepare, with_tile
+from .planning import check_disk_space, prepare, with_tile, written_dtype
 from .progress import Progress, Teller, tell, tell_of_band
 from .regularization import is_auto
 from .resume import (
@@ -228,7 +228,7 @@ def _output_chunks(prepared):
 
 def _output_dtype(prepared):
     """The dtype the output is written in: the input's for ``out_dtype="input"``."""
-    return prepared.array.dtype if prepared.job.out_dtype == "input" else np.dtype(prepared.job.out_dtype)
+    return written_dtype(prepared.array, prepared.job.out_dtype)
 
 
 def _value_scale(prepared):

@@ -42,7 +42,7 @@ from .tiling import (
     weights_text,
 )
 
-__all__ = ["DiskSpaceWarning", "Job", "Prepared", "check_disk_space", "plan", "prepare", "with_tile"]
+__all__ = ["DiskSpaceWarning", "Job", "Prepared", "check_disk_space", "plan", "prepare", "with_tile", "written_dtype"]
 
 
 #: The memory per worker thread that ``tile="auto"`` assumes where the workers have no limit, or there are none yet.
@@ -523,7 +523,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
-    written = np.dtype(array.dtype if out_dtype == "input" else out_dtype)
+    written = written_dtype(array, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
                          mu=job.mu, loss=shared.loss, missing_value=missing_value, missing_value_declared=declared,
                          output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
@@ -537,6 +537,17 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         )
     _warn_if_tiles_exceed(memory_limit, tile_plan)
     return Prepared(array, job, tile_plan, multiscale, pyramid)
+
+
+def written_dtype(array, out_dtype):
+    """The dtype that the output of ``array`` is written in for ``out_dtype``: the input's own for ``"input"``.
+
+    Examples
+    --------
+    >>> written_dtype(np.zeros(2, dtype=">i2"), "input"), written_dtype(np.zeros(2, dtype=">i2"), "float32")
+    (dtype('>i2'), dtype('float32'))
+    """
+    return array.dtype if out_dtype == "input" else np.dtype(out_dtype)
 
 
 def check_disk_space(prepared, finished=None, *, stacklevel=1):
