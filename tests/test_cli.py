@@ -148,18 +148,18 @@ def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
 def test_errors_name_the_options_as_typed(tmp_path):
     """--ome and --component, named in Python's terms or by zarr's own text before (found by a probe)."""
     zarr.create_array(tmp_path / "yxc.zarr", data=data.astronaut()[:64, :64], chunks=(64, 64, 3))
-    result = _tiledeblur("run", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "-1", "--ome")
-    assert result.returncode == 2 and "tiledeblur: error: --ome: expected channels first" in result.stderr
-    assert "pass --no-ome." in result.stderr
-    result = _tiledeblur("plan", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3")  # an RGB scan's yxc
-    assert result.returncode == 2 and result.stderr.endswith("got None instead; pass --channel-axis -1.\n")
+    status, stderr = _refused("run", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "-1", "--ome")
+    assert status == 2 and "tiledeblur: error: --ome: expected channels first" in stderr
+    assert "pass --no-ome." in stderr
+    status, stderr = _refused("plan", tmp_path / "yxc.zarr", "--psf", "gaussian:13,1,3")  # an RGB scan's yxc
+    assert status == 2 and stderr.endswith("got None instead; pass --channel-axis -1.\n")
     # Not "expected none": argparse takes no --channel-axis none (found by a probe).
     zarr.create_array(tmp_path / "gray.zarr", data=data.camera()[:64, :64])
-    result = _tiledeblur("plan", tmp_path / "gray.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "0")
-    assert result.returncode == 2 and result.stderr.endswith("got 0 instead; leave out --channel-axis.\n")
+    status, stderr = _refused("plan", tmp_path / "gray.zarr", "--psf", "gaussian:13,1,3", "--channel-axis", "0")
+    assert status == 2 and stderr.endswith("got 0 instead; leave out --channel-axis.\n")
     zarr.open_group(tmp_path / "group.zarr", mode="w").create_array("a", shape=(64, 64), dtype="u1")
-    result = _tiledeblur("plan", tmp_path / "group.zarr", "--psf", "gaussian:13,1,3", "--component", "../a")
-    assert result.returncode == 2 and "tiledeblur: error: --component: expected the array to read" in result.stderr
+    status, stderr = _refused("plan", tmp_path / "group.zarr", "--psf", "gaussian:13,1,3", "--component", "../a")
+    assert status == 2 and "tiledeblur: error: --component: expected the array to read" in stderr
 
 
 def test_eps_for_counts_that_do_not_fill_the_scale(tmp_path):
