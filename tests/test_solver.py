@@ -170,7 +170,9 @@ def test_auto_mu_is_near_the_best_of_a_sweep(astronaut_crop, article_psf):
     """The cross-validated mu restores within 0.3 dB of the best of a sweep, chosen with the truth."""
     truth, observed = astronaut_crop
     restored, info = deconvolve(observed, article_psf, return_info=True)
-    sweep = {mu: _psnr(truth, deconvolve(observed, article_psf, mu=mu)) for mu in np.geomspace(1e-4, 1e-1, 10)}
+    # A third of a decade apart; the best is near 5e-3, and weights below 1e-3, the slowest to solve, restored 18.6 to
+    # 23.8 dB (measured), far below it.
+    sweep = {mu: _psnr(truth, deconvolve(observed, article_psf, mu=mu)) for mu in np.geomspace(1e-3, 1e-1, 7)}
     assert _psnr(truth, restored) > max(sweep.values()) - 0.3
     noisier = observed + np.random.default_rng(1).normal(0, 0.03, observed.shape)
     assert deconvolve(noisier, article_psf, return_info=True)[1].mu > 3 * info.mu
