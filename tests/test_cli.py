@@ -205,8 +205,8 @@ def test_plan_takes_a_run_command_line_and_writes_nothing(scan, tmp_path):
     assert result.stdout == _tiledeblur("plan", scan, *options[:4], *options[8:11]).stdout
     assert result.stdout.rstrip().endswith("; output 63.0 KiB uncompressed as uint8 with its pyramid of 2 levels")
     assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "p.png").exists()
-    refused = _tiledeblur("plan", scan, *options[:4], "--tol", "0")  # as run refuses it (found by a probe)
-    assert refused.returncode == 2 and "--tol: expected a positive finite number, got 0.0 instead." in refused.stderr
+    status, stderr = _refused("plan", scan, *options[:4], "--tol", "0")  # as run refuses it (found by a probe)
+    assert status == 2 and "--tol: expected a positive finite number, got 0.0 instead." in stderr
 
 
 def test_psf_and_mu_given_once_per_channel(tmp_path):
@@ -227,10 +227,10 @@ def test_psf_and_mu_given_once_per_channel(tmp_path):
                               gaussian_psf(int(size), tuple(map(float, sigma)) if len(sigma) == 2 else float(sigma[0])),
                               mu=mu)
         assert np.abs(result[..., channel] - expected).max() <= 1e-3
-    refused = _tiledeblur("plan", scan, *options, "--psf", psfs[0], "--psf", psfs[1])
-    assert refused.returncode == 2 and "--psf: expected 1 PSF or 3 (one per channel), got 2 instead." in refused.stderr
-    refused = _tiledeblur("plan", scan, *options, "--psf", psfs[0], "--mu", "0.01", "--mu", "0.02")
-    assert refused.returncode == 2 and "--mu: expected 1 weight or 3 (one per channel), got 2 instead." in refused.stderr
+    status, stderr = _refused("plan", scan, *options, "--psf", psfs[0], "--psf", psfs[1])
+    assert status == 2 and "--psf: expected 1 PSF or 3 (one per channel), got 2 instead." in stderr
+    status, stderr = _refused("plan", scan, *options, "--psf", psfs[0], "--mu", "0.01", "--mu", "0.02")
+    assert status == 2 and "--mu: expected 1 weight or 3 (one per channel), got 2 instead." in stderr
 
 
 def test_plan_a_plain_tczyx_array_with_its_channel_axis(tmp_path):
@@ -710,8 +710,8 @@ def test_convert_tiff_and_ome(tmp_path):
     assert group["2"].shape == (3, 128, 128)
     halved = np.round(group["0"][...].reshape(3, 256, 2, 256, 2).mean(axis=(2, 4)))
     np.testing.assert_array_equal(group["1"][...], halved)
-    again = _tiledeblur("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr")
-    assert again.returncode == 2 and "which exists" in again.stderr
+    status, stderr = _refused("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr")
+    assert status == 2 and "which exists" in stderr
 
 
 # A Leica scan's .scn went to a reader that loads the whole image, and lost its JPEG's warning (found by a probe).

@@ -389,7 +389,7 @@ def test_a_cluster_whose_worker_imports_another_tiledeblur_is_refused_before_any
     other = tmp_path / "other"
     shutil.copytree(Path(tiledeblur.__file__).parent, other / "tiledeblur")
     change(other / "tiledeblur")
-    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
                                    "--nthreads", "1", "--no-dashboard"], env={**os.environ, "PYTHONPATH": str(other)},
                                   cwd=tmp_path,  # python -m puts its directory first: a checkout's own copy
@@ -427,7 +427,7 @@ def paused_client(request, monkeypatch):
     monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
     # No memory limit: its monitor would resume a worker paused by hand.
     with LocalCluster(n_workers=getattr(request, "param", 1), threads_per_worker=1, memory_limit=0,
-                      host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         client.run(_pause)
         yield client
 
