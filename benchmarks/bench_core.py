@@ -413,7 +413,8 @@ def table(rows, options, article_capped, article_skipped):
     notes = [
         "",
         (f"- Mpx/s: tile pixels over the median wall time, one thread. Ours is `deconvolve(image, psf, "
-        f"loss={options.loss!r}, mu={options.mu!r}, nonneg={options.nonneg})` (free boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
+        f"loss={options.loss!r}, mu={options.mu!r}, nonneg={options.nonneg}, denoise={options.denoise})` (free "
+        "boundary); RL-30 is `richardson_lucy(np.clip(image, 0, None), psf, num_iter=30)`; "
         f"the article is its loss with mu {ARTICLE_MU}, direct convolution, zero boundary, random start and "
         f"finite-difference Hessian products, `maxiter={options.article_maxiter}`."),
         f"- Ours − tight: the largest absolute difference from the same solve with `tol={TIGHT_TOL:g}`.",
@@ -452,6 +453,8 @@ def parse_arguments(argv):
                         help="our weight, a number or 'auto' (default: the loss's fixed default, "
                              f"{OURS_MU} for tikhonov)")
     parser.add_argument("--nonneg", action="store_true", help="our solve with nonneg=True")
+    parser.add_argument("--no-denoise", dest="denoise", action="store_false",
+                        help="our solve with denoise=False: without its pass of non-local means")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
     options = parser.parse_args(argv)
     if options.mu is None:
@@ -483,7 +486,7 @@ def benchmark_tile(size, psf, options):
     """
     truth = sharp_tile(size)
     observed = observe(truth, psf)
-    settings = {"loss": options.loss, "mu": options.mu, "nonneg": options.nonneg}
+    settings = {"loss": options.loss, "mu": options.mu, "nonneg": options.nonneg, "denoise": options.denoise}
     solvers = {"ours": functools.partial(solve_ours, observed, psf, settings),
                "lucy": functools.partial(solve_lucy, observed, psf)}
     if size in options.article_sizes:

@@ -356,6 +356,8 @@ def parse_arguments(argv):
     parser.add_argument("--eps", type=float, default=None,
                         help="the smoothing of tv passed to ours (default: none passed, so the library's default)")
     parser.add_argument("--nonneg", action="store_true", help="pass nonneg=True to ours")
+    parser.add_argument("--no-denoise", dest="denoise", action="store_false",
+                        help="pass denoise=False to ours: the solve without its pass of non-local means")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run: images {','.join(QUICK['images'])}, the article's PSF, noise "
                              f"{QUICK['noise'][0]}, {QUICK['size']} px crops; overrides --size, --images, --noise")
@@ -378,6 +380,7 @@ def main(argv=None):
     settings = {"loss": options.loss} if options.loss else {}
     settings.update({"eps": options.eps} if options.eps is not None else {})
     settings.update({"nonneg": True} if options.nonneg else {})
+    settings.update({} if options.denoise else {"denoise": False})
     outcomes = []
     for image in options.images:
         for psf_name in options.psfs:
@@ -388,6 +391,7 @@ def main(argv=None):
     loss = "the library's default" if options.loss is None else f"`{options.loss}`"
     loss += f", `eps={options.eps:g}`" if options.eps is not None else ""
     loss += ", `nonneg=True`" if options.nonneg else ""
+    loss += "" if options.denoise else ", `denoise=False`"
     section = "\n".join([
         f"## bench_quality — {utc_stamp()}",
         "",

@@ -22,6 +22,7 @@ from skimage.draw import line_aa
 
 import tiledeblur
 from tiledeblur import TileError, deconvolve, run
+from tiledeblur.denoising import REACH
 from tiledeblur.io import MARKER_FOLDER, fingerprint
 from tiledeblur.ome import _mean_of_present
 from tiledeblur.pipeline import _compute_tiles, process_tile
@@ -371,6 +372,22 @@ def test_an_output_of_one_mu_for_every_channel_resumes(tmp_path, article_psf, cl
         run(scan, article_psf, mu=0.02, tile=64, channel_axis=-1, client=client, progress=False)
 
 
+def test_an_output_resumes_only_with_its_own_denoise(tmp_path, article_psf, client):
+    """The pass of non-local means changes every tile, and a tile's halo: the outputs with and without it differ."""
+    scan = _write(tmp_path / "camera.zarr", data.camera()[:128, :128], chunks=64)
+    first = run(scan, article_psf, mu=0.01, tile=64, denoise=False, client=client, progress=False)
+    with pytest.raises(ValueError, match=r"differing: denoise, halo\); pass overwrite=True"):
+        run(scan, article_psf, mu=0.01, tile=64, client=client, progress=False)
+    again = run(scan, article_psf, mu=0.01, tile=64, denoise=False, client=client, progress=False)
+    assert (again.output, again.tiles_skipped, again.tiles_computed) == (first.output, 4, 0)
+    denoised = run(scan, article_psf, output=tmp_path / "denoised.zarr", mu=0.01, tile=64, client=client,
+                   progress=False)
+    assert denoised.plan.halo == first.plan.halo + REACH
+    with pytest.raises(ValueError, match=r"differing: denoise, halo\); pass overwrite=True"):
+        run(scan, article_psf, output=denoised.output, mu=0.01, tile=64, denoise=False, client=client,
+            progress=False)
+
+
 def test_the_input_named_through_a_link_resumes(tmp_path, small_scan, small_reference_report, article_psf, client):
     """One input spelled two ways: the rerun was refused as another input (found by a probe)."""
     link = tmp_path / "scans"
@@ -482,8 +499,8 @@ def test_resume_knows_the_input_however_it_is_spelled(tmp_path, small_scan, arti
     assert (again.tiles_computed, again.tiles_skipped) == (0, 16)
 
 
-def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, small_reference_report, article_psf,
-                                       client, monkeypatch):
+def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference_report, article_psf, client,
+                                       monkeypatch):
     scan = _write(tmp_path / "scan.zarr", small_scan[1])
     # The fingerprint reads every chunk of so small a scan; sampling three, (0, 0), (1, 3) and (3, 3), lets the
     # broken chunk reach a tile, as it would in a large scan. With the default loss's halo of 64 to 127 px, the
@@ -493,10 +510,12 @@ def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, sm
     original = chunk.read_bytes()
     chunk.write_bytes(b"not a zstd frame")
     output = tmp_path / "out.zarr"
-    # A fixed mu: mu="auto" would sample the broken chunk before any tile runs.
-    mu = small_reference_report.mu
+    # A fixed mu and no denoising: mu="auto" and denoise's noise level would sample the broken chunk before any
+    # tile runs.
+    options = {"output": output, "tile": 64, "mu": small_reference_report.mu, "denoise": False, "client": client,
+               "progress": False}
     with pytest.raises(TileError, match=r"tiles failed; the first, tile \(\d, \d\) at y \d+:\d+, x \d+:\d+"):
-        run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
+        run(scan, article_psf, **options)
     finished = _markers(output)
     assert 0 < finished < 16
     # The failed tasks leave the user's scheduler, though the client lives on.
@@ -508,11 +527,14 @@ def test_failing_tile_keeps_the_others(tmp_path, small_scan, small_reference, sm
     with pytest.raises(TileError, match=rf"{16 - finished} of 16 tiles failed; .* None of this run's tiles was "
                                         rf"written: fix the cause and run again. The {finished} tiles that earlier "
                                         "runs wrote are kept."):
-        run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
+        run(scan, article_psf, **options)
     chunk.write_bytes(original)
-    report = run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
+    report = run(scan, article_psf, **options)
     assert report.tiles_computed == 16 - finished
-    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
+    reference = run(scan, article_psf, **{**options, "output": tmp_path / "reference.zarr"})
+    assert reference.tiles_computed == 16
+    np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...],
+                                  zarr.open_array(reference.output, mode="r")[...])
 
 
 def test_an_input_that_changes_while_the_run_reads_it_is_never_called_done(tmp_path, small_scan, small_reference,

@@ -252,7 +252,7 @@ def test_inf_and_huge_pixels(tmp_path, client, pixel, match, capfd):
     z[40, 50] = pixel
     before = _digest(path)
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
-        run(path, PSF, mu=1e-3, client=client)  # no sample read for mu: the workers' scan sees it
+        run(path, PSF, mu=1e-3, denoise=False, client=client)  # no sample read for mu or noise: the workers' scan
     assert "scanning the input for inf, huge values and pixels present" in capfd.readouterr().err
     with pytest.raises(ValueError, match=f"zarr_path '.*odd.zarr': {match}"):
         plan(path, PSF)  # the regions read for mu="auto"
@@ -336,10 +336,11 @@ def test_the_fingerprint_sees_a_chunk_beyond_its_sample(tmp_path, client):
     """64 sampled chunks of a 100k² slide's 9,604 missed 16 chunks of tissue removed, and a rerun resumed over them
     (found by a probe). A file manager's hidden files change no chunk."""
     path = tmp_path / "slide.zarr"
+    # Without denoise, whose noise level the chunk removed below changes too, and which reads regions of the input.
     zarr.create_array(path, data=data.camera()[:128, :128], chunks=(8, 8))  # 256 chunks, 64 in the sample
-    run(path, PSF, mu=1e-3, tile=128, client=client, progress=False)
+    run(path, PSF, mu=1e-3, denoise=False, tile=128, client=client, progress=False)
     # An earlier version's output, which recorded no listing, resumes on the sample.
-    earlier = zarr.open_array(run(path, PSF, mu=1e-3, tile=128, output=tmp_path / "earlier.zarr", client=client,
+    earlier = zarr.open_array(run(path, PSF, mu=1e-3, denoise=False, tile=128, output=tmp_path / "earlier.zarr", client=client,
                                   progress=False).output, mode="r+")
     recorded = earlier.attrs["tiledeblur"]
     del recorded["input"]["stored_chunks"]
@@ -347,10 +348,10 @@ def test_the_fingerprint_sees_a_chunk_beyond_its_sample(tmp_path, client):
     (path / ".DS_Store").write_bytes(b"\0")
     (path / "c" / ".DS_Store").write_bytes(b"\0")
     for output in (None, tmp_path / "earlier.zarr"):
-        assert run(path, PSF, mu=1e-3, tile=128, output=output, client=client, progress=False).tiles_skipped == 1
+        assert run(path, PSF, mu=1e-3, denoise=False, tile=128, output=output, client=client, progress=False).tiles_skipped == 1
     (path / "c" / "0" / "1").unlink()  # chunk 1 of the grid: the sample takes 0, 4, 8, ...
     with pytest.raises(ValueError, match=r"written from another input or with other settings \(differing: input\)"):
-        run(path, PSF, mu=1e-3, tile=128, client=client, progress=False)
+        run(path, PSF, mu=1e-3, denoise=False, tile=128, client=client, progress=False)
 
 
 def test_only_missing_pixels(tmp_path, client):
@@ -412,14 +413,14 @@ def test_corrupt_chunk_is_named_before_any_tile(scan, client):
     with pytest.raises(ValueError, match=r"zarr_path: expected readable chunks, got RuntimeError \(Zstd .*\) "
                                          r"reading \[\d+:\d+, \d+:\d+\] of file://.*scan\.zarr"):
         run(scan, PSF, progress=False)  # in the regions read for mu
-    # In the workers' scan for inf, with mu given, where the fingerprint's chunks miss it: a traceback before (found
-    # by a probe).
+    # In the workers' scan for inf, with mu given and no noise level to estimate, where the fingerprint's chunks
+    # miss it: a traceback before (found by a probe).
     large = zarr.create_array(scan.parent / "large.zarr", data=np.full((512, 512), 0.5, "f4"), chunks=(32, 32))
     (scan.parent / "large.zarr" / "c" / "0" / "1").write_bytes(b"not a zstd frame")
     fingerprint(large)  # not among its chunks
     with pytest.raises(ValueError, match=r"zarr_path: expected readable chunks, got RuntimeError \(Zstd .*\) "
                                          r"scanning '.*large\.zarr'"):
-        run(scan.parent / "large.zarr", PSF, mu=0.01, client=client, progress=False)
+        run(scan.parent / "large.zarr", PSF, mu=0.01, denoise=False, client=client, progress=False)
     assert _digest(scan) == before
     assert not (scan.parent / "scan.deblurred.zarr").exists()
 

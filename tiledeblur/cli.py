@@ -27,7 +27,7 @@ OPTION_NAMES = {
     "tile": "--tile", "halo": "--halo", "loss": "--loss", "mu": "--mu", "n_workers": "--workers",
     "address": "--address", "output": "--out", "out_dtype": "--out-dtype", "size": "--size", "out_dir": "--out",
     "chunk": "--chunk", "image": "IMAGE", "missing_value": "--missing-value", "eps": "--eps", "tol": "--tol",
-    "ome": "--ome", "nonneg": "--nonneg",
+    "ome": "--ome", "nonneg": "--nonneg", "denoise": "--no-denoise",
 }
 #: Where a command names an argument otherwise.
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
@@ -125,6 +125,9 @@ def _add_problem_options(parser):
                              "fill [0, 1] (default: 0.03)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
+    parser.add_argument("--no-denoise", dest="denoise", action="store_false",
+                        help="leave laplacian's and tikhonov's solve as it is, without the pass of non-local "
+                             "means that removes the noise it leaves")
     parser.add_argument("--missing-value", type=_number, metavar="VALUE", action=_Once,
                         help="an input value that marks a pixel without a datum, as NaN does in floats: a "
                              "mosaic's fill (often 0) or a saturated count; left out of the solve, and NaN in "

@@ -131,7 +131,7 @@ def _run(arguments):
     report = run(
         arguments.input, _once_or_each(arguments.psf), output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
-        mu=_mu(arguments), nonneg=arguments.nonneg, missing_value=arguments.missing_value,
+        mu=_mu(arguments), nonneg=arguments.nonneg, denoise=arguments.denoise, missing_value=arguments.missing_value,
         n_workers=arguments.workers, address=arguments.address,
         out_dtype=arguments.out_dtype, ome=arguments.ome, overwrite=arguments.overwrite,
         resume=not arguments.no_resume, **_solver_options(arguments),
@@ -152,8 +152,8 @@ def _plan(arguments):
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), output=arguments.out,
                      component=arguments.component, channel_axis=arguments.channel_axis, tile=arguments.tile,
                      halo=arguments.halo, loss=arguments.loss, mu=_mu(arguments), nonneg=arguments.nonneg,
-                     missing_value=arguments.missing_value, n_workers=arguments.workers, address=arguments.address,
-                     out_dtype=arguments.out_dtype, ome=arguments.ome,
+                     denoise=arguments.denoise, missing_value=arguments.missing_value, n_workers=arguments.workers,
+                     address=arguments.address, out_dtype=arguments.out_dtype, ome=arguments.ome,
                      **_solver_options(arguments, names=("eps",)))  # tol does not change the plan
     print(tile_plan.describe())
     return 0

@@ -641,8 +641,8 @@ def _check_run_options(*, client, address, n_workers, overwrite, resume, progres
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
         loss="laplacian", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
-        missing_value=None, storage_options=None, client=None, address=None, n_workers=None, out_dtype="float32", ome=None,
-        overwrite=False, resume=True, progress=True):
+        denoise=True, missing_value=None, storage_options=None, client=None, address=None, n_workers=None,
+        out_dtype="float32", ome=None, overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
 
     Parameters
@@ -674,7 +674,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     halo : "auto" or int
         Pixels read around each tile, at least the PSF radius; ``"auto"``
         follows :func:`tiledeblur.tiling.auto_halo`.
-    loss, mu, eps, tol, maxiter, nonneg
+    loss, mu, eps, tol, maxiter, nonneg, denoise
         As :func:`tiledeblur.deconvolve`; only the losses that tile,
         ``"laplacian"``, ``"nlmeans"``, ``"tikhonov"`` and ``"tv"``, are
         accepted, and ``"auto"``, which chooses ``laplacian`` or ``nlmeans``
@@ -774,7 +774,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
                  "between them (some seconds per region and channel)", progress=progress)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
-            halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg,
+            halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, denoise=denoise,
             missing_value=missing_value, storage_options=storage_options,
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
         )

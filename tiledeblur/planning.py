@@ -18,8 +18,9 @@ from pathlib import Path
 import fsspec
 import numpy as np
 
-from .arguments import as_array, check_bytes, check_int, check_positive
+from .arguments import as_array, check_bytes, check_flag, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
+from .denoising import DENOISED_LOSSES, REACH
 from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import SOURCE_ATTRIBUTE, Location, declared_missing_values, open_input, plane_axes, read_channels
 from .jpeg import JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT
@@ -27,7 +28,7 @@ from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
-from .regularization import MuWarning, estimate_image_mu, is_auto, sample_regions, sampled_reach, warn_if_off_scale
+from .regularization import MuWarning, estimate_image_mus, is_auto, sample_regions, sampled_reach, warn_if_off_scale
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
@@ -316,7 +317,9 @@ def _choose_halo(halo, psfs, settings, radius):
         # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
         pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}
         order = SMOOTHNESS_ORDER[settings[0].loss]
-        return max(auto_halo(psf, mu, eps=eps, order=order) for psf, mu in pairs.values())
+        # A pass of non-local means reads its reach beyond each pixel of the core.
+        reach = REACH if any(channel.noise is not None for channel in settings) else 0
+        return reach + max(auto_halo(psf, mu, eps=eps, order=order) for psf, mu in pairs.values())
     if check_int("halo", halo, expected="'auto' or an int") < radius:
         raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
     return int(halo)
@@ -455,7 +458,8 @@ class Prepared:
 
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
-             maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, ome=None, missing_value=None):
+             maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, denoise=True, ome=None,
+             missing_value=None):
     """Validate every argument and plan the tiles; opens the input read-only."""
     losses = ("auto", *ADDITIVE_LOSSES)
     for name, value, choices in (("loss", loss, losses), ("out_dtype", out_dtype, OUT_DTYPES)):
@@ -474,7 +478,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         raise TypeError(f"storage_options: expected None or a dict, got {storage_options!r} instead.")
     if channel_axis is not None:
         channel_axis = check_int("channel_axis", channel_axis, expected="None or an int")
-    automatic = is_auto(mu)
+    automatic, denoise = is_auto(mu), check_flag("denoise", denoise)
     given = None if automatic else _check_mu(mu)
     shared = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if isinstance(given, tuple) else given,
                             boundary="free", eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg)
@@ -495,24 +499,32 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
-    if automatic:  # as loss="auto" asks
-        # Where the regions are read anyway, once: with a given mu, a run reads nothing before its tiles.
+    denoised = denoise and (choosing or loss in DENOISED_LOSSES)
+    noises = (None,) * channels
+    if automatic or denoised:  # as loss="auto" asks
+        # Where the regions are read anyway, once: with a given mu and no noise to estimate, a run reads nothing
+        # before its tiles.
         regions = sample_regions(shape)
         read_sample = _read_once(read_sample, regions)
         warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path", stacklevel=3)
         jpeg_levels = _jpeg_levels(array)
         if choosing:
-            loss, mus = choose_loss(read_sample, shape, psfs, shared, solve, jpeg_levels=jpeg_levels, stacklevel=3)
+            loss, mus, noises = choose_loss(read_sample, shape, psfs, shared, solve, denoise=denoise,
+                                            jpeg_levels=jpeg_levels, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
-            mus = estimate_image_mu(read_sample, shape, psfs, loss, jpeg_levels=jpeg_levels, stacklevel=3)
-        if jpeg_levels is None:
+            wanted = (loss,) * automatic + ("noise",) * denoised
+            estimated = estimate_image_mus(read_sample, shape, psfs, wanted, jpeg_levels=jpeg_levels, stacklevel=3)
+            mus = estimated[loss] if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu,
+                                                             channels)
+            noises = estimated.get("noise", noises)
+        if jpeg_levels is None and automatic:
             _warn_if_lossy(array, mus, shared.loss)
     else:
         mus = _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
-        if loss == "tv" and eps == DEFAULT_EPS:
-            warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
-    settings = tuple(dataclasses.replace(shared, mu=channel_mu) for channel_mu in mus)
+    if not automatic and loss == "tv" and eps == DEFAULT_EPS:
+        warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
+    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise) for channel_mu, noise in zip(mus, noises))
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
     halo = _choose_halo(halo, psfs, settings, radius)
@@ -687,17 +699,18 @@ def _output_multiscale(ome, found, array, channel_axis):
 
 
 def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-         loss="laplacian", mu="auto", eps=DEFAULT_EPS, nonneg=False, missing_value=None, storage_options=None,
-         client=None, address=None, n_workers=None, memory_limit=None, out_dtype="float32", ome=None):
+         loss="laplacian", mu="auto", eps=DEFAULT_EPS, nonneg=False, denoise=True, missing_value=None,
+         storage_options=None, client=None, address=None, n_workers=None, memory_limit=None, out_dtype="float32",
+         ome=None):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
-    It reads the metadata and, for ``mu="auto"``, a sample of regions: inf
+    It reads the metadata and, for ``mu="auto"`` or ``denoise``, a sample of regions: inf
     and huge pixels are refused where the sample meets them, and by
     :func:`run` wherever they are (NaN marks a missing pixel).
 
     Parameters
     ----------
-    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, nonneg, missing_value
+    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, nonneg, denoise, missing_value
         As :func:`tiledeblur.run` (``nonneg`` changes no plan, but is refused where :func:`run` refuses it).
     storage_options
         As :func:`tiledeblur.run`.
@@ -733,7 +746,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
     >>> tiles = plan(scan, gaussian_psf(5, 1.0), tile=256, mu=0.01)
     >>> print(tiles.describe())  # doctest: +NORMALIZE_WHITESPACE
     image 512 x 512 px; loss laplacian; mu 0.01; 4 tiles (2 x 2) of 256 px, written as output chunks of 256 px;
-    halo 15 px (work per pixel x1.15); about 202 MiB per worker thread; output 1.0 MiB uncompressed as float32
+    halo 23 px (work per pixel x1.22); about 206 MiB per worker thread; output 1.0 MiB uncompressed as float32
     """
     if memory_limit is not None:
         memory_limit = check_bytes("memory_limit", memory_limit)
@@ -751,7 +764,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
                       "and plans with its memory limit.", TileMemoryWarning, stacklevel=2)
     prepared = prepare(
         zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
-        loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=nonneg,
+        loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=nonneg, denoise=denoise,
         storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )

@@ -48,8 +48,8 @@ farther like patches count.
 """
 
 import numpy as np
-import scipy.ndimage
-from skimage.restoration import denoise_nl_means
+
+from .denoising import non_local_means
 
 __all__ = ["FIRST_WEIGHT", "NOISE_WEIGHT", "RATIOS", "plug_and_play"]
 
@@ -62,9 +62,6 @@ NOISE_WEIGHT = 0.3
 #: deblurring (2021), from 49/255 to noise near 2.55/255 in 8 rounds, in ratios so that tiles of any scale share it.
 START_RATIO = 20.0
 STEPS = 8
-#: Non-local means' patch side and search distance, and its filter's strength per unit of noise: scikit-image's
-#: suggestion for its fast mode with the noise given.
-PATCH_SIZE, PATCH_DISTANCE, STRENGTH = 5, 6, 0.6
 #: Each round's noise level over the image's.
 RATIOS = np.geomspace(START_RATIO, 1.0, STEPS)
 #: The weight of the first round's solve, ``mu / s²``, whatever ``mu``: the weakest, whose solve reaches furthest.
@@ -108,15 +105,8 @@ def plug_and_play(start, fit, mu, unobserved):
     True
     """
     sigma = np.sqrt(mu / NOISE_WEIGHT)
-    nearest = scipy.ndimage.distance_transform_edt(unobserved, return_distances=False, return_indices=True)
-    sources = np.ravel_multi_index(tuple(nearest[:, unobserved]), unobserved.shape)
     z = start
     for ratio in RATIOS:
         x = fit(z, NOISE_WEIGHT / ratio**2)
-        seen = x.copy()
-        seen[unobserved] = x.flat[sources]
-        # scikit-image squeezes an image of one row or column to 1-D (found by a probe).
-        z = denoise_nl_means(seen, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE, h=STRENGTH * ratio * sigma,
-                             sigma=ratio * sigma, fast_mode=True).reshape(x.shape)
-        z[unobserved] = x[unobserved]
+        z = non_local_means(x, ratio * sigma, unobserved)
     return x

@@ -512,11 +512,16 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
     order of filter that they need.
 
     ``laplacian`` and ``nlmeans`` share one: ``loss="auto"`` needs both.
+    ``losses`` may also hold ``"noise"``, for each channel's noise level, the
+    median of its regions' as GCV of ``laplacian``'s filter estimates it
+    (:func:`_gcv`), which ``denoise=True`` takes (:mod:`tiledeblur.denoising`);
+    None where no region was left, or the noise is nil.
 
     Returns
     -------
     mus : dict
-        One weight per channel, a tuple in the order of ``psfs``, for each loss.
+        One weight per channel, a tuple in the order of ``psfs``, for each loss
+        (and each channel's noise level for ``"noise"``).
 
     Examples
     --------
@@ -529,8 +534,8 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
     >>> mus["laplacian"] == estimate_image_mu(read_region, image.shape, [gaussian_psf(7, 1.0)], "laplacian")
     True
     """
-    # nlmeans takes the noise that GCV of laplacian's filter estimates.
-    orders = {loss: SMOOTHNESS_ORDER["laplacian" if loss == "nlmeans" else loss] for loss in losses}
+    # nlmeans and the noise level take the noise that GCV of laplacian's filter estimates.
+    orders = {loss: SMOOTHNESS_ORDER["laplacian" if loss in ("nlmeans", "noise") else loss] for loss in losses}
     regions, reaches = sample_regions(shape), []
     by_order = {order: [[] for _ in psfs] for order in set(orders.values())}
     found_blocks = {}  # for each channel with a region to weigh: whether any of them held JPEG's blocks
@@ -549,6 +554,9 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
         _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
     mus = {}
     for loss in losses:  # not a comprehension, whose own frame Python 3.11 counts in the warnings' stacklevel
+        if loss == "noise":
+            mus[loss] = tuple(level or None for level in _noise_levels(by_order[orders[loss]]))
+            continue
         mus[loss] = _weights(loss, by_order[orders[loss]], _widest(reaches), read_region, regions, psfs,
                              covered=_covers(shape), stacklevel=stacklevel + 1)
     return mus
@@ -589,9 +597,7 @@ def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, st
         )
         return (DEFAULT_MU[loss],) * len(psfs)
     if loss == "nlmeans":
-        # Noise is the sensor's, the same in every region of a channel, so a plain median suffices.
-        return tuple(NOISE_WEIGHT * float(np.median([fit.noise for fit in own or pooled])) ** 2
-                     for own in by_channel)
+        return tuple(NOISE_WEIGHT * level**2 for level in _noise_levels(by_channel))
     if not covered and min(fit.weight for fit in pooled) >= GCV_WEIGHTS[-1]:
         # Noise throughout asks for the largest weight, but so do regions that all miss the content between them.
         warnings.warn(
@@ -610,6 +616,16 @@ def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, st
             _warn_if_widened(fits, channel if len(psfs) > 1 else None, stacklevel=stacklevel + 1)
         mus.append(auto_mu(chosen, loss))
     return tuple(mus)
+
+
+def _noise_levels(by_channel):
+    """Each channel's noise level from ``by_channel``, as :func:`_weights` takes it; 0 where no region was left.
+
+    Noise is the sensor's, the same in every region of a channel, so a plain median suffices. A channel without
+    a region of its own takes every channel's regions.
+    """
+    pooled = [fit.noise for own in by_channel for fit in own]
+    return tuple(float(np.median([fit.noise for fit in own] or pooled or [0.0])) for own in by_channel)
 
 
 def _warn_if_widened(fits, channel, *, stacklevel):

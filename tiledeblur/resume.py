@@ -72,7 +72,7 @@ def run_identity(prepared):
             "stored_chunks": stored_chunks(job.source),
         },
         "psf": [p.tolist() for p in job.psfs],
-        "settings": {**dataclasses.asdict(job.settings[0]), "mu": job.mu},  # the channels differ in mu alone
+        "settings": _settings_identity(job.settings, job.mu),
         "channel_axis": job.channel_axis,
         "out_dtype": job.out_dtype,
         # Only where given: outputs written before the option existed still resume.
@@ -83,6 +83,17 @@ def run_identity(prepared):
         "ome": dataclasses.asdict(prepared.multiscale) if prepared.multiscale is not None else None,
     }
     return json.loads(json.dumps(identity))
+
+
+def _settings_identity(settings, mu):
+    """The channels' solver settings, which differ in ``mu`` and ``noise`` alone, as plain values.
+
+    The noise levels of ``denoise`` are recorded under its name, and only where a channel has one, so that
+    outputs written before the option existed, or without it, still resume.
+    """
+    recorded = {**dataclasses.asdict(settings[0]), "mu": mu}
+    noises = [recorded.pop("noise"), *(channel.noise for channel in settings[1:])]
+    return {**recorded, "denoise": noises} if any(noise is not None for noise in noises) else recorded
 
 
 def existing_output(target, identity):

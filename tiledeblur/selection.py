@@ -74,6 +74,7 @@ import warnings
 import numpy as np
 import scipy.signal
 
+from .denoising import DENOISED_LOSSES
 from .plugandplay import NOISE_WEIGHT
 from .psf import psf_radius
 from .regularization import MAX_MISSING_SHARE, MuWarning, estimate_image_mus, is_auto, is_informative, sample_regions
@@ -158,8 +159,9 @@ def check_request(mu, nonneg):
                          "steps take no bound, got True instead.")
 
 
-def choose_loss(read_region, shape, psfs, settings, solve, *, jpeg_levels=None, stacklevel=1):
-    """The loss of :data:`CANDIDATES` for a whole image, and its ``mu="auto"`` weights.
+def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_levels=None, stacklevel=1):
+    """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, and the noise levels that its
+    pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one.
 
     ``read_region``, ``psfs`` and ``jpeg_levels`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
@@ -174,6 +176,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, jpeg_levels=None, 
     loss : str
     mus : tuple of float
         One weight per channel.
+    noises : tuple of float or None
+        One noise level per channel for :class:`~tiledeblur.solver.SolverSettings`' ``noise``: None for each
+        without ``denoise``, or for ``nlmeans``.
 
     Examples
     --------
@@ -183,7 +188,10 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, jpeg_levels=None, 
     >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve)[0]
     'laplacian'
     """
-    mus = estimate_image_mus(read_region, shape, psfs, CANDIDATES, jpeg_levels=jpeg_levels, stacklevel=stacklevel + 1)
+    mus = estimate_image_mus(read_region, shape, psfs, (*CANDIDATES, "noise"), jpeg_levels=jpeg_levels,
+                             stacklevel=stacklevel + 1)
+    noises = {loss: mus["noise"] if denoise and loss in DENOISED_LOSSES else (None,) * len(psfs)
+              for loss in CANDIDATES}
     # Relative to each channel's noise variance, so that each channel counts alike whatever its scale.
     risks = dict.fromkeys(CANDIDATES, 0.0)
     compared = 0
@@ -193,7 +201,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, jpeg_levels=None, 
                 continue
             variance = mus["nlmeans"][channel] / NOISE_WEIGHT
             for loss in CANDIDATES:
-                own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel])
+                own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel], noise=noises[loss][channel])
                 risk = prediction_risk(region, psf, np.sqrt(variance), functools.partial(_restored, solve, psf, own))
                 risks[loss] += risk / variance
             compared += 1
@@ -206,7 +214,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, jpeg_levels=None, 
         chosen = CANDIDATES[0]
     else:
         chosen = "nlmeans" if risks["nlmeans"] <= NLMEANS_ALLOWANCE * risks["laplacian"] else "laplacian"
-    return chosen, mus[chosen]
+    return chosen, mus[chosen], noises[chosen]
 
 
 def _restored(solve, psf, settings, image):
