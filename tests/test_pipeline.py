@@ -73,8 +73,10 @@ def test_no_seams(tmp_path, astronaut_scene, article_psf, client, loss):
     report = run(scan, article_psf, tile=96, loss=loss, out_dtype="float64", client=client, progress=False)
     assert report.plan.grid == (3, 3) and report.tiles_computed == 9
     tiled = zarr.open_array(report.output, mode="r")[...]
-    whole = deconvolve(observed, article_psf, loss=loss, mu=report.mu)
+    whole, info = deconvolve(observed, article_psf, loss=loss, mu=report.mu, return_info=True)
     assert np.abs(tiled - whole).max() <= 1e-3
+    # The quadratic losses' pass of non-local means, at one noise level for the tiles and the whole image.
+    assert report.noise == info.noise and (report.noise is None) == (loss in ("tv", "nlmeans"))
 
 
 @pytest.mark.parametrize("loss", ["tikhonov", "laplacian", "tv", "nlmeans"])

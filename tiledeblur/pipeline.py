@@ -118,6 +118,10 @@ class RunReport:
         The call's wall-clock time.
     channel_axis : int or None
         The channels' axis of input and output, None for 2-D images.
+    noise : float, tuple or None
+        The noise level that ``denoise`` estimated and took, as ``mu`` is
+        given; None (or None for a channel) where there was no pass of
+        non-local means.
     """
 
     output: str
@@ -128,6 +132,7 @@ class RunReport:
     tiles_skipped: int
     seconds: float
     channel_axis: int | None = None
+    noise: float | tuple | None = None
 
 
 def _cast(restored, dtype, input_dtype, missing_value=None):
@@ -803,5 +808,5 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu, loss=prepared.plan.loss,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
-        channel_axis=prepared.job.channel_axis,
+        channel_axis=prepared.job.channel_axis, noise=prepared.job.noise,
     )

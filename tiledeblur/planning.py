@@ -72,7 +72,7 @@ class Job:
     channel_axis: int | None
     #: One PSF per channel.
     psfs: tuple
-    #: One :class:`SolverSettings` per channel; they differ in ``mu`` alone.
+    #: One :class:`SolverSettings` per channel; they differ in ``mu`` and ``noise`` alone.
     settings: tuple
     out_dtype: str
     #: The input's value that marks a missing pixel (NaN does in floats in any case), or None.
@@ -83,8 +83,16 @@ class Job:
     @property
     def mu(self):
         """The weight of an image without channels; for one with channels, a tuple of each channel's."""
-        mus = tuple(settings.mu for settings in self.settings)
-        return mus[0] if self.channel_axis is None else mus
+        return self._per_channel("mu")
+
+    @property
+    def noise(self):
+        """The noise level of ``denoise`` (None without it), as :attr:`mu` gives the weight."""
+        return self._per_channel("noise")
+
+    def _per_channel(self, name):
+        values = tuple(getattr(settings, name) for settings in self.settings)
+        return values[0] if self.channel_axis is None else values
 
 
 def _check_layout(array, channel_axis):
