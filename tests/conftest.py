@@ -51,6 +51,15 @@ def astronaut_crop(article_psf):
 
 
 @pytest.fixture(scope="session")
+def camera_case(article_psf):
+    """(truth, observed): a 192² crop of the camera scene, blurred by the article's PSF as part of it, noise 0.01."""
+    scene = data.camera() / 255
+    blurred = Blur(article_psf, scene.shape, boundary="zero").matvec(scene)
+    crop = (slice(160, 352), slice(160, 352))
+    return scene[crop], blurred[crop] + np.random.default_rng(1).normal(0.0, 0.01, (192, 192))
+
+
+@pytest.fixture(scope="session")
 def client():
     """A real local cluster: two single-threaded worker processes on 127.0.0.1."""
     from distributed import Client

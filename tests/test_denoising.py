@@ -3,23 +3,13 @@
 import numpy as np
 import pytest
 import scipy.fft
-from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import wiener
 
 from tiledeblur import deconvolve
 from tiledeblur.denoising import GAIN_GRID, residual_noise
-from tiledeblur.operators import Blur, smoothness_power
+from tiledeblur.operators import smoothness_power
 from tiledeblur.solver import SolverSettings
-
-
-@pytest.fixture(scope="module")
-def camera_case(article_psf):
-    """(truth, observed): a 192² crop of the camera scene, blurred by the article's PSF as part of it, noise 0.01."""
-    scene = data.camera() / 255
-    blurred = Blur(article_psf, scene.shape, boundary="zero").matvec(scene)
-    crop = (slice(160, 352), slice(160, 352))
-    return scene[crop], blurred[crop] + np.random.default_rng(1).normal(0.0, 0.01, (192, 192))
 
 
 def _interior_psnr(truth, restored):
