@@ -14,7 +14,8 @@ The level is the data's noise ``sigma`` times the filter's noise gain,
 periodic grid of ``GAIN_GRID`` (:func:`residual_noise`): it depends on the
 PSF, ``mu`` and ``sigma`` alone, so every tile of an image gets the same.
 ``sigma`` is estimated once per image (:mod:`tiledeblur.regularization`).
-Non-local means uses the settings of :mod:`tiledeblur.plugandplay`'s rounds.
+The rounds of ``loss="nlmeans"`` (:mod:`tiledeblur.plugandplay`) use the
+same non-local means.
 
 Measured on ``benchmarks/bench_quality.py``'s 72 cases (a scratch study,
 2026-12-03, with the noise that GCV estimates, 0.99 to 1.09 times the true
@@ -86,7 +87,7 @@ def residual_noise(psf, mu, order, sigma):
     return float(sigma * np.sqrt(np.sum(counts * gain) / np.prod(GAIN_GRID)))
 
 
-def non_local_means(image, sigma, unobserved=None, *, strength=STRENGTH):
+def non_local_means(image, sigma, unobserved=None):
     """``image`` after non-local means at the noise level ``sigma`` (fast mode, this module's patches).
 
     Pixels ``unobserved`` (without a datum) are seen as the nearest observed
@@ -104,7 +105,7 @@ def non_local_means(image, sigma, unobserved=None, *, strength=STRENGTH):
         nearest = scipy.ndimage.distance_transform_edt(unobserved, return_distances=False, return_indices=True)
         seen = image[tuple(nearest)]
     # scikit-image squeezes an image of one row or column to 1-D (found by a probe).
-    denoised = denoise_nl_means(seen, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE, h=strength * sigma,
+    denoised = denoise_nl_means(seen, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE, h=STRENGTH * sigma,
                                 sigma=sigma, fast_mode=True).reshape(image.shape)
     if unobserved is not None:
         denoised[unobserved] = image[unobserved]

@@ -508,8 +508,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
+    mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
     noises = (None,) * channels
-    if automatic or denoised:  # as loss="auto" asks
+    if automatic or denoised:
         # Where the regions are read anyway, once: with a given mu and no noise to estimate, a run reads nothing
         # before its tiles.
         regions = sample_regions(shape)
@@ -523,13 +524,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         else:
             wanted = (loss,) * automatic + ("noise",) * denoised
             estimated = estimate_image_mus(read_sample, shape, psfs, wanted, jpeg_levels=jpeg_levels, stacklevel=3)
-            mus = estimated[loss] if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu,
-                                                             channels)
-            noises = estimated.get("noise", noises)
+            mus, noises = estimated.get(loss, mus), estimated.get("noise", noises)
         if jpeg_levels is None and automatic:
             _warn_if_lossy(array, mus, shared.loss)
-    else:
-        mus = _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
     if not automatic and loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise) for channel_mu, noise in zip(mus, noises))
