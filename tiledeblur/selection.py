@@ -56,9 +56,9 @@ between the solves alone, as the allowance was set. Compared with the pass
 (``python benchmarks/bench_quality.py --loss auto`` on 2026-12-03, in
 ``benchmarks/RESULTS.md``), the estimate, which barely sees what the pass
 gains, chose ``laplacian`` for photographs at noise 0.03 and ``nlmeans``
-for ``grass`` and ``gravel``: 62 cases won by a median +0.55 dB, where the
-solves' choices with the pass after ``laplacian`` predicted 64 by +0.97 dB
-(read from that run and the default's).
+for ``grass`` and ``gravel``: 62 cases won by a median +0.55 dB. The
+solves' own choices, with the pass after ``laplacian``, won 66 by +0.97 dB
+(the worst -0.43 dB; the same command's next run).
 
 Weighing the error by a regularized inverse of the blur instead,
 ``||W(Ax̂ - Ax)||²`` with ``W = conj(K) / (|K|² + γ)``, which counts the
