@@ -22,8 +22,8 @@ Measured on ``benchmarks/bench_quality.py``'s 72 cases (a scratch study,
 one): ``laplacian`` at its automatic weight won the interior against the
 best-tuned peer in 37 cases by a median +0.00 dB; with the pass, 67 by
 +0.23 dB (the worst -0.43 dB, on the nearly flat ``cell``, against -0.53
-without). Its strength, ``STRENGTH`` times the level, was the best of 0.4 to
-1.0 times: 0.4 to 0.7 won 66 or 67 cases. Halving ``mu`` for a sharper
+without; the benchmark itself, 67 by +0.22 dB). Of strengths from 0.4 to 1.0 times the level, 0.4 to 0.7 won 66
+or 67 cases; ``STRENGTH`` is scikit-image's suggestion among them. Halving ``mu`` for a sharper
 solve before the pass raised the median (+0.39 dB at 0.6, +0.47 at 1.0) but
 won fewer (57 to 60) and lost up to 1.2 dB on ``cell``; so the pass keeps
 the solve's weight, and ``mu="auto"``'s halo.
