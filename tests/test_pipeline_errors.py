@@ -336,22 +336,22 @@ def test_the_fingerprint_sees_a_chunk_beyond_its_sample(tmp_path, client):
     """64 sampled chunks of a 100k² slide's 9,604 missed 16 chunks of tissue removed, and a rerun resumed over them
     (found by a probe). A file manager's hidden files change no chunk."""
     path = tmp_path / "slide.zarr"
-    # Without denoise, whose noise level the chunk removed below changes too, and which reads regions of the input.
     zarr.create_array(path, data=data.camera()[:128, :128], chunks=(8, 8))  # 256 chunks, 64 in the sample
-    run(path, PSF, mu=1e-3, denoise=False, tile=128, client=client, progress=False)
+    # Without denoise, whose noise level the chunk removed below changes too.
+    options = {"mu": 1e-3, "denoise": False, "tile": 128, "client": client, "progress": False}
+    run(path, PSF, **options)
     # An earlier version's output, which recorded no listing, resumes on the sample.
-    earlier = zarr.open_array(run(path, PSF, mu=1e-3, denoise=False, tile=128, output=tmp_path / "earlier.zarr", client=client,
-                                  progress=False).output, mode="r+")
+    earlier = zarr.open_array(run(path, PSF, output=tmp_path / "earlier.zarr", **options).output, mode="r+")
     recorded = earlier.attrs["tiledeblur"]
     del recorded["input"]["stored_chunks"]
     earlier.attrs["tiledeblur"] = recorded
     (path / ".DS_Store").write_bytes(b"\0")
     (path / "c" / ".DS_Store").write_bytes(b"\0")
     for output in (None, tmp_path / "earlier.zarr"):
-        assert run(path, PSF, mu=1e-3, denoise=False, tile=128, output=output, client=client, progress=False).tiles_skipped == 1
+        assert run(path, PSF, output=output, **options).tiles_skipped == 1
     (path / "c" / "0" / "1").unlink()  # chunk 1 of the grid: the sample takes 0, 4, 8, ...
     with pytest.raises(ValueError, match=r"written from another input or with other settings \(differing: input\)"):
-        run(path, PSF, mu=1e-3, denoise=False, tile=128, client=client, progress=False)
+        run(path, PSF, **options)
 
 
 def test_only_missing_pixels(tmp_path, client):

@@ -324,7 +324,8 @@ def test_a_pedestal_changes_nothing(astronaut_crop, article_psf, loss):
     plain, info = deconvolve(observed, article_psf, loss=loss, mu=2e-3, denoise=False, return_info=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # tv's scale warning too: its mu and eps follow the contrast, not the level
-        lifted, lifted_info = deconvolve(observed + 100, article_psf, loss=loss, mu=2e-3, denoise=False, return_info=True)
+        lifted, lifted_info = deconvolve(observed + 100, article_psf, loss=loss, mu=2e-3, denoise=False,
+                                         return_info=True)
     assert lifted_info.scale == pytest.approx(info.scale)
     # The same solve but for rounding, which the float32 Hessian products carry to some 5e-6 (it was 1e-6 with the
     # scale of the largest magnitude): 1e-5 is 8 times below tol times the scale here, where the bug left 4e-2.

@@ -92,7 +92,8 @@ def _settings_identity(settings, mu):
     outputs written before the option existed, or without it, still resume.
     """
     recorded = {**dataclasses.asdict(settings[0]), "mu": mu}
-    noises = [recorded.pop("noise"), *(channel.noise for channel in settings[1:])]
+    del recorded["noise"]
+    noises = [channel.noise for channel in settings]
     return {**recorded, "denoise": noises} if any(noise is not None for noise in noises) else recorded
 
 
