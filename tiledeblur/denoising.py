@@ -20,13 +20,26 @@ same non-local means.
 Measured on ``benchmarks/bench_quality.py``'s 72 cases (a scratch study,
 2026-12-03, with the noise that GCV estimates, 0.99 to 1.09 times the true
 one): ``laplacian`` at its automatic weight won the interior against the
-best-tuned peer in 37 cases by a median +0.00 dB; with the pass, 67 by
-+0.23 dB (the worst -0.43 dB, on the nearly flat ``cell``, against -0.53
-without; the benchmark itself, 67 by +0.22 dB). Of strengths from 0.4 to 1.0 times the level, 0.4 to 0.7 won 66
-or 67 cases; ``STRENGTH`` is scikit-image's suggestion among them. Halving ``mu`` for a sharper
-solve before the pass raised the median (+0.39 dB at 0.6, +0.47 at 1.0) but
-won fewer (57 to 60) and lost up to 1.2 dB on ``cell``; so the pass keeps
-the solve's weight, and ``mu="auto"``'s halo.
+best-tuned peer in 37 cases by a median +0.00 dB; with the pass, 67 by +0.23
+dB (the worst -0.43 dB, on the nearly flat ``cell``, against -0.53 without;
+the benchmark itself, 67 by +0.22 dB). Of strengths from 0.4 to 1.0 times
+the level, 0.4 to 0.7 won 66 or 67 cases; ``STRENGTH`` is scikit-image's
+suggestion among them. Halving ``mu`` for a sharper solve before the pass
+raised the median (+0.39 dB at 0.6, +0.47 at 1.0) but won fewer (57 to 60)
+and lost up to 1.2 dB on ``cell``; so the pass keeps the solve's weight, and
+``mu="auto"``'s halo.
+
+Two more scratch studies on the same cases (2026-12-03) left the pass as it
+is. Its own settings barely matter: against 67 won by +0.23 dB, patches of 7
+px won 66 or 67 by +0.24 to +0.27 dB (search distances of 6 and 11 px), a
+distance of 4 px 67 by +0.20 dB in half the time (0.11 s against 0.22 s per
+256² case), strength 0.8 62 or 63, and 3 px patches 53. Rounds of
+:mod:`tiledeblur.plugandplay` after the pass, started from its result at 1,
+at 1.5 then 1, or at 4, 2 then 1 times the noise, raised the median to at
+most +0.57 dB (the three rounds) but won 49 to 60 cases, losing ``cell`` by
+up to 6 dB: what ``loss="nlmeans"`` gains on photographs needs its whole
+schedule from 20 times the noise (on ``camera``, a median +1.75 dB, against
++0.86 dB after the three rounds from 4).
 
 Its reach is ``REACH`` px (the search distance and half a patch), which a
 tile's halo covers on top of the solve's.
