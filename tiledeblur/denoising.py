@@ -29,17 +29,21 @@ raised the median (+0.39 dB at 0.6, +0.47 at 1.0) but won fewer (57 to 60)
 and lost up to 1.2 dB on ``cell``; so the pass keeps the solve's weight, and
 ``mu="auto"``'s halo.
 
-Two more scratch studies on the same cases (2026-12-03) left the pass as it
-is. Its own settings barely matter: against 67 won by +0.23 dB, patches of 7
-px won 66 or 67 by +0.24 to +0.27 dB (search distances of 6 and 11 px), a
-distance of 4 px 67 by +0.20 dB in half the time (0.11 s against 0.22 s per
-256² case), strength 0.8 62 or 63, and 3 px patches 53. Rounds of
+Three more scratch studies on the same cases (2026-12-03) left the pass as
+it is. Its own settings barely matter: against 67 won by +0.23 dB, patches
+of 7 px won 66 or 67 by +0.24 to +0.27 dB (search distances of 6 and 11 px),
+a distance of 4 px 67 by +0.20 dB in half the time (0.11 s against 0.22 s
+per 256² case), strength 0.8 62 or 63, and 3 px patches 53. Rounds of
 :mod:`tiledeblur.plugandplay` after the pass, started from its result at 1,
 at 1.5 then 1, or at 4, 2 then 1 times the noise, raised the median to at
 most +0.57 dB (the three rounds) but won 49 to 60 cases, losing ``cell`` by
 up to 6 dB: what ``loss="nlmeans"`` gains on photographs needs its whole
 schedule from 20 times the noise (on ``camera``, a median +1.75 dB, against
-+0.86 dB after the three rounds from 4).
++0.86 dB after the three rounds from 4). A second stage, the empirical
+Wiener filter of Dabov et al.'s second step in sliding 8 px DCT windows
+without their grouping, with the pass for its oracle and the coloured
+noise's variance per coefficient from the filter, moved three trial cases by
+-0.09 to +0.02 dB.
 
 Its reach is ``REACH`` px (the search distance and half a patch), which a
 tile's halo covers on top of the solve's.
