@@ -6,15 +6,27 @@ import warnings
 import numpy as np
 import pytest
 import zarr
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import binary_dilation, binary_erosion, gaussian_filter
 from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 
 from tiledeblur import PsfWarning, deconvolve, gaussian_psf, plan, run
 from tiledeblur.objectives import DEFAULT_MU
 from tiledeblur.operators import Blur
-from tiledeblur.regularization import GCV_WEIGHTS, MuWarning, estimate_image_mu
+from tiledeblur.regularization import GCV_WEIGHTS, MuWarning, _near_clipped, estimate_image_mu
 from tiledeblur.solver import DEFAULT_EPS
+
+
+@pytest.mark.parametrize("psf_shape", [(13, 13), (12, 7), (2, 2)])
+def test_clipped_pixels_reach_as_far_as_the_psf(psf_shape):
+    """The pixels left out near clipped ones are those within the PSF's extent and one more, for even sides too."""
+    highlights = np.minimum(data.camera()[:200, :240] / 255, 0.6)  # its sky and coat, clipped at both ends
+    highlights[highlights < 0.1] = 0.1
+    left_out = _near_clipped(highlights, np.ones(psf_shape))
+    clipped = binary_erosion(highlights == 0.6, np.ones((3, 3))) | binary_erosion(highlights == 0.1, np.ones((3, 3)))
+    assert 0 < clipped.mean() < left_out.mean() < 1
+    np.testing.assert_array_equal(left_out, binary_dilation(clipped, structure=np.ones(np.add(psf_shape, 2),
+                                                                                       dtype=bool)))
 
 
 def test_glass_and_sky_do_not_choose_the_weight():

@@ -401,7 +401,11 @@ def _near_clipped(image, psf):
         plateau = plateaus(image == extreme)
         if plateau.mean() > CLIPPED_SHARE:
             clipped |= plateau
-    return scipy.ndimage.binary_dilation(clipped, structure=np.ones(np.add(np.shape(psf), 2), dtype=bool))
+    # A dilation by the rectangle, as a maximum filter: binary_dilation took 1.8 of a 4096² scan's 5.2 s of
+    # planning. Along an even side the filter's window sits one pixel back, where dilation reflects its structure.
+    reach = np.add(np.shape(psf), 2)
+    back = [-1 if n % 2 == 0 else 0 for n in reach]
+    return scipy.ndimage.maximum_filter(clipped, size=reach, mode="constant", origin=back)
 
 
 def _spread(values):
