@@ -838,7 +838,7 @@ def test_auto_mu_is_one_mu_for_the_whole_image(tmp_path, small_scan, article_psf
 
 
 def test_nonneg(tmp_path, small_scan, small_reference_report, article_psf, client):
-    report = run(small_scan[0], article_psf, output=tmp_path / "bounded.zarr", tile=64, nonneg=True, client=client,
+    report = run(small_scan[0], article_psf, output=tmp_path / "bounded.zarr", tile=128, nonneg=True, client=client,
                  progress=False)
     bounded = zarr.open_array(report.output, mode="r")[...]
     assert bounded.min() >= 0 and report.mu == small_reference_report.mu
