@@ -20,7 +20,7 @@ from tiledeblur.solver import DEFAULT_EPS
 @pytest.mark.parametrize("psf_shape", [(13, 13), (12, 7), (2, 2)])
 def test_clipped_pixels_reach_as_far_as_the_psf(psf_shape):
     """The pixels left out near clipped ones are those within the PSF's extent and one more, for even sides too."""
-    highlights = np.minimum(data.camera()[:200, :240] / 255, 0.6)  # its sky and coat, clipped at both ends
+    highlights = np.minimum(data.camera()[:200, :240] / 255, 0.6)  # clipped at both ends, in plateaus
     highlights[highlights < 0.1] = 0.1
     left_out = _near_clipped(highlights, np.ones(psf_shape))
     clipped = binary_erosion(highlights == 0.6, np.ones((3, 3))) | binary_erosion(highlights == 0.1, np.ones((3, 3)))
