@@ -47,6 +47,9 @@ def sky_and_mosaic(size=None):
     observed."""
     sky = color.rgb2gray(data.hubble_deep_field())
     radius = PSF.shape[0] // 2
+    largest = min(sky.shape) - 2 * radius
+    if size is not None and not MIN_SIZE <= check_int("size", size) <= largest:
+        raise ValueError(f"size: expected None or {MIN_SIZE} to {largest} px, got {size} instead.")
     if size is not None:
         start = [(n - size - 2 * radius) // 2 for n in sky.shape]
         sky = sky[tuple(slice(s, s + size + 2 * radius) for s in start)]
@@ -72,12 +75,9 @@ def main(out_dir="examples/output", n_workers=None, size=None):
 
     ``size`` (px) takes the central square of the sky; None takes it all.
     """
-    largest = min(data.hubble_deep_field().shape[:2]) - 2 * (PSF.shape[0] // 2)
-    if size is not None and not MIN_SIZE <= check_int("size", size) <= largest:
-        raise ValueError(f"size: expected None or {MIN_SIZE} to {largest} px, got {size} instead.")
+    sky, mosaic = sky_and_mosaic(size)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sky, mosaic = sky_and_mosaic(size)
     with tempfile.TemporaryDirectory() as folder:
         zarr.create_array(Path(folder) / "mosaic.zarr", data=mosaic, chunks=(256, 256))
         report = tiledeblur.run(Path(folder) / "mosaic.zarr", PSF, loss="tv", nonneg=True, n_workers=n_workers)
