@@ -28,7 +28,7 @@ from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
-from .regularization import MuWarning, estimate_image_mus, is_auto, sample_regions, sampled_reach, warn_if_off_scale
+from .regularization import MuWarning, estimate_mus_and_noise, is_auto, sample_regions, sampled_reach, warn_if_off_scale
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
@@ -522,9 +522,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
                                             jpeg_levels=jpeg_levels, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
-            wanted = (loss,) * automatic + ("noise",) * denoised
-            estimated = estimate_image_mus(read_sample, shape, psfs, wanted, jpeg_levels=jpeg_levels, stacklevel=3)
-            mus, noises = estimated.get(loss, mus), estimated.get("noise", noises)
+            mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
+                                                 jpeg_levels=jpeg_levels, stacklevel=3)
         if jpeg_levels is None and automatic:
             _warn_if_lossy(array, mus, shared.loss)
     if not automatic and loss == "tv" and eps == DEFAULT_EPS:

@@ -153,14 +153,16 @@ import scipy.fft
 import scipy.ndimage
 
 from . import jpeg
+from .denoising import DENOISED_LOSSES
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
 from .saturation import plateaus
 
-__all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "gcv_mu", "is_auto",
-           "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_off_scale"]
+__all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "estimate_mus_and_noise",
+           "gcv_mu", "is_auto", "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach",
+           "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 1, 121)
@@ -564,6 +566,33 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
         mus[loss] = _weights(loss, by_order[orders[loss]], _widest(reaches), read_region, regions, psfs,
                              covered=_covers(shape), stacklevel=stacklevel + 1)
     return mus
+
+
+def estimate_mus_and_noise(read_region, shape, psfs, loss, mus=None, *, denoise, jpeg_levels=None, stacklevel=1):
+    """``loss``'s weights, estimated where ``mus`` is None, and each channel's noise level for ``denoise``.
+
+    Both come from one reading of the sample regions
+    (:func:`estimate_image_mus`), and nothing is read where neither is
+    wanted. The noise level is None for every channel without ``denoise``,
+    or where ``loss`` has no pass of non-local means
+    (:data:`tiledeblur.denoising.DENOISED_LOSSES`).
+
+    Returns
+    -------
+    mus, noises : tuple
+        One per channel, in the order of ``psfs``.
+
+    Examples
+    --------
+    Given weights and no pass read no region:
+
+    >>> estimate_mus_and_noise(None, (64, 64), [np.ones((3, 3)) / 9], "tv", (0.01,), denoise=True)
+    ((0.01,), (None,))
+    """
+    wanted = (loss,) * (mus is None) + ("noise",) * (denoise and loss in DENOISED_LOSSES)
+    found = estimate_image_mus(read_region, shape, psfs, wanted, jpeg_levels=jpeg_levels,
+                               stacklevel=stacklevel + 1) if wanted else {}
+    return found.get(loss, mus), found.get("noise", (None,) * len(psfs))
 
 
 def _warn_of_missing_blocks(found_blocks, channel_count, losses, *, stacklevel):

@@ -56,7 +56,7 @@ from .operators import BOUNDARIES, Blur
 from .plugandplay import plug_and_play
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import estimate_image_mus, is_auto, sample_regions, value_reach, warn_if_off_scale
+from .regularization import estimate_mus_and_noise, is_auto, sample_regions, value_reach, warn_if_off_scale
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 
@@ -659,10 +659,9 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
-        wanted = (settings.loss,) * automatic + ("noise",) * (denoise and settings.loss in DENOISED_LOSSES)
-        found = estimate_image_mus(read_region, observed.shape, [psf], wanted, stacklevel=2) if wanted else {}
-        settings = dataclasses.replace(settings, mu=found.get(settings.loss, (settings.mu,))[0],
-                                       noise=found.get("noise", (None,))[0])
+        (mu,), (noise,) = estimate_mus_and_noise(read_region, observed.shape, [psf], settings.loss,
+                                                 None if automatic else (settings.mu,), denoise=denoise, stacklevel=2)
+        settings = dataclasses.replace(settings, mu=mu, noise=noise)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
             warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
     restored, info = solve(observed, psf, settings)
