@@ -330,11 +330,14 @@ def test_ctrl_c_and_sigterm_are_one_line_and_the_reruns_resume(scan, tmp_path):
     def done():
         return len(list(markers.iterdir())) if markers.exists() else 0
 
-    # Ctrl-C, then a batch job's time up; each stops the run once it has done a tile more.
-    for sent, status, said in ((signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")):
+    # Ctrl-C, then a batch job's time up in a run that replaces the output, which the same command would replace
+    # again (found by a probe); each stops the run once it has done a tile more.
+    for sent, status, options, said in (
+            (signal.SIGINT, 130, [], "interrupted; run the same command again to resume"),
+            (signal.SIGTERM, 143, ["--overwrite"], "terminated; run it again without --overwrite to resume")):
         before = done()
         # In a group of its own, as a terminal's job is: Ctrl-C signals every process of the group, workers too.
-        driver = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, process_group=0)
+        driver = subprocess.Popen(command + options, stderr=subprocess.PIPE, text=True, process_group=0)
         while done() <= before:
             assert driver.poll() is None, "the run ended before it could be interrupted"
             time.sleep(0.05)
@@ -342,7 +345,7 @@ def test_ctrl_c_and_sigterm_are_one_line_and_the_reruns_resume(scan, tmp_path):
         _, stderr = driver.communicate(timeout=120)
         assert driver.returncode == status
         # Before, each worker printed its traceback, and dask warned of every task and worker it stopped.
-        assert stderr.splitlines()[-1] == f"tiledeblur: {said}; run the same command again to resume"
+        assert stderr.splitlines()[-1] == f"tiledeblur: {said}"
         assert "Traceback" not in stderr and "WARNING" not in stderr, stderr
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0, again.stderr
@@ -379,6 +382,29 @@ def test_a_disk_that_fills_mid_run_stops_it_and_the_rerun_resumes(scan, tmp_path
                     progress=False)
     np.testing.assert_array_equal(zarr.open_array(disk / "out.zarr", mode="r")[...],
                                   zarr.open_array(reference.output, mode="r")[...])
+
+
+def test_an_unreadable_chunk_is_one_line_that_names_the_input(tmp_path, recorded):
+    """Read by the planning in this process, or by a tile on a worker.
+
+    Found by a probe: among many small chunks, some 250 lines of asyncio errors followed the planning's error
+    (zarr's reads of the other chunks, destroyed half done as the process exited), and a tile's error named
+    ``zarr_path``. The corrupt chunk is none of those that the input's fingerprint reads, so that the second run
+    reaches its tile.
+    """
+    scan = tmp_path / "scan.zarr"
+    zarr.create_array(scan, data=recorded(data.camera(), [gaussian_psf(13, (1, 3))]), chunks=(32, 32))
+    (scan / "c" / "0" / "1").write_bytes(b"not a zstd frame" * 4)
+    command = ["run", scan, "--psf", "gaussian:13,1,3", "--tile", "128", "--workers", "1"]
+    planned = _tiledeblur(*command, "--out", tmp_path / "planned.zarr")
+    assert planned.returncode == 2
+    assert planned.stderr.startswith("tiledeblur: error: INPUT: expected readable chunks, got RuntimeError (Zstd ")
+    assert len(planned.stderr.splitlines()) == 1, planned.stderr
+    tiled = _tiledeblur(*command, "--no-denoise", "--mu", "0.01", "--out", tmp_path / "tiled.zarr")
+    assert tiled.returncode == 1
+    assert "of 16 tiles failed; the first, tile (0, 0)" in tiled.stderr.splitlines()[-1]
+    assert "raised ValueError: INPUT: expected readable chunks" in tiled.stderr.splitlines()[-1]
+    assert "Traceback" not in tiled.stderr and "zarr_path" not in tiled.stderr, tiled.stderr
 
 
 #: Presses Ctrl-C (a real SIGINT) as the command first imports dask, then runs it with the arguments given.

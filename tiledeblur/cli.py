@@ -243,11 +243,15 @@ def main(argv=None):
         return _run_command(argv)
     except KeyboardInterrupt as interruption:
         # The cluster is shut down on the way out; finished tiles stay written. Only run resumes them: plan
-        # writes nothing, and convert refuses its own output (found by a probe).
+        # writes nothing, and convert refuses its own output (found by a probe). With --overwrite the same
+        # command would start anew, each time (found by a probe).
         terminated = isinstance(interruption, Terminated)
-        resumes = (sys.argv[1:] if argv is None else argv)[:1] == ["run"]
-        print(f"tiledeblur: {'terminated' if terminated else 'interrupted'}"
-              f"{'; run the same command again to resume' if resumes else ''}", file=sys.stderr)
+        arguments = [str(argument) for argument in (sys.argv[1:] if argv is None else argv)]
+        advice = ""
+        if arguments[:1] == ["run"]:
+            advice = ("; run it again without --overwrite to resume" if "--overwrite" in arguments
+                      else "; run the same command again to resume")
+        print(f"tiledeblur: {'terminated' if terminated else 'interrupted'}{advice}", file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     finally:
         if in_main_thread:
@@ -277,7 +281,7 @@ def _run_command(argv):
         print(f"tiledeblur: error: {_in_option_terms(str(error), arguments.command)}", file=sys.stderr)
         return 2
     except TileError as error:
-        print(f"tiledeblur: {error}", file=sys.stderr)
+        print(f"tiledeblur: {_in_option_terms(str(error), arguments.command)}", file=sys.stderr)
         return 1
     except OSError as error:  # a full or read-only disk, outside the tiles (found by a probe)
         print(f"tiledeblur: error: {error}", file=sys.stderr)

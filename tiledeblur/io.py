@@ -15,6 +15,7 @@ inside the output array's folder, after its chunks; a resumed run lists them
 once.
 """
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -31,6 +32,7 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import zarr
+import zarr.core.sync
 
 from .ome import chunk_keys
 
@@ -53,6 +55,9 @@ PYRAMID_MARKER = "pyramid"
 ZARR_METADATA_FILES = ("zarr.json", ".zgroup", ".zarray")
 #: Chunks of the input that its fingerprint hashes (see :func:`fingerprint`).
 FINGERPRINT_CHUNKS = 64
+#: How long a failed read waits, at most, for the reads of the other chunks that it started (:func:`_settle_reads`):
+#: local files take milliseconds, and a remote store's timeouts are its own.
+SETTLE_SECONDS = 10.0
 
 
 def local_path(path, *, name):
@@ -410,8 +415,29 @@ def _read(array, index):
     try:
         return np.asarray(array[index])
     except (OSError, RuntimeError, ValueError) as error:
+        _settle_reads()
         region = ", ".join(f"{s.start}:{s.stop}" if isinstance(s, slice) else str(s) for s in index)
         raise unreadable_chunks(error, f"reading [{region}] of {array.store_path}") from error
+
+
+def _settle_reads():
+    """Wait, up to ``SETTLE_SECONDS``, for the reads that zarr started beside one that failed.
+
+    zarr reads a region's chunks at once and gives up at the first that
+    fails; the others, still running when the interpreter exited, were
+    destroyed half done, which printed some 250 lines of asyncio errors after
+    the command line's one-line error (found by a probe: 32 px chunks).
+    """
+
+    async def settled():
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        if others:
+            done, _ = await asyncio.wait(others, timeout=SETTLE_SECONDS)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved, or asyncio logs each failure as never retrieved
+
+    zarr.core.sync.sync(settled())
 
 
 def unreadable_chunks(error, doing):
