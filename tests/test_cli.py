@@ -636,6 +636,19 @@ def test_convert_takes_file_urls_and_refuses_others(tmp_path, monkeypatch):
                                   data.camera())
 
 
+def test_convert_writes_into_no_zarr_store(tmp_path):
+    """Found by a probe: a converted image written inside a scan's store changed that scan, whose earlier run was
+    then refused as from another input."""
+    Image.fromarray(data.camera()).save(tmp_path / "camera.png")
+    convert(tmp_path / "camera.png", tmp_path / "scan.zarr", progress=False)
+    before = sorted(path.relative_to(tmp_path) for path in (tmp_path / "scan.zarr").rglob("*"))
+    result = _refused("convert", tmp_path / "camera.png", tmp_path / "scan.zarr" / "more.zarr")
+    said = (f"tiledeblur: error: OUTPUT: expected a path outside any Zarr store, got '{tmp_path}/scan.zarr/more.zarr', "
+            f"which lies inside the Zarr store '{tmp_path}/scan.zarr'; pass a path beside it.\n")
+    assert result == (2, said)
+    assert sorted(path.relative_to(tmp_path) for path in (tmp_path / "scan.zarr").rglob("*")) == before
+
+
 @pytest.mark.parametrize("ome", [False, True])
 def test_convert_a_microscopes_channels_first_tiff(tmp_path, ome):
     channels = np.stack([data.camera(), data.moon(), data.camera().T, 255 - data.camera(), data.camera() // 2])

@@ -66,6 +66,13 @@ def test_demo_never_replaces_a_scan_it_did_not_write(tmp_path):
         run_demo(size=512, out_dir=tmp_path, n_workers=1)
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "scan.zarr", mode="r")[...], 7)
     assert not (tmp_path / "scan.deblurred.zarr").exists()
+    # Nor a picture of the user's by the demo's name (found by a probe).
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "pictures" / "demo.png").write_bytes(b"the user's")
+    with pytest.raises(ValueError, match="out_dir: expected a new folder or an earlier demo's, got .*, which holds "
+                                         "a demo.png without the demo's scan.zarr"):
+        run_demo(size=512, out_dir=tmp_path / "pictures", n_workers=1)
+    assert (tmp_path / "pictures" / "demo.png").read_bytes() == b"the user's"
     (tmp_path / "notes.txt").write_text("not a folder")
     with pytest.raises(ValueError, match="out_dir: expected a folder, got .*notes.txt', which is a file"):
         run_demo(size=512, out_dir=tmp_path / "notes.txt", n_workers=1)

@@ -25,7 +25,7 @@ from skimage import io as skimage_io
 from .arguments import check_flag, check_int
 from .fits import FITS_HEADER_ATTRIBUTE, FitsImage, is_fits_name, warn_if_several_images
 from .image import INPUT_KINDS
-from .io import SOURCE_ATTRIBUTE, local_path
+from .io import SOURCE_ATTRIBUTE, Location, local_path
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
 from .progress import Teller, tell_of_band
 
@@ -306,6 +306,7 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     if output.exists():
         raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
+    Location.at(output, name="output").check_outside_stores()
     if output.suffix.lower() in (*TIFF_SUFFIXES, *Image.registered_extensions()) or is_fits_name(output):
         # A Zarr folder named out.png is no picture (found by a probe: the arguments were read the other way round).
         raise ValueError(f"output: expected a Zarr path such as scan.zarr, got {str(output)!r}, an image file's name.")

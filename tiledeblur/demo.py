@@ -215,15 +215,20 @@ def _sampled_psnr(read, size):
 
 
 def _check_demo_folder(out_dir):
-    """Refuse a folder that holds a ``scan.zarr`` or ``scan.deblurred.zarr`` that no demo wrote.
+    """Refuse a folder that holds a ``scan.zarr`` or ``scan.deblurred.zarr`` that no demo wrote, or a ``demo.png``
+    without an earlier demo's scan beside it.
 
     The demo replaces its own files; ``--out`` pointed at a project folder
-    must not delete a real scan of the same name.
+    must not delete a real scan of the same name, nor replace a picture
+    (found by a probe).
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir: expected a folder, got {str(out_dir)!r}, which is a file.")
-    scan, output = out_dir / "scan.zarr", out_dir / "scan.deblurred.zarr"
+    scan, output, picture = out_dir / "scan.zarr", out_dir / "scan.deblurred.zarr", out_dir / "demo.png"
     if not (scan.exists() or output.exists()):
+        if picture.exists() or picture.is_symlink():
+            raise ValueError(f"out_dir: expected a new folder or an earlier demo's, got {str(out_dir)!r}, which "
+                             "holds a demo.png without the demo's scan.zarr; pass another folder.")
         return
     try:
         written_by_demo = DEMO_ATTRIBUTE in zarr.open_array(scan, mode="r").attrs

@@ -178,6 +178,29 @@ class Location:
         url = root if self.is_local else fs.unstrip_protocol(root)
         return dataclasses.replace(self, url=url, component="")
 
+    def check_outside_stores(self, *, name="output"):
+        """Refuse a location inside a Zarr store, which holds only its own arrays and groups.
+
+        Found by probes: an output inside another scan's array, or as a stray
+        level of an OME-Zarr image, was written there, and so was a converted
+        image, which changed that scan for the runs that had read it.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = os.path.join(tempfile.mkdtemp(), "scan.zarr")
+        >>> _ = zarr.create_group(store)
+        >>> try:
+        ...     Location.at(os.path.join(store, "more.zarr")).check_outside_stores()
+        ... except ValueError as error:
+        ...     print(str(error).split(", got")[0])
+        output: expected a path outside any Zarr store
+        """
+        holder = self.store_root()
+        if holder.url.rstrip("/") != self.url.rstrip("/"):
+            raise ValueError(f"{name}: expected a path outside any Zarr store, got {self.url!r}, which lies inside "
+                             f"the Zarr store {holder.url!r}; pass a path beside it.")
+
     def check_placeable(self, *, name="output"):
         """Refuse, before any work, a local path where no store can be: a file, or under a file.
 

@@ -443,12 +443,7 @@ def _output_location(output, source, component):
             f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
             "which would write into it."
         )
-    holder = target.store_root()
-    if holder.url.rstrip("/") != target.url.rstrip("/"):
-        # Found by a probe: an output inside another scan's array, or as a stray level of an OME-Zarr image, was
-        # written there; a Zarr store holds only its own arrays and groups.
-        raise ValueError(f"output: expected a path outside any Zarr store, got {target.url!r}, which lies inside the "
-                         f"Zarr store {holder.url!r}; pass a path beside it.")
+    target.check_outside_stores()
     return target
 
 
