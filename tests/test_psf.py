@@ -60,6 +60,10 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
         (np.ma.masked_greater(gaussian_psf(3, 1.0), 0.15), ValueError, "psf: expected no masked values, got 1 instead"),
         (np.array([["a"]]), TypeError, "expected a real numeric array"),
         (np.ones((3, 3), dtype=complex), TypeError, "expected a real numeric array"),
+        # A file's name, which run() reads and deconvolve() does not, and no value at all (found by a probe: both
+        # were named as NumPy's dtypes <U7 and object).
+        ("psf.npy", TypeError, r"psf: expected a real numeric array, got 'psf.npy' instead; read a file into an array"),
+        (None, TypeError, "psf: expected a real numeric array, got None instead.$"),
     ],
 )
 def test_check_psf_rejects(psf, error, match):

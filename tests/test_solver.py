@@ -157,6 +157,7 @@ def test_numpy_scalars_become_python_numbers():
         (np.full((4, 4), -np.inf), ValueError, "image: expected finite values or NaN for missing pixels, got inf or -inf"),
         (np.full((4, 4), 1e10), ValueError, "image: expected values of magnitude at most 1e.09, got 1e.10"),
         (np.zeros((4, 4), dtype=bool), TypeError, "image: expected a real numeric array, got dtype bool"),
+        ({"camera": 1}, TypeError, r"image: expected a real numeric array, got \{'camera': 1\} instead\.$"),
         (np.zeros((2, 40)), ValueError, r"image: expected at least the PSF's 3 x 3 px, got shape \(2, 40\)"),
         ([[0.5] * 4] * 3 + [[0.5]], ValueError, "image: expected a 2-D array, got list that NumPy cannot make one of"),
     ],

@@ -6,11 +6,13 @@ a subclass of ``int`` in Python: ``tile=True`` must not pass for a tile of 1.
 """
 
 import math
+import os
+import reprlib
 
 import numpy as np
 from dask.utils import parse_bytes
 
-__all__ = ["as_array", "check_bytes", "check_flag", "check_int", "check_positive"]
+__all__ = ["as_array", "check_bytes", "check_flag", "check_int", "check_numeric", "check_positive"]
 
 
 def as_array(name, value):
@@ -28,6 +30,31 @@ def as_array(name, value):
     except ValueError as error:
         raise ValueError(f"{name}: expected a 2-D array, got {type(value).__name__} that NumPy cannot make one of "
                          f"({error}).") from None
+
+
+def check_numeric(name, value, array, kinds):
+    """Refuse ``array``, made of ``value``, unless its dtype's kind is one of ``kinds``.
+
+    A value that made no array of numbers is named itself, not as NumPy's
+    ``dtype object`` or ``<U7`` (found by a probe), and a file's name is told
+    to be read first.
+
+    Examples
+    --------
+    >>> check_numeric("psf", "psf.npy", np.asarray("psf.npy"), "uif")
+    Traceback (most recent call last):
+    ...
+    TypeError: psf: expected a real numeric array, got 'psf.npy' instead; read a file into an array first.
+    >>> check_numeric("image", None, np.asarray(None), "uif")
+    Traceback (most recent call last):
+    ...
+    TypeError: image: expected a real numeric array, got None instead.
+    """
+    if array.dtype.kind in kinds:
+        return
+    given = f"dtype {array.dtype}" if array.ndim else reprlib.repr(value)
+    advice = "; read a file into an array first" if isinstance(value, (str, os.PathLike)) else ""
+    raise TypeError(f"{name}: expected a real numeric array, got {given} instead{advice}.")
 
 
 def check_int(name, value, *, expected="an int"):

@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from .arguments import as_array
+from .arguments import as_array, check_numeric
 
 __all__ = ["INPUT_KINDS", "MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value",
            "float_dtype", "float_scale", "largest_magnitude", "to_float"]
@@ -143,8 +143,7 @@ def check_image(image, *, name="image"):
     """
     masked = np.ma.isMaskedArray(image)
     array = np.asarray(image.data) if masked else as_array(name, image)
-    if array.dtype.kind not in INPUT_KINDS:
-        raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
+    check_numeric(name, image, array, INPUT_KINDS)
     if array.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
     if array.size == 0:

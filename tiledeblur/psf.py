@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import scipy.ndimage as ndi
 
-from .arguments import as_array
+from .arguments import as_array, check_numeric
 from .fits import FitsImage, is_fits_name, warn_if_several_images
 from .io import local_path
 
@@ -145,8 +145,7 @@ def check_psf(psf, *, name="psf"):
     if np.ma.is_masked(psf):  # NumPy would drop the mask, and the PSF would hold the values under it
         raise ValueError(f"{name}: expected no masked values, got {np.ma.count_masked(psf)} instead; fill them "
                          "first.")
-    if array.dtype.kind not in "uif":
-        raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype} instead.")
+    check_numeric(name, psf, array, "uif")
     if array.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
     if any(s % 2 == 0 for s in array.shape):
