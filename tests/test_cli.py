@@ -629,6 +629,9 @@ def test_convert_takes_file_urls_and_refuses_others(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="output: expected a local path or a file:// URL, got 's3://bucket/x.zarr'"):
         convert(tmp_path / "in folder" / "camera.png", "s3://bucket/x.zarr")
+    # Nor a blank one, which was refused as the working directory '.' (a probe).
+    with pytest.raises(ValueError, match="output: expected a local path or a file:// URL, got '' instead"):
+        convert(tmp_path / "in folder" / "camera.png", "")
     assert list(tmp_path.iterdir()) == [tmp_path / "in folder"]
     url = f"file://localhost{tmp_path}/in%20folder/"
     convert(f"{url}camera.png", f"{url}camera%201.zarr")

@@ -85,7 +85,8 @@ def local_path(path, *, name):
         return Path(os.path.expanduser(os.fspath(path)))
     text = str(path)
     protocol, local = fsspec.core.split_protocol(text)
-    if protocol not in LOCAL_PROTOCOLS:
+    # Blank is no path: Path("") is the working directory (found by a probe: convert's refusal named '.').
+    if protocol not in LOCAL_PROTOCOLS or not text.strip():
         raise ValueError(f"{name}: expected a local path or a file:// URL, got {text!r} instead.")
     if protocol == "file" and text.startswith("file://"):
         # Host and path by hand: a URL parser would cut a file name at "#" or "?" (found by review).
