@@ -461,7 +461,8 @@ def _settle_reads():
                 if not task.cancelled():
                     task.exception()  # retrieved, or asyncio logs each failure as never retrieved
 
-    zarr.core.sync.sync(settled())
+    with contextlib.suppress(RuntimeError):  # zarr's loop is closed: nothing runs on it, and the read's error stays
+        zarr.core.sync.sync(settled())
 
 
 def unreadable_chunks(error, doing):
