@@ -189,6 +189,19 @@ def test_a_script_that_would_start_the_local_cluster_unguarded_is_refused_at_onc
     assert "Nanny" not in result.stderr and not (tmp_path / "scan.deblurred.zarr").exists()
 
 
+def test_a_script_read_from_standard_input_is_refused_at_once(tmp_path):
+    """Guarded or not, its spawned workers looked for a file '<stdin>': 70 lines ending "Nanny failed to start"."""
+    zarr.create_array(tmp_path / "scan.zarr", data=np.zeros((64, 64), dtype=np.uint8), chunks=(32, 32))
+    guarded = UNGUARDED_SCRIPT.replace("\ndeblur()\n", "\nif __name__ == '__main__':\n    deblur()\n")
+    result = subprocess.run([sys.executable, "-"], input=guarded, cwd=tmp_path, capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "RuntimeError: run: called from a script read from standard input, whose worker processes would look for it "
+        "in a file named '<stdin>': save the script to a file and run that, or pass a client or an address.")
+    assert "Nanny" not in result.stderr and not (tmp_path / "scan.deblurred.zarr").exists()
+
+
 @pytest.mark.parametrize("layout", ["a test of __name__ in a function", "a package's __main__ run with -m"])
 def test_a_script_whose_workers_import_nothing_again_unguarded_runs(tmp_path, layout):
     """Found by a probe: both were refused, though spawned workers never call run() in them."""

@@ -377,13 +377,23 @@ def check_main_guarded():
     nothing again: a notebook, ``python -c``, a package's ``__main__`` run
     with ``-m``, or dask set to fork its workers.
 
+    A script read from standard input (``python - < script.py``) is
+    refused, guarded or not: each worker looks for a file ``<stdin>`` to
+    import, and the run ended in 70 lines of tracebacks and "Nanny failed to
+    start" (found by a probe).
+
     Raises
     ------
     RuntimeError
     """
     main = sys.modules.get("__main__")
     module_name = getattr(getattr(main, "__spec__", None), "name", None)
-    if (getattr(main, "__file__", None) is None or dask.config.get("distributed.worker.multiprocessing-method") == "fork"
+    forks = dask.config.get("distributed.worker.multiprocessing-method") == "fork"
+    if getattr(main, "__file__", None) == "<stdin>" and not forks:
+        raise RuntimeError("run: called from a script read from standard input, whose worker processes would look "
+                           "for it in a file named '<stdin>': save the script to a file and run that, or pass a "
+                           "client or an address.")
+    if (getattr(main, "__file__", None) is None or forks
             or (module_name is not None and (module_name == "__main__" or module_name.endswith(".__main__")))):
         return  # as multiprocessing's spawn decides whether to run the main module again
     found = _main_script_lines(main)
