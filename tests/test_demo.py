@@ -5,7 +5,7 @@ from PIL import Image
 from skimage import data
 
 from tiledeblur import gaussian_psf
-from tiledeblur.demo import ground_truth, run_demo, save_preview, write_scan
+from tiledeblur.demo import ground_truth, run_demo, save_panels, save_preview, write_scan
 from tiledeblur.operators import Blur
 
 
@@ -90,3 +90,13 @@ def test_bad_options_are_refused_before_the_scan_is_written(tmp_path, kwargs, er
     with pytest.raises(error, match=match):
         run_demo(**{"size": 512, "out_dir": tmp_path / "demo", **kwargs})
     assert not (tmp_path / "demo").exists()
+
+
+def test_the_titles_of_narrow_panels_stay_apart(tmp_path):
+    """Found by a probe: over a 13 px wide scan, the preview's two titles ran into each other."""
+    titles = ["input, central 512 x 13 px", "deblurred, central 512 x 13 px"]
+    save_panels(tmp_path / "panels.png", [[(title, np.full((64, 13), 0.5)) for title in titles]])
+    band = np.asarray(Image.open(tmp_path / "panels.png").convert("L"))[8:26]  # the titles' 18 px
+    inked = np.flatnonzero((band < 128).any(axis=0))
+    gaps = np.flatnonzero(np.diff(inked) >= 8)  # between words a few px, between the cells a margin at least
+    assert len(gaps) == 1, inked
