@@ -13,7 +13,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from tiledeblur import PsfWarning, deconvolve, gaussian_psf, plan, run
 from tiledeblur.objectives import DEFAULT_MU
 from tiledeblur.operators import Blur
-from tiledeblur.regularization import GCV_WEIGHTS, MuWarning, _near_clipped, estimate_image_mu
+from tiledeblur.regularization import GCV_WEIGHTS, MuWarning, _near_clipped, estimate_image_mu, estimate_mus_and_noise
 from tiledeblur.solver import DEFAULT_EPS
 
 
@@ -27,6 +27,31 @@ def test_clipped_pixels_reach_as_far_as_the_psf(psf_shape):
     assert 0 < clipped.mean() < left_out.mean() < 1
     np.testing.assert_array_equal(left_out, binary_dilation(clipped, structure=np.ones(np.add(psf_shape, 2),
                                                                                        dtype=bool)))
+
+
+@pytest.mark.parametrize("stamp", [513, 1025])
+def test_a_psf_stamp_larger_than_the_sample_regions_is_the_same_blur(stamp):
+    """mu="auto" and the noise of a PSF in a stamp wider than the regions are those of the PSF in a tight one.
+
+    Found by a probe: a Gaussian of sigma 1 in a 513 px stamp, cropped to the 256 px regions' grid, got a weight
+    36 times too small and a false PsfWarning, and in a 1025 px stamp a noise level of NaN.
+    """
+    tight = gaussian_psf(13, 1.0)
+    wide = np.pad(tight, (stamp - 13) // 2)
+    scene = np.pad(data.camera() / 255.0, 6, mode="reflect")
+    observed = Blur(tight, (512, 512), boundary="free").matvec(scene)
+    observed += np.random.default_rng(1).normal(0, 0.01, observed.shape)
+
+    def estimate(psf):
+        return estimate_mus_and_noise(lambda yx: observed[yx][None], observed.shape, [psf], "laplacian",
+                                      denoise=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no PsfWarning, nor a division's RuntimeWarning
+        (tight_mu,), (tight_noise,) = estimate(tight)
+        (wide_mu,), (wide_noise,) = estimate(wide)
+    assert wide_mu == tight_mu and wide_noise == pytest.approx(tight_noise, rel=1e-9)
+    assert 0.005 < tight_noise < 0.02
 
 
 def test_glass_and_sky_do_not_choose_the_weight():

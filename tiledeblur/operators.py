@@ -19,7 +19,7 @@ from .psf import psf_radius
 
 __all__ = [
     "BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint",
-    "fft_filter", "grid_laplacian", "smoothness_power", "smoothness_rows",
+    "fft_filter", "grid_laplacian", "periodic_psf", "smoothness_power", "smoothness_rows",
 ]
 
 #: The boundary models, see :class:`Blur`.
@@ -283,6 +283,32 @@ def _difference_rows(shape, pixels, edges):
     return scipy.sparse.csr_matrix((np.concatenate([-weights, weights]),
                                     (np.concatenate([rows, rows]), np.concatenate([first, first + steps]))),
                                    shape=(first.size, size))
+
+
+def periodic_psf(psf, shape):
+    """``psf`` folded onto a periodic grid of ``shape``: the kernel of the same circular blur there.
+
+    ``rfft2(psf, s=shape)`` crops a PSF larger than the grid, and with it
+    the blur's peak once its side is twice the grid's (found by a probe: a
+    Gaussian of sigma 1 in a 513 px stamp got a GCV weight 36 times smaller
+    on 256 px regions than in a 13 px one, and in a 1025 px stamp a noise
+    level of NaN). Folded, its spectrum on the grid is the PSF's own, sampled
+    at the grid's frequencies. A PSF within the grid is returned as it is.
+
+    Examples
+    --------
+    >>> psf = np.zeros((5, 5))
+    >>> psf[2, 2] = 1.0
+    >>> periodic_psf(psf, (3, 3))
+    array([[0., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 1.]])
+    """
+    if all(p <= n for p, n in zip(psf.shape, shape)):
+        return psf
+    padded = np.pad(psf, [(0, -p % n) for p, n in zip(psf.shape, shape)])
+    (rows, columns), (m, n) = padded.shape, shape
+    return padded.reshape(rows // m, m, columns // n, n).sum(axis=(0, 2))
 
 
 def smoothness_power(shape, order):
