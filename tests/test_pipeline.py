@@ -791,7 +791,7 @@ def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):
     assert restored[144:, 144:].std() > 0.1
 
 
-def test_plan_computes_nothing(small_scan, article_psf):
+def test_plan_computes_nothing(tmp_path, small_scan, article_psf):
     plan = tiledeblur.plan(small_scan[0], article_psf, tile=100)
     assert (plan.tile, plan.chunk, plan.grid) == (100, 100, (3, 3))
     assert plan.halo >= 6
@@ -804,8 +804,15 @@ def test_plan_computes_nothing(small_scan, article_psf):
     whole = tiledeblur.plan(small_scan[0], article_psf, tile=10**6, halo=10**6)
     assert len(whole) == 1 and whole.largest_read() == whole.shape
     assert f"about {estimate_tile_bytes(whole.shape, 6) / 2**20:.0f} MiB per worker thread; " in whole.describe()
+    # Such a tile's warning names it as the plan does, not as the whole output chunks that it spans past the image
+    # (found by a probe: "100352 px tiles" for a plan of "1 tile of 100000 px").
+    zarr.create_array(tmp_path / "strip.zarr", data=np.tile(data.camera()[:40], 2)[:, :600], chunks=(40, 128))
+    with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 40 x 600 px need about"):
+        one = tiledeblur.plan(tmp_path / "strip.zarr", article_psf, tile=10**6, mu=0.01, denoise=False,
+                              memory_limit="100 MiB")
+    assert one.tile > 600 and "1 tile (1 x 1) of 40 x 600 px" in one.describe()
     for limit in (100 * 2**20, "100 MiB", "104.8576MB"):  # a size also as dask writes one
-        with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: 128 px tiles need about 1.. MiB each by the "
+        with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 128 px need about 1.. MiB each by the "
                                                               "estimate, more than the workers' memory limit of 100 "
                                                               "MiB per thread"):
             tiledeblur.plan(small_scan[0], article_psf, tile=128, memory_limit=limit)

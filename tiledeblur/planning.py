@@ -661,7 +661,7 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan):
     needed = estimate_tile_bytes(tile_plan.largest_read(), tile_plan.psf_radius)
     if memory_limit is not None and needed > memory_limit:
         warnings.warn(
-            f"tile: {tile_plan.tile} px tiles need about {needed / 2**20:.0f} MiB each by the estimate, more than "
+            f"tile: tiles of {tile_plan.tile_text()} need about {needed / 2**20:.0f} MiB each by the estimate, more than "
             f"the workers' memory limit of {memory_limit / 2**20:.0f} MiB per thread (each thread solves a tile); "
             "dask may pause or restart them. "
             "Give the workers more memory, or pass a smaller tile.",

@@ -400,19 +400,28 @@ class TilePlan:
         missing = f"; missing value {self.missing_value!r}{declared}" if self.missing_value is not None else ""
         mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
         loss = f"loss {self.loss}; " if self.loss is not None else ""
-        rows, cols = (min(self.tile, n) for n in self.shape)
-        size = f"{rows} px" if rows == cols else f"{rows} x {cols} px"
         # A halo as long as the image is how a caller asks for the whole-image solve in every tile (found by a
         # probe: 1e9 px was printed as if it were read).
         clipped = "clipped to the image; " if self.halo >= max(self.shape) else ""
         return (
             f"image {self.shape[0]} x {self.shape[1]} px{channels}{missing}; {loss}{mu}"
-            f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {size}, "
+            f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile_text()}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "
             f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker thread"
             f"{self._output_text()}"
         )
+
+    def tile_text(self):
+        """The tiles' side within the image, which one tile covering it matches: ``"1024 px"``, ``"300 x 1024 px"``.
+
+        Examples
+        --------
+        >>> TilePlan(shape=(300, 5000), tile=1024, chunk=512, halo=56).tile_text()
+        '300 x 1024 px'
+        """
+        rows, cols = (min(self.tile, n) for n in self.shape)
+        return f"{rows} px" if rows == cols else f"{rows} x {cols} px"
 
     def _output_text(self):
         """The output's size, where known: deblurred floats compress little, and a 100k² RGB scan makes 112 GiB."""
