@@ -542,8 +542,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
         warnings.warn(
             f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {min(mus):.3g} "
-            "(a long motion blur at a small weight), so tiles may differ from a whole-image solve by more than "
-            "1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
+            "(a long motion blur or a wide PSF at a small weight), so tiles may differ from a whole-image solve by "
+            "more than 1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
             HaloWarning, stacklevel=3,
         )
     _warn_if_tiles_exceed(memory_limit, tile_plan)
