@@ -46,7 +46,7 @@ non-local means 45% faster (the whole solve about 20%) for the same median
 (51 won, +0.81 dB) but 0.29 dB less on the repeating ``brick``, where the
 farther like patches count. Every round's solve is as exact as the last's.
 Early rounds stopped sooner, at their noise level over the image's, or its
-square, times the tolerance (scratch runs, 2026-12-03), took 20% or 45%
+square, times the tolerance (scratch runs, 2026-12-03), took 20% or 42%
 fewer Hessian products on 24 of those cases for the same PSNR to 0.001 dB,
 but the 3 × 3 tiles of ``test_no_seams`` then ended 8.5e-4 or 4.0e-3 from
 the whole image's solve, against 4.4e-5: what an inexact solve leaves
