@@ -31,6 +31,7 @@ from tiledeblur import deconvolve, gaussian_psf, run
 from tiledeblur.cli import main
 from tiledeblur.convert import convert
 from tiledeblur.fits import FitsImage
+from tiledeblur.io import SOURCE_ATTRIBUTE
 from tiledeblur.planning import _warn_if_lossy
 from tiledeblur.solver import DEFAULT_EPS, DEFAULT_TOL
 
@@ -571,16 +572,20 @@ def test_an_interrupted_convert_leaves_nothing(tmp_path, monkeypatch, ome):
     """A convert stopped by SIGTERM left half an image, its rest black, which plan took for a scan (found by a probe)."""
     fits.PrimaryHDU(data.camera()).writeto(tmp_path / "scan.fits")
     read = FitsImage.__getitem__
+    seen_while_written = []
 
     def interrupted_at_the_second_band(image, rows):
         if rows.start:
+            # A convert killed here (SIGKILL, or out of memory) cleans nothing up, and left its half image (a probe).
+            seen_while_written.append((tmp_path / "scan.zarr").exists())
             signal.raise_signal(signal.SIGINT)  # Ctrl-C, as the second band is read
         return read(image, rows)
 
     monkeypatch.setattr(FitsImage, "__getitem__", interrupted_at_the_second_band)
     with pytest.raises(KeyboardInterrupt):
         convert(tmp_path / "scan.fits", tmp_path / "scan.zarr", chunk=128, ome=ome)
-    assert not (tmp_path / "scan.zarr").exists()
+    assert seen_while_written == [False]
+    assert list(tmp_path.iterdir()) == [tmp_path / "scan.fits"]
 
 
 @pytest.mark.parametrize(("chunk", "error", "message"), [
@@ -593,6 +598,36 @@ def test_convert_refuses_a_bad_chunk(tmp_path, chunk, error, message):
     with pytest.raises(error, match=message):
         convert(tmp_path / "camera.png", tmp_path / "out.zarr", chunk=chunk)
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_convert_refuses_an_output_under_a_file(tmp_path):
+    """Found by a probe: "[Errno 17] File exists: 'camera.png'"."""
+    Image.fromarray(data.camera()).save(tmp_path / "camera.png")
+    said = (f"tiledeblur: error: OUTPUT: expected a path in a folder, got '{tmp_path}/camera.png/scan.zarr', which "
+            f"lies under the file '{tmp_path}/camera.png'.\n")
+    assert _refused("convert", tmp_path / "camera.png", tmp_path / "camera.png" / "scan.zarr") == (2, said)
+
+
+def test_convert_caps_the_chunk_at_the_image(tmp_path):
+    """Found by a probe: --chunk 100000 on a 200 x 300 PNG ran out of memory, each edge chunk allocated whole."""
+    Image.fromarray(data.camera()[:200, :300]).save(tmp_path / "camera.png")
+    assert convert(tmp_path / "camera.png", tmp_path / "camera.zarr", chunk=4096).chunks == (300, 300)
+
+
+@pytest.mark.parametrize(("name", "save", "compression"), [
+    ("scan.jpg", {"format": "JPEG"}, "JPEG"),
+    ("scan.jfif", {"format": "JPEG"}, "JPEG"),
+    ("scan.png", {"format": "JPEG"}, "JPEG"),  # misnamed
+    ("scan.webp", {"format": "WEBP", "quality": 90}, "WEBP"),
+    ("scan.webp", {"format": "WEBP", "lossless": True}, None),
+    ("scan.png", {"format": "PNG"}, None),
+])
+def test_convert_records_a_lossy_source_by_its_contents(tmp_path, name, save, compression):
+    """Found by a probe: a JPEG named .jfif was recorded as lossless, and mu="auto" deblurred its scan to 18.0 dB,
+    against 24.2 dB blurred and 26.9 dB from the same file named .jpg; a lossless WebP was warned of as lossy."""
+    Image.fromarray(data.astronaut()[:64, :64]).save(tmp_path / name, **save)
+    recorded = convert(tmp_path / name, tmp_path / "scan.zarr").attrs.get(SOURCE_ATTRIBUTE)
+    assert recorded == (None if compression is None else {"file": name, "compression": compression})
 
 
 def test_convert_a_cmyk_picture_as_rgb_or_not_at_all(tmp_path):

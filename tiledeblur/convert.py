@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import logging
 import re
+import secrets
 import shutil
 import warnings
 import zlib
@@ -38,7 +39,9 @@ TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".scn", ".ndpi", ".bif", ".qptiff", ".
 #: measures (see :func:`tiledeblur.planning.prepare`). Parts of tifffile's names: "JPEG" is in JPEG_2000,
 #: JPEGXR and JPEGXL too, and "JP2000" in Aperio's.
 LOSSY_CODECS = ("JPEG", "JP2000", "WEBP", "LERC")
-LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+#: The lossy formats that Pillow reads, by its names, and as ``LOSSY_CODECS`` and :mod:`tiledeblur.jpeg` name them
+#: (MPO is a camera's JPEG with more pictures appended).
+LOSSY_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "JPEG2000": "JPEG2000"}
 #: The seconds between the lines that tell the share of a file's rows written, as the scan of a run tells its own.
 CONVERT_TELL_SECONDS = 10
 #: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
@@ -84,14 +87,44 @@ def _open_image(path):
         # Pillow identifies the file first (found by a probe: a file shorter than PNG's signature made imageio
         # raise struct.error, and a file of no known format got imageio's message, which garbles the path).
         with Image.open(path) as picture:
+            lossy = _lossy_format(picture.format, path)
             if picture.mode == "CMYK":
                 # Inks, not light: its four channels were labelled red, green, blue and alpha (found by a probe).
                 warnings.warn(f"image: expected light's colours, got a CMYK picture, {path.name!r}; it is converted "
                               "to RGB as viewers show it.", UserWarning, stacklevel=3)
-                return np.asarray(picture.convert("RGB")), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
+                return np.asarray(picture.convert("RGB")), False, lossy, None
     except UnidentifiedImageError:
         raise ValueError("its contents are no image format that Pillow reads") from None
-    return skimage_io.imread(path), False, LOSSY_SUFFIXES.get(path.suffix.lower()), None
+    return skimage_io.imread(path), False, lossy, None
+
+
+def _lossy_format(pillow_format, path):
+    """The lossy compression of the file at ``path``, which Pillow identified as ``pillow_format``, or None.
+
+    By its contents, not its name: a JPEG named ``.jfif``, ``.jpe`` or
+    ``.png`` was taken for a lossless file, and its scan deblurred to 6 dB
+    below the blurred one (found by a probe).
+    """
+    if pillow_format == "WEBP" and _webp_is_lossless(path):  # found by a probe: it was warned of as lossy
+        return None
+    return LOSSY_FORMATS.get(pillow_format)
+
+
+def _webp_is_lossless(path):
+    """Whether the WebP file at ``path`` holds a lossless image: its first image chunk is ``VP8L``, not ``VP8 ``.
+
+    An extended file (``VP8X``) puts its colour profile, animation or alpha
+    chunks before it; an animation, whose frames are chunks of chunks, is
+    taken for lossy.
+    """
+    with open(path, "rb") as file:
+        file.seek(12)  # past "RIFF", the file's size and "WEBP"
+        while len(header := file.read(8)) == 8:
+            kind, size = header[:4], int.from_bytes(header[4:], "little")
+            if kind in (b"VP8 ", b"VP8L"):
+                return kind == b"VP8L"
+            file.seek(size + size % 2, 1)  # chunks are padded to an even size
+    return False
 
 
 #: OME-XML's and ImageJ's length units, as NGFF names them (UDUNITS-2); OME's default is the micrometre.
@@ -306,7 +339,9 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     if output.exists():
         raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
-    Location.at(output, name="output").check_outside_stores()
+    location = Location.at(output, name="output")
+    location.check_outside_stores()
+    location.check_writable()  # under a file, or read-only: errno's words before (found by a probe)
     if output.suffix.lower() in (*TIFF_SUFFIXES, *Image.registered_extensions()) or is_fits_name(output):
         # A Zarr folder named out.png is no picture (found by a probe: the arguments were read the other way round).
         raise ValueError(f"output: expected a Zarr path such as scan.zarr, got {str(output)!r}, an image file's name.")
@@ -321,20 +356,45 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
             raise _unreadable(image_path, error) from None
         if not ome:
             _warn_of_metadata_left(described, image_path)
+        # Written under another name, then renamed: neither a retry nor a run may find half an image at the output,
+        # its rest read as the fill value (found by probes: a convert stopped by SIGTERM, or killed, left one, which
+        # plan took for a scan). A killed convert leaves the other name, which tells what it holds.
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # Not tempfile's folder, whose mode 700 the output would keep (others could not read a shared scan).
+        unfinished = output.with_name(f"{output.name}.unfinished-{secrets.token_hex(4)}")
+        unfinished.mkdir()
         try:
-            target = _copy(source, planes_first, image_path, output, chunk, ome, described, progress=progress)
-        finally:
-            if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
-                source.store.close()
-            elif isinstance(source, FitsImage):
-                source.close()
-    if isinstance(source, FitsImage) and source.header:
-        # Its WCS, units and object, which run() carries to the output (found by a probe: all were lost).
-        target.attrs[FITS_HEADER_ATTRIBUTE] = source.header
-    if lossy is not None:
-        # Its noise went with the compression, and mu="auto" would choose nearly no smoothing (found by a probe).
-        target.attrs[SOURCE_ATTRIBUTE] = {"file": image_path.name, "compression": lossy}
-    return target
+            try:
+                target = _copy(source, planes_first, image_path, unfinished, chunk, ome, described,
+                               progress=progress)
+            finally:
+                if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
+                    source.store.close()
+                elif isinstance(source, FitsImage):
+                    source.close()
+            if isinstance(source, FitsImage) and source.header:
+                # Its WCS, units and object, which run() carries to the output (found by a probe: all were lost).
+                target.attrs[FITS_HEADER_ATTRIBUTE] = source.header
+            if lossy is not None:
+                # Its noise went with the compression, and mu="auto" would choose nearly no smoothing (found by a
+                # probe).
+                target.attrs[SOURCE_ATTRIBUTE] = {"file": image_path.name, "compression": lossy}
+            _rename_to_new(unfinished, output)
+        except BaseException:
+            shutil.rmtree(unfinished, ignore_errors=True)
+            raise
+    return zarr.open_group(output, mode="r+")["0"] if ome else zarr.open_array(output, mode="r+")
+
+
+def _rename_to_new(folder, output):
+    """Rename ``folder`` to ``output``: a file or a folder with contents made there meanwhile is refused, not replaced."""
+    try:
+        folder.rename(output)
+    except OSError:
+        if not output.exists():
+            raise
+        raise ValueError(f"output: expected a new path, got {str(output)!r}, which was made while the image was "
+                         "converted.") from None
 
 
 @contextlib.contextmanager
@@ -389,6 +449,9 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
         # Written without a word before, and then refused by run (found by a probe).
         raise TypeError(f"image: expected pixels of uint, int or float, as run takes, got dtype {source.dtype} "
                         "instead.")
+    # A chunk beyond the image's sides allocates each edge chunk whole (found by a probe: --chunk 100000 on a
+    # 200 x 300 PNG ran out of memory).
+    chunk = min(chunk, max(source.shape[1:] if planes_first else source.shape[:2]))
     # OME-Zarr wants channels first (cyx); a plain array keeps the file's order.
     move_channels = ome and source.ndim == 3 and not planes_first
     if source.ndim == 2:
@@ -414,16 +477,10 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
         # Named, so that run finds the channels without --channel-axis (found by a probe: told "got None").
         names = ["y", "x"] if source.ndim == 2 else ["c", "y", "x"] if planes_first else ["y", "x", "c"]
         target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype, dimension_names=names)
-    try:
-        _copy_bands(source, target, planes_first, move_channels, chunk, image_path, progress=progress)
-        if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
-            build_pyramid(None, str(output), levels, chunks,
-                          on_band=functools.partial(tell_of_band, levels=len(levels) - 1, progress=progress))
-    except BaseException:
-        # Made by this call: neither a retry nor a run may find half an image there, its rest read as the fill value
-        # (found by a probe: a convert stopped by SIGTERM left one, which plan then took for a scan).
-        shutil.rmtree(output, ignore_errors=True)
-        raise
+    _copy_bands(source, target, planes_first, move_channels, chunk, image_path, progress=progress)
+    if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
+        build_pyramid(None, str(output), levels, chunks,
+                      on_band=functools.partial(tell_of_band, levels=len(levels) - 1, progress=progress))
     return target
 
 
