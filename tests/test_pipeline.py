@@ -385,6 +385,10 @@ def test_an_output_resumes_only_with_its_own_denoise(tmp_path, article_psf, clie
     denoised = run(scan, article_psf, output=tmp_path / "denoised.zarr", mu=0.01, tile=64, client=client,
                    progress=False)
     assert denoised.plan.halo == first.plan.halo + REACH
+    # The noise is estimated with the PSF: named "denoise" alone, it was taken for the option (found by a probe).
+    with pytest.raises(ValueError, match=r"differing: denoise's noise estimate, halo, psf\); pass overwrite=True"):
+        run(scan, tiledeblur.gaussian_psf(9, 1.5), output=denoised.output, mu=0.01, tile=64, client=client,
+            progress=False)
     with pytest.raises(ValueError, match=r"differing: denoise, halo\); pass overwrite=True"):
         run(scan, article_psf, output=denoised.output, mu=0.01, tile=64, denoise=False, client=client,
             progress=False)

@@ -286,9 +286,11 @@ def read_psf_file(path, *, name="path"):
         raise TypeError(f"{name}: expected a str or os.PathLike, got {path!r} instead.")
     if not str(path).strip():  # Path("") is the working directory
         raise ValueError(f"{name}: expected a PSF file's path, got {str(path)!r} instead.")
+    # The command line's Gaussian, given in Python (found by a probe: told of a missing file alone).
+    gaussian = "; in Python a Gaussian is gaussian_psf(SIZE, SIGMA)" if str(path).startswith("gaussian:") else ""
     path = local_path(path, name=name)
     if not path.exists():
-        raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist.")
+        raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist{gaussian}.")
     suffix = path.suffix.lower()
     if suffix == ".npy" and not path.is_dir():  # a folder is read as a Zarr array, whatever its name
         with path.open("rb") as file:

@@ -236,12 +236,19 @@ def _differences(recorded, identity):
     >>> _differences({"tile": 1024, "settings": {"mu": 0.01, "loss": "tv"}},
     ...              {"tile": 512, "settings": {"mu": 0.02, "loss": "tv"}})
     ['mu', 'tile']
+    >>> _differences({"settings": {"denoise": [0.01]}}, {"settings": {"denoise": [0.02]}})
+    ["denoise's noise estimate"]
     """
     names = set()
     for key in recorded.keys() | identity.keys():
         before, now = recorded.get(key), identity.get(key)
         if key == "settings" and isinstance(before, dict) and isinstance(now, dict):
-            names.update(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
+            for name in before.keys() | now.keys():
+                if before.get(name) != now.get(name):
+                    # denoise records the noise estimated with the PSF: named alone, it was taken for the option,
+                    # which had not changed (found by a probe).
+                    estimated = name == "denoise" and None not in (before.get(name), now.get(name))
+                    names.add("denoise's noise estimate" if estimated else name)
         elif before != now:
             names.add(key)
     return sorted(names)
