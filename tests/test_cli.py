@@ -410,6 +410,18 @@ def test_an_unreadable_chunk_is_one_line_that_names_the_input(tmp_path, recorded
     assert "Traceback" not in said and "zarr_path" not in said, said
 
 
+def test_an_address_that_cannot_be_reached_is_one_line(tmp_path, client):
+    """A tls:// address for the tests' tcp scheduler: the right line at once, then 60 s and a traceback as the client
+    that failed to connect was collected at exit (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    tls = client.scheduler.address.replace("tcp://", "tls://")
+    result = _tiledeblur("plan", tmp_path / "scan.zarr", "--psf", "gaussian:5,1", "--mu", "0.01", "--address", tls)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"tiledeblur: error: --address: expected a dask scheduler that this process can "
+                                    f"reach, got '{tls}', which it could not (TLS expects")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
 #: Presses Ctrl-C (a real SIGINT) as the command first imports dask, then runs it with the arguments given.
 CTRL_C_AS_DASK_IMPORTS = """
 import os, signal, sys

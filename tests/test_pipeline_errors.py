@@ -104,6 +104,9 @@ CASES = [
                                         r"machine's [\d.]+ GiB hold at 256 MiB each before any tile, got 1000000")),
     ({"output": 5}, TypeError, "output: expected None, a str or an os.PathLike, got 5"),
     ({"output": "foo://out.zarr"}, ValueError, "output: expected a path or a URL that fsspec can open, got 'foo://"),
+    # Split as one store's path: "[Errno 21] Is a directory" (found by a probe).
+    ({"output": "zip://out.zarr::file:///tmp/out.zip"}, ValueError,
+     r"output: expected a path or the URL of one store, got 'zip://out.zarr::file:///tmp/out.zip', a chain of URLs"),
     ({"output": "memory://out.zarr"}, ValueError, "output: expected a store that dask's worker processes can open"),
     ({"output": "file://server/share/out.zarr"}, ValueError, "output: expected a file:// URL of this machine"),
     ({"storage_options": 5}, TypeError, "storage_options: expected None or a dict, got 5"),
@@ -180,6 +183,9 @@ def test_missing_and_empty_and_3d(tmp_path):
         packed.writestr("zarr.json", "{}")
     with pytest.raises(ValueError, match=r"scan.zip', a Zip file, which tiledeblur does not read: unzip the Zarr"):
         run(tmp_path / "scan.zip", PSF, progress=False)
+    # The same through fsspec's zip://: "[Errno 21] Is a directory" (found by a probe).
+    with pytest.raises(ValueError, match=r"zarr_path: expected a path or the URL of one store, got 'zip://::file:"):
+        run(f"zip://::file://{tmp_path}/scan.zip", PSF, progress=False)
     with pytest.raises(ValueError, match=r"zarr_path: expected a path or a URL that fsspec can open, .*foo"):
         run("foo://bucket/scan.zarr", PSF, progress=False)
     zarr.create_array(tmp_path / "empty.zarr", shape=(0, 10), dtype="u1")

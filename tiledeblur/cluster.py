@@ -223,9 +223,13 @@ def _client(cluster, address):
     """
     if address is None:
         return Client(cluster, set_as_default=False)
+    client = Client.__new__(Client)
     try:
-        return Client(address, set_as_default=False)
+        client.__init__(address, set_as_default=False)
+        return client
     except (OSError, ValueError, TypeError) as error:
+        # Closed here: collected at exit, it waited 60 s to close its connection that never was (found by a probe).
+        client.close()
         raise ValueError(f"address: expected a dask scheduler that this process can reach, got {address!r}, "
                          f"which it could not ({str(error).rstrip('.')}).") from None
 

@@ -135,6 +135,11 @@ class Location:
         if protocol in LOCAL_PROTOCOLS:
             # Absolute: a resume names the same input however it is spelled, and workers started elsewhere find it.
             return cls(os.path.abspath(local_path(url, name=name)), component, "{}")
+        if "::" in str(url):
+            # Paths inside a chain were split as one store's: "zip://::file:///s/scan.zip" ended in "[Errno 21] Is a
+            # directory: '/s'", and fsspec named "simplecache::file" an unknown protocol (found by probes).
+            raise ValueError(f"{name}: expected a path or the URL of one store, got {str(url)!r}, a chain of URLs, "
+                             "which tiledeblur does not open; unzip or copy the Zarr store out and pass its path.")
         if protocol == "memory":
             # Found by a probe: planning succeeded, then every tile failed in the workers.
             raise ValueError(f"{name}: expected a store that dask's worker processes can open, got {str(url)!r}: "
@@ -218,9 +223,23 @@ class Location:
                              f"{existing!r}.")
 
     def check_writable(self, *, name="output"):
-        """Refuse, before any work, a local path that cannot be written: as :meth:`check_placeable`, or read-only."""
+        """Refuse, before any work, what cannot be written: as :meth:`check_placeable`, a read-only path, HTTP.
+
+        Examples
+        --------
+        >>> Location("https://example.org/scan.deblurred.zarr").check_writable()
+        Traceback (most recent call last):
+        ...
+        ValueError: output: expected a store this process can write, got 'https://example.org/scan.deblurred.zarr', \
+which HTTP serves read-only; pass an output on a local disk or a writable store.
+        """
         self.check_placeable(name=name)
         if not self.is_local:
+            if fsspec.core.split_protocol(self.url)[0] in ("http", "https"):
+                # fsspec reads HTTP only: a default output beside an input served so failed in a 52-line traceback,
+                # once the cluster had started (found by a probe).
+                raise ValueError(f"{name}: expected a store this process can write, got {self.url!r}, which HTTP "
+                                 "serves read-only; pass an output on a local disk or a writable store.")
             return
         existing = self._nearest_existing()
         if not os.access(existing, os.W_OK | os.X_OK):
