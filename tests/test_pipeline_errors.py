@@ -173,6 +173,46 @@ def test_metadata_that_zarr_cannot_read_is_named(tmp_path, damage, reason):
         plan(tmp_path / "scan.zarr", PSF, mu=0.01)
 
 
+AXES = [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+
+
+@pytest.mark.parametrize(("ome", "reason"), [
+    # Each ended in a traceback of KeyError, AttributeError or "could not convert string to float" (found by a probe).
+    ({"version": "0.5", "multiscales": [{"axes": [{"type": "space"}] * 2, "datasets": [{"path": "0"}]}]},
+     "multiscale's axes are not each a name or an object with a \"name\""),
+    ({"version": "0.5", "multiscales": {"axes": AXES, "datasets": [{"path": "0"}]}},
+     "\"multiscales\" is no list of objects"),
+    ("0.5", "\"ome\" is no object"),
+    ({"version": "0.5", "multiscales": [{"axes": AXES, "datasets": []}]},
+     "multiscale's \"datasets\" are no list of objects, each with a \"path\""),
+    *(({"version": "0.5", "multiscales": [{"axes": AXES, "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", **scale}]}]}]},
+       "dataset '0' has a scale or a translation that is no list of numbers, one per axis")
+      for scale in ({"path": "scale.json"}, {"scale": ["a", 1]}, {"scale": [0.5]})),
+])
+def test_ome_metadata_that_ngff_does_not_write_is_named(tmp_path, ome, reason):
+    group = zarr.open_group(tmp_path / "image.zarr", mode="w", attributes={"ome": ome})
+    group.create_array("0", data=data.camera()[:64, :64], chunks=(64, 64))
+    said = (f"zarr_path: expected OME-Zarr metadata as NGFF writes it, got '{tmp_path}/image.zarr', whose {reason}; "
+            "correct the group's attributes.")
+    for path in ("image.zarr", "image.zarr/0"):  # the group, or its level by its path
+        with pytest.raises(ValueError, match=re.escape(said)):
+            plan(tmp_path / path, PSF, mu=0.01)
+
+
+def test_a_level_0_that_the_metadata_names_and_the_group_lacks(tmp_path):
+    """Found by a probe: a store copied in part was told of component, which was not given."""
+    datasets = [{"path": "s0"}]
+    group = zarr.open_group(tmp_path / "image.zarr", mode="w",
+                            attributes={"ome": {"version": "0.5", "multiscales": [{"axes": AXES, "datasets": datasets}]}})
+    group.create_array("s1", data=data.camera()[:64, :64], chunks=(64, 64))
+    with pytest.raises(ValueError, match=re.escape(
+            f"zarr_path: expected the array 's0', which the OME-Zarr metadata of '{tmp_path}/image.zarr' names as level "
+            "0, got a group without it (one of ['s1']); the store may be copied in part, or pass component to read "
+            "another.")):
+        plan(tmp_path / "image.zarr", PSF, mu=0.01)
+
+
 def test_missing_and_empty_and_3d(tmp_path):
     with pytest.raises(ValueError, match="zarr_path: expected an existing Zarr array or group, got .*missing"):
         run(tmp_path / "missing.zarr", PSF, progress=False)

@@ -34,7 +34,7 @@ import numpy as np
 import zarr
 import zarr.core.sync
 
-from .ome import chunk_keys
+from .ome import chunk_keys, first_multiscale
 
 __all__ = [
     "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_values", "fingerprint",
@@ -306,20 +306,20 @@ def _open_array(location, mode):
     return group_or_array[location.component] if location.component else group_or_array
 
 
-def _multiscale_level0(group):
-    """The path of level 0 of an OME-Zarr (NGFF 0.4 or 0.5) group, or None."""
-    attributes = group.attrs.asdict()
-    multiscales = attributes.get("ome", attributes).get("multiscales")
-    datasets = multiscales[0].get("datasets") if multiscales else None
-    return datasets[0].get("path") if datasets else None
+def _multiscale_level0(group, url):
+    """The path of level 0 of the OME-Zarr (NGFF 0.4 or 0.5) group at ``url``, or None."""
+    found = first_multiscale(group.attrs.asdict(), url=url)
+    return found[1]["datasets"][0]["path"] if found is not None else None
 
 
-def _default_component(group):
-    """What a group given without ``component`` means: a multiscale's level 0, or bioformats2raw's first image."""
+def _default_component(group, url):
+    """What the group at ``url`` given without ``component`` means: a multiscale's level 0, or bioformats2raw's first
+    image."""
+    level0 = _multiscale_level0(group, url)  # first: it refuses metadata that is not NGFF's
     attributes = group.attrs.asdict()
     if "bioformats2raw.layout" in attributes.get("ome", attributes) and "0" in group:
         return "0"
-    return _multiscale_level0(group)
+    return level0
 
 
 def _holds(group, component):
@@ -380,19 +380,25 @@ def open_input(url, *, component=None, storage_options=None):
         raise ValueError(f"zarr_path: expected Zarr metadata that zarr can read, got {url!r}, whose metadata it "
                          f"could not ({type(error).__name__}: {error}).") from None
     if isinstance(found, zarr.Group):
-        component = component if component is not None else _default_component(found)
+        given = component is not None
+        component = component if given else _default_component(found, url)
         if component is None or not _holds(found, component):
             # Nested too: a group of only "sub/b" listed none (found by a probe).
             members = sorted(name for name, node in found.members(max_depth=None) if isinstance(node, zarr.Array))
             if not members:  # found by a probe: "(one of []), got None"
                 raise ValueError(f"zarr_path: expected a Zarr array, or a group that holds one, got {url!r}, a group "
                                  "without arrays.")
+            if not given and component is not None:
+                # Its metadata names it: a store copied in part, not the option, which was not given (a probe).
+                raise ValueError(f"zarr_path: expected the array {component!r}, which the OME-Zarr metadata of {url!r} "
+                                 f"names as level 0, got a group without it (one of {members}); the store may be "
+                                 "copied in part, or pass component to read another.")
             raise ValueError(
                 f"component: expected the array to read inside the group {url!r} (one of {members}), "
                 f"got {component!r} instead."
             )
         found = found[component]
-        if isinstance(found, zarr.Group) and (level0 := _multiscale_level0(found)) is not None:
+        if isinstance(found, zarr.Group) and (level0 := _multiscale_level0(found, f"{url}/{component}")) is not None:
             # An image of bioformats2raw's layout ("0"), or any multiscale named by its group: its level 0.
             component, found = f"{component}/{level0}", found[level0]
         if not isinstance(found, zarr.Array):

@@ -77,27 +77,91 @@ PYRAMID_BAND_CHUNKS = 8
 AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 
 
-def read_multiscale(attributes, level=None):
-    """The :class:`Multiscale` in a group's attributes, with the scale of the dataset ``level``.
+def first_multiscale(attributes, *, url):
+    """``(ome, multiscale)``: a group's OME attributes and the first of their ``multiscales``; None where none is.
+
+    ``url`` names the group where its metadata is not as NGFF writes it, which
+    ended in a KeyError or an AttributeError before (found by a probe); a
+    dataset's scale or translation given as a ``path`` to a file is refused
+    so, too.
+
+    Examples
+    --------
+    >>> first_multiscale({"multiscales": [{"datasets": [{"path": "0"}]}]}, url="a.zarr")
+    ({'multiscales': [{'datasets': [{'path': '0'}]}]}, {'datasets': [{'path': '0'}]})
+    >>> first_multiscale({"multiscales": [{"datasets": [{"path": "0"}], "axes": [{"type": "space"}]}]},
+    ...                  url="a.zarr")
+    Traceback (most recent call last):
+    ...
+    ValueError: zarr_path: expected OME-Zarr metadata as NGFF writes it, got 'a.zarr', whose multiscale's axes are \
+not each a name or an object with a "name"; correct the group's attributes.
+    """
+    ome = attributes.get("ome", attributes)
+
+    def refuse(what):
+        raise ValueError(f"zarr_path: expected OME-Zarr metadata as NGFF writes it, got {url!r}, whose {what}; "
+                         "correct the group's attributes.")
+
+    if not isinstance(ome, dict):
+        refuse('"ome" is no object')
+    multiscales = ome.get("multiscales")
+    if not multiscales:
+        return None
+    if not isinstance(multiscales, list) or not isinstance(multiscales[0], dict):
+        refuse('"multiscales" is no list of objects')
+    first = multiscales[0]
+    axes = first.get("axes") or []
+    if not isinstance(axes, list) or not all(
+            isinstance(axis, str) or (isinstance(axis, dict) and isinstance(axis.get("name"), str)) for axis in axes):
+        refuse('multiscale\'s axes are not each a name or an object with a "name"')
+    datasets = first.get("datasets")
+    if not isinstance(datasets, list) or not datasets or not all(
+            isinstance(dataset, dict) and isinstance(dataset.get("path"), str) for dataset in datasets):
+        refuse('multiscale\'s "datasets" are no list of objects, each with a "path"')
+    for dataset in datasets:
+        transforms = dataset.get("coordinateTransformations", [])
+        if not isinstance(transforms, list) or not all(_readable_transform(transform, len(axes) or None)
+                                                       for transform in transforms):
+            refuse(f"dataset {dataset['path']!r} has a scale or a translation that is no list of numbers, one per "
+                   "axis")
+    return ome, first
+
+
+def _readable_transform(transform, axes):
+    """Whether a coordinate transformation is an object whose scale or translation, if it is one, is ``axes``
+    numbers (any number of them where ``axes`` is None)."""
+    if not isinstance(transform, dict):
+        return False
+    kind = transform.get("type")
+    values = transform.get(kind)
+    return kind not in ("scale", "translation") or (isinstance(values, list) and len(values) == (axes or len(values))
+                                                    and all(isinstance(value, (int, float))
+                                                            and not isinstance(value, bool) for value in values))
+
+
+def read_multiscale(attributes, level=None, *, url):
+    """The :class:`Multiscale` in the attributes of the group at ``url``, with the scale of the dataset ``level``.
 
     None where the attributes hold no multiscale, or ``level`` is none of its
-    datasets; ``level=None`` means the first.
+    datasets; ``level=None`` means the first. Metadata that is not as NGFF
+    writes it is refused (:func:`first_multiscale`).
 
     Examples
     --------
     >>> read_multiscale({"ome": {"version": "0.5", "multiscales": [{"axes": [{"name": "y"}, {"name": "x"}],
-    ...     "datasets": [{"path": "0"}]}]}})
+    ...     "datasets": [{"path": "0"}]}]}}, url="image.zarr")
     Multiscale(version='0.5', axes=({'name': 'y'}, {'name': 'x'}), scale=(1.0, 1.0), translation=None, ...)
-    >>> read_multiscale({"multiscales": [{"version": "0.3", "axes": ["c", "y", "x"], "datasets": [{"path": "0"}]}]})
+    >>> read_multiscale({"multiscales": [{"version": "0.3", "axes": ["c", "y", "x"], "datasets": [{"path": "0"}]}]},
+    ...                 url="image.zarr")
     Multiscale(version='0.4', axes=({'name': 'c', 'type': 'channel'}, ...), scale=(1.0, 1.0, 1.0), ...)
-    >>> [axis["name"] for axis in read_multiscale({"multiscales": [{"version": "0.2", "datasets": [{"path": "0"}]}]}).axes]
+    >>> [axis["name"] for axis in read_multiscale({"multiscales": [{"version": "0.2", "datasets": [{"path": "0"}]}]},
+    ...                                           url="image.zarr").axes]
     ['t', 'c', 'z', 'y', 'x']
     """
-    ome = attributes.get("ome", attributes)
-    multiscales = ome.get("multiscales")
-    if not multiscales:
+    found = first_multiscale(attributes, url=url)
+    if found is None:
         return None
-    first = multiscales[0]
+    ome, first = found
     version = str(ome.get("version") or first.get("version", "0.4"))
     # Versions 0.1 and 0.2 name no axes: their arrays are always tczyx (found by a probe).
     default_axes = ("t", "c", "z", "y", "x") if version in ("0.1", "0.2") else ("y", "x")
@@ -107,8 +171,7 @@ def read_multiscale(attributes, level=None):
         {"name": axis, "type": AXIS_TYPES.get(axis, "space")} if isinstance(axis, str) else axis
         for axis in first.get("axes") or default_axes
     )
-    datasets = first["datasets"]
-    dataset = next((d for d in datasets if level is None or d.get("path") == level), None)
+    dataset = next((d for d in first["datasets"] if level is None or d["path"] == level), None)
     if dataset is None:
         return None
     transforms = dataset.get("coordinateTransformations", [])
@@ -131,7 +194,7 @@ def find_multiscale(location):
         group = zarr.open_group(parent, mode="r", storage_options=location.storage_options or None)
     except (FileNotFoundError, ValueError):  # no group holds the array: a plain array
         return None
-    return read_multiscale(group.attrs.asdict(), level=level)
+    return read_multiscale(group.attrs.asdict(), level=level, url=parent)
 
 
 def plain_multiscale(ndim, channel_axis, zarr_format):
