@@ -634,6 +634,9 @@ def test_an_output_path_that_cannot_be_a_store_is_refused_before_any_work(tmp_pa
     with pytest.raises(ValueError, match="output: expected a path in a folder, got .*out.zarr', which lies under the "
                                          "file .*notes.txt'"):
         run(scan, PSF, output=tmp_path / "notes.txt" / "out.zarr", progress=False)
+    # And by plan, which passed it (found by a probe).
+    with pytest.raises(ValueError, match="output: expected a new path or a Zarr store, got .*notes.txt', which is a file"):
+        plan(scan, PSF, output=tmp_path / "notes.txt", mu=0.01)
     assert (tmp_path / "notes.txt").read_text() == "someone's notes"
 
 

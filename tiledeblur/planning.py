@@ -767,5 +767,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )
+    # As run() refuses it before any work (found by a probe: a plan passed --out naming a file).
+    prepared.job.target.check_placeable()
     check_disk_space(prepared, stacklevel=2)  # as a new output: the plan does not look for an earlier run's tiles
     return prepared.plan
