@@ -13,7 +13,7 @@ Run it with ``python examples/gigapixel.py [--size 2048] [--out DIR]``.
 
 import argparse
 
-from tiledeblur.demo import run_demo
+from tiledeblur.demo import MIN_SIZE, run_demo
 
 
 def main(size=2048, out_dir="examples/output", n_workers=None):
@@ -23,7 +23,8 @@ def main(size=2048, out_dir="examples/output", n_workers=None):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=2048, help="side of the scan in px (default: %(default)s)")
+    parser.add_argument("--size", type=int, default=2048,
+                        help=f"side of the scan in px, at least {MIN_SIZE} (default: %(default)s)")
     parser.add_argument("--out", default="examples/output", help="folder for the files (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()

@@ -90,8 +90,8 @@ def main(out_dir="examples/output", n_workers=None, size=None):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=None, help="side of a central square of the sky in px "
-                        "(default: the whole sky)")
+    parser.add_argument("--size", type=int, default=None, help=f"side of a central square of the sky in px, at "
+                        f"least {MIN_SIZE} (default: the whole sky)")
     parser.add_argument("--out", default="examples/output", help="folder for the picture (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()

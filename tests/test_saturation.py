@@ -44,9 +44,9 @@ def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
     clipped = recorded == 65535
     assert clipped.sum() > 9 * len(STARS)  # each star's plateau
     with pytest.warns(SaturationWarning, match=r"^image: 3 spots in the sample regions are clipped at 65535, the "
-                                               r"largest value of uint16: a saturated sensor\. .* pass "
-                                               r"missing_value=65535 to leave them out"):
-        taken = deconvolve(recorded, PSF, mu=1e-3)
+                                               r"largest value of uint16: a saturated sensor\. .*; make the "
+                                               r"image float, NaN where 65535, to leave them out"):
+        taken = deconvolve(recorded, PSF, mu=1e-3)  # which takes no missing_value (found by a probe: it was told to)
     left_out = deconvolve(np.where(clipped, np.nan, recorded / 65535), PSF, mu=1e-3)
     kept = ~clipped
     score = lambda image: peak_signal_noise_ratio(truth[kept] / 65535, image[kept], data_range=5100 / 65535)
@@ -55,7 +55,7 @@ def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
     # With mu="auto", whose sample regions plan reads (the stars also set its weight, and say so).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MuWarning)
-        with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots"):
+        with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots.*; pass missing_value=65535 to leave them"):
             plan(store.store.root, PSF)
     assert not _warnings(plan, store.store.root, PSF, missing_value=65535)
 

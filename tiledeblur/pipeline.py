@@ -720,8 +720,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         (the default) does so when the input is OME-Zarr, in its NGFF version
         and with its axes and scale.
     overwrite : bool
-        Replace an existing output of tiledeblur that is not this run's;
-        never a path that tiledeblur did not write.
+        Replace an existing output of tiledeblur, this run's own too: every
+        tile is computed anew. Never a path that tiledeblur did not write.
     resume : bool
         Continue an interrupted run of identical settings, computing only the
         tiles without a done-marker. With ``False`` an existing output is an error.

@@ -86,12 +86,14 @@ def saturated_spots(region, psf):
     return int(np.sum(np.asarray(brightest) < 1 - SPOT_DROP))
 
 
-def warn_if_saturated(read_region, regions, psfs, dtype, *, name, stacklevel=1):
+def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_value=True, stacklevel=1):
     """Warn where the sample ``regions`` of an integer image hold saturated spots (see the module notes).
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region,
     integers scaled so that the dtype's largest value is 1, and channel
-    ``c`` is blurred by ``psfs[c]``. ``name`` is the image's argument. Float
+    ``c`` is blurred by ``psfs[c]``. ``name`` is the image's argument, and
+    ``takes_missing_value`` whether its function takes ``missing_value``
+    (``deconvolve`` takes NaN, and was told to pass it; found by a probe). Float
     images are not checked: nothing says where their range ends; nor are
     those of a bright ground (see the module notes).
     """
@@ -108,9 +110,10 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, stacklevel=1):
         channels = np.flatnonzero(spots)
         where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(map(str, channels))})"
         top, count = np.iinfo(dtype).max, int(spots.sum())
+        leave_out = f"pass missing_value={top}" if takes_missing_value else f"make the image float, NaN where {top},"
         warnings.warn(
             f"{name}: {count} spot{'s' * (count > 1)} in the sample regions{where} {'are' if count > 1 else 'is'} "
             f"clipped at {top}, the largest value of {dtype}: a saturated sensor. The solve takes their pixels as "
-            f"data and rings around them; pass missing_value={top} to leave them out (missing in the output).",
+            f"data and rings around them; {leave_out} to leave them out (missing in the output).",
             SaturationWarning, stacklevel=stacklevel + 1,
         )

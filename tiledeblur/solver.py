@@ -602,7 +602,7 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         means at the level that it leaves of the image's noise, estimated as
         ``mu="auto"`` does (:mod:`tiledeblur.denoising`): on the 72 cases
         of ``benchmarks/bench_quality.py`` it won 67 against the best-tuned
-        peer where the solve alone won 37. The other losses ignore it.
+        peer where the solve alone won 38. The other losses ignore it.
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
 
@@ -651,7 +651,7 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
                          f"{observed.shape} instead.")
     read_region = lambda yx: observed[yx][None]
     warn_if_saturated(read_region, sample_regions(observed.shape), [psf], np.asarray(image).dtype, name="image",
-                      stacklevel=2)
+                      takes_missing_value=False, stacklevel=2)
     if choosing:
         loss, (mu,), (noise,) = choose_loss(read_region, observed.shape, [psf], settings, solve, denoise=denoise,
                                             stacklevel=2)
