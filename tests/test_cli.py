@@ -410,6 +410,17 @@ def test_an_unreadable_chunk_is_one_line_that_names_the_input(tmp_path, recorded
     assert "Traceback" not in said and "zarr_path" not in said, said
 
 
+def test_a_reader_of_the_output_that_leaves_early_fails_nothing(tmp_path):
+    """``tiledeblur plan ... | head -0``: the plan was made, then the command failed with "[Errno 32] Broken pipe"
+    (found by a probe, with a run whose tiles were all written)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    command = [str(SCRIPT), "plan", str(tmp_path / "scan.zarr"), "--psf", "gaussian:5,1", "--mu", "0.01"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as planning:
+        planning.stdout.close()  # the reader has gone before the plan is printed
+        stderr = planning.stderr.read()
+    assert (planning.returncode, stderr) == (0, "")
+
+
 def test_an_address_that_cannot_be_reached_is_one_line(tmp_path, client):
     """A tls:// address for the tests' tcp scheduler: the right line at once, then 60 s and a traceback as the client
     that failed to connect was collected at exit (found by a probe)."""

@@ -638,6 +638,13 @@ def test_an_output_path_that_cannot_be_a_store_is_refused_before_any_work(tmp_pa
     with pytest.raises(ValueError, match="output: expected a new path or a Zarr store, got .*notes.txt', which is a file"):
         plan(scan, PSF, output=tmp_path / "notes.txt", mu=0.01)
     assert (tmp_path / "notes.txt").read_text() == "someone's notes"
+    # A scratch disk's link, not mounted: a cluster started, and the output was told to be another run's (a probe).
+    (tmp_path / "scratch").symlink_to(tmp_path / "unmounted")
+    said = (f"output: expected a path whose folders exist or can be made, got '{tmp_path}/scratch/out.zarr', under the "
+            f"link '{tmp_path}/scratch' to '{tmp_path}/unmounted', which does not exist.")
+    for call in (run, plan):
+        with pytest.raises(ValueError, match=re.escape(said)):
+            call(scan, PSF, output=tmp_path / "scratch" / "out.zarr", mu=0.01)
 
 
 @pytest.mark.parametrize("component", ["", "0"])

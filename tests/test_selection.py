@@ -9,6 +9,7 @@ import zarr
 from skimage import data
 
 from tiledeblur import MuWarning, deconvolve, plan, run
+from tiledeblur.cli import main
 from tiledeblur.operators import Blur
 from tiledeblur.selection import prediction_risk
 
@@ -108,6 +109,11 @@ def test_a_run_chooses_as_deconvolve_does_and_resumes(tmp_path, article_psf, cli
     tiles = plan(scan, article_psf, tile=96, loss="auto")
     assert (tiles.loss, tiles.mu) == (whole.loss, whole.mu) == ("nlmeans", whole.mu)
     assert f"; loss nlmeans; mu {whole.mu:.3g}; " in tiles.describe()
+    # The command line's plan says what it does first, as run does (found by a probe: silent for 85 s).
+    assert main(["plan", str(scan), "--psf", "gaussian:13,1,3", "--tile", "96", "--loss", "auto"]) == 0
+    told = capsys.readouterr()
+    assert told.err.startswith("loss 'auto': solving laplacian and nlmeans on up to 4 sample regions")
+    assert told.out == tiles.describe() + "\n"
 
     _, cell = _case(data.cell(), article_psf, 0.01)
     scan = tmp_path / "cell.zarr"

@@ -11,6 +11,7 @@ user typed (``n_workers`` is ``--workers``).
 """
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -283,6 +284,11 @@ def _run_command(argv):
     except TileError as error:
         print(f"tiledeblur: {_in_option_terms(str(error), arguments.command)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Standard output's reader left (``| head -1``): it tells only of work done, which a finished run's status
+        # must not deny (found by a probe: all tiles written, then an error). Python would flush it again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as error:  # a full or read-only disk, outside the tiles (found by a probe)
         print(f"tiledeblur: error: {error}", file=sys.stderr)
         return 1

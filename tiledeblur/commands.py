@@ -12,6 +12,7 @@ from .io import Location, local_path, open_input
 from .ome import find_multiscale
 from .pipeline import run
 from .planning import plan
+from .selection import tell_of_choice
 from .tiling import weights_text
 
 __all__ = ["COMMANDS"]
@@ -149,6 +150,7 @@ def _run(arguments):
 def _plan(arguments):
     if arguments.tol is not None:  # it does not change the plan, but a plan must not pass what run refuses (a probe)
         check_positive("tol", arguments.tol)
+    tell_of_choice(arguments.loss, progress=True)
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), output=arguments.out,
                      component=arguments.component, channel_axis=arguments.channel_axis, tile=arguments.tile,
                      halo=arguments.halo, loss=arguments.loss, mu=_mu(arguments), nonneg=arguments.nonneg,

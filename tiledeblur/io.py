@@ -221,6 +221,12 @@ class Location:
         if not os.path.isdir(existing):
             raise ValueError(f"{name}: expected a path in a folder, got {self.url!r}, which lies under the file "
                              f"{existing!r}.")
+        # The first part that is missing may be a link to nothing, such as a scratch disk that is not mounted: zarr
+        # then failed to make the folder, which was told as another run's output (found by a probe).
+        missing = os.path.join(existing, os.path.relpath(self.url, existing).split(os.sep)[0])
+        if os.path.islink(missing):
+            raise ValueError(f"{name}: expected a path whose folders exist or can be made, got {self.url!r}, under "
+                             f"the link {missing!r} to {os.readlink(missing)!r}, which does not exist.")
 
     def check_writable(self, *, name="output"):
         """Refuse, before any work, what cannot be written: as :meth:`check_placeable`, a read-only path, HTTP.

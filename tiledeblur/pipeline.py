@@ -54,7 +54,6 @@ from .io import (
 from .ome import build_pyramid, multiscale_attributes
 from .planning import check_disk_space, prepare, with_tile, written_dtype
 from .progress import Progress, Teller, tell, tell_of_band
-from .regularization import is_auto
 from .resume import (
     CHANGED_INPUT,
     OutputReplacedError,
@@ -64,7 +63,7 @@ from .resume import (
     resumed_tile,
     run_identity,
 )
-from .selection import CANDIDATES, SAMPLES
+from .selection import tell_of_choice
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
 from .tiling import TilePlan
 
@@ -774,9 +773,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             _wait_for_a_worker(active, progress=progress)
             check_worker_versions(active, name="client" if client is not None else "address")
         memory_limit, workers = worker_resources(active, n_workers)
-        if is_auto(loss):
-            tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose "
-                 "between them (some seconds per region and channel)", progress=progress)
+        tell_of_choice(loss, progress=progress)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, denoise=denoise,

@@ -86,10 +86,12 @@ import scipy.signal
 
 from .denoising import DENOISED_LOSSES
 from .plugandplay import NOISE_WEIGHT
+from .progress import tell
 from .psf import psf_radius
 from .regularization import MAX_MISSING_SHARE, MuWarning, estimate_image_mus, is_auto, is_informative, sample_regions
 
-__all__ = ["CANDIDATES", "NLMEANS_ALLOWANCE", "SAMPLES", "check_request", "choose_loss", "prediction_risk"]
+__all__ = ["CANDIDATES", "NLMEANS_ALLOWANCE", "SAMPLES", "check_request", "choose_loss", "prediction_risk",
+           "tell_of_choice"]
 
 #: The losses that ``"auto"`` chooses between, the first where it cannot compare them.
 CANDIDATES = ("laplacian", "nlmeans")
@@ -232,3 +234,13 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
 def _restored(solve, psf, settings, image):
     """The image that ``solve(image, psf, settings)`` restores, without its info."""
     return solve(image, psf, settings)[0]
+
+
+def tell_of_choice(loss, *, progress):
+    """:func:`~tiledeblur.progress.tell` that ``loss="auto"`` chooses, before the plan: seconds per region and channel.
+
+    Found by a probe: ``plan --loss auto`` said nothing for 85 s on a 2048² RGB scan, where ``run`` told this.
+    """
+    if is_auto(loss):
+        tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose between "
+             "them (some seconds per region and channel)", progress=progress)
