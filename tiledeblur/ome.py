@@ -133,10 +133,12 @@ def _readable_transform(transform, axes):
     if not isinstance(transform, dict):
         return False
     kind = transform.get("type")
+    if kind not in ("scale", "translation"):
+        return True
     values = transform.get(kind)
-    return kind not in ("scale", "translation") or (isinstance(values, list) and len(values) == (axes or len(values))
-                                                    and all(isinstance(value, (int, float))
-                                                            and not isinstance(value, bool) for value in values))
+    numbers = isinstance(values, list) and all(
+        isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
+    return numbers and (axes is None or len(values) == axes)
 
 
 def read_multiscale(attributes, level=None, *, url):
