@@ -2,6 +2,7 @@
 
 import io
 import re
+import time
 
 from tiledeblur.progress import Progress
 from tiledeblur.tiling import TilePlan
@@ -67,3 +68,18 @@ def test_a_log_gets_whole_lines():
     assert log.getvalue().splitlines()[-1].startswith("tiles 2/2 (100%)")
     assert log.getvalue().splitlines()[-1].endswith("ETA 0m00s")
     assert "\r" not in log.getvalue()
+
+
+def test_the_line_is_written_again_while_no_tile_finishes():
+    """A tile of a minute or more left a log silent from the plan to its end (found by a probe: 50 s)."""
+    log = io.StringIO()
+    progress = Progress(total=2, stream=log)
+    with progress.beating(every=0.05):
+        deadline = time.monotonic() + 60  # a bound, not a measure: a loaded machine may beat late, but beats
+        while log.getvalue().count("\n") < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    lines = log.getvalue().splitlines()
+    assert len(lines) >= 2 and lines[0] == lines[1] == "tiles 0/2 (0%), 0.00 Mpx/s, ETA ?"
+    written = log.getvalue()
+    time.sleep(0.2)
+    assert log.getvalue() == written  # and not after the block

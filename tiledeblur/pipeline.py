@@ -517,21 +517,22 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
     fill()
     failures, computed, stopped = [], 0, False
     try:
-        for future in queue:
-            tile = in_flight.pop(future.key)
-            if future.status == "finished":
-                stats = future.result()
-                computed += 1
-                progress.advance(pixels=stats["pixels"], seconds=stats["seconds"])
-                _warn_unconverged(tile, stats)
-            else:
-                failures.append((tile, _failure(future)))
-                stopped = _stops_every_tile(failures[-1][1])
-                if stopped:
-                    break  # the tiles in flight are cancelled below, and no more are solved only to fail
-            if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
-                raise _scheduler_lost(computed)
-            fill()
+        with progress.beating():
+            for future in queue:
+                tile = in_flight.pop(future.key)
+                if future.status == "finished":
+                    stats = future.result()
+                    computed += 1
+                    progress.advance(pixels=stats["pixels"], seconds=stats["seconds"])
+                    _warn_unconverged(tile, stats)
+                else:
+                    failures.append((tile, _failure(future)))
+                    stopped = _stops_every_tile(failures[-1][1])
+                    if stopped:
+                        break  # the tiles in flight are cancelled below, and no more are solved only to fail
+                if client.status != "running":  # reconnection failed: no task can finish, none can be submitted
+                    raise _scheduler_lost(computed)
+                fill()
     except OSError as error:
         # Tasks report their own errors through their futures: here only a call to the scheduler fails, such as
         # a finished tile's result that cannot arrive once the scheduler is gone (found by CI).

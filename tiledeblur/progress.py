@@ -8,13 +8,21 @@ first tile finished, which workers that finish together make nearly nothing
 
 It writes to a terminal in place (carriage return) and, when the stream is
 not a terminal (a log file, CI), a new line at most every ``interval``
-seconds, so progress is always visible without flooding the log.
+seconds, so progress is always visible without flooding the log. While no
+tile finishes, :meth:`Progress.beating` writes the line again every
+``HEARTBEAT_SECONDS``.
 """
 
+import contextlib
 import sys
+import threading
 import time
 
-__all__ = ["Progress", "Teller", "tell", "tell_of_band"]
+__all__ = ["HEARTBEAT_SECONDS", "Progress", "Teller", "tell", "tell_of_band"]
+
+#: The longest that the progress line goes unwritten while tiles are solved: a tile of a minute or more (a large
+#: tile, loss="nlmeans") left the log silent from the plan to its end (found by a probe: 50 s).
+HEARTBEAT_SECONDS = 30.0
 
 
 def tell(message, *, progress):
@@ -107,6 +115,7 @@ class Progress:
         self._last_shown = -float("inf")
         self._shown_done = None
         self._shown_width = 0
+        self._writing = threading.Lock()  # the heartbeat's thread writes too
 
     def line(self):
         """The current status as text."""
@@ -128,13 +137,36 @@ class Progress:
         self._tile_seconds += seconds
         self._show(force=self.done == self.total)
 
-    def _show(self, force=False):
-        now = time.monotonic()
-        if not self._enabled or (not force and now - self._last_shown < self._interval):
-            return
-        if force and self._shown_done == self.done:
-            return
-        self._last_shown, self._shown_done = now, self.done
+    @contextlib.contextmanager
+    def beating(self, every=HEARTBEAT_SECONDS):
+        """While the block runs, write the line again where none was written for ``every`` seconds (a quarter more
+        at most)."""
+        stopped = threading.Event()
+
+        def beat():
+            while not stopped.wait(every / 4):
+                self._show(quiet_for=every)
+
+        heart = threading.Thread(target=beat, daemon=True)
+        heart.start()
+        try:
+            yield
+        finally:
+            stopped.set()
+            heart.join()
+
+    def _show(self, force=False, quiet_for=None):
+        with self._writing:
+            now = time.monotonic()
+            interval = self._interval if quiet_for is None else quiet_for
+            if not self._enabled or (not force and now - self._last_shown < interval):
+                return
+            if force and self._shown_done == self.done:
+                return
+            self._last_shown, self._shown_done = now, self.done
+            self._write()
+
+    def _write(self):
         if self._interactive:
             # Over the last line, padded to its width: a shorter ETA must not leave "ETA 9m57ss".
             text = self.line()
