@@ -534,6 +534,10 @@ def test_output_rules(scan, tmp_path, client):
         with pytest.raises(ValueError, match=r"output: expected a new path or an output of tiledeblur, got .*raw.zarr"
                                              r"', a Zarr store that tiledeblur did not write; pass another output"):
             run(scan, PSF, output=raw.store.root, progress=False, **options)
+    # Both refused by plan too, which passed them (found by a probe).
+    for output, refusal in ((taken, "a Zarr store to replace"), (raw.store.root, "an output of tiledeblur")):
+        with pytest.raises(ValueError, match=f"output: expected a new path or {refusal}, got "):
+            plan(scan, PSF, output=output, mu=0.01)
     assert np.array_equal(zarr.open_array(raw.store.root, mode="r")[...], np.arange(16).reshape(4, 4))
     # Nor inside another store: an array holds no children, and a group's members are its writer's (a probe).
     group = zarr.open_group(tmp_path / "project.zarr", mode="w")

@@ -29,6 +29,7 @@ from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyram
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_mus_and_noise, is_auto, sample_regions, sampled_reach, warn_if_off_scale
+from .resume import check_replaceable, written_identity
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
@@ -767,7 +768,8 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )
-    # As run() refuses it before any work (found by a probe: a plan passed --out naming a file).
+    # As run() refuses them before any work (found by probes: a plan passed --out naming a file, or someone's scan).
     prepared.job.target.check_placeable()
+    check_replaceable(prepared.job.target, written_identity(prepared.job.target))
     check_disk_space(prepared, stacklevel=2)  # as a new output: the plan does not look for an earlier run's tiles
     return prepared.plan

@@ -18,8 +18,8 @@ import zarr
 from ._version import __version__
 from .io import DoneMarkers, fingerprint, stored_chunks
 
-__all__ = ["CHANGED_INPUT", "OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
-           "run_identity"]
+__all__ = ["CHANGED_INPUT", "OutputReplacedError", "check_replaceable", "existing_output", "finished_tiles", "owned_output",
+           "resumed_tile", "run_identity", "written_identity"]
 
 
 class OutputReplacedError(RuntimeError):
@@ -97,6 +97,36 @@ def _settings_identity(settings, mu):
     return {**recorded, "denoise": noises} if any(noise is not None for noise in noises) else recorded
 
 
+def written_identity(target):
+    """``(identity, complete)`` as the existing output at ``target`` recorded them, or None where there is none.
+
+    See :func:`existing_output`, which reads them in the form of a run's identity.
+    """
+    fs, path = fsspec.core.url_to_fs(target.url, **target.storage_options)
+    if not fs.exists(path) or (fs.isdir(path) and not fs.find(path)):
+        return None
+    try:
+        return dict(target.open("r").attrs).get("tiledeblur", {}), True
+    except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):  # not the array this run writes
+        return _root_identity(target), False
+
+
+def check_replaceable(target, existing):
+    """Refuse, at ``target``, an ``existing`` output (a :func:`written_identity`, or None) that no run may replace,
+    not even with ``overwrite``: a folder of other files, or a Zarr store that tiledeblur did not write."""
+    if existing is None:
+        return
+    if not target.holds_zarr():
+        # A folder of someone's files is no output to replace (found by a probe).
+        raise ValueError(f"output: expected a new path or a Zarr store to replace, got {target.url!r}, which holds "
+                         "other files; pass another output.")
+    if not existing[0] and not DoneMarkers(target).exist():
+        # It is someone's data, such as the raw scan given as the output by mistake (found by a probe: --overwrite
+        # replaced a raw OME-Zarr, and the refusal without it said the store was written with other settings).
+        raise ValueError(f"output: expected a new path or an output of tiledeblur, got {target.url!r}, a Zarr store "
+                         "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
+
+
 def existing_output(target, identity):
     """``(identity, complete)`` of an existing output, or ``None`` where there is none.
 
@@ -108,13 +138,10 @@ def existing_output(target, identity):
     level-0 array is missing is incomplete; its identity is the group's.
     ``{}`` is the identity of anything that tiledeblur did not write.
     """
-    fs, path = fsspec.core.url_to_fs(target.url, **target.storage_options)
-    if not fs.exists(path) or (fs.isdir(path) and not fs.find(path)):
+    written = written_identity(target)
+    if written is None:
         return None
-    try:
-        recorded, complete = dict(target.open("r").attrs).get("tiledeblur", {}), True
-    except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):  # not the array this run writes
-        recorded, complete = _root_identity(target), False
+    recorded, complete = written
     for derived in ("version", "value_scale"):  # derived, not chosen: outputs of other versions resume
         recorded.pop(derived, None)
     if "input" in recorded and "stored_chunks" not in recorded["input"]:  # an earlier version's: resumes on its sample
@@ -169,16 +196,7 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
     or a new one.
     """
     target = prepared.job.target
-    if existing is not None and not target.holds_zarr():
-        # Not even with overwrite: a folder of someone's files is no output to replace (found by a probe).
-        raise ValueError(f"output: expected a new path or a Zarr store to replace, got {target.url!r}, which holds "
-                         "other files; pass another output.")
-    if existing is not None and not existing[0] and not DoneMarkers(target).exist():
-        # Nor a Zarr store that tiledeblur did not write: it is someone's data, such as the raw scan given as the
-        # output by mistake (found by a probe: --overwrite replaced a raw OME-Zarr, and the refusal without it
-        # said the store was written with other settings).
-        raise ValueError(f"output: expected a new path or an output of tiledeblur, got {target.url!r}, a Zarr store "
-                         "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
+    check_replaceable(target, existing)
     written = (existing[0].get("input") or {}) if existing is not None else {}
     written_from = written.get("url")
     # The same data at another path (a store moved with its output, a share mounted elsewhere) is this input.
