@@ -112,8 +112,9 @@ def written_identity(target):
 
 
 def check_replaceable(target, existing):
-    """Refuse, at ``target``, an ``existing`` output (a :func:`written_identity`, or None) that no run may replace,
-    not even with ``overwrite``: a folder of other files, or a Zarr store that tiledeblur did not write."""
+    """Refuse, at ``target``, an ``existing`` output (a :func:`written_identity` or an :func:`existing_output`, or
+    None) that no run may replace, not even with ``overwrite``: a folder of other files, or a Zarr store that
+    tiledeblur did not write."""
     if existing is None:
         return
     if not target.holds_zarr():
