@@ -1,6 +1,7 @@
 """run() end to end: real clusters, real Zarr stores on disk, real images."""
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -945,6 +946,24 @@ def test_bioformats2raw_tczyx_with_one_time_point_and_z_plane(tmp_path, article_
     for channel in range(3):
         whole = deconvolve(cyx[channel], article_psf, mu=report.mu[channel])
         assert np.abs(out["0"][0, channel, 0] - whole).max() <= 1e-3
+
+
+def test_plan_names_the_array_of_a_group_that_it_reads(tmp_path, article_psf):
+    """Found by a probe: neither plan nor run said which array of a group they read, and a bioformats2raw store's
+    images after the first went unsaid."""
+    top = zarr.open_group(tmp_path / "plate.zarr", mode="w", attributes={"bioformats2raw.layout": 3})
+    for name in ("0", "1"):
+        image = top.create_group(name)
+        image.create_array("0", data=data.camera()[:128, :128], chunks=(64, 64))
+        image.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": "y"}, {"name": "x"}],
+                                       "datasets": [{"path": "0"}]}]
+    describe = functools.partial(tiledeblur.plan, psf=article_psf, tile=64, mu=0.01, denoise=False)
+    first = describe(tmp_path / "plate.zarr").describe()
+    assert first.startswith("image 128 x 128 px, array '0/0' of the input's group, the first of its 2 images "
+                            "(component names another); ")
+    assert describe(tmp_path / "plate.zarr", component="1").describe().startswith(
+        "image 128 x 128 px, array '1/0' of the input's group; ")
+    assert describe(tmp_path / "plate.zarr" / "0" / "0").describe().startswith("image 128 x 128 px; ")
 
 
 def test_ome_level_named_by_its_path_and_axes_without_types(tmp_path, article_psf, client, recorded):

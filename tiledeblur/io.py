@@ -38,7 +38,7 @@ from .ome import chunk_keys, first_multiscale
 
 __all__ = [
     "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_values", "fingerprint",
-    "local_path", "open_input",
+    "layout_images", "local_path", "open_input",
     "plane_axes", "read_channels", "unreadable_chunks", "write_channels",
 ]
 
@@ -322,10 +322,32 @@ def _default_component(group, url):
     """What the group at ``url`` given without ``component`` means: a multiscale's level 0, or bioformats2raw's first
     image."""
     level0 = _multiscale_level0(group, url)  # first: it refuses metadata that is not NGFF's
+    return "0" if "0" in _layout_images(group) else level0
+
+
+def _layout_images(group):
+    """The names of the images of bioformats2raw's layout in ``group``, in their order; none for other groups."""
     attributes = group.attrs.asdict()
-    if "bioformats2raw.layout" in attributes.get("ome", attributes) and "0" in group:
-        return "0"
-    return level0
+    if "bioformats2raw.layout" not in attributes.get("ome", attributes):
+        return []
+    return sorted((name for name, node in group.members() if name.isdigit() and isinstance(node, zarr.Group)), key=int)
+
+
+def layout_images(location):
+    """The names of the images in the store at ``location`` if it has bioformats2raw's layout, in their order; [] for
+    other stores.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> root = zarr.open_group(os.path.join(tempfile.mkdtemp(), "plate.zarr"), mode="w",
+    ...                        attributes={"bioformats2raw.layout": 3})
+    >>> for name in ("0", "1", "10", "2", "OME"):
+    ...     _ = root.create_group(name)
+    >>> layout_images(Location.at(root.store.root))
+    ['0', '1', '2', '10']
+    """
+    return _layout_images(zarr.open_group(location.url, mode="r", storage_options=location.storage_options or None))
 
 
 def _holds(group, component):

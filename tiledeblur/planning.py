@@ -22,7 +22,15 @@ from .arguments import as_array, check_bytes, check_flag, check_int, check_posit
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .denoising import DENOISED_LOSSES, REACH
 from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
-from .io import SOURCE_ATTRIBUTE, Location, declared_missing_values, open_input, plane_axes, read_channels
+from .io import (
+    SOURCE_ATTRIBUTE,
+    Location,
+    declared_missing_values,
+    layout_images,
+    open_input,
+    plane_axes,
+    read_channels,
+)
 from .jpeg import JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
@@ -417,6 +425,21 @@ def _link_target(link):
                          f"({error.strerror}).") from None
 
 
+def _source_text(source, component):
+    """Which array of the input's group is read, for the plan; "" for an input that is an array.
+
+    Found by a probe: neither the plan nor the run said which array they
+    read, and a bioformats2raw store's images after the first went unsaid.
+    """
+    if not source.component:
+        return ""
+    text = f"array {source.component!r} of the input's group"
+    images = layout_images(source) if component is None else []
+    if len(images) > 1:
+        text += f", the first of its {len(images)} images (component names another)"
+    return text
+
+
 def _output_location(output, source, component):
     """Where the output goes: ``output``, or by default beside the store that holds the input, never inside it.
 
@@ -539,7 +562,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
                          mu=job.mu, loss=shared.loss, missing_value=missing_value, missing_value_declared=declared,
                          output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
-                         output_bytes=sum(math.prod(level) for level in pyramid or [array.shape]) * written.itemsize)
+                         output_bytes=sum(math.prod(level) for level in pyramid or [array.shape]) * written.itemsize,
+                         source=_source_text(source, component))
     if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
         warnings.warn(
             f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {min(mus):.3g} "

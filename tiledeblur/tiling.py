@@ -281,6 +281,8 @@ class TilePlan:
     output_bytes: int | None = None
     #: The levels of the output's OME-Zarr pyramid above level 0; for :meth:`describe`.
     pyramid_levels: int = 0
+    #: Which array of the input's group is read, "" for an input that is an array; for :meth:`describe`.
+    source: str = ""
 
     @property
     def grid(self):
@@ -390,10 +392,14 @@ class TilePlan:
         >>> TilePlan(shape=(300, 400), tile=256, chunk=256, halo=5, missing_value=0, missing_value_declared=True
         ...          ).describe().split(";")[:2]
         ['image 300 x 400 px', ' missing value 0 (declared by the input)']
+        >>> TilePlan(shape=(300, 400), tile=256, chunk=256, halo=5, source="array '0/0' of the input's group"
+        ...          ).describe().split(";")[0]
+        "image 300 x 400 px, array '0/0' of the input's group"
         >>> TilePlan(shape=(10**5, 10**5), tile=1024, chunk=512, halo=56, channels=3, output_dtype="float32",
         ...          output_bytes=12 * 10**10).describe().split("; ")[-1]
         'output 111.8 GiB uncompressed as float32'
         """
+        source = f", {self.source}" if self.source else ""
         channels = f", {self.channels} channels" if self.channels > 1 else ""
         # Where it is the input's own, no option that the user passed shows it.
         declared = " (declared by the input)" if self.missing_value_declared else ""
@@ -404,7 +410,7 @@ class TilePlan:
         # probe: 1e9 px was printed as if it were read).
         clipped = "clipped to the image; " if self.halo >= max(self.shape) else ""
         return (
-            f"image {self.shape[0]} x {self.shape[1]} px{channels}{missing}; {loss}{mu}"
+            f"image {self.shape[0]} x {self.shape[1]} px{source}{channels}{missing}; {loss}{mu}"
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile_text()}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "
