@@ -637,6 +637,19 @@ def test_convert_caps_the_chunk_at_the_image(tmp_path):
     assert convert(tmp_path / "camera.png", tmp_path / "camera.zarr", chunk=4096).chunks == (300, 300)
 
 
+def test_convert_a_still_gif_and_refuse_an_animation(tmp_path):
+    """Found by a probe: imageio gives a GIF's frames an axis, and a still GIF was refused as a stack."""
+    Image.fromarray(data.camera()[:64]).save(tmp_path / "grey.gif")
+    Image.fromarray(data.astronaut()[:64]).save(tmp_path / "colour.gif")
+    grey = convert(tmp_path / "grey.gif", tmp_path / "grey.zarr")[...]  # imageio may make it RGB, by its palette
+    assert grey.shape[:2] == (64, 512) and np.all(grey.reshape(64, 512, -1) == data.camera()[:64, :, None])
+    assert convert(tmp_path / "colour.gif", tmp_path / "colour.zarr").shape == (64, 512, 3)
+    frames = [Image.fromarray(data.camera()[:64]), Image.fromarray(data.camera()[64:128])]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(ValueError, match=r"got shape \(2, 64, 512(, 3)?\) \(a z-stack or a time series"):
+        convert(tmp_path / "moving.gif", tmp_path / "moving.zarr")
+
+
 @pytest.mark.parametrize(("name", "save", "compression"), [
     ("scan.jpg", {"format": "JPEG"}, "JPEG"),
     ("scan.jfif", {"format": "JPEG"}, "JPEG"),

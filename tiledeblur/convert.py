@@ -93,9 +93,12 @@ def _open_image(path):
                 warnings.warn(f"image: expected light's colours, got a CMYK picture, {path.name!r}; it is converted "
                               "to RGB as viewers show it.", UserWarning, stacklevel=3)
                 return np.asarray(picture.convert("RGB")), False, lossy, None
+            width, height = picture.size
     except UnidentifiedImageError:
         raise ValueError("its contents are no image format that Pillow reads") from None
-    return skimage_io.imread(path), False, lossy, None
+    image = skimage_io.imread(path)
+    # imageio gives a GIF's frames an axis, one frame too (found by a probe: a still GIF was refused as a stack).
+    return (image[0] if image.shape[:3] == (1, height, width) else image), False, lossy, None
 
 
 def _lossy_format(pillow_format, path):
