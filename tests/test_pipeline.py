@@ -324,6 +324,15 @@ def test_resume_after_interruption(tmp_path, small_scan, small_reference, articl
     assert 4 <= finished < 16
     with pytest.raises(ValueError, match="other settings"):
         run(small_scan[0], article_psf, output=output, tile=64, mu=0.02, client=client, progress=False)
+    # plan refuses and counts as run would (found by a probe: it passed an output that run then refused).
+    with pytest.raises(ValueError, match=r"written from another input or with other settings \(differing: halo, mu\)"):
+        tiledeblur.plan(small_scan[0], article_psf, output=output, tile=64, mu=0.02)
+    again = tiledeblur.plan(small_scan[0], article_psf, output=output, tile=64)
+    assert again.describe().endswith(f"; {finished} of 16 tiles written by an earlier run")
+    replaced = tiledeblur.plan(small_scan[0], article_psf, output=output, tile=64, mu=0.02, overwrite=True)
+    assert replaced.finished == 0 and "earlier run" not in replaced.describe()
+    with pytest.raises(ValueError, match="output: expected a new path, got .*, which exists; pass overwrite=True"):
+        tiledeblur.plan(small_scan[0], article_psf, output=output, tile=64, resume=False)
     report = run(small_scan[0], article_psf, output=output, tile=64, client=client, progress=False)
     assert (report.tiles_skipped, report.tiles_computed) == (finished, 16 - finished)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
@@ -336,7 +345,10 @@ def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
     scan = _write(tmp_path / "slide.zarr", scene, chunks=512)
     psf = tiledeblur.gaussian_psf(9, 1.5)
     first = run(scan, psf, mu=0.01, client=client, progress=False)
-    assert (first.plan.tile, tiledeblur.plan(scan, psf, mu=0.01, n_workers=3).tile) == (1024, 512)
+    fresh = tiledeblur.plan(scan, psf, mu=0.01, n_workers=3, output=tmp_path / "new.zarr")
+    assert (first.plan.tile, fresh.tile) == (1024, 512)
+    # The plan of the resume is the resume's (found by a probe: plan showed tiles that run did not use).
+    assert tiledeblur.plan(scan, psf, mu=0.01, n_workers=3).tile == 1024
     written = zarr.open_array(first.output, mode="r")[...]
     again = run(scan, psf, mu=0.01, n_workers=3, progress=False)
     assert (again.plan.tile, again.tiles_skipped, again.tiles_computed) == (1024, 4, 0)

@@ -175,7 +175,8 @@ def _parser():
     plan_parser = commands.add_parser(
         "plan", allow_abbrev=False, help="print the tile plan of run's options and compute nothing",
         description="Print the tile plan of a run and compute nothing. plan takes run's options, so that a run's "
-                    "command line plans with plan in its place; it does not use --overwrite, --no-resume and "
+                    "command line plans with plan in its place. It refuses an existing output as run would, with "
+                    "--overwrite and --no-resume, and counts the tiles that run would resume; it does not use "
                     "--preview, and checks --tol and --nonneg only as run would refuse them.")
     _add_run_options(plan_parser)
 

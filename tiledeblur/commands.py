@@ -156,6 +156,7 @@ def _plan(arguments):
                      halo=arguments.halo, loss=arguments.loss, mu=_mu(arguments), nonneg=arguments.nonneg,
                      denoise=arguments.denoise, missing_value=arguments.missing_value, n_workers=arguments.workers,
                      address=arguments.address, out_dtype=arguments.out_dtype, ome=arguments.ome,
+                     overwrite=arguments.overwrite, resume=not arguments.no_resume,
                      **_solver_options(arguments, names=("eps",)))  # tol does not change the plan
     print(tile_plan.describe())
     return 0

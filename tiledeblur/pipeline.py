@@ -52,15 +52,12 @@ from .io import (
     write_channels,
 )
 from .ome import build_pyramid, multiscale_attributes
-from .planning import check_disk_space, prepare, with_tile, written_dtype
+from .planning import check_disk_space, face_output, prepare, written_dtype
 from .progress import Progress, Teller, tell, tell_of_band
 from .resume import (
     CHANGED_INPUT,
     OutputReplacedError,
-    existing_output,
-    finished_tiles,
     owned_output,
-    resumed_tile,
     run_identity,
 )
 from .selection import tell_of_choice
@@ -620,23 +617,6 @@ def _wait_for_a_worker(client, *, progress):
         client.wait_for_workers(1)
 
 
-def _facing_the_output(prepared, identity, *, given_tile, memory_limit, named, overwrite, resume):
-    """``(prepared, identity, finished, replace)`` of a run planned as ``prepared``, for its output as it is now.
-
-    A resume takes the tile that the output was written with, where the
-    caller let ``tile="auto"`` choose, and the output's ``run`` token; see
-    :func:`~tiledeblur.resume.finished_tiles` for ``finished`` and ``replace``.
-    """
-    existing = existing_output(prepared.job.target, identity)  # read once for both
-    resumed = resumed_tile(existing, identity, given=given_tile) if not overwrite else None
-    if resumed is not None:
-        prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
-    finished, replace, output_run = finished_tiles(prepared, identity, existing, named=named, overwrite=overwrite,
-                                                   resume=resume)
-    prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run))
-    return prepared, identity, finished, replace
-
-
 def _check_run_options(*, client, address, n_workers, overwrite, resume, progress):
     """Refuse the options of :func:`run` that no other check sees, before anything starts."""
     for name, flag in (("overwrite", overwrite), ("resume", resume), ("progress", progress)):
@@ -786,7 +766,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         # A second look where an identical run started at the same moment created the output first: this one then
         # resumes it, as if started a moment later (found by a probe: it was refused as if asked for a new path).
         for look in range(2):
-            prepared, identity, finished, replace = _facing_the_output(
+            prepared, identity, finished, replace = face_output(
                 planned, planned_identity, given_tile=tile, memory_limit=memory_limit, named=output is not None,
                 overwrite=overwrite, resume=resume)
             computed = 0

@@ -37,7 +37,7 @@ from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyram
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import MuWarning, estimate_mus_and_noise, is_auto, sample_regions, sampled_reach, warn_if_off_scale
-from .resume import check_replaceable, written_identity
+from .resume import existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
@@ -642,6 +642,25 @@ def with_tile(prepared, tile, *, memory_limit):
     return dataclasses.replace(prepared, plan=tile_plan)
 
 
+def face_output(prepared, identity, *, given_tile, memory_limit, named, overwrite, resume):
+    """``(prepared, identity, finished, replace)`` of a run planned as ``prepared``, for its output as it is now.
+
+    A resume takes the tile that the output was written with, where the
+    caller let ``tile="auto"`` choose, and the output's ``run`` token; its
+    plan counts the tiles already written. See
+    :func:`~tiledeblur.resume.finished_tiles` for ``finished`` and ``replace``.
+    """
+    existing = existing_output(prepared.job.target, identity)  # read once for both
+    resumed = resumed_tile(existing, identity, given=given_tile) if not overwrite else None
+    if resumed is not None:
+        prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
+    finished, replace, output_run = finished_tiles(prepared, identity, existing, named=named, overwrite=overwrite,
+                                                   resume=resume)
+    prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run),
+                                   plan=dataclasses.replace(prepared.plan, finished=len(finished or ())))
+    return prepared, identity, finished, replace
+
+
 def _jpeg_levels(array):
     """The 8-bit levels in one unit of the values read from ``array`` where it holds a JPEG file's pixels, else None.
 
@@ -725,7 +744,7 @@ def _output_multiscale(ome, found, array, channel_axis):
 def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
          loss="laplacian", mu="auto", eps=DEFAULT_EPS, nonneg=False, denoise=True, missing_value=None,
          storage_options=None, client=None, address=None, n_workers=None, memory_limit=None, out_dtype="float32",
-         ome=None):
+         ome=None, overwrite=False, resume=True):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
     It reads the metadata and, for ``mu="auto"`` or ``denoise``, a sample of regions: inf
@@ -743,6 +762,10 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         plan states, and where it exceeds the free space of the output's
         local disk a :class:`DiskSpaceWarning` says so, as :func:`run`
         would before its first tile.
+    overwrite, resume
+        As :func:`tiledeblur.run`: an existing output that :func:`run` would
+        refuse is refused, and the plan of one that it would resume takes
+        that output's tile and counts the tiles already written.
     client, address, n_workers
         The cluster planned for, as :func:`tiledeblur.run` takes it: the
         local one that ``n_workers`` describes, or the workers that
@@ -775,6 +798,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
     if memory_limit is not None:
         memory_limit = check_bytes("memory_limit", memory_limit)
     check_cluster_options(client=client, address=address, n_workers=n_workers)
+    overwrite, resume = check_flag("overwrite", overwrite), check_flag("resume", resume)
     remote = client is not None or address is not None
     with connect(client=client, address=address) if remote else contextlib.nullcontext() as active:
         if remote:
@@ -792,8 +816,11 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )
-    # As run() refuses them before any work (found by probes: a plan passed --out naming a file, or someone's scan).
+    # As run() refuses them before any work (found by probes: a plan passed --out naming a file, or someone's scan;
+    # and one passed an output that run refused as written with other settings).
     prepared.job.target.check_placeable()
-    check_replaceable(prepared.job.target, written_identity(prepared.job.target))
-    check_disk_space(prepared, stacklevel=2)  # as a new output: the plan does not look for an earlier run's tiles
+    prepared, _, finished, _ = face_output(prepared, run_identity(prepared), given_tile=tile,
+                                           memory_limit=memory_limit or cluster_memory, named=output is not None,
+                                           overwrite=overwrite, resume=resume)
+    check_disk_space(prepared, finished, stacklevel=2)
     return prepared.plan

@@ -18,8 +18,8 @@ import zarr
 from ._version import __version__
 from .io import DoneMarkers, fingerprint, stored_chunks
 
-__all__ = ["CHANGED_INPUT", "OutputReplacedError", "check_replaceable", "existing_output", "finished_tiles", "owned_output",
-           "resumed_tile", "run_identity", "written_identity"]
+__all__ = ["CHANGED_INPUT", "OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
+           "run_identity"]
 
 
 class OutputReplacedError(RuntimeError):
@@ -97,7 +97,7 @@ def _settings_identity(settings, mu):
     return {**recorded, "denoise": noises} if any(noise is not None for noise in noises) else recorded
 
 
-def written_identity(target):
+def _written_identity(target):
     """``(identity, complete)`` as the existing output at ``target`` recorded them, or None where there is none.
 
     See :func:`existing_output`, which reads them in the form of a run's identity.
@@ -111,8 +111,8 @@ def written_identity(target):
         return _root_identity(target), False
 
 
-def check_replaceable(target, existing):
-    """Refuse, at ``target``, an ``existing`` output (a :func:`written_identity` or an :func:`existing_output`, or
+def _check_replaceable(target, existing):
+    """Refuse, at ``target``, an ``existing`` output (a :func:`_written_identity` or an :func:`existing_output`, or
     None) that no run may replace, not even with ``overwrite``: a folder of other files, or a Zarr store that
     tiledeblur did not write."""
     if existing is None:
@@ -139,7 +139,7 @@ def existing_output(target, identity):
     level-0 array is missing is incomplete; its identity is the group's.
     ``{}`` is the identity of anything that tiledeblur did not write.
     """
-    written = written_identity(target)
+    written = _written_identity(target)
     if written is None:
         return None
     recorded, complete = written
@@ -197,7 +197,7 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
     or a new one.
     """
     target = prepared.job.target
-    check_replaceable(target, existing)
+    _check_replaceable(target, existing)
     written = (existing[0].get("input") or {}) if existing is not None else {}
     written_from = written.get("url")
     # The same data at another path (a store moved with its output, a share mounted elsewhere) is this input.

@@ -283,6 +283,8 @@ class TilePlan:
     pyramid_levels: int = 0
     #: Which array of the input's group is read, "" for an input that is an array; for :meth:`describe`.
     source: str = ""
+    #: Tiles that an earlier run wrote, which a run resumes; for :meth:`describe`.
+    finished: int = 0
 
     @property
     def grid(self):
@@ -398,6 +400,8 @@ class TilePlan:
         >>> TilePlan(shape=(10**5, 10**5), tile=1024, chunk=512, halo=56, channels=3, output_dtype="float32",
         ...          output_bytes=12 * 10**10).describe().split("; ")[-1]
         'output 111.8 GiB uncompressed as float32'
+        >>> TilePlan(shape=(300, 400), tile=256, chunk=256, halo=5, finished=3).describe().split("; ")[-1]
+        '3 of 4 tiles written by an earlier run'
         """
         source = f", {self.source}" if self.source else ""
         channels = f", {self.channels} channels" if self.channels > 1 else ""
@@ -416,6 +420,7 @@ class TilePlan:
             f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "
             f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker thread"
             f"{self._output_text()}"
+            f"{f'; {self.finished} of {len(self)} tiles written by an earlier run' if self.finished else ''}"
         )
 
     def tile_text(self):
