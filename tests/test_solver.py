@@ -429,3 +429,18 @@ def test_half_the_pixels_missing_at_random_asks_for_mu(astronaut_crop, article_p
         restored, info = deconvolve(holed, article_psf, return_info=True)
     assert info.mu == DEFAULT_MU["laplacian"] and info.converged
     assert np.array_equal(np.isnan(restored), np.isnan(holed))
+
+
+def test_tv_on_values_far_below_its_default_smoothing():
+    """Found by a probe: tv on fluxes of 1e-22 failed with "eps: expected a positive number up to 1e+20, got 3.8e+20",
+    a value never given: the solver's own units were checked again; and on fluxes of 1e-21, eps² overflowed the
+    float32 Hessian products, and the solve ran for minutes. There the default eps is far above every difference, and
+    total variation is tikhonov at the weight mu / eps."""
+    from skimage import data
+
+    scene = data.camera()[:128, :128] / 255
+    psf = gaussian_psf(9, 1.5)
+    with pytest.warns(MuWarning, match="eps: tv's default, 0.03, is for values on the \\[0, 1\\] scale"):
+        faint = deconvolve(scene * 1e-22, psf, loss="tv", mu=1e-3)
+    quadratic = deconvolve(scene, psf, loss="tikhonov", mu=1e-3 / DEFAULT_EPS, denoise=False)
+    assert np.abs(faint / 1e-22 - quadratic).max() <= 1e-3

@@ -138,7 +138,7 @@ def laplacian_hessian(x, operator, settings, dual=None):
 
 
 def tv(x, observed, operator, settings):
-    """Smoothed total variation: ``||Ax - b||^2 / 2 + mu sum sqrt(|Dx|^2 + eps^2)``.
+    """Smoothed total variation: ``||Ax - b||^2 / 2 + mu sum (sqrt(|Dx|^2 + eps^2) - eps)``.
 
     ``eps`` rounds the corner of the absolute value at zero gradient, so the
     loss is twice differentiable and Newton-CG applies; smaller is closer to
@@ -156,8 +156,12 @@ def tv(x, observed, operator, settings):
     hole or a footprint's edge converged no faster
     (``benchmarks/bench_missing.py``).
     """
-    squared = anp.sum(differences(x, operator.edges) ** 2, axis=0)
-    penalty = anp.where(operator.outer_band, squared / (2 * settings.eps), anp.sqrt(squared + settings.eps**2))
+    # sqrt(|Dx|^2 + eps^2) - eps, with r = |Dx|^2 / eps: r / (sqrt(r / eps + 1) + 1), whose limit on flat ground is
+    # the band's r / 2. Neither the constant eps, mu eps per pixel, which swamped the loss's changes, nor eps^2,
+    # which overflows float32, is formed where eps is large for the values (found by a probe: on fluxes of 1e-20
+    # the line search overflowed).
+    ratio = anp.sum(differences(x, operator.edges) ** 2, axis=0) / settings.eps
+    penalty = anp.where(operator.outer_band, ratio / 2, ratio / (anp.sqrt(ratio / settings.eps + 1) + 1))
     return 0.5 * sum_of_squares(blur(x, operator) - observed) + settings.mu * anp.sum(penalty)
 
 
@@ -173,10 +177,10 @@ def tv_hessian(x, operator, settings, dual=None):
     autograd tape.
     """
     gradient = differences(x, operator.edges)
-    magnitude = np.sqrt(np.sum(gradient**2, axis=0) + settings.eps**2)
-    dual = gradient / magnitude if dual is None else dual.astype(x.dtype, copy=False)
-    weight = settings.mu * np.where(operator.outer_band, 1 / settings.eps, 1 / magnitude)
-    across = settings.mu * np.where(operator.outer_band, 0, 0.5 / magnitude**2)
+    magnitude = _smoothed_magnitude(gradient, settings.eps)
+    dual = (gradient / magnitude).astype(x.dtype) if dual is None else dual.astype(x.dtype, copy=False)
+    weight = (settings.mu * np.where(operator.outer_band, 1 / settings.eps, 1 / magnitude)).astype(x.dtype)
+    across = (settings.mu * np.where(operator.outer_band, 0, 0.5 / magnitude**2)).astype(x.dtype)
 
     def product(vector):
         change = differences(vector, operator.edges)
@@ -184,6 +188,17 @@ def tv_hessian(x, operator, settings, dual=None):
         return operator.rmatvec(operator.matvec(vector)) + differences_adjoint(weight * change - across * turn)
 
     return product
+
+
+def _smoothed_magnitude(gradient, eps):
+    """``sqrt(|g|^2 + eps^2)`` at each pixel, in float64 whatever the gradient's precision.
+
+    ``eps`` of values far below the [0, 1] scale is huge in the solver's
+    units, and its square overflowed float32 (found by a probe: on fluxes of
+    1e-21 every weight of the float32 Hessian became zero, and Newton-CG's
+    inner loop ran for minutes).
+    """
+    return np.sqrt(np.sum(gradient**2, axis=0, dtype=np.float64) + eps**2)
 
 
 def tv_dual(x, step, dual, operator, settings):
@@ -200,7 +215,7 @@ def tv_dual(x, step, dual, operator, settings):
     ``g / s``.
     """
     gradient = differences(x, operator.edges)
-    magnitude = np.sqrt(np.sum(gradient**2, axis=0) + settings.eps**2)
+    magnitude = _smoothed_magnitude(gradient, settings.eps)
     dual = gradient / magnitude if dual is None else dual
     change = differences(step, operator.edges)
     updated = (gradient + change - dual * (np.sum(gradient * change, axis=0) / magnitude)) / magnitude

@@ -176,6 +176,29 @@ class SolverSettings:
             raise ValueError("nonneg: expected False with loss 'nlmeans', whose denoising steps take no bound, "
                              "got True instead.")
 
+    def in_units_of(self, scale):
+        """These settings for the image divided by ``scale``.
+
+        The losses are homogeneous in (x, b) but for ``tv``'s weight and
+        smoothing, which scale with them, and ``nlmeans``' weight, the square
+        of a noise level. The copy is not checked again: settings within
+        ``MAX_MU`` may exceed it in these units (found by a probe: ``tv`` on
+        fluxes of 1e-22 failed every tile, as "mu: ... got 1e+21").
+
+        Examples
+        --------
+        >>> relative = SolverSettings(loss="tv", mu=1e-3, eps=1e-2).in_units_of(1e-22)
+        >>> float(relative.mu), float(relative.eps)
+        (1e+19, 1e+20)
+        """
+        relative = copy.copy(self)
+        if self.loss == "tv":
+            object.__setattr__(relative, "mu", self.mu / scale)
+            object.__setattr__(relative, "eps", self.eps / scale)
+        elif self.loss == "nlmeans":
+            object.__setattr__(relative, "mu", self.mu / scale**2)
+        return relative
+
     def ridge_step(self, weight):
         """These settings for one of ``nlmeans``' solves: the ``ridge`` loss at ``weight``.
 
@@ -458,12 +481,7 @@ def _solve(observed, psf, settings, missing):
                                                         **dict.fromkeys(COUNTS, 0))
     scale = _scale(data if missing is None else data[~missing])
     data = data.astype(np.float64) / scale
-    # The losses are homogeneous in (x, b) but for tv's weight and smoothing, which scale with them, and
-    # nlmeans' weight, the square of a noise level.
-    if settings.loss == "tv":
-        relative = dataclasses.replace(settings, mu=settings.mu / scale, eps=settings.eps / scale)
-    else:
-        relative = dataclasses.replace(settings, mu=settings.mu / scale**2) if settings.loss == "nlmeans" else settings
+    relative = settings.in_units_of(scale)
     if settings.loss == "nlmeans":
         restored, counts, converged, message = _plug_and_play(data, psf, relative, missing)
     else:
