@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.signal
+from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import richardson_lucy, wiener
 
@@ -444,3 +445,13 @@ def test_tv_on_values_far_below_its_default_smoothing():
         faint = deconvolve(scene * 1e-22, psf, loss="tv", mu=1e-3)
     quadratic = deconvolve(scene, psf, loss="tikhonov", mu=1e-3 / DEFAULT_EPS, denoise=False)
     assert np.abs(faint / 1e-22 - quadratic).max() <= 1e-3
+
+
+def test_an_image_of_ints_needs_a_dtype():
+    """Found by a probe: a list of ints became int64, scaled by 2**63 - 1, and came out 1e17 times too small."""
+    psf = gaussian_psf(5, 1.0)
+    with pytest.raises(TypeError, match=r"image: expected an array whose dtype gives its integers' range .* got a "
+                                        r"list of ints; pass np.asarray\(image, dtype=np.uint8\)"):
+        deconvolve(data.camera()[:32, :32].tolist(), psf, mu=0.01)
+    as_floats = deconvolve((data.camera()[:32, :32] / 255).tolist(), psf, mu=0.01)
+    np.testing.assert_array_equal(as_floats, deconvolve(data.camera()[:32, :32], psf, mu=0.01))

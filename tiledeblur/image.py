@@ -140,10 +140,20 @@ def check_image(image, *, name="image"):
     >>> check_image(np.ma.masked_equal([[1.0, np.inf], [0.5, 0.25]], np.inf))
     array([[1.  ,  nan],
            [0.5 , 0.25]])
+    >>> check_image([[0, 255], [128, 64]])
+    Traceback (most recent call last):
+    ...
+    TypeError: image: expected an array whose dtype gives its integers' range (uint8: 0 to 255), or floats, got a list of ints; pass np.asarray(image, dtype=np.uint8) or the dtype that the values were recorded in.
     """
     masked = np.ma.isMaskedArray(image)
     array = np.asarray(image.data) if masked else as_array(name, image)
     check_numeric(name, image, array, INPUT_KINDS)
+    if array.dtype.kind in "iu" and not hasattr(image, "dtype"):
+        # Integers scale by their dtype's range, which a list has none of: NumPy made it int64, and the result came
+        # out 1e17 times too small (found by a probe).
+        raise TypeError(f"{name}: expected an array whose dtype gives its integers' range (uint8: 0 to 255), or "
+                        f"floats, got a {type(image).__name__} of ints; pass np.asarray({name}, dtype=np.uint8) or "
+                        "the dtype that the values were recorded in.")
     if array.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
     if array.size == 0:

@@ -596,8 +596,10 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     ----------
     image : (M, N) array_like
         The blurred image: uint8, uint16, other ints, float32 or float64.
-        Integers are scaled to [0, 1] (see :mod:`tiledeblur.image`). NaN
-        marks a missing pixel, which the result keeps (see :func:`solve`).
+        Integers are scaled to [0, 1] by their dtype's range (see
+        :mod:`tiledeblur.image`), so a list of ints, which has no dtype, is
+        refused. NaN marks a missing pixel, which the result keeps (see
+        :func:`solve`).
     psf : (P, Q) array_like
         The point spread function, odd-sized; normalized to sum 1 if it is not.
     loss : {"laplacian", "nlmeans", "tikhonov", "tv", "article", "auto"}, optional
