@@ -784,6 +784,20 @@ def test_long_motion_blur_at_a_small_weight_has_no_seams(tmp_path, client):
         tiledeblur.plan(tmp_path / "short.zarr", psf, mu=1e-3, tile=1024)  # both tiles read the whole strip
 
 
+def test_a_given_halo_below_the_automatic_one_warns(tmp_path, small_scan, article_psf, client):
+    """Found by a probe: halo=2 was taken where "auto" picks 25, without a word; the PSF's radius is not enough."""
+    automatic = tiledeblur.plan(small_scan[0], article_psf, tile=64, mu=0.01, denoise=False).halo
+    with pytest.warns(tiledeblur.HaloWarning, match=f"halo: expected at least the {automatic} px that halo='auto' "
+                                                    "picks at this PSF and mu, got 6; tiles may differ"):
+        short = run(small_scan[0], article_psf, tile=64, halo=6, mu=0.01, denoise=False, output=tmp_path / "o.zarr",
+                    client=client, progress=False)
+    whole = deconvolve(small_scan[1], article_psf, mu=0.01, denoise=False)
+    assert np.abs(zarr.open_array(short.output, mode="r")[...] - whole).max() > 1e-3  # the seams it warns of
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tiledeblur.HaloWarning)
+        tiledeblur.plan(small_scan[0], article_psf, tile=64, halo=automatic, mu=0.01, denoise=False)
+
+
 def test_tv_at_a_large_weight_with_a_narrow_psf_has_no_seams(tmp_path, client):
     """The rule at mu alone gave a 6 px halo, and tiles 3.4e-3 from the whole image (found by a probe)."""
     psf = tiledeblur.gaussian_psf(5, 0.7)

@@ -324,21 +324,33 @@ def _check_channel_count(count, channels, *, name, noun, shape=""):
         raise ValueError(f"{name}: expected {expected}, got {count}{shape} instead.")
 
 
-def _choose_halo(halo, psfs, settings, radius):
+def _automatic_halo(psfs, settings):
+    """The halo of ``halo="auto"``: where tiles stay within 1e-3 of a whole-image solve (see :func:`auto_halo`)."""
+    if settings[0].loss == "nlmeans":
+        # Its rounds' solves weigh the data against z by ratios of noise levels, whatever mu; the first and
+        # weakest reaches furthest.
+        return max(auto_halo(psf, FIRST_WEIGHT, order=0) for psf in {id(psf): psf for psf in psfs}.values())
+    eps = settings[0].eps if settings[0].loss == "tv" else None
+    # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
+    pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}
+    order = SMOOTHNESS_ORDER[settings[0].loss]
+    # A pass of non-local means reads its reach beyond each pixel of the core.
+    reach = REACH if any(channel.noise is not None for channel in settings) else 0
+    return reach + max(auto_halo(psf, mu, eps=eps, order=order) for psf, mu in pairs.values())
+
+
+def _choose_halo(halo, psfs, settings, radius, *, shape):
     if halo == "auto":
-        if settings[0].loss == "nlmeans":
-            # Its rounds' solves weigh the data against z by ratios of noise levels, whatever mu; the first and
-            # weakest reaches furthest.
-            return max(auto_halo(psf, FIRST_WEIGHT, order=0) for psf in {id(psf): psf for psf in psfs}.values())
-        eps = settings[0].eps if settings[0].loss == "tv" else None
-        # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
-        pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}
-        order = SMOOTHNESS_ORDER[settings[0].loss]
-        # A pass of non-local means reads its reach beyond each pixel of the core.
-        reach = REACH if any(channel.noise is not None for channel in settings) else 0
-        return reach + max(auto_halo(psf, mu, eps=eps, order=order) for psf, mu in pairs.values())
+        return _automatic_halo(psfs, settings)
     if check_int("halo", halo, expected="'auto' or an int") < radius:
         raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
+    wanted = _automatic_halo(psfs, settings)
+    if halo < min(wanted, max(shape)):
+        # The PSF's radius is not enough: the solve's reach is the regularized inverse's, often several times it
+        # (found by a probe: halo=2 was taken where "auto" picks 25, without a word).
+        warnings.warn(f"halo: expected at least the {wanted} px that halo='auto' picks at this PSF and mu, got "
+                      f"{halo}; tiles may differ from a whole-image solve by more than 1e-3 near their edges, which "
+                      "shows as seams.", HaloWarning, stacklevel=4)
     return int(halo)
 
 
@@ -550,7 +562,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise) for channel_mu, noise in zip(mus, noises))
     radius = max(max(psf_radius(p)) for p in psfs)
     automatic_halo = isinstance(halo, str) and halo == "auto"
-    halo = _choose_halo(halo, psfs, settings, radius)
+    halo = _choose_halo(halo, psfs, settings, radius, shape=shape)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
     target = _output_location(output, source, component)
     multiscale = _output_multiscale(ome, found, array, axis)
