@@ -52,7 +52,7 @@ from .tiling import (
     weights_text,
 )
 
-__all__ = ["DiskSpaceWarning", "Job", "Prepared", "check_disk_space", "plan", "prepare", "with_tile", "written_dtype"]
+__all__ = ["DiskSpaceWarning", "Job", "Prepared", "check_disk_space", "face_output", "plan", "prepare", "written_dtype"]
 
 
 #: The memory per worker thread that ``tile="auto"`` assumes where the workers have no limit, or there are none yet.
@@ -647,7 +647,7 @@ def _missing_value(given, array):
     return (distinct[0], True) if distinct else (None, False)
 
 
-def with_tile(prepared, tile, *, memory_limit):
+def _with_tile(prepared, tile, *, memory_limit):
     """``prepared`` with core tiles of ``tile`` px, a whole number of its output chunks, such as an earlier run's."""
     tile_plan = dataclasses.replace(prepared.plan, tile=tile)
     _warn_if_tiles_exceed(memory_limit, tile_plan)
@@ -665,7 +665,7 @@ def face_output(prepared, identity, *, given_tile, memory_limit, named, overwrit
     existing = existing_output(prepared.job.target, identity)  # read once for both
     resumed = resumed_tile(existing, identity, given=given_tile) if not overwrite else None
     if resumed is not None:
-        prepared, identity = with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
+        prepared, identity = _with_tile(prepared, resumed, memory_limit=memory_limit), {**identity, "tile": resumed}
     finished, replace, output_run = finished_tiles(prepared, identity, existing, named=named, overwrite=overwrite,
                                                    resume=resume)
     prepared = dataclasses.replace(prepared, job=dataclasses.replace(prepared.job, run=output_run),
