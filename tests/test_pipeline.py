@@ -129,8 +129,10 @@ def test_mosaic_with_a_fill_value(tmp_path, astronaut_scene, article_psf, client
         return
     tiled = out["0"][...]
     assert tiled.dtype == np.uint16 and (tiled[missing] == 0).all()
-    # Clipped to the dtype's range and rounded; a present pixel clipped to 0 reads as missing from here on.
-    assert np.abs(tiled[~missing] / 65535 - np.clip(whole[~missing], 0, 1)).max() <= 1e-3 + 0.5 / 65535
+    # Clipped to the dtype's range and rounded, and a present pixel cast onto 0 is 1, so that it does not read as
+    # missing (found by a probe); the output declares its missing value.
+    assert (tiled[~missing] != 0).all() and out["0"].attrs["missing_value"] == 0
+    assert np.abs(tiled[~missing] / 65535 - np.clip(whole[~missing], 0, 1)).max() <= 1e-3 + 1.5 / 65535
     blocks = tiled.reshape(256, 2, 256, 2).transpose(0, 2, 1, 3).reshape(256, 256, 4).astype(float)
     present = blocks != 0
     with np.errstate(invalid="ignore"):

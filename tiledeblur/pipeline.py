@@ -131,11 +131,30 @@ class RunReport:
     noise: float | tuple | None = None
 
 
+def _off_the_marker(marker, wanted, limits):
+    """The values next to ``marker``, one for each pixel of ``wanted`` (in the marker's units) that was cast onto it:
+    on the pixel's side of it, or inside the range where the marker is one of its ``limits``."""
+    if limits.min < marker < limits.max:
+        upward = wanted > marker
+    else:
+        upward = np.full(wanted.shape, marker == limits.min)
+    off = np.full(wanted.shape, marker)
+    if off.dtype.kind == "f":
+        return np.nextafter(off, np.where(upward, np.inf, -np.inf).astype(off.dtype))
+    off[upward] += 1  # in place and only where it fits: the marker plus one overflows at the top of the range
+    off[~upward] -= 1
+    return off
+
+
 def _cast(restored, dtype, input_dtype, missing_value=None):
     """Convert solved floats to the output dtype; ``"input"`` clips to the input dtype's range.
 
     In the input's dtype, a missing pixel (NaN) is written as the input's
-    ``missing_value``, where one is given.
+    ``missing_value``, where one is given, and a present pixel that rounds
+    or clips onto that value is written one step off it, towards its own
+    value, or inside the range where the value is a limit: else it would
+    read as missing (found by a probe: 299 bright pixels of a uint16 scan
+    clipped onto its saturation marker, 65535).
 
     The bounds are the integer limits as float64 holds them, rounded towards
     zero: ``float(2**63 - 1)`` is ``2**63``, which ``int64`` cannot hold.
@@ -152,6 +171,12 @@ def _cast(restored, dtype, input_dtype, missing_value=None):
     [65535, 32768]
     >>> int(_cast(np.array([np.nan]), "input", np.dtype(np.int64), missing_value=2**63 - 1)[0]) == 2**63 - 1
     True
+    >>> _cast(np.array([np.nan, 1.2, -0.1, 0.5]), "input", np.dtype(np.uint8), missing_value=255).tolist()
+    [255, 254, 0, 128]
+    >>> _cast(np.array([np.nan, 0.5, 0.0, 0.503]), "input", np.dtype(np.uint8), missing_value=128).tolist()
+    [128, 127, 0, 129]
+    >>> _cast(np.array([np.nan, -9999.0]), "input", np.dtype(np.float32), missing_value=-9999).tolist()
+    [-9999.0, -9999.0009765625]
     """
     if dtype != "input":
         return restored.astype(dtype)
@@ -162,12 +187,17 @@ def _cast(restored, dtype, input_dtype, missing_value=None):
         limits = np.iinfo(input_dtype)
         low, high = (float(limit) if float(limit) == limit else float(np.nextafter(float(limit), 0))
                      for limit in (limits.min, limits.max))
-        cast = np.clip(np.round(restored * limits.max), low, high).astype(input_dtype)
+        wanted = restored * limits.max
+        cast = np.clip(np.round(wanted), low, high).astype(input_dtype)
     else:
         # A solve can overshoot the input's largest value: float16's is 65504, and past it astype gives inf.
         limits = np.finfo(input_dtype)
+        wanted = restored
         cast = np.clip(restored, limits.min, limits.max).astype(input_dtype)
     if missing is not None:
+        clash = ~missing & (cast == missing_value)
+        if clash.any():
+            cast[clash] = _off_the_marker(input_dtype.type(missing_value), wanted[clash], limits)
         cast[missing] = missing_value
     return cast
 
@@ -244,7 +274,8 @@ def _carried_attributes(prepared):
     only where the output stores them as the input does: xarray would apply
     an int16 input's ``scale_factor`` to the output's floats. Where the input
     had CF's ``scale_factor`` or ``add_offset``, the output gets its own, and
-    a FITS header, where the values were scaled, ``BSCALE``.
+    a FITS header, where the values were scaled, ``BSCALE``. An output in
+    the input's dtype declares a ``missing_value`` given to the run.
     """
     source, scale = prepared.array.attrs.asdict(), _value_scale(prepared)
     same_dtype = _output_dtype(prepared) == prepared.array.dtype
@@ -255,6 +286,11 @@ def _carried_attributes(prepared):
         # a probe: 105 K read as 0.3 K; and a float input's scale factor was dropped).
         carried.update(scale_factor=source.get("scale_factor", 1) / scale,
                        **({"add_offset": source["add_offset"]} if "add_offset" in source else {}))
+    missing_value = prepared.job.missing_value
+    if same_dtype and missing_value is not None and not prepared.plan.missing_value_declared:
+        # Missing pixels hold the value given: declared as CF does, for readers and a later run (found by a probe:
+        # the output of --missing-value 65535 --out-dtype input said nothing of it).
+        carried["missing_value"] = missing_value
     if scale != 1 and isinstance(source.get(FITS_HEADER_ATTRIBUTE), dict):
         # Likewise for a FITS writer of the output: its BUNIT and SATURATE are the input's (found by a probe).
         carried[FITS_HEADER_ATTRIBUTE] = {**source[FITS_HEADER_ATTRIBUTE], "BSCALE": 1 / scale}
