@@ -594,7 +594,7 @@ def test_identical_runs_started_together_both_finish_the_one_output(tmp_path, sm
     """Found by a probe: the run that lost the race to create the output was refused, as if asked for a new path."""
     looked = threading.Barrier(2, timeout=60)
     looks = []
-    real_look = tiledeblur.pipeline.existing_output
+    real_look = tiledeblur.planning.existing_output
 
     def look_together(*args):
         found = real_look(*args)
@@ -603,7 +603,7 @@ def test_identical_runs_started_together_both_finish_the_one_output(tmp_path, sm
             looked.wait()
         return found
 
-    monkeypatch.setattr(tiledeblur.pipeline, "existing_output", look_together)
+    monkeypatch.setattr(tiledeblur.planning, "existing_output", look_together)
     output, reports, errors = tmp_path / "out.zarr", [], []
 
     def deblur():
