@@ -324,6 +324,10 @@ def test_resume_after_interruption(tmp_path, small_scan, small_reference, articl
     driver.wait(timeout=120)
     finished = _markers(output)
     assert 4 <= finished < 16
+    # The tiles not written read as missing, not as black (found by a probe: they read 0).
+    missing = np.isnan(zarr.open_array(output, mode="r")[...])
+    unwritten = missing.reshape(4, 64, 4, 64).all(axis=(1, 3))
+    assert 1 <= unwritten.sum() <= 16 - finished and missing.sum() == unwritten.sum() * 64 * 64
     with pytest.raises(ValueError, match="other settings"):
         run(small_scan[0], article_psf, output=output, tile=64, mu=0.02, client=client, progress=False)
     # plan refuses and counts as run would (found by a probe: it passed an output that run then refused).

@@ -616,6 +616,21 @@ def stored_chunks(location):
     return hashlib.sha256(json.dumps(chunks).encode()).hexdigest()
 
 
+def _unwritten_value(dtype):
+    """The fill value of an output in ``dtype``: what its pixels read until their tile is written.
+
+    NaN in a float output, so that the tiles of an unfinished run read as
+    missing, not as black that a viewer shows as image (found by a probe);
+    0 in an integer one, which has no such value.
+
+    Examples
+    --------
+    >>> _unwritten_value(np.dtype("float32")), _unwritten_value(np.dtype("uint16"))
+    (nan, 0)
+    """
+    return math.nan if np.dtype(dtype).kind == "f" else 0
+
+
 class OutputCreatedMeanwhileError(ValueError):
     """Another run created the output between this run's look at its path and the creation."""
 
@@ -630,14 +645,15 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
     arrays, or a plain input's own.
     """
     options = location.storage_options or None
+    fill_value = _unwritten_value(dtype)
     try:
         if location.component:
             group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
                                     attributes=group_attributes or {}, storage_options=options)
-            return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
+            return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill_value,
                                       attributes=attributes, chunk_key_encoding=chunk_keys(zarr_format),
                                       dimension_names=dimension_names if zarr_format == 3 else None)
-        return zarr.create_array(location.url, shape=shape, chunks=chunks, dtype=dtype, fill_value=0,
+        return zarr.create_array(location.url, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill_value,
                                  zarr_format=zarr_format, attributes=attributes, overwrite=overwrite,
                                  dimension_names=dimension_names if zarr_format == 3 else None,
                                  storage_options=options)
