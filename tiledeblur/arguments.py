@@ -6,6 +6,7 @@ a subclass of ``int`` in Python: ``tile=True`` must not pass for a tile of 1.
 """
 
 import math
+import numbers
 import os
 import reprlib
 
@@ -97,8 +98,9 @@ def check_positive(name, value, *, largest=math.inf):
 
     Examples
     --------
-    >>> check_positive("mu", np.float32(0.01))
-    0.01
+    >>> import fractions
+    >>> check_positive("mu", np.float32(0.01)), check_positive("mu", fractions.Fraction(1, 8))
+    (0.01, 0.125)
     >>> check_positive("mu", 0.0)
     Traceback (most recent call last):
     ...
@@ -110,12 +112,14 @@ def check_positive(name, value, *, largest=math.inf):
     """
     if isinstance(value, np.ndarray) and value.ndim == 0:  # as NumPy's reductions return them
         value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a positive number, got {value!r} instead.")
     if isinstance(value, np.floating):
         value = float(str(value))
     elif isinstance(value, np.integer):
         value = int(value)
+    elif not isinstance(value, (int, float)):  # a Fraction, as missing_value takes (found by a probe)
+        value = float(value)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a positive finite number, got {value!r} instead.")
     if value > largest:
