@@ -556,3 +556,12 @@ def test_a_ctrl_c_of_this_process_alone_quiets_the_local_clusters_workers():
         while set(client.run(_distributed_log_level).values()) != {logging.CRITICAL} and time.monotonic() < deadline:
             time.sleep(0.1)
         assert list(client.run(_distributed_log_level).values()) == [logging.CRITICAL]  # quiet, and still running
+
+
+def test_a_scheduler_without_a_dashboard_is_said_to_serve_none(tmp_path, capfd):
+    """A scheduler started without one: the link of its HTTP server was printed, and answered 404 (found by a probe)."""
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=data.camera()[:64, :64], chunks=(64, 64))
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        run(path, gaussian_psf(5, 1.0), mu=0.01, address=cluster.scheduler_address)
+    assert "dask dashboard: none; the scheduler serves no dashboard" in capfd.readouterr().err

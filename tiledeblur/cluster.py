@@ -24,6 +24,8 @@ import sys
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -38,7 +40,8 @@ from ._version import __version__
 from .arguments import check_int
 
 __all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "WORKER_MEMORY", "check_cluster_options", "check_main_guarded",
-           "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "local_cluster", "threads",
+           "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "dashboard_line", "local_cluster",
+           "threads",
            "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
@@ -518,6 +521,34 @@ def result_of(client, collection):
         future.cancel()
 
 
+def dashboard_line(client):
+    """``"dask dashboard: LINK"``, or that the scheduler serves none.
+
+    A scheduler started with ``--no-dashboard`` still names a link, from its
+    HTTP server, which answers 404 (found by a probe). A link that cannot be
+    reached from here (a tunnel, a proxy's relative path) is shown as given.
+    """
+    try:
+        link = client.dashboard_link
+    except KeyError:  # a scheduler that runs no HTTP server at all
+        link = None
+    if link is None or _answers_not_found(link):
+        return ("dask dashboard: none; the scheduler serves no dashboard (started with --no-dashboard, or without "
+                "bokeh)")
+    return f"dask dashboard: {link}"
+
+
+def _answers_not_found(link):
+    """Whether ``link`` answers 404; asked by HEAD, which the dashboard refuses (405) without opening a session."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(link, method="HEAD"), timeout=2).close()
+    except urllib.error.HTTPError as error:
+        return error.code == 404
+    except (OSError, ValueError):
+        return False
+    return False
+
+
 def workers(client):
     """Every worker of ``client``'s cluster, by address, as the scheduler describes it.
 
@@ -558,7 +589,8 @@ def _watch_for_stalls(client, tell, stop):
     while not stop.wait(STALL_CHECK_SECONDS):
         try:
             statuses = [worker.get("status") for worker in workers(client).values()]
-        except (OSError, RuntimeError):  # the scheduler is gone, which the run reports itself
+        except (OSError, RuntimeError, KeyError):  # the scheduler is gone, which the run reports itself
+            # (KeyError: once the client gives up reconnecting, it describes the scheduler without workers).
             return
         if "running" in statuses:
             since, told = None, False

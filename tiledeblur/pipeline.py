@@ -33,6 +33,7 @@ from .cluster import (
     check_scheduler,
     check_worker_versions,
     connect,
+    dashboard_line,
     stalls_told,
     threads,
     worker_resources,
@@ -594,8 +595,9 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
 
 def _execute(client, prepared, identity, finished, *, replace, progress):
     """Create the output if needed, compute its missing tiles and build its pyramid; return how many tiles were computed."""
-    logger.info("dask dashboard: %s; %s", client.dashboard_link, prepared.plan.describe())
-    tell(f"dask dashboard: {client.dashboard_link}\n{prepared.plan.describe()}", progress=progress)
+    dashboard = dashboard_line(client)
+    logger.info("%s; %s", dashboard, prepared.plan.describe())
+    tell(f"{dashboard}\n{prepared.plan.describe()}", progress=progress)
     with stalls_told(client, functools.partial(_tell_of_stall, progress=progress)):
         markers = DoneMarkers(prepared.job.target)
         if finished is None:  # a resumed output's run scanned this input before it created the output
@@ -649,7 +651,7 @@ def _wait_for_a_worker(client, *, progress):
     """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
     if not workers(client):
         # The link first: the dashboard shows the scheduler's state while the workers queue (found by a probe).
-        tell(f"waiting for the cluster's first worker; dask dashboard: {client.dashboard_link}", progress=progress)
+        tell(f"waiting for the cluster's first worker; {dashboard_line(client)}", progress=progress)
         client.wait_for_workers(1)
 
 
