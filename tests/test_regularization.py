@@ -113,6 +113,20 @@ def test_a_blank_sample_warns_and_takes_the_default_weight(fill):
         assert estimate_image_mu(lambda yx: blank[yx][None], blank.shape, [gaussian_psf(13, 2.0)], "tv") == (2e-3,)
 
 
+def test_nlmeans_default_weight_follows_the_values_off_their_scale(article_psf):
+    """nlmeans' weight is a noise variance: fluxes to 1000 got the one for [0, 1], nearly none (found by a probe)."""
+    observed = Blur(article_psf, (96, 96), boundary="zero").matvec(data.camera()[:96, :96] / 255.0)
+    observed += np.random.default_rng(0).normal(0, 0.01, observed.shape)
+    observed[:, :48] = np.nan  # no region to cross-validate
+    with pytest.warns(MuWarning, match=r"it used nlmeans's default for \[0, 1\] times the square of the values' "
+                                       r"rise, \d+, "):
+        fluxes, info = deconvolve(observed * 1000, article_psf, loss="nlmeans", denoise=False, return_info=True)
+    rise = np.nanpercentile(observed - np.nanmin(observed), 99.9) * 1000
+    assert info.mu == pytest.approx(DEFAULT_MU["nlmeans"] * rise**2)
+    same = deconvolve(observed, article_psf, loss="nlmeans", mu=info.mu / 1000**2, denoise=False)
+    np.testing.assert_allclose(fluxes / 1000, same, atol=1e-6)
+
+
 def test_regions_of_noise_alone_that_leave_gaps_warn():
     """A biopsy between the regions of a slide's noisy glass got the grid's largest weight without a word (found by
     a probe); it stays the weight, since an image noisy throughout asks for it too (found by another)."""

@@ -642,13 +642,18 @@ def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, st
     warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
     pooled = [choice for own in by_channel for choice in own]
     if not pooled:
+        default, scaled = DEFAULT_MU[loss], ""
+        if loss == "nlmeans" and _off_scale(reach) and reach[1] > 0:
+            # Its weight is a noise variance, in the values' units squared: fluxes to 1000 were left nearly
+            # unregularized by the weight for [0, 1] (found by a probe).
+            default, scaled = default * reach[1] ** 2, f" for [0, 1] times the square of the values' rise, {reach[1]:.3g}"
         warnings.warn(
             f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples (each was constant "
-            f"or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {loss}'s default, "
-            f"{DEFAULT_MU[loss]:g}. Pass mu for the image's content.",
+            f"or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {loss}'s default"
+            f"{scaled}, {default:g}. Pass mu for the image's content.",
             MuWarning, stacklevel=stacklevel + 1,
         )
-        return (DEFAULT_MU[loss],) * len(psfs)
+        return (default,) * len(psfs)
     if loss == "nlmeans":
         return tuple(NOISE_WEIGHT * level**2 for level in _noise_levels(by_channel))
     if not covered and min(fit.weight for fit in pooled) >= GCV_WEIGHTS[-1]:
@@ -812,6 +817,13 @@ def value_reach(image):
     return float(np.abs(present).max()), float(np.percentile(present - present.min(), REACH_PERCENTILE))
 
 
+def _off_scale(reach):
+    """Whether values of the :func:`value_reach` ``reach`` lie far from [0, 1]: not where none is present, a blank image."""
+    largest, typical = reach
+    low, high = TV_SCALE_RANGE
+    return largest != 0 and (largest < low or typical > high)
+
+
 def warn_if_off_scale(reach, loss, *, stacklevel, eps=None):
     """Warn (:class:`MuWarning`) where ``tv``'s settings meet values far from the [0, 1] they assume.
 
@@ -831,10 +843,9 @@ def warn_if_off_scale(reach, loss, *, stacklevel, eps=None):
     and Newton-CG crawls: a 512² image at 255 times the scale took 110 times
     the Hessian products (found by a probe).
     """
-    largest, typical = reach
-    low, high = TV_SCALE_RANGE
-    if loss != "tv" or largest == 0 or low <= largest and typical <= high:  # a blank image has no scale
+    if loss != "tv" or not _off_scale(reach):
         return
+    largest, typical = reach
     sampled = (f"the magnitudes sampled reach {largest:.3g} (the {REACH_PERCENTILE}th percentile of their rise "
                f"above the smallest, {typical:.3g})")
     # The rise is the values' scale: the same problem has mu and eps that many times those for [0, 1] (a probe
