@@ -344,6 +344,19 @@ def test_resume_after_interruption(tmp_path, small_scan, small_reference, articl
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], small_reference)
 
 
+def test_plan_takes_the_solvers_options_of_run_and_counts_its_tiles(tmp_path, client):
+    """plan took neither tol nor maxiter: a run's output with its own was refused, "differing: tol" (a probe)."""
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=data.camera()[:128, :128], chunks=(64, 64))
+    settings = {"tile": 64, "mu": 0.01, "tol": 1e-3, "maxiter": 50}
+    run(path, tiledeblur.gaussian_psf(5, 1.0), client=client, progress=False, **settings)
+    again = tiledeblur.plan(path, tiledeblur.gaussian_psf(5, 1.0), client=client, **settings)
+    assert again.describe().endswith("; 4 of 4 tiles written by an earlier run")
+    for name, value in (("tol", 0.0), ("maxiter", 0)):
+        with pytest.raises(ValueError, match=f"{name}: expected a positive"):
+            tiledeblur.plan(path, tiledeblur.gaussian_psf(5, 1.0), **{**settings, name: value})
+
+
 def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
     """tile="auto" follows the workers: the same call on three workers chose 512 px, and was refused (a probe)."""
     scene = np.zeros((2048, 2048), np.uint8)  # a slide's black surround, and the camera's scene in a corner

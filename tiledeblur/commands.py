@@ -5,7 +5,6 @@ from pathlib import Path
 
 from PIL import Image, ImageColor
 
-from .arguments import check_positive
 from .convert import convert
 from .demo import run_demo, save_preview
 from .io import Location, local_path, open_input
@@ -104,9 +103,9 @@ def _check_preview(path, output):
                          "whose extension names no format that Pillow writes.")
 
 
-def _solver_options(arguments, names=("eps", "tol")):
-    """The solver's options among ``names`` that the command was given (the rest keep the functions' defaults)."""
-    return {name: getattr(arguments, name) for name in names if getattr(arguments, name) is not None}
+def _solver_options(arguments):
+    """The solver's options that the command was given (the rest keep the functions' defaults)."""
+    return {name: getattr(arguments, name) for name in ("eps", "tol") if getattr(arguments, name) is not None}
 
 
 def _once_or_each(values):
@@ -148,8 +147,6 @@ def _run(arguments):
 
 
 def _plan(arguments):
-    if arguments.tol is not None:  # it does not change the plan, but a plan must not pass what run refuses (a probe)
-        check_positive("tol", arguments.tol)
     tell_of_choice(arguments.loss, progress=True)
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), output=arguments.out,
                      component=arguments.component, channel_axis=arguments.channel_axis, tile=arguments.tile,
@@ -157,7 +154,7 @@ def _plan(arguments):
                      denoise=arguments.denoise, missing_value=arguments.missing_value, n_workers=arguments.workers,
                      address=arguments.address, out_dtype=arguments.out_dtype, ome=arguments.ome,
                      overwrite=arguments.overwrite, resume=not arguments.no_resume,
-                     **_solver_options(arguments, names=("eps",)))  # tol does not change the plan
+                     **_solver_options(arguments))
     print(tile_plan.describe())
     return 0
 

@@ -754,9 +754,9 @@ def _output_multiscale(ome, found, array, channel_axis):
 
 
 def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-         loss="laplacian", mu="auto", eps=DEFAULT_EPS, nonneg=False, denoise=True, missing_value=None,
-         storage_options=None, client=None, address=None, n_workers=None, memory_limit=None, out_dtype="float32",
-         ome=None, overwrite=False, resume=True):
+         loss="laplacian", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
+         denoise=True, missing_value=None, storage_options=None, client=None, address=None, n_workers=None,
+         memory_limit=None, out_dtype="float32", ome=None, overwrite=False, resume=True):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
     It reads the metadata and, for ``mu="auto"`` or ``denoise``, a sample of regions: inf
@@ -765,8 +765,9 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
 
     Parameters
     ----------
-    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, nonneg, denoise, missing_value
-        As :func:`tiledeblur.run` (``nonneg`` changes no plan, but is refused where :func:`run` refuses it).
+    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, tol, maxiter, nonneg, denoise, missing_value
+        As :func:`tiledeblur.run` (``tol``, ``maxiter`` and ``nonneg`` change no tile, but are refused where
+        :func:`run` refuses them, and an earlier run's output is resumed only with its own).
     storage_options
         As :func:`tiledeblur.run`.
     out_dtype, ome
@@ -824,7 +825,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
                       "and plans with its memory limit.", TileMemoryWarning, stacklevel=2)
     prepared = prepare(
         zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile, halo=halo,
-        loss=loss, mu=mu, eps=eps, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=nonneg, denoise=denoise,
+        loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, denoise=denoise,
         storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
     )
