@@ -703,3 +703,16 @@ def test_a_big_endian_input_in_its_own_dtype_keeps_its_cf_attributes(tmp_path):
                        storage_options=None, out_dtype="input", memory_limit=None, workers=1)
     assert _carried_attributes(prepared) == {"_FillValue": -1, "units": "adu"}
     assert prepared.plan.describe().endswith("; output 32.0 KiB uncompressed as int16")
+
+
+def test_input_chunks_that_dwarf_a_tile_warn(tmp_path):
+    """Each read decodes whole the chunks it meets: a one-chunk 8192² RGB scan added 200 MiB a read, unsaid (a probe)."""
+    for name, chunks in (("whole.zarr", (4096, 4096)), ("tiled.zarr", (256, 256))):
+        zarr.create_array(tmp_path / name, shape=(4096, 4096), chunks=chunks, dtype="f4")  # no pixel is read
+    with pytest.warns(tiledeblur.TileMemoryWarning, match=r"zarr_path: the input's chunks of 4096 x 4096 hold 64 MiB "
+                                                          r"decoded, which each tile's read decodes whole, beside the "
+                                                          r"\d+ MiB that a tile of 256 px needs"):
+        plan(tmp_path / "whole.zarr", gaussian_psf(5, 1.0), tile=256, mu=0.01, denoise=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plan(tmp_path / "tiled.zarr", gaussian_psf(5, 1.0), tile=256, mu=0.01, denoise=False)
