@@ -80,6 +80,9 @@ def test_auto_with_nothing_to_compare_warns_at_the_callers_line(tmp_path, articl
         found = [warning for warning in caught if warning.category is MuWarning]
         assert {str(warning.message).split(" found ")[0] for warning in found} == {"mu: 'auto'", "loss: 'auto'"}
         assert all(warning.filename == __file__ for warning in found), [warning.filename for warning in found]
+        # One warning of each: the weights' had one for each loss, and gave other counts of samples (a probe).
+        assert len(found) == 2 and all("among its 1 samples" in str(warning.message) for warning in found)
+        assert "it used laplacian's default, 0.005 and nlmeans's default, 3e-05." in str(found[0].message)
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -578,6 +578,8 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
                     by_channel[index].append(_gcv(channel, psf, order, noise_power))
     if jpeg_levels is not None and not all(found_blocks.values()):
         _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
+    if not any(own for by_channel in by_order.values() for own in by_channel):
+        return _default_weights(losses, _widest(reaches), len(regions), len(psfs), stacklevel=stacklevel + 1)
     mus = {}
     for loss in losses:  # not a comprehension, whose own frame Python 3.11 counts in the warnings' stacklevel
         if loss == "noise":
@@ -585,6 +587,34 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
             continue
         mus[loss] = _weights(loss, by_order[orders[loss]], _widest(reaches), read_region, regions, psfs,
                              covered=_covers(shape), stacklevel=stacklevel + 1)
+    return mus
+
+
+def _default_weights(losses, reach, samples, channels, *, stacklevel):
+    """Each of ``losses``' default weight for ``channels`` channels, where none of the ``samples`` regions was left
+    to cross-validate, told in one warning (``loss="auto"`` had one for each of its losses, found by a probe)."""
+    mus, used = {}, []
+    for loss in losses:
+        if loss == "noise":
+            mus[loss] = (None,) * channels
+            continue
+        warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
+        default, scaled = DEFAULT_MU[loss], ""
+        if loss == "nlmeans" and _off_scale(reach) and reach[1] > 0:
+            # Its weight is a noise variance, in the values' units squared: fluxes to 1000 were left nearly
+            # unregularized by the weight for [0, 1] (found by a probe).
+            default *= reach[1] ** 2
+            scaled = f" for [0, 1] times the square of the values' rise, {reach[1]:.3g}"
+        mus[loss] = (default,) * channels
+        used.append(f"{loss}'s default{scaled}, {default:g}")
+    if not used:  # the noise level alone, which a given mu's pass of non-local means then goes without
+        return mus
+    warnings.warn(
+        f"mu: 'auto' found no region to cross-validate among its {samples} samples (each was constant or missed "
+        f"more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {' and '.join(used)}. Pass mu for the image's "
+        "content.",
+        MuWarning, stacklevel=stacklevel + 1,
+    )
     return mus
 
 
@@ -639,21 +669,8 @@ def _warn_of_missing_blocks(found_blocks, channel_count, losses, *, stacklevel):
 
 def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, stacklevel):
     """``loss``'s weight for each channel from ``by_channel``, each channel's list of its regions' :func:`_gcv`."""
-    warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
+    warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)
     pooled = [choice for own in by_channel for choice in own]
-    if not pooled:
-        default, scaled = DEFAULT_MU[loss], ""
-        if loss == "nlmeans" and _off_scale(reach) and reach[1] > 0:
-            # Its weight is a noise variance, in the values' units squared: fluxes to 1000 were left nearly
-            # unregularized by the weight for [0, 1] (found by a probe).
-            default, scaled = default * reach[1] ** 2, f" for [0, 1] times the square of the values' rise, {reach[1]:.3g}"
-        warnings.warn(
-            f"mu: 'auto' found no region to cross-validate among its {len(regions)} samples (each was constant "
-            f"or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {loss}'s default"
-            f"{scaled}, {default:g}. Pass mu for the image's content.",
-            MuWarning, stacklevel=stacklevel + 1,
-        )
-        return (default,) * len(psfs)
     if loss == "nlmeans":
         return tuple(NOISE_WEIGHT * level**2 for level in _noise_levels(by_channel))
     if not covered and min(fit.weight for fit in pooled) >= GCV_WEIGHTS[-1]:

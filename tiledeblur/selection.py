@@ -208,8 +208,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
               for loss in CANDIDATES}
     # Relative to each channel's noise variance, so that each channel counts alike whatever its scale.
     risks = dict.fromkeys(CANDIDATES, 0.0)
-    compared = 0
-    for yx in sample_regions(shape, SAMPLES):
+    compared, regions = 0, sample_regions(shape, SAMPLES)
+    for yx in regions:
         for channel, (region, psf) in enumerate(zip(read_region(yx), psfs)):
             if not is_informative(region):
                 continue
@@ -221,7 +221,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
             compared += 1
     if not compared:
         warnings.warn(
-            f"loss: 'auto' found no region to compare its losses on among its {SAMPLES} samples (each was "
+            f"loss: 'auto' found no region to compare its losses on among its {len(regions)} samples (each was "
             f"constant or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {CANDIDATES[0]}.",
             MuWarning, stacklevel=stacklevel + 1,
         )
