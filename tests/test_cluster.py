@@ -253,6 +253,14 @@ def test_a_dashboard_link_or_a_path_given_as_the_address_is_refused_in_its_own_w
         check_scheduler(address)
 
 
+@pytest.mark.parametrize("address", ["foo://bar", "foo://bar:1", "://bar:1"])
+def test_an_unknown_scheme_is_refused_as_one_with_or_without_a_port(address):
+    """'foo://bar' was told that its port was missing, as if the scheme were right (found by a probe)."""
+    with pytest.raises(ValueError, match=re.escape("address: expected a scheme that dask connects with (") + r".*tcp.*"
+                                         + re.escape(f"), got {address!r} instead.")):
+        check_scheduler(address)
+
+
 def test_an_unknown_host_is_refused_without_the_dashboard_hint():
     with pytest.raises(ValueError, match=r"address: expected a running dask scheduler, got 'tcp://no-such-host.invalid:"
                                          r"8786', whose host is not known \(.+\)\.$"):

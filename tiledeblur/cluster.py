@@ -300,15 +300,18 @@ def check_scheduler(address):
     if scheme in ("", "tcp", "tls") and "/" in rest:  # inproc's addresses have slashes
         raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', with no path, "
                          f"got {address!r} instead.")
+    scheme, location = parse_address(address)
+    # The scheme first: 'foo://bar' was told that its port was missing (found by a probe).
+    if scheme not in backends:
+        raise ValueError(f"address: expected a scheme that dask connects with ({', '.join(sorted(backends))}), got "
+                         f"{address!r} instead.")
+    if scheme == "inproc":  # a scheduler in this process, named by no host and port
+        return
     try:
-        scheme, location = parse_address(address)
         host, port = parse_host_port(location)
     except ValueError as error:
         raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', "
                          f"got {address!r} instead ({error}).") from None
-    if scheme not in backends:
-        raise ValueError(f"address: expected a scheme that dask connects with ({', '.join(sorted(backends))}), got "
-                         f"{address!r} instead.")
     if scheme != "tcp":
         return
     if not 0 < port < 2**16:
