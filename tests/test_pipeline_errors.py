@@ -716,3 +716,18 @@ def test_input_chunks_that_dwarf_a_tile_warn(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plan(tmp_path / "tiled.zarr", gaussian_psf(5, 1.0), tile=256, mu=0.01, denoise=False)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"tile": 0}, "tile: expected at least the PSF size, 5 px, got 0 instead."),
+    ({"halo": "none"}, "halo: expected 'auto' or an int, got 'none' instead."),
+    ({"output": ""}, "output: expected"),
+])
+def test_bad_options_are_refused_before_the_sample_is_read(tmp_path, options, message):
+    """They were refused after mu="auto" had read its regions, which takes a while over a network; a blank image
+    warned of them first (found by a probe)."""
+    zarr.create_array(tmp_path / "blank.zarr", shape=(256, 256), chunks=(128, 128), dtype="f4", fill_value=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+            plan(tmp_path / "blank.zarr", gaussian_psf(5, 1.0), **options)

@@ -341,11 +341,19 @@ def _automatic_halo(psfs, settings):
     return reach + max(auto_halo(psf, mu, eps=eps, order=order) for psf, mu in pairs.values())
 
 
-def _choose_halo(halo, psfs, settings, radius, *, shape):
-    if halo == "auto":
-        return _automatic_halo(psfs, settings)
+def _check_halo(halo, radius):
+    """``halo``, ``"auto"`` or an int of at least the PSF's ``radius``."""
+    if isinstance(halo, str) and halo == "auto":
+        return halo
     if check_int("halo", halo, expected="'auto' or an int") < radius:
         raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
+    return int(halo)
+
+
+def _choose_halo(halo, psfs, settings, *, shape):
+    """The halo of a :func:`_check_halo`-ed ``halo``; one below the automatic one warns."""
+    if halo == "auto":
+        return _automatic_halo(psfs, settings)
     wanted = _automatic_halo(psfs, settings)
     if halo < min(wanted, max(shape)):
         # The PSF's radius is not enough: the solve's reach is the regularized inverse's, often several times it
@@ -353,7 +361,17 @@ def _choose_halo(halo, psfs, settings, radius, *, shape):
         warnings.warn(f"halo: expected at least the {wanted} px that halo='auto' picks at this PSF and mu, got "
                       f"{halo}; tiles may differ from a whole-image solve by more than 1e-3 near their edges, which "
                       "shows as seams.", HaloWarning, stacklevel=4)
-    return int(halo)
+    return halo
+
+
+def _check_tile(tile, radius):
+    """``tile``, ``"auto"`` or an int of at least the PSF's side, ``2 * radius + 1``."""
+    if isinstance(tile, str) and tile == "auto":
+        return tile
+    largest = 2 * radius + 1
+    if check_int("tile", tile, expected="'auto' or an int") < largest:
+        raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
+    return int(tile)
 
 
 def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
@@ -363,7 +381,6 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     half of ``memory_limit``, the memory of each worker thread, and that
     still gives each of the ``workers`` threads two tiles.
     """
-    largest = 2 * radius + 1
     whole = max(shape)
     if tile == "auto":
         if whole <= DEFAULT_CHUNK:  # one tile and one chunk, the image's size: not a chunk padded out past it
@@ -376,9 +393,7 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
             and math.prod(math.ceil(n / side) for n in shape) >= 2 * workers
         ]
         return (fitting[0] if fitting else DEFAULT_CHUNK), DEFAULT_CHUNK
-    tile = check_int("tile", tile, expected="'auto' or an int")
-    if tile < largest:
-        raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
+    largest = 2 * radius + 1
     chunk = min(DEFAULT_CHUNK, tile, whole)
     if tile >= whole:  # one tile, as large as the image: its memory is the image's
         # The image's own size, whatever tile covers it: 512 and 1000 px for a 511 px image made outputs that did not
@@ -539,6 +554,11 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     missing_value, declared = _missing_value(missing_value, array)
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
+    # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
+    radius = max(max(psf_radius(p)) for p in psfs)
+    tile, halo = _check_tile(tile, radius), _check_halo(halo, radius)
+    target = _output_location(output, source, component)
+    multiscale = _output_multiscale(ome, found, array, axis)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
     mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
@@ -562,12 +582,9 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     if not automatic and loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise) for channel_mu, noise in zip(mus, noises))
-    radius = max(max(psf_radius(p)) for p in psfs)
-    automatic_halo = isinstance(halo, str) and halo == "auto"
-    halo = _choose_halo(halo, psfs, settings, radius, shape=shape)
+    automatic_halo = halo == "auto"
+    halo = _choose_halo(halo, psfs, settings, shape=shape)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
-    target = _output_location(output, source, component)
-    multiscale = _output_multiscale(ome, found, array, axis)
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
     job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
