@@ -706,7 +706,8 @@ def test_a_big_endian_input_in_its_own_dtype_keeps_its_cf_attributes(tmp_path):
 
 
 def test_input_chunks_that_dwarf_a_tile_warn(tmp_path):
-    """Each read decodes whole the chunks it meets: a one-chunk 8192² RGB scan added 200 MiB a read, unsaid (a probe)."""
+    """Each read decodes whole the chunks it meets: a one-chunk 8192² RGB scan added 200 MiB a read, unsaid (found
+    by a probe)."""
     for name, chunks in (("whole.zarr", (4096, 4096)), ("tiled.zarr", (256, 256))):
         zarr.create_array(tmp_path / name, shape=(4096, 4096), chunks=chunks, dtype="f4")  # no pixel is read
     with pytest.warns(tiledeblur.TileMemoryWarning, match=r"zarr_path: the input's chunks of 4096 x 4096 hold 64 MiB "

@@ -118,8 +118,8 @@ def _add_problem_options(parser):
     parser.add_argument("--mu", type=_auto_or(float, "a number"), action="append",
                         help="regularization weight, on the image's [0, 1] scale (integer images are divided "
                              "by their dtype's maximum; for a float image's values off it, tv's weight scales with "
-                             "them and nlmeans' with their square), or auto by cross-validation on the image, each channel's "
-                             "own; a number once for every channel, or once per channel in their order "
+                             "them and nlmeans' with their square), or auto by cross-validation on the image, each "
+                             "channel's own; a number once for every channel, or once per channel in their order "
                              "(default: auto)")
     # The solvers' defaults are not imported: the options are read before the solvers (see main).
     parser.add_argument("--eps", type=float, action=_Once,

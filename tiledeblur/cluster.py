@@ -41,8 +41,7 @@ from .arguments import check_int
 
 __all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "WORKER_MEMORY", "check_cluster_options", "check_main_guarded",
            "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "dashboard_line", "local_cluster",
-           "threads",
-           "worker_resources", "workers"]
+           "threads", "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
 

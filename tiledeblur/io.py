@@ -650,8 +650,9 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
         if location.component:
             group = zarr.open_group(location.url, mode="w" if overwrite else "w-", zarr_format=zarr_format,
                                     attributes=group_attributes or {}, storage_options=options)
-            return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill_value,
-                                      attributes=attributes, chunk_key_encoding=chunk_keys(zarr_format),
+            return group.create_array(location.component, shape=shape, chunks=chunks, dtype=dtype,
+                                      fill_value=fill_value, attributes=attributes,
+                                      chunk_key_encoding=chunk_keys(zarr_format),
                                       dimension_names=dimension_names if zarr_format == 3 else None)
         return zarr.create_array(location.url, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill_value,
                                  zarr_format=zarr_format, attributes=attributes, overwrite=overwrite,

@@ -328,8 +328,9 @@ def build_pyramid(client, url, shapes, chunks, storage_options=None, *, missing_
         if level < first_level:
             continue
         previous = group[str(level - 1)]
-        target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype, fill_value=previous.fill_value,
-                                    overwrite=True, chunk_key_encoding=chunk_keys(group.metadata.zarr_format),
+        target = group.create_array(str(level), shape=shape, chunks=chunks, dtype=previous.dtype,
+                                    fill_value=previous.fill_value, overwrite=True,
+                                    chunk_key_encoding=chunk_keys(group.metadata.zarr_format),
                                     dimension_names=getattr(previous.metadata, "dimension_names", None),
                                     attributes=_level_attributes(previous.attrs.asdict()))
         axis = factors.index(2)  # y, the first halved axis: channels and z are not

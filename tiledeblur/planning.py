@@ -806,10 +806,10 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
 
     Parameters
     ----------
-    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, tol, maxiter, nonneg, denoise, missing_value
+    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, tol, maxiter, nonneg, denoise
         As :func:`tiledeblur.run` (``tol``, ``maxiter`` and ``nonneg`` change no tile, but are refused where
         :func:`run` refuses them, and an earlier run's output is resumed only with its own).
-    storage_options
+    missing_value, storage_options
         As :func:`tiledeblur.run`.
     out_dtype, ome
         As :func:`tiledeblur.run`: they set the output's size, which the

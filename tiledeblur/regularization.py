@@ -835,7 +835,8 @@ def value_reach(image):
 
 
 def _off_scale(reach):
-    """Whether values of the :func:`value_reach` ``reach`` lie far from [0, 1]: not where none is present, a blank image."""
+    """Whether values of the :func:`value_reach` ``reach`` lie far from [0, 1]; not where none is present (a blank
+    image has no scale)."""
     largest, typical = reach
     low, high = TV_SCALE_RANGE
     return largest != 0 and (largest < low or typical > high)
