@@ -732,3 +732,24 @@ def test_bad_options_are_refused_before_the_sample_is_read(tmp_path, options, me
         warnings.simplefilter("error")
         with pytest.raises((ValueError, TypeError), match=re.escape(message)):
             plan(tmp_path / "blank.zarr", gaussian_psf(5, 1.0), **options)
+
+
+def test_cf_packing_in_a_list_of_one_is_read_and_what_cannot_be_is_refused_by_plan(tmp_path, client):
+    """netCDF's attributes are arrays: scale_factor [0.01] ended a run in a bare TypeError, after plan passed it; uint8
+    stored as int8 with _Unsigned "true" was deblurred with its bright pixels negative (found by a probe)."""
+    counts = (data.camera()[:128, :128] // 2).astype(np.int16)
+    path = tmp_path / "packed.zarr"
+    zarr.create_array(path, data=counts, chunks=(64, 64), zarr_format=2).attrs.update(
+        {"scale_factor": [0.01], "add_offset": "5"})
+    report = run(path, gaussian_psf(5, 1.0), mu=0.01, denoise=False, client=client, progress=False)
+    written = zarr.open_array(report.output, mode="r").attrs
+    assert (written["scale_factor"], written["add_offset"]) == (pytest.approx(0.01 * 32767), 5.0)
+    for name, attributes, dtype, message in (
+        ("pair", {"scale_factor": [0.01, 0.02]}, "i2", ("the attribute scale_factor to be a finite number, as CF's "
+                                                      "conventions declare it, got [0.01, 0.02] instead.")),
+        ("signed", {"_Unsigned": "true"}, "i1", ("values that the array's dtype, int8, holds, got its attribute "
+                                                "_Unsigned='true'")),
+    ):
+        zarr.create_array(tmp_path / f"{name}.zarr", shape=(64, 64), dtype=dtype, zarr_format=2).attrs.update(attributes)
+        with pytest.raises(ValueError, match=re.escape(f"zarr_path: expected {message}")):
+            plan(tmp_path / f"{name}.zarr", gaussian_psf(5, 1.0), mu=0.01, denoise=False)

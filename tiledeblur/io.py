@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import numbers
 import os
 import posixpath
 import re
@@ -38,7 +39,7 @@ from .ome import chunk_keys, first_multiscale
 
 __all__ = [
     "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_values", "fingerprint",
-    "layout_images", "local_path", "open_input",
+    "layout_images", "local_path", "open_input", "packing",
     "plane_axes", "read_channels", "unreadable_chunks", "write_channels",
 ]
 
@@ -558,6 +559,50 @@ def declared_missing_values(array):
             if not (isinstance(value, float) and math.isnan(value)):
                 declared.append((attribute, value))
     return declared
+
+
+def packing(array):
+    """An array's CF packing, ``{"scale_factor": ..., "add_offset": ...}``, each a float, of those it declares.
+
+    Each is a number, a list of one (netCDF's attributes are arrays, and
+    converters keep them so) or a number's text, as xarray reads them; where
+    one is neither, or the array declares itself unsigned by ``_Unsigned``
+    where its dtype is signed (or the reverse), which xarray decodes and
+    tiledeblur does not, the input is refused. Found by a probe: a list of
+    one ended a run in a bare TypeError, and uint8 stored as int8 with
+    ``_Unsigned: "true"`` was deblurred with its bright pixels negative.
+
+    Examples
+    --------
+    >>> values = zarr.create_array(zarr.storage.MemoryStore(), shape=(2, 2), dtype="int16")
+    >>> values.attrs.update({"scale_factor": [0.5], "add_offset": "10"})
+    >>> packing(values)
+    {'scale_factor': 0.5, 'add_offset': 10.0}
+    >>> values.attrs["_Unsigned"] = "true"
+    >>> packing(values)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: zarr_path: expected values that the array's dtype, int16, holds, got its attribute _Unsigned='true', ...
+    """
+    attributes = array.attrs.asdict()
+    unsigned = str(attributes.get("_Unsigned", "")).lower()
+    if array.dtype.kind in "iu" and unsigned in ("true", "false") and (unsigned == "true") != (array.dtype.kind == "u"):
+        raise ValueError(f"zarr_path: expected values that the array's dtype, {array.dtype}, holds, got its "
+                         f"attribute _Unsigned={attributes['_Unsigned']!r}, netCDF's mark of values stored in the "
+                         "other sign, which tiledeblur does not decode; store them in their own dtype (for example "
+                         "with NumPy's view).")
+    found = {}
+    for name in ("scale_factor", "add_offset"):
+        if name not in attributes:
+            continue
+        value = attributes[name]
+        value = value[0] if isinstance(value, list) and len(value) == 1 else value
+        value = _decoded_number(value) if isinstance(value, str) else value
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"zarr_path: expected the attribute {name} to be a finite number, as CF's conventions "
+                             f"declare it, got {attributes[name]!r} instead.")
+        found[name] = float(value)
+    return found
 
 
 def _decoded_number(text):

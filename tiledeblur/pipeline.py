@@ -46,6 +46,7 @@ from .io import (
     OutputCreatedMeanwhileError,
     create_output,
     fingerprint,
+    packing,
     plane_axes,
     read_channels,
     stored_chunks,
@@ -282,11 +283,12 @@ def _carried_attributes(prepared):
     same_dtype = _output_dtype(prepared) == prepared.array.dtype
     carried = {key: value for key, value in source.items()
                if key != "tiledeblur" and (same_dtype or key not in ENCODING_ATTRIBUTES)}
-    if not same_dtype and ("scale_factor" in source or "add_offset" in source):
+    packed = packing(prepared.array)
+    if not same_dtype and packed:
         # Encoded anew, so that CF readers decode the output to the input's units, which its "units" name (found by
         # a probe: 105 K read as 0.3 K; and a float input's scale factor was dropped).
-        carried.update(scale_factor=source.get("scale_factor", 1) / scale,
-                       **({"add_offset": source["add_offset"]} if "add_offset" in source else {}))
+        carried.update(scale_factor=packed.get("scale_factor", 1) / scale,
+                       **({"add_offset": packed["add_offset"]} if "add_offset" in packed else {}))
     missing_value = prepared.job.missing_value
     if same_dtype and missing_value is not None and not prepared.plan.missing_value_declared:
         # Missing pixels hold the value given: declared as CF does, for readers and a later run (found by a probe:

@@ -28,6 +28,7 @@ from .io import (
     declared_missing_values,
     layout_images,
     open_input,
+    packing,
     plane_axes,
     read_channels,
 )
@@ -552,6 +553,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
                                             where="the array's dimension_names")
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value, declared = _missing_value(missing_value, array)
+    packing(array)  # refused here, as run would refuse it after its scan (found by a probe)
     psfs = _check_psfs(psf, channels)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
