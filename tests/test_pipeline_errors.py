@@ -15,6 +15,7 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import pytest
+import scipy.signal
 import zarr
 from skimage import data
 
@@ -753,3 +754,19 @@ def test_cf_packing_in_a_list_of_one_is_read_and_what_cannot_be_is_refused_by_pl
         zarr.create_array(tmp_path / f"{name}.zarr", shape=(64, 64), dtype=dtype, zarr_format=2).attrs.update(attributes)
         with pytest.raises(ValueError, match=re.escape(f"zarr_path: expected {message}")):
             plan(tmp_path / f"{name}.zarr", gaussian_psf(5, 1.0), mu=0.01, denoise=False)
+
+
+def test_declared_missing_values_that_the_run_took_as_data_are_not_declared_by_its_output(tmp_path, client):
+    """The input's _FillValue 65535, with missing_value=0 given: the output declared 65535 still, and its bright
+    pixels, clipped onto it, read as missing (found by a probe)."""
+    scene = np.full((128, 128), 0.2)
+    scene[40:88, 40:88] = 0.999  # the deblurred edges overshoot 1
+    counts = np.round(scipy.signal.fftconvolve(scene, gaussian_psf(7, 1.5), mode="same") * 65535).clip(1, 65534)
+    counts[:4, :4] = 0
+    path = tmp_path / "scan.zarr"
+    zarr.create_array(path, data=counts.astype(np.uint16), chunks=(64, 64)).attrs["_FillValue"] = 65535
+    report = run(path, gaussian_psf(7, 1.5), mu=1e-3, denoise=False, missing_value=0, out_dtype="input",
+                 client=client, progress=False)
+    output = zarr.open_array(report.output, mode="r")
+    assert (output[...] == 65535).any()  # data, as the run took them
+    assert "_FillValue" not in output.attrs and output.attrs["missing_value"] == 0

@@ -45,6 +45,7 @@ from .io import (
     DoneMarkers,
     OutputCreatedMeanwhileError,
     create_output,
+    declared_missing_values,
     fingerprint,
     packing,
     plane_axes,
@@ -290,10 +291,17 @@ def _carried_attributes(prepared):
         carried.update(scale_factor=packed.get("scale_factor", 1) / scale,
                        **({"add_offset": packed["add_offset"]} if "add_offset" in packed else {}))
     missing_value = prepared.job.missing_value
-    if same_dtype and missing_value is not None and not prepared.plan.missing_value_declared:
-        # Missing pixels hold the value given: declared as CF does, for readers and a later run (found by a probe:
-        # the output of --missing-value 65535 --out-dtype input said nothing of it).
-        carried["missing_value"] = missing_value
+    if same_dtype:
+        # A declared value that the run took as data is data in the output: a pixel deblurred onto it (clipped to
+        # 65535) read as missing (found by a probe), so its attribute goes.
+        declared = declared_missing_values(prepared.array)
+        unused = {attribute for attribute, value in declared if value != missing_value}
+        for attribute in unused:
+            carried.pop(attribute)
+        if missing_value is not None and not any(attribute not in unused for attribute, _ in declared):
+            # Missing pixels hold the value given: declared as CF does, for readers and a later run (found by a
+            # probe: the output of --missing-value 65535 --out-dtype input said nothing of it).
+            carried["missing_value"] = missing_value
     if scale != 1 and isinstance(source.get(FITS_HEADER_ATTRIBUTE), dict):
         # Likewise for a FITS writer of the output: its BUNIT and SATURATE are the input's (found by a probe).
         carried[FITS_HEADER_ATTRIBUTE] = {**source[FITS_HEADER_ATTRIBUTE], "BSCALE": 1 / scale}
