@@ -770,3 +770,12 @@ def test_declared_missing_values_that_the_run_took_as_data_are_not_declared_by_i
     output = zarr.open_array(report.output, mode="r")
     assert (output[...] == 65535).any()  # data, as the run took them
     assert "_FillValue" not in output.attrs and output.attrs["missing_value"] == 0
+
+
+def test_an_output_named_as_a_zip_file_is_refused(tmp_path):
+    """It was written as a folder under that name, which no Zip reader opened (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    with pytest.raises(ValueError, match=r"output: expected a folder for the Zarr store, got '.*scan\.zarr\.ZIP', a "
+                                         r"Zip file's name, which tiledeblur does not write"):
+        plan(tmp_path / "scan.zarr", gaussian_psf(5, 1.0), mu=0.01, output=tmp_path / "scan.zarr.ZIP")
+    assert not (tmp_path / "scan.zarr.ZIP").exists()
