@@ -190,6 +190,10 @@ AXES = [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
         {"path": "0", "coordinateTransformations": [{"type": "scale", **scale}]}]}]},
        "dataset '0' has a scale or a translation that is no list of numbers, one per axis")
       for scale in ({"path": "scale.json"}, {"scale": ["a", 1]}, {"scale": [0.5]})),
+    # Carried into every level of the output (found by a probe).
+    ({"version": "0.5", "multiscales": [{"axes": AXES, "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [0, -1]}]}]}]},
+     "dataset '0' has a scale that is not positive on every axis"),
 ])
 def test_ome_metadata_that_ngff_does_not_write_is_named(tmp_path, ome, reason):
     group = zarr.open_group(tmp_path / "image.zarr", mode="w", attributes={"ome": ome})

@@ -124,6 +124,10 @@ not each a name or an object with a "name"; correct the group's attributes.
                                                        for transform in transforms):
             refuse(f"dataset {dataset['path']!r} has a scale or a translation that is no list of numbers, one per "
                    "axis")
+        if any(not value > 0 for transform in transforms if transform.get("type") == "scale"
+               for value in transform["scale"]):
+            # A pixel size of 0 or below was carried into every level of the output (found by a probe).
+            refuse(f"dataset {dataset['path']!r} has a scale that is not positive on every axis")
     return ome, first
 
 
