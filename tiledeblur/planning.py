@@ -740,7 +740,7 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan):
     dask pauses a worker at 80% of its limit and restarts it at 95%: a run
     whose tiles cannot fit stalls or fails rather than finishing slowly.
     """
-    needed = estimate_tile_bytes(tile_plan.largest_read(), tile_plan.psf_radius)
+    needed = tile_plan.tile_bytes()
     if memory_limit is not None and needed > memory_limit:
         warnings.warn(
             f"tile: tiles of {tile_plan.tile_text()} need about {needed / 2**20:.0f} MiB each by the estimate, more than "
@@ -760,7 +760,7 @@ def _warn_if_input_chunks_are_large(array, tile_plan):
     array's chunks are its inner chunks, which a read decodes alone.
     """
     chunk_bytes = math.prod(array.chunks) * array.dtype.itemsize
-    needed = estimate_tile_bytes(tile_plan.largest_read(), tile_plan.psf_radius)
+    needed = tile_plan.tile_bytes()
     if chunk_bytes > LARGE_CHUNK_SHARE * needed:
         chunks = " x ".join(map(str, array.chunks))
         warnings.warn(

@@ -339,6 +339,17 @@ class TilePlan:
         return tuple(max(high - low for *_, low, high in (self._span(i, n) for i in range(grid)))
                      for grid, n in zip(self.grid, self.shape))
 
+    def tile_bytes(self):
+        """A worker thread's estimated peak memory for the largest tile (see :func:`estimate_tile_bytes`).
+
+        Examples
+        --------
+        >>> TilePlan(shape=(300, 5000), tile=1024, chunk=512, halo=56, psf_radius=6).tile_bytes() == (
+        ...     estimate_tile_bytes((300, 1136), 6))
+        True
+        """
+        return estimate_tile_bytes(self.largest_read(), self.psf_radius)
+
     def every_tile_reads_all(self):
         """Whether every tile's read region is the whole image, so that each solves the whole-image problem.
 
@@ -418,7 +429,7 @@ class TilePlan:
             f"{len(self)} tile{'s' * (len(self) != 1)} ({self.grid[0]} x {self.grid[1]}) of {self.tile_text()}, "
             f"written as output chunks of {self.chunk} px; halo {self.halo} px "
             f"({clipped}work per pixel x{self.work_per_pixel():.2f}); about "
-            f"{estimate_tile_bytes(self.largest_read(), self.psf_radius) / 2**20:.0f} MiB per worker thread"
+            f"{self.tile_bytes() / 2**20:.0f} MiB per worker thread"
             f"{self._output_text()}"
             f"{f'; {self.finished} of {len(self)} tiles written by an earlier run' if self.finished else ''}"
         )
