@@ -764,6 +764,49 @@ def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp
                                                            {"label": "GFP", "color": "00FF00"}]
 
 
+def test_convert_an_ome_tiff_warns_of_no_channel_names_that_it_does_not_give(tmp_path):
+    """tifffile writes OME channels without a name; a made-up "Channel 0" was warned of as the file's (found by a
+    probe)."""
+    tifffile.imwrite(tmp_path / "grey.ome.tif", data.camera(), ome=True,
+                     metadata={"PhysicalSizeX": 0.25, "PhysicalSizeY": 0.25})
+    with pytest.warns(UserWarning) as caught:
+        convert(tmp_path / "grey.ome.tif", tmp_path / "grey.zarr", chunk=256)
+    assert [str(warning.message) for warning in caught] == [
+        "ome: grey.ome.tif gives its pixel size, which only an OME-Zarr keeps; pass ome=True to keep it."]
+    tifffile.imwrite(tmp_path / "rgb.ome.tif", data.astronaut(), ome=True, photometric="rgb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        convert(tmp_path / "rgb.ome.tif", tmp_path / "rgb.zarr", chunk=256)
+
+
+def test_convert_names_the_images_of_a_tiff_that_it_leaves_out(tmp_path):
+    """Only the first image of a multi-position TIFF was converted, without a word (found by a probe)."""
+    with tifffile.TiffWriter(tmp_path / "fields.ome.tif", ome=True) as writer:
+        writer.write(data.camera(), metadata={"Name": "field 1"})
+        writer.write(data.moon()[:400, :200], metadata={"Name": "field 2"})
+    with pytest.warns(UserWarning, match=r"image: 'fields.ome.tif' holds 2 images, and only the first, field 1 "
+                                         r"\(512 x 512\), is converted; left out: field 2 \(400 x 200\)\. To convert"):
+        array = convert(tmp_path / "fields.ome.tif", tmp_path / "fields.zarr", chunk=256)
+    np.testing.assert_array_equal(array[...], data.camera())
+    # A whole slide's label, overview and thumbnail are no part of its scan, and its pyramid is one image.
+    description = "Aperio Image Library v12.0.15 \n512x512 (128x128) RGB|AppMag = 40|MPP = 0.2500"
+    with tifffile.TiffWriter(tmp_path / "slide.svs") as writer:
+        for picture, more in [(data.astronaut(), {"tile": (128, 128), "description": description}),
+                              (data.astronaut()[::4, ::4], {"description": "Aperio Image Library thumbnail"}),
+                              (data.astronaut()[::2, ::2], {"tile": (128, 128), "description": "Aperio level 1"}),
+                              (data.astronaut()[:64, :96], {"description": "Aperio Image Library\nlabel",
+                                                            "subfiletype": 1}),
+                              (data.astronaut()[:80, :200], {"description": "Aperio Image Library\nmacro",
+                                                             "subfiletype": 9})]:
+            writer.write(picture, photometric="rgb", metadata=None, **more)
+    with tifffile.TiffFile(tmp_path / "slide.svs") as slide:
+        assert [series.name for series in slide.series] == ["Baseline", "Thumbnail", "Label", "Macro"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        array = convert(tmp_path / "slide.svs", tmp_path / "slide.zarr", chunk=256, ome=True)
+    np.testing.assert_array_equal(array[...], np.moveaxis(data.astronaut(), -1, 0))
+
+
 def test_convert_an_aperio_slide_keeps_its_pixel_size(tmp_path):
     """A scanner's microns per pixel, which QuPath measures by, were dropped without a word (found by a probe)."""
     tifffile.imwrite(tmp_path / "slide.svs", data.astronaut(), tile=(128, 128), photometric="rgb",
@@ -827,6 +870,12 @@ def test_convert_tiff_and_ome(tmp_path):
     np.testing.assert_array_equal(group["1"][...], halved)
     status, stderr = _refused("convert", tmp_path / "scan.tif", tmp_path / "ome.zarr")
     assert status == 2 and "which exists" in stderr
+    # Stored planar, channels first, its samples are red, green and blue all the same (found by a probe: no colours).
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate")
+    group = zarr.open_group(convert(tmp_path / "planar.tif", tmp_path / "planar.zarr", chunk=128, ome=True).store,
+                            mode="r")
+    assert group.attrs["ome"]["omero"]["channels"] == channels
+    np.testing.assert_array_equal(group["0"][...], np.moveaxis(rgb, -1, 0))
 
 
 # A Leica scan's .scn went to a reader that loads the whole image, and lost its JPEG's warning (found by a probe).

@@ -42,6 +42,8 @@ LOSSY_CODECS = ("JPEG", "JP2000", "WEBP", "LERC")
 #: The lossy formats that Pillow reads, by its names, and as ``LOSSY_CODECS`` and :mod:`tiledeblur.jpeg` name them
 #: (MPO is a camera's JPEG with more pictures appended).
 LOSSY_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "JPEG2000": "JPEG2000"}
+#: The series of a whole-slide file that are pictures of the slide, not parts of its scan: tifffile's names for them.
+SLIDE_PICTURES = ("Thumbnail", "Label", "Macro", "Map")
 #: The seconds between the lines that tell the share of a file's rows written, as the scan of a run tells its own.
 CONVERT_TELL_SECONDS = 10
 #: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
@@ -73,12 +75,14 @@ def _open_image(path):
             if tiff.series[0].keyframe.photometric == tifffile.PHOTOMETRIC.SEPARATED:
                 # Its inks were labelled red, green, blue and alpha (found by review).
                 raise ValueError("it holds inks (CMYK), not light's colours: save it as RGB")
-            axes, compression = tiff.series[0].axes, tiff.series[0].keyframe.compression
-            codec = getattr(compression, "name", str(compression))  # an int where tifffile knows no such codec
+            _warn_if_several_series(tiff.series, path)
+            axes, keyframe = tiff.series[0].axes, tiff.series[0].keyframe
+            codec = getattr(keyframe.compression, "name", str(keyframe.compression))  # an int for unknown codecs
             described = (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
                          _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else
                          _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else
                          _resolution_tiff(tiff.pages[0].tags))
+            described = dataclasses.replace(described, rgb=keyframe.photometric == tifffile.PHOTOMETRIC.RGB)
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
         # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
@@ -99,6 +103,23 @@ def _open_image(path):
     image = skimage_io.imread(path)
     # imageio gives a GIF's frames an axis, one frame too (found by a probe: a still GIF was refused as a stack).
     return (image[0] if image.shape[:3] == (1, height, width) else image), False, lossy, None
+
+
+def _warn_if_several_series(series, path):
+    """Warn, naming them, where a TIFF holds images beyond the first ``series``, which alone is converted.
+
+    Found by a probe: the other positions of a multi-position file were left
+    out without a word. A whole-slide file's label, overview and thumbnail
+    (``SLIDE_PICTURES``) are no part of its scan, and go unmentioned.
+    """
+    others = [f"{one.name or f'series {index}'} ({' x '.join(map(str, one.shape))})"
+              for index, one in enumerate(series) if index and one.name not in SLIDE_PICTURES]
+    if others:
+        first = series[0]
+        warnings.warn(f"image: {path.name!r} holds {len(others) + 1} images, and only the first, "
+                      f"{first.name or 'series 0'} ({' x '.join(map(str, first.shape))}), is converted; left out: "
+                      f"{', '.join(others)}. To convert another, write it to a file of its own first (with tifffile).",
+                      UserWarning, stacklevel=4)
 
 
 def _lossy_format(pillow_format, path):
@@ -155,22 +176,27 @@ class TiffMetadata:
 
     pixels: PixelSize | None = None
     name: str | None = None
-    #: One ``omero`` channel per OME channel: ``{"label": ...}`` and, where OME gives one, ``"color"`` (``"RRGGBB"``).
+    #: One ``omero`` channel per OME channel: its name, ``"label"``, and its colour, ``"color"`` (``"RRGGBB"``), where
+    #: the file gives them.
     channels: tuple = ()
+    #: Whether its samples are red, green and blue (and alpha): photometric RGB, stored planar or not.
+    rgb: bool = False
 
 
-def _warn_of_metadata_left(described, image_path):
+def _warn_of_metadata_left(described, image_path, planes):
     """Warn where a plain array leaves out the pixel size or channel names that a TIFF gives (``described``).
 
     Found by a probe: only an OME-Zarr keeps them, and a plain conversion
-    dropped them without a word.
+    dropped them without a word. ``planes`` is the image's shape with its
+    channels first, as an OME-Zarr holds it.
     """
+    named = any("label" in channel for channel in _omero_channels(described, planes))
     kept = [*(["its pixel size"] if described is not None and described.pixels is not None else []),
-            *(["its channels' names"] if described is not None and described.channels else [])]
+            *(["its channels' names"] if named else [])]
     if kept:
         them = "them" if len(kept) > 1 else "it"
         warnings.warn(f"ome: {image_path.name} gives {' and '.join(kept)}, which only an OME-Zarr keeps; pass "
-                      f"ome=True to keep {them}.", UserWarning, stacklevel=3)
+                      f"ome=True to keep {them}.", UserWarning, stacklevel=4)
 
 
 def _ome_tiff(xml):
@@ -197,8 +223,7 @@ def _ome_tiff(xml):
                            *(LENGTH_UNITS.get(pixels.attrib.get(f"PhysicalSize{axis}Unit", "µm")) for axis in "YX"))
     except (KeyError, ValueError):
         size = None
-    channels = tuple(_omero_channel(element, index) for index, element in
-                     enumerate(element for element in pixels if element.tag.endswith("Channel")))
+    channels = tuple(_omero_channel(element) for element in pixels if element.tag.endswith("Channel"))
     return TiffMetadata(size, image.attrib.get("Name"), channels)
 
 
@@ -255,7 +280,7 @@ def _aperio_tiff(description):
     Examples
     --------
     >>> _aperio_tiff("Aperio Image Library v12.0.15 \\n46000x32914 (240x240) JPEG/RGB Q=70|AppMag = 20|MPP = 0.4990")
-    TiffMetadata(pixels=PixelSize(y=0.499, x=0.499, unit='micrometer'), name=None, channels=())
+    TiffMetadata(pixels=PixelSize(y=0.499, x=0.499, unit='micrometer'), name=None, channels=(), rgb=False)
     """
     found = re.search(r"\|\s*MPP\s*=\s*([0-9.]+)", description)
     try:
@@ -295,12 +320,15 @@ def _resolution_tiff(tags):
     return TiffMetadata(PixelSize(y, x, "micrometer") if y > 0 and x > 0 else None)
 
 
-def _omero_channel(element, index):
-    """The ``omero`` channel of an OME-XML ``Channel`` element, the ``index``-th: its name, and colour where given.
+def _omero_channel(element):
+    """The ``omero`` channel of an OME-XML ``Channel`` element: its name and colour, where given.
+
+    None is made up: found by a probe, a name "Channel 0" given to channels
+    that tifffile writes without one was warned of as the file's own.
 
     OME's colour is a signed 32-bit RGBA integer; NGFF's is ``"RRGGBB"``.
     """
-    channel = {"label": element.attrib.get("Name", f"Channel {index}")}
+    channel = {"label": element.attrib["Name"]} if "Name" in element.attrib else {}
     try:
         rgba = int(element.attrib["Color"]) & 0xFFFFFFFF
     except (KeyError, ValueError):
@@ -357,8 +385,6 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
             source, planes_first, lossy, described = _open_image(image_path)
         except READ_ERRORS as error:
             raise _unreadable(image_path, error) from None
-        if not ome:
-            _warn_of_metadata_left(described, image_path)
         # Written under another name, then renamed: neither a retry nor a run may find half an image at the output,
         # its rest read as the fill value (found by probes: a convert stopped by SIGTERM, or killed, left one, which
         # plan took for a scan). A killed convert leaves the other name, which tells what it holds.
@@ -433,10 +459,26 @@ def _placed(shape, described):
         axes = tuple({**axis, **unit} if axis["type"] == "space" else axis for axis in multiscale.axes)
         multiscale = dataclasses.replace(multiscale, axes=axes,
                                          scale=(*multiscale.scale[:-2], described.pixels.y, described.pixels.x))
-    # Channels only where they are the array's: an RGB TIFF's one OME channel holds three samples.
-    channels = len(shape) == 3 and len(described.channels) == shape[0]
+    channels = _omero_channels(described, shape)
     return dataclasses.replace(multiscale, name=described.name,
-                               omero={"channels": list(described.channels)} if channels else None)
+                               omero={"channels": list(channels)} if channels else None)
+
+
+def _omero_channels(described, planes):
+    """The ``omero`` channels that ``described`` gives an image of shape ``planes`` (channels first), or ``()``.
+
+    Only where there is one per plane (an RGB TIFF's one OME channel holds
+    three samples), and where the file names or colours one.
+
+    Examples
+    --------
+    >>> named = TiffMetadata(channels=({"label": "DAPI"}, {}))
+    >>> _omero_channels(named, (2, 64, 64)), _omero_channels(named, (3, 64, 64))
+    (({'label': 'DAPI'}, {}), ())
+    """
+    if described is None or len(planes) != 3 or len(described.channels) != planes[0] or not any(described.channels):
+        return ()
+    return described.channels
 
 
 def _copy(source, planes_first, image_path, output, chunk, ome, described, *, progress):
@@ -456,20 +498,21 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
     # 200 x 300 PNG ran out of memory).
     chunk = min(chunk, max(source.shape[1:] if planes_first else source.shape[:2]))
     # OME-Zarr wants channels first (cyx); a plain array keeps the file's order.
+    planes = source.shape if source.ndim == 2 or planes_first else (source.shape[2], *source.shape[:2])
     move_channels = ome and source.ndim == 3 and not planes_first
+    shape = planes if ome else source.shape
     if source.ndim == 2:
-        shape, chunks = source.shape, (chunk, chunk)
-    elif planes_first:
-        shape, chunks = source.shape, (source.shape[0], chunk, chunk)
-    elif move_channels:
-        shape, chunks = (source.shape[2],) + source.shape[:2], (source.shape[2], chunk, chunk)
+        chunks = (chunk, chunk)
+    elif ome or planes_first:
+        chunks = (shape[0], chunk, chunk)
     else:
-        shape, chunks = source.shape, (chunk, chunk, source.shape[2])
+        chunks = (chunk, chunk, shape[2])
     if ome:
         multiscale = _placed(shape, described)
         # Viewers (napari, QuPath) show the name, and without colours an RGB scan as three grey or arbitrary
-        # channels (found by a probe).
-        rgb = {"channels": _rgb_channels(shape[0], source.dtype)} if move_channels else None
+        # channels (found by a probe; a planar RGB TIFF's too, by another).
+        colours = source.ndim == 3 and (not planes_first or (described is not None and described.rgb))
+        rgb = {"channels": _rgb_channels(shape[0], source.dtype)} if colours else None
         multiscale = dataclasses.replace(multiscale, name=multiscale.name or image_path.name.partition(".")[0],
                                          omero=multiscale.omero or rgb)
         levels = [shape, *pyramid_shapes(shape, multiscale, chunk)]
@@ -477,6 +520,7 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype,
                                     dimension_names=[axis["name"] for axis in multiscale.axes])
     else:
+        _warn_of_metadata_left(described, image_path, planes)
         # Named, so that run finds the channels without --channel-axis (found by a probe: told "got None").
         names = ["y", "x"] if source.ndim == 2 else ["c", "y", "x"] if planes_first else ["y", "x", "c"]
         target = zarr.create_array(output, shape=shape, chunks=chunks, dtype=source.dtype, dimension_names=names)
