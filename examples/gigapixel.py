@@ -13,6 +13,7 @@ Run it with ``python examples/gigapixel.py [--size 2048] [--out DIR]``.
 
 import argparse
 
+from tiledeblur.cli import in_option_terms
 from tiledeblur.demo import MIN_SIZE, run_demo
 
 
@@ -31,6 +32,6 @@ if __name__ == "__main__":
     try:
         result = main(arguments.size, arguments.out, arguments.workers)
     except (TypeError, ValueError) as error:  # refused before any work: one line, as from the CLI
-        parser.error(str(error))
+        parser.error(in_option_terms(str(error)))
     print(f"PSNR blurred: {result.psnr_blurred:.2f} dB, deblurred: {result.psnr_deblurred:.2f} dB "
           f"(16 sampled regions); picture: {result.picture}")

@@ -27,6 +27,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 import tiledeblur
 from tiledeblur.arguments import check_int
+from tiledeblur.cli import in_option_terms
 from tiledeblur.demo import save_panels
 from tiledeblur.operators import Blur
 
@@ -42,14 +43,19 @@ FOOTPRINT_DEGREES = 12
 MIN_SIZE = 640
 
 
+def largest_size():
+    """The largest ``size``: the sky's shorter side less the PSF's reach on both sides."""
+    return min(data.hubble_deep_field().shape[:2]) - 2 * (PSF.shape[0] // 2)
+
+
 def sky_and_mosaic(size=None):
     """The sharp sky (its central ``size`` square, or all) and the mosaic observed of it, NaN where it was not
     observed."""
     sky = color.rgb2gray(data.hubble_deep_field())
     radius = PSF.shape[0] // 2
-    largest = min(sky.shape) - 2 * radius
+    largest = largest_size()
     if size is not None and not MIN_SIZE <= check_int("size", size) <= largest:
-        raise ValueError(f"size: expected None or {MIN_SIZE} to {largest} px, got {size} instead.")
+        raise ValueError(f"size: expected {MIN_SIZE} to {largest} px (or None, the whole sky), got {size} instead.")
     if size is not None:
         start = [(n - size - 2 * radius) // 2 for n in sky.shape]
         sky = sky[tuple(slice(s, s + size + 2 * radius) for s in start)]
@@ -90,14 +96,14 @@ def main(out_dir="examples/output", n_workers=None, size=None):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=None, help=f"side of a central square of the sky in px, at "
-                        f"least {MIN_SIZE} (default: the whole sky)")
+    parser.add_argument("--size", type=int, default=None, help=f"side of a central square of the sky in px, "
+                        f"{MIN_SIZE} to {largest_size()} (default: the whole sky)")
     parser.add_argument("--out", default="examples/output", help="folder for the picture (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()
     try:
         blurred_db, deblurred_db, path = main(arguments.out, arguments.workers, arguments.size)
     except (TypeError, ValueError) as error:  # refused before any work: one line, as from the CLI
-        parser.error(str(error))
+        parser.error(in_option_terms(str(error)))
     print(f"PSNR of the pixels present: blurred {blurred_db:.2f} dB, deblurred {deblurred_db:.2f} dB; "
           f"picture: {path}")

@@ -11,7 +11,8 @@ It writes a before/after picture of the scan's centre. Run it with
 import argparse
 
 import tiledeblur
-from tiledeblur.demo import save_preview
+from tiledeblur.cli import in_option_terms
+from tiledeblur.demo import check_preview, save_preview
 from tiledeblur.io import open_input
 
 
@@ -20,6 +21,8 @@ def main(address, scan, *, output=None, psf=None, tile="auto", preview="on_clust
 
     Returns the :class:`tiledeblur.RunReport`.
     """
+    # Before the run, not hours later after it: a new picture file, outside the Zarr stores.
+    preview = check_preview(preview, output)
     psf = tiledeblur.gaussian_psf(13, (1, 3)) if psf is None else psf
     report = tiledeblur.run(scan, psf, output=output, address=address, tile=tile)
     # open_input reads a plain array or an OME-Zarr group's level 0 alike.
@@ -37,5 +40,5 @@ if __name__ == "__main__":
     try:
         report = main(arguments.address, arguments.scan, output=arguments.out, preview=arguments.preview)
     except (TypeError, ValueError) as error:  # refused before any work: one line, as from the CLI
-        parser.error(str(error))
+        parser.error(in_option_terms(str(error)))
     print(f"wrote {report.output} and {arguments.preview}: {report.plan.describe()}")

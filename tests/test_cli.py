@@ -110,6 +110,11 @@ def test_version_and_python_dash_m():
          "--preview: expected a path outside the Zarr stores of input and output, got '"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", "{scan}/../same.png", "--preview", "{scan}/../same.png"],
          "--preview: expected a path outside the Zarr stores of input and output, got '"),
+        # plan ran where run refused (found by a probe).
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}/../notes.png"],
+         "notes.png', which exists; remove it or name another."),
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--preview", "{scan}/p.png"],
+         "--preview: expected a path outside the Zarr stores of input and output, got '"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--workers", "0"], "--workers: expected at least 1, got 0"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--workers", "1", "--address", "tcp://127.0.0.1:1"],
          "--workers: expected no count with a client or an address, whose cluster has its own workers, got 1"),

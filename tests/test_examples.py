@@ -27,11 +27,14 @@ def test_gigapixel_demo_at_small_size(tmp_path):
     assert result.picture.stat().st_size > 50_000
 
 
-def test_gigapixel_demo_refuses_a_bad_size_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, EXAMPLES / "gigapixel.py", "--size", "100", "--out", tmp_path],
+# The option as typed, not the library's argument (found by a probe: --workers 0 was told of n_workers).
+@pytest.mark.parametrize(("option", "message"), [(["--size", "100"], "--size: expected at least 310 px, got 100"),
+                                                 (["--workers", "0"], "--workers: expected at least 1, got 0")])
+def test_gigapixel_demo_refuses_a_bad_option_in_one_line(tmp_path, option, message):
+    result = subprocess.run([sys.executable, EXAMPLES / "gigapixel.py", *option, "--out", tmp_path],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "error: size: expected at least 310 px, got 100 instead." in result.stderr
+    assert f"error: {message} instead." in result.stderr
     assert not any(tmp_path.iterdir())
 
 
@@ -58,10 +61,24 @@ def test_on_cluster_against_a_running_scheduler(tmp_path, client, recorded):
     assert report.tiles_computed > 0 and (tmp_path / "ome.png").exists()
 
 
+def test_on_cluster_refuses_a_preview_before_the_run(tmp_path):
+    """It was checked after the run, which replaced an existing picture (found by a probe)."""
+    import zarr
+
+    zarr.create_array(tmp_path / "scan.zarr", shape=(64, 64), dtype="uint8")
+    (tmp_path / "figure.png").write_text("the user's figure")
+    main = runpy.run_path(str(EXAMPLES / "on_cluster.py"))["main"]
+    # No scheduler listens at the address: the refusal comes before any connection.
+    with pytest.raises(ValueError, match="--preview: expected a new file, got '.*figure.png', which exists"):
+        main("tcp://127.0.0.1:1", tmp_path / "scan.zarr", preview=tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").read_text() == "the user's figure"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["figure.png", "scan.zarr"]
+
+
 def test_mosaic_with_missing_pixels(tmp_path):
     main = runpy.run_path(str(EXAMPLES / "mosaic.py"))["main"]
     blurred_db, deblurred_db, picture = main(out_dir=tmp_path, n_workers=2, size=640)
     assert deblurred_db > blurred_db + 2.0  # measured: 28.81 -> 31.79 dB
     assert picture.stat().st_size > 50_000
-    with pytest.raises(ValueError, match=r"size: expected None or 640 to 864 px, got 100 instead\."):
+    with pytest.raises(ValueError, match=r"size: expected 640 to 864 px \(or None, the whole sky\), got 100 instead\."):
         main(out_dir=tmp_path, size=100)

@@ -20,7 +20,7 @@ import warnings
 
 from ._version import __version__
 
-__all__ = ["main"]
+__all__ = ["in_option_terms", "main"]
 
 #: The options and operands that the public functions' argument names stand for.
 OPTION_NAMES = {
@@ -177,8 +177,8 @@ def _parser():
         "plan", allow_abbrev=False, help="print the tile plan of run's options and compute nothing",
         description="Print the tile plan of a run and compute nothing. plan takes run's options, so that a run's "
                     "command line plans with plan in its place. It refuses an existing output as run would, with "
-                    "--overwrite and --no-resume, and counts the tiles that run would resume; it does not use "
-                    "--preview, and checks --tol and --nonneg only as run would refuse them.")
+                    "--overwrite and --no-resume, and counts the tiles that run would resume; it refuses a --preview "
+                    "as run would, writing none, and checks --tol and --nonneg only as run would refuse them.")
     _add_run_options(plan_parser)
 
     convert_parser = commands.add_parser("convert", allow_abbrev=False, help="import a TIFF/FITS/PNG/JPEG scan into Zarr")
@@ -199,18 +199,22 @@ def _parser():
     return parser
 
 
-def _in_option_terms(message, command):
+def in_option_terms(message, command=None):
     """``message`` with the argument it names, and its advice, in the command line's terms.
+
+    Scripts with options of the same names (``examples/``) put the library's
+    messages in their terms with it (found by a probe: ``--workers 0`` was
+    told of ``n_workers``).
 
     Examples
     --------
-    >>> _in_option_terms("n_workers: expected at least 1, got 0 instead.", "run")
+    >>> in_option_terms("n_workers: expected at least 1, got 0 instead.", "run")
     '--workers: expected at least 1, got 0 instead.'
-    >>> _in_option_terms("output: expected a new path, got 'a.zarr', which exists; pass overwrite=True.", "run")
+    >>> in_option_terms("output: expected a new path, got 'a.zarr', which exists; pass overwrite=True.", "run")
     "--out: expected a new path, got 'a.zarr', which exists; pass --overwrite."
-    >>> _in_option_terms("mu[1]: expected a positive finite number, got -1.0 instead.", "run")
+    >>> in_option_terms("mu[1]: expected a positive finite number, got -1.0 instead.", "run")
     '--mu number 2: expected a positive finite number, got -1.0 instead.'
-    >>> _in_option_terms("2 of 4 tiles failed; the first raised ValueError: zarr_path: expected readable chunks", "run")
+    >>> in_option_terms("2 of 4 tiles failed; the first raised ValueError: zarr_path: expected readable chunks", "run")
     '2 of 4 tiles failed; the first raised ValueError: INPUT: expected readable chunks'
     """
     names = {**OPTION_NAMES, **COMMAND_OPTION_NAMES.get(command, {})}
@@ -226,7 +230,7 @@ def _in_option_terms(message, command):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """One line per warning, without the source line that Python shows."""
-    print(f"tiledeblur: {category.__name__}: {_in_option_terms(str(message), None)}", file=sys.stderr)
+    print(f"tiledeblur: {category.__name__}: {in_option_terms(str(message), None)}", file=sys.stderr)
 
 
 class Terminated(KeyboardInterrupt):
@@ -281,10 +285,10 @@ def _run_command(argv):
             warnings.showwarning = _show_warning
             return COMMANDS[arguments.command](arguments)
     except (ValueError, TypeError) as error:
-        print(f"tiledeblur: error: {_in_option_terms(str(error), arguments.command)}", file=sys.stderr)
+        print(f"tiledeblur: error: {in_option_terms(str(error), arguments.command)}", file=sys.stderr)
         return 2
     except TileError as error:
-        print(f"tiledeblur: {_in_option_terms(str(error), arguments.command)}", file=sys.stderr)
+        print(f"tiledeblur: {in_option_terms(str(error), arguments.command)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # Standard output's reader left (``| head -1``): it tells only of work done, which a finished run's status

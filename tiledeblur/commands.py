@@ -1,13 +1,12 @@
 """What each command of :mod:`tiledeblur.cli` does, once its options are parsed: ``run``, ``plan``, ``convert``, ``demo``."""
 
 import re
-from pathlib import Path
 
-from PIL import Image, ImageColor
+from PIL import ImageColor
 
 from .convert import convert
-from .demo import run_demo, save_preview
-from .io import Location, local_path, open_input
+from .demo import check_preview, run_demo, save_preview
+from .io import local_path, open_input
 from .ome import find_multiscale
 from .pipeline import run
 from .planning import plan
@@ -83,26 +82,6 @@ def _rrggbb(color):
         return None
 
 
-def _check_preview(path, output):
-    """Refuse a preview that cannot or must not be written before the run, not hours later after it.
-
-    Like every output, it never replaces a file, and it is written into no
-    Zarr store: the input's is read-only (found by a probe: a preview named
-    as the user's TIFF replaced it, and one inside the input was written there).
-    """
-    if not path.absolute().parent.is_dir():
-        raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
-    if path.exists() or path.is_symlink():  # a link to nowhere yet leads into the output store (found by a probe)
-        raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
-    # --out is no store yet, but becomes one (found by a probe: a preview named as --out failed after the run).
-    inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
-    if inside_output or any(Location.at(folder).holds_zarr() for folder in path.resolve().parents):
-        raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
-    if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
-        raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
-                         "whose extension names no format that Pillow writes.")
-
-
 def _solver_options(arguments):
     """The solver's options that the command was given (the rest keep the functions' defaults)."""
     return {name: getattr(arguments, name) for name in ("eps", "tol") if getattr(arguments, name) is not None}
@@ -123,11 +102,7 @@ def _mu(arguments):
 
 def _run(arguments):
     if arguments.preview is not None:
-        if not arguments.preview.strip():  # Path("") is the working directory
-            raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got "
-                             f"{arguments.preview!r} instead.")
-        arguments.preview = local_path(arguments.preview, name="--preview")
-        _check_preview(arguments.preview, arguments.out)
+        arguments.preview = check_preview(arguments.preview, arguments.out)
     report = run(
         arguments.input, _once_or_each(arguments.psf), output=arguments.out, component=arguments.component,
         channel_axis=arguments.channel_axis, tile=arguments.tile, halo=arguments.halo, loss=arguments.loss,
@@ -147,6 +122,8 @@ def _run(arguments):
 
 
 def _plan(arguments):
+    if arguments.preview is not None:  # as run refuses it: a command line that plans must run
+        check_preview(arguments.preview, arguments.out)
     tell_of_choice(arguments.loss, progress=True)
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), output=arguments.out,
                      component=arguments.component, channel_axis=arguments.channel_axis, tile=arguments.tile,

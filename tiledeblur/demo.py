@@ -24,13 +24,13 @@ from skimage.metrics import peak_signal_noise_ratio
 from .arguments import check_int
 from .cluster import check_n_workers
 from .image import float_scale, to_float
-from .io import local_path, plane_axes, read_channels
+from .io import Location, local_path, plane_axes, read_channels
 from .operators import Blur
 from .pipeline import run
 from .psf import check_psf, gaussian_psf, psf_radius
 from .regularization import sample_regions
 
-__all__ = ["DemoResult", "ground_truth", "run_demo", "save_panels", "save_preview", "write_scan"]
+__all__ = ["DemoResult", "check_preview", "ground_truth", "run_demo", "save_panels", "save_preview", "write_scan"]
 
 #: Where the picture zooms in: the astronaut's face, in the first mirror copy.
 ZOOM = (slice(60, 220), slice(150, 310))
@@ -128,6 +128,41 @@ def save_panels(path, rows):
 def _enlarge(image, height, width):
     factor = max(1, min(height // image.shape[0], width // image.shape[1]))
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def check_preview(path, output=None):
+    """``path`` as a local path, or a ``ValueError`` where a preview cannot or must not be written there.
+
+    For command lines, which check ``--preview`` before the run, not hours
+    later after it. Like every output, a preview never replaces a file, and
+    it is written into no Zarr store, the input's (read-only) or the output
+    ``output`` (found by probes: a preview named as the user's TIFF
+    replaced it, one inside the input was written there, and one named as
+    ``--out`` failed after the run).
+
+    Examples
+    --------
+    >>> check_preview("before_after.png")
+    PosixPath('before_after.png')
+    >>> check_preview("no_such_folder/before_after.png")
+    Traceback (most recent call last):
+    ...
+    ValueError: --preview: expected a path in an existing folder, got 'no_such_folder/before_after.png' instead.
+    """
+    if not str(path).strip():  # Path("") is the working directory
+        raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {path!r} instead.")
+    path = local_path(path, name="--preview")
+    if not path.absolute().parent.is_dir():
+        raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
+    if path.exists() or path.is_symlink():  # a link to nowhere yet leads into the output store (found by a probe)
+        raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
+    inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
+    if inside_output or any(Location.at(folder).holds_zarr() for folder in path.resolve().parents):
+        raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
+    if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
+        raise ValueError(f"--preview: expected a picture's file name such as before_after.png, got {str(path)!r}, "
+                         "whose extension names no format that Pillow writes.")
+    return path
 
 
 def save_preview(path, source, result, channel_axis=None, *, missing_value=None, colors=None, windows=None,
