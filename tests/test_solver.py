@@ -131,6 +131,11 @@ def test_settings_defaults_per_loss():
         ({"boundary": 1}, TypeError, r"boundary: expected None or a str, one of \('zero', 'free'\), got 1"),
         ({"nonneg": "yes"}, TypeError, "nonneg: expected True or False, got 'yes'"),
         ({"return_info": "False"}, TypeError, "return_info: expected True or False, got 'False'"),
+        ({"noise": 0.0}, ValueError, "noise: expected a positive finite number, got 0.0"),
+        ({"noise": 0.01, "loss": "tv"}, ValueError, "noise: expected None with loss 'tv', which has no pass"),
+        ({"noise": 0.01, "denoise": False}, ValueError,
+         "noise: expected None with denoise=False, which takes no noise level, got 0.01"),
+        ({"noise": 0.01, "loss": "auto"}, ValueError, "noise: expected None with loss auto, which takes no noise"),
     ],
 )
 def test_bad_settings(kwargs, error, match):

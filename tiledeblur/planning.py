@@ -597,7 +597,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     written = written_dtype(array, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=shared.loss, missing_value=missing_value, missing_value_declared=declared,
+                         mu=job.mu, loss=shared.loss, noise=job.noise, missing_value=missing_value,
+                         missing_value_declared=declared,
                          output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
                          output_bytes=sum(math.prod(level) for level in pyramid or [array.shape]) * written.itemsize,
                          source=_source_text(source, component))

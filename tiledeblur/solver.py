@@ -584,7 +584,7 @@ def _shifts(settings):
 
 
 def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DEFAULT_EPS,
-               tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, denoise=True, return_info=False):
+               tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, denoise=True, noise=None, return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
@@ -624,6 +624,13 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         ``mu="auto"`` does (:mod:`tiledeblur.denoising`): on the 72 cases
         of ``benchmarks/bench_quality.py`` it won 67 against the best-tuned
         peer where the solve alone won 38. The other losses ignore it.
+    noise : float or None, optional
+        The image's noise level (standard deviation, integers scaled as
+        above) that the pass of ``denoise`` takes; None estimates it. A
+        region solved with a :func:`tiledeblur.plan`'s ``mu`` and ``noise``
+        is what :func:`tiledeblur.run` writes there, away from its edges:
+        estimated on the region alone, the level differed by 2% from the
+        scan's, and the result by up to 7e-3 (found by a probe).
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
 
@@ -662,8 +669,11 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         raise TypeError(f"mu: expected 'auto', a number or None, got {mu!r} instead.")
     if choosing:
         check_request(mu, nonneg)
+    if noise is not None and (choosing or not denoise):
+        raise ValueError(f"noise: expected None with {'loss auto' if choosing else 'denoise=False'}, which takes no "
+                         f"noise level, got {noise!r} instead.")
     settings = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if automatic else mu,
-                              boundary=boundary, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg)
+                              boundary=boundary, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, noise=noise)
     psf = check_psf(psf)
     if any(n < p for n, p in zip(observed.shape, psf.shape)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
@@ -680,9 +690,10 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
-        (mu,), (noise,) = estimate_mus_and_noise(read_region, observed.shape, [psf], settings.loss,
-                                                 None if automatic else (settings.mu,), denoise=denoise, stacklevel=2)
-        settings = dataclasses.replace(settings, mu=mu, noise=noise)
+        (mu,), (estimated,) = estimate_mus_and_noise(read_region, observed.shape, [psf], settings.loss,
+                                                     None if automatic else (settings.mu,),
+                                                     denoise=denoise and noise is None, stacklevel=2)
+        settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
             warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
     restored, info = solve(observed, psf, settings)

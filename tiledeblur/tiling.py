@@ -270,6 +270,9 @@ class TilePlan:
     mu: float | tuple | None = None
     #: The loss solved, as ``loss="auto"`` may choose it; for :meth:`describe`.
     loss: str | None = None
+    #: The noise level that the pass of non-local means takes, as ``mu`` is given; None where there is no pass. With
+    #: ``mu``, :func:`tiledeblur.deconvolve` solves a region as the tiles are solved.
+    noise: float | tuple | None = None
     #: The value that marks missing pixels beside NaN, None for none; for :meth:`describe`.
     missing_value: int | float | None = None
     #: Whether ``missing_value`` is the input's own, by its CF attributes, not one given.
