@@ -618,9 +618,14 @@ def test_a_finished_output_on_a_read_only_disk_reruns_as_done(tmp_path, client, 
     subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
     again = run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", client=client, progress=False)
     assert (again.tiles_computed, again.tiles_skipped) == (0, first.tiles_computed)
+    assert plan(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr").finished == first.tiles_computed
     with pytest.raises(ValueError, match=r"output: expected a path this process may write, .* is read-only"):
         run(scan.store.root, PSF, mu=0.01, tile=64, output=disk / "out.zarr", overwrite=True, client=client,
             progress=False)
+    # plan refuses what run would refuse before any work (found by a probe: it printed a plan).
+    for output, overwrite in (("out.zarr", True), ("new.zarr", False)):
+        with pytest.raises(ValueError, match=r"output: expected a path this process may write, .* is read-only"):
+            plan(scan.store.root, PSF, mu=0.01, tile=64, output=disk / output, overwrite=overwrite)
 
 
 @pytest.mark.parametrize("zarr_format", [2, 3])

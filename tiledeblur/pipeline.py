@@ -55,7 +55,7 @@ from .io import (
     write_channels,
 )
 from .ome import build_pyramid, multiscale_attributes
-from .planning import check_disk_space, face_output, prepare, written_dtype
+from .planning import check_disk_space, face_output, is_complete, prepare, written_dtype
 from .progress import Progress, Teller, tell, tell_of_band
 from .resume import (
     CHANGED_INPUT,
@@ -650,13 +650,6 @@ def _check_input_unchanged(prepared, identity):
     )
 
 
-def _complete(prepared, finished):
-    """Whether an earlier identical run finished every tile and, for OME-Zarr, the pyramid."""
-    if finished is None or len(finished) < len(prepared.plan):
-        return False
-    return prepared.multiscale is None or DoneMarkers(prepared.job.target).levels_built() == len(prepared.pyramid) - 1
-
-
 def _wait_for_a_worker(client, *, progress):
     """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
     if not workers(client):
@@ -818,7 +811,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
                 planned, planned_identity, given_tile=tile, memory_limit=memory_limit, named=output is not None,
                 overwrite=overwrite, resume=resume)
             computed = 0
-            if _complete(prepared, finished):  # a finished output needs no cluster, nor room to write
+            if is_complete(prepared, finished):  # a finished output needs no cluster, nor room to write
                 break
             prepared.job.target.check_writable()
             check_disk_space(prepared, finished, stacklevel=2)

@@ -24,6 +24,7 @@ from .denoising import DENOISED_LOSSES, REACH
 from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
 from .io import (
     SOURCE_ATTRIBUTE,
+    DoneMarkers,
     Location,
     declared_missing_values,
     layout_images,
@@ -625,6 +626,13 @@ def written_dtype(array, out_dtype):
     return array.dtype if out_dtype == "input" else np.dtype(out_dtype)
 
 
+def is_complete(prepared, finished):
+    """Whether an earlier identical run finished every tile and, for OME-Zarr, the pyramid."""
+    if finished is None or len(finished) < len(prepared.plan):
+        return False
+    return prepared.multiscale is None or DoneMarkers(prepared.job.target).levels_built() == len(prepared.pyramid) - 1
+
+
 def check_disk_space(prepared, finished=None, *, stacklevel=1):
     """Warn where the tiles still to write, and the pyramid, would not fit the output's local disk uncompressed.
 
@@ -883,5 +891,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
     prepared, _, finished, _ = face_output(prepared, run_identity(prepared), given_tile=tile,
                                            memory_limit=memory_limit or cluster_memory, named=output is not None,
                                            overwrite=overwrite, resume=resume)
+    if not is_complete(prepared, finished):  # as run(): a finished output is done on a read-only disk too
+        prepared.job.target.check_writable()
     check_disk_space(prepared, finished, stacklevel=2)
     return prepared.plan
