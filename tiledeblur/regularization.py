@@ -390,7 +390,7 @@ def _gcv(image, psf, order, noise_power=None):
 
 
 def _near_plateaus(image, psf):
-    """The pixels of ``image`` within the PSF's reach of a plateau: a pixel whose 3 x 3 neighbourhood all hold its value.
+    """The pixels of ``image`` within the PSF's reach of a plateau, a pixel whose 3 x 3 neighbourhood holds its value.
 
     Noise leaves no plateaus, nor ties at the extremes but scattered ones;
     clipping makes them (a full well, a dark floor), and so does a constant
