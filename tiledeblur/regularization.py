@@ -140,7 +140,13 @@ Plateaus at every value were left out at first, which lost up to 10 dB on
 smooth, nearly noise-free 8-bit images (``cell``, 54.9 against 44.9 dB;
 found by a probe): rounding makes their plateaus, but spread over 40 to 70
 values of at most 1.4% of a region each, where a fill holds a quarter of a
-region or more at one value.
+region or more at one value. Against the extremes' plateaus alone, on that
+probe's 136 8-bit cases (10 images under 2 PSFs with noise 0 to 0.003, and
+dimmed to at most 30 or 60 of 255, posterized to 16 levels, or in 12 bits),
+37 weights changed, by a median +0.05 dB: up to +16.5 dB (``cell`` dimmed
+to 60 without noise, 23.4 to 39.9 dB), and three lost more than 0.5 dB, the
+most ``hubble_deep_field`` dimmed to 30 without noise, 26.9 to 22.2 dB
+(27.1 blurred), where its sky is a plateau.
 
 JPEG scans
 ----------
