@@ -343,17 +343,25 @@ def _automatic_halo(psfs, settings):
     return reach + max(auto_halo(psf, mu, eps=eps, order=order) for psf, mu in pairs.values())
 
 
-def _check_halo(halo, radius):
-    """``halo``, ``"auto"`` or an int of at least the PSF's ``radius``."""
-    if isinstance(halo, str) and halo == "auto":
-        return halo
-    if check_int("halo", halo, expected="'auto' or an int") < radius:
-        raise ValueError(f"halo: expected at least the PSF radius, {radius} px, got {halo} instead.")
-    return int(halo)
+def _auto_or_at_least(name, value, least, what):
+    """``value`` of the argument ``name``: ``"auto"``, or an int of at least ``least`` px, ``what`` in the message.
+
+    Examples
+    --------
+    >>> _auto_or_at_least("halo", 4, 6, "the PSF radius")
+    Traceback (most recent call last):
+    ...
+    ValueError: halo: expected at least the PSF radius, 6 px, got 4 instead.
+    """
+    if isinstance(value, str) and value == "auto":
+        return value
+    if check_int(name, value, expected="'auto' or an int") < least:
+        raise ValueError(f"{name}: expected at least {what}, {least} px, got {value} instead.")
+    return int(value)
 
 
 def _choose_halo(halo, psfs, settings, *, shape):
-    """The halo of a :func:`_check_halo`-ed ``halo``; one below the automatic one warns."""
+    """The halo of a checked ``halo`` (:func:`_auto_or_at_least`); one below the automatic one warns."""
     if halo == "auto":
         return _automatic_halo(psfs, settings)
     wanted = _automatic_halo(psfs, settings)
@@ -364,16 +372,6 @@ def _choose_halo(halo, psfs, settings, *, shape):
                       f"{halo}; tiles may differ from a whole-image solve by more than 1e-3 near their edges, which "
                       "shows as seams.", HaloWarning, stacklevel=4)
     return halo
-
-
-def _check_tile(tile, radius):
-    """``tile``, ``"auto"`` or an int of at least the PSF's side, ``2 * radius + 1``."""
-    if isinstance(tile, str) and tile == "auto":
-        return tile
-    largest = 2 * radius + 1
-    if check_int("tile", tile, expected="'auto' or an int") < largest:
-        raise ValueError(f"tile: expected at least the PSF size, {largest} px, got {tile} instead.")
-    return int(tile)
 
 
 def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
@@ -563,7 +561,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
     radius = max(max(psf_radius(p)) for p in psfs)
-    tile, halo = _check_tile(tile, radius), _check_halo(halo, radius)
+    tile = _auto_or_at_least("tile", tile, 2 * radius + 1, "the PSF size")
+    halo = _auto_or_at_least("halo", halo, radius, "the PSF radius")
     target = _output_location(output, source, component)
     multiscale = _output_multiscale(ome, found, array, axis)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
