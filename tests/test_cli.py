@@ -684,6 +684,17 @@ def test_convert_a_cmyk_picture_as_rgb_or_not_at_all(tmp_path):
         convert(tmp_path / "print.tif", tmp_path / "print_tif.zarr")
 
 
+@pytest.mark.parametrize("name", ["palette.tif", "palette.png"])
+def test_convert_a_palette_picture_as_its_colours(tmp_path, name):
+    """Found by a probe: a palette TIFF's indices into its table of colours were written as its pixels, where a
+    palette PNG became RGB."""
+    picture = Image.fromarray(data.astronaut()[:96, :80]).quantize(colors=64)
+    picture.save(tmp_path / name)
+    array = convert(tmp_path / name, tmp_path / "palette.zarr", chunk=32)
+    assert array.dtype == np.uint8 and array.metadata.dimension_names == ("y", "x", "c")
+    np.testing.assert_array_equal(array[...], np.asarray(picture.convert("RGB")))
+
+
 def test_a_long_convert_tells_the_share_written(tmp_path, monkeypatch, capfd):
     """A 100k² slide's file takes about 15 minutes to convert here (an 8192² RGB JPEG TIFF with --ome: 6.1 s),
     which were silent."""

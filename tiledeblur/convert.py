@@ -82,8 +82,14 @@ def _open_image(path):
                          _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else
                          _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else
                          _resolution_tiff(tiff.pages[0].tags))
-            described = dataclasses.replace(described, rgb=keyframe.photometric == tifffile.PHOTOMETRIC.RGB)
+            palette = keyframe.colormap if keyframe.photometric == tifffile.PHOTOMETRIC.PALETTE else None
+            described = dataclasses.replace(described, rgb=palette is not None or
+                                            keyframe.photometric == tifffile.PHOTOMETRIC.RGB)
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
+        if palette is not None:
+            # Its pixels are indices into a table of colours, not light (found by a probe: they were deblurred as
+            # such, where a palette PNG becomes RGB).
+            return PaletteImage(image, palette), False, None, described
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
         # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
         return image, image.ndim == 3 and axes.endswith("YX") and axes[0] not in "ZT", lossy, described
@@ -103,6 +109,37 @@ def _open_image(path):
     image = skimage_io.imread(path)
     # imageio gives a GIF's frames an axis, one frame too (found by a probe: a still GIF was refused as a stack).
     return (image[0] if image.shape[:3] == (1, height, width) else image), False, lossy, None
+
+
+class PaletteImage:
+    """A palette TIFF's ``indices`` (a tifffile Zarr view) read as RGB through its ``colormap``, a band at a time.
+
+    The colours are 8-bit where the TIFF's 16-bit table was made from 8-bit
+    colours, each entry ``c`` written as ``257 c`` (tifffile, libtiff) or
+    ``256 c`` (Pillow), and 16-bit otherwise.
+
+    Examples
+    --------
+    >>> colormap = np.zeros((3, 256), np.uint16)
+    >>> colormap[:, 1] = 65535, 0, 256 * 128
+    >>> PaletteImage(np.array([[0, 1]], np.uint8), colormap)[:].tolist()
+    [[[0, 0, 0], [255, 0, 128]]]
+    """
+
+    def __init__(self, indices, colormap):
+        self.indices = indices
+        high = colormap >> 8
+        eight_bit = np.all((colormap == high * 256) | (colormap == high * 257))
+        self.colours = high.astype(np.uint8) if eight_bit else colormap
+        self.colours = np.ascontiguousarray(self.colours.T)  # one row of red, green and blue per index
+        self.shape, self.dtype = (*indices.shape, 3), self.colours.dtype
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, rows):
+        return self.colours[np.asarray(self.indices[rows])]
+
+    def close(self):
+        self.indices.store.close()
 
 
 def _warn_if_several_series(series, path):
@@ -399,7 +436,7 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
             finally:
                 if isinstance(source, zarr.Array):  # tifffile's store keeps the TIFF open until closed
                     source.store.close()
-                elif isinstance(source, FitsImage):
+                elif isinstance(source, (FitsImage, PaletteImage)):
                     source.close()
             if isinstance(source, FitsImage) and source.header:
                 # Its WCS, units and object, which run() carries to the output (found by a probe: all were lost).
