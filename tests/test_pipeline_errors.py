@@ -70,6 +70,8 @@ CASES = [
     ({"psf": [[1.0, 2.0, 1.0], [1.0, 2.0]]}, ValueError,  # NumPy's words alone before (found by a probe)
      r"psf: expected a 2-D array, got list that NumPy cannot make one of"),
     ({"psf": np.array(1.0)}, ValueError, r"psf: expected a 2-D array, got shape \(\)"),  # an IndexError (a probe)
+    # NumPy's array(None, dtype=object) before (found by a probe), where deconvolve said None.
+    ({"psf": None}, TypeError, r"psf: expected a real numeric array, got None instead\.$"),
     ({"psf": [PSF, PSF]}, ValueError, r"psf: expected 1 PSF for an image without channels, got 2 instead"),
     # "got 9" alone before, for what was read as 9 PSFs (found by a probe).
     ({"psf": np.stack([PSF] * 3, axis=-1)}, ValueError, (r"psf: expected 1 PSF for an image without channels, got 13 "

@@ -166,6 +166,21 @@ def test_load_psf_formats(tmp_path, suffix):
     np.testing.assert_allclose(load_psf(path), psf, rtol=1e-6)
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".tif", ".fits"])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_load_psf_reads_a_stack_of_one_as_run_does(tmp_path, suffix, axis):
+    """Found by a probe: a (1, P, Q) TIFF or .npy was refused, where run took it and FITS dropped the axis."""
+    psf = gaussian_psf(9, (2, 1))
+    path = tmp_path / f"psf{suffix}"
+    if suffix == ".npy":
+        np.save(path, np.expand_dims(psf, axis))
+    elif suffix == ".fits":
+        fits.PrimaryHDU(np.expand_dims(psf, axis)).writeto(path)
+    else:
+        tifffile.imwrite(path, np.expand_dims(psf, axis).astype(np.float32))
+    np.testing.assert_allclose(load_psf(path), psf, rtol=1e-6)
+
+
 def test_load_psf_refuses_pickles(tmp_path):
     path = tmp_path / "evil.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)

@@ -269,7 +269,7 @@ def _check_psfs(psf, channels):
         stack = [read_psf_file(p, name=f"psf[{i}]") if isinstance(p, (str, os.PathLike)) else p
                  for i, p in enumerate(psf)]
     else:
-        psf = as_array("psf", psf)
+        given, psf = psf, as_array("psf", psf)
         if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
             # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
             psf = np.moveaxis(psf, -1, 0)
@@ -278,7 +278,8 @@ def _check_psfs(psf, channels):
             # three, without a word (found by a probe).
             warnings.warn(f"psf: a stack of shape {psf.shape} is read as (C, P, Q), one PSF per index of its first "
                           "axis; pass a list of PSFs if its last axis holds them.", PsfWarning, stacklevel=4)
-        stack = list(psf) if psf.ndim == 3 else [psf]
+        # A value that is no PSF is named as given, not as NumPy's array of it (found by a probe).
+        stack = list(psf) if psf.ndim == 3 else [given]
     _check_channel_count(len(stack), channels, name="psf", noun="PSF",
                          shape="" if listed or psf.ndim != 3 else f" (a stack of shape {psf.shape}, read as (C, P, Q); "
                                                                   f"its last axis holds {psf.shape[-1]} if it is (P, Q, C))")

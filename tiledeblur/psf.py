@@ -334,7 +334,8 @@ def load_psf(path):
     """Load a PSF from ``.npy``, ``.tif``/``.tiff``, FITS (``.fits``, ``.fit``, ``.fts``) or a Zarr array, and check it.
 
     ``.npy`` files are read with ``allow_pickle=False``, so a file cannot run
-    code. A Zarr store is opened read-only.
+    code. A Zarr store is opened read-only. A stack of one PSF, ``(1, P, Q)``
+    or ``(P, Q, 1)``, is read as that PSF, as :func:`tiledeblur.run` reads it.
 
     Parameters
     ----------
@@ -356,4 +357,9 @@ def load_psf(path):
     >>> load_psf(path).shape
     (5, 5)
     """
-    return check_psf(read_psf_file(path), name=f"PSF in {str(path)!r}")
+    psf = read_psf_file(path)
+    if psf.ndim == 3 and 1 in (psf.shape[0], psf.shape[-1]):
+        # A stack of one PSF, as run reads it, and as a FITS file's axis of length one is dropped (found by a probe:
+        # the same PSF in a TIFF was refused).
+        psf = psf[0] if psf.shape[0] == 1 else psf[..., 0]
+    return check_psf(psf, name=f"PSF in {str(path)!r}")
