@@ -878,6 +878,10 @@ def test_plan_computes_nothing(tmp_path, small_scan, article_psf):
                                                               "estimate, more than the workers' memory limit of 100 "
                                                               "MiB per thread"):
             tiledeblur.plan(small_scan[0], article_psf, tile=128, memory_limit=limit)
+    # A tile that the user did not choose is told as chosen (found by a probe: "--tile: tiles of 512 px" as if asked).
+    with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 256 px, the smallest automatic tile, need "
+                                                          "about"):
+        tiledeblur.plan(small_scan[0], article_psf, mu=0.01, memory_limit="10 MiB")
     with pytest.raises(TypeError, match=r"memory_limit: expected an int of bytes or a size such as '4 GiB', got 4000000000.0 instead"):
         tiledeblur.plan(small_scan[0], article_psf, memory_limit=4e9)
     for limit in (-1, "", "lots", "-1 GB"):

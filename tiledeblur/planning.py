@@ -610,7 +610,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
             "more than 1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
             HaloWarning, stacklevel=3,
         )
-    _warn_if_tiles_exceed(memory_limit, tile_plan)
+    _warn_if_tiles_exceed(memory_limit, tile_plan, automatic=tile == "auto")
     _warn_if_input_chunks_are_large(array, tile_plan)
     return Prepared(array, job, tile_plan, multiscale, pyramid)
 
@@ -743,19 +743,22 @@ def _warn_if_lossy(array, mus, loss):
         )
 
 
-def _warn_if_tiles_exceed(memory_limit, tile_plan):
+def _warn_if_tiles_exceed(memory_limit, tile_plan, *, automatic=False):
     """Warn where even the chosen tile's estimated peak exceeds a worker's memory limit (found by a probe).
 
     dask pauses a worker at 80% of its limit and restarts it at 95%: a run
     whose tiles cannot fit stalls or fails rather than finishing slowly.
+    ``automatic`` tells that ``tile="auto"`` chose the tile, at its smallest.
     """
     needed = tile_plan.tile_bytes()
     if memory_limit is not None and needed > memory_limit:
+        # Found by a probe: a run given no tile was told of "tiles of 512 px" as if it had asked for them.
+        chosen = ", the smallest automatic tile," if automatic else ""
         warnings.warn(
-            f"tile: tiles of {tile_plan.tile_text()} need about {needed / 2**20:.0f} MiB each by the estimate, more than "
-            f"the workers' memory limit of {memory_limit / 2**20:.0f} MiB per thread (each thread solves a tile); "
-            "dask may pause or restart them. "
-            "Give the workers more memory, or pass a smaller tile.",
+            f"tile: tiles of {tile_plan.tile_text()}{chosen} need about {needed / 2**20:.0f} MiB each by the "
+            f"estimate, more than the workers' memory limit of {memory_limit / 2**20:.0f} MiB per thread (each "
+            "thread solves a tile); dask may pause or restart them. Give the workers more memory, or pass a smaller "
+            "tile.",
             TileMemoryWarning, stacklevel=4,
         )
 
