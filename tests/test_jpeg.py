@@ -95,3 +95,32 @@ def test_a_jpeg_scan_of_another_dtype_warns_as_other_lossy_scans(tmp_path, recor
     scan.attrs["tiledeblur_source"] = {"file": "scan.jpg", "compression": "JPEG"}
     with pytest.warns(MuWarning, match="JPEG compression of the source file 'scan.jpg' removed"):
         plan(tmp_path / "scan.zarr", article_psf)
+
+
+def test_a_jpeg_s_pixels_without_its_record_are_told_by_their_blocks(tmp_path, recorded, article_psf):
+    """Found by a probe: a JPEG's pixels given to deconvolve, or written to Zarr by another tool, got GCV's weight
+    1e-5 without a word, and came out 6 to 14 dB below the blurred scan."""
+    pixels = data.camera()[128:384, 128:384]
+    truth, inner = pixels / 255, (slice(32, -32),) * 2
+    decoded, _, encoded = _saved(recorded(pixels, [article_psf], noise=0.005), 90)
+    (tmp_path / "scan.jpg").write_bytes(encoded)
+    convert(tmp_path / "scan.jpg", tmp_path / "recorded.zarr", progress=False)
+    zarr.create_array(tmp_path / "unrecorded.zarr", data=decoded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        assert plan(tmp_path / "unrecorded.zarr", article_psf).mu == plan(tmp_path / "recorded.zarr", article_psf).mu
+        for given in (decoded, decoded / 255):  # the decoded levels, or floats on their steps
+            restored, info = deconvolve(given, article_psf, return_info=True)
+            assert info.mu >= 1e-3
+            blurred = peak_signal_noise_ratio(truth[inner], decoded[inner] / 255, data_range=1)
+            assert peak_signal_noise_ratio(truth[inner], restored[inner], data_range=1) > blurred + 1.5
+
+
+def test_a_colour_jpeg_s_channel_given_alone_warns(recorded, article_psf):
+    """Its error mixes those of the colour's brightness and hue, which only the three channels together tell: red
+    alone got 1e-5 (found by a probe)."""
+    decoded = _saved(recorded(data.astronaut()[128:384, 128:384], [article_psf] * 3, noise=0.005), 90,
+                     subsampling=2)[0]
+    with pytest.warns(MuWarning, match=r"found JPEG's 8 x 8 blocks in the image and chose .*A channel of a colour "
+                                       r"JPEG cannot be weighed alone"):
+        deconvolve(decoded[..., 0], article_psf)

@@ -33,7 +33,7 @@ from .io import (
     plane_axes,
     read_channels,
 )
-from .jpeg import JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT
+from .jpeg import EIGHT_BIT, JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT, shows_blocks
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
@@ -576,7 +576,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         regions = sample_regions(shape)
         read_sample = _read_once(read_sample, regions)
         warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path", stacklevel=3)
-        jpeg_levels = _jpeg_levels(array)
+        jpeg_levels = _jpeg_levels(array, read_sample, regions)
         if choosing:
             loss, mus, noises = choose_loss(read_sample, shape, psfs, shared, solve, denoise=denoise,
                                             jpeg_levels=jpeg_levels, stacklevel=3)
@@ -708,18 +708,25 @@ def face_output(prepared, identity, *, given_tile, memory_limit, named, overwrit
     return prepared, identity, finished, replace
 
 
-def _jpeg_levels(array):
+def _jpeg_levels(array, read_sample, regions):
     """The 8-bit levels in one unit of the values read from ``array`` where it holds a JPEG file's pixels, else None.
 
     ``convert`` records the source file's compression (``SOURCE_ATTRIBUTE``),
-    and a store written otherwise can carry the same attribute. JPEG is
-    8-bit: in a ``uint8`` array, read as fractions of its range, a unit holds
-    255 levels; the blocks of any other dtype's values cannot be told, and
-    the scan is warned of as other lossy ones are (:func:`_warn_if_lossy`).
+    and a store written otherwise can carry the same attribute; a ``uint8``
+    store without it, such as another converter's of a whole-slide scan,
+    holds JPEG's pixels where the sample ``regions`` (read by
+    ``read_sample``) show its blocks (:func:`tiledeblur.jpeg.shows_blocks`).
+    JPEG is 8-bit: in a ``uint8`` array, read as fractions of its range, a
+    unit holds 255 levels; the blocks of any other dtype's values cannot be
+    told, and the scan is warned of as other lossy ones are
+    (:func:`_warn_if_lossy`).
     """
+    if array.dtype != np.uint8:
+        return None
     source = array.attrs.get(SOURCE_ATTRIBUTE)
-    baseline = isinstance(source, dict) and source.get("compression") in JPEG_CODECS
-    return np.iinfo(np.uint8).max if baseline and array.dtype == np.uint8 else None
+    if isinstance(source, dict) and source.get("compression") in JPEG_CODECS:
+        return EIGHT_BIT
+    return EIGHT_BIT if shows_blocks(read_sample, regions, levels=EIGHT_BIT) else None
 
 
 def _warn_if_lossy(array, mus, loss):

@@ -39,6 +39,7 @@ from autograd.differential_operators import make_hvp
 from .arguments import check_flag, check_int, check_positive
 from .denoising import DENOISED_LOSSES, non_local_means, residual_noise
 from .image import check_image
+from .jpeg import LAPLACIAN_LEAST_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, shows_blocks
 from .newton import COUNTS, newton_cg
 from .nonnegative import minimize_nonnegative
 from .objectives import (
@@ -56,7 +57,7 @@ from .operators import BOUNDARIES, Blur
 from .plugandplay import plug_and_play
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import estimate_mus_and_noise, is_auto, sample_regions, value_reach, warn_if_off_scale
+from .regularization import MuWarning, estimate_mus_and_noise, is_auto, sample_regions, value_reach, warn_if_off_scale
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 
@@ -680,23 +681,53 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         # image with a 13 x 13 PSF came out between -748 and 804 under tv).
         raise ValueError(f"image: expected at least the PSF's {psf.shape[0]} x {psf.shape[1]} px, got shape "
                          f"{observed.shape} instead.")
-    read_region = lambda yx: observed[yx][None]
-    warn_if_saturated(read_region, sample_regions(observed.shape), [psf], np.asarray(image).dtype, name="image",
-                      takes_missing_value=False, stacklevel=2)
+    read_region, regions = lambda yx: observed[yx][None], sample_regions(observed.shape)
+    warn_if_saturated(read_region, regions, [psf], np.asarray(image).dtype, name="image", takes_missing_value=False,
+                      stacklevel=2)
+    jpeg_levels = None
+    if automatic or choosing:
+        # A JPEG's pixels, as run weighs them where its input shows JPEG's blocks (see tiledeblur.jpeg).
+        levels = eight_bit_levels(image)
+        jpeg_levels = levels if levels and shows_blocks(read_region, regions, levels=levels) else None
     if choosing:
         loss, (mu,), (noise,) = choose_loss(read_region, observed.shape, [psf], settings, solve, denoise=denoise,
-                                            stacklevel=2)
+                                            jpeg_levels=jpeg_levels, stacklevel=2)
         settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise)
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
         (mu,), (estimated,) = estimate_mus_and_noise(read_region, observed.shape, [psf], settings.loss,
                                                      None if automatic else (settings.mu,),
-                                                     denoise=denoise and noise is None, stacklevel=2)
+                                                     denoise=denoise and noise is None, jpeg_levels=jpeg_levels,
+                                                     stacklevel=2)
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
             warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
+    if jpeg_levels is not None:
+        _warn_if_a_colour_channel(settings)
     restored, info = solve(observed, psf, settings)
     if not info.converged:
         warnings.warn(f"Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)
     return (restored, info) if return_info else restored
+
+
+def _warn_if_a_colour_channel(settings):
+    """Warn (:class:`MuWarning`) where an image that holds JPEG's blocks got a ``laplacian`` weight below those that
+    did best on JPEG scans: likely a channel of a colour JPEG, which cannot be weighed alone.
+
+    A colour JPEG codes brightness and colour, and each of its red, green and
+    blue holds a mix of their errors, which :mod:`tiledeblur.jpeg` finds from
+    the three together, as ``run`` reads them. Found by a probe: red and blue
+    of colour JPEGs (``astronaut`` and ``immunohistochemistry``, qualities 80
+    to 95) given one at a time got weights of 1e-5 to 2.5e-4, and all but one
+    came out below the blurred channel, by up to 11 dB; grey JPEGs got
+    1.6e-3 to 2.5e-2, and gained 1.7 to 6 dB (a scratch study, 2026-12-04).
+    """
+    if settings.loss == "laplacian" and settings.mu < LAPLACIAN_LEAST_WEIGHT:
+        warnings.warn(
+            f"mu: 'auto' found JPEG's 8 x 8 blocks in the image and chose {settings.mu:.3g}, below the weights that "
+            f"did best on JPEG scans{LAPLACIAN_WEIGHTS_HINT}. A channel of a colour JPEG cannot be weighed alone: "
+            "its error mixes those of the colour's brightness and hue. Deblur the colour image with run, or pass mu "
+            "(the plan's for the colour image, or tried on a region).",
+            MuWarning, stacklevel=3,
+        )
