@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FITS_HEADER_ATTRIBUTE", "FITS_SUFFIXES", "FitsImage", "is_fits_name", "warn_if_several_images"]
+__all__ = ["FITS_HEADER_ATTRIBUTE", "FITS_SUFFIXES", "FitsImage", "header_cards", "is_fits_name",
+           "warn_if_several_images"]
 
 #: FITS files' suffixes, fpack's ``.fz`` among them (refused, with what to do).
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz")
@@ -273,6 +274,24 @@ def _add_card(header, card, last):
     elif card[8:10] == "= ":
         header[keyword] = _value(card[10:])
     return keyword
+
+
+def header_cards(fits_header):
+    """The cards of a ``fits_header`` attribute as ``(keyword, value)`` pairs, one per line of its commentary.
+
+    ``COMMENT`` and ``HISTORY`` are kept as lists of their lines, which no
+    FITS header takes as a value (found by a probe: astropy refused the
+    attribute of any file with history, and its WCS with it). astropy's
+    ``fits.Header(header_cards(attrs["fits_header"]))`` builds the header,
+    and ``astropy.wcs.WCS`` of it the output's coordinates.
+
+    Examples
+    --------
+    >>> header_cards({"BUNIT": "ADU", "HISTORY": ["flat-fielded", "drizzled"]})
+    [('BUNIT', 'ADU'), ('HISTORY', 'flat-fielded'), ('HISTORY', 'drizzled')]
+    """
+    return [(keyword, line) for keyword, value in fits_header.items()
+            for line in (value if isinstance(value, list) else [value])]
 
 
 def _value(text):
