@@ -617,8 +617,12 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         :func:`tiledeblur.run` does (:mod:`tiledeblur.regularization`; one
         region for an image of up to 256²), and reports it in ``info.mu``;
         for ``nlmeans`` it is the noise variance estimated on those regions
-        times ``NOISE_WEIGHT`` (:mod:`tiledeblur.plugandplay`). ``None``
-        takes the loss's fixed default (``DEFAULT_MU``).
+        times ``NOISE_WEIGHT`` (:mod:`tiledeblur.plugandplay`). An 8-bit
+        image (``uint8``, or floats on the steps of 1/255) whose regions show
+        JPEG's blocks is weighed by the error that JPEG left instead
+        (:mod:`tiledeblur.jpeg`); one channel of a colour JPEG cannot be, and
+        warns where its weight looks too small. ``None`` takes the loss's
+        fixed default (``DEFAULT_MU``).
     denoise : bool, optional
         Follow a ``laplacian`` or ``tikhonov`` solve by one pass of non-local
         means at the level that it leaves of the image's noise, estimated as
@@ -648,8 +652,8 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         When Newton-CG stops before meeting ``tol``, with scipy's reason.
     MuWarning, PsfWarning
         Where ``mu="auto"`` found the image's sample regions ill suited to
-        it, or the PSF likely wider than the image's blur
-        (:mod:`tiledeblur.regularization`).
+        it (a colour JPEG's channel among them), or the PSF likely wider than
+        the image's blur (:mod:`tiledeblur.regularization`).
     SaturationWarning
         Where an integer image holds spots clipped at its dtype's largest
         value, around which the solve rings (:mod:`tiledeblur.saturation`).
