@@ -160,10 +160,11 @@ JPEG erases the noise of the fine frequencies, and GCV, which reads the
 noise there, chose its floor for nearly every JPEG crop measured. Where the
 caller declares the scan JPEG (``jpeg_levels`` of
 :func:`estimate_image_mu`), as it does for 8-bit data whose sample regions
-show JPEG's blocks (:func:`tiledeblur.jpeg.shows_blocks`), a region whose blocks show instead takes the
-weight that minimizes Mallows' unbiased estimate of the predicted risk for
-the error that JPEG left, whose spectrum :mod:`tiledeblur.jpeg` reads off
-the region (see there for the model and its measurements).
+show JPEG's blocks (:func:`tiledeblur.jpeg.shows_blocks`), a region whose
+blocks show instead takes the weight that minimizes Mallows' unbiased
+estimate of the predicted risk for the error that JPEG left, whose spectrum
+:mod:`tiledeblur.jpeg` reads off the region (see there for the model and
+its measurements).
 """
 
 import functools
