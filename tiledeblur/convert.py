@@ -130,8 +130,8 @@ class PaletteImage:
         self.indices = indices
         high = colormap >> 8
         eight_bit = np.all((colormap == high * 256) | (colormap == high * 257))
-        self.colours = high.astype(np.uint8) if eight_bit else colormap
-        self.colours = np.ascontiguousarray(self.colours.T)  # one row of red, green and blue per index
+        # One row of red, green and blue per index.
+        self.colours = np.ascontiguousarray((high.astype(np.uint8) if eight_bit else colormap).T)
         self.shape, self.dtype = (*indices.shape, 3), self.colours.dtype
         self.ndim = len(self.shape)
 
