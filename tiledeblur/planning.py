@@ -33,7 +33,7 @@ from .io import (
     plane_axes,
     read_channels,
 )
-from .jpeg import EIGHT_BIT, JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT, shows_blocks
+from .jpeg import EIGHT_BIT, JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT, JpegBlocks, find_blocks
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
@@ -576,15 +576,15 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         regions = sample_regions(shape)
         read_sample = _read_once(read_sample, regions)
         warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path", stacklevel=3)
-        jpeg_levels = _jpeg_levels(array, read_sample, regions)
+        jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
         if choosing:
             loss, mus, noises = choose_loss(read_sample, shape, psfs, shared, solve, denoise=denoise,
-                                            jpeg_levels=jpeg_levels, stacklevel=3)
+                                            jpeg_blocks=jpeg_blocks, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
             mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
-                                                 jpeg_levels=jpeg_levels, stacklevel=3)
-        if jpeg_levels is None and automatic:
+                                                 jpeg_blocks=jpeg_blocks, stacklevel=3)
+        if jpeg_blocks is None and automatic:
             _warn_if_lossy(array, mus, shared.loss)
     if not automatic and loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
@@ -708,14 +708,16 @@ def face_output(prepared, identity, *, given_tile, memory_limit, named, overwrit
     return prepared, identity, finished, replace
 
 
-def _jpeg_levels(array, read_sample, regions):
-    """The 8-bit levels in one unit of the values read from ``array`` where it holds a JPEG file's pixels, else None.
+def _jpeg_blocks(array, read_sample, regions):
+    """The :class:`tiledeblur.jpeg.JpegBlocks` of the values read from ``array`` where it holds a JPEG's pixels,
+    else None.
 
     ``convert`` records the source file's compression (``SOURCE_ATTRIBUTE``),
-    and a store written otherwise can carry the same attribute; a ``uint8``
-    store without it, such as another converter's of a whole-slide scan,
-    holds JPEG's pixels where the sample ``regions`` (read by
-    ``read_sample``) show its blocks (:func:`tiledeblur.jpeg.shows_blocks`).
+    and a store written otherwise can carry the same attribute; its blocks
+    start at the file's first pixel. A ``uint8`` store without it, such as
+    another converter's of a whole-slide scan or a crop of one, holds JPEG's
+    pixels where the sample ``regions`` (read by ``read_sample``) show its
+    blocks (:func:`tiledeblur.jpeg.find_blocks`).
     JPEG is 8-bit: in a ``uint8`` array, read as fractions of its range, a
     unit holds 255 levels; the blocks of any other dtype's values cannot be
     told, and the scan is warned of as other lossy ones are
@@ -725,8 +727,8 @@ def _jpeg_levels(array, read_sample, regions):
         return None
     source = array.attrs.get(SOURCE_ATTRIBUTE)
     if isinstance(source, dict) and source.get("compression") in JPEG_CODECS:
-        return EIGHT_BIT
-    return EIGHT_BIT if shows_blocks(read_sample, regions, levels=EIGHT_BIT) else None
+        return JpegBlocks(EIGHT_BIT)
+    return find_blocks(read_sample, regions, levels=EIGHT_BIT)
 
 
 def _warn_if_lossy(array, mus, loss):

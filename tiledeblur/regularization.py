@@ -158,9 +158,9 @@ JPEG scans
 ----------
 JPEG erases the noise of the fine frequencies, and GCV, which reads the
 noise there, chose its floor for nearly every JPEG crop measured. Where the
-caller declares the scan JPEG (``jpeg_levels`` of
+caller declares the scan JPEG (``jpeg_blocks`` of
 :func:`estimate_image_mu`), as it does for 8-bit data whose sample regions
-show JPEG's blocks (:func:`tiledeblur.jpeg.shows_blocks`), a region whose
+show JPEG's blocks (:func:`tiledeblur.jpeg.find_blocks`), a region whose
 blocks show instead takes the weight that minimizes Mallows' unbiased
 estimate of the predicted risk for the error that JPEG left, whose spectrum
 :mod:`tiledeblur.jpeg` reads off the region (see there for the model and
@@ -515,7 +515,7 @@ def is_informative(region):
     return present.size >= (1 - MAX_MISSING_SHARE) * region.size and np.ptp(present) > 0
 
 
-def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_levels=None, stacklevel=1):
+def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_blocks=None, stacklevel=1):
     """``loss``'s weight for each channel of a whole image, from GCV on its sample regions.
 
     For ``nlmeans`` it is ``NOISE_WEIGHT`` times the square of the median of
@@ -538,12 +538,11 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_levels=None, stack
     its warnings, counted from its caller (see :func:`warn_if_off_scale` for
     the other).
 
-    ``jpeg_levels``, for a scan read from a JPEG file, is the count of its
-    8-bit levels in one unit of the values (255 for ``uint8``). A region
-    whose channel holds JPEG's blocks on the scan's grid then sets its weight
-    by the error that JPEG left (:mod:`tiledeblur.jpeg`), which
-    cross-validation cannot see; a channel none of whose regions does (a crop
-    off JPEG's grid) warns (:class:`MuWarning`).
+    ``jpeg_blocks``, for a scan of a JPEG's pixels, is their
+    :class:`tiledeblur.jpeg.JpegBlocks`. A region whose channel holds JPEG's
+    blocks on their grid then sets its weight by the error that JPEG left
+    (:mod:`tiledeblur.jpeg`), which cross-validation cannot see; a channel
+    none of whose regions does warns (:class:`MuWarning`).
 
     Returns
     -------
@@ -566,11 +565,11 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_levels=None, stack
     >>> whole == estimate_image_mu(lambda yx: sample[yx][None], sample.shape, psfs, "tikhonov")
     True
     """
-    return estimate_image_mus(read_region, shape, psfs, (loss,), jpeg_levels=jpeg_levels,
+    return estimate_image_mus(read_region, shape, psfs, (loss,), jpeg_blocks=jpeg_blocks,
                               stacklevel=stacklevel + 1)[loss]
 
 
-def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, stacklevel=1):
+def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, stacklevel=1):
     """:func:`estimate_image_mu` for each of ``losses``, reading each region once and cross-validating it once per
     order of filter that they need.
 
@@ -605,15 +604,15 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_levels=None, st
     for yx in regions:
         region = read_region(yx)
         informative = [is_informative(channel) for channel in region]
-        noise_powers = [None] * len(psfs) if jpeg_levels is None or not any(informative) else jpeg.noise_powers(
-            region, levels=jpeg_levels, origin=[part.start for part in yx])
+        noise_powers = [None] * len(psfs) if jpeg_blocks is None or not any(informative) else jpeg.noise_powers(
+            region, levels=jpeg_blocks.levels, origin=[part.start - grid for part, grid in zip(yx, jpeg_blocks.origin)])
         for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
             if informative[index]:
                 found_blocks[index] = found_blocks.get(index, False) or noise_power is not None
                 for order, by_channel in by_order.items():
                     by_channel[index].append(_gcv(channel, psf, order, noise_power))
-    if jpeg_levels is not None and not all(found_blocks.values()):
+    if jpeg_blocks is not None and not all(found_blocks.values()):
         _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
     if not any(own for by_channel in by_order.values() for own in by_channel):
         return _default_weights(losses, _widest(reaches), len(regions), len(psfs), stacklevel=stacklevel + 1)
@@ -655,7 +654,7 @@ def _default_weights(losses, reach, samples, channels, *, stacklevel):
     return mus
 
 
-def estimate_mus_and_noise(read_region, shape, psfs, loss, mus=None, *, denoise, jpeg_levels=None, stacklevel=1):
+def estimate_mus_and_noise(read_region, shape, psfs, loss, mus=None, *, denoise, jpeg_blocks=None, stacklevel=1):
     """``loss``'s weights, estimated where ``mus`` is None, and each channel's noise level for ``denoise``.
 
     Both come from one reading of the sample regions
@@ -677,7 +676,7 @@ def estimate_mus_and_noise(read_region, shape, psfs, loss, mus=None, *, denoise,
     ((0.01,), (None,))
     """
     wanted = (loss,) * (mus is None) + ("noise",) * (denoise and loss in DENOISED_LOSSES)
-    found = estimate_image_mus(read_region, shape, psfs, wanted, jpeg_levels=jpeg_levels,
+    found = estimate_image_mus(read_region, shape, psfs, wanted, jpeg_blocks=jpeg_blocks,
                                stacklevel=stacklevel + 1) if wanted else {}
     return found.get(loss, mus), found.get("noise", (None,) * len(psfs))
 

@@ -171,11 +171,11 @@ def check_request(mu, nonneg):
                          "steps take no bound, got True instead.")
 
 
-def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_levels=None, stacklevel=1):
+def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, stacklevel=1):
     """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, and the noise levels that its
     pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one.
 
-    ``read_region``, ``psfs`` and ``jpeg_levels`` are those of
+    ``read_region``, ``psfs`` and ``jpeg_blocks`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
     channel is restored by ``solve(region, psf, settings)``, with
     ``settings`` of each loss and weight in turn (its other fields, such as
@@ -200,7 +200,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve)[0]
     'laplacian'
     """
-    mus = estimate_image_mus(read_region, shape, psfs, (*CANDIDATES, "noise"), jpeg_levels=jpeg_levels,
+    mus = estimate_image_mus(read_region, shape, psfs, (*CANDIDATES, "noise"), jpeg_blocks=jpeg_blocks,
                              stacklevel=stacklevel + 1)
     # The solves alone are compared, as NLMEANS_ALLOWANCE was set on them, and the pass follows the choice (see the
     # notes).

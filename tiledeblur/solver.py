@@ -39,7 +39,7 @@ from autograd.differential_operators import make_hvp
 from .arguments import check_flag, check_int, check_positive
 from .denoising import DENOISED_LOSSES, non_local_means, residual_noise
 from .image import check_image
-from .jpeg import LAPLACIAN_LEAST_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, shows_blocks
+from .jpeg import LAPLACIAN_LEAST_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, find_blocks
 from .newton import COUNTS, newton_cg
 from .nonnegative import minimize_nonnegative
 from .objectives import (
@@ -688,26 +688,26 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     read_region, regions = lambda yx: observed[yx][None], sample_regions(observed.shape)
     warn_if_saturated(read_region, regions, [psf], np.asarray(image).dtype, name="image", takes_missing_value=False,
                       stacklevel=2)
-    jpeg_levels = None
+    jpeg_blocks = None
     if automatic or choosing:
         # A JPEG's pixels, as run weighs them where its input shows JPEG's blocks (see tiledeblur.jpeg).
         levels = eight_bit_levels(image)
-        jpeg_levels = levels if levels and shows_blocks(read_region, regions, levels=levels) else None
+        jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
     if choosing:
         loss, (mu,), (noise,) = choose_loss(read_region, observed.shape, [psf], settings, solve, denoise=denoise,
-                                            jpeg_levels=jpeg_levels, stacklevel=2)
+                                            jpeg_blocks=jpeg_blocks, stacklevel=2)
         settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise)
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
         (mu,), (estimated,) = estimate_mus_and_noise(read_region, observed.shape, [psf], settings.loss,
                                                      None if automatic else (settings.mu,),
-                                                     denoise=denoise and noise is None, jpeg_levels=jpeg_levels,
+                                                     denoise=denoise and noise is None, jpeg_blocks=jpeg_blocks,
                                                      stacklevel=2)
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
             warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
-    if jpeg_levels is not None:
+    if jpeg_blocks is not None:
         _warn_if_a_colour_channel(settings)
     restored, info = solve(observed, psf, settings)
     if not info.converged:
