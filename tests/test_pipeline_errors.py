@@ -76,7 +76,8 @@ CASES = [
     # "got 9" alone before, for what was read as 9 PSFs (found by a probe).
     ({"psf": np.stack([PSF] * 3, axis=-1)}, ValueError, (r"psf: expected 1 PSF for an image without channels, got 13 "
                                                          r"\(a stack of shape \(13, 13, 3\), read as \(C, P, Q\); its "
-                                                         r"last axis holds 3 if it is \(P, Q, C\)\) instead")),
+                                                         r"last axis holds 3 if it is \(P, Q, C\); of a z-stack, "
+                                                         r"pass its in-focus plane\) instead")),
     ({"psf": "no-such-psf.npy"}, ValueError, "psf: expected an existing PSF file, got 'no-such-psf.npy'"),
     # The command line's words, given in Python (found by a probe).
     ({"psf": "gaussian:13,1,3"}, ValueError, (r"psf: expected an existing PSF file, got 'gaussian:13,1,3', which does "

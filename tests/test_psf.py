@@ -47,7 +47,8 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
 @pytest.mark.parametrize(
     ("psf", "error", "match"),
     [
-        (np.ones((3, 3, 3)), ValueError, r"expected a 2-D array, got shape \(3, 3, 3\)"),
+        (np.ones((3, 3, 3)), ValueError, (r"expected a 2-D array, got shape \(3, 3, 3\) instead; of a 3-D PSF \(a "
+                                          r"z-stack\), pass its in-focus plane\.")),
         (np.ones(5), ValueError, r"expected a 2-D array, got shape \(5,\)"),
         (np.ones((4, 5)), ValueError, r"expected odd side lengths.*\(4, 5\) instead; crop or pad it to odd sides"),
         (np.full((3, 3), np.nan), ValueError, "expected finite values, got 9 NaN or inf instead; fill them first"),

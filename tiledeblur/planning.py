@@ -282,7 +282,8 @@ def _check_psfs(psf, channels):
         stack = list(psf) if psf.ndim == 3 else [given]
     _check_channel_count(len(stack), channels, name="psf", noun="PSF",
                          shape="" if listed or psf.ndim != 3 else f" (a stack of shape {psf.shape}, read as (C, P, Q); "
-                                                                  f"its last axis holds {psf.shape[-1]} if it is (P, Q, C))")
+                                                                  f"its last axis holds {psf.shape[-1]} if it is (P, Q, C); "
+                                                                  "of a z-stack, pass its in-focus plane)")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
     checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
     return checked * channels if len(checked) == 1 else checked

@@ -147,7 +147,9 @@ def check_psf(psf, *, name="psf"):
                          "first.")
     check_numeric(name, psf, array, "uif")
     if array.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
+        # Found by a probe: a microscope's 3-D PSF was refused without a word of what to pass.
+        plane = "; of a 3-D PSF (a z-stack), pass its in-focus plane" if array.ndim == 3 else ""
+        raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead{plane}.")
     if any(s % 2 == 0 for s in array.shape):
         raise ValueError(
             f"{name}: expected odd side lengths so that the PSF has a centre pixel, "
