@@ -116,14 +116,18 @@ def test_a_jpeg_s_pixels_without_its_record_are_told_by_their_blocks(tmp_path, r
             assert peak_signal_noise_ratio(truth[inner], restored[inner], data_range=1) > blurred + 1.5
 
 
-def test_a_colour_jpeg_s_channel_given_alone_warns(recorded, article_psf):
+@pytest.mark.parametrize(("quality", "channel"), [
+    (90, 0),  # red, whose blocks show
+    (95, 2),  # blue, whose blocks show at too few frequencies to weigh the JPEG by (found by review)
+])
+def test_a_colour_jpeg_s_channel_given_alone_warns(recorded, article_psf, quality, channel):
     """Its error mixes those of the colour's brightness and hue, which only the three channels together tell: red
-    alone got 1e-5 (found by a probe)."""
-    decoded = _saved(recorded(data.astronaut()[128:384, 128:384], [article_psf] * 3, noise=0.005), 90,
+    alone got 1e-5 (found by a probe), blue too."""
+    decoded = _saved(recorded(data.astronaut()[128:384, 128:384], [article_psf] * 3, noise=0.005), quality,
                      subsampling=2)[0]
-    with pytest.warns(MuWarning, match=r"found JPEG's 8 x 8 blocks in the image and chose .*A channel of a colour "
+    with pytest.warns(MuWarning, match=r"for an image that shows JPEG's 8 x 8 blocks, below .*A channel of a colour "
                                        r"JPEG cannot be weighed alone"):
-        deconvolve(decoded[..., 0], article_psf)
+        deconvolve(decoded[..., channel], article_psf)
 
 
 def test_a_jpeg_crop_off_its_grid_is_weighed_on_its_own_grid(recorded, article_psf):

@@ -116,9 +116,9 @@ JPEG_CODECS = ("JPEG", "OJPEG")
 #: weights that did best on such scans (the README's Limits); the other losses weigh ``mu`` on scales of their own.
 LAPLACIAN_WEIGHTS_HINT = (": on photographs saved as JPEG at qualities 50 to 95, laplacian's best weights lay "
                           "between 1e-3 and 1e-2")
-#: The least of those weights: below it, ``laplacian``'s automatic weight for a JPEG's channel given alone is
-#: suspect (see :func:`tiledeblur.solver.deconvolve`).
-LAPLACIAN_LEAST_WEIGHT = 1e-3
+#: Below it, ``laplacian``'s automatic weight for an image of JPEG's pixels is suspect: a channel of a colour JPEG
+#: given alone (see :func:`tiledeblur.solver.deconvolve`).
+LAPLACIAN_SUSPECT_WEIGHT = 3e-4
 #: The levels of JPEG's 8-bit samples in one unit of values read as fractions of their range.
 EIGHT_BIT = 255
 #: JPEG's block side.
@@ -328,7 +328,7 @@ class JpegBlocks(typing.NamedTuple):
     origin: tuple = (0, 0)
 
 
-def find_blocks(read_region, regions, *, levels):
+def find_blocks(read_region, regions, *, levels, least=MIN_LATTICES):
     """The :class:`JpegBlocks` that a channel of one of ``regions`` (``read_region`` as
     :func:`tiledeblur.regularization.estimate_image_mus` reads them) shows, at ``levels`` of 8 bits in one unit of
     its values; None where none does.
@@ -338,8 +338,10 @@ def find_blocks(read_region, regions, *, levels):
     another tool) got cross-validation's smallest weight, and came out 6 to
     14 dB below the blurred scan, without a word. The blocks' lattice tells
     JPEG from a lossless scan: a region shows them on the grid where at least
-    ``MIN_LATTICES`` frequencies lie on steps of 2 or more
+    ``least`` frequencies lie on steps of 2 or more
     (:func:`quantization_steps`), and on that grid alone (:func:`_grid_origin`).
+    Fewer than ``MIN_LATTICES`` are a hint, not proof: the red or blue of a
+    colour JPEG at 4:2:0, given alone, shows one or two.
     Of three colour channels, brightness (Y) is the one coded in JPEG's blocks
     (see :func:`noise_powers`).
 
@@ -369,15 +371,16 @@ def find_blocks(read_region, regions, *, levels):
         region = read_region(yx) * levels
         planes = [np.tensordot(TO_YCBCR[0], region, axes=1)] if len(region) == len(TO_YCBCR) else region
         for plane in planes:
-            origin = _grid_origin(plane, [part.start for part in yx])
+            origin = _grid_origin(plane, [part.start for part in yx], least)
             if origin is not None:
                 return JpegBlocks(levels, origin)
     return None
 
 
-def _grid_origin(levels, start):
+def _grid_origin(levels, start, least):
     """The origin of the one grid on which ``levels``, a region of 8-bit levels whose first pixel is the scan's
-    ``start``, shows JPEG's blocks; None where it shows them on none, or on grids of no single origin's.
+    ``start``, shows JPEG's blocks at ``least`` frequencies; None where it shows them on none, or on grids of no
+    single origin's.
 
     A JPEG's lattices show on its own grid, and partly on grids that share
     its rows or its columns: a block's frequencies across one axis stay on
@@ -391,10 +394,10 @@ def _grid_origin(levels, start):
     >>> rng = np.random.default_rng(0)
     >>> blocks = 6 * np.round(rng.laplace(0, 4, (8, 8, 32, 32)))  # every frequency on a step of 6
     >>> scan = scipy.fft.idctn(blocks, axes=(0, 1), norm="ortho").transpose(2, 0, 3, 1).reshape(256, 256) + 128
-    >>> _grid_origin(scan[3:, 5:], (3, 5))
+    >>> _grid_origin(scan[3:, 5:], (3, 5), MIN_LATTICES)
     (0, 0)
     >>> grating = 128 + 40 * np.sin(np.pi * np.arange(256) / 8)  # 16 px a period, in step with the blocks
-    >>> _grid_origin(np.tile(grating, (256, 1)), (0, 0)) is None
+    >>> _grid_origin(np.tile(grating, (256, 1)), (0, 0), MIN_LATTICES) is None
     True
     """
     lattices = {}
@@ -402,7 +405,7 @@ def _grid_origin(levels, start):
         steps = quantization_steps(block_coefficients(levels, [at - grid for at, grid in zip(start, origin)]))
         if np.any(steps >= 2):
             lattices[origin] = int(np.sum(steps >= 2))
-    grids = [origin for origin, count in lattices.items() if count >= MIN_LATTICES
+    grids = [origin for origin, count in lattices.items() if count >= least
              and all(other[0] == origin[0] or other[1] == origin[1] for other in lattices)]
     return max(grids, key=lattices.get, default=None)
 

@@ -39,7 +39,7 @@ from autograd.differential_operators import make_hvp
 from .arguments import check_flag, check_int, check_positive
 from .denoising import DENOISED_LOSSES, non_local_means, residual_noise
 from .image import check_image
-from .jpeg import LAPLACIAN_LEAST_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, find_blocks
+from .jpeg import LAPLACIAN_SUSPECT_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, find_blocks
 from .newton import COUNTS, newton_cg
 from .nonnegative import minimize_nonnegative
 from .objectives import (
@@ -57,7 +57,15 @@ from .operators import BOUNDARIES, Blur
 from .plugandplay import plug_and_play
 from .preconditioning import Preconditioner, precondition
 from .psf import check_psf
-from .regularization import MuWarning, estimate_mus_and_noise, is_auto, sample_regions, value_reach, warn_if_off_scale
+from .regularization import (
+    NEAR_FLOOR,
+    MuWarning,
+    estimate_mus_and_noise,
+    is_auto,
+    sample_regions,
+    value_reach,
+    warn_if_off_scale,
+)
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
 
@@ -688,7 +696,7 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     read_region, regions = lambda yx: observed[yx][None], sample_regions(observed.shape)
     warn_if_saturated(read_region, regions, [psf], np.asarray(image).dtype, name="image", takes_missing_value=False,
                       stacklevel=2)
-    jpeg_blocks = None
+    levels = jpeg_blocks = None
     if automatic or choosing:
         # A JPEG's pixels, as run weighs them where its input shows JPEG's blocks (see tiledeblur.jpeg).
         levels = eight_bit_levels(image)
@@ -707,31 +715,40 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
             warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
-    if jpeg_blocks is not None:
-        _warn_if_a_colour_channel(settings)
+    if levels and settings.loss == "laplacian" and _a_colour_channel(settings.mu, jpeg_blocks, read_region, regions,
+                                                                   levels=levels):
+        warnings.warn(
+            f"mu: 'auto' chose {settings.mu:.3g} for an image that shows JPEG's 8 x 8 blocks, below the weights that "
+            f"did best on JPEG scans{LAPLACIAN_WEIGHTS_HINT}. A channel of a colour JPEG cannot be weighed alone: "
+            "its error mixes those of the colour's brightness and hue. Deblur the colour image with run, or pass mu "
+            "(the plan's for the colour image); for a grey JPEG, check the result, or pass mu tried on a region.",
+            MuWarning, stacklevel=2,
+        )
     restored, info = solve(observed, psf, settings)
     if not info.converged:
         warnings.warn(f"Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)
     return (restored, info) if return_info else restored
 
 
-def _warn_if_a_colour_channel(settings):
-    """Warn (:class:`MuWarning`) where an image that holds JPEG's blocks got a ``laplacian`` weight below those that
-    did best on JPEG scans: likely a channel of a colour JPEG, which cannot be weighed alone.
+def _a_colour_channel(mu, jpeg_blocks, read_region, regions, *, levels):
+    """Whether ``laplacian``'s automatic ``mu`` for an 8-bit image, of ``levels`` in one unit and with
+    ``jpeg_blocks`` (or None) found on ``regions``, is likely that of a colour JPEG's channel given alone.
 
     A colour JPEG codes brightness and colour, and each of its red, green and
     blue holds a mix of their errors, which :mod:`tiledeblur.jpeg` finds from
-    the three together, as ``run`` reads them. Found by a probe: red and blue
-    of colour JPEGs (``astronaut`` and ``immunohistochemistry``, qualities 80
-    to 95) given one at a time got weights of 1e-5 to 2.5e-4, and all but one
-    came out below the blurred channel, by up to 11 dB; grey JPEGs got
-    1.6e-3 to 2.5e-2, and gained 1.7 to 6 dB (a scratch study, 2026-12-04).
+    the three together, as ``run`` reads them. Found by a probe: a channel
+    given alone got a weight far too small. Measured (a scratch study,
+    2026-12-04, 256² crops of four colour JPEGs at qualities 80 to 95, 4:2:0
+    and 4:4:4, and of eight grey ones at 50 to 98): 31 of the 36 channels
+    that showed JPEG's blocks and got weights below
+    ``LAPLACIAN_SUSPECT_WEIGHT`` came out below the blurred channel, by up
+    to 11.5 dB (the others up to 2.2 dB above it), and one grey JPEG of 64
+    got one (2.2e-4, 2.6 dB above the blurred).
+    Those whose blocks showed at fewer than ``MIN_LATTICES`` frequencies
+    (red or blue at 4:2:0) kept cross-validation's floor, 1e-5, and came out
+    6 to 13 dB below it: such a hint with a weight below ``NEAR_FLOOR``
+    counts too.
     """
-    if settings.loss == "laplacian" and settings.mu < LAPLACIAN_LEAST_WEIGHT:
-        warnings.warn(
-            f"mu: 'auto' found JPEG's 8 x 8 blocks in the image and chose {settings.mu:.3g}, below the weights that "
-            f"did best on JPEG scans{LAPLACIAN_WEIGHTS_HINT}. A channel of a colour JPEG cannot be weighed alone: "
-            "its error mixes those of the colour's brightness and hue. Deblur the colour image with run, or pass mu "
-            "(the plan's for the colour image, or tried on a region).",
-            MuWarning, stacklevel=3,
-        )
+    if jpeg_blocks is not None:
+        return mu < LAPLACIAN_SUSPECT_WEIGHT
+    return mu < NEAR_FLOOR and find_blocks(read_region, regions, levels=levels, least=1) is not None
