@@ -345,11 +345,11 @@ def find_blocks(read_region, regions, *, levels, least=MIN_LATTICES):
     Fewer than ``MIN_LATTICES`` are a hint, not proof: the red or blue of a
     colour JPEG at 4:2:0, given alone, shows one or two.
     Of three colour channels, brightness (Y) is the one coded in JPEG's blocks
-    (see :func:`noise_powers`). A region's 64 grids take about 0.2 s: of
-    many regions, the ``MAX_SEARCHED`` of most detail are searched, where
-    JPEG left the most coefficients that are not zero (a lossless 2048² RGB
-    scan's plan took 4.7 s with one grid, 18 s with all 64 regions' 64, and
-    7.9 s with 16 regions').
+    (see :func:`noise_powers`). A region's 64 grids take about 0.2 s, so of
+    many regions only the ``MAX_SEARCHED`` of most detail are searched: JPEG
+    left most of its coefficients that are not zero there. A lossless 2048²
+    RGB scan's plan took 4.7 s with one grid a region, 18 s with 64 grids in
+    each of its 64 regions, and 7.9 s with 64 grids in 16.
 
     Measured in a scratch study (2026-12-04) on 384² crops blurred by
     ``gaussian_psf(13, (1, 3))``, ``2.0`` or ``1.0`` at noise 0, 0.002 and
