@@ -377,8 +377,9 @@ def find_blocks(read_region, regions, *, levels, least=MIN_LATTICES):
     >>> find_blocks(lambda yx: scan[(slice(None), *yx)], [(slice(0, 256), slice(0, 256))], levels=255) is None
     True
     """
-    for yx in sorted(regions, key=lambda yx: -_detail(read_region(yx)))[:MAX_SEARCHED]:
-        region = read_region(yx) * levels
+    read = [(yx, read_region(yx)) for yx in regions]
+    for yx, values in sorted(read, key=lambda pair: -_detail(pair[1]))[:MAX_SEARCHED]:
+        region = values * levels
         planes = [np.tensordot(TO_YCBCR[0], region, axes=1)] if len(region) == len(TO_YCBCR) else region
         for plane in planes:
             origin = _grid_origin(plane, [part.start for part in yx], least)
@@ -436,7 +437,7 @@ def _grid_origin(levels, start, least):
     def is_jpeg_s(origin):
         others = [count for other, count in lattices.items() if other != origin]
         crossed = all(other[0] == origin[0] or other[1] == origin[1] for other in lattices)
-        return lattices[origin] >= least and (crossed or lattices[origin] >= DOMINANCE * max(others))
+        return lattices[origin] >= least and (crossed or lattices[origin] >= DOMINANCE * max(others, default=0))
 
     return max(filter(is_jpeg_s, lattices), key=lattices.get, default=None)
 
