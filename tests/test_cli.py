@@ -555,9 +555,10 @@ def test_convert_refuses_a_tiff_without_an_image_and_a_z_stack(tmp_path):
     with pytest.raises(ValueError, match=r"image: expected a 2-D image, .* got shape \(5, 512, 512\) \(a z-stack"):
         convert(tmp_path / "z.tif", tmp_path / "z.zarr", ome=True)
     assert not (tmp_path / "cut.zarr").exists() and not (tmp_path / "z.zarr").exists()
-    Image.fromarray(data.camera()).convert("LA").save(tmp_path / "la.png")  # grey and alpha: told a z-stack before
+    # Grey and a sample of no known meaning: told a z-stack before.
+    tifffile.imwrite(tmp_path / "two.tif", np.dstack([data.camera()] * 2), extrasamples=["unspecified"])
     with pytest.raises(ValueError, match=r"got shape \(512, 512, 2\) \(grey, with alpha or not, in a third axis"):
-        convert(tmp_path / "la.png", tmp_path / "la.zarr")
+        convert(tmp_path / "two.tif", tmp_path / "two.zarr")
     # Pixels that run refuses were written without a word (found by a probe).
     for name, pixels in (("mask", data.camera() > 100), ("complex", data.camera().astype(np.complex64))):
         tifffile.imwrite(tmp_path / f"{name}.tif", pixels)
@@ -682,6 +683,49 @@ def test_convert_a_cmyk_picture_as_rgb_or_not_at_all(tmp_path):
     tifffile.imwrite(tmp_path / "print.tif", np.zeros((64, 64, 4), np.uint8), photometric="separated")
     with pytest.raises(ValueError, match=r"print.tif', which could not be read \(it holds inks \(CMYK\), not light"):
         convert(tmp_path / "print.tif", tmp_path / "print_tif.zarr")
+
+
+def _write_with_alpha(path, pixels, planar):
+    """Write ``pixels``, colours and then alpha last, as a PNG or a TIFF; a planar TIFF holds its samples first."""
+    if path.suffix == ".png":
+        Image.fromarray(pixels).save(path)  # RGBA, or LA
+    elif planar:
+        tifffile.imwrite(path, np.moveaxis(pixels, -1, 0), planarconfig="separate", extrasamples=["assocalpha"],
+                         photometric="rgb" if pixels.shape[-1] == 4 else "minisblack")
+    else:
+        tifffile.imwrite(path, pixels, photometric="rgb")  # tifffile names a fourth sample alpha
+
+
+@pytest.mark.parametrize(("name", "colours", "planar"), [
+    ("scan.png", 3, False), ("scan.png", 1, False), ("scan.tif", 3, False), ("scan.tif", 3, True),
+    ("scan.tif", 1, True),
+])
+@pytest.mark.parametrize("ome", [False, True])
+def test_convert_leaves_alpha_out(tmp_path, name, colours, planar, ome):
+    """Found by a probe: an RGBA PNG's alpha was deblurred as a fourth channel, rang from -8.6 to 9.6 times the
+    opaque value along its transparent edge, and set every tile's halo by its floor weight (358 px against 108)."""
+    pixels = data.astronaut()[:96, :80, :colours]
+    alpha = np.full(pixels.shape[:2], 255, np.uint8)
+    _write_with_alpha(tmp_path / name, np.dstack([pixels, alpha]), planar)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to tell where every pixel is opaque
+        array = convert(tmp_path / name, tmp_path / "opaque.zarr", chunk=32, ome=ome)
+    expected = pixels[..., 0] if colours == 1 else np.moveaxis(pixels, -1, 0) if ome or planar else pixels
+    np.testing.assert_array_equal(array[...], expected)
+    alpha[:, 60:] = 0
+    _write_with_alpha(tmp_path / f"clear_{name}", np.dstack([pixels, alpha]), planar)
+    with pytest.warns(UserWarning, match=rf"image: 'clear_{name}' holds an alpha channel, which is left out as no "
+                                         r"light; 25.0% of its pixels are not opaque"):
+        array = convert(tmp_path / f"clear_{name}", tmp_path / "clear.zarr", chunk=32, ome=ome)
+    np.testing.assert_array_equal(array[...], expected)
+
+
+def test_convert_keeps_a_fourth_sample_that_is_not_alpha(tmp_path):
+    """A TIFF's extra sample of no known meaning may be light (a fourth band), and stays a channel."""
+    pixels = data.astronaut()[:64, :64]
+    four = np.dstack([pixels, pixels[..., :1]])
+    tifffile.imwrite(tmp_path / "four.tif", four, photometric="rgb", extrasamples=["unspecified"])
+    np.testing.assert_array_equal(convert(tmp_path / "four.tif", tmp_path / "four.zarr")[...], four)
 
 
 @pytest.mark.parametrize("name", ["palette.tif", "palette.png"])
