@@ -237,6 +237,17 @@ def test_dimension_names_give_the_channels_axis_and_the_output_keeps_them(tmp_pa
         tiledeblur.plan(tmp_path / "two_channels.zarr", article_psf, mu=0.01)
     zarr.create_array(tmp_path / "kymograph.zarr", data=cyx[0], chunks=(64, 64), dimension_names=["t", "x"])
     assert tiledeblur.plan(tmp_path / "kymograph.zarr", article_psf, mu=0.01).channels == 1
+    # xarray names a Zarr 2 array's axes in an attribute (found by a probe: its channels were not found).
+    for name, names in (("yxc_v2.zarr", ["y", "x", "c"]), ("zyx_v2.zarr", ["z", "y", "x"])):
+        written = zarr.create_array(tmp_path / name, data=np.moveaxis(cyx, 0, -1) if names[-1] == "c" else cyx,
+                                    chunks=(64, 64, 3) if names[-1] == "c" else (3, 64, 64), zarr_format=2)
+        written.attrs["_ARRAY_DIMENSIONS"] = names
+    assert tiledeblur.plan(tmp_path / "yxc_v2.zarr", article_psf, mu=0.01).channels == 3
+    with pytest.raises(ValueError, match=r"got shape \(3, 128, 128\), whose axis 'z' holds 3 planes"):
+        tiledeblur.plan(tmp_path / "zyx_v2.zarr", article_psf, mu=0.01)
+    with pytest.raises(ValueError, match="channel_axis: expected 2 or None, where the array's _ARRAY_DIMENSIONS "
+                                         "puts the channels, got 0 instead"):
+        tiledeblur.plan(tmp_path / "yxc_v2.zarr", article_psf, mu=0.01, channel_axis=0)
 
 
 def test_each_channel_is_solved_at_its_own_scale(tmp_path, small_scan, article_psf, client):

@@ -183,17 +183,32 @@ def _check_planes(axis, shape, channels, psf_shape, ndim):
 
 
 def _axis_names(array, multiscale):
-    """The names of ``array``'s axes: its OME-Zarr ``multiscale``'s, else its Zarr 3 ``dimension_names``, lowercase.
+    """The names of ``array``'s axes, lowercase, and where they are given.
+
+    Its OME-Zarr ``multiscale``'s, else its Zarr 3 ``dimension_names``, else
+    the ``_ARRAY_DIMENSIONS`` attribute in which xarray names a Zarr 2
+    array's axes (found by a probe: a ``y, x, c`` array from xarray was
+    read without its channels' axis).
 
     Examples
     --------
     >>> import zarr
     >>> _axis_names(zarr.create_array({}, shape=(3, 8, 8), dtype="u1", dimension_names=["C", "y", None]), None)
-    ['c', 'y', '']
+    (['c', 'y', ''], "the array's dimension_names")
+    >>> xarray_written = zarr.create_array({}, shape=(8, 8, 3), dtype="u1", zarr_format=2)
+    >>> xarray_written.attrs["_ARRAY_DIMENSIONS"] = ["y", "x", "c"]
+    >>> _axis_names(xarray_written, None)
+    (['y', 'x', 'c'], "the array's _ARRAY_DIMENSIONS")
     """
-    names = ([axis["name"] for axis in multiscale.axes] if multiscale is not None
-             else getattr(array.metadata, "dimension_names", None) or ())
-    return [str(name or "").lower() for name in names]
+    if multiscale is not None:
+        names, where = [axis["name"] for axis in multiscale.axes], "the OME-Zarr metadata"
+    elif getattr(array.metadata, "dimension_names", None):
+        names, where = array.metadata.dimension_names, "the array's dimension_names"
+    else:
+        names, where = array.attrs.get("_ARRAY_DIMENSIONS"), "the array's _ARRAY_DIMENSIONS"
+        if not isinstance(names, list) or len(names) != array.ndim:
+            names = ()
+    return [str(name or "").lower() for name in names], where
 
 
 def _named_channel_axis(names):
@@ -548,14 +563,11 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
     found = find_multiscale(source)
     if found is not None and len(found.axes) != array.ndim:
         raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
-    names = _axis_names(array, found)
+    names, where = _axis_names(array, found)
     _refuse_stacks(array.shape, names, channel_axis)
-    if found is not None:
-        own = next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None)
-        channel_axis = _agreed_channel_axis(own, array.shape, channel_axis, where="the OME-Zarr metadata")
-    else:
-        channel_axis = _agreed_channel_axis(_named_channel_axis(names), array.shape, channel_axis,
-                                            where="the array's dimension_names")
+    own = (next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None) if found is not None
+           else _named_channel_axis(names))
+    channel_axis = _agreed_channel_axis(own, array.shape, channel_axis, where=where)
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value, declared = _missing_value(missing_value, array)
     packing(array)  # refused here, as run would refuse it after its scan (found by a probe)
