@@ -644,6 +644,21 @@ def test_no_output_inside_a_store_through_an_implicit_group(tmp_path, zarr_forma
     assert _digest(store) == before
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_a_group_is_read_by_its_arrays_own_metadata_not_a_stale_consolidated_copy(tmp_path, zarr_format):
+    """Found by a probe: an array resized after its group's metadata was consolidated was read at its old shape, and
+    only that part of it was deblurred, without a word."""
+    store = tmp_path / "scan.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=zarr_format)
+    group.create_array("0", shape=(64, 64), chunks=(32, 32), dtype="u1", fill_value=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr: consolidated metadata is not part of the Zarr 3 specification yet
+        zarr.consolidate_metadata(store)
+    zarr.open_array(store / "0", mode="r+").resize((96, 128))
+    assert zarr.open(store, mode="r")["0"].shape == (64, 64)  # what zarr reads by default: the copy
+    assert plan(store, PSF, component="0", mu=0.01).shape == (96, 128)
+
+
 def test_an_output_path_that_cannot_be_a_store_is_refused_before_any_work(tmp_path, scan):
     (tmp_path / "notes.txt").write_text("someone's notes")
     with pytest.raises(ValueError, match="output: expected a new path or a Zarr store, got .*notes.txt', which is a file"):

@@ -309,7 +309,8 @@ def _holds_zarr_metadata(fs, path):
 
 
 def _open_array(location, mode):
-    group_or_array = zarr.open(location.url, mode=mode, storage_options=location.storage_options or None)
+    group_or_array = zarr.open(location.url, mode=mode, storage_options=location.storage_options or None,
+                               use_consolidated=False)  # see open_input
     return group_or_array[location.component] if location.component else group_or_array
 
 
@@ -348,7 +349,8 @@ def layout_images(location):
     >>> layout_images(Location.at(root.store.root))
     ['0', '1', '2', '10']
     """
-    return _layout_images(zarr.open_group(location.url, mode="r", storage_options=location.storage_options or None))
+    return _layout_images(zarr.open_group(location.url, mode="r", storage_options=location.storage_options or None,
+                                          use_consolidated=False))  # see open_input
 
 
 def _holds(group, component):
@@ -395,7 +397,10 @@ def open_input(url, *, component=None, storage_options=None):
     location = Location.at(url, storage_options=storage_options)
     url = location.url
     try:
-        found = zarr.open(url, mode="r", storage_options=location.storage_options or None)
+        # Each node's own metadata, not a group's consolidated copy of it, which its writer must keep up to date: an
+        # array resized after the copy was taken was read at its old shape, and a run deblurred part of it without a
+        # word (found by a probe).
+        found = zarr.open(url, mode="r", storage_options=location.storage_options or None, use_consolidated=False)
     except FileNotFoundError:
         fs, path = fsspec.core.url_to_fs(url, **location.storage_options)
         if not fs.exists(path):

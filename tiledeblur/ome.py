@@ -197,7 +197,8 @@ def find_multiscale(location):
     path = "/".join(part for part in (location.url.rstrip("/"), location.component) if part)
     parent, level = posixpath.split(path)
     try:
-        group = zarr.open_group(parent, mode="r", storage_options=location.storage_options or None)
+        group = zarr.open_group(parent, mode="r", storage_options=location.storage_options or None,
+                                use_consolidated=False)  # as open_input reads the array
     except (FileNotFoundError, ValueError):  # no group holds the array: a plain array
         return None
     return read_multiscale(group.attrs.asdict(), level=level, url=parent)
