@@ -17,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
 import scipy.ndimage
@@ -715,9 +716,31 @@ def test_convert_leaves_alpha_out(tmp_path, name, colours, planar, ome):
     alpha[:, 60:] = 0
     _write_with_alpha(tmp_path / f"clear_{name}", np.dstack([pixels, alpha]), planar)
     with pytest.warns(UserWarning, match=rf"image: 'clear_{name}' holds an alpha channel, which is left out as no "
-                                         r"light; 25.0% of its pixels are not opaque"):
+                                         r"light; 1,920 of its 7,680 pixels are not opaque"):
         array = convert(tmp_path / f"clear_{name}", tmp_path / "clear.zarr", chunk=32, ome=ome)
     np.testing.assert_array_equal(array[...], expected)
+
+
+def test_convert_reads_a_pngs_16_bits_and_its_transparency(tmp_path):
+    """Found by a probe: Pillow read 16-bit colours as 8-bit (33375 as 130), 16-bit grey and alpha as RGB, and a
+    palette's transparency was dropped without a word."""
+    rgba = np.random.default_rng(0).integers(0, 65536, (40, 50, 4), dtype=np.uint16)
+    rgba[..., 3] = 65535
+    (tmp_path / "rgb16.png").write_bytes(imagecodecs.png_encode(np.ascontiguousarray(rgba[..., :3])))
+    np.testing.assert_array_equal(convert(tmp_path / "rgb16.png", tmp_path / "rgb16.zarr")[...], rgba[..., :3])
+    rgba[:10, :, 3] = 1000
+    (tmp_path / "rgba16.png").write_bytes(imagecodecs.png_encode(rgba))
+    (tmp_path / "la16.png").write_bytes(imagecodecs.png_encode(np.ascontiguousarray(rgba[..., 2:])))
+    for name, colours in (("rgba16", rgba[..., :3]), ("la16", rgba[..., 2])):
+        with pytest.warns(UserWarning, match="500 of its 2,000 pixels are not opaque"):
+            array = convert(tmp_path / f"{name}.png", tmp_path / f"{name}.zarr")
+        assert array.dtype == np.uint16
+        np.testing.assert_array_equal(array[...], colours)
+    palette = Image.fromarray(data.astronaut()[:40, :50]).quantize(colors=16)
+    palette.save(tmp_path / "palette.png", transparency=0)
+    with pytest.warns(UserWarning, match="holds an alpha channel"):
+        array = convert(tmp_path / "palette.png", tmp_path / "palette.zarr")
+    np.testing.assert_array_equal(array[...], np.asarray(palette.convert("RGB")))
 
 
 def test_convert_keeps_a_fourth_sample_that_is_not_alpha(tmp_path):

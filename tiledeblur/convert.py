@@ -17,6 +17,7 @@ import warnings
 import zlib
 from xml.etree import ElementTree
 
+import imagecodecs
 import numpy as np
 import tifffile
 import zarr
@@ -110,12 +111,20 @@ def _open_image(path):
                               "to RGB as viewers show it.", UserWarning, stacklevel=3)
                 return np.asarray(picture.convert("RGB")), False, lossy, None
             width, height = picture.size
+            # Pillow reads a PNG's 16-bit colours as 8-bit, and drops the transparency of a palette or of one colour
+            # (found by a probe). A bilevel one stays imageio's mask, refused as run refuses it; an animated one
+            # imageio's stack of frames, refused as a stack.
+            png = picture.format == "PNG" and picture.mode != "1" and getattr(picture, "n_frames", 1) == 1
             alpha = picture.getbands()[-1] in ("A", "a")  # RGBA, LA, and premultiplied RGBa and La
     except UnidentifiedImageError:
         raise ValueError("its contents are no image format that Pillow reads") from None
-    image = skimage_io.imread(path)
-    # imageio gives a GIF's frames an axis, one frame too (found by a probe: a still GIF was refused as a stack).
-    image = image[0] if image.shape[:3] == (1, height, width) else image
+    if png:
+        image = imagecodecs.png_decode(path.read_bytes())
+        alpha = image.ndim == 3 and image.shape[-1] in (2, 4)  # grey or RGB with alpha: PNG has no other kinds
+    else:
+        image = skimage_io.imread(path)
+        # imageio gives a GIF's frames an axis, one frame too (found by a probe: a still GIF was refused as a stack).
+        image = image[0] if image.shape[:3] == (1, height, width) else image
     return (WithoutAlpha(image, planes_first=False) if alpha else image), False, lossy, None
 
 
@@ -489,7 +498,7 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
                 _close(source)
             if isinstance(source, WithoutAlpha) and source.not_opaque:
                 warnings.warn(f"image: {image_path.name!r} holds an alpha channel, which is left out as no light; "
-                              f"{source.not_opaque / source.pixels:.1%} of its pixels are not opaque, and their "
+                              f"{source.not_opaque:,} of its {source.pixels:,} pixels are not opaque, and their "
                               "colours are deblurred as they are stored.", UserWarning, stacklevel=2)
             if isinstance(source, FitsImage) and source.header:
                 # Its WCS, units and object, which run() carries to the output (found by a probe: all were lost).
