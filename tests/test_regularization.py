@@ -397,6 +397,33 @@ def test_the_scale_warning_says_what_to_pass():
     assert float(suggested[2]) == pytest.approx(rise, rel=1e-2)
 
 
+@pytest.mark.parametrize(("scale", "eps", "warned"), [
+    (1 / 255, 1e-10, True),  # found by a probe: 3 times as far from the truth as the blurred image, "converged"
+    (1 / 255, 1e-20, True),  # found by a probe: a flat image, "converged"
+    (1 / 255, 3e-3, False),
+    (1e-6 / 255, 1e-8, False),  # the same share of values that rise 1e-6
+])
+def test_tv_warns_of_an_eps_too_small_for_the_values(tmp_path, scale, eps, warned):
+    image = data.camera()[:96, :128] * scale
+    zarr.create_array(tmp_path / "scan.zarr", data=image)
+    psf = gaussian_psf(7, 1.0)
+    settings = {"loss": "tv", "mu": 1e-3 * scale * 255, "eps": eps}  # mu in scale too
+    for call in (lambda: deconvolve(image, psf, maxiter=1, **settings), lambda: plan(tmp_path / "scan.zarr", psf,
+                                                                                      **settings)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        found = [warning for warning in caught if warning.category is MuWarning]
+        assert [str(warning.message).startswith("eps: expected at least 1e-03 times the values' rise for tv")
+                for warning in found] == [True] * warned
+        assert all(warning.filename == __file__ for warning in found)
+    if warned:
+        rise = np.percentile(image - image.min(), 99.9)
+        suggested = float(re.search(r"Pass about ([\d.e+-]+): the default, 0.03, times that rise\.$",
+                                    str(found[0].message))[1])
+        assert suggested == pytest.approx(DEFAULT_EPS * rise, rel=1e-2)
+
+
 @pytest.mark.parametrize(("values", "eps", "warned"), [
     (lambda camera: camera, None, False),
     (lambda camera: camera * 1.0, None, True),  # counts: Newton-CG took 110 times the products (found by a probe)

@@ -38,7 +38,15 @@ from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
-from .regularization import MuWarning, estimate_mus_and_noise, is_auto, sample_regions, sampled_reach, warn_if_off_scale
+from .regularization import (
+    MuWarning,
+    estimate_mus_and_noise,
+    is_auto,
+    sample_regions,
+    sampled_reach,
+    warn_if_eps_too_small,
+    warn_if_off_scale,
+)
 from .resume import existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss
@@ -601,6 +609,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
             _warn_if_lossy(array, mus, shared.loss)
     if not automatic and loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
+    elif loss == "tv" and eps != DEFAULT_EPS:
+        warn_if_eps_too_small(sampled_reach(read_sample, shape), eps, default=DEFAULT_EPS, stacklevel=3)
     settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise) for channel_mu, noise in zip(mus, noises))
     automatic_halo = halo == "auto"
     halo = _choose_halo(halo, psfs, settings, shape=shape)

@@ -64,6 +64,7 @@ from .regularization import (
     is_auto,
     sample_regions,
     value_reach,
+    warn_if_eps_too_small,
     warn_if_off_scale,
 )
 from .saturation import warn_if_saturated
@@ -715,6 +716,8 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
             warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
+        elif loss == "tv" and eps != DEFAULT_EPS:
+            warn_if_eps_too_small(value_reach(observed), eps, default=DEFAULT_EPS, stacklevel=2)
     if levels and settings.loss == "laplacian" and _a_colour_channel(settings.mu, jpeg_blocks, read_region, regions,
                                                                    levels=levels):
         warnings.warn(
