@@ -27,7 +27,8 @@ import warnings
 import numpy as np
 import scipy.ndimage
 
-__all__ = ["DARK_GROUND", "PLATEAU_PIXELS", "SPOT_DROP", "SaturationWarning", "plateaus", "saturated_spots", "warn_if_saturated"]
+__all__ = ["DARK_GROUND", "PLATEAU_PIXELS", "SPOT_DROP", "SaturationWarning", "plateaus", "saturated_spots",
+           "warn_if_saturated"]
 
 #: How far below the top, as a share of it, every pixel around a spot lies.
 SPOT_DROP = 0.1
