@@ -434,12 +434,13 @@ def _grid_origin(levels, start, least):
         steps = quantization_steps(block_coefficients(levels, [at - grid for at, grid in zip(start, origin)]))
         if np.any(steps >= 2):
             lattices[origin] = int(np.sum(steps >= 2))
-    def is_jpeg_s(origin):
+
+    def is_jpeg_grid(origin):
         others = [count for other, count in lattices.items() if other != origin]
         crossed = all(other[0] == origin[0] or other[1] == origin[1] for other in lattices)
         return lattices[origin] >= least and (crossed or lattices[origin] >= DOMINANCE * max(others, default=0))
 
-    return max(filter(is_jpeg_s, lattices), key=lattices.get, default=None)
+    return max(filter(is_jpeg_grid, lattices), key=lattices.get, default=None)
 
 
 def eight_bit_levels(image):
