@@ -570,6 +570,8 @@ def test_a_scheduler_without_a_dashboard_is_said_to_serve_none(tmp_path, capfd):
     """A scheduler started without one: the link of its HTTP server was printed, and answered 404 (found by a probe)."""
     path = tmp_path / "scan.zarr"
     zarr.create_array(path, data=data.camera()[:64, :64], chunks=(64, 64))
-    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+    # Its HTTP server on a port of its own: on the default, 8787, it warned whenever another test's cluster held it.
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}) as cluster:
         run(path, gaussian_psf(5, 1.0), mu=0.01, address=cluster.scheduler_address)
     assert "dask dashboard: none; the scheduler serves no dashboard" in capfd.readouterr().err
