@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.ndimage
 import zarr
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
@@ -60,6 +61,21 @@ def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
     assert not _warnings(plan, store.store.root, PSF, missing_value=65535)
 
 
+def _sample_warnings(image, dtype=np.uint16):
+    """The warnings of ``warn_if_saturated`` on a 2-D integer image's sample regions."""
+    return _warnings(warn_if_saturated, lambda yx: image[yx][None] / np.iinfo(dtype).max, sample_regions(image.shape),
+                     [PSF], dtype, name="image")
+
+
+def test_stars_clipped_in_a_few_pixels_warn():
+    """Stars clipped in a cross of 5 pixels held no 3 x 3 plateau, and did not warn (found by a probe)."""
+    _, recorded = _star_field(200_000)
+    groups, count = scipy.ndimage.label(recorded == 65535, structure=np.ones((3, 3)))
+    assert count == len(STARS) and all(np.sum(groups == groups[star]) == 5 for star in STARS)
+    (caught,) = _sample_warnings(recorded)
+    assert str(caught.message).startswith("image: 3 spots in the sample regions are clipped at 65535")
+
+
 def test_no_warning_without_spots_clipped():
     """Stars within the range, a bright ground clipped (a slide's glass), floats and a channel that is all missing
     do not warn."""
@@ -70,6 +86,10 @@ def test_no_warning_without_spots_clipped():
     glass[100:104, 100:104] = glass[200:203, 30:33] = 255
     assert not _warnings(deconvolve, glass, PSF, mu=1e-3)
     assert not _warnings(deconvolve, _star_field(600_000)[1] / 65535, PSF, mu=1e-3)
+    # Noise that reaches the top clips a pixel or two; a clipped edge is long.
+    _, recorded = _star_field(30_000)
+    recorded[50, 50] = recorded[90, 90:92] = recorded[120:122, 121] = recorded[180, 100:106] = 65535
+    assert not _sample_warnings(recorded)
     # A photograph's highlights reach the top, but on a bright ground (median 0.60): the sharp camera warned, beside
     # dark channels that made the image's median low (found by a test).
     assert not _warnings(warn_if_saturated, lambda yx: np.stack([data.camera()[yx], data.moon()[yx]]) / 255,
