@@ -98,6 +98,11 @@ def test_version_and_python_dash_m():
         (["run", "{scan}", "--psf", "missing.npy"], "--psf: expected an existing PSF file"),
         (["plan", "{scan}", "--psf", "gaussian:12,1"], "expected gaussian:SIZE,SIGMA"),
         (["plan", "{scan}", "--psf", "gaussian:7"], "got 'gaussian:7' (0 sigmas)"),
+        # Spelled otherwise, it was taken for a missing file, and the message said no more (found by a probe).
+        (["plan", "{scan}", "--psf", "Gaussian:12,1"], "expected gaussian:SIZE,SIGMA"),
+        (["plan", "{scan}", "--psf", "gauss:13,1"],
+         ("got 'gauss:13,1', which does not exist; a Gaussian is gaussian_psf(SIZE, SIGMA) in Python, "
+          "gaussian:SIZE,SIGMA on the command line.")),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--tile", "big"], "expected 'auto' or an int, got 'big'"),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", "missing/p.png"],
          "--preview: expected a path in an existing folder, got 'missing/p.png'"),
@@ -124,7 +129,8 @@ def test_version_and_python_dash_m():
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
         (["convert", "{scan}/../notes.png", "{scan}/../out.png"],
          "OUTPUT: expected a Zarr path such as scan.zarr, got '"),
-        (["plan", "{scan}", "--psf", "gaussian:999999,1"], "--psf: expected a PSF that fits in memory."),
+        (["plan", "{scan}", "--psf", "gaussian:999999,1"],
+         "(size: expected odd positive side lengths of at most 8191 px, got 999999 instead.)"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "256"],
          "--missing-value: expected a value that uint8 holds, 0 to 255, got 256"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "none"], "expected a number, got 'none'"),

@@ -80,8 +80,9 @@ CASES = [
                                                          r"pass its in-focus plane\) instead")),
     ({"psf": "no-such-psf.npy"}, ValueError, "psf: expected an existing PSF file, got 'no-such-psf.npy'"),
     # The command line's words, given in Python (found by a probe).
-    ({"psf": "gaussian:13,1,3"}, ValueError, (r"psf: expected an existing PSF file, got 'gaussian:13,1,3', which does "
-                                              r"not exist; in Python a Gaussian is gaussian_psf\(SIZE, SIGMA\)\.")),
+    ({"psf": "gaussian:13,1,3"}, ValueError,
+     (r"psf: expected an existing PSF file, got 'gaussian:13,1,3', which does not exist; a Gaussian is "
+      r"gaussian_psf\(SIZE, SIGMA\) in Python, gaussian:SIZE,SIGMA on the command line\.")),
     ({"psf": gaussian_psf(151, 3.0)}, ValueError,
      "zarr_path: expected an image at least as large as the 151 x 151 PSF, got 96 x 80 px"),
     ({"address": "tcp://127.0.0.1:1", "client": object()}, ValueError, "address: expected None when a client"),

@@ -35,6 +35,8 @@ def test_gaussian_psf_per_axis_size_and_symmetry():
         (True, 1.0, TypeError, "size: expected an int or a pair of ints, got True"),  # numpy's words before
         (13, 0.0, ValueError, "sigma: expected positive"),
         (13, (1, 1e5), ValueError, r"sigma: expected at most 10000 px, got \(1, 100000.0\) instead"),
+        # A typo's side ran out of memory, which no error of bad input names (found by a probe).
+        ((13, 100001), 1.0, ValueError, r"size: expected odd positive side lengths of at most 8191 px, got \(13, 1000"),
         (13, (1, 2, 3), ValueError, "sigma: expected one value or two"),
         (13, "a", TypeError, "sigma: expected a number or a pair of numbers, got 'a'"),
     ],

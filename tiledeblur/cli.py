@@ -41,12 +41,13 @@ ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --n
 
 def _psf(text):
     """``gaussian:SIZE,SIGMA`` or ``gaussian:SIZE,SIGMA0,SIGMA1``, or a path for load_psf."""
-    if not text.startswith("gaussian:"):
+    prefix = "gaussian:"
+    if text[:len(prefix)].lower() != prefix:  # Gaussian: too (found by a probe: taken for a path)
         return text
     from .psf import gaussian_psf  # only here: scipy takes a while to import (see main)
 
     try:
-        size, *sigma = text.removeprefix("gaussian:").split(",")
+        size, *sigma = text[len(prefix):].split(",")
         size = int(size)
         if len(sigma) not in (1, 2):
             raise ValueError(f"{len(sigma)} sigmas")
@@ -266,14 +267,10 @@ def main(argv=None):
 
 
 def _run_command(argv):
-    try:
-        arguments, unknown = _parser().parse_known_args(argv)
-        if unknown:
-            # The command's usage, with its options: argparse's own error shows the top level's (found by a probe).
-            arguments.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    except MemoryError:  # --psf gaussian:99999,1, built while the options are read
-        print("tiledeblur: error: --psf: expected a PSF that fits in memory.", file=sys.stderr)
-        return 2
+    arguments, unknown = _parser().parse_known_args(argv)
+    if unknown:
+        # The command's usage, with its options: argparse's own error shows the top level's (found by a probe).
+        arguments.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     # dask, scipy and autograd take a second or more to import: only now, so
     # that --help and a bad option answer at once, and Ctrl-C meanwhile is
     # one line too (this module and the package import none of them).

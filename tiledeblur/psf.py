@@ -58,6 +58,9 @@ def _parse_pair(value, name, kind):
 #: The widest Gaussian of :func:`gaussian_psf`: 8 sigma wide, no tile holds a wider one. scipy's kernel reaches 4
 #: sigma, and took 13 s and 2 GB for a sigma of 1e7 (found by a probe).
 MAX_SIGMA = 1e4
+#: The longest side of :func:`gaussian_psf`: 0.5 GB of float64, within a tile of at least 16383 px a side with its
+#: halo. A typo's side of 999999 ran out of memory (found by a probe).
+MAX_SIZE = 8191
 
 
 def gaussian_psf(size, sigma):
@@ -91,8 +94,8 @@ def gaussian_psf(size, sigma):
     """
     shape = _parse_pair(size, "size", int)
     sigmas = _parse_pair(sigma, "sigma", float)
-    if any(s < 1 or s % 2 == 0 for s in shape):
-        raise ValueError(f"size: expected odd positive side lengths, got {size!r} instead.")
+    if any(s < 1 or s % 2 == 0 or s > MAX_SIZE for s in shape):
+        raise ValueError(f"size: expected odd positive side lengths of at most {MAX_SIZE} px, got {size!r} instead.")
     if not all(np.isfinite(s) and s > 0 for s in sigmas):
         raise ValueError(f"sigma: expected positive finite values, got {sigma!r} instead.")
     if max(sigmas) > MAX_SIGMA:
@@ -288,8 +291,10 @@ def read_psf_file(path, *, name="path"):
         raise TypeError(f"{name}: expected a str or os.PathLike, got {path!r} instead.")
     if not str(path).strip():  # Path("") is the working directory
         raise ValueError(f"{name}: expected a PSF file's path, got {str(path)!r} instead.")
-    # The command line's Gaussian, given in Python (found by a probe: told of a missing file alone).
-    gaussian = "; in Python a Gaussian is gaussian_psf(SIZE, SIGMA)" if str(path).startswith("gaussian:") else ""
+    # The command line's Gaussian given in Python, or misspelled, "gauss:13,2" (found by probes: told of a missing
+    # file alone).
+    gaussian = ("; a Gaussian is gaussian_psf(SIZE, SIGMA) in Python, gaussian:SIZE,SIGMA on the command line"
+                if os.path.basename(path).lower().startswith("gauss") else "")
     path = local_path(path, name=name)
     if not path.exists():
         raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist{gaussian}.")
