@@ -19,8 +19,11 @@ from tiledeblur import deconvolve, gaussian_psf
 from tiledeblur.demo import save_panels
 from tiledeblur.operators import Blur
 
+#: Beside this script, wherever it is run from (found by a probe: ./examples/output was made elsewhere).
+OUTPUT = Path(__file__).resolve().parent / "output"
 
-def main(out_dir="examples/output"):
+
+def main(out_dir=OUTPUT):
     """Run the reproduction; return ``(psnr_blurred, psnr_deconvolved, png_path)``."""
     original = rescale(color.rgb2gray(data.astronaut()), 1.0 / 3.0, mode="constant")
     psf = gaussian_psf(13, (1, 3))
@@ -38,6 +41,6 @@ def main(out_dir="examples/output"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="examples/output", help="folder for article.png (default: %(default)s)")
+    parser.add_argument("--out", default=OUTPUT, help="folder for article.png (default: output beside this script)")
     blurred_db, restored_db, png = main(parser.parse_args().out)
     print(f"PSNR blurred: {blurred_db:.2f} dB, deconvolved: {restored_db:.2f} dB; figure: {png}")

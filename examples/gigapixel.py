@@ -12,12 +12,16 @@ Run it with ``python examples/gigapixel.py [--size 2048] [--out DIR]``.
 """
 
 import argparse
+from pathlib import Path
 
 from tiledeblur.cli import in_option_terms
 from tiledeblur.demo import MIN_SIZE, run_demo
 
+#: Beside this script, wherever it is run from (found by a probe: ./examples/output was made elsewhere).
+OUTPUT = Path(__file__).resolve().parent / "output"
 
-def main(size=2048, out_dir="examples/output", n_workers=None):
+
+def main(size=2048, out_dir=OUTPUT, n_workers=None):
     """Make, deblur and picture a scan; return the :class:`tiledeblur.demo.DemoResult`."""
     return run_demo(size=size, out_dir=out_dir, n_workers=n_workers)
 
@@ -26,7 +30,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048,
                         help=f"side of the scan in px, at least {MIN_SIZE} (default: %(default)s)")
-    parser.add_argument("--out", default="examples/output", help="folder for the files (default: %(default)s)")
+    parser.add_argument("--out", default=OUTPUT, help="folder for the files (default: output beside this script)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()
     try:

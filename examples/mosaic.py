@@ -31,6 +31,9 @@ from tiledeblur.cli import in_option_terms
 from tiledeblur.demo import save_panels
 from tiledeblur.operators import Blur
 
+#: Beside this script, wherever it is run from (found by a probe: ./examples/output was made elsewhere).
+OUTPUT = Path(__file__).resolve().parent / "output"
+
 PSF = tiledeblur.gaussian_psf(9, 1.5)
 NOISE = 0.01
 BAD_PIXELS = 0.005
@@ -76,7 +79,7 @@ def psnr_present(truth, image):
     return float(peak_signal_noise_ratio(truth[present], image[present], data_range=1.0))
 
 
-def main(out_dir="examples/output", n_workers=None, size=None):
+def main(out_dir=OUTPUT, n_workers=None, size=None):
     """Make, deblur and picture the mosaic; return PSNR blurred and deblurred (dB) and the picture's path.
 
     ``size`` (px) takes the central square of the sky; None takes it all.
@@ -98,7 +101,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=None, help=f"side of a central square of the sky in px, "
                         f"{MIN_SIZE} to {largest_size()} (default: the whole sky)")
-    parser.add_argument("--out", default="examples/output", help="folder for the picture (default: %(default)s)")
+    parser.add_argument("--out", default=OUTPUT, help="folder for the picture (default: output beside this script)")
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     arguments = parser.parse_args()
     try:

@@ -129,6 +129,8 @@ def test_version_and_python_dash_m():
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
         (["convert", "{scan}/../notes.png", "{scan}/../out.png"],
          "OUTPUT: expected a Zarr path such as scan.zarr, got '"),
+        # Said what was wrong and not what to do (found by a probe); convert has no --overwrite.
+        (["convert", "{scan}/../notes.png", "{scan}"], "zarr', which exists; remove it or name another."),
         (["plan", "{scan}", "--psf", "gaussian:999999,1"],
          "(size: expected odd positive side lengths of at most 8191 px, got 999999 instead.)"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--missing-value", "256"],

@@ -172,7 +172,11 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
-    run_parser = commands.add_parser("run", allow_abbrev=False, help="deblur a Zarr image on a dask cluster")
+    run_parser = commands.add_parser(
+        "run", allow_abbrev=False, help="deblur a Zarr image on a dask cluster",
+        description="Deblur a Zarr image, tile by tile, on a local dask cluster or the scheduler at --address, into a "
+                    "new Zarr store, and print the dashboard's link and the progress. An interrupted run resumes when "
+                    "run again without --overwrite; plan prints what run will do and computes nothing.")
     _add_run_options(run_parser)
     plan_parser = commands.add_parser(
         "plan", allow_abbrev=False, help="print the tile plan of run's options and compute nothing",

@@ -467,7 +467,7 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
     if not image_path.is_file():
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     if output.exists():
-        raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists.")
+        raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists; remove it or name another.")
     location = Location.at(output, name="output")
     location.check_outside_stores()
     location.check_writable()  # under a file, or read-only: errno's words before (found by a probe)
