@@ -33,9 +33,9 @@ as JPEG at quality 90 and 75, it warned on none of 132 (the rule before,
 on 8). Unblurred, as stored and as JPEG, it warned on 11 of 66 (the rule
 before, on 11 too): the pictures' own clipped highlights (``astronaut``,
 ``coffee``, ``rocket``, ``stereo_motorcycle``) and the stars of
-``hubble_deep_field``. A spot whose
-surroundings the region cuts off is not counted: a region's edge had left
-only the dark side of a JPEG's highlight in them.
+``hubble_deep_field``. A spot whose surroundings the region cuts off is not
+counted: a region's edge had left only the dark side of a JPEG's highlight
+in them.
 
 :func:`warn_if_saturated` looks for spots in the sample regions of
 :mod:`tiledeblur.regularization` and names the ``missing_value`` that
@@ -112,19 +112,17 @@ def saturated_spots(region, psf, *, ground=0.0):
         return 0
     size = np.bincount(labels.ravel())[1:]
     spots = np.flatnonzero((size >= MIN_SPOT) & (size <= np.size(psf)) & (elongations(labels, count) <= ELONGATION))
-    if not spots.size:
-        return 0
     reach, half = np.ones(np.shape(psf), dtype=bool), np.ones([n // 2 + 1 for n in np.shape(psf)], dtype=bool)
     margins, boxes = [n // 2 for n in np.shape(psf)], scipy.ndimage.find_objects(labels)
-    filled, count = np.nan_to_num(region, nan=1.0), 0
+    filled, surrounded = np.nan_to_num(region, nan=1.0), 0
     for spot in spots:
         window = tuple(slice(box.start - margin, box.stop + margin) for box, margin in zip(boxes[spot], margins))
         if any(side.start < 0 or side.stop > n for side, n in zip(window, region.shape)):
             continue  # its surroundings are not all in the region
         group = labels[window] == spot + 1
         ring = scipy.ndimage.binary_dilation(group, reach) & ~scipy.ndimage.binary_dilation(group, half)
-        count += filled[window][ring].max() < (1 + ground) / 2
-    return int(count)
+        surrounded += filled[window][ring].max() < (1 + ground) / 2
+    return int(surrounded)
 
 
 def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_value=True, stacklevel=1):
