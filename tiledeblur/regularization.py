@@ -842,8 +842,8 @@ def _unless_bright_sources_set(weight, read_region, regions, psfs, channel, *, o
     warnings.warn(
         # A sharp photograph given a PSF set it off too, and was told of stars (found by a probe).
         f"mu: 'auto' found a weight of {weight:.3g}{where} by GCV, as a few bright, compact sources (stars), or a PSF "
-        f"wider than the image's blur, make it choose; without the brightest {BRIGHT_PERCENT:g}% of each region's pixels it chose {without:.3g}, which "
-        "is used. Pass mu to choose otherwise.",
+        f"wider than the image's blur, make it choose; without the brightest {BRIGHT_PERCENT:g}% of each region's "
+        f"pixels it chose {without:.3g}, which is used. Pass mu to choose otherwise.",
         MuWarning, stacklevel=stacklevel + 1,
     )
     return without
