@@ -759,6 +759,25 @@ def test_convert_keeps_a_fourth_sample_that_is_not_alpha(tmp_path):
     np.testing.assert_array_equal(convert(tmp_path / "four.tif", tmp_path / "four.zarr")[...], four)
 
 
+@pytest.mark.parametrize("planar", [False, True])
+@pytest.mark.parametrize(("extras", "kept"), [(["assocalpha", "unassalpha"], 3), (["unassalpha", "unspecified"], 4),
+                                              (["unspecified", "unassalpha"], 4)])
+def test_convert_leaves_out_every_alpha_of_several_extra_samples(tmp_path, extras, kept, planar):
+    """Found by a probe: of two extra samples only the last was looked at, so an alpha before another was kept as
+    light, or the five samples were refused as "a z-stack or a time series"."""
+    pixels = data.astronaut()[:64, :48]
+    half_opaque, fourth_band = np.full((64, 48, 1), 128, np.uint8), pixels[..., :1] // 2
+    samples = np.dstack([pixels, *(fourth_band if extra == "unspecified" else half_opaque for extra in extras)])
+    tifffile.imwrite(tmp_path / "five.tif", np.moveaxis(samples, -1, 0) if planar else samples, photometric="rgb",
+                     extrasamples=extras, planarconfig="separate" if planar else "contig")
+    with pytest.warns(UserWarning, match="3,072 of its 3,072 pixels are not opaque"):
+        array = convert(tmp_path / "five.tif", tmp_path / "five.zarr", chunk=32)
+    light = [c for c in range(5) if c < 3 or extras[c - 3] == "unspecified"]
+    assert len(light) == kept
+    expected = samples[..., light]
+    np.testing.assert_array_equal(array[...], np.moveaxis(expected, -1, 0) if planar else expected)
+
+
 @pytest.mark.parametrize("name", ["palette.tif", "palette.png"])
 def test_convert_a_palette_picture_as_its_colours(tmp_path, name):
     """Found by a probe: a palette TIFF's indices into its table of colours were written as its pixels, where a

@@ -84,8 +84,10 @@ def _open_image(path):
                          _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else
                          _resolution_tiff(tiff.pages[0].tags))
             palette = keyframe.colormap if keyframe.photometric == tifffile.PHOTOMETRIC.PALETTE else None
-            alpha = keyframe.extrasamples[-1:] in ((tifffile.EXTRASAMPLE.ASSOCALPHA,),
-                                                   (tifffile.EXTRASAMPLE.UNASSALPHA,))
+            # Every extra sample named alpha, not the last alone (found by a probe: of two, one was kept as light).
+            extras = keyframe.extrasamples
+            alpha = [index - len(extras) for index, extra in enumerate(extras)
+                     if extra in (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)]
             described = dataclasses.replace(described, rgb=palette is not None or
                                             keyframe.photometric == tifffile.PHOTOMETRIC.RGB)
         image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
@@ -97,7 +99,7 @@ def _open_image(path):
         # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
         planes_first = image.ndim == 3 and axes.endswith("YX") and axes[0] not in "ZT"
         if alpha:
-            image = WithoutAlpha(image, planes_first=planes_first)
+            image = WithoutAlpha(image, planes_first=planes_first, alpha=alpha)
             planes_first = image.planes_first
         return image, planes_first, lossy, described
     try:
@@ -160,12 +162,13 @@ class PaletteImage:
 
 
 class WithoutAlpha:
-    """An ``image``'s colour samples without its last, alpha, read a band of rows at a time.
+    """An ``image``'s colour samples without its alpha ones (its last, or those at ``alpha``), read a band of rows at a
+    time.
 
     Alpha is no light: deblurred, a transparent edge rang from -8.6 to 9.6
     times the opaque value, and its channel's floor weight set the halo of
     every tile, 358 px against 108 for the colours (found by a probe: a 256²
-    RGBA PNG). It counts the pixels read that alpha leaves less than opaque,
+    RGBA PNG). It counts the pixels read that an alpha leaves less than opaque,
     ``not_opaque``. Its colours keep the image's layout, samples first for a
     planar TIFF (``planes_first``); grey alone is 2-D.
 
@@ -175,11 +178,17 @@ class WithoutAlpha:
     >>> image = WithoutAlpha(grey_alpha, planes_first=False)
     >>> image.shape, image[0:1].tolist(), image.not_opaque
     ((1, 2), [[7, 9]], 1)
+    >>> rgb_alphas = np.array([[[1, 2, 3, 255, 0]]], np.uint8)  # a TIFF's two extra samples, both alpha
+    >>> image = WithoutAlpha(rgb_alphas, planes_first=False, alpha=(3, 4))
+    >>> image.shape, image[0:1].tolist(), image.not_opaque
+    ((1, 1, 3), [[[1, 2, 3]]], 1)
     """
 
-    def __init__(self, image, *, planes_first):
+    def __init__(self, image, *, planes_first, alpha=(-1,)):
         self.image, self.samples_first = image, planes_first
-        colours = (image.shape[0] if planes_first else image.shape[-1]) - 1
+        samples = image.shape[0] if planes_first else image.shape[-1]
+        self.alpha = [index % samples for index in alpha]
+        colours = samples - len(self.alpha)
         rows = image.shape[1:] if planes_first else image.shape[:-1]
         self.planes_first = planes_first and colours > 1
         self.shape = rows if colours == 1 else (colours, *rows) if planes_first else (*rows, colours)
@@ -189,13 +198,14 @@ class WithoutAlpha:
 
     def __getitem__(self, key):
         if self.samples_first:
-            band = np.asarray(self.image[:, key[1] if self.planes_first else key])
-            alpha, colours = band[-1], band[:-1]
+            band, axis = np.asarray(self.image[:, key[1] if self.planes_first else key]), 0
         else:
-            band = np.asarray(self.image[key])
-            alpha, colours = band[..., -1], band[..., :-1]
-        self.not_opaque += int(np.count_nonzero(alpha < self.opaque))
-        return colours.reshape(alpha.shape) if self.ndim == 2 else colours  # grey is 2-D
+            band, axis = np.asarray(self.image[key]), -1
+        alpha, colours = np.take(band, self.alpha, axis=axis), np.delete(band, self.alpha, axis=axis)
+        self.not_opaque += int(np.count_nonzero((alpha < self.opaque).any(axis=axis)))
+        if self.ndim == 2:  # grey
+            return colours.reshape(alpha.shape[1:] if self.samples_first else alpha.shape[:-1])
+        return colours
 
     def close(self):
         _close(self.image)
