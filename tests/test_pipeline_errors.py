@@ -113,6 +113,8 @@ CASES = [
     ({"output": "zip://out.zarr::file:///tmp/out.zip"}, ValueError,
      r"output: expected a path or the URL of one store, got 'zip://out.zarr::file:///tmp/out.zip', a chain of URLs"),
     ({"output": "memory://out.zarr"}, ValueError, "output: expected a store that dask's worker processes can open"),
+    ({"output": "s3://bucket/out.zarr?X-Amz-Signature=1"}, ValueError,
+     "output: expected a store's URL without a query string, got 's3://bucket/out.zarr\\?X-Amz-Signature=1'"),
     ({"output": "file://server/share/out.zarr"}, ValueError, "output: expected a file:// URL of this machine"),
     ({"storage_options": 5}, TypeError, "storage_options: expected None or a dict, got 5"),
     ({"missing_value": "0"}, TypeError, "missing_value: expected None or a number, got '0'"),
@@ -129,6 +131,17 @@ def test_bad_arguments(scan, kwargs, error, match):
         run(scan, kwargs.pop("psf"), progress=False, **kwargs)
     assert _digest(scan) == before
     assert not (scan.parent / "scan.deblurred.zarr").exists()
+
+
+def test_an_input_url_with_a_query_or_on_a_server_that_is_down_is_named():
+    """Found by a probe: zarr added its keys after the query and read a web server's listing as metadata, and a server
+    that was down gave "[Errno 111] Connection refused" alone."""
+    with pytest.raises(ValueError, match=r"^zarr_path: expected a store's URL without a query string, got 'http://"
+                                         r"127.0.0.1:1/scan.zarr\?token=abc': zarr adds each file's name to the URL's"):
+        plan("http://127.0.0.1:1/scan.zarr?token=abc", PSF)
+    with pytest.raises(ValueError, match=r"^zarr_path: expected a store that this process can read, got 'ftp://"
+                                         r"127.0.0.1:1/scan.zarr', which it could not \(ConnectionRefusedError: "):
+        plan("ftp://127.0.0.1:1/scan.zarr", PSF)
 
 
 def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):

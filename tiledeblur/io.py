@@ -141,6 +141,11 @@ class Location:
             # directory: '/s'", and fsspec named "simplecache::file" an unknown protocol (found by probes).
             raise ValueError(f"{name}: expected a path or the URL of one store, got {str(url)!r}, a chain of URLs, "
                              "which tiledeblur does not open; unzip or copy the Zarr store out and pass its path.")
+        if urllib.parse.urlsplit(str(url)).query:
+            # zarr adds its keys after the query, "scan.zarr?token=abc/zarr.json", and read a web server's listing
+            # of the folder as metadata (found by a probe).
+            raise ValueError(f"{name}: expected a store's URL without a query string, got {str(url)!r}: zarr adds "
+                             "each file's name to the URL's path, and a signed URL signs one file, not a store.")
         if protocol == "memory":
             # Found by a probe: planning succeeded, then every tile failed in the workers.
             raise ValueError(f"{name}: expected a store that dask's worker processes can open, got {str(url)!r}: "
@@ -410,6 +415,9 @@ def open_input(url, *, component=None, storage_options=None):
         else:
             found = "which is not a Zarr array or group (tiledeblur convert imports images)"
         raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, {found}.") from None
+    except OSError as error:  # a server that is down (found by a probe: its error named no argument)
+        raise ValueError(f"zarr_path: expected a store that this process can read, got {url!r}, which it could not "
+                         f"({type(error).__name__}: {error}).") from None
     except (KeyError, ValueError, TypeError) as error:  # metadata that zarr cannot read (found by a probe)
         raise ValueError(f"zarr_path: expected Zarr metadata that zarr can read, got {url!r}, whose metadata it "
                          f"could not ({type(error).__name__}: {error}).") from None
