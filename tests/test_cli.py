@@ -160,6 +160,17 @@ def test_bad_input_is_one_line_without_traceback(scan, arguments, message):
     assert len(stderr.splitlines()) == 1 or stderr.startswith("usage: "), stderr
 
 
+def test_an_output_by_default_is_not_blamed_on_out(tmp_path):
+    """Found by a probe: beside an input served over HTTP, the default output was refused as "--out", not given."""
+    zarr.create_array(tmp_path / "grey.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    (tmp_path / "grey.deblurred.zarr").mkdir()
+    (tmp_path / "grey.deblurred.zarr" / "notes.txt").write_text("someone's file")
+    for given in ([], ["--out", tmp_path / "grey.deblurred.zarr"]):
+        status, stderr = _refused("plan", tmp_path / "grey.zarr", "--psf", "gaussian:13,1", *given)
+        named = "--out:" if given else "--out (not given, so beside the input):"
+        assert (status, stderr.partition(" expected")[0]) == (2, f"tiledeblur: error: {named}")
+
+
 def test_errors_name_the_options_as_typed(tmp_path):
     """--ome and --component, named in Python's terms or by zarr's own text before (found by a probe)."""
     zarr.create_array(tmp_path / "yxc.zarr", data=data.astronaut()[:64, :64], chunks=(64, 64, 3))

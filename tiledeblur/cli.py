@@ -286,7 +286,11 @@ def _run_command(argv):
             warnings.showwarning = _show_warning
             return COMMANDS[arguments.command](arguments)
     except (ValueError, TypeError) as error:
-        print(f"tiledeblur: error: {in_option_terms(str(error), arguments.command)}", file=sys.stderr)
+        message = in_option_terms(str(error), arguments.command)
+        if message.startswith("--out:") and getattr(arguments, "out", "") is None:
+            # Not blamed on an option that was not given (found by a probe: an input served over HTTP).
+            message = "--out (not given, so beside the input):" + message.removeprefix("--out:")
+        print(f"tiledeblur: error: {message}", file=sys.stderr)
         return 2
     except TileError as error:
         print(f"tiledeblur: {in_option_terms(str(error), arguments.command)}", file=sys.stderr)
