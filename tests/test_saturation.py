@@ -46,17 +46,22 @@ def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
     assert clipped.sum() > 9 * len(STARS)  # each star's plateau
     with pytest.warns(SaturationWarning, match=r"^image: 3 spots in the sample regions are clipped at 65535, the "
                                                r"largest value of uint16: a saturated sensor\. .*; make the "
-                                               r"image float, NaN where 65535, to leave them out"):
+                                               r"image float, NaN where 65535, to leave them out \(missing in the "
+                                               r"output\), and pass nonneg=True to hold the rings at zero"):
         taken = deconvolve(recorded, PSF, mu=1e-3)  # which takes no missing_value (found by a probe: it was told to)
     left_out = deconvolve(np.where(clipped, np.nan, recorded / 65535), PSF, mu=1e-3)
     kept = ~clipped
     score = lambda image: peak_signal_noise_ratio(truth[kept] / 65535, image[kept], data_range=5100 / 65535)
     assert score(left_out) > score(recorded / 65535) > score(taken) + 1
+    # Left out, they still ring, below zero; the warning's nonneg=True holds the rings there (found by a probe).
+    held = deconvolve(np.where(clipped, np.nan, recorded / 65535), PSF, mu=1e-3, nonneg=True)
+    assert np.nanmin(left_out) < -0.1 and np.nanmin(held) >= 0 and score(held) > score(left_out) + 5
     store = zarr.create_array(tmp_path / "stars.zarr", data=recorded, chunks=(128, 128))
     # With mu="auto", whose sample regions plan reads (the stars also set its weight, and say so).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MuWarning)
-        with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots.*; pass missing_value=65535 to leave them"):
+        with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots.*; pass missing_value=65535 to leave them"
+                                                           r" .*, and pass nonneg=True"):
             plan(store.store.root, PSF)
     assert not _warnings(plan, store.store.root, PSF, missing_value=65535)
 
