@@ -997,6 +997,16 @@ def test_convert_tiff_and_ome(tmp_path):
                             mode="r")
     assert group.attrs["ome"]["omero"]["channels"] == channels
     np.testing.assert_array_equal(group["0"][...], np.moveaxis(rgb, -1, 0))
+    # Of 12-bit counts, the window ends where the counts do, not at 65535 (found by a probe: a CYX TIFF that
+    # tifffile wrote as planar RGB previewed nearly black); one window for all keeps the colours' balance.
+    counts = (np.moveaxis(rgb, -1, 0).astype(np.uint16) * 16)[:, :200, :300]
+    tifffile.imwrite(tmp_path / "counts.tif", counts, photometric="rgb", planarconfig="separate")
+    group = zarr.open_group(convert(tmp_path / "counts.tif", tmp_path / "counts.zarr", chunk=128, ome=True).store,
+                            mode="r")
+    windows = [channel["window"] for channel in group.attrs["ome"]["omero"]["channels"]]
+    smallest = group.attrs["ome"]["multiscales"][0]["datasets"][-1]["path"]  # as viewers read for their contrast
+    end = np.ceil(np.percentile(group[smallest][...], 99.9))
+    assert windows == [{"min": 0, "max": 65535, "start": 0, "end": end}] * 3 and 3500 < end <= 4080
 
 
 # A Leica scan's .scn went to a reader that loads the whole image, and lost its JPEG's warning (found by a probe).

@@ -629,9 +629,10 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
         # Viewers (napari, QuPath) show the name, and without colours an RGB scan as three grey or arbitrary
         # channels (found by a probe; a planar RGB TIFF's too, by another).
         colours = source.ndim == 3 and (not planes_first or (described is not None and described.rgb))
-        rgb = {"channels": _rgb_channels(shape[0], source.dtype)} if colours else None
+        rgb = colours and not multiscale.omero
         multiscale = dataclasses.replace(multiscale, name=multiscale.name or image_path.name.partition(".")[0],
-                                         omero=multiscale.omero or rgb)
+                                         omero={"channels": _rgb_channels(shape[0], source.dtype)} if rgb else
+                                         multiscale.omero)
         levels = [shape, *pyramid_shapes(shape, multiscale, chunk)]
         group = zarr.open_group(output, mode="w-", attributes=multiscale_attributes(multiscale, levels))
         target = group.create_array("0", shape=shape, chunks=chunks, dtype=source.dtype,
@@ -645,11 +646,33 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
     if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
         build_pyramid(None, str(output), levels, chunks,
                       on_band=functools.partial(tell_of_band, levels=len(levels) - 1, progress=progress))
+        if rgb and source.dtype.itemsize > 1:
+            # Colours of more than 8 bits rarely fill their range: a CYX TIFF that tifffile wrote as RGB, its 12-bit
+            # counts shown in windows to 65535, previewed nearly black (found by a probe).
+            end = _bright_end(group[str(len(levels) - 1)])
+            channels = [{**channel, "window": {**channel["window"], "end": end}}
+                        for channel in multiscale.omero["channels"]]
+            group.attrs.update(multiscale_attributes(dataclasses.replace(multiscale, omero={"channels": channels}),
+                                                     levels))
     return target
 
 
+def _bright_end(level):
+    """The end of a display window for all the channels of an integer pyramid ``level``: its 99.9th percentile.
+
+    One window for all keeps the colours' balance; a pyramid's smallest level
+    is read whole, as viewers read it to set their contrast.
+
+    Examples
+    --------
+    >>> _bright_end(np.arange(10_001, dtype=np.uint16).reshape(1, 73, 137))
+    9991
+    """
+    return max(int(np.ceil(np.percentile(np.asarray(level[...]), 99.9))), 1)
+
+
 def _rgb_channels(count, dtype):
-    """The ``omero`` channels of an RGB(A) image's ``count`` samples of ``dtype``: red, green, blue and a hidden alpha.
+    """The ``omero`` channels of an RGB image's ``count`` samples of ``dtype``: red, green, blue and a hidden fourth.
 
     Examples
     --------
@@ -658,8 +681,9 @@ def _rgb_channels(count, dtype):
     """
     top = int(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
     window = {"min": 0, "max": top, "start": 0, "end": top}
-    named = [("red", "FF0000"), ("green", "00FF00"), ("blue", "0000FF"), ("alpha", "FFFFFF")]
-    return [{"label": label, "color": color, "active": label != "alpha", "window": dict(window)}
+    # Alpha is left out (WithoutAlpha): a fourth sample is one of no known meaning, kept but hidden.
+    named = [("red", "FF0000"), ("green", "00FF00"), ("blue", "0000FF"), ("sample 4", "FFFFFF")]
+    return [{"label": label, "color": color, "active": label != "sample 4", "window": dict(window)}
             for label, color in named[:count]]
 
 
