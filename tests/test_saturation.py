@@ -81,6 +81,16 @@ def test_stars_clipped_in_a_few_pixels_warn():
     assert str(caught.message).startswith("image: 3 spots in the sample regions are clipped at 65535")
 
 
+def test_a_12_bit_cameras_clipped_stars_warn_at_4095():
+    """Found by a probe: beads clipped at a 12-bit camera's 4095, in uint16, rang and did not warn."""
+    _, recorded = _star_field(600_000)
+    (caught,) = _sample_warnings(recorded // 16)  # the same counts, of 12 bits
+    assert str(caught.message).startswith("image: 3 spots in the sample regions are clipped at 4095, the largest "
+                                          "value of a 12-bit sensor: a saturated sensor.")
+    assert "pass missing_value=4095 to leave them out" in str(caught.message)
+    assert not _sample_warnings(_star_field(30_000)[1] // 16)
+
+
 def test_no_warning_without_spots_clipped():
     """Stars within the range, a bright ground clipped (a slide's glass), floats and a channel that is all missing
     do not warn."""

@@ -1,8 +1,9 @@
 """Saturated spots: bright objects that a sensor clipped at its largest count.
 
 A spot whose true brightness exceeds the sensor's range is recorded as a
-plateau at the largest value of the image's integer dtype (255, 65535),
-with its blurred rim around it. No sharp image blurs into that, and the
+plateau at the largest value of the image's integer dtype (255, 65535), or
+of its sensor's bits (a 12-bit camera's 4095 in uint16, see
+:func:`sensor_top`), with its blurred rim around it. No sharp image blurs into that, and the
 solve, which takes the plateau as data, rings around it: a probe found five
 beads clipped at 65535 in a uint16 fluorescence image ringing down to
 -0.33 on the [0, 1] scale, and the pixels not clipped fell from 37.85 to
@@ -56,7 +57,7 @@ import numpy as np
 import scipy.ndimage
 
 __all__ = ["DARK_GROUND", "ELONGATION", "MIN_SPOT", "SaturationWarning", "elongations", "saturated_spots",
-           "warn_if_saturated"]
+           "sensor_top", "warn_if_saturated"]
 
 #: The fewest clipped pixels, touching by side or corner, that make a spot: noise at the top clips one or two.
 MIN_SPOT = 3
@@ -94,9 +95,9 @@ def elongations(labels, count):
     return np.sqrt((half_sum + spread) / (half_sum - spread))
 
 
-def saturated_spots(region, psf, *, ground=0.0):
-    """The number of spots clipped in ``region``: round groups of pixels at 1, the scaled largest value of an
-    integer dtype, no larger than ``psf``, with darker surroundings.
+def saturated_spots(region, psf, *, ground=0.0, top=1.0):
+    """The number of spots clipped in ``region``: round groups of pixels at ``top``, the sensor's largest value,
+    no larger than ``psf``, with darker surroundings.
 
     Parameters
     ----------
@@ -105,7 +106,10 @@ def saturated_spots(region, psf, *, ground=0.0):
     psf : (P, Q) ndarray
         The region's PSF, whose size sets the reach of a spot's surroundings.
     ground : float, optional
-        The typical value of the region's dark ground: a spot's surroundings lie less than half way from it to 1.
+        The typical value of the region's dark ground: a spot's surroundings lie less than half way from it to
+        ``top``.
+    top : float, optional
+        The sensor's largest value, at which it clips: 1, or less for a 12-bit camera's counts in uint16.
 
     Examples
     --------
@@ -115,22 +119,46 @@ def saturated_spots(region, psf, *, ground=0.0):
     >>> saturated_spots(sky, np.ones((9, 9))), saturated_spots(glass, np.ones((9, 9)))
     (1, 0)
     """
-    labels, count = scipy.ndimage.label(region >= 1.0, structure=np.ones((3, 3), dtype=bool))
+    labels, count = scipy.ndimage.label(region >= top, structure=np.ones((3, 3), dtype=bool))
     if not count:
         return 0
     size = np.bincount(labels.ravel())[1:]
     spots = np.flatnonzero((size >= MIN_SPOT) & (size <= np.size(psf)) & (elongations(labels, count) <= ELONGATION))
     reach, half = np.ones(np.shape(psf), dtype=bool), np.ones([n // 2 + 1 for n in np.shape(psf)], dtype=bool)
     margins, boxes = [n // 2 for n in np.shape(psf)], scipy.ndimage.find_objects(labels)
-    filled, surrounded = np.nan_to_num(region, nan=1.0), 0
+    filled, surrounded = np.nan_to_num(region, nan=top), 0
     for spot in spots:
         window = tuple(slice(box.start - margin, box.stop + margin) for box, margin in zip(boxes[spot], margins))
         if any(side.start < 0 or side.stop > n for side, n in zip(window, region.shape)):
             continue  # its surroundings are not all in the region
         group = labels[window] == spot + 1
         ring = scipy.ndimage.binary_dilation(group, reach) & ~scipy.ndimage.binary_dilation(group, half)
-        surrounded += filled[window][ring].max() < (1 + ground) / 2
+        surrounded += filled[window][ring].max() < (top + ground) / 2
     return int(surrounded)
+
+
+def sensor_top(samples, dtype):
+    """``(top, sensor)``: the scaled value at which the sensor of an integer image clips, and what it is.
+
+    The dtype's largest value, 1 scaled; or, where the largest value of the
+    ``samples`` (``(C, y, x)`` arrays, scaled so that the dtype's largest
+    value is 1) is that of fewer bits, such as a 12-bit camera's 4095 in
+    uint16, that one: such a camera clips there (found by a probe: its beads
+    clipped at 4095 rang unwarned).
+
+    Examples
+    --------
+    >>> counts = np.array([[[100.0, 4095.0]]]) / 65535
+    >>> top, sensor = sensor_top([counts], np.dtype(np.uint16))
+    >>> round(top * 65535), sensor
+    (4095, 'a 12-bit sensor')
+    >>> sensor_top([counts * 1.5], np.dtype(np.uint16))
+    (1.0, 'uint16')
+    """
+    largest, bits = np.iinfo(dtype).max, np.iinfo(dtype).bits - (dtype.kind == "i")
+    brightest = round(max(float(np.nanmax(sample, initial=0.0)) for sample in samples) * largest)
+    fewer = next((depth for depth in range(8, bits) if brightest == 2**depth - 1), None)
+    return (1.0, str(dtype)) if fewer is None else ((2**fewer - 1) / largest, f"a {fewer}-bit sensor")
 
 
 def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_value=True, stacklevel=1):
@@ -148,19 +176,20 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
     if dtype.kind not in "ui":
         return
     samples = [read_region(yx) for yx in regions]
+    top, sensor = sensor_top(samples, dtype)
     spots = np.zeros(len(psfs), dtype=int)
     for c, psf in enumerate(psfs):
         present = np.concatenate([sample[c][~np.isnan(sample[c])] for sample in samples])
-        if present.size and np.median(present) < DARK_GROUND:
-            spots[c] = sum(saturated_spots(sample[c], psf, ground=np.median(present)) for sample in samples)
+        if present.size and np.median(present) < DARK_GROUND * top:
+            spots[c] = sum(saturated_spots(sample[c], psf, ground=np.median(present), top=top) for sample in samples)
     if spots.any():
         channels = np.flatnonzero(spots)
         where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(map(str, channels))})"
-        top, count = np.iinfo(dtype).max, int(spots.sum())
-        leave_out = f"pass missing_value={top}" if takes_missing_value else f"make the image float, NaN where {top},"
+        clip, count = round(top * np.iinfo(dtype).max), int(spots.sum())
+        leave_out = f"pass missing_value={clip}" if takes_missing_value else f"make the image float, NaN where {clip},"
         warnings.warn(
             f"{name}: {count} spot{'s' * (count > 1)} in the sample regions{where} {'are' if count > 1 else 'is'} "
-            f"clipped at {top}, the largest value of {dtype}: a saturated sensor. The solve takes their pixels as "
+            f"clipped at {clip}, the largest value of {sensor}: a saturated sensor. The solve takes their pixels as "
             f"data and rings around them; {leave_out} to leave them out (missing in the output), and pass "
             "nonneg=True to hold the rings at zero (at about twice the time).",
             SaturationWarning, stacklevel=stacklevel + 1,
