@@ -148,6 +148,8 @@ def test_version_and_python_dash_m():
         # plan printed a plan that run refused, and the refusal named nonneg (found by a probe).
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--loss", "nlmeans", "--nonneg"],
          "--nonneg: expected False with loss 'nlmeans'"),
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--eps", "0.1"],
+         "--eps: expected the default, 0.03, with loss 'laplacian', which smooths no edges by it"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(scan, arguments, message):

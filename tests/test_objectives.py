@@ -28,9 +28,9 @@ def _problem(loss, boundary, holes=False):
         observed[missing] = 0.0
     x = rng.random(operator.unknown_shape)
     if loss == "ridge":  # nlmeans' step, no loss to choose
-        settings = SolverSettings(loss="nlmeans", boundary=boundary, eps=0.1).ridge_step(0.05)
-    else:
-        settings = SolverSettings(loss=loss, mu=0.05, boundary=boundary, eps=0.1)
+        settings = SolverSettings(loss="nlmeans", boundary=boundary).ridge_step(0.05)
+    else:  # tv's smoothing alone, as the others take none
+        settings = SolverSettings(loss=loss, mu=0.05, boundary=boundary, **({"eps": 0.1} if loss == "tv" else {}))
 
     def value(array):
         return LOSSES[loss](array, observed, operator, settings)

@@ -125,7 +125,7 @@ def _add_problem_options(parser):
     # The solvers' defaults are not imported: the options are read before the solvers (see main).
     parser.add_argument("--eps", type=float, action=_Once,
                         help="tv's smoothing of edges, on the scale of --mu: scale both with values that do not "
-                             "fill [0, 1] (default: 0.03)")
+                             "fill [0, 1]; with tv alone (default: 0.03)")
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
     parser.add_argument("--no-denoise", dest="denoise", action="store_false",

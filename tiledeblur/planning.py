@@ -556,7 +556,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         raise ValueError(f"loss: expected one of {losses} for tiles, got {loss!r} instead{why}.")
     choosing = loss == "auto"
     if choosing:
-        check_request(mu, nonneg)
+        check_request(mu, nonneg, None if eps == DEFAULT_EPS else eps)
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     if storage_options is not None and not isinstance(storage_options, dict):

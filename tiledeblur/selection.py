@@ -149,8 +149,9 @@ def prediction_risk(observed, psf, noise, restore):
     return float((np.sum(residual**2) + 2 * noise**2 * divergence) / residual.size - noise**2)
 
 
-def check_request(mu, nonneg):
-    """Refuse what ``loss="auto"`` cannot take: a given ``mu``, or ``nonneg=True``, which ``nlmeans`` cannot bound.
+def check_request(mu, nonneg, changed_eps=None):
+    """Refuse what ``loss="auto"`` cannot take: a given ``mu``, ``nonneg=True``, which ``nlmeans`` cannot bound, or an
+    ``eps`` other than the default (``changed_eps``), which neither of its losses takes.
 
     ``mu`` means another thing to each loss (a smoothness weight, a noise
     variance), so only ``"auto"`` serves both.
@@ -169,6 +170,9 @@ def check_request(mu, nonneg):
     if nonneg is True:
         raise ValueError("nonneg: expected False with loss 'auto', which may choose 'nlmeans', whose denoising "
                          "steps take no bound, got True instead.")
+    if changed_eps is not None:
+        raise ValueError(f"eps: expected the default with loss 'auto', whose losses {CANDIDATES} smooth no edges by "
+                         f"it (only 'tv' does), got {changed_eps!r} instead.")
 
 
 def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, stacklevel=1):

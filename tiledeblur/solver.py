@@ -182,6 +182,10 @@ class SolverSettings:
                 raise ValueError(f"noise: expected None with loss {self.loss!r}, which has no pass of non-local "
                                  f"means (those of {DENOISED_LOSSES} do), got {self.noise!r} instead.")
             object.__setattr__(self, "noise", check_positive("noise", self.noise, largest=MAX_MU))
+        if self.eps != DEFAULT_EPS and self.loss != "tv":
+            # Else it changed nothing, but a resume with another (found by a probe).
+            raise ValueError(f"eps: expected the default, {DEFAULT_EPS:g}, with loss {self.loss!r}, which smooths no "
+                             f"edges by it (only 'tv' does), got {self.eps!r} instead.")
         if self.nonneg and self.loss == "nlmeans":
             raise ValueError("nonneg: expected False with loss 'nlmeans', whose denoising steps take no bound, "
                              "got True instead.")
@@ -682,7 +686,7 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     if isinstance(mu, str) and not automatic:
         raise TypeError(f"mu: expected 'auto', a number or None, got {mu!r} instead.")
     if choosing:
-        check_request(mu, nonneg)
+        check_request(mu, nonneg, None if eps == DEFAULT_EPS else eps)
     if noise is not None and (choosing or not denoise):
         raise ValueError(f"noise: expected None with {'loss auto' if choosing else 'denoise=False'}, which takes no "
                          f"noise level, got {noise!r} instead.")
