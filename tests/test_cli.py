@@ -148,6 +148,9 @@ def test_version_and_python_dash_m():
         # plan printed a plan that run refused, and the refusal named nonneg (found by a probe).
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--loss", "nlmeans", "--nonneg"],
          "--nonneg: expected False with loss 'nlmeans'"),
+        # The last of both was taken (found by a probe).
+        (["run", "{scan}", "--psf", "gaussian:13,1", "--ome", "--no-ome"],
+         "error: argument --no-ome: not allowed with argument --ome"),
         (["plan", "{scan}", "--psf", "gaussian:13,1", "--eps", "0.1"],
          "--eps: expected the default, 0.03, with loss 'laplacian', which smooths no edges by it"),
     ],

@@ -152,9 +152,11 @@ def _add_run_options(parser):
                              "range of values but for its brightest tenth (default: 1e-4)")
     parser.add_argument("--out-dtype", choices=["float32", "float64", "input"], default="float32",
                         help="output dtype; 'input' clips to the input dtype's range (default: %(default)s)")
-    parser.add_argument("--ome", action=argparse.BooleanOptionalAction,
-                        help="write OME-Zarr with a pyramid, or with --no-ome a plain array "
-                             "(default: OME-Zarr when the input is)")
+    # Either, not both (found by a probe: the last of both was taken without a word).
+    ome = parser.add_mutually_exclusive_group()
+    ome.add_argument("--ome", action="store_const", const=True,
+                     help="write OME-Zarr with a pyramid (default: OME-Zarr when the input is)")
+    ome.add_argument("--no-ome", dest="ome", action="store_const", const=False, help="write a plain array")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output of tiledeblur, never other data (default: resume this "
                              "run's own output, refuse others)")
