@@ -10,7 +10,6 @@ from .io import local_path, open_input
 from .ome import find_multiscale
 from .pipeline import run
 from .planning import plan
-from .selection import tell_of_choice
 from .tiling import weights_text
 
 __all__ = ["COMMANDS"]
@@ -124,13 +123,12 @@ def _run(arguments):
 def _plan(arguments):
     if arguments.preview is not None:  # as run refuses it: a command line that plans must run
         check_preview(arguments.preview, arguments.out)
-    tell_of_choice(arguments.loss, progress=True)
     tile_plan = plan(arguments.input, _once_or_each(arguments.psf), output=arguments.out,
                      component=arguments.component, channel_axis=arguments.channel_axis, tile=arguments.tile,
                      halo=arguments.halo, loss=arguments.loss, mu=_mu(arguments), nonneg=arguments.nonneg,
                      denoise=arguments.denoise, missing_value=arguments.missing_value, n_workers=arguments.workers,
                      address=arguments.address, out_dtype=arguments.out_dtype, ome=arguments.ome,
-                     overwrite=arguments.overwrite, resume=not arguments.no_resume,
+                     overwrite=arguments.overwrite, resume=not arguments.no_resume, progress=True,
                      **_solver_options(arguments))
     print(tile_plan.describe())
     return 0

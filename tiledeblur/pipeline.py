@@ -63,7 +63,6 @@ from .resume import (
     owned_output,
     run_identity,
 )
-from .selection import tell_of_choice
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
 from .tiling import TilePlan
 
@@ -795,12 +794,11 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             _wait_for_a_worker(active, progress=progress)
             check_worker_versions(active, name="client" if client is not None else "address")
         memory_limit, workers = worker_resources(active, n_workers)
-        tell_of_choice(loss, progress=progress)
         prepared = prepare(
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, denoise=denoise,
             missing_value=missing_value, storage_options=storage_options,
-            out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
+            out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers, progress=progress,
         )
         prepared.job.target.check_placeable()  # writable or not: a finished output on a read-only disk is done
         planned, planned_identity = prepared, run_identity(prepared)

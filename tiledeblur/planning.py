@@ -49,7 +49,7 @@ from .regularization import (
 )
 from .resume import existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import warn_if_saturated
-from .selection import CANDIDATES, check_request, choose_loss
+from .selection import CANDIDATES, check_request, choose_loss, tell_of_choice
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
 from .tiling import (
     MAX_HALO,
@@ -544,8 +544,9 @@ class Prepared:
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
              maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, denoise=True, ome=None,
-             missing_value=None):
-    """Validate every argument and plan the tiles; opens the input read-only."""
+             missing_value=None, progress=False):
+    """Validate every argument and plan the tiles; opens the input read-only. ``progress`` tells of the choice of
+    ``loss="auto"``, which takes seconds per region and channel, once the arguments are valid."""
     losses = ("auto", *ADDITIVE_LOSSES)
     for name, value, choices in (("loss", loss, losses), ("out_dtype", out_dtype, OUT_DTYPES)):
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
@@ -599,6 +600,8 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path", stacklevel=3)
         jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
         if choosing:
+            # Not before the arguments are checked (found by a probe: told, then refused).
+            tell_of_choice(progress=progress)
             loss, mus, noises = choose_loss(read_sample, shape, psfs, shared, solve, denoise=denoise,
                                             jpeg_blocks=jpeg_blocks, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
@@ -847,7 +850,7 @@ def _output_multiscale(ome, found, array, channel_axis):
 def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
          loss="laplacian", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
          denoise=True, missing_value=None, storage_options=None, client=None, address=None, n_workers=None,
-         memory_limit=None, out_dtype="float32", ome=None, overwrite=False, resume=True):
+         memory_limit=None, out_dtype="float32", ome=None, overwrite=False, resume=True, progress=False):
     """The tile plan that :func:`run` would use; solves nothing, writes nothing.
 
     It reads the metadata and, for ``mu="auto"`` or ``denoise``, a sample of regions: inf
@@ -880,6 +883,9 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         place of the cluster's: to plan for workers other than these. A
         string is a size as dask reads one, such as ``"4 GiB"`` or ``"4GB"``.
         :func:`run` takes the limit of the workers it runs on.
+    progress : bool
+        Tell on stderr, as :func:`run` does, that ``loss="auto"`` solves
+        sample regions to choose a loss.
 
     Returns
     -------
@@ -919,6 +925,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, denoise=denoise,
         storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
+        progress=progress,
     )
     # As run() refuses them before any work (found by probes: a plan passed --out naming a file, or someone's scan;
     # and one passed an output that run refused as written with other settings).

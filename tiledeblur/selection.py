@@ -240,11 +240,10 @@ def _restored(solve, psf, settings, image):
     return solve(image, psf, settings)[0]
 
 
-def tell_of_choice(loss, *, progress):
+def tell_of_choice(*, progress):
     """:func:`~tiledeblur.progress.tell` that ``loss="auto"`` chooses, before the plan: seconds per region and channel.
 
     Found by a probe: ``plan --loss auto`` said nothing for 85 s on a 2048² RGB scan, where ``run`` told this.
     """
-    if is_auto(loss):
-        tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose between "
-             "them (some seconds per region and channel)", progress=progress)
+    tell(f"loss 'auto': solving {' and '.join(CANDIDATES)} on up to {SAMPLES} sample regions to choose between "
+         "them (some seconds per region and channel)", progress=progress)
