@@ -37,6 +37,9 @@ ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --n
           "out_dtype='input'": "--out-dtype input", "as missing_value": "as --missing-value",
           "pass missing_value": "pass --missing-value", "pass nonneg=True": "pass --nonneg",
           "pass channel_axis=None": "leave out --channel-axis", "pass channel_axis=": "pass --channel-axis "}
+#: Python's values in messages, in the command line's words: an option is given or not, never None or False.
+LITERALS = {"expected False": "expected it left out", "got True instead": "got it", " or None,": " or none,",
+            "expected None for": "expected none for"}
 
 
 def _psf(text):
@@ -223,6 +226,8 @@ def in_option_terms(message, command=None):
     '--mu number 2: expected a positive finite number, got -1.0 instead.'
     >>> in_option_terms("2 of 4 tiles failed; the first raised ValueError: zarr_path: expected readable chunks", "run")
     '2 of 4 tiles failed; the first raised ValueError: INPUT: expected readable chunks'
+    >>> in_option_terms("nonneg: expected False with loss 'nlmeans', got True instead.", "run")
+    "--nonneg: expected it left out with loss 'nlmeans', got it."
     """
     names = {**OPTION_NAMES, **COMMAND_OPTION_NAMES.get(command, {})}
     message = re.sub(r"^\w+", lambda name: names.get(name.group(), name.group()), message)
@@ -230,8 +235,8 @@ def in_option_terms(message, command=None):
     message = re.sub(r"(raised \w+: )(\w+)(?=:)", lambda found: found[1] + names.get(found[2], found[2]), message)
     # An option given once per channel counts from 1, as people count them, where a Python list's index counts from 0.
     message = re.sub(r"^(--\w[\w-]*)\[(\d+)\]", lambda found: f"{found[1]} number {int(found[2]) + 1}", message)
-    for advice, option in ADVICE.items():
-        message = message.replace(advice, option)
+    for python, words in (*ADVICE.items(), *LITERALS.items()):  # found by a probe: "--nonneg: expected False"
+        message = message.replace(python, words)
     return message
 
 
