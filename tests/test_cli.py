@@ -764,10 +764,11 @@ def test_convert_reads_a_pngs_16_bits_and_its_transparency(tmp_path):
         assert array.dtype == np.uint16
         np.testing.assert_array_equal(array[...], colours)
     palette = Image.fromarray(data.astronaut()[:40, :50]).quantize(colors=16)
-    palette.save(tmp_path / "palette.png", transparency=0)
-    with pytest.warns(UserWarning, match="holds an alpha channel"):
-        array = convert(tmp_path / "palette.png", tmp_path / "palette.zarr")
-    np.testing.assert_array_equal(array[...], np.asarray(palette.convert("RGB")))
+    for name in ("palette.png", "palette.gif"):  # a GIF's transparent colour was dropped too (found by a probe)
+        palette.save(tmp_path / name, transparency=0)
+        with pytest.warns(UserWarning, match="holds an alpha channel"):
+            array = convert(tmp_path / name, tmp_path / f"{name}.zarr")
+        np.testing.assert_array_equal(array[...], np.asarray(palette.convert("RGB")))
 
 
 def test_convert_keeps_a_fourth_sample_that_is_not_alpha(tmp_path):

@@ -118,6 +118,9 @@ def _open_image(path):
             # imageio's stack of frames, refused as a stack.
             png = picture.format == "PNG" and picture.mode != "1" and getattr(picture, "n_frames", 1) == 1
             alpha = picture.getbands()[-1] in ("A", "a")  # RGBA, LA, and premultiplied RGBa and La
+            if picture.format == "GIF" and "transparency" in picture.info and picture.n_frames == 1:
+                # imageio drops a still GIF's transparent colour without a word (found by a probe).
+                return WithoutAlpha(np.asarray(picture.convert("RGBA")), planes_first=False), False, lossy, None
     except UnidentifiedImageError:
         raise ValueError("its contents are no image format that Pillow reads") from None
     if png:
