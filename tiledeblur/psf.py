@@ -313,8 +313,8 @@ def read_psf_file(path, *, name="path"):
             raise ValueError(f"{name}: expected a .npy file of numbers, got {str(path)!r}, which {fault} "
                              f"({error}).") from None
     if suffix not in (".tif", ".tiff") and not is_fits_name(path) and not path.is_dir():
-        raise ValueError(f"{name}: expected a .npy, .tif, .tiff or .fits file or a Zarr array, got {str(path)!r} "
-                         "instead.")
+        raise ValueError(f"{name}: expected a .npy, .tif, .tiff, .fits, .fit or .fts file or a Zarr array, got "
+                         f"{str(path)!r} instead.")
     try:
         if path.is_dir():
             import zarr

@@ -247,6 +247,9 @@ def _golden_stride(count):
 class TilePlan:
     """The tile grid of one image; nothing is computed to make it.
 
+    Its fields, each described where it is declared, are what :func:`tiledeblur.plan` and a run's report give:
+    ``plan(...).mu``, ``.noise`` and ``.halo`` are the weight, the noise level and the halo that the run takes.
+
     Examples
     --------
     >>> plan = TilePlan(shape=(1000, 700), tile=512, chunk=256, halo=40)
@@ -258,10 +261,15 @@ class TilePlan:
     'image 1000 x 700 px, 3 channels; mu 0.002, 0.01, 0.002; 4'
     """
 
+    #: The image's rows and columns.
     shape: tuple
+    #: A tile's side in px, the core that it writes, before its halo.
     tile: int
+    #: The output's chunks' side in px: a tile writes whole chunks, so that no two tiles write one.
     chunk: int
+    #: The px read around each tile's core, and solved with it, so that the cores join without seams.
     halo: int
+    #: The PSF's radius in px, which the halo is at least.
     psf_radius: int = 0
     #: Planes solved one after another per tile: a tile's work, not its memory, grows with them.
     channels: int = 1
