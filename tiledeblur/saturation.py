@@ -150,15 +150,16 @@ def sensor_top(samples, dtype):
     --------
     >>> counts = np.array([[[100.0, 4095.0]]]) / 65535
     >>> top, sensor = sensor_top([counts], np.dtype(np.uint16))
-    >>> round(top * 65535), sensor
+    >>> round(float(top) * 65535), sensor
     (4095, 'a 12-bit sensor')
     >>> sensor_top([counts * 1.5], np.dtype(np.uint16))
     (1.0, 'uint16')
     """
     largest, bits = np.iinfo(dtype).max, np.iinfo(dtype).bits - (dtype.kind == "i")
-    brightest = round(max(float(np.nanmax(sample, initial=0.0)) for sample in samples) * largest)
-    fewer = next((depth for depth in range(8, bits) if brightest == 2**depth - 1), None)
-    return (1.0, str(dtype)) if fewer is None else ((2**fewer - 1) / largest, f"a {fewer}-bit sensor")
+    # As the samples hold it: a float32 region holds 4095 / 65535 rounded, which (2**12 - 1) / 65535 may exceed.
+    brightest = max(np.nanmax(sample, initial=0.0) for sample in samples)
+    fewer = next((depth for depth in range(8, bits) if round(float(brightest) * largest) == 2**depth - 1), None)
+    return (1.0, str(dtype)) if fewer is None else (brightest, f"a {fewer}-bit sensor")
 
 
 def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_value=True, stacklevel=1):
@@ -185,7 +186,7 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
     if spots.any():
         channels = np.flatnonzero(spots)
         where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(map(str, channels))})"
-        clip, count = round(top * np.iinfo(dtype).max), int(spots.sum())
+        clip, count = round(float(top) * np.iinfo(dtype).max), int(spots.sum())
         leave_out = f"pass missing_value={clip}" if takes_missing_value else f"make the image float, NaN where {clip},"
         warnings.warn(
             f"{name}: {count} spot{'s' * (count > 1)} in the sample regions{where} {'are' if count > 1 else 'is'} "
