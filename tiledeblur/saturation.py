@@ -181,8 +181,9 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
     spots = np.zeros(len(psfs), dtype=int)
     for c, psf in enumerate(psfs):
         present = np.concatenate([sample[c][~np.isnan(sample[c])] for sample in samples])
-        if present.size and np.median(present) < DARK_GROUND * top:
-            spots[c] = sum(saturated_spots(sample[c], psf, ground=np.median(present), top=top) for sample in samples)
+        ground = np.median(present) if present.size else top
+        if ground < DARK_GROUND * top:
+            spots[c] = sum(saturated_spots(sample[c], psf, ground=ground, top=top) for sample in samples)
     if spots.any():
         channels = np.flatnonzero(spots)
         where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(map(str, channels))})"
