@@ -5,11 +5,13 @@ import warnings
 import numpy as np
 import pytest
 import scipy.ndimage
+import tifffile
 import zarr
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
 from tiledeblur import MuWarning, deconvolve, gaussian_psf, plan
+from tiledeblur.convert import convert
 from tiledeblur.operators import Blur
 from tiledeblur.regularization import sample_regions
 from tiledeblur.saturation import SaturationWarning, warn_if_saturated
@@ -79,6 +81,17 @@ def test_stars_clipped_in_a_few_pixels_warn():
     assert count == len(STARS) and all(np.sum(groups == groups[star]) == 5 for star in STARS)
     (caught,) = _sample_warnings(recorded)
     assert str(caught.message).startswith("image: 3 spots in the sample regions are clipped at 65535")
+
+
+def test_the_warning_names_channels_as_the_ome_zarr_does(tmp_path):
+    """Found by a probe: beads clipped in a channel that an OME-Zarr calls RFP were told of as "channel 1"."""
+    cells = np.stack([_star_field(30_000)[1], _star_field(600_000)[1]])
+    tifffile.imwrite(tmp_path / "cells.ome.tif", cells, metadata={"axes": "CYX", "Channel": {"Name": ["DAPI", "RFP"]}})
+    convert(tmp_path / "cells.ome.tif", tmp_path / "cells.zarr", ome=True, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MuWarning)
+        with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots in the sample regions \(channel 1: RFP\) "):
+            plan(tmp_path / "cells.zarr", [PSF, PSF])
 
 
 def test_a_12_bit_cameras_clipped_stars_warn_at_4095():

@@ -597,7 +597,12 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         # before its tiles.
         regions = sample_regions(shape)
         read_sample = _read_once(read_sample, regions)
-        warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path", stacklevel=3)
+        # By the names that viewers show, where the input has them (found by a probe: "channel 2" for RFP).
+        labels = [channel.get("label") if isinstance(channel, dict) else None
+                  for channel in ((found and found.omero) or {}).get("channels", [])]
+        named = len(labels) == channels and all(labels)
+        warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path",
+                          channel_names=labels if named else None, stacklevel=3)
         jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
         if choosing:
             # Not before the arguments are checked (found by a probe: told, then refused).

@@ -162,14 +162,17 @@ def sensor_top(samples, dtype):
     return (1.0, str(dtype)) if fewer is None else (brightest, f"a {fewer}-bit sensor")
 
 
-def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_value=True, stacklevel=1):
+def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_value=True, channel_names=None,
+                      stacklevel=1):
     """Warn where the sample ``regions`` of an integer image hold saturated spots (see the module notes).
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region,
     integers scaled so that the dtype's largest value is 1, and channel
     ``c`` is blurred by ``psfs[c]``. ``name`` is the image's argument, and
     ``takes_missing_value`` whether its function takes ``missing_value``
-    (``deconvolve`` takes NaN, and was told to pass it; found by a probe). Float
+    (``deconvolve`` takes NaN, and was told to pass it; found by a probe).
+    ``channel_names``, one per channel where the image names them (an
+    OME-Zarr's ``omero`` labels), follow their channels' numbers. Float
     images are not checked: nothing says where their range ends; nor are
     those of a bright ground (see the module notes).
     """
@@ -186,7 +189,8 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
             spots[c] = sum(saturated_spots(sample[c], psf, ground=ground, top=top) for sample in samples)
     if spots.any():
         channels = np.flatnonzero(spots)
-        where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(map(str, channels))})"
+        named = [f"{c}: {channel_names[c]}" if channel_names else str(c) for c in channels]
+        where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(named)})"
         clip, count = round(float(top) * np.iinfo(dtype).max), int(spots.sum())
         leave_out = f"pass missing_value={clip}" if takes_missing_value else f"make the image float, NaN where {clip},"
         warnings.warn(
