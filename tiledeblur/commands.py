@@ -34,8 +34,7 @@ def _channel_display(location, channel_axis, shape):
     in its colour where viewers show it dark by its window.
     """
     multiscale = find_multiscale(location)
-    channels = (multiscale.omero or {}).get("channels", []) if multiscale is not None else []
-    channels = [channel if isinstance(channel, dict) else {} for channel in channels]
+    channels = multiscale.channels if multiscale is not None else []
     if len(channels) != (1 if channel_axis is None else shape[channel_axis]):
         return None, None
     # A channel that viewers hide (an RGBA scan's alpha) adds nothing to the picture.

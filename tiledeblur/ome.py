@@ -46,6 +46,17 @@ class Multiscale:
     #: The multiscale's name, which viewers show for the image; None where it has none.
     name: str | None = None
 
+    @property
+    def channels(self):
+        """The ``omero`` metadata's channels, each a dict (``{}`` for an entry that is none), ``[]`` without any.
+
+        Examples
+        --------
+        >>> Multiscale("0.4", (), (), omero={"channels": [{"label": "DAPI"}, "RFP"]}).channels
+        [{'label': 'DAPI'}, {}]
+        """
+        return [channel if isinstance(channel, dict) else {} for channel in (self.omero or {}).get("channels", [])]
+
     def in_units(self, factor):
         """This multiscale for pixel values ``factor`` times the input's: the display windows follow them.
 

@@ -598,8 +598,7 @@ def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss
         regions = sample_regions(shape)
         read_sample = _read_once(read_sample, regions)
         # By the names that viewers show, where the input has them (found by a probe: "channel 2" for RFP).
-        labels = [channel.get("label") if isinstance(channel, dict) else None
-                  for channel in ((found and found.omero) or {}).get("channels", [])]
+        labels = [channel.get("label") for channel in found.channels] if found is not None else []
         named = len(labels) == channels and all(labels)
         warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path",
                           channel_names=labels if named else None, stacklevel=3)

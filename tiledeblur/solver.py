@@ -183,7 +183,7 @@ class SolverSettings:
                                  f"means (those of {DENOISED_LOSSES} do), got {self.noise!r} instead.")
             object.__setattr__(self, "noise", check_positive("noise", self.noise, largest=MAX_MU))
         if self.eps != DEFAULT_EPS and self.loss != "tv":
-            # Else it changed nothing, but a resume with another (found by a probe).
+            # Else it changes nothing, yet it kept a run with another eps from resuming (found by a probe).
             raise ValueError(f"eps: expected the default, {DEFAULT_EPS:g}, with loss {self.loss!r}, which smooths no "
                              f"edges by it (only 'tv' does), got {self.eps!r} instead.")
         if self.nonneg and self.loss == "nlmeans":
