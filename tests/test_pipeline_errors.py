@@ -144,6 +144,13 @@ def test_an_input_url_with_a_query_or_on_a_server_that_is_down_is_named():
         plan("ftp://127.0.0.1:1/scan.zarr", PSF)
 
 
+def test_an_output_on_a_server_that_is_down_is_named(scan):
+    """Found by a probe: the output's server refused the connection, and the error named no argument."""
+    with pytest.raises(ValueError, match=r"^output: expected a store that this process can reach, got 'ftp://"
+                                         r"127.0.0.1:1/out.zarr', which it could not \(ConnectionRefusedError: "):
+        plan(scan, PSF, output="ftp://127.0.0.1:1/out.zarr")
+
+
 def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):
     """NGFF orders channels before y and x, and names every axis: refused before any work, not written wrong."""
     zarr.create_array(tmp_path / "yxc.zarr", shape=(64, 64, 3), dtype="u1")

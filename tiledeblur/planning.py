@@ -520,12 +520,16 @@ def _output_location(output, source, component):
         # The store is where the link leads, as for a shell's cp: zarr would not replace a link for overwrite=True,
         # and a link to nowhere yet passed for another run's new output (found by a probe).
         target = dataclasses.replace(target, url=_link_target(target.url))
-    if _same_store(root, target):
-        raise ValueError(
-            f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
-            "which would write into it."
-        )
-    target.check_outside_stores()
+    try:
+        if _same_store(root, target):
+            raise ValueError(
+                f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
+                "which would write into it."
+            )
+        target.check_outside_stores()
+    except OSError as error:  # a server that is down (found by a probe: its error named no argument)
+        raise ValueError(f"output: expected a store that this process can reach, got {target.url!r}, which it could "
+                         f"not ({type(error).__name__}: {error}).") from None
     return target
 
 
