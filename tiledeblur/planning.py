@@ -549,8 +549,25 @@ class Prepared:
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
              maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, denoise=True, ome=None,
              missing_value=None, progress=False):
-    """Validate every argument and plan the tiles; opens the input read-only. ``progress`` tells of the choice of
-    ``loss="auto"``, which takes seconds per region and channel, once the arguments are valid."""
+    """Validate every argument of a run and plan its tiles; the input is opened read-only.
+
+    Parameters
+    ----------
+    zarr_path, psf, output, component, channel_axis, tile, halo, loss, mu, eps, tol, maxiter, storage_options, \
+out_dtype, nonneg, denoise, ome, missing_value
+        As :func:`tiledeblur.run` takes them.
+    memory_limit : int or None
+        The bytes that each worker thread may use (None for no limit), which bound ``tile="auto"``.
+    workers : int
+        The worker threads that share the tiles.
+    progress : bool, optional
+        Whether to tell of the choice of ``loss="auto"``, which takes seconds per region and channel, once the
+        arguments are valid.
+
+    Returns
+    -------
+    Prepared
+    """
     losses = ("auto", *ADDITIVE_LOSSES)
     for name, value, choices in (("loss", loss, losses), ("out_dtype", out_dtype, OUT_DTYPES)):
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
