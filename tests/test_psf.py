@@ -115,6 +115,18 @@ def test_a_fits_psf_of_several_images_names_the_one_read(tmp_path):
         np.testing.assert_allclose(load_psf(tmp_path / "w.fits"), oversampled)
 
 
+def test_an_even_psf_padded_and_shifted_as_advised_is_centred():
+    """The advice once said to pad alone, which moved the image half a pixel (found by a probe)."""
+    even = gaussian_psf(25, 2.0)[:-1, :-1] + gaussian_psf(25, 2.0)[1:, 1:]  # centred between pixels 11 and 12
+    with pytest.raises(ValueError, match=r"move the image by half a pixel once padded .* shift it too, as with "
+                                         r"scipy.ndimage.shift\(np.pad\(psf, \(\(0, 1\), \(0, 1\)\)\), \(0.5, 0.5\), "
+                                         r"order=1\)"):
+        check_psf(even)
+    psf = check_psf(ndi.shift(np.pad(even, ((0, 1), (0, 1))), (0.5, 0.5), order=1))
+    centroid = [float((psf.sum(axis=1 - axis) * np.arange(25)).sum()) for axis in (0, 1)]
+    np.testing.assert_allclose(centroid, [12, 12], atol=1e-9)
+
+
 def test_a_psf_off_centre_warns():
     """A star field's PSF cropped 3 px off centre moved every star 3 px, without a word (found by a probe)."""
     psf = gaussian_psf(25, 2.0)

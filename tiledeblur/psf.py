@@ -156,7 +156,9 @@ def check_psf(psf, *, name="psf"):
     if any(s % 2 == 0 for s in array.shape):
         raise ValueError(
             f"{name}: expected odd side lengths so that the PSF has a centre pixel, "
-            f"got shape {array.shape} instead; crop or pad it to odd sides around its peak."
+            f"got shape {array.shape} instead; crop or pad it to odd sides around its peak. One centred between "
+            "pixels, as a model of even side is, would move the image by half a pixel once padded (found by a "
+            "probe): shift it too, as with scipy.ndimage.shift(np.pad(psf, ((0, 1), (0, 1))), (0.5, 0.5), order=1)."
         )
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
