@@ -618,8 +618,9 @@ def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
     write(tmp_path / name)
     status, stderr = _refused("convert", tmp_path / name, tmp_path / "out.zarr", "--chunk", "64")
     assert status == 2 and "IMAGE: expected a TIFF, FITS, PNG or JPEG file, got" in stderr
-    assert {"compressed.fits.fz": "decompress it first (funpack)", "gzipped.fits.gz": "gunzip it first"}.get(
-        name, "") in stderr
+    assert {"compressed.fits.fz": "decompress it first (funpack)", "gzipped.fits.gz": "gunzip it first",
+            "truncated.fits": "it is truncated: its header declares 1048576 bytes of image data, and the file "
+                              "holds 97120 after the header"}.get(name, "") in stderr
     assert len(stderr.splitlines()) == 1
     assert not (tmp_path / "out.zarr").exists()
 
@@ -1055,6 +1056,20 @@ def test_demo(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "PSNR blurred" in result.stdout
     assert (tmp_path / "demo.png").stat().st_size > 20_000
+
+
+def test_convert_takes_a_fits_cube_of_wavelengths_as_channels_and_refuses_one_of_times(tmp_path):
+    """Five epochs became five channels, where a TIFF's planes of time are refused (found by a probe)."""
+    cube = fits.PrimaryHDU(np.stack([data.camera()[:64, :64]] * 5).astype(np.float32))
+    cube.header["CTYPE3"] = "WAVE"
+    cube.writeto(tmp_path / "spectral.fits")
+    assert convert(tmp_path / "spectral.fits", tmp_path / "spectral.zarr").shape == (5, 64, 64)
+    cube.header["CTYPE3"] = "TIME"
+    cube.writeto(tmp_path / "epochs.fits")
+    with pytest.raises(ValueError, match=r"got '.*epochs.fits', which could not be read \(its planes are times "
+                                         r"\(CTYPE3 'TIME'\), and a time series is no channels: write each plane"):
+        convert(tmp_path / "epochs.fits", tmp_path / "epochs.zarr")
+    assert not (tmp_path / "epochs.zarr").exists()
 
 
 def test_convert_fits_keeps_the_header_and_names_the_image_read_of_several(tmp_path):

@@ -51,6 +51,9 @@ CONVERT_TELL_SECONDS = 10
 #: PNG), imageio, zlib for a truncated compressed TIFF strip, and imagecodecs'
 #: codecs (``DeflateError``, ``Jpeg8Error``... all ``RuntimeError``), which
 #: tifffile uses in zlib's place where they are installed.
+#: The names of a time axis in FITS (Rots et al. 2015, "Representations of time coordinates in FITS", table 2).
+FITS_TIME_AXES = frozenset({"TIME", "UTC", "TAI", "TT", "TDT", "ET", "IAT", "UT1", "TCG", "TCB", "TDB", "GPS",
+                            "LOCAL", "MJD", "JD", "BEPOCH", "JEPOCH"})
 READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
 
 
@@ -68,6 +71,12 @@ def _open_image(path):
     if is_fits_name(path):
         image = FitsImage(path)
         warn_if_several_images(image, path, name="image")
+        # Its planes are channels (a spectral cube's, or Stokes'), unless they are times, as a TIFF's planes of time
+        # are none (found by a probe: five epochs became five channels).
+        third_axis = str(image.header.get("CTYPE3", "")).split("-")[0].strip().upper()
+        if image.ndim == 3 and third_axis in FITS_TIME_AXES:
+            raise ValueError(f"its planes are times (CTYPE3 {image.header['CTYPE3']!r}), and a time series is no "
+                             "channels: write each plane to a FITS file of its own")
         return image, image.ndim == 3, None, None
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:

@@ -20,6 +20,7 @@ pixels, which ``run`` then treats as missing.
 """
 
 import math
+import os
 import re
 import warnings
 from pathlib import Path
@@ -110,6 +111,10 @@ class FitsImage:
             axes.pop(0)
         self.shape = tuple(axes)
         self.ndim = len(self.shape)
+        declared, held = _data_bytes(header), os.path.getsize(path) - data_offset
+        if held < declared:  # numpy's "mmap length is greater than file size" named neither (found by a probe)
+            raise ValueError(f"it is truncated: its header declares {declared} bytes of image data, and the file "
+                             f"holds {max(held, 0)} after the header")
         self._stored = np.memmap(path, dtype=STORED[bitpix], mode="r", offset=data_offset, shape=self.shape)
         scale, zero = (_number(header, keyword, default) for keyword, default in (("BSCALE", 1.0), ("BZERO", 0.0)))
         blank = _integer(header, "BLANK") if bitpix > 0 and "BLANK" in header else None
