@@ -754,6 +754,16 @@ def test_a_big_endian_input_in_its_own_dtype_keeps_its_cf_attributes(tmp_path):
     assert prepared.plan.describe().endswith("; output 32.0 KiB uncompressed as int16")
 
 
+def test_the_plan_says_that_counts_of_over_16_bits_come_out_over_their_dtypes_largest(tmp_path):
+    """int32 counts to 2550 came out near 1e-6, which neither the plan nor the run said (found by a probe)."""
+    for dtype, said in (("int32", ", the input's values over 2147483647"), ("uint32", " over 4294967295"),
+                        ("uint16", "uncompressed as float32")):
+        zarr.create_array(tmp_path / f"{dtype}.zarr", data=data.camera()[:128, :128].astype(dtype) * 10,
+                          chunks=(64, 64))
+        assert plan(tmp_path / f"{dtype}.zarr", PSF, mu=0.01, n_workers=1).describe().endswith(said)
+    assert plan(tmp_path / "int32.zarr", PSF, mu=0.01, out_dtype="input", n_workers=1).describe().endswith(" int32")
+
+
 def test_input_chunks_that_dwarf_a_tile_warn(tmp_path):
     """Each read decodes whole the chunks it meets: a one-chunk 8192² RGB scan added 200 MiB a read, unsaid (found
     by a probe)."""

@@ -40,7 +40,7 @@ from .cluster import (
     workers,
 )
 from .fits import FITS_HEADER_ATTRIBUTE
-from .image import check_float_range, float_scale, to_float
+from .image import check_float_range, to_float
 from .io import (
     DoneMarkers,
     OutputCreatedMeanwhileError,
@@ -264,11 +264,6 @@ def _output_dtype(prepared):
     return written_dtype(prepared.array, prepared.job.out_dtype)
 
 
-def _value_scale(prepared):
-    """The factor from the input's values to the output's: integers deblurred to floats are divided by their maximum."""
-    return float_scale(prepared.array.dtype) if _output_dtype(prepared).kind == "f" else 1.0
-
-
 def _carried_attributes(prepared):
     """The input array's own attributes that hold for the output too, such as a FITS header's WCS.
 
@@ -279,7 +274,7 @@ def _carried_attributes(prepared):
     a FITS header, where the values were scaled, ``BSCALE``. An output in
     the input's dtype declares a ``missing_value`` given to the run.
     """
-    source, scale = prepared.array.attrs.asdict(), _value_scale(prepared)
+    source, scale = prepared.array.attrs.asdict(), prepared.plan.value_scale
     same_dtype = _output_dtype(prepared) == prepared.array.dtype
     carried = {key: value for key, value in source.items()
                if key != "tiledeblur" and (same_dtype or key not in ENCODING_ATTRIBUTES)}
@@ -313,7 +308,7 @@ def _create_output(prepared, identity, *, overwrite):
     group_attributes = None
     dimension_names = getattr(array.metadata, "dimension_names", None)  # the input's axes, which the output keeps
     # The value scale is no setting that a resume compares: it follows from the input's dtype and out_dtype.
-    value_scale = _value_scale(prepared)
+    value_scale = prepared.plan.value_scale
     recorded = {"tiledeblur": {**identity, "version": __version__, "run": job.run, "value_scale": value_scale}}
     if prepared.multiscale is not None:
         multiscale = prepared.multiscale.in_units(value_scale)

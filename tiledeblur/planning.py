@@ -21,7 +21,7 @@ import numpy as np
 from .arguments import as_array, check_bytes, check_flag, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .denoising import DENOISED_LOSSES, REACH
-from .image import INPUT_KINDS, check_float_range, check_missing_value, largest_magnitude, to_float
+from .image import INPUT_KINDS, check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
 from .io import (
     SOURCE_ATTRIBUTE,
     DoneMarkers,
@@ -652,6 +652,7 @@ out_dtype, nonneg, denoise, ome, missing_value
                          mu=job.mu, loss=shared.loss, noise=job.noise, missing_value=missing_value,
                          missing_value_declared=declared,
                          output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
+                         value_scale=float_scale(array.dtype) if written.kind == "f" else 1.0,
                          output_bytes=sum(math.prod(level) for level in pyramid or [array.shape]) * written.itemsize,
                          source=_source_text(source, component))
     if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():

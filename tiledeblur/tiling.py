@@ -292,6 +292,9 @@ class TilePlan:
     output_bytes: int | None = None
     #: The levels of the output's OME-Zarr pyramid above level 0; for :meth:`describe`.
     pyramid_levels: int = 0
+    #: The factor from the input's values to the output's: one over an integer dtype's largest value where the output
+    #: is float, else 1.
+    value_scale: float = 1.0
     #: Which array of the input's group is read, "" for an input that is an array; for :meth:`describe`.
     source: str = ""
     #: Tiles that an earlier run wrote, which a run resumes; for :meth:`describe`.
@@ -422,6 +425,9 @@ class TilePlan:
         >>> TilePlan(shape=(10**5, 10**5), tile=1024, chunk=512, halo=56, channels=3, output_dtype="float32",
         ...          output_bytes=12 * 10**10).describe().split("; ")[-1]
         'output 111.8 GiB uncompressed as float32'
+        >>> TilePlan(shape=(64, 64), tile=64, chunk=64, halo=5, output_dtype="float32", output_bytes=4 * 64**2,
+        ...          value_scale=1 / (2**31 - 1)).describe().split("; ")[-1]
+        "output 16.0 KiB uncompressed as float32, the input's values over 2147483647"
         >>> TilePlan(shape=(300, 400), tile=256, chunk=256, halo=5, finished=3).describe().split("; ")[-1]
         '3 of 4 tiles written by an earlier run'
         """
@@ -462,4 +468,7 @@ class TilePlan:
             return ""
         levels = self.pyramid_levels
         pyramid = f" with its pyramid of {levels} level{'s' * (levels != 1)}" if levels else ""
-        return f"; output {in_binary_units(self.output_bytes)} uncompressed as {self.output_dtype}{pyramid}"
+        # Said of integers wider than 16 bits alone: 8 and 16 bits in [0, 1] are scikit-image's convention, while
+        # int32 counts come out near 1e-7 (found by a probe).
+        scaled = f", the input's values over {1 / self.value_scale:.0f}" if self.value_scale < 1 / 65535 else ""
+        return f"; output {in_binary_units(self.output_bytes)} uncompressed as {self.output_dtype}{pyramid}{scaled}"
