@@ -7,6 +7,7 @@ import pytest
 import scipy.ndimage
 import tifffile
 import zarr
+from astropy.io import fits
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
@@ -102,6 +103,29 @@ def test_a_12_bit_cameras_clipped_stars_warn_at_4095():
                                           "value of a 12-bit sensor: a saturated sensor.")
     assert "pass missing_value=4095 to leave them out" in str(caught.message)
     assert not _sample_warnings(_star_field(30_000)[1] // 16)
+
+
+def test_stars_clipped_at_a_fits_headers_saturate_warn(tmp_path):
+    """Found by a probe: stars clipped at a camera's SATURATE of 40000, below uint16's largest value, rang unwarned."""
+    _, recorded = _star_field(600_000)
+    for name, level, values in (("at.fits", 40_000, np.minimum(recorded, 40_000)),
+                                ("above.fits", 40_000, np.where(recorded >= 40_000, recorded // 8 + 40_000, recorded)),
+                                ("below.fits", 65_000, np.minimum(recorded, 40_000))):
+        hdu = fits.PrimaryHDU(values.astype(np.uint16))  # BZERO 32768, as cameras write uint16
+        hdu.header["SATURATE"] = level
+        hdu.writeto(tmp_path / name)
+        convert(tmp_path / name, tmp_path / f"{name}.zarr", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MuWarning)
+        with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots in the sample regions are clipped at 40000, "
+                                                   r"the level of SATURATE in its FITS header: a saturated sensor\. "
+                                                   r".*; pass missing_value=40000 to leave them out"):
+            plan(tmp_path / "at.fits.zarr", PSF)
+        # Saturated pixels that read above the level are no one value for missing_value.
+        with pytest.warns(SaturationWarning, match=r"clipped at 40000, .*; make the image float, NaN where 40000 or "
+                                                   r"more, to leave them out"):
+            plan(tmp_path / "above.fits.zarr", PSF)
+        assert not _warnings(plan, tmp_path / "below.fits.zarr", PSF)
 
 
 def test_no_warning_without_spots_clipped():

@@ -48,7 +48,7 @@ from .regularization import (
     warn_if_off_scale,
 )
 from .resume import existing_output, finished_tiles, resumed_tile, run_identity
-from .saturation import warn_if_saturated
+from .saturation import declared_saturation, warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss, tell_of_choice
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
 from .tiling import (
@@ -622,7 +622,8 @@ out_dtype, nonneg, denoise, ome, missing_value
         labels = [channel.get("label") for channel in found.channels] if found is not None else []
         named = len(labels) == channels and all(labels)
         warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path",
-                          channel_names=labels if named else None, stacklevel=3)
+                          channel_names=labels if named else None, declared=declared_saturation(array.attrs),
+                          stacklevel=3)
         jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
         if choosing:
             # Not before the arguments are checked (found by a probe: told, then refused).

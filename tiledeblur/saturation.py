@@ -56,8 +56,10 @@ import warnings
 import numpy as np
 import scipy.ndimage
 
-__all__ = ["DARK_GROUND", "ELONGATION", "MIN_SPOT", "SaturationWarning", "elongations", "saturated_spots",
-           "sensor_top", "warn_if_saturated"]
+from .fits import FITS_HEADER_ATTRIBUTE
+
+__all__ = ["DARK_GROUND", "ELONGATION", "MIN_SPOT", "SaturationWarning", "declared_saturation", "elongations",
+           "saturated_spots", "sensor_top", "warn_if_saturated"]
 
 #: The fewest clipped pixels, touching by side or corner, that make a spot: noise at the top clips one or two.
 MIN_SPOT = 3
@@ -162,9 +164,23 @@ def sensor_top(samples, dtype):
     return (1.0, str(dtype)) if fewer is None else (brightest, f"a {fewer}-bit sensor")
 
 
+def declared_saturation(attributes):
+    """The level at which an array's own attributes say that its sensor saturates, or None: a FITS header's
+    ``SATURATE`` card, as :func:`tiledeblur.convert.convert` records it.
+
+    Examples
+    --------
+    >>> declared_saturation({"fits_header": {"SATURATE": 40000, "BUNIT": "ADU"}}), declared_saturation({})
+    (40000.0, None)
+    """
+    header = attributes.get(FITS_HEADER_ATTRIBUTE)
+    level = header.get("SATURATE") if isinstance(header, dict) else None
+    return float(level) if isinstance(level, (int, float)) and not isinstance(level, bool) else None
+
+
 def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_value=True, channel_names=None,
-                      stacklevel=1):
-    """Warn where the sample ``regions`` of an integer image hold saturated spots (see the module notes).
+                      declared=None, stacklevel=1):
+    """Warn where the sample ``regions`` of an image hold saturated spots (see the module notes).
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region,
     integers scaled so that the dtype's largest value is 1, and channel
@@ -172,15 +188,24 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
     ``takes_missing_value`` whether its function takes ``missing_value``
     (``deconvolve`` takes NaN, and was told to pass it; found by a probe).
     ``channel_names``, one per channel where the image names them (an
-    OME-Zarr's ``omero`` labels), follow their channels' numbers. Float
-    images are not checked: nothing says where their range ends; nor are
-    those of a bright ground (see the module notes).
+    OME-Zarr's ``omero`` labels), follow their channels' numbers.
+    ``declared`` is the level, in the values stored, at which the image's
+    metadata say that it saturates (:func:`declared_saturation`), None for
+    none: a FITS file's stars clipped at its ``SATURATE`` of 40000 rang
+    unwarned (found by a probe). Float images without it are not checked:
+    nothing says where their range ends; nor are those of a bright ground
+    (see the module notes).
     """
     dtype = np.dtype(dtype)
-    if dtype.kind not in "ui":
+    if dtype.kind not in "ui" and declared is None:
         return
     samples = [read_region(yx) for yx in regions]
-    top, sensor = sensor_top(samples, dtype)
+    if declared is not None:
+        scale = 1 / np.iinfo(dtype).max if dtype.kind in "ui" else 1.0
+        top, sensor = declared * scale, "the level of SATURATE in its FITS header"
+    else:
+        top, sensor = sensor_top(samples, dtype)
+        sensor = f"the largest value of {sensor}"
     spots = np.zeros(len(psfs), dtype=int)
     for c, psf in enumerate(psfs):
         present = np.concatenate([sample[c][~np.isnan(sample[c])] for sample in samples])
@@ -191,11 +216,15 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
         channels = np.flatnonzero(spots)
         named = [f"{c}: {channel_names[c]}" if channel_names else str(c) for c in channels]
         where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(named)})"
-        clip, count = round(float(top) * np.iinfo(dtype).max), int(spots.sum())
-        leave_out = f"pass missing_value={clip}" if takes_missing_value else f"make the image float, NaN where {clip},"
+        clip, count = declared if declared is not None else round(float(top) * np.iinfo(dtype).max), int(spots.sum())
+        clip = int(clip) if float(clip).is_integer() else clip
+        # Pixels above the level, as a CCD's saturated ones may read, are not one value that missing_value names.
+        above = any(np.any(sample > top) for sample in samples)
+        leave_out = (f"pass missing_value={clip}" if takes_missing_value and not above else
+                     f"make the image float, NaN where {clip}{' or more' * above},")
         warnings.warn(
             f"{name}: {count} spot{'s' * (count > 1)} in the sample regions{where} {'are' if count > 1 else 'is'} "
-            f"clipped at {clip}, the largest value of {sensor}: a saturated sensor. The solve takes their pixels as "
+            f"clipped at {clip}, {sensor}: a saturated sensor. The solve takes their pixels as "
             f"data and rings around them; {leave_out} to leave them out (missing in the output), and pass "
             "nonneg=True to hold the rings at zero (at about twice the time).",
             SaturationWarning, stacklevel=stacklevel + 1,
