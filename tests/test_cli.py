@@ -1160,3 +1160,16 @@ def test_convert_fits_gives_the_values_astropy_reads(tmp_path, write, dtype):
     array = convert(tmp_path / "mosaic.fits", tmp_path / "mosaic.zarr", chunk=128)
     assert array.dtype == dtype and array.shape == expected.shape
     np.testing.assert_array_equal(array[...], expected)  # NaN where astropy reads NaN
+
+
+def test_convert_fits_keeps_fine_steps_on_a_large_zero(tmp_path):
+    """int16 steps of 0.001 on a BZERO of 1e6, which float32 cannot hold, collapsed four to one (found by a probe;
+    astropy reads them so too)."""
+    stored = data.camera().astype(np.int16) * 100 - 12_000
+    hdu = fits.PrimaryHDU(stored)
+    hdu.header.update(BSCALE=0.001, BZERO=1e6)
+    hdu.writeto(tmp_path / "fine.fits")
+    array = convert(tmp_path / "fine.fits", tmp_path / "fine.zarr", chunk=128)
+    assert array.dtype == np.float64
+    np.testing.assert_array_equal(array[...], stored * 0.001 + 1e6)
+    assert len(np.unique(array[...])) == len(np.unique(stored))
