@@ -13,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 import scipy.signal
@@ -886,9 +887,18 @@ def test_plan_computes_nothing(tmp_path, small_scan, article_psf):
     assert one.tile > 600 and "1 tile (1 x 1) of 40 x 600 px" in one.describe()
     for limit in (100 * 2**20, "100 MiB", "104.8576MB"):  # a size also as dask writes one
         with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 128 px need about 1.. MiB each by the "
-                                                              "estimate, more than the workers' memory limit of 100 "
-                                                              "MiB per thread"):
+                                                              "estimate, more than 80% of the workers' memory limit "
+                                                              "of 100 MiB per thread \\(each thread solves a tile\\), "
+                                                              "where dask pauses them"):
             tiledeblur.plan(small_scan[0], article_psf, tile=128, memory_limit=limit)
+    # Where it pauses them, not the limit itself (found by a probe: 281 MiB passed on 286 MiB workers, which paused
+    # at 229 MiB holding the last tile while the others idled).
+    needed = tiledeblur.plan(small_scan[0], article_psf, tile=128, mu=0.01).tile_bytes()
+    with pytest.warns(tiledeblur.TileMemoryWarning, match="more than 80% of the workers' memory limit"):
+        tiledeblur.plan(small_scan[0], article_psf, tile=128, mu=0.01, memory_limit=int(needed / 0.9))
+    with dask.config.set({"distributed.worker.memory.pause": False}), warnings.catch_warnings():
+        warnings.simplefilter("error", tiledeblur.TileMemoryWarning)
+        tiledeblur.plan(small_scan[0], article_psf, tile=128, mu=0.01, memory_limit=int(needed / 0.9))
     # A tile that the user did not choose is told as chosen (found by a probe: "--tile: tiles of 512 px" as if asked).
     with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 256 px, the smallest automatic tile, need "
                                                           "about"):

@@ -15,6 +15,7 @@ import re
 import warnings
 from pathlib import Path
 
+import dask
 import fsspec
 import numpy as np
 
@@ -806,21 +807,24 @@ def _warn_if_lossy(array, mus, loss):
 
 
 def _warn_if_tiles_exceed(memory_limit, tile_plan, *, automatic=False):
-    """Warn where even the chosen tile's estimated peak exceeds a worker's memory limit (found by a probe).
+    """Warn where even the chosen tile's estimated peak exceeds the memory at which dask pauses a worker.
 
-    dask pauses a worker at 80% of its limit and restarts it at 95%: a run
-    whose tiles cannot fit stalls or fails rather than finishing slowly.
-    ``automatic`` tells that ``tile="auto"`` chose the tile, at its smallest.
+    dask pauses a worker at a share of its limit (``distributed.worker.memory.pause``, 80%) and restarts it at
+    95%: a run whose tiles cannot fit stalls or fails rather than finishing slowly (found by a probe). Compared
+    with the limit itself, a tile of 281 MiB passed on workers of 286 MiB, which paused at 229 MiB holding the
+    last tile while the others idled (found by another). ``automatic`` tells that ``tile="auto"`` chose the tile,
+    at its smallest. The share is this process's dask setting, which a cluster's workers usually share.
     """
-    needed = tile_plan.tile_bytes()
-    if memory_limit is not None and needed > memory_limit:
+    needed, share = tile_plan.tile_bytes(), dask.config.get("distributed.worker.memory.pause") or 1.0
+    if memory_limit is not None and needed > share * memory_limit:
         # Found by a probe: a run given no tile was told of "tiles of 512 px" as if it had asked for them.
         chosen = ", the smallest automatic tile," if automatic else ""
+        paused = ", where dask pauses them: a paused worker holds its tiles, and the run waits"
+        pause, then = (f"{share:.0%} of ", paused) if share < 1 else ("", "; dask may restart them")
         warnings.warn(
             f"tile: tiles of {tile_plan.tile_text()}{chosen} need about {needed / 2**20:.0f} MiB each by the "
-            f"estimate, more than the workers' memory limit of {memory_limit / 2**20:.0f} MiB per thread (each "
-            "thread solves a tile); dask may pause or restart them. Give the workers more memory, or pass a smaller "
-            "tile.",
+            f"estimate, more than {pause}the workers' memory limit of {memory_limit / 2**20:.0f} MiB per thread "
+            f"(each thread solves a tile){then}. Give the workers more memory, or pass a smaller tile.",
             TileMemoryWarning, stacklevel=4,
         )
 
