@@ -22,7 +22,7 @@ import numpy as np
 import psutil
 import pytest
 import zarr
-from distributed import Client, LocalCluster
+from distributed import Client, Event, LocalCluster
 from distributed.core import Status
 from distributed.utils import LoopRunner, sync
 from skimage import data
@@ -463,6 +463,32 @@ def test_a_run_that_no_worker_can_take_says_so(paused_client):
     workers = len(paused_client.scheduler_info(n_workers=-1)["workers"])
     expected = "all 1 workers have been paused for 1 s" if workers else "no worker has been running for 1 s"
     assert message.startswith(f"tiledeblur: {expected}")
+
+
+def _wait_for(name):
+    Event(name).wait()
+
+
+def test_a_paused_worker_that_holds_tasks_while_another_idles_says_so(monkeypatch):
+    """A run waited at 15 of 16 tiles for ten minutes without a word: the last was given to a worker that then paused,
+    and the scheduler took it back for none of the idle ones (found by a probe)."""
+    monkeypatch.setattr(tiledeblur.cluster, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=0, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        held, idle = sorted(client.scheduler_info()["workers"])
+        # One task runs on it and one waits there, given before it paused.
+        futures = [client.submit(_wait_for, "go", key=f"tile-{n}", workers=[held]) for n in range(2)]
+        told = queue.Queue()
+        with stalls_told(client, told.put):
+            client.run(_pause, workers=[held])
+            message = told.get(timeout=60)
+            assert message.startswith(f"tiledeblur: worker {held} has been paused for 1 s at its memory limit (dask's "
+                                      "distributed.worker.memory.pause), holding tasks that no other worker takes")
+            assert idle not in message
+            client.run(_resume, workers=[held])
+            Event("go", client=client).set()
+            client.gather(futures)
 
 
 def test_a_run_on_paused_workers_says_so_once_and_goes_on_when_they_resume(tmp_path, paused_client, caplog):
