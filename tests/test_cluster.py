@@ -230,12 +230,16 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
     started = time.monotonic()
     try:
         with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), pytest.raises(
-            ValueError, match=f"address: expected a running dask scheduler, got '{address}', where none answered"
+            ValueError, match=f"address: expected a running dask scheduler, got '{address}', where none answered "
+                              r"\(silent for 2 s\); a dashboard's port \(8787\) is not the scheduler's.$"
         ):
             run(path, gaussian_psf(5, 1.0), address=address, progress=False)
     finally:
         server.shutdown()
         server.server_close()
+    # Refused: no server is there, a dashboard no more than a scheduler (found by a probe: the hint came anyway).
+    with pytest.raises(ValueError, match=f"got '{address}', where none answered \\(.*refused\\).$"):
+        run(path, gaussian_psf(5, 1.0), address=address, progress=False)
     assert time.monotonic() - started < 30
     assert not (tmp_path / "scan.deblurred.zarr").exists()
 

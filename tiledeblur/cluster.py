@@ -324,8 +324,9 @@ def check_scheduler(address):
     except socket.gaierror as error:  # before any connection: no other server can be the cause
         raise ValueError(f"address: expected a running dask scheduler, got {address!r}, whose host is not known "
                          f"({error}).") from None
-    except OSError as error:  # refused or unreachable
-        answered, reason = False, str(error) or type(error).__name__
+    except OSError as error:  # refused or unreachable: no server there, so no dashboard either (found by a probe)
+        raise ValueError(f"address: expected a running dask scheduler, got {address!r}, where none answered "
+                         f"({str(error) or type(error).__name__}).") from None
     else:
         reason = "it closed the connection"
     if not answered:
