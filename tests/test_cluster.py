@@ -358,7 +358,7 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
     with LocalCluster(n_workers=0, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
         threads_now = tiledeblur.pipeline._threads_now(client)
-        assert threads_now() == 1  # no worker yet: as for one
+        assert threads_now() == 0  # no worker yet: the ETA is "?", and the window holds one tile
         reports = []
         job = threading.Thread(target=lambda: reports.append(
             run(path, gaussian_psf(5, 1.0), mu=0.01, tile=64, client=client)))
@@ -467,6 +467,8 @@ def test_a_run_that_no_worker_can_take_says_so(paused_client):
     workers = len(paused_client.scheduler_info(n_workers=-1)["workers"])
     expected = "all 1 workers have been paused for 1 s" if workers else "no worker has been running for 1 s"
     assert message.startswith(f"tiledeblur: {expected}")
+    # Nor do they count for the ETA, which said 10 s (found by a probe).
+    assert tiledeblur.pipeline._threads_now(paused_client)() == 0
 
 
 def _wait_for(name):

@@ -448,12 +448,15 @@ def _warn_unconverged(tile, stats):
 
 
 def _threads_now(client):
-    """A function that gives the worker threads there are now (at least one), looked up every few seconds."""
+    """A function that gives the threads of the workers that run now (paused ones and none left count for nothing: the
+    ETA then said 10 s, found by a probe), looked up every few seconds."""
     looked = {"at": -math.inf, "threads": 1}
 
     def count():
         if time.monotonic() - looked["at"] >= WORKERS_REFRESH_SECONDS:
-            looked.update(at=time.monotonic(), threads=max(1, threads(workers(client))))
+            running = {address: worker for address, worker in workers(client).items()
+                       if worker.get("status") == "running"}
+            looked.update(at=time.monotonic(), threads=threads(running))
         return looked["threads"]
 
     return count
@@ -549,7 +552,8 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         queue.add(future)
 
     def fill():
-        for tile in itertools.islice(todo, max(0, WINDOW_PER_THREAD * threads_now() - len(in_flight))):
+        # At least one tile in flight, or the loop over them would end with none left to wait for.
+        for tile in itertools.islice(todo, max(0, WINDOW_PER_THREAD * max(1, threads_now()) - len(in_flight))):
             submit(tile)
 
     fill()

@@ -99,13 +99,17 @@ class Progress:
     >>> progress.close()
     >>> stream.getvalue().split(", ETA ")[1].strip()  # 2 tiles left, 10 s each, on 2 threads
     '0m10s'
+    >>> stalled = Progress(total=4, threads=lambda: 0, enabled=False)  # no worker runs
+    >>> stalled.advance(pixels=1_000_000, seconds=10.0)
+    >>> stalled.line().split(", ETA ")[1]
+    '?'
 
     Parameters
     ----------
     total, already_done : int
         The tiles of the run, and those that earlier runs wrote.
     threads : callable
-        The worker threads that solve tiles now.
+        The worker threads that solve tiles now; with none, the ETA is "?".
     stream : file, optional
         Where the line goes: stderr by default.
     interval : float
@@ -137,8 +141,9 @@ class Progress:
         computed = self.done - self._counted_from
         rate = _rate(self._pixels / elapsed)
         remaining = self.total - self.done
-        if remaining and computed:
-            eta = _duration(self._tile_seconds / computed * remaining / self._threads())
+        threads = self._threads() if remaining and computed else 0
+        if threads:
+            eta = _duration(self._tile_seconds / computed * remaining / threads)
         else:
             eta = "?" if remaining else "0m00s"
         percent = 100 * self.done / self.total if self.total else 100
