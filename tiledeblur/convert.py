@@ -47,13 +47,14 @@ LOSSY_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "JPEG2000": "JPE
 SLIDE_PICTURES = ("Thumbnail", "Label", "Macro", "Map")
 #: The seconds between the lines that tell the share of a file's rows written, as the scan of a run tells its own.
 CONVERT_TELL_SECONDS = 10
+#: The names of a time axis in FITS: ``TIME``, a time scale's, or a date's (Rots et al. 2015, "Representations of
+#: time coordinates in FITS").
+FITS_TIME_AXES = frozenset({"TIME", "UTC", "TAI", "TT", "TDT", "ET", "IAT", "UT1", "GMT", "TCG", "TCB", "TDB", "GPS",
+                            "LOCAL", "MJD", "JD", "BEPOCH", "JEPOCH"})
 #: What a damaged file raises: tifffile, Pillow (``SyntaxError`` for a broken
 #: PNG), imageio, zlib for a truncated compressed TIFF strip, and imagecodecs'
 #: codecs (``DeflateError``, ``Jpeg8Error``... all ``RuntimeError``), which
 #: tifffile uses in zlib's place where they are installed.
-#: The names of a time axis in FITS (Rots et al. 2015, "Representations of time coordinates in FITS", table 2).
-FITS_TIME_AXES = frozenset({"TIME", "UTC", "TAI", "TT", "TDT", "ET", "IAT", "UT1", "TCG", "TCB", "TDB", "GPS",
-                            "LOCAL", "MJD", "JD", "BEPOCH", "JEPOCH"})
 READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
 
 

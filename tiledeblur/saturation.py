@@ -216,8 +216,9 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
         channels = np.flatnonzero(spots)
         named = [f"{c}: {channel_names[c]}" if channel_names else str(c) for c in channels]
         where = "" if len(psfs) == 1 else f" (channel{'s' * (len(channels) > 1)} {', '.join(named)})"
-        clip, count = declared if declared is not None else round(float(top) * np.iinfo(dtype).max), int(spots.sum())
-        clip = int(clip) if float(clip).is_integer() else clip
+        count = int(spots.sum())
+        clip = declared if declared is not None else round(float(top) * np.iinfo(dtype).max)
+        clip = int(clip) if float(clip).is_integer() else clip  # 40000, not 40000.0
         # Pixels above the level, as a CCD's saturated ones may read, are not one value that missing_value names.
         above = any(np.any(sample > top) for sample in samples)
         leave_out = (f"pass missing_value={clip}" if takes_missing_value and not above else
