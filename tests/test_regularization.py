@@ -443,3 +443,24 @@ def test_tv_with_a_given_mu_warns_where_the_default_eps_is_off_scale(tmp_path, v
         found = [warning for warning in caught if warning.category is MuWarning]
         assert [str(warning.message).startswith(DEFAULT_EPS_SCALE) for warning in found] == [True] * warned
         assert all(warning.filename == __file__ for warning in found)
+
+
+def test_hot_pixels_leave_the_weight_and_the_noise_as_they_are():
+    """Three hot pixels in a uint16 fluorescence image took GCV's weight from 0.33 to 3.98 and its noise 19 times
+    higher, and the result 8.6 dB lower away from them (found by a probe)."""
+    psf = gaussian_psf(13, 2.0)
+    cells = data.hubble_deep_field()[:256, :256, 0] / 255 * 3000 + 100  # bright objects on a dark ground
+    blurred = Blur(psf, cells.shape, boundary="free").matvec(np.pad(cells, 6, mode="reflect"))
+    recorded = np.random.default_rng(0).poisson(blurred).astype(np.uint16)
+    hot = recorded.copy()
+    hot[[40, 130, 200], [60, 180, 30]] = 60000
+    _, clean = deconvolve(recorded, psf, return_info=True)
+    restored, spiked = deconvolve(hot, psf, return_info=True)
+    assert spiked.mu == pytest.approx(clean.mu, rel=0.5) and spiked.noise == pytest.approx(clean.noise, rel=0.2)
+    # Away from them, as good as without them.
+    away = np.ones(hot.shape, dtype=bool)
+    for y, x in ((40, 60), (130, 180), (200, 30)):
+        away[y - 20:y + 21, x - 20:x + 21] = False
+    truth = cells / 65535
+    score = lambda image: peak_signal_noise_ratio(truth[away], image[away], data_range=3000 / 65535)
+    assert score(restored) > score(deconvolve(recorded, psf)) - 0.3
