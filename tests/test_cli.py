@@ -890,9 +890,11 @@ def test_convert_an_ome_tiff_keeps_its_pixel_size_and_channels_to_the_output(tmp
         # y has OME's default unit, µm: in x's, nm (it took x's unit before, 1000 times off; found by a probe).
         assert scales == [[1.0, 110.0, 0.108], [1.0, 220.0, 0.216]]
         assert multiscale["name"] == "well A1"
-        # OME's signed RGBA integers as NGFF's RRGGBB: blue and green.
-        assert group.attrs["ome"]["omero"]["channels"] == [{"label": "DAPI", "color": "0000FF"},
-                                                           {"label": "GFP", "color": "00FF00"}]
+        # OME's signed RGBA integers as NGFF's RRGGBB: blue and green; and each channel the display window that NGFF
+        # requires of it, which the file does not give (found by a probe).
+        channels = group.attrs["ome"]["omero"]["channels"]
+        assert [(channel["label"], channel["color"]) for channel in channels] == [("DAPI", "0000FF"), ("GFP", "00FF00")]
+        assert all({"min", "max", "start", "end"} <= channel["window"].keys() for channel in channels)
 
 
 def test_convert_an_ome_tiff_warns_of_no_channel_names_that_it_does_not_give(tmp_path):
@@ -970,7 +972,13 @@ def test_convert_an_imagej_tiff_keeps_its_calibration_and_labels(tmp_path):
     multiscale = group.attrs["ome"]["multiscales"][0]
     assert [axis.get("unit") for axis in multiscale["axes"]] == [None, "micrometer", "micrometer"]
     assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == pytest.approx([1.0, 0.4, 0.325])
-    assert group.attrs["ome"]["omero"]["channels"] == [{"label": "DAPI"}, {"label": "GFP"}]
+    # White, and each in a window from its least value to its 99.9th percentile, which NGFF requires and the file
+    # does not give (found by a probe: labels alone).
+    smallest = group[multiscale["datasets"][-1]["path"]][...]
+    assert group.attrs["ome"]["omero"]["channels"] == [
+        {"label": label, "color": "FFFFFF", "window": {"min": 0, "max": 255, "start": int(plane.min()),
+                                                        "end": int(np.ceil(np.percentile(plane, 99.9)))}}
+        for label, plane in zip(("DAPI", "GFP"), smallest)]
     np.testing.assert_array_equal(group["0"][...], channels)
 
 

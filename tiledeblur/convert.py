@@ -659,15 +659,48 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
     if ome:  # so that viewers (napari, QuPath) show the whole scan without reading all of it
         build_pyramid(None, str(output), levels, chunks,
                       on_band=functools.partial(tell_of_band, levels=len(levels) - 1, progress=progress))
+        smallest = group[str(len(levels) - 1)]
         if rgb and source.dtype.itemsize > 1:
             # Colours of more than 8 bits rarely fill their range: a CYX TIFF that tifffile wrote as RGB, its 12-bit
             # counts shown in windows to 65535, previewed nearly black (found by a probe).
-            end = _bright_end(group[str(len(levels) - 1)])
+            end = _bright_end(smallest)
             channels = [{**channel, "window": {**channel["window"], "end": end}}
                         for channel in multiscale.omero["channels"]]
-            group.attrs.update(multiscale_attributes(dataclasses.replace(multiscale, omero={"channels": channels}),
-                                                     levels))
+        elif multiscale.omero and not rgb:
+            channels = _completed_channels(multiscale.omero["channels"], smallest)
+        else:
+            return target
+        group.attrs.update(multiscale_attributes(dataclasses.replace(multiscale, omero={"channels": channels}),
+                                                 levels))
     return target
+
+
+def _completed_channels(channels, level):
+    """``channels``, the ``omero`` channels that a file names or colours, each given the colour and display window that
+    NGFF requires of it where the file gives none (found by a probe: labels alone).
+
+    A channel's window runs from its least value to its 99.9th percentile in the pyramid's smallest ``level``
+    (channels first), as viewers read it to set their contrast, within its dtype's range (its values' for floats);
+    its colour is white.
+
+    Examples
+    --------
+    >>> counts = np.arange(2 * 40 * 50, dtype=np.uint16).reshape(2, 40, 50)
+    >>> _completed_channels([{"label": "DAPI", "color": "0000FF"}, {"label": "GFP"}], counts)[1]
+    {'label': 'GFP', 'color': 'FFFFFF', 'window': {'min': 0, 'max': 65535, 'start': 2000, 'end': 3998}}
+    """
+    values = np.asarray(level[...])
+    completed = []
+    for channel, plane in zip(channels, values):
+        low, high = np.min(plane), np.percentile(plane, 99.9)
+        if values.dtype.kind in "ui":
+            limits = np.iinfo(values.dtype)
+            window = {"min": int(limits.min), "max": int(limits.max), "start": int(low),
+                      "end": max(int(np.ceil(high)), int(low) + 1)}
+        else:
+            window = {"min": float(low), "max": float(np.max(plane)), "start": float(low), "end": float(high)}
+        completed.append({**channel, "color": channel.get("color", "FFFFFF"), "window": channel.get("window", window)})
+    return completed
 
 
 def _bright_end(level):
