@@ -464,3 +464,18 @@ def test_hot_pixels_leave_the_weight_and_the_noise_as_they_are():
     truth = cells / 65535
     score = lambda image: peak_signal_noise_ratio(truth[away], image[away], data_range=3000 / 65535)
     assert score(restored) > score(deconvolve(recorded, psf)) - 0.3
+
+
+def test_a_quadratic_weight_below_cross_validations_floor_warns(tmp_path):
+    """mu=1e-7 ran for minutes without a word, and 1e-300 gave values from -5.7 to 9 (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128], chunks=(64, 64))
+    psf = gaussian_psf(13, (1, 3))
+    with pytest.warns(MuWarning, match=r'^mu: 1e-07 is below 1e-05, the smallest weight that mu="auto" chooses for '
+                                       r"any image: each decade below amplifies the noise further"):
+        plan(tmp_path / "scan.zarr", psf, mu=1e-7, loss="tikhonov")
+    with pytest.warns(MuWarning, match="mu: 5e-06 is below 1e-05"):
+        deconvolve(data.camera()[:32, :32] / 255, psf, mu=5e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        plan(tmp_path / "scan.zarr", psf, mu=1e-5)
+        plan(tmp_path / "scan.zarr", psf, mu=1e-7, loss="tv", eps=1e-3)  # whose weight follows the values' scale

@@ -45,6 +45,7 @@ from .regularization import (
     is_auto,
     sample_regions,
     sampled_reach,
+    warn_if_below_floor,
     warn_if_eps_too_small,
     warn_if_off_scale,
 )
@@ -637,6 +638,8 @@ out_dtype, nonneg, denoise, ome, missing_value
                                                  jpeg_blocks=jpeg_blocks, stacklevel=3)
         if jpeg_blocks is None and automatic:
             _warn_if_lossy(array, mus, shared.loss)
+    if not automatic:
+        warn_if_below_floor(mus, loss, stacklevel=3)
     if not automatic and loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     elif loss == "tv" and eps != DEFAULT_EPS:

@@ -64,6 +64,7 @@ from .regularization import (
     is_auto,
     sample_regions,
     value_reach,
+    warn_if_below_floor,
     warn_if_eps_too_small,
     warn_if_off_scale,
 )
@@ -718,6 +719,8 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
                                                      denoise=denoise and noise is None, jpeg_blocks=jpeg_blocks,
                                                      stacklevel=2)
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
+        if not automatic:
+            warn_if_below_floor((mu,), loss, stacklevel=2)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
             warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
         elif loss == "tv" and eps != DEFAULT_EPS:
