@@ -16,6 +16,7 @@ it NaN as each tile is read (:func:`check_missing_value`).
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -158,6 +159,12 @@ def check_image(image, *, name="image"):
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead.")
     if array.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {array.shape} instead.")
+    if array.dtype.kind in "iu" and array.dtype.itemsize > 2:
+        # 8 and 16 bits in [0, 1] are scikit-image's convention; counts of 32 or 64 bits came out near 1e-7 and
+        # 1e-17, unsaid (found by a probe), where run's plan says so.
+        warnings.warn(f"{name}: {array.dtype} values are divided by {np.iinfo(array.dtype).max}, their dtype's "
+                      f"largest, as integers are, and the result is on that scale: pass {name}.astype(float) to deblur "
+                      "them as they are.", UserWarning, stacklevel=3)
     converted = to_float(array)
     if masked:
         converted[np.ma.getmaskarray(image)] = np.nan
