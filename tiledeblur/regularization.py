@@ -481,6 +481,9 @@ def _spikes(image, psf):
     >>> star = 5000 * np.exp(-((np.arange(64) - 40) ** 2)[:, None] / 8 - ((np.arange(64) - 12) ** 2) / 8)
     >>> np.argwhere(_spikes(sky + star, np.ones((5, 5)) / 25)).tolist()  # the hot pixel, not the star
     [[20, 30]]
+    >>> dark = np.random.default_rng(0).poisson(0.05, (64, 64)) / 255  # a dark 8-bit sky: single counts of noise
+    >>> bool(_spikes(dark, np.ones((5, 5)) / 25).any())
+    False
     """
     psf = np.asarray(psf, dtype=float)
     peak = np.unravel_index(np.argmax(psf), psf.shape)
