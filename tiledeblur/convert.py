@@ -692,13 +692,14 @@ def _completed_channels(channels, level):
     values = np.asarray(level[...])
     completed = []
     for channel, plane in zip(channels, values):
-        low, high = np.min(plane), np.percentile(plane, 99.9)
+        low = np.min(plane)
         if values.dtype.kind in "ui":
             limits = np.iinfo(values.dtype)
             window = {"min": int(limits.min), "max": int(limits.max), "start": int(low),
-                      "end": max(int(np.ceil(high)), int(low) + 1)}
+                      "end": max(_bright_end(plane), int(low) + 1)}
         else:
-            window = {"min": float(low), "max": float(np.max(plane)), "start": float(low), "end": float(high)}
+            window = {"min": float(low), "max": float(np.max(plane)), "start": float(low),
+                      "end": float(np.percentile(plane, 99.9))}
         completed.append({**channel, "color": channel.get("color", "FFFFFF"), "window": channel.get("window", window)})
     return completed
 

@@ -57,6 +57,7 @@ import numpy as np
 import scipy.ndimage
 
 from .fits import FITS_HEADER_ATTRIBUTE
+from .image import float_scale
 
 __all__ = ["DARK_GROUND", "ELONGATION", "MIN_SPOT", "SaturationWarning", "declared_saturation", "elongations",
            "saturated_spots", "sensor_top", "warn_if_saturated"]
@@ -201,8 +202,7 @@ def warn_if_saturated(read_region, regions, psfs, dtype, *, name, takes_missing_
         return
     samples = [read_region(yx) for yx in regions]
     if declared is not None:
-        scale = 1 / np.iinfo(dtype).max if dtype.kind in "ui" else 1.0
-        top, sensor = declared * scale, "the level of SATURATE in its FITS header"
+        top, sensor = declared * float_scale(dtype), "the level of SATURATE in its FITS header"
     else:
         top, sensor = sensor_top(samples, dtype)
         sensor = f"the largest value of {sensor}"
