@@ -176,7 +176,7 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 
-from . import jpeg
+from . import demosaic, jpeg
 from .denoising import DENOISED_LOSSES
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, periodic_psf, smoothness_power
@@ -608,7 +608,9 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_blocks=None, stack
     :class:`tiledeblur.jpeg.JpegBlocks`. A region whose channel holds JPEG's
     blocks on their grid then sets its weight by the error that JPEG left
     (:mod:`tiledeblur.jpeg`), which cross-validation cannot see; a channel
-    none of whose regions does warns (:class:`MuWarning`).
+    none of whose regions does warns (:class:`MuWarning`). So does a region
+    whose channel a colour camera's demosaicing interpolated, by the noise
+    that it spread (:mod:`tiledeblur.demosaic`).
 
     Returns
     -------
@@ -676,6 +678,8 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
             reaches.append(value_reach(channel))
             if informative[index]:
                 found_blocks[index] = found_blocks.get(index, False) or noise_power is not None
+                if noise_power is None and not np.isnan(channel).any():
+                    noise_power = demosaic.noise_power(channel)
                 for order, by_channel in by_order.items():
                     by_channel[index].append(_gcv(channel, psf, order, noise_power))
     if jpeg_blocks is not None and not all(found_blocks.values()):

@@ -1,0 +1,92 @@
+"""mu="auto" on a colour camera's demosaiced images, whose noise is not white."""
+
+import numpy as np
+import pytest
+import zarr
+from scipy.ndimage import convolve
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio
+
+from tiledeblur import deconvolve, gaussian_psf, run
+from tiledeblur.demosaic import noise_power
+from tiledeblur.operators import Blur
+
+PSF = gaussian_psf(17, 2.0)
+#: Bilinear interpolation of green on its checkerboard, and of red or blue on one pixel in four.
+GREEN_KERNEL = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]]) / 4
+RED_BLUE_KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4
+
+
+def _bayer_masks(shape):
+    """RGGB: red at even rows and columns, blue at odd ones, green between."""
+    rows, columns = np.indices(shape) % 2
+    return np.stack([(rows == 0) & (columns == 0), rows != columns, (rows == 1) & (columns == 1)], axis=-1)
+
+
+def _camera_scan(noise, size=192):
+    """(truth, scan): a crop of the astronaut's scene blurred by ``PSF``, with noise on each pixel that an RGGB
+    sensor measured, demosaiced bilinearly and saved in 8 bits."""
+    scene = data.astronaut() / 255
+    start = (512 - size) // 2 - 8
+    truth = scene[start + 8: start + 8 + size, start + 8: start + 8 + size]
+    blurred = np.stack([Blur(PSF, (size, size), boundary="free").matvec(scene[start: start + size + 16,
+                                                                               start: start + size + 16, channel])
+                        for channel in range(3)], axis=-1)
+    measured = (blurred + np.random.default_rng(0).normal(0, noise, blurred.shape)) * _bayer_masks((size, size))
+    scan = np.stack([convolve(measured[..., channel], kernel, mode="mirror")
+                     for channel, kernel in enumerate((RED_BLUE_KERNEL, GREEN_KERNEL, RED_BLUE_KERNEL))], axis=-1)
+    return truth, np.clip(np.round(scan * 255), 0, 255).astype(np.uint8)
+
+
+def _interior_psnr(truth, image):
+    inside = (slice(2 * PSF.shape[0], -2 * PSF.shape[0]),) * 2
+    return peak_signal_noise_ratio(truth[inside], np.clip(image[inside], 0, 1), data_range=1)
+
+
+@pytest.mark.parametrize("channel", [0, 1])
+def test_mu_auto_restores_a_demosaiced_channel_that_cross_validation_ruins(channel):
+    """Cross-validation took the interpolated noise for none, and chose its smallest weight: 17.3 dB, where the
+    blurred green had 25.8 dB. Red (one pixel in four) and green (a checkerboard) lie on lattices of their own."""
+    truth, scan = _camera_scan(0.01)
+    restored, info = deconvolve(scan[..., channel], PSF, return_info=True)
+    blurred = _interior_psnr(truth[..., channel], scan[..., channel] / 255)
+    assert _interior_psnr(truth[..., channel], restored) > blurred + 1
+    assert info.mu > 1e-3
+
+
+@pytest.mark.parametrize("noise", [0.005, 0.02])
+def test_the_noise_is_that_of_the_measured_pixels_spread_by_the_interpolation(noise):
+    """The spectrum's total is the measured pixels' variance times their share times the kernel's sum of squares.
+
+    The blurred scene adds to the residual that the variance is read from: up to 24% more in red and blue, whose
+    measured pixels lie 2 px apart, and 8% in green (0.005 to 0.04, measured).
+    """
+    size = 256
+    _, scan = _camera_scan(noise, size)
+    spread = {0: np.sum(RED_BLUE_KERNEL**2) / 4, 1: np.sum(GREEN_KERNEL**2) / 2}
+    for channel, share_of_power in spread.items():
+        power = noise_power(scan[..., channel] / 255)
+        variance = (2 * power[:, 1:-1].sum() + power[:, [0, -1]].sum()) / size**4  # Parseval, rfft's columns twice
+        assert 0.95 < variance / (noise**2 * share_of_power) < 1.3
+
+
+@pytest.mark.parametrize("name", ["camera", "coins", "moon", "grass"])
+def test_white_noise_is_left_to_cross_validation(name, recorded):
+    """Images whose noise is white, in 8 bits, show no lattice, nor does the blurred scene without noise."""
+    image = getattr(data, name)()[:256, :256]
+    assert noise_power(recorded(image, [PSF], 0.005) / 255) is None
+    assert noise_power(recorded(image, [PSF], 0.0) / 255.0) is None
+
+
+def test_run_weighs_a_demosaiced_scan_as_deconvolve_does(tmp_path, client):
+    """Tiles and the whole channel take one weight, which the interpolated noise sets."""
+    truth, scan = _camera_scan(0.02, 256)
+    zarr.create_array(tmp_path / "scan.zarr", data=scan, chunks=(128, 128, 3))
+    report = run(tmp_path / "scan.zarr", [PSF] * 3, tile=128, channel_axis=-1, client=client, progress=False)
+    restored = zarr.open_array(report.output, mode="r")[...]
+    for channel in range(3):
+        whole, info = deconvolve(scan[..., channel], PSF, return_info=True)
+        assert report.mu[channel] == info.mu
+        assert np.abs(restored[..., channel] - whole).max() <= 1e-3
+        assert _interior_psnr(truth[..., channel], restored[..., channel]) > _interior_psnr(
+            truth[..., channel], scan[..., channel] / 255) + 1
