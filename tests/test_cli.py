@@ -625,6 +625,33 @@ def test_convert_refuses_a_file_it_cannot_read(tmp_path, name, write):
     assert not (tmp_path / "out.zarr").exists()
 
 
+@pytest.mark.parametrize("image_path, output, named", [
+    ("camera.png", None, "output"), ("camera.png", b"out.zarr", "output"), (3, "out.zarr", "image"),
+])
+def test_convert_refuses_what_is_no_path(tmp_path, monkeypatch, image_path, output, named):
+    """None and bytes were written as folders named 'None' and "b'out.zarr'" (found by a probe)."""
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(data.camera()[:64, :64]).save("camera.png")
+    with pytest.raises(TypeError, match=rf"^{named}: expected a path \(str or os.PathLike\), got "):
+        convert(image_path, output)
+    assert sorted(os.listdir()) == ["camera.png"]
+
+
+def test_a_preview_or_demo_folder_on_a_read_only_disk_is_refused_before_any_work(tmp_path, small_disk):
+    """The run finished, then the preview failed with the system's error, and the demo with mkdir's (a probe)."""
+    from tiledeblur.demo import run_demo
+
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    disk = small_disk("1m")
+    subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
+    status, stderr = _refused("run", tmp_path / "scan.zarr", "--psf", "gaussian:5,1", "--mu", "0.01",
+                              "--out", tmp_path / "out.zarr", "--preview", disk / "preview.png")
+    assert status == 2 and "--preview: expected a path this process may write" in stderr
+    assert not (tmp_path / "out.zarr").exists()
+    with pytest.raises(ValueError, match=r"^out_dir: expected a path this process may write, .* is read-only"):
+        run_demo(size=310, out_dir=disk / "demo")
+
+
 @pytest.mark.parametrize("ome", [False, True])
 def test_an_interrupted_convert_leaves_nothing(tmp_path, monkeypatch, ome):
     """A convert stopped by SIGTERM left half an image, its rest black, which plan took for a scan (found by a probe)."""

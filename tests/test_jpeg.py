@@ -164,3 +164,10 @@ def test_a_jpeg_cropped_and_saved_again_shows_its_last_grid(recorded, article_ps
     again = _saved(np.ascontiguousarray(first[3:, 3:]), 95)[0] / 255
     found = find_blocks(lambda yx: again[(None, *yx)], [(slice(0, 256), slice(0, 256))], levels=255)
     assert found == JpegBlocks(255, (0, 0))
+
+
+@pytest.mark.parametrize("side, psf_side", [(6, 3), (4, 1), (2, 1)])
+def test_an_image_smaller_than_a_block_is_weighed(side, psf_side):
+    """Smaller than JPEG's 8 px blocks, an 8-bit image crashed in numpy's reshape (found by a probe)."""
+    image = data.camera()[:side, :side]
+    assert deconvolve(image, np.ones((psf_side, psf_side))).shape == (side, side)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import scipy.signal
 import zarr
+from PIL import Image
 from skimage import data
 
 import tiledeblur
@@ -837,3 +838,32 @@ def test_an_output_named_as_a_zip_file_is_refused(tmp_path):
                                          r"Zip file's name, which tiledeblur does not write"):
         plan(tmp_path / "scan.zarr", gaussian_psf(5, 1.0), mu=0.01, output=tmp_path / "scan.zarr.ZIP")
     assert not (tmp_path / "scan.zarr.ZIP").exists()
+
+
+def test_an_output_name_longer_than_the_disk_holds_is_refused_before_any_work(tmp_path):
+    """plan passed a 305-byte name, and run and convert failed with the system's error after starting (a probe)."""
+    from tiledeblur.convert import convert
+
+    scan = zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    output = tmp_path / ("a" * 300 + ".zarr")
+    with pytest.raises(ValueError, match=r"^output: expected names of at most 255 bytes, .* has 305\.$"):
+        plan(scan.store.root, PSF, mu=0.01, output=output)
+    with pytest.raises(ValueError, match=r"^output: expected names of at most 255 bytes"):
+        run(scan.store.root, PSF, mu=0.01, output=output, n_workers=1, progress=False)
+    Image.fromarray(data.camera()[:64, :64]).save(tmp_path / "camera.png")
+    with pytest.raises(ValueError, match=r"^output: expected names of at most 255 bytes"):
+        convert(tmp_path / "camera.png", output)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["camera.png", "scan.zarr"]
+
+
+def test_plan_refuses_a_progress_that_is_no_flag(tmp_path):
+    scan = zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    with pytest.raises(TypeError, match="^progress: expected True or False, got 'yes'"):
+        plan(scan.store.root, PSF, mu=0.01, progress="yes")
+
+
+def test_an_eps_whose_square_underflows_is_refused():
+    """5e-324 passed, and the solve failed in scipy's factorization: 'Factor is exactly singular' (a probe)."""
+    with pytest.raises(ValueError, match=r"^eps: expected at least 1e-100, whose square the solve can still hold, "
+                                         r"got 5e-324 instead\.$"):
+        tiledeblur.deconvolve(data.camera()[:32, :32], PSF, loss="tv", mu=0.01, eps=5e-324)

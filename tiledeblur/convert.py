@@ -489,11 +489,11 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
     image_path, output = local_path(image_path, name="image"), local_path(output, name="output")
     if not image_path.is_file():
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
-    if output.exists():
-        raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists; remove it or name another.")
     location = Location.at(output, name="output")
     location.check_outside_stores()
-    location.check_writable()  # under a file, or read-only: errno's words before (found by a probe)
+    location.check_writable()  # under a file, read-only, too long a name: errno's words before (found by probes)
+    if output.exists():
+        raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists; remove it or name another.")
     if output.suffix.lower() in (*TIFF_SUFFIXES, *Image.registered_extensions()) or is_fits_name(output):
         # A Zarr folder named out.png is no picture (found by a probe: the arguments were read the other way round).
         raise ValueError(f"output: expected a Zarr path such as scan.zarr, got {str(output)!r}, an image file's name.")

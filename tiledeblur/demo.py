@@ -12,6 +12,7 @@ and writes a picture: ground truth, blurred and deblurred, zoomed and whole.
 import dataclasses
 import functools
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -156,6 +157,8 @@ def check_preview(path, output=None):
         raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
     if path.exists() or path.is_symlink():  # a link to nowhere yet leads into the output store (found by a probe)
         raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
+    # A read-only folder failed only after the run, which had taken its hours (found by a probe).
+    Location.at(os.path.abspath(path)).check_writable(name="--preview")
     inside_output = output is not None and path.resolve().is_relative_to(Path(output).expanduser().resolve())
     if inside_output or any(Location.at(folder).holds_zarr() for folder in path.resolve().parents):
         raise ValueError(f"--preview: expected a path outside the Zarr stores of input and output, got {str(path)!r}.")
@@ -271,6 +274,7 @@ def _check_demo_folder(out_dir):
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir: expected a folder, got {str(out_dir)!r}, which is a file.")
+    Location.at(os.path.abspath(out_dir)).check_writable(name="out_dir")  # not mkdir's raw error (a probe)
     scan, output, picture = out_dir / "scan.zarr", out_dir / "scan.deblurred.zarr", out_dir / "demo.png"
     if not (scan.exists() or output.exists()):
         if picture.exists() or picture.is_symlink():

@@ -84,7 +84,9 @@ def local_path(path, *, name):
     """
     if isinstance(path, os.PathLike):  # a path object is no URL, whatever it holds
         return Path(os.path.expanduser(os.fspath(path)))
-    text = str(path)
+    if not isinstance(path, str):  # str() made a folder of None, or of b'x.zarr' (found by a probe)
+        raise TypeError(f"{name}: expected a path (str or os.PathLike), got {type(path).__name__} {path!r} instead.")
+    text = path
     protocol, local = fsspec.core.split_protocol(text)
     # Blank is no path: Path("") is the working directory (found by a probe: convert's refusal named '.').
     if protocol not in LOCAL_PROTOCOLS or not text.strip():
@@ -233,6 +235,11 @@ class Location:
         if os.path.islink(missing):
             raise ValueError(f"{name}: expected a path whose folders exist or can be made, got {self.url!r}, under "
                              f"the link {missing!r} to {os.readlink(missing)!r}, which does not exist.")
+        longest = os.pathconf(existing, "PC_NAME_MAX")
+        too_long = [part for part in os.path.relpath(self.url, existing).split(os.sep) if len(os.fsencode(part)) > longest]
+        if too_long:  # plan passed them, and the run failed once the cluster had started (found by a probe)
+            raise ValueError(f"{name}: expected names of at most {longest} bytes, as the disk of {existing!r} holds, "
+                             f"got {self.url!r}, whose {too_long[0][:40]!r}... has {len(os.fsencode(too_long[0]))}.")
 
     def check_writable(self, *, name="output"):
         """Refuse, before any work, what cannot be written: as :meth:`check_placeable`, a read-only path, HTTP.

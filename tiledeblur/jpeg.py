@@ -171,7 +171,7 @@ def block_coefficients(levels, origin=(0, 0)):
     ((8, 8, 4), 16.0)
     """
     top, left = (-start % BLOCK for start in origin)
-    rows, columns = ((size - skip) // BLOCK for size, skip in zip(levels.shape, (top, left)))
+    rows, columns = (max(0, size - skip) // BLOCK for size, skip in zip(levels.shape, (top, left)))  # none in 6 px
     blocks = (levels[top:top + rows * BLOCK, left:left + columns * BLOCK] - LEVEL_SHIFT).reshape(
         rows, BLOCK, columns, BLOCK).transpose(1, 3, 0, 2).reshape(BLOCK, BLOCK, -1)
     blocks = blocks[..., ~np.isnan(blocks).any(axis=(0, 1))]

@@ -943,6 +943,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         memory_limit = check_bytes("memory_limit", memory_limit)
     check_cluster_options(client=client, address=address, n_workers=n_workers)
     overwrite, resume = check_flag("overwrite", overwrite), check_flag("resume", resume)
+    progress = check_flag("progress", progress)  # run() refuses "yes"; plan() took it (found by a probe)
     remote = client is not None or address is not None
     with connect(client=client, address=address) if remote else contextlib.nullcontext() as active:
         if remote:
