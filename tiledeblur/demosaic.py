@@ -17,26 +17,30 @@ where the blurred image had 25.8 dB (found by a session's study).
 
 The model
 ---------
-Demosaicing that keeps each measured pixel and fills the others with a
-fixed linear combination of the measured pixels of the same colour nearby
-(bilinear interpolation, the default of OpenCV's Bayer conversion) writes
-each channel as ``k * (m n)`` plus the blurred scene, for the noise ``n`` of
-the measured pixels, their mask ``m`` and a kernel ``k`` whose centre is 1.
-The mask's pixels are uncorrelated, so the noise's power spectrum is
-``σ² d |K|²``, for the share ``d`` of measured pixels and the kernel's
-spectrum ``K`` (:func:`noise_power`). Each is read off the channel:
+Linear demosaicing keeps each measured pixel and fills the others, in each
+of the 2 x 2 cell's four phases, with a fixed combination of the measured
+pixels nearby: of the same colour (bilinear interpolation, the default of
+OpenCV's Bayer conversion), or of all three (Malvar, He and Cutler's
+gradient-corrected interpolation, MATLAB's ``demosaic``). The measured
+pixels' noise is white, so each channel's noise is that white noise
+filtered by one kernel per phase, and its power spectrum, averaged over the
+cell, follows from the kernels and the measured pixels' variance
+(:func:`_noise_power`). Each is read off the image:
 
-* the measured pixels' lattice, among the six of a 2 x 2 CFA (the
+* for red, green and blue (:func:`colour_noise_powers`), the Bayer mosaic,
+  of the four arrangements of ``RGGB``, as the one from whose pixels a 5 x 5
+  window predicts each channel's other pixels, by least squares, with a
+  residual below ``MAX_RESIDUAL_RATIO`` times that of the next best;
+* for a channel alone (:func:`noise_power`), bilinear interpolation only:
+  the lattice of its measured pixels, among the six of a 2 x 2 cell (the
   checkerboard's two phases and the four of one pixel per cell), as the one
-  whose measured pixels predict the others, by least squares over a 5 x 5
-  window, with a residual below ``MAX_RESIDUAL_RATIO`` times that of its
-  shifts (:func:`_lattice`). Bilinear interpolation predicts them exactly,
-  to the 8-bit rounding; the scene and white noise leave every shift alike;
-* the kernel, from those least-squares weights;
-* ``σ²``, from the residual of the measured pixels' prediction by the
-  measured pixels around them, over ``1 + Σ w²`` for its weights ``w``.
-  The blurred scene adds to it: up to a quarter more in red and blue, whose
-  measured pixels lie 2 px apart, under a Gaussian of σ 2.
+  whose pixels predict the others with a residual below
+  ``MAX_RESIDUAL_RATIO`` times that of its shifts (:func:`_lattice`);
+* the kernels, from those least-squares weights;
+* each colour's variance, from the residual of its measured pixels'
+  prediction by the measured pixels around them, over ``1 + Σ w²`` for its
+  weights ``w``. The blurred scene adds to it: up to a quarter more in red
+  and blue, whose measured pixels lie 2 px apart, under a Gaussian of σ 2.
 
 The weight then follows from Mallows' unbiased estimate of the predicted
 risk for that noise, as for a JPEG scan (:mod:`tiledeblur.jpeg`).
@@ -45,33 +49,39 @@ Measured in a scratch study (2026-12-04) with ``laplacian``'s Fourier
 filter, on 256² crops of five ``skimage.data`` images (``astronaut``,
 ``camera``, ``coffee``, ``chelsea``, ``rocket``) blurred by Gaussians of σ
 1, 2 and 3, noise 0.003, 0.01 and 0.03, demosaiced bilinearly (red and
-green, 90 channels): against the best weight of each, chosen with the
+green alone, 90 channels): against the best weight of each, chosen with the
 ground truth, GCV lost a median of 2.9 dB (up to 21 dB; 22 of 90 within 1
-dB); this model lost a median of 0.25 dB (up to 2.6 dB; 87 of 90 within 1
-dB). The solver itself (``deconvolve``'s defaults) restored the green of
-``astronaut`` at noise 0.01 to 28.5 dB, where GCV had made 17.3 of the blurred
-25.8 (29.3 dB with white noise), and ``coffee`` at 0.03 to 25.1 (24.1
-blurred). The residual ratio was at most 0.24 on three of those images
-demosaiced bilinearly in 8 bits with noise 0.003 to 0.03 (0.07 from 0.01;
-next to 0 in floats), and at least 0.95 on white noise or none, in floats
-or 8 bits: the same images, and ``bench_quality``'s 72 cases and their
+dB); the channel's model lost a median of 0.25 dB (up to 2.6 dB; 87 of 90
+within 1 dB). In colour (``astronaut`` and ``coffee``, σ 1 and 2, the same
+noise, 8 bits; 36 channels each), the mosaic's model lost a median of 0.43
+dB bilinearly (30 of 36 within 1 dB) and 0.52 dB gradient-corrected (34 of
+36), where GCV lost 2.0 and 1.8 dB (up to 7.7 and 8.5). The solver itself
+(``deconvolve``'s defaults) restored the green of ``astronaut`` at noise
+0.01 to 28.5 dB, where GCV had made 17.3 of the blurred 25.8 (29.3 dB with
+white noise). The residual ratio was at most 0.24 on single channels
+demosaiced bilinearly in 8 bits with noise 0.003 to 0.03, and at most 0.38
+for the mosaic of five colour images, bilinear or gradient-corrected; it
+was at least 0.95 on white noise or none, in floats or 8 bits: those images
+(0.98 for their mosaics), and ``bench_quality``'s 72 cases and their
 noise-free scenes (192 images), none of which is taken for demosaiced.
 
 What it does not cover
 ----------------------
-Demosaicing that mixes the colours (Malvar, He and Cutler's
-gradient-corrected interpolation, edge-directed methods) predicts a
-channel's interpolated pixels from the other colours as well: their ratio
-was 0.14 to 0.95, and most are left to GCV, which fails there as it did:
+One channel of a gradient-corrected image, given alone (to ``deconvolve``):
+its filled pixels depend on the other colours, and its ratio was 0.14 to
+0.95, so most are left to GCV, which fails there as it does on the others:
 9.5 to 17.8 dB where the blurred channels had 24.1 to 26.6 (``astronaut``
-and ``coffee``, σ 2, noise 0.01 and 0.03). Nor does it cover images
-resized after demosaicing, nor a JPEG of them (:mod:`tiledeblur.jpeg`).
+and ``coffee``, σ 2, noise 0.01 and 0.03). Nor does it cover nonlinear
+(edge-directed) demosaicing, images resized after demosaicing, or a JPEG
+of them (:mod:`tiledeblur.jpeg`).
 """
+
+import itertools
 
 import numpy as np
 import scipy.fft
 
-__all__ = ["LATTICES", "MAX_RESIDUAL_RATIO", "noise_power"]
+__all__ = ["BAYER_PATTERNS", "LATTICES", "MAX_RESIDUAL_RATIO", "colour_noise_powers", "noise_power"]
 
 #: The measured pixels of each 2 x 2 colour filter's cell, for each lattice that a channel's may lie on: the
 #: checkerboard's two phases (green) and the four single pixels of a cell (red, blue).
@@ -83,6 +93,11 @@ LATTICES = (
     ((False, False), (True, False)),
     ((False, False), (False, True)),
 )
+#: The colour (0 red, 1 green, 2 blue) that each pixel of a Bayer filter's 2 x 2 cell measures: RGGB, BGGR, GRBG
+#: and GBRG.
+BAYER_PATTERNS = (((0, 1), (1, 2)), ((2, 1), (1, 0)), ((1, 0), (2, 1)), ((1, 2), (0, 1)))
+#: The four pixels of a 2 x 2 cell, as (row, column) parities.
+PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
 #: The interpolated pixels' residual over the measured pixels' below which a channel is demosaiced (see the notes).
 MAX_RESIDUAL_RATIO = 0.5
 #: The half-width of the window whose measured pixels predict a pixel.
@@ -101,17 +116,19 @@ def _measured_offsets(phase, lattice):
             if lattice[(phase[0] + dy) % 2][(phase[1] + dx) % 2] and (dy, dx) != (0, 0)]
 
 
-def _fit(values, phase, offsets):
-    """Least-squares weights of the pixels at ``offsets`` (within ``REACH``) that predict the pixels of ``phase``.
+def _fit(values, phase, offsets, source=None):
+    """Least-squares weights of the pixels of ``source`` (``values`` itself by default) at ``offsets`` (within
+    ``REACH``) that predict the pixels of ``values`` of ``phase``.
 
     Returns the weights and the mean square of the prediction's residual.
     """
+    source = values if source is None else source
     height, width = values.shape
     start = [REACH + (p - REACH) % 2 for p in phase]  # the first pixel of the phase at least REACH inside
     rows, columns = slice(start[0], height - REACH, 2), slice(start[1], width - REACH, 2)
     predicted = values[rows, columns].ravel()
     predictors = np.stack([
-        values[rows.start + dy: height - REACH + dy: 2, columns.start + dx: width - REACH + dx: 2].ravel()
+        source[rows.start + dy: height - REACH + dy: 2, columns.start + dx: width - REACH + dx: 2].ravel()
         for dy, dx in offsets
     ], axis=1)
     weights, squares = _least_squares(predictors, predicted)
@@ -124,7 +141,7 @@ def _fit(values, phase, offsets):
 
 def _least_squares(predictors, predicted):
     """The least-squares weights of ``predictors``' columns for ``predicted``, and each row's squared residual."""
-    # The normal equations, 12 x 12 at most, solve 20 times faster than the 16000 rows of a 256² region;
+    # The normal equations, 25 x 25 at most, solve 20 times faster than the 16000 rows of a 256² region;
     # lstsq solves them where the predictors are alike (a flat region).
     weights = np.linalg.lstsq(predictors.T @ predictors, predictors.T @ predicted, rcond=None)[0]
     return weights, (predicted - predictors @ weights) ** 2
@@ -141,9 +158,8 @@ def _lattice(values):
     (the pixels beside a red one are filled from the reds in their row or
     column), so the sparsest lattice that passes is the one.
     """
-    phases = [(y, x) for y in (0, 1) for x in (0, 1)]
     filled = {lattice: np.mean([_fit(values, phase, _measured_offsets(phase, lattice))[1]
-                                for phase in phases if not lattice[phase[0]][phase[1]]]) for lattice in LATTICES}
+                                for phase in PHASES if not lattice[phase[0]][phase[1]]]) for lattice in LATTICES}
 
     def ratio(lattice):
         shifted = min(filled[other] for other in LATTICES if other != lattice and _share(other) == _share(lattice))
@@ -188,15 +204,107 @@ def noise_power(values):
     lattice = _lattice(values)
     if lattice is None:
         return None
-    phases = [(y, x) for y in (0, 1) for x in (0, 1)]
-    kernel = np.zeros((2 * REACH + 1,) * 2)
-    kernel[REACH, REACH] = 1.0  # a measured pixel is kept
-    for phase in (phase for phase in phases if not lattice[phase[0]][phase[1]]):
+    kernels, variances = {}, np.zeros((2, 2))
+    for phase in PHASES:
         offsets = _measured_offsets(phase, lattice)
-        for (dy, dx), weight in zip(offsets, _fit(values, phase, offsets)[0]):
-            kernel[REACH - dy, REACH - dx] = weight  # the measured pixel at +offset spreads to -offset of itself
-    # A measured pixel, predicted from the measured pixels around it, keeps its noise and adds theirs.
-    variance = np.mean([residual / (1 + np.sum(weights**2)) for weights, residual in (
-        _fit(values, phase, _measured_offsets(phase, lattice)) for phase in phases if lattice[phase[0]][phase[1]])])
-    centred = np.roll(np.pad(kernel, [(0, n - kernel.shape[0]) for n in values.shape]), (-REACH, -REACH), (0, 1))
-    return variance * _share(lattice) * values.size * np.abs(scipy.fft.rfft2(centred)) ** 2
+        weights, residual = _fit(values, phase, offsets)
+        if lattice[phase[0]][phase[1]]:
+            # A measured pixel, predicted from the measured pixels around it, keeps its noise and adds theirs.
+            variances[phase] = residual / (1 + np.sum(weights**2))
+        else:
+            kernels[phase] = _kernel(offsets, weights)
+    variances[variances > 0] = variances[variances > 0].mean()  # one noise for the channel's measured pixels
+    return _noise_power(kernels, variances, values.shape)
+
+
+def colour_noise_powers(region):
+    """:func:`noise_power` of each channel of a ``(3, y, x)`` red, green and blue region, read off the mosaic that
+    a Bayer filter measured; None where no Bayer mosaic predicts the channels.
+
+    Demosaicing that mixes the colours, such as Malvar, He and Cutler's
+    gradient-corrected interpolation (MATLAB's ``demosaic``), fills each
+    missing colour from the measured pixels of all three; where it is
+    linear, each channel's pixel of each phase is a fixed combination of
+    the mosaic's pixels within ``REACH``, found by least squares, and each
+    colour's measured pixels keep their noise (see :func:`_bayer_mosaic`).
+    A 256² region takes about 60 ms, against about 80 ms for its three
+    channels' cross-validation.
+
+    Examples
+    --------
+    >>> from scipy.ndimage import gaussian_filter
+    >>> rng = np.random.default_rng(0)
+    >>> scene = gaussian_filter(rng.random((3, 96, 96)), (0, 2, 2)) + rng.normal(0, 0.01, (3, 96, 96))
+    >>> colour_noise_powers(scene) is None  # white noise: no mosaic
+    True
+    """
+    if region.shape[0] != 3 or min(region.shape[1:]) < MIN_SIDE:
+        return None
+    region = np.asarray(region, dtype=np.float64)
+    mosaics = {pattern: _bayer_mosaic(region, pattern) for pattern in BAYER_PATTERNS}
+    window = range(-REACH, REACH + 1)
+    every = [(dy, dx) for dy in window for dx in window]
+    filled = {pattern: np.mean([_fit(region[colour], phase, every, mosaic)[1]
+                                for colour in range(3) for phase in PHASES if pattern[phase[0]][phase[1]] != colour])
+              for pattern, mosaic in mosaics.items()}
+    pattern = min(filled, key=filled.get)
+    others = min(residual for other, residual in filled.items() if other != pattern)
+    if not (others > 0 and filled[pattern] / others < MAX_RESIDUAL_RATIO):
+        return None
+    mosaic, around = mosaics[pattern], [offset for offset in every if offset != (0, 0)]
+    by_colour = {}
+    for phase in PHASES:  # each colour's measured pixels, predicted from the mosaic around them
+        weights, residual = _fit(mosaic, phase, around)
+        by_colour.setdefault(pattern[phase[0]][phase[1]], []).append(residual / (1 + np.sum(weights**2)))
+    variances = np.array([[np.mean(by_colour[colour]) for colour in row] for row in pattern])
+    return [_noise_power({phase: _kernel(every, _fit(region[colour], phase, every, mosaic)[0])
+                          for phase in PHASES if pattern[phase[0]][phase[1]] != colour}, variances, mosaic.shape)
+            for colour in range(3)]
+
+
+def _bayer_mosaic(region, pattern):
+    """The pixels of ``region`` that a Bayer filter of ``pattern`` measured: each pixel's own colour."""
+    mosaic = np.empty(region.shape[1:])
+    for y, x in PHASES:
+        mosaic[y::2, x::2] = region[pattern[y][x], y::2, x::2]
+    return mosaic
+
+
+def _kernel(offsets, weights):
+    """The weights of the pixels at ``offsets`` as a window of ``REACH``, centred; the identity for none."""
+    kernel = np.zeros((2 * REACH + 1,) * 2)
+    if not offsets:
+        kernel[REACH, REACH] = 1.0
+    for (dy, dx), weight in zip(offsets, weights):
+        kernel[REACH + dy, REACH + dx] = weight
+    return kernel
+
+
+def _noise_power(kernels, variances, shape):
+    """The expected ``|rfft2|²`` over ``shape`` of the noise that ``kernels`` make of white noise.
+
+    A pixel of phase ``(y, x)`` is the sum of the noise of the source pixels
+    around it, each weighted by ``kernels[(y, x)]`` (a measured pixel's own
+    phase is missing from ``kernels``: it is its source pixel), whose
+    variance is ``variances[phase]`` of the source pixel's phase. The noise
+    is then periodic in its statistics over the 2 x 2 cell; its power
+    spectrum here is that of its autocovariance averaged over the cell,
+    which is what Mallows' estimate needs: the trace of a filter by the
+    noise's covariance.
+    """
+    kernels = {phase: kernels.get(phase, _kernel([], [])) for phase in PHASES}
+    side, span = 2 * REACH + 1, 2 * REACH
+    offsets = range(-REACH, REACH + 1)
+    covariance = np.zeros((2 * span + 1,) * 2)
+    for (y, x), kernel in kernels.items():
+        weighted = kernel * np.array([[variances[(y + dy) % 2, (x + dx) % 2] for dx in offsets] for dy in offsets])
+        for ty, tx in itertools.product(range(-span, span + 1), repeat=2):
+            other = kernels[(y + ty) % 2, (x + tx) % 2]
+            # Σ_r weighted(r) other(r - t): the overlap of the two windows, t apart.
+            rows = slice(max(0, ty), side + min(0, ty)), slice(max(0, -ty), side + min(0, -ty))
+            columns = slice(max(0, tx), side + min(0, tx)), slice(max(0, -tx), side + min(0, -tx))
+            covariance[span + ty, span + tx] += np.sum(weighted[rows[0], columns[0]] * other[rows[1], columns[1]]) / 4
+    periodic = np.zeros(shape)
+    for ty, tx in itertools.product(range(-span, span + 1), repeat=2):
+        periodic[ty % shape[0], tx % shape[1]] += covariance[span + ty, span + tx]
+    return np.abs(scipy.fft.rfft2(periodic)) * periodic.size  # real and non-negative: a power spectrum

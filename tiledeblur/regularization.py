@@ -674,12 +674,13 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
         informative = [is_informative(channel) for channel in region]
         noise_powers = [None] * len(psfs) if jpeg_blocks is None or not any(informative) else jpeg.noise_powers(
             region, levels=jpeg_blocks.levels, origin=[part.start - grid for part, grid in zip(yx, jpeg_blocks.origin)])
+        blocks = [power is not None for power in noise_powers]
+        if not any(blocks):
+            noise_powers = _demosaiced_noise_powers(region, informative)
         for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
             if informative[index]:
-                found_blocks[index] = found_blocks.get(index, False) or noise_power is not None
-                if noise_power is None and not np.isnan(channel).any():
-                    noise_power = demosaic.noise_power(channel)
+                found_blocks[index] = found_blocks.get(index, False) or blocks[index]
                 for order, by_channel in by_order.items():
                     by_channel[index].append(_gcv(channel, psf, order, noise_power))
     if jpeg_blocks is not None and not all(found_blocks.values()):
@@ -694,6 +695,16 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
         mus[loss] = _weights(loss, by_order[orders[loss]], _widest(reaches), read_region, regions, psfs,
                              covered=_covers(shape), stacklevel=stacklevel + 1)
     return mus
+
+
+def _demosaiced_noise_powers(region, informative):
+    """Each channel's noise spectrum where a colour camera's demosaicing spread it (:mod:`tiledeblur.demosaic`):
+    from the Bayer mosaic of red, green and blue, or from each channel alone of other images; None for the others."""
+    if np.isnan(region).any():
+        return [None] * len(region)
+    if len(region) == 3 and all(informative):  # bilinear colour shows its mosaic too, which needs no second look
+        return demosaic.colour_noise_powers(region) or [None] * 3
+    return [demosaic.noise_power(channel) if own else None for channel, own in zip(region, informative)]
 
 
 def _default_weights(losses, reach, samples, channels, *, stacklevel):
