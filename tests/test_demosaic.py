@@ -3,66 +3,27 @@
 import numpy as np
 import pytest
 import zarr
-from scipy.ndimage import convolve
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
 from tiledeblur import deconvolve, gaussian_psf, run
-from tiledeblur.demosaic import noise_power
+from tiledeblur.demosaic import GREEN_KERNEL, RED_BLUE_KERNEL, camera_image, noise_power
 from tiledeblur.operators import Blur
 
 PSF = gaussian_psf(17, 2.0)
-#: Bilinear interpolation of green on its checkerboard, and of red or blue on one pixel in four.
-GREEN_KERNEL = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]]) / 4
-RED_BLUE_KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4
 
 
-def _bayer_masks(shape):
-    """RGGB: red at even rows and columns, blue at odd ones, green between."""
-    rows, columns = np.indices(shape) % 2
-    return np.stack([(rows == 0) & (columns == 0), rows != columns, (rows == 1) & (columns == 1)], axis=-1)
-
-
-#: Malvar, He and Cutler's gradient-corrected interpolation (ICASSP 2004), in eighths: green at a red or blue
-#: pixel; red or blue at a green pixel in a row, or a column, of its colour; red at blue and blue at red.
-GREEN_AT_RED = np.array([[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]) / 8
-ACROSS_ROW = np.array([[0, 0, 0.5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0],
-                       [0, 0, 0.5, 0, 0]]) / 8
-RED_AT_BLUE = np.array([[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5], [0, 2, 0, 2, 0],
-                        [0, 0, -1.5, 0, 0]]) / 8
-
-
-def _bilinear(measured):
-    """Each colour filled from its own measured pixels around."""
-    return np.stack([convolve(measured[..., channel], kernel, mode="mirror")
-                     for channel, kernel in enumerate((RED_BLUE_KERNEL, GREEN_KERNEL, RED_BLUE_KERNEL))], axis=-1)
-
-
-def _gradient_corrected(measured):
-    """Malvar, He and Cutler's: each colour filled from the mosaic of all three (RGGB)."""
-    mosaic = measured.sum(axis=-1)
-    green_at, row, column, opposite = (convolve(mosaic, kernel, mode="mirror")
-                                       for kernel in (GREEN_AT_RED, ACROSS_ROW, ACROSS_ROW.T, RED_AT_BLUE))
-    rows, columns = np.indices(mosaic.shape) % 2
-    red_site, blue_site = (rows == 0) & (columns == 0), (rows == 1) & (columns == 1)
-    red_row_green, blue_row_green = (rows == 0) & (columns == 1), (rows == 1) & (columns == 0)
-    red = np.select([red_site, red_row_green, blue_row_green], [mosaic, row, column], opposite)
-    green = np.where(red_site | blue_site, green_at, mosaic)
-    blue = np.select([blue_site, blue_row_green, red_row_green], [mosaic, row, column], opposite)
-    return np.stack([red, green, blue], axis=-1)
-
-
-def _camera_scan(noise, size=192, demosaic=_bilinear):
-    """(truth, scan): a crop of the astronaut's scene blurred by ``PSF``, with noise on each pixel that an RGGB
-    sensor measured, demosaiced and saved in 8 bits."""
+def _camera_scan(noise, size=192, method="bilinear"):
+    """(truth, scan): a crop of the astronaut's scene blurred by ``PSF``, with noise, as an RGGB camera demosaics it
+    by ``method`` (:func:`camera_image`), in 8 bits."""
     scene = data.astronaut() / 255
     start = (512 - size) // 2 - 8
     truth = scene[start + 8: start + 8 + size, start + 8: start + 8 + size]
     blurred = np.stack([Blur(PSF, (size, size), boundary="free").matvec(scene[start: start + size + 16,
                                                                                start: start + size + 16, channel])
                         for channel in range(3)], axis=-1)
-    measured = (blurred + np.random.default_rng(0).normal(0, noise, blurred.shape)) * _bayer_masks((size, size))
-    return truth, np.clip(np.round(demosaic(measured) * 255), 0, 255).astype(np.uint8)
+    noisy = blurred + np.random.default_rng(0).normal(0, noise, blurred.shape)
+    return truth, np.clip(np.round(camera_image(noisy, method=method) * 255), 0, 255).astype(np.uint8)
 
 
 def _interior_psnr(truth, image):
@@ -105,11 +66,11 @@ def test_white_noise_is_left_to_cross_validation(name, recorded):
     assert noise_power(recorded(image, [PSF], 0.0) / 255.0) is None
 
 
-@pytest.mark.parametrize("demosaic", [_bilinear, _gradient_corrected])
-def test_run_weighs_a_demosaiced_colour_scan_by_its_mosaic(tmp_path, client, demosaic):
+@pytest.mark.parametrize("method", ["bilinear", "gradient-corrected"])
+def test_run_weighs_a_demosaiced_colour_scan_by_its_mosaic(tmp_path, client, method):
     """Gradient-corrected demosaicing fills each colour from all three, which one channel alone cannot show: the
     mosaic of red, green and blue can. Tiles and one whole tile take one weight."""
-    truth, scan = _camera_scan(0.02, 256, demosaic)
+    truth, scan = _camera_scan(0.02, 256, method)
     zarr.create_array(tmp_path / "scan.zarr", data=scan, chunks=(128, 128, 3))
     tiled, whole = (run(tmp_path / "scan.zarr", PSF, tile=tile, channel_axis=-1, output=tmp_path / f"{tile}.zarr",
                         client=client, progress=False) for tile in (128, 256))

@@ -80,8 +80,9 @@ import itertools
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 
-__all__ = ["BAYER_PATTERNS", "LATTICES", "MAX_RESIDUAL_RATIO", "colour_noise_powers", "noise_power"]
+__all__ = ["BAYER_PATTERNS", "LATTICES", "MAX_RESIDUAL_RATIO", "camera_image", "colour_noise_powers", "noise_power"]
 
 #: The measured pixels of each 2 x 2 colour filter's cell, for each lattice that a channel's may lie on: the
 #: checkerboard's two phases (green) and the four single pixels of a cell (red, blue).
@@ -96,6 +97,16 @@ LATTICES = (
 #: The colour (0 red, 1 green, 2 blue) that each pixel of a Bayer filter's 2 x 2 cell measures: RGGB, BGGR, GRBG
 #: and GBRG.
 BAYER_PATTERNS = (((0, 1), (1, 2)), ((2, 1), (1, 0)), ((1, 0), (2, 1)), ((1, 2), (0, 1)))
+#: Bilinear interpolation of green on its checkerboard, and of red or blue on one pixel in four.
+GREEN_KERNEL = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]]) / 4
+RED_BLUE_KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4
+#: Malvar, He and Cutler's gradient-corrected interpolation (ICASSP 2004), in eighths: green at a red or blue
+#: pixel; red or blue at a green pixel in a row of its colour (transposed for a column); red at blue, blue at red.
+GREEN_AT_RED = np.array([[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]) / 8
+ACROSS_ROW = np.array([[0, 0, 0.5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0],
+                       [0, 0, 0.5, 0, 0]]) / 8
+RED_AT_BLUE = np.array([[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5], [0, 2, 0, 2, 0],
+                        [0, 0, -1.5, 0, 0]]) / 8
 #: The four pixels of a 2 x 2 cell, as (row, column) parities.
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
 #: The interpolated pixels' residual over the measured pixels' below which a channel is demosaiced (see the notes).
@@ -107,6 +118,42 @@ MIN_SIDE = 32
 #: A pixel whose squared residual exceeds this many times the median is left out of the fit, once: a Gaussian
 #: noise's exceed it once in a million pixels.
 OUTLIER_SQUARES = 1000.0
+
+
+def camera_image(rgb, *, method="bilinear"):
+    """What a single-sensor camera with an ``RGGB`` Bayer filter makes of ``rgb`` (``(y, x, 3)``, channels last):
+    each pixel keeps its own colour's value, and the other two are filled in by ``method``.
+
+    ``"bilinear"`` fills each colour from its own measured pixels around;
+    ``"gradient-corrected"`` (Malvar, He and Cutler) from the mosaic of all
+    three. For studies and tests of the model: add the sensor's noise to
+    ``rgb`` first.
+
+    Examples
+    --------
+    At a red pixel, red is kept and green is the mean of the four greens
+    beside it; at the green beside it, red is the mean of the reds on
+    either side:
+
+    >>> rgb = np.random.default_rng(0).random((8, 8, 3))
+    >>> image = camera_image(rgb)
+    >>> bool(image[2, 2, 0] == rgb[2, 2, 0]), bool(np.isclose(image[2, 2, 1], rgb[[1, 2, 2, 3], [2, 1, 3, 2], 1].mean()))
+    (True, True)
+    >>> bool(np.isclose(image[2, 3, 0], rgb[[2, 2], [2, 4], 0].mean()))
+    True
+    """
+    rows, columns = np.indices(rgb.shape[:2]) % 2
+    red, blue = (rows == 0) & (columns == 0), (rows == 1) & (columns == 1)
+    mosaic = np.choose(np.where(red, 0, np.where(blue, 2, 1)), np.moveaxis(rgb, -1, 0))
+    if method == "bilinear":
+        return np.stack([scipy.ndimage.convolve(mosaic * measured, kernel, mode="mirror") for measured, kernel in
+                         ((red, RED_BLUE_KERNEL), (rows != columns, GREEN_KERNEL), (blue, RED_BLUE_KERNEL))], axis=-1)
+    green_at, row, column, opposite = (scipy.ndimage.convolve(mosaic, kernel, mode="mirror")
+                                       for kernel in (GREEN_AT_RED, ACROSS_ROW, ACROSS_ROW.T, RED_AT_BLUE))
+    red_row, blue_row = (rows == 0) & (columns == 1), (rows == 1) & (columns == 0)  # green pixels' rows
+    return np.stack([np.select([red, red_row, blue_row], [mosaic, row, column], opposite),
+                     np.where(red | blue, green_at, mosaic),
+                     np.select([blue, blue_row, red_row], [mosaic, row, column], opposite)], axis=-1)
 
 
 def _measured_offsets(phase, lattice):
