@@ -616,7 +616,7 @@ def test_an_input_that_changes_while_the_run_reads_it_is_never_called_done(tmp_p
     output, mu = tmp_path / "out.zarr", small_reference_report.mu
     with pytest.raises(TileError, match=r"the input '.*scan\.zarr' changed while this run read it: its fingerprint, "
                                         r"taken again once every tile was written, differs from the start's, .* run "
-                                        r"again with overwrite=True\.$"):
+                                        r"again and pass overwrite=True\.$"):
         run(scan, article_psf, output=output, tile=64, mu=mu, client=client, progress=False)
     monkeypatch.undo()
     (tmp_path / "chunks").rename(scan / "c")

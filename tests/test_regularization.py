@@ -478,4 +478,6 @@ def test_a_quadratic_weight_below_cross_validations_floor_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", MuWarning)
         plan(tmp_path / "scan.zarr", psf, mu=1e-5)
+        # The floor as mu="auto" reports it, a median on a log scale: it warned "1e-05 is below 1e-05" (a probe).
+        plan(tmp_path / "scan.zarr", psf, mu=9.999999999999997e-06)
         plan(tmp_path / "scan.zarr", psf, mu=1e-7, loss="tv", eps=1e-3)  # whose weight follows the values' scale

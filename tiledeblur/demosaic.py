@@ -43,7 +43,15 @@ cell, follows from the kernels and the measured pixels' variance
   and blue, whose measured pixels lie 2 px apart, under a Gaussian of σ 2.
 
 The weight then follows from Mallows' unbiased estimate of the predicted
-risk for that noise, as for a JPEG scan (:mod:`tiledeblur.jpeg`).
+risk for that noise, as for a JPEG scan (:mod:`tiledeblur.jpeg`), but for
+one check. Under a mild blur (a Gaussian of σ 0.8 to 1.2) the blurred
+scene's own interpolation error, which the model leaves out, outweighs the
+noise in red and blue, and Mallows' estimate, which then has a second
+minimum at the grid's floor, fell there: 6 to 15 dB below the scan (found
+by a probe). So a weight below ``CHECKED_BELOW`` gives way to the
+discrepancy principle's (Morozov: the weight whose residual's mean square
+is the noise's) where that is larger; the discrepancy principle alone
+smooths too much where Mallows' estimate holds.
 
 Measured in a scratch study (2026-12-04) with ``laplacian``'s Fourier
 filter, on 256² crops of five ``skimage.data`` images (``astronaut``,
@@ -55,10 +63,19 @@ dB); the channel's model lost a median of 0.25 dB (up to 2.6 dB; 87 of 90
 within 1 dB). In colour (``astronaut`` and ``coffee``, σ 1 and 2, the same
 noise, 8 bits; 36 channels each), the mosaic's model lost a median of 0.43
 dB bilinearly (30 of 36 within 1 dB) and 0.52 dB gradient-corrected (34 of
-36), where GCV lost 2.0 and 1.8 dB (up to 7.7 and 8.5). The solver itself
-(``deconvolve``'s defaults) restored the green of ``astronaut`` at noise
-0.01 to 28.5 dB, where GCV had made 17.3 of the blurred 25.8 (29.3 dB with
-white noise). The residual ratio was at most 0.24 on single channels
+36), where GCV lost 2.0 and 1.8 dB (up to 7.7 and 8.5). With the solver
+(``deconvolve`` at the weights of the sample regions; 256² crops, σ 0.8,
+1 and 2, noise 0.003 and 0.01, both demosaicings, 8 bits), the gain over
+the scan of ``coffee`` and ``astronaut`` (72 channels) was a median of
++1.35 dB with Mallows' estimate alone, but down to -9.6 dB and 15
+channels below the scan; with the discrepancy principle alone +0.78 dB
+(down to -2.4, 11 below); with the check, +1.40 dB (down to -0.21, 1
+below). On ``chelsea``, ``rocket`` and ``immunohistochemistry``, not used
+to set ``CHECKED_BELOW`` (108 channels): +0.84 dB alone (down to -14.7, 20
+below), +1.17 with the check (down to -3.0, 7 below), and +0.76 taking
+the larger weight always (27 below). The solver restored the green of
+``astronaut`` at noise 0.01 and σ 2 to 28.5 dB, where GCV had made 17.3 of
+the blurred 25.8 (29.3 dB with white noise). The residual ratio was at most 0.24 on single channels
 demosaiced bilinearly in 8 bits with noise 0.003 to 0.03, and at most 0.38
 for the mosaic of five colour images, bilinear or gradient-corrected; it
 was at least 0.95 on white noise or none, in floats or 8 bits: those images
@@ -67,13 +84,16 @@ noise-free scenes (192 images), none of which is taken for demosaiced.
 
 What it does not cover
 ----------------------
+The blurs mildest of all: at σ 0.8 to 1, 8 of the 180 channels above came
+out below the scan, by up to 3 dB; there is little blur there to undo.
 One channel of a gradient-corrected image, given alone (to ``deconvolve``):
 its filled pixels depend on the other colours, and its ratio was 0.14 to
 0.95, so most are left to GCV, which fails there as it does on the others:
 9.5 to 17.8 dB where the blurred channels had 24.1 to 26.6 (``astronaut``
 and ``coffee``, σ 2, noise 0.01 and 0.03). Nor does it cover nonlinear
-(edge-directed) demosaicing, images resized after demosaicing, or a JPEG
-of them (:mod:`tiledeblur.jpeg`).
+(edge-directed) demosaicing such as OpenCV's VNG, images resized after
+demosaicing, or a JPEG of them decoded to other than 8 bits (a probe: 17 dB
+where the scan had 24 to 25; in 8 bits :mod:`tiledeblur.jpeg` weighs it).
 """
 
 import itertools
@@ -111,6 +131,9 @@ RED_AT_BLUE = np.array([[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
 #: The interpolated pixels' residual over the measured pixels' below which a channel is demosaiced (see the notes).
 MAX_RESIDUAL_RATIO = 0.5
+#: Mallows' weights below this are checked by the discrepancy principle, whose weight is taken where larger (see
+#: the notes): Mallows' estimate has a second minimum at the grid's floor under a mild blur.
+CHECKED_BELOW = 1e-3
 #: The half-width of the window whose measured pixels predict a pixel.
 REACH = 2
 #: The least side of a region read for a lattice: smaller ones hold too few pixels of each phase to fit.

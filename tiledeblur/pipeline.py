@@ -644,7 +644,7 @@ def _check_input_unchanged(prepared, identity):
     raise TileError(
         f"the input {prepared.job.source.array_url!r} changed while this run read it: its fingerprint, taken again "
         "once every tile was written, differs from the start's, so tiles may hold old data, or the fill value of "
-        "chunks that were missing. Once the input stays as it is, run again with overwrite=True."
+        "chunks that were missing. Once the input stays as it is, run again and pass overwrite=True."
     )
 
 

@@ -885,7 +885,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
          loss="laplacian", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
          denoise=True, missing_value=None, storage_options=None, client=None, address=None, n_workers=None,
          memory_limit=None, out_dtype="float32", ome=None, overwrite=False, resume=True, progress=False):
-    """The tile plan that :func:`run` would use; solves nothing, writes nothing.
+    """The tile plan that :func:`run` would use; solves no tile, writes nothing.
 
     It reads the metadata and, for ``mu="auto"`` or ``denoise``, a sample of regions: inf
     and huge pixels are refused where the sample meets them, and by

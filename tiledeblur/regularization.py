@@ -339,7 +339,7 @@ class RegionFit(typing.NamedTuple):
     widening: float
 
 
-def _gcv(image, psf, order, noise_power=None):
+def _gcv(image, psf, order, noise_power=None, *, checked_below=0.0):
     """:func:`gcv_mu`'s weight and more of one region, as a :class:`RegionFit`.
 
     The noise is the standard deviation whose variance GCV estimates as
@@ -355,7 +355,11 @@ def _gcv(image, psf, order, noise_power=None):
     PSF says is gone, by amplifying it (see the module notes). Pixels near
     plateaus (:func:`_near_plateaus`) are scored by neither, as missing
     ones are not; spikes (:func:`_spikes`) are filled as missing pixels are,
-    and the pixels near them scored by neither.
+    and the pixels near them scored by neither. Where Mallows' weight is
+    below ``checked_below``, the weight whose residual's mean square is the
+    noise's (Morozov's discrepancy principle) is taken if it is larger: on
+    demosaiced images Mallows' estimate fell to the grid's floor under a
+    mild blur (:mod:`tiledeblur.demosaic`).
     """
     # A spike is filled as a missing pixel is: its residual, scored only beyond its PSF's reach, spread further.
     spikes = _spikes(image, psf)
@@ -398,11 +402,19 @@ def _gcv(image, psf, order, noise_power=None):
             return error / trace**2
         return error - 2 * np.sum(counted_noise * residual(index)) / image.size**2
 
-    indices = range(len(GCV_WEIGHTS))
-    if incomplete:
-        coarse = min(indices[::MASKED_SEARCH_STEP], key=score)
-        indices = indices[max(0, coarse - MASKED_SEARCH_STEP + 1): coarse + MASKED_SEARCH_STEP]
-    best = min(indices, key=score)
+    def discrepancy(index):
+        return abs(parts(index)[0] - np.sum(counted_noise) / image.size**2)
+
+    def best_of(rule):
+        indices = range(len(GCV_WEIGHTS))
+        if incomplete:
+            coarse = min(indices[::MASKED_SEARCH_STEP], key=rule)
+            indices = indices[max(0, coarse - MASKED_SEARCH_STEP + 1): coarse + MASKED_SEARCH_STEP]
+        return min(indices, key=rule)
+
+    best = best_of(score)
+    if noise_power is not None and GCV_WEIGHTS[best] < checked_below:
+        best = max(best, best_of(discrepancy))
     error, trace = parts(best)
     fitted = 1 - residual(best)
     fitted[0, 0] = 0  # the variance: without the mean
@@ -682,7 +694,8 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
             if informative[index]:
                 found_blocks[index] = found_blocks.get(index, False) or blocks[index]
                 for order, by_channel in by_order.items():
-                    by_channel[index].append(_gcv(channel, psf, order, noise_power))
+                    by_channel[index].append(_gcv(channel, psf, order, noise_power,
+                                                  checked_below=0.0 if any(blocks) else demosaic.CHECKED_BELOW))
     if jpeg_blocks is not None and not all(found_blocks.values()):
         _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
     if not any(own for by_channel in by_order.values() for own in by_channel):
@@ -981,7 +994,9 @@ def warn_if_below_floor(mus, loss, *, stacklevel):
     ['mu: 1e-07 is below 1e-05, the smallest weight that mu="auto" choos']
     """
     least = min(mus)
-    if loss in QUADRATIC_LOSSES and least < GCV_WEIGHTS[0]:
+    # Within rounding of the floor: the floor that mu="auto" reported, passed back, warned "1e-05 is below 1e-05"
+    # (found by a probe; the median on a log scale rounds).
+    if loss in QUADRATIC_LOSSES and least < GCV_WEIGHTS[0] * (1 - 1e-9):
         warnings.warn(
             f'mu: {least:g} is below {GCV_WEIGHTS[0]:g}, the smallest weight that mu="auto" chooses for any image: '
             "each decade below amplifies the noise further, and the solve may take minutes or fail to converge "
