@@ -17,7 +17,7 @@ Cutler's gradient-corrected interpolation (ICASSP 2004;
   (``tiledeblur.regularization.gcv_mu``);
 * the best single weight for all channels of a sweep (``SWEEP``), chosen
   against the truth on the interior PSNR (an oracle no user has);
-* the demosaiced scan itself.
+* the demosaiced scan itself ("blurred" in the tables).
 
 PSNR (``data_range=1``) is scored on the interior, two PSF sides in from
 each edge. Run it from the repository root with
@@ -34,8 +34,6 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
 import argparse
-import dataclasses
-import statistics
 import sys
 import tempfile
 import time
@@ -47,6 +45,7 @@ import numpy as np
 import scipy.signal
 import zarr
 from _report import RESULTS_PATH, append_results, command_line, environment_lines, image_names, utc_stamp
+from _weighing import Outcome, summary, table
 from skimage import data, util
 from skimage.metrics import peak_signal_noise_ratio
 
@@ -65,25 +64,6 @@ SWEEP = tuple(float(weight) for weight in np.geomspace(1e-4, 1, 9))
 QUICK = {"images": ("astronaut",), "noise": (0.01,), "size": 128}
 
 DEMOSAICS = ("bilinear", "gradient-corrected")
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """One case's PSNRs on the interior, in dB, and the weights that gave them."""
-
-    label: str
-    scanned: float
-    planned: float
-    planned_mu: tuple
-    crossvalidated: float
-    crossvalidated_mu: tuple
-    best: float
-    best_mu: float
-
-    @property
-    def loss(self):
-        """The plan's PSNR less the sweep's best, in dB."""
-        return self.planned - self.best
 
 
 def camera_scan(name, size, noise, demosaic):
@@ -126,39 +106,6 @@ def evaluate(name, size, noise, demosaic, folder):
                    crossvalidated, crossvalidated_mu, swept[best_mu], best_mu)
 
 
-def weights_text(weights):
-    """Weights for a table cell, such as ``"0.0031, 0.012"``."""
-    return ", ".join(f"{weight:.2g}" for weight in weights)
-
-
-def table(outcomes):
-    """The per-case markdown table."""
-    header = [
-        ("| Image | Demosaicing | Noise σ | Scan | Plan: PSNR (μ) | Cross-validation: PSNR (μ) "
-         "| Best of the sweep: PSNR (μ) | Plan less best, dB |"),
-        "|---|---|---:|---:|---|---|---|---:|",
-    ]
-    rows = [(f"| {outcome.label} | {outcome.scanned:.2f} | {outcome.planned:.2f} ({weights_text(outcome.planned_mu)}) "
-             f"| {outcome.crossvalidated:.2f} ({weights_text(outcome.crossvalidated_mu)}) "
-             f"| {outcome.best:.2f} ({outcome.best_mu:.2g}) | {outcome.loss:+.2f} |") for outcome in outcomes]
-    return "\n".join(header + rows)
-
-
-def summary(groups):
-    """The median and worst loss, the least gain over the scan, and cross-validation's, per group."""
-    header = [
-        ("| Cases | Plan less best, median (dB) | Worst (dB) | Plan less scan, least (dB) "
-         "| Cross-validation less scan, median (dB) | Cross-validation below scan |"),
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    rows = [(f"| {label} ({len(outcomes)}) | {statistics.median(o.loss for o in outcomes):+.2f} "
-             f"| {min(o.loss for o in outcomes):+.2f} | {min(o.planned - o.scanned for o in outcomes):+.2f} "
-             f"| {statistics.median(o.crossvalidated - o.scanned for o in outcomes):+.2f} "
-             f"| {sum(o.crossvalidated < o.scanned for o in outcomes)} |")
-            for label, outcomes in groups.items() if outcomes]
-    return "\n".join(header + rows)
-
-
 def parse_arguments(argv):
     """The command-line options, see ``--help``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -185,9 +132,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         for name in options.images:
             for noise in options.noise:
-                for demosaic, outcomes in groups.items():
-                    outcomes.append(evaluate(name, options.size, noise, demosaic, Path(folder)))
-                    print(f"{outcomes[-1].label}: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                for demosaic, group in groups.items():
+                    group.append(evaluate(name, options.size, noise, demosaic, Path(folder)))
+                    print(f"{group[-1].label}: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    outcomes = [outcome for group in groups.values() for outcome in group]
     section = "\n".join([
         f"## bench_demosaic — {utc_stamp()}",
         "",
@@ -202,9 +150,9 @@ def main(argv=None):
         "- PSNR in dB on the interior (two PSF sides in from each edge), `data_range=1`",
         f"- Total runtime: {time.perf_counter() - started:.0f} s",
         "",
-        table([outcome for outcomes in groups.values() for outcome in outcomes]),
+        table(("Image", "Demosaicing", "Noise σ:"), outcomes),
         "",
-        summary({"all": [outcome for outcomes in groups.values() for outcome in outcomes], **groups}),
+        summary({"all": outcomes, **groups}),
     ])
     print(section)
     if not options.no_write:

@@ -36,9 +36,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
 import argparse
-import dataclasses
 import io
-import statistics
 import sys
 import tempfile
 import time
@@ -57,6 +55,7 @@ from _report import (
     positive_int,
     utc_stamp,
 )
+from _weighing import Outcome, summary, table
 from PIL import Image
 from skimage import color, data, util
 from skimage.metrics import peak_signal_noise_ratio
@@ -78,26 +77,6 @@ DEFAULT_SIZE = 256
 SWEEP = tuple(float(weight) for weight in np.geomspace(1e-4, 1, 9))
 #: The smoke run: one grey and one colour case, 128 px.
 QUICK = {"grey": ("camera",), "colour": ("astronaut",), "noise": (0.01,), "size": 128}
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """One case's PSNRs on the interior, in dB, the weights that gave them, and whether the plan warned of them."""
-
-    label: str
-    blurred: float
-    planned: float
-    planned_mu: tuple
-    warned: bool
-    crossvalidated: float
-    crossvalidated_mu: tuple
-    best: float
-    best_mu: float
-
-    @property
-    def loss(self):
-        """The plan's PSNR less the sweep's best, in dB."""
-        return self.planned - self.best
 
 
 def scene_crop(name, size, colour, noise):
@@ -147,43 +126,9 @@ def evaluate(name, size, colour, noise, quality, subsampling, folder):
         swept = {weight: psnr(restored_at([weight] * decoded.shape[2])) for weight in SWEEP}
     best_mu = max(swept, key=swept.get)
     label = f"{name} | {kind + ' ' + SAMPLINGS[subsampling] if colour else kind} | {quality} | {noise:g}"
-    return Outcome(label, psnr(decoded), psnr(restored_at(planned_mu)), planned_mu, warned,
+    return Outcome(label, psnr(decoded), psnr(restored_at(planned_mu)), planned_mu,
                    psnr(np.stack([restored for restored, _ in crossvalidated], axis=-1)),
-                   tuple(info.mu for _, info in crossvalidated), swept[best_mu], best_mu)
-
-
-def weights_text(weights):
-    """Weights for a table cell, such as ``"0.0031, 0.012"``."""
-    return ", ".join(f"{weight:.2g}" for weight in weights)
-
-
-def table(outcomes):
-    """The per-case markdown table."""
-    header = [
-        ("| Image | Kind | Quality | Noise σ | Blurred | Plan: PSNR (μ) | Cross-validation: PSNR (μ) "
-         "| Best of the sweep: PSNR (μ) | Plan less best, dB |"),
-        "|---|---|---:|---:|---:|---|---|---|---:|",
-    ]
-    rows = [(f"| {outcome.label} | {outcome.blurred:.2f} | {outcome.planned:.2f} ({weights_text(outcome.planned_mu)}"
-             f"{'; warned' if outcome.warned else ''}) "
-             f"| {outcome.crossvalidated:.2f} ({weights_text(outcome.crossvalidated_mu)}) "
-             f"| {outcome.best:.2f} ({outcome.best_mu:.2g}) | {outcome.loss:+.2f} |") for outcome in outcomes]
-    return "\n".join(header + rows)
-
-
-def summary(groups):
-    """The median and worst loss, the least gain over the blurred scan, and cross-validation's, per group."""
-    header = [
-        ("| Cases | Plan less best, median (dB) | Worst (dB) | Plan less blurred, least (dB) "
-         "| Cross-validation less blurred, median (dB) | Cross-validation below blurred |"),
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    rows = [(f"| {label} ({len(outcomes)}) | {statistics.median(o.loss for o in outcomes):+.2f} "
-             f"| {min(o.loss for o in outcomes):+.2f} | {min(o.planned - o.blurred for o in outcomes):+.2f} "
-             f"| {statistics.median(o.crossvalidated - o.blurred for o in outcomes):+.2f} "
-             f"| {sum(o.crossvalidated < o.blurred for o in outcomes)} |")
-            for label, outcomes in groups.items() if outcomes]
-    return "\n".join(header + rows)
+                   tuple(info.mu for _, info in crossvalidated), swept[best_mu], best_mu, warned)
 
 
 def parse_arguments(argv):
@@ -240,7 +185,7 @@ def main(argv=None):
         "- PSNR in dB on the interior (two PSF sides in from each edge), `data_range=1`",
         f"- Total runtime: {time.perf_counter() - started:.0f} s",
         "",
-        table(outcomes),
+        table(("Image", "Kind", "Quality:", "Noise σ:"), outcomes),
         "",
         summary({"all": outcomes, **groups}),
     ])
