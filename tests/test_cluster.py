@@ -607,3 +607,11 @@ def test_a_scheduler_without_a_dashboard_is_said_to_serve_none(tmp_path, capfd):
                       scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}) as cluster:
         run(path, gaussian_psf(5, 1.0), mu=0.01, address=cluster.scheduler_address)
     assert "dask dashboard: none; the scheduler serves no dashboard" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("n_workers, error", [(0, ValueError), (-1, ValueError), (True, TypeError), (1.5, TypeError),
+                                              ("1", TypeError)])
+def test_local_cluster_refuses_a_worker_count_that_is_no_count(n_workers, error):
+    """0 started the default count, -1 a cluster without workers, True one, and 1.5 failed in distributed (a probe)."""
+    with pytest.raises(error, match=r"^n_workers: expected "):
+        local_cluster(n_workers)

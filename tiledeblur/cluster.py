@@ -452,6 +452,7 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
     >>> environ["MALLOC_TRIM_THRESHOLD_"] == str(WORKER_MALLOC["MALLOC_TRIM_THRESHOLD_"]), profiled
     (True, False)
     """
+    check_n_workers(n_workers)  # 0 started the default, -1 none, and True one (found by a probe)
     # The scheduler reads its settings when it starts, in this process. The
     # nannies copy theirs when they are created and hand them to every worker
     # they spawn, restarted ones included: glibc reads its environment only at
@@ -463,7 +464,7 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
         # dask warns when the dashboard's port is taken and it picks another; run prints the link it picked.
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         return LocalCluster(
-            n_workers=n_workers or CPU_COUNT,
+            n_workers=CPU_COUNT if n_workers is None else n_workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
