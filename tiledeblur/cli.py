@@ -185,8 +185,8 @@ def _parser():
     _add_run_options(run_parser)
     plan_parser = commands.add_parser(
         "plan", allow_abbrev=False, help="print the tile plan of run's options; solve no tile, write nothing",
-        description="Print the tile plan of a run; solve no tile, write nothing. plan takes run's options, so that a run's "
-                    "command line plans with plan in its place. It refuses an existing output as run would, with "
+        description="Print the tile plan of a run; solve no tile, write nothing. plan takes run's options, so that a "
+                    "run's command line plans with plan in its place. It refuses an existing output as run would, with "
                     "--overwrite and --no-resume, and counts the tiles that run would resume; it refuses a --preview "
                     "as run would, writing none, and checks --tol and --nonneg only as run would refuse them.")
     _add_run_options(plan_parser)

@@ -236,7 +236,8 @@ class Location:
             raise ValueError(f"{name}: expected a path whose folders exist or can be made, got {self.url!r}, under "
                              f"the link {missing!r} to {os.readlink(missing)!r}, which does not exist.")
         longest = os.pathconf(existing, "PC_NAME_MAX")
-        too_long = [part for part in os.path.relpath(self.url, existing).split(os.sep) if len(os.fsencode(part)) > longest]
+        too_long = [part for part in os.path.relpath(self.url, existing).split(os.sep)
+                    if len(os.fsencode(part)) > longest]
         if too_long:  # plan passed them, and the run failed once the cluster had started (found by a probe)
             raise ValueError(f"{name}: expected names of at most {longest} bytes, as the disk of {existing!r} holds, "
                              f"got {self.url!r}, whose {too_long[0][:40]!r}... has {len(os.fsencode(too_long[0]))}.")

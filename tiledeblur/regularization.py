@@ -620,9 +620,9 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_blocks=None, stack
     :class:`tiledeblur.jpeg.JpegBlocks`. A region whose channel holds JPEG's
     blocks on their grid then sets its weight by the error that JPEG left
     (:mod:`tiledeblur.jpeg`), which cross-validation cannot see; a channel
-    none of whose regions does warns (:class:`MuWarning`). So does a region
-    whose channel a colour camera's demosaicing interpolated, by the noise
-    that it spread (:mod:`tiledeblur.demosaic`).
+    none of whose regions does warns (:class:`MuWarning`). A region whose
+    channel a colour camera's demosaicing interpolated sets its weight by the
+    noise that interpolation spread (:mod:`tiledeblur.demosaic`).
 
     Returns
     -------
