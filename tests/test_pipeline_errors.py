@@ -843,6 +843,7 @@ def test_an_output_named_as_a_zip_file_is_refused(tmp_path):
 def test_an_output_name_longer_than_the_disk_holds_is_refused_before_any_work(tmp_path):
     """plan passed a 305-byte name, and run and convert failed with the system's error after starting (a probe)."""
     from tiledeblur.convert import convert
+    from tiledeblur.demo import check_preview, run_demo
 
     scan = zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
     output = tmp_path / ("a" * 300 + ".zarr")
@@ -853,6 +854,11 @@ def test_an_output_name_longer_than_the_disk_holds_is_refused_before_any_work(tm
     Image.fromarray(data.camera()[:64, :64]).save(tmp_path / "camera.png")
     with pytest.raises(ValueError, match=r"^output: expected names of at most 255 bytes"):
         convert(tmp_path / "camera.png", output)
+    # A preview's and the demo's folder: exists() raised the system's error first (found by a probe).
+    with pytest.raises(ValueError, match=r"^--preview: expected names of at most 255 bytes"):
+        check_preview(tmp_path / ("a" * 300 + ".png"))
+    with pytest.raises(ValueError, match=r"^out_dir: expected names of at most 255 bytes"):
+        run_demo(size=310, out_dir=output)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["camera.png", "scan.zarr"]
 
 
@@ -862,8 +868,10 @@ def test_plan_refuses_a_progress_that_is_no_flag(tmp_path):
         plan(scan.store.root, PSF, mu=0.01, progress="yes")
 
 
-def test_an_eps_whose_square_underflows_is_refused():
-    """5e-324 passed, and the solve failed in scipy's factorization: 'Factor is exactly singular' (a probe)."""
-    with pytest.raises(ValueError, match=r"^eps: expected at least 1e-100, whose square the solve can still hold, "
-                                         r"got 5e-324 instead\.$"):
-        tiledeblur.deconvolve(data.camera()[:32, :32], PSF, loss="tv", mu=0.01, eps=5e-324)
+@pytest.mark.parametrize("eps", [5e-324, 1e-40])
+def test_an_eps_below_what_the_solve_holds_is_refused(eps):
+    """5e-324 failed in scipy's factorization ('Factor is exactly singular'), and 1e-40 overflowed and returned the
+    solve's start (found by probes)."""
+    with pytest.raises(ValueError, match=rf"^eps: expected at least 1e-20, below which the solve overflows, got "
+                                         rf"{eps!r} instead\.$"):
+        tiledeblur.deconvolve(data.camera()[:32, :32], PSF, loss="tv", mu=0.01, eps=eps)

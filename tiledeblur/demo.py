@@ -155,7 +155,9 @@ def check_preview(path, output=None):
     path = local_path(path, name="--preview")
     if not path.absolute().parent.is_dir():
         raise ValueError(f"--preview: expected a path in an existing folder, got {str(path)!r} instead.")
-    if path.exists() or path.is_symlink():  # a link to nowhere yet leads into the output store (found by a probe)
+    # A link to nowhere yet leads into the output store (found by a probe); os.path's, which too long a name leaves
+    # False, where pathlib's raised the system's error.
+    if os.path.lexists(path):
         raise ValueError(f"--preview: expected a new file, got {str(path)!r}, which exists; remove it or name another.")
     # A read-only folder failed only after the run, which had taken its hours (found by a probe).
     Location.at(os.path.abspath(path)).check_writable(name="--preview")
@@ -272,9 +274,9 @@ def _check_demo_folder(out_dir):
     must not delete a real scan of the same name, nor replace a picture
     (found by a probe).
     """
-    if out_dir.exists() and not out_dir.is_dir():
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):  # os.path's, which a name too long leaves False
         raise ValueError(f"out_dir: expected a folder, got {str(out_dir)!r}, which is a file.")
-    Location.at(os.path.abspath(out_dir)).check_writable(name="out_dir")  # not mkdir's raw error (a probe)
+    Location.at(os.path.abspath(out_dir)).check_writable(name="out_dir")  # not mkdir's raw error (probes)
     scan, output, picture = out_dir / "scan.zarr", out_dir / "scan.deblurred.zarr", out_dir / "demo.png"
     if not (scan.exists() or output.exists()):
         if picture.exists() or picture.is_symlink():

@@ -453,7 +453,7 @@ def _near_plateaus(image, psf):
     values = np.where(np.isnan(image), np.inf, image)  # a missing pixel is in no plateau, nor is one beside it
     # Beyond the border lie both extremes, as a plateau's neighbourhood must lie inside the image.
     highest = scipy.ndimage.maximum_filter(values, size=3, mode="constant", cval=np.inf)
-    lowest = scipy.ndimage.minimum_filter(values, size=3, mode="constant", cval=-np.inf)
+    lowest = scipy.ndimage.minimum_filter(values, size=3, mode="nearest")
     plateau = (highest == lowest) & np.isfinite(values)
     present = image[~np.isnan(image)]
     extremes = (present.max(), present.min())
@@ -507,7 +507,9 @@ def _spikes(image, psf):
     values = np.where(np.isnan(image), -np.inf, image)  # a missing pixel is no neighbour's brightest
     footprint = np.ones((3, 3), dtype=bool)
     footprint[1, 1] = False
-    brightest = scipy.ndimage.maximum_filter(values, footprint=footprint, mode="nearest")
+    # Beyond the border lies no neighbour: "nearest" made a pixel of the outer row its own neighbour, so that a hot
+    # pixel there was no spike (found by a probe).
+    brightest = scipy.ndimage.maximum_filter(values, footprint=footprint, mode="constant", cval=-np.inf)
     present = image[~np.isnan(image)]
     floor = np.percentile(present, 1) if present.size else 0.0
     steps = np.abs(np.diff(image, axis=1))
@@ -998,8 +1000,8 @@ def warn_if_below_floor(mus, loss, *, stacklevel):
     # (found by a probe; the median on a log scale rounds).
     if loss in QUADRATIC_LOSSES and least < GCV_WEIGHTS[0] * (1 - 1e-9):
         warnings.warn(
-            f'mu: {least:g} is below {GCV_WEIGHTS[0]:g}, the smallest weight that mu="auto" chooses for any image: '
-            "each decade below amplifies the noise further, and the solve may take minutes or fail to converge "
+            f'mu: {float(least)!r} is below {GCV_WEIGHTS[0]:g}, the smallest weight that mu="auto" chooses for any '
+            "image: each decade below amplifies the noise further, and the solve may take minutes or fail to converge "
             "(a 128² crop took 20 s at 1e-6, and did not end in two minutes at 1e-7).",
             MuWarning, stacklevel=stacklevel + 1,
         )

@@ -94,8 +94,9 @@ SCALE_FLOOR = 1e-3
 #: hold with total variation's ``mu / eps`` (1e39 overflowed them and gave a
 #: wrong image after 82,000 products, found by a probe). ``eps`` has the same bound: 1e30 overflowed them too.
 MAX_MU = 1e20
-#: The smallest ``eps``: its square, over the values' scale squared, stays a normal float.
-MIN_EPS = 1e-100
+#: The smallest ``eps``: at 1e-30 and 1e-40 the solve's float32 products overflowed, and from 1e-60 to 1e-100 its
+#: gradient was not finite, each time returning its start (found by probes); 1e-20 solved.
+MIN_EPS = 1e-20
 
 
 #: The most pixels of a problem whose operators are kept for the next solve of its shape (four at most): every
@@ -177,8 +178,8 @@ class SolverSettings:
             object.__setattr__(self, name, check_positive(name, getattr(self, name),
                                                           largest=math.inf if name == "tol" else MAX_MU))
         if self.eps < MIN_EPS:  # 5e-324 passed, and the solve's factorization failed on its square, 0 (a probe)
-            raise ValueError(f"eps: expected at least {MIN_EPS:g}, whose square the solve can still hold, got "
-                             f"{self.eps!r} instead.")
+            raise ValueError(f"eps: expected at least {MIN_EPS:g}, below which the solve overflows, got {self.eps!r} "
+                             "instead.")
         object.__setattr__(self, "maxiter", check_int("maxiter", self.maxiter, expected="a positive int"))
         if self.maxiter < 1:
             raise ValueError(f"maxiter: expected a positive int, got {self.maxiter!r} instead.")
