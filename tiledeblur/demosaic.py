@@ -219,7 +219,8 @@ def _least_squares(predictors, predicted):
 
 
 def _lattice(values):
-    """The lattice of :data:`LATTICES` whose pixels are measured, or None where ``values`` show none.
+    """The lattice of :data:`LATTICES` whose pixels are measured, and the fits (:func:`_fit`) of its other phases by
+    them; None and None where ``values`` show none.
 
     The pixels between a lattice's are predicted from its pixels nearby,
     and so are those between each of its shifts (the other lattices of as
@@ -229,15 +230,16 @@ def _lattice(values):
     (the pixels beside a red one are filled from the reds in their row or
     column), so the sparsest lattice that passes is the one.
     """
-    filled = {lattice: np.mean([_fit(values, phase, _measured_offsets(phase, lattice))[1]
-                                for phase in PHASES if not lattice[phase[0]][phase[1]]]) for lattice in LATTICES}
+    fits = {lattice: {phase: _fit(values, phase, _measured_offsets(phase, lattice))
+                      for phase in PHASES if not lattice[phase[0]][phase[1]]} for lattice in LATTICES}
+    filled = {lattice: np.mean([residual for _, residual in phases.values()]) for lattice, phases in fits.items()}
 
     def ratio(lattice):
         shifted = min(filled[other] for other in LATTICES if other != lattice and _share(other) == _share(lattice))
         return filled[lattice] / shifted if shifted > 0 else np.inf  # a flat region tells no lattice
 
-    found = [lattice for lattice in LATTICES if ratio(lattice) < MAX_RESIDUAL_RATIO]
-    return min(found, key=_share, default=None)
+    lattice = min((lattice for lattice in LATTICES if ratio(lattice) < MAX_RESIDUAL_RATIO), key=_share, default=None)
+    return lattice, fits.get(lattice)
 
 
 def _share(lattice):
@@ -272,18 +274,15 @@ def noise_power(values):
     if min(values.shape) < MIN_SIDE:
         return None
     values = np.asarray(values, dtype=np.float64)  # float32's sums of 16000 products blur the exact fit's residual
-    lattice = _lattice(values)
+    lattice, filled = _lattice(values)
     if lattice is None:
         return None
-    kernels, variances = {}, np.zeros((2, 2))
-    for phase in PHASES:
-        offsets = _measured_offsets(phase, lattice)
-        weights, residual = _fit(values, phase, offsets)
-        if lattice[phase[0]][phase[1]]:
-            # A measured pixel, predicted from the measured pixels around it, keeps its noise and adds theirs.
-            variances[phase] = residual / (1 + np.sum(weights**2))
-        else:
-            kernels[phase] = _kernel(offsets, weights)
+    kernels = {phase: _kernel(_measured_offsets(phase, lattice), weights) for phase, (weights, _) in filled.items()}
+    variances = np.zeros((2, 2))
+    for phase in (phase for phase in PHASES if phase not in filled):
+        # A measured pixel, predicted from the measured pixels around it, keeps its noise and adds theirs.
+        weights, residual = _fit(values, phase, _measured_offsets(phase, lattice))
+        variances[phase] = residual / (1 + np.sum(weights**2))
     variances[variances > 0] = variances[variances > 0].mean()  # one noise for the channel's measured pixels
     return _noise_power(kernels, variances, values.shape)
 
@@ -316,9 +315,10 @@ def colour_noise_powers(region):
     mosaics = {pattern: _bayer_mosaic(region, pattern) for pattern in BAYER_PATTERNS}
     window = range(-REACH, REACH + 1)
     every = [(dy, dx) for dy in window for dx in window]
-    filled = {pattern: np.mean([_fit(region[colour], phase, every, mosaic)[1]
-                                for colour in range(3) for phase in PHASES if pattern[phase[0]][phase[1]] != colour])
-              for pattern, mosaic in mosaics.items()}
+    fits = {pattern: {(colour, phase): _fit(region[colour], phase, every, mosaic)
+                      for colour in range(3) for phase in PHASES if pattern[phase[0]][phase[1]] != colour}
+            for pattern, mosaic in mosaics.items()}
+    filled = {pattern: np.mean([residual for _, residual in each.values()]) for pattern, each in fits.items()}
     pattern = min(filled, key=filled.get)
     others = min(residual for other, residual in filled.items() if other != pattern)
     if not (others > 0 and filled[pattern] / others < MAX_RESIDUAL_RATIO):
@@ -329,9 +329,10 @@ def colour_noise_powers(region):
         weights, residual = _fit(mosaic, phase, around)
         by_colour.setdefault(pattern[phase[0]][phase[1]], []).append(residual / (1 + np.sum(weights**2)))
     variances = np.array([[np.mean(by_colour[colour]) for colour in row] for row in pattern])
-    return [_noise_power({phase: _kernel(every, _fit(region[colour], phase, every, mosaic)[0])
-                          for phase in PHASES if pattern[phase[0]][phase[1]] != colour}, variances, mosaic.shape)
-            for colour in range(3)]
+    kernels = [{} for _ in range(3)]
+    for (colour, phase), (weights, _) in fits[pattern].items():
+        kernels[colour][phase] = _kernel(every, weights)
+    return [_noise_power(own, variances, mosaic.shape) for own in kernels]
 
 
 def _bayer_mosaic(region, pattern):
