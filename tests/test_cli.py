@@ -454,6 +454,20 @@ def test_a_reader_of_the_output_that_leaves_early_fails_nothing(tmp_path):
     assert (planning.returncode, stderr) == (0, "")
 
 
+def test_a_reader_of_the_progress_that_leaves_early_stops_no_tile(tmp_path, client):
+    """``tiledeblur run ... 2>&1 | head -2``: the progress line that found its reader gone stopped the run after 2 of
+    its 16 tiles, told as a lost scheduler (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:256, :256], chunks=(64, 64))
+    command = [str(SCRIPT), "run", str(tmp_path / "scan.zarr"), "--psf", "gaussian:5,1", "--mu", "0.01", "--tile", "64",
+               "--address", client.scheduler.address]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as running:
+        running.stdout.close()
+        running.stderr.close()
+    assert running.returncode == 0
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert "0 tiles computed, 16 already done" in again.stdout, again.stdout + again.stderr
+
+
 def test_an_address_that_cannot_be_reached_is_one_line(tmp_path, client):
     """A tls:// address for the tests' tcp scheduler: the right line at once, then 60 s and a traceback as the client
     that failed to connect was collected at exit (found by a probe)."""

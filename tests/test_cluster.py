@@ -202,6 +202,26 @@ def test_a_script_read_from_standard_input_is_refused_at_once(tmp_path):
     assert "Nanny" not in result.stderr and not (tmp_path / "scan.deblurred.zarr").exists()
 
 
+IN_A_THREAD = "\nimport threading\nthread = threading.Thread(target=deblur)\nthread.start()\nthread.join()\n"
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_thread_s_call_is_judged_where_the_script_s_top_level_stands(tmp_path, guarded):
+    """Found by a probe: a thread's calls begin in its own function, and one that an unguarded script started passed
+    the check, and its spawned workers started their own clusters (170 lines of tracebacks)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=np.zeros((64, 64), dtype=np.uint8), chunks=(32, 32))
+    threaded = IN_A_THREAD if not guarded else IN_A_THREAD.replace("\n", "\n    ").replace(
+        "\n    import threading", "\nif __name__ == '__main__':\n    import threading")
+    (tmp_path / "threaded.py").write_text(UNGUARDED_SCRIPT.replace("\ndeblur()\n", threaded))
+    result = subprocess.run([sys.executable, "threaded.py"], cwd=tmp_path, capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert "Nanny" not in result.stderr
+    assert (tmp_path / "scan.deblurred.zarr").exists() == guarded
+    if not guarded:  # the main thread stands in start() or join(), on line 11 or 12
+        assert re.search(r"RuntimeError: run: called at line 1[12] of .*threaded.py outside 'if __name__ == ",
+                         result.stderr)
+
+
 @pytest.mark.parametrize("layout", ["a test of __name__ in a function", "a package's __main__ run with -m"])
 def test_a_script_whose_workers_import_nothing_again_unguarded_runs(tmp_path, layout):
     """Found by a probe: both were refused, though spawned workers never call run() in them."""

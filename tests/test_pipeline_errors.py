@@ -6,7 +6,10 @@ import json
 import math
 import re
 import shutil
+import signal
 import subprocess
+import threading
+import time
 import warnings
 import zipfile
 from fractions import Fraction
@@ -875,3 +878,27 @@ def test_an_eps_below_what_the_solve_holds_is_refused(eps):
     with pytest.raises(ValueError, match=rf"^eps: expected at least 1e-20, below which the solve overflows, got "
                                          rf"{eps!r} instead\.$"):
         tiledeblur.deconvolve(data.camera()[:32, :32], PSF, loss="tv", mu=0.01, eps=eps)
+
+
+def test_the_caller_s_own_timeout_is_not_told_as_a_lost_scheduler(tmp_path, client):
+    """A pipeline's watchdog (SIGALRM raising TimeoutError, an OSError) while tiles were solved came back as "the dask
+    scheduler was lost", with the scheduler running (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera(), chunks=(32, 32))
+    markers = tmp_path / "scan.deblurred.zarr" / MARKER_FOLDER
+
+    def watchdog(signum, frame):
+        raise TimeoutError("the pipeline's watchdog")
+
+    def alarm_after_first_tile():
+        while not (markers.exists() and any(markers.iterdir())):
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)
+
+    previous = signal.signal(signal.SIGALRM, watchdog)
+    threading.Thread(target=alarm_after_first_tile, daemon=True).start()
+    try:
+        with pytest.raises(TimeoutError, match="the pipeline's watchdog"):
+            run(tmp_path / "scan.zarr", gaussian_psf(5, 1.0), mu=0.01, tile=32, client=client, progress=False)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert client.status == "running"

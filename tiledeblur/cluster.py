@@ -360,13 +360,21 @@ def _main_script_lines(main):
     tiledeblur was imported, do not match its source (found by a probe).
     """
     path = os.path.abspath(main.__file__)
-    lines, frame = [], sys._getframe(2)
-    while frame is not None:
-        if os.path.abspath(frame.f_code.co_filename) == path:
-            lines.append(frame.f_lineno)
-        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+    # A thread's calls begin in its own function; the script's top level is where the main thread stands (found by
+    # a probe: a thread that an unguarded script started passed).
+    starts = [sys._getframe(2)]
+    if threading.current_thread() is not threading.main_thread():
+        starts.append(sys._current_frames().get(threading.main_thread().ident))
+    lines = []
+    for frame in starts:
+        while frame is not None:
+            if os.path.abspath(frame.f_code.co_filename) == path:
+                lines.append(frame.f_lineno)
+            if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+                break
+            frame = frame.f_back
+        if frame is not None:
             break
-        frame = frame.f_back
     if frame is None or not lines or os.path.abspath(frame.f_code.co_filename) != path:
         return None
     try:

@@ -505,16 +505,22 @@ def _scheduler_loss_told(client):
     """
     try:
         yield
-    except OSError as error:  # dask's CommClosedError and TimeoutError are OSErrors, as a full disk's is
-        try:
-            # The client may not have noticed yet (found by CI): whether the scheduler still answers tells.
-            check_scheduler(client.scheduler.address)
-            lost = client.status != "running"
-        except ValueError:
-            lost = True
-        if not lost:
+    except OSError as error:
+        if not _is_scheduler_gone(client):
             raise
         raise _scheduler_lost() from error
+
+
+def _is_scheduler_gone(client):
+    """Whether ``client``'s scheduler is gone, after an OSError: dask's CommClosedError and TimeoutError are OSErrors,
+    but so are a full disk's, a closed pipe's, and a caller's own timeout (found by a probe: a watchdog's
+    TimeoutError told as a lost scheduler)."""
+    try:
+        # The client may not have noticed yet (found by CI): whether the scheduler still answers tells.
+        check_scheduler(client.scheduler.address)
+    except ValueError:
+        return True
+    return client.status != "running"
 
 
 def _stops_every_tile(error):
@@ -576,8 +582,10 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
                     raise _scheduler_lost(computed)
                 fill()
     except OSError as error:
-        # Tasks report their own errors through their futures: here only a call to the scheduler fails, such as
-        # a finished tile's result that cannot arrive once the scheduler is gone (found by CI).
+        # Tasks report their own errors through their futures: here a call to the scheduler fails, such as a
+        # finished tile's result that cannot arrive once the scheduler is gone (found by CI), or the caller's own.
+        if not _is_scheduler_gone(client):
+            raise
         raise _scheduler_lost(computed) from error
     finally:
         progress.close()
