@@ -1,0 +1,166 @@
+"""Benchmark ``mu="auto"`` on resampled scans (a mosaic's reprojection, a registration, an enlargement).
+
+What it measures
+----------------
+Each case is the central ``--size`` square of a ``skimage.data`` image (gray),
+blurred as part of its scene by ``gaussian_psf(17, 2.0)``, with Gaussian
+noise of the given sigma (seeded by the CRC-32 of the image's name), then
+resampled by ``scipy.ndimage`` (``RESAMPLINGS``), and the truth resampled
+alike. The scan is written to Zarr as float32, and ``tiledeblur.plan``
+(``mu="auto"``) weighs it, as a user's mosaic would be
+(:mod:`tiledeblur.resampling`); the plan's weight restores it with
+``deconvolve``. Against it:
+
+* cross-validation's weight, as the scan would get it without the model:
+  GCV of ``laplacian``'s filter over the whole crop
+  (``tiledeblur.regularization.gcv_mu``);
+* the best weight of a sweep (``SWEEP``), chosen against the truth on the
+  interior PSNR (an oracle no user has);
+* the resampled scan itself ("blurred" in the tables).
+
+PSNR (``data_range=1``) is scored on the interior, two PSF sides in from
+each edge. Run it from the repository root with
+``python benchmarks/bench_resampling.py``; it prints a markdown table, one
+row per case, and a summary, and appends them, with the machine and the
+library versions, to ``benchmarks/RESULTS.md`` unless ``--no-write`` is
+given. ``--quick`` is a smoke run of three cases.
+"""
+
+import os
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Before numpy is imported, so that its BLAS starts with one thread.
+os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+import zarr
+from _report import RESULTS_PATH, append_results, command_line, environment_lines, image_names, utc_stamp
+from _weighing import Outcome, summary, table
+from bench_quality import gray_image
+from skimage.metrics import peak_signal_noise_ratio
+
+import tiledeblur
+from tiledeblur.psf import psf_radius
+from tiledeblur.regularization import gcv_mu
+
+COMMAND = "python benchmarks/bench_resampling.py"
+PSF = tiledeblur.gaussian_psf(17, 2.0)
+NOISE = (0.01, 0.03)
+DEFAULT_IMAGES = ("camera", "astronaut", "coins", "hubble_deep_field")
+SIZE = 256
+#: Pixels resampled beyond the crop on each side, so that no resampling reaches past the scene it was given.
+MARGIN = 16
+SWEEP = tuple(float(weight) for weight in np.geomspace(1e-4, 1, 9))
+#: The smoke run: one image, one noise, 128 px.
+QUICK = {"images": ("camera",), "noise": (0.01,), "size": 128}
+
+#: Each way of resampling, by name: a function of a 2-D array to one of its shape.
+RESAMPLINGS = {
+    "shift (0.5, 0.3) px, bilinear": lambda image: scipy.ndimage.shift(image, (0.5, 0.3), order=1, mode="reflect"),
+    "rotation 7°, bilinear": lambda image: scipy.ndimage.rotate(image, 7, order=1, reshape=False, mode="reflect"),
+    "enlargement 1.3, cubic spline": lambda image: scipy.ndimage.zoom(image, 1.3, order=3, mode="reflect")[
+        :image.shape[0], :image.shape[1]],
+}
+
+
+def resampled_scan(name, size, noise, resample):
+    """(truth, scan): the central ``size`` square of an image, blurred as part of its scene, with noise, resampled
+    by ``resample``; the truth resampled alike."""
+    scene = gray_image(name)
+    radius = psf_radius(PSF)
+    start = [(n - size) // 2 - MARGIN for n in scene.shape]
+    side = size + 2 * MARGIN
+    extended = scene[tuple(slice(s - r, s + side + r) for s, r in zip(start, radius))]
+    blurred = scipy.signal.fftconvolve(extended, PSF, mode="valid")
+    noisy = blurred + noise * np.random.default_rng(zlib.crc32(name.encode())).standard_normal(blurred.shape)
+    crop = (slice(MARGIN, MARGIN + size),) * 2
+    truth = resample(scene[start[0]:start[0] + side, start[1]:start[1] + side])
+    return truth[crop], resample(noisy)[crop]
+
+
+def evaluate(name, size, noise, resampling, folder):
+    """One case's :class:`Outcome`, its Zarr written in ``folder``."""
+    truth, scan = resampled_scan(name, size, noise, RESAMPLINGS[resampling])
+    target = folder / f"{name}-{noise}-{len(list(folder.iterdir()))}.zarr"
+    zarr.create_array(target, data=scan.astype(np.float32), chunks=(size, size))
+    planned_mu = tiledeblur.plan(target, PSF).mu
+    interior = tuple(slice(2 * p, -2 * p) for p in PSF.shape)
+
+    def psnr(restored):
+        return float(peak_signal_noise_ratio(truth[interior], np.clip(restored[interior], 0, 1), data_range=1))
+
+    crossvalidated_mu = gcv_mu(scan, PSF, order=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cross-validation's and the sweep's weights warn, as they should
+        crossvalidated = psnr(tiledeblur.deconvolve(scan, PSF, mu=crossvalidated_mu))
+        swept = {weight: psnr(tiledeblur.deconvolve(scan, PSF, mu=weight)) for weight in SWEEP}
+    best_mu = max(swept, key=swept.get)
+    return Outcome(f"{name} | {resampling} | {noise:g}", psnr(scan),
+                   psnr(tiledeblur.deconvolve(scan.astype(np.float32), PSF, mu=planned_mu)), (planned_mu,),
+                   crossvalidated, (crossvalidated_mu,), swept[best_mu], best_mu)
+
+
+def parse_arguments(argv):
+    """The command-line options, see ``--help``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=image_names, default=DEFAULT_IMAGES,
+                        help=f"skimage.data images, comma-separated (default: {','.join(DEFAULT_IMAGES)})")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke run: {QUICK['images'][0]}, noise {QUICK['noise'][0]}, {QUICK['size']} px")
+    parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
+    options = parser.parse_args(argv)
+    options.noise, options.size = NOISE, SIZE
+    if options.quick:
+        options.images, options.noise, options.size = QUICK["images"], QUICK["noise"], QUICK["size"]
+    return options
+
+
+def main(argv=None):
+    """Run the benchmark, print the tables and append them to RESULTS.md unless ``--no-write``."""
+    argv = sys.argv[1:] if argv is None else argv
+    options = parse_arguments(argv)
+    command = command_line(COMMAND, argv)
+    print(f"command: {command}", file=sys.stderr)
+    started = time.perf_counter()
+    groups = {resampling: [] for resampling in RESAMPLINGS}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in options.images:
+            for noise in options.noise:
+                for resampling, group in groups.items():
+                    group.append(evaluate(name, options.size, noise, resampling, Path(folder)))
+                    print(f"{group[-1].label}: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    outcomes = [outcome for group in groups.values() for outcome in group]
+    section = "\n".join([
+        f"## bench_resampling — {utc_stamp()}",
+        "",
+        *environment_lines(("numpy", "scipy", "scikit-image", "zarr", "tiledeblur"), THREAD_VARIABLES),
+        f"- Command: `{command}`",
+        (f"- Cases: central {options.size}² crops of `skimage.data` images (gray) blurred as part of their scene by "
+         "`gaussian_psf(17, 2.0)`, Gaussian noise seeded by the CRC-32 of the image's name, resampled by "
+         "`scipy.ndimage` (the truth alike); weighed by `plan` (`mu=\"auto\"`) as a float32 Zarr scan"),
+        (f"- Cross-validation: GCV of `laplacian`'s filter over the whole crop (`gcv_mu`); best of the sweep: "
+         f"the best of {len(SWEEP)} weights from 1e-4 to 1, chosen against the truth"),
+        "- PSNR in dB on the interior (two PSF sides in from each edge), `data_range=1`",
+        f"- Total runtime: {time.perf_counter() - started:.0f} s",
+        "",
+        table(("Image", "Resampling", "Noise σ:"), outcomes),
+        "",
+        summary({"all": outcomes, **groups}),
+    ])
+    print(section)
+    if not options.no_write:
+        append_results(section)
+
+
+if __name__ == "__main__":
+    main()
