@@ -56,7 +56,7 @@ from tiledeblur.regularization import gcv_mu
 COMMAND = "python benchmarks/bench_resampling.py"
 PSF = tiledeblur.gaussian_psf(17, 2.0)
 NOISE = (0.01, 0.03)
-DEFAULT_IMAGES = ("camera", "astronaut", "coins", "hubble_deep_field")
+DEFAULT_IMAGES = ("camera", "astronaut", "moon", "hubble_deep_field")
 SIZE = 256
 #: Pixels resampled beyond the crop on each side, so that no resampling reaches past the scene it was given.
 MARGIN = 16
@@ -78,8 +78,11 @@ def resampled_scan(name, size, noise, resample):
     by ``resample``; the truth resampled alike."""
     scene = gray_image(name)
     radius = psf_radius(PSF)
-    start = [(n - size) // 2 - MARGIN for n in scene.shape]
     side = size + 2 * MARGIN
+    if any(n < side + 2 * r for n, r in zip(scene.shape, radius)):
+        raise SystemExit(f"{name} is {scene.shape[0]} x {scene.shape[1]} px, too small for a crop of {size} px with "
+                         f"its margin of {MARGIN} and the PSF")
+    start = [(n - size) // 2 - MARGIN for n in scene.shape]
     extended = scene[tuple(slice(s - r, s + side + r) for s, r in zip(start, radius))]
     blurred = scipy.signal.fftconvolve(extended, PSF, mode="valid")
     noisy = blurred + noise * np.random.default_rng(zlib.crc32(name.encode())).standard_normal(blurred.shape)

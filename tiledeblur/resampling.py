@@ -59,7 +59,7 @@ The fit is used only where it is sound, and the noise clearly not white
 (:func:`tiledeblur.regularization._near_plateaus`), whose edges, which no
 PSF blurred, leak into the dead band as a blurred scene's does not.
 
-Measured in that study (2026-12-04; ``laplacian``'s Fourier filter at the
+Measured in a session's study (2026-12-04; ``laplacian``'s Fourier filter at the
 weight of :func:`tiledeblur.regularization.estimate_image_mu`, against the
 best weight of each case, chosen with the ground truth): 192² and 256²
 crops of ``bench_quality``'s eight ``skimage.data`` images under its three
@@ -76,7 +76,8 @@ weights: ``mu="auto"``'s check for bright sources already gave them (a
 median loss of 0.01 dB). The article's PSF and the motion line keep GCV's
 weight and its loss (median 12.4 and 7.0 dB for the shift). Unresampled,
 with white noise in floating point or 8 bits (384 cases), no weight
-changed.
+changed. ``benchmarks/bench_resampling.py`` measures the model through
+:func:`tiledeblur.plan` and the solver.
 """
 
 import functools
