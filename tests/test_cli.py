@@ -90,6 +90,28 @@ def test_version_and_python_dash_m():
     assert (result.returncode, result.stdout) == (0, f"tiledeblur {tiledeblur.__version__}\n")
 
 
+#: The command, then Ctrl-C and SIGTERM, as a user or a batch system sends them while the interpreter exits.
+SIGNALLED_AFTER_THE_COMMAND = """
+import os, signal, sys
+from tiledeblur.cli import console
+sys.argv = ["tiledeblur", "plan", sys.argv[1], "--psf", "gaussian:5,1", "--mu", "0.01"]
+status = console()
+os.kill(os.getpid(), signal.SIGINT)
+os.kill(os.getpid(), signal.SIGTERM)
+print("exited", status)
+"""
+
+
+def test_a_signal_once_the_command_is_done_changes_nothing(tmp_path):
+    """Found by a probe: Ctrl-C or SIGTERM just after "wrote ..." gave a KeyboardInterrupt traceback as the
+    interpreter joined dask's threads, or a finished run's exit status 130."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:64, :64], chunks=(64, 64))
+    result = subprocess.run([sys.executable, "-c", SIGNALLED_AFTER_THE_COMMAND, str(tmp_path / "scan.zarr")],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (0, "exited 0"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

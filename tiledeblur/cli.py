@@ -20,7 +20,7 @@ import warnings
 
 from ._version import __version__
 
-__all__ = ["in_option_terms", "main"]
+__all__ = ["console", "in_option_terms", "main"]
 
 #: The options and operands that the public functions' argument names stand for.
 OPTION_NAMES = {
@@ -251,6 +251,20 @@ class Terminated(KeyboardInterrupt):
 
 def _terminate(signal_number, frame):
     raise Terminated
+
+
+def console():
+    """The ``tiledeblur`` command: :func:`main`'s exit status, after which Ctrl-C and SIGTERM are ignored.
+
+    The command is done then, and the interpreter joins dask's threads on its
+    way out: a signal there printed a KeyboardInterrupt traceback (found by a
+    probe). :func:`main` itself leaves the signals as they were, for a caller
+    in the same process.
+    """
+    status = main()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
+    return status
 
 
 def main(argv=None):
