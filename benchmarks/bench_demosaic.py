@@ -33,19 +33,14 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # Before numpy is imported, so that its BLAS starts with one thread.
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
-import argparse
 import sys
-import tempfile
-import time
 import warnings
 import zlib
-from pathlib import Path
 
 import numpy as np
 import scipy.signal
 import zarr
-from _report import RESULTS_PATH, append_results, command_line, environment_lines, image_names, utc_stamp
-from _weighing import Outcome, summary, table
+from _weighing import Outcome, options, weigh
 from skimage import data, util
 from skimage.metrics import peak_signal_noise_ratio
 
@@ -106,57 +101,21 @@ def evaluate(name, size, noise, demosaic, folder):
                    crossvalidated, crossvalidated_mu, swept[best_mu], best_mu)
 
 
-def parse_arguments(argv):
-    """The command-line options, see ``--help``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=image_names, default=DEFAULT_IMAGES,
-                        help=f"colour images, comma-separated (default: {','.join(DEFAULT_IMAGES)})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke run: {QUICK['images'][0]}, noise {QUICK['noise'][0]}, {QUICK['size']} px")
-    parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
-    options = parser.parse_args(argv)
-    options.noise, options.size = NOISE, SIZE
-    if options.quick:
-        options.images, options.noise, options.size = QUICK["images"], QUICK["noise"], QUICK["size"]
-    return options
-
-
 def main(argv=None):
     """Run the benchmark, print the tables and append them to RESULTS.md unless ``--no-write``."""
     argv = sys.argv[1:] if argv is None else argv
-    options = parse_arguments(argv)
-    command = command_line(COMMAND, argv)
-    print(f"command: {command}", file=sys.stderr)
-    started = time.perf_counter()
-    groups = {demosaic: [] for demosaic in DEMOSAICS}
-    with tempfile.TemporaryDirectory() as folder:
-        for name in options.images:
-            for noise in options.noise:
-                for demosaic, group in groups.items():
-                    group.append(evaluate(name, options.size, noise, demosaic, Path(folder)))
-                    print(f"{group[-1].label}: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    outcomes = [outcome for group in groups.values() for outcome in group]
-    section = "\n".join([
-        f"## bench_demosaic — {utc_stamp()}",
-        "",
-        *environment_lines(("numpy", "scipy", "scikit-image", "zarr", "tiledeblur"), THREAD_VARIABLES),
-        f"- Command: `{command}`",
-        (f"- Cases: central {options.size}² crops of colour `skimage.data` images blurred as part of their scene by "
+    chosen = options(argv, description=__doc__.splitlines()[0], default_images=DEFAULT_IMAGES, noise=NOISE, size=SIZE,
+                     quick=QUICK)
+    notes = [
+        (f"- Cases: central {chosen.size}² crops of colour `skimage.data` images blurred as part of their scene by "
          "`gaussian_psf(13, 2.0)`, Gaussian noise seeded by the CRC-32 of the image's name on the pixels that an "
          "RGGB Bayer filter measures, demosaiced bilinearly or gradient-corrected (Malvar, He and Cutler), rounded "
          "to uint8; weighed by `plan` (`mu=\"auto\"`) as a Zarr scan"),
         (f"- Cross-validation: GCV of `laplacian`'s filter over each whole channel (`gcv_mu`); best of the sweep: "
          f"one weight for all channels among {len(SWEEP)} from 1e-4 to 1, chosen against the truth"),
-        "- PSNR in dB on the interior (two PSF sides in from each edge), `data_range=1`",
-        f"- Total runtime: {time.perf_counter() - started:.0f} s",
-        "",
-        table(("Image", "Demosaicing", "Noise σ:"), outcomes),
-        "",
-        summary({"all": outcomes, **groups}),
-    ])
-    print(section)
-    if not options.no_write:
-        append_results(section)
+    ]
+    weigh(argv, chosen, benchmark="bench_demosaic", command=COMMAND, kinds=DEMOSAICS, evaluate=evaluate,
+          columns=("Image", "Demosaicing", "Noise σ:"), notes=notes, thread_variables=THREAD_VARIABLES)
 
 
 if __name__ == "__main__":

@@ -32,20 +32,15 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # Before numpy is imported, so that its BLAS starts with one thread.
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
-import argparse
 import sys
-import tempfile
-import time
 import warnings
 import zlib
-from pathlib import Path
 
 import numpy as np
 import scipy.ndimage
 import scipy.signal
 import zarr
-from _report import RESULTS_PATH, append_results, command_line, environment_lines, image_names, utc_stamp
-from _weighing import Outcome, summary, table
+from _weighing import Outcome, options, weigh
 from bench_quality import gray_image
 from skimage.metrics import peak_signal_noise_ratio
 
@@ -113,56 +108,20 @@ def evaluate(name, size, noise, resampling, folder):
                    crossvalidated, (crossvalidated_mu,), swept[best_mu], best_mu)
 
 
-def parse_arguments(argv):
-    """The command-line options, see ``--help``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=image_names, default=DEFAULT_IMAGES,
-                        help=f"skimage.data images, comma-separated (default: {','.join(DEFAULT_IMAGES)})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke run: {QUICK['images'][0]}, noise {QUICK['noise'][0]}, {QUICK['size']} px")
-    parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
-    options = parser.parse_args(argv)
-    options.noise, options.size = NOISE, SIZE
-    if options.quick:
-        options.images, options.noise, options.size = QUICK["images"], QUICK["noise"], QUICK["size"]
-    return options
-
-
 def main(argv=None):
     """Run the benchmark, print the tables and append them to RESULTS.md unless ``--no-write``."""
     argv = sys.argv[1:] if argv is None else argv
-    options = parse_arguments(argv)
-    command = command_line(COMMAND, argv)
-    print(f"command: {command}", file=sys.stderr)
-    started = time.perf_counter()
-    groups = {resampling: [] for resampling in RESAMPLINGS}
-    with tempfile.TemporaryDirectory() as folder:
-        for name in options.images:
-            for noise in options.noise:
-                for resampling, group in groups.items():
-                    group.append(evaluate(name, options.size, noise, resampling, Path(folder)))
-                    print(f"{group[-1].label}: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    outcomes = [outcome for group in groups.values() for outcome in group]
-    section = "\n".join([
-        f"## bench_resampling — {utc_stamp()}",
-        "",
-        *environment_lines(("numpy", "scipy", "scikit-image", "zarr", "tiledeblur"), THREAD_VARIABLES),
-        f"- Command: `{command}`",
-        (f"- Cases: central {options.size}² crops of `skimage.data` images (gray) blurred as part of their scene by "
+    chosen = options(argv, description=__doc__.splitlines()[0], default_images=DEFAULT_IMAGES, noise=NOISE, size=SIZE,
+                     quick=QUICK)
+    notes = [
+        (f"- Cases: central {chosen.size}² crops of `skimage.data` images (gray) blurred as part of their scene by "
          "`gaussian_psf(17, 2.0)`, Gaussian noise seeded by the CRC-32 of the image's name, resampled by "
          "`scipy.ndimage` (the truth alike); weighed by `plan` (`mu=\"auto\"`) as a float32 Zarr scan"),
         (f"- Cross-validation: GCV of `laplacian`'s filter over the whole crop (`gcv_mu`); best of the sweep: "
          f"the best of {len(SWEEP)} weights from 1e-4 to 1, chosen against the truth"),
-        "- PSNR in dB on the interior (two PSF sides in from each edge), `data_range=1`",
-        f"- Total runtime: {time.perf_counter() - started:.0f} s",
-        "",
-        table(("Image", "Resampling", "Noise σ:"), outcomes),
-        "",
-        summary({"all": outcomes, **groups}),
-    ])
-    print(section)
-    if not options.no_write:
-        append_results(section)
+    ]
+    weigh(argv, chosen, benchmark="bench_resampling", command=COMMAND, kinds=RESAMPLINGS, evaluate=evaluate,
+          columns=("Image", "Resampling", "Noise σ:"), notes=notes, thread_variables=THREAD_VARIABLES)
 
 
 if __name__ == "__main__":
