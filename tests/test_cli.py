@@ -490,6 +490,18 @@ def test_a_reader_of_the_progress_that_leaves_early_stops_no_tile(tmp_path, clie
     assert "0 tiles computed, 16 already done" in again.stdout, again.stdout + again.stderr
 
 
+def test_a_run_started_with_its_stderr_closed_runs(tmp_path, client):
+    """``tiledeblur run ... 2>&-``: Python's sys.stderr is None then, and the first progress line ended the run
+    with an AttributeError (found by a probe)."""
+    zarr.create_array(tmp_path / "scan.zarr", data=data.camera()[:128, :128], chunks=(64, 64))
+    command = [str(SCRIPT), "run", str(tmp_path / "scan.zarr"), "--psf", "gaussian:5,1", "--mu", "0.01", "--tile", "64",
+               "--address", client.scheduler.address]
+    result = subprocess.run(["sh", "-c", 'exec "$0" "$@" 2>&-', *command], capture_output=True, text=True,
+                            timeout=600, check=False)
+    assert result.returncode == 0, result.stdout
+    assert "4 tiles computed, 0 already done" in result.stdout
+
+
 def test_an_address_that_cannot_be_reached_is_one_line(tmp_path, client):
     """A tls:// address for the tests' tcp scheduler: the right line at once, then 60 s and a traceback as the client
     that failed to connect was collected at exit (found by a probe)."""

@@ -41,9 +41,11 @@ def _written(stream, text):
     >>> import io
     >>> closed = io.StringIO()
     >>> closed.close()
-    >>> _written(closed, "tiles 1/4")
-    False
+    >>> _written(closed, "tiles 1/4"), _written(None, "tiles 1/4")
+    (False, False)
     """
+    if stream is None:  # Python's sys.stderr where the process started with it closed (2>&-)
+        return False
     try:
         stream.write(text)
         stream.flush()
@@ -146,9 +148,9 @@ class Progress:
         self._pixels = 0
         self._tile_seconds = 0.0
         self._stream = stream or sys.stderr
-        self._interactive = self._stream.isatty()
+        self._interactive = self._stream is not None and self._stream.isatty()
         self._interval = 0.2 if self._interactive else interval
-        self._enabled = enabled
+        self._enabled = enabled and self._stream is not None
         self._start = time.monotonic()
         self._last_shown = -float("inf")
         self._shown_done = None
