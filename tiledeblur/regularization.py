@@ -706,19 +706,20 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
         noise_powers = [None] * len(psfs) if jpeg_blocks is None or not any(informative) else jpeg.noise_powers(
             region, levels=jpeg_blocks.levels, origin=[part.start - grid for part, grid in zip(yx, jpeg_blocks.origin)])
         blocks = [power is not None for power in noise_powers]
-        resampled = [None] * len(psfs)
+        resampled = [False] * len(psfs)
         if not any(blocks):
             noise_powers = _demosaiced_noise_powers(region, informative)
-            resampled = _resampled_noise_powers(region, informative, psfs, noise_powers)
-        for index, (channel, psf, own_power, resampled_power) in enumerate(zip(region, psfs, noise_powers, resampled)):
+            found = _resampled_noise_powers(region, informative, psfs, noise_powers)
+            resampled = [power is not None for power in found]
+            noise_powers = [own if power is None else power for own, power in zip(noise_powers, found)]
+        for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
             if informative[index]:
                 found_blocks[index] = found_blocks.get(index, False) or blocks[index]
                 for order, by_channel in by_order.items():
-                    by_channel[index].append(_gcv(
-                        channel, psf, order, own_power if resampled_power is None else resampled_power,
-                        checked_below=0.0 if any(blocks) else demosaic.CHECKED_BELOW,
-                        at_least_gcv=resampled_power is not None))
+                    by_channel[index].append(_gcv(channel, psf, order, noise_power,
+                                                  checked_below=0.0 if any(blocks) else demosaic.CHECKED_BELOW,
+                                                  at_least_gcv=resampled[index]))
     if jpeg_blocks is not None and not all(found_blocks.values()):
         _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
     if not any(own for by_channel in by_order.values() for own in by_channel):
