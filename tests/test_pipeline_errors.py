@@ -496,12 +496,12 @@ def test_corrupt_chunk_is_named_before_any_tile(scan, client):
                                          r"reading \[\d+:\d+, \d+:\d+\] of file://.*scan\.zarr"):
         run(scan, PSF, progress=False)  # in the regions read for mu
     # In the workers' scan for inf, with mu given and no noise level to estimate, where the fingerprint's chunks
-    # miss it: a traceback before (found by a probe).
+    # miss it: a traceback before (found by a probe), read as the tiles read.
     large = zarr.create_array(scan.parent / "large.zarr", data=np.full((512, 512), 0.5, "f4"), chunks=(32, 32))
     (scan.parent / "large.zarr" / "c" / "0" / "1").write_bytes(b"not a zstd frame")
     fingerprint(large)  # not among its chunks
     with pytest.raises(ValueError, match=r"zarr_path: expected readable chunks, got RuntimeError \(Zstd .*\) "
-                                         r"scanning '.*large\.zarr'"):
+                                         r"reading \[0:512, 0:512\] of file://.*large\.zarr"):
         run(scan.parent / "large.zarr", PSF, mu=0.01, denoise=False, client=client, progress=False)
     assert _digest(scan) == before
     assert not (scan.parent / "scan.deblurred.zarr").exists()

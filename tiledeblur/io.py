@@ -40,7 +40,7 @@ from .ome import chunk_keys, first_multiscale
 __all__ = [
     "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_values", "fingerprint",
     "layout_images", "local_path", "open_input", "packing",
-    "plane_axes", "read_channels", "unreadable_chunks", "write_channels",
+    "plane_axes", "read_channels", "read_decoded", "write_channels",
 ]
 
 #: The array attribute in which :func:`tiledeblur.convert.convert` records a
@@ -494,7 +494,7 @@ def read_channels(array, yx, channel_axis):
     ValueError
         When a chunk of the region cannot be read or decoded, naming the region.
     """
-    block = _read(array, _region_index(yx, channel_axis, array.ndim))
+    block = read_decoded(array, _region_index(yx, channel_axis, array.ndim))
     leading = _leading_axes(array.ndim, channel_axis)
     block = np.moveaxis(block, leading, range(len(leading)))
     block = block.reshape(block.shape[:len(leading)])  # the other axes have length one
@@ -509,8 +509,9 @@ def write_channels(array, yx, channel_axis, channels):
     array[_region_index(yx, channel_axis, array.ndim)] = np.moveaxis(block, range(len(leading)), leading)
 
 
-def _read(array, index):
-    """``array[index]`` as NumPy; a chunk that fails to decode is bad input, reported as such."""
+def read_decoded(array, index):
+    """``array[index]`` as NumPy; a chunk that fails to decode is bad input, reported as such, and the reads of the
+    region's other chunks are let finish first (:func:`_settle_reads`)."""
     try:
         return np.asarray(array[index])
     except (OSError, RuntimeError, ValueError) as error:
@@ -655,7 +656,7 @@ def fingerprint(array):
     for position in np.unique(np.linspace(0, count - 1, min(count, FINGERPRINT_CHUNKS)).astype(int)):
         corner = np.unravel_index(position, grid)
         region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(corner, array.chunks))
-        digest.update(np.ascontiguousarray(_read(array, region)).tobytes())
+        digest.update(np.ascontiguousarray(read_decoded(array, region)).tobytes())
     return digest.hexdigest()
 
 

@@ -50,8 +50,8 @@ from .io import (
     packing,
     plane_axes,
     read_channels,
+    read_decoded,
     stored_chunks,
-    unreadable_chunks,
     write_channels,
 )
 from .ome import build_pyramid, multiscale_attributes
@@ -344,15 +344,14 @@ def _scan_input(client, prepared, *, progress):
     array = source.open("r")
     # Named anew (False: a random name): dask names from_zarr's tasks by the array's path, not its content, and a
     # rerun on a changed input got the earlier scan's results, which the scheduler still held (found by a test).
-    raw = da.from_zarr(array, chunks=_scan_blocks(array), name=False)
+    # Read as the tiles are: a chunk that fails to decode is named as bad input, after the reads of the others
+    # have ended (found by a probe: a traceback; then some 300 lines of asyncio's from the worker).
+    raw = da.from_array(array, chunks=_scan_blocks(array), name=False, getitem=read_decoded)
     channel_axis = prepared.job.channel_axis
     rows = plane_axes(raw.ndim, channel_axis)[0]
     bands = [raw[(slice(None),) * rows + (band,)] for band in _bands(raw.chunks[rows], parts=SCAN_PARTS)]
-    try:
-        parts = _computed_telling(client, [_scanned(band, channel_axis, missing_value) for band in bands],
-                                  progress=progress)
-    except (RuntimeError, ValueError) as error:  # a chunk that fails to decode (found by a probe: a traceback)
-        raise unreadable_chunks(error, f"scanning {source.array_url!r}") from error
+    parts = _computed_telling(client, [_scanned(band, channel_axis, missing_value) for band in bands],
+                              progress=progress)
     by_channel = np.fmax.reduce([part[:-1] for part in parts])
     matched = any(part[-1] for part in parts)
     largest = float(np.fmax.reduce(by_channel))
