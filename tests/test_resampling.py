@@ -46,6 +46,16 @@ def test_mu_auto_restores_a_resampled_image_that_cross_validation_ruins(resampli
     assert _interior_psnr(truth, deconvolve(scan, PSF)) > blurred + 1.5
 
 
+def test_a_narrow_psf_whose_dead_band_begins_below_nyquist_is_modelled():
+    """A Gaussian of σ 1.2 erases every frequency beyond 0.42 cycles per pixel: left out at 0.4, its shifted scan
+    kept cross-validation's weight, 6 dB below the scan."""
+    psf = gaussian_psf(13, 1.2)
+    truth, scan = _resampled_scan(RESAMPLINGS["half-pixel shift"], psf=psf)
+    blurred = _interior_psnr(truth, scan)
+    assert _interior_psnr(truth, deconvolve(scan, psf, mu=gcv_mu(scan, psf, order=2), denoise=False)) < blurred
+    assert _interior_psnr(truth, deconvolve(scan, psf)) > blurred + 1.5
+
+
 @pytest.mark.parametrize("noise", [0.005, 0.03])
 @pytest.mark.parametrize("name", ["camera", "grass", "moon"])
 def test_white_noise_is_left_to_cross_validation(name, noise):
