@@ -77,10 +77,12 @@ def summary(groups):
     return "\n".join(header + rows)
 
 
-def options(argv, *, description, default_images, noise, size, quick):
-    """A benchmark's options (``--images``, ``--quick``, ``--no-write``), with ``noise`` and ``size`` set, or the
-    ``quick`` run's images, noise and size."""
+def options(argv, *, description, default_images, noise, size, quick, add_arguments=None):
+    """A benchmark's options (``--images``, ``--quick``, ``--no-write``, and any that ``add_arguments(parser)``
+    adds), with ``noise`` and ``size`` set, or the ``quick`` run's images, noise and size."""
     parser = argparse.ArgumentParser(description=description)
+    if add_arguments is not None:
+        add_arguments(parser)
     parser.add_argument("--images", type=image_names, default=default_images,
                         help=f"skimage.data images, comma-separated (default: {','.join(default_images)})")
     parser.add_argument("--quick", action="store_true",

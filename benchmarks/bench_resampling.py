@@ -3,7 +3,8 @@
 What it measures
 ----------------
 Each case is the central ``--size`` square of a ``skimage.data`` image (gray),
-blurred as part of its scene by ``gaussian_psf(17, 2.0)``, with Gaussian
+blurred as part of its scene by a Gaussian PSF (``--sigma``, 2 px by
+default; :func:`gaussian` gives its width), with Gaussian
 noise of the given sigma (seeded by the CRC-32 of the image's name), then
 resampled by ``scipy.ndimage`` (``RESAMPLINGS``), and the truth resampled
 alike. The scan is written to Zarr as float32, and ``tiledeblur.plan``
@@ -23,7 +24,8 @@ each edge. Run it from the repository root with
 ``python benchmarks/bench_resampling.py``; it prints a markdown table, one
 row per case, and a summary, and appends them, with the machine and the
 library versions, to ``benchmarks/RESULTS.md`` unless ``--no-write`` is
-given. ``--quick`` is a smoke run of three cases.
+given. ``--quick`` is a smoke run of three cases. ``--sigma 1.2`` weighs
+a narrow PSF, whose dead band begins at 0.42 cycles per pixel.
 """
 
 import os
@@ -32,6 +34,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # Before numpy is imported, so that its BLAS starts with one thread.
 os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
+import functools
+import math
 import sys
 import warnings
 import zlib
@@ -49,7 +53,7 @@ from tiledeblur.psf import psf_radius
 from tiledeblur.regularization import gcv_mu
 
 COMMAND = "python benchmarks/bench_resampling.py"
-PSF = tiledeblur.gaussian_psf(17, 2.0)
+SIGMA = 2.0
 NOISE = (0.01, 0.03)
 DEFAULT_IMAGES = ("camera", "astronaut", "moon", "hubble_deep_field")
 SIZE = 256
@@ -68,43 +72,48 @@ RESAMPLINGS = {
 }
 
 
-def resampled_scan(name, size, noise, resample):
-    """(truth, scan): the central ``size`` square of an image, blurred as part of its scene, with noise, resampled
-    by ``resample``; the truth resampled alike."""
+def gaussian(sigma):
+    """The benchmark's Gaussian PSF of ``sigma``: the odd width from 8 sigma up (17 px for 2, 11 for 1.2)."""
+    return tiledeblur.gaussian_psf(math.ceil(8 * sigma) | 1, sigma)
+
+
+def resampled_scan(name, size, noise, resample, psf):
+    """(truth, scan): the central ``size`` square of an image, blurred by ``psf`` as part of its scene, with noise,
+    resampled by ``resample``; the truth resampled alike."""
     scene = gray_image(name)
-    radius = psf_radius(PSF)
+    radius = psf_radius(psf)
     side = size + 2 * MARGIN
     if any(n < side + 2 * r for n, r in zip(scene.shape, radius)):
         raise SystemExit(f"{name} is {scene.shape[0]} x {scene.shape[1]} px, too small for a crop of {size} px with "
                          f"its margin of {MARGIN} and the PSF")
     start = [(n - size) // 2 - MARGIN for n in scene.shape]
     extended = scene[tuple(slice(s - r, s + side + r) for s, r in zip(start, radius))]
-    blurred = scipy.signal.fftconvolve(extended, PSF, mode="valid")
+    blurred = scipy.signal.fftconvolve(extended, psf, mode="valid")
     noisy = blurred + noise * np.random.default_rng(zlib.crc32(name.encode())).standard_normal(blurred.shape)
     crop = (slice(MARGIN, MARGIN + size),) * 2
     truth = resample(scene[start[0]:start[0] + side, start[1]:start[1] + side])
     return truth[crop], resample(noisy)[crop]
 
 
-def evaluate(name, size, noise, resampling, folder):
-    """One case's :class:`Outcome`, its Zarr written in ``folder``."""
-    truth, scan = resampled_scan(name, size, noise, RESAMPLINGS[resampling])
+def evaluate(name, size, noise, resampling, folder, *, psf):
+    """One case's :class:`Outcome` under ``psf``, its Zarr written in ``folder``."""
+    truth, scan = resampled_scan(name, size, noise, RESAMPLINGS[resampling], psf)
     target = folder / f"{name}-{noise}-{len(list(folder.iterdir()))}.zarr"
     zarr.create_array(target, data=scan.astype(np.float32), chunks=(size, size))
-    planned_mu = tiledeblur.plan(target, PSF).mu
-    interior = tuple(slice(2 * p, -2 * p) for p in PSF.shape)
+    planned_mu = tiledeblur.plan(target, psf).mu
+    interior = tuple(slice(2 * p, -2 * p) for p in psf.shape)
 
     def psnr(restored):
         return float(peak_signal_noise_ratio(truth[interior], np.clip(restored[interior], 0, 1), data_range=1))
 
-    crossvalidated_mu = gcv_mu(scan, PSF, order=2)
+    crossvalidated_mu = gcv_mu(scan, psf, order=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cross-validation's and the sweep's weights warn, as they should
-        crossvalidated = psnr(tiledeblur.deconvolve(scan, PSF, mu=crossvalidated_mu))
-        swept = {weight: psnr(tiledeblur.deconvolve(scan, PSF, mu=weight)) for weight in SWEEP}
+        crossvalidated = psnr(tiledeblur.deconvolve(scan, psf, mu=crossvalidated_mu))
+        swept = {weight: psnr(tiledeblur.deconvolve(scan, psf, mu=weight)) for weight in SWEEP}
     best_mu = max(swept, key=swept.get)
     return Outcome(f"{name} | {resampling} | {noise:g}", psnr(scan),
-                   psnr(tiledeblur.deconvolve(scan.astype(np.float32), PSF, mu=planned_mu)), (planned_mu,),
+                   psnr(tiledeblur.deconvolve(scan.astype(np.float32), psf, mu=planned_mu)), (planned_mu,),
                    crossvalidated, (crossvalidated_mu,), swept[best_mu], best_mu)
 
 
@@ -112,15 +121,18 @@ def main(argv=None):
     """Run the benchmark, print the tables and append them to RESULTS.md unless ``--no-write``."""
     argv = sys.argv[1:] if argv is None else argv
     chosen = options(argv, description=__doc__.splitlines()[0], default_images=DEFAULT_IMAGES, noise=NOISE, size=SIZE,
-                     quick=QUICK)
+                     quick=QUICK, add_arguments=lambda parser: parser.add_argument(
+                         "--sigma", type=float, default=SIGMA, help="the Gaussian PSF's sigma in px (default: 2)"))
+    psf = gaussian(chosen.sigma)
     notes = [
         (f"- Cases: central {chosen.size}² crops of `skimage.data` images (gray) blurred as part of their scene by "
-         "`gaussian_psf(17, 2.0)`, Gaussian noise seeded by the CRC-32 of the image's name, resampled by "
+         f"`gaussian_psf({psf.shape[0]}, {chosen.sigma:g})`, Gaussian noise seeded by the CRC-32 of the image's name, resampled by "
          "`scipy.ndimage` (the truth alike); weighed by `plan` (`mu=\"auto\"`) as a float32 Zarr scan"),
         (f"- Cross-validation: GCV of `laplacian`'s filter over the whole crop (`gcv_mu`); best of the sweep: "
          f"the best of {len(SWEEP)} weights from 1e-4 to 1, chosen against the truth"),
     ]
-    weigh(argv, chosen, benchmark="bench_resampling", command=COMMAND, kinds=RESAMPLINGS, evaluate=evaluate,
+    weigh(argv, chosen, benchmark="bench_resampling", command=COMMAND, kinds=RESAMPLINGS,
+          evaluate=functools.partial(evaluate, psf=psf),
           columns=("Image", "Resampling", "Noise σ:"), notes=notes, thread_variables=THREAD_VARIABLES)
 
 

@@ -888,7 +888,7 @@ def _warn_if_widened(fits, channel, *, stacklevel):
         "expected): the image holds detail that this PSF would have blurred away, so the result will ring. The "
         "PSF may be wider "
         "or longer than the image's blur (check its size), or edges were added after the blur (a label or an "
-        "inset pasted in); pass a larger mu to ring less.",
+        "inset pasted in, or a sensor's saturated spots); pass a larger mu to ring less.",
         PsfWarning, stacklevel=stacklevel + 1,
     )
 
