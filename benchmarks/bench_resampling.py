@@ -126,8 +126,8 @@ def main(argv=None):
     psf = gaussian(chosen.sigma)
     notes = [
         (f"- Cases: central {chosen.size}² crops of `skimage.data` images (gray) blurred as part of their scene by "
-         f"`gaussian_psf({psf.shape[0]}, {chosen.sigma:g})`, Gaussian noise seeded by the CRC-32 of the image's name, resampled by "
-         "`scipy.ndimage` (the truth alike); weighed by `plan` (`mu=\"auto\"`) as a float32 Zarr scan"),
+         f"`gaussian_psf({psf.shape[0]}, {chosen.sigma:g})`, Gaussian noise seeded by the CRC-32 of the image's name, "
+         "resampled by `scipy.ndimage` (the truth alike); weighed by `plan` (`mu=\"auto\"`) as a float32 Zarr scan"),
         (f"- Cross-validation: GCV of `laplacian`'s filter over the whole crop (`gcv_mu`); best of the sweep: "
          f"the best of {len(SWEEP)} weights from 1e-4 to 1, chosen against the truth"),
     ]

@@ -472,8 +472,8 @@ def test_an_unreadable_chunk_is_one_line_that_names_the_input(tmp_path, recorded
     scanned = _tiledeblur("run", tmp_path / "floats.zarr", "--psf", "gaussian:13,1,3", "--mu", "0.01",
                           "--no-denoise", "--workers", "1", "--out", tmp_path / "scanned.zarr")
     assert scanned.returncode == 2
-    error_line = ("tiledeblur: error: INPUT: expected readable chunks, got RuntimeError (Zstd decompression error: invalid "
-                  f"input data) reading [0:512, 0:512] of file://{tmp_path / 'floats.zarr'}.")
+    error_line = ("tiledeblur: error: INPUT: expected readable chunks, got RuntimeError (Zstd decompression error: "
+                  f"invalid input data) reading [0:512, 0:512] of file://{tmp_path / 'floats.zarr'}.")
     assert scanned.stderr.splitlines()[3:] == [error_line], scanned.stderr  # after the dashboard, the plan and the scan
 
 

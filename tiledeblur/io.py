@@ -510,8 +510,8 @@ def write_channels(array, yx, channel_axis, channels):
 
 
 def read_decoded(array, index):
-    """``array[index]`` as NumPy; a chunk that fails to decode is bad input, reported as such, and the reads of the
-    region's other chunks are let finish first (:func:`_settle_reads`)."""
+    """``array[index]`` as NumPy; a chunk that fails to decode is bad input, reported as such once the reads of the
+    region's other chunks have ended (:func:`_settle_reads`)."""
     try:
         return np.asarray(array[index])
     except (OSError, RuntimeError, ValueError) as error:

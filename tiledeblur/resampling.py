@@ -96,9 +96,9 @@ There the dead band is a thin rim at the corners of the spectrum, and the
 fit's extension from it fails the checks: ``python
 benchmarks/bench_resampling.py --sigma 1.2`` found the model in 8 of 24
 cases: the plan came 3.5 to 7.3 dB above cross-validation's weight in six,
-and 1.1 and 2.0 dB below it in two (``hubble_deep_field`` rotated, whose
-stars' leak the checks missed); over all 24, a median 2.7 dB below the
-best weight, and 16 cases below the scan.
+and 1.1 and 2.0 dB below it in two (``hubble_deep_field`` rotated); over
+all 24, a median 2.7 dB below the best weight, and 16 cases below the
+scan.
 
 ``benchmarks/bench_resampling.py`` measures the model through
 :func:`tiledeblur.plan` and the solver.
