@@ -886,9 +886,8 @@ def _warn_if_widened(fits, channel, *, stacklevel):
         f"psf: deblurred at the weights that mu 'auto' chose, the values of the {len(widenings)} sample "
         f"regions{where} spread a median {widening:.1f} times as wide as the data's (at most {MAX_WIDENING:g} "
         "expected): the image holds detail that this PSF would have blurred away, so the result will ring. The "
-        "PSF may be wider "
-        "or longer than the image's blur (check its size), or edges were added after the blur (a label or an "
-        "inset pasted in, or a sensor's saturated spots); pass a larger mu to ring less.",
+        "PSF may be wider or longer than the image's blur (check its size), or edges were added after the blur (a "
+        "label or an inset pasted in, or a sensor's saturated spots); pass a larger mu to ring less.",
         PsfWarning, stacklevel=stacklevel + 1,
     )
 
