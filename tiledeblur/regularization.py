@@ -349,7 +349,7 @@ class RegionFit(typing.NamedTuple):
     widening: float
 
 
-def _gcv(image, psf, order, noise_power=None, *, checked_below=0.0, at_least_gcv=False):
+def _gcv(image, psf, order, noise_power=None, *, checked_below=0.0, at_least_gcv=False, widening_at_gcv=False):
     """:func:`gcv_mu`'s weight and more of one region, as a :class:`RegionFit`.
 
     The noise is the standard deviation whose variance GCV estimates as
@@ -372,7 +372,11 @@ def _gcv(image, psf, order, noise_power=None, *, checked_below=0.0, at_least_gcv
     mild blur (:mod:`tiledeblur.demosaic`). Where ``at_least_gcv``, the
     weight is at least GCV's, which sees part of the noise: a model that
     finds less than GCV does has misread the data
-    (:mod:`tiledeblur.resampling`).
+    (:mod:`tiledeblur.resampling`). Where ``widening_at_gcv``, the widening
+    is measured at GCV's weight, at which its limit was set: a noise fitted
+    with the scene takes detail that a PSF too wide left in the data for
+    coloured noise, and at its larger weight the check missed such PSFs
+    (see :mod:`tiledeblur.resampling`).
     """
     # A spike is filled as a missing pixel is: its residual, scored only beyond its PSF's reach, spread further.
     spikes = _spikes(image, psf)
@@ -431,13 +435,14 @@ def _gcv(image, psf, order, noise_power=None, *, checked_below=0.0, at_least_gcv
         best = max(best, best_of(discrepancy))
     if noise_power is not None and at_least_gcv:
         best = max(best, best_of(crossvalidation))
+    judged = best_of(crossvalidation) if widening_at_gcv else best
     error, trace = parts(best)
     fitted = 1 - residual(best)
     fitted[0, 0] = 0  # the variance: without the mean
     noise = error / trace if noise_power is None else np.sum(counted_noise) / image.size**2
     content = math.sqrt(mean_square(fitted) / noise) if noise > 0 else math.inf
     # The PSF's offset from the origin shifts the deblurred values, which leaves their percentiles as they are.
-    deblurred = scipy.fft.irfft2(np.conj(blur_spectrum) * spectrum / (blur_power + GCV_WEIGHTS[best] * smoothness),
+    deblurred = scipy.fft.irfft2(np.conj(blur_spectrum) * spectrum / (blur_power + GCV_WEIGHTS[judged] * smoothness),
                                  s=image.shape)
     data_spread = _spread(scipy.fft.irfft2(spectrum, s=image.shape)[present])
     widening = _spread(deblurred[present]) / data_spread if data_spread > 0 else 1.0
@@ -706,12 +711,13 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
         noise_powers = [None] * len(psfs) if jpeg_blocks is None or not any(informative) else jpeg.noise_powers(
             region, levels=jpeg_blocks.levels, origin=[part.start - grid for part, grid in zip(yx, jpeg_blocks.origin)])
         blocks = [power is not None for power in noise_powers]
-        resampled = [False] * len(psfs)
+        resampled = with_scene = [False] * len(psfs)
         if not any(blocks):
             noise_powers = _demosaiced_noise_powers(region, informative)
             found = _resampled_noise_powers(region, informative, psfs, noise_powers)
-            resampled = [power is not None for power in found]
-            noise_powers = [own if power is None else power for own, power in zip(noise_powers, found)]
+            resampled = [fit is not None for fit in found]
+            with_scene = [fit is not None and fit.with_scene for fit in found]
+            noise_powers = [own if fit is None else fit.power for own, fit in zip(noise_powers, found)]
         for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
             if informative[index]:
@@ -719,7 +725,7 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
                 for order, by_channel in by_order.items():
                     by_channel[index].append(_gcv(channel, psf, order, noise_power,
                                                   checked_below=0.0 if any(blocks) else demosaic.CHECKED_BELOW,
-                                                  at_least_gcv=resampled[index]))
+                                                  at_least_gcv=resampled[index], widening_at_gcv=with_scene[index]))
     if jpeg_blocks is not None and not all(found_blocks.values()):
         _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
     if not any(own for by_channel in by_order.values() for own in by_channel):
@@ -745,17 +751,17 @@ def _demosaiced_noise_powers(region, informative):
 
 
 def _resampled_noise_powers(region, informative, psfs, demosaiced):
-    """Each channel's noise spectrum where resampling coloured it (:mod:`tiledeblur.resampling`); None for the others,
-    for those whose noise the demosaicing's model holds (``demosaiced``), and for those with clipped or filled
+    """Each channel's :class:`tiledeblur.resampling.ResampledNoise` where resampling coloured its noise; None for the
+    others, for those whose noise the demosaicing's model holds (``demosaiced``), and for those with clipped or filled
     plateaus, whose sharp edges, which no PSF blurred, passed for coloured noise (found by a test: clipped at 160 of
     255, the astronaut's red under a Gaussian of σ 2 got 4.2 times its own weight; left out, 1.7 times)."""
     if np.isnan(region).any():
         return [None] * len(region)
-    powers = [resampling.noise_power(channel, periodic_spectrum(channel), psf) if own and power is None else None
-              for channel, psf, power, own in zip(region, psfs, demosaiced, informative)]
-    # Plateaus only where the model holds: looking for them takes longer than the model (9 ms a region, against 2).
-    return [None if power is None or _near_plateaus(channel, psf).any() else power
-            for channel, psf, power in zip(region, psfs, powers)]
+    fits = [resampling.noise_power(channel, periodic_spectrum(channel), psf) if own and power is None else None
+            for channel, psf, power, own in zip(region, psfs, demosaiced, informative)]
+    # Plateaus only where the model holds: looking for them takes longer than its dead band (9 ms a region, against 2).
+    return [None if fit is None or _near_plateaus(channel, psf).any() else fit
+            for channel, psf, fit in zip(region, psfs, fits)]
 
 
 def _default_weights(losses, reach, samples, channels, *, stacklevel):

@@ -1,4 +1,4 @@
-"""The noise of a resampled image, read off the frequencies that the PSF erased, as ``mu="auto"`` weighs it.
+"""The noise of a resampled image for ``mu="auto"``: read where the PSF erased the scene, or fitted with the scene.
 
 Why cross-validation fails on resampled images
 ----------------------------------------------
@@ -33,10 +33,11 @@ The fit is used only where it is sound, and the noise clearly not white
 * the PSF erases every frequency beyond ``ENCLOSED_BEYOND`` (cycles per
   pixel) to below ``DEAD_BELOW``, so that the dead band surrounds the
   frequencies it passes (a Gaussian of σ 1.1 or more does; the article's
-  PSF, whose σ 1 across passes 3e-4 of its power at 0.45, does not). Under
-  that PSF the dead band lay along one axis, and extended from there to
-  the zero frequency, the faint leak of a scene under white noise of 0.001
-  passed for coloured noise in 7 of 10 cases, up to 3 dB too smooth;
+  PSF, whose σ 1 across passes 3e-4 of its power at 0.45, does not; see
+  below for the others). Under that PSF the dead band lay along one axis,
+  and extended from there to the zero frequency, the faint leak of a scene
+  under white noise of 0.001 passed for coloured noise in 7 of 10 cases,
+  up to 3 dB too smooth;
 * the PSF leaves at least ``MIN_DEAD_FREQUENCIES`` below ``DEEPER_BELOW``
   of its peak (a motion line's spectrum rarely falls that far);
 * the fitted spectrum is positive at the zero frequency, and nowhere
@@ -73,8 +74,9 @@ the resampled scan went from 46, 48 and 48 of 64 to 1, 0 and 0. No case
 lost more than 0.07 dB against the weight without the model, and one
 gained 37.8 dB. An enlargement by 2 with bilinear interpolation kept its
 weights: ``mu="auto"``'s check for bright sources already gave them (a
-median loss of 0.01 dB). The article's PSF and the motion line keep GCV's
-weight and its loss (median 12.4 and 7.0 dB for the shift). Unresampled,
+median loss of 0.01 dB). The article's PSF and the motion line kept GCV's
+weight and its loss (median 12.4 and 7.0 dB for the shift; see below for
+their fit with the scene). Unresampled,
 with white noise in floating point or 8 bits (384 cases), no weight
 changed.
 
@@ -100,14 +102,96 @@ and 1.1 and 2.0 dB below it in two (``hubble_deep_field`` rotated); over
 all 24, a median 2.7 dB below the best weight, and 16 cases below the
 scan.
 
+Where no dead band surrounds the pass band
+------------------------------------------
+The article's PSF passes fine detail along one axis, a motion line's
+spectrum seldom falls far, and a Moffat or a Gaussian narrower than σ 1.1
+passes power up to the corners of the spectrum: no frequency holds noise
+alone. There the noise is fitted together with the scene
+(:func:`_jointly_fitted`). The data's power, averaged over blocks of
+``JOINT_BLOCK`` x ``JOINT_BLOCK`` frequencies, is taken for the scene's
+power times the PSF's, plus the power of white noise passed through a
+3 x 3 filter, whose autocovariance reaches 2 px as the cosines' above
+does. The scene's power falls as a power of the frequency's length under
+a quadratic form of determinant 1: a straight edge (a slide's border, a
+building) puts its power along one axis, and with a round form that power
+was left to the noise's filter. Whittle's likelihood for a periodogram
+fits both at once (L-BFGS-B, through autograd's gradient; 80 to 280 ms a
+256² region), from a filter that leans one way: from a symmetric one the
+gradient keeps it symmetric, and a symmetric filter's power is a square,
+which a shift's is not (half a pixel's noise was fitted at 2.1 times its
+power at the zero frequency). The fit's noise is used only where
+
+* it fits the data better than white noise does, by ``COLOURING_GAIN`` of
+  Whittle's log-likelihood a block. A scene's departure from its power law
+  is otherwise taken for colour: under the article's PSF, white noise of
+  0.001 to 0.01 on 8 images gained up to 0.017 (0.085 on ``brick`` at
+  0.001, which the checks below decline), resampled noise 0.081 to 0.82,
+  and no noise at all 0.024 to 0.18;
+* its power falls from each of the ``RINGS`` to the next, to below
+  ``FALL`` times the first: interpolation's noise falls toward the finest
+  frequencies, and a scene's leak fitted as noise need not;
+* it is coloured, as above (``COLOURED_BELOW``);
+* and it accounts for at least ``CLAIMED_AT_FINEST`` of the data's power
+  in the last of the ``RINGS``, where the PSF passed the least of the
+  scene. With no noise at all, the fit took part of a sharp scene's leak
+  for noise: it claimed 0.07 to 0.23 of the data's power there (0.5 to 1.07
+  resampled with noise), and cost up to 15.6 dB.
+
+Under a PSF too wide, the detail that the PSF says is gone passes for
+coloured noise, and the larger weight that it gives hid the PSF: where
+the fit's noise is used, :mod:`tiledeblur.regularization` checks the PSF's
+width at cross-validation's weight, at which the check's limit was set.
+With the article's PSF for a blur half as wide (8 unresampled images,
+float and 8 bits, noise 0.003 to 0.03), it warned in 40 of 48 cases, and
+at the fit's weight in 14.
+
+Measured in a session's study (2026-12-05; ``laplacian``'s Fourier filter
+at the weight of :func:`tiledeblur.regularization.estimate_image_mu`
+against the best of 29 weights, chosen with the ground truth): 256² crops
+of ``bench_quality``'s images, with ``hubble_deep_field`` and ``brick``
+for ``cell``, noise 0, 0.001, 0.003, 0.01 and 0.03, 40 cases a PSF and
+way. Under the article's PSF, resampled by a bilinear shift by (0.5, 0.3)
+px, a bilinear rotation by 7° and a cubic enlargement by 1.3, the median
+loss went from 7.5, 6.9 and 6.8 dB to 0.15, 0.17 and 0.15 dB, and the
+cases below the resampled scan from 22, 24 and 27 to none; under the
+13 px motion line, from 5.7, 6.7 and 7.1 dB to 0.35, 2.8 and 2.3 dB
+(below the scan 21, 40 and 40 to 7, 19 and 26); under a Gaussian of σ 1.0
+and a Moffat of FWHM 2.2 px, from 2.4 to 10.6 dB to 0.24 to 2.2 dB (below
+the scan 10 to 20 to 1 to 6). A cubic rotation, whose noise is nearly
+white, went from 5.6 to 1.4 dB under the motion line, 0.98 to 0.58 dB
+under the article's PSF, and under σ 1.0 kept 36 weights and lost with 4
+(noise 0.001). Unresampled, in floating point or 8 bits (320 cases), one
+weight changed, 5.9 dB better. Of the 480 resampled cases, none with noise
+of 0.003 or more lost, and gains reached 31 dB; with noise of 0.001 or
+none, where the best weight lies near or below ``mu="auto"``'s range, 10
+lost more than 0.3 dB, by up to 3.0 dB (5.9 dB for ``brick``'s
+enlargement under the motion line, below the scan with the fit or
+without). Unresampled 8-bit crops every 128 px of 12 images under the
+article's PSF (243, white noise 0.002 to 0.01, blurred with zeros beyond
+the image): none was fitted as coloured; with a round form, 19 were, all
+at a side of the image. A colour JPEG's channel given alone: its chroma,
+halved and interpolated back (4:2:0), may show too few of JPEG's blocks
+to be weighed by them (:mod:`tiledeblur.jpeg`), and cross-validation chose
+its floor; of 72 such channels (4 images at qualities 80, 90 and 95, 4:4:4
+and 4:2:0, noise 0.005, the article's PSF), 20 were fitted, each 7.1 to
+11.9 dB better, and 3 of them stayed below the blurred channel, by 0.1 to
+3.1 dB; no grey JPEG's weight (30) changed.
+
 ``benchmarks/bench_resampling.py`` measures the model through
 :func:`tiledeblur.plan` and the solver.
 """
 
 import functools
+import itertools
+import math
+import typing
 
+import autograd
+import autograd.numpy as anp
 import numpy as np
 import scipy.fft
+import scipy.optimize
 
 from .operators import periodic_psf
 
@@ -130,11 +214,35 @@ MAX_LAG = 2
 LEAK_RATIO = 1.3
 #: The noise is coloured where its fitted power falls below this share of its largest in the dead band.
 COLOURED_BELOW = 0.3
+#: The joint fit's blocks of frequencies, averaged before it fits them: its cost falls 16-fold.
+JOINT_BLOCK = 4
+#: The joint fit's start: white noise at the power of the data beyond ``FINE_BEYOND``, and the scene's power law
+#: through the data below ``COARSE_BELOW`` (cycles per pixel).
+FINE_BEYOND = 0.16
+COARSE_BELOW = 0.1
+#: How much better, in Whittle's log-likelihood per block, the joint fit's filtered noise must fit than white noise:
+#: a scene's departure from its power law made a little, resampling much (see the module notes).
+COLOURING_GAIN = 0.05
+#: The rings, in cycles per pixel, whose mean noise power must fall from each to the next in the joint fit, to the
+#: last below ``FALL`` times the first: interpolation's noise falls toward the finest frequencies.
+RINGS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+FALL = 0.5
+#: The least share of the data's power in the last of the ``RINGS`` that the joint fit's noise must account for:
+#: there the PSF passed the least of the scene (see the module notes).
+CLAIMED_AT_FINEST = 0.5
+
+
+class ResampledNoise(typing.NamedTuple):
+    """What :func:`noise_power` found: the noise's power, and whether it was fitted with the scene (where the PSF
+    leaves no dead band around what it passes) or read off the dead band."""
+
+    power: np.ndarray
+    with_scene: bool
 
 
 def noise_power(values, spectrum, psf):
-    """The noise's power at each of ``scipy.fft.rfft2``'s frequencies of ``values``, where resampling coloured it;
-    None where the model does not hold, or the noise looks white (see the module notes).
+    """The noise's power at each of ``scipy.fft.rfft2``'s frequencies of ``values``, where resampling coloured it,
+    as a :class:`ResampledNoise`; None where the model does not hold, or the noise looks white (see the module notes).
 
     ``spectrum`` is the rfft of ``values``' periodic component
     (:func:`tiledeblur.regularization.periodic_spectrum`), and ``psf`` the
@@ -151,11 +259,18 @@ def noise_power(values, spectrum, psf):
     >>> from tiledeblur.regularization import periodic_spectrum
     >>> noise = np.random.default_rng(0).normal(0, 0.01, (256, 256))
     >>> shifted = scipy.ndimage.shift(noise, (0.5, 0.5), order=1, mode="wrap")
-    >>> power = noise_power(shifted, periodic_spectrum(shifted), gaussian_psf(17, 2))
-    >>> [round(float(power[index] / shifted.size), 6) for index in [(0, 0), (128, 128)]]
-    [9.9e-05, 0.0]
+    >>> power, with_scene = noise_power(shifted, periodic_spectrum(shifted), gaussian_psf(17, 2))
+    >>> [round(float(power[index] / shifted.size), 6) for index in [(0, 0), (128, 128)]], with_scene
+    ([9.9e-05, 0.0], False)
     >>> print(noise_power(noise, periodic_spectrum(noise), gaussian_psf(17, 2)))
     None
+
+    Under the article's PSF, which passes fine detail along one axis, the
+    noise is fitted with the scene:
+
+    >>> power, with_scene = noise_power(shifted, periodic_spectrum(shifted), gaussian_psf(13, (1, 3)))
+    >>> [round(float(power[index] / shifted.size), 5) for index in [(0, 0), (128, 128)]], with_scene
+    ([0.0001, 0.0], True)
     """
     shape = np.shape(values)
     power = np.abs(spectrum) ** 2
@@ -163,7 +278,10 @@ def noise_power(values, spectrum, psf):
     dead = blur_power < DEAD_BELOW * blur_power[0, 0]
     deeper = blur_power < DEEPER_BELOW * blur_power[0, 0]
     rows, columns = np.fft.fftfreq(shape[0])[:, None], np.fft.rfftfreq(shape[1])[None, :]
-    if deeper.sum() < MIN_DEAD_FREQUENCIES or not dead[np.hypot(rows, columns) >= ENCLOSED_BEYOND].all():
+    if not dead[np.hypot(rows, columns) >= ENCLOSED_BEYOND].all():
+        jointly = _jointly_fitted(power, blur_power, shape)
+        return None if jointly is None else ResampledNoise(jointly, with_scene=True)
+    if deeper.sum() < MIN_DEAD_FREQUENCIES:
         return None
     fitted = _fitted(power, dead, shape)
     in_dead = np.maximum(fitted[dead], 0)
@@ -174,7 +292,82 @@ def noise_power(values, spectrum, psf):
     predicted = np.maximum(_fitted(power, deeper, shape)[ring], 0).sum()
     if not predicted / LEAK_RATIO < power[ring].sum() < predicted * LEAK_RATIO:
         return None
-    return np.maximum(fitted, 0)
+    return ResampledNoise(np.maximum(fitted, 0), with_scene=False)
+
+
+def _jointly_fitted(power, blur_power, shape):
+    """The noise's power at the rfft's frequencies of an image of ``shape`` whose PSF (of power ``blur_power``)
+    leaves no dead band around what it passes, fitted with the scene's to the data's ``power``; None where the
+    noise is white, or where its filter is no interpolation's (see the module notes)."""
+    rows, columns = np.fft.fftfreq(shape[0])[:, None], np.fft.rfftfreq(shape[1])[None, :]
+
+    def blocked(values):
+        """``values`` over the rfft's frequencies, in :func:`_blocks`; less the block holding the zero frequency,
+        where the periodic component's mean holds no noise."""
+        return _blocks(np.broadcast_to(values, power.shape))[1:]
+
+    observed, blur = blocked(power), blocked(blur_power / blur_power[0, 0])
+    along_rows, along_columns, across = blocked(rows**2), blocked(columns**2), blocked(rows * columns)
+    phases = [2 * np.pi * (k * rows + l * columns) for k in (-1, 0, 1) for l in (-1, 0, 1)]
+    cosines, sines = (np.array([blocked(wave(phase)) for phase in phases]) for wave in (np.cos, np.sin))
+    squared_radii = along_rows + along_columns
+    fine, coarse = squared_radii > FINE_BEYOND**2, squared_radii < COARSE_BELOW**2
+    if not fine.any() or not coarse.any() or np.median(observed[fine]) == 0:
+        return None
+    level = math.sqrt(np.median(observed[fine]))  # white noise's tap, to scale the fitted ones
+    lowest = (2 / max(shape)) ** 2  # keeps the scene's power law finite at the blocks nearest the zero frequency
+    scale = np.median(observed)
+
+    def whittle(parameters):
+        """Whittle's negative log-likelihood, a mean over the blocks, of a scene's power law and a filter's noise:
+        white where ``parameters`` hold one tap. The scene's power falls with the frequency's length under a
+        quadratic form of determinant 1, which a straight edge elongates: taken as round, an edge's power along
+        one axis passed for coloured noise (see the module notes)."""
+        log_power, exponent, elongation, tilt = parameters[0], parameters[1], parameters[2], parameters[3]
+        form = anp.exp(elongation) * along_rows + anp.exp(-elongation) * along_columns + 2 * anp.tanh(tilt) * across
+        taps = parameters[4:] * level
+        if len(taps) == 1:
+            noise = taps[0] ** 2
+        else:
+            noise = anp.dot(taps, cosines) ** 2 + anp.dot(taps, sines) ** 2
+        fitted = (anp.exp(log_power) * (form + lowest) ** (-exponent / 2) * blur + noise) / scale
+        return anp.mean(anp.log(fitted) + observed / scale / fitted)
+
+    def fitted(start):
+        # Bounded, or the line search tried powers that overflowed: the scene's exponent within what scenes show, a
+        # form elongated up to some 20-fold, and its power within e^±30 of the start's.
+        bounds = [(start[0] - 30, start[0] + 30), (0, 10), (-3, 3), (-3, 3)] + [(None, None)] * (len(start) - 4)
+        return scipy.optimize.minimize(autograd.value_and_grad(whittle), start, jac=True, method="L-BFGS-B",
+                                       bounds=bounds)
+
+    centre = 4 + len(phases) // 2  # the centre tap's index among the parameters
+    start = np.zeros(4 + len(phases))
+    start[0] = np.log(np.median(observed[coarse] / np.maximum(blur[coarse], np.finfo(float).tiny)
+                                * (squared_radii[coarse] + lowest)))
+    start[1], start[centre] = 2.0, 1.0  # a round scene of power falling as 1/f², and white noise
+    # Leaning one way: from a symmetric filter the gradient keeps it symmetric, and a symmetric filter's power is a
+    # square, which a shift's is not (half a pixel's noise fitted 2.1 times its power at the zero frequency).
+    start[centre + 1] = start[centre + 3] = 0.1
+    coloured = fitted(start)
+    if fitted(start[[0, 1, 2, 3, centre]]).fun - coloured.fun < COLOURING_GAIN:
+        return None
+    noise = np.abs(sum(tap * np.exp(-1j * phase) for tap, phase in zip(coloured.x[4:] * level, phases))) ** 2
+    radius = np.hypot(rows, columns)
+    rings = [(inner <= radius) & (radius < outer) for inner, outer in itertools.pairwise(RINGS)]
+    means = np.array([noise[ring].mean() for ring in rings])
+    if noise.min() >= COLOURED_BELOW * noise.max() or not (np.all(np.diff(means) < 0) and means[-1] < FALL * means[0]):
+        return None
+    if means[-1] < CLAIMED_AT_FINEST * power[rings[-1]].mean():
+        return None
+    return noise
+
+
+def _blocks(values):
+    """The means of ``values``' blocks of ``JOINT_BLOCK`` x ``JOINT_BLOCK``, flattened, less its last rows and
+    columns that fill no block."""
+    rows, columns = (side // JOINT_BLOCK * JOINT_BLOCK for side in values.shape)
+    shape = (rows // JOINT_BLOCK, JOINT_BLOCK, columns // JOINT_BLOCK, JOINT_BLOCK)
+    return values[:rows, :columns].reshape(shape).mean(axis=(1, 3)).ravel()
 
 
 def _fitted(power, where, shape):
