@@ -160,14 +160,14 @@ cases below the resampled scan from 22, 24 and 27 to none; under the
 and a Moffat of FWHM 2.2 px, from 2.4 to 10.6 dB to 0.24 to 2.2 dB (below
 the scan 10 to 20 to 1 to 6). A cubic rotation, whose noise is nearly
 white, went from 5.6 to 1.4 dB under the motion line, 0.98 to 0.58 dB
-under the article's PSF, and under σ 1.0 kept 36 weights and lost with 4
-(noise 0.001). Unresampled, in floating point or 8 bits (320 cases), one
-weight changed, 5.9 dB better. Of the 480 resampled cases, none with noise
-of 0.003 or more lost, and gains reached 31 dB; with noise of 0.001 or
-none, where the best weight lies near or below ``mu="auto"``'s range, 10
-lost more than 0.3 dB, by up to 3.0 dB (5.9 dB for ``brick``'s
-enlargement under the motion line, below the scan with the fit or
-without). Unresampled 8-bit crops every 128 px of 12 images under the
+under the article's PSF, and under σ 1.0 kept 36 weights and lost 1.0 to
+3.0 dB with 4 (noise 0.001). Unresampled, in floating point or 8 bits
+(320 cases), one weight changed, 5.9 dB better. Of the 480 resampled
+cases, none with noise of 0.003 or more lost, and gains reached 31 dB; of
+the 192 with noise of 0.001 or none, where the best weight lies near or
+below ``mu="auto"``'s range, 6 lost more than 0.3 dB, 1.2 to 3.0 dB (5.9
+dB for ``brick``'s enlargement under the motion line, below the scan with
+the fit or without). Unresampled 8-bit crops every 128 px of 12 images under the
 article's PSF (243, white noise 0.002 to 0.01, blurred with zeros beyond
 the image): none was fitted as coloured; with a round form, 19 were, all
 at a side of the image. A colour JPEG's channel given alone: its chroma,
