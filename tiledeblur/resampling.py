@@ -92,15 +92,11 @@ gain of 9.1, 12.5 and 9.8 dB, and those cases below the scan became 45,
 or 8 bits, and with the cubic rotation, with noise 0 to 0.005 under
 those PSFs and the article's (480 cases), no weight changed. In the
 other resampled cases one of the checks above declined the model, and
-cross-validation's loss stays: for the shift, a median of 5.8 dB below
+cross-validation's loss stayed: for the shift, a median of 5.8 dB below
 the best weight under the Gaussian of σ 1.1, 8.4 dB under the Moffat PSF.
 There the dead band is a thin rim at the corners of the spectrum, and the
-fit's extension from it fails the checks: ``python
-benchmarks/bench_resampling.py --sigma 1.2`` found the model in 8 of 24
-cases: the plan came 3.5 to 7.3 dB above cross-validation's weight in six,
-and 1.1 and 2.0 dB below it in two (``hubble_deep_field`` rotated); over
-all 24, a median 2.7 dB below the best weight, and 16 cases below the
-scan.
+fit's extension from it fails the checks; where it does, the noise is now
+fitted with the scene (below).
 
 Where no dead band surrounds the pass band
 ------------------------------------------
@@ -116,8 +112,8 @@ does. The scene's power falls as a power of the frequency's length under
 a quadratic form of determinant 1: a straight edge (a slide's border, a
 building) puts its power along one axis, and with a round form that power
 was left to the noise's filter. Whittle's likelihood for a periodogram
-fits both at once (L-BFGS-B, through autograd's gradient; 80 to 280 ms a
-256² region), from a filter that leans one way: from a symmetric one the
+fits both at once (L-BFGS-B; a median of 35 ms a 256² region, at most
+80), from a filter that leans one way: from a symmetric one the
 gradient keeps it symmetric, and a symmetric filter's power is a square,
 which a shift's is not (half a pixel's noise was fitted at 2.1 times its
 power at the zero frequency). The fit's noise is used only where
@@ -138,6 +134,21 @@ power at the zero frequency). The fit's noise is used only where
   for noise: it claimed 0.07 to 0.23 of the data's power there (0.5 to 1.07
   resampled with noise), and cost up to 15.6 dB.
 
+The same fit is tried where the dead band surrounds the pass band but the
+reading off it declined: a thin rim of it under a Gaussian of σ 1.1 or
+1.2 or a Moffat PSF of FWHM 2.8 px, or noise that looks white there. In a
+session's study (2026-12-05, as below, under those three PSFs and a
+Gaussian of σ 1.5; 8 images, 40 cases a PSF and way), the median loss of
+the bilinear shift and rotation and the cubic enlargement went from 2.8,
+1.9 and 5.3 dB to 0.38, 0.30 and 0.35 dB, and the cases below the
+resampled scan from 40, 29 and 47 of 120 to 9, 3 and 2; under σ 1.5
+nothing much moved (0.27 to 0.26 dB; 26 of 120 fitted, none by more than
+1.0 dB either way). Of 320 unresampled cases, 5 weights changed, each of
+an image with noise of 0.001 or none: one 0.1 dB better, four 1.3 to 2.1
+dB worse (at least 4.2 dB above the scan); of the resampled ones (with
+the cubic rotation), those with noise of 0.003 or more lost nothing, and
+20 with less lost 0.3 to 2.3 dB.
+
 Under a PSF too wide, the detail that the PSF says is gone passes for
 coloured noise, and the larger weight that it gives hid the PSF: where
 the fit's noise is used, :mod:`tiledeblur.regularization` checks the PSF's
@@ -148,7 +159,9 @@ at the fit's weight in 14.
 
 Measured in a session's study (2026-12-05; ``laplacian``'s Fourier filter
 at the weight of :func:`tiledeblur.regularization.estimate_image_mu`
-against the best of 29 weights, chosen with the ground truth): 256² crops
+against the best of 29 weights, chosen with the ground truth; with
+autograd's gradient, where the one derived by hand later moved 5 of 720
+weights by one step of the grid): 256² crops
 of ``bench_quality``'s images, with ``hubble_deep_field`` and ``brick``
 for ``cell``, noise 0, 0.001, 0.003, 0.01 and 0.03, 40 cases a PSF and
 way. Under the article's PSF, resampled by a bilinear shift by (0.5, 0.3)
@@ -187,8 +200,6 @@ import itertools
 import math
 import typing
 
-import autograd
-import autograd.numpy as anp
 import numpy as np
 import scipy.fft
 import scipy.optimize
@@ -275,13 +286,22 @@ def noise_power(values, spectrum, psf):
     shape = np.shape(values)
     power = np.abs(spectrum) ** 2
     blur_power = np.abs(scipy.fft.rfft2(periodic_psf(np.asarray(psf, dtype=float), shape), s=shape)) ** 2
+    read = _read_off_dead_band(power, blur_power, shape)
+    if read is not None:
+        return ResampledNoise(read, with_scene=False)
+    # Where no dead band surrounds the pass band, or where it is a thin rim from which the reading declined.
+    jointly = _jointly_fitted(power, blur_power, shape)
+    return None if jointly is None else ResampledNoise(jointly, with_scene=True)
+
+
+def _read_off_dead_band(power, blur_power, shape):
+    """The noise's power at the rfft's frequencies of an image of ``shape``, read off the data's ``power`` where the
+    PSF's (``blur_power``) has fallen below ``DEAD_BELOW`` of its peak; None where that does not hold, or the
+    noise looks white (see the module notes)."""
     dead = blur_power < DEAD_BELOW * blur_power[0, 0]
     deeper = blur_power < DEEPER_BELOW * blur_power[0, 0]
     rows, columns = np.fft.fftfreq(shape[0])[:, None], np.fft.rfftfreq(shape[1])[None, :]
-    if not dead[np.hypot(rows, columns) >= ENCLOSED_BEYOND].all():
-        jointly = _jointly_fitted(power, blur_power, shape)
-        return None if jointly is None else ResampledNoise(jointly, with_scene=True)
-    if deeper.sum() < MIN_DEAD_FREQUENCIES:
+    if not dead[np.hypot(rows, columns) >= ENCLOSED_BEYOND].all() or deeper.sum() < MIN_DEAD_FREQUENCIES:
         return None
     fitted = _fitted(power, dead, shape)
     in_dead = np.maximum(fitted[dead], 0)
@@ -292,7 +312,7 @@ def noise_power(values, spectrum, psf):
     predicted = np.maximum(_fitted(power, deeper, shape)[ring], 0).sum()
     if not predicted / LEAK_RATIO < power[ring].sum() < predicted * LEAK_RATIO:
         return None
-    return ResampledNoise(np.maximum(fitted, 0), with_scene=False)
+    return np.maximum(fitted, 0)
 
 
 def _jointly_fitted(power, blur_power, shape):
@@ -307,51 +327,40 @@ def _jointly_fitted(power, blur_power, shape):
         return _blocks(np.broadcast_to(values, power.shape))[1:]
 
     observed, blur = blocked(power), blocked(blur_power / blur_power[0, 0])
-    along_rows, along_columns, across = blocked(rows**2), blocked(columns**2), blocked(rows * columns)
-    phases = [2 * np.pi * (k * rows + l * columns) for k in (-1, 0, 1) for l in (-1, 0, 1)]
-    cosines, sines = (np.array([blocked(wave(phase)) for phase in phases]) for wave in (np.cos, np.sin))
-    squared_radii = along_rows + along_columns
-    fine, coarse = squared_radii > FINE_BEYOND**2, squared_radii < COARSE_BELOW**2
+    along_rows, along_columns = blocked(rows**2), blocked(columns**2)
+    fine, coarse = along_rows + along_columns > FINE_BEYOND**2, along_rows + along_columns < COARSE_BELOW**2
     if not fine.any() or not coarse.any() or np.median(observed[fine]) == 0:
         return None
-    level = math.sqrt(np.median(observed[fine]))  # white noise's tap, to scale the fitted ones
-    lowest = (2 / max(shape)) ** 2  # keeps the scene's power law finite at the blocks nearest the zero frequency
-    scale = np.median(observed)
+    scale = np.median(observed)  # the periodogram's, to fit values near 1
+    level = math.sqrt(np.median(observed[fine]) / scale)  # white noise's tap, to scale the fitted ones
+    phases = [2 * np.pi * (k * rows + l * columns) for k in (-1, 0, 1) for l in (-1, 0, 1)]
+    periodogram = _Periodogram(
+        observed / scale, blur / scale, along_rows, along_columns, blocked(rows * columns),
+        lowest=(2 / max(shape)) ** 2,  # keeps the scene's power law finite at the blocks nearest the zero frequency
+        cosines=level * np.array([blocked(np.cos(phase)) for phase in phases]),
+        sines=level * np.array([blocked(np.sin(phase)) for phase in phases]))
 
-    def whittle(parameters):
-        """Whittle's negative log-likelihood, a mean over the blocks, of a scene's power law and a filter's noise:
-        white where ``parameters`` hold one tap. The scene's power falls with the frequency's length under a
-        quadratic form of determinant 1, which a straight edge elongates: taken as round, an edge's power along
-        one axis passed for coloured noise (see the module notes)."""
-        log_power, exponent, elongation, tilt = parameters[0], parameters[1], parameters[2], parameters[3]
-        form = anp.exp(elongation) * along_rows + anp.exp(-elongation) * along_columns + 2 * anp.tanh(tilt) * across
-        taps = parameters[4:] * level
-        if len(taps) == 1:
-            noise = taps[0] ** 2
-        else:
-            noise = anp.dot(taps, cosines) ** 2 + anp.dot(taps, sines) ** 2
-        fitted = (anp.exp(log_power) * (form + lowest) ** (-exponent / 2) * blur + noise) / scale
-        return anp.mean(anp.log(fitted) + observed / scale / fitted)
+    def fitted(start, taps):
+        """Whittle's fit from ``start`` with the filter's ``taps`` (indices of ``phases``). Bounded, or the line
+        search tried powers that overflowed: the scene's exponent within what scenes show, a form elongated up to
+        some 20-fold, and its power within e^±30 of the start's."""
+        bounds = [(start[0] - 30, start[0] + 30), (0, 10), (-3, 3), (-3, 3)] + [(None, None)] * len(taps)
+        waves = periodogram._replace(cosines=periodogram.cosines[taps], sines=periodogram.sines[taps])
+        return scipy.optimize.minimize(_whittle, start, args=(waves,), jac=True, method="L-BFGS-B", bounds=bounds)
 
-    def fitted(start):
-        # Bounded, or the line search tried powers that overflowed: the scene's exponent within what scenes show, a
-        # form elongated up to some 20-fold, and its power within e^±30 of the start's.
-        bounds = [(start[0] - 30, start[0] + 30), (0, 10), (-3, 3), (-3, 3)] + [(None, None)] * (len(start) - 4)
-        return scipy.optimize.minimize(autograd.value_and_grad(whittle), start, jac=True, method="L-BFGS-B",
-                                       bounds=bounds)
-
-    centre = 4 + len(phases) // 2  # the centre tap's index among the parameters
+    centre = len(phases) // 2  # the tap of lag 0
     start = np.zeros(4 + len(phases))
     start[0] = np.log(np.median(observed[coarse] / np.maximum(blur[coarse], np.finfo(float).tiny)
-                                * (squared_radii[coarse] + lowest)))
-    start[1], start[centre] = 2.0, 1.0  # a round scene of power falling as 1/f², and white noise
+                                * (along_rows[coarse] + along_columns[coarse] + periodogram.lowest)))
+    start[1], start[4 + centre] = 2.0, 1.0  # a round scene of power falling as 1/f², and white noise
     # Leaning one way: from a symmetric filter the gradient keeps it symmetric, and a symmetric filter's power is a
     # square, which a shift's is not (half a pixel's noise fitted 2.1 times its power at the zero frequency).
-    start[centre + 1] = start[centre + 3] = 0.1
-    coloured = fitted(start)
-    if fitted(start[[0, 1, 2, 3, centre]]).fun - coloured.fun < COLOURING_GAIN:
+    start[4 + centre + 1] = start[4 + centre + 3] = 0.1
+    coloured = fitted(start, list(range(len(phases))))
+    if fitted(start[[0, 1, 2, 3, 4 + centre]], [centre]).fun - coloured.fun < COLOURING_GAIN:
         return None
-    noise = np.abs(sum(tap * np.exp(-1j * phase) for tap, phase in zip(coloured.x[4:] * level, phases))) ** 2
+    taps = coloured.x[4:] * level * math.sqrt(scale)
+    noise = np.abs(sum(tap * np.exp(-1j * phase) for tap, phase in zip(taps, phases))) ** 2
     radius = np.hypot(rows, columns)
     rings = [(inner <= radius) & (radius < outer) for inner, outer in itertools.pairwise(RINGS)]
     means = np.array([noise[ring].mean() for ring in rings])
@@ -360,6 +369,64 @@ def _jointly_fitted(power, blur_power, shape):
     if means[-1] < CLAIMED_AT_FINEST * power[rings[-1]].mean():
         return None
     return noise
+
+
+class _Periodogram(typing.NamedTuple):
+    """What :func:`_whittle` fits, over blocks of frequencies: the data's power and the PSF's (each over a scale
+    that brings the data near 1), the squared frequencies along rows and columns and their product across, the
+    least squared frequency that the scene's power law takes, and the waves (cosines and sines) of the noise
+    filter's taps, each scaled by white noise's tap."""
+
+    observed: np.ndarray
+    blur: np.ndarray
+    along_rows: np.ndarray
+    along_columns: np.ndarray
+    across: np.ndarray
+    lowest: float
+    cosines: np.ndarray
+    sines: np.ndarray
+
+
+def _whittle(parameters, periodogram):
+    """Whittle's negative log-likelihood of ``periodogram`` (a :class:`_Periodogram`), a mean over its blocks, and
+    its gradient, for the scene's power and the noise's that ``parameters`` hold.
+
+    ``parameters`` are the log of the scene's power, its exponent, the
+    elongation and the tilt of its form, and the noise filter's taps, one
+    for each of the periodogram's waves. The scene's power falls with the
+    frequency's length under a quadratic form of determinant 1, which a
+    straight edge elongates: taken as round, an edge's power along one axis
+    passed for coloured noise (see the module notes). The gradient is
+    derived by hand: through autograd, the fit took 3.4 times as long.
+
+    Examples
+    --------
+    >>> import scipy.optimize
+    >>> rng = np.random.default_rng(0)
+    >>> squared = rng.random((2, 64)) / 4
+    >>> periodogram = _Periodogram(rng.exponential(size=64), np.exp(-squared.sum(axis=0)), *squared,
+    ...                            rng.normal(0, 0.01, 64), 1e-4, rng.random((3, 64)), rng.random((3, 64)))
+    >>> parameters = np.array([0.5, 2.0, 0.3, -0.2, 1.0, 0.2, 0.1])
+    >>> error = scipy.optimize.check_grad(lambda x: _whittle(x, periodogram)[0], lambda x: _whittle(x, periodogram)[1],
+    ...                                   parameters)
+    >>> bool(error < 1e-6 * np.linalg.norm(_whittle(parameters, periodogram)[1]))
+    True
+    """
+    log_power, exponent, elongation, tilt = parameters[:4]
+    stretched = np.exp(elongation) * periodogram.along_rows
+    squeezed = np.exp(-elongation) * periodogram.along_columns
+    sheared = np.tanh(tilt)
+    form = stretched + squeezed + 2 * sheared * periodogram.across + periodogram.lowest
+    scene = np.exp(log_power - exponent / 2 * np.log(form)) * periodogram.blur
+    real, imaginary = parameters[4:] @ periodogram.cosines, parameters[4:] @ periodogram.sines
+    model = scene + real**2 + imaginary**2
+    pull = (1 / model - periodogram.observed / model**2) / model.size  # the value's slope in the model's power
+    bend = -exponent / 2 * scene / form  # the scene's slope in its form
+    scene_slopes = np.array([scene, -np.log(form) / 2 * scene, bend * (stretched - squeezed),
+                             bend * 2 * (1 - sheared**2) * periodogram.across])
+    noise_slopes = 2 * (real * periodogram.cosines + imaginary * periodogram.sines)
+    return np.mean(np.log(model) + periodogram.observed / model), np.concatenate([scene_slopes @ pull,
+                                                                                   noise_slopes @ pull])
 
 
 def _blocks(values):
