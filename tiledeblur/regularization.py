@@ -759,7 +759,7 @@ def _resampled_noise_powers(region, informative, psfs, demosaiced):
         return [None] * len(region)
     fits = [resampling.noise_power(channel, periodic_spectrum(channel), psf) if own and power is None else None
             for channel, psf, power, own in zip(region, psfs, demosaiced, informative)]
-    # Plateaus only where the model holds: looking for them takes longer than its dead band (9 ms a region, against 2).
+    # Plateaus only where a model holds: looking for them takes longer than reading a dead band (9 ms, against 2).
     return [None if fit is None or _near_plateaus(channel, psf).any() else fit
             for channel, psf, fit in zip(region, psfs, fits)]
 

@@ -192,6 +192,7 @@ import typing
 import numpy as np
 import scipy.fft
 import scipy.optimize
+import scipy.signal
 
 from .operators import periodic_psf
 
@@ -299,48 +300,42 @@ def _jointly_fitted(power, blur_power, shape):
     """The noise's power at the rfft's frequencies of an image of ``shape`` whose PSF (of power ``blur_power``)
     leaves no dead band around what it passes, fitted with the scene's to the data's ``power``; None where the
     noise is white, or where its filter is no interpolation's (see the module notes)."""
-    rows, columns = np.fft.fftfreq(shape[0])[:, None], np.fft.rfftfreq(shape[1])[None, :]
-
-    def blocked(values):
-        """``values`` over the rfft's frequencies, in :func:`_blocks`; less the block holding the zero frequency,
-        where the periodic component's mean holds no noise."""
-        return _blocks(np.broadcast_to(values, power.shape))[1:]
-
-    observed, blur = blocked(power), blocked(blur_power / blur_power[0, 0])
-    along_rows, along_columns = blocked(rows**2), blocked(columns**2)
+    observed, blur = _blocked(power), _blocked(blur_power / blur_power[0, 0])
+    along_rows, along_columns, across, cosines, sines = _block_waves(shape)
     fine, coarse = along_rows + along_columns > FINE_BEYOND**2, along_rows + along_columns < COARSE_BELOW**2
     if not fine.any() or not coarse.any() or np.median(observed[fine]) == 0:
         return None
     scale = np.median(observed)  # the periodogram's, to fit values near 1
     level = math.sqrt(np.median(observed[fine]) / scale)  # white noise's tap, to scale the fitted ones
-    phases = [2 * np.pi * (k * rows + l * columns) for k in (-1, 0, 1) for l in (-1, 0, 1)]
     periodogram = _Periodogram(
-        observed / scale, blur / scale, along_rows, along_columns, blocked(rows * columns),
+        observed / scale, blur / scale, along_rows, along_columns, across,
         lowest=(2 / max(shape)) ** 2,  # keeps the scene's power law finite at the blocks nearest the zero frequency
-        cosines=level * np.array([blocked(np.cos(phase)) for phase in phases]),
-        sines=level * np.array([blocked(np.sin(phase)) for phase in phases]))
+        cosines=level * cosines, sines=level * sines)
 
     def fitted(start, taps):
-        """Whittle's fit from ``start`` with the filter's ``taps`` (indices of ``phases``). Bounded, or the line
-        search tried powers that overflowed: the scene's exponent within what scenes show, a form elongated up to
-        some 20-fold, and its power within e^±30 of the start's."""
+        """Whittle's fit from ``start`` with the filter's ``taps`` (indices of :func:`_block_waves`' waves).
+        Bounded, or the line search tried powers that overflowed: the scene's exponent within what scenes show, a
+        form elongated up to some 20-fold, and its power within e^±30 of the start's."""
         bounds = [(start[0] - 30, start[0] + 30), (0, 10), (-3, 3), (-3, 3)] + [(None, None)] * len(taps)
         waves = periodogram._replace(cosines=periodogram.cosines[taps], sines=periodogram.sines[taps])
         return scipy.optimize.minimize(_whittle, start, args=(waves,), jac=True, method="L-BFGS-B", bounds=bounds)
 
-    centre = len(phases) // 2  # the tap of lag 0
-    start = np.zeros(4 + len(phases))
+    centre = len(cosines) // 2  # the tap of lag 0
+    start = np.zeros(4 + len(cosines))
     start[0] = np.log(np.median(observed[coarse] / np.maximum(blur[coarse], np.finfo(float).tiny)
                                 * (along_rows[coarse] + along_columns[coarse] + periodogram.lowest)))
     start[1], start[4 + centre] = 2.0, 1.0  # a round scene of power falling as 1/f², and white noise
     # Leaning one way: from a symmetric filter the gradient keeps it symmetric, and a symmetric filter's power is a
     # square, which a shift's is not (half a pixel's noise fitted 2.1 times its power at the zero frequency).
     start[4 + centre + 1] = start[4 + centre + 3] = 0.1
-    coloured = fitted(start, list(range(len(phases))))
+    coloured = fitted(start, list(range(len(cosines))))
     if fitted(start[[0, 1, 2, 3, 4 + centre]], [centre]).fun - coloured.fun < COLOURING_GAIN:
         return None
-    taps = coloured.x[4:] * level * math.sqrt(scale)
-    noise = np.abs(sum(tap * np.exp(-1j * phase) for tap, phase in zip(taps, phases))) ** 2
+    taps = (coloured.x[4:] * level * math.sqrt(scale)).reshape(3, 3)
+    # The filter's power is the spectrum of its autocovariance, whose lags (up to 2 px) the dead band's cosines hold.
+    autocovariance = scipy.signal.correlate2d(taps, taps)[2:, :].ravel()[2:]  # lags (0, 0) on, one of each ± pair
+    noise = np.tensordot(autocovariance * np.where(np.arange(autocovariance.size) == 0, 1, 2), _cosines(shape), axes=1)
+    rows, columns = np.fft.fftfreq(shape[0])[:, None], np.fft.rfftfreq(shape[1])[None, :]
     radius = np.hypot(rows, columns)
     rings = [(inner <= radius) & (radius < outer) for inner, outer in itertools.pairwise(RINGS)]
     means = np.array([noise[ring].mean() for ring in rings])
@@ -349,6 +344,33 @@ def _jointly_fitted(power, blur_power, shape):
     if means[-1] < CLAIMED_AT_FINEST * power[rings[-1]].mean():
         return None
     return noise
+
+
+def _blocked(values):
+    """``values`` over the rfft's frequencies, in :func:`_blocks`; less the block holding the zero frequency, where
+    the periodic component's mean holds no noise."""
+    return _blocks(values)[1:]
+
+
+@functools.lru_cache(maxsize=4)
+def _block_waves(shape):
+    """What the joint fit's model takes of the rfft's frequencies of an image of ``shape``, in :func:`_blocked`: the
+    squared frequencies along rows and columns, their product across, and the cosines and sines of the 3 x 3
+    filter's taps (lags -1 to 1 along each axis). Each region of a plan has the same shape.
+
+    Examples
+    --------
+    >>> [part.shape for part in _block_waves((16, 16))]
+    [(7,), (7,), (7,), (9, 7), (9, 7)]
+    """
+    rows, columns = np.fft.fftfreq(shape[0])[:, None], np.fft.rfftfreq(shape[1])[None, :]
+    full = (shape[0], shape[1] // 2 + 1)
+    phases = [2 * np.pi * (k * rows + l * columns) for k in (-1, 0, 1) for l in (-1, 0, 1)]
+    parts = [_blocked(np.broadcast_to(values, full)) for values in (rows**2, columns**2, rows * columns)]
+    parts += [np.array([_blocked(wave(phase)) for phase in phases]) for wave in (np.cos, np.sin)]
+    for part in parts:
+        part.flags.writeable = False  # shared by every caller through the cache
+    return tuple(parts)
 
 
 class _Periodogram(typing.NamedTuple):
