@@ -14,7 +14,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from tiledeblur import MuWarning, deconvolve, gaussian_psf, plan
 from tiledeblur.convert import convert
 from tiledeblur.operators import Blur
-from tiledeblur.regularization import sample_regions
+from tiledeblur.regularization import estimate_image_mu, sample_regions
 from tiledeblur.saturation import SaturationWarning, warn_if_saturated
 
 PSF = gaussian_psf(13, 2.0)
@@ -67,6 +67,17 @@ def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
                                                            r" .*, and pass nonneg=True"):
             plan(store.store.root, PSF)
     assert not _warnings(plan, store.store.root, PSF, missing_value=65535)
+
+
+def test_clipped_stars_are_no_resampled_noise():
+    """Found by a test: the clipped stars' sharp rims passed for resampled noise, fitted with the scene, and the
+    weight warned of the PSF where the bright sources should set it."""
+    _, recorded = _star_field(600_000)
+    image = recorded / 65535
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimate_image_mu(lambda yx: image[yx][None], image.shape, [PSF], "laplacian")
+    assert [w.category for w in caught] == [MuWarning] and "bright, compact sources" in str(caught[0].message)
 
 
 def _sample_warnings(image, dtype=np.uint16):

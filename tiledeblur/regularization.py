@@ -186,7 +186,7 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 
-from . import demosaic, jpeg, resampling
+from . import demosaic, jpeg, resampling, saturation
 from .denoising import DENOISED_LOSSES
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, periodic_psf, smoothness_power
@@ -760,8 +760,27 @@ def _resampled_noise_powers(region, informative, psfs, demosaiced):
     fits = [resampling.noise_power(channel, periodic_spectrum(channel), psf) if own and power is None else None
             for channel, psf, power, own in zip(region, psfs, demosaiced, informative)]
     # Plateaus only where a model holds: looking for them takes longer than reading a dead band (9 ms, against 2).
-    return [None if fit is None or _near_plateaus(channel, psf).any() else fit
+    return [None if fit is None or _near_plateaus(channel, psf).any() or _holds_clipped_spot(channel, psf) else fit
             for channel, psf, fit in zip(region, psfs, fits)]
+
+
+def _holds_clipped_spot(channel, psf):
+    """Whether ``channel`` holds a star or a bead clipped at its largest value, in darker surroundings
+    (:func:`tiledeblur.saturation.saturated_spots`): too small a plateau for :func:`_near_plateaus`.
+
+    Its sharp rim passed for resampled noise: a star field under a Gaussian of σ 2, three stars clipped at
+    65535 in a region, was fitted with the scene, at 2.5 times the weight that its bright sources gave under σ 2,
+    with a :class:`~tiledeblur.PsfWarning` (found by a test). Noise clipped at the top of a bright area, as an 8-bit
+    scan's, makes no such spot, and keeps the model.
+
+    Examples
+    --------
+    >>> sky = np.full((64, 64), 0.1)
+    >>> sky[30:33, 30:32] = 0.9  # a star, clipped at the region's largest value
+    >>> _holds_clipped_spot(sky, np.ones((9, 9))), _holds_clipped_spot(np.minimum(sky, 0.1), np.ones((9, 9)))
+    (True, False)
+    """
+    return saturation.saturated_spots(channel, psf, ground=np.median(channel), top=channel.max()) > 0
 
 
 def _default_weights(losses, reach, samples, channels, *, stacklevel):
