@@ -908,7 +908,7 @@ def _warn_if_widened(fits, channel, *, stacklevel):
         return
     where = "" if channel is None else f" of channel {channel}"
     warnings.warn(
-        f"psf: deblurred at the weights that mu 'auto' chose, the values of the {len(widenings)} sample "
+        f"psf: deblurred each at its own weight, the values of the {len(widenings)} sample "
         f"regions{where} spread a median {widening:.1f} times as wide as the data's (at most {MAX_WIDENING:g} "
         "expected): the image holds detail that this PSF would have blurred away, so the result will ring. The "
         "PSF may be wider or longer than the image's blur (check its size), or edges were added after the blur (a "
