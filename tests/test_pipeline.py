@@ -886,10 +886,10 @@ def test_plan_computes_nothing(tmp_path, small_scan, article_psf):
                               memory_limit="100 MiB")
     assert one.tile > 600 and "1 tile (1 x 1) of 40 x 600 px" in one.describe()
     for limit in (100 * 2**20, "100 MiB", "104.8576MB"):  # a size also as dask writes one
-        with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 128 px need about 1.. MiB each by the "
-                                                              "estimate, more than 80% of the workers' memory limit "
-                                                              "of 100 MiB per thread \\(each thread solves a tile\\), "
-                                                              "where dask pauses them"):
+        with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 128 px need about 1..\\.. MiB each by "
+                                                              "the estimate, more than 80% of the workers' memory "
+                                                              "limit of 100.0 MiB per thread \\(each thread solves "
+                                                              "a tile\\), where dask pauses them"):
             tiledeblur.plan(small_scan[0], article_psf, tile=128, memory_limit=limit)
     # Where it pauses them, not the limit itself (found by a probe: 281 MiB passed on 286 MiB workers, which paused
     # at 229 MiB holding the last tile while the others idled).
@@ -903,6 +903,9 @@ def test_plan_computes_nothing(tmp_path, small_scan, article_psf):
     with pytest.warns(tiledeblur.TileMemoryWarning, match="tile: tiles of 256 px, the smallest automatic tile, need "
                                                           "about"):
         tiledeblur.plan(small_scan[0], article_psf, mu=0.01, memory_limit="10 MiB")
+    # Found by a probe: a limit under 1 MiB was told as "0 MiB".
+    with pytest.warns(tiledeblur.TileMemoryWarning, match="the workers' memory limit of 1 B per thread"):
+        tiledeblur.plan(small_scan[0], article_psf, mu=0.01, memory_limit=1)
     with pytest.raises(TypeError, match=r"memory_limit: expected an int of bytes or a size such as '4 GiB', got 4000000000.0 instead"):
         tiledeblur.plan(small_scan[0], article_psf, memory_limit=4e9)
     for limit in (-1, "", "lots", "-1 GB"):

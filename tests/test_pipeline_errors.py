@@ -773,9 +773,9 @@ def test_input_chunks_that_dwarf_a_tile_warn(tmp_path):
     by a probe)."""
     for name, chunks in (("whole.zarr", (4096, 4096)), ("tiled.zarr", (256, 256))):
         zarr.create_array(tmp_path / name, shape=(4096, 4096), chunks=chunks, dtype="f4")  # no pixel is read
-    with pytest.warns(tiledeblur.TileMemoryWarning, match=r"zarr_path: the input's chunks of 4096 x 4096 hold 64 MiB "
-                                                          r"decoded, which each tile's read decodes whole, beside the "
-                                                          r"\d+ MiB that a tile of 256 px needs"):
+    with pytest.warns(tiledeblur.TileMemoryWarning, match=r"zarr_path: the input's chunks of 4096 x 4096 hold 64\.0 "
+                                                          r"MiB decoded, which each tile's read decodes whole, beside "
+                                                          r"the \d+\.\d MiB that a tile of 256 px needs"):
         plan(tmp_path / "whole.zarr", gaussian_psf(5, 1.0), tile=256, mu=0.01, denoise=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -825,8 +825,8 @@ def _warn_if_tiles_exceed(memory_limit, tile_plan, *, automatic=False):
         paused = ", where dask pauses them: a paused worker holds its tiles, and the run waits"
         pause, then = (f"{share:.0%} of ", paused) if share < 1 else ("", "; dask may restart them")
         warnings.warn(
-            f"tile: tiles of {tile_plan.tile_text()}{chosen} need about {needed / 2**20:.0f} MiB each by the "
-            f"estimate, more than {pause}the workers' memory limit of {memory_limit / 2**20:.0f} MiB per thread "
+            f"tile: tiles of {tile_plan.tile_text()}{chosen} need about {in_binary_units(needed)} each by the "
+            f"estimate, more than {pause}the workers' memory limit of {in_binary_units(memory_limit)} per thread "
             f"(each thread solves a tile){then}. Give the workers more memory, or pass a smaller tile.",
             TileMemoryWarning, stacklevel=4,
         )
@@ -845,10 +845,10 @@ def _warn_if_input_chunks_are_large(array, tile_plan):
     if chunk_bytes > LARGE_CHUNK_SHARE * needed:
         chunks = " x ".join(map(str, array.chunks))
         warnings.warn(
-            f"zarr_path: the input's chunks of {chunks} hold {chunk_bytes / 2**20:.0f} MiB decoded, which each tile's "
-            f"read decodes whole, beside the {needed / 2**20:.0f} MiB that a tile of {tile_plan.tile_text()} needs by "
-            "the estimate; store the input in chunks no larger than the tile (dask.array's rechunk and to_zarr) to "
-            "read it faster and in less memory.",
+            f"zarr_path: the input's chunks of {chunks} hold {in_binary_units(chunk_bytes)} decoded, which each "
+            f"tile's read decodes whole, beside the {in_binary_units(needed)} that a tile of {tile_plan.tile_text()} "
+            "needs by the estimate; store the input in chunks no larger than the tile (dask.array's rechunk and "
+            "to_zarr) to read it faster and in less memory.",
             TileMemoryWarning, stacklevel=4,
         )
 

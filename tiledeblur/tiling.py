@@ -203,17 +203,17 @@ class Tile:
 
 
 def in_binary_units(size):
-    """``size`` bytes for people, in KiB, MiB or GiB.
+    """``size`` bytes for people, in B, KiB, MiB or GiB.
 
     Examples
     --------
-    >>> in_binary_units(3 * 2**30), in_binary_units(1.5 * 2**20), in_binary_units(300)
-    ('3.0 GiB', '1.5 MiB', '0.3 KiB')
+    >>> in_binary_units(3 * 2**30), in_binary_units(1.5 * 2**20), in_binary_units(3000), in_binary_units(1)
+    ('3.0 GiB', '1.5 MiB', '2.9 KiB', '1 B')
     """
-    for unit, power in (("GiB", 30), ("MiB", 20)):
+    for unit, power in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if size >= 2**power:
             return f"{size / 2**power:.1f} {unit}"
-    return f"{size / 2**10:.1f} KiB"
+    return f"{size:.0f} B"
 
 
 def weights_text(mu):
