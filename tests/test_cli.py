@@ -161,6 +161,9 @@ def test_a_signal_once_the_command_is_done_changes_nothing(tmp_path):
         # Given once per channel, as --mu may be, the last was kept for all (found by a probe).
         (["run", "{scan}", "--psf", "gaussian:13,1", "--loss", "tv", "--eps", "0.002", "--eps", "1e-4"],
          "--eps: expected once, for every channel (only --mu and --psf take one per channel), got it twice"),
+        # Told of as a Python list, "[0.01, 'auto']" (found by a probe).
+        (["plan", "{scan}", "--psf", "gaussian:13,1", "--mu", "0.01", "--mu", "auto"],
+         "channel, got --mu 0.01 --mu auto"),
         # An empty path is the working directory to os and pathlib (found by a probe: --out '' was taken so).
         (["plan", "", "--psf", "gaussian:13,1"], "INPUT: expected a path or a URL, got '' instead."),
         (["plan", "{scan}", "--psf", ""], "--psf: expected a PSF file's path, got '' instead."),

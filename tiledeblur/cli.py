@@ -100,6 +100,20 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+class _Weights(argparse.Action):
+    """``--mu``'s values, one for every channel or one per channel, or ``auto`` once: each channel's own weight.
+
+    Found by a probe: ``--mu 0.01 --mu auto`` was refused as "got [0.01, 'auto']", a Python list.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = [*(getattr(namespace, self.dest) or []), values]
+        if "auto" in given and len(given) > 1:
+            parser.error(f"{option_string}: expected auto once (each channel's own weight), or numbers, once for "
+                         f"every channel or once per channel, got {' '.join(f'{option_string} {mu}' for mu in given)}")
+        setattr(namespace, self.dest, given)
+
+
 def _add_problem_options(parser):
     parser.add_argument("input", help="the Zarr array or group (a path or an fsspec URL); opened read-only")
     parser.add_argument("--psf", required=True, type=_psf, action="append",
@@ -119,7 +133,7 @@ def _add_problem_options(parser):
                              "(Newton-CG solves alternated with non-local means; 4 to 7 times slower), "
                              "smoothed total variation, or auto: laplacian or nlmeans, whichever an estimate of "
                              "its error on sample regions favours (default: %(default)s)")
-    parser.add_argument("--mu", type=_auto_or(float, "a number"), action="append",
+    parser.add_argument("--mu", type=_auto_or(float, "a number"), action=_Weights,
                         help="regularization weight, on the image's [0, 1] scale (integer images are divided "
                              "by their dtype's maximum; for a float image's values off it, tv's weight scales with "
                              "them and nlmeans' with their square), or auto by cross-validation on the image, each "
