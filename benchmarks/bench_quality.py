@@ -16,7 +16,9 @@ reflection), plus Gaussian noise of the given sigma from
 ``np.random.default_rng`` seeded by the CRC-32 of the image and PSF names.
 The PSFs are the article's ``gaussian_psf(13, (1, 3))``, an isotropic
 ``gaussian_psf(17, 2)`` and a 13 x 13 anti-aliased motion line at 30 degrees
-(``skimage.draw.line_aa``, normalized).
+(``skimage.draw.line_aa``, normalized); ``--psfs`` may name others that no
+study behind the library's rules used: defocus disks of radius 2.5 and 4 px,
+and ``gaussian_psf(9, 1.2)``.
 
 PSNR is scored on the interior, which excludes a margin of two PSF sides from
 each edge, and on the full crop. Each peer gets the best setting of a sweep,
@@ -41,6 +43,8 @@ os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 
 import argparse
 import dataclasses
+import math
+import re
 import statistics
 import sys
 import time
@@ -167,12 +171,43 @@ def motion_psf(length, angle):
     return psf / psf.sum()
 
 
-#: The PSFs by name.
+def defocus_psf(radius):
+    """A normalized defocus blur: a disk of ``radius`` pixels, its rim's pixels covered in part (8 x 8 samples each).
+
+    Examples
+    --------
+    >>> psf = defocus_psf(2.5)  # the pixels 2 from the centre reach 2.5: covered whole along an axis
+    >>> psf.shape, round(float(psf.sum()), 12), bool(psf[0, 2] == psf.max() > psf[0, 1] > psf[0, 0] > 0)
+    ((5, 5), 1.0, True)
+    """
+    side = 2 * math.ceil(radius - 0.5) + 1
+    offsets = (np.arange(8 * side) + 0.5) / 8 - side / 2
+    inside = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius**2
+    covered = inside.reshape(side, 8, side, 8).mean(axis=(1, 3))
+    return covered / covered.sum()
+
+
+#: The PSFs by name: those of every run, and those that ``--psfs`` may name too, which no study that set the
+#: library's rules used (defocus disks, and a Gaussian whose dead band is a thin rim).
 PSFS = {
     "gaussian 13 σ(1, 3)": tiledeblur.gaussian_psf(13, (1, 3)),
     "gaussian 17 σ2": tiledeblur.gaussian_psf(17, 2),
     "motion 13 at 30°": motion_psf(13, 30),
 }
+MORE_PSFS = {
+    "defocus r2.5": defocus_psf(2.5),
+    "defocus r4": defocus_psf(4),
+    "gaussian 9 σ1.2": tiledeblur.gaussian_psf(9, 1.2),
+}
+
+
+def psf_names(text):
+    """Parse comma-separated names of :data:`PSFS` and :data:`MORE_PSFS`, whose own commas lie in parentheses."""
+    names = tuple(name.strip() for name in re.split(r",(?![^(]*\))", text) if name.strip())
+    unknown = [name for name in names if name not in {**PSFS, **MORE_PSFS}]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected names among {', '.join({**PSFS, **MORE_PSFS})}, got {text!r}")
+    return names
 
 
 def gray_image(name):
@@ -189,7 +224,7 @@ def make_case(image, psf_name, noise, size):
     Parameters
     ----------
     image, psf_name : str
-        Names in ``skimage.data`` and :data:`PSFS`.
+        Names in ``skimage.data`` and :data:`PSFS` or :data:`MORE_PSFS`.
     noise : float
         Standard deviation of the Gaussian noise.
     size : int
@@ -199,7 +234,7 @@ def make_case(image, psf_name, noise, size):
     -------
     case : Case
     """
-    scene, psf = gray_image(image), PSFS[psf_name]
+    scene, psf = gray_image(image), {**PSFS, **MORE_PSFS}[psf_name]
     radius = psf_radius(psf)
     if any(n < size + 2 * r for n, r in zip(scene.shape, radius)):
         raise SystemExit(f"{image} is {scene.shape[0]} x {scene.shape[1]} px, too small for a crop of {size} "
@@ -349,6 +384,9 @@ def parse_arguments(argv):
                         help="side of the crops in pixels (default: %(default)s)")
     parser.add_argument("--images", type=image_names, default=DEFAULT_IMAGES,
                         help=f"skimage.data images, comma-separated (default: {','.join(DEFAULT_IMAGES)})")
+    parser.add_argument("--psfs", type=psf_names, default=tuple(PSFS),
+                        help=f"PSF names, comma-separated, among {', '.join({**PSFS, **MORE_PSFS})} (default: "
+                             f"{','.join(PSFS)})")
     parser.add_argument("--noise", type=float_list, default=DEFAULT_NOISE,
                         help=f"noise sigmas, comma-separated (default: {','.join(map(str, DEFAULT_NOISE))})")
     parser.add_argument("--loss", default=None,
@@ -360,10 +398,10 @@ def parse_arguments(argv):
                         help="pass denoise=False to ours: the solve without its pass of non-local means")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run: images {','.join(QUICK['images'])}, the article's PSF, noise "
-                             f"{QUICK['noise'][0]}, {QUICK['size']} px crops; overrides --size, --images, --noise")
+                             f"{QUICK['noise'][0]}, {QUICK['size']} px crops; overrides --size, --images, --psfs, "
+                             "--noise")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
     options = parser.parse_args(argv)
-    options.psfs = tuple(PSFS)
     if options.quick:
         options.images, options.psfs, options.noise, options.size = (
             QUICK["images"], QUICK["psfs"], QUICK["noise"], QUICK["size"])
