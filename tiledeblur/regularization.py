@@ -769,8 +769,8 @@ def _holds_clipped_spot(channel, psf):
     (:func:`tiledeblur.saturation.saturated_spots`): too small a plateau for :func:`_near_plateaus`.
 
     Its sharp rim passed for resampled noise: a star field under a Gaussian of σ 2, three stars clipped at
-    65535 in a region, was fitted with the scene, at 2.5 times the weight that its bright sources gave under σ 2,
-    with a :class:`~tiledeblur.PsfWarning` (found by a test). Noise clipped at the top of a bright area, as an 8-bit
+    65535 in a region, was fitted with the scene, at 2.5 times the weight that its bright sources gave, with a
+    :class:`~tiledeblur.PsfWarning` (found by a test). Noise clipped at the top of a bright area, as an 8-bit
     scan's, makes no such spot, and keeps the model.
 
     Examples

@@ -153,9 +153,9 @@ and 0.23 dB under σ 1.2; the cases below the resampled scan from 44 of 120
 to 7, and from 33 to 5. Seven lost more than 0.3 dB, by 0.31 to 1.65 dB,
 each with noise of 0.001 (``grass`` and ``gravel``, whose texture leaks),
 two of them unresampled (of 80 under those PSFs, no other weight changed).
-Under a broad dead band (a Gaussian of σ 2) the fit gained nothing (a
-median loss of 0.07 dB either way) and lost up to 1.8 dB in 8 of 160
-cases, each with noise of 0.001 or none, so there the reading's decline
+Under a broad dead band (a Gaussian of σ 2) the fit gained nothing
+(median losses of 0.04 to 0.08 dB either way) and lost up to 1.8 dB in 8
+of 160 cases, each with noise of 0.001 or none, so there the reading's decline
 stands.
 
 Under a PSF too wide, the detail that the PSF says is gone passes for
@@ -211,8 +211,8 @@ loss went from 4.6 to 11.6 dB to 0.11 to 0.61 dB, and the cases below the
 resampled scan from 18 to 39 of 40 (a PSF and way) to 0 to 8. Of 320
 unresampled cases, in floating point and 8 bits, 9 weights changed, two
 by more than 0.3 dB (1.7 and 1.6 dB worse, ``coffee`` under the disk of
-2.5 px with noise of 0.001 or none). Eleven cases lost more than 0.3 dB, up
-to 5.2 dB, each with noise of 0.003 or less, where the fit took some of
+2.5 px with noise of 0.001 or none). Eleven cases, those two among them,
+lost more than 0.3 dB, up to 5.2 dB, each with noise of 0.003 or less, where the fit took some of
 the scene for noise (up to 25 times the noise's power at the coarsest
 frequencies). A model in which the interpolation filters the scene as it
 does the noise, as it does, cut that excess by a factor of 1.2 to 3.2,
