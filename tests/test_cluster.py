@@ -128,7 +128,17 @@ def test_ctrl_c_before_a_dask_call_begins_logs_no_traceback(caplog):
 
 def _process_state():
     return (dask.config.get("scheduler", None), list(warnings.filters),
-            {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS})
+            {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}, dict(os.environ))
+
+
+def test_the_local_cluster_leaves_this_process_environment_as_it_found_it(monkeypatch):
+    """The nannies set their workers' thread counts in this process to spawn them, and left them there: the
+    caller's later subprocesses ran on one BLAS thread each (found by a probe)."""
+    for name in ("OMP_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    with connect(n_workers=1) as client:
+        assert set(client.run(lambda: os.environ["OMP_NUM_THREADS"]).values()) == {"1"}  # the workers' own
+    assert "OMP_NUM_THREADS" not in os.environ and "MALLOC_TRIM_THRESHOLD_" not in os.environ
 
 
 def test_runs_that_overlap_leave_the_process_as_they_found_it():

@@ -76,6 +76,9 @@ SHUTDOWN_LOGGERS = ("distributed", "distributed.client")
 #: clients that close (``_closing``), and the loggers' levels from before the first, change.
 _PROCESS_STATE_LOCK = threading.Lock()
 _closing = {"count": 0, "levels": {}}
+#: The local clusters open, and this process's environment variables from before the first (see
+#: :func:`_environment_restored`).
+_open_clusters = {"count": 0, "environ": {}}
 
 
 def check_n_workers(n_workers):
@@ -158,6 +161,8 @@ def _started_client(address, n_workers):
     with contextlib.ExitStack() as stack:
         try:
             with _stop_signals_ignored():
+                if address is None:
+                    stack.enter_context(_environment_restored())  # entered first, to be restored last
                 cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
                 started = stack.enter_context(_client(cluster, address))
             yield started
@@ -199,6 +204,35 @@ def _shutdown_loggers_quiet():
             if not _closing["count"]:
                 for name, level in _closing["levels"].items():
                     logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _environment_restored():
+    """Give this process back the environment variables that local clusters' nannies set, once the last closes.
+
+    A nanny sets ``distributed.nanny.pre-spawn-environ`` (``OMP_NUM_THREADS=1``
+    and the other thread counts, a malloc threshold) in the process that
+    spawns its workers, for them to inherit, and leaves them there: after a
+    run, the caller's own subprocesses started with one BLAS thread each
+    (found by a probe). Clusters that overlap in several threads share one
+    record from before the first, as :func:`_shutdown_loggers_quiet`'s do.
+    """
+    names = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), *WORKER_MALLOC}
+    with _PROCESS_STATE_LOCK:
+        if not _open_clusters["count"]:
+            _open_clusters["environ"] = {name: os.environ.get(name) for name in names}
+        _open_clusters["count"] += 1
+    try:
+        yield
+    finally:
+        with _PROCESS_STATE_LOCK:
+            _open_clusters["count"] -= 1
+            if not _open_clusters["count"]:
+                for name, value in _open_clusters["environ"].items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 def _quiet_workers(cluster):
