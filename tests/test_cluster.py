@@ -279,9 +279,12 @@ def test_an_address_where_no_scheduler_answers_fails_fast(tmp_path):
     ("HTTPS://host:8787", "instead, a web address such as a dashboard's, which is not the scheduler's."),
     ("tcp://127.0.0.1:8786/", "with no path, got 'tcp://127.0.0.1:8786/' instead."),
     ("127.0.0.1:8786/x", "with no path, got '127.0.0.1:8786/x' instead."),
+    (" tcp://127.0.0.1:8786", "with no spaces around it, got ' tcp://127.0.0.1:8786' instead."),
+    ("tcp://127.0.0.1:8786\n", "with no spaces around it, got 'tcp://127.0.0.1:8786\\n' instead."),
 ])
 def test_a_dashboard_link_or_a_path_given_as_the_address_is_refused_in_its_own_words(address, why):
-    """Found by a probe: a link copied from a browser was refused in int()'s words ("invalid literal")."""
+    """Found by a probe: a link copied from a browser was refused in int()'s words ("invalid literal"); a space
+    pasted before the address, as an unknown scheme."""
     with pytest.raises(ValueError, match=re.escape("address: expected a dask scheduler's address such as "
                                                    "'tcp://10.0.0.5:8786', ") + ".*" + re.escape(why) + "$"):
         check_scheduler(address)

@@ -324,6 +324,10 @@ def check_scheduler(address):
     """
     if not isinstance(address, str):
         raise TypeError(f"address: expected a str such as 'tcp://10.0.0.5:8786', got {address!r} instead.")
+    # Found by a probe: a leading space, pasted with the address, was told of as an unknown scheme.
+    if address != address.strip():
+        raise ValueError(f"address: expected a dask scheduler's address such as 'tcp://10.0.0.5:8786', with no "
+                         f"spaces around it, got {address!r} instead.")
     scheme, _, rest = address.rpartition("://")
     scheme = scheme.lower()
     # Found by a probe: a dashboard's link, copied from a browser, was refused in int()'s words.
