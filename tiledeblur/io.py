@@ -517,7 +517,7 @@ def read_decoded(array, index):
     except (OSError, RuntimeError, ValueError) as error:
         _settle_reads()
         region = ", ".join(f"{s.start}:{s.stop}" if isinstance(s, slice) else str(s) for s in index)
-        raise unreadable_chunks(error, f"reading [{region}] of {array.store_path}") from error
+        raise _unreadable_chunks(error, f"reading [{region}] of {array.store_path}") from error
 
 
 def _settle_reads():
@@ -541,12 +541,12 @@ def _settle_reads():
         zarr.core.sync.sync(settled())
 
 
-def unreadable_chunks(error, doing):
+def _unreadable_chunks(error, doing):
     """The error for a chunk that failed to decode with ``error`` while ``doing`` something: bad input, named so.
 
     Examples
     --------
-    >>> unreadable_chunks(RuntimeError("bad frame"), "reading [0:8] of scan.zarr")
+    >>> _unreadable_chunks(RuntimeError("bad frame"), "reading [0:8] of scan.zarr")
     ValueError('zarr_path: expected readable chunks, got RuntimeError (bad frame) reading [0:8] of scan.zarr.')
     """
     return ValueError(f"zarr_path: expected readable chunks, got {type(error).__name__} ({error}) {doing}.")
