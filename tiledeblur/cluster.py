@@ -72,13 +72,12 @@ WORKER_MEMORY = 256 * 2**20
 #: The loggers that :func:`connect` quiets while it closes what it started;
 #: dask's configuration gives ``distributed.client`` a level of its own.
 SHUTDOWN_LOGGERS = ("distributed", "distributed.client")
-#: Held while a local cluster starts with dask settings and warnings filters of its own, and while the number of
-#: clients that close (``_closing``), and the loggers' levels from before the first, change.
+#: Held while a local cluster starts with dask settings and warnings filters of its own, and while the blocks of
+#: :func:`_kept_until_the_last_ends` open and close.
 _PROCESS_STATE_LOCK = threading.Lock()
-_closing = {"count": 0, "levels": {}}
-#: The local clusters open, and this process's environment variables from before the first (see
-#: :func:`_environment_restored`).
-_open_clusters = {"count": 0, "environ": {}}
+#: For each of those blocks' kinds: how many are open, and what the first kept (see :func:`_kept_until_the_last_ends`).
+_closing = {"count": 0, "kept": None}
+_open_clusters = {"count": 0, "kept": None}
 
 
 def check_n_workers(n_workers):
@@ -178,6 +177,27 @@ def _started_client(address, n_workers):
 
 
 @contextlib.contextmanager
+def _kept_until_the_last_ends(record, keep, give_back):
+    """A block that changes some of this process's state: the first of those open calls ``keep()``, which changes it
+    and returns what was there, and the last to close calls ``give_back`` with that.
+
+    Blocks that overlap in several threads share ``record``: each block's own
+    record of what was there kept the state of another block still open
+    (found by a probe, for the loggers' levels).
+    """
+    with _PROCESS_STATE_LOCK:
+        if not record["count"]:
+            record["kept"] = keep()
+        record["count"] += 1
+    try:
+        yield
+    finally:
+        with _PROCESS_STATE_LOCK:
+            record["count"] -= 1
+            if not record["count"]:
+                give_back(record["kept"])
+
+
 def _shutdown_loggers_quiet():
     """Quiet ``SHUTDOWN_LOGGERS`` while the block runs, and give them back their levels when the last such block ends.
 
@@ -186,27 +206,22 @@ def _shutdown_loggers_quiet():
     logs its reconnection's end: noise after a Ctrl-C, a failed tile or a
     lost scheduler, whose tiles a rerun resumes, and after a finished run on
     a loaded machine, whose workers took over 4 s to stop (found by a
-    probe). Blocks that overlap in several threads share one record of the
-    levels from before the first: each block's own record kept the quiet
-    level where one began while another closed.
+    probe).
     """
-    with _PROCESS_STATE_LOCK:
-        if not _closing["count"]:
-            _closing["levels"] = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
-            for name in SHUTDOWN_LOGGERS:
-                logging.getLogger(name).setLevel(logging.CRITICAL)
-        _closing["count"] += 1
-    try:
-        yield
-    finally:
-        with _PROCESS_STATE_LOCK:
-            _closing["count"] -= 1
-            if not _closing["count"]:
-                for name, level in _closing["levels"].items():
-                    logging.getLogger(name).setLevel(level)
+
+    def quieted():
+        levels = {name: logging.getLogger(name).level for name in SHUTDOWN_LOGGERS}
+        for name in SHUTDOWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        return levels
+
+    def given_back(levels):
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    return _kept_until_the_last_ends(_closing, quieted, given_back)
 
 
-@contextlib.contextmanager
 def _environment_restored():
     """Give this process back the environment variables that local clusters' nannies set, once the last closes.
 
@@ -214,25 +229,18 @@ def _environment_restored():
     and the other thread counts, a malloc threshold) in the process that
     spawns its workers, for them to inherit, and leaves them there: after a
     run, the caller's own subprocesses started with one BLAS thread each
-    (found by a probe). Clusters that overlap in several threads share one
-    record from before the first, as :func:`_shutdown_loggers_quiet`'s do.
+    (found by a probe).
     """
     names = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), *WORKER_MALLOC}
-    with _PROCESS_STATE_LOCK:
-        if not _open_clusters["count"]:
-            _open_clusters["environ"] = {name: os.environ.get(name) for name in names}
-        _open_clusters["count"] += 1
-    try:
-        yield
-    finally:
-        with _PROCESS_STATE_LOCK:
-            _open_clusters["count"] -= 1
-            if not _open_clusters["count"]:
-                for name, value in _open_clusters["environ"].items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
+
+    def given_back(environ):
+        for name, value in environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    return _kept_until_the_last_ends(_open_clusters, lambda: {name: os.environ.get(name) for name in names}, given_back)
 
 
 def _quiet_workers(cluster):
