@@ -160,9 +160,10 @@ def _started_client(address, n_workers):
     with contextlib.ExitStack() as stack:
         try:
             with _stop_signals_ignored():
+                cluster = address
                 if address is None:
                     stack.enter_context(_environment_restored())  # entered first, to be restored last
-                cluster = address if address is not None else stack.enter_context(local_cluster(n_workers))
+                    cluster = stack.enter_context(local_cluster(n_workers))
                 started = stack.enter_context(_client(cluster, address))
             yield started
         except KeyboardInterrupt:
