@@ -9,7 +9,7 @@ the filter's residual in the Fourier domain, it minimizes
 
     GCV(mu) = mean(f² |B|²) / mean(f)²
 
-over a grid of ``mu`` from 1e-5 to 10, 20 per decade. ``B`` is the spectrum of
+over a grid of ``mu`` from 1e-5 to 1000, 20 per decade. ``B`` is the spectrum of
 the *periodic component* of the observed image (Moisan, "Periodic plus smooth
 image decomposition", 2011): an image is not periodic, and the jumps across
 its opposite borders would otherwise pass for noise. The rule needs no noise
@@ -47,18 +47,30 @@ at its own weight (found by a probe). A channel without a region to
 cross-validate takes the median of the others'. Constant regions (a slide's
 glass written as the fill value) are left out, as are regions that miss (NaN)
 more than ``MAX_MISSING_SHARE`` of their pixels (see :func:`gcv_mu`), and
-regions whose GCV minimum lies at either end of the grid when others remain: a
-flat region always chooses the smallest weight, and one of noise alone (glass
-or sky) the largest; neither says anything about the sample. Before this rule,
-a slide whose tissue covers a quarter of the image got a weight of 1e-5 or 10
-from its glass where the tissue's own was 0.008, and a restored PSNR of 9.4 or
-20.7 dB where the tissue's weight gave 29.2 dB (26.5 dB blurred). Where every
-region chose the largest weight and the regions leave gaps (sides above 2048
-px), that weight is used, as noise throughout asks for it, with a
+regions whose GCV minimum lies at the grid's smallest weight, or at
+``NOISE_ALONE`` or above, when others remain: a flat region always chooses
+the smallest weight, and one of noise alone (glass or sky) a large one;
+neither says anything about the sample. Before this rule, a slide whose
+tissue covers a quarter of the image got a weight of 1e-5 or 10 from its
+glass where the tissue's own was 0.008, and a restored PSNR of 9.4 or 20.7
+dB where the tissue's weight gave 29.2 dB (26.5 dB blurred). Where every
+region chose ``NOISE_ALONE`` or more, the median of their weights is used, as
+noise throughout, or a smooth scene under heavy noise, asks for it; where
+the regions also leave gaps (sides above 2048 px), with a
 :class:`MuWarning`: the content may lie between the regions (found by a probe:
-a biopsy between the regions of an 8192² slide got 10, and 27.2 dB where the
-blurred scan had 31.6; falling back to a default weight instead took a noisy
-image's own weight away, found by another).
+a biopsy between the regions of an 8192² slide got noise alone's weight, 10
+then, and 27.2 dB where the blurred scan had 31.6; falling back to a
+default weight instead took a noisy image's own weight away, found by another).
+
+The grid reaches 1000, two decades above ``NOISE_ALONE``, for smooth scenes
+under heavy noise: with ``laplacian``'s filter ``retina`` at noise 0.03
+chose 22 to 35 under ``bench_quality``'s three PSFs, where the grid's end had
+been 10, and its interior gained 0.06 to 0.14 dB (a scratch study,
+2026-12-05). White noise alone chose more than ``NOISE_ALONE`` in 179 of 180
+regions (30 each of 64², 128² and 256², with the first and the second order's
+filters, under the article's PSF; the exception, 8.9, a 64² region of the first
+order), at least 22 on 128² and more, so a region's weight there is noise
+alone's as the grid's end was before.
 
 A few bright, compact sources (stars on a galaxy field) make GCV choose the
 smallest weights: fitting them well predicts the data best, and amplifies
@@ -86,7 +98,7 @@ of ``camera`` and ``astronaut`` blurred by σ 1 or 2 (noise 0 to 0.01, 8
 bits), a PSF 1.5 times as wide gave 11.6 to 23.0 dB where the blurred
 image had 25.4 to 30.9 (found by a probe). So each region is deblurred by GCV's
 filter at its own weight, and where the median over the regions (those
-below the grid's largest weight, which narrows noise) of the spread of its
+below ``NOISE_ALONE``, as noise alone is narrowed) of the spread of its
 values over the data's (each the range from the 1st to the 99th
 percentile) exceeds ``MAX_WIDENING``, a :class:`~tiledeblur.PsfWarning` says
 so. Measured with ``laplacian``'s filter (a scratch study, not in
@@ -193,12 +205,14 @@ from .operators import difference_power, periodic_psf, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
 
-__all__ = ["GCV_WEIGHTS", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "estimate_mus_and_noise",
+__all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "estimate_mus_and_noise",
            "gcv_mu", "is_auto", "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach",
            "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
-GCV_WEIGHTS = np.logspace(-5, 1, 121)
+GCV_WEIGHTS = np.logspace(-5, 3, 161)
+#: GCV's weights from this one up are those of noise alone (glass, sky): see the module notes.
+NOISE_ALONE = 10.0
 #: ``tv``'s weight from GCV's: ``scale * mu_GCV ** power``, for ``eps = 0.03``.
 TV_FROM_GCV = (0.0363, 0.772)
 SAMPLE_SIDE = 256
@@ -631,9 +645,9 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_blocks=None, stack
     mosaic's footprint; see :func:`gcv_mu`). Each channel's GCV weights are
     combined by their median on a log scale, since they spread over decades,
     each counted by its region's content (:func:`_combined`), leaving out those
-    at either end of ``GCV_WEIGHTS`` if any others remain; a weight near the
-    smallest is checked for bright sources that set it (see the module notes
-    for both). A channel without a region of its own takes the median of every
+    at the smallest of ``GCV_WEIGHTS``, or at ``NOISE_ALONE`` or above, if any
+    others remain; a weight near the smallest is checked for bright sources
+    that set it (see the module notes for both). A channel without a region of its own takes the median of every
     channel's weights; where no region is left at all, every channel takes the
     loss's default weight, with a :class:`MuWarning`. ``stacklevel`` is that of
     its warnings, counted from its caller (see :func:`warn_if_off_scale` for
@@ -866,12 +880,12 @@ def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, st
     pooled = [choice for own in by_channel for choice in own]
     if loss == "nlmeans":
         return tuple(NOISE_WEIGHT * level**2 for level in _noise_levels(by_channel))
-    if not covered and min(fit.weight for fit in pooled) >= GCV_WEIGHTS[-1]:
-        # Noise throughout asks for the largest weight, but so do regions that all miss the content between them.
+    if not covered and min(fit.weight for fit in pooled) >= NOISE_ALONE:
+        # Noise throughout asks for a large weight, but so do regions that all miss the content between them.
         warnings.warn(
-            f"mu: 'auto' found only noise in its {len(regions)} samples (each chose the largest weight, "
-            f"{GCV_WEIGHTS[-1]:g}, which smooths the most); where the image's content lies between them, as a "
-            "small sample on a slide's glass may, pass mu for the content.",
+            f"mu: 'auto' found only noise in its {len(regions)} samples (each chose a weight of {NOISE_ALONE:g} or "
+            "more, as noise alone does); where the image's content lies between them, as a small sample on a "
+            "slide's glass may, pass mu for the content.",
             MuWarning, stacklevel=stacklevel + 1,
         )
     mus = []
@@ -899,10 +913,10 @@ def _noise_levels(by_channel):
 def _warn_if_widened(fits, channel, *, stacklevel):
     """Warn where deblurring widens the values of the regions of ``fits`` more than ``MAX_WIDENING`` (the median).
 
-    Regions of noise alone, which choose the grid's largest weight, are left
+    Regions of noise alone, which choose ``NOISE_ALONE`` or more, are left
     out: that weight narrows their values.
     """
-    widenings = [fit.widening for fit in fits if fit.weight < GCV_WEIGHTS[-1]]
+    widenings = [fit.widening for fit in fits if fit.weight < NOISE_ALONE]
     widening = float(np.median(widenings)) if widenings else 1.0
     if widening <= MAX_WIDENING:
         return
@@ -930,7 +944,7 @@ def _covers(shape):
 
 def _combined(choices):
     """The median on a log scale of the GCV weights of ``choices``, ``(weight, content)`` pairs of :func:`_gcv`, each
-    counted by its content, of those strictly inside the grid; None where none is.
+    counted by its content, of those above the grid's smallest and below ``NOISE_ALONE``; None where none is.
 
     Counted alike, the regions on a slide's edge of tissue, mostly glass, outvoted the tissue's own: tissue on a
     sixth of a 4096² slide of noisy glass got 0.028 where its own weight was 0.0071, and 0.067 where the scanner
@@ -947,10 +961,10 @@ def _combined(choices):
     >>> choices = [(1e-3, 1.0), (1e-2, 5.0), (1e-1, 1.0)], [(1e-3, 1.0), (1e-2, 1.0), (1e-1, 5.0)]
     >>> [round(_combined(pairs), 4) for pairs in choices]  # the second's half falls two thirds of the way to 0.1
     [0.01, 0.0464]
-    >>> round(_combined([(1e-3, 1.0), (1e-1, 1.0), (10.0, 9.0)]), 12)  # 10 is the grid's end; between two: 0.01
+    >>> round(_combined([(1e-3, 1.0), (1e-1, 1.0), (50.0, 9.0)]), 12)  # noise alone, 50, left out: between two
     0.01
     """
-    inside = [(weight, content) for weight, content in choices if GCV_WEIGHTS[0] < weight < GCV_WEIGHTS[-1]]
+    inside = [(weight, content) for weight, content in choices if GCV_WEIGHTS[0] < weight < NOISE_ALONE]
     if not inside:
         return None
     weights, contents = np.array(sorted(inside)).T
