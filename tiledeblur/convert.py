@@ -29,9 +29,10 @@ from .fits import FITS_HEADER_ATTRIBUTE, FitsImage, is_fits_name, warn_if_severa
 from .image import INPUT_KINDS
 from .io import SOURCE_ATTRIBUTE, Location, local_path
 from .ome import build_pyramid, multiscale_attributes, plain_multiscale, pyramid_shapes
+from .pixelsize import NANOMETRES_PER_UNIT, PixelSize, pixel_size
 from .progress import Teller, tell_of_band
 
-__all__ = ["convert"]
+__all__ = ["convert", "tiff_metadata"]
 
 #: TIFF and the whole-slide formats built on it (Aperio, Leica, Hamamatsu, Ventana, Akoya, BigTIFF): read through
 #: tifffile in bands, where other readers load the whole image (found by a probe: .scn took 3 times the memory).
@@ -89,10 +90,7 @@ def _open_image(path):
             _warn_if_several_series(tiff.series, path)
             axes, keyframe = tiff.series[0].axes, tiff.series[0].keyframe
             codec = getattr(keyframe.compression, "name", str(keyframe.compression))  # an int for unknown codecs
-            described = (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
-                         _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else
-                         _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else
-                         _resolution_tiff(tiff.pages[0].tags))
+            described = tiff_metadata(tiff)
             palette = keyframe.colormap if keyframe.photometric == tifffile.PHOTOMETRIC.PALETTE else None
             # Every extra sample named alpha, not the last alone (found by a probe: of two, one was kept as light).
             extras = keyframe.extrasamples
@@ -275,18 +273,6 @@ def _webp_is_lossless(path):
 LENGTH_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
                 "m": "meter", "Å": "angstrom", "micron": "micrometer", "microns": "micrometer",
                 "\u03bcm": "micrometer", "\\u00B5m": "micrometer", "inch": "inch"}
-#: The length of each of those units, in nanometres: whole numbers where they can be, so that µm and nm convert exactly.
-NANOMETRES_PER_UNIT = {"angstrom": 0.1, "nanometer": 1, "micrometer": 10**3, "millimeter": 10**6,
-                       "centimeter": 10**7, "meter": 10**9, "inch": 254 * 10**5}
-
-
-@dataclasses.dataclass(frozen=True)
-class PixelSize:
-    """An OME-TIFF's pixel size along y and x, in ``unit`` (an NGFF unit name, or None where OME's is not one)."""
-
-    y: float
-    x: float
-    unit: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,6 +286,18 @@ class TiffMetadata:
     channels: tuple = ()
     #: Whether its samples are red, green and blue (and alpha): photometric RGB, stored planar or not.
     rgb: bool = False
+
+
+def tiff_metadata(tiff):
+    """What an open :class:`tifffile.TiffFile`'s metadata say that an OME-Zarr keeps (a :class:`TiffMetadata`).
+
+    An OME-TIFF's OME-XML, an ImageJ TIFF's metadata, an Aperio slide's
+    description, or else the resolution tags of its first page.
+    """
+    return (_ome_tiff(tiff.ome_metadata) if tiff.is_ome else
+            _imagej_tiff(tiff.imagej_metadata, tiff.pages[0].tags) if tiff.is_imagej else
+            _aperio_tiff(tiff.pages[0].description) if tiff.is_svs else
+            _resolution_tiff(tiff.pages[0].tags))
 
 
 def _warn_of_metadata_left(described, image_path, planes):
@@ -338,29 +336,12 @@ def _ome_tiff(xml):
     except (ElementTree.ParseError, StopIteration):
         return TiffMetadata()
     try:
-        size = _pixel_size(*(float(pixels.attrib[f"PhysicalSize{axis}"]) for axis in "YX"),
+        size = pixel_size(*(float(pixels.attrib[f"PhysicalSize{axis}"]) for axis in "YX"),
                            *(LENGTH_UNITS.get(pixels.attrib.get(f"PhysicalSize{axis}Unit", "µm")) for axis in "YX"))
     except (KeyError, ValueError):
         size = None
     channels = tuple(_omero_channel(element) for element in pixels if element.tag.endswith("Channel"))
     return TiffMetadata(size, image.attrib.get("Name"), channels)
-
-
-def _pixel_size(y, x, y_unit, x_unit):
-    """The ``PixelSize`` of ``y`` in ``y_unit`` and ``x`` in ``x_unit``: y in x's unit, as NGFF has one scale per axis.
-
-    Found by a probe: y in µm beside x in nm took x's unit, 1000 times off.
-
-    Examples
-    --------
-    >>> _pixel_size(0.25, 250.0, "micrometer", "nanometer")
-    PixelSize(y=250.0, x=250.0, unit='nanometer')
-    """
-    if y_unit != x_unit:
-        if y_unit not in NANOMETRES_PER_UNIT or x_unit not in NANOMETRES_PER_UNIT:
-            raise ValueError(f"no common unit for {y_unit} and {x_unit}")
-        y = y * NANOMETRES_PER_UNIT[y_unit] / NANOMETRES_PER_UNIT[x_unit]
-    return PixelSize(y, x, x_unit)
 
 
 def _imagej_tiff(metadata, tags):
