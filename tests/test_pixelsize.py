@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from astropy.io import fits
 from skimage import data
 
 from tiledeblur import PsfWarning, gaussian_psf, plan
@@ -65,3 +66,20 @@ def test_a_psf_file_of_the_scans_pixel_size_or_of_none_passes(tmp_path, scan):
     with warnings.catch_warnings():
         warnings.simplefilter("error", PsfWarning)
         plan(tmp_path / "plain.zarr", tmp_path / "fine.ome.tif", mu=0.01)
+
+
+def test_an_oversampled_fits_psf_warns(tmp_path):
+    """WebbPSF's first image is oversampled 4 times: read as the scan's pixels, it is a blur 4 times as wide."""
+    header = {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CD1_1": -0.031 / 3600, "CD1_2": 0.0, "CD2_1": 0.0,
+              "CD2_2": 0.031 / 3600}  # a JWST NIRCam short-wavelength detector's 0.031 arcsecond pixels
+    field = Blur(gaussian_psf(13, 2.0), (256, 256), boundary="free").matvec(data.moon()[:268, :268] / 255.0)
+    fits.PrimaryHDU(field.astype(np.float32), header=fits.Header(header)).writeto(tmp_path / "field.fits")
+    convert(tmp_path / "field.fits", tmp_path / "field.zarr", chunk=256)
+    for name, scale in (("oversampled.fits", 0.031 / 4), ("detector.fits", 0.031)):
+        fits.PrimaryHDU(gaussian_psf(13, 2.0), header=fits.Header({"PIXELSCL": scale})).writeto(tmp_path / name)
+    with pytest.warns(PsfWarning, match=r"psf: its file gives a pixel size of 0.00775 arcsecond, where the scan's is "
+                                        r"0.031 arcsecond, so the PSF is read as a blur 4 times as wide"):
+        plan(tmp_path / "field.zarr", tmp_path / "oversampled.fits", mu=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsfWarning)
+        plan(tmp_path / "field.zarr", tmp_path / "detector.fits", mu=0.01)

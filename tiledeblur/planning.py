@@ -37,7 +37,7 @@ from .io import (
 from .jpeg import EIGHT_BIT, JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT, JpegBlocks, find_blocks
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
-from .pixelsize import warn_if_pixel_sizes_differ
+from .pixelsize import scan_pixel_size, warn_if_pixel_sizes_differ
 from .plugandplay import FIRST_WEIGHT
 from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
 from .regularization import (
@@ -605,7 +605,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     missing_value, declared = _missing_value(missing_value, array)
     packing(array)  # refused here, as run would refuse it after its scan (found by a probe)
     psfs = _check_psfs(psf, channels)
-    warn_if_pixel_sizes_differ(found, psf, stacklevel=3)
+    warn_if_pixel_sizes_differ(scan_pixel_size(found, array.attrs), psf, stacklevel=3)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
     radius = max(max(psf_radius(p)) for p in psfs)
