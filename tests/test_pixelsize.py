@@ -46,6 +46,7 @@ def test_a_psf_file_of_another_pixel_size_warns(tmp_path, scan):
 
 
 def test_a_psf_file_of_the_scans_pixel_size_or_of_none_passes(tmp_path, scan):
+    """Rounded metadata, an OME-Zarr PSF in other units, and files or scans that give no pixel size pass quietly."""
     psf = gaussian_psf(13, 2.0)
     # 0.33 is 0.325 rounded, as metadata may write it.
     write_ome_tiff(tmp_path / "psf.ome.tif", psf, 0.33)

@@ -337,7 +337,7 @@ def _ome_tiff(xml):
         return TiffMetadata()
     try:
         size = pixel_size(*(float(pixels.attrib[f"PhysicalSize{axis}"]) for axis in "YX"),
-                           *(LENGTH_UNITS.get(pixels.attrib.get(f"PhysicalSize{axis}Unit", "µm")) for axis in "YX"))
+                          *(LENGTH_UNITS.get(pixels.attrib.get(f"PhysicalSize{axis}Unit", "µm")) for axis in "YX"))
     except (KeyError, ValueError):
         size = None
     channels = tuple(_omero_channel(element) for element in pixels if element.tag.endswith("Channel"))

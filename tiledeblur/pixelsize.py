@@ -1,4 +1,4 @@
-"""Pixel sizes: a scan's, from its OME-Zarr metadata, and a PSF file's, and a warning where they differ.
+"""Pixel sizes: a scan's and a PSF file's, from their metadata, and a warning where they differ.
 
 A PSF is a picture of a point, taken or computed at some pixel size: a bead
 imaged on another camera, or a PSF generator's grid, often finer than the
@@ -8,8 +8,8 @@ wide as the scan's. Too wide, it rings (a Gaussian 1.5 times as wide as the
 blur gave 11.6 to 23.0 dB where the blurred crops had 25.4 to 30.9; see
 :mod:`tiledeblur.regularization`), and too narrow it leaves the blur; the
 width check of ``mu="auto"`` tells of some of the first and of none of the
-second. So where both the scan and a PSF file give their pixel size, in
-units of length, ``run`` and ``plan`` compare them, and warn
+second. So where both the scan and a PSF file give their pixel size, as
+lengths or as angles, ``run`` and ``plan`` compare them, and warn
 (:class:`~tiledeblur.PsfWarning`) where they differ by more than
 ``MAX_RATIO``. The PSF is not resampled: its file's metadata may be what is
 wrong, and resampling a measured PSF changes its noise.
@@ -49,8 +49,7 @@ ARCSECONDS_PER_UNIT = {"degree": 3600, "arcminute": 60, "arcsecond": 1, "milliar
 #: FITS's names of those units (Greisen and Calabretta 2002), and theirs here.
 FITS_ANGLE_UNITS = {"deg": "degree", "arcmin": "arcminute", "arcsec": "arcsecond", "mas": "milliarcsecond"}
 #: The largest ratio of the PSF's pixel size to the scan's, or of the scan's to the PSF's, that passes without a
-#: warning: metadata round pixel sizes (0.325 written 0.33 is 1.5% off), and a blur 5% too wide or narrow costs
-#: little (a Gaussian 1.25 times too wide was told by the width check in 7 of 88 cases).
+#: warning: metadata round pixel sizes (0.325 µm written 0.33 is 1.5% off).
 MAX_RATIO = 1.05
 
 
