@@ -74,7 +74,13 @@ White noise alone chose more than ``NOISE_ALONE`` in 179 of 180
 regions (30 each of 64², 128² and 256², with the first and the second order's
 filters, under the article's PSF; the exception, 8.9, a 64² region of the first
 order), at least 22 on 128² and more, so a region's weight there is noise
-alone's as the grid's end was before.
+alone's as the grid's end was before. A weight set by a noise model
+(resampling's, JPEG's or a demosaic's; see ``noise_power`` in
+:func:`gcv_mu`) keeps to the old range: with the wider grid, the model's
+weight for ``moon`` enlarged 1.3 times by a cubic spline
+(``benchmarks/bench_resampling.py --sigma 1.2``, noise 0.01 and 0.03) rose
+from 10 to 25 and 450, 1.0 and 4.0 dB further below the best weight, and
+0.1 dB below the blurred scan.
 
 A few bright, compact sources (stars on a galaxy field) make GCV choose the
 smallest weights: fitting them well predicts the data best, and amplifies
@@ -217,6 +223,9 @@ __all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "estimate_image
 GCV_WEIGHTS = np.logspace(-5, 3, 161)
 #: GCV's weights from this one up are those of noise alone (glass, sky): see the module notes.
 NOISE_ALONE = 10.0
+#: How many of ``GCV_WEIGHTS``, up to ``NOISE_ALONE``, a weight set by a noise model (``noise_power``) chooses among:
+#: the grid's old range (see the module notes).
+MODELLED_WEIGHTS = int(np.searchsorted(GCV_WEIGHTS, NOISE_ALONE * (1 + 1e-9)))
 #: ``tv``'s weight from GCV's: ``scale * mu_GCV ** power``, for ``eps = 0.03``.
 TV_FROM_GCV = (0.0363, 0.772)
 SAMPLE_SIDE = 256
@@ -442,7 +451,7 @@ def _gcv(image, psf, order, noise_power=None, *, checked_below=0.0, at_least_gcv
         return abs(parts(index)[0] - np.sum(counted_noise) / image.size**2)
 
     def best_of(rule):
-        indices = range(len(GCV_WEIGHTS))
+        indices = range(len(GCV_WEIGHTS) if noise_power is None else MODELLED_WEIGHTS)
         if incomplete:
             coarse = min(indices[::MASKED_SEARCH_STEP], key=rule)
             indices = indices[max(0, coarse - MASKED_SEARCH_STEP + 1): coarse + MASKED_SEARCH_STEP]
