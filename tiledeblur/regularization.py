@@ -215,9 +215,9 @@ from .operators import difference_power, periodic_psf, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
 
-__all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "estimate_mus_and_noise",
-           "gcv_mu", "is_auto", "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach",
-           "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
+__all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus",
+           "estimate_mus_and_noise", "gcv_mu", "is_auto", "is_informative", "periodic_spectrum", "sample_regions",
+           "sampled_reach", "value_reach", "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 3, 161)
