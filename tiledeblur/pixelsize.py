@@ -134,9 +134,9 @@ def image_pixel_size(multiscale):
 def fits_pixel_size(header):
     """The pixel size that a FITS ``header`` (a dict of its cards) gives; None where it gives none.
 
-    Its ``PIXELSCL``, or else its WCS's scale along each pixel axis, in
-    ``CUNITi`` (degrees where a ``CTYPEi`` names the axis and no unit is
-    given): the length of column ``i`` of ``CDi_j``, or of ``CDELTi``
+    Its ``PIXELSCL``, or else its WCS's scale along each pixel axis ``j``,
+    in ``CUNITi`` (degrees where a ``CTYPEi`` names the axis and no unit is
+    given): the length of column ``j`` of ``CDi_j``, or of ``CDELTi``
     times ``PCi_j``.
 
     Examples
