@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 import warnings
 import zipfile
 from fractions import Fraction
@@ -886,19 +885,26 @@ def test_the_caller_s_own_timeout_is_not_told_as_a_lost_scheduler(tmp_path, clie
     zarr.create_array(tmp_path / "scan.zarr", data=data.camera(), chunks=(32, 32))
     markers = tmp_path / "scan.deblurred.zarr" / MARKER_FOLDER
 
+    done = threading.Event()
+
     def watchdog(signum, frame):
         raise TimeoutError("the pipeline's watchdog")
 
     def alarm_after_first_tile():
-        while not (markers.exists() and any(markers.iterdir())):
-            time.sleep(0.01)
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)
+        # Again until run returns: one alarm failed once to reach it ("DID NOT RAISE"), as one that lands where a
+        # TimeoutError is caught and retried (distributed's waits with a timeout) would.
+        while not done.wait(0.05):
+            if markers.exists() and any(markers.iterdir()):
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)
 
     previous = signal.signal(signal.SIGALRM, watchdog)
-    threading.Thread(target=alarm_after_first_tile, daemon=True).start()
+    alarm = threading.Thread(target=alarm_after_first_tile, daemon=True)
+    alarm.start()
     try:
         with pytest.raises(TimeoutError, match="the pipeline's watchdog"):
             run(tmp_path / "scan.zarr", gaussian_psf(5, 1.0), mu=0.01, tile=32, client=client, progress=False)
     finally:
+        done.set()
+        alarm.join()
         signal.signal(signal.SIGALRM, previous)
     assert client.status == "running"
