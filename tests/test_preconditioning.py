@@ -88,3 +88,27 @@ def test_missing_pixels_keep_the_hessian_well_conditioned(holes, mu, loss):
     condition = preconditioned[-1] / preconditioned[0]
     assert preconditioned[0] > 0 and condition < 80
     assert plain[-1] / plain[0] > 5 * condition
+
+
+def test_padding_keeps_the_image_s_opposite_sides_apart():
+    """Without it the FFTs' periodic grid made a pixel by the left side a neighbour of the right side, and a fixed
+    number of Richardson steps differed between a corner tile and the whole image (found by a test)."""
+    from tiledeblur.operators import Blur
+    from tiledeblur.tiling import auto_halo
+
+    psf, weight = gaussian_psf(7, (1, 2)), 1e-2
+    reach = auto_halo(psf, weight, order=0)
+
+    def response(columns, padding):
+        """``P Pᵀ`` of an impulse by the left side of an image ``columns`` wide."""
+        operator = Blur(psf, (40, columns), boundary="free")
+        impulse = np.zeros(operator.unknown_shape)
+        impulse[20, 0] = 1.0
+        preconditioner = Preconditioner(operator, weight, order=0, padding=padding)
+        return preconditioner.apply(preconditioner.adjoint(impulse))
+
+    # The same impulse in an image wider by the reach: on the columns both hold but the right band, the same
+    # response, unless the first image's right side reaches its left.
+    for padding, differs in ((0, True), (reach, False)):
+        narrow, wide = response(60, padding), response(60 + reach, padding)
+        assert (np.abs(narrow[:, :55] - wide[:, :55]).max() > 1e-3 * np.abs(narrow).max()) == differs
