@@ -53,18 +53,22 @@ of the solve (:func:`tiledeblur.preconditioning.richardson`), in float32:
 where every pixel is observed that estimate is already the solve, and
 ``z`` is then near the result, so the change that the steps approximate is
 small. On the 72 cases (``nlmeans`` at its ``mu="auto"``; a scratch study,
-2026-12-05) the interior PSNR moved by -0.007 to +0.005 dB, the full
-image's by -0.06 to +0.15 dB (median +0.01), and the solves took 32% less
-time (median; 60 s against 85 s for all 72). With the first round
-estimated too and no steps, the interior lost up to 2 dB under the motion
-line and the full image up to 4 dB along its sides. The Fourier part of
-the preconditioner is padded by the reach of each round's inverse
+2026-12-05) the interior PSNR stayed within 0.001 dB of the solves' and the
+full image's moved by -0.006 to +0.06 dB; the time is in
+``benchmarks/RESULTS.md`` (``bench_core.py --loss nlmeans``). The steps
+converge slowest along the image's sides, where the data leave the band of
+the ``free`` model to the weakest rounds: with 2 steps the 72 cases'
+interiors held as well, but the bench_core tile, blurred with zeros beyond
+its sides, lost 0.3 dB (512²) and 0.75 dB (1024²) on the full image, 0.02
+and 0.05 dB with 8. With the first round estimated too and no steps, the
+interior lost up to 2 dB under the motion line. The Fourier part of the
+preconditioner is padded by the reach of each round's inverse
 (:func:`tiledeblur.tiling.auto_halo`), or its periodic grid joins the
-image's opposite sides. The steps' coefficients are fixed, so a tile's result depends on its
-halo alone, as a solve's does: solves stopped early at a tolerance (scratch
-runs, 2026-12-03) left the 3 × 3 tiles of ``test_no_seams`` up to 4.0e-3
-from the whole image's solve, since the conjugate gradients' coefficients
-are sums over the whole extent solved.
+image's opposite sides. The steps' coefficients are fixed, so a tile's
+result depends on its halo alone, as a solve's does: solves stopped early
+at a tolerance (scratch runs, 2026-12-03) left the 3 × 3 tiles of
+``test_no_seams`` up to 4.0e-3 from the whole image's solve, since the
+conjugate gradients' coefficients are sums over the whole extent solved.
 """
 
 import numpy as np
@@ -88,7 +92,7 @@ RATIOS = np.geomspace(START_RATIO, 1.0, STEPS)
 FIRST_WEIGHT = NOISE_WEIGHT / START_RATIO**2
 #: The steps of the preconditioned Richardson iteration that each round but the first and the last takes in place
 #: of a solve (:func:`tiledeblur.preconditioning.richardson`).
-APPROXIMATE_STEPS = 2
+APPROXIMATE_STEPS = 8
 
 
 def plug_and_play(start, fit, mu, unobserved):
