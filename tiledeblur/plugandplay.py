@@ -21,10 +21,11 @@ Each round's solve weighs the data against ``z`` by ``NOISE_WEIGHT / ratio²``
 whatever ``mu``, so a tile's halo is that of the first, weakest, solve:
 :func:`tiledeblur.tiling.auto_halo` of ``FIRST_WEIGHT`` with the identity for
 a regularizer (82 px for the article's PSF). Measured on the 512² astronaut
-with noise 0.01, a central 128² tile with that halo stayed within 6.4e-7 of
-the whole image's solve (3.2e-4 with 32 px, 5.3e-6 with 64); for a 13 px
+with noise 0.01, a central 128² tile with that halo stayed within 3.5e-6 of
+the whole image's solve (5.1e-4 with 32 px, 5.6e-6 with 64); for a 13 px
 motion line at 30° the rule gives 510 px, and 160 px already stayed within
-6.0e-4. A rule at a later round's weight does not hold: on a 1148² mosaic
+9.6e-4 (with every round solved to the tolerance: 6.4e-7, 3.2e-4, 5.3e-6
+and 6.0e-4). A rule at a later round's weight does not hold: on a 1148² mosaic
 of the astronaut (mirrored, so that its high contrast fills the halo), the
 rule at four times ``FIRST_WEIGHT`` gave the 13 px line 265 px, 7.1e-4 from
 the whole image's solve (382 px: 1.7e-4), and a 21 px line at 324 px, three
