@@ -39,7 +39,8 @@ loses on nearly flat images (``cell``, −1.7 to −6.2 dB, where the methods
 score 37 to 54 dB) and on textures without repeats (``grass``, −0.3 dB),
 where patches find no like ones to average.
 
-Its cost is the rounds' (3 to 5 times ``laplacian``'s), and the schedule
+Its cost is the rounds' (2.4 to 3.9 times ``laplacian``'s with its pass on
+``bench_core``'s 512² and 1024² tiles, 2026-12-05), and the schedule
 is kept: on the same 72 cases (scratch runs, 2026-12-02), 5 rounds in
 place of 8 took 24% less time and lost 0.32 dB of the median margin (47
 cases won, +0.50 dB), and a search distance of 4 px in place of 6 made
@@ -51,14 +52,14 @@ Only the first round and the last are solved by Newton-CG to the
 tolerance. The rounds between take ``APPROXIMATE_STEPS`` steps of the
 preconditioned Richardson iteration from the preconditioner's own estimate
 of the solve (:func:`tiledeblur.preconditioning.richardson`), in float32:
-where every pixel is observed that estimate is already the solve, and
-``z`` is then near the result, so the change that the steps approximate is
-small. On the 72 cases (``nlmeans`` at its ``mu="auto"``; a scratch study,
+that estimate is the solve where the image is periodic and every pixel
+observed, and ``z`` is by then near the result, so the change that the
+steps approximate is small. On the 72 cases (``nlmeans`` at its ``mu="auto"``; a scratch study,
 2026-12-05) the interior PSNR stayed within 0.001 dB of the solves' and the
 full image's moved by -0.006 to +0.06 dB; the time is in
 ``benchmarks/RESULTS.md`` (``bench_core.py --loss nlmeans``). The steps
-converge slowest along the image's sides, where the data leave the band of
-the ``free`` model to the weakest rounds: with 2 steps the 72 cases'
+converge slowest along the image's sides, in the band of the ``free``
+model that the data hardly hold: with 2 steps the 72 cases'
 interiors held as well, but the bench_core tile, blurred with zeros beyond
 its sides, lost 0.3 dB (512²) and 0.75 dB (1024²) on the full image, 0.02
 and 0.05 dB with 8. With the first round estimated too and no steps, the
