@@ -546,7 +546,7 @@ def _plug_and_play(data, psf, settings, missing):
 
     Each round's solve is the ``ridge`` loss of the change from ``z``, whose
     observed image is ``b - Az``; the counts and the convergence are those of
-    the rounds solved by Newton-CG.
+    the first round, the one solved by Newton-CG.
     """
     blur, fast_blur = (Blur(psf, data.shape, boundary=settings.boundary, missing=missing, precision=precision)
                        for precision in (np.float64, np.float32))
