@@ -12,7 +12,15 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from tiledeblur import MuWarning, deconvolve, gaussian_psf, plan
 from tiledeblur.convert import convert
-from tiledeblur.jpeg import JpegBlocks, block_coefficients, find_blocks, noise_power, noise_powers, quantization_steps
+from tiledeblur.jpeg import (
+    LATTICE_FREE,
+    JpegBlocks,
+    block_coefficients,
+    find_blocks,
+    noise_power,
+    noise_powers,
+    quantization_steps,
+)
 from tiledeblur.regularization import gcv_mu
 
 
@@ -181,6 +189,19 @@ def test_a_jpeg_cropped_and_saved_again_shows_its_last_grid(recorded, article_ps
     again = _saved(np.ascontiguousarray(first[3:, 3:]), 95)[0] / 255
     found = find_blocks(lambda yx: again[(None, *yx)], [(slice(0, 256), slice(0, 256))], levels=255)
     assert found == JpegBlocks(255, (0, 0))
+
+
+@pytest.mark.parametrize("lossless_first, found", [(LATTICE_FREE - 1, True), (LATTICE_FREE, False)])
+def test_the_search_ends_after_regions_of_most_detail_without_lattices(recorded, article_psf, lossless_first, found):
+    """A lossless scan's regions show no lattice on any grid: after ``LATTICE_FREE`` of its regions of most detail the
+    search ends, where 16 regions' 64 grids took 3.3 s of a 4096² scan's plan. The JPEG region, of less detail,
+    is searched only while fewer regions came before it."""
+    lossless = recorded(data.camera()[:256, :256], [article_psf])
+    dim = _saved((data.camera()[256:512, :256] // 4 + 64).astype(np.uint8), 85)[0]
+    scan = np.concatenate([lossless] * lossless_first + [dim]) / 255
+    regions = [(slice(start, start + 256), slice(0, 256)) for start in range(0, len(scan), 256)]
+    blocks = find_blocks(lambda yx: scan[(None, *yx)], regions, levels=255)
+    assert blocks == (JpegBlocks(255, (0, 0)) if found else None)
 
 
 @pytest.mark.parametrize("side, psf_side", [(6, 3), (4, 1), (2, 1)])
