@@ -384,10 +384,12 @@ def test_a_lost_scheduler_is_one_line_and_the_written_tiles_stay(tmp_path, n_wor
 
 
 def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd):
-    """A batch system starts workers late: run waits for the first, and its window grows with the rest."""
+    """A batch system starts workers late: run waits for the first, saying so at each heartbeat, and its window grows
+    with the rest."""
     path = tmp_path / "scan.zarr"
     zarr.create_array(path, data=data.camera()[:128, :128], chunks=(64, 64))
     monkeypatch.setattr(tiledeblur.pipeline, "WORKERS_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(tiledeblur.pipeline, "HEARTBEAT_SECONDS", 1.0)
     with LocalCluster(n_workers=0, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
         threads_now = tiledeblur.pipeline._threads_now(client)
@@ -397,10 +399,15 @@ def test_workers_that_join_a_running_job_get_tiles(tmp_path, monkeypatch, capfd)
             run(path, gaussian_psf(5, 1.0), mu=0.01, tile=64, client=client)))
         job.start()
         deadline = time.monotonic() + 30
-        waiting = f"waiting for the cluster's first worker; dask dashboard: {client.dashboard_link}\n"
-        while waiting not in capfd.readouterr().err:
+        waiting, told = "waiting for the cluster's first worker", []
+        while len(told) < 3:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+            told += [line for line in capfd.readouterr().err.splitlines() if line.startswith(waiting)]
+        link = f"; dask dashboard: {client.dashboard_link}"
+        assert told[0] == waiting + link
+        seconds = [int(re.fullmatch(f"{waiting}, 0m(\\d\\d)s so far{re.escape(link)}", line)[1]) for line in told[1:]]
+        assert seconds == sorted(seconds) and seconds[0] >= 1
         cluster.scale(2)
         job.join(timeout=120)
         assert reports and reports[0].tiles_computed == 4

@@ -56,7 +56,7 @@ from .io import (
 )
 from .ome import build_pyramid, multiscale_attributes
 from .planning import check_disk_space, face_output, is_complete, prepare, written_dtype
-from .progress import Progress, Teller, tell, tell_of_band
+from .progress import HEARTBEAT_SECONDS, Progress, Teller, duration_text, tell, tell_of_band
 from .resume import (
     CHANGED_INPUT,
     OutputReplacedError,
@@ -656,11 +656,17 @@ def _check_input_unchanged(prepared, identity):
 
 
 def _wait_for_a_worker(client, *, progress):
-    """Wait until the cluster has a worker: the workers' memory sets the tile, and batch systems start them late."""
-    if not workers(client):
-        # The link first: the dashboard shows the scheduler's state while the workers queue (found by a probe).
-        tell(f"waiting for the cluster's first worker; {dashboard_line(client)}", progress=progress)
-        client.wait_for_workers(1)
+    """Wait until the cluster has a worker, and say so again every ``HEARTBEAT_SECONDS``: the workers' memory sets
+    the tile, and batch systems start them late (found by a probe: one line, then silence for as long as the queue
+    held them, as a hung run shows)."""
+    started = time.monotonic()
+    while not workers(client):
+        waited = time.monotonic() - started
+        so_far = f", {duration_text(waited)} so far" if waited >= 1 else ""
+        # The link too: the dashboard shows the scheduler's state while the workers queue (found by a probe).
+        tell(f"waiting for the cluster's first worker{so_far}; {dashboard_line(client)}", progress=progress)
+        with contextlib.suppress(TimeoutError):  # dask's WorkerStartTimeoutError: time to say so again
+            client.wait_for_workers(1, timeout=HEARTBEAT_SECONDS)
 
 
 def _check_run_options(*, client, address, n_workers, overwrite, resume, progress):

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-__all__ = ["HEARTBEAT_SECONDS", "Progress", "Teller", "tell", "tell_of_band"]
+__all__ = ["HEARTBEAT_SECONDS", "Progress", "Teller", "duration_text", "tell", "tell_of_band"]
 
 #: The longest that the progress line goes unwritten while tiles are solved: a tile of a minute or more (a large
 #: tile, loss="nlmeans") left the log silent from the plan to its end (found by a probe: 50 s).
@@ -103,7 +103,14 @@ def _rate(pixels_per_second):
     return f"{pixels_per_second / 1e6:.2f} Mpx/s"
 
 
-def _duration(seconds):
+def duration_text(seconds):
+    """``seconds`` for people, as the progress line gives its ETA.
+
+    Examples
+    --------
+    >>> duration_text(75.9), duration_text(3725)
+    ('1m15s', '1h02m05s')
+    """
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
@@ -165,7 +172,7 @@ class Progress:
         remaining = self.total - self.done
         threads = self._threads() if remaining and computed else 0
         if threads:
-            eta = _duration(self._tile_seconds / computed * remaining / threads)
+            eta = duration_text(self._tile_seconds / computed * remaining / threads)
         else:
             eta = "?" if remaining else "0m00s"
         percent = 100 * self.done / self.total if self.total else 100
