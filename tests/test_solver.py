@@ -128,6 +128,8 @@ def test_settings_defaults_per_loss():
                                     r"by it \(only 'tv' does\), got 0.1 instead\.")),
         ({"eps": 0.1, "loss": "auto"}, ValueError, r"eps: expected the default with loss 'auto', whose losses"),
         ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
+        # The start met it, and was returned as converged (found by a probe).
+        ({"tol": 1e300}, ValueError, r"tol: expected a positive number up to 0.1, got 1e\+300"),
         ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),
         ({"maxiter": "5"}, TypeError, "maxiter: expected a positive int, got '5'"),
         ({"loss": ["tv"]}, TypeError, r"loss: expected a str, one of .*, got \['tv'\]"),
