@@ -396,7 +396,7 @@ def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
     again = run(scan, psf, mu=0.01, n_workers=3, progress=False)
     assert (again.plan.tile, again.tiles_skipped, again.tiles_computed) == (1024, 4, 0)
     np.testing.assert_array_equal(zarr.open_array(again.output, mode="r")[...], written)
-    with pytest.raises(ValueError, match=r"with other settings \(differing: halo, mu, tile\); pass overwrite=True"):
+    with pytest.raises(ValueError, match=r"with other settings \(differing: halo, mu, tile\); the output's mu is 0.01, this run's 0.02; pass "):
         run(scan, psf, mu=0.02, n_workers=3, progress=False)
 
 
@@ -426,7 +426,7 @@ def test_an_output_of_one_mu_for_every_channel_resumes(tmp_path, article_psf, cl
     output.attrs["tiledeblur"] = {**recorded, "settings": {**recorded["settings"], "mu": 0.01}}  # as they wrote it
     again = run(scan, article_psf, mu=0.01, tile=64, channel_axis=-1, client=client, progress=False)
     assert (again.tiles_skipped, again.tiles_computed) == (4, 0)
-    with pytest.raises(ValueError, match=r"differing: halo, mu\)"):
+    with pytest.raises(ValueError, match=r"differing: halo, mu\); the output's mu is 0.01, this run's 0.02; pass"):
         run(scan, article_psf, mu=0.02, tile=64, channel_axis=-1, client=client, progress=False)
 
 

@@ -222,8 +222,8 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
     if recorded != identity:
         differing = f" (differing: {', '.join(_differences(recorded, identity))})" if recorded else ""
         raise ValueError(
-            f"output: {target.url!r} exists and was written from another input or with other settings{differing}; "
-            "pass overwrite=True to replace it, or another output."
+            f"output: {target.url!r} exists and was written from another input or with other settings{differing}"
+            f"{_mu_told(recorded, identity)}; pass overwrite=True to replace it, or another output."
         )
     if not complete:
         if dataclasses.replace(target, url=target.array_url, component="").holds_zarr():
@@ -271,6 +271,30 @@ def _differences(recorded, identity):
         elif before != now:
             names.add(key)
     return sorted(names)
+
+
+def _mu_told(recorded, identity):
+    """Where ``mu`` differs: the output's and this run's, in full, once where every channel has the same.
+
+    The plan's line rounds ``mu="auto"``'s weight to 3 digits, and a rerun
+    given those was refused, "differing: mu", without the weight that resumes
+    (found by a probe).
+
+    Examples
+    --------
+    >>> _mu_told({"settings": {"mu": [2.9730215e-05]}}, {"settings": {"mu": [2.97e-05]}})
+    "; the output's mu is 2.9730215e-05, this run's 2.97e-05"
+    >>> _mu_told({"settings": {"mu": [0.01, 0.01]}}, {"settings": {"mu": [0.01, 0.02]}})
+    "; the output's mu is 0.01, this run's 0.01, 0.02"
+    >>> _mu_told({"settings": {"mu": [0.01]}}, {"settings": {"mu": [0.01]}})
+    ''
+    """
+    weights = [(record.get("settings") or {}).get("mu") for record in (recorded, identity)]
+    if weights[0] is None or weights[0] == weights[1]:
+        return ""
+    channels = [mu if isinstance(mu, list) else [mu] for mu in weights]
+    written, given = (", ".join(map(repr, mu[:1] if len(set(mu)) == 1 else mu)) for mu in channels)
+    return f"; the output's mu is {written}, this run's {given}"
 
 
 def resumed_tile(existing, identity, *, given):
