@@ -396,7 +396,8 @@ def test_an_automatic_tile_resumes_on_other_workers(tmp_path, client):
     again = run(scan, psf, mu=0.01, n_workers=3, progress=False)
     assert (again.plan.tile, again.tiles_skipped, again.tiles_computed) == (1024, 4, 0)
     np.testing.assert_array_equal(zarr.open_array(again.output, mode="r")[...], written)
-    with pytest.raises(ValueError, match=r"with other settings \(differing: halo, mu, tile\); the output's mu is 0.01, this run's 0.02; pass "):
+    with pytest.raises(ValueError, match=(r"with other settings \(differing: halo, mu, tile\); the output's mu is "
+                                          r"0.01, this run's 0.02; pass ")):
         run(scan, psf, mu=0.02, n_workers=3, progress=False)
 
 
