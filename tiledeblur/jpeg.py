@@ -357,10 +357,11 @@ def find_blocks(read_region, regions, *, levels, least=MIN_LATTICES):
     RGB scan's plan took 4.7 s with one grid a region, 18 s with 64 grids in
     each of its 64 regions, and 7.9 s with 64 grids in 16. The search ends
     after ``LATTICE_FREE`` regions that show no frequency on a lattice on any
-    grid: a JPEG's regions of most detail show many, and blurred, noisy
-    lossless crops of 17 ``skimage.data`` images at 256² (noise 0, 0.002 and
-    0.01 of the range) showed none on any of their 64 grids (a scratch study,
-    2026-12-05), where the 16 regions took 3.3 s of a 4096² scan's plan.
+    grid: a JPEG's regions of most detail show many, and 8-bit crops of 17
+    ``skimage.data`` images of up to 256², blurred (σ 1 without noise, σ 2
+    with noise of 0.002 and 0.01 of the range), showed none on any of their
+    64 grids (a scratch study, 2026-12-05), where the 16 regions took 3.3 s
+    of a 4096² scan's plan.
 
     Measured in a scratch study (2026-12-04) on 384² crops blurred by
     ``gaussian_psf(13, (1, 3))``, ``2.0`` or ``1.0`` at noise 0, 0.002 and
