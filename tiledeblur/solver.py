@@ -597,9 +597,10 @@ def _ridge_steps(residual, operator, settings, steps):
 
 @functools.lru_cache(maxsize=64)
 def _ridge_reach(psf_bytes, psf_shape, weight):
-    """:func:`auto_halo` of the ``ridge`` loss, kept: each tile's rounds take the same six weights, for each PSF.
+    """:func:`auto_halo` of the ``ridge`` loss, kept: each tile's rounds after the first take the same seven weights,
+    for each PSF.
 
-    The six take 2 s for a 13 px motion line (0.1 s for the article's
+    The six weakest took 2 s for a 13 px motion line (0.1 s for the article's
     PSF); with room for fewer than three PSFs' rounds, an RGB scan's would
     evict each other's (found by a benchmark: 1.7 s more for the first
     motion-blurred case of each image).
