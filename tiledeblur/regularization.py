@@ -32,8 +32,12 @@ Tikhonov (max 1.2 dB) and 0.04 dB for TV (max 0.7 dB); ``laplacian``'s weight
 was the best of 0.5, 1 and 2 times itself in 45 of the cases and lost at most
 0.56 dB to the better of them. The noise-based rule it
 replaces, ``mu ∝ sigma²``, lost up to 18 dB; the discrepancy principle up to
-5 dB. ``benchmarks/bench_quality.py`` measures the rule against Richardson–Lucy
-and Wiener.
+5 dB. GCV with its trace weighed by 1.2 (smoothing splines' "modified GCV",
+against GCV's occasional undersmoothing) chose larger weights and lost:
+``laplacian`` with its pass won 48 of the 72 cases against the best-tuned
+peer, by a median +0.06 dB, against 67 by +0.23 dB (by 1.4: 23 won; a
+scratch study, 2026-12-05). ``benchmarks/bench_quality.py`` measures the
+rule against Richardson–Lucy and Wiener.
 
 For a tiled run the weight is estimated on a fixed, evenly spread sample of
 regions (``MAX_SAMPLES``), and each channel's median on a log scale, each
