@@ -20,7 +20,7 @@ def _recorded(image, psfs, noise=0.01):
 
     Tests where ``mu="auto"`` only has to run take such scans: on a sharp image it picks the grid's smallest weight,
     whose solves are slow, and warns of the PSF. The image stands for a crop of a larger scene, mirrored beyond its
-    edges: blurred with zeros around it, the edges of its small crops fooled GCV as edges not blurred do.
+    edges, as a scan's crop is.
     """
     channels = np.atleast_3d(image) / 255
     blurred = np.stack([Blur(psf, channels.shape[:2], boundary="free").matvec(
