@@ -14,6 +14,9 @@ observed as the "valid" convolution of that square extended by the PSF radius
 on each side (so its border holds real scene content, no zeros and no
 reflection), plus Gaussian noise of the given sigma from
 ``np.random.default_rng`` seeded by the CRC-32 of the image and PSF names.
+With ``--zeros-beyond`` the square is blurred alone instead, with zeros
+beyond it (convolution in "same" mode, as scikit-image's deconvolution
+examples blur), so that its border fades to black.
 The PSFs are the article's ``gaussian_psf(13, (1, 3))``, an isotropic
 ``gaussian_psf(17, 2)`` and a 13 x 13 anti-aliased motion line at 30 degrees
 (``skimage.draw.line_aa``, normalized); ``--psfs`` may name others that no
@@ -218,8 +221,9 @@ def gray_image(name):
     return util.img_as_float(image)
 
 
-def make_case(image, psf_name, noise, size):
-    """The central ``size`` square of ``image``, blurred as part of its scene, with noise.
+def make_case(image, psf_name, noise, size, *, zeros_beyond=False):
+    """The central ``size`` square of ``image``, blurred as part of its scene (or alone, with zeros beyond it), with
+    noise.
 
     Parameters
     ----------
@@ -229,6 +233,8 @@ def make_case(image, psf_name, noise, size):
         Standard deviation of the Gaussian noise.
     size : int
         Side of the crop.
+    zeros_beyond : bool
+        Blur the square alone, with zeros beyond it.
 
     Returns
     -------
@@ -243,7 +249,9 @@ def make_case(image, psf_name, noise, size):
     extended = scene[tuple(slice(s - r, s + size + r) for s, r in zip(start, radius))]
     truth = scene[tuple(slice(s, s + size) for s in start)]
     rng = np.random.default_rng(zlib.crc32(f"{image}/{psf_name}".encode()))
-    observed = scipy.signal.fftconvolve(extended, psf, mode="valid") + noise * rng.standard_normal(truth.shape)
+    blurred = (scipy.signal.fftconvolve(truth, psf, mode="same") if zeros_beyond
+               else scipy.signal.fftconvolve(extended, psf, mode="valid"))
+    observed = blurred + noise * rng.standard_normal(truth.shape)
     return Case(image, psf_name, noise, psf, truth, observed)
 
 
@@ -389,6 +397,9 @@ def parse_arguments(argv):
                              f"{','.join(PSFS)})")
     parser.add_argument("--noise", type=float_list, default=DEFAULT_NOISE,
                         help=f"noise sigmas, comma-separated (default: {','.join(map(str, DEFAULT_NOISE))})")
+    parser.add_argument("--zeros-beyond", action="store_true",
+                        help="blur each crop alone, with zeros beyond it (convolution in 'same' mode, as "
+                             "scikit-image's deconvolution examples blur), not as part of its scene")
     parser.add_argument("--loss", default=None,
                         help="our loss, such as tikhonov or tv (default: none passed, so the library's default)")
     parser.add_argument("--eps", type=float, default=None,
@@ -423,7 +434,8 @@ def main(argv=None):
     for image in options.images:
         for psf_name in options.psfs:
             for noise in options.noise:
-                outcomes.append(evaluate(make_case(image, psf_name, noise, options.size), settings))
+                case = make_case(image, psf_name, noise, options.size, zeros_beyond=options.zeros_beyond)
+                outcomes.append(evaluate(case, settings))
                 print(f"{image}, {psf_name}, noise {noise:g}: done after {time.perf_counter() - started:.0f} s",
                       file=sys.stderr)
     loss = "the library's default" if options.loss is None else f"`{options.loss}`"
@@ -435,9 +447,11 @@ def main(argv=None):
         "",
         *environment_lines(("numpy", "scipy", "autograd", "scikit-image", "tiledeblur"), THREAD_VARIABLES),
         f"- Command: `{command}`",
-        (f"- Cases: central {options.size}² crops of `skimage.data` images (gray, [0, 1]), observed as the valid "
-        "convolution of the crop extended by the PSF radius (no boundary assumption), Gaussian noise seeded by "
-        "the CRC-32 of image and PSF names"),
+        (f"- Cases: central {options.size}² crops of `skimage.data` images (gray, [0, 1]), observed as "
+        + ("the 'same' convolution of the crop alone, with zeros beyond it (its border fades to black)"
+           if options.zeros_beyond else
+           "the valid convolution of the crop extended by the PSF radius (no boundary assumption)")
+        + ", Gaussian noise seeded by the CRC-32 of image and PSF names"),
         f"- Ours: `deconvolve(observed, psf, mu=\"auto\")`, loss {loss}, other settings default",
         (f"- Peers, each at its best setting on the interior PSNR against the truth: `richardson_lucy` "
         f"(`num_iter` in {', '.join(map(str, RL_ITERATIONS))}; `clip=False`), `wiener` (`balance` in 21 "
