@@ -130,7 +130,7 @@ def _add_problem_options(parser):
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["auto", "laplacian", "nlmeans", "tikhonov", "tv"], default="laplacian",
                         help="the loss: laplacian or tikhonov (quadratic, of second or first order), nlmeans "
-                             "(Newton-CG solves alternated with non-local means; 4 to 7 times slower), "
+                             "(Newton-CG solves alternated with non-local means; about 3 times slower), "
                              "smoothed total variation, or auto: laplacian or nlmeans, whichever an estimate of "
                              "its error on sample regions favours (default: %(default)s)")
     parser.add_argument("--mu", type=_auto_or(float, "a number"), action=_Weights,

@@ -39,7 +39,7 @@ loses on nearly flat images (``cell``, −1.7 to −6.2 dB, where the methods
 score 37 to 54 dB) and on textures without repeats (``grass``, −0.3 dB),
 where patches find no like ones to average.
 
-Its cost is the rounds' (2.3 to 3.2 times ``laplacian``'s with its pass on
+Its cost is the rounds' (2.9 and 3.1 times ``laplacian``'s with its pass on
 ``bench_core``'s 512² and 1024² tiles, 2026-12-05), and the schedule
 is kept: on the same 72 cases (scratch runs, 2026-12-02), 5 rounds in
 place of 8 took 24% less time and lost 0.32 dB of the median margin (47
