@@ -37,7 +37,7 @@ def test_mu_auto_restores_a_demosaiced_channel_that_cross_validation_ruins(chann
     """Cross-validation took the interpolated noise for none, and chose its smallest weight: 17.3 dB, where the
     blurred green had 25.8 dB. Red (one pixel in four) and green (a checkerboard) lie on lattices of their own."""
     truth, scan = _camera_scan(0.01)
-    restored, info = deconvolve(scan[..., channel], PSF, return_info=True)
+    restored, info = deconvolve(scan[..., channel], PSF, loss="laplacian", return_info=True)
     blurred = _interior_psnr(truth[..., channel], scan[..., channel] / 255)
     assert _interior_psnr(truth[..., channel], restored) > blurred + 1
     assert info.mu > 1e-3
@@ -101,8 +101,8 @@ def test_run_weighs_a_demosaiced_colour_scan_by_its_mosaic(tmp_path, client, met
     mosaic of red, green and blue can. Tiles and one whole tile take one weight."""
     truth, scan = _camera_scan(0.02, 256, method)
     zarr.create_array(tmp_path / "scan.zarr", data=scan, chunks=(128, 128, 3))
-    tiled, whole = (run(tmp_path / "scan.zarr", PSF, tile=tile, channel_axis=-1, output=tmp_path / f"{tile}.zarr",
-                        client=client, progress=False) for tile in (128, 256))
+    tiled, whole = (run(tmp_path / "scan.zarr", PSF, loss="laplacian", tile=tile, channel_axis=-1,
+                        output=tmp_path / f"{tile}.zarr", client=client, progress=False) for tile in (128, 256))
     assert tiled.mu == whole.mu
     restored = zarr.open_array(tiled.output, mode="r")[...]
     assert np.abs(restored - zarr.open_array(whole.output, mode="r")[...]).max() <= 1e-3

@@ -177,12 +177,12 @@ def test_deconvolve_and_run_choose_one_weight(tmp_path, client):
     observed = Blur(psf, (512, 512), boundary="free").matvec(scene)
     observed = (observed + np.random.default_rng(0).normal(0, 0.01, observed.shape)).astype(np.float32)
     zarr.create_array(tmp_path / "scan.zarr", data=observed, chunks=(128, 128))
-    report = run(tmp_path / "scan.zarr", psf, tile=128, client=client, progress=False)
-    whole, info = deconvolve(observed, psf, return_info=True)
+    report = run(tmp_path / "scan.zarr", psf, loss="laplacian", tile=128, client=client, progress=False)
+    whole, info = deconvolve(observed, psf, loss="laplacian", return_info=True)
     assert info.mu == report.mu
     assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
     with pytest.warns(MuWarning, match="found no region to cross-validate"):  # as run() does; not 1e-5, 20 times slower
-        _, info = deconvolve(np.full((512, 512), 0.5), psf, return_info=True)
+        _, info = deconvolve(np.full((512, 512), 0.5), psf, loss="laplacian", return_info=True)
     assert info.mu == DEFAULT_MU["laplacian"]
 
 
@@ -225,9 +225,9 @@ def test_a_psf_wider_than_the_blur_warns(tmp_path, recorded, noise):
     zarr.create_array(tmp_path / "scan.zarr", data=recorded(data.camera(), [gaussian_psf(13, 1.0)], noise))
     with warnings.catch_warnings():
         warnings.simplefilter("error", PsfWarning)
-        plan(tmp_path / "scan.zarr", gaussian_psf(13, 1.0))
+        plan(tmp_path / "scan.zarr", gaussian_psf(13, 1.0), loss="laplacian")
     with pytest.warns(PsfWarning, match=r"^psf: .* times as wide .* wider or longer than the image's blur") as caught:
-        plan(tmp_path / "scan.zarr", gaussian_psf(17, 2.0))
+        plan(tmp_path / "scan.zarr", gaussian_psf(17, 2.0), loss="laplacian")
     assert [warning.filename for warning in caught if warning.category is PsfWarning] == [__file__]
 
 
@@ -260,7 +260,7 @@ def test_a_blur_with_zeros_beyond_the_image_does_not_choose_the_weight(article_p
     (own,) = estimate_image_mu(lambda yx: in_scene[yx][None], in_scene.shape, [article_psf], "laplacian")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        restored, info = deconvolve(faded, article_psf, return_info=True)
+        restored, info = deconvolve(faded, article_psf, loss="laplacian", return_info=True)
     inside = (slice(26, -26),) * 2  # two PSF sides in, as bench_quality scores
     truth = scene[crop][inside]
     assert own / 2 <= info.mu <= own * 2
@@ -501,8 +501,8 @@ def test_hot_pixels_leave_the_weight_and_the_noise_as_they_are():
     recorded = np.random.default_rng(0).poisson(blurred).astype(np.uint16)
     hot = recorded.copy()
     hot[[40, 130, 200], [60, 180, 30]] = 60000
-    _, clean = deconvolve(recorded, psf, return_info=True)
-    restored, spiked = deconvolve(hot, psf, return_info=True)
+    _, clean = deconvolve(recorded, psf, loss="laplacian", return_info=True)
+    restored, spiked = deconvolve(hot, psf, loss="laplacian", return_info=True)
     assert spiked.mu == pytest.approx(clean.mu, rel=0.5) and spiked.noise == pytest.approx(clean.noise, rel=0.2)
     # Away from them, as good as without them.
     away = np.ones(hot.shape, dtype=bool)
@@ -510,7 +510,7 @@ def test_hot_pixels_leave_the_weight_and_the_noise_as_they_are():
         away[y - 20:y + 21, x - 20:x + 21] = False
     truth = cells / 65535
     score = lambda image: peak_signal_noise_ratio(truth[away], image[away], data_range=3000 / 65535)
-    assert score(restored) > score(deconvolve(recorded, psf)) - 0.3
+    assert score(restored) > score(deconvolve(recorded, psf, loss="laplacian")) - 0.3
 
 
 def test_a_quadratic_weight_below_cross_validations_floor_warns(tmp_path):

@@ -85,6 +85,22 @@ def test_auto_with_nothing_to_compare_warns_at_the_callers_line(tmp_path, articl
         assert "it used laplacian's default, 0.005 and nlmeans's default, 3e-05." in str(found[0].message)
 
 
+def test_the_default_is_auto_unless_a_setting_rules_it_out(tmp_path, article_psf, capsys):
+    """Left out, the loss is "auto", and laplacian with a given mu, nonneg=True or a given noise level, which
+    "auto" refuses: a given weight is on laplacian's scale, and nlmeans takes no bound."""
+    _, camera = _case(data.camera(), article_psf, 0.01)
+    restored, info = deconvolve(camera, article_psf, return_info=True)
+    assert info.loss == "nlmeans"
+    assert np.array_equal(restored, deconvolve(camera, article_psf, loss="auto"))
+    for options in ({"mu": info.mu}, {"nonneg": np.True_}, {"noise": 0.01}):
+        assert deconvolve(camera, article_psf, return_info=True, **options)[1].loss == "laplacian"
+    zarr.create_array(tmp_path / "camera.zarr", data=camera, chunks=(96, 96))
+    assert plan(tmp_path / "camera.zarr", article_psf).loss == "nlmeans"
+    assert plan(tmp_path / "camera.zarr", article_psf, mu=[0.01]).loss == "laplacian"
+    assert main(["plan", str(tmp_path / "camera.zarr"), "--psf", "gaussian:13,1,3", "--nonneg"]) == 0
+    assert "; loss laplacian; " in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"mu": 0.01}, "mu: expected 'auto' with loss 'auto', whose losses weigh mu on different scales, got 0.01"),
     ({"nonneg": True}, "nonneg: expected False with loss 'auto', which may choose 'nlmeans'"),

@@ -128,11 +128,12 @@ def _add_problem_options(parser):
                         help="core tile side in px, rounded down to whole output chunks of up to 512 px (default: auto, from memory)")
     parser.add_argument("--halo", type=_auto_or(int, "an int"), default="auto",
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
-    parser.add_argument("--loss", choices=["auto", "laplacian", "nlmeans", "tikhonov", "tv"], default="laplacian",
+    parser.add_argument("--loss", choices=["auto", "laplacian", "nlmeans", "tikhonov", "tv"], default=None,
                         help="the loss: laplacian or tikhonov (quadratic, of second or first order), nlmeans "
                              "(Newton-CG solves alternated with non-local means; about 3 times slower), "
                              "smoothed total variation, or auto: laplacian or nlmeans, whichever an estimate of "
-                             "its error on sample regions favours (default: %(default)s)")
+                             "its error on sample regions favours (default: auto, or laplacian with a given --mu "
+                             "or with --nonneg)")
     parser.add_argument("--mu", type=_auto_or(float, "a number"), action=_Weights,
                         help="regularization weight, on the image's [0, 1] scale (integer images are divided "
                              "by their dtype's maximum; for a float image's values off it, tv's weight scales with "

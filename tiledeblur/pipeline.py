@@ -677,7 +677,7 @@ def _check_run_options(*, client, address, n_workers, overwrite, resume, progres
 
 
 def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-        loss="laplacian", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
+        loss=None, mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
         denoise=True, missing_value=None, storage_options=None, client=None, address=None, n_workers=None,
         out_dtype="float32", ome=None, overwrite=False, resume=True, progress=True):
     """Deconvolve a Zarr image tile by tile on dask.distributed.
@@ -715,10 +715,12 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         As :func:`tiledeblur.deconvolve`; only the losses that tile,
         ``"laplacian"``, ``"nlmeans"``, ``"tikhonov"`` and ``"tv"``, are
         accepted, and ``"auto"``, which chooses ``laplacian`` or ``nlmeans``
-        once for every tile (:mod:`tiledeblur.selection`); ``RunReport.loss``
-        reports the choice. ``mu="auto"``, the default, chooses one mu per channel for
-        every tile by generalized cross-validation on a fixed sample of
-        regions (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it, a
+        once for every tile (:mod:`tiledeblur.selection`) and is the
+        default, None, unless a given ``mu`` or ``nonneg=True`` rules it out
+        (then ``laplacian``); ``RunReport.loss`` reports the choice.
+        ``mu="auto"``, the default, chooses one mu per channel for every
+        tile by generalized cross-validation on a fixed sample of regions
+        (:mod:`tiledeblur.regularization`); ``RunReport.mu`` reports it, a
         tuple of one per channel for an image with channels. A given ``mu``
         is one weight for every channel, or a list of one per channel. Every
         tile uses the ``free`` boundary model, at the image's border and
@@ -812,7 +814,6 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             missing_value=missing_value, storage_options=storage_options,
             out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers, progress=progress,
         )
-        prepared.job.target.check_placeable()  # writable or not: a finished output on a read-only disk is done
         planned, planned_identity = prepared, run_identity(prepared)
         # A second look where an identical run started at the same moment created the output first: this one then
         # resumes it, as if started a moment later (found by a probe: it was refused as if asked for a new path).

@@ -52,7 +52,7 @@ from .regularization import (
 )
 from .resume import existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import declared_saturation, warn_if_saturated
-from .selection import CANDIDATES, check_request, choose_loss, tell_of_choice
+from .selection import CANDIDATES, check_request, choose_loss, default_loss, tell_of_choice
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
 from .tiling import (
     MAX_HALO,
@@ -572,6 +572,8 @@ out_dtype, nonneg, denoise, ome, missing_value
     Prepared
     """
     losses = ("auto", *ADDITIVE_LOSSES)
+    if loss is None:
+        loss = default_loss(mu, nonneg)
     for name, value, choices in (("loss", loss, losses), ("out_dtype", out_dtype, OUT_DTYPES)):
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
             raise TypeError(f"{name}: expected one of {choices}, a str, got {value!r} instead.")
@@ -612,6 +614,9 @@ out_dtype, nonneg, denoise, ome, missing_value
     tile = _auto_or_at_least("tile", tile, 2 * radius + 1, "the PSF size")
     halo = _auto_or_at_least("halo", halo, radius, "the PSF radius")
     target = _output_location(output, source, component)
+    # Writable or not (a finished output on a read-only disk is done), before the sample is read and loss "auto"
+    # tells of its choice (found by probes: a plan passed --out naming a file; told, then refused).
+    target.check_placeable()
     multiscale = _output_multiscale(ome, found, array, axis)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
@@ -884,7 +889,7 @@ def _output_multiscale(ome, found, array, channel_axis):
 
 
 def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile="auto", halo="auto",
-         loss="laplacian", mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
+         loss=None, mu="auto", eps=DEFAULT_EPS, tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False,
          denoise=True, missing_value=None, storage_options=None, client=None, address=None, n_workers=None,
          memory_limit=None, out_dtype="float32", ome=None, overwrite=False, resume=True, progress=False):
     """The tile plan that :func:`run` would use; solves no tile, writes nothing.
@@ -964,9 +969,8 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
         progress=progress,
     )
-    # As run() refuses them before any work (found by probes: a plan passed --out naming a file, or someone's scan;
-    # and one passed an output that run refused as written with other settings).
-    prepared.job.target.check_placeable()
+    # As run() refuses them before any work (found by a probe: a plan passed an output that run refused as written
+    # with other settings).
     prepared, _, finished, _ = face_output(prepared, run_identity(prepared), given_tile=tile,
                                            memory_limit=memory_limit or cluster_memory, named=output is not None,
                                            overwrite=overwrite, resume=resume)

@@ -69,7 +69,7 @@ from .regularization import (
     warn_if_off_scale,
 )
 from .saturation import warn_if_saturated
-from .selection import CANDIDATES, check_request, choose_loss
+from .selection import CANDIDATES, check_request, choose_loss, default_loss
 from .tiling import auto_halo
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
@@ -641,7 +641,7 @@ def _shifts(settings):
     return settings.loss in ADDITIVE_LOSSES and settings.boundary == "free"
 
 
-def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DEFAULT_EPS,
+def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_EPS,
                tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, denoise=True, noise=None, return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
@@ -661,11 +661,14 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
         :func:`solve`).
     psf : (P, Q) array_like
         The point spread function, odd-sized; normalized to sum 1 if it is not.
-    loss : {"laplacian", "nlmeans", "tikhonov", "tv", "article", "auto"}, optional
+    loss : {"auto", "laplacian", "nlmeans", "tikhonov", "tv", "article"} or None, optional
         See :class:`SolverSettings`; ``"auto"`` solves ``laplacian`` or
         ``nlmeans``, whichever an estimate of its error on the image's
         sample regions favours (:mod:`tiledeblur.selection`), with
         ``mu="auto"`` and without ``nonneg``, and reports it in ``info.loss``.
+        None (the default) is ``"auto"``, or ``laplacian`` where a given
+        ``mu``, ``nonneg=True`` or a given ``noise`` rules ``"auto"`` out
+        (:func:`tiledeblur.selection.default_loss`).
     boundary, eps, tol, maxiter, nonneg
         See :class:`SolverSettings`.
     mu : "auto", float or None, optional
@@ -726,6 +729,8 @@ def deconvolve(image, psf, *, loss="laplacian", mu="auto", boundary=None, eps=DE
     """
     observed = check_image(image)
     return_info, denoise = check_flag("return_info", return_info), check_flag("denoise", denoise)
+    if loss is None:
+        loss = default_loss(mu, nonneg, noise)
     automatic, choosing = is_auto(mu), is_auto(loss)
     if isinstance(mu, str) and not automatic:
         raise TypeError(f"mu: expected 'auto', a number or None, got {mu!r} instead.")
