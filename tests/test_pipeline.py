@@ -869,6 +869,7 @@ def test_black_background_with_tv(tmp_path, small_scan, article_psf, client):
 
 
 def test_plan_computes_nothing(tmp_path, small_scan, article_psf):
+    # laplacian's plans: "auto" solves sample regions to choose, which plan does too, but no tile.
     plan = tiledeblur.plan(small_scan[0], article_psf, loss="laplacian", tile=100)
     assert (plan.tile, plan.chunk, plan.grid) == (100, 100, (3, 3))
     assert plan.halo >= 6
@@ -951,9 +952,9 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, rec
     rgb = recorded(data.astronaut()[200:296, 200:360], psfs)
     scan = _write(tmp_path / "rgb.zarr", rgb, chunks=64)
     np.save(tmp_path / "psfs.npy", psfs)
+    # laplacian: the PSFs' sources are tested here, and "auto" would solve nlmeans, 3 times slower.
     report = run(scan, tmp_path / "psfs.npy", loss="laplacian", tile=64, channel_axis=-1, out_dtype="input",
-                 client=client,
-                 progress=False)
+                 client=client, progress=False)
     out = zarr.open_array(report.output, mode="r")
     assert out.dtype == np.uint8 and out.shape == rgb.shape
     for channel in range(3):
@@ -965,22 +966,18 @@ def test_per_channel_psfs_from_a_path_and_input_dtype(tmp_path, article_psf, rec
     # by a probe: a NumPy tile went unconverted into the record's JSON, and a uint16 one overflowed).
     tifffile.imwrite(tmp_path / "psfs.tif", np.moveaxis(psfs, 0, -1), photometric="rgb")
     channels_last = run(scan, tmp_path / "psfs.tif", loss="laplacian", tile=np.uint16(64), channel_axis=np.int64(-1),
-                        out_dtype="input",
-                        output=tmp_path / "last.zarr", client=client, progress=False)
+                        out_dtype="input", output=tmp_path / "last.zarr", client=client, progress=False)
     np.testing.assert_array_equal(zarr.open_array(channels_last.output, mode="r")[...], out[...])
     with pytest.raises(ValueError, match=r"psf: expected 1 PSF or 3 \(one per channel\), got 2"):
-        run(scan, psfs[:2], loss="laplacian", channel_axis=-1, output=tmp_path / "other.zarr", client=client,
-            progress=False)
+        run(scan, psfs[:2], channel_axis=-1, output=tmp_path / "other.zarr", client=client, progress=False)
     # A list of one file per channel (found by a probe: it was no list), and one that holds a stack.
     for channel, psf in enumerate(psfs):
         np.save(tmp_path / f"psf{channel}.npy", psf)
     files = run(scan, [tmp_path / f"psf{channel}.npy" for channel in range(3)], loss="laplacian", tile=64,
-                channel_axis=-1,
-                out_dtype="input", output=tmp_path / "files.zarr", client=client, progress=False)
+                channel_axis=-1, out_dtype="input", output=tmp_path / "files.zarr", client=client, progress=False)
     np.testing.assert_array_equal(zarr.open_array(files.output, mode="r")[...], out[...])
     with pytest.raises(ValueError, match=r"psf\[1\]: expected a 2-D array, got shape \(3, 13, 13\) instead"):
-        run(scan, [psfs[0], tmp_path / "psfs.npy", psfs[2]], loss="laplacian", channel_axis=-1,
-            output=tmp_path / "other.zarr",
+        run(scan, [psfs[0], tmp_path / "psfs.npy", psfs[2]], channel_axis=-1, output=tmp_path / "other.zarr",
             client=client, progress=False)
 
 

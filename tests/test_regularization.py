@@ -177,7 +177,7 @@ def test_deconvolve_and_run_choose_one_weight(tmp_path, client):
     observed = Blur(psf, (512, 512), boundary="free").matvec(scene)
     observed = (observed + np.random.default_rng(0).normal(0, 0.01, observed.shape)).astype(np.float32)
     zarr.create_array(tmp_path / "scan.zarr", data=observed, chunks=(128, 128))
-    report = run(tmp_path / "scan.zarr", psf, loss="laplacian", tile=128, client=client, progress=False)
+    report = run(tmp_path / "scan.zarr", psf, loss="laplacian", tile=128, client=client, progress=False)  # one loss's
     whole, info = deconvolve(observed, psf, loss="laplacian", return_info=True)
     assert info.mu == report.mu
     assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
@@ -225,7 +225,7 @@ def test_a_psf_wider_than_the_blur_warns(tmp_path, recorded, noise):
     zarr.create_array(tmp_path / "scan.zarr", data=recorded(data.camera(), [gaussian_psf(13, 1.0)], noise))
     with warnings.catch_warnings():
         warnings.simplefilter("error", PsfWarning)
-        plan(tmp_path / "scan.zarr", gaussian_psf(13, 1.0), loss="laplacian")
+        plan(tmp_path / "scan.zarr", gaussian_psf(13, 1.0), loss="laplacian")  # the weights warn, not the choice
     with pytest.warns(PsfWarning, match=r"^psf: .* times as wide .* wider or longer than the image's blur") as caught:
         plan(tmp_path / "scan.zarr", gaussian_psf(17, 2.0), loss="laplacian")
     assert [warning.filename for warning in caught if warning.category is PsfWarning] == [__file__]
