@@ -309,8 +309,8 @@ def solve_ours(case, settings):
         restored, info = tiledeblur.deconvolve(case.observed, case.psf, mu="auto", return_info=True, **settings)
     seconds = time.perf_counter() - started
     converged = not any(issubclass(w.category, tiledeblur.ConvergenceWarning) for w in caught)
-    # loss="auto" names the loss it chose.
-    chosen = f"{info.loss}, " if settings.get("loss") == "auto" else ""
+    # "auto", the default too, names the loss it chose.
+    chosen = f"{info.loss}, " if settings.get("loss", "auto") == "auto" else ""
     return score(case, restored, f"{chosen}μ {info.mu:.3g}"), seconds, converged
 
 
