@@ -54,6 +54,17 @@ def test_auto_chooses_laplacian_on_a_flat_cell_and_nlmeans_on_a_photograph(artic
                       return_info=True)[1].loss == "nlmeans"
 
 
+def test_a_border_faded_by_zeros_beyond_the_image_does_not_choose(article_psf):
+    """A cell blurred alone, with zeros beyond it, as convolution in "same" mode blurs: scored along its faded
+    border, nlmeans was chosen, and lost 3.3 dB inside to laplacian (bench_quality --zeros-beyond)."""
+    scene = data.cell() / 255
+    start = [(n - 256) // 2 for n in scene.shape]
+    crop = scene[tuple(slice(s, s + 256) for s in start)]
+    faded = Blur(article_psf, crop.shape, boundary="zero").matvec(crop)
+    observed = faded + np.random.default_rng(0).normal(0.0, 0.005, crop.shape)
+    assert deconvolve(observed, article_psf, return_info=True)[1].loss == "laplacian"
+
+
 def test_auto_compares_around_missing_pixels(article_psf):
     """Bad pixels scattered over the image (NaN) leave it no region without them: it scores the pixels they spare.
 

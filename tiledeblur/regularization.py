@@ -246,9 +246,10 @@ from .operators import difference_power, periodic_psf, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
 
-__all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus",
-           "estimate_mus_and_noise", "gcv_mu", "is_auto", "is_informative", "periodic_spectrum", "sample_regions",
-           "sampled_reach", "value_reach", "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
+__all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "border_band", "estimate_image_mu",
+           "estimate_image_mus", "estimate_mus_and_noise", "gcv_mu", "image_sides", "is_auto", "is_informative",
+           "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_below_floor",
+           "warn_if_eps_too_small", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 3, 161)
@@ -426,17 +427,28 @@ def _gcv(image, psf, order, noise_power=None, *, sides=(False, False, False, Fal
     fit = _region_fit(image, psf, order, noise_power, **rules)
     if not any(sides):
         return fit
-    inner = _region_fit(image, psf, order, noise_power, unscored=_border_band(image.shape, np.shape(psf), sides),
+    inner = _region_fit(image, psf, order, noise_power, unscored=border_band(image.shape, np.shape(psf), sides),
                         **rules)
     return inner if inner.weight > FADED_BORDER_RATIO * fit.weight else fit
 
 
-def _border_band(shape, psf_shape, sides):
+def image_sides(yx, shape):
+    """Which of an image's sides (top, bottom, left, right) the region ``yx`` of an image of ``shape`` lies along.
+
+    Examples
+    --------
+    >>> image_sides((slice(0, 256), slice(256, 512)), (1024, 512))
+    (True, False, False, True)
+    """
+    return yx[0].start == 0, yx[0].stop == shape[0], yx[1].start == 0, yx[1].stop == shape[1]
+
+
+def border_band(shape, psf_shape, sides):
     """The pixels of an image of ``shape`` within the PSF's side of its ``sides`` (top, bottom, left, right).
 
     Examples
     --------
-    >>> _border_band((4, 6), (1, 2), (True, False, False, True)).astype(int)
+    >>> border_band((4, 6), (1, 2), (True, False, False, True)).astype(int)
     array([[1, 1, 1, 1, 1, 1],
            [0, 0, 0, 0, 1, 1],
            [0, 0, 0, 0, 1, 1],
@@ -828,7 +840,7 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
             resampled = [fit is not None for fit in found]
             with_scene = [fit is not None and fit.with_scene for fit in found]
             noise_powers = [own if fit is None else fit.power for own, fit in zip(noise_powers, found)]
-        sides = (yx[0].start == 0, yx[0].stop == shape[0], yx[1].start == 0, yx[1].stop == shape[1])
+        sides = image_sides(yx, shape)
         for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
             if informative[index]:
