@@ -164,7 +164,9 @@ def prediction_risk(observed, psf, noise, restore, *, unscored=None):
     restore : callable
         ``restore(image)`` returns a restoration of ``image``'s shape.
     unscored : (M, N) ndarray of bool, optional
-        Pixels left out of the score besides those above.
+        Pixels left out of the score besides those above, unless none
+        would be left (found by CI: an image of a few rows scored nothing,
+        and warned of a division by zero).
 
     Returns
     -------
@@ -185,7 +187,7 @@ def prediction_risk(observed, psf, noise, restore, *, unscored=None):
     """
     inner = tuple(slice(r, n - r) for r, n in zip(psf_radius(psf), observed.shape))
     scored = scipy.signal.fftconvolve(np.isnan(observed), np.ones(psf.shape), mode="valid") < 0.5
-    if unscored is not None:
+    if unscored is not None and (scored & ~unscored[inner]).any():
         scored &= ~unscored[inner]
     perturbation = PERTURBATION * noise * np.random.default_rng(SEED).standard_normal(observed.shape)
 
