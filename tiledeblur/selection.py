@@ -210,8 +210,12 @@ def default_loss(mu, nonneg, noise=None):
     >>> default_loss("auto", False), default_loss(0.01, False), default_loss("auto", True)
     ('auto', 'laplacian', 'laplacian')
     """
-    bounded = isinstance(nonneg, (bool, np.bool_)) and bool(nonneg)
-    return "auto" if is_auto(mu) and not bounded and noise is None else CANDIDATES[0]
+    return "auto" if is_auto(mu) and not _asks_for_bounds(nonneg) and noise is None else CANDIDATES[0]
+
+
+def _asks_for_bounds(nonneg):
+    """Whether ``nonneg`` is True, as a Python or NumPy bool; other values are refused with the solver's settings."""
+    return isinstance(nonneg, (bool, np.bool_)) and bool(nonneg)
 
 
 def check_request(mu, nonneg, changed_eps=None):
@@ -232,7 +236,7 @@ def check_request(mu, nonneg, changed_eps=None):
     if not is_auto(mu):
         raise ValueError(f"mu: expected 'auto' with loss 'auto', whose losses weigh mu on different scales, "
                          f"got {mu!r} instead.")
-    if isinstance(nonneg, (bool, np.bool_)) and nonneg:
+    if _asks_for_bounds(nonneg):
         raise ValueError("nonneg: expected False with loss 'auto', which may choose 'nlmeans', whose denoising "
                          "steps take no bound, got True instead.")
     if changed_eps is not None:
