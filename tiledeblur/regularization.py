@@ -247,9 +247,9 @@ from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
 
 __all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "border_band", "estimate_image_mu",
-           "estimate_image_mus", "estimate_mus_and_noise", "gcv_mu", "image_sides", "is_auto", "is_informative",
-           "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach", "warn_if_below_floor",
-           "warn_if_eps_too_small", "warn_if_off_scale"]
+           "estimate_image_mus", "estimate_mus_and_noise", "gcv_mu", "image_sides", "is_auto", "is_border_faded",
+           "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach",
+           "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 3, 161)
@@ -425,11 +425,36 @@ def _gcv(image, psf, order, noise_power=None, *, sides=(False, False, False, Fal
     :func:`_region_fit`'s.
     """
     fit = _region_fit(image, psf, order, noise_power, **rules)
+    return _fit_inside_faded_border(fit, image, psf, order, noise_power, sides, **rules) or fit
+
+
+def _fit_inside_faded_border(fit, image, psf, order, noise_power, sides, **rules):
+    """The region's fit without the band of the PSF's side along ``sides``, where its weight is over
+    ``FADED_BORDER_RATIO`` times that of the whole region's ``fit``; else None."""
     if not any(sides):
-        return fit
+        return None
     inner = _region_fit(image, psf, order, noise_power, unscored=border_band(image.shape, np.shape(psf), sides),
                         **rules)
-    return inner if inner.weight > FADED_BORDER_RATIO * fit.weight else fit
+    return inner if inner.weight > FADED_BORDER_RATIO * fit.weight else None
+
+
+def is_border_faded(image, psf, sides):
+    """Whether a blur with zeros beyond the image seems to have faded the region ``image``'s ``sides`` (top,
+    bottom, left, right) to black: whether :func:`_gcv` of ``laplacian``'s filter leaves their band out.
+
+    Examples
+    --------
+    >>> import scipy.signal
+    >>> from tiledeblur import gaussian_psf
+    >>> psf = gaussian_psf(9, 1.5)
+    >>> rng = np.random.default_rng(0)
+    >>> scene = scipy.ndimage.gaussian_filter(rng.random((160, 160)), 2) + 0.5
+    >>> faded = scipy.signal.fftconvolve(scene, psf, mode="same") + rng.normal(0, 0.001, scene.shape)
+    >>> is_border_faded(faded, psf, (True, True, True, True)), is_border_faded(faded, psf, (False,) * 4)
+    (True, False)
+    """
+    order = SMOOTHNESS_ORDER["laplacian"]
+    return _fit_inside_faded_border(_region_fit(image, psf, order), image, psf, order, None, sides) is not None
 
 
 def image_sides(yx, shape):

@@ -80,16 +80,18 @@ the estimate chose ``nlmeans`` for two ``cell`` crops so blurred, which
 lost 3.3 and 1.7 dB inside to ``laplacian`` (``python
 benchmarks/bench_quality.py --zeros-beyond``: 59 of 72 won by a median
 +0.89 dB, worst -3.30 dB). A band of the PSF's side along the image's own
-sides is left out of each score, as ``mu="auto"`` leaves it out where the
-weight jumps: both ``cell`` cases chose ``laplacian``, and no case of the
-72 crops of larger scenes changed its choice; of the 54 cases of other
-images (see below), one did, ``clock`` under the smaller disk at noise
-0.03, which ``nlmeans`` lost by 1.30 dB where ``laplacian`` won by 0.36 dB.
-Leaving the band out only where ``mu="auto"`` finds the border faded would
-keep that choice (not done). A band twice as wide changed
-two motion-blurred cases of ``moon`` and ``grass`` to ``laplacian``, which
-lost 0.6 and 1.9 dB (a scratch study of the 27 faded cases of ``cell``,
-``moon`` and ``grass``).
+sides is left out of a region's score where the test of ``mu="auto"``
+finds the border faded (:func:`~tiledeblur.regularization.is_border_faded`):
+both ``cell`` cases chose ``laplacian`` (61 won, worst -1.36 dB), and no
+case of the 72 crops of larger scenes changed its choice. Left out of every
+region along the sides, the band did the same there, but of the 54 cases
+of other images (see below) it turned ``clock`` under the smaller disk at
+noise 0.03 to ``nlmeans``, which lost by 1.30 dB where ``laplacian`` won by
+0.36 dB (41 of the 54 won, worst -1.30 dB, against 42 and -0.12 dB with the
+test; scratch runs of ``bench_quality --no-write``, 2026-12-05). A band
+twice as wide changed two motion-blurred cases of ``moon`` and ``grass`` to
+``laplacian``, which lost 0.6 and 1.9 dB (a scratch study of the 27 faded
+cases of ``cell``, ``moon`` and ``grass``).
 
 The default
 -----------
@@ -98,7 +100,7 @@ The default
 ``"auto"``: in the runs of ``bench_quality`` on 2026-12-05 (``--loss
 auto`` against the default of then, ``laplacian`` with its pass) it won 66
 of the 72 cases by a median +0.97 dB against 67 by +0.22 dB, 42 of 54 by
-+0.41 dB (41 with the band above) against 41 by +0.12 dB on images and PSFs that set no rule
++0.41 dB against 41 by +0.12 dB on images and PSFs that set no rule
 (``--images chelsea,coffee,rocket,retina,clock,immunohistochemistry
 --psfs "defocus r2.5,defocus r4,gaussian 9 σ1.2"``), and 20 of the 27 of
 the field's images by +0.12 dB against 16 by +0.02 dB. Its price is the
@@ -132,6 +134,7 @@ from .regularization import (
     estimate_image_mus,
     image_sides,
     is_auto,
+    is_border_faded,
     is_informative,
     sample_regions,
 )
@@ -289,8 +292,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
                 continue
             variance = mus["nlmeans"][channel] / NOISE_WEIGHT
             # A border that a blur with zeros beyond the image faded to black, scored, chose nlmeans for a cell
-            # that it lost by 3.3 dB (see the notes).
-            band = border_band(region.shape, psf.shape, sides)
+            # that it lost by 3.3 dB; left out where not faded, it turned a clock to nlmeans, 1.3 dB worse (see the
+            # notes).
+            band = border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None
             for loss in CANDIDATES:
                 own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel])
                 risk = prediction_risk(region, psf, np.sqrt(variance), functools.partial(_restored, solve, psf, own),
