@@ -9,6 +9,7 @@ from skimage.restoration import wiener
 from tiledeblur import deconvolve
 from tiledeblur.operators import Blur
 from tiledeblur.plugandplay import NOISE_WEIGHT
+from tiledeblur.solver import SolverSettings, solve
 
 
 def _interior_psnr(truth, restored):
@@ -51,6 +52,20 @@ def test_auto_mu_is_the_noise_weight_times_the_noise_variance(article_psf, image
     scan = np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
     _, info = deconvolve(scan, psf, loss="nlmeans", maxiter=1, return_info=True)
     assert info.mu == pytest.approx(NOISE_WEIGHT * sigma**2, rel=0.44)
+
+
+def test_an_image_of_little_contrast_for_its_noise_starts_at_its_own_spread(article_psf):
+    """The brick at noise 0.03 spreads over 2.7 times the noise: the rounds from 20 times it, as from every image
+    before, flattened its texture. Measured: 33.23 dB inside, against 32.75 dB from 20 times."""
+    scene = data.brick() / 255
+    crop = (slice(160, 352),) * 2
+    truth, blurred = scene[crop], Blur(article_psf, scene.shape, boundary="zero").matvec(scene)[crop]
+    observed = blurred + np.random.default_rng(2).normal(0.0, 0.03, blurred.shape)
+    restored, info = deconvolve(observed, article_psf, loss="nlmeans", return_info=True)
+    from_the_usual_start = solve(observed, article_psf, SolverSettings(loss="nlmeans", mu=info.mu))[0]
+    assert _interior_psnr(truth, restored) > _interior_psnr(truth, from_the_usual_start) + 0.25
+    with pytest.raises(ValueError, match="contrast: expected None with loss 'laplacian', whose solve has no rounds"):
+        SolverSettings(loss="laplacian", contrast=0.1)
 
 
 def test_the_answer_follows_the_image_scale_and_offset(camera_case, article_psf):

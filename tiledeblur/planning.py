@@ -45,6 +45,7 @@ from .regularization import (
     estimate_mus_and_noise,
     is_auto,
     sample_regions,
+    sampled_contrasts,
     sampled_reach,
     warn_if_below_floor,
     warn_if_eps_too_small,
@@ -621,9 +622,9 @@ out_dtype, nonneg, denoise, ome, missing_value
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
     mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
-    noises = (None,) * channels
-    if automatic or denoised:
-        # Where the regions are read anyway, once: with a given mu and no noise to estimate, a run reads nothing
+    noises = contrasts = (None,) * channels
+    if automatic or denoised or loss == "nlmeans":
+        # Where the regions are read anyway, once: with a given mu and nothing else to measure, a run reads nothing
         # before its tiles.
         regions = sample_regions(shape)
         read_sample = _read_once(read_sample, regions)
@@ -637,12 +638,14 @@ out_dtype, nonneg, denoise, ome, missing_value
         if choosing:
             # Not before the arguments are checked (found by a probe: told, then refused).
             tell_of_choice(progress=progress)
-            loss, mus, noises = choose_loss(read_sample, shape, psfs, shared, solve, denoise=denoise,
-                                            jpeg_blocks=jpeg_blocks, stacklevel=3)
+            loss, mus, noises, contrasts = choose_loss(read_sample, shape, psfs, shared, solve, denoise=denoise,
+                                                       jpeg_blocks=jpeg_blocks, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
             mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
                                                  jpeg_blocks=jpeg_blocks, stacklevel=3)
+            if loss == "nlmeans":
+                contrasts = sampled_contrasts(read_sample, shape, channels)
         if jpeg_blocks is None and automatic:
             _warn_if_lossy(array, mus, shared.loss)
     if not automatic:
@@ -651,7 +654,8 @@ out_dtype, nonneg, denoise, ome, missing_value
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     elif loss == "tv" and eps != DEFAULT_EPS:
         warn_if_eps_too_small(sampled_reach(read_sample, shape), eps, default=DEFAULT_EPS, stacklevel=3)
-    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise) for channel_mu, noise in zip(mus, noises))
+    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise, contrast=contrast)
+                     for channel_mu, noise, contrast in zip(mus, noises, contrasts))
     automatic_halo = halo == "auto"
     halo = _choose_halo(halo, psfs, settings, shape=shape)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)

@@ -97,27 +97,43 @@ import numpy as np
 
 from .denoising import non_local_means
 
-__all__ = ["APPROXIMATE_STEPS", "FIRST_WEIGHT", "NOISE_WEIGHT", "RATIOS", "plug_and_play"]
+__all__ = ["APPROXIMATE_STEPS", "FIRST_WEIGHT", "NOISE_WEIGHT", "START_RATIO", "plug_and_play", "ratios"]
 
 #: ``mu / sigma²``: the weight of the prior against the data at the image's own noise. The best of 0.1, 0.3 and 1
 #: on ``camera`` under the article's PSF at noise 0.01 (+0.1, +1.7 and +0.5 dB over the best-tuned peer; a scratch
 #: sweep with the true noise); on ``brick``, ``cell``, ``coins`` and ``grass`` under three PSFs, 0.2 moved the
 #: Gaussian cases by -0.7 to +0.7 dB and lost 1.0 to 1.9 dB under the motion line, and 0.5 lost in 11 of 12.
 NOISE_WEIGHT = 0.3
-#: The first round's noise level, in units of the image's, and the rounds: the schedule of Zhang et al.'s
+#: The first round's noise level at most, in units of the image's, and the rounds: the schedule of Zhang et al.'s
 #: deblurring (2021), from 49/255 to noise near 2.55/255 in 8 rounds, in ratios so that tiles of any scale share it.
 START_RATIO = 20.0
 STEPS = 8
-#: Each round's noise level over the image's.
-RATIOS = np.geomspace(START_RATIO, 1.0, STEPS)
-#: The weight of the first round's solve, ``mu / s²``, whatever ``mu``: the weakest, whose solve reaches furthest.
+#: The weight of the first round's solve, ``mu / s²``, at its weakest: the solve that reaches furthest.
 FIRST_WEIGHT = NOISE_WEIGHT / START_RATIO**2
 #: The steps of the preconditioned Richardson iteration that each round but the first takes in place of a solve
 #: (:func:`tiledeblur.preconditioning.richardson`).
 APPROXIMATE_STEPS = 8
 
 
-def plug_and_play(start, fit, mu, unobserved):
+def ratios(sigma, contrast=None):
+    """Each round's noise level over the image's noise ``sigma``: from ``START_RATIO``, or from the image's
+    ``contrast`` (the standard deviation of its values) where that is lower, down to 1.
+
+    A denoiser told of noise beyond the image's own spread flattens it
+    (see the notes).
+
+    Examples
+    --------
+    >>> ratios(0.01).round(2).tolist()
+    [20.0, 13.04, 8.5, 5.54, 3.61, 2.35, 1.53, 1.0]
+    >>> ratios(0.01, contrast=0.05).round(2).tolist()
+    [5.0, 3.97, 3.16, 2.51, 1.99, 1.58, 1.26, 1.0]
+    """
+    first = START_RATIO if contrast is None else min(START_RATIO, max(1.0, contrast / sigma))
+    return np.geomspace(first, 1.0, STEPS)
+
+
+def plug_and_play(start, fit, mu, unobserved, contrast=None):
     """The last ``x`` of the rounds, from ``z = start``.
 
     Pixels without a datum (the band of the ``free`` model, missing pixels
@@ -140,6 +156,9 @@ def plug_and_play(start, fit, mu, unobserved):
         The weight of the prior, ``NOISE_WEIGHT`` times the noise variance.
     unobserved : ndarray of bool
         The pixels without a datum.
+    contrast : float, optional
+        The standard deviation of the whole image's values, in its units,
+        which the first round's noise level does not exceed (:func:`ratios`).
 
     Returns
     -------
@@ -156,11 +175,12 @@ def plug_and_play(start, fit, mu, unobserved):
     True
     """
     sigma = np.sqrt(mu / NOISE_WEIGHT)
-    x = fit(start, NOISE_WEIGHT / RATIOS[0] ** 2, None)
+    schedule = ratios(sigma, contrast)
+    x = fit(start, NOISE_WEIGHT / schedule[0] ** 2, None)
     # The last round's x is the result, so the last denoising is of the round before it: a denoising of the last
     # x too, the scheme's own last z, lost 0.01 to 0.52 dB in each of the first 30 of the 72 cases that the module's
     # note cites (a scratch study, 2026-12-05), and cost an eighth of the denoiser's time.
-    for ratio, next_ratio in itertools.pairwise(RATIOS):
+    for ratio, next_ratio in itertools.pairwise(schedule):
         z = non_local_means(x, ratio * sigma, unobserved)
         x = fit(z, NOISE_WEIGHT / next_ratio**2, APPROXIMATE_STEPS)
     return x

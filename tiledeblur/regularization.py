@@ -248,8 +248,8 @@ from .psf import PsfWarning
 
 __all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "border_band", "estimate_image_mu",
            "estimate_image_mus", "estimate_mus_and_noise", "gcv_mu", "image_sides", "is_auto", "is_border_faded",
-           "is_informative", "periodic_spectrum", "sample_regions", "sampled_reach", "value_reach",
-           "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
+           "is_informative", "periodic_spectrum", "sample_regions", "sampled_contrasts", "sampled_reach",
+           "value_reach", "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 3, 161)
@@ -1291,6 +1291,33 @@ def warn_if_eps_too_small(reach, eps, *, default, stacklevel):
 def sampled_reach(read_region, shape):
     """The :func:`value_reach` of an image's sample regions (see :func:`sample_regions`), every channel together."""
     return _widest([value_reach(channel) for yx in sample_regions(shape) for channel in read_region(yx)])
+
+
+def sampled_contrasts(read_region, shape, channels):
+    """Each channel's standard deviation over the pixels present in an image's sample regions (see
+    :func:`sample_regions`), which ``nlmeans`` starts from (:func:`tiledeblur.plugandplay.ratios`): None where
+    those pixels are all alike, or missing.
+
+    Examples
+    --------
+    >>> image = np.stack([np.tile([0.0, 1.0], (64, 32)), np.full((64, 64), 0.5)])
+    >>> sampled_contrasts(lambda yx: image[(slice(None), *yx)], (64, 64), 2)
+    (0.5, None)
+    """
+    parts = [[] for _ in range(channels)]  # each region's count, mean and sum of squared deviations
+    for yx in sample_regions(shape):
+        for own, values in zip(parts, read_region(yx)):
+            present = values[~np.isnan(values)].astype(np.float64)
+            if present.size:
+                own.append((present.size, present.mean(), np.sum((present - present.mean()) ** 2)))
+    contrasts = []
+    for own in parts:
+        counts, means, squares = np.array(own).T if own else np.zeros((3, 1))
+        # Pooled about the mean of all the regions, without holding their pixels together.
+        mean = np.sum(counts * means) / max(np.sum(counts), 1)
+        variance = np.sum(squares + counts * (means - mean) ** 2) / max(np.sum(counts), 1)
+        contrasts.append(float(np.sqrt(variance)) if variance > 0 else None)
+    return tuple(contrasts)
 
 
 def _widest(reaches):

@@ -86,15 +86,18 @@ def run_identity(prepared):
 
 
 def _settings_identity(settings, mu):
-    """The channels' solver settings, which differ in ``mu`` and ``noise`` alone, as plain values.
+    """The channels' solver settings, which differ in ``mu``, ``noise`` and ``contrast`` alone, as plain values.
 
-    The noise levels of ``denoise`` are recorded under its name, and only where a channel has one, so that
-    outputs written before the option existed, or without it, still resume.
+    The noise levels of ``denoise`` are recorded under its name, and the contrasts of ``nlmeans`` under theirs, each
+    only where a channel has one, so that outputs written before they existed, or without them, still resume.
     """
     recorded = {**dataclasses.asdict(settings[0]), "mu": mu}
-    del recorded["noise"]
-    noises = [channel.noise for channel in settings]
-    return {**recorded, "denoise": noises} if any(noise is not None for noise in noises) else recorded
+    del recorded["noise"], recorded["contrast"]
+    for name, field in (("denoise", "noise"), ("contrast", "contrast")):
+        values = [getattr(channel, field) for channel in settings]
+        if any(value is not None for value in values):
+            recorded[name] = values
+    return recorded
 
 
 def _written_identity(target):

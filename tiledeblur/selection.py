@@ -137,6 +137,7 @@ from .regularization import (
     is_border_faded,
     is_informative,
     sample_regions,
+    sampled_contrasts,
 )
 
 __all__ = ["CANDIDATES", "NLMEANS_ALLOWANCE", "SAMPLES", "check_request", "choose_loss", "default_loss",
@@ -248,8 +249,9 @@ def check_request(mu, nonneg, changed_eps=None):
 
 
 def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, stacklevel=1):
-    """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, and the noise levels that its
-    pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one.
+    """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, the noise levels that its
+    pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, and the contrasts
+    that ``nlmeans`` starts from (:func:`~tiledeblur.regularization.sampled_contrasts`).
 
     ``read_region``, ``psfs`` and ``jpeg_blocks`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
@@ -267,6 +269,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     noises : tuple of float or None
         One noise level per channel for :class:`~tiledeblur.solver.SolverSettings`' ``noise``: None for each
         without ``denoise``, or for ``nlmeans``.
+    contrasts : tuple of float or None
+        One per channel for its ``contrast``: None for each but with ``nlmeans``.
 
     Examples
     --------
@@ -282,6 +286,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     # notes).
     noises = {loss: mus["noise"] if denoise and loss in DENOISED_LOSSES else (None,) * len(psfs)
               for loss in CANDIDATES}
+    contrasts = {"laplacian": (None,) * len(psfs), "nlmeans": sampled_contrasts(read_region, shape, len(psfs))}
     # Relative to each channel's noise variance, so that each channel counts alike whatever its scale.
     risks = dict.fromkeys(CANDIDATES, 0.0)
     compared, regions = 0, sample_regions(shape, SAMPLES)
@@ -296,7 +301,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
             # notes).
             band = border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None
             for loss in CANDIDATES:
-                own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel])
+                own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel],
+                                          contrast=contrasts[loss][channel])
                 risk = prediction_risk(region, psf, np.sqrt(variance), functools.partial(_restored, solve, psf, own),
                                        unscored=band)
                 risks[loss] += risk / variance
@@ -310,7 +316,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
         chosen = CANDIDATES[0]
     else:
         chosen = "nlmeans" if risks["nlmeans"] <= NLMEANS_ALLOWANCE * risks["laplacian"] else "laplacian"
-    return chosen, mus[chosen], noises[chosen]
+    return chosen, mus[chosen], noises[chosen], contrasts[chosen]
 
 
 def _restored(solve, psf, settings, image):

@@ -63,6 +63,7 @@ from .regularization import (
     estimate_mus_and_noise,
     is_auto,
     sample_regions,
+    sampled_contrasts,
     value_reach,
     warn_if_below_floor,
     warn_if_eps_too_small,
@@ -148,6 +149,11 @@ class SolverSettings:
         Given, a ``laplacian`` or ``tikhonov`` solve is followed by one pass
         of non-local means at the level that it leaves of that noise (see
         :mod:`tiledeblur.denoising`); None leaves the solve as it is.
+    contrast : float, optional
+        The standard deviation of the whole image's values, positive, which
+        ``nlmeans``' first round takes for its noise level where that is
+        below its usual start (:func:`tiledeblur.plugandplay.ratios`); None
+        starts there. Only for ``nlmeans``.
 
     Examples
     --------
@@ -163,6 +169,7 @@ class SolverSettings:
     maxiter: int = DEFAULT_MAXITER
     nonneg: bool = False
     noise: float | None = None
+    contrast: float | None = None
 
     def __post_init__(self):
         if not isinstance(self.loss, str):
@@ -194,6 +201,11 @@ class SolverSettings:
                 raise ValueError(f"noise: expected None with loss {self.loss!r}, which has no pass of non-local "
                                  f"means (those of {DENOISED_LOSSES} do), got {self.noise!r} instead.")
             object.__setattr__(self, "noise", check_positive("noise", self.noise, largest=MAX_MU))
+        if self.contrast is not None:
+            if self.loss != "nlmeans":
+                raise ValueError(f"contrast: expected None with loss {self.loss!r}, whose solve has no rounds to start "
+                                 f"by it (only 'nlmeans' does), got {self.contrast!r} instead.")
+            object.__setattr__(self, "contrast", check_positive("contrast", self.contrast))
         if self.eps != DEFAULT_EPS and self.loss != "tv":
             # Else it changes nothing, yet it kept a run with another eps from resuming (found by a probe).
             raise ValueError(f"eps: expected the default, {DEFAULT_EPS:g}, with loss {self.loss!r}, which smooths no "
@@ -207,7 +219,7 @@ class SolverSettings:
 
         The losses are homogeneous in (x, b) but for ``tv``'s weight and
         smoothing, which scale with them, and ``nlmeans``' weight, the square
-        of a noise level. The copy is not checked again: settings within
+        of a noise level, and its contrast. The copy is not checked again: settings within
         ``MAX_MU`` may exceed it in these units (found by a probe: ``tv`` on
         fluxes of 1e-22 failed every tile, as "mu: ... got 1e+21").
 
@@ -223,6 +235,8 @@ class SolverSettings:
             object.__setattr__(relative, "eps", self.eps / scale)
         elif self.loss == "nlmeans":
             object.__setattr__(relative, "mu", self.mu / scale**2)
+            if self.contrast is not None:
+                object.__setattr__(relative, "contrast", self.contrast / scale)
         return relative
 
     def ridge_step(self, weight):
@@ -575,7 +589,7 @@ def _plug_and_play(data, psf, settings, missing):
     # seen by the denoiser, they left tiles 2e-2 from the whole image's solve beside a missing block (found by a
     # test).
     without_data = blur.unobserved if blur.support is None else blur.unobserved | ~blur.support
-    restored = plug_and_play(start, fit, settings.mu, without_data)[blur.observed_in_unknown]
+    restored = plug_and_play(start, fit, settings.mu, without_data, settings.contrast)[blur.observed_in_unknown]
     unconverged = [message for converged, message in outcomes if not converged]
     return restored, counts, not unconverged, unconverged[0] if unconverged else outcomes[-1][1]
 
@@ -756,9 +770,9 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
         levels = eight_bit_levels(image)
         jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
     if choosing:
-        loss, (mu,), (noise,) = choose_loss(read_region, observed.shape, [psf], settings, solve, denoise=denoise,
-                                            jpeg_blocks=jpeg_blocks, stacklevel=2)
-        settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise)
+        loss, (mu,), (noise,), (contrast,) = choose_loss(read_region, observed.shape, [psf], settings, solve,
+                                                         denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=2)
+        settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise, contrast=contrast)
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
@@ -767,6 +781,8 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
                                                      denoise=denoise and noise is None, jpeg_blocks=jpeg_blocks,
                                                      stacklevel=2)
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
+        if loss == "nlmeans":  # as run() measures it, from the same sample regions
+            settings = dataclasses.replace(settings, contrast=sampled_contrasts(read_region, observed.shape, 1)[0])
         if not automatic:
             warn_if_below_floor((mu,), loss, stacklevel=2)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:
