@@ -4,6 +4,7 @@ Half-quadratic splitting with a denoiser in the place of a prior's proximal
 step, "plug-and-play" (Venkatakrishnan, Bouman and Wohlberg, 2013; Zhang,
 Zuo, Gu and Zhang, 2017). With the noise level ``s`` falling geometrically
 over ``STEPS`` rounds from ``START_RATIO`` times the image's noise ``sigma``
+(those after the first from the image's contrast, where lower: see below)
 to ``sigma`` itself, each round makes
 
     x = argmin ||Ax - b||² / 2 + (mu / 2 s²) ||x - z||²    (Newton-CG)
@@ -46,18 +47,41 @@ place of 8 took 24% less time and lost 0.32 dB of the median margin (47
 cases won, +0.50 dB), and a search distance of 4 px in place of 6 made
 non-local means 45% faster (the whole solve about 20%) for the same median
 (51 won, +0.81 dB) but 0.29 dB less on the repeating ``brick``, where the
-farther like patches count. The start was studied too (scratch runs,
-2026-12-05, this module's rounds at ``mu="auto"``): from 10 times the noise,
-the median margin at noise 0.005 fell from +1.15 to +0.86 dB. Starting
-lower only where the image has little contrast for its noise, at its
-standard deviation where that is below ``START_RATIO`` times the noise, won
-51 of the 72 by +0.93 dB (50 by +0.83 from ``START_RATIO``), but over
-those and 63 more cases (``hubble_deep_field``, ``immunohistochemistry``
-and ``retina`` at 256², ``shepp_logan_phantom``, ``text``, ``page`` and
-``clock`` at 128²) it moved the interior by a mean +0.035 dB: +0.12 at
-noise 0.03 (-0.15 to +0.99), -0.01 at 0.005 and at 0.01. It is not
-adopted: the image's standard deviation would be one more quantity to
-estimate once per image and carry to every tile, as ``mu`` is, for that.
+farther like patches count.
+
+The start
+---------
+Zhang et al. start from 49/255 on images of [0, 1], about the standard
+deviation of a photograph's values there (0.25 for the 192² crop of
+``camera`` that the tests use). A denoiser told of noise beyond the image's
+own spread takes its texture for noise and flattens it, and the rounds
+after it do not bring it back. So where the image's contrast, the standard
+deviation of its values, is below ``START_RATIO`` times the noise, the
+rounds after the first start from it (:func:`ratios`). The first keeps
+``START_RATIO``: its solve, the weakest, fits the data nearly alone, where
+its start, the data's local mean, is far from the truth, as along a border
+that a blur with zeros beyond the image faded. Started there too, stronger,
+the rounds kept such a border faded: on ``bench_quality --zeros-beyond``
+the full image of ``moon`` lost up to 9 dB (5.53 dB against 6.42 dB the
+median margin over the 72 cases' best-tuned peers on the full image),
+where with the first round kept it lost 0.5 to 1.8 dB (the median margin
+6.42 dB), and the interiors held either way. The contrast is measured
+once per image on the regions that ``mu="auto"`` samples
+(:func:`tiledeblur.regularization.sampled_contrasts`), with ``mu`` given or
+not, and every tile takes it, as it takes ``mu``; the later rounds' solves
+are stronger than the first, so the halo of ``FIRST_WEIGHT`` still covers
+them.
+
+Measured with ``loss="auto"``, the default (``python
+benchmarks/bench_quality.py``, 2026-12-05): 67 of the 72 cases won inside
+by a median +1.01 dB (66 by +0.97 dB before); case by case, the margins
+moved by a mean +0.034 dB (-0.28 to +0.59), +0.061 dB at noise 0.03, and
++0.11 dB on ``brick``, whose values spread over a few times that noise
+(see the README for the other sets). Every round from the
+contrast did about as well inside (67, +1.03 dB), but not on the faded
+border above. Starting every image lower, from 10 times the noise, the
+median margin at noise 0.005 fell from +1.15 to +0.86 dB (a scratch
+study of ``nlmeans`` alone).
 
 Only the first round, the weakest, is solved by Newton-CG to the
 tolerance. The rounds after it take ``APPROXIMATE_STEPS`` steps of the
@@ -116,21 +140,21 @@ APPROXIMATE_STEPS = 8
 
 
 def ratios(sigma, contrast=None):
-    """Each round's noise level over the image's noise ``sigma``: from ``START_RATIO``, or from the image's
-    ``contrast`` (the standard deviation of its values) where that is lower, down to 1.
-
-    A denoiser told of noise beyond the image's own spread flattens it
-    (see the notes).
+    """Each round's noise level over the image's noise ``sigma``: from ``START_RATIO`` down to 1, or, where the
+    image's ``contrast`` (the standard deviation of its values) is lower, from ``START_RATIO`` for the first round
+    and from the contrast for the rest (see the notes).
 
     Examples
     --------
     >>> ratios(0.01).round(2).tolist()
     [20.0, 13.04, 8.5, 5.54, 3.61, 2.35, 1.53, 1.0]
     >>> ratios(0.01, contrast=0.05).round(2).tolist()
-    [5.0, 3.97, 3.16, 2.51, 1.99, 1.58, 1.26, 1.0]
+    [20.0, 5.0, 3.82, 2.92, 2.24, 1.71, 1.31, 1.0]
     """
-    first = START_RATIO if contrast is None else min(START_RATIO, max(1.0, contrast / sigma))
-    return np.geomspace(first, 1.0, STEPS)
+    after = START_RATIO if contrast is None else min(START_RATIO, max(1.0, contrast / sigma))
+    if after == START_RATIO:
+        return np.geomspace(START_RATIO, 1.0, STEPS)
+    return np.concatenate([[START_RATIO], np.geomspace(after, 1.0, STEPS - 1)])
 
 
 def plug_and_play(start, fit, mu, unobserved, contrast=None):
@@ -158,7 +182,8 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None):
         The pixels without a datum.
     contrast : float, optional
         The standard deviation of the whole image's values, in its units,
-        which the first round's noise level does not exceed (:func:`ratios`).
+        which the rounds after the first start from where it is lower than
+        their usual start (:func:`ratios`).
 
     Returns
     -------

@@ -150,10 +150,10 @@ class SolverSettings:
         of non-local means at the level that it leaves of that noise (see
         :mod:`tiledeblur.denoising`); None leaves the solve as it is.
     contrast : float, optional
-        The standard deviation of the whole image's values, positive, which
-        ``nlmeans``' first round takes for its noise level where that is
-        below its usual start (:func:`tiledeblur.plugandplay.ratios`); None
-        starts there. Only for ``nlmeans``.
+        The standard deviation of the whole image's values, positive, from
+        which ``nlmeans``' rounds after the first start where that is below
+        their usual start (:func:`tiledeblur.plugandplay.ratios`); None
+        starts them there. Only for ``nlmeans``.
 
     Examples
     --------
