@@ -64,7 +64,7 @@ that a blur with zeros beyond the image faded. Started there too, stronger,
 the rounds kept such a border faded: on ``bench_quality --zeros-beyond``
 the full image of ``moon`` lost up to 9 dB (5.53 dB against 6.42 dB the
 median margin over the 72 cases' best-tuned peers on the full image),
-where with the first round kept it lost 0.5 to 1.8 dB (the median margin
+where with the first round kept it lost 0.3 to 1.8 dB (the median margin
 6.42 dB), and the interiors held either way. The contrast is measured
 once per image on the regions that ``mu="auto"`` samples
 (:func:`tiledeblur.regularization.sampled_contrasts`), with ``mu`` given or
