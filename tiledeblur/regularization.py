@@ -1310,14 +1310,16 @@ def sampled_contrasts(read_region, shape, channels):
             present = values[~np.isnan(values)].astype(np.float64)
             if present.size:
                 own.append((present.size, present.mean(), np.sum((present - present.mean()) ** 2)))
-    contrasts = []
-    for own in parts:
-        counts, means, squares = np.array(own).T if own else np.zeros((3, 1))
-        # Pooled about the mean of all the regions, without holding their pixels together.
-        mean = np.sum(counts * means) / max(np.sum(counts), 1)
-        variance = np.sum(squares + counts * (means - mean) ** 2) / max(np.sum(counts), 1)
-        contrasts.append(float(np.sqrt(variance)) if variance > 0 else None)
-    return tuple(contrasts)
+    return tuple(_pooled_deviation(own) if own else None for own in parts)
+
+
+def _pooled_deviation(parts):
+    """The standard deviation of the pixels of regions given as (count, mean, sum of squared deviations), pooled
+    about the mean of them all without holding their pixels together; None where it is nil."""
+    counts, means, squares = np.array(parts).T
+    mean = np.sum(counts * means) / np.sum(counts)
+    variance = np.sum(squares + counts * (means - mean) ** 2) / np.sum(counts)
+    return float(np.sqrt(variance)) if variance > 0 else None
 
 
 def _widest(reaches):
