@@ -240,6 +240,7 @@ import scipy.fft
 import scipy.ndimage
 
 from . import demosaic, jpeg, resampling, saturation
+from .blas import one_blas_thread
 from .denoising import DENOISED_LOSSES
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
 from .operators import difference_power, periodic_psf, smoothness_power
@@ -860,8 +861,9 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
         blocks = [power is not None for power in noise_powers]
         resampled = with_scene = [False] * len(psfs)
         if not any(blocks):
-            noise_powers = _demosaiced_noise_powers(region, informative)
-            found = _resampled_noise_powers(region, informative, psfs, noise_powers)
+            with one_blas_thread():
+                noise_powers = _demosaiced_noise_powers(region, informative)
+                found = _resampled_noise_powers(region, informative, psfs, noise_powers)
             resampled = [fit is not None for fit in found]
             with_scene = [fit is not None and fit.with_scene for fit in found]
             noise_powers = [own if fit is None else fit.power for own, fit in zip(noise_powers, found)]

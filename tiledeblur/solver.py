@@ -37,6 +37,7 @@ from autograd import value_and_grad
 from autograd.differential_operators import make_hvp
 
 from .arguments import check_flag, check_int, check_positive
+from .blas import one_blas_thread
 from .denoising import DENOISED_LOSSES, non_local_means, residual_noise
 from .image import check_image
 from .jpeg import LAPLACIAN_SUSPECT_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, find_blocks
@@ -523,10 +524,11 @@ def _solve(observed, psf, settings, missing):
     scale = _scale(data if missing is None else data[~missing])
     data = data.astype(np.float64) / scale
     relative = settings.in_units_of(scale)
-    if settings.loss == "nlmeans":
-        restored, counts, converged, message = _plug_and_play(data, psf, relative, missing)
-    else:
-        restored, counts, converged, message = _newton(data, psf, relative, missing, lower=-offset / scale)
+    with one_blas_thread():
+        if settings.loss == "nlmeans":
+            restored, counts, converged, message = _plug_and_play(data, psf, relative, missing)
+        else:
+            restored, counts, converged, message = _newton(data, psf, relative, missing, lower=-offset / scale)
     if settings.noise is not None:
         left = residual_noise(psf, settings.mu, SMOOTHNESS_ORDER[settings.loss], settings.noise / scale)
         restored = non_local_means(restored, left, missing)
