@@ -143,6 +143,9 @@ def test_settings_defaults_per_loss():
         ({"noise": 0.01, "denoise": False}, ValueError,
          "noise: expected None with denoise=False, which takes no noise level, got 0.01"),
         ({"noise": 0.01, "loss": "auto"}, ValueError, "noise: expected None with loss auto, which takes no noise"),
+        ({"contrast": 0.1}, ValueError, "contrast: expected None with loss 'auto', which measures it where it chooses"),
+        ({"contrast": 0.1, "loss": "tv"}, ValueError, "contrast: expected None with loss 'tv', whose solve has no"),
+        ({"contrast": -1.0, "loss": "nlmeans"}, ValueError, "contrast: expected a positive finite number, got -1.0"),
     ],
 )
 def test_bad_settings(kwargs, error, match):

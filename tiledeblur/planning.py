@@ -97,7 +97,7 @@ class Job:
     channel_axis: int | None
     #: One PSF per channel.
     psfs: tuple
-    #: One :class:`SolverSettings` per channel; they differ in ``mu`` and ``noise`` alone.
+    #: One :class:`SolverSettings` per channel; they differ in ``mu``, ``noise`` and ``contrast`` alone.
     settings: tuple
     out_dtype: str
     #: The input's value that marks a missing pixel (NaN does in floats in any case), or None.
@@ -114,6 +114,11 @@ class Job:
     def noise(self):
         """The noise level of ``denoise`` (None without it), as :attr:`mu` gives the weight."""
         return self._per_channel("noise")
+
+    @property
+    def contrast(self):
+        """The contrast that ``nlmeans``' rounds start from (None for other losses), as :attr:`mu` gives the weight."""
+        return self._per_channel("contrast")
 
     def _per_channel(self, name):
         values = tuple(getattr(settings, name) for settings in self.settings)
@@ -665,7 +670,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     written = written_dtype(array, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=shared.loss, noise=job.noise, missing_value=missing_value,
+                         mu=job.mu, loss=shared.loss, noise=job.noise, contrast=job.contrast, missing_value=missing_value,
                          missing_value_declared=declared,
                          output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
                          value_scale=float_scale(array.dtype) if written.kind == "f" else 1.0,

@@ -658,7 +658,8 @@ def _shifts(settings):
 
 
 def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_EPS,
-               tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, denoise=True, noise=None, return_info=False):
+               tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, denoise=True, noise=None, contrast=None,
+               return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
@@ -712,6 +713,15 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
         is what :func:`tiledeblur.run` writes there, away from its edges:
         estimated on the region alone, the level differed by 2% from the
         scan's, and the result by up to 7e-3 (found by a probe).
+    contrast : float or None, optional
+        For ``nlmeans``: the image's contrast (integers scaled as above) that
+        its rounds start from (see :class:`SolverSettings`); None measures it
+        on the image's sample regions. A region solved with a
+        :func:`tiledeblur.plan`'s ``mu`` and ``contrast`` is what
+        :func:`tiledeblur.run` writes there, away from its edges: measured on
+        a region of tissue alone, beside glass that lowered the scan's
+        contrast, the start moved the result by 1.5e-2 to 3.5e-2 (found by a
+        probe).
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
 
@@ -755,8 +765,12 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
     if noise is not None and (choosing or not denoise):
         raise ValueError(f"noise: expected None with {'loss auto' if choosing else 'denoise=False'}, which takes no "
                          f"noise level, got {noise!r} instead.")
+    if contrast is not None and choosing:
+        raise ValueError(f"contrast: expected None with loss 'auto', which measures it where it chooses 'nlmeans', "
+                         f"got {contrast!r} instead.")
     settings = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if automatic else mu,
-                              boundary=boundary, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, noise=noise)
+                              boundary=boundary, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, noise=noise,
+                              contrast=contrast)
     psf = check_psf(psf)
     if any(n < p for n, p in zip(observed.shape, psf.shape)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
@@ -783,7 +797,7 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
                                                      denoise=denoise and noise is None, jpeg_blocks=jpeg_blocks,
                                                      stacklevel=2)
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
-        if loss == "nlmeans":  # as run() measures it, from the same sample regions
+        if loss == "nlmeans" and contrast is None:  # as run() measures it, from the same sample regions
             settings = dataclasses.replace(settings, contrast=sampled_contrasts(read_region, observed.shape, 1)[0])
         if not automatic:
             warn_if_below_floor((mu,), loss, stacklevel=2)

@@ -248,7 +248,8 @@ class TilePlan:
     """The tile grid of one image; nothing is computed to make it.
 
     Its fields, each described where it is declared, are what :func:`tiledeblur.plan` and a run's report give:
-    ``plan(...).mu``, ``.noise`` and ``.halo`` are the weight, the noise level and the halo that the run takes.
+    ``plan(...).mu``, ``.noise``, ``.contrast`` and ``.halo`` are the weight, the noise level, ``nlmeans``' contrast
+    and the halo that the run takes.
 
     Examples
     --------
@@ -279,8 +280,10 @@ class TilePlan:
     #: The loss solved, as ``loss="auto"`` may choose it; for :meth:`describe`.
     loss: str | None = None
     #: The noise level that the pass of non-local means takes, as ``mu`` is given; None where there is no pass. With
-    #: ``mu``, :func:`tiledeblur.deconvolve` solves a region as the tiles are solved.
+    #: ``mu`` and ``contrast``, :func:`tiledeblur.deconvolve` solves a region as the tiles are solved.
     noise: float | tuple | None = None
+    #: The contrast that ``nlmeans``' rounds start from, as ``mu`` is given; None for other losses.
+    contrast: float | tuple | None = None
     #: The value that marks missing pixels beside NaN, None for none; for :meth:`describe`.
     missing_value: int | float | None = None
     #: Whether ``missing_value`` is the input's own, by its CF attributes, not one given.
