@@ -211,9 +211,10 @@ def test_a_region_of_tissue_beside_glass_solved_with_the_plans_contrast_is_what_
     observed += np.random.default_rng(0).normal(0, 0.03, observed.shape)
     scan = np.round(np.clip(observed, 0, 1) * 255).astype(np.uint8)
     path = _write(tmp_path / "slide.zarr", scan, chunks=128)
-    written = zarr.open_array(run(path, article_psf, tile=128, loss="nlmeans", client=client, progress=False).output,
-                              mode="r")[...]
+    report = run(path, article_psf, tile=128, loss="nlmeans", client=client, progress=False)
+    written = zarr.open_array(report.output, mode="r")[...]
     scan_plan = plan(path, article_psf, tile=128, loss="nlmeans", client=client)
+    assert (scan_plan.mu, scan_plan.contrast) == (report.mu, report.contrast)
     region = (slice(16, 240),) * 2
     inner = (slice(scan_plan.halo, -scan_plan.halo),) * 2
     trial = deconvolve(scan[region], article_psf, loss="nlmeans", mu=scan_plan.mu, contrast=scan_plan.contrast)

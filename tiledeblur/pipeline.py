@@ -120,6 +120,10 @@ class RunReport:
         The noise level that ``denoise`` estimated and took, as ``mu`` is
         given; None (or None for a channel) where there was no pass of
         non-local means.
+    contrast : float, tuple or None
+        The contrast that ``nlmeans``' rounds started from, as ``mu`` is
+        given; None for the other losses. With ``mu`` and ``noise``,
+        :func:`tiledeblur.deconvolve` solves a region as the tiles were.
     """
 
     output: str
@@ -131,6 +135,7 @@ class RunReport:
     seconds: float
     channel_axis: int | None = None
     noise: float | tuple | None = None
+    contrast: float | tuple | None = None
 
 
 def _off_the_marker(marker, wanted, limits):
@@ -838,5 +843,5 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     return RunReport(
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu, loss=prepared.plan.loss,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
-        channel_axis=prepared.job.channel_axis, noise=prepared.job.noise,
+        channel_axis=prepared.job.channel_axis, noise=prepared.job.noise, contrast=prepared.job.contrast,
     )
