@@ -1,13 +1,37 @@
 """Shared test data: real images from skimage.data, blurred with real PSFs."""
 
+import os
 import subprocess
 
+import dask
 import numpy as np
 import pytest
 from skimage import color, data
 
 from tiledeblur import gaussian_psf
+from tiledeblur.cluster import WORKER_MALLOC
 from tiledeblur.operators import Blur
+
+
+@pytest.fixture(autouse=True)
+def _nanny_environment_kept():
+    """Give this process back the variables that the nannies of a test's own ``LocalCluster`` set in it.
+
+    A nanny sets dask's pre-spawn environment in the process that starts it
+    and leaves it there, and a nanny takes a variable already set over dask's
+    settings: a test's cluster left ``MALLOC_TRIM_THRESHOLD_`` at dask's
+    value, which a later ``local_cluster`` in the same process then handed
+    its workers instead of its own (found when tests came to run before
+    ``local_cluster``'s doctest in its process).
+    """
+    names = {*dask.config.get("distributed.nanny.pre-spawn-environ"), *WORKER_MALLOC}
+    kept = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in kept.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ from distributed.system import MEMORY_LIMIT
 
 from ._version import __version__
 from .arguments import check_int
+from .processstate import PROCESS_STATE_LOCK, kept_until_the_last_ends
 
 __all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "WORKER_MEMORY", "check_cluster_options", "check_main_guarded",
            "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "dashboard_line", "local_cluster",
@@ -72,10 +73,8 @@ WORKER_MEMORY = 256 * 2**20
 #: The loggers that :func:`connect` quiets while it closes what it started;
 #: dask's configuration gives ``distributed.client`` a level of its own.
 SHUTDOWN_LOGGERS = ("distributed", "distributed.client")
-#: Held while a local cluster starts with dask settings and warnings filters of its own, and while the blocks of
-#: :func:`_kept_until_the_last_ends` open and close.
-_PROCESS_STATE_LOCK = threading.Lock()
-#: For each of those blocks' kinds: how many are open, and what the first kept (see :func:`_kept_until_the_last_ends`).
+#: For each kind of block that changes this process's state: how many are open, and what the first kept (see
+#: :func:`~tiledeblur.processstate.kept_until_the_last_ends`).
 _closing = {"count": 0, "kept": None}
 _open_clusters = {"count": 0, "kept": None}
 
@@ -177,28 +176,6 @@ def _started_client(address, n_workers):
                 stack.close()
 
 
-@contextlib.contextmanager
-def _kept_until_the_last_ends(record, keep, give_back):
-    """A block that changes some of this process's state: the first of those open calls ``keep()``, which changes it
-    and returns what was there, and the last to close calls ``give_back`` with that.
-
-    Blocks that overlap in several threads share ``record``: each block's own
-    record of what was there kept the state of another block still open
-    (found by a probe, for the loggers' levels).
-    """
-    with _PROCESS_STATE_LOCK:
-        if not record["count"]:
-            record["kept"] = keep()
-        record["count"] += 1
-    try:
-        yield
-    finally:
-        with _PROCESS_STATE_LOCK:
-            record["count"] -= 1
-            if not record["count"]:
-                give_back(record["kept"])
-
-
 def _shutdown_loggers_quiet():
     """Quiet ``SHUTDOWN_LOGGERS`` while the block runs, and give them back their levels when the last such block ends.
 
@@ -220,7 +197,7 @@ def _shutdown_loggers_quiet():
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
 
-    return _kept_until_the_last_ends(_closing, quieted, given_back)
+    return kept_until_the_last_ends(_closing, quieted, given_back)
 
 
 def _environment_restored():
@@ -241,7 +218,7 @@ def _environment_restored():
             else:
                 os.environ[name] = value
 
-    return _kept_until_the_last_ends(_open_clusters, lambda: {name: os.environ.get(name) for name in names}, given_back)
+    return kept_until_the_last_ends(_open_clusters, lambda: {name: os.environ.get(name) for name in names}, given_back)
 
 
 def _quiet_workers(cluster):
@@ -515,7 +492,7 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
     # nannies keep references to the settings that the exit of this context
     # restores.)
     settings = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_MALLOC.items()}
-    with _PROCESS_STATE_LOCK, dask.config.set({**settings, **CLUSTER_CONFIG}), warnings.catch_warnings():
+    with PROCESS_STATE_LOCK, dask.config.set({**settings, **CLUSTER_CONFIG}), warnings.catch_warnings():
         # dask warns when the dashboard's port is taken and it picks another; run prints the link it picked.
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         return LocalCluster(

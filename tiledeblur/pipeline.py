@@ -27,6 +27,7 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
+from .blas import hold_one_blas_thread
 from .cluster import (
     check_cluster_options,
     check_main_guarded,
@@ -237,6 +238,7 @@ def _keep_arrays_on_the_heap():
 def process_tile(job, tile):
     """Deconvolve one tile on a worker and write its core; return its statistics."""
     _keep_arrays_on_the_heap()
+    hold_one_blas_thread()
     started = time.perf_counter()
     owned_output(job, tile)  # not solved only to be refused: another run replaced the output (found by a probe)
     source = job.source.open("r")
