@@ -1,15 +1,13 @@
 """Shared test data: real images from skimage.data, blurred with real PSFs."""
 
-import os
 import subprocess
 
-import dask
 import numpy as np
 import pytest
 from skimage import color, data
 
 from tiledeblur import gaussian_psf
-from tiledeblur.cluster import WORKER_MALLOC
+from tiledeblur.cluster import give_back_environment, nanny_environment
 from tiledeblur.operators import Blur
 
 
@@ -24,14 +22,9 @@ def _nanny_environment_kept():
     its workers instead of its own (found when tests came to run before
     ``local_cluster``'s doctest in its process).
     """
-    names = {*dask.config.get("distributed.nanny.pre-spawn-environ"), *WORKER_MALLOC}
-    kept = {name: os.environ.get(name) for name in names}
+    kept = nanny_environment()
     yield
-    for name, value in kept.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    give_back_environment(kept)
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,8 @@ from .arguments import check_int
 from .processstate import PROCESS_STATE_LOCK, kept_until_the_last_ends
 
 __all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "WORKER_MEMORY", "check_cluster_options", "check_main_guarded",
-           "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "dashboard_line", "local_cluster",
-           "threads", "worker_resources", "workers"]
+           "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "dashboard_line",
+           "give_back_environment", "local_cluster", "nanny_environment", "threads", "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -209,16 +209,37 @@ def _environment_restored():
     run, the caller's own subprocesses started with one BLAS thread each
     (found by a probe).
     """
+    return kept_until_the_last_ends(_open_clusters, nanny_environment, give_back_environment)
+
+
+def nanny_environment():
+    """This process's values (None where unset) of the variables that local clusters' nannies set in it.
+
+    Examples
+    --------
+    >>> "OMP_NUM_THREADS" in nanny_environment() and "MALLOC_TRIM_THRESHOLD_" in nanny_environment()
+    True
+    """
     names = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), *WORKER_MALLOC}
+    return {name: os.environ.get(name) for name in names}
 
-    def given_back(environ):
-        for name, value in environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
-    return kept_until_the_last_ends(_open_clusters, lambda: {name: os.environ.get(name) for name in names}, given_back)
+def give_back_environment(environ):
+    """Set this process's variables to the values of ``environ``, as :func:`nanny_environment` gave them.
+
+    Examples
+    --------
+    >>> kept = nanny_environment()
+    >>> os.environ["OMP_NUM_THREADS"] = "3"
+    >>> give_back_environment(kept)
+    >>> os.environ.get("OMP_NUM_THREADS") == kept["OMP_NUM_THREADS"]
+    True
+    """
+    for name, value in environ.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _quiet_workers(cluster):
