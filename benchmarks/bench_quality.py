@@ -14,6 +14,10 @@ observed as the "valid" convolution of that square extended by the PSF radius
 on each side (so its border holds real scene content, no zeros and no
 reflection), plus Gaussian noise of the given sigma from
 ``np.random.default_rng`` seeded by the CRC-32 of the image and PSF names.
+With ``--photons`` the noise is a photon-counting sensor's instead: the
+blurred crop, counted at that many photons for a value of 1, is drawn from
+the Poisson distribution of that mean and scaled back, so that the noise's
+variance is the blurred scene's value over the count.
 With ``--zeros-beyond`` the square is blurred alone instead, with zeros
 beyond it (convolution in "same" mode, as scikit-image's deconvolution
 examples blur), so that its border fades to black.
@@ -92,9 +96,11 @@ class Case:
     image, psf_name : str
         The ``skimage.data`` image and the PSF's name.
     noise : float
-        Standard deviation of the added noise.
+        Standard deviation of the added noise, or with ``photons``, the photons counted for a value of 1.
     psf : (P, Q) ndarray
     truth, observed : (S, S) ndarray of float64
+    photons : bool
+        Whether the noise is a photon count's (Poisson).
     """
 
     image: str
@@ -103,6 +109,12 @@ class Case:
     psf: np.ndarray
     truth: np.ndarray
     observed: np.ndarray
+    photons: bool = False
+
+    @property
+    def noise_name(self):
+        """The noise for the tables: its sigma, or its photons for a value of 1."""
+        return f"{self.noise:g}" + (" photons" if self.photons else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +233,7 @@ def gray_image(name):
     return util.img_as_float(image)
 
 
-def make_case(image, psf_name, noise, size, *, zeros_beyond=False):
+def make_case(image, psf_name, noise, size, *, zeros_beyond=False, photons=False):
     """The central ``size`` square of ``image``, blurred as part of its scene (or alone, with zeros beyond it), with
     noise.
 
@@ -230,11 +242,13 @@ def make_case(image, psf_name, noise, size, *, zeros_beyond=False):
     image, psf_name : str
         Names in ``skimage.data`` and :data:`PSFS` or :data:`MORE_PSFS`.
     noise : float
-        Standard deviation of the Gaussian noise.
+        Standard deviation of the Gaussian noise, or with ``photons``, the photons counted for a value of 1.
     size : int
         Side of the crop.
     zeros_beyond : bool
         Blur the square alone, with zeros beyond it.
+    photons : bool
+        Count photons (Poisson noise) in place of adding Gaussian noise.
 
     Returns
     -------
@@ -251,8 +265,10 @@ def make_case(image, psf_name, noise, size, *, zeros_beyond=False):
     rng = np.random.default_rng(zlib.crc32(f"{image}/{psf_name}".encode()))
     blurred = (scipy.signal.fftconvolve(truth, psf, mode="same") if zeros_beyond
                else scipy.signal.fftconvolve(extended, psf, mode="valid"))
-    observed = blurred + noise * rng.standard_normal(truth.shape)
-    return Case(image, psf_name, noise, psf, truth, observed)
+    # A blur computed by FFT leaves values of -1e-17 where the scene is black, which no count can have.
+    observed = (rng.poisson(np.maximum(blurred, 0) * noise) / noise if photons
+                else blurred + noise * rng.standard_normal(truth.shape))
+    return Case(image, psf_name, noise, psf, truth, observed, photons)
 
 
 def score(case, restored, setting):
@@ -328,7 +344,7 @@ def table_row(outcome):
     cells = [
         case.image,
         case.psf_name,
-        f"{case.noise:g}",
+        case.noise_name,
         f"{outcome.blurred.interior:.2f}",
         f"{ours.interior:.2f} / {ours.full:.2f}",
         f"{ours.setting}, {outcome.seconds:.1f} s" + ("" if outcome.converged else ", not converged"),
@@ -342,7 +358,7 @@ def table_row(outcome):
 def table(outcomes):
     """The per-case markdown table."""
     header = [
-        ("| Image | PSF | Noise σ | Blurred, interior | Ours, interior / full | Ours: μ, time "
+        ("| Image | PSF | Noise (σ, or photons for 1) | Blurred, interior | Ours, interior / full | Ours: μ, time "
         "| richardson_lucy, interior | wiener, interior | unsupervised_wiener, interior "
         "| Best-tuned peer, interior / full | Margin dB, interior / full |"),
         "|---|---|---:|---:|---:|---|---:|---:|---:|---|---:|",
@@ -367,10 +383,10 @@ def summary(outcomes):
         "|---|---:|---:|---:|---:|---:|",
     ]
     rows = [summary_row("all", outcomes)]
-    for attribute in ("image", "psf_name", "noise"):
+    for attribute in ("image", "psf_name", "noise_name"):
         for value in dict.fromkeys(getattr(outcome.case, attribute) for outcome in outcomes):
             group = [outcome for outcome in outcomes if getattr(outcome.case, attribute) == value]
-            rows.append(summary_row(f"noise {value:g}" if attribute == "noise" else value, group))
+            rows.append(summary_row(f"noise {value}" if attribute == "noise_name" else value, group))
     return "\n".join(header + rows)
 
 
@@ -397,6 +413,9 @@ def parse_arguments(argv):
                              f"{','.join(PSFS)})")
     parser.add_argument("--noise", type=float_list, default=DEFAULT_NOISE,
                         help=f"noise sigmas, comma-separated (default: {','.join(map(str, DEFAULT_NOISE))})")
+    parser.add_argument("--photons", type=float_list, default=None,
+                        help="photons counted for a value of 1, comma-separated: Poisson noise in place of --noise's "
+                             "Gaussian noise")
     parser.add_argument("--zeros-beyond", action="store_true",
                         help="blur each crop alone, with zeros beyond it (convolution in 'same' mode, as "
                              "scikit-image's deconvolution examples blur), not as part of its scene")
@@ -433,11 +452,12 @@ def main(argv=None):
     outcomes = []
     for image in options.images:
         for psf_name in options.psfs:
-            for noise in options.noise:
-                case = make_case(image, psf_name, noise, options.size, zeros_beyond=options.zeros_beyond)
+            for noise in options.photons or options.noise:
+                case = make_case(image, psf_name, noise, options.size, zeros_beyond=options.zeros_beyond,
+                                 photons=options.photons is not None)
                 outcomes.append(evaluate(case, settings))
-                print(f"{image}, {psf_name}, noise {noise:g}: done after {time.perf_counter() - started:.0f} s",
-                      file=sys.stderr)
+                print(f"{image}, {psf_name}, noise {case.noise_name}: done after "
+                      f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     loss = "the library's default" if options.loss is None else f"`{options.loss}`"
     loss += f", `eps={options.eps:g}`" if options.eps is not None else ""
     loss += ", `nonneg=True`" if options.nonneg else ""
@@ -451,7 +471,8 @@ def main(argv=None):
         + ("the 'same' convolution of the crop alone, with zeros beyond it (its border fades to black)"
            if options.zeros_beyond else
            "the valid convolution of the crop extended by the PSF radius (no boundary assumption)")
-        + ", Gaussian noise seeded by the CRC-32 of image and PSF names"),
+        + (", Poisson noise of the given photons for a value of 1" if options.photons else ", Gaussian noise")
+        + " seeded by the CRC-32 of image and PSF names"),
         f"- Ours: `deconvolve(observed, psf, mu=\"auto\")`, loss {loss}, other settings default",
         (f"- Peers, each at its best setting on the interior PSNR against the truth: `richardson_lucy` "
         f"(`num_iter` in {', '.join(map(str, RL_ITERATIONS))}; `clip=False`), `wiener` (`balance` in 21 "

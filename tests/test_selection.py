@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.signal
 import zarr
-from skimage import data
+from skimage import color, data, morphology
 
 from tiledeblur import MuWarning, deconvolve, plan, run
 from tiledeblur.cli import main
@@ -54,6 +54,25 @@ def test_auto_chooses_laplacian_on_a_flat_cell_and_nlmeans_on_a_photograph(artic
     assert np.array_equal(restored, deconvolve(cell, article_psf, loss="laplacian"))
     assert deconvolve(_case(data.camera(), article_psf, 0.01)[1], article_psf, loss="auto",
                       return_info=True)[1].loss == "nlmeans"
+
+
+def test_auto_weighs_photon_noise_pixel_by_pixel_on_a_star_field():
+    """A star field counted at 1000 photons for a value of 1, under a defocus disk: a star's pixels are about 4 times
+    noisier than the sky's. Weighed alike, the estimate chose nlmeans, 7.4 dB worse inside than laplacian (25.95
+    against 33.31 dB), as bench_quality --photons measured on a larger crop."""
+    disk = morphology.disk(2) / morphology.disk(2).sum()
+    scene = color.rgb2gray(data.hubble_deep_field())
+    crop = tuple(slice((n - SIDE) // 2, (n + SIDE) // 2) for n in scene.shape)
+    truth, blurred = scene[crop], Blur(disk, scene.shape, boundary="zero").matvec(scene)[crop]
+    observed = np.random.default_rng(2).poisson(np.maximum(blurred, 0) * 1000) / 1000
+    chosen, info = deconvolve(observed, disk, return_info=True)
+    inside = (slice(10, -10),) * 2
+
+    def error(restored):
+        return np.mean((restored[inside] - truth[inside]) ** 2)
+
+    assert info.loss == "laplacian"
+    assert error(chosen) < error(deconvolve(observed, disk, loss="nlmeans")) / 2
 
 
 def test_a_border_faded_by_zeros_beyond_the_image_does_not_choose(article_psf):

@@ -1,0 +1,74 @@
+"""The noise variance of a photon-counting sensor's pixels, a line in their level, fitted on the image."""
+
+import numpy as np
+import pytest
+from skimage import data
+
+from tiledeblur.operators import Blur
+from tiledeblur.shotnoise import fit_noise_line, relative_noise_variance
+
+SIDE = 256
+
+
+def _blurred_camera(psf):
+    """The camera's central square, blurred as part of its scene, in [0, 1]."""
+    scene = data.camera() / 255
+    crop = tuple(slice((n - SIDE) // 2, (n + SIDE) // 2) for n in scene.shape)
+    return Blur(psf, scene.shape, boundary="zero").matvec(scene)[crop]
+
+
+def _counted(blurred, photons):
+    """``blurred`` counted at ``photons`` for a value of 1: Poisson noise, scaled back."""
+    return np.random.default_rng(3).poisson(np.maximum(blurred, 0) * photons) / photons
+
+
+@pytest.mark.parametrize("photons", [100, 1000])
+def test_the_line_through_photon_noise_rises_by_one_over_the_photons(article_psf, photons):
+    """Measured: 0.97 to 1.03 times ``1 / photons`` on the 48 crops and counts of the module's study."""
+    line = fit_noise_line(_counted(_blurred_camera(article_psf), photons))
+    assert line.gain * photons == pytest.approx(1.0, abs=0.15)
+    assert abs(line.floor) < 0.1 / photons
+
+
+def test_noise_alike_everywhere_weighs_the_pixels_nearly_alike(article_psf):
+    """Gaussian noise: at most 1.24 times between the 5th and 95th percentiles of level in the module's study."""
+    blurred = _blurred_camera(article_psf)
+    relative = relative_noise_variance(blurred + np.random.default_rng(3).normal(0, 0.01, blurred.shape))
+    assert relative.max() / relative.min() < 1.25
+
+
+def test_photon_noise_weighs_the_bright_pixels_more(article_psf):
+    """The variance follows the blurred scene's level, and has a mean of one over the image."""
+    blurred = _blurred_camera(article_psf)
+    relative = relative_noise_variance(_counted(blurred, 300))
+    bright, dark = blurred > np.percentile(blurred, 90), blurred < np.percentile(blurred, 10)
+    expected = blurred[bright].mean() / blurred[dark].mean()
+    assert relative[bright].mean() / relative[dark].mean() == pytest.approx(expected, rel=0.2)
+    assert relative.mean() == pytest.approx(1.0)
+
+
+def test_missing_pixels_are_left_out_of_the_fit_and_given_their_neighbours_level(article_psf):
+    blurred = _blurred_camera(article_psf)
+    counted = _counted(blurred, 300)
+    holed = counted.copy()
+    holed[100:140, 50:90] = np.nan
+    holed[np.random.default_rng(4).random(holed.shape) < 0.01] = np.nan
+    assert fit_noise_line(holed).gain == pytest.approx(fit_noise_line(counted).gain, rel=0.1)
+    relative = relative_noise_variance(holed)
+    present = np.isfinite(holed)
+    assert np.all(np.isfinite(relative) & (relative > 0)) and relative[present].mean() == pytest.approx(1.0)
+
+
+def test_an_image_of_one_level_has_no_line_and_weighs_its_pixels_alike():
+    flat = np.full((64, 64), 0.25)
+    assert fit_noise_line(flat) is None
+    assert np.array_equal(relative_noise_variance(flat), np.ones((64, 64)))
+
+
+def test_a_bias_left_in_the_image_keeps_every_variance_above_zero(article_psf):
+    """A sensor's bias, an offset without noise, not subtracted: the variance is the count's above it, and the line
+    reaches zero at the bias, near which the noise puts some of the darkest pixels' levels."""
+    counted = _counted(_blurred_camera(article_psf), 300) + 0.1
+    line = fit_noise_line(counted)
+    assert line.gain * 300 == pytest.approx(1.0, abs=0.15) and line.floor < 0
+    assert relative_noise_variance(counted).min() > 0
