@@ -24,21 +24,23 @@ def _counted(blurred, photons):
 
 @pytest.mark.parametrize("photons", [100, 1000])
 def test_the_line_through_photon_noise_rises_by_one_over_the_photons(article_psf, photons):
-    """Measured: 0.97 to 1.03 times ``1 / photons`` on the 48 crops and counts of the module's study."""
+    """Measured: 1.023 and 1.008 times ``1 / photons``; floors of -0.004 and -0.001 times it."""
     line = fit_noise_line(_counted(_blurred_camera(article_psf), photons))
     assert line.gain * photons == pytest.approx(1.0, abs=0.15)
     assert abs(line.floor) < 0.1 / photons
 
 
 def test_noise_alike_everywhere_weighs_the_pixels_nearly_alike(article_psf):
-    """Gaussian noise: at most 1.24 times between the 5th and 95th percentiles of level in the module's study."""
+    """Gaussian noise: measured 1.04 between the extremes (at most 1.24 between the 5th and 95th percentiles of
+    level in the module's study)."""
     blurred = _blurred_camera(article_psf)
     relative = relative_noise_variance(blurred + np.random.default_rng(3).normal(0, 0.01, blurred.shape))
     assert relative.max() / relative.min() < 1.25
 
 
 def test_photon_noise_weighs_the_bright_pixels_more(article_psf):
-    """The variance follows the blurred scene's level, and has a mean of one over the image."""
+    """The variance follows the blurred scene's level, and has a mean of one over the image (measured: 22.6
+    times as large on the brightest tenth as on the darkest, whose blurred scene is 21.0 times as bright)."""
     blurred = _blurred_camera(article_psf)
     relative = relative_noise_variance(_counted(blurred, 300))
     bright, dark = blurred > np.percentile(blurred, 90), blurred < np.percentile(blurred, 10)
@@ -67,7 +69,8 @@ def test_an_image_of_one_level_has_no_line_and_weighs_its_pixels_alike():
 
 def test_a_bias_left_in_the_image_keeps_every_variance_above_zero(article_psf):
     """A sensor's bias, an offset without noise, not subtracted: the variance is the count's above it, and the line
-    reaches zero at the bias, near which the noise puts some of the darkest pixels' levels."""
+    reaches zero at the bias, near which the noise puts some of the darkest pixels' levels (measured: a gain of
+    1.034 / 300 and a floor of -0.108 / 300, for -0.1 / 300)."""
     counted = _counted(_blurred_camera(article_psf), 300) + 0.1
     line = fit_noise_line(counted)
     assert line.gain * 300 == pytest.approx(1.0, abs=0.15) and line.floor < 0

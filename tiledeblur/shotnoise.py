@@ -18,17 +18,39 @@ width between the 0.5th and 99.5th percentiles, each bin's variance taken
 robustly, from the median of the response's magnitude, and the line fitted
 by least squares (bins weighted by the root of their pixel counts, a gain
 of at least zero). On 256² crops of 12 ``skimage.data`` images under a
-Gaussian and a defocus blur (a scratch study, 2026-12-06), Poisson noise of
-100 and 1000 photons at full scale gave a gain within 15% of the true one
-(``1 / photons``) in all 48, and Gaussian noise of 0.005 and 0.03 a line
-whose variance at the 95th percentile of the levels was at most 1.24 times
-that at the 5th (at most 1.09 but on ``coins`` under the disk).
+Gaussian of σ(1, 3) and a defocus disk of radius 2.5 px (a scratch study,
+2026-12-06), Poisson noise of 100 and 1000 photons for a value of 1 gave a
+gain within 10% of the true one (``1 / photons``) in 42 of the 48 cases,
+and within 17% in all but one: ``moon`` under the Gaussian at 100 photons,
+whose levels span a narrow range, took 0.58 times the gain and made it up
+in the floor, which kept the variance right at its levels. Gaussian noise
+of 0.005 and 0.03 gave a line whose variance at the 95th percentile of the
+levels was at most 1.24 times that at the 5th (at most 1.09 but on
+``coins`` under the disk).
 
 Where it serves
 ---------------
 ``loss="auto"``'s estimate of each loss's error (:mod:`tiledeblur.selection`)
-weighs each pixel by its own variance. The solves themselves weigh every
-datum alike, as before.
+weighs each pixel by its own variance, fitted on each sample region, which
+kept it from choosing ``nlmeans`` for star fields counted in photons.
+
+The solves weigh every datum alike. Two scratch studies (2026-12-06) on
+``bench_quality --photons``' cases left them so:
+
+- The data weighed by their variances, ``||W^½(Ax - b)||²`` with the line's
+  ``W``, each at the best of 13 weights against the truth, did worse than
+  the data weighed alike on the star field (32.01 against 32.18 dB, 29.88
+  against 30.28 and 30.16 against 30.45 dB in three cases), as well on
+  ``moon`` and ``cell`` (+0.07 and -0.06 dB): the stars, whose data it
+  trusts less, are the detail that a smoothness prior then flattens.
+- ``nlmeans``' denoiser on the image made alike by the line's
+  variance-stabilizing transform (``sqrt(gain * level + floor)`` scaled,
+  after Anscombe), one line for the whole image, rescued the star field
+  (24.78 to 29.40 dB and 25.64 to 33.02 dB, against the tuned
+  Richardson-Lucy's 29.34 and 33.24 dB) but moved photographs by -0.36 to
+  +0.08 dB (``brick``, ``moon``, ``coins``, ``camera``, ``astronaut``); it
+  would also take the line from the sample regions to every tile, as
+  ``mu`` is taken.
 """
 
 import typing
@@ -137,7 +159,7 @@ def relative_noise_variance(image):
     Parameters
     ----------
     image : (M, N) ndarray of float
-        A blurred, noisy image; NaN marks a missing pixel.
+        As :func:`fit_noise_line` takes it.
 
     Returns
     -------
