@@ -102,8 +102,8 @@ Noise that grows with the signal
 The estimate holds each pixel's own noise variance ``σᵢ²``:
 ``Σ (Ax̂ - b)ᵢ² - Σ σᵢ² + 2 Σ σᵢ² ∂(Ax̂)ᵢ/∂bᵢ``, whose last sum the
 perturbation gives where it is shaped like the noise, ``δᵢ = PERTURBATION
-σᵢ nᵢ``. The variances are the region's level from generalized
-cross-validation, spread over its pixels as the line that
+σᵢ nᵢ``. The variances are the image's noise level from generalized
+cross-validation, spread over the region's pixels as the line that
 :mod:`tiledeblur.shotnoise` fits on the region rises with their level:
 alike where the noise is (on the 72 cases of ``bench_quality``, every choice
 and score stayed as it was). Weighed alike, the 8 cases of a star field
