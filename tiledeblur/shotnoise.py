@@ -68,6 +68,8 @@ HIGH_PASS = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0]) / 6.0
 LEVELS = 16
 #: The fewest pixels that a bin's variance is taken from; smaller bins are left out.
 MIN_BIN_PIXELS = 64
+#: The median response, relative to the range of levels, below which a bin holds no noise but rounding's.
+ROUNDING = 1e-9
 #: The median of the magnitude of a standard normal variable, which turns a median magnitude into a deviation.
 NORMAL_MEDIAN_MAGNITUDE = 0.6744897501960817
 
@@ -101,8 +103,9 @@ class NoiseLine(typing.NamedTuple):
     #: Its value at level zero, of either sign: a sensor's bias (an offset without noise) left in the image puts
     #: the line's zero at the bias.
     floor: float
-    #: The least variance that the line is taken for: its value at the lowest level binned, or where that is not
-    #: above zero, the least measured among the bins.
+    #: The least variance that the line is taken for: the least measured among the bins, above zero. Below it the
+    #: line would reach levels that no bin measured, and zero where it crosses (found by a probe: a JPEG's pixels
+    #: weighed 1e27 times apart).
     least: float
 
 
@@ -118,7 +121,7 @@ def fit_noise_line(image):
     -------
     NoiseLine or None
         None where fewer than two bins of level hold :data:`MIN_BIN_PIXELS`
-        pixels.
+        pixels and a noise above zero.
 
     Examples
     --------
@@ -141,14 +144,20 @@ def fit_noise_line(image):
     kept = [k for k in range(LEVELS) if counts[k] >= MIN_BIN_PIXELS]
     if len(kept) < 2:
         return None
+    medians = np.array([np.median(np.abs(responses[bins == k])) for k in kept])
+    # A bin whose median response is zero holds no noise to measure: clipped, filled, or quantized away by JPEG,
+    # whose zero in the fit took the line below zero (found by a probe). Zero up to rounding: equal values leave
+    # responses of 1e-17.
+    measured = medians > ROUNDING * np.ptp(levels)
+    kept, variances = np.array(kept)[measured], (medians[measured] / NORMAL_MEDIAN_MAGNITUDE) ** 2
+    if len(kept) < 2:
+        return None
     means = np.array([levels[bins == k].mean() for k in kept])
-    variances = np.array([(np.median(np.abs(responses[bins == k])) / NORMAL_MEDIAN_MAGNITUDE) ** 2 for k in kept])
     weights = np.sqrt(counts[kept])
     fitted = scipy.optimize.lsq_linear(np.stack([means, np.ones_like(means)], axis=1) * weights[:, None],
                                        variances * weights, bounds=([0.0, -np.inf], [np.inf, np.inf]))
     gain, floor = fitted.x
-    lowest = gain * edges[0] + floor
-    return NoiseLine(float(gain), float(floor), float(lowest if lowest > 0 else variances.min()))
+    return NoiseLine(float(gain), float(floor), float(variances.min()))
 
 
 def relative_noise_variance(image):
@@ -156,7 +165,7 @@ def relative_noise_variance(image):
 
     Each pixel's level is the mean of the pixels present in its 3 x 3
     neighbourhood, and its variance is kept at least the line's ``least``,
-    and above zero.
+    which is above zero.
 
     Parameters
     ----------
@@ -185,5 +194,5 @@ def relative_noise_variance(image):
         return np.ones(image.shape)
     levels, _ = _neighbourhood_levels(image)
     present = np.isfinite(image)
-    variance = np.maximum(line.gain * levels + line.floor, max(line.least, np.finfo(float).tiny))
+    variance = np.maximum(line.gain * levels + line.floor, line.least)
     return variance / variance[present].mean()
