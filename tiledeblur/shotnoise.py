@@ -142,17 +142,15 @@ def fit_noise_line(image):
     edges = np.linspace(*np.percentile(levels, [0.5, 99.5]), LEVELS + 1)
     bins = np.digitize(levels, edges[1:-1])
     counts = np.bincount(bins, minlength=LEVELS)
-    kept = [k for k in range(LEVELS) if counts[k] >= MIN_BIN_PIXELS]
-    if len(kept) < 2:
-        return None
-    medians = np.array([np.median(np.abs(responses[bins == k])) for k in kept])
+    medians = np.array([np.median(np.abs(responses[bins == k])) if counts[k] >= MIN_BIN_PIXELS else 0.0
+                        for k in range(LEVELS)])
     # A bin whose median response is zero holds no noise to measure: clipped, filled, or quantized away by JPEG,
     # whose zero in the fit took the line below zero (found by a probe). Zero up to rounding: equal values leave
     # responses of 1e-17.
-    measured = medians > ROUNDING * np.ptp(levels)
-    kept, variances = np.array(kept)[measured], (medians[measured] / NORMAL_MEDIAN_MAGNITUDE) ** 2
-    if len(kept) < 2:
+    kept = np.flatnonzero(medians > ROUNDING * np.ptp(levels))
+    if kept.size < 2:
         return None
+    variances = (medians[kept] / NORMAL_MEDIAN_MAGNITUDE) ** 2
     means = np.array([levels[bins == k].mean() for k in kept])
     weights = np.sqrt(counts[kept])
     fitted = scipy.optimize.lsq_linear(np.stack([means, np.ones_like(means)], axis=1) * weights[:, None],
