@@ -326,7 +326,8 @@ def solve_ours(case, settings):
     seconds = time.perf_counter() - started
     converged = not any(issubclass(w.category, tiledeblur.ConvergenceWarning) for w in caught)
     # "auto", the default too, names the loss it chose.
-    chosen = f"{info.loss}, " if settings.get("loss", "auto") == "auto" else ""
+    mixed = f" with {info.mix[0]:.0%} laplacian" if info.mix else ""
+    chosen = f"{info.loss}{mixed}, " if settings.get("loss", "auto") == "auto" else ""
     return score(case, restored, f"{chosen}μ {info.mu:.3g}"), seconds, converged
 
 

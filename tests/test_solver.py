@@ -146,11 +146,28 @@ def test_settings_defaults_per_loss():
         ({"contrast": 0.1}, ValueError, "contrast: expected None with loss 'auto', which measures it where it chooses"),
         ({"contrast": 0.1, "loss": "tv"}, ValueError, "contrast: expected None with loss 'tv', whose solve has no"),
         ({"contrast": -1.0, "loss": "nlmeans"}, ValueError, "contrast: expected a positive finite number, got -1.0"),
+        ({"mix": (0.5, 0.01)}, ValueError, "mix: expected None with loss 'auto', which measures it where it chooses"),
+        ({"mix": (0.5, 0.01), "loss": "laplacian"}, ValueError,
+         r"mix: expected None with loss 'laplacian', got \(0.5, 0.01\) instead; only 'nlmeans' is mixed"),
+        ({"mix": 0.5, "loss": "nlmeans"}, TypeError, "mix: expected None or a pair \\(share, mu\\), got 0.5"),
+        ({"mix": (1.5, 0.01), "loss": "nlmeans"}, ValueError, "mix's share: expected a positive number up to 1, got 1.5"),
+        ({"mix": (0.5, 0.0), "loss": "nlmeans"}, ValueError, "mix's mu: expected a positive finite number, got 0.0"),
     ],
 )
 def test_bad_settings(kwargs, error, match):
     with pytest.raises(error, match=match):
         deconvolve(np.zeros((8, 8)), gaussian_psf(3, 1.0), **kwargs)
+
+
+def test_a_mix_is_the_share_of_each_solve(article_psf):
+    """``mix=(share, mu)`` weighs the nlmeans solve and a laplacian solve at ``mu`` without a pass, both as given."""
+    image = np.random.default_rng(0).random((48, 48))
+    mixed, info = deconvolve(image, article_psf, loss="nlmeans", mu=1e-4, contrast=0.3, mix=(0.25, 0.01),
+                             return_info=True)
+    detailed, detailed_info = deconvolve(image, article_psf, loss="nlmeans", mu=1e-4, contrast=0.3, return_info=True)
+    smooth, smooth_info = deconvolve(image, article_psf, loss="laplacian", mu=0.01, denoise=False, return_info=True)
+    np.testing.assert_allclose(mixed, 0.75 * detailed + 0.25 * smooth, rtol=0, atol=1e-12)
+    assert info.mix == (0.25, 0.01) and info.iterations == detailed_info.iterations + smooth_info.iterations
 
 
 def test_numpy_scalars_become_python_numbers():

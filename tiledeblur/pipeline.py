@@ -123,8 +123,12 @@ class RunReport:
         non-local means.
     contrast : float, tuple or None
         The contrast that ``nlmeans``' rounds started from, as ``mu`` is
-        given; None for the other losses. With ``mu`` and ``noise``,
-        :func:`tiledeblur.deconvolve` solves a region as the tiles were.
+        given; None for the other losses.
+    mix : tuple or None
+        ``laplacian``'s share and weight where ``loss="auto"`` mixed
+        ``nlmeans`` with it, as ``mu`` is given; None where there was no mix.
+        With ``mu``, ``noise`` and ``contrast``, :func:`tiledeblur.deconvolve`
+        solves a region as the tiles were.
     """
 
     output: str
@@ -137,6 +141,7 @@ class RunReport:
     channel_axis: int | None = None
     noise: float | tuple | None = None
     contrast: float | tuple | None = None
+    mix: tuple | None = None
 
 
 def _off_the_marker(marker, wanted, limits):
@@ -846,4 +851,5 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu, loss=prepared.plan.loss,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
         channel_axis=prepared.job.channel_axis, noise=prepared.job.noise, contrast=prepared.job.contrast,
+        mix=prepared.job.mix,
     )

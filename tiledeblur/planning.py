@@ -97,7 +97,7 @@ class Job:
     channel_axis: int | None
     #: One PSF per channel.
     psfs: tuple
-    #: One :class:`SolverSettings` per channel; they differ in ``mu``, ``noise`` and ``contrast`` alone.
+    #: One :class:`SolverSettings` per channel; they differ in ``mu``, ``noise``, ``contrast`` and ``mix`` alone.
     settings: tuple
     out_dtype: str
     #: The input's value that marks a missing pixel (NaN does in floats in any case), or None.
@@ -119,6 +119,12 @@ class Job:
     def contrast(self):
         """The contrast that ``nlmeans``' rounds start from (None for other losses), as :attr:`mu` gives the weight."""
         return self._per_channel("contrast")
+
+    @property
+    def mix(self):
+        """``laplacian``'s share and weight where ``nlmeans`` is mixed with it (else None), as :attr:`mu` gives the
+        weight."""
+        return self._per_channel("mix")
 
     def _per_channel(self, name):
         values = tuple(getattr(settings, name) for settings in self.settings)
@@ -367,7 +373,10 @@ def _automatic_halo(psfs, settings):
     if settings[0].loss == "nlmeans":
         # Its rounds' solves weigh the data against z by ratios of noise levels, whatever mu; the first and
         # weakest reaches furthest.
-        return max(auto_halo(psf, FIRST_WEIGHT, order=0) for psf in {id(psf): psf for psf in psfs}.values())
+        halo = max(auto_halo(psf, FIRST_WEIGHT, order=0) for psf in {id(psf): psf for psf in psfs}.values())
+        # A mix's laplacian solve reaches as far as its own weight takes it.
+        mixed = [SolverSettings(loss="laplacian", mu=channel.mix[1]) for channel in settings if channel.mix]
+        return max(halo, _automatic_halo(psfs, mixed)) if mixed else halo
     eps = settings[0].eps if settings[0].loss == "tv" else None
     # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
     pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}
@@ -627,7 +636,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
     mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
-    noises = contrasts = (None,) * channels
+    noises = contrasts = mixes = (None,) * channels
     if automatic or denoised or loss == "nlmeans":
         # Where the regions are read anyway, once: with a given mu and nothing else to measure, a run reads nothing
         # before its tiles.
@@ -643,8 +652,8 @@ out_dtype, nonneg, denoise, ome, missing_value
         if choosing:
             # Not before the arguments are checked (found by a probe: told, then refused).
             tell_of_choice(progress=progress)
-            loss, mus, noises, contrasts = choose_loss(read_sample, shape, psfs, shared, solve, denoise=denoise,
-                                                       jpeg_blocks=jpeg_blocks, stacklevel=3)
+            loss, mus, noises, contrasts, mixes = choose_loss(read_sample, shape, psfs, shared, solve,
+                                                              denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
             mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
@@ -659,8 +668,8 @@ out_dtype, nonneg, denoise, ome, missing_value
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     elif loss == "tv" and eps != DEFAULT_EPS:
         warn_if_eps_too_small(sampled_reach(read_sample, shape), eps, default=DEFAULT_EPS, stacklevel=3)
-    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise, contrast=contrast)
-                     for channel_mu, noise, contrast in zip(mus, noises, contrasts))
+    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise, contrast=contrast, mix=mix)
+                     for channel_mu, noise, contrast, mix in zip(mus, noises, contrasts, mixes))
     automatic_halo = halo == "auto"
     halo = _choose_halo(halo, psfs, settings, shape=shape)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
@@ -670,7 +679,8 @@ out_dtype, nonneg, denoise, ome, missing_value
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     written = written_dtype(array, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=shared.loss, noise=job.noise, contrast=job.contrast, missing_value=missing_value,
+                         mu=job.mu, loss=shared.loss, noise=job.noise, contrast=job.contrast, mix=job.mix,
+                         missing_value=missing_value,
                          missing_value_declared=declared,
                          output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
                          value_scale=float_scale(array.dtype) if written.kind == "f" else 1.0,

@@ -175,13 +175,16 @@ from .regularization import (
 )
 from .shotnoise import relative_noise_variance
 
-__all__ = ["CANDIDATES", "NLMEANS_ALLOWANCE", "SAMPLES", "check_request", "choose_loss", "default_loss",
+__all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "best_share", "check_request", "choose_loss", "default_loss",
            "prediction_risk", "tell_of_choice"]
 
 #: The losses that ``"auto"`` chooses between, the first where it cannot compare them.
 CANDIDATES = ("laplacian", "nlmeans")
 #: How much larger ``nlmeans``' estimated error may be than ``laplacian``'s for it to be chosen (0.25 dB).
 NLMEANS_ALLOWANCE = 10**0.025
+#: How much smaller than ``laplacian``'s the estimated error of its mix with ``nlmeans`` must be for the mix to be
+#: chosen (0.01 dB), for the time of ``nlmeans``' solve in each tile.
+MIX_GAIN = 10**0.001
 #: The regions compared, on a 2 x 2 grid of :func:`~tiledeblur.regularization.sample_regions`.
 SAMPLES = 4
 #: The perturbation of the data for the divergence, in units of the noise, and its seed.
@@ -226,6 +229,14 @@ def prediction_risk(observed, psf, noise, restore, *, unscored=None):
     >>> round(prediction_risk(observed, psf, 0.1, lambda image: image) / (0.1**2 / 9), 1)
     1.0
     """
+    residual, weighed_divergence, variance = _stein_terms(observed, psf, noise, restore, unscored=unscored)
+    return float((residual @ residual + 2 * weighed_divergence - variance) / residual.size)
+
+
+def _stein_terms(observed, psf, noise, restore, *, unscored=None):
+    """The terms of :func:`prediction_risk`'s estimate, its arguments': ``(residual, weighed_divergence, variance)``,
+    the blurred restoration less the data on each scored pixel, and sums over them, which a mix of restorations
+    combines (see :func:`_mix_risk`)."""
     inner = tuple(slice(r, n - r) for r, n in zip(psf_radius(psf), observed.shape))
     scored = scipy.signal.fftconvolve(np.isnan(observed), np.ones(psf.shape), mode="valid") < 0.5
     if unscored is not None and (scored & ~unscored[inner]).any():
@@ -237,11 +248,31 @@ def prediction_risk(observed, psf, noise, restore, *, unscored=None):
 
     predicted = predict(observed)
     moved = predict(observed + perturbation) - predicted
-    residual = predicted - observed[inner][scored]
     # Each pixel's divergence weighed by its noise variance, as the perturbation, shaped like the noise, gives it.
     weighed_divergence = np.sum(perturbation[inner][scored] * moved) / PERTURBATION**2
     variance = np.broadcast_to(np.square(noise), observed.shape)[inner][scored]
-    return float((np.sum(residual**2) + 2 * weighed_divergence - np.sum(variance)) / residual.size)
+    return predicted - observed[inner][scored], float(weighed_divergence), float(np.sum(variance))
+
+
+def _mix_risk(smooth, detailed):
+    """``(c0, c1, c2)``: :func:`prediction_risk` of the mix ``(1 - s) x_smooth + s x_detailed`` of two restorations of
+    one region, as ``c0 + c1 s + c2 s²``, from their :func:`_stein_terms`.
+
+    The blur, and so the residual, is linear in the restoration, and so is the
+    divergence: the estimate of a mix is a quadratic in its share.
+
+    Examples
+    --------
+    >>> one, other = (np.array([1.0, -1.0]), 0.5, 2.0), (np.array([0.0, 1.0]), 1.0, 2.0)
+    >>> coefficients = _mix_risk(one, other)  # each alone: (2 + 1 - 2) / 2 and (1 + 2 - 2) / 2
+    >>> coefficients.tolist(), float(np.polyval(coefficients[::-1], 0.5))
+    ([0.5, -2.5, 2.5], -0.125)
+    """
+    (residual, divergence, variance), (other_residual, other_divergence, _) = smooth, detailed
+    step = other_residual - residual
+    return np.array([residual @ residual + 2 * divergence - variance,
+                     2 * (step @ residual) + 2 * (other_divergence - divergence),
+                     step @ step]) / residual.size
 
 
 def default_loss(mu, nonneg, noise=None):
@@ -289,8 +320,9 @@ def check_request(mu, nonneg, changed_eps=None):
 
 def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, stacklevel=1):
     """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, the noise levels that its
-    pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, and the contrasts
-    that ``nlmeans`` starts from (:func:`~tiledeblur.regularization.sampled_contrasts`).
+    pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, the contrasts
+    that ``nlmeans`` starts from (:func:`~tiledeblur.regularization.sampled_contrasts`), and its mix with
+    ``laplacian``, where it is mixed.
 
     ``read_region``, ``psfs`` and ``jpeg_blocks`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
@@ -298,7 +330,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     ``settings`` of each loss and weight in turn (its other fields, such as
     ``tol``, stay). Regions that ``mu="auto"`` leaves out (flat, or missing
     too many pixels) are left out; where none is left, it is
-    :data:`CANDIDATES`' first, with a :class:`MuWarning`.
+    :data:`CANDIDATES`' first, with a :class:`MuWarning`. Where ``laplacian``
+    is chosen, a mix with ``nlmeans`` may be (:func:`best_share`).
 
     Returns
     -------
@@ -310,6 +343,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
         without ``denoise``, or for ``nlmeans``.
     contrasts : tuple of float or None
         One per channel for its ``contrast``: None for each but with ``nlmeans``.
+    mixes : tuple of (float, float) or None
+        One per channel for its ``mix``: ``laplacian``'s share and weight where ``nlmeans`` is mixed with it, else
+        None for each (see the notes).
 
     Examples
     --------
@@ -326,8 +362,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     noises = {loss: mus["noise"] if denoise and loss in DENOISED_LOSSES else (None,) * len(psfs)
               for loss in CANDIDATES}
     contrasts = {"laplacian": (None,) * len(psfs), "nlmeans": sampled_contrasts(read_region, shape, len(psfs))}
-    # Relative to each channel's noise variance, so that each channel counts alike whatever its scale.
-    risks = dict.fromkeys(CANDIDATES, 0.0)
+    # Stein's estimate of the mix (1 - s) laplacian + s nlmeans as a quadratic in s, relative to each channel's noise
+    # variance, so that each channel counts alike whatever its scale.
+    mix_risk = np.zeros(3)
     compared, regions = 0, sample_regions(shape, SAMPLES)
     for yx in regions:
         sides = image_sides(yx, shape)
@@ -344,13 +381,12 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
             # that it lost by 3.3 dB; left out where not faded, it turned a clock to nlmeans, 1.3 dB worse (see the
             # notes).
             band = border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None
-            for loss in CANDIDATES:
-                own = dataclasses.replace(settings, loss=loss, mu=mus[loss][channel],
-                                          contrast=contrasts[loss][channel])
-                risk = prediction_risk(region, psf, noise, functools.partial(_restored, solve, psf, own),
-                                       unscored=band)
-                risks[loss] += risk / variance
+            terms = [_stein_terms(region, psf, noise, functools.partial(_restored, solve, psf, dataclasses.replace(
+                settings, loss=loss, mu=mus[loss][channel], contrast=contrasts[loss][channel])), unscored=band)
+                for loss in CANDIDATES]
+            mix_risk += _mix_risk(*terms) / variance
             compared += 1
+    mixes = (None,) * len(psfs)
     if not compared:
         warnings.warn(
             f"loss: 'auto' found no region to compare its losses on among its {len(regions)} samples (each was "
@@ -358,9 +394,28 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
             MuWarning, stacklevel=stacklevel + 1,
         )
         chosen = CANDIDATES[0]
+    elif np.sum(mix_risk) <= NLMEANS_ALLOWANCE * mix_risk[0]:
+        chosen = "nlmeans"
     else:
-        chosen = "nlmeans" if risks["nlmeans"] <= NLMEANS_ALLOWANCE * risks["laplacian"] else "laplacian"
-    return chosen, mus[chosen], noises[chosen], contrasts[chosen]
+        share = best_share(mix_risk)
+        chosen = "nlmeans" if share else "laplacian"
+        if share:
+            mixes = tuple((1 - share, mu) for mu in mus["laplacian"])
+    return chosen, mus[chosen], noises[chosen], contrasts[chosen], mixes
+
+
+def best_share(mix_risk):
+    """``nlmeans``' share of the mix with ``laplacian`` that :func:`_mix_risk`'s coefficients ``mix_risk`` estimate
+    best, or 0 where that gains less than ``MIX_GAIN`` over ``laplacian`` alone.
+
+    Examples
+    --------
+    >>> best_share(np.array([0.5, -0.2, 0.25])), best_share(np.array([0.5, -0.002, 0.25]))
+    (0.4, 0)
+    """
+    alone, slope, curvature = mix_risk
+    share = float(np.clip(-slope / (2 * curvature), 0, 1)) if curvature > 0 else 0.0
+    return share if alone > 0 and np.polyval(mix_risk[::-1], share) * MIX_GAIN < alone else 0
 
 
 def _restored(solve, psf, settings, image):

@@ -155,6 +155,12 @@ class SolverSettings:
         which ``nlmeans``' rounds after the first start where that is below
         their usual start (:func:`tiledeblur.plugandplay.ratios`); None
         starts them there. Only for ``nlmeans``.
+    mix : (float, float), optional
+        ``(share, mu)``: the result is ``1 - share`` of this solve's and
+        ``share`` of a ``laplacian`` solve's at weight ``mu``, without a
+        pass, as ``loss="auto"`` mixes them where neither alone is estimated
+        best (:func:`tiledeblur.selection.best_share`); ``share`` lies
+        between 0 and 1. Only for ``nlmeans``.
 
     Examples
     --------
@@ -171,6 +177,7 @@ class SolverSettings:
     nonneg: bool = False
     noise: float | None = None
     contrast: float | None = None
+    mix: tuple | None = None
 
     def __post_init__(self):
         if not isinstance(self.loss, str):
@@ -207,6 +214,8 @@ class SolverSettings:
                 raise ValueError(f"contrast: expected None with loss {self.loss!r}, whose solve has no rounds to start "
                                  f"by it (only 'nlmeans' does), got {self.contrast!r} instead.")
             object.__setattr__(self, "contrast", check_positive("contrast", self.contrast))
+        if self.mix is not None:
+            object.__setattr__(self, "mix", self._checked_mix())
         if self.eps != DEFAULT_EPS and self.loss != "tv":
             # Else it changes nothing, yet it kept a run with another eps from resuming (found by a probe).
             raise ValueError(f"eps: expected the default, {DEFAULT_EPS:g}, with loss {self.loss!r}, which smooths no "
@@ -214,6 +223,16 @@ class SolverSettings:
         if self.nonneg and self.loss == "nlmeans":
             raise ValueError("nonneg: expected False with loss 'nlmeans', whose denoising steps take no bound, "
                              "got True instead.")
+
+    def _checked_mix(self):
+        """``mix`` as a pair of Python floats, refused unless a share between 0 and 1 and a weight, with ``nlmeans``."""
+        if self.loss != "nlmeans":
+            raise ValueError(f"mix: expected None with loss {self.loss!r}, got {self.mix!r} instead; only 'nlmeans' "
+                             "is mixed with 'laplacian'.")
+        if not isinstance(self.mix, (tuple, list)) or len(self.mix) != 2:
+            raise TypeError(f"mix: expected None or a pair (share, mu), got {self.mix!r} instead.")
+        share = check_positive("mix's share", self.mix[0], largest=1.0)
+        return share, check_positive("mix's mu", self.mix[1], largest=MAX_MU)
 
     def in_units_of(self, scale):
         """These settings for the image divided by ``scale``.
@@ -283,6 +302,9 @@ class SolveInfo:
     noise : float or None
         The image's noise level that the pass of non-local means took (see
         :class:`SolverSettings`), None where there was none.
+    mix : (float, float) or None
+        ``laplacian``'s share and weight in the result, where it was mixed
+        with ``nlmeans`` (see :class:`SolverSettings`), else None.
     """
 
     iterations: int
@@ -295,6 +317,7 @@ class SolveInfo:
     loss: str
     scale: float = 1.0
     noise: float | None = None
+    mix: tuple | None = None
 
 
 class _Objective:
@@ -467,6 +490,8 @@ def solve(observed, psf, settings):
     restored : (M, N) ndarray, of ``observed.dtype``
     info : SolveInfo
     """
+    if settings.mix is not None:
+        return _mixed(observed, psf, settings)
     missing = np.isnan(observed)
     if not missing.any():
         return _solve(observed, psf, settings, None)
@@ -476,6 +501,18 @@ def solve(observed, psf, settings):
     restored, info = _solve(np.where(missing, 0, observed), psf, settings, missing)
     restored[missing] = np.nan
     return restored, info
+
+
+def _mixed(observed, psf, settings):
+    """:func:`solve` with ``settings.mix``: the mix of the two solves, with the info of the first and their counts."""
+    share, mu = settings.mix
+    detailed, info = solve(observed, psf, dataclasses.replace(settings, mix=None))
+    smooth, smooth_info = solve(observed, psf, SolverSettings(loss="laplacian", mu=mu, boundary=settings.boundary,
+                                                              tol=settings.tol, maxiter=settings.maxiter))
+    counts = {name: getattr(info, name) + getattr(smooth_info, name) for name in COUNTS}
+    return (1 - share) * detailed + share * smooth, dataclasses.replace(
+        info, **counts, converged=info.converged and smooth_info.converged, mix=settings.mix,
+        message=info.message if not info.converged or smooth_info.converged else smooth_info.message)
 
 
 def _solve(observed, psf, settings, missing):
@@ -659,7 +696,7 @@ def _shifts(settings):
 
 def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_EPS,
                tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, denoise=True, noise=None, contrast=None,
-               return_info=False):
+               mix=None, return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
@@ -681,13 +718,17 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
     loss : {"auto", "laplacian", "nlmeans", "tikhonov", "tv", "article"} or None, optional
         See :class:`SolverSettings`; ``"auto"`` solves ``laplacian`` or
         ``nlmeans``, whichever an estimate of its error on the image's
-        sample regions favours (:mod:`tiledeblur.selection`), with
-        ``mu="auto"`` and without ``nonneg``, and reports it in ``info.loss``.
+        sample regions favours (:mod:`tiledeblur.selection`), or where
+        neither alone is estimated best, ``nlmeans`` mixed with ``laplacian``,
+        with ``mu="auto"`` and without ``nonneg``, and reports it in
+        ``info.loss`` and ``info.mix``.
         None (the default) is ``"auto"``, or ``laplacian`` where a given
         ``mu``, ``nonneg=True`` or a given ``noise`` rules ``"auto"`` out
         (:func:`tiledeblur.selection.default_loss`).
-    boundary, eps, tol, maxiter, nonneg
-        See :class:`SolverSettings`.
+    boundary, eps, tol, maxiter, nonneg, mix
+        See :class:`SolverSettings`. A region solved with a
+        :func:`tiledeblur.plan`'s ``mu``, ``contrast`` and ``mix`` is what
+        :func:`tiledeblur.run` writes there, away from its edges.
     mu : "auto", float or None, optional
         The regularization weight. ``"auto"`` (the default) chooses it by
         generalized cross-validation on the image's sample regions, as
@@ -765,12 +806,13 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
     if noise is not None and (choosing or not denoise):
         raise ValueError(f"noise: expected None with {'loss auto' if choosing else 'denoise=False'}, which takes no "
                          f"noise level, got {noise!r} instead.")
-    if contrast is not None and choosing:
-        raise ValueError(f"contrast: expected None with loss 'auto', which measures it where it chooses 'nlmeans', "
-                         f"got {contrast!r} instead.")
+    for name, value in (("contrast", contrast), ("mix", mix)):
+        if value is not None and choosing:
+            raise ValueError(f"{name}: expected None with loss 'auto', which measures it where it chooses 'nlmeans', "
+                             f"got {value!r} instead.")
     settings = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if automatic else mu,
                               boundary=boundary, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, noise=noise,
-                              contrast=contrast)
+                              contrast=contrast, mix=mix)
     psf = check_psf(psf)
     if any(n < p for n, p in zip(observed.shape, psf.shape)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
@@ -786,9 +828,10 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
         levels = eight_bit_levels(image)
         jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
     if choosing:
-        loss, (mu,), (noise,), (contrast,) = choose_loss(read_region, observed.shape, [psf], settings, solve,
-                                                         denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=2)
-        settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise, contrast=contrast)
+        loss, (mu,), (noise,), (contrast,), (mix,) = choose_loss(read_region, observed.shape, [psf], settings,
+                                                                 solve, denoise=denoise, jpeg_blocks=jpeg_blocks,
+                                                                 stacklevel=2)
+        settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise, contrast=contrast, mix=mix)
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).

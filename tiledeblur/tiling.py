@@ -248,8 +248,8 @@ class TilePlan:
     """The tile grid of one image; nothing is computed to make it.
 
     Its fields, each described where it is declared, are what :func:`tiledeblur.plan` and a run's report give:
-    ``plan(...).mu``, ``.noise``, ``.contrast`` and ``.halo`` are the weight, the noise level, ``nlmeans``' contrast
-    and the halo that the run takes.
+    ``plan(...).mu``, ``.noise``, ``.contrast``, ``.mix`` and ``.halo`` are the weight, the noise level,
+    ``nlmeans``' contrast and mix with ``laplacian``, and the halo that the run takes.
 
     Examples
     --------
@@ -280,10 +280,13 @@ class TilePlan:
     #: The loss solved, as ``loss="auto"`` may choose it; for :meth:`describe`.
     loss: str | None = None
     #: The noise level that the pass of non-local means takes, as ``mu`` is given; None where there is no pass. With
-    #: ``mu`` and ``contrast``, :func:`tiledeblur.deconvolve` solves a region as the tiles are solved.
+    #: ``mu``, ``contrast`` and ``mix``, :func:`tiledeblur.deconvolve` solves a region as the tiles are solved.
     noise: float | tuple | None = None
     #: The contrast that ``nlmeans``' rounds start from, as ``mu`` is given; None for other losses.
     contrast: float | tuple | None = None
+    #: ``laplacian``'s share and weight where ``loss="auto"`` mixes ``nlmeans`` with it, as ``mu`` is given; None
+    #: where there is no mix.
+    mix: tuple | None = None
     #: The value that marks missing pixels beside NaN, None for none; for :meth:`describe`.
     missing_value: int | float | None = None
     #: Whether ``missing_value`` is the input's own, by its CF attributes, not one given.
@@ -440,7 +443,7 @@ class TilePlan:
         declared = " (declared by the input)" if self.missing_value_declared else ""
         missing = f"; missing value {self.missing_value!r}{declared}" if self.missing_value is not None else ""
         mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
-        loss = f"loss {self.loss}; " if self.loss is not None else ""
+        loss = f"loss {self.loss}{self._mix_text()}; " if self.loss is not None else ""
         # A halo as long as the image is how a caller asks for the whole-image solve in every tile (found by a
         # probe: 1e9 px was printed as if it were read).
         clipped = "clipped to the image; " if self.halo >= max(self.shape) else ""
@@ -453,6 +456,20 @@ class TilePlan:
             f"{self._output_text()}"
             f"{f'; {self.finished} of {len(self)} tiles written by an earlier run' if self.finished else ''}"
         )
+
+    def _mix_text(self):
+        """`` mixed with ...`` where ``nlmeans`` is mixed with ``laplacian``, else empty, for :meth:`describe`.
+
+        Examples
+        --------
+        >>> TilePlan(shape=(64, 64), tile=64, chunk=64, halo=5, loss="nlmeans", mix=(0.64, 0.01))._mix_text()
+        ' mixed with 64% laplacian at mu 0.01'
+        """
+        per_channel = self.mix if self.channels > 1 and self.mix is not None else (self.mix,)
+        mixes = [mix for mix in per_channel if mix is not None]
+        if not mixes:
+            return ""
+        return f" mixed with {mixes[0][0]:.0%} laplacian at mu {weights_text(tuple(mu for _, mu in mixes))}"
 
     def tile_text(self):
         """The tiles' side within the image, which one tile covering it matches: ``"1024 px"``, ``"300 x 1024 px"``.
