@@ -196,7 +196,8 @@ def test_a_region_solved_with_the_plans_mu_and_noise_is_what_run_writes(small_sc
     scan_plan = plan(small_scan[0], article_psf, tile=64)
     assert (scan_plan.mu, scan_plan.noise) == (small_reference_report.mu, small_reference_report.noise)
     region = (slice(16, 240),) * 2
-    trial = deconvolve(small_scan[1][region], article_psf, loss=scan_plan.loss, mu=scan_plan.mu, noise=scan_plan.noise)
+    trial = deconvolve(small_scan[1][region], article_psf, loss=scan_plan.loss, mu=scan_plan.mu, noise=scan_plan.noise,
+                       mix=scan_plan.mix)
     inner = (slice(scan_plan.halo, -scan_plan.halo),) * 2
     assert trial[inner].size and np.abs(trial[inner] - small_reference[region][inner]).max() <= 1e-4
 

@@ -19,6 +19,11 @@ from tiledeblur.selection import _mix_risk, _stein_terms, prediction_risk
 SIDE = 192
 
 
+def _solved(info):
+    """What a solve restored by: ``"laplacian"``, ``"nlmeans"`` alone, or ``"mix"``."""
+    return "mix" if info.mix is not None else info.loss
+
+
 def _case(image, psf, noise):
     """(blurred truth, observed): a central crop of ``image``'s scene, blurred as part of it, with noise."""
     scene = image / 255
@@ -118,7 +123,8 @@ def test_auto_mixes_nlmeans_with_laplacian_where_neither_alone_is_best(article_p
 def test_auto_weighs_photon_noise_pixel_by_pixel_on_a_star_field():
     """A star field counted at 1000 photons for a value of 1, under a defocus disk: a star's pixels are about 4 times
     noisier than the sky's. Weighed alike, the estimate chose nlmeans, 7.4 dB worse inside than laplacian (25.95
-    against 33.31 dB), as bench_quality --photons measured on a larger crop."""
+    against 33.31 dB), as bench_quality --photons measured on a larger crop; weighed by pixel, laplacian, and since
+    the mix, 84% of laplacian with nlmeans (32.92 dB)."""
     disk = morphology.disk(2) / morphology.disk(2).sum()
     scene = color.rgb2gray(data.hubble_deep_field())
     crop = tuple(slice((n - SIDE) // 2, (n + SIDE) // 2) for n in scene.shape)
@@ -130,19 +136,20 @@ def test_auto_weighs_photon_noise_pixel_by_pixel_on_a_star_field():
     def error(restored):
         return np.mean((restored[inside] - truth[inside]) ** 2)
 
-    assert info.loss == "laplacian"
+    assert _solved(info) != "nlmeans"
     assert error(chosen) < error(deconvolve(observed, disk, loss="nlmeans")) / 2
 
 
 def test_a_border_faded_by_zeros_beyond_the_image_does_not_choose(article_psf):
     """A cell blurred alone, with zeros beyond it, as convolution in "same" mode blurs: scored along its faded
-    border, nlmeans was chosen, and lost 3.3 dB inside to laplacian (bench_quality --zeros-beyond)."""
+    border, nlmeans was chosen, and lost 3.3 dB inside to laplacian (bench_quality --zeros-beyond). Measured since:
+    a mix of 93% laplacian, 0.10 dB better inside than laplacian, where nlmeans is 3.5 dB worse."""
     scene = data.cell() / 255
     start = [(n - 256) // 2 for n in scene.shape]
     crop = scene[tuple(slice(s, s + 256) for s in start)]
     faded = Blur(article_psf, crop.shape, boundary="zero").matvec(crop)
     observed = faded + np.random.default_rng(0).normal(0.0, 0.005, crop.shape)
-    assert deconvolve(observed, article_psf, return_info=True)[1].loss == "laplacian"
+    assert _solved(deconvolve(observed, article_psf, return_info=True)[1]) != "nlmeans"
 
 
 def test_only_a_border_faded_by_zeros_beyond_is_left_out_of_the_comparison():

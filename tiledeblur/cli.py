@@ -131,9 +131,9 @@ def _add_problem_options(parser):
     parser.add_argument("--loss", choices=["auto", "laplacian", "nlmeans", "tikhonov", "tv"], default=None,
                         help="the loss: laplacian or tikhonov (quadratic, of second or first order), nlmeans "
                              "(Newton-CG solves alternated with non-local means; about 3 times slower), "
-                             "smoothed total variation, or auto: laplacian or nlmeans, whichever an estimate of "
-                             "its error on sample regions favours (default: auto, or laplacian with a given --mu "
-                             "or with --nonneg)")
+                             "smoothed total variation, or auto: laplacian, nlmeans or a mix of the two, whichever "
+                             "an estimate of its error on sample regions favours (default: auto, or laplacian with "
+                             "a given --mu or with --nonneg)")
     parser.add_argument("--mu", type=_auto_or(float, "a number"), action=_Weights,
                         help="regularization weight, on the image's [0, 1] scale (integer images are divided "
                              "by their dtype's maximum; for a float image's values off it, tv's weight scales with "

@@ -1,4 +1,5 @@
-"""``loss="auto"``: ``laplacian`` or ``nlmeans``, whichever an estimate of its error favours, for a whole image.
+"""``loss="auto"``: ``laplacian``, ``nlmeans`` or a mix of the two, whichever an estimate of its error favours, for a
+whole image.
 
 ``nlmeans`` restores photographs, repeating texture and motion blur 1 to 5
 dB better than ``laplacian``, and loses 2 to 6 dB on nearly flat images (a
@@ -49,6 +50,50 @@ hubble_deep_field,immunohistochemistry,retina``) it won 20, median
 +0.01 dB, worst -1.19 dB (``nlmeans``: 11, -0.36 dB, worst -5.52 dB;
 ``laplacian``: 13, -0.00 dB, worst -1.26 dB): ``laplacian`` for the slide
 and the retina, ``nlmeans`` for 7 of the 9 of the deep field.
+
+A mix of the two
+----------------
+Blur, residual and divergence are linear in the restoration, so the
+estimate of the mix ``(1 - s) x_laplacian + s x_nlmeans`` is a quadratic
+in ``s`` whose coefficients the two solves already made give
+(:func:`_mix_risk`). Where ``nlmeans`` is not within the allowance, the
+share that minimizes it over [0, 1] is taken (:func:`best_share`): where it
+is estimated better than ``laplacian`` alone by at least ``MIX_GAIN``
+(0.01 dB), the tiles solve both, without ``laplacian``'s pass, and mix them
+(``mix`` of :class:`~tiledeblur.solver.SolverSettings`). A scratch study of
+``bench_quality``'s 72 cases and of the 54 of other images and PSFs (see
+the default below), 2026-12-06, with each share from 0 to 1 in steps of
+0.05:
+
+* Mixes beat either loss alone on images that neither suits: textures
+  without repeats, smooth images with some detail. Each case's best share,
+  chosen with the truth, won 68 of the 72 by a median +1.01 dB and all 54
+  by +0.58 dB, where ``"auto"`` won 67 by +1.01 dB and 41 by +0.43 dB.
+* The estimate's best share for every case won 68 by +0.77 dB and 52 by
+  +0.56 dB: it is too small where ``nlmeans`` restores detail that the
+  blur erased, as above (``camera`` under the article's PSF at noise 0.005:
+  a share of 0.5 made +1.92 dB, ``nlmeans`` alone +2.63 dB). So ``nlmeans``
+  within the allowance is taken alone, as before, and only the cases that
+  chose ``laplacian`` mix: 67 won by +1.01 dB, and 48 by +0.49 dB.
+* ``laplacian`` with its pass in the mix won 66 and 45 (+1.01 and +0.50
+  dB): ``nlmeans`` removes the noise that the pass would, and the pass
+  takes detail that the mix keeps.
+* The nine cases of ``cell`` were estimated to gain at most 0.004 dB, and
+  the three of them that mixed, under the wider Gaussian, lost 0.12 to 0.18
+  dB to ``laplacian`` and its pass; the other 43 cases that chose
+  ``laplacian`` were estimated to gain 0.020 dB and more. ``MIX_GAIN`` lies
+  between, where a gain too small to measure would not be worth
+  ``nlmeans``' solve in each tile.
+
+``bench_quality`` then measured 67 of the 72 won by +1.01 dB, 48 of the 54
+by +0.49 dB, and 26 of the field's 27 by +0.18 dB (20 by +0.12 dB before).
+Under photon noise (``--photons 100,1000``, see below), 29 of the 72 cases
+mixed where they had chosen ``laplacian``: 18 gained, up to 0.40 dB, and
+10 lost, 5 of them the star field's, by 0.28 to 2.46 dB, where the mix's
+share of ``nlmeans`` overshoots at the stars as ``nlmeans`` alone does,
+which the estimate cannot see (see below); neither the ratio of the two
+losses' estimates nor the spread of the pixels' noise set those cases apart
+from the textures that gained.
 
 With ``denoise`` (:mod:`tiledeblur.denoising`), ``laplacian`` is followed by
 its pass of non-local means where it is chosen, but the choice is made
@@ -139,7 +184,8 @@ of the 72 cases by a median +0.97 dB against 67 by +0.22 dB, 42 of 54 by
 --psfs "defocus r2.5,defocus r4,gaussian 9 σ1.2"``), and 20 of the 27 of
 the field's images by +0.12 dB against 16 by +0.02 dB. Its price is the
 comparison, once per image, and ``nlmeans``' time per tile, about 3 times
-``laplacian``'s, where it chooses ``nlmeans``. A given ``mu``,
+``laplacian``'s, where it chooses ``nlmeans``, with ``laplacian``'s solve
+besides where it mixes them. A given ``mu``,
 ``nonneg=True`` or a given ``noise`` asks for what ``laplacian`` alone
 takes, and the default is then ``laplacian`` (:func:`default_loss`).
 

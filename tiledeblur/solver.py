@@ -504,7 +504,8 @@ def solve(observed, psf, settings):
 
 
 def _mixed(observed, psf, settings):
-    """:func:`solve` with ``settings.mix``: the mix of the two solves, with the info of the first and their counts."""
+    """:func:`solve` with ``settings.mix``: the mix of the two solves, with the info of the first, their counts, and
+    the message of one that did not converge."""
     share, mu = settings.mix
     detailed, info = solve(observed, psf, dataclasses.replace(settings, mix=None))
     smooth, smooth_info = solve(observed, psf, SolverSettings(loss="laplacian", mu=mu, boundary=settings.boundary,
@@ -512,7 +513,7 @@ def _mixed(observed, psf, settings):
     counts = {name: getattr(info, name) + getattr(smooth_info, name) for name in COUNTS}
     return (1 - share) * detailed + share * smooth, dataclasses.replace(
         info, **counts, converged=info.converged and smooth_info.converged, mix=settings.mix,
-        message=info.message if not info.converged or smooth_info.converged else smooth_info.message)
+        message=smooth_info.message if info.converged and not smooth_info.converged else info.message)
 
 
 def _solve(observed, psf, settings, missing):

@@ -465,7 +465,8 @@ class TilePlan:
         >>> TilePlan(shape=(64, 64), tile=64, chunk=64, halo=5, loss="nlmeans", mix=(0.64, 0.01))._mix_text()
         ' mixed with 64% laplacian at mu 0.01'
         """
-        per_channel = self.mix if self.channels > 1 and self.mix is not None else (self.mix,)
+        # One channel's pair of floats, or a tuple of each channel's (a pair or None).
+        per_channel = (self.mix,) if self.mix is None or isinstance(self.mix[0], float) else self.mix
         mixes = [mix for mix in per_channel if mix is not None]
         if not mixes:
             return ""
