@@ -150,7 +150,8 @@ def test_settings_defaults_per_loss():
         ({"mix": (0.5, 0.01), "loss": "laplacian"}, ValueError,
          r"mix: expected None with loss 'laplacian', got \(0.5, 0.01\) instead; only 'nlmeans' is mixed"),
         ({"mix": 0.5, "loss": "nlmeans"}, TypeError, "mix: expected None or a pair \\(share, mu\\), got 0.5"),
-        ({"mix": (1.5, 0.01), "loss": "nlmeans"}, ValueError, "mix's share: expected a positive number up to 1, got 1.5"),
+        ({"mix": (1.5, 0.01), "loss": "nlmeans"}, ValueError,
+         "mix's share: expected a positive number up to 1, got 1.5"),
         ({"mix": (0.5, 0.0), "loss": "nlmeans"}, ValueError, "mix's mu: expected a positive finite number, got 0.0"),
     ],
 )

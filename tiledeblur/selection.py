@@ -221,8 +221,8 @@ from .regularization import (
 )
 from .shotnoise import relative_noise_variance
 
-__all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "best_share", "check_request", "choose_loss", "default_loss",
-           "prediction_risk", "tell_of_choice"]
+__all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "best_share", "check_request", "choose_loss",
+           "default_loss", "prediction_risk", "tell_of_choice"]
 
 #: The losses that ``"auto"`` chooses between, the first where it cannot compare them.
 CANDIDATES = ("laplacian", "nlmeans")
