@@ -127,8 +127,8 @@ class RunReport:
     mix : tuple or None
         ``laplacian``'s share and weight where ``loss="auto"`` mixed
         ``nlmeans`` with it, as ``mu`` is given; None where there was no mix.
-        With ``mu``, ``noise`` and ``contrast``, :func:`tiledeblur.deconvolve`
-        solves a region as the tiles were.
+        With it, ``mu``, ``noise`` and ``contrast``,
+        :func:`tiledeblur.deconvolve` solves a region as the tiles were.
     """
 
     output: str
