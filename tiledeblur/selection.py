@@ -440,28 +440,41 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
             MuWarning, stacklevel=stacklevel + 1,
         )
         chosen = CANDIDATES[0]
-    elif np.sum(mix_risk) <= NLMEANS_ALLOWANCE * mix_risk[0]:
-        chosen = "nlmeans"
     else:
         share = best_share(mix_risk)
         chosen = "nlmeans" if share else "laplacian"
-        if share:
+        if 0 < share < 1:
             mixes = tuple((1 - share, mu) for mu in mus["laplacian"])
     return chosen, mus[chosen], noises[chosen], contrasts[chosen], mixes
 
 
 def best_share(mix_risk):
-    """``nlmeans``' share of the mix with ``laplacian`` that :func:`_mix_risk`'s coefficients ``mix_risk`` estimate
-    best, or 0 where that gains less than ``MIX_GAIN`` over ``laplacian`` alone.
+    """``nlmeans``' share of its mix with ``laplacian``, from :func:`_mix_risk`'s coefficients ``mix_risk``: 1 for
+    ``nlmeans`` alone, 0 for ``laplacian`` alone.
+
+    ``nlmeans`` is taken alone where it is estimated no worse than
+    ``laplacian``. Otherwise the share that minimizes the estimate is, where
+    it gains at least ``MIX_GAIN`` over ``laplacian`` alone; where it gains
+    less, ``nlmeans`` alone is taken within ``NLMEANS_ALLOWANCE`` of
+    ``laplacian``, and ``laplacian`` beyond (see the notes).
 
     Examples
     --------
-    >>> best_share(np.array([0.5, -0.2, 0.25])), best_share(np.array([0.5, -0.002, 0.25]))
-    (0.4, 0)
+    ``nlmeans`` estimated better; within the allowance, and mixed there;
+    beyond it, mixed, and neither mixed nor within it:
+
+    >>> [round(best_share(np.array(coefficients)), 2) for coefficients in
+    ...  ([0.5, -0.1, 0.05], [0.5, 0.02, 0.0], [0.5, -0.2, 0.22], [0.5, -0.2, 0.25], [0.5, -0.002, 0.25])]
+    [1.0, 1.0, 0.45, 0.4, 0.0]
     """
     alone, slope, curvature = mix_risk
+    nlmeans_alone = float(np.sum(mix_risk))
+    if nlmeans_alone <= alone:
+        return 1.0
     share = float(np.clip(-slope / (2 * curvature), 0, 1)) if curvature > 0 else 0.0
-    return share if alone > 0 and np.polyval(mix_risk[::-1], share) * MIX_GAIN < alone else 0
+    if alone > 0 and np.polyval(mix_risk[::-1], share) * MIX_GAIN < alone:
+        return share
+    return 1.0 if nlmeans_alone <= NLMEANS_ALLOWANCE * alone else 0.0
 
 
 def _restored(solve, psf, settings, image):
