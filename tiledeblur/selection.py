@@ -203,7 +203,7 @@ of the 72 cases by a median +0.97 dB against 67 by +0.22 dB, 42 of 54 by
 (``--images chelsea,coffee,rocket,retina,clock,immunohistochemistry
 --psfs "defocus r2.5,defocus r4,gaussian 9 σ1.2"``), and 20 of the 27 of
 the field's images by +0.12 dB against 16 by +0.02 dB. Its price is the
-comparison, once per image, and ``nlmeans``' time per tile, about 3 times
+comparison, once per image, and ``nlmeans``' time per tile, 3 to 4 times
 ``laplacian``'s, where it chooses ``nlmeans``, with ``laplacian``'s solve
 besides where it mixes them. A given ``mu``,
 ``nonneg=True`` or a given ``noise`` asks for what ``laplacian`` alone
