@@ -829,13 +829,17 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
     ``losses`` may also hold ``"noise"``, for each channel's noise level, the
     median of its regions' as GCV of ``laplacian``'s filter estimates it
     (:func:`_gcv`), which ``denoise=True`` takes (:mod:`tiledeblur.denoising`);
-    None where no region was left, or the noise is nil.
+    None where no region was left, or the noise is nil. And ``"content"``,
+    for the sample regions that hold more than noise, where GCV of that
+    filter chose a weight below ``NOISE_ALONE`` in some channel, in the order
+    of :func:`sample_regions`, which ``loss="auto"`` compares its losses on
+    (:mod:`tiledeblur.selection`).
 
     Returns
     -------
     mus : dict
         One weight per channel, a tuple in the order of ``psfs``, for each loss
-        (and each channel's noise level for ``"noise"``).
+        (and each channel's noise level for ``"noise"``, and a tuple of regions for ``"content"``).
 
     Examples
     --------
@@ -849,8 +853,9 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
     True
     """
     # nlmeans and the noise level take the noise that GCV of laplacian's filter estimates.
-    orders = {loss: SMOOTHNESS_ORDER["laplacian" if loss in ("nlmeans", "noise") else loss] for loss in losses}
-    regions, reaches = sample_regions(shape), []
+    orders = {loss: SMOOTHNESS_ORDER["laplacian" if loss in ("nlmeans", "noise", "content") else loss]
+              for loss in losses}
+    regions, reaches, content = sample_regions(shape), [], []
     by_order = {order: [[] for _ in psfs] for order in set(orders.values())}
     found_blocks = {}  # for each channel with a region to weigh: whether any of them held JPEG's blocks
     for yx in regions:
@@ -867,7 +872,7 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
             resampled = [fit is not None for fit in found]
             with_scene = [fit is not None and fit.with_scene for fit in found]
             noise_powers = [own if fit is None else fit.power for own, fit in zip(noise_powers, found)]
-        sides = image_sides(yx, shape)
+        sides, holds_content = image_sides(yx, shape), False
         for index, (channel, psf, noise_power) in enumerate(zip(region, psfs, noise_powers)):
             reaches.append(value_reach(channel))
             if informative[index]:
@@ -876,6 +881,9 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
                     by_channel[index].append(_gcv(channel, psf, order, noise_power, sides=sides,
                                                   checked_below=0.0 if any(blocks) else demosaic.CHECKED_BELOW,
                                                   at_least_gcv=resampled[index], widening_at_gcv=with_scene[index]))
+                holds_content |= "content" in orders and by_order[orders["content"]][index][-1].weight < NOISE_ALONE
+        if holds_content:
+            content.append(yx)
     if jpeg_blocks is not None and not all(found_blocks.values()):
         _warn_of_missing_blocks(found_blocks, len(psfs), losses, stacklevel=stacklevel + 1)
     if not any(own for by_channel in by_order.values() for own in by_channel):
@@ -884,6 +892,9 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
     for loss in losses:  # not a comprehension, whose own frame Python 3.11 counts in the warnings' stacklevel
         if loss == "noise":
             mus[loss] = tuple(level or None for level in _noise_levels(by_order[orders[loss]]))
+            continue
+        if loss == "content":
+            mus[loss] = tuple(content)
             continue
         mus[loss] = _weights(loss, by_order[orders[loss]], _widest(reaches), read_region, regions, psfs,
                              covered=_covers(shape), stacklevel=stacklevel + 1)
@@ -940,6 +951,9 @@ def _default_weights(losses, reach, samples, channels, *, stacklevel):
     for loss in losses:
         if loss == "noise":
             mus[loss] = (None,) * channels
+            continue
+        if loss == "content":
+            mus[loss] = ()
             continue
         warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)  # the default weight assumes [0, 1] too
         default, scaled = DEFAULT_MU[loss], ""

@@ -24,7 +24,13 @@ in expectation, with ``δ`` of ``PERTURBATION`` times ``σ``. Each loss is
 solved on up to ``SAMPLES`` of the regions that ``mu="auto"`` samples, at the
 weight that ``mu="auto"`` gives it, and scored on the pixels whose PSF lies
 within the region and covers no missing pixel (NaN; a restoration holds
-none there).
+none there). The regions are those where ``mu="auto"`` found more than
+noise, spread over them (:func:`compared_regions`): the image's corners,
+which a 2 x 2 grid of the samples took before, are a slide's glass, and a
+retina amid glass chose ``nlmeans`` alone, where the retina alone chose a
+mix (found by a probe, 2026-12-06). Crops of up to 512 px a side, such as
+``bench_quality``'s, compare every region either way, less any of noise
+alone.
 
 The choice
 ----------
@@ -242,7 +248,7 @@ from .regularization import (
 from .shotnoise import relative_noise_variance
 
 __all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "best_share", "check_request", "choose_loss",
-           "default_loss", "prediction_risk", "tell_of_choice"]
+           "compared_regions", "default_loss", "prediction_risk", "tell_of_choice"]
 
 #: The losses that ``"auto"`` chooses between, the first where it cannot compare them.
 CANDIDATES = ("laplacian", "nlmeans")
@@ -251,7 +257,7 @@ NLMEANS_ALLOWANCE = 10**0.025
 #: How much smaller than ``laplacian``'s the estimated error of its mix with ``nlmeans`` must be for the mix to be
 #: chosen (0.01 dB), for the time of ``nlmeans``' solve in each tile.
 MIX_GAIN = 10**0.001
-#: The regions compared, on a 2 x 2 grid of :func:`~tiledeblur.regularization.sample_regions`.
+#: The regions compared: up to this many of those that ``mu="auto"`` samples (see :func:`compared_regions`).
 SAMPLES = 4
 #: The perturbation of the data for the divergence, in units of the noise, and its seed.
 PERTURBATION = 0.1
@@ -421,7 +427,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve)[0]
     'laplacian'
     """
-    mus = estimate_image_mus(read_region, shape, psfs, (*CANDIDATES, "noise"), jpeg_blocks=jpeg_blocks,
+    mus = estimate_image_mus(read_region, shape, psfs, (*CANDIDATES, "noise", "content"), jpeg_blocks=jpeg_blocks,
                              stacklevel=stacklevel + 1)
     # The solves alone are compared, as NLMEANS_ALLOWANCE was set on them, and the pass follows the choice (see the
     # notes).
@@ -431,7 +437,7 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     # Stein's estimate of the mix (1 - s) laplacian + s nlmeans as a quadratic in s, relative to each channel's noise
     # variance, so that each channel counts alike whatever its scale.
     mix_risk = np.zeros(3)
-    compared, regions = 0, sample_regions(shape, SAMPLES)
+    compared, regions = 0, compared_regions(mus["content"], shape)
     for yx in regions:
         sides = image_sides(yx, shape)
         for channel, (region, psf) in enumerate(zip(read_region(yx), psfs)):
@@ -466,6 +472,28 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
         if 0 < share < 1:
             mixes = tuple((1 - share, mu) for mu in mus["laplacian"])
     return chosen, mus[chosen], noises[chosen], contrasts[chosen], mixes
+
+
+def compared_regions(content, shape):
+    """Up to ``SAMPLES`` of the regions ``content`` that hold more than noise (see
+    :func:`~tiledeblur.regularization.estimate_image_mus`), spread over them, or where none does, a 2 x 2 grid of
+    :func:`~tiledeblur.regularization.sample_regions` of an image of ``shape``.
+
+    Found by a probe: the grid's regions are an image's corners, which on a
+    slide are glass; a retina amid glass chose ``nlmeans`` alone, where the
+    retina alone chose a mix.
+
+    Examples
+    --------
+    >>> content = [(slice(0, 256), slice(x, x + 256)) for x in range(0, 1536, 256)]
+    >>> [x.start for _, x in compared_regions(content, (256, 1536))]
+    [0, 512, 768, 1280]
+    >>> len(compared_regions([], (1024, 1024)))
+    4
+    """
+    if not content:
+        return sample_regions(shape, SAMPLES)
+    return [content[index] for index in np.unique(np.linspace(0, len(content) - 1, SAMPLES).round().astype(int))]
 
 
 def best_share(mix_risk):
