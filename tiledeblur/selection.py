@@ -76,6 +76,12 @@ the default below), 2026-12-06, with each share from 0 to 1 in steps of
   without repeats, smooth images with some detail. Each case's best share,
   chosen with the truth, won 68 of the 72 by a median +1.01 dB and all 54
   by +0.58 dB, where ``"auto"`` won 67 by +1.01 dB and 41 by +0.43 dB.
+* A share that varies would gain little over one for the whole image (a
+  second study of the 72, 2026-12-06, mixing ``laplacian`` with its pass,
+  every share chosen with the truth by least squares): one share won 68 by
+  +1.10 dB; one per band of frequencies (4 or 8 bands by the PSF's
+  response, or 8 by radius) or per block of 32 or 64 px, 68 by +1.12 to
+  +1.16 dB.
 * The estimate's best share for every case won 68 by +0.77 dB and 52 by
   +0.56 dB: it is too small where ``nlmeans`` restores detail that the
   blur erased, as above (``camera`` under the article's PSF at noise 0.005:

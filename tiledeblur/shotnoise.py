@@ -60,6 +60,14 @@ The solves weigh every datum alike. Two scratch studies (2026-12-06) on
   ``camera`` and ``astronaut`` lost up to 1.74 and 2.18 dB inside, where
   they had won every case; under Gaussian noise, whose line is nearly but
   not quite flat, 67 of the 72 won against 68.
+- Nor does a bound (a fourth study, 2026-12-06, on the star field's 8
+  cases): ``nonneg=True`` with ``laplacian`` and its pass, ``tikhonov`` or
+  ``tv``, each at its ``mu="auto"``, won 2, 1 and 2 of them by medians of
+  -0.27, -0.28 and -0.42 dB, the worst -0.87, -0.91 and -0.96 dB (``auto``:
+  0 of 8, -0.69 dB), losing to the tuned Richardson-Lucy under the
+  Gaussians and the disk; under those at 100 and 1000 photons, the
+  bounded ``laplacian`` and ``tikhonov`` without the pass did best, or tied,
+  at that weight among 0.03 to 30 times it.
 """
 
 import typing
