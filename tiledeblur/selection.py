@@ -233,9 +233,11 @@ import functools
 import warnings
 
 import numpy as np
+import scipy.fft
 import scipy.signal
 
 from .denoising import DENOISED_LOSSES
+from .operators import periodic_psf
 from .plugandplay import NOISE_WEIGHT
 from .progress import tell
 from .psf import psf_radius
@@ -253,8 +255,8 @@ from .regularization import (
 )
 from .shotnoise import relative_noise_variance
 
-__all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "best_share", "check_request", "choose_loss",
-           "compared_regions", "default_loss", "prediction_risk", "tell_of_choice"]
+__all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "WEIGHING_FLOOR", "best_share", "check_request",
+           "choose_loss", "compared_regions", "default_loss", "error_weights", "prediction_risk", "tell_of_choice"]
 
 #: The losses that ``"auto"`` chooses between, the first where it cannot compare them.
 CANDIDATES = ("laplacian", "nlmeans")
@@ -263,6 +265,10 @@ NLMEANS_ALLOWANCE = 10**0.025
 #: How much smaller than ``laplacian``'s the estimated error of its mix with ``nlmeans`` must be for the mix to be
 #: chosen (0.01 dB), for the time of ``nlmeans``' solve in each tile.
 MIX_GAIN = 10**0.001
+#: The error at each frequency is weighed by ``(1 + WEIGHING_FLOOR) / (|K|² + WEIGHING_FLOOR)``, ``K`` the PSF's
+#: transfer function: as the image's own error where the PSF passes much more of the power than this, and as the
+#: blurred error's, times at most ``1 / WEIGHING_FLOOR``, where it passes less (see the notes).
+WEIGHING_FLOOR = 0.3
 #: The regions compared: up to this many of those that ``mu="auto"`` samples (see :func:`compared_regions`).
 SAMPLES = 4
 #: The perturbation of the data for the divergence, in units of the noise, and its seed.
@@ -270,7 +276,7 @@ PERTURBATION = 0.1
 SEED = 0
 
 
-def prediction_risk(observed, psf, noise, restore, *, unscored=None):
+def prediction_risk(observed, psf, noise, restore, *, unscored=None, floor=None):
     """Stein's unbiased estimate of the mean square error of the blurred restoration against the blurred truth.
 
     Parameters
@@ -289,6 +295,14 @@ def prediction_risk(observed, psf, noise, restore, *, unscored=None):
         Pixels left out of the score besides those above, unless none
         would be left (found by CI: an image of a few rows scored nothing,
         and warned of a division by zero).
+    floor : float, optional
+        Where given, the error is weighed at each frequency by
+        ``(1 + floor) / (|K|² + floor)`` (:func:`error_weights`), which
+        counts the detail that the blur weakened more nearly as the sharp
+        image's error would: the estimate is then of ``eᵀ W e`` over the
+        pixels scored, ``e`` the blurred restoration's error and ``W`` that
+        weighing, periodic on the grid of the pixels whose PSF lies within
+        the image.
 
     Returns
     -------
@@ -307,29 +321,65 @@ def prediction_risk(observed, psf, noise, restore, *, unscored=None):
     >>> round(prediction_risk(observed, psf, 0.1, lambda image: image) / (0.1**2 / 9), 1)
     1.0
     """
-    residual, weighed_divergence, variance = _stein_terms(observed, psf, noise, restore, unscored=unscored)
-    return float((residual @ residual + 2 * weighed_divergence - variance) / residual.size)
+    residual, weighed_residual, weighed_divergence, variance = _stein_terms(observed, psf, noise, restore,
+                                                                            unscored=unscored, floor=floor)
+    return float((residual @ weighed_residual + 2 * weighed_divergence - variance) / residual.size)
 
 
-def _stein_terms(observed, psf, noise, restore, *, unscored=None):
-    """The terms of :func:`prediction_risk`'s estimate, its arguments': ``(residual, weighed_divergence, variance)``,
-    the blurred restoration less the data on each scored pixel, and sums over them, which a mix of restorations
-    combines (see :func:`_mix_risk`)."""
+def error_weights(shape, psf, floor):
+    """``(1 + floor) / (|K|² + floor)`` on the ``rfft2`` grid of ``shape``, ``K`` the transfer function of ``psf``
+    folded onto it: one at the zero frequency, and at most ``1 + 1 / floor``.
+
+    Examples
+    --------
+    >>> weights = error_weights((64, 64), np.ones((5, 5)) / 25, 0.3)
+    >>> float(weights[0, 0]), bool(weights.max() <= 1 + 1 / 0.3)
+    (1.0, True)
+    """
+    transfer = scipy.fft.rfft2(periodic_psf(psf, shape), s=shape)
+    return (1 + floor) / (np.abs(transfer) ** 2 + floor)
+
+
+def _stein_terms(observed, psf, noise, restore, *, unscored=None, floor=None):
+    """The terms of :func:`prediction_risk`'s estimate, its arguments': ``(residual, weighed_residual,
+    weighed_divergence, variance)``, the blurred restoration less the data on each scored pixel and that weighed by
+    ``floor``'s weights, and sums over them, which a mix of restorations combines (see :func:`_mix_risk`)."""
     inner = tuple(slice(r, n - r) for r, n in zip(psf_radius(psf), observed.shape))
     scored = scipy.signal.fftconvolve(np.isnan(observed), np.ones(psf.shape), mode="valid") < 0.5
     if unscored is not None and (scored & ~unscored[inner]).any():
         scored &= ~unscored[inner]
     perturbation = PERTURBATION * noise * np.random.default_rng(SEED).standard_normal(observed.shape)
+    weights = None if floor is None else error_weights(scored.shape, psf, floor)
 
     def predict(image):
         return scipy.signal.fftconvolve(np.nan_to_num(restore(image)), psf, mode="valid")[scored]
 
+    def weighed(values):
+        """``W values``, the scored pixels' values weighed at each frequency of their grid, zero where not scored."""
+        if weights is None:
+            return values
+        spread = np.zeros(scored.shape)
+        spread[scored] = values
+        return scipy.fft.irfft2(weights * scipy.fft.rfft2(spread), s=scored.shape)[scored]
+
     predicted = predict(observed)
     moved = predict(observed + perturbation) - predicted
-    # Each pixel's divergence weighed by its noise variance, as the perturbation, shaped like the noise, gives it.
-    weighed_divergence = np.sum(perturbation[inner][scored] * moved) / PERTURBATION**2
+    residual = predicted - observed[inner][scored]
+    # Each pixel's divergence weighed by its noise variance, as the perturbation, shaped like the noise, gives it,
+    # and by W: the trace of W J Σ. W's diagonal is its weights' mean, so the noise's own term is that times Σ's trace.
+    weighed_divergence = np.sum(weighed(perturbation[inner][scored]) * moved) / PERTURBATION**2
     variance = np.broadcast_to(np.square(noise), observed.shape)[inner][scored]
-    return predicted - observed[inner][scored], float(weighed_divergence), float(np.sum(variance))
+    mean_weight = 1.0 if weights is None else _mean_weight(weights, scored.shape)
+    return residual, weighed(residual), float(weighed_divergence), float(mean_weight * np.sum(variance))
+
+
+def _mean_weight(weights, shape):
+    """The mean over the whole grid of ``shape`` of weights given on its ``rfft2`` half."""
+    counts = np.full(weights.shape[1], 2.0)  # the rfft holds each column but the first (and Nyquist's) for two
+    counts[0] = 1.0
+    if shape[1] % 2 == 0:
+        counts[-1] = 1.0
+    return float(np.sum(counts * weights) / np.prod(shape))
 
 
 def _mix_risk(smooth, detailed):
@@ -337,20 +387,21 @@ def _mix_risk(smooth, detailed):
     one region, as ``c0 + c1 s + c2 s²``, from their :func:`_stein_terms`.
 
     The blur, and so the residual, is linear in the restoration, and so is the
-    divergence: the estimate of a mix is a quadratic in its share.
+    divergence: the estimate of a mix is a quadratic in its share. The
+    weighing is symmetric, so ``aᵀ W b = bᵀ W a``.
 
     Examples
     --------
-    >>> one, other = (np.array([1.0, -1.0]), 0.5, 2.0), (np.array([0.0, 1.0]), 1.0, 2.0)
+    >>> one, other = (np.array([1.0, -1.0]),) * 2 + (0.5, 2.0), (np.array([0.0, 1.0]),) * 2 + (1.0, 2.0)
     >>> coefficients = _mix_risk(one, other)  # each alone: (2 + 1 - 2) / 2 and (1 + 2 - 2) / 2
     >>> coefficients.tolist(), float(np.polyval(coefficients[::-1], 0.5))
     ([0.5, -2.5, 2.5], -0.125)
     """
-    (residual, divergence, variance), (other_residual, other_divergence, _) = smooth, detailed
+    (residual, weighed, divergence, variance), (other_residual, other_weighed, other_divergence, _) = smooth, detailed
     step = other_residual - residual
-    return np.array([residual @ residual + 2 * divergence - variance,
-                     2 * (step @ residual) + 2 * (other_divergence - divergence),
-                     step @ step]) / residual.size
+    return np.array([residual @ weighed + 2 * divergence - variance,
+                     2 * (step @ weighed) + 2 * (other_divergence - divergence),
+                     step @ (other_weighed - weighed)]) / residual.size
 
 
 def default_loss(mu, nonneg, noise=None):
@@ -460,7 +511,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
             # notes).
             band = border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None
             terms = [_stein_terms(region, psf, noise, functools.partial(_restored, solve, psf, dataclasses.replace(
-                settings, loss=loss, mu=mus[loss][channel], contrast=contrasts[loss][channel])), unscored=band)
+                settings, loss=loss, mu=mus[loss][channel], contrast=contrasts[loss][channel])), unscored=band,
+                floor=WEIGHING_FLOOR)
                 for loss in CANDIDATES]
             mix_risk += _mix_risk(*terms) / variance
             compared += 1
