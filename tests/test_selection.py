@@ -5,16 +5,25 @@ import zlib
 
 import numpy as np
 import pytest
+import scipy.fft
 import scipy.ndimage
 import scipy.signal
 import zarr
 from skimage import color, data, morphology
 
-from tiledeblur import MuWarning, deconvolve, plan, run
+from tiledeblur import MuWarning, deconvolve, gaussian_psf, plan, run
 from tiledeblur.cli import main
 from tiledeblur.operators import Blur
 from tiledeblur.regularization import estimate_image_mus, is_border_faded
-from tiledeblur.selection import _mix_risk, _stein_terms, choose_loss, compared_regions, prediction_risk
+from tiledeblur.selection import (
+    WEIGHING_FLOOR,
+    _mix_risk,
+    _stein_terms,
+    choose_loss,
+    compared_regions,
+    error_weights,
+    prediction_risk,
+)
 from tiledeblur.solver import SolverSettings, solve
 
 SIDE = 192
@@ -39,7 +48,8 @@ def test_the_estimate_follows_the_error_of_the_blurred_restoration(article_psf, 
     """Within 15% of the mean square error of ``A x̂`` against the blurred truth, which it cannot see.
 
     Measured: 2.4% above (laplacian) and 1.9% above (nlmeans) on the camera; without the divergence term,
-    which the second restoration of perturbed data gives, both estimates fall below zero.
+    which the second restoration of perturbed data gives, both estimates fall below zero. Weighed as ``"auto"``
+    weighs the error, 0.2% below and 2.0% above.
     """
     blurred, observed = _case(data.camera(), article_psf, 0.01)
     mu = deconvolve(observed, article_psf, loss=loss, return_info=True)[1].mu
@@ -51,6 +61,12 @@ def test_the_estimate_follows_the_error_of_the_blurred_restoration(article_psf, 
     predicted = scipy.signal.fftconvolve(restore(observed), article_psf, mode="valid")
     error = np.mean((predicted - blurred[inner]) ** 2)
     assert prediction_risk(observed, article_psf, 0.01, restore) == pytest.approx(error, rel=0.15)
+    # And weighed as auto weighs it, nearer the sharp image's error.
+    weights = error_weights(predicted.shape, article_psf, WEIGHING_FLOOR)
+    difference = predicted - blurred[inner]
+    weighed = scipy.fft.irfft2(weights * scipy.fft.rfft2(difference), s=difference.shape)
+    assert prediction_risk(observed, article_psf, 0.01, restore, floor=WEIGHING_FLOOR) == pytest.approx(
+        np.mean(difference * weighed), rel=0.15)
 
 
 def test_the_estimate_with_each_pixels_noise_follows_the_error_under_photon_noise(article_psf):
@@ -86,9 +102,10 @@ def test_auto_chooses_laplacian_on_a_flat_cell_and_nlmeans_on_a_photograph(artic
                       return_info=True)[1].loss == "nlmeans"
 
 
-def test_the_estimate_of_a_mix_is_a_quadratic_in_its_share(article_psf):
+@pytest.mark.parametrize("floor", [None, WEIGHING_FLOOR])
+def test_the_estimate_of_a_mix_is_a_quadratic_in_its_share(article_psf, floor):
     """Blur, residual and divergence are linear in the restoration: the quadratic of two restorations' terms is the
-    estimate of their mix at every share."""
+    estimate of their mix at every share, weighed or not."""
     _, observed = _case(data.camera(), article_psf, 0.01)
 
     def smooth(image):
@@ -97,11 +114,32 @@ def test_the_estimate_of_a_mix_is_a_quadratic_in_its_share(article_psf):
     def sharp(image):
         return deconvolve(image, article_psf, loss="laplacian", mu=1e-3, denoise=False)
 
-    coefficients = _mix_risk(*(_stein_terms(observed, article_psf, 0.01, restore) for restore in (smooth, sharp)))
+    coefficients = _mix_risk(*(_stein_terms(observed, article_psf, 0.01, restore, floor=floor)
+                               for restore in (smooth, sharp)))
     for share in (0.0, 0.3, 1.0):
         mixed = prediction_risk(observed, article_psf, 0.01, lambda image, share=share: (1 - share) * smooth(image)
-                                + share * sharp(image))
+                                + share * sharp(image), floor=floor)
         assert np.polyval(coefficients[::-1], share) == pytest.approx(mixed, rel=1e-9)
+
+
+def test_auto_weighs_the_detail_that_the_blur_weakened():
+    """The camera's 256² centre under a Gaussian of σ 2 at noise 0.01: weighed as the blurred error, the estimate
+    mixed nlmeans with 52% of laplacian, 27.11 dB inside; weighed nearer the sharp image's error, which counts the
+    detail that nlmeans restores and the blur weakened, it takes nlmeans alone, 27.51 dB (measured)."""
+    psf = gaussian_psf(17, 2.0)
+    scene = data.camera() / 255
+    crop = tuple(slice((n - 256) // 2, (n + 256) // 2) for n in scene.shape)
+    observed = Blur(psf, scene.shape, boundary="zero").matvec(scene)[crop]
+    observed = observed + np.random.default_rng(2).normal(0.0, 0.01, observed.shape)
+    restored, info = deconvolve(observed, psf, return_info=True)
+    smooth_mu = deconvolve(observed, psf, loss="laplacian", return_info=True)[1].mu
+    half = deconvolve(observed, psf, loss="nlmeans", mu=info.mu, mix=(0.5, smooth_mu))
+    inside = (slice(34, -34),) * 2
+
+    def error(image):
+        return np.mean((image[inside] - scene[crop][inside]) ** 2)
+
+    assert _solved(info) == "nlmeans" and error(restored) < 0.95 * error(half)
 
 
 @pytest.mark.parametrize("image", ["gravel", "retina"])
