@@ -30,15 +30,16 @@ which a 2 x 2 grid of the samples took before, are a slide's glass, and a
 retina amid glass chose ``nlmeans`` alone, where the retina alone chose a
 mix (found by a probe, 2026-12-06). Crops of up to 512 px a side, such as
 ``bench_quality``'s, compare every region either way, less any of noise
-alone.
+alone. The error is weighed at each frequency nearer the sharp image's
+error than the blurred one's (see *Weighing the error* below).
 
 The choice
 ----------
-The estimate weighs each frequency by the PSF's response, so it sees little
-of the fine detail that the blur nearly erased, which is where ``nlmeans``
-gains: ``nlmeans`` is chosen unless its estimate exceeds ``laplacian``'s by
-more than ``NLMEANS_ALLOWANCE`` (0.25 dB; alone where it does not exceed it,
-else it may be mixed: see below). On the 72 cases of
+The blurred error weighs each frequency by the PSF's response, so the
+estimate sees little of the fine detail that the blur nearly erased, which
+is where ``nlmeans`` gains: ``nlmeans`` is chosen unless its estimate
+exceeds ``laplacian``'s by more than ``NLMEANS_ALLOWANCE`` (0.25 dB;
+alone where it does not exceed it, else it may be mixed: see below). On the 72 cases of
 ``bench_quality`` (256² crops; a scratch study with the noise that GCV
 estimates) the estimate of the two errors' ratio came within 0.4 dB of the
 true one in 68 (at most 0.64 dB off). Choosing by it would have won 51 of
@@ -126,6 +127,42 @@ dB; 51 of the 54 by +0.49 dB, the worst -0.08 dB (-1.27 dB before); the
 field's 27 as before, and under photon noise one case of ``gravel``, +0.17
 dB, 55 of the 72 won as before (2026-12-06, in
 ``benchmarks/RESULTS.md``).
+
+Weighing the error
+------------------
+The blurred error ``A(x̂ - x)`` is the sharp error times the PSF's transfer
+function ``K`` at each frequency, so its square counts the detail that the
+blur weakened by ``|K|²``: little, where ``nlmeans`` gains most. Stein's
+estimate holds for any fixed, symmetric weighing ``W`` of the error:
+``(Ax̂ - b)ᵀ W (Ax̂ - b) - tr(W Σ) + 2 tr(W Σ J)``, ``Σ`` the noise's
+covariance and ``J`` the derivative of ``Ax̂`` in the data, whose term the
+same perturbation gives as ``(W δ)ᵀ (Ax̂(b + δ) - Ax̂(b))``. ``W`` here is
+``(1 + γ) / (|K|² + γ)`` at each frequency of the scored pixels' grid
+(periodic there; zero on the pixels not scored), with ``γ`` of
+``WEIGHING_FLOOR`` (:func:`error_weights`): it counts the sharp image's own
+error where the PSF passes much more of the power than ``γ``, and the
+blurred error's, times up to ``1 / γ``, where it passes less, since the
+data hold little but noise there, which ``1 / |K|²`` would weigh without
+bound. On the camera under the article's PSF at noise 0.01, the weighed
+estimate came within 2% of the weighed error (the tests).
+
+A scratch study of the 126 cases above (2026-12-06), with
+:func:`best_share`'s rule as it is: ``γ`` of 1, 0.3, 0.1, 0.03, 0.01 and
+0.003 won 68, 68, 68, 68, 67 and 65 of the 72 by medians of +0.88, +1.01,
++1.01, +1.01, +1.01 and +1.01 dB (unweighed: 68 by +0.76 dB), and 51, 51,
+49, 50, 48 and 46 of the 54 by +0.49 to +0.50 dB (unweighed: 51 by +0.49
+dB); from 0.01, it chose ``nlmeans`` alone for two ``cell`` cases that it
+loses by 3.1 and 3.5 dB. At 0.3, each of the 16 cases that changed gained:
+the three ``camera`` cases under the Gaussians that had mixed half
+``laplacian`` took ``nlmeans`` alone (+0.39 to +0.53 dB), and the others'
+shares moved by a few hundredths (+0.02 to +0.07 dB); at 0.1, four lost,
+by up to 0.16 dB. ``bench_quality`` then measured 68 of the 72 won by
++1.01 dB, the worst -0.43 dB, all 72 full images won (the three
+``camera`` cases as in the study, the others' margins moving by -0.01 to
++0.05 dB), and 51 of the 54 by +0.49 dB, the worst -0.08 dB (margins
+moving by -0.01 to +0.05 dB; 2026-12-06, in ``benchmarks/RESULTS.md``).
+The weighing by a regularized inverse of the blur below was measured on
+the choice between the two losses alone, with allowances of its own.
 
 With ``denoise`` (:mod:`tiledeblur.denoising`), ``laplacian`` is followed by
 its pass of non-local means where it is chosen, but the choice is made
@@ -369,17 +406,9 @@ def _stein_terms(observed, psf, noise, restore, *, unscored=None, floor=None):
     # and by W: the trace of W J Σ. W's diagonal is its weights' mean, so the noise's own term is that times Σ's trace.
     weighed_divergence = np.sum(weighed(perturbation[inner][scored]) * moved) / PERTURBATION**2
     variance = np.broadcast_to(np.square(noise), observed.shape)[inner][scored]
-    mean_weight = 1.0 if weights is None else _mean_weight(weights, scored.shape)
+    # The inverse transform at the origin is the weights' mean over the whole grid.
+    mean_weight = 1.0 if weights is None else scipy.fft.irfft2(weights, s=scored.shape)[0, 0]
     return residual, weighed(residual), float(weighed_divergence), float(mean_weight * np.sum(variance))
-
-
-def _mean_weight(weights, shape):
-    """The mean over the whole grid of ``shape`` of weights given on its ``rfft2`` half."""
-    counts = np.full(weights.shape[1], 2.0)  # the rfft holds each column but the first (and Nyquist's) for two
-    counts[0] = 1.0
-    if shape[1] % 2 == 0:
-        counts[-1] = 1.0
-    return float(np.sum(counts * weights) / np.prod(shape))
 
 
 def _mix_risk(smooth, detailed):
