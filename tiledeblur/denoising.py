@@ -67,7 +67,7 @@ import scipy.fft
 import scipy.ndimage
 from skimage.restoration import denoise_nl_means
 
-from .operators import periodic_psf, smoothness_power
+from .operators import periodic_transfer, smoothness_power
 
 __all__ = ["DENOISED_LOSSES", "GAIN_GRID", "PATCH_DISTANCE", "PATCH_SIZE", "REACH", "STRENGTH", "non_local_means",
            "residual_noise"]
@@ -109,7 +109,7 @@ def residual_noise(psf, mu, order, sigma):
     >>> bool(residual_noise(identity, 1.0, 2, 0.01) < residual_noise(identity, 0.1, 2, 0.01) < 0.01)
     True
     """
-    blur_power = np.abs(scipy.fft.rfft2(periodic_psf(psf, GAIN_GRID), s=GAIN_GRID)) ** 2
+    blur_power = np.abs(periodic_transfer(psf, GAIN_GRID)) ** 2
     gain = blur_power / (blur_power + mu * smoothness_power(GAIN_GRID, order)) ** 2
     # The rfft holds each column but the first and the last (Nyquist's, on an even grid) for two.
     counts = np.full(gain.shape[1], 2.0)

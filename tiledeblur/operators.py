@@ -19,7 +19,7 @@ from .psf import psf_radius
 
 __all__ = [
     "BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint",
-    "fft_filter", "grid_laplacian", "periodic_psf", "smoothness_power", "smoothness_rows",
+    "fft_filter", "grid_laplacian", "periodic_psf", "periodic_transfer", "smoothness_power", "smoothness_rows",
 ]
 
 #: The boundary models, see :class:`Blur`.
@@ -309,6 +309,20 @@ def periodic_psf(psf, shape):
     padded = np.pad(psf, [(0, -p % n) for p, n in zip(psf.shape, shape)])
     (rows, columns), (m, n) = padded.shape, shape
     return padded.reshape(rows // m, m, columns // n, n).sum(axis=(0, 2))
+
+
+def periodic_transfer(psf, shape):
+    """The transfer function of ``psf`` on a periodic grid of ``shape``: the ``rfft2`` of :func:`periodic_psf`.
+
+    Its phase holds the PSF's offset from the grid's origin, which its power, ``|K|²``, does not.
+
+    Examples
+    --------
+    >>> power = np.abs(periodic_transfer(np.ones((3, 3)) / 9, (8, 8))) ** 2
+    >>> power.shape, float(power[0, 0])
+    ((8, 5), 1.0)
+    """
+    return scipy.fft.rfft2(periodic_psf(psf, shape), s=shape)
 
 
 def smoothness_power(shape, order):

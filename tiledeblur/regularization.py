@@ -243,7 +243,7 @@ from . import demosaic, jpeg, resampling, saturation
 from .blas import one_blas_thread
 from .denoising import DENOISED_LOSSES
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
-from .operators import difference_power, periodic_psf, smoothness_power
+from .operators import difference_power, periodic_transfer, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
 
@@ -534,7 +534,7 @@ def _region_fit(image, psf, order, noise_power=None, *, unscored=None, checked_b
     if present.mean() < MIN_SCORED_SHARE:  # with nothing left to score, GCV chose its smallest weight (a probe)
         present = ~missing
     incomplete, power = not present.all(), np.abs(spectrum) ** 2
-    blur_spectrum = scipy.fft.rfft2(periodic_psf(psf, image.shape), s=image.shape)
+    blur_spectrum = periodic_transfer(psf, image.shape)
     blur_power = np.abs(blur_spectrum) ** 2
     smoothness = smoothness_power(image.shape, order)
     # The rfft holds each column but the first (and the Nyquist one) for two.

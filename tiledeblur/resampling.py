@@ -233,7 +233,7 @@ import scipy.fft
 import scipy.optimize
 import scipy.signal
 
-from .operators import periodic_psf
+from .operators import periodic_transfer
 
 #: Where the PSF's power has fallen below this share of its peak, the data hold noise alone.
 DEAD_BELOW = 1e-4
@@ -317,7 +317,7 @@ def noise_power(values, spectrum, psf):
     """
     shape = np.shape(values)
     power = np.abs(spectrum) ** 2
-    blur_power = np.abs(scipy.fft.rfft2(periodic_psf(np.asarray(psf, dtype=float), shape), s=shape)) ** 2
+    blur_power = np.abs(periodic_transfer(np.asarray(psf, dtype=float), shape)) ** 2
     dead = blur_power < DEAD_BELOW * blur_power[0, 0]
     rows, columns = np.fft.fftfreq(shape[0])[:, None], np.fft.rfftfreq(shape[1])[None, :]
     radius = np.hypot(rows, columns)

@@ -274,7 +274,7 @@ import scipy.fft
 import scipy.signal
 
 from .denoising import DENOISED_LOSSES
-from .operators import periodic_psf
+from .operators import periodic_transfer
 from .plugandplay import NOISE_WEIGHT
 from .progress import tell
 from .psf import psf_radius
@@ -373,8 +373,7 @@ def error_weights(shape, psf, floor):
     >>> float(weights[0, 0]), bool(weights.max() <= 1 + 1 / 0.3)
     (1.0, True)
     """
-    transfer = scipy.fft.rfft2(periodic_psf(psf, shape), s=shape)
-    return (1 + floor) / (np.abs(transfer) ** 2 + floor)
+    return (1 + floor) / (np.abs(periodic_transfer(psf, shape)) ** 2 + floor)
 
 
 def _stein_terms(observed, psf, noise, restore, *, unscored=None, floor=None):
