@@ -197,7 +197,7 @@ def test_a_region_solved_with_the_plans_mu_and_noise_is_what_run_writes(small_sc
     assert (scan_plan.mu, scan_plan.noise) == (small_reference_report.mu, small_reference_report.noise)
     region = (slice(16, 240),) * 2
     trial = deconvolve(small_scan[1][region], article_psf, loss=scan_plan.loss, mu=scan_plan.mu, noise=scan_plan.noise,
-                       mix=scan_plan.mix)
+                       contrast=scan_plan.contrast, noise_line=scan_plan.noise_line, mix=scan_plan.mix)
     inner = (slice(scan_plan.halo, -scan_plan.halo),) * 2
     assert trial[inner].size and np.abs(trial[inner] - small_reference[region][inner]).max() <= 1e-4
 
@@ -215,11 +215,12 @@ def test_a_region_of_tissue_beside_glass_solved_with_the_plans_contrast_is_what_
     report = run(path, article_psf, tile=128, loss="nlmeans", client=client, progress=False)
     written = zarr.open_array(report.output, mode="r")[...]
     scan_plan = plan(path, article_psf, tile=128, loss="nlmeans", client=client)
-    assert (scan_plan.mu, scan_plan.contrast) == (report.mu, report.contrast)
+    assert (scan_plan.mu, scan_plan.contrast, scan_plan.noise_line) == (report.mu, report.contrast, report.noise_line)
     region = (slice(16, 240),) * 2
     inner = (slice(scan_plan.halo, -scan_plan.halo),) * 2
-    trial = deconvolve(scan[region], article_psf, loss="nlmeans", mu=scan_plan.mu, contrast=scan_plan.contrast)
-    alone = deconvolve(scan[region], article_psf, loss="nlmeans", mu=scan_plan.mu)
+    trial = deconvolve(scan[region], article_psf, loss="nlmeans", mu=scan_plan.mu, contrast=scan_plan.contrast,
+                       noise_line=scan_plan.noise_line)
+    alone = deconvolve(scan[region], article_psf, loss="nlmeans", mu=scan_plan.mu, noise_line=scan_plan.noise_line)
     assert trial[inner].size and np.abs(trial[inner] - written[region][inner]).max() <= 1e-4
     assert np.abs(alone[inner] - written[region][inner]).max() > 1e-3
 

@@ -124,10 +124,13 @@ class RunReport:
     contrast : float, tuple or None
         The contrast that ``nlmeans``' rounds started from, as ``mu`` is
         given; None for the other losses.
+    noise_line : NoiseLine, tuple or None
+        The line of the noise that ``nlmeans``' denoiser followed, as ``mu``
+        is given; None for the other losses, or noise alike at every level.
     mix : tuple or None
         ``laplacian``'s share and weight where ``loss="auto"`` mixed
         ``nlmeans`` with it, as ``mu`` is given; None where there was no mix.
-        With it, ``mu``, ``noise`` and ``contrast``,
+        With it, ``mu``, ``noise``, ``contrast`` and ``noise_line``,
         :func:`tiledeblur.deconvolve` solves a region as the tiles were.
     """
 
@@ -141,6 +144,7 @@ class RunReport:
     channel_axis: int | None = None
     noise: float | tuple | None = None
     contrast: float | tuple | None = None
+    noise_line: tuple | None = None
     mix: tuple | None = None
 
 
@@ -852,5 +856,5 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         output=prepared.job.target.url, plan=prepared.plan, mu=prepared.job.mu, loss=prepared.plan.loss,
         tiles_computed=computed, tiles_skipped=len(finished or ()), seconds=time.perf_counter() - started,
         channel_axis=prepared.job.channel_axis, noise=prepared.job.noise, contrast=prepared.job.contrast,
-        mix=prepared.job.mix,
+        noise_line=prepared.job.noise_line, mix=prepared.job.mix,
     )

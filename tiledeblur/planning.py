@@ -53,7 +53,7 @@ from .regularization import (
 )
 from .resume import existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import declared_saturation, warn_if_saturated
-from .selection import CANDIDATES, check_request, choose_loss, default_loss, tell_of_choice
+from .selection import CANDIDATES, check_request, choose_loss, default_loss, nlmeans_noise_lines, tell_of_choice
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
 from .tiling import (
     MAX_HALO,
@@ -97,7 +97,8 @@ class Job:
     channel_axis: int | None
     #: One PSF per channel.
     psfs: tuple
-    #: One :class:`SolverSettings` per channel; they differ in ``mu``, ``noise``, ``contrast`` and ``mix`` alone.
+    #: One :class:`SolverSettings` per channel; they differ in ``mu``, ``noise``, ``contrast``, ``noise_line`` and
+    #: ``mix`` alone.
     settings: tuple
     out_dtype: str
     #: The input's value that marks a missing pixel (NaN does in floats in any case), or None.
@@ -119,6 +120,12 @@ class Job:
     def contrast(self):
         """The contrast that ``nlmeans``' rounds start from (None for other losses), as :attr:`mu` gives the weight."""
         return self._per_channel("contrast")
+
+    @property
+    def noise_line(self):
+        """The line of the noise that ``nlmeans``' denoiser follows (None for other losses, or noise alike at every
+        level), as :attr:`mu` gives the weight."""
+        return self._per_channel("noise_line")
 
     @property
     def mix(self):
@@ -636,7 +643,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
     mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
-    noises = contrasts = mixes = (None,) * channels
+    noises = contrasts = noise_lines = mixes = (None,) * channels
     if automatic or denoised or loss == "nlmeans":
         # Where the regions are read anyway, once: with a given mu and nothing else to measure, a run reads nothing
         # before its tiles.
@@ -652,14 +659,15 @@ out_dtype, nonneg, denoise, ome, missing_value
         if choosing:
             # Not before the arguments are checked (found by a probe: told, then refused).
             tell_of_choice(progress=progress)
-            loss, mus, noises, contrasts, mixes = choose_loss(read_sample, shape, psfs, shared, solve,
-                                                              denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=3)
+            loss, mus, noises, contrasts, noise_lines, mixes = choose_loss(
+                read_sample, shape, psfs, shared, solve, denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
             mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
                                                  jpeg_blocks=jpeg_blocks, stacklevel=3)
             if loss == "nlmeans":
                 contrasts = sampled_contrasts(read_sample, shape, channels)
+                noise_lines = nlmeans_noise_lines(read_sample, shape, channels, jpeg_blocks=jpeg_blocks)
         if jpeg_blocks is None and automatic:
             _warn_if_lossy(array, mus, shared.loss)
     if not automatic:
@@ -668,8 +676,9 @@ out_dtype, nonneg, denoise, ome, missing_value
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     elif loss == "tv" and eps != DEFAULT_EPS:
         warn_if_eps_too_small(sampled_reach(read_sample, shape), eps, default=DEFAULT_EPS, stacklevel=3)
-    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise, contrast=contrast, mix=mix)
-                     for channel_mu, noise, contrast, mix in zip(mus, noises, contrasts, mixes))
+    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise, contrast=contrast, noise_line=line,
+                                         mix=mix)
+                     for channel_mu, noise, contrast, line, mix in zip(mus, noises, contrasts, noise_lines, mixes))
     automatic_halo = halo == "auto"
     halo = _choose_halo(halo, psfs, settings, shape=shape)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
@@ -679,7 +688,8 @@ out_dtype, nonneg, denoise, ome, missing_value
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     written = written_dtype(array, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=shared.loss, noise=job.noise, contrast=job.contrast, mix=job.mix,
+                         mu=job.mu, loss=shared.loss, noise=job.noise, contrast=job.contrast,
+                         noise_line=job.noise_line, mix=job.mix,
                          missing_value=missing_value,
                          missing_value_declared=declared,
                          output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),

@@ -86,16 +86,16 @@ def run_identity(prepared):
 
 
 def _settings_identity(settings, mu):
-    """The channels' solver settings, which differ in ``mu``, ``noise``, ``contrast`` and ``mix`` alone, as plain
-    values.
+    """The channels' solver settings, which differ in ``mu``, ``noise``, ``contrast``, ``noise_line`` and ``mix``
+    alone, as plain values.
 
-    The noise levels of ``denoise`` are recorded under its name, and the contrasts and mixes of ``nlmeans`` under
-    theirs, each only where a channel has one, so that outputs written before they existed, or without them, still
-    resume.
+    The noise levels of ``denoise`` are recorded under its name, and the contrasts, noise lines and mixes of
+    ``nlmeans`` under theirs, each only where a channel has one, so that outputs written before they existed, or
+    without them, still resume.
     """
     recorded = {**dataclasses.asdict(settings[0]), "mu": mu}
-    del recorded["noise"], recorded["contrast"], recorded["mix"]
-    for name, field in (("denoise", "noise"), ("contrast", "contrast"), ("mix", "mix")):
+    del recorded["noise"], recorded["contrast"], recorded["noise_line"], recorded["mix"]
+    for name, field in (("denoise", "noise"), ("contrast", "contrast"), ("noise_line", "noise_line"), ("mix", "mix")):
         values = [getattr(channel, field) for channel in settings]
         if any(value is not None for value in values):
             recorded[name] = values

@@ -290,10 +290,11 @@ from .regularization import (
     sample_regions,
     sampled_contrasts,
 )
-from .shotnoise import relative_noise_variance
+from .shotnoise import relative_noise_variance, sampled_noise_lines
 
 __all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "WEIGHING_FLOOR", "best_share", "check_request",
-           "choose_loss", "compared_regions", "default_loss", "error_weights", "prediction_risk", "tell_of_choice"]
+           "choose_loss", "compared_regions", "default_loss", "error_weights", "nlmeans_noise_lines", "prediction_risk",
+           "tell_of_choice"]
 
 #: The losses that ``"auto"`` chooses between, the first where it cannot compare them.
 CANDIDATES = ("laplacian", "nlmeans")
@@ -478,8 +479,9 @@ def check_request(mu, nonneg, changed_eps=None):
 def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, stacklevel=1):
     """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, the noise levels that its
     pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, the contrasts
-    that ``nlmeans`` starts from (:func:`~tiledeblur.regularization.sampled_contrasts`), and its mix with
-    ``laplacian``, where it is mixed.
+    that ``nlmeans`` starts from (:func:`~tiledeblur.regularization.sampled_contrasts`), the lines of its noise
+    that its denoiser follows (:func:`~tiledeblur.shotnoise.sampled_noise_lines`), and its mix with ``laplacian``,
+    where it is mixed.
 
     ``read_region``, ``psfs`` and ``jpeg_blocks`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
@@ -500,6 +502,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
         without ``denoise``, or for ``nlmeans``.
     contrasts : tuple of float or None
         One per channel for its ``contrast``: None for each but with ``nlmeans``.
+    noise_lines : tuple of NoiseLine or None
+        One per channel for its ``noise_line``: None for each but with ``nlmeans``, and for a JPEG's (see the
+        notes), or a channel whose noise is alike at every level.
     mixes : tuple of (float, float) or None
         One per channel for its ``mix``: ``laplacian``'s share and weight where ``nlmeans`` is mixed with it, else
         None for each (see the notes).
@@ -519,6 +524,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     noises = {loss: mus["noise"] if denoise and loss in DENOISED_LOSSES else (None,) * len(psfs)
               for loss in CANDIDATES}
     contrasts = {"laplacian": (None,) * len(psfs), "nlmeans": sampled_contrasts(read_region, shape, len(psfs))}
+    noise_lines = {"laplacian": (None,) * len(psfs), "nlmeans": nlmeans_noise_lines(read_region, shape, len(psfs),
+                                                                                    jpeg_blocks=jpeg_blocks)}
     # Stein's estimate of the mix (1 - s) laplacian + s nlmeans as a quadratic in s, relative to each channel's noise
     # variance, so that each channel counts alike whatever its scale.
     mix_risk = np.zeros(3)
@@ -539,7 +546,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
             # notes).
             band = border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None
             terms = [_stein_terms(region, psf, noise, functools.partial(_restored, solve, psf, dataclasses.replace(
-                settings, loss=loss, mu=mus[loss][channel], contrast=contrasts[loss][channel])), unscored=band,
+                settings, loss=loss, mu=mus[loss][channel], contrast=contrasts[loss][channel],
+                noise_line=noise_lines[loss][channel])), unscored=band,
                 floor=WEIGHING_FLOOR)
                 for loss in CANDIDATES]
             mix_risk += _mix_risk(*terms) / variance
@@ -557,7 +565,20 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
         chosen = "nlmeans" if share else "laplacian"
         if 0 < share < 1:
             mixes = tuple((1 - share, mu) for mu in mus["laplacian"])
-    return chosen, mus[chosen], noises[chosen], contrasts[chosen], mixes
+    return chosen, mus[chosen], noises[chosen], contrasts[chosen], noise_lines[chosen], mixes
+
+
+def nlmeans_noise_lines(read_region, shape, channels, *, jpeg_blocks=None):
+    """:func:`~tiledeblur.shotnoise.sampled_noise_lines`, or None for each channel of an image that shows JPEG's
+    blocks (``jpeg_blocks``), whose error is its quantization's, whatever the level (see the notes).
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).poisson(np.full((1, 64, 64), 20.0)) / 20
+    >>> nlmeans_noise_lines(lambda yx: image[(slice(None), *yx)], (64, 64), 1, jpeg_blocks=(0, 0))
+    (None,)
+    """
+    return (None,) * channels if jpeg_blocks is not None else sampled_noise_lines(read_region, shape, channels)
 
 
 def compared_regions(content, shape):

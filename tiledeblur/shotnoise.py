@@ -33,7 +33,16 @@ Where it serves
 ---------------
 ``loss="auto"``'s estimate of each loss's error (:mod:`tiledeblur.selection`)
 weighs each pixel by its own variance, fitted on each sample region, which
-kept it from choosing ``nlmeans`` for star fields counted in photons.
+kept it from choosing ``nlmeans`` for star fields counted in photons while
+that denoised every pixel alike.
+
+``nlmeans``' denoiser follows the line (:mod:`tiledeblur.plugandplay`):
+one per channel of the whole image, fitted through the pixels of its
+sample regions together and taken relative to their mean variance
+(:func:`sampled_noise_lines`), as ``mu`` is fitted once and taken by every
+tile; each tile divides its rounds' images by the deviations that the line
+gives at the level of their start (:func:`noise_deviations`) before
+denoising them, and multiplies them back after.
 
 The solves weigh every datum alike. Two scratch studies (2026-12-06) on
 ``bench_quality --photons``' cases left them so:
@@ -52,8 +61,9 @@ The solves weigh every datum alike. Two scratch studies (2026-12-06) on
   +0.08 dB (``brick``, ``moon``, ``coins``, ``camera``, ``astronaut``); it
   would also take the line from the sample regions to every tile, as
   ``mu`` is taken.
-- The same transform inside ``nlmeans``' rounds, with the line fitted on
-  each whole 256² crop, under ``loss="auto"`` and its mix (a third study,
+- The same transform of each round's own values inside ``nlmeans``'
+  rounds, with the line fitted on each whole 256² crop, under
+  ``loss="auto"`` and its mix, which the deviations above replaced (a third study,
   2026-12-06: ``bench_quality`` with the denoiser replaced): 50 of the 72
   photon cases won by +0.09 dB, against 55 by +0.22 dB without it. The star
   field's worst case rose from -4.56 to -0.39 dB, but it won 1 of 8, and
@@ -76,7 +86,10 @@ import numpy as np
 import scipy.optimize
 import scipy.signal
 
-__all__ = ["HIGH_PASS", "LEVELS", "MIN_BIN_PIXELS", "NoiseLine", "fit_noise_line", "relative_noise_variance"]
+from .regularization import sample_regions
+
+__all__ = ["HIGH_PASS", "LEVELS", "MIN_BIN_PIXELS", "NoiseLine", "fit_noise_line", "noise_deviations",
+           "relative_noise_variance", "sampled_noise_lines"]
 
 #: A second difference along both axes, of unit norm: white noise of variance ``v`` gives a response of variance
 #: ``v``, and a plane none.
@@ -125,6 +138,16 @@ class NoiseLine(typing.NamedTuple):
     #: weighed 1e27 times apart).
     least: float
 
+    def variance(self, levels):
+        """The line's variance at ``levels``, at least :attr:`least`.
+
+        Examples
+        --------
+        >>> NoiseLine(gain=0.5, floor=-0.25, least=0.125).variance(np.array([0.0, 1.0])).tolist()
+        [0.125, 0.25]
+        """
+        return np.maximum(self.gain * levels + self.floor, self.least)
+
 
 def fit_noise_line(image):
     """The line ``gain * level + floor`` through the noise variance of ``image``'s pixels by their level.
@@ -152,7 +175,11 @@ def fit_noise_line(image):
     """
     if min(image.shape) < HIGH_PASS.shape[0]:  # no whole neighbourhood, where scipy refuses to convolve (found by CI)
         return None
-    levels, responses = _levels_and_responses(image)
+    return _line_through(*_levels_and_responses(image))
+
+
+def _line_through(levels, responses):
+    """:func:`fit_noise_line`'s line through pixels of ``levels`` and ``HIGH_PASS``'s ``responses`` there."""
     if levels.size == 0:
         return None
     edges = np.linspace(*np.percentile(levels, [0.5, 99.5]), LEVELS + 1)
@@ -208,6 +235,69 @@ def relative_noise_variance(image):
     if line is None or line.gain == 0:
         return np.ones(image.shape)
     levels, _ = _neighbourhood_levels(image)
-    present = np.isfinite(image)
-    variance = np.maximum(line.gain * levels + line.floor, line.least)
-    return variance / variance[present].mean()
+    variance = line.variance(levels)
+    return variance / variance[np.isfinite(image)].mean()
+
+
+def sampled_noise_lines(read_region, shape, channels):
+    """Each channel's :func:`fit_noise_line` through the pixels of an image's sample regions together, relative to
+    the mean of its variance over them, which ``nlmeans``' denoiser follows (see the notes): None where none can be
+    fitted, or where the noise is alike at every level.
+
+    ``read_region(yx)`` returns the channels of the region ``yx`` of an
+    image of ``shape`` (see :func:`~tiledeblur.regularization.sample_regions`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = np.tile(np.linspace(0.05, 1, 256), (256, 1))
+    >>> image = np.stack([rng.poisson(scene * 200) / 200, np.full(scene.shape, 0.5)])
+    >>> counted, flat = sampled_noise_lines(lambda yx: image[(slice(None), *yx)], scene.shape, 2)
+    >>> round(float(counted.variance(1.0) / counted.variance(0.5)), 1), flat  # twice the level, twice the variance
+    (2.0, None)
+    """
+    pooled = [([], []) for _ in range(channels)]
+    for yx in sample_regions(shape):
+        for (levels, responses), values in zip(pooled, read_region(yx)):
+            if min(values.shape) >= HIGH_PASS.shape[0]:
+                region_levels, region_responses = _levels_and_responses(values.astype(np.float64))
+                levels.append(region_levels)
+                responses.append(region_responses)
+    return tuple(_relative_line(np.concatenate(levels), np.concatenate(responses)) if levels else None
+                 for levels, responses in pooled)
+
+
+def _relative_line(levels, responses):
+    """The line through pixels of ``levels`` and ``responses``, over its mean variance there; None where flat."""
+    line = _line_through(levels, responses)
+    if line is None or line.gain == 0:
+        return None
+    mean = float(line.variance(levels).mean())
+    return NoiseLine(line.gain / mean, line.floor / mean, line.least / mean)
+
+
+def noise_deviations(levels, line, psf, known=None):
+    """The noise's standard deviation at each pixel of ``levels`` by ``line``, its variance averaged over the
+    footprint of ``psf`` convolved with itself (see the notes).
+
+    ``known`` marks the pixels whose level is known, all where None: the
+    average is over those alone. A pixel beyond the data holds no level, and
+    a tile's zero there stands for its own offset (see
+    :func:`tiledeblur.solver.solve`), which moved tiles 5.6e-3 from the whole
+    image's solve beside missing pixels (found by a test).
+
+    Examples
+    --------
+    >>> levels = np.zeros((32, 32))
+    >>> levels[:, 16:] = 1.0
+    >>> deviations = noise_deviations(levels, NoiseLine(1.0, 0.01, 0.01), np.ones((3, 3)) / 9)
+    >>> deviations[0, [0, 13, 18, 31]].round(2).tolist()
+    [0.1, 0.1, 1.0, 1.0]
+    """
+    kernel = scipy.signal.fftconvolve(psf, psf)
+    weights = np.ones(levels.shape) if known is None else known.astype(np.float64)
+    sums = scipy.signal.fftconvolve(line.variance(levels) * weights, kernel, mode="same")
+    counts = scipy.signal.fftconvolve(weights, kernel, mode="same")
+    # Above the FFT's rounding, 1e-16 of the kernel's sum of one, where no known pixel lies within reach.
+    averaged = np.divide(sums, counts, out=np.full(levels.shape, line.least), where=counts > 1e-9)
+    return np.sqrt(np.maximum(averaged, line.least))

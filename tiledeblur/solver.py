@@ -30,6 +30,7 @@ import copy
 import dataclasses
 import functools
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -71,7 +72,8 @@ from .regularization import (
     warn_if_off_scale,
 )
 from .saturation import warn_if_saturated
-from .selection import CANDIDATES, check_request, choose_loss, default_loss
+from .selection import CANDIDATES, check_request, choose_loss, default_loss, nlmeans_noise_lines
+from .shotnoise import NoiseLine, noise_deviations
 from .tiling import auto_halo
 
 __all__ = ["ConvergenceWarning", "SolveInfo", "SolverSettings", "deconvolve", "solve"]
@@ -155,6 +157,13 @@ class SolverSettings:
         which ``nlmeans``' rounds after the first start where that is below
         their usual start (:func:`tiledeblur.plugandplay.ratios`); None
         starts them there. Only for ``nlmeans``.
+    noise_line : NoiseLine or (float, float, float), optional
+        ``(gain, floor, least)``: the noise variance of the image's pixels as
+        a line in their level, relative to its mean over the image, which
+        ``nlmeans``' denoiser follows where the noise grows with the signal,
+        as a photon count's does (:func:`tiledeblur.shotnoise.sampled_noise_lines`;
+        see :mod:`tiledeblur.plugandplay`); None denoises alike at every
+        level. Only for ``nlmeans``.
     mix : (float, float), optional
         ``(share, mu)``: the result is ``1 - share`` of this solve's and
         ``share`` of a ``laplacian`` solve's at weight ``mu``, without a
@@ -177,6 +186,7 @@ class SolverSettings:
     nonneg: bool = False
     noise: float | None = None
     contrast: float | None = None
+    noise_line: NoiseLine | None = None
     mix: tuple | None = None
 
     def __post_init__(self):
@@ -214,6 +224,8 @@ class SolverSettings:
                 raise ValueError(f"contrast: expected None with loss {self.loss!r}, whose solve has no rounds to start "
                                  f"by it (only 'nlmeans' does), got {self.contrast!r} instead.")
             object.__setattr__(self, "contrast", check_positive("contrast", self.contrast))
+        if self.noise_line is not None:
+            object.__setattr__(self, "noise_line", self._checked_noise_line())
         if self.mix is not None:
             object.__setattr__(self, "mix", self._checked_mix())
         if self.eps != DEFAULT_EPS and self.loss != "tv":
@@ -234,8 +246,27 @@ class SolverSettings:
         share = check_positive("mix's share", self.mix[0], largest=1.0)
         return share, check_positive("mix's mu", self.mix[1], largest=MAX_MU)
 
-    def in_units_of(self, scale):
-        """These settings for the image divided by ``scale``.
+    def _checked_noise_line(self):
+        """``noise_line`` as a :class:`NoiseLine` of Python floats, refused unless a gain of at least zero, a floor and
+        a least variance above zero, with ``nlmeans``."""
+        if self.loss != "nlmeans":
+            raise ValueError(f"noise_line: expected None with loss {self.loss!r}, whose solve has no denoiser to "
+                             f"follow it (only 'nlmeans' has), got {self.noise_line!r} instead.")
+        if not isinstance(self.noise_line, (tuple, list)) or len(self.noise_line) != 3:
+            raise TypeError(f"noise_line: expected None or a triple (gain, floor, least), got {self.noise_line!r} "
+                            "instead.")
+        if not all(isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+                   for value in self.noise_line):
+            raise TypeError(f"noise_line: expected three numbers (gain, floor, least), got {self.noise_line!r} "
+                            "instead.")
+        gain, floor, least = (float(value) for value in self.noise_line)
+        if not (math.isfinite(gain) and math.isfinite(floor) and gain >= 0 and least > 0 and math.isfinite(least)):
+            raise ValueError(f"noise_line: expected a finite gain of at least zero, a finite floor and a finite least "
+                             f"variance above zero, got {self.noise_line!r} instead.")
+        return NoiseLine(gain, floor, least)
+
+    def in_units_of(self, scale, offset=0.0):
+        """These settings for the image less ``offset``, divided by ``scale``.
 
         The losses are homogeneous in (x, b) but for ``tv``'s weight and
         smoothing, which scale with them, and ``nlmeans``' weight, the square
@@ -257,6 +288,10 @@ class SolverSettings:
             object.__setattr__(relative, "mu", self.mu / scale**2)
             if self.contrast is not None:
                 object.__setattr__(relative, "contrast", self.contrast / scale)
+            if self.noise_line is not None:
+                # The line is of variances relative to their mean, which no scale changes: only its levels move.
+                gain, floor, least = self.noise_line
+                object.__setattr__(relative, "noise_line", NoiseLine(gain * scale, floor + gain * offset, least))
         return relative
 
     def ridge_step(self, weight):
@@ -561,7 +596,7 @@ def _solve(observed, psf, settings, missing):
                                                         **dict.fromkeys(COUNTS, 0))
     scale = _scale(data if missing is None else data[~missing])
     data = data.astype(np.float64) / scale
-    relative = settings.in_units_of(scale)
+    relative = settings.in_units_of(scale, offset)
     with one_blas_thread():
         if settings.loss == "nlmeans":
             restored, counts, converged, message = _plug_and_play(data, psf, relative, missing)
@@ -629,7 +664,10 @@ def _plug_and_play(data, psf, settings, missing):
     # seen by the denoiser, they left tiles 2e-2 from the whole image's solve beside a missing block (found by a
     # test).
     without_data = blur.unobserved if blur.support is None else blur.unobserved | ~blur.support
-    restored = plug_and_play(start, fit, settings.mu, without_data, settings.contrast)[blur.observed_in_unknown]
+    deviations = None if settings.noise_line is None else noise_deviations(start, settings.noise_line, psf,
+                                                                             known=~without_data)
+    restored = plug_and_play(start, fit, settings.mu, without_data, settings.contrast,
+                             deviations=deviations)[blur.observed_in_unknown]
     unconverged = [message for converged, message in outcomes if not converged]
     return restored, counts, not unconverged, unconverged[0] if unconverged else outcomes[-1][1]
 
@@ -697,7 +735,7 @@ def _shifts(settings):
 
 def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_EPS,
                tol=DEFAULT_TOL, maxiter=DEFAULT_MAXITER, nonneg=False, denoise=True, noise=None, contrast=None,
-               mix=None, return_info=False):
+               noise_line=None, mix=None, return_info=False):
     """Deblur a 2-D image by regularized least squares, solved with Newton-CG.
 
     Minimizes ``loss`` over the unknown sharp image; autograd gives the exact
@@ -728,7 +766,7 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
         (:func:`tiledeblur.selection.default_loss`).
     boundary, eps, tol, maxiter, nonneg, mix
         See :class:`SolverSettings`. A region solved with a
-        :func:`tiledeblur.plan`'s ``mu``, ``contrast`` and ``mix`` is what
+        :func:`tiledeblur.plan`'s ``mu``, ``contrast``, ``noise_line`` and ``mix`` is what
         :func:`tiledeblur.run` writes there, away from its edges.
     mu : "auto", float or None, optional
         The regularization weight. ``"auto"`` (the default) chooses it by
@@ -764,6 +802,11 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
         a region of tissue alone, beside glass that lowered the scan's
         contrast, the start moved the result by 1.5e-2 to 3.5e-2 (found by a
         probe).
+    noise_line : NoiseLine, (float, float, float) or None, optional
+        For ``nlmeans``: the line of the image's noise variance in its level
+        (integers scaled as above) that its denoiser follows (see
+        :class:`SolverSettings`); None fits it on the image's sample regions,
+        as :func:`tiledeblur.plan` does, which gives it as ``noise_line``.
     return_info : bool, optional
         Also return a :class:`SolveInfo` with the iteration counts.
 
@@ -807,13 +850,13 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
     if noise is not None and (choosing or not denoise):
         raise ValueError(f"noise: expected None with {'loss auto' if choosing else 'denoise=False'}, which takes no "
                          f"noise level, got {noise!r} instead.")
-    for name, value in (("contrast", contrast), ("mix", mix)):
+    for name, value in (("contrast", contrast), ("noise_line", noise_line), ("mix", mix)):
         if value is not None and choosing:
             raise ValueError(f"{name}: expected None with loss 'auto', which measures it where it chooses 'nlmeans', "
                              f"got {value!r} instead.")
     settings = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if automatic else mu,
                               boundary=boundary, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, noise=noise,
-                              contrast=contrast, mix=mix)
+                              contrast=contrast, noise_line=noise_line, mix=mix)
     psf = check_psf(psf)
     if any(n < p for n, p in zip(observed.shape, psf.shape)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
@@ -829,10 +872,11 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
         levels = eight_bit_levels(image)
         jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
     if choosing:
-        loss, (mu,), (noise,), (contrast,), (mix,) = choose_loss(read_region, observed.shape, [psf], settings,
-                                                                 solve, denoise=denoise, jpeg_blocks=jpeg_blocks,
-                                                                 stacklevel=2)
-        settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise, contrast=contrast, mix=mix)
+        loss, (mu,), (noise,), (contrast,), (noise_line,), (mix,) = choose_loss(
+            read_region, observed.shape, [psf], settings, solve, denoise=denoise, jpeg_blocks=jpeg_blocks,
+            stacklevel=2)
+        settings = dataclasses.replace(settings, loss=loss, mu=mu, noise=noise, contrast=contrast,
+                                       noise_line=noise_line, mix=mix)
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
         # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
@@ -843,6 +887,9 @@ def deconvolve(image, psf, *, loss=None, mu="auto", boundary=None, eps=DEFAULT_E
         settings = dataclasses.replace(settings, mu=mu, noise=settings.noise if noise is not None else estimated)
         if loss == "nlmeans" and contrast is None:  # as run() measures it, from the same sample regions
             settings = dataclasses.replace(settings, contrast=sampled_contrasts(read_region, observed.shape, 1)[0])
+        if loss == "nlmeans" and noise_line is None:  # as run() fits it
+            settings = dataclasses.replace(settings, noise_line=nlmeans_noise_lines(
+                read_region, observed.shape, 1, jpeg_blocks=jpeg_blocks)[0])
         if not automatic:
             warn_if_below_floor((mu,), loss, stacklevel=2)
         if loss == "tv" and eps == DEFAULT_EPS and not automatic:

@@ -248,8 +248,8 @@ class TilePlan:
     """The tile grid of one image; nothing is computed to make it.
 
     Its fields, each described where it is declared, are what :func:`tiledeblur.plan` and a run's report give:
-    ``plan(...).mu``, ``.noise``, ``.contrast``, ``.mix`` and ``.halo`` are the weight, the noise level,
-    ``nlmeans``' contrast and mix with ``laplacian``, and the halo that the run takes.
+    ``plan(...).mu``, ``.noise``, ``.contrast``, ``.noise_line``, ``.mix`` and ``.halo`` are the weight, the noise
+    level, ``nlmeans``' contrast, line of its noise and mix with ``laplacian``, and the halo that the run takes.
 
     Examples
     --------
@@ -280,10 +280,14 @@ class TilePlan:
     #: The loss solved, as ``loss="auto"`` may choose it; for :meth:`describe`.
     loss: str | None = None
     #: The noise level that the pass of non-local means takes, as ``mu`` is given; None where there is no pass. With
-    #: ``mu``, ``contrast`` and ``mix``, :func:`tiledeblur.deconvolve` solves a region as the tiles are solved.
+    #: ``mu``, ``contrast``, ``noise_line`` and ``mix``, :func:`tiledeblur.deconvolve` solves a region as the tiles
+    #: are solved.
     noise: float | tuple | None = None
     #: The contrast that ``nlmeans``' rounds start from, as ``mu`` is given; None for other losses.
     contrast: float | tuple | None = None
+    #: The line of the noise that ``nlmeans``' denoiser follows (:class:`~tiledeblur.shotnoise.NoiseLine`), as ``mu``
+    #: is given; None for other losses, or where the noise is alike at every level.
+    noise_line: tuple | None = None
     #: ``laplacian``'s share and weight where ``loss="auto"`` mixes ``nlmeans`` with it, as ``mu`` is given; None
     #: where there is no mix.
     mix: tuple | None = None
