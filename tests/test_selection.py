@@ -1,5 +1,6 @@
 """``loss="auto"``: the estimate of each loss's error, and the choice it makes for ``deconvolve`` and ``run``."""
 
+import re
 import warnings
 import zlib
 
@@ -314,6 +315,9 @@ def test_a_run_chooses_as_deconvolve_does_and_resumes(tmp_path, article_psf, cli
     assert main(["plan", str(scan), "--psf", "gaussian:13,1,3", "--tile", "96", "--loss", "auto"]) == 0
     told = capsys.readouterr()
     assert told.err.startswith("loss 'auto': solving laplacian and nlmeans on up to 4 sample regions")
+    # And each region as it is compared (found by a probe: one line, then 45 s on a 2048² RGB scan).
+    counts = re.findall(r"loss 'auto': (\d+) of (\d+) regions compared after \d+m\d\ds\n", told.err)
+    assert counts and [int(done) for done, _ in counts] == list(range(1, int(counts[0][1]) + 1))
     assert told.out == tiles.describe() + "\n"
 
     # A mix, solved in tiles as on the whole image.

@@ -660,7 +660,8 @@ out_dtype, nonneg, denoise, ome, missing_value
             # Not before the arguments are checked (found by a probe: told, then refused).
             tell_of_choice(progress=progress)
             loss, mus, noises, contrasts, noise_lines, mixes = choose_loss(
-                read_sample, shape, psfs, shared, solve, denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=3)
+                read_sample, shape, psfs, shared, solve, denoise=denoise, jpeg_blocks=jpeg_blocks, progress=progress,
+                stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
             mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,

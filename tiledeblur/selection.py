@@ -267,6 +267,7 @@ solve included (2026-12-05).
 
 import dataclasses
 import functools
+import time
 import warnings
 
 import numpy as np
@@ -276,7 +277,7 @@ import scipy.signal
 from .denoising import DENOISED_LOSSES
 from .operators import periodic_transfer
 from .plugandplay import NOISE_WEIGHT
-from .progress import tell
+from .progress import duration_text, tell
 from .psf import psf_radius
 from .regularization import (
     MAX_MISSING_SHARE,
@@ -476,7 +477,8 @@ def check_request(mu, nonneg, changed_eps=None):
                          f"it (only 'tv' does), got {changed_eps!r} instead.")
 
 
-def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, stacklevel=1):
+def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, progress=False,
+                stacklevel=1):
     """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, the noise levels that its
     pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, the contrasts
     that ``nlmeans`` starts from (:func:`~tiledeblur.regularization.sampled_contrasts`), the lines of its noise
@@ -491,6 +493,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     too many pixels) are left out; where none is left, it is
     :data:`CANDIDATES`' first, with a :class:`MuWarning`. Where ``laplacian``
     is estimated better, a mix with ``nlmeans`` may be (:func:`best_share`).
+    With ``progress``, each region compared is told as it ends
+    (:func:`~tiledeblur.progress.tell`): on an RGB scan each takes seconds.
 
     Returns
     -------
@@ -529,8 +533,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     # Stein's estimate of the mix (1 - s) laplacian + s nlmeans as a quadratic in s, relative to each channel's noise
     # variance, so that each channel counts alike whatever its scale.
     mix_risk = np.zeros(3)
-    compared, regions = 0, compared_regions(mus["content"], shape)
-    for yx in regions:
+    compared, regions, started = 0, compared_regions(mus["content"], shape), time.monotonic()
+    for done, yx in enumerate(regions, start=1):
         sides = image_sides(yx, shape)
         for channel, (region, psf) in enumerate(zip(read_region(yx), psfs)):
             if not is_informative(region):
@@ -552,6 +556,8 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
                 for loss in CANDIDATES]
             mix_risk += _mix_risk(*terms) / variance
             compared += 1
+        tell(f"loss 'auto': {done} of {len(regions)} regions compared after "
+             f"{duration_text(time.monotonic() - started)}", progress=progress)
     mixes = (None,) * len(psfs)
     if not compared:
         warnings.warn(
