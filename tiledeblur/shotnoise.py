@@ -276,7 +276,7 @@ def _relative_line(levels, responses):
     return NoiseLine(line.gain / mean, line.floor / mean, line.least / mean)
 
 
-def noise_deviations(levels, line, psf, known=None):
+def noise_deviations(levels, line, psf, *, known=None):
     """The noise's standard deviation at each pixel of ``levels`` by ``line``, its variance averaged over the
     footprint of ``psf`` convolved with itself (see the notes).
 

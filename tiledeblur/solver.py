@@ -260,7 +260,7 @@ class SolverSettings:
             raise TypeError(f"noise_line: expected three numbers (gain, floor, least), got {self.noise_line!r} "
                             "instead.")
         gain, floor, least = (float(value) for value in self.noise_line)
-        if not (math.isfinite(gain) and math.isfinite(floor) and gain >= 0 and least > 0 and math.isfinite(least)):
+        if not (all(map(math.isfinite, (gain, floor, least))) and gain >= 0 and least > 0):
             raise ValueError(f"noise_line: expected a finite gain of at least zero, a finite floor and a finite least "
                              f"variance above zero, got {self.noise_line!r} instead.")
         return NoiseLine(gain, floor, least)
