@@ -1,13 +1,16 @@
 """``denoise=True``: one pass of non-local means after a quadratic solve, at the noise level it leaves."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.fft
+from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import wiener
 
 from tiledeblur import deconvolve
-from tiledeblur.denoising import GAIN_GRID, residual_noise
+from tiledeblur.denoising import GAIN_GRID, Denoising, denoised_together, residual_noise
 from tiledeblur.operators import smoothness_power
 from tiledeblur.solver import SolverSettings
 
@@ -60,3 +63,24 @@ def test_bad_values_are_refused_by_name():
         SolverSettings(loss="tv", noise=0.01)
     with pytest.raises(ValueError, match=r"noise: expected a positive finite number, got -0.01"):
         SolverSettings(noise=-0.01)
+
+
+def test_channels_denoised_together_each_in_units_of_its_own_noise():
+    """A channel in other units (counts of 12 bits, its noise with them) changes no channel's result but in its own
+    units; one request, or requests of other shapes, are denoised alone."""
+    rgb, rng = data.astronaut()[:96, :128] / 255, np.random.default_rng(0)
+    channels = [rgb[..., channel] + rng.normal(0, 0.03, rgb.shape[:2]) for channel in range(3)]
+    unobserved = np.zeros(rgb.shape[:2], dtype=bool)
+    unobserved[:, :5] = True  # a band beside the data, which keeps its values
+    deviations = np.linspace(0.5, 1.5, unobserved.size).reshape(unobserved.shape)
+    requests = [Denoising(channel, 0.03, deviations, unobserved, 1) for channel in channels]
+    together = denoised_together(requests)
+    scaled = denoised_together([requests[0], dataclasses.replace(requests[1], image=4095 * channels[1],
+                                                                 sigma=4095 * 0.03), requests[2]])
+    assert np.allclose(scaled[0], together[0], rtol=0, atol=1e-9)
+    assert np.allclose(scaled[1] / 4095, together[1], rtol=0, atol=1e-9)
+    assert np.array_equal(together[1][unobserved], channels[1][unobserved])
+    assert not np.allclose(together[0], requests[0].alone(), rtol=0, atol=1e-3)
+    assert np.array_equal(denoised_together(requests[:1])[0], requests[0].alone())
+    smaller = Denoising(channels[2][:-1], 0.03, None, unobserved[:-1], 1)
+    assert np.array_equal(denoised_together([requests[0], smaller])[1], smaller.alone())

@@ -510,3 +510,63 @@ def test_an_image_of_ints_needs_a_dtype():
         deconvolve(data.camera()[:32, :32].tolist(), psf, mu=0.01)
     as_floats = deconvolve((data.camera()[:32, :32] / 255).tolist(), psf, mu=0.01)
     np.testing.assert_array_equal(as_floats, deconvolve(data.camera()[:32, :32], psf, mu=0.01))
+
+
+@pytest.fixture(scope="module")
+def rgb_case(article_psf):
+    """(truth, observed): a 192² RGB crop of the astronaut, blurred as part of its scene, noise 0.02."""
+    from tiledeblur.operators import Blur
+
+    scene = data.astronaut()[100:304, 150:354] / 255
+    observed = np.stack([Blur(article_psf, (192, 192), boundary="free").matvec(scene[..., channel])
+                         for channel in range(3)], axis=-1)
+    return scene[6:-6, 6:-6], observed + np.random.default_rng(0).normal(0, 0.02, observed.shape)
+
+
+def test_the_channels_of_a_colour_image_denoised_together_beat_each_alone(rgb_case, article_psf):
+    """nlmeans' rounds compare patches over the three channels: measured 27.11 dB against 26.99 dB for the channels
+    deblurred one by one."""
+    truth, observed = rgb_case
+    together, infos = deconvolve(observed, article_psf, channel_axis=-1, loss="nlmeans", return_info=True)
+    alone = np.stack([deconvolve(observed[..., channel], article_psf, loss="nlmeans") for channel in range(3)], -1)
+    assert together.shape == observed.shape and len(infos) == 3
+    assert [info.mu for info in infos] == [deconvolve(observed[..., channel], article_psf, loss="nlmeans",
+                                                      return_info=True)[1].mu for channel in range(3)]
+    interior = (slice(26, -26),) * 2
+    gain = (peak_signal_noise_ratio(truth[interior], together[interior], data_range=1)
+            - peak_signal_noise_ratio(truth[interior], alone[interior], data_range=1))
+    assert gain > 0.06
+
+
+def test_channels_of_a_quadratic_loss_are_solved_alone_and_pass_together(rgb_case, article_psf):
+    """The solves are each channel's alone; the pass of non-local means compares patches over all three: measured
+    26.26 dB against 26.22 dB for each channel's pass alone."""
+    truth, observed = rgb_case
+    cyx = np.moveaxis(observed, -1, 0).astype(np.float32)
+    solved = deconvolve(cyx, article_psf, channel_axis=0, loss="laplacian", mu=[1e-3, 2e-3, 3e-3], denoise=False)
+    assert solved.dtype == np.float32
+    for channel, mu in enumerate([1e-3, 2e-3, 3e-3]):
+        assert np.array_equal(solved[channel], deconvolve(cyx[channel], article_psf, loss="laplacian", mu=mu,
+                                                          denoise=False))
+    together = deconvolve(observed, article_psf, channel_axis=-1, loss="laplacian")
+    alone = np.stack([deconvolve(observed[..., channel], article_psf, loss="laplacian") for channel in range(3)], -1)
+    interior = (slice(26, -26),) * 2
+    assert np.abs(together - alone).max() > 1e-3
+    assert (peak_signal_noise_ratio(truth[interior], together[interior], data_range=1)
+            > peak_signal_noise_ratio(truth[interior], alone[interior], data_range=1))
+
+
+@pytest.mark.parametrize(("image", "keywords", "error", "match"), [
+    (np.zeros((32, 32)), {"channel_axis": -1}, ValueError,
+     r"channel_axis: expected None for a 2-D image, or an axis of a 3-D one, got -1 for shape \(32, 32\) instead"),
+    (np.zeros((32, 32, 3)), {"channel_axis": 3}, ValueError, "channel_axis: expected None for a 2-D image"),
+    (np.zeros((32, 32, 3)), {"channel_axis": "last"}, TypeError, "channel_axis: expected None or an int"),
+    (np.zeros((4, 32, 32, 3)).tolist(), {"channel_axis": -1}, TypeError, "image: expected an array with channel_axis"),
+    (np.zeros((32, 32, 3)), {"channel_axis": -1, "mu": [1e-3, 2e-3]}, ValueError,
+     r"mu: expected one value or a list of 3, one per channel, got \[0.001, 0.002\] instead"),
+    (np.zeros((32, 32, 2)), {"channel_axis": -1, "loss": "nlmeans", "mu": 1e-5, "noise_line": (0.0, 1.0, 1.0)},
+     ValueError, r"noise_line: expected a list of 2, one per channel, got \(0.0, 1.0, 1.0\) instead"),
+])
+def test_bad_channels_are_refused(article_psf, image, keywords, error, match):
+    with pytest.raises(error, match=match):
+        deconvolve(image, article_psf, **keywords)

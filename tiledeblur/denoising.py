@@ -62,6 +62,8 @@ Its reach is ``REACH`` px (the search distance and half a patch), which a
 tile's halo covers on top of the solve's.
 """
 
+import dataclasses
+
 import numpy as np
 import scipy.fft
 import scipy.ndimage
@@ -69,8 +71,8 @@ from skimage.restoration import denoise_nl_means
 
 from .operators import periodic_transfer, smoothness_power
 
-__all__ = ["DENOISED_LOSSES", "GAIN_GRID", "PATCH_DISTANCE", "PATCH_SIZE", "REACH", "STRENGTH", "non_local_means",
-           "residual_noise"]
+__all__ = ["DENOISED_LOSSES", "GAIN_GRID", "PATCH_DISTANCE", "PATCH_SIZE", "REACH", "STRENGTH", "Denoising",
+           "denoised_together", "non_local_means", "residual_noise", "run_together"]
 
 #: The losses whose solve ``denoise=True`` follows with a pass: the quadratic ones, whose noise is a filter's.
 DENOISED_LOSSES = ("laplacian", "tikhonov")
@@ -130,13 +132,131 @@ def non_local_means(image, sigma, unobserved=None):
     >>> bool(np.std(non_local_means(noisy, 0.05)) < np.std(noisy))
     True
     """
-    seen = image
-    if unobserved is not None and unobserved.any():
-        nearest = scipy.ndimage.distance_transform_edt(unobserved, return_distances=False, return_indices=True)
-        seen = image[tuple(nearest)]
     # scikit-image squeezes an image of one row or column to 1-D (found by a probe).
-    denoised = denoise_nl_means(seen, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE, h=STRENGTH * sigma,
-                                sigma=sigma, fast_mode=True).reshape(image.shape)
+    denoised = denoise_nl_means(_seen(image, unobserved), patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE,
+                                h=STRENGTH * sigma, sigma=sigma, fast_mode=True).reshape(image.shape)
+    return _kept_unobserved(denoised, image, unobserved)
+
+
+def _seen(image, unobserved):
+    """``image`` with each ``unobserved`` pixel seen as the nearest observed one's value."""
+    if unobserved is None or not unobserved.any():
+        return image
+    nearest = scipy.ndimage.distance_transform_edt(unobserved, return_distances=False, return_indices=True)
+    return image[tuple(nearest)]
+
+
+def _kept_unobserved(denoised, image, unobserved):
+    """``denoised`` with ``image``'s own values where ``unobserved``."""
     if unobserved is not None:
         denoised[unobserved] = image[unobserved]
     return denoised
+
+
+@dataclasses.dataclass(frozen=True)
+class Denoising:
+    """What a round of ``nlmeans`` asks to have denoised (see :func:`run_together`).
+
+    Attributes
+    ----------
+    image : ndarray
+    sigma : float
+        Its noise level.
+    deviations : ndarray or None
+        The noise's standard deviation at each pixel relative to ``sigma``,
+        where it grows with the signal (:mod:`tiledeblur.shotnoise`).
+    unobserved : ndarray of bool or None
+        The pixels without a datum, which keep their values.
+    stage : int
+        Where in a solve it comes: a round's number, or after them all for
+        the pass of ``denoise``; other channels' requests are denoised with
+        it only at the same stage.
+    """
+
+    image: np.ndarray
+    sigma: float
+    deviations: np.ndarray | None
+    unobserved: np.ndarray | None
+    stage: int
+
+    def levels(self):
+        """The noise's standard deviation at each pixel, or the one for all."""
+        return self.sigma if self.deviations is None else self.sigma * self.deviations
+
+    def alone(self):
+        """The image denoised on its own: divided by ``deviations``, denoised at ``sigma``, and multiplied back."""
+        if self.deviations is None:
+            return non_local_means(self.image, self.sigma, self.unobserved)
+        return self.deviations * non_local_means(self.image / self.deviations, self.sigma, self.unobserved)
+
+
+def denoised_together(requests):
+    """Each of ``requests`` (:class:`Denoising`) denoised, those of one shape together as the channels of one scene.
+
+    Non-local means then compares patches over every channel, each in units
+    of its own noise at each pixel, so that a channel's weights are those of
+    the colour's patches; its strength falls as the fourth root of the
+    channels' number, as the spread of the noise's part of a patch distance,
+    averaged over them, falls as its square root (see the notes).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = np.repeat(np.linspace(0, 1, 32)[None], 32, axis=0)
+    >>> unobserved = np.zeros(scene.shape, dtype=bool)
+    >>> requests = [Denoising(scene + rng.normal(0, 0.05, scene.shape), 0.05, None, unobserved, 1) for _ in range(3)]
+    >>> [bool(np.std(d - scene) < 0.5 * np.std(r.image - scene)) for d, r in zip(denoised_together(requests),
+    ...                                                                         requests)]
+    [True, True, True]
+    """
+    denoised = [None] * len(requests)
+    shapes = {}
+    for index, request in enumerate(requests):
+        shapes.setdefault(request.image.shape, []).append(index)
+    for indices in shapes.values():
+        if len(indices) == 1:
+            denoised[indices[0]] = requests[indices[0]].alone()
+            continue
+        levels = [requests[index].levels() for index in indices]
+        stack = np.stack([_seen(requests[index].image / level, requests[index].unobserved)
+                          for index, level in zip(indices, levels)], axis=-1)
+        together = denoise_nl_means(stack, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE,
+                                    h=STRENGTH / len(indices) ** 0.25, sigma=1.0, fast_mode=True,
+                                    channel_axis=-1).reshape(stack.shape)
+        for channel, (index, level) in enumerate(zip(indices, levels)):
+            request = requests[index]
+            denoised[index] = _kept_unobserved(together[..., channel] * level, request.image, request.unobserved)
+    return denoised
+
+
+def run_together(rounds):
+    """The value that each of ``rounds`` returns: generators that yield :class:`Denoising` requests and are sent
+    each one's result, the requests of the earliest stage pending denoised together (:func:`denoised_together`)
+    while the others wait.
+
+    Examples
+    --------
+    >>> def flat(value, stages):
+    ...     for stage in stages:
+    ...         denoised = yield Denoising(np.full((8, 8), value), 0.1, None, None, stage)
+    ...     return float(denoised.mean())
+    >>> run_together([flat(0.5, [1, 2, 8]), flat(0.25, [8])])
+    [0.5, 0.25]
+    """
+    returned, pending = [None] * len(rounds), {}
+
+    def advance(index, value):
+        try:
+            pending[index] = rounds[index].send(value)
+        except StopIteration as stop:
+            returned[index] = stop.value
+            pending.pop(index, None)
+
+    for index in range(len(rounds)):
+        advance(index, None)
+    while pending:
+        stage = min(request.stage for request in pending.values())
+        indices = [index for index, request in pending.items() if request.stage == stage]
+        for index, denoised in zip(indices, denoised_together([pending[index] for index in indices])):
+            advance(index, denoised)
+    return returned

@@ -1,7 +1,7 @@
 """``run()``: plan the tiles, submit them to dask, show progress, resume.
 
 Each tile is one task: it reads its core plus halo from the input (clipped at
-the image's edge), deconvolves every channel with :func:`tiledeblur.solver.solve`,
+the image's edge), deconvolves its channels with :func:`tiledeblur.solver.solve_channels`,
 keeps the core, writes it as whole output chunks and then its done-marker.
 Tasks are submitted through a bounded window, so the scheduler holds a few
 tasks per worker however many tiles the image has, and the client holds only
@@ -64,7 +64,7 @@ from .resume import (
     owned_output,
     run_identity,
 )
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve
+from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve_channels
 from .tiling import TilePlan
 
 __all__ = ["RunReport", "TileError", "run"]
@@ -252,14 +252,11 @@ def process_tile(job, tile):
     owned_output(job, tile)  # not solved only to be refused: another run replaced the output (found by a probe)
     source = job.source.open("r")
     channels = read_channels(source, tile.read, job.channel_axis)
-    cores, unconverged = [], []
-    for channel, (image, psf, settings) in enumerate(zip(channels, job.psfs, job.settings)):
-        restored, info = solve(to_float(image, job.missing_value), psf, settings)
-        cores.append(restored[tile.trim])
-        if not info.converged:
-            unconverged.append((channel, info.message))
+    solved = solve_channels([to_float(image, job.missing_value) for image in channels], job.psfs, job.settings)
+    unconverged = [(channel, info.message) for channel, (_, info) in enumerate(solved) if not info.converged]
     write_channels(owned_output(job, tile), tile.core, job.channel_axis,
-                   _cast(np.stack(cores), job.out_dtype, source.dtype, job.missing_value))
+                   _cast(np.stack([restored[tile.trim] for restored, _ in solved]), job.out_dtype, source.dtype,
+                         job.missing_value))
     owned_output(job, tile)  # once more: a marker must not vouch for chunks of a replaced output
     DoneMarkers(job.target).mark(tile.index)
     # Image pixels, as the README's rates count them: an RGB pixel is one pixel, not three.

@@ -164,7 +164,7 @@ import itertools
 
 import numpy as np
 
-from .denoising import non_local_means
+from .denoising import Denoising
 
 __all__ = ["APPROXIMATE_STEPS", "FIRST_WEIGHT", "NOISE_WEIGHT", "START_RATIO", "plug_and_play", "ratios"]
 
@@ -203,7 +203,12 @@ def ratios(sigma, contrast=None):
 
 
 def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None):
-    """The last ``x`` of the rounds, from ``z = start``.
+    """The rounds from ``z = start``, a generator that yields each round's ``x`` to denoise, as a
+    :class:`~tiledeblur.denoising.Denoising`, is sent its denoised image, and returns the last ``x``.
+
+    A generator, so that the rounds of an image's channels can be run
+    together and their images denoised together
+    (:func:`tiledeblur.denoising.run_together`).
 
     Pixels without a datum (the band of the ``free`` model, missing pixels
     and the unknowns around them) are the solve's alone: the denoiser sees
@@ -237,6 +242,10 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None)
         pixel is denoised at its own level (see the notes). None denoises
         alike everywhere.
 
+    Yields
+    ------
+    Denoising
+
     Returns
     -------
     x : ndarray
@@ -245,9 +254,10 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None)
     --------
     With no blur, each round's solve is a weighted mean of the data and ``z``:
 
+    >>> from tiledeblur.denoising import run_together
     >>> image = np.random.default_rng(0).normal(0.5, 0.01, (32, 32))
     >>> fit = lambda z, weight, steps: (image + weight * z) / (1 + weight)
-    >>> x = plug_and_play(image, fit, NOISE_WEIGHT * 0.01**2, np.zeros(image.shape, dtype=bool))
+    >>> x, = run_together([plug_and_play(image, fit, NOISE_WEIGHT * 0.01**2, np.zeros(image.shape, dtype=bool))])
     >>> bool(np.std(x) < np.std(image))
     True
     """
@@ -257,8 +267,7 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None)
     # The last round's x is the result, so the last denoising is of the round before it: a denoising of the last
     # x too, the scheme's own last z, lost 0.01 to 0.52 dB in each of the first 30 of the 72 cases that the module's
     # note cites (a scratch study, 2026-12-05), and cost an eighth of the denoiser's time.
-    for ratio, next_ratio in itertools.pairwise(schedule):
-        z = (non_local_means(x, ratio * sigma, unobserved) if deviations is None
-             else deviations * non_local_means(x / deviations, ratio * sigma, unobserved))
+    for stage, (ratio, next_ratio) in enumerate(itertools.pairwise(schedule), start=1):
+        z = yield Denoising(x, ratio * sigma, deviations, unobserved, stage)
         x = fit(z, NOISE_WEIGHT / next_ratio**2, APPROXIMATE_STEPS)
     return x
