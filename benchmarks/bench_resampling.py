@@ -48,7 +48,7 @@ import scipy.ndimage
 import scipy.signal
 import zarr
 from _weighing import Outcome, options, weigh
-from bench_quality import float_list, gray_image
+from bench_quality import float_list, scene_image
 from skimage.metrics import peak_signal_noise_ratio
 
 import tiledeblur
@@ -97,7 +97,7 @@ def sigmas(text):
 def resampled_scan(name, size, noise, resample, psf):
     """(truth, scan): the central ``size`` square of an image, blurred by ``psf`` as part of its scene, with noise,
     resampled by ``resample``; the truth resampled alike."""
-    scene = gray_image(name)
+    scene = scene_image(name)
     radius = psf_radius(psf)
     side = size + 2 * MARGIN
     if any(n < side + 2 * r for n, r in zip(scene.shape, radius)):

@@ -13,7 +13,7 @@ import reprlib
 import numpy as np
 from dask.utils import parse_bytes
 
-__all__ = ["as_array", "check_bytes", "check_flag", "check_int", "check_numeric", "check_positive"]
+__all__ = ["as_array", "check_bytes", "check_channel_count", "check_flag", "check_int", "check_numeric", "check_positive"]
 
 
 def as_array(name, value):
@@ -170,3 +170,11 @@ def check_flag(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {value!r} instead.")
     return bool(value)
+
+
+def check_channel_count(count, channels, *, name, noun, shape=""):
+    """Refuse ``count`` values of the argument ``name`` where one for all ``channels``, or one each, is expected."""
+    if count not in (1, channels):
+        expected = (f"1 {noun} for an image without channels" if channels == 1 else
+                    f"1 {noun} or {channels} (one per channel)")
+        raise ValueError(f"{name}: expected {expected}, got {count}{shape} instead.")

@@ -19,7 +19,7 @@ import dask
 import fsspec
 import numpy as np
 
-from .arguments import as_array, check_bytes, check_flag, check_int, check_positive
+from .arguments import check_bytes, check_channel_count, check_flag, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .denoising import DENOISED_LOSSES, REACH
 from .image import INPUT_KINDS, check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
@@ -39,7 +39,7 @@ from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
 from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
 from .pixelsize import scan_pixel_size, warn_if_pixel_sizes_differ
 from .plugandplay import FIRST_WEIGHT
-from .psf import PsfWarning, check_psf, psf_radius, read_psf_file
+from .psf import check_psfs, psf_radius
 from .regularization import (
     MuWarning,
     estimate_mus_and_noise,
@@ -54,7 +54,7 @@ from .regularization import (
 from .resume import existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import declared_saturation, warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss, default_loss, nlmeans_noise_lines, tell_of_choice
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve
+from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve_channels
 from .tiling import (
     MAX_HALO,
     HaloWarning,
@@ -303,37 +303,6 @@ def _agreed_channel_axis(own, shape, channel_axis, *, where):
     return channel_axis
 
 
-def _check_psfs(psf, channels):
-    """One checked PSF per channel, from one PSF, a list or stack of them, or a path (in the list too)."""
-    if isinstance(psf, (str, os.PathLike)):
-        psf = read_psf_file(psf, name="psf")
-    # PSFs of any sizes or paths, one per channel; a nested list of numbers is one PSF. Found by a probe: a list
-    # with one 3-D entry ended in NumPy's words, and a list of paths was no list.
-    listed = isinstance(psf, (list, tuple)) and any(isinstance(p, (str, os.PathLike)) or np.ndim(p) >= 2 for p in psf)
-    if listed:
-        stack = [read_psf_file(p, name=f"psf[{i}]") if isinstance(p, (str, os.PathLike)) else p
-                 for i, p in enumerate(psf)]
-    else:
-        given, psf = psf, as_array("psf", psf)
-        if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
-            # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
-            psf = np.moveaxis(psf, -1, 0)
-        elif psf.ndim == 3 and psf.shape[0] == psf.shape[-1] == channels > 1:
-            # Either axis could hold the channels: 3 PSFs of 3 x 3 px saved as (P, Q, C) were read as rows of all
-            # three, without a word (found by a probe).
-            warnings.warn(f"psf: a stack of shape {psf.shape} is read as (C, P, Q), one PSF per index of its first "
-                          "axis; pass a list of PSFs if its last axis holds them.", PsfWarning, stacklevel=4)
-        # A value that is no PSF is named as given, not as NumPy's array of it (found by a probe).
-        stack = list(psf) if psf.ndim == 3 else [given]
-    _check_channel_count(len(stack), channels, name="psf", noun="PSF",
-                         shape="" if listed or psf.ndim != 3 else f" (a stack of shape {psf.shape}, read as (C, P, Q); "
-                                                                  f"its last axis holds {psf.shape[-1]} if it is (P, Q, C); "
-                                                                  "of a z-stack, pass its in-focus plane)")
-    names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
-    checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
-    return checked * channels if len(checked) == 1 else checked
-
-
 def _check_mu(mu):
     """``mu`` as far as it can be checked before the channels are counted: a weight, None, or a tuple of weights.
 
@@ -363,16 +332,8 @@ def _check_mu(mu):
 def _per_channel(mu, channels):
     """One weight per channel, from one for all or a tuple of one per channel."""
     mus = mu if isinstance(mu, tuple) else (mu,)
-    _check_channel_count(len(mus), channels, name="mu", noun="weight")
+    check_channel_count(len(mus), channels, name="mu", noun="weight")
     return mus * channels if len(mus) == 1 else mus
-
-
-def _check_channel_count(count, channels, *, name, noun, shape=""):
-    """Refuse ``count`` values of the argument ``name`` where one for all ``channels``, or one each, is expected."""
-    if count not in (1, channels):
-        expected = (f"1 {noun} for an image without channels" if channels == 1 else
-                    f"1 {noun} or {channels} (one per channel)")
-        raise ValueError(f"{name}: expected {expected}, got {count}{shape} instead.")
 
 
 def _automatic_halo(psfs, settings):
@@ -628,7 +589,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value, declared = _missing_value(missing_value, array)
     packing(array)  # refused here, as run would refuse it after its scan (found by a probe)
-    psfs = _check_psfs(psf, channels)
+    psfs = check_psfs(psf, channels)
     warn_if_pixel_sizes_differ(scan_pixel_size(found, array.attrs), psf, stacklevel=3)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
     # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
@@ -660,8 +621,8 @@ out_dtype, nonneg, denoise, ome, missing_value
             # Not before the arguments are checked (found by a probe: told, then refused).
             tell_of_choice(progress=progress)
             loss, mus, noises, contrasts, noise_lines, mixes = choose_loss(
-                read_sample, shape, psfs, shared, solve, denoise=denoise, jpeg_blocks=jpeg_blocks, progress=progress,
-                stacklevel=3)
+                read_sample, shape, psfs, shared, solve_channels, denoise=denoise, jpeg_blocks=jpeg_blocks,
+                progress=progress, stacklevel=3)
             shared = dataclasses.replace(shared, loss=loss)
         else:
             mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,

@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 import scipy.ndimage as ndi
 
-from .arguments import as_array, check_numeric
+from .arguments import as_array, check_channel_count, check_numeric
 from .fits import FitsImage, is_fits_name, warn_if_several_images
 from .io import local_path
 
-__all__ = ["PsfWarning", "check_psf", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
+__all__ = ["PsfWarning", "check_psf", "check_psfs", "gaussian_psf", "load_psf", "psf_radius", "read_psf_file"]
 
 #: A PSF stands on a floor that warns (see :func:`check_psf`) where its border's median, over all its pixels, holds
 #: more than ``FLOOR_MASS`` of its sum, and the ring inside the border is on average at most ``1 + FLOOR_RISE``
@@ -372,3 +372,44 @@ def load_psf(path):
         # the same PSF in a TIFF was refused).
         psf = psf[0] if psf.shape[0] == 1 else psf[..., 0]
     return check_psf(psf, name=f"PSF in {str(path)!r}")
+
+
+def check_psfs(psf, channels, *, stacklevel=4):
+    """One checked PSF per channel, from one PSF, a list or stack of them, or a path (in the list too).
+
+    ``stacklevel`` is that of a warning, as :func:`warnings.warn` takes it.
+
+    Examples
+    --------
+    >>> [p.shape for p in check_psfs([gaussian_psf(5, 1.0), gaussian_psf(3, 0.5)], 2)]
+    [(5, 5), (3, 3)]
+    >>> len(check_psfs(gaussian_psf(5, 1.0), 3))
+    3
+    """
+    if isinstance(psf, (str, os.PathLike)):
+        psf = read_psf_file(psf, name="psf")
+    # PSFs of any sizes or paths, one per channel; a nested list of numbers is one PSF. Found by a probe: a list
+    # with one 3-D entry ended in NumPy's words, and a list of paths was no list.
+    listed = isinstance(psf, (list, tuple)) and any(isinstance(p, (str, os.PathLike)) or np.ndim(p) >= 2 for p in psf)
+    if listed:
+        stack = [read_psf_file(p, name=f"psf[{i}]") if isinstance(p, (str, os.PathLike)) else p
+                 for i, p in enumerate(psf)]
+    else:
+        given, psf = psf, as_array("psf", psf)
+        if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
+            # A stack made beside a yxc scan (tifffile writes RGB that way) has its channels last.
+            psf = np.moveaxis(psf, -1, 0)
+        elif psf.ndim == 3 and psf.shape[0] == psf.shape[-1] == channels > 1:
+            # Either axis could hold the channels: 3 PSFs of 3 x 3 px saved as (P, Q, C) were read as rows of all
+            # three, without a word (found by a probe).
+            warnings.warn(f"psf: a stack of shape {psf.shape} is read as (C, P, Q), one PSF per index of its first "
+                          "axis; pass a list of PSFs if its last axis holds them.", PsfWarning, stacklevel=stacklevel)
+        # A value that is no PSF is named as given, not as NumPy's array of it (found by a probe).
+        stack = list(psf) if psf.ndim == 3 else [given]
+    check_channel_count(len(stack), channels, name="psf", noun="PSF",
+                        shape="" if listed or psf.ndim != 3 else f" (a stack of shape {psf.shape}, read as (C, P, Q); "
+                                                                 f"its last axis holds {psf.shape[-1]} if it is (P, Q, C); "
+                                                                 "of a z-stack, pass its in-focus plane)")
+    names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
+    checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
+    return checked * channels if len(checked) == 1 else checked

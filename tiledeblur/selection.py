@@ -382,34 +382,64 @@ def _stein_terms(observed, psf, noise, restore, *, unscored=None, floor=None):
     """The terms of :func:`prediction_risk`'s estimate, its arguments': ``(residual, weighed_residual,
     weighed_divergence, variance)``, the blurred restoration less the data on each scored pixel and that weighed by
     ``floor``'s weights, and sums over them, which a mix of restorations combines (see :func:`_mix_risk`)."""
-    inner = tuple(slice(r, n - r) for r, n in zip(psf_radius(psf), observed.shape))
-    scored = scipy.signal.fftconvolve(np.isnan(observed), np.ones(psf.shape), mode="valid") < 0.5
-    if unscored is not None and (scored & ~unscored[inner]).any():
-        scored &= ~unscored[inner]
-    perturbation = PERTURBATION * noise * np.random.default_rng(SEED).standard_normal(observed.shape)
-    weights = None if floor is None else error_weights(scored.shape, psf, floor)
+    return _channels_stein_terms([observed], [psf], [noise], lambda images: [restore(images[0])], unscored=[unscored],
+                                 floor=floor)[0]
 
-    def predict(image):
-        return scipy.signal.fftconvolve(np.nan_to_num(restore(image)), psf, mode="valid")[scored]
 
-    def weighed(values):
+def _channels_stein_terms(observed, psfs, noises, restore, *, unscored, floor):
+    """:func:`_stein_terms` of each channel of one region, which ``restore(images)`` restores together (a list of
+    one restoration per channel).
+
+    Each channel is perturbed by its own draw, and one restoration of them
+    all perturbed gives every channel's divergence: the draws of the others
+    are independent of a channel's own, so the change that they make in it
+    adds to the estimate's spread, not to its mean.
+    """
+    scorings = [_Scoring(image, psf, noise, unscored=band, floor=floor, seed=SEED if channel == 0 else (SEED, channel))
+                for channel, (image, psf, noise, band) in enumerate(zip(observed, psfs, noises, unscored))]
+    predicted = restore(observed)
+    moved = restore([image + scoring.perturbation for image, scoring in zip(observed, scorings)])
+    return [scoring.terms(image, restored, perturbed)
+            for image, scoring, restored, perturbed in zip(observed, scorings, predicted, moved)]
+
+
+class _Scoring:
+    """What :func:`_stein_terms` scores one channel of a region by: its scored pixels, perturbation and weighing."""
+
+    def __init__(self, observed, psf, noise, *, unscored, floor, seed):
+        self.psf, self.noise = psf, noise
+        self.inner = tuple(slice(r, n - r) for r, n in zip(psf_radius(psf), observed.shape))
+        self.scored = scipy.signal.fftconvolve(np.isnan(observed), np.ones(psf.shape), mode="valid") < 0.5
+        if unscored is not None and (self.scored & ~unscored[self.inner]).any():
+            self.scored &= ~unscored[self.inner]
+        self.perturbation = PERTURBATION * noise * np.random.default_rng(seed).standard_normal(observed.shape)
+        self.weights = None if floor is None else error_weights(self.scored.shape, psf, floor)
+
+    def predict(self, restored):
+        """The blurred restoration on the scored pixels."""
+        return scipy.signal.fftconvolve(np.nan_to_num(restored), self.psf, mode="valid")[self.scored]
+
+    def weighed(self, values):
         """``W values``, the scored pixels' values weighed at each frequency of their grid, zero where not scored."""
-        if weights is None:
+        if self.weights is None:
             return values
-        spread = np.zeros(scored.shape)
-        spread[scored] = values
-        return scipy.fft.irfft2(weights * scipy.fft.rfft2(spread), s=scored.shape)[scored]
+        spread = np.zeros(self.scored.shape)
+        spread[self.scored] = values
+        return scipy.fft.irfft2(self.weights * scipy.fft.rfft2(spread), s=self.scored.shape)[self.scored]
 
-    predicted = predict(observed)
-    moved = predict(observed + perturbation) - predicted
-    residual = predicted - observed[inner][scored]
-    # Each pixel's divergence weighed by its noise variance, as the perturbation, shaped like the noise, gives it,
-    # and by W: the trace of W J Σ. W's diagonal is its weights' mean, so the noise's own term is that times Σ's trace.
-    weighed_divergence = np.sum(weighed(perturbation[inner][scored]) * moved) / PERTURBATION**2
-    variance = np.broadcast_to(np.square(noise), observed.shape)[inner][scored]
-    # The inverse transform at the origin is the weights' mean over the whole grid.
-    mean_weight = 1.0 if weights is None else scipy.fft.irfft2(weights, s=scored.shape)[0, 0]
-    return residual, weighed(residual), float(weighed_divergence), float(mean_weight * np.sum(variance))
+    def terms(self, observed, restored, perturbed):
+        """:func:`_stein_terms` from the restorations of ``observed`` and of it perturbed."""
+        predicted = self.predict(restored)
+        moved = self.predict(perturbed) - predicted
+        residual = predicted - observed[self.inner][self.scored]
+        # Each pixel's divergence weighed by its noise variance, as the perturbation, shaped like the noise, gives
+        # it, and by W: the trace of W J Σ. W's diagonal is its weights' mean, so the noise's own term is that times
+        # Σ's trace.
+        weighed_divergence = np.sum(self.weighed(self.perturbation[self.inner][self.scored]) * moved) / PERTURBATION**2
+        variance = np.broadcast_to(np.square(self.noise), observed.shape)[self.inner][self.scored]
+        # The inverse transform at the origin is the weights' mean over the whole grid.
+        mean_weight = 1.0 if self.weights is None else scipy.fft.irfft2(self.weights, s=self.scored.shape)[0, 0]
+        return residual, self.weighed(residual), float(weighed_divergence), float(mean_weight * np.sum(variance))
 
 
 def _mix_risk(smooth, detailed):
@@ -477,7 +507,7 @@ def check_request(mu, nonneg, changed_eps=None):
                          f"it (only 'tv' does), got {changed_eps!r} instead.")
 
 
-def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpeg_blocks=None, progress=False,
+def choose_loss(read_region, shape, psfs, settings, solve_channels, *, denoise=False, jpeg_blocks=None, progress=False,
                 stacklevel=1):
     """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, the noise levels that its
     pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, the contrasts
@@ -487,9 +517,10 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
 
     ``read_region``, ``psfs`` and ``jpeg_blocks`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
-    channel is restored by ``solve(region, psf, settings)``, with
-    ``settings`` of each loss and weight in turn (its other fields, such as
-    ``tol``, stay). Regions that ``mu="auto"`` leaves out (flat, or missing
+    channels are restored together by ``solve_channels(regions, psfs,
+    settings)`` (:func:`tiledeblur.solver.solve_channels`), with
+    ``settings`` of each loss and each channel's weight in turn (their other
+    fields, such as ``tol``, stay). Regions that ``mu="auto"`` leaves out (flat, or missing
     too many pixels) are left out; where none is left, it is
     :data:`CANDIDATES`' first, with a :class:`MuWarning`. Where ``laplacian``
     is estimated better, a mix with ``nlmeans`` may be (:func:`best_share`).
@@ -516,9 +547,9 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     Examples
     --------
     >>> from tiledeblur import gaussian_psf
-    >>> from tiledeblur.solver import SolverSettings, solve
+    >>> from tiledeblur.solver import SolverSettings, solve_channels
     >>> flat = np.full((64, 64), 0.5) + np.random.default_rng(0).normal(0, 0.01, (64, 64))
-    >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve)[0]
+    >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve_channels)[0]
     'laplacian'
     """
     mus = estimate_image_mus(read_region, shape, psfs, (*CANDIDATES, "noise", "content"), jpeg_blocks=jpeg_blocks,
@@ -536,26 +567,34 @@ def choose_loss(read_region, shape, psfs, settings, solve, *, denoise=False, jpe
     compared, regions, started = 0, compared_regions(mus["content"], shape), time.monotonic()
     for done, yx in enumerate(regions, start=1):
         sides = image_sides(yx, shape)
-        for channel, (region, psf) in enumerate(zip(read_region(yx), psfs)):
-            if not is_informative(region):
-                continue
-            variance = mus["nlmeans"][channel] / NOISE_WEIGHT
+        informative = [(channel, region) for channel, region in enumerate(read_region(yx)) if is_informative(region)]
+        variances, noises_here, bands = [], [], []
+        for channel, region in informative:
+            variances.append(mus["nlmeans"][channel] / NOISE_WEIGHT)
             # The image's level, spread over its pixels as the noise of a photon-counting sensor grows with the
             # signal: weighed alike, a star field with photon noise chose nlmeans, which lost it by 9.6 dB. A JPEG's
             # error is its quantization's, whatever the level, and it leaves no line to fit (see the notes).
             relative = 1.0 if jpeg_blocks is not None else relative_noise_variance(region)
-            noise = np.sqrt(variance * relative)
+            noises_here.append(np.sqrt(variances[-1] * relative))
             # A border that a blur with zeros beyond the image faded to black, scored, chose nlmeans for a cell
             # that it lost by 3.3 dB; left out where not faded, it turned a clock to nlmeans, 1.3 dB worse (see the
             # notes).
-            band = border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None
-            terms = [_stein_terms(region, psf, noise, functools.partial(_restored, solve, psf, dataclasses.replace(
-                settings, loss=loss, mu=mus[loss][channel], contrast=contrasts[loss][channel],
-                noise_line=noise_lines[loss][channel])), unscored=band,
-                floor=WEIGHING_FLOOR)
+            psf, sides = psfs[channel], image_sides(yx, shape)
+            bands.append(border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None)
+        if informative:
+            # The channels are restored together, as run restores them (see tiledeblur.denoising).
+            terms = [_channels_stein_terms(
+                [region for _, region in informative], [psfs[channel] for channel, _ in informative], noises_here,
+                functools.partial(_restored, solve_channels, [psfs[channel] for channel, _ in informative],
+                                  [dataclasses.replace(settings, loss=loss, mu=mus[loss][channel],
+                                                       contrast=contrasts[loss][channel],
+                                                       noise_line=noise_lines[loss][channel])
+                                   for channel, _ in informative]),
+                unscored=bands, floor=WEIGHING_FLOOR)
                 for loss in CANDIDATES]
-            mix_risk += _mix_risk(*terms) / variance
-            compared += 1
+            for variance, smooth, detailed in zip(variances, *terms):
+                mix_risk += _mix_risk(smooth, detailed) / variance
+            compared += len(informative)
         tell(f"loss 'auto': {done} of {len(regions)} regions compared after "
              f"{duration_text(time.monotonic() - started)}", progress=progress)
     mixes = (None,) * len(psfs)
@@ -638,9 +677,9 @@ def best_share(mix_risk):
     return 1.0 if nlmeans_alone <= NLMEANS_ALLOWANCE * alone else 0.0
 
 
-def _restored(solve, psf, settings, image):
-    """The image that ``solve(image, psf, settings)`` restores, without its info."""
-    return solve(image, psf, settings)[0]
+def _restored(solve_channels, psfs, settings, images):
+    """The images that ``solve_channels(images, psfs, settings)`` restores, without their info."""
+    return [restored for restored, _ in solve_channels(images, psfs, settings)]
 
 
 def tell_of_choice(*, progress):

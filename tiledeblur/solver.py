@@ -58,7 +58,7 @@ from .objectives import (
 from .operators import BOUNDARIES, Blur
 from .plugandplay import STEPS, plug_and_play
 from .preconditioning import Preconditioner, precondition, richardson
-from .psf import check_psf
+from .psf import check_psf, check_psfs
 from .regularization import (
     NEAR_FLOOR,
     MuWarning,
@@ -784,7 +784,8 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         :func:`solve`).
     psf : (P, Q) array_like
         The point spread function, odd-sized; normalized to sum 1 if it is not.
-        One for every channel.
+        With ``channel_axis``, one for every channel, or a list or stack of
+        one per channel, as :func:`tiledeblur.run` takes them.
     channel_axis : int, optional
         The channels' axis of a colour image (-1 for RGB as ``yxc``). Each
         channel is deblurred with its own weight, as
@@ -904,13 +905,13 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
                                maxiter=maxiter, nonneg=nonneg, **{name: values[channel]
                                                                   for name, values in given.items()})
                 for channel in range(channels)]
-    psf = check_psf(psf)
-    if any(n < p for n, p in zip(observed.shape[1:], psf.shape)):
+    psfs = [check_psf(psf)] if channel_axis is None else list(check_psfs(psf, channels, stacklevel=3))
+    shape, largest = observed.shape[1:], np.max([checked.shape for checked in psfs], axis=0)
+    if any(n < p for n, p in zip(shape, largest)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
         # image with a 13 x 13 PSF came out between -748 and 804 under tv).
-        raise ValueError(f"image: expected at least the PSF's {psf.shape[0]} x {psf.shape[1]} px, got shape "
-                         f"{observed.shape[1:]} instead.")
-    psfs, shape = [psf] * channels, observed.shape[1:]
+        raise ValueError(f"image: expected at least the PSF's {largest[0]} x {largest[1]} px, got shape {shape} "
+                         "instead.")
     read_region, regions = lambda yx: observed[(slice(None), *yx)], sample_regions(shape)
     warn_if_saturated(read_region, regions, psfs, np.asarray(image).dtype, name="image", takes_missing_value=False,
                       stacklevel=2)
@@ -920,7 +921,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         levels = eight_bit_levels(image)
         jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
     if choosing:
-        loss, *chosen = choose_loss(read_region, shape, psfs, settings[0], solve, denoise=denoise,
+        loss, *chosen = choose_loss(read_region, shape, psfs, settings[0], solve_channels, denoise=denoise,
                                     jpeg_blocks=jpeg_blocks, stacklevel=2)
         settings = [dataclasses.replace(channel_settings, loss=loss, **dict(zip(
             ("mu", "noise", "contrast", "noise_line", "mix"), values)))
