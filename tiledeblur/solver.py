@@ -1017,9 +1017,10 @@ def _for_each_channel(name, value, channels, *, each):
         return (None,) * channels
     if channels == 1:
         return (value,)
-    if isinstance(value, (list, tuple)) and len(value) == channels:
+    listed = isinstance(value, (list, tuple)) or np.ndim(value) == 1
+    if listed and len(value) == channels:
         return tuple(value)
-    if each or isinstance(value, (list, tuple)):
+    if each or listed:
         raise ValueError(f"{name}: expected {'' if each else 'one value or '}a list of {channels}, one per channel, "
                          f"got {value!r} instead.")
     return (value,) * channels
