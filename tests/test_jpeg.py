@@ -142,6 +142,18 @@ def test_a_colour_jpeg_s_channel_given_alone_warns(recorded, quality, channel, s
         deconvolve(decoded[..., channel], psf, loss="laplacian")
 
 
+def test_a_colour_jpeg_given_whole_is_weighed_as_run_weighs_it(tmp_path, recorded):
+    """With ``channel_axis`` the three channels tell the JPEG's error together: no warning, and the plan's weights."""
+    psf = gaussian_psf(13, (1, 3))
+    decoded = _saved(recorded(data.astronaut()[128:384, 128:384], [psf] * 3, noise=0.005), 90, subsampling=2)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MuWarning)
+        infos = deconvolve(decoded, psf, channel_axis=-1, loss="laplacian", return_info=True)[1]
+    zarr.create_array(tmp_path / "scan.zarr", data=decoded, chunks=(128, 128, 3))
+    assert [info.mu for info in infos] == list(plan(tmp_path / "scan.zarr", psf, channel_axis=-1,
+                                                    loss="laplacian").mu)
+
+
 def test_a_subsampled_colour_channel_given_alone_is_weighed_by_its_interpolated_noise(recorded, article_psf):
     """Blue at 4:2:0 shows too few of JPEG's blocks to be weighed by them; its chroma, halved and interpolated back,
     left noise that falls toward the finest frequencies, which the resampling model fits with the scene where the
