@@ -180,7 +180,8 @@ def _kept_unobserved(denoised, image, unobserved):
 
 @dataclasses.dataclass(frozen=True)
 class Denoising:
-    """What a round of ``nlmeans`` asks to have denoised (see :func:`run_together`).
+    """What a solve asks to have denoised, a round's image of ``nlmeans`` or the pass of ``denoise`` (see
+    :func:`run_together`).
 
     Attributes
     ----------

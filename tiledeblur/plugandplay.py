@@ -11,14 +11,14 @@ to ``sigma`` itself, each round makes
     z = the non-local means (Buades, Coll and Morel, 2005) of x at noise s
 
 from the ``z`` before (at first the local mean ``Aᵀb / Aᵀ1``), and the
-result is the last round's ``x``, which is not denoised. The channels of an
-image go through their rounds together, and each round's images are
-denoised together (:mod:`tiledeblur.denoising`). It stands for the minimum of
+result is the last round's ``x``, which is not denoised. It stands for the minimum of
 ``||Ax - b||² / 2 + mu Φ(x)``, where ``Φ`` is the prior that non-local means
 denoises by: a patch of the image looks like patches near it. ``mu = NOISE_WEIGHT sigma²`` ties the
 weight to the noise, so ``mu`` sets both; ``mu="auto"`` takes the noise that
 generalized cross-validation estimates on the sample regions
-(:func:`tiledeblur.regularization.estimate_image_mu`).
+(:func:`tiledeblur.regularization.estimate_image_mu`). The channels of an
+image go through their rounds together, and each round's images are
+denoised together (:mod:`tiledeblur.denoising`).
 
 Each round's solve weighs the data against ``z`` by ``NOISE_WEIGHT / ratio²``
 whatever ``mu``, so a tile's halo is that of the first, weakest, solve:
