@@ -189,6 +189,21 @@ def test_rgb_and_ragged_edges(tmp_path, article_psf, recorded, client, channel_a
     assert np.abs(tiled - np.moveaxis(whole, -1, 0)).max() <= 1e-3
 
 
+def test_a_channel_flat_over_whole_tiles_still_counts_among_the_channels(tmp_path, article_psf, client):
+    """Red clipped flat over a slide's glass, green and blue not: tiles whose red is flat passed green and blue as if
+    it were not there, 2e-2 from the whole image's solve, where it counts among the channels (found by a probe)."""
+    scene = np.full((140, 524, 3), [1.0, 0.94, 0.92])
+    scene[:, :262] = data.astronaut()[100:240, :262] / 255
+    rgb = np.stack([Blur(article_psf, (128, 512), boundary="free").matvec(scene[..., c]) for c in range(3)], -1)
+    noisy = rgb + np.random.default_rng(0).normal(0, 0.01, rgb.shape)
+    noisy[:, 300:, 0] = 1.0
+    scan = np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
+    report = run(_write(tmp_path / "slide.zarr", scan), article_psf, channel_axis=-1, tile=64, loss="laplacian",
+                 client=client, progress=False)
+    whole = deconvolve(scan, article_psf, channel_axis=-1, loss="laplacian", mu=report.mu)
+    assert np.abs(zarr.open_array(report.output, mode="r")[...] - whole).max() <= 1e-3
+
+
 def test_a_region_solved_with_the_plans_mu_and_noise_is_what_run_writes(small_scan, small_reference_report,
                                                                         small_reference, article_psf):
     """The README's trial of a region: with its own noise level, 2% off the scan's, the pass of non-local means moved

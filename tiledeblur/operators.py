@@ -20,6 +20,7 @@ from .psf import psf_radius
 __all__ = [
     "BOUNDARIES", "Blur", "blur", "blur_adjoint", "difference_power", "differences", "differences_adjoint",
     "fft_filter", "grid_laplacian", "periodic_psf", "periodic_transfer", "smoothness_power", "smoothness_rows",
+    "unknown_shape",
 ]
 
 #: The boundary models, see :class:`Blur`.
@@ -82,7 +83,7 @@ class Blur:
         # The "free" unknown gains a PSF radius on each side, and its observed
         # pixels start one radius further in.
         free = boundary == "free"
-        self.unknown_shape = tuple(m + 2 * r * free for m, r in zip(self.observed_shape, radius))
+        self.unknown_shape = unknown_shape(self.observed_shape, psf, boundary=boundary)
         #: Where the observed pixels lie in the unknown image: the result to keep.
         self.observed_in_unknown = tuple(slice(r * free, r * free + m) for m, r in zip(self.observed_shape, radius))
         data = np.zeros(self.unknown_shape, dtype=bool)
@@ -120,6 +121,20 @@ class Blur:
         padded[self._observed] = y if self.weights is None else y * self.weights
         spectrum = scipy.fft.rfftn(padded) * self._spectrum.conj()
         return scipy.fft.irfftn(spectrum, s=self._fft_shape)[self._unknown]
+
+
+def unknown_shape(observed_shape, psf, *, boundary):
+    """The shape of the image that :class:`Blur` solves for: the observed one, grown by the PSF's radius on each
+    side for the ``free`` boundary.
+
+    Examples
+    --------
+    >>> unknown_shape((64, 48), np.ones((5, 3)) / 15, boundary="free"), unknown_shape((64, 48), np.ones((5, 3)),
+    ...                                                                               boundary="zero")
+    ((68, 50), (64, 48))
+    """
+    free = boundary == "free"
+    return tuple(m + 2 * r * free for m, r in zip(observed_shape, psf_radius(psf)))
 
 
 def fft_filter(image, symbol, fft_shape):
