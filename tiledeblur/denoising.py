@@ -240,6 +240,11 @@ def denoised_together(requests):
     for index, request in enumerate(requests):
         shapes.setdefault(request.image.shape, []).append(index)
     for indices in shapes.values():
+        if all(np.ptp(requests[index].image) == 0 for index in indices):
+            # Non-local means leaves a constant as it is: a blank tile's stand-ins (see tiledeblur.solver) cost nothing.
+            for index in indices:
+                denoised[index] = requests[index].image
+            continue
         if len(indices) == 1:
             denoised[indices[0]] = requests[indices[0]].alone()
             continue
