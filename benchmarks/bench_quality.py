@@ -349,9 +349,10 @@ def solve_ours(case, settings):
     seconds = time.perf_counter() - started
     converged = not any(issubclass(w.category, tiledeblur.ConvergenceWarning) for w in caught)
     infos = info if isinstance(info, tuple) else (info,)
-    # "auto", the default too, names the loss it chose, and its mix, one share for every channel.
-    mixed = f" with {infos[0].mix[0]:.0%} laplacian" if infos[0].mix else ""
-    chosen = f"{infos[0].loss}{mixed}, " if settings.get("loss", "auto") == "auto" else ""
+    # "auto", the default too, names the loss it chose and its mix: one for the channels of one scene, each
+    # channel's where they are denoised alone and differ.
+    choices = dict.fromkeys(f"{each.loss}{f' with {each.mix[0]:.0%} laplacian' if each.mix else ''}" for each in infos)
+    chosen = f"{' / '.join(choices)}, " if settings.get("loss", "auto") == "auto" else ""
     return score(case, restored, f"{chosen}μ {', '.join(f'{each.mu:.3g}' for each in infos)}"), seconds, converged
 
 

@@ -10,8 +10,8 @@ from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import wiener
 
 from tiledeblur import deconvolve
-from tiledeblur.denoising import GAIN_GRID, Denoising, denoised_together, residual_noise
-from tiledeblur.operators import smoothness_power
+from tiledeblur.denoising import GAIN_GRID, Denoising, channels_alike, denoised_together, residual_noise
+from tiledeblur.operators import Blur, smoothness_power
 from tiledeblur.solver import SolverSettings
 
 
@@ -88,3 +88,30 @@ def test_channels_denoised_together_each_in_units_of_its_own_noise():
     # tile's stand-ins otherwise.
     blank = [Denoising(np.full((96, 128), level), 0.03, None, None, 1) for level in (0.0, 0.5, 0.9)]
     assert all(denoised is request.image for denoised, request in zip(denoised_together(blank), blank))
+
+
+def test_channels_of_one_scene_are_alike_and_those_of_others_not(article_psf):
+    """Found by a study: channels of different scenes, as a fluorescence image's stains are, denoised together lost
+    up to 9.6 dB against each alone. A colour photograph's red, green and blue correlate in detail by 0.49 or more,
+    different images by 0.05 or less."""
+    rng = np.random.default_rng(0)
+    blur = Blur(article_psf, (256, 256), boundary="free")
+
+    def observed(*scenes, noise=0.01):
+        return np.stack([blur.matvec(scene) for scene in scenes]) + rng.normal(0, noise, (len(scenes), 256, 256))
+
+    colour = np.moveaxis(data.astronaut()[:268, :268] / 255, -1, 0)
+    stains = observed(data.camera()[:268, :268] / 255, data.coins()[:268, :268] / 255)
+    assert channels_alike([observed(*colour)])
+    assert channels_alike([observed(colour[0], 1 - colour[1])])  # alike either way
+    assert not channels_alike([stains])
+    assert not channels_alike([np.concatenate([observed(*colour), stains[:1]])])
+    # A constant channel shows nothing and counts neither way; nor do missing pixels, or a region of nothing else.
+    blank = np.full((1, 256, 256), 0.5)
+    assert channels_alike([np.concatenate([observed(*colour), blank])])
+    assert not channels_alike([np.concatenate([stains, blank])])
+    holed = observed(*colour)
+    holed[:, 100:140, 100:140] = np.nan
+    assert channels_alike([holed, np.full((3, 64, 64), np.nan)])
+    # Where the noise hides the detail, which correlations it holds cannot be told, and each is denoised alone.
+    assert not channels_alike([observed(*colour, noise=1.0)])

@@ -189,6 +189,20 @@ def test_rgb_and_ragged_edges(tmp_path, article_psf, recorded, client, channel_a
     assert np.abs(tiled - np.moveaxis(whole, -1, 0)).max() <= 1e-3
 
 
+def test_stains_of_different_scenes_are_denoised_each_alone(tmp_path, article_psf, recorded, client):
+    """A fluorescence image's stains show different scenes, which deconvolve restores each alone (see test_solver);
+    so do the tiles, each channel with the loss chosen for it, within 1e-3 of the whole image's solve."""
+    stains = recorded(np.stack([data.camera()[100:240, 150:406], data.cell()[100:240, 150:406]], -1),
+                      [article_psf] * 2)
+    report = run(_write(tmp_path / "stains.zarr", np.moveaxis(stains, -1, 0), chunks=128), article_psf, tile=128,
+                 channel_axis=0, client=client, progress=False)
+    assert report.plan.describe().startswith("image 140 x 256 px, 2 channels denoised each alone; loss nlmeans, "
+                                             "laplacian; ")
+    assert report.loss == ("nlmeans", "laplacian") and not report.plan.together
+    whole = deconvolve(stains, article_psf, channel_axis=-1)
+    assert np.abs(zarr.open_array(report.output, mode="r")[...] - np.moveaxis(whole, -1, 0)).max() <= 1e-3
+
+
 def test_a_channel_flat_over_whole_tiles_still_counts_among_the_channels(tmp_path, article_psf, client):
     """Red clipped flat over a slide's glass, green and blue not: tiles whose red is flat passed green and blue as if
     it were not there, 2e-2 from the whole image's solve, where it counts among the channels (found by a probe)."""

@@ -246,7 +246,7 @@ def test_auto_compares_the_regions_that_hold_more_than_noise(article_psf):
     content = estimate_image_mus(read_region, slide.shape, [article_psf], ("content",))["content"]
     assert [(y.start, x.start) for y, x in compared_regions(content, slide.shape)] == [(256, 256), (256, 512),
                                                                                        (512, 256), (512, 512)]
-    loss, *_, mixes = choose_loss(read_region, slide.shape, [article_psf], SolverSettings(), solve_channels)
+    (loss,), *_, mixes = choose_loss(read_region, slide.shape, [article_psf], SolverSettings(), solve_channels)
     assert loss == "nlmeans" and 0 < mixes[0][0] < 1
 
 

@@ -556,6 +556,21 @@ def test_channels_of_a_quadratic_loss_are_solved_alone_and_pass_together(rgb_cas
             > peak_signal_noise_ratio(truth[interior], alone[interior], data_range=1))
 
 
+def test_channels_of_different_scenes_are_each_restored_as_alone(article_psf):
+    """A fluorescence image's stains show different scenes: denoised together, and under one loss, a cell beside a
+    camera lost up to 9.6 dB (found by a study). Each channel is now what it is alone, with its own loss."""
+    from tiledeblur.operators import Blur
+
+    blur = Blur(article_psf, (192, 192), boundary="free")
+    scenes = [data.camera()[100:304, 150:354] / 255, data.cell()[100:304, 150:354] / 255]
+    stains = np.stack([blur.matvec(scene) for scene in scenes], -1)
+    stains += np.random.default_rng(0).normal(0, 0.01, stains.shape)
+    restored, infos = deconvolve(stains, article_psf, channel_axis=-1, return_info=True)
+    assert [info.loss for info in infos] == ["nlmeans", "laplacian"]
+    for channel in range(2):
+        assert np.array_equal(restored[..., channel], deconvolve(stains[..., channel], article_psf))
+
+
 @pytest.mark.parametrize(("image", "keywords", "error", "match"), [
     (np.zeros((32, 32)), {"channel_axis": -1}, ValueError,
      r"channel_axis: expected None for a 2-D image, or an axis of a 3-D one, got -1 for shape \(32, 32\) instead"),

@@ -109,8 +109,9 @@ class RunReport:
     mu : float or tuple of float
         The weight of an image without channels; for one with channels, a
         tuple of each channel's.
-    loss : str
-        The loss solved: the one given, or the one that ``loss="auto"`` chose.
+    loss : str or tuple of str
+        The loss solved: the one given, or the one that ``loss="auto"`` chose, or a tuple of each channel's where it
+        chose them apart, for channels that show different scenes (see :attr:`tiledeblur.tiling.TilePlan.together`).
     tiles_computed, tiles_skipped : int
         Tiles solved by this call, and tiles that an earlier run had finished.
     seconds : float
@@ -137,7 +138,7 @@ class RunReport:
     output: str
     plan: TilePlan
     mu: float | tuple
-    loss: str
+    loss: str | tuple
     tiles_computed: int
     tiles_skipped: int
     seconds: float
@@ -252,7 +253,8 @@ def process_tile(job, tile):
     owned_output(job, tile)  # not solved only to be refused: another run replaced the output (found by a probe)
     source = job.source.open("r")
     channels = read_channels(source, tile.read, job.channel_axis)
-    solved = solve_channels([to_float(image, job.missing_value) for image in channels], job.psfs, job.settings)
+    solved = solve_channels([to_float(image, job.missing_value) for image in channels], job.psfs, job.settings,
+                            together=job.together)
     unconverged = [(channel, info.message) for channel, (_, info) in enumerate(solved) if not info.converged]
     write_channels(owned_output(job, tile), tile.core, job.channel_axis,
                    _cast(np.stack([restored[tile.trim] for restored, _ in solved]), job.out_dtype, source.dtype,

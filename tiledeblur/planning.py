@@ -21,7 +21,7 @@ import numpy as np
 
 from .arguments import check_bytes, check_channel_count, check_flag, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
-from .denoising import DENOISED_LOSSES, REACH
+from .denoising import DENOISED_LOSSES, REACH, channels_alike
 from .image import INPUT_KINDS, check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
 from .io import (
     SOURCE_ATTRIBUTE,
@@ -97,14 +97,23 @@ class Job:
     channel_axis: int | None
     #: One PSF per channel.
     psfs: tuple
-    #: One :class:`SolverSettings` per channel; they differ in ``mu``, ``noise``, ``contrast``, ``noise_line`` and
-    #: ``mix`` alone.
+    #: One :class:`SolverSettings` per channel; they differ in ``loss`` (for channels denoised alone), ``mu``,
+    #: ``noise``, ``contrast``, ``noise_line`` and ``mix`` alone.
     settings: tuple
     out_dtype: str
     #: The input's value that marks a missing pixel (NaN does in floats in any case), or None.
     missing_value: int | float | None = None
     #: The token of the output's creation that this run writes into (see ``tiledeblur.pipeline``).
     run: str | None = None
+    #: Whether the channels are denoised together, as one scene's (see :func:`tiledeblur.denoising.channels_alike`).
+    together: bool = True
+
+    @property
+    def loss(self):
+        """The loss solved, one for all channels, or a tuple of each channel's where they differ (channels denoised
+        alone, for which ``loss="auto"`` chooses each its own)."""
+        losses = tuple(settings.loss for settings in self.settings)
+        return losses[0] if len(set(losses)) == 1 else losses
 
     @property
     def mu(self):
@@ -338,13 +347,18 @@ def _per_channel(mu, channels):
 
 def _automatic_halo(psfs, settings):
     """The halo of ``halo="auto"``: where tiles stay within 1e-3 of a whole-image solve (see :func:`auto_halo`)."""
+    losses = {channel.loss for channel in settings}
+    if len(losses) > 1:  # channels denoised alone, each with the loss that loss="auto" chose for it
+        return max(_automatic_halo(*zip(*[(psf, channel) for psf, channel in zip(psfs, settings)
+                                          if channel.loss == loss])) for loss in losses)
     if settings[0].loss == "nlmeans":
         # Its rounds' solves weigh the data against z by ratios of noise levels, whatever mu; the first and
         # weakest reaches furthest.
         halo = max(auto_halo(psf, FIRST_WEIGHT, order=0) for psf in {id(psf): psf for psf in psfs}.values())
         # A mix's laplacian solve reaches as far as its own weight takes it.
-        mixed = [SolverSettings(loss="laplacian", mu=channel.mix[1]) for channel in settings if channel.mix]
-        return max(halo, _automatic_halo(psfs, mixed)) if mixed else halo
+        mixed = [(psf, SolverSettings(loss="laplacian", mu=channel.mix[1]))
+                 for psf, channel in zip(psfs, settings) if channel.mix]
+        return max(halo, _automatic_halo(*zip(*mixed))) if mixed else halo
     eps = settings[0].eps if settings[0].loss == "tv" else None
     # One PSF and weight often serve every channel: their halo (up to 1.5 s for a long motion line) once.
     pairs = {(id(psf), channel.mu): (psf, channel.mu) for psf, channel in zip(psfs, settings)}
@@ -605,6 +619,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
     mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
     noises = contrasts = noise_lines = mixes = (None,) * channels
+    losses, together = (shared.loss,) * channels, True
     if automatic or denoised or loss == "nlmeans":
         # Where the regions are read anyway, once: with a given mu and nothing else to measure, a run reads nothing
         # before its tiles.
@@ -617,13 +632,16 @@ out_dtype, nonneg, denoise, ome, missing_value
                           channel_names=labels if named else None, declared=declared_saturation(array.attrs),
                           stacklevel=3)
         jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
+        # Channels of different scenes, such as a fluorescence image's stains, are denoised each alone (see
+        # tiledeblur.denoising).
+        together = channels == 1 or not (choosing or denoised or loss == "nlmeans") or channels_alike(
+            map(read_sample, regions))
         if choosing:
             # Not before the arguments are checked (found by a probe: told, then refused).
             tell_of_choice(progress=progress)
-            loss, mus, noises, contrasts, noise_lines, mixes = choose_loss(
-                read_sample, shape, psfs, shared, solve_channels, denoise=denoise, jpeg_blocks=jpeg_blocks,
-                progress=progress, stacklevel=3)
-            shared = dataclasses.replace(shared, loss=loss)
+            losses, mus, noises, contrasts, noise_lines, mixes = choose_loss(
+                read_sample, shape, psfs, shared, solve_channels, together=together, denoise=denoise,
+                jpeg_blocks=jpeg_blocks, progress=progress, stacklevel=3)
         else:
             mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
                                                  jpeg_blocks=jpeg_blocks, stacklevel=3)
@@ -631,26 +649,27 @@ out_dtype, nonneg, denoise, ome, missing_value
                 contrasts = sampled_contrasts(read_sample, shape, channels)
                 noise_lines = nlmeans_noise_lines(read_sample, shape, channels, jpeg_blocks=jpeg_blocks)
         if jpeg_blocks is None and automatic:
-            _warn_if_lossy(array, mus, shared.loss)
+            _warn_if_lossy(array, mus, losses)
     if not automatic:
         warn_if_below_floor(mus, loss, stacklevel=3)
     if not automatic and loss == "tv" and eps == DEFAULT_EPS:
         warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
     elif loss == "tv" and eps != DEFAULT_EPS:
         warn_if_eps_too_small(sampled_reach(read_sample, shape), eps, default=DEFAULT_EPS, stacklevel=3)
-    settings = tuple(dataclasses.replace(shared, mu=channel_mu, noise=noise, contrast=contrast, noise_line=line,
-                                         mix=mix)
-                     for channel_mu, noise, contrast, line, mix in zip(mus, noises, contrasts, noise_lines, mixes))
+    settings = tuple(dataclasses.replace(shared, loss=channel_loss, mu=channel_mu, noise=noise, contrast=contrast,
+                                         noise_line=line, mix=mix)
+                     for channel_loss, channel_mu, noise, contrast, line, mix
+                     in zip(losses, mus, noises, contrasts, noise_lines, mixes))
     automatic_halo = halo == "auto"
     halo = _choose_halo(halo, psfs, settings, shape=shape)
     side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
-    job = Job(source, target, axis, psfs, settings, out_dtype, missing_value)
+    job = Job(source, target, axis, psfs, settings, out_dtype, missing_value, together=together)
     pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
     written = written_dtype(array, out_dtype)
     tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=shared.loss, noise=job.noise, contrast=job.contrast,
+                         mu=job.mu, loss=job.loss, together=together, noise=job.noise, contrast=job.contrast,
                          noise_line=job.noise_line, mix=job.mix,
                          missing_value=missing_value,
                          missing_value_declared=declared,
@@ -786,9 +805,9 @@ def _jpeg_blocks(array, read_sample, regions):
     return find_blocks(read_sample, regions, levels=EIGHT_BIT)
 
 
-def _warn_if_lossy(array, mus, loss):
+def _warn_if_lossy(array, mus, losses):
     """Warn (:class:`MuWarning`) where ``convert`` found the input's source file lossily compressed, in a way that
-    :mod:`tiledeblur.jpeg` does not model; ``mus`` are the channels' weights of ``loss``.
+    :mod:`tiledeblur.jpeg` does not model; ``mus`` are the channels' weights of their ``losses``.
 
     Cross-validation reads the noise to set the weight, and lossy codecs
     remove it with the image's finest detail (see :mod:`tiledeblur.jpeg`).
@@ -798,7 +817,7 @@ def _warn_if_lossy(array, mus, loss):
     """
     source = array.attrs.get(SOURCE_ATTRIBUTE)
     if isinstance(source, dict) and source.get("compression"):
-        best = LAPLACIAN_WEIGHTS_HINT if loss == "laplacian" else ""
+        best = LAPLACIAN_WEIGHTS_HINT if set(losses) == {"laplacian"} else ""
         warnings.warn(
             f"mu: 'auto' measures noise that {source['compression']} compression of the source file "
             f"{source.get('file')!r} removed, and chose {weights_text(tuple(mus))}, likely far too small: the "

@@ -72,11 +72,13 @@ def run_identity(prepared):
             "stored_chunks": stored_chunks(job.source),
         },
         "psf": [p.tolist() for p in job.psfs],
-        "settings": _settings_identity(job.settings, job.mu),
+        "settings": _settings_identity(job.settings, job.mu, job.loss),
         "channel_axis": job.channel_axis,
         "out_dtype": job.out_dtype,
         # Only where given: outputs written before the option existed still resume.
         **({"missing_value": job.missing_value} if job.missing_value is not None else {}),
+        # Only where alone: outputs written before channels were denoised alone were denoised together.
+        **({"channels_alone": True} if not job.together else {}),
         "tile": prepared.plan.tile,
         "chunk": prepared.plan.chunk,
         "halo": prepared.plan.halo,
@@ -85,15 +87,15 @@ def run_identity(prepared):
     return json.loads(json.dumps(identity))
 
 
-def _settings_identity(settings, mu):
-    """The channels' solver settings, which differ in ``mu``, ``noise``, ``contrast``, ``noise_line`` and ``mix``
-    alone, as plain values.
+def _settings_identity(settings, mu, loss):
+    """The channels' solver settings, which differ in ``loss`` (one, or a tuple of each channel's), ``mu``,
+    ``noise``, ``contrast``, ``noise_line`` and ``mix`` alone, as plain values.
 
     The noise levels of ``denoise`` are recorded under its name, and the contrasts, noise lines and mixes of
     ``nlmeans`` under theirs, each only where a channel has one, so that outputs written before they existed, or
     without them, still resume.
     """
-    recorded = {**dataclasses.asdict(settings[0]), "mu": mu}
+    recorded = {**dataclasses.asdict(settings[0]), "mu": mu, "loss": loss}
     del recorded["noise"], recorded["contrast"], recorded["noise_line"], recorded["mix"]
     for name, field in (("denoise", "noise"), ("contrast", "contrast"), ("noise_line", "noise_line"), ("mix", "mix")):
         values = [getattr(channel, field) for channel in settings]

@@ -507,20 +507,22 @@ def check_request(mu, nonneg, changed_eps=None):
                          f"it (only 'tv' does), got {changed_eps!r} instead.")
 
 
-def choose_loss(read_region, shape, psfs, settings, solve_channels, *, denoise=False, jpeg_blocks=None, progress=False,
-                stacklevel=1):
-    """The loss of :data:`CANDIDATES` for a whole image, its ``mu="auto"`` weights, the noise levels that its
-    pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, the contrasts
+def choose_loss(read_region, shape, psfs, settings, solve_channels, *, together=True, denoise=False, jpeg_blocks=None,
+                progress=False, stacklevel=1):
+    """The loss of :data:`CANDIDATES` for each channel of a whole image, its ``mu="auto"`` weights, the noise levels
+    that its pass of non-local means takes (:mod:`tiledeblur.denoising`), where ``denoise`` asks for one, the contrasts
     that ``nlmeans`` starts from (:func:`~tiledeblur.regularization.sampled_contrasts`), the lines of its noise
     that its denoiser follows (:func:`~tiledeblur.shotnoise.sampled_noise_lines`), and its mix with ``laplacian``,
     where it is mixed.
 
     ``read_region``, ``psfs`` and ``jpeg_blocks`` are those of
     :func:`~tiledeblur.regularization.estimate_image_mu`; each region's
-    channels are restored together by ``solve_channels(regions, psfs,
-    settings)`` (:func:`tiledeblur.solver.solve_channels`), with
+    channels are restored by ``solve_channels(regions, psfs, settings,
+    together=together)`` (:func:`tiledeblur.solver.solve_channels`), with
     ``settings`` of each loss and each channel's weight in turn (their other
-    fields, such as ``tol``, stay). Regions that ``mu="auto"`` leaves out (flat, or missing
+    fields, such as ``tol``, stay). Channels ``together`` (of one scene) get
+    one choice, from their estimates summed; those denoised alone each their
+    own. Regions that ``mu="auto"`` leaves out (flat, or missing
     too many pixels) are left out; where none is left, it is
     :data:`CANDIDATES`' first, with a :class:`MuWarning`. Where ``laplacian``
     is estimated better, a mix with ``nlmeans`` may be (:func:`best_share`).
@@ -529,7 +531,8 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, denoise=F
 
     Returns
     -------
-    loss : str
+    losses : tuple of str
+        One loss per channel.
     mus : tuple of float
         One weight per channel.
     noises : tuple of float or None
@@ -550,7 +553,7 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, denoise=F
     >>> from tiledeblur.solver import SolverSettings, solve_channels
     >>> flat = np.full((64, 64), 0.5) + np.random.default_rng(0).normal(0, 0.01, (64, 64))
     >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve_channels)[0]
-    'laplacian'
+    ('laplacian',)
     """
     mus = estimate_image_mus(read_region, shape, psfs, (*CANDIDATES, "noise", "content"), jpeg_blocks=jpeg_blocks,
                              stacklevel=stacklevel + 1)
@@ -563,8 +566,8 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, denoise=F
                                                                                     jpeg_blocks=jpeg_blocks)}
     # Stein's estimate of the mix (1 - s) laplacian + s nlmeans as a quadratic in s, relative to each channel's noise
     # variance, so that each channel counts alike whatever its scale.
-    mix_risk = np.zeros(3)
-    compared, regions, started = 0, compared_regions(mus["content"], shape), time.monotonic()
+    mix_risks, compared = np.zeros((len(psfs), 3)), np.zeros(len(psfs), dtype=bool)
+    regions, started = compared_regions(mus["content"], shape), time.monotonic()
     for done, yx in enumerate(regions, start=1):
         sides = image_sides(yx, shape)
         informative = [(channel, region) for channel, region in enumerate(read_region(yx)) if is_informative(region)]
@@ -582,35 +585,37 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, denoise=F
             psf, sides = psfs[channel], image_sides(yx, shape)
             bands.append(border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None)
         if informative:
-            # The channels are restored together, as run restores them (see tiledeblur.denoising).
+            # The channels are restored as run restores them, together or alone (see tiledeblur.denoising).
             terms = [_channels_stein_terms(
                 [region for _, region in informative], [psfs[channel] for channel, _ in informative], noises_here,
-                functools.partial(_restored, solve_channels, [psfs[channel] for channel, _ in informative],
+                functools.partial(_restored, functools.partial(solve_channels, together=together),
+                                  [psfs[channel] for channel, _ in informative],
                                   [dataclasses.replace(settings, loss=loss, mu=mus[loss][channel],
                                                        contrast=contrasts[loss][channel],
                                                        noise_line=noise_lines[loss][channel])
                                    for channel, _ in informative]),
                 unscored=bands, floor=WEIGHING_FLOOR)
                 for loss in CANDIDATES]
-            for variance, smooth, detailed in zip(variances, *terms):
-                mix_risk += _mix_risk(smooth, detailed) / variance
-            compared += len(informative)
+            for (channel, _), variance, smooth, detailed in zip(informative, variances, *terms):
+                mix_risks[channel] += _mix_risk(smooth, detailed) / variance
+                compared[channel] = True
         tell(f"loss 'auto': {done} of {len(regions)} regions compared after "
              f"{duration_text(time.monotonic() - started)}", progress=progress)
-    mixes = (None,) * len(psfs)
-    if not compared:
+    if not compared.any():
         warnings.warn(
             f"loss: 'auto' found no region to compare its losses on among its {len(regions)} samples (each was "
             f"constant or missed more than {MAX_MISSING_SHARE:.0%} of its pixels); it used {CANDIDATES[0]}.",
             MuWarning, stacklevel=stacklevel + 1,
         )
-        chosen = CANDIDATES[0]
+    # nlmeans' share of each channel: 0, laplacian, for a channel that no region compared (constant throughout).
+    if together:
+        shares = [best_share(mix_risks.sum(axis=0)) if compared.any() else 0.0] * len(psfs)
     else:
-        share = best_share(mix_risk)
-        chosen = "nlmeans" if share else "laplacian"
-        if 0 < share < 1:
-            mixes = tuple((1 - share, mu) for mu in mus["laplacian"])
-    return chosen, mus[chosen], noises[chosen], contrasts[chosen], noise_lines[chosen], mixes
+        shares = [best_share(risk) if seen else 0.0 for risk, seen in zip(mix_risks, compared)]
+    losses = tuple("nlmeans" if share else "laplacian" for share in shares)
+    mixes = tuple((1 - share, mu) if 0 < share < 1 else None for share, mu in zip(shares, mus["laplacian"]))
+    return losses, *(tuple(values[loss][channel] for channel, loss in enumerate(losses))
+                     for values in (mus, noises, contrasts, noise_lines)), mixes
 
 
 def nlmeans_noise_lines(read_region, shape, channels, *, jpeg_blocks=None):

@@ -39,7 +39,7 @@ from autograd.differential_operators import make_hvp
 
 from .arguments import check_flag, check_int, check_positive
 from .blas import one_blas_thread
-from .denoising import DENOISED_LOSSES, Denoising, residual_noise, run_together
+from .denoising import DENOISED_LOSSES, Denoising, channels_alike, residual_noise, run_together
 from .image import check_image
 from .jpeg import LAPLACIAN_SUSPECT_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, find_blocks
 from .newton import COUNTS, newton_cg
@@ -528,7 +528,7 @@ def solve(observed, psf, settings):
     return solve_channels([observed], [psf], [settings])[0]
 
 
-def solve_channels(observed, psfs, settings):
+def solve_channels(observed, psfs, settings, *, together=True):
     """:func:`solve` for each channel of one image, its own PSF and settings, the channels denoised together.
 
     ``nlmeans``' rounds of the channels run together, and each round's images
@@ -542,13 +542,17 @@ def solve_channels(observed, psfs, settings):
     observed : sequence of (M, N) ndarray of float32 or float64
     psfs : sequence of (P, Q) ndarray of float64, normalized
     settings : sequence of SolverSettings
+    together : bool
+        False for channels that show different scenes, such as a fluorescence
+        image's stains, which are denoised each alone
+        (:func:`tiledeblur.denoising.channels_alike` tells which).
 
     Returns
     -------
     list of (restored, info)
     """
-    return run_together([_solving(image, psf, channel_settings)
-                         for image, psf, channel_settings in zip(observed, psfs, settings)])
+    solving = [_solving(image, psf, channel_settings) for image, psf, channel_settings in zip(observed, psfs, settings)]
+    return run_together(solving) if together else [run_together([channel])[0] for channel in solving]
 
 
 def _solving(observed, psf, settings):
@@ -806,7 +810,9 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         compare patches over all the channels
         (:func:`solve_channels`), so that a region of a scan deblurred with
         its :func:`tiledeblur.plan`'s settings is what ``run`` writes
-        there. ``mu``, ``noise`` and ``contrast`` are then one value for all
+        there. Channels that show different scenes, such as a fluorescence
+        image's stains, are denoised each alone, and ``loss="auto"`` chooses
+        each its own loss (:func:`tiledeblur.denoising.channels_alike`). ``mu``, ``noise`` and ``contrast`` are then one value for all
         channels or a list of one per channel, ``noise_line`` and ``mix`` a
         list of one per channel, as the plan gives them.
     loss : {"auto", "laplacian", "nlmeans", "tikhonov", "tv", "article"} or None, optional
@@ -933,11 +939,14 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         # A JPEG's pixels, as run weighs them where its input shows JPEG's blocks (see tiledeblur.jpeg).
         levels = eight_bit_levels(image)
         jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
+    # As run decides it, on the same sample regions (see tiledeblur.denoising).
+    together = channels == 1 or not (choosing or loss == "nlmeans" or denoise and loss in DENOISED_LOSSES) or (
+        channels_alike(map(read_region, regions)))
     if choosing:
-        loss, *chosen = choose_loss(read_region, shape, psfs, settings[0], solve_channels, denoise=denoise,
-                                    jpeg_blocks=jpeg_blocks, stacklevel=2)
-        settings = [dataclasses.replace(channel_settings, loss=loss, **dict(zip(
-            ("mu", "noise", "contrast", "noise_line", "mix"), values)))
+        chosen = choose_loss(read_region, shape, psfs, settings[0], solve_channels, together=together,
+                             denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=2)
+        settings = [dataclasses.replace(channel_settings, **dict(zip(
+            ("loss", "mu", "noise", "contrast", "noise_line", "mix"), values)))
             for channel_settings, *values in zip(settings, *chosen)]
     else:
         # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
@@ -975,7 +984,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
             "region.",
             MuWarning, stacklevel=2,
         )
-    solved = solve_channels(list(observed), psfs, settings)
+    solved = solve_channels(list(observed), psfs, settings, together=together)
     for channel, (_, info) in enumerate(solved):
         if not info.converged:
             where = "" if channel_axis is None else f"channel {channel}: "

@@ -277,8 +277,12 @@ class TilePlan:
     #: The solves' regularization weight, or a tuple of each channel's, which the automatic halo follows; for
     #: :meth:`describe`.
     mu: float | tuple | None = None
-    #: The loss solved, as ``loss="auto"`` may choose it; for :meth:`describe`.
-    loss: str | None = None
+    #: The loss solved, as ``loss="auto"`` may choose it, or a tuple of each channel's where the channels, denoised
+    #: alone, differ; for :meth:`describe`.
+    loss: str | tuple | None = None
+    #: Whether the channels are denoised together, as one scene's, or each alone
+    #: (:func:`tiledeblur.denoising.channels_alike`).
+    together: bool = True
     #: The noise level that the pass of non-local means takes, as ``mu`` is given; None where there is no pass. With
     #: ``mu``, ``contrast``, ``noise_line`` and ``mix``, :func:`tiledeblur.deconvolve` solves a region as the tiles
     #: are solved.
@@ -442,12 +446,14 @@ class TilePlan:
         '3 of 4 tiles written by an earlier run'
         """
         source = f", {self.source}" if self.source else ""
-        channels = f", {self.channels} channels" if self.channels > 1 else ""
+        channels = f", {self.channels} channels{'' if self.together else ' denoised each alone'}" if (
+            self.channels > 1) else ""
         # Where it is the input's own, no option that the user passed shows it.
         declared = " (declared by the input)" if self.missing_value_declared else ""
         missing = f"; missing value {self.missing_value!r}{declared}" if self.missing_value is not None else ""
         mu = f"mu {weights_text(self.mu)}; " if self.mu is not None else ""
-        loss = f"loss {self.loss}{self._mix_text()}; " if self.loss is not None else ""
+        losses = self.loss if isinstance(self.loss, tuple) else (self.loss,)
+        loss = f"loss {', '.join(losses)}{self._mix_text()}; " if self.loss is not None else ""
         # A halo as long as the image is how a caller asks for the whole-image solve in every tile (found by a
         # probe: 1e9 px was printed as if it were read).
         clipped = "clipped to the image; " if self.halo >= max(self.shape) else ""
@@ -474,7 +480,8 @@ class TilePlan:
         mixes = [mix for mix in per_channel if mix is not None]
         if not mixes:
             return ""
-        return f" mixed with {mixes[0][0]:.0%} laplacian at mu {weights_text(tuple(mu for _, mu in mixes))}"
+        shares = list(dict.fromkeys(f"{share:.0%}" for share, _ in mixes))
+        return f" mixed with {', '.join(shares)} laplacian at mu {weights_text(tuple(mu for _, mu in mixes))}"
 
     def tile_text(self):
         """The tiles' side within the image, which one tile covering it matches: ``"1024 px"``, ``"300 x 1024 px"``.
