@@ -22,6 +22,9 @@ With ``--colour`` the crops keep their red, green and blue (images without
 colour are refused), each channel blurred by the same PSF and given its own
 noise; ours deblurs them with ``channel_axis=-1``, each peer each channel at
 one setting for all three, and PSNR is over the three together.
+With ``--stains`` the images are groups of gray ones joined by ``+``, each
+group stacked as the channels of one image, as a fluorescence image's stains
+show different structures; the channels are treated as ``--colour``'s.
 With ``--zeros-beyond`` the square is blurred alone instead, with zeros
 beyond it (convolution in "same" mode, as scikit-image's deconvolution
 examples blur), so that its border fades to black.
@@ -241,6 +244,15 @@ def scene_image(name, *, colour=False):
     return util.img_as_float(image)
 
 
+def stained_scene(group):
+    """The gray ``skimage.data`` images of ``group``, names joined by ``+``, stacked as the channels of one image
+    (``yxc``), each cropped about its centre to the shape that all share."""
+    images = [scene_image(name) for name in group.split("+")]
+    shape = np.min([image.shape for image in images], axis=0)
+    return np.stack([image[tuple(slice((n - s) // 2, (n - s) // 2 + s) for n, s in zip(image.shape, shape))]
+                     for image in images], axis=-1)
+
+
 def make_case(image, psf_name, noise, size, *, zeros_beyond=False, photons=False, colour=False):
     """The central ``size`` square of ``image``, blurred as part of its scene (or alone, with zeros beyond it), with
     noise.
@@ -248,7 +260,8 @@ def make_case(image, psf_name, noise, size, *, zeros_beyond=False, photons=False
     Parameters
     ----------
     image, psf_name : str
-        Names in ``skimage.data`` and :data:`PSFS` or :data:`MORE_PSFS`.
+        Names in ``skimage.data``, or several joined by ``+`` (:func:`stained_scene`), and in :data:`PSFS` or
+        :data:`MORE_PSFS`.
     noise : float
         Standard deviation of the Gaussian noise, or with ``photons``, the photons counted for a value of 1.
     size : int
@@ -264,7 +277,8 @@ def make_case(image, psf_name, noise, size, *, zeros_beyond=False, photons=False
     -------
     case : Case
     """
-    scene, psf = scene_image(image, colour=colour), {**PSFS, **MORE_PSFS}[psf_name]
+    scene = stained_scene(image) if "+" in image else scene_image(image, colour=colour)
+    psf = {**PSFS, **MORE_PSFS}[psf_name]
     radius = psf_radius(psf)
     if any(n < size + 2 * r for n, r in zip(scene.shape, radius)):
         raise SystemExit(f"{image} is {scene.shape[0]} x {scene.shape[1]} px, too small for a crop of {size} "
@@ -445,6 +459,9 @@ def parse_arguments(argv):
     parser.add_argument("--colour", action="store_true",
                         help="keep the images' red, green and blue: ours deblurs them with channel_axis=-1, each peer "
                              "each channel at one setting")
+    parser.add_argument("--stains", type=stain_groups, default=None,
+                        help="groups of gray images joined by '+', comma-separated, each stacked as the channels of "
+                             "one image (such as camera+coins+moon); replaces --images")
     parser.add_argument("--zeros-beyond", action="store_true",
                         help="blur each crop alone, with zeros beyond it (convolution in 'same' mode, as "
                              "scikit-image's deconvolution examples blur), not as part of its scene")
@@ -464,7 +481,18 @@ def parse_arguments(argv):
     if options.quick:
         options.images, options.psfs, options.noise, options.size = (
             QUICK["images"], QUICK["psfs"], QUICK["noise"], QUICK["size"])
+    if options.stains:
+        options.images = options.stains
     return options
+
+
+def stain_groups(text):
+    """Parse comma-separated groups of ``skimage.data`` image names joined by ``+``."""
+    groups = tuple(group for group in text.split(",") if group)
+    for group in groups:
+        if len(image_names(group.replace("+", ","))) < 2:
+            raise argparse.ArgumentTypeError(f"expected two images or more joined by '+', got {group!r}")
+    return groups
 
 
 def main(argv=None):
@@ -487,6 +515,7 @@ def main(argv=None):
                 outcomes.append(evaluate(case, settings))
                 print(f"{image}, {psf_name}, noise {case.noise_name}: done after "
                       f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    channels = options.colour or options.stains
     loss = "the library's default" if options.loss is None else f"`{options.loss}`"
     loss += f", `eps={options.eps:g}`" if options.eps is not None else ""
     loss += ", `nonneg=True`" if options.nonneg else ""
@@ -498,19 +527,20 @@ def main(argv=None):
         f"- Command: `{command}`",
         (f"- Cases: central {options.size}² crops of `skimage.data` images "
         + ("(red, green and blue, [0, 1]; each channel blurred alike, and its own noise), " if options.colour else
-           "(gray, [0, 1]), ") + "observed as "
+           "(gray, [0, 1], each group's stacked as channels, as stains; each channel blurred alike, and its own "
+           "noise), " if options.stains else "(gray, [0, 1]), ") + "observed as "
         + ("the 'same' convolution of the crop alone, with zeros beyond it (its border fades to black)"
            if options.zeros_beyond else
            "the valid convolution of the crop extended by the PSF radius (no boundary assumption)")
         + (", Poisson noise of the given photons for a value of 1" if options.photons else ", Gaussian noise")
         + " seeded by the CRC-32 of image and PSF names"),
-        (f"- Ours: `deconvolve(observed, psf, mu=\"auto\"{', channel_axis=-1' if options.colour else ''})`, loss "
+        (f"- Ours: `deconvolve(observed, psf, mu=\"auto\"{', channel_axis=-1' if channels else ''})`, loss "
          f"{loss}, other settings default"),
         (f"- Peers, each at its best setting on the interior PSNR against the truth: `richardson_lucy` "
         f"(`num_iter` in {', '.join(map(str, RL_ITERATIONS))}; `clip=False`), `wiener` (`balance` in 21 "
         "geometric steps from 1e-4 to 10; `clip=False`), `unsupervised_wiener` (`clip=False`, `rng=0`)"
-        + ("; each channel at one setting for all three" if options.colour else "")),
-        ("- PSNR in dB, `data_range=1`" + (" over the three channels" if options.colour else "")
+        + ("; each channel at one setting for all of them" if channels else "")),
+        ("- PSNR in dB, `data_range=1`" + (" over the channels" if channels else "")
         + "; interior: two PSF sides in from each edge; margin: ours minus the "
         "best-tuned peer (the best of the three on the interior), positive where ours wins"),
         f"- Total runtime: {time.perf_counter() - started:.0f} s",
