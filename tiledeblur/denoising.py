@@ -99,10 +99,11 @@ for all gave ``nlmeans`` to a ``cell``. :func:`channels_alike` tells them
 apart by the correlation of the channels' detail less their noise: 0.51 to
 0.86 for the red, green and blue of six colour images of ``skimage.data``
 under the article's PSF at noise 0.01 and 0.03 (0.49 for ``rocket`` at
-0.1), at most 0.05 for the unrelated stacks, and 0.08 to 0.14 for the hematoxylin, eosin and DAB that
-``skimage.color.rgb2hed`` separates from ``immunohistochemistry``, stains
-of one tissue, which together would have lost up to 0.47 dB (and gained at
-most 0.11) against each alone. Channels of different scenes are denoised each alone
+0.1), at most 0.05 for the unrelated stacks, and 0.08 to 0.14 for the
+hematoxylin, eosin and DAB that ``skimage.color.rgb2hed`` separates from
+``immunohistochemistry``, stains of one tissue, which together would have
+lost up to 0.47 dB (and gained at most 0.11) against each alone. Channels
+of different scenes are denoised each alone
 (:func:`tiledeblur.solver.solve_channels`), each with the loss that
 ``loss="auto"`` chooses for it, and came out within 0.04 dB of each
 deblurred alone. Where the noise buries a channel's detail (``retina``'s
@@ -122,7 +123,8 @@ from skimage.restoration import denoise_nl_means
 from .operators import periodic_transfer, smoothness_power
 
 __all__ = ["ALIKE", "DENOISED_LOSSES", "GAIN_GRID", "MIN_DETAIL", "PATCH_DISTANCE", "PATCH_SIZE", "REACH", "STRENGTH",
-           "Denoising", "channels_alike", "denoised_together", "non_local_means", "residual_noise", "run_together"]
+           "Denoising", "channels_alike", "denoised_together", "denoises", "non_local_means", "residual_noise",
+           "run_together"]
 
 #: The losses whose solve ``denoise=True`` follows with a pass: the quadratic ones, whose noise is a filter's.
 DENOISED_LOSSES = ("laplacian", "tikhonov")
@@ -296,6 +298,18 @@ def denoised_together(requests):
     return denoised
 
 
+def denoises(loss, denoise):
+    """Whether the solves of ``loss``, or of either loss that ``"auto"`` chooses between, run non-local means:
+    ``nlmeans``' rounds, or ``denoise``'s pass after a quadratic loss.
+
+    Examples
+    --------
+    >>> denoises("auto", False), denoises("tv", True), denoises("laplacian", True), denoises("laplacian", False)
+    (True, False, True, False)
+    """
+    return loss in ("auto", "nlmeans") or (denoise and loss in DENOISED_LOSSES)
+
+
 def channels_alike(regions):
     """Whether the channels of ``regions`` show one scene, and are denoised together (see the notes).
 
@@ -330,15 +344,17 @@ def channels_alike(regions):
     (True, False)
     """
     products = noise_parts = 0.0
+    gain = _detail_gain()
     for region in regions:
-        missing = scipy.ndimage.binary_dilation(np.isnan(region).any(axis=0),
-                                                iterations=int(4 * DETAIL_SIGMAS[1]) + 1)
+        # Within the reach of the wider Gaussian (truncated at 4 sigma, a square) of a missing pixel.
+        missing = scipy.ndimage.binary_dilation(np.isnan(region).any(axis=0), structure=np.ones((3, 3)),
+                                                iterations=int(4 * DETAIL_SIGMAS[1]))
         if missing.all():
             continue
         detail = np.stack([_detail(np.nan_to_num(channel))[~missing] for channel in region])
         detail -= detail.mean(axis=1, keepdims=True)
-        noise_parts = noise_parts + np.array([_diagonal_noise(channel) for channel in region]) ** 2 * (
-            _detail_gain() * detail.shape[1])
+        noises = np.array([_diagonal_noise(channel) for channel in region])
+        noise_parts = noise_parts + noises**2 * gain * detail.shape[1]
         products = products + detail @ detail.T
     varying = np.flatnonzero(np.diag(products) > 0) if np.ndim(products) else []
     if len(varying) < 2:
