@@ -107,7 +107,7 @@ of different scenes are denoised each alone
 (:func:`tiledeblur.solver.solve_channels`), each with the loss that
 ``loss="auto"`` chooses for it, and came out within 0.04 dB of each
 deblurred alone. Where the noise buries a channel's detail (``retina``'s
-nearly empty blue at noise 0.03, 0.06 to 0.09 dB less than together), the
+nearly empty blue at noise 0.03, up to 0.09 dB less than together), the
 correlation cannot be told, and the channels are taken to be of different
 scenes: denoised alone, they lose a little; together, if they were, much.
 """
