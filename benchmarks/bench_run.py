@@ -34,10 +34,11 @@ passed to ``run(..., client=client, progress=False)``:
 
 The scan is uint8, ``--size`` pixels a side (default 8192, 64 Mpx): the gray
 astronaut of ``skimage.data`` repeated with mirror flips, so that it has no
-seams, blurred with the article's PSF ``gaussian_psf(13, (1, 3))`` by
+seams (with ``--colour``, its red, green and blue as a slide scanner's RGB,
+the channels last, each blurred alike), blurred with the article's PSF ``gaussian_psf(13, (1, 3))`` by
 ``scipy.signal.fftconvolve`` and given Gaussian noise of sigma 0.01 on the
 [0, 1] scale from ``np.random.default_rng(0)``. It is written to a Zarr v3
-array of 512 x 512 chunks in a temporary folder, one chunk row at a time;
+array of 512 x 512 (x 3) chunks in a temporary folder, one chunk row at a time;
 every run writes its own output there. Workers get one BLAS/OpenMP thread from
 dask's nanny defaults, the malloc settings of ``tiledeblur.cluster.WORKER_MALLOC``
 and the dask settings of ``CLUSTER_CONFIG`` (no statistical profiler).
@@ -219,23 +220,27 @@ def mirrored(image, rows, columns):
     return image[np.ix_(fold(rows, image.shape[0]), fold(columns, image.shape[1]))]
 
 
-def write_scan(path, size, psf):
+def write_scan(path, size, psf, *, colour=False):
     """Write the blurred, noisy uint8 scan to a new Zarr v3 array at ``path``, a chunk row at a time.
+
+    With ``colour``, the scan is RGB, its channels last, each channel blurred alike.
 
     Each chunk row is blurred from the mirrored astronaut with the PSF's radius
     of margin ("valid" convolution), so rows join as in one convolution of the
     whole endless image; the noise is drawn row after row from one generator.
     """
-    gray = color.rgb2gray(data.astronaut())
+    planes = np.moveaxis(data.astronaut() / 255, -1, 0) if colour else [color.rgb2gray(data.astronaut())]
     radius_y, radius_x = (side // 2 for side in psf.shape)
     columns = np.arange(-radius_x, size + radius_x)
     rng = np.random.default_rng(0)
-    scan = zarr.create_array(store=str(path), shape=(size, size), chunks=(CHUNK, CHUNK), dtype="uint8",
-                             zarr_format=3)
+    channels = (3,) if colour else ()
+    scan = zarr.create_array(store=str(path), shape=(size, size, *channels), chunks=(CHUNK, CHUNK, *channels),
+                             dtype="uint8", zarr_format=3)
     for start in range(0, size, CHUNK):
         stop = min(start + CHUNK, size)
-        sharp = mirrored(gray, np.arange(start - radius_y, stop + radius_y), columns)
-        blurred = scipy.signal.fftconvolve(sharp, psf, mode="valid")
+        rows = np.arange(start - radius_y, stop + radius_y)
+        blurred = np.stack([scipy.signal.fftconvolve(mirrored(plane, rows, columns), psf, mode="valid")
+                            for plane in planes], axis=-1).reshape(stop - start, size, *channels)
         noisy = blurred + NOISE_SIGMA * rng.standard_normal(blurred.shape)
         scan[start:stop] = np.round(np.clip(noisy, 0.0, 1.0) * 255).astype(np.uint8)
 
@@ -263,7 +268,7 @@ def count_convergence_warnings(caught):
     return count
 
 
-def measure(scan, output, workers, psf, tile, loss):
+def measure(scan, output, workers, psf, tile, loss, channel_axis):
     """Run ``tiledeblur.run`` on a fresh local cluster of ``workers`` processes; return a Measurement.
 
     ``loss`` is passed on unless it is None, which leaves the library's default.
@@ -275,7 +280,8 @@ def measure(scan, output, workers, psf, tile, loss):
               warnings.catch_warnings(record=True) as caught):
             warnings.simplefilter("always")
             cpu_before, started, started_epoch = cpu_seconds(worker_pids), time.perf_counter(), time.time()
-            report = tiledeblur.run(scan, psf, output=output, tile=tile, client=client, progress=False,
+            report = tiledeblur.run(scan, psf, output=output, tile=tile, channel_axis=channel_axis, client=client,
+                                    progress=False,
                                     **({} if loss is None else {"loss": loss}))
             seconds = time.perf_counter() - started
             cpu_used = [after - before for before, after in zip(cpu_before, cpu_seconds(worker_pids))]
@@ -341,7 +347,8 @@ def goal_lines(measurements, efficiency_by_workers, rounds, tiles_efficiency_by_
     else:
         verdict = f"not tested: the tiles were {tile}², not {RSS_GOAL_TILE}²"
     lines.append(f"- Goal: peak RSS per worker < {RSS_GOAL_BYTES / 1e9:.0f} GB with {RSS_GOAL_TILE}² tiles; "
-                 f"measured at most {peak / MB:,.0f} MB ({verdict}).")
+                 f"measured at most {peak / MB:,.0f} MB ({verdict}); the plan's estimate, which `tile=\"auto\"` "
+                 f"sizes tiles by: {measurements[0].report.plan.tile_bytes() / MB:,.0f} MB.")
     lines.extend(f"- Caution: with {m.workers} worker(s) a worker was on CPU only {m.busy_share:.0%} of the run, "
                  "so it idled or another load shared the cores: that row's rate, and the efficiency, are low."
                  for m in measurements if m.busy_share < BUSY_SHARE)
@@ -401,6 +408,8 @@ def parse_arguments(argv):
                         help="alternating rounds over the worker counts; medians are reported (default: 3)")
     parser.add_argument("--loss", default=None,
                         help="the loss passed to run(), such as nlmeans (default: none passed, the library's default)")
+    parser.add_argument("--colour", action="store_true",
+                        help="an RGB scan, its channels last, in place of the gray one")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with the scan and outputs")
     return parser.parse_args(argv)
@@ -415,7 +424,7 @@ def main(argv=None):
     folder = Path(tempfile.mkdtemp(prefix="bench_run-"))
     try:
         scan = folder / "scan.zarr"
-        write_scan(scan, options.size, psf)
+        write_scan(scan, options.size, psf, colour=options.colour)
         scan_seconds = time.perf_counter() - started
         print(f"scan written to {scan} in {scan_seconds:.0f} s", file=sys.stderr)
         rounds = []
@@ -423,7 +432,8 @@ def main(argv=None):
             rounds.append([])
             for workers in options.workers:
                 output = folder / f"out-{workers}-workers.zarr"
-                rounds[-1].append(measure(scan, output, workers, psf, options.tile, options.loss))
+                rounds[-1].append(measure(scan, output, workers, psf, options.tile, options.loss,
+                                          -1 if options.colour else None))
                 shutil.rmtree(output)  # a gigapixel output takes 4 GB
                 print(f"round {round_number}, {workers} worker(s): done after {time.perf_counter() - started:.0f} s",
                       file=sys.stderr)
@@ -439,13 +449,13 @@ def main(argv=None):
         versions_line(PACKAGES),
         code,
         f"- Command: `{command_line(COMMAND, argv)}`",
-        (f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the gray astronaut "
-        f"mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
+        (f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the {'RGB' if options.colour else 'gray'} "
+        f"astronaut mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
         f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)"),
         (f"- run(): defaults but `tile={options.tile}`"
         f"{'' if options.loss is None else f', `loss={options.loss!r}`'}, `progress=False`, a fresh "
         f"`local_cluster` per row (one thread per worker process, `WORKER_MALLOC` and `CLUSTER_CONFIG`); "
-        f"loss {rounds[0][0].report.loss}, mu {rounds[0][0].report.mu:g}"),
+        f"loss {rounds[0][0].report.loss}, mu {', '.join(f'{mu:g}' for mu in np.atleast_1d(rounds[0][0].report.mu))}"),
         f"- Plan: {rounds[0][0].report.plan.describe()}",
         f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
