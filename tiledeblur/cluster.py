@@ -32,7 +32,7 @@ from pathlib import Path
 import dask
 from dask.system import CPU_COUNT
 from distributed import Client, LocalCluster
-from distributed.comm.addressing import parse_address, parse_host_port
+from distributed.comm.addressing import parse_address, parse_host_port, unparse_host_port
 from distributed.comm.registry import backends
 from distributed.system import MEMORY_LIMIT
 
@@ -40,9 +40,10 @@ from ._version import __version__
 from .arguments import check_int
 from .processstate import PROCESS_STATE_LOCK, kept_until_the_last_ends
 
-__all__ = ["CLUSTER_CONFIG", "WORKER_MALLOC", "WORKER_MEMORY", "check_cluster_options", "check_main_guarded",
-           "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "dashboard_line",
-           "give_back_environment", "local_cluster", "nanny_environment", "threads", "worker_resources", "workers"]
+__all__ = ["CLUSTER_CONFIG", "NANNY_VARIABLES", "WORKER_MALLOC", "WORKER_MEMORY", "check_cluster_options",
+           "check_main_guarded", "check_n_workers", "check_scheduler", "check_worker_versions", "connect",
+           "dashboard_line", "give_back_environment", "local_cluster", "nanny_environment", "threads",
+           "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +201,12 @@ def _shutdown_loggers_quiet():
     return kept_until_the_last_ends(_closing, quieted, given_back)
 
 
+#: What a nanny sets in this process beside its settings' variables: a hash seed for its workers to share, unless
+#: one is set, and this process's id, for its children to name themselves (found by a test: the caller's later
+#: subprocesses got a fixed hash seed).
+NANNY_VARIABLES = ("PYTHONHASHSEED", "__DASK_PARENT_PID")
+
+
 def _environment_restored():
     """Give this process back the environment variables that local clusters' nannies set, once the last closes.
 
@@ -207,7 +214,7 @@ def _environment_restored():
     and the other thread counts, a malloc threshold) in the process that
     spawns its workers, for them to inherit, and leaves them there: after a
     run, the caller's own subprocesses started with one BLAS thread each
-    (found by a probe).
+    (found by a probe). It also sets :data:`NANNY_VARIABLES`.
     """
     return kept_until_the_last_ends(_open_clusters, nanny_environment, give_back_environment)
 
@@ -217,10 +224,10 @@ def nanny_environment():
 
     Examples
     --------
-    >>> "OMP_NUM_THREADS" in nanny_environment() and "MALLOC_TRIM_THRESHOLD_" in nanny_environment()
+    >>> "OMP_NUM_THREADS" in nanny_environment() and "PYTHONHASHSEED" in nanny_environment()
     True
     """
-    names = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), *WORKER_MALLOC}
+    names = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), *WORKER_MALLOC, *NANNY_VARIABLES}
     return {name: os.environ.get(name) for name in names}
 
 
@@ -514,17 +521,49 @@ def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
     # restores.)
     settings = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_MALLOC.items()}
     with PROCESS_STATE_LOCK, dask.config.set({**settings, **CLUSTER_CONFIG}), warnings.catch_warnings():
-        # dask warns when the dashboard's port is taken and it picks another; run prints the link it picked.
+        # dask warns when the dashboard's port is taken and it picks another (the port may be taken between the
+        # check below and dask's own try); run prints the link it picked.
         warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         return LocalCluster(
             n_workers=CPU_COUNT if n_workers is None else n_workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=dashboard_address,
+            dashboard_address=_untaken(dashboard_address),
             config=CLUSTER_CONFIG,
             preload=[__name__],
         )
+
+
+def _untaken(address):
+    """``address``, or its host with port 0, which picks a free one, where something already listens on its port.
+
+    dask tries a taken port before it picks another, and tornado leaves the
+    socket of that try open: a ResourceWarning when it is collected, which
+    failed a test run with ``-W error`` (found by a test: a second cluster in
+    one process, the first holding 8787).
+
+    Examples
+    --------
+    >>> with socket.create_server(("127.0.0.1", 0)) as taken:
+    ...     port = taken.getsockname()[1]
+    ...     _untaken(f"127.0.0.1:{port}")
+    '127.0.0.1:0'
+    >>> _untaken("127.0.0.1:0")
+    '127.0.0.1:0'
+    """
+    host, port = parse_host_port(address)
+    if port == 0:
+        return address
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        with socket.socket(family) as probe:
+            # As tornado binds: a port left in TIME_WAIT by a closed dashboard is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError:
+        return unparse_host_port(host, 0)
+    return address
 
 
 def dask_setup(worker):

@@ -105,7 +105,8 @@ def save_panels(path, rows):
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "panels.png"
     >>> save_panels(path, [[("before", np.zeros((32, 32))), ("after", np.ones((32, 32)))]])
-    >>> Image.open(path).height  # 8 px margins, and 18 px for the titles
+    >>> with Image.open(path) as picture:
+    ...     picture.height  # 8 px margins, and 18 px for the titles
     66
     """
     font = ImageFont.load_default()
