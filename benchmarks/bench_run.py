@@ -35,9 +35,10 @@ passed to ``run(..., client=client, progress=False)``:
 The scan is uint8, ``--size`` pixels a side (default 8192, 64 Mpx): the gray
 astronaut of ``skimage.data`` repeated with mirror flips, so that it has no
 seams (with ``--colour``, its red, green and blue as a slide scanner's RGB,
-the channels last, each blurred alike), blurred with the article's PSF ``gaussian_psf(13, (1, 3))`` by
-``scipy.signal.fftconvolve`` and given Gaussian noise of sigma 0.01 on the
-[0, 1] scale from ``np.random.default_rng(0)``. It is written to a Zarr v3
+the channels last, each blurred alike), blurred with the article's PSF
+``gaussian_psf(13, (1, 3))`` by ``scipy.signal.fftconvolve`` and given
+Gaussian noise of sigma 0.01 on the [0, 1] scale from
+``np.random.default_rng(0)``. It is written to a Zarr v3
 array of 512 x 512 (x 3) chunks in a temporary folder, one chunk row at a time;
 every run writes its own output there. Workers get one BLAS/OpenMP thread from
 dask's nanny defaults, the malloc settings of ``tiledeblur.cluster.WORKER_MALLOC``
@@ -442,6 +443,7 @@ def main(argv=None):
             print(f"kept {folder}", file=sys.stderr)
         else:
             shutil.rmtree(folder)
+    report = rounds[0][0].report
     section = "\n".join([
         f"## bench_run — {utc_stamp()}",
         "",
@@ -449,14 +451,15 @@ def main(argv=None):
         versions_line(PACKAGES),
         code,
         f"- Command: `{command_line(COMMAND, argv)}`",
-        (f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the {'RGB' if options.colour else 'gray'} "
-        f"astronaut mirrored, blurred by `gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); "
-        f"Zarr v3 with {CHUNK}² chunks, written in {scan_seconds:.0f} s (not timed)"),
+        (f"- Scan: {options.size} x {options.size} uint8 ({options.size**2 / 1e6:.1f} Mpx), the "
+        f"{'RGB' if options.colour else 'gray'} astronaut mirrored, blurred by "
+        f"`gaussian_psf({PSF_SIZE}, {PSF_SIGMA})`, noise sigma {NOISE_SIGMA} (seed 0); Zarr v3 with {CHUNK}² "
+        f"chunks, written in {scan_seconds:.0f} s (not timed)"),
         (f"- run(): defaults but `tile={options.tile}`"
         f"{'' if options.loss is None else f', `loss={options.loss!r}`'}, `progress=False`, a fresh "
         f"`local_cluster` per row (one thread per worker process, `WORKER_MALLOC` and `CLUSTER_CONFIG`); "
-        f"loss {rounds[0][0].report.loss}, mu {', '.join(f'{mu:g}' for mu in np.atleast_1d(rounds[0][0].report.mu))}"),
-        f"- Plan: {rounds[0][0].report.plan.describe()}",
+        f"loss {report.loss}, mu {', '.join(f'{mu:g}' for mu in np.atleast_1d(report.mu))}"),
+        f"- Plan: {report.plan.describe()}",
         f"- Load average (1 min) at the start: {load:.2f}; total runtime: {time.perf_counter() - started:.0f} s",
         "",
         table(rounds),
