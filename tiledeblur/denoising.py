@@ -130,8 +130,8 @@ from skimage.restoration import denoise_nl_means
 from .operators import periodic_transfer, smoothness_power
 
 __all__ = ["ALIKE", "DENOISED_LOSSES", "GAIN_GRID", "MIN_DETAIL", "PATCH_DISTANCE", "PATCH_SIZE", "REACH", "STRENGTH",
-           "Denoising", "channels_alike", "denoised_together", "denoises", "non_local_means", "residual_noise",
-           "run_together"]
+           "Denoising", "channels_alike", "channels_together", "denoised_together", "non_local_means",
+           "residual_noise", "run_together"]
 
 #: The losses whose solve ``denoise=True`` follows with a pass: the quadratic ones, whose noise is a filter's.
 DENOISED_LOSSES = ("laplacian", "tikhonov")
@@ -305,16 +305,20 @@ def denoised_together(requests):
     return denoised
 
 
-def denoises(loss, denoise):
-    """Whether the solves of ``loss``, or of either loss that ``"auto"`` chooses between, run non-local means:
-    ``nlmeans``' rounds, or ``denoise``'s pass after a quadratic loss.
+def channels_together(regions, *, channels, loss, denoise):
+    """Whether an image's ``channels`` are denoised together, as one scene's: one channel, solves that run no
+    non-local means (neither ``nlmeans``' rounds nor ``denoise``'s pass after a quadratic loss, for ``loss`` or
+    either loss that ``"auto"`` chooses between), or the sample ``regions`` :func:`channels_alike`, which are read
+    only then.
 
     Examples
     --------
-    >>> denoises("auto", False), denoises("tv", True), denoises("laplacian", True), denoises("laplacian", False)
-    (True, False, True, False)
+    >>> unrelated = [np.random.default_rng(0).random((2, 64, 64))]
+    >>> [channels_together(unrelated, channels=2, loss=loss, denoise=True) for loss in ("auto", "tv")]
+    [False, True]
     """
-    return loss in ("auto", "nlmeans") or (denoise and loss in DENOISED_LOSSES)
+    shared = loss in ("auto", "nlmeans") or (denoise and loss in DENOISED_LOSSES)
+    return channels == 1 or not shared or channels_alike(regions)
 
 
 def channels_alike(regions):

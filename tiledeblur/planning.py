@@ -21,7 +21,7 @@ import numpy as np
 
 from .arguments import check_bytes, check_channel_count, check_flag, check_int, check_positive
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
-from .denoising import DENOISED_LOSSES, REACH, channels_alike, denoises
+from .denoising import DENOISED_LOSSES, REACH, channels_together
 from .image import INPUT_KINDS, check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
 from .io import (
     SOURCE_ATTRIBUTE,
@@ -634,7 +634,7 @@ out_dtype, nonneg, denoise, ome, missing_value
         jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
         # Channels of different scenes, such as a fluorescence image's stains, are denoised each alone (see
         # tiledeblur.denoising).
-        together = channels == 1 or not denoises(loss, denoise) or channels_alike(map(read_sample, regions))
+        together = channels_together(map(read_sample, regions), channels=channels, loss=loss, denoise=denoise)
         if choosing:
             # Not before the arguments are checked (found by a probe: told, then refused).
             tell_of_choice(progress=progress)

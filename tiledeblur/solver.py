@@ -39,7 +39,7 @@ from autograd.differential_operators import make_hvp
 
 from .arguments import check_flag, check_int, check_positive
 from .blas import one_blas_thread
-from .denoising import DENOISED_LOSSES, Denoising, channels_alike, denoises, residual_noise, run_together
+from .denoising import DENOISED_LOSSES, Denoising, channels_together, residual_noise, run_together
 from .image import check_image
 from .jpeg import LAPLACIAN_SUSPECT_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, find_blocks
 from .newton import COUNTS, newton_cg
@@ -941,7 +941,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         levels = eight_bit_levels(image)
         jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
     # As run decides it, on the same sample regions (see tiledeblur.denoising).
-    together = channels == 1 or not denoises(loss, denoise) or channels_alike(map(read_region, regions))
+    together = channels_together(map(read_region, regions), channels=channels, loss=loss, denoise=denoise)
     if choosing:
         chosen = choose_loss(read_region, shape, psfs, settings[0], solve_channels, together=together,
                              denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=2)
