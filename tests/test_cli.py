@@ -558,8 +558,9 @@ def test_the_options_are_read_before_the_heavy_imports_and_ctrl_c_among_them_is_
 
 def test_run_ome_with_preview(scan, tmp_path):
     output, preview = tmp_path / "out.zarr", tmp_path / "preview.png"
+    # laplacian: the default's choice here, nlmeans, took 3 times as long; test_run_with_preview runs the default.
     result = _tiledeblur("run", scan, "--psf", "gaussian:13,1,3", "--tile", "128", "--workers", "1", "--ome",
-                         "--out", output, "--preview", preview)
+                         "--loss", "laplacian", "--out", output, "--preview", preview)
     assert result.returncode == 0, result.stderr
     assert zarr.open_group(output, mode="r")["0"].shape == (192, 256)
     assert "building the OME-Zarr pyramid: level 1 of 1" in result.stderr  # after the tiles, not silently
