@@ -60,13 +60,14 @@ def test_saturated_stars_warn_and_leaving_them_out_removes_the_rings(tmp_path):
     held = deconvolve(np.where(clipped, np.nan, recorded / 65535), PSF, mu=1e-3, nonneg=True)
     assert np.nanmin(left_out) < -0.1 and np.nanmin(held) >= 0 and score(held) > score(left_out) + 5
     store = zarr.create_array(tmp_path / "stars.zarr", data=recorded, chunks=(128, 128))
-    # With mu="auto", whose sample regions plan reads (the stars also set its weight, and say so).
+    # With mu="auto", whose sample regions plan reads (the stars also set its weight, and say so). The plans here
+    # take laplacian: loss="auto"'s comparison of losses, which the warning does not need, took most of their time.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MuWarning)
         with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots.*; pass missing_value=65535 to leave them"
                                                            r" .*, and pass nonneg=True"):
-            plan(store.store.root, PSF)
-    assert not _warnings(plan, store.store.root, PSF, missing_value=65535)
+            plan(store.store.root, PSF, loss="laplacian")
+    assert not _warnings(plan, store.store.root, PSF, loss="laplacian", missing_value=65535)
 
 
 def test_clipped_stars_are_no_resampled_noise():
@@ -126,17 +127,18 @@ def test_stars_clipped_at_a_fits_headers_saturate_warn(tmp_path):
         hdu.header["SATURATE"] = level
         hdu.writeto(tmp_path / name)
         convert(tmp_path / name, tmp_path / f"{name}.zarr", progress=False)
+    # laplacian, as in the test above: the warning comes of the sample regions, whatever the loss.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MuWarning)
         with pytest.warns(SaturationWarning, match=r"^zarr_path: 3 spots in the sample regions are clipped at 40000, "
                                                    r"the level of SATURATE in its FITS header: a saturated sensor\. "
                                                    r".*; pass missing_value=40000 to leave them out"):
-            plan(tmp_path / "at.fits.zarr", PSF)
+            plan(tmp_path / "at.fits.zarr", PSF, loss="laplacian")
         # Saturated pixels that read above the level are no one value for missing_value.
         with pytest.warns(SaturationWarning, match=r"clipped at 40000, .*; make the image float, NaN where 40000 or "
                                                    r"more, to leave them out"):
-            plan(tmp_path / "above.fits.zarr", PSF)
-        assert not _warnings(plan, tmp_path / "below.fits.zarr", PSF)
+            plan(tmp_path / "above.fits.zarr", PSF, loss="laplacian")
+        assert not _warnings(plan, tmp_path / "below.fits.zarr", PSF, loss="laplacian")
 
 
 def test_no_warning_without_spots_clipped():
