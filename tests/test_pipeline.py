@@ -44,7 +44,7 @@ def _write(path, array, *, chunks=64, zarr_format=3):
 
 #: How the tests of a run's workings (resume, faults, formats) deblur ``small_scan``: ``laplacian`` at ``mu="auto"``,
 #: with its pass, is 4 times as fast there as the ``nlmeans`` that ``loss="auto"`` chooses. A run with the default loss
-#: resumes in test_selection, and its tiles meet in ``test_no_seams``.
+#: resumes in ``test_selection``, and its tiles meet in ``test_no_seams``.
 SMALL = {"tile": 64, "loss": "laplacian"}
 
 
@@ -391,11 +391,10 @@ def test_killed_worker_changes_nothing(tmp_path, small_scan, small_reference, ar
     assert victim not in client.run(os.getpid).values()
 
 
-RUN_SCRIPT = """
+RUN_SCRIPT = f"""
 import sys, tiledeblur
 if __name__ == "__main__":
-    tiledeblur.run(sys.argv[1], tiledeblur.gaussian_psf(13, (1, 3)), output=sys.argv[2], tile=64, loss="laplacian",
-                   n_workers=1)
+    tiledeblur.run(sys.argv[1], tiledeblur.gaussian_psf(13, (1, 3)), output=sys.argv[2], n_workers=1, **{SMALL!r})
 """
 
 
