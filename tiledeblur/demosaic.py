@@ -138,8 +138,8 @@ CHECKED_BELOW = 1e-3
 REACH = 2
 #: The least side of a region read for a lattice: smaller ones hold too few pixels of each phase to fit.
 MIN_SIDE = 32
-#: A pixel whose squared residual exceeds this many times the median is left out of the fit, once: a Gaussian
-#: noise's exceed it once in a million pixels.
+#: A pixel whose squared residual exceeds this many times the median of those above zero is left out of the fit,
+#: once: a Gaussian noise's exceed it once in a million pixels.
 OUTLIER_SQUARES = 1000.0
 
 
@@ -203,8 +203,12 @@ def _fit(values, phase, offsets, source=None):
         for dy, dx in offsets
     ], axis=1)
     weights, squares = _least_squares(predictors, predicted)
-    # A hot pixel or a cosmic ray would set the fit of every pixel that it predicts or is predicted from.
-    kept = squares <= OUTLIER_SQUARES * np.median(squares)
+    # A hot pixel or a cosmic ray would set the fit of every pixel that it predicts or is predicted from. The median
+    # of the squares above zero: a plateau (a dark floor of zero counts) predicts itself exactly, and with more than
+    # half of the pixels there, a median of zero left out every other pixel, whose fit then passed for a lattice's
+    # (found by a benchmark: binary blobs counted in photons under a motion blur, 18 dB below the tuned peer).
+    scale = np.median(squares[squares > 0]) if np.any(squares > 0) else 0.0
+    kept = squares <= OUTLIER_SQUARES * scale
     if not kept.all():
         weights, squares = _least_squares(predictors[kept], predicted[kept])
     return weights, float(np.mean(squares))

@@ -646,7 +646,7 @@ out_dtype, nonneg, denoise, ome, missing_value
                                                  jpeg_blocks=jpeg_blocks, stacklevel=3)
             if loss == "nlmeans":
                 contrasts = sampled_contrasts(read_sample, shape, channels)
-                noise_lines = nlmeans_noise_lines(read_sample, shape, channels, jpeg_blocks=jpeg_blocks)
+                noise_lines = nlmeans_noise_lines(read_sample, shape, psfs, jpeg_blocks=jpeg_blocks)
         if jpeg_blocks is None and automatic:
             _warn_if_lossy(array, mus, losses)
     if not automatic:

@@ -249,7 +249,8 @@ from .psf import PsfWarning
 
 __all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "border_band", "estimate_image_mu",
            "estimate_image_mus", "estimate_mus_and_noise", "gcv_mu", "image_sides", "is_auto", "is_border_faded",
-           "is_informative", "periodic_spectrum", "sample_regions", "sampled_contrasts", "sampled_reach",
+           "is_informative", "periodic_spectrum", "plateaus", "sample_regions", "sampled_contrasts", "sampled_reach",
+           "scored_pixels",
            "value_reach", "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
@@ -528,11 +529,7 @@ def _region_fit(image, psf, order, noise_power=None, *, unscored=None, checked_b
     spikes = _spikes(image, psf)
     missing = np.isnan(image) | spikes
     spectrum = periodic_spectrum(_fill_missing(image, missing) if missing.any() else image)
-    present = ~(missing | _near_plateaus(image, psf) | _grown(spikes, np.add(np.shape(psf), 2)))
-    if unscored is not None:
-        present &= ~unscored
-    if present.mean() < MIN_SCORED_SHARE:  # with nothing left to score, GCV chose its smallest weight (a probe)
-        present = ~missing
+    present = scored_pixels(image, psf, unscored=unscored, spikes=spikes)
     incomplete, power = not present.all(), np.abs(spectrum) ** 2
     blur_spectrum = periodic_transfer(psf, image.shape)
     blur_power = np.abs(blur_spectrum) ** 2
@@ -597,17 +594,30 @@ def _region_fit(image, psf, order, noise_power=None, *, unscored=None, checked_b
     return RegionFit(float(GCV_WEIGHTS[best]), content, math.sqrt(noise), widening)
 
 
-def _near_plateaus(image, psf):
-    """The pixels of ``image`` within the PSF's reach of a clipped or filled plateau.
+def scored_pixels(image, psf, *, unscored=None, spikes=None):
+    """The pixels of ``image`` that generalized cross-validation scores, and whose noise it measures: all but those
+    missing (NaN), spikes (:func:`_spikes`, where not given), those ``unscored``, and those within the PSF's reach of
+    a spike or of a clipped or filled plateau (:func:`plateaus`); all but the missing pixels and spikes where fewer
+    than ``MIN_SCORED_SHARE`` of the pixels would be left.
 
-    A plateau is a pixel whose 3 x 3 neighbourhood all hold its value. Noise
-    leaves none, nor ties at the extremes but scattered ones; clipping makes
-    them at the largest or smallest value (a full well, a dark floor), where
-    they count above ``CLIPPED_SHARE`` of the pixels, and so does a constant
-    fill added after the blur (a mosaic's blank, a grey margin) at one value,
-    where they count above ``FILL_SHARE``. Rounding a smooth image to 8 bits
-    makes plateaus too, but spread over many values, a few tenths of a
-    percent each, which stay scored.
+    Examples
+    --------
+    >>> ramp = np.tile(np.linspace(0, 1, 100), (100, 1))
+    >>> int((~scored_pixels(np.minimum(ramp, 0.8), np.ones((3, 3)) / 9)).sum())  # 21 columns of 100 px
+    2100
+    """
+    spikes = _spikes(image, psf) if spikes is None else spikes
+    missing = np.isnan(image) | spikes
+    present = ~(missing | _near_plateaus(image, psf) | _grown(spikes, np.add(np.shape(psf), 2)))
+    if unscored is not None:
+        present &= ~unscored
+    if present.mean() < MIN_SCORED_SHARE:  # with nothing left to score, GCV chose its smallest weight (a probe)
+        present = ~missing
+    return present
+
+
+def _near_plateaus(image, psf):
+    """The pixels of ``image`` within the PSF's reach of a clipped or filled :func:`plateaus`.
 
     Examples
     --------
@@ -619,6 +629,27 @@ def _near_plateaus(image, psf):
     >>> int(_near_plateaus(filled, np.ones((3, 3)) / 9)[0].sum()), bool(_near_plateaus(ramp, [[1]]).any())
     (12, False)
     """
+    return _grown(plateaus(image), np.add(np.shape(psf), 2))
+
+
+def plateaus(image):
+    """The pixels of ``image`` in clipped or filled plateaus, which hold no noise.
+
+    A plateau is a pixel whose 3 x 3 neighbourhood all hold its value. Noise
+    leaves none, nor ties at the extremes but scattered ones; clipping makes
+    them at the largest or smallest value (a full well, a dark floor), where
+    they count above ``CLIPPED_SHARE`` of the pixels, and so does a constant
+    fill added after the blur (a mosaic's blank, a grey margin) at one value,
+    where they count above ``FILL_SHARE``. Rounding a smooth image to 8 bits
+    makes plateaus too, but spread over many values, a few tenths of a
+    percent each, which are no plateaus here.
+
+    Examples
+    --------
+    >>> ramp = np.tile(np.linspace(0, 1, 100), (100, 1))
+    >>> np.flatnonzero(plateaus(np.minimum(ramp, 0.8))[50]).tolist()  # clipped beyond 80, inside the image
+    [81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98]
+    """
     values = np.where(np.isnan(image), np.inf, image)  # a missing pixel is in no plateau, nor is one beside it
     # Beyond the border lie both extremes, as a plateau's neighbourhood must lie inside the image.
     highest = scipy.ndimage.maximum_filter(values, size=3, mode="constant", cval=np.inf)
@@ -629,7 +660,7 @@ def _near_plateaus(image, psf):
     at, counts = np.unique(image[plateau], return_counts=True)
     kept = [value for value, count in zip(at, counts)
             if count > (CLIPPED_SHARE if value in extremes else FILL_SHARE) * image.size]
-    return _grown(plateau & np.isin(image, kept), np.add(np.shape(psf), 2))
+    return plateau & np.isin(image, kept)
 
 
 def _spikes(image, psf):

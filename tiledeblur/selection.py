@@ -288,6 +288,7 @@ from .regularization import (
     is_auto,
     is_border_faded,
     is_informative,
+    plateaus,
     sample_regions,
     sampled_contrasts,
 )
@@ -562,7 +563,7 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, together=
     noises = {loss: mus["noise"] if denoise and loss in DENOISED_LOSSES else (None,) * len(psfs)
               for loss in CANDIDATES}
     contrasts = {"laplacian": (None,) * len(psfs), "nlmeans": sampled_contrasts(read_region, shape, len(psfs))}
-    noise_lines = {"laplacian": (None,) * len(psfs), "nlmeans": nlmeans_noise_lines(read_region, shape, len(psfs),
+    noise_lines = {"laplacian": (None,) * len(psfs), "nlmeans": nlmeans_noise_lines(read_region, shape, psfs,
                                                                                     jpeg_blocks=jpeg_blocks)}
     # Stein's estimate of the mix (1 - s) laplacian + s nlmeans as a quadratic in s, relative to each channel's noise
     # variance, so that each channel counts alike whatever its scale.
@@ -573,16 +574,13 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, together=
         informative = [(channel, region) for channel, region in enumerate(read_region(yx)) if is_informative(region)]
         variances, noises_here, bands = [], [], []
         for channel, region in informative:
+            psf = psfs[channel]
             variances.append(mus["nlmeans"][channel] / NOISE_WEIGHT)
-            # The image's level, spread over its pixels as the noise of a photon-counting sensor grows with the
-            # signal: weighed alike, a star field with photon noise chose nlmeans, which lost it by 9.6 dB. A JPEG's
-            # error is its quantization's, whatever the level, and it leaves no line to fit (see the notes).
-            relative = 1.0 if jpeg_blocks is not None else relative_noise_variance(region)
-            noises_here.append(np.sqrt(variances[-1] * relative))
+            noises_here.append(np.sqrt(variances[-1] * _relative_variances(region, noise_lines["nlmeans"][channel],
+                                                                           jpeg=jpeg_blocks is not None)))
             # A border that a blur with zeros beyond the image faded to black, scored, chose nlmeans for a cell
             # that it lost by 3.3 dB; left out where not faded, it turned a clock to nlmeans, 1.3 dB worse (see the
             # notes).
-            psf, sides = psfs[channel], image_sides(yx, shape)
             bands.append(border_band(region.shape, psf.shape, sides) if is_border_faded(region, psf, sides) else None)
         if informative:
             # The channels are restored as run restores them, together or alone (see tiledeblur.denoising).
@@ -618,17 +616,44 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, together=
                      for values in (mus, noises, contrasts, noise_lines)), mixes
 
 
-def nlmeans_noise_lines(read_region, shape, channels, *, jpeg_blocks=None):
+def _relative_variances(region, line, *, jpeg):
+    """Each pixel's noise variance in ``region`` relative to the image's level, by the image's noise ``line``
+    (:func:`nlmeans_noise_lines`), which ``nlmeans``' denoiser follows: zero in clipped or filled plateaus, which
+    hold none (see the notes), and one for a JPEG's pixels.
+
+    The level is spread over the pixels as the noise of a photon-counting
+    sensor grows with the signal: weighed alike, a star field with photon
+    noise chose ``nlmeans``, which lost it by 9.6 dB. A JPEG's error is its
+    quantization's, whatever the level, and it leaves no line to fit.
+
+    Examples
+    --------
+    A ramp counted at 200 photons per unit, black over its first quarter:
+
+    >>> scene = np.tile(np.linspace(0, 1, 128), (128, 1))
+    >>> scene[:, :32] = 0
+    >>> counted = np.random.default_rng(0).poisson(scene * 200) / 200
+    >>> line, = nlmeans_noise_lines(lambda yx: counted[yx][None], scene.shape, [np.ones((3, 3)) / 9])
+    >>> relative = _relative_variances(counted, line, jpeg=False)
+    >>> float(relative[64, 10]), round(float(relative[:, 120].mean() / relative[:, 64].mean()), 1)  # levels 0.94, 0.5
+    (0.0, 1.7)
+    """
+    if jpeg:
+        return 1.0
+    return np.where(plateaus(region), 0.0, relative_noise_variance(region, line))
+
+
+def nlmeans_noise_lines(read_region, shape, psfs, *, jpeg_blocks=None):
     """:func:`~tiledeblur.shotnoise.sampled_noise_lines`, or None for each channel of an image that shows JPEG's
     blocks (``jpeg_blocks``), whose error is its quantization's, whatever the level (see the notes).
 
     Examples
     --------
     >>> image = np.random.default_rng(0).poisson(np.full((1, 64, 64), 20.0)) / 20
-    >>> nlmeans_noise_lines(lambda yx: image[(slice(None), *yx)], (64, 64), 1, jpeg_blocks=(0, 0))
+    >>> nlmeans_noise_lines(lambda yx: image[(slice(None), *yx)], (64, 64), [np.ones((3, 3)) / 9], jpeg_blocks=(0, 0))
     (None,)
     """
-    return (None,) * channels if jpeg_blocks is not None else sampled_noise_lines(read_region, shape, channels)
+    return (None,) * len(psfs) if jpeg_blocks is not None else sampled_noise_lines(read_region, shape, psfs)
 
 
 def compared_regions(content, shape):

@@ -86,7 +86,7 @@ import numpy as np
 import scipy.optimize
 import scipy.signal
 
-from .regularization import sample_regions
+from .regularization import sample_regions, scored_pixels
 
 __all__ = ["HIGH_PASS", "LEVELS", "MIN_BIN_PIXELS", "NoiseLine", "fit_noise_line", "noise_deviations",
            "relative_noise_variance", "sampled_noise_lines"]
@@ -117,10 +117,13 @@ def _neighbourhood_levels(image):
     return levels, counts > 8.5
 
 
-def _levels_and_responses(image):
-    """The level of each pixel whose 3 x 3 neighbourhood is whole and in the image, and ``HIGH_PASS``'s response."""
+def _levels_and_responses(image, among=None):
+    """The level of each pixel whose 3 x 3 neighbourhood is whole and in the image, and ``HIGH_PASS``'s response;
+    of those ``among`` alone, where given."""
     levels, whole = _neighbourhood_levels(image)
     levels, whole = levels[1:-1, 1:-1], whole[1:-1, 1:-1]
+    if among is not None:
+        whole &= among[1:-1, 1:-1]
     responses = scipy.signal.convolve2d(np.nan_to_num(image), HIGH_PASS, mode="valid")
     return levels[whole], responses[whole]
 
@@ -202,8 +205,9 @@ def _line_through(levels, responses):
     return NoiseLine(float(gain), float(floor), float(variances.min()))
 
 
-def relative_noise_variance(image):
-    """Each pixel's noise variance by :func:`fit_noise_line`, over their mean: ones where the noise is alike.
+def relative_noise_variance(image, line):
+    """Each pixel's noise variance by ``line`` (:func:`sampled_noise_lines`' for the image), relative to the image's
+    level: ones where ``line`` is None, for noise alike at every level.
 
     Each pixel's level is the mean of the pixels present in its 3 x 3
     neighbourhood, and its variance is kept at least the line's ``least``,
@@ -213,36 +217,36 @@ def relative_noise_variance(image):
     ----------
     image : (M, N) ndarray of float
         As :func:`fit_noise_line` takes it.
+    line : NoiseLine or None
 
     Returns
     -------
     (M, N) ndarray of float
-        Positive, with a mean of one over the pixels present; ones
-        everywhere where the line is flat or cannot be fitted.
+        Positive.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> scene = np.tile(np.linspace(0.05, 1, 256), (256, 1))
-    >>> relative = relative_noise_variance(rng.poisson(scene * 200) / 200)
+    >>> counted = rng.poisson(scene * 200) / 200
+    >>> line, = sampled_noise_lines(lambda yx: counted[yx][None], scene.shape, [np.ones((3, 3)) / 9])
+    >>> relative = relative_noise_variance(counted, line)
     >>> round(float(relative[:, -1].mean() / relative[:, 128].mean()), 1)  # at levels 1 and 0.53
     1.9
-    >>> relative = relative_noise_variance(scene + rng.normal(0, 0.01, scene.shape))  # noise alike everywhere
-    >>> bool(relative.max() / relative.min() < 1.1)
-    True
+    >>> float(relative_noise_variance(counted, None).max())
+    1.0
     """
-    line = fit_noise_line(image)
-    if line is None or line.gain == 0:
+    if line is None:
         return np.ones(image.shape)
     levels, _ = _neighbourhood_levels(image)
-    variance = line.variance(levels)
-    return variance / variance[np.isfinite(image)].mean()
+    return line.variance(levels)
 
 
-def sampled_noise_lines(read_region, shape, channels):
+def sampled_noise_lines(read_region, shape, psfs):
     """Each channel's :func:`fit_noise_line` through the pixels of an image's sample regions together, relative to
-    the mean of its variance over them, which ``nlmeans``' denoiser follows (see the notes): None where none can be
-    fitted, or where the noise is alike at every level.
+    the mean of its variance over the pixels whose noise generalized cross-validation measures there
+    (:func:`~tiledeblur.regularization.scored_pixels` of the channel's PSF in ``psfs``), which ``nlmeans``'
+    denoiser follows (see the notes): None where none can be fitted, or where the noise is alike at every level.
 
     ``read_region(yx)`` returns the channels of the region ``yx`` of an
     image of ``shape`` (see :func:`~tiledeblur.regularization.sample_regions`).
@@ -252,27 +256,31 @@ def sampled_noise_lines(read_region, shape, channels):
     >>> rng = np.random.default_rng(0)
     >>> scene = np.tile(np.linspace(0.05, 1, 256), (256, 1))
     >>> image = np.stack([rng.poisson(scene * 200) / 200, np.full(scene.shape, 0.5)])
-    >>> counted, flat = sampled_noise_lines(lambda yx: image[(slice(None), *yx)], scene.shape, 2)
+    >>> counted, flat = sampled_noise_lines(lambda yx: image[(slice(None), *yx)], scene.shape, [np.ones((3, 3)) / 9] * 2)
     >>> round(float(counted.variance(1.0) / counted.variance(0.5)), 1), flat  # twice the level, twice the variance
     (2.0, None)
     """
-    pooled = [([], []) for _ in range(channels)]
+    pooled = [([], [], []) for _ in psfs]
     for yx in sample_regions(shape):
-        for (levels, responses), values in zip(pooled, read_region(yx)):
+        for (levels, responses, scored_levels), values, psf in zip(pooled, read_region(yx), psfs):
             if min(values.shape) >= HIGH_PASS.shape[0]:
-                region_levels, region_responses = _levels_and_responses(values.astype(np.float64))
+                values = values.astype(np.float64)
+                region_levels, region_responses = _levels_and_responses(values)
                 levels.append(region_levels)
                 responses.append(region_responses)
-    return tuple(_relative_line(np.concatenate(levels), np.concatenate(responses)) if levels else None
-                 for levels, responses in pooled)
+                scored_levels.append(_levels_and_responses(values, scored_pixels(values, psf))[0])
+    return tuple(_relative_line(*map(np.concatenate, channel)) if channel[0] else None for channel in pooled)
 
 
-def _relative_line(levels, responses):
-    """The line through pixels of ``levels`` and ``responses``, over its mean variance there; None where flat."""
+def _relative_line(levels, responses, scored_levels):
+    """The line through pixels of ``levels`` and ``responses``, over its mean variance at ``scored_levels``, those
+    of the pixels whose noise cross-validation measured: the dark pixels of a photon count, clipped to a plateau at
+    zero, hold no noise that it could measure, and counted in the mean, they left a phantom's denoiser too strong
+    (see the notes); None where flat."""
     line = _line_through(levels, responses)
     if line is None or line.gain == 0:
         return None
-    mean = float(line.variance(levels).mean())
+    mean = float(line.variance(scored_levels).mean())
     return NoiseLine(line.gain / mean, line.floor / mean, line.least / mean)
 
 

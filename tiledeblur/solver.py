@@ -961,7 +961,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
             contrasts = sampled_contrasts(read_region, shape, channels)
         lines = given["noise_line"]
         if loss == "nlmeans" and noise_line is None:  # as run() fits it
-            lines = nlmeans_noise_lines(read_region, shape, channels, jpeg_blocks=jpeg_blocks)
+            lines = nlmeans_noise_lines(read_region, shape, psfs, jpeg_blocks=jpeg_blocks)
         settings = [dataclasses.replace(channel_settings, mu=channel_mu, contrast=channel_contrast,
                                         noise_line=line,
                                         noise=channel_noise if channel_settings.noise is None else
