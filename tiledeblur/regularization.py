@@ -250,8 +250,7 @@ from .psf import PsfWarning
 __all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "border_band", "estimate_image_mu",
            "estimate_image_mus", "estimate_mus_and_noise", "gcv_mu", "image_sides", "is_auto", "is_border_faded",
            "is_informative", "periodic_spectrum", "plateaus", "sample_regions", "sampled_contrasts", "sampled_reach",
-           "scored_pixels",
-           "value_reach", "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
+           "scored_pixels", "value_reach", "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
 
 #: The Tikhonov weights that GCV chooses among.
 GCV_WEIGHTS = np.logspace(-5, 3, 161)

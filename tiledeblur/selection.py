@@ -217,10 +217,11 @@ The estimate holds each pixel's own noise variance ``σᵢ²``:
 ``Σ (Ax̂ - b)ᵢ² - Σ σᵢ² + 2 Σ σᵢ² ∂(Ax̂)ᵢ/∂bᵢ``, whose last sum the
 perturbation gives where it is shaped like the noise, ``δᵢ = PERTURBATION
 σᵢ nᵢ``. The variances are the image's noise level from generalized
-cross-validation, spread over the region's pixels as the line that
-:mod:`tiledeblur.shotnoise` fits on the region rises with their level:
-alike where the noise is (on the 72 cases of ``bench_quality``, every choice
-and score stayed as it was), and for a scan of a JPEG's pixels, whose error
+cross-validation, spread over the region's pixels as the image's line,
+which ``nlmeans``' denoiser follows (:func:`nlmeans_noise_lines`), rises
+with their level (:func:`_relative_variances`): alike where the noise is
+(on the 72 cases of ``bench_quality``, every choice and score stayed as it
+was), and for a scan of a JPEG's pixels, whose error
 the quantization of each block sets, not the level: quantized away in some
 blocks more than in others, it made lines that weighed the pixels of one
 image up to 4.6 times apart between the 5th and 95th percentiles of level
@@ -240,6 +241,34 @@ The case still lost, under the article's PSF at 100 photons, is one where
 the two losses' blurred restorations lie as far from the blurred truth
 (5.09e-5 and 5.12e-5; estimated 5.07e-5 and 5.47e-5), and ``nlmeans`` errs
 in the detail that the blur erased, which the estimate does not see.
+
+A dark floor
+------------
+Cross-validation measures the noise on the pixels that it scores
+(:func:`~tiledeblur.regularization.scored_pixels`), beyond the PSF's reach
+of clipped or filled plateaus, and the line is relative to their mean
+variance; the plateaus' own pixels hold no noise, and take none. Before
+(to 2026-12-07), each region's own line was relative to all of its pixels,
+and a plateau's took the line's least variance. A photon count's dark
+floor is such a plateau: where the scene is black, a pixel counts nothing.
+On the Shepp-Logan phantom's central 128², whose dark ellipses count
+nothing over half of its pixels, cross-validation measured the bright
+pixels' noise, which spread over all of them put the dark pixels' far
+above none: both losses' estimates fell below zero, and four of its six
+cases counted at 100 and 1000 photons chose ``laplacian``, losing to the
+tuned Wiener filter or Richardson-Lucy by 0.07 to 1.31 dB. All six now
+choose ``nlmeans`` or its mix, and win by +0.55 to +1.29 dB, the two that
+chose ``nlmeans`` before by 0.46 and 0.51 dB more, with its denoiser's
+line relative to the same pixels (``python
+benchmarks/bench_quality.py --size 128 --photons 100,1000 --images
+cat,shepp_logan_phantom,binary_blobs,checkerboard,page,text``, 2026-12-07:
+30 of 36 won by a median +0.67 dB, the worst -0.56 dB, where 22 had won
+by +0.12 dB, the worst -18.30 dB; the two worst, blobs under the motion
+line, were :mod:`tiledeblur.demosaic`'s, fixed with it). The 72 cases
+counted in photons above moved by -0.01 to +0.06 dB inside, one choice
+among them (``astronaut`` under the motion line at 100 photons) turning
+from ``laplacian`` to a mix at the same score inside, 0.26 dB lower on the
+full image.
 
 The default
 -----------

@@ -32,13 +32,14 @@ levels was at most 1.24 times that at the 5th (at most 1.09 but on
 Where it serves
 ---------------
 ``loss="auto"``'s estimate of each loss's error (:mod:`tiledeblur.selection`)
-weighs each pixel by its own variance, fitted on each sample region, which
-kept it from choosing ``nlmeans`` for star fields counted in photons while
-that denoised every pixel alike.
+weighs each pixel by its own variance, by the line below, which kept it
+from choosing ``nlmeans`` for star fields counted in photons while that
+denoised every pixel alike.
 
 ``nlmeans``' denoiser follows the line (:mod:`tiledeblur.plugandplay`):
 one per channel of the whole image, fitted through the pixels of its
-sample regions together and taken relative to their mean variance
+sample regions together and taken relative to their mean variance where
+cross-validation measured the noise level that it multiplies
 (:func:`sampled_noise_lines`), as ``mu`` is fitted once and taken by every
 tile; each tile divides its rounds' images by the deviations that the line
 gives at the level of their start (:func:`noise_deviations`) before
