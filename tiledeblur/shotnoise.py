@@ -257,7 +257,8 @@ def sampled_noise_lines(read_region, shape, psfs):
     >>> rng = np.random.default_rng(0)
     >>> scene = np.tile(np.linspace(0.05, 1, 256), (256, 1))
     >>> image = np.stack([rng.poisson(scene * 200) / 200, np.full(scene.shape, 0.5)])
-    >>> counted, flat = sampled_noise_lines(lambda yx: image[(slice(None), *yx)], scene.shape, [np.ones((3, 3)) / 9] * 2)
+    >>> box = np.ones((3, 3)) / 9
+    >>> counted, flat = sampled_noise_lines(lambda yx: image[(slice(None), *yx)], scene.shape, [box, box])
     >>> round(float(counted.variance(1.0) / counted.variance(0.5)), 1), flat  # twice the level, twice the variance
     (2.0, None)
     """
