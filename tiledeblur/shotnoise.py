@@ -118,15 +118,14 @@ def _neighbourhood_levels(image):
     return levels, counts > 8.5
 
 
-def _levels_and_responses(image, among=None):
-    """The level of each pixel whose 3 x 3 neighbourhood is whole and in the image, and ``HIGH_PASS``'s response;
-    of those ``among`` alone, where given."""
+def _levels_and_responses(image, scored=None):
+    """The level of each pixel whose 3 x 3 neighbourhood is whole and in the image, ``HIGH_PASS``'s response, and
+    whether the pixel is among those ``scored`` (all, where None)."""
     levels, whole = _neighbourhood_levels(image)
     levels, whole = levels[1:-1, 1:-1], whole[1:-1, 1:-1]
-    if among is not None:
-        whole &= among[1:-1, 1:-1]
     responses = scipy.signal.convolve2d(np.nan_to_num(image), HIGH_PASS, mode="valid")
-    return levels[whole], responses[whole]
+    among = np.ones(whole.shape, dtype=bool) if scored is None else scored[1:-1, 1:-1]
+    return levels[whole], responses[whole], among[whole]
 
 
 class NoiseLine(typing.NamedTuple):
@@ -179,7 +178,7 @@ def fit_noise_line(image):
     """
     if min(image.shape) < HIGH_PASS.shape[0]:  # no whole neighbourhood, where scipy refuses to convolve (found by CI)
         return None
-    return _line_through(*_levels_and_responses(image))
+    return _line_through(*_levels_and_responses(image)[:2])
 
 
 def _line_through(levels, responses):
@@ -262,27 +261,24 @@ def sampled_noise_lines(read_region, shape, psfs):
     >>> round(float(counted.variance(1.0) / counted.variance(0.5)), 1), flat  # twice the level, twice the variance
     (2.0, None)
     """
-    pooled = [([], [], []) for _ in psfs]
+    pooled = [[] for _ in psfs]
     for yx in sample_regions(shape):
-        for (levels, responses, scored_levels), values, psf in zip(pooled, read_region(yx), psfs):
+        for channel, values, psf in zip(pooled, read_region(yx), psfs):
             if min(values.shape) >= HIGH_PASS.shape[0]:
                 values = values.astype(np.float64)
-                region_levels, region_responses = _levels_and_responses(values)
-                levels.append(region_levels)
-                responses.append(region_responses)
-                scored_levels.append(_levels_and_responses(values, scored_pixels(values, psf))[0])
-    return tuple(_relative_line(*map(np.concatenate, channel)) if channel[0] else None for channel in pooled)
+                channel.append(_levels_and_responses(values, scored_pixels(values, psf)))
+    return tuple(_relative_line(*map(np.concatenate, zip(*channel))) if channel else None for channel in pooled)
 
 
-def _relative_line(levels, responses, scored_levels):
-    """The line through pixels of ``levels`` and ``responses``, over its mean variance at ``scored_levels``, those
-    of the pixels whose noise cross-validation measured: the dark pixels of a photon count, clipped to a plateau at
-    zero, hold no noise that it could measure, and counted in the mean, they left a phantom's denoiser too strong
-    (see the notes); None where flat."""
+def _relative_line(levels, responses, scored):
+    """The line through pixels of ``levels`` and ``responses``, over its mean variance at the levels of those
+    ``scored``, the pixels whose noise cross-validation measured: the dark pixels of a photon count, clipped to a
+    plateau at zero, hold no noise that it could measure, and counted in the mean, they left a phantom's denoiser too
+    strong (see the notes); None where flat."""
     line = _line_through(levels, responses)
     if line is None or line.gain == 0:
         return None
-    mean = float(line.variance(scored_levels).mean())
+    mean = float(line.variance(levels[scored]).mean())
     return NoiseLine(line.gain / mean, line.floor / mean, line.least / mean)
 
 
