@@ -32,7 +32,8 @@ The PSFs are the article's ``gaussian_psf(13, (1, 3))``, an isotropic
 ``gaussian_psf(17, 2)`` and a 13 x 13 anti-aliased motion line at 30 degrees
 (``skimage.draw.line_aa``, normalized); ``--psfs`` may name others that no
 study behind the library's rules used: defocus disks of radius 2.5 and 4 px,
-and ``gaussian_psf(9, 1.2)``.
+``gaussian_psf(9, 1.2)`` and ``gaussian_psf(25, 4)``, an Airy pattern whose
+first dark ring lies 3 px out, and a 21 x 21 motion line at 70 degrees.
 
 PSNR is scored on the interior, which excludes a margin of two PSF sides from
 each edge, and on the full crop. Each peer gets the best setting of a sweep,
@@ -67,6 +68,7 @@ import zlib
 
 import numpy as np
 import scipy.signal
+import scipy.special
 from _report import (
     RESULTS_PATH,
     append_results,
@@ -195,7 +197,7 @@ def motion_psf(length, angle):
 
 
 def defocus_psf(radius):
-    """A normalized defocus blur: a disk of ``radius`` pixels, its rim's pixels covered in part (8 x 8 samples each).
+    """A normalized defocus blur: a disk of ``radius`` pixels, its rim's pixels covered in part.
 
     Examples
     --------
@@ -203,15 +205,41 @@ def defocus_psf(radius):
     >>> psf.shape, round(float(psf.sum()), 12), bool(psf[0, 2] == psf.max() > psf[0, 1] > psf[0, 0] > 0)
     ((5, 5), 1.0, True)
     """
-    side = 2 * math.ceil(radius - 0.5) + 1
+    return _pixel_means(2 * math.ceil(radius - 0.5) + 1, lambda distance: distance <= radius)
+
+
+def airy_psf(first_zero, rings=3):
+    """A normalized Airy pattern, a circular lens's PSF in focus, as a widefield microscope's: ``(2 J1(v) / v)²``
+    with ``v`` the distance from the centre scaled so that the first dark ring lies ``first_zero`` pixels out, cut
+    at ``rings`` times that.
+
+    Examples
+    --------
+    >>> psf = airy_psf(3)
+    >>> psf.shape, round(float(psf.sum()), 12), bool(psf[9, 9] == psf.max() > 100 * psf[9, 12])
+    ((19, 19), 1.0, True)
+    """
+    scale = scipy.special.jn_zeros(1, 1)[0] / first_zero
+
+    def pattern(distance):
+        v = scale * distance
+        return (2 * scipy.special.j1(v) / v) ** 2
+
+    return _pixel_means(2 * math.ceil(rings * first_zero) + 1, pattern)
+
+
+def _pixel_means(side, value):
+    """``value(distance)`` at 8 x 8 points of each pixel of a square of ``side`` pixels, ``distance`` theirs from
+    its centre, averaged over each pixel, and normalized. No point lies at the centre, for an odd ``side``."""
     offsets = (np.arange(8 * side) + 0.5) / 8 - side / 2
-    inside = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius**2
-    covered = inside.reshape(side, 8, side, 8).mean(axis=(1, 3))
-    return covered / covered.sum()
+    sampled = value(np.hypot(offsets[:, None], offsets[None, :]))
+    means = sampled.reshape(side, 8, side, 8).mean(axis=(1, 3))
+    return means / means.sum()
 
 
 #: The PSFs by name: those of every run, and those that ``--psfs`` may name too, which no study that set the
-#: library's rules used (defocus disks, and a Gaussian whose dead band is a thin rim).
+#: library's rules used (defocus disks, a Gaussian whose dead band is a thin rim, a wide Gaussian, as a strong
+#: defocus or a telescope's seeing leaves, a widefield microscope's Airy pattern and a longer motion line).
 PSFS = {
     "gaussian 13 σ(1, 3)": tiledeblur.gaussian_psf(13, (1, 3)),
     "gaussian 17 σ2": tiledeblur.gaussian_psf(17, 2),
@@ -221,6 +249,9 @@ MORE_PSFS = {
     "defocus r2.5": defocus_psf(2.5),
     "defocus r4": defocus_psf(4),
     "gaussian 9 σ1.2": tiledeblur.gaussian_psf(9, 1.2),
+    "gaussian 25 σ4": tiledeblur.gaussian_psf(25, 4),
+    "airy r3": airy_psf(3),
+    "motion 21 at 70°": motion_psf(21, 70),
 }
 
 
