@@ -36,7 +36,12 @@ replaces, ``mu ∝ sigma²``, lost up to 18 dB; the discrepancy principle up to
 against GCV's occasional undersmoothing) chose larger weights and lost:
 ``laplacian`` with its pass won 48 of the 72 cases against the best-tuned
 peer, by a median +0.06 dB, against 67 by +0.23 dB (by 1.4: 23 won; a
-scratch study, 2026-12-05). ``benchmarks/bench_quality.py`` measures the
+scratch study, 2026-12-05). GCV's weight is too small on a smooth image
+under a wide PSF (``cell`` under a Gaussian of σ 4 px at noise 0.003: 0.028,
+where 0.25 restored 3.4 dB better), and so was that of Stein's estimate of
+the error weighed nearer the sharp image's; Lukas's robust GCV (2006), which
+smooths more, mended that case and lost up to 0.53 dB on others (a scratch
+study, 2026-12-07; see the README's Limits). ``benchmarks/bench_quality.py`` measures the
 rule against Richardson–Lucy and Wiener.
 
 For a tiled run the weight is estimated on a fixed, evenly spread sample of

@@ -83,6 +83,14 @@ the default below), 2026-12-06, with each share from 0 to 1 in steps of
   +1.10 dB; one per band of frequencies (4 or 8 bands by the PSF's
   response, or 8 by radius) or per block of 32 or 64 px, 68 by +1.12 to
   +1.16 dB.
+* Nor would ``tv`` as a third, or a share per band, on the near-ties of
+  the 54 (``retina``, ``immunohistochemistry``, ``chelsea`` and ``clock``
+  under the smaller disk and the Gaussian of σ 1.2 at noise 0.01; a
+  scratch study, 2026-12-07, every share chosen with the truth by least
+  squares, ``laplacian`` without its pass): the best mix of the two came
+  within 0.05 dB of ``"auto"``, ``tv`` added at most 0.04 dB to it, and a
+  share per band of 6 by radius 0.02 to 0.07 dB, but for ``clock``, won
+  by 2 dB already, 0.54 and 0.63 dB.
 * The estimate's best share for every case won 68 by +0.77 dB and 52 by
   +0.56 dB: it is too small where ``nlmeans`` restores detail that the
   blur erased, as above (``camera`` under the article's PSF at noise 0.005:
@@ -273,6 +281,29 @@ the 54 of other images and PSFs, the field's 27 and the 54 in colour
 restored as before, and one of the 36 with channels of different scenes
 moved by 0.01 dB on the full image (2026-12-07, in
 ``benchmarks/RESULTS.md``).
+
+The estimate's spread
+---------------------
+On an image of one region, as those of 512 px a side or less are, the
+estimate may stray by as much as the two errors differ, most where a wide
+PSF leaves few pixels to score: on ``cat``'s central 128² under a
+Gaussian of σ 4 px at noise 0.03 (``python benchmarks/bench_quality.py
+--size 128 --psfs "gaussian 25 σ4"``), ``nlmeans`` alone was chosen, and
+lost 1.9 dB inside to ``laplacian`` with its pass. The two blurred
+restorations' weighed errors were 5.44e-5 (``laplacian``) and 6.72e-5,
+their estimates 7.16e-5 and 6.84e-5, and with the divergence's
+perturbation drawn anew, 4.55e-5 to 7.16e-5 and 5.72e-5 to 7.33e-5 in six
+draws. Averaging the divergence over four draws per image, each region
+compared taking its share (a scratch study, 2026-12-07), mixed that case,
+1.75 dB better, but left the 72 cases of ``bench_quality`` and the 54 of
+other images and PSFs within 0.02 dB of where they were, and moved the 72
+under the PSFs that no rule used by a mean +0.006 dB (two gaining 0.16 and
+0.35 dB, two near-ties turning to losses of 0.00 dB), for three solves more
+of each loss on such images. The rest of the spread is the noise's own:
+over five draws of that crop's noise, the estimated difference of the two
+errors strayed from the true one, -0.41e-5 to -1.63e-5, by an RMS of
+1.35e-5 with one draw of the perturbation and 1.16e-5 with four. So one
+draw per region stays.
 
 The default
 -----------
