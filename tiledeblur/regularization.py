@@ -40,9 +40,10 @@ scratch study, 2026-12-05). GCV's weight is too small on a smooth image
 under a wide PSF (``cell`` under a Gaussian of σ 4 px at noise 0.003: 0.028,
 where 0.25 restored 3.4 dB better), and so was that of Stein's estimate of
 the error weighed nearer the sharp image's; Lukas's robust GCV (2006), which
-smooths more, mended that case and lost up to 0.53 dB on others (a scratch
-study, 2026-12-07; see the README's Limits). ``benchmarks/bench_quality.py`` measures the
-rule against Richardson–Lucy and Wiener.
+smooths more, gained 2.0 dB there and lost up to 0.53 dB on others (a
+scratch study, 2026-12-07; see the README's Limits).
+``benchmarks/bench_quality.py`` measures the rule against Richardson–Lucy
+and Wiener.
 
 For a tiled run the weight is estimated on a fixed, evenly spread sample of
 regions (``MAX_SAMPLES``), and each channel's median on a log scale, each

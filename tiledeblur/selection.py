@@ -284,26 +284,25 @@ moved by 0.01 dB on the full image (2026-12-07, in
 
 The estimate's spread
 ---------------------
-On an image of one region, as those of 512 px a side or less are, the
-estimate may stray by as much as the two errors differ, most where a wide
-PSF leaves few pixels to score: on ``cat``'s central 128² under a
-Gaussian of σ 4 px at noise 0.03 (``python benchmarks/bench_quality.py
---size 128 --psfs "gaussian 25 σ4"``), ``nlmeans`` alone was chosen, and
-lost 1.9 dB inside to ``laplacian`` with its pass. The two blurred
-restorations' weighed errors were 5.44e-5 (``laplacian``) and 6.72e-5,
-their estimates 7.16e-5 and 6.84e-5, and with the divergence's
-perturbation drawn anew, 4.55e-5 to 7.16e-5 and 5.72e-5 to 7.33e-5 in six
-draws. Averaging the divergence over four draws per image, each region
-compared taking its share (a scratch study, 2026-12-07), mixed that case,
-1.75 dB better, but left the 72 cases of ``bench_quality`` and the 54 of
-other images and PSFs within 0.02 dB of where they were, and moved the 72
-under the PSFs that no rule used by a mean +0.006 dB (two gaining 0.16 and
-0.35 dB, two near-ties turning to losses of 0.00 dB), for three solves more
-of each loss on such images. The rest of the spread is the noise's own:
-over five draws of that crop's noise, the estimated difference of the two
-errors strayed from the true one, -0.41e-5 to -1.63e-5, by an RMS of
-1.35e-5 with one draw of the perturbation and 1.16e-5 with four. So one
-draw per region stays.
+On an image of one region, 256 px a side or less, the estimate may stray by
+as much as the two errors differ, most where a wide PSF leaves few pixels
+to score: on ``cat``'s central 128² under a Gaussian of σ 4 px at noise
+0.03 (``python benchmarks/bench_quality.py --size 128 --psfs
+"gaussian 25 σ4"``), ``nlmeans`` alone was chosen, and lost 1.9 dB inside
+to ``laplacian`` with its pass. The two blurred restorations' weighed errors
+were 5.44e-5 (``laplacian``) and 6.72e-5, their estimates 7.16e-5 and
+6.84e-5, and with the divergence's perturbation drawn anew, 4.55e-5 to
+7.16e-5 and 5.72e-5 to 7.33e-5 in six draws. Averaging the divergence over
+four draws per image, each region compared taking its share (a scratch
+study, 2026-12-07), mixed that case, 1.75 dB better, but left the 72 cases
+of ``bench_quality`` and the 54 of other images and PSFs within 0.02 dB of
+where they were, and moved the 72 under the PSFs that no rule used by a
+mean +0.006 dB (two gaining 0.16 and 0.35 dB, two near-ties turning to
+losses of 0.00 dB), for three solves more of each loss on such images. The
+rest of the spread is the noise's own: over five draws of that crop's
+noise, the estimated difference of the two errors strayed from the true
+one, -0.41e-5 to -1.63e-5, by an RMS of 1.35e-5 with one draw of the
+perturbation and 1.16e-5 with four. So one draw per region stays.
 
 The default
 -----------
