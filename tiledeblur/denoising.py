@@ -120,6 +120,7 @@ scenes: denoised alone, they lose a little; together, if they were, much.
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 import scipy.fft
@@ -212,8 +213,18 @@ def _seen(image, unobserved):
     """``image`` with each ``unobserved`` pixel seen as the nearest observed one's value."""
     if unobserved is None or not unobserved.any():
         return image
+    seen = image.copy()
+    seen[unobserved] = image.ravel()[_nearest_observed(unobserved.tobytes(), unobserved.shape)]
+    return seen
+
+
+@functools.lru_cache(maxsize=4)
+def _nearest_observed(unobserved_bytes, shape):
+    """The flat index of the observed pixel nearest each unobserved one, in their order in the image, kept: each
+    round of a tile's ``nlmeans`` and each of its channels ask for the same pixels' (34 ms a time on a 1188² tile)."""
+    unobserved = np.frombuffer(unobserved_bytes, dtype=bool).reshape(shape)
     nearest = scipy.ndimage.distance_transform_edt(unobserved, return_distances=False, return_indices=True)
-    return image[tuple(nearest)]
+    return np.ravel_multi_index(tuple(axis[unobserved] for axis in nearest), shape)
 
 
 def _kept_unobserved(denoised, image, unobserved):

@@ -500,7 +500,7 @@ def _nonnegative(objective, unconstrained, observed, settings, lower):
 
     return minimize_nonnegative(
         unconstrained, value_and_grad(lambda x: loss(x, observed, objective.operator, settings)), hessian_at,
-        lambda residual: preconditioner.apply(preconditioner.adjoint(residual)),
+        preconditioner.inverse,
         threshold=settings.tol * regularizer_curvature(settings),
         step_tol=math.inf if settings.loss in QUADRATIC_LOSSES else settings.tol, maxiter=settings.maxiter,
         lower=lower,
