@@ -255,7 +255,7 @@ class Work:
     convolutions : int
         Calls of ``Blur.matvec`` and ``Blur.rmatvec``: FFT convolutions with the PSF.
     preconditioner_pairs : int
-        Calls of ``Preconditioner.apply`` and ``adjoint``: one FFT pair each.
+        Calls of ``Preconditioner.apply``, ``adjoint`` and ``inverse``: one FFT pair each.
     pair_seconds : dict of str to float
         Median time of one ``matvec`` plus ``rmatvec`` at the tile's size, by precision.
     tight_difference : float
@@ -304,11 +304,12 @@ def fft_pair_seconds(shape, psf, precision, repeats=20):
 def measure_work(observed, psf, restored, settings):
     """The :class:`Work` of our solve of ``observed`` with ``settings``, whose timed result was ``restored``."""
     calls = count_calls(functools.partial(tiledeblur.deconvolve, observed, psf, **settings), [
-        (Blur, "matvec"), (Blur, "rmatvec"), (Preconditioner, "apply"), (Preconditioner, "adjoint")])
+        (Blur, "matvec"), (Blur, "rmatvec"), (Preconditioner, "apply"), (Preconditioner, "adjoint"),
+        (Preconditioner, "inverse")])
     tight = tiledeblur.deconvolve(observed, psf, **settings, tol=TIGHT_TOL)
     return Work(
         convolutions=calls[Blur, "matvec"] + calls[Blur, "rmatvec"],
-        preconditioner_pairs=calls[Preconditioner, "apply"] + calls[Preconditioner, "adjoint"],
+        preconditioner_pairs=sum(calls[Preconditioner, name] for name in ("apply", "adjoint", "inverse")),
         pair_seconds={name: fft_pair_seconds(observed.shape, psf, dtype) for name, dtype in
                       (("float32", np.float32), ("float64", np.float64))},
         tight_difference=float(np.abs(restored - tight).max()),
@@ -370,8 +371,8 @@ def table_row(size, blurred_psnr, runs, work):
     transforms = work.convolutions / 2 + work.preconditioner_pairs
     cells = [
         f"{size}²",
-        f"{rate['ours']:.2f}",
-        f"{rate['lucy']:.2f}",
+        f"{rate['ours']:.3g}",
+        f"{rate['lucy']:.3g}",
         "not run" if article is None else f"{rate['article']:.4f}",
         "—" if article is None else f"{rate['ours'] / rate['article']:.0f}",
         f"{rate['ours'] / rate['lucy']:.2f}",
@@ -420,8 +421,8 @@ def table(rows, options, article_capped, article_skipped):
         f"- Ours − tight: the largest absolute difference from the same solve with `tol={TIGHT_TOL:g}`.",
         ("- Convolutions: FFT convolutions with the PSF in one of our solves, forward and adjoint (`Blur.matvec`, "
         "`Blur.rmatvec`), the issue's work figure; per pixel it is the same number, since each is one pass over "
-        "the tile. P pairs: FFT pairs of the change of variables (`Preconditioner.apply`, `adjoint`), each "
-        "costing about one convolution."),
+        "the tile. P pairs: FFT pairs of the change of variables (`Preconditioner.apply`, `adjoint`, "
+        "`inverse`), each costing about one convolution."),
         ("- Time / floor: our median time over (the time of one forward plus adjoint convolution at this size "
         "× the FFT pairs of one solve, counting a convolution as half a pair and a P pair as one). Hessian "
         "products run in float32 and the loss in float64, so the truth lies between the two figures."),
