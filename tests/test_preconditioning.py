@@ -80,6 +80,9 @@ def test_missing_pixels_keep_the_hessian_well_conditioned(holes, mu, loss):
     assert mesh == (holes == "mesh")
     inverse = _dense(lambda v: preconditioner.apply(preconditioner.adjoint(v.reshape(operator.unknown_shape))).ravel(),
                      hessian.shape[0])
+    # The one FFT pair that the rounds of nlmeans take for the two.
+    np.testing.assert_allclose(_dense(lambda v: preconditioner.inverse(v.reshape(operator.unknown_shape)).ravel(),
+                                      hessian.shape[0]), inverse, atol=1e-5 * np.abs(inverse).max())
     unknowns = operator.support.ravel()
     assert not inverse[~unknowns].any() and not inverse[:, ~unknowns].any()
     on_unknowns = np.ix_(unknowns, unknowns)
@@ -92,7 +95,7 @@ def test_missing_pixels_keep_the_hessian_well_conditioned(holes, mu, loss):
 
 def test_padding_keeps_the_image_s_opposite_sides_apart():
     """Without it the FFTs' periodic grid made a pixel by the left side a neighbour of the right side, and a fixed
-    number of Richardson steps differed between a corner tile and the whole image (found by a test)."""
+    number of steps of nlmeans' rounds differed between a corner tile and the whole image (found by a test)."""
     from tiledeblur.operators import Blur
     from tiledeblur.tiling import auto_halo
 
