@@ -5,7 +5,7 @@ import pytest
 
 from tiledeblur import gaussian_psf
 from tiledeblur.objectives import HESSIANS, SMOOTHNESS_ORDER
-from tiledeblur.preconditioning import Preconditioner
+from tiledeblur.preconditioning import Preconditioner, spectrum_bounds
 from tiledeblur.solver import SolverSettings
 
 
@@ -115,3 +115,14 @@ def test_padding_keeps_the_image_s_opposite_sides_apart():
     for padding, differs in ((0, True), (reach, False)):
         narrow, wide = response(60, padding), response(60 + reach, padding)
         assert (np.abs(narrow[:, :55] - wide[:, :55]).max() > 1e-3 * np.abs(narrow).max()) == differs
+
+
+def test_the_bounds_of_a_psf_of_one_pixel():
+    """Its preconditioned Hessian is the identity, which one step of the conjugate gradients solves; the step after
+    it divided by zero (found by a probe)."""
+    from tiledeblur.operators import Blur
+
+    operator = Blur(np.ones((1, 1)), (16, 16), boundary="free")
+    preconditioner = Preconditioner(operator, 0.01, order=0)
+    low, high = spectrum_bounds(lambda x: operator.rmatvec(operator.matvec(x)) + 0.01 * x, preconditioner)
+    assert low == pytest.approx(1.0) and high == pytest.approx(1.0)

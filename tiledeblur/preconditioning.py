@@ -289,7 +289,7 @@ def spectrum_bounds(product, preconditioner, iterations=40):
     residual = np.random.default_rng(0).standard_normal(preconditioner.shape)
     change = preconditioner.inverse(residual)
     direction, progress = change, np.vdot(residual, change)
-    steps, momenta = [], []
+    first, steps, momenta = progress, [], []
     for _ in range(iterations):
         curved = product(direction)
         steps.append(progress / np.vdot(direction, curved))
@@ -297,6 +297,10 @@ def spectrum_bounds(product, preconditioner, iterations=40):
         change = preconditioner.inverse(residual)
         momenta.append(np.vdot(residual, change) / progress)
         progress = np.vdot(residual, change)
+        if progress <= 1e-20 * first:
+            # Solved: the Lanczos values are eigenvalues already (a PSF of one pixel took one step, and the next one
+            # divided by zero).
+            break
         direction = change + momenta[-1] * direction
     steps, momenta = np.array(steps), np.array(momenta)
     diagonal = 1 / steps + np.concatenate([[0.0], momenta[:-1] / steps[:-1]])

@@ -727,7 +727,7 @@ def _ridge_steps(residual, operator, settings, steps):
     preconditioner = Preconditioner(operator, settings.mu, SMOOTHNESS_ORDER["ridge"], padding=padding)
     product = HESSIANS["ridge"](None, operator, settings)
     return chebyshev(product, operator.rmatvec(residual.astype(operator.precision)), preconditioner, steps,
-                     _ridge_bounds(psf.tobytes(), psf.shape, settings.mu))
+                     _ridge_bounds(psf.tobytes(), psf.shape, settings.mu, operator.boundary))
 
 
 @functools.lru_cache(maxsize=64)
@@ -743,9 +743,9 @@ def _ridge_reach(psf_bytes, psf_shape, weight):
 
 
 @functools.lru_cache(maxsize=64)
-def _ridge_bounds(psf_bytes, psf_shape, weight):
+def _ridge_bounds(psf_bytes, psf_shape, weight, boundary):
     """The bounds of :func:`chebyshev` for the ``ridge`` loss at ``weight``: :func:`spectrum_bounds` on a small
-    image of the PSF's, the same for every tile, so that the steps' coefficients are.
+    image of the PSF's with ``boundary``, the same for every tile, so that the steps' coefficients are.
 
     The eigenvalues that bound the steps' progress lie where the band of the
     ``free`` model meets the observed pixels, which an image of a few PSF
@@ -758,7 +758,7 @@ def _ridge_bounds(psf_bytes, psf_shape, weight):
     error at an eigenvalue above the bounds would grow with the steps.
     """
     psf = np.frombuffer(psf_bytes).reshape(psf_shape)
-    model = Blur(psf, (max(BOUNDS_SIDE, 3 * max(psf_shape)),) * 2, boundary="free")
+    model = Blur(psf, (max(BOUNDS_SIDE, 3 * max(psf_shape)),) * 2, boundary=boundary)
     preconditioner = Preconditioner(model, weight, SMOOTHNESS_ORDER["ridge"],
                                     padding=_ridge_reach(psf_bytes, psf_shape, weight))
     low, high = spectrum_bounds(lambda vector: model.rmatvec(model.matvec(vector)) + weight * vector, preconditioner)
