@@ -125,7 +125,7 @@ tolerance, and each after it took 8 steps of the Richardson iteration
 has eigenvalues near 2 (on the band of the ``free`` model, where both
 parts of ``P`` hold) and shrinks it by 3% a step at the least eigenvalue
 of the first round's weight (0.03 for the article's PSF), where the
-Chebyshev steps shrink every error by 22% a step; and with zeros beyond
+Chebyshev steps shrink every error by 21% a step; and with zeros beyond
 the image (``boundary="zero"``), whose eigenvalues reach 22 at that
 weight, the Richardson steps grew the error by up to 21 times a step, to
 8e19 on a 192² crop (found by a probe, 2026-12-07). Those steps in the
