@@ -36,19 +36,21 @@ def test_nlmeans_beats_the_best_tuned_wiener_filter_and_laplacian(camera_case, a
     assert _interior_psnr(truth, ours) > _interior_psnr(truth, laplacian) + 1.0
 
 
-
 @pytest.mark.parametrize("boundary", ["zero", "free"])
 def test_the_rounds_steps_hold_with_either_boundary(camera_case, article_psf, boundary):
     """The rounds' steps are bounded by the eigenvalues of their preconditioned Hessian, up to 2 with the ``free``
-    model and, at the first round's weight for the article's PSF, 22 with zeros beyond the image: the Richardson
+    model and, at the second round's weight for the article's PSF, 12 with zeros beyond the image: the Richardson
     steps that the rounds took before, whose error grows a step wherever an eigenvalue exceeds 2, reached 8e19 on
-    this crop with ``boundary="zero"`` (found by a probe). Measured: 26.40 dB inside, 26.33 with ``free``, 22.02
+    this crop with ``boundary="zero"`` (found by a probe). Measured: 26.40 dB inside, 26.34 with ``free``, 22.02
     blurred.
     """
     truth, observed = camera_case
     restored = deconvolve(observed, article_psf, loss="nlmeans", boundary=boundary, mu=NOISE_WEIGHT * 0.01**2)
     assert _interior_psnr(truth, restored) > _interior_psnr(truth, observed) + 4.0
 
+
+# The weight is chosen before the solve, which one Newton step cuts short.
+@pytest.mark.filterwarnings("ignore::tiledeblur.ConvergenceWarning")
 @pytest.mark.parametrize(("image", "psf"), [("camera", "article"), ("grass", "motion")])
 @pytest.mark.parametrize("sigma", [0.005, 0.03])
 def test_auto_mu_is_the_noise_weight_times_the_noise_variance(article_psf, image, psf, sigma):
@@ -64,7 +66,7 @@ def test_auto_mu_is_the_noise_weight_times_the_noise_variance(article_psf, image
     blurred = Blur(psf, scene.shape, boundary="zero").matvec(scene)[:256, :256]
     noisy = blurred + np.random.default_rng(3).normal(0.0, sigma, blurred.shape)
     scan = np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
-    _, info = deconvolve(scan, psf, loss="nlmeans", return_info=True)
+    _, info = deconvolve(scan, psf, loss="nlmeans", maxiter=1, return_info=True)
     assert info.mu == pytest.approx(NOISE_WEIGHT * sigma**2, rel=0.44)
 
 

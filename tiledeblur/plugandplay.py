@@ -102,45 +102,46 @@ border above. Starting every image lower, from 10 times the noise, the
 median margin at noise 0.005 fell from +1.15 to +0.86 dB (a scratch
 study of ``nlmeans`` alone).
 
-Each round's solve is approximated by fixed steps of the preconditioned
-Chebyshev iteration (:func:`tiledeblur.preconditioning.chebyshev`), in
-float32, from the preconditioner's own estimate of the solve, the solve
-where the image is periodic and every pixel observed: ``FIRST_STEPS`` for
-the first round, the weakest, and ``APPROXIMATE_STEPS`` for each after it,
-whose ``z`` is by then near the result, so that the change that the steps
-approximate is small. The steps' coefficients follow from bounds on the
-eigenvalues of the preconditioned Hessian, estimated once per PSF and
-weight on a small image (:func:`tiledeblur.solver._ridge_bounds`), the same
-for every tile, so a tile's result depends on its halo alone, as a solve's
-does: solves stopped early at a tolerance (scratch runs, 2026-12-03) left
-the 3 × 3 tiles of ``test_no_seams`` up to 4.0e-3 from the whole image's
-solve, since the conjugate gradients' coefficients are sums over the whole
-extent solved. The Fourier part of the preconditioner is padded by the
-reach of each round's inverse (:func:`tiledeblur.tiling.auto_halo`), or
-its periodic grid joins the image's opposite sides.
+Only the first round, the weakest, is solved by Newton-CG to the
+tolerance. The rounds after it take ``APPROXIMATE_STEPS`` steps of the
+preconditioned Chebyshev iteration (:func:`tiledeblur.preconditioning.chebyshev`),
+in float32, from the preconditioner's own estimate of the solve: that
+estimate is the solve where the image is periodic and every pixel
+observed, and ``z`` is by then near the result, so the change that the
+steps approximate is small. The steps' coefficients follow from bounds on
+the eigenvalues of the preconditioned Hessian, estimated once per PSF and
+weight on a small image (:func:`tiledeblur.solver._ridge_bounds`), the
+same for every tile, so a tile's result depends on its halo alone, as a
+solve's does: solves stopped early at a tolerance (scratch runs,
+2026-12-03) left the 3 × 3 tiles of ``test_no_seams`` up to 4.0e-3 from
+the whole image's solve, since the conjugate gradients' coefficients are
+sums over the whole extent solved. The Fourier part of the preconditioner
+is padded by the reach of each round's inverse
+(:func:`tiledeblur.tiling.auto_halo`), or its periodic grid joins the
+image's opposite sides.
 
-Until 2026-12-07 the first round was solved by Newton-CG to the
-tolerance, and each after it took 8 steps of the Richardson iteration
+Until 2026-12-07 those rounds took 8 steps of the Richardson iteration
 ``x + P Pᵀ (b - H x)``, which leaves the error as it is where ``P Pᵀ H``
 has eigenvalues near 2 (on the band of the ``free`` model, where both
-parts of ``P`` hold) and shrinks it by 3% a step at the least eigenvalue
-of the first round's weight (0.03 for the article's PSF), where the
-Chebyshev steps shrink every error by 21% a step; and with zeros beyond
-the image (``boundary="zero"``), whose eigenvalues reach 22 at that
-weight, the Richardson steps grew the error by up to 21 times a step, to
-8e19 on a 192² crop (found by a probe, 2026-12-07). Those steps in the
-first round were measured and dropped then (2026-12-05): with 16, 24 or 32
-of them, ``bench_core``'s tile, blurred with zeros beyond its sides, lost
-0.43, 0.18 and 0.08 dB on the full image at 512² and 1.08, 0.44 and 0.19
-dB at 1024²; with no steps in the first round, the interior lost up to 2
-dB under the motion line. With 24 Chebyshev steps in the first round and
-8 in the others, the same tiles scored 28.44 and 36.20 dB, against 28.41
-and 36.12 dB with the solve (``bench_core.py --sizes 512,1024 --mu auto
---loss nlmeans``), and on the 72 cases of ``bench_quality.py`` the margins
-moved by -0.05 to +0.02 dB (a mean -0.004 dB), 68 still won by +1.01 dB
-(2026-12-07). A 1024² tile took 10 to 12% less time (9.5 and 9.9 s
-against 10.8 and 11.0 s, alternate runs), and a 512² RGB image 13% less
-(4.55 s against 5.24 s).
+parts of ``P`` hold) and shrinks it by 6% a step at the least eigenvalue
+of the second round's weight (0.06 for the article's PSF), where the
+Chebyshev steps shrink every error by 28% a step. With zeros beyond the
+image (``boundary="zero"``), whose eigenvalues reach 12 at that weight,
+the Richardson steps grew the error more than 11 times a step, to 8e19 on a
+192² crop (found by a probe, 2026-12-07). On the 72 cases of
+``bench_quality.py`` the Chebyshev steps moved the margins by Q72 (2026-12-07).
+
+The first round's solve is kept. Replaced by 24 Chebyshev steps (a study
+of 2026-12-07), it took 10 to 12% less time on a 1024² tile (9.5 and 9.9 s
+against 10.8 and 11.0 s, alternate runs) and 13% less on a 512² RGB
+image, and on the 72 cases the margins moved by -0.05 to +0.02 dB (a mean
+-0.004 dB); but then no tile of an image that ``loss="auto"`` restores by
+``nlmeans`` alone would run the Newton-CG solver that the library is built
+on. Richardson steps in its place were measured and dropped on
+2026-12-05: with 16, 24 or 32 of them, ``bench_core``'s tile, blurred with
+zeros beyond its sides, lost 0.43, 0.18 and 0.08 dB on the full image at
+512² and 1.08, 0.44 and 0.19 dB at 1024², and with none, the interior lost
+up to 2 dB under the motion line.
 
 Noise that grows with the signal
 --------------------------------
@@ -184,7 +185,7 @@ import numpy as np
 
 from .denoising import Denoising
 
-__all__ = ["APPROXIMATE_STEPS", "FIRST_STEPS", "FIRST_WEIGHT", "NOISE_WEIGHT", "START_RATIO", "plug_and_play", "ratios"]
+__all__ = ["APPROXIMATE_STEPS", "FIRST_WEIGHT", "NOISE_WEIGHT", "START_RATIO", "plug_and_play", "ratios"]
 
 #: ``mu / sigma²``: the weight of the prior against the data at the image's own noise. The best of 0.1, 0.3 and 1
 #: on ``camera`` under the article's PSF at noise 0.01 (+0.1, +1.7 and +0.5 dB over the best-tuned peer; a scratch
@@ -198,8 +199,8 @@ STEPS = 8
 #: The weight of the first round's solve, ``mu / s²``, at its weakest: the solve that reaches furthest.
 FIRST_WEIGHT = NOISE_WEIGHT / START_RATIO**2
 #: The steps of the preconditioned Chebyshev iteration that each round but the first takes in place of a solve
-#: (:func:`tiledeblur.preconditioning.chebyshev`), and that the first, the weakest, takes.
-APPROXIMATE_STEPS, FIRST_STEPS = 8, 24
+#: (:func:`tiledeblur.preconditioning.chebyshev`).
+APPROXIMATE_STEPS = 8
 
 
 def ratios(sigma, contrast=None):
@@ -241,8 +242,9 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None)
         The first ``z``, an image of the unknowns' shape.
     fit : callable
         ``fit(z, weight, steps)`` returns the ``x`` that minimizes
-        ``||Ax - b||² / 2 + weight ||x - z||² / 2``, approximated by
-        ``steps`` steps of the preconditioned Chebyshev iteration.
+        ``||Ax - b||² / 2 + weight ||x - z||² / 2``, solved to the
+        tolerance where ``steps`` is None, or else approximated by that many
+        steps of the preconditioned Chebyshev iteration.
     mu : float
         The weight of the prior, ``NOISE_WEIGHT`` times the noise variance.
     unobserved : ndarray of bool
@@ -280,7 +282,7 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None)
     """
     sigma = np.sqrt(mu / NOISE_WEIGHT)
     schedule = ratios(sigma, contrast)
-    x = fit(start, NOISE_WEIGHT / schedule[0] ** 2, FIRST_STEPS)
+    x = fit(start, NOISE_WEIGHT / schedule[0] ** 2, None)
     # The last round's x is the result, so the last denoising is of the round before it: a denoising of the last
     # x too, the scheme's own last z, lost 0.01 to 0.52 dB in each of the first 30 of the 72 cases that the module's
     # note cites (a scratch study, 2026-12-05), and cost an eighth of the denoiser's time.

@@ -213,9 +213,9 @@ def chebyshev(product, rhs, preconditioner, steps, bounds):
     Richardson iteration ``x + P Pᵀ (rhs - H x)``, which the rounds of
     ``nlmeans`` took before, shrinks it by ``|1 - λ|``: by nothing where
     ``λ`` is near 2, as it is on the band of the ``free`` model, where both
-    parts of ``P Pᵀ`` hold, and by 3% a step at the least ``λ`` of the
-    first round's weight for the article's PSF, 0.03, where the Chebyshev
-    steps shrink it by 21%.
+    parts of ``P Pᵀ`` hold, and by 6% a step at the least ``λ`` of the
+    second round's weight for the article's PSF, 0.06, where the Chebyshev
+    steps shrink it by 28%.
 
     Parameters
     ----------

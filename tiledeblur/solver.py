@@ -25,6 +25,7 @@ Newton-CG iteration at a time in units that set its forcing term (see
 :func:`tiledeblur.newton.newton_cg`).
 """
 
+import collections
 import copy
 import dataclasses
 import functools
@@ -142,8 +143,7 @@ class SolverSettings:
         variables ``z`` is at most ``tol``; there the Hessian is close to the
         identity, so an entry is about the distance of a coordinate from the
         minimum, relative to the image's scale (see :func:`solve`). At most
-        ``MAX_TOL``. The rounds of ``nlmeans`` take fixed steps instead,
-        which neither ``tol`` nor ``maxiter`` changes.
+        ``MAX_TOL``.
     maxiter : int
         Most Newton iterations.
     nonneg : bool
@@ -326,8 +326,7 @@ class SolveInfo:
         Evaluations of the loss and of its gradient, and Hessian-vector
         products, the solve's main cost.
     converged : bool
-        Whether it met ``tol`` within ``maxiter`` steps; always, for
-        ``nlmeans`` alone, whose rounds take fixed steps.
+        Whether it met ``tol`` within ``maxiter`` steps.
     message : str
         scipy's word on how it ended.
     mu : float
@@ -688,16 +687,23 @@ def _plug_and_play(data, psf, settings, missing):
     generator of its denoising.
 
     Each round's solve is the ``ridge`` loss of the change from ``z``, whose
-    observed image is ``b - Az``, approximated by fixed steps: the counts are
-    their Hessian products, and there is no tolerance to meet.
+    observed image is ``b - Az``; the counts and the convergence are those of
+    the first round, the one solved by Newton-CG.
     """
     blur, fast_blur = (Blur(psf, data.shape, boundary=settings.boundary, missing=missing, precision=precision)
                        for precision in (np.float64, np.float32))
-    counts = dict.fromkeys(COUNTS, 0)
+    counts, outcomes = collections.Counter(dict.fromkeys(COUNTS, 0)), []
 
     def fit(z, weight, steps):
-        counts["hessian_products"] += steps
-        return z + _ridge_steps(data - blur.matvec(z), fast_blur, settings.ridge_step(weight), steps)
+        residual = data - blur.matvec(z)
+        if steps is not None:
+            return z + _ridge_steps(residual, fast_blur, settings.ridge_step(weight), steps)
+        step, step_counts, converged, message = _newton(
+            residual, psf, settings.ridge_step(weight), missing, lower=None,
+            unknowns=True)
+        counts.update(step_counts)
+        outcomes.append((converged, message))
+        return z + step
 
     # Aᵀb over Aᵀ1, a local mean of the data, starts the same for an image and that image less a constant, as
     # tiles with their own offsets need; Aᵀb alone fades across the unobserved band by Aᵀ1.
@@ -711,7 +717,8 @@ def _plug_and_play(data, psf, settings, missing):
                                                                              known=~without_data)
     restored = (yield from plug_and_play(start, fit, settings.mu, without_data, settings.contrast,
                                          deviations=deviations))[blur.observed_in_unknown]
-    return restored, counts, True, "Each round took its fixed steps."
+    unconverged = [message for converged, message in outcomes if not converged]
+    return restored, counts, not unconverged, unconverged[0] if unconverged else outcomes[-1][1]
 
 
 def _ridge_steps(residual, operator, settings, steps):
@@ -732,7 +739,8 @@ def _ridge_steps(residual, operator, settings, steps):
 
 @functools.lru_cache(maxsize=64)
 def _ridge_reach(psf_bytes, psf_shape, weight):
-    """:func:`auto_halo` of the ``ridge`` loss, kept: each tile's rounds take the same eight weights, for each PSF.
+    """:func:`auto_halo` of the ``ridge`` loss, kept: each tile's rounds after the first take the same seven weights,
+    for each PSF.
 
     The six weakest took 2 s for a 13 px motion line (0.1 s for the article's
     PSF); with room for fewer than three PSFs' rounds, an RGB scan's would
