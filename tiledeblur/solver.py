@@ -730,11 +730,11 @@ def _ridge_steps(residual, operator, settings, steps):
     image's far side (found by a test: 2e-2 between the two).
     """
     psf = np.asarray(operator.psf, dtype=np.float64)
-    padding = _ridge_reach(psf.tobytes(), psf.shape, settings.mu)
-    preconditioner = Preconditioner(operator, settings.mu, SMOOTHNESS_ORDER["ridge"], padding=padding)
+    key = (psf.tobytes(), psf.shape, settings.mu)
+    preconditioner = Preconditioner(operator, settings.mu, SMOOTHNESS_ORDER["ridge"], padding=_ridge_reach(*key))
     product = HESSIANS["ridge"](None, operator, settings)
     return chebyshev(product, operator.rmatvec(residual.astype(operator.precision)), preconditioner, steps,
-                     _ridge_bounds(psf.tobytes(), psf.shape, settings.mu, operator.boundary))
+                     _ridge_bounds(*key, operator.boundary))
 
 
 @functools.lru_cache(maxsize=64)
