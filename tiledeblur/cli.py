@@ -130,7 +130,7 @@ def _add_problem_options(parser):
                         help="pixels read around each tile, at least the PSF radius (default: auto, from PSF and mu)")
     parser.add_argument("--loss", choices=["auto", "laplacian", "nlmeans", "tikhonov", "tv"], default=None,
                         help="the loss: laplacian or tikhonov (quadratic, of second or first order), nlmeans "
-                             "(solves of the data alternated with non-local means; about 3 times slower), "
+                             "(solves of the data alternated with a denoiser; 3 to 4 times slower), "
                              "smoothed total variation, or auto: laplacian, nlmeans or a mix of the two, whichever "
                              "an estimate of its error on sample regions favours (default: auto, or laplacian with "
                              "a given --mu or with --nonneg)")

@@ -120,8 +120,8 @@ class RunReport:
         The channels' axis of input and output, None for 2-D images.
     noise : float, tuple or None
         The noise level that ``denoise`` estimated and took, as ``mu`` is
-        given; None (or None for a channel) where there was no pass of
-        non-local means.
+        given; None (or None for a channel) where there was no denoising
+        pass.
     contrast : float, tuple or None
         The contrast that ``nlmeans``' rounds started from, as ``mu`` is
         given; None for the other losses.

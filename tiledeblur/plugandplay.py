@@ -1,4 +1,4 @@
-"""``loss="nlmeans"``: solves of the data alternated with non-local means.
+"""``loss="nlmeans"``: solves of the data alternated with non-local means and DCT shrinkage.
 
 Half-quadratic splitting with a denoiser in the place of a prior's proximal
 step, "plug-and-play" (Venkatakrishnan, Bouman and Wohlberg, 2013; Zhang,
@@ -8,12 +8,14 @@ over ``STEPS`` rounds from ``START_RATIO`` times the image's noise ``sigma``
 to ``sigma`` itself, each round makes
 
     x = argmin ||Ax - b||² / 2 + (mu / 2 s²) ||x - z||²    (approximated: see below)
-    z = the non-local means (Buades, Coll and Morel, 2005) of x at noise s
+    z = x denoised at noise s (tiledeblur.denoising.denoised)
 
 from the ``z`` before (at first the local mean ``Aᵀb / Aᵀ1``), and the
 result is the last round's ``x``, which is not denoised. It stands for the minimum of
-``||Ax - b||² / 2 + mu Φ(x)``, where ``Φ`` is the prior that non-local means
-denoises by: a patch of the image looks like patches near it. ``mu = NOISE_WEIGHT sigma²`` ties the
+``||Ax - b||² / 2 + mu Φ(x)``, where ``Φ`` is the prior that the denoiser
+stands for: a patch of the image looks like patches near it (non-local
+means; Buades, Coll and Morel, 2005), and a few cosines describe it (DCT
+shrinkage, :mod:`tiledeblur.shrinkage`). ``mu = NOISE_WEIGHT sigma²`` ties the
 weight to the noise, so ``mu`` sets both; ``mu="auto"`` takes the noise that
 generalized cross-validation estimates on the sample regions
 (:func:`tiledeblur.regularization.estimate_image_mu`). The channels of an
@@ -33,6 +35,10 @@ of the astronaut (mirrored, so that its high contrast fills the halo), the
 rule at four times ``FIRST_WEIGHT`` gave the 13 px line 265 px, 7.1e-4 from
 the whole image's solve (382 px: 1.7e-4), and a 21 px line at 324 px, three
 quarters of that rule's, 2.6e-3; at sixteen times, 1.4e-3 and 1.3e-2.
+
+The studies in these notes were made with non-local means alone for the
+denoiser; the DCT shrinkage averaged with it since 2026-12-07 is measured
+in :mod:`tiledeblur.denoising` (*Two denoisers*).
 
 Measured on ``benchmarks/bench_quality.py``'s 72 cases at ``mu="auto"``: it
 wins the interior in 50 against the best-tuned peer, by a median of +0.82 dB

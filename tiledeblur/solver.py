@@ -128,8 +128,8 @@ class SolverSettings:
     ----------
     loss : {"laplacian", "nlmeans", "tikhonov", "tv", "article"}
         The loss to minimize, see :mod:`tiledeblur.objectives`; ``nlmeans``
-        alternates solves of the data with non-local means, see
-        :mod:`tiledeblur.plugandplay`.
+        alternates solves of the data with a denoiser (non-local means and DCT
+        shrinkage), see :mod:`tiledeblur.plugandplay`.
     mu : float, optional
         Regularization weight, positive. Default: ``DEFAULT_MU[loss]``.
     boundary : {"free", "zero"}, optional
@@ -152,7 +152,7 @@ class SolverSettings:
     noise : float, optional
         The noise level (standard deviation) of the image's data, positive.
         Given, a ``laplacian`` or ``tikhonov`` solve is followed by one pass
-        of non-local means at the level that it leaves of that noise (see
+        of the denoiser at the level that it leaves of that noise (see
         :mod:`tiledeblur.denoising`); None leaves the solve as it is.
     contrast : float, optional
         The standard deviation of the whole image's values, positive, from
