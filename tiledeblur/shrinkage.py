@@ -48,6 +48,8 @@ that a tile's 64 coefficients a pixel never exist at once: a strip of a
 1200 px wide tile takes about 60 MB.
 """
 
+import functools
+
 import numpy as np
 import scipy.fft
 
@@ -63,16 +65,19 @@ REACH = WINDOW - 1
 STRIP = 32
 
 
-def _window_transform():
-    """The 2-D orthonormal DCT of a flattened window, as a ``WINDOW² × WINDOW²`` matrix."""
+@functools.cache
+def _window_transforms():
+    """The 2-D orthonormal DCT of a flattened window and its inverse, as ``WINDOW² × WINDOW²`` matrices, made once."""
     cosines = scipy.fft.dct(np.eye(WINDOW), norm="ortho", axis=0)
-    return np.kron(cosines, cosines).astype(np.float32)
+    transform = np.kron(cosines, cosines).astype(np.float32)
+    return transform, np.ascontiguousarray(transform.T)
 
 
-def _shrunk(windows, transform, sigma):
+def _shrunk(windows, sigma):
     """The ``windows`` (one a column) after firm thresholds in their DCT, each times its weight, and the weights:
     one over the coefficients that each kept, a coefficient on the ramp counted by its place on it, the mean's
     always among them."""
+    transform, inverse = _window_transforms()
     coefficients = transform @ windows
     magnitudes = np.abs(coefficients)
     low, high = np.float32(THRESHOLDS[0] * sigma), np.float32(THRESHOLDS[1] * sigma)
@@ -91,7 +96,7 @@ def _shrunk(windows, transform, sigma):
     coefficients *= gains
     weight = 1 / ramp.sum(axis=0)
     coefficients *= weight
-    return np.ascontiguousarray(transform.T) @ coefficients, weight
+    return inverse @ coefficients, weight
 
 
 def dct_shrinkage(image, sigma):
@@ -122,7 +127,6 @@ def dct_shrinkage(image, sigma):
     >>> float(np.ptp(dct_shrinkage(np.full((16, 16), 0.5), 0.1)))
     0.0
     """
-    transform = _window_transform()
     # Reflected, so that every pixel lies in as many windows as an inner one.
     padded = np.pad(np.asarray(image, dtype=np.float32), REACH, mode="reflect")
     rows, columns = padded.shape[0] - REACH, padded.shape[1] - REACH  # the windows' corners
@@ -135,7 +139,7 @@ def dct_shrinkage(image, sigma):
         windows = np.empty((WINDOW**2, height * columns), np.float32)
         for index, (dy, dx) in enumerate(offsets):
             windows[index] = padded[top + dy:top + dy + height, dx:dx + columns].ravel()
-        restored, weight = _shrunk(windows, transform, sigma)
+        restored, weight = _shrunk(windows, sigma)
         for index, (dy, dx) in enumerate(offsets):
             total[top + dy:top + dy + height, dx:dx + columns] += restored[index].reshape(height, columns)
         weights[top:top + height] = weight.reshape(height, columns)
