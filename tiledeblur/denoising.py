@@ -101,7 +101,17 @@ in place of every pixel, a quarter of the shrinkage's work, the median was
 +1.04 dB and the mean gain +0.17 dB (hard thresholds). The shrinkage costs
 less than non-local means (0.72 s against 0.88 s on a 1200² image, one
 core), but an ``nlmeans`` tile of ``benchmarks/bench_core.py`` took 42%
-and 28% more time than with non-local means alone, at 512² and 1024². Where
+and 28% more time than with non-local means alone, at 512² and 1024²; the
+shrinkage in strips that stay near the core (0.59 s on 1200²) won back 6%
+and 13% of it (2026-12-07). Non-local means' search distance of 4 px in
+place of 6 would win 18% more, and the shrinkage now keeps much of the
+repeated texture that the farther patches found (``brick`` lost at most
+0.19 dB, where non-local means alone had lost 0.29): the benchmark's sets
+moved by a mean -0.014 to +0.008 dB a case (the 72: 68 won by +1.10 dB;
+the 54: 52 by +0.66 dB; a scratch study, 2026-12-07). It was not taken:
+on the 192² ``retina`` of ``tests/test_selection.py``, the mix that
+``loss="auto"`` chose then fell 0.018 dB below ``laplacian`` alone (at 5
+px, 0.004 dB), where at 6 px it beats both. Where
 channels are denoised together, non-local means compares their patches
 together and the shrinkage takes each channel on its own (see
 :mod:`tiledeblur.shrinkage`).
