@@ -74,6 +74,12 @@ def command_line(command, argv):
     return shlex.join([*command.split(), *(arg for arg in argv if arg != "--no-write")])
 
 
+def solved_by(info):
+    """What a solve restored by, as ``deconvolve``'s ``info`` names it: its loss, and ``laplacian``'s share where
+    ``loss="auto"`` mixed the two, such as ``"nlmeans with 56% laplacian"``."""
+    return f"{info.loss}{f' with {info.mix[0]:.0%} laplacian' if info.mix else ''}"
+
+
 def append_results(section, path=RESULTS_PATH):
     """Append ``section`` to ``path``, creating it with a heading if it is missing."""
     if not path.exists():

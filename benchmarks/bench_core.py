@@ -4,7 +4,9 @@ What it measures
 ----------------
 Pixels per second on one core of ``tiledeblur.deconvolve(image, psf, mu=1e-2)``
 (``loss="tikhonov"``, free boundary, the other options at their defaults; ``--loss``
-and ``--mu`` choose another loss and weight, ``--nonneg`` the bounded solve) on square tiles, by default of
+and ``--mu`` choose another loss and weight, ``--nonneg`` the bounded solve; ``--loss auto``,
+the library's default, takes ``mu="auto"`` and chooses between ``laplacian`` and ``nlmeans`` on each
+tile, which the table names) on square tiles, by default of
 256, 512 and 1024 pixels a side, with the article's PSF
 ``gaussian_psf(13, (1, 3))``. In the same run, in alternation, it measures:
 
@@ -61,6 +63,7 @@ from _report import (
     environment_lines,
     int_list,
     positive_int,
+    solved_by,
     utc_stamp,
 )
 from autograd.scipy.signal import convolve
@@ -104,12 +107,15 @@ class Counts:
         finite differences (counted in ``gradient_evaluations``).
     converged : bool
         Whether Newton-CG met its tolerance.
+    solved : str or None
+        What our solve restored by, its loss and any mix (``_report.solved_by``); None for the article's.
     """
 
     iterations: int
     gradient_evaluations: int
     hessian_products: int | None
     converged: bool
+    solved: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +234,8 @@ def article_deconvolve(observed, psf, maxiter):
 def solve_ours(observed, psf, settings):
     """``tiledeblur.deconvolve`` with ``settings`` (loss and mu); return the restored tile and its :class:`Counts`."""
     restored, info = tiledeblur.deconvolve(observed, psf, **settings, return_info=True)
-    return restored, Counts(info.iterations, info.gradient_evaluations, info.hessian_products, info.converged)
+    return restored, Counts(info.iterations, info.gradient_evaluations, info.hessian_products, info.converged,
+                            solved_by(info))
 
 
 def solve_article(observed, psf, maxiter):
@@ -386,6 +393,7 @@ def table_row(size, blurred_psnr, runs, work):
         format_cells(ours.counts.converged, article and article.counts.converged, pattern="{}"),
         format_cells(ours.cpu_seconds / ours.wall_seconds, lucy.cpu_seconds / lucy.wall_seconds,
                      article and article.cpu_seconds / article.wall_seconds, pattern="{:.2f}"),
+        ours.counts.solved,
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -408,8 +416,8 @@ def table(rows, options, article_capped, article_skipped):
         ("| Tile | Ours Mpx/s | RL-30 Mpx/s | Article Mpx/s | Ours / article | Ours / RL-30 "
         "| PSNR dB (blurred / ours / RL-30 / article) | Ours − tight, max | Convolutions + P pairs per tile "
         "| Time / floor (float32 / float64) | Newton iterations (ours / article) | Ours Hessian products "
-        "| Converged (ours / article) | CPU / wall (ours / RL-30 / article) |"),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Converged (ours / article) | CPU / wall (ours / RL-30 / article) | Ours solved by |"),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     notes = [
         "",
@@ -448,18 +456,18 @@ def parse_arguments(argv):
                         help="timed calls per measurement (default: %(default)s)")
     parser.add_argument("--article-maxiter", type=positive_int, default=200,
                         help="most Newton iterations of the article's algorithm (default: %(default)s)")
-    parser.add_argument("--loss", choices=tiledeblur.objectives.ADDITIVE_LOSSES, default="tikhonov",
+    parser.add_argument("--loss", choices=("auto", *tiledeblur.objectives.ADDITIVE_LOSSES), default="tikhonov",
                         help="our loss (default: %(default)s)")
     parser.add_argument("--mu", type=parse_mu, default=None,
                         help="our weight, a number or 'auto' (default: the loss's fixed default, "
-                             f"{OURS_MU} for tikhonov)")
+                             f"{OURS_MU} for tikhonov; 'auto' for loss auto)")
     parser.add_argument("--nonneg", action="store_true", help="our solve with nonneg=True")
     parser.add_argument("--no-denoise", dest="denoise", action="store_false",
                         help="our solve with denoise=False: without its pass of non-local means")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS_PATH.name}")
     options = parser.parse_args(argv)
     if options.mu is None:
-        options.mu = tiledeblur.objectives.DEFAULT_MU[options.loss]
+        options.mu = "auto" if options.loss == "auto" else tiledeblur.objectives.DEFAULT_MU[options.loss]
     return options
 
 

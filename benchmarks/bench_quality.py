@@ -76,6 +76,7 @@ from _report import (
     environment_lines,
     image_names,
     positive_int,
+    solved_by,
     utc_stamp,
 )
 from skimage import color, data, restoration, util
@@ -397,7 +398,7 @@ def solve_ours(case, settings):
     infos = info if isinstance(info, tuple) else (info,)
     # "auto", the default too, names the loss it chose and its mix: one for the channels of one scene, each
     # channel's where they are denoised alone and differ.
-    choices = dict.fromkeys(f"{each.loss}{f' with {each.mix[0]:.0%} laplacian' if each.mix else ''}" for each in infos)
+    choices = dict.fromkeys(solved_by(each) for each in infos)
     chosen = f"{' / '.join(choices)}, " if settings.get("loss", "auto") == "auto" else ""
     return score(case, restored, f"{chosen}μ {', '.join(f'{each.mu:.3g}' for each in infos)}"), seconds, converged
 
