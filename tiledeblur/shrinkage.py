@@ -92,10 +92,7 @@ def _shrunk(windows, sigma):
     shrunk = magnitudes - low
     shrunk *= high / (high - low)
     np.maximum(shrunk, 0, out=shrunk)
-    weight = np.minimum(shrunk, high).sum(axis=0)
-    weight *= 1 / high
-    weight += 1
-    np.divide(1, weight, out=weight)
+    weight = 1 / (1 + np.minimum(shrunk, high).sum(axis=0) * (1 / high))
     np.minimum(shrunk, magnitudes, out=shrunk)
     np.copysign(shrunk, varying, out=varying)
     coefficients *= weight
