@@ -111,7 +111,13 @@ moved by a mean -0.014 to +0.008 dB a case (the 72: 68 won by +1.10 dB;
 the 54: 52 by +0.66 dB; a scratch study, 2026-12-07). It was not taken:
 on the 192² ``retina`` of ``tests/test_selection.py``, the mix that
 ``loss="auto"`` chose then fell 0.018 dB below ``laplacian`` alone (at 5
-px, 0.004 dB), where at 6 px it beats both. Where
+px, 0.004 dB), where at 6 px it beats both. In the first ``EARLY_ROUNDS``
+rounds alone, whose images the later rounds remake, 4 px is the default
+(``EARLY_DISTANCE``): the benchmark's sets moved by a mean -0.004 to
++0.006 dB a case (the 72: 68 won by +1.10 dB, ``brick`` -0.14 dB at
+worst; the 54: 52 by +0.66 dB; photons: 68 by +0.49 dB; the fields: 26 by
++0.17 dB), the retina's mix kept its lead, and an ``nlmeans`` tile took
+SPEED less time. Where
 channels are denoised together, non-local means compares their patches
 together and the shrinkage takes each channel on its own (see
 :mod:`tiledeblur.shrinkage`).
@@ -192,15 +198,18 @@ from skimage.restoration import denoise_nl_means
 from . import shrinkage
 from .operators import periodic_transfer, smoothness_power
 
-__all__ = ["ALIKE", "DENOISED_LOSSES", "GAIN_GRID", "MIN_DETAIL", "PATCH_DISTANCE", "PATCH_SIZE", "REACH", "STRENGTH",
-           "Denoising", "channels_alike", "channels_together", "denoised", "denoised_together",
-           "residual_noise", "run_together"]
+__all__ = ["ALIKE", "DENOISED_LOSSES", "EARLY_DISTANCE", "EARLY_ROUNDS", "GAIN_GRID", "MIN_DETAIL", "PATCH_DISTANCE",
+           "PATCH_SIZE", "REACH", "STRENGTH", "Denoising", "channels_alike", "channels_together", "denoised",
+           "denoised_together", "residual_noise", "run_together"]
 
 #: The losses whose solve ``denoise=True`` follows with a pass: the quadratic ones, whose noise is a filter's.
 DENOISED_LOSSES = ("laplacian", "tikhonov")
 #: Non-local means' patch side and search distance, and its filter's strength per unit of noise: scikit-image's
 #: suggestion for its fast mode with the noise given.
 PATCH_SIZE, PATCH_DISTANCE, STRENGTH = 5, 6, 0.6
+#: Non-local means' search distance in the first ``EARLY_ROUNDS`` rounds of ``nlmeans``, whose images the later
+#: rounds remake: 45% less of its work there (see *Two denoisers*).
+EARLY_DISTANCE, EARLY_ROUNDS = 4, 4
 #: How far a pixel's result reaches: non-local means' search distance and half a patch, or the DCT windows' reach.
 REACH = max(PATCH_DISTANCE + PATCH_SIZE // 2, shrinkage.REACH)
 #: The periodic grid on which :func:`residual_noise` averages the filter's gain: a mean over frequencies, which
@@ -252,9 +261,10 @@ def residual_noise(psf, mu, order, sigma):
     return float(sigma * np.sqrt(np.sum(counts * gain) / np.prod(GAIN_GRID)))
 
 
-def denoised(image, sigma, unobserved=None):
+def denoised(image, sigma, unobserved=None, *, distance=PATCH_DISTANCE):
     """``image`` denoised at the noise level ``sigma``: the mean of its non-local means (fast mode, this module's
-    patches) and its DCT shrinkage (:func:`tiledeblur.shrinkage.dct_shrinkage`; see the notes).
+    patches, searched within ``distance``) and its DCT shrinkage (:func:`tiledeblur.shrinkage.dct_shrinkage`; see
+    the notes).
 
     Pixels ``unobserved`` (without a datum) are seen as the nearest observed
     pixel's value, and keep their own: the data hardly hold their values,
@@ -268,7 +278,7 @@ def denoised(image, sigma, unobserved=None):
     """
     seen = _seen(image, unobserved)
     # scikit-image squeezes an image of one row or column to 1-D (found by a probe).
-    means = denoise_nl_means(seen, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE, h=STRENGTH * sigma,
+    means = denoise_nl_means(seen, patch_size=PATCH_SIZE, patch_distance=distance, h=STRENGTH * sigma,
                              sigma=sigma, fast_mode=True).reshape(image.shape)
     return _kept_unobserved((means + shrinkage.dct_shrinkage(seen, sigma)) / 2, image, unobserved)
 
@@ -329,11 +339,16 @@ class Denoising:
         """The noise's standard deviation at each pixel, or the one for all."""
         return self.sigma if self.deviations is None else self.sigma * self.deviations
 
+    def distance(self):
+        """Non-local means' search distance: ``EARLY_DISTANCE`` in the first ``EARLY_ROUNDS`` rounds."""
+        return EARLY_DISTANCE if self.stage <= EARLY_ROUNDS else PATCH_DISTANCE
+
     def alone(self):
         """The image denoised on its own: divided by ``deviations``, denoised at ``sigma``, and multiplied back."""
         if self.deviations is None:
-            return denoised(self.image, self.sigma, self.unobserved)
-        return self.deviations * denoised(self.image / self.deviations, self.sigma, self.unobserved)
+            return denoised(self.image, self.sigma, self.unobserved, distance=self.distance())
+        return self.deviations * denoised(self.image / self.deviations, self.sigma, self.unobserved,
+                                          distance=self.distance())
 
 
 def denoised_together(requests):
@@ -371,7 +386,8 @@ def denoised_together(requests):
         levels = [requests[index].levels() for index in indices]
         stack = np.stack([_seen(requests[index].image / level, requests[index].unobserved)
                           for index, level in zip(indices, levels)], axis=-1)
-        means = denoise_nl_means(stack, patch_size=PATCH_SIZE, patch_distance=PATCH_DISTANCE,
+        # One stage's requests (run_together), so one distance.
+        means = denoise_nl_means(stack, patch_size=PATCH_SIZE, patch_distance=requests[indices[0]].distance(),
                                  h=STRENGTH / len(indices) ** 0.25, sigma=1.0, fast_mode=True,
                                  channel_axis=-1).reshape(stack.shape)
         shrunk = np.stack([shrinkage.dct_shrinkage(stack[..., channel], 1.0) for channel in range(len(indices))], -1)

@@ -65,7 +65,9 @@ noise 0.03 and losing up to 1.0 dB under the motion line at 0.01; 7 px
 patches, -0.02 dB; a search distance of 5 px in every round (27% less
 denoising time), of 4 px in the first four rounds or in the last four,
 -0.015, +0.003 and -0.023 dB, each losing ``brick`` under the Gaussian at
-noise 0.01 by 0.23 to 0.35 dB. Nor did scikit-image's slow mode, whose
+noise 0.01 by 0.23 to 0.35 dB; with the DCT shrinkage beside it, 4 px in
+the first four rounds is the default (see :mod:`tiledeblur.denoising`,
+*Two denoisers*). Nor did scikit-image's slow mode, whose
 patch distances weigh a patch's pixels by a Gaussian, at the strength its
 documentation gives for it with the noise known (0.8 in place of 0.6), in the
 rounds and the pass (a scratch study, 2026-12-06, of 13 cases with
