@@ -113,11 +113,12 @@ on the 192² ``retina`` of ``tests/test_selection.py``, the mix that
 ``loss="auto"`` chose then fell 0.018 dB below ``laplacian`` alone (at 5
 px, 0.004 dB), where at 6 px it beats both. In the first ``EARLY_ROUNDS``
 rounds alone, whose images the later rounds remake, 4 px is the default
-(``EARLY_DISTANCE``): the benchmark's sets moved by a mean -0.004 to
+(``EARLY_DISTANCE``): the benchmark's sets moved by a mean -0.006 to
 +0.006 dB a case (the 72: 68 won by +1.10 dB, ``brick`` -0.14 dB at
 worst; the 54: 52 by +0.66 dB; photons: 68 by +0.49 dB; the fields: 26 by
-+0.17 dB), the retina's mix kept its lead, and an ``nlmeans`` tile took
-SPEED less time. Where
++0.17 dB; colour: 27 by +1.32 dB), the retina's mix kept its lead, and an
+``nlmeans`` tile of ``benchmarks/bench_core.py`` took 11% and 8% less
+time, at 512² and 1024². Where
 channels are denoised together, non-local means compares their patches
 together and the shrinkage takes each channel on its own (see
 :mod:`tiledeblur.shrinkage`).
