@@ -170,12 +170,6 @@ def test_a_signal_once_the_command_is_done_changes_nothing(tmp_path):
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", ""], "--out: expected a path or a URL, got '' instead."),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", ""],
          "--preview: expected a picture's file name such as before_after.png, got '' instead."),
-        # plan printed a plan that run refused, and the refusal named nonneg (found by a probe).
-        (["plan", "{scan}", "--psf", "gaussian:13,1", "--loss", "nlmeans", "--nonneg"],
-         "--nonneg: expected it left out with loss 'nlmeans'"),
-        # After a line that told of the choice, which it then did not make (found by a probe).
-        (["plan", "{scan}", "--psf", "gaussian:13,1", "--loss", "auto", "--nonneg"],
-         "--nonneg: expected it left out with loss 'auto'"),
         # The last of both was taken (found by a probe).
         (["run", "{scan}", "--psf", "gaussian:13,1", "--ome", "--no-ome"],
          "error: argument --no-ome: not allowed with argument --ome"),

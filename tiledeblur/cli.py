@@ -38,8 +38,7 @@ ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --n
           "pass missing_value": "pass --missing-value", "pass nonneg=True": "pass --nonneg",
           "pass channel_axis=None": "leave out --channel-axis", "pass channel_axis=": "pass --channel-axis "}
 #: Python's values in messages, in the command line's words: an option is given or not, never None or False.
-LITERALS = {"expected False": "expected it left out", "got True instead": "got it", " or None,": " or none,",
-            "expected None for": "expected none for"}
+LITERALS = {" or None,": " or none,", "expected None for": "expected none for"}
 
 
 def _psf(text):
@@ -133,7 +132,7 @@ def _add_problem_options(parser):
                              "(solves of the data alternated with a denoiser; 3 to 4 times slower), "
                              "smoothed total variation, or auto: laplacian, nlmeans or a mix of the two, whichever "
                              "an estimate of its error on sample regions favours (default: auto, or laplacian with "
-                             "a given --mu or with --nonneg)")
+                             "a given --mu)")
     parser.add_argument("--mu", type=_auto_or(float, "a number"), action=_Weights,
                         help="regularization weight, on the image's [0, 1] scale (integer images are divided "
                              "by their dtype's maximum; for a float image's values off it, tv's weight scales with "
@@ -241,8 +240,6 @@ def in_option_terms(message, command=None):
     '--mu number 2: expected a positive finite number, got -1.0 instead.'
     >>> in_option_terms("2 of 4 tiles failed; the first raised ValueError: zarr_path: expected readable chunks", "run")
     '2 of 4 tiles failed; the first raised ValueError: INPUT: expected readable chunks'
-    >>> in_option_terms("nonneg: expected False with loss 'nlmeans', got True instead.", "run")
-    "--nonneg: expected it left out with loss 'nlmeans', got it."
     """
     names = {**OPTION_NAMES, **COMMAND_OPTION_NAMES.get(command, {})}
     message = re.sub(r"^\w+", lambda name: names.get(name.group(), name.group()), message)
@@ -250,7 +247,7 @@ def in_option_terms(message, command=None):
     message = re.sub(r"(raised \w+: )(\w+)(?=:)", lambda found: found[1] + names.get(found[2], found[2]), message)
     # An option given once per channel counts from 1, as people count them, where a Python list's index counts from 0.
     message = re.sub(r"^(--\w[\w-]*)\[(\d+)\]", lambda found: f"{found[1]} number {int(found[2]) + 1}", message)
-    for python, words in (*ADVICE.items(), *LITERALS.items()):  # found by a probe: "--nonneg: expected False"
+    for python, words in (*ADVICE.items(), *LITERALS.items()):
         message = message.replace(python, words)
     return message
 

@@ -570,7 +570,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     """
     losses = ("auto", *ADDITIVE_LOSSES)
     if loss is None:
-        loss = default_loss(mu, nonneg)
+        loss = default_loss(mu)
     for name, value, choices in (("loss", loss, losses), ("out_dtype", out_dtype, OUT_DTYPES)):
         if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
             raise TypeError(f"{name}: expected one of {choices}, a str, got {value!r} instead.")
@@ -580,7 +580,7 @@ out_dtype, nonneg, denoise, ome, missing_value
         raise ValueError(f"loss: expected one of {losses} for tiles, got {loss!r} instead{why}.")
     choosing = loss == "auto"
     if choosing:
-        check_request(mu, nonneg, None if eps == DEFAULT_EPS else eps)
+        check_request(mu, None if eps == DEFAULT_EPS else eps)
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     if storage_options is not None and not isinstance(storage_options, dict):

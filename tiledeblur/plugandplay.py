@@ -232,7 +232,7 @@ def ratios(sigma, contrast=None):
     return np.concatenate([[START_RATIO], np.geomspace(after, 1.0, STEPS - 1)])
 
 
-def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None):
+def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None, lower=None):
     """The rounds from ``z = start``, a generator that yields each round's ``x`` to denoise, as a
     :class:`~tiledeblur.denoising.Denoising`, is sent its denoised image, and returns the last ``x``.
 
@@ -271,6 +271,10 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None)
         ``x`` divided by it, and its result is multiplied back, so that each
         pixel is denoised at its own level (see the notes). None denoises
         alike everywhere.
+    lower : float, optional
+        A bound that each round's denoised image is held at or above: the
+        projection onto the bounded images that ``nonneg`` asks for (see
+        *Non-negative images* in the notes). None bounds nothing.
 
     Yields
     ------
@@ -299,5 +303,7 @@ def plug_and_play(start, fit, mu, unobserved, contrast=None, *, deviations=None)
     # note cites (a scratch study, 2026-12-05), and cost an eighth of the denoiser's time.
     for stage, (ratio, next_ratio) in enumerate(itertools.pairwise(schedule), start=1):
         z = yield Denoising(x, ratio * sigma, deviations, unobserved, stage)
+        if lower is not None:
+            z = np.maximum(z, lower)
         x = fit(z, NOISE_WEIGHT / next_ratio**2, APPROXIMATE_STEPS)
     return x

@@ -528,34 +528,29 @@ def _mix_risk(smooth, detailed):
                      step @ (other_weighed - weighed)]) / residual.size
 
 
-def default_loss(mu, nonneg, noise=None):
-    """The loss that ``loss=None``, the default, stands for: ``"auto"``, or ``laplacian`` where a given ``mu``,
-    ``nonneg=True`` or a given ``noise`` level asks for what ``"auto"`` cannot take (see :func:`check_request`).
+def default_loss(mu, noise=None):
+    """The loss that ``loss=None``, the default, stands for: ``"auto"``, or ``laplacian`` where a given ``mu`` or
+    ``noise`` level asks for what ``"auto"`` cannot take (see :func:`check_request`).
 
     Examples
     --------
-    >>> default_loss("auto", False), default_loss(0.01, False), default_loss("auto", True)
+    >>> default_loss("auto"), default_loss(0.01), default_loss("auto", noise=0.01)
     ('auto', 'laplacian', 'laplacian')
     """
-    return "auto" if is_auto(mu) and not _asks_for_bounds(nonneg) and noise is None else CANDIDATES[0]
+    return "auto" if is_auto(mu) and noise is None else CANDIDATES[0]
 
 
-def _asks_for_bounds(nonneg):
-    """Whether ``nonneg`` is True, as a Python or NumPy bool; other values are refused with the solver's settings."""
-    return isinstance(nonneg, (bool, np.bool_)) and bool(nonneg)
-
-
-def check_request(mu, nonneg, changed_eps=None):
-    """Refuse what ``loss="auto"`` cannot take: a given ``mu``, ``nonneg=True``, which ``nlmeans`` cannot bound, or an
-    ``eps`` other than the default (``changed_eps``), which neither of its losses takes.
+def check_request(mu, changed_eps=None):
+    """Refuse what ``loss="auto"`` cannot take: a given ``mu``, or an ``eps`` other than the default
+    (``changed_eps``), which neither of its losses takes.
 
     ``mu`` means another thing to each loss (a smoothness weight, a noise
     variance), so only ``"auto"`` serves both.
 
     Examples
     --------
-    >>> check_request("auto", False)
-    >>> check_request(0.01, False)
+    >>> check_request("auto")
+    >>> check_request(0.01)
     Traceback (most recent call last):
     ...
     ValueError: mu: expected 'auto' with loss 'auto', whose losses weigh mu on different scales, got 0.01 instead.
@@ -563,9 +558,6 @@ def check_request(mu, nonneg, changed_eps=None):
     if not is_auto(mu):
         raise ValueError(f"mu: expected 'auto' with loss 'auto', whose losses weigh mu on different scales, "
                          f"got {mu!r} instead.")
-    if _asks_for_bounds(nonneg):
-        raise ValueError("nonneg: expected False with loss 'auto', which may choose 'nlmeans', whose denoising "
-                         "steps take no bound, got True instead.")
     if changed_eps is not None:
         raise ValueError(f"eps: expected the default with loss 'auto', whose losses {CANDIDATES} smooth no edges by "
                          f"it (only 'tv' does), got {changed_eps!r} instead.")

@@ -234,9 +234,6 @@ class SolverSettings:
             # Else it changes nothing, yet it kept a run with another eps from resuming (found by a probe).
             raise ValueError(f"eps: expected the default, {DEFAULT_EPS:g}, with loss {self.loss!r}, which smooths no "
                              f"edges by it (only 'tv' does), got {self.eps!r} instead.")
-        if self.nonneg and self.loss == "nlmeans":
-            raise ValueError("nonneg: expected False with loss 'nlmeans', whose denoising steps take no bound, "
-                             "got True instead.")
 
     def _checked_mix(self):
         """``mix`` as a pair of Python floats, refused unless a share between 0 and 1 and a weight, with ``nlmeans``."""
@@ -311,6 +308,7 @@ class SolverSettings:
         step = copy.copy(self)
         object.__setattr__(step, "loss", "ridge")
         object.__setattr__(step, "mu", float(weight))
+        object.__setattr__(step, "nonneg", False)  # the rounds bound their z, not the change that each solves for
         return step
 
 
@@ -634,7 +632,8 @@ def _solve(observed, psf, settings, missing):
     relative = settings.in_units_of(scale, offset)
     with one_blas_thread():
         if settings.loss == "nlmeans":
-            restored, counts, converged, message = yield from _plug_and_play(data, psf, relative, missing)
+            restored, counts, converged, message = yield from _plug_and_play(
+                data, psf, relative, missing, lower=-offset / scale if settings.nonneg else None)
         else:
             restored, counts, converged, message = _newton(data, psf, relative, missing, lower=-offset / scale)
     if settings.noise is not None:
@@ -682,9 +681,9 @@ def _newton(data, psf, settings, missing, *, lower, unknowns=False):
     return (restored if unknowns else restored[objective.operator.observed_in_unknown]), counts, converged, message
 
 
-def _plug_and_play(data, psf, settings, missing):
+def _plug_and_play(data, psf, settings, missing, *, lower=None):
     """``nlmeans``' result by :func:`~tiledeblur.plugandplay.plug_and_play`, as :func:`_newton` gives it, a
-    generator of its denoising.
+    generator of its denoising; with ``lower``, each round's denoised image is held at or above it.
 
     Each round's solve is the ``ridge`` loss of the change from ``z``, whose
     observed image is ``b - Az``; the counts and the convergence are those of
@@ -716,7 +715,7 @@ def _plug_and_play(data, psf, settings, missing):
     deviations = None if settings.noise_line is None else noise_deviations(start, settings.noise_line, psf,
                                                                              known=~without_data)
     restored = (yield from plug_and_play(start, fit, settings.mu, without_data, settings.contrast,
-                                         deviations=deviations))[blur.observed_in_unknown]
+                                         deviations=deviations, lower=lower))[blur.observed_in_unknown]
     unconverged = [message for converged, message in outcomes if not converged]
     return restored, counts, not unconverged, unconverged[0] if unconverged else outcomes[-1][1]
 
@@ -932,12 +931,12 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
     channels = len(observed)
     return_info, denoise = check_flag("return_info", return_info), check_flag("denoise", denoise)
     if loss is None:
-        loss = default_loss(mu, nonneg, noise)
+        loss = default_loss(mu, noise)
     automatic, choosing = is_auto(mu), is_auto(loss)
     if isinstance(mu, str) and not automatic:
         raise TypeError(f"mu: expected 'auto', a number or None, got {mu!r} instead.")
     if choosing:
-        check_request(mu, nonneg, None if eps == DEFAULT_EPS else eps)
+        check_request(mu, None if eps == DEFAULT_EPS else eps)
     if noise is not None and (choosing or not denoise):
         raise ValueError(f"noise: expected None with {'loss auto' if choosing else 'denoise=False'}, which takes no "
                          f"noise level, got {noise!r} instead.")
