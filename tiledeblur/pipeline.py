@@ -731,8 +731,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
         ``"laplacian"``, ``"nlmeans"``, ``"tikhonov"`` and ``"tv"``, are
         accepted, and ``"auto"``, which chooses ``laplacian``, ``nlmeans``
         or a mix of the two once for every tile (:mod:`tiledeblur.selection`)
-        and is the default, None, unless a given ``mu`` or ``nonneg=True``
-        rules it out (then ``laplacian``); ``RunReport.loss`` and
+        and is the default, None, unless a given ``mu`` rules it out (then
+        ``laplacian``); ``RunReport.loss`` and
         ``RunReport.mix`` report the choice.
         ``mu="auto"``, the default, chooses one mu per channel for every
         tile by generalized cross-validation on a fixed sample of regions

@@ -317,9 +317,10 @@ of the 72 cases by a median +0.97 dB against 67 by +0.22 dB, 42 of 54 by
 the field's images by +0.12 dB against 16 by +0.02 dB. Its price is the
 comparison, once per image, and ``nlmeans``' time per tile, 3 to 4 times
 ``laplacian``'s, where it chooses ``nlmeans``, with ``laplacian``'s solve
-besides where it mixes them. A given ``mu``,
-``nonneg=True`` or a given ``noise`` asks for what ``laplacian`` alone
-takes, and the default is then ``laplacian`` (:func:`default_loss`).
+besides where it mixes them. A given ``mu`` or ``noise`` asks for what
+``laplacian`` alone takes, and the default is then ``laplacian``
+(:func:`default_loss`); ``nonneg=True`` bounds both losses, and keeps the
+default ``"auto"`` (see :mod:`tiledeblur.plugandplay`).
 
 The comparison costs two solves of each loss per region and channel, once
 per image: about 2 s for a 256² image on one core (2.0 s for ``camera``

@@ -148,7 +148,8 @@ class SolverSettings:
         Most Newton iterations.
     nonneg : bool
         Constrain the restored image to be non-negative, as intensities are
-        (see :func:`_nonnegative`).
+        (see :func:`_nonnegative`); ``nlmeans`` holds each round's denoised
+        image at zero (see :mod:`tiledeblur.plugandplay`).
     noise : float, optional
         The noise level (standard deviation) of the image's data, positive.
         Given, a ``laplacian`` or ``tikhonov`` solve is followed by one pass
@@ -847,10 +848,9 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         ``nlmeans``, whichever an estimate of its error on the image's
         sample regions favours (:mod:`tiledeblur.selection`), or where
         neither alone is estimated best, ``nlmeans`` mixed with ``laplacian``,
-        with ``mu="auto"`` and without ``nonneg``, and reports it in
-        ``info.loss`` and ``info.mix``.
+        with ``mu="auto"``, and reports it in ``info.loss`` and ``info.mix``.
         None (the default) is ``"auto"``, or ``laplacian`` where a given
-        ``mu``, ``nonneg=True`` or a given ``noise`` rules ``"auto"`` out
+        ``mu`` or ``noise`` rules ``"auto"`` out
         (:func:`tiledeblur.selection.default_loss`).
     boundary, eps, tol, maxiter, nonneg, mix
         See :class:`SolverSettings`. A region solved with a
