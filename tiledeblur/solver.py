@@ -577,7 +577,8 @@ def _mixed(observed, psf, settings):
     share, mu = settings.mix
     detailed, info = yield from _solving(observed, psf, dataclasses.replace(settings, mix=None))
     smooth, smooth_info = yield from _solving(observed, psf, SolverSettings(
-        loss="laplacian", mu=mu, boundary=settings.boundary, tol=settings.tol, maxiter=settings.maxiter))
+        loss="laplacian", mu=mu, boundary=settings.boundary, tol=settings.tol, maxiter=settings.maxiter,
+        nonneg=settings.nonneg))
     counts = {name: getattr(info, name) + getattr(smooth_info, name) for name in COUNTS}
     return (1 - share) * detailed + share * smooth, dataclasses.replace(
         info, **counts, converged=info.converged and smooth_info.converged, mix=settings.mix,
