@@ -6,8 +6,8 @@ given noise (sigma 0.01). A tilted footprint cuts it, as a mosaic of rotated
 exposures is cut: the pixels beyond it, and 0.5% of bad pixels, are NaN. It is
 stored as float32 Zarr in 256 px chunks. ``--size`` takes a central square of
 the sky, footprint and all, for a quicker look. ``tiledeblur.run`` deconvolves
-it on a local cluster with total variation and ``nonneg=True``, as the README
-advises for sparse scenes; the missing pixels are left out, and stay NaN.
+it on a local cluster with total variation and ``nonneg=True``, the README's
+option for sparse scenes; the missing pixels are left out, and stay NaN.
 
 The script writes ``mosaic.png`` (blurred and deblurred, on a square-root
 stretch, missing pixels black) and prints the PSNR of the pixels present,
