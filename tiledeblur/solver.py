@@ -631,13 +631,13 @@ def _solve(observed, psf, settings, missing):
                                                         **dict.fromkeys(COUNTS, 0))
     scale = _scale(data if missing is None else data[~missing])
     data = data.astype(np.float64) / scale
-    relative = settings.in_units_of(scale, offset)
+    relative, lower = settings.in_units_of(scale, offset), -offset / scale
     with one_blas_thread():
         if settings.loss == "nlmeans":
-            restored, counts, converged, message = yield from _plug_and_play(
-                data, psf, relative, missing, lower=-offset / scale if settings.nonneg else None)
+            restored, counts, converged, message = yield from _plug_and_play(data, psf, relative, missing,
+                                                                             lower=lower)
         else:
-            restored, counts, converged, message = _newton(data, psf, relative, missing, lower=-offset / scale)
+            restored, counts, converged, message = _newton(data, psf, relative, missing, lower=lower)
     if settings.noise is not None:
         left = residual_noise(psf, settings.mu, SMOOTHNESS_ORDER[settings.loss], settings.noise / scale)
         # After every round of nlmeans, so that a channel mixed with it and one solved alone pass together.
@@ -683,9 +683,9 @@ def _newton(data, psf, settings, missing, *, lower, unknowns=False):
     return (restored if unknowns else restored[objective.operator.observed_in_unknown]), counts, converged, message
 
 
-def _plug_and_play(data, psf, settings, missing, *, lower=None):
+def _plug_and_play(data, psf, settings, missing, *, lower):
     """``nlmeans``' result by :func:`~tiledeblur.plugandplay.plug_and_play`, as :func:`_newton` gives it, a
-    generator of its denoising; with ``lower``, each round's denoised image is held at or above it.
+    generator of its denoising; with ``settings.nonneg``, each round's denoised image is held at or above ``lower``.
 
     Each round's solve is the ``ridge`` loss of the change from ``z``, whose
     observed image is ``b - Az``; the counts and the convergence are those of
@@ -717,7 +717,7 @@ def _plug_and_play(data, psf, settings, missing, *, lower=None):
     deviations = None if settings.noise_line is None else noise_deviations(start, settings.noise_line, psf,
                                                                              known=~without_data)
     restored = (yield from plug_and_play(start, fit, settings.mu, without_data, settings.contrast,
-                                         deviations=deviations, lower=lower))[blur.observed_in_unknown]
+                                         deviations=deviations, lower=lower if settings.nonneg else None))[blur.observed_in_unknown]
     unconverged = [message for converged, message in outcomes if not converged]
     return restored, counts, not unconverged, unconverged[0] if unconverged else outcomes[-1][1]
 
