@@ -151,6 +151,9 @@ def test_a_signal_once_the_command_is_done_changes_nothing(tmp_path):
         (["convert", "{scan}", "out.zarr", "--chunk", "8"], "IMAGE: expected an existing image file"),
         (["convert", "{scan}/../notes.png", "{scan}/../out.png"],
          "OUTPUT: expected a Zarr path such as scan.zarr, got '"),
+        # Written as a folder under that name, which run then refused as its output (found by a probe).
+        (["convert", "{scan}/../notes.png", "{scan}/../out.zarr.zip"],
+         "OUTPUT: expected a folder for the Zarr store, got '"),
         # Said what was wrong and not what to do (found by a probe); convert has no --overwrite.
         (["convert", "{scan}/../notes.png", "{scan}"], "zarr', which exists; remove it or name another."),
         (["plan", "{scan}", "--psf", "gaussian:999999,1"],

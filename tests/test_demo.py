@@ -76,6 +76,13 @@ def test_demo_never_replaces_a_scan_it_did_not_write(tmp_path):
     (tmp_path / "notes.txt").write_text("not a folder")
     with pytest.raises(ValueError, match="out_dir: expected a folder, got .*notes.txt', which is a file"):
         run_demo(size=512, out_dir=tmp_path / "notes.txt", n_workers=1)
+    # Nor a store, nor a folder inside one: the scan went into it before run refused the output (found by a probe).
+    stored = sorted((tmp_path / "scan.zarr").rglob("*"))
+    for out_dir in (tmp_path / "scan.zarr", tmp_path / "scan.zarr" / "demo"):
+        with pytest.raises(ValueError, match=r"out_dir: expected a path outside any Zarr store, got .*scan.zarr/"
+                                             r"(demo/)?scan.zarr', which lies inside the Zarr store .*scan.zarr'"):
+            run_demo(size=512, out_dir=out_dir, n_workers=1)
+    assert sorted((tmp_path / "scan.zarr").rglob("*")) == stored
 
 
 @pytest.mark.parametrize(
@@ -84,6 +91,10 @@ def test_demo_never_replaces_a_scan_it_did_not_write(tmp_path):
         ({"size": 20}, ValueError, "size: expected at least 310 px, got 20"),
         ({"size": 512.0}, TypeError, "size: expected an int, got 512.0"),
         ({"n_workers": 0}, ValueError, "n_workers: expected at least 1, got 0"),
+        # Found by probes: a bad PSF left the folder behind, and a size this large wrote until it was stopped.
+        ({"psf": np.zeros((3, 3))}, ValueError, "psf: expected a positive sum"),
+        ({"size": 10**8}, ValueError, (r"size: expected a scan whose data fit the .* free on the disk of .*demo', "
+                                       r"got 100000000 px a side, which take 46566128.7 GiB; pass a smaller size")),
     ],
 )
 def test_bad_options_are_refused_before_the_scan_is_written(tmp_path, kwargs, error, match):

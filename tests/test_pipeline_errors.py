@@ -548,6 +548,28 @@ def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_b
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], expected)
 
 
+@pytest.mark.parametrize("ome", [False, True])
+def test_an_overwrite_keeps_files_put_into_an_earlier_output(tmp_path, client, ome):
+    """Zarr replaces a store by removing its folder: a user's notes and data put into an output went with an
+    --overwrite (found by a probe)."""
+    scan = tmp_path / "scan.zarr"
+    zarr.create_array(scan, data=data.camera()[:128, :128], chunks=(64, 64))
+    output = tmp_path / "out.zarr"
+    run(scan, PSF, output=output, tile=64, mu=0.01, ome=ome, client=client, progress=False)
+    (output / "notes.txt").write_text("mine")
+    (output / "0" if ome else output / "c").joinpath("extra.npy").write_bytes(b"mine")
+    with pytest.raises(ValueError, match=r"output: expected an output of tiledeblur to replace, got .*out.zarr', "
+                                         r"which also holds files that tiledeblur does not write \('.*', '.*'\); "
+                                         "move them, or pass another output"):
+        run(scan, PSF, output=output, tile=64, mu=0.02, ome=ome, overwrite=True, client=client, progress=False)
+    assert (output / "notes.txt").read_text() == "mine"
+    (output / "notes.txt").unlink()
+    (output / "0" if ome else output / "c").joinpath("extra.npy").unlink()
+    replaced = run(scan, PSF, output=output, tile=64, mu=0.02, ome=ome, overwrite=True, client=client,
+                   progress=False)
+    assert replaced.tiles_computed == 4
+
+
 def test_output_rules(scan, tmp_path, client):
     with pytest.raises(ValueError, match="output: expected a path apart from the input"):
         run(scan, PSF, output=scan, progress=False)

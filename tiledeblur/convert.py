@@ -472,6 +472,7 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
         raise ValueError(f"image: expected an existing image file, got {str(image_path)!r}.")
     location = Location.at(output, name="output")
     location.check_outside_stores()
+    location.check_folder_name()
     location.check_writable()  # under a file, read-only, too long a name: errno's words before (found by probes)
     if output.exists():
         raise ValueError(f"output: expected a new path, got {str(output)!r}, which exists; remove it or name another.")

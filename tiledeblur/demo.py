@@ -30,6 +30,7 @@ from .operators import Blur
 from .pipeline import run
 from .psf import check_psf, gaussian_psf, psf_radius
 from .regularization import sample_regions
+from .tiling import in_binary_units
 
 __all__ = ["DemoResult", "check_preview", "ground_truth", "run_demo", "save_panels", "save_preview", "write_scan"]
 
@@ -267,17 +268,28 @@ def _sampled_psnr(read, size):
     return peak_signal_noise_ratio(truth, values, data_range=1.0)
 
 
-def _check_demo_folder(out_dir):
+def _check_demo_folder(out_dir, size):
     """Refuse a folder that holds a ``scan.zarr`` or ``scan.deblurred.zarr`` that no demo wrote, or a ``demo.png``
-    without an earlier demo's scan beside it.
+    without an earlier demo's scan beside it; one that is, or lies in, a Zarr store; and a ``size`` whose scan and
+    result would not fit its disk.
 
     The demo replaces its own files; ``--out`` pointed at a project folder
     must not delete a real scan of the same name, nor replace a picture
-    (found by a probe).
+    (found by a probe). Found by probes too: a demo into a store wrote its
+    scan there before ``run`` refused the output, and one of 10⁸ px a side
+    wrote until it was stopped.
     """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):  # os.path's, which a name too long leaves False
         raise ValueError(f"out_dir: expected a folder, got {str(out_dir)!r}, which is a file.")
-    Location.at(os.path.abspath(out_dir)).check_writable(name="out_dir")  # not mkdir's raw error (probes)
+    folder = Location.at(os.path.abspath(out_dir))
+    folder.check_writable(name="out_dir")  # not mkdir's raw error (probes)
+    Location.at(os.path.join(folder.url, "scan.zarr")).check_outside_stores(name="out_dir")
+    # The scan's bytes and the float32 result's, uncompressed: noise leaves the codec little to take.
+    needed = size**2 * (1 + 4)
+    if needed > folder.free_bytes():
+        raise ValueError(f"size: expected a scan whose data fit the {in_binary_units(folder.free_bytes())} free on "
+                         f"the disk of {str(out_dir)!r}, got {size} px a side, which take "
+                         f"{in_binary_units(needed)}; pass a smaller size.")
     scan, output, picture = out_dir / "scan.zarr", out_dir / "scan.deblurred.zarr", out_dir / "demo.png"
     if not (scan.exists() or output.exists()):
         if picture.exists() or picture.is_symlink():
@@ -320,8 +332,9 @@ def run_demo(*, size=2048, out_dir="tiledeblur-demo", psf=None, n_workers=None, 
         raise ValueError(f"size: expected at least {MIN_SIZE} px, got {size} instead.")
     check_n_workers(n_workers)  # before the scan is written, not after
     psf = gaussian_psf(13, (1, 3)) if psf is None else psf
+    check_psf(psf)  # before the folder is made (found by a probe: a bad PSF left it behind, empty)
     out_dir = local_path(out_dir, name="out_dir")
-    _check_demo_folder(out_dir)
+    _check_demo_folder(out_dir, size)
     out_dir.mkdir(parents=True, exist_ok=True)
     scan_path = out_dir / "scan.zarr"
     shutil.rmtree(scan_path, ignore_errors=True)

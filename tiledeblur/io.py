@@ -215,6 +215,13 @@ class Location:
             raise ValueError(f"{name}: expected a path outside any Zarr store, got {self.url!r}, which lies inside "
                              f"the Zarr store {holder.url!r}; pass a path beside it.")
 
+    def check_folder_name(self, *, name="output"):
+        """Refuse a Zip file's name for a store that is written as a folder, which no Zip reader opens (found by
+        probes, of run's output and convert's)."""
+        if self.url.rstrip("/").lower().endswith(".zip"):
+            raise ValueError(f"{name}: expected a folder for the Zarr store, got {self.url!r}, a Zip file's name, "
+                             "which tiledeblur does not write: write the folder, then zip it.")
+
     def check_placeable(self, *, name="output"):
         """Refuse, before any work, a local path where no store can be: a file, or under a file.
 

@@ -512,10 +512,7 @@ def _output_location(output, source, component):
         stem = re.sub(r"\.zarr$", "", root.url.rstrip("/"), flags=re.IGNORECASE)
         output = ".".join([stem, *names]) + ".deblurred.zarr"
     target = Location.at(output, storage_options=source.storage_options, name="output")
-    if target.url.rstrip("/").lower().endswith(".zip"):
-        # A folder was written under the Zip file's name, which no Zip reader opened (found by a probe).
-        raise ValueError(f"output: expected a folder for the Zarr store, got {target.url!r}, a Zip file's name, which "
-                         "tiledeblur does not write: write the folder, then zip it.")
+    target.check_folder_name()
     if target.is_local and os.path.islink(target.url):
         # The store is where the link leads, as for a shell's cp: zarr would not replace a link for overwrite=True,
         # and a link to nowhere yet passed for another run's new output (found by a probe).

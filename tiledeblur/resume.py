@@ -11,15 +11,23 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 
 import fsspec
 import zarr
 
 from ._version import __version__
-from .io import DoneMarkers, fingerprint, stored_chunks
+from .io import MARKER_FOLDER, ZARR_METADATA_FILES, DoneMarkers, fingerprint, stored_chunks
 
 __all__ = ["CHANGED_INPUT", "OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
            "run_identity"]
+
+
+#: The parts of a path that tiledeblur writes in an output: Zarr's metadata, chunk keys (format 3's ``c`` and
+#: numbers, format 2's numbers joined by dots) and OME-Zarr's numbered levels; and the done-markers' folder, which
+#: holds only tiledeblur's.
+WRITTEN_PART = re.compile("|".join(map(re.escape, (*ZARR_METADATA_FILES, ".zattrs"))) + r"|c|\d+(\.\d+)*")
+MARKERS_TOP = MARKER_FOLDER.split("/")[0]
 
 
 class OutputReplacedError(RuntimeError):
@@ -135,6 +143,30 @@ def _check_replaceable(target, existing):
                          "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
 
 
+def _check_only_written(target):
+    """Refuse to replace ``target``'s output where its store holds files that no run of tiledeblur writes there.
+
+    Zarr replaces a store by removing its folder, with whatever a user put
+    into it (found by a probe: notes and a folder of data, put into an
+    earlier output, went with an overwrite).
+    """
+    fs, root = fsspec.core.url_to_fs(target.url, **target.storage_options)
+    root = root.rstrip("/")
+    others = []
+    for path in fs.find(root):
+        relative = path[len(root) + 1:]
+        parts = relative.split("/")
+        if MARKERS_TOP in parts:
+            parts = parts[:parts.index(MARKERS_TOP)]
+        if not all(WRITTEN_PART.fullmatch(part) for part in parts):
+            others.append(relative)
+    if others:
+        named = ", ".join(repr(other) for other in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3
+                                                                   else "")
+        raise ValueError(f"output: expected an output of tiledeblur to replace, got {target.url!r}, which also holds "
+                         f"files that tiledeblur does not write ({named}); move them, or pass another output.")
+
+
 def existing_output(target, identity):
     """``(identity, complete)`` of an existing output, or ``None`` where there is none.
 
@@ -216,6 +248,8 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
                          f"{target.url!r}, which holds the output of another input, {written_from!r}; pass an "
                          "output to name another.")
     if existing is None or overwrite:
+        if existing is not None:
+            _check_only_written(target)
         # An overwrite's output is new even to a run of the same settings: that run's tiles may have read another
         # input, changed where the fingerprint does not look (found by a probe).
         return None, overwrite, os.urandom(8).hex() if overwrite else _run_token(identity)
@@ -238,6 +272,7 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
             # created anew, it would lose every tile written (found in a review).
             raise ValueError(f"output: expected an output whose array {target.component!r} can be read, got "
                              f"{target.url!r}, whose array could not be; check the store, or pass overwrite=True.")
+        _check_only_written(target)
         return None, True, _run_token(identity)
     planned = {tile.index for tile in prepared.plan.tiles()}
     return DoneMarkers(target).done() & planned, False, run

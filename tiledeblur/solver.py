@@ -1036,6 +1036,10 @@ def _checked_channels(image, channel_axis):
     Traceback (most recent call last):
     ...
     ValueError: channel_axis: expected None for a 2-D image, or an axis of a 3-D one, got 0 for shape (4, 4) instead.
+    >>> _checked_channels(np.zeros((0, 4, 4)), 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: image: expected at least one channel on axis 0, got shape (0, 4, 4) instead.
     """
     if channel_axis is None:
         return check_image(image)[None]
@@ -1047,6 +1051,9 @@ def _checked_channels(image, channel_axis):
     if np.ndim(image) != 3 or not -3 <= channel_axis < 3:
         raise ValueError(f"channel_axis: expected None for a 2-D image, or an axis of a 3-D one, got {channel_axis} "
                          f"for shape {np.shape(image)} instead.")
+    if not np.shape(image)[channel_axis]:  # np.stack's own error named nothing (found by a probe)
+        raise ValueError(f"image: expected at least one channel on axis {channel_axis}, got shape {np.shape(image)} "
+                         "instead.")
     return np.stack([check_image(channel) for channel in np.moveaxis(image, channel_axis, 0)])
 
 
