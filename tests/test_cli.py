@@ -645,6 +645,12 @@ def test_convert_refuses_a_tiff_without_an_image_and_a_z_stack(tmp_path):
     with pytest.raises(ValueError, match=r"image: expected a 2-D image, .* got shape \(5, 512, 512\) \(a z-stack"):
         convert(tmp_path / "z.tif", tmp_path / "z.zarr", ome=True)
     assert not (tmp_path / "cut.zarr").exists() and not (tmp_path / "z.zarr").exists()
+    # Unlabelled, planes are taken as channels, and told (found by a probe: without a word).
+    tifffile.imwrite(tmp_path / "planes.tif", np.stack([data.camera()[:64, :64]] * 5))
+    with pytest.warns(UserWarning, match=r"image: expected a TIFF whose planes are labelled, got 'planes.tif', whose "
+                                         r"5 planes are not \('QYX' to tifffile\); they are taken as channels"):
+        converted = convert(tmp_path / "planes.tif", tmp_path / "planes.zarr")
+    assert converted.metadata.dimension_names == ("c", "y", "x")
     # Grey and a sample of no known meaning: told a z-stack before.
     tifffile.imwrite(tmp_path / "two.tif", np.dstack([data.camera()] * 2), extrasamples=["unspecified"])
     with pytest.raises(ValueError, match=r"got shape \(512, 512, 2\) \(grey, with alpha or not, in a third axis"):

@@ -106,6 +106,12 @@ def _open_image(path):
         lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
         # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
         planes_first = image.ndim == 3 and axes.endswith("YX") and axes[0] not in "ZT"
+        if planes_first and axes[0] in "QI":
+            # A stack that numpy wrote without labels: as likely planes of z as channels (found by a probe: it
+            # became channels without a word).
+            warnings.warn(f"image: expected a TIFF whose planes are labelled, got {path.name!r}, whose "
+                          f"{image.shape[0]} planes are not ({axes!r} to tifffile); they are taken as channels, "
+                          "which planes of z or time are not.", UserWarning, stacklevel=3)
         if alpha:
             image = WithoutAlpha(image, planes_first=planes_first, alpha=alpha)
             planes_first = image.planes_first
