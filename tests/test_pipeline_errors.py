@@ -4,6 +4,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import re
 import shutil
 import signal
@@ -296,6 +297,10 @@ def test_missing_and_empty_and_3d(tmp_path):
         run(tmp_path / "rgb.zarr", PSF, channel_axis=0, progress=False)
     with pytest.raises(ValueError, match=r"channel_axis: .* 1 makes 30 planes of 40 x 3 px, .* \(pass -1 if"):
         run(tmp_path / "rgb.zarr", PSF, channel_axis=1, progress=False)
+    # Told in the caller's form, not as 2 (found by a probe).
+    zarr.create_array(tmp_path / "cyx.zarr", shape=(3, 40, 30), dtype="u1")
+    with pytest.raises(ValueError, match=r"channel_axis: .* -1 makes 30 planes of 3 x 40 px, .* \(pass 0 if"):
+        run(tmp_path / "cyx.zarr", PSF, channel_axis=-1, progress=False)
     # No axis of channels would make planes as large as the PSF: the PSF is named, not the axis (found by a probe).
     with pytest.raises(ValueError, match=r"zarr_path: expected an image at least as large as the 41 x 41 PSF, got "
                                          r"40 x 30 px instead"):
@@ -735,6 +740,15 @@ def test_an_output_created_meanwhile_by_another_run(tmp_path, component):
     with pytest.raises(ValueError, match="output: expected a new path, got .*out.zarr', which another run has just"):
         create_output(location, **{**options, "attributes": {"first": False}})
     assert location.open("r").attrs["first"] is True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no folder can be made")
+def test_an_output_that_cannot_be_created_is_named():
+    """plan passed it, and run's error was errno's alone: "[Errno 2] No such file or directory" (found by a probe)."""
+    with pytest.raises(ValueError, match=r"output: expected a store this process can create, got '/proc/out.zarr', "
+                                         r"which could not be created \(No such file or directory\)"):
+        create_output(Location.at("/proc/out.zarr"), shape=(8, 8), chunks=(8, 8), dtype="u1", zarr_format=3,
+                      attributes={}, overwrite=False)
 
 
 def test_an_output_larger_than_the_free_disk_space_is_announced(tmp_path):

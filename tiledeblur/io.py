@@ -736,6 +736,11 @@ def create_output(location, *, shape, chunks, dtype, zarr_format, attributes, ov
         # Checked before, so another run created it in the meantime.
         raise OutputCreatedMeanwhileError(f"output: expected a new path, got {location.url!r}, which another run has "
                                           "just created.") from None
+    except (FileNotFoundError, NotADirectoryError) as error:
+        # No folder can be made there, where the checks before could not tell: errno's words alone named no
+        # argument (found by a probe: an output under /proc). A full disk stays the system's error.
+        raise ValueError(f"output: expected a store this process can create, got {location.url!r}, which could not be "
+                         f"created ({error.strerror or error}).") from error
 
 
 class DoneMarkers:

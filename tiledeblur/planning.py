@@ -196,8 +196,11 @@ def _fits(shape, axis):
     return all(n == 1 for i, n in enumerate(shape) if i not in plane and i != axis)
 
 
-def _check_planes(axis, shape, channels, psf_shape, ndim):
+def _check_planes(axis, shape, channels, psf_shape, ndim, *, given):
     """Refuse planes smaller than the PSF, as :func:`tiledeblur.deconvolve` does; with channels, the axis may be wrong.
+
+    ``given`` is the channels' axis as the caller gave it, which the message
+    repeats (found by a probe: -1 was told as 2).
 
     An RGB scan is ``yxc``; read as ``cyx`` it becomes thousands of "channels"
     three pixels wide, which would run for hours and write nonsense.
@@ -215,7 +218,7 @@ def _check_planes(axis, shape, channels, psf_shape, ndim):
     short = plane_axes(ndim, axis)[shorter]
     other = -1 if short == ndim - 1 else short
     raise ValueError(
-        f"channel_axis: expected the axis of the channels; {axis} makes {channels} planes of {shape[0]} x "
+        f"channel_axis: expected the axis of the channels; {given} makes {channels} planes of {shape[0]} x "
         f"{shape[1]} px, smaller than the {psf_shape[0]} x {psf_shape[1]} PSF (pass {other} if the channels are "
         f"on that axis)."
     )
@@ -602,7 +605,8 @@ out_dtype, nonneg, denoise, ome, missing_value
     packing(array)  # refused here, as run would refuse it after its scan (found by a probe)
     psfs = check_psfs(psf, channels)
     warn_if_pixel_sizes_differ(scan_pixel_size(found, array.attrs), psf, stacklevel=3)
-    _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim)
+    _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim,
+                  given=axis if channel_axis is None else channel_axis)
     # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
     radius = max(max(psf_radius(p)) for p in psfs)
     tile = _auto_or_at_least("tile", tile, 2 * radius + 1, "the PSF size")
