@@ -301,6 +301,13 @@ def test_missing_and_empty_and_3d(tmp_path):
     zarr.create_array(tmp_path / "cyx.zarr", shape=(3, 40, 30), dtype="u1")
     with pytest.raises(ValueError, match=r"channel_axis: .* -1 makes 30 planes of 3 x 40 px, .* \(pass 0 if"):
         run(tmp_path / "cyx.zarr", PSF, channel_axis=-1, progress=False)
+    # Names that put the channels on the wrong axis are blamed, not the axis that they refuse (found by a probe: the
+    # advice to pass channel_axis=0 was then refused, as the names disagreed).
+    zarr.create_array(tmp_path / "misnamed.zarr", shape=(3, 40, 30), dtype="u1", dimension_names=["y", "x", "c"])
+    with pytest.raises(ValueError, match=r"zarr_path: expected an axis of channels that leaves planes as large as the "
+                                         r"PSF; the array's dimension_names puts the channels on axis 2, which makes "
+                                         r"30 planes of 3 x 40 px, .*: correct it if the channels are on axis 0.$"):
+        run(tmp_path / "misnamed.zarr", PSF, progress=False)
     # No axis of channels would make planes as large as the PSF: the PSF is named, not the axis (found by a probe).
     with pytest.raises(ValueError, match=r"zarr_path: expected an image at least as large as the 41 x 41 PSF, got "
                                          r"40 x 30 px instead"):

@@ -196,14 +196,13 @@ def _fits(shape, axis):
     return all(n == 1 for i, n in enumerate(shape) if i not in plane and i != axis)
 
 
-def _check_planes(axis, shape, channels, psf_shape, ndim, *, given):
+def _check_planes(axis, shape, channels, psf_shape, ndim, *, given, where):
     """Refuse planes smaller than the PSF, as :func:`tiledeblur.deconvolve` does; with channels, the axis may be wrong.
 
-    ``given`` is the channels' axis as the caller gave it, which the message
-    repeats (found by a probe: -1 was told as 2).
-
     An RGB scan is ``yxc``; read as ``cyx`` it becomes thousands of "channels"
-    three pixels wide, which would run for hours and write nonsense.
+    three pixels wide, which would run for hours and write nonsense. ``given``
+    is the channels' axis as the caller gave it, or None where the input's
+    metadata, which ``where`` names, gave it.
     """
     if all(n >= p for n, p in zip(shape, psf_shape)):
         return
@@ -217,11 +216,14 @@ def _check_planes(axis, shape, channels, psf_shape, ndim, *, given):
                          f"PSF, got {shape[0]} x {shape[1]} px instead.")
     short = plane_axes(ndim, axis)[shorter]
     other = -1 if short == ndim - 1 else short
-    raise ValueError(
-        f"channel_axis: expected the axis of the channels; {given} makes {channels} planes of {shape[0]} x "
-        f"{shape[1]} px, smaller than the {psf_shape[0]} x {psf_shape[1]} PSF (pass {other} if the channels are "
-        f"on that axis)."
-    )
+    planes = f"{channels} planes of {shape[0]} x {shape[1]} px, smaller than the {psf_shape[0]} x {psf_shape[1]} PSF"
+    if given is None:
+        # Found by a probe: the advice to pass the other axis, which the metadata then refused, led nowhere.
+        raise ValueError(f"zarr_path: expected an axis of channels that leaves planes as large as the PSF; {where} "
+                         f"puts the channels on axis {axis}, which makes {planes}: correct it if the channels are on "
+                         f"axis {other}.")
+    raise ValueError(f"channel_axis: expected the axis of the channels; {given} makes {planes} (pass {other} if the "
+                     "channels are on that axis).")
 
 
 def _axis_names(array, multiscale):
@@ -599,14 +601,14 @@ out_dtype, nonneg, denoise, ome, missing_value
     _refuse_stacks(array.shape, names, channel_axis)
     own = (next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None) if found is not None
            else _named_channel_axis(names))
-    channel_axis = _agreed_channel_axis(own, array.shape, channel_axis, where=where)
+    asked, channel_axis = channel_axis, _agreed_channel_axis(own, array.shape, channel_axis, where=where)
     axis, shape, channels = _check_layout(array, channel_axis)
     missing_value, declared = _missing_value(missing_value, array)
     packing(array)  # refused here, as run would refuse it after its scan (found by a probe)
     psfs = check_psfs(psf, channels)
     warn_if_pixel_sizes_differ(scan_pixel_size(found, array.attrs), psf, stacklevel=3)
     _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim,
-                  given=axis if channel_axis is None else channel_axis)
+                  given=asked, where=where)
     # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
     radius = max(max(psf_radius(p)) for p in psfs)
     tile = _auto_or_at_least("tile", tile, 2 * radius + 1, "the PSF size")
