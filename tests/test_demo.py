@@ -1,3 +1,8 @@
+import _thread
+import contextlib
+import threading
+import time
+
 import numpy as np
 import pytest
 import zarr
@@ -111,3 +116,27 @@ def test_the_titles_of_narrow_panels_stay_apart(tmp_path):
     inked = np.flatnonzero((band < 128).any(axis=0))
     gaps = np.flatnonzero(np.diff(inked) >= 8)  # between words a few px, between the cells a margin at least
     assert len(gaps) == 1, inked
+
+
+def test_a_picture_stopped_part_way_leaves_nothing_under_its_name(tmp_path):
+    """A run stopped while it wrote its preview left a cut picture, which refused the same command run again
+    (found by a probe): the picture appears whole under its name, or not at all."""
+    noise = np.random.default_rng(0).random((3000, 3000))  # a second or so to compress
+
+    def interrupt_once_a_file_appears():
+        deadline = time.monotonic() + 60
+        while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        _thread.interrupt_main()  # as Ctrl-C
+
+    watcher = threading.Thread(target=interrupt_once_a_file_appears)
+    watcher.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        save_panels(tmp_path / "panels.png", [[("noise", noise)]])
+        time.sleep(60)  # where the picture was whole before the interrupt came
+    watcher.join()
+    written = list(tmp_path.iterdir())
+    assert written in ([], [tmp_path / "panels.png"])
+    for path in written:
+        with Image.open(path) as picture:
+            picture.load()

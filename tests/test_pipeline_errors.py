@@ -553,8 +553,8 @@ def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_b
                                          "overwrite=True"):
         run(scan, PSF, output=output, tile=64, mu=0.01, resume=False, client=client, progress=False)
     (output / "zarr.json").unlink()
-    with pytest.raises(ValueError, match="exists and was written from another input or with other settings; pass "
-                                         "overwrite=True"):
+    with pytest.raises(ValueError, match="exists and holds the tiles of a run without its metadata, which an overwrite "
+                                         "stopped part way leaves; pass overwrite=True"):
         run(scan, PSF, output=output, tile=64, mu=0.01, client=client, progress=False)
     run(scan, PSF, output=output, tile=64, mu=0.01, overwrite=True, client=client, progress=False)
     np.testing.assert_array_equal(zarr.open_array(output, mode="r")[...], expected)

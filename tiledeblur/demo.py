@@ -125,7 +125,15 @@ def save_panels(path, rows):
             draw.text((left, top), title, fill="black", font=font)
             pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
             canvas.paste(Image.fromarray(pixels).convert(mode), (left, top + title_height))
-    canvas.save(path)
+    # Written whole under another name, then renamed: a run stopped while it wrote its preview left a cut picture,
+    # which refused the same command run again to resume (found by a probe).
+    path = Path(path)
+    unfinished = path.with_name(f".{path.stem}.unfinished-{os.urandom(4).hex()}{path.suffix}")
+    try:
+        canvas.save(unfinished)
+        os.replace(unfinished, path)
+    finally:
+        unfinished.unlink(missing_ok=True)
 
 
 def _enlarge(image, height, width):

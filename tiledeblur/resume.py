@@ -260,8 +260,13 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
     if (recorded.get("input") or {}).get("fingerprint") == CHANGED_INPUT:
         raise ValueError(f"output: expected an output to resume, got {target.url!r}, whose input changed while a run "
                          "wrote it, so that its tiles may hold old data; pass overwrite=True to replace it.")
+    if not recorded:  # _check_replaceable let it pass for its done-markers
+        # Found by a probe: told "written with other settings", where an overwrite stopped part way had removed the
+        # metadata.
+        raise ValueError(f"output: {target.url!r} exists and holds the tiles of a run without its metadata, which "
+                         "an overwrite stopped part way leaves; pass overwrite=True to replace it, or another output.")
     if recorded != identity:
-        differing = f" (differing: {', '.join(_differences(recorded, identity))})" if recorded else ""
+        differing = f" (differing: {', '.join(_differences(recorded, identity))})"
         raise ValueError(
             f"output: {target.url!r} exists and was written from another input or with other settings{differing}"
             f"{_mu_told(recorded, identity)}; pass overwrite=True to replace it, or another output."
