@@ -955,7 +955,8 @@ def test_convert_writes_into_no_zarr_store(tmp_path):
 def test_convert_a_microscopes_channels_first_tiff(tmp_path, ome):
     channels = np.stack([data.camera(), data.moon(), data.camera().T, 255 - data.camera(), data.camera() // 2])
     tifffile.imwrite(tmp_path / "cells.tif", channels, photometric="minisblack", tile=(128, 128))  # axes QYX
-    array = convert(tmp_path / "cells.tif", tmp_path / "cells.zarr", chunk=256, ome=ome)
+    with pytest.warns(UserWarning, match="planes are not .* they are taken as channels"):
+        array = convert(tmp_path / "cells.tif", tmp_path / "cells.zarr", chunk=256, ome=ome)
     assert (array.shape, array.chunks) == ((5, 512, 512), (5, 256, 256))
     np.testing.assert_array_equal(array[...], channels)
     assert array.metadata.dimension_names == ("c", "y", "x")
