@@ -139,7 +139,33 @@ not each a name or an object with a "name"; correct the group's attributes.
                for value in transform["scale"]):
             # A pixel size of 0 or below was carried into every level of the output (found by a probe).
             refuse(f"dataset {dataset['path']!r} has a scale that is not positive on every axis")
+    if not _readable_omero(ome.get("omero")):
+        # Its windows, scaled with the values, ended in an AttributeError or a TypeError after plan had passed them
+        # (found by a probe).
+        refuse('"omero" is no object whose "channels" are a list, each "window" an object of numbers')
     return ome, first
+
+
+def _readable_omero(omero):
+    """Whether ``omero`` is None, or an object whose ``channels``, if any, are a list in which each ``window`` is an
+    object of numbers.
+
+    Examples
+    --------
+    >>> _readable_omero({"channels": [{"window": {"start": 0, "end": 1000, "min": 0, "max": 65535}}, {}]})
+    True
+    >>> _readable_omero({"channels": [{"window": [0, 1000]}]}), _readable_omero([{"label": "DAPI"}])
+    (False, False)
+    """
+    if omero is None:
+        return True
+    if not isinstance(omero, dict) or not isinstance(omero.get("channels", []), list):
+        return False
+    # An entry that is no object stands for none (see Multiscale.channels).
+    windows = [channel["window"] for channel in omero.get("channels", []) if isinstance(channel, dict)
+               and "window" in channel]
+    return all(isinstance(window, dict) and all(isinstance(value, (int, float)) and not isinstance(value, bool)
+                                                for value in window.values()) for window in windows)
 
 
 def _readable_transform(transform, axes):

@@ -73,6 +73,9 @@ __all__ = ["RunReport", "TileError", "run"]
 #: Forecast conventions, which xarray applies on reading).
 ENCODING_ATTRIBUTES = ("scale_factor", "add_offset", "_FillValue", "missing_value", "valid_min", "valid_max",
                        "valid_range", "_Unsigned")
+#: CF's bounds of valid values, which a deblurred image oversteps where it rings: CF readers would take those
+#: pixels for missing (found by a probe: a uint16 output of valid_range [0, 4095] held 5162).
+VALID_RANGE_ATTRIBUTES = ("valid_min", "valid_max", "valid_range")
 #: The size of the blocks in which the workers scan a float input for inf and huge values.
 SCAN_BLOCK_BYTES = 64 * 2**20
 #: The parts of that scan, in bands of blocks, and the seconds between the lines that tell the share of them done.
@@ -284,15 +287,16 @@ def _carried_attributes(prepared):
 
     Those of ``ENCODING_ATTRIBUTES`` describe how values are stored, and hold
     only where the output stores them as the input does: xarray would apply
-    an int16 input's ``scale_factor`` to the output's floats. Where the input
+    an int16 input's ``scale_factor`` to the output's floats. Bounds of valid
+    values (``VALID_RANGE_ATTRIBUTES``) never do. Where the input
     had CF's ``scale_factor`` or ``add_offset``, the output gets its own, and
     a FITS header, where the values were scaled, ``BSCALE``. An output in
     the input's dtype declares a ``missing_value`` given to the run.
     """
     source, scale = prepared.array.attrs.asdict(), prepared.plan.value_scale
     same_dtype = _output_dtype(prepared) == prepared.array.dtype
-    carried = {key: value for key, value in source.items()
-               if key != "tiledeblur" and (same_dtype or key not in ENCODING_ATTRIBUTES)}
+    carried = {key: value for key, value in source.items() if key != "tiledeblur" and key not in VALID_RANGE_ATTRIBUTES
+               and (same_dtype or key not in ENCODING_ATTRIBUTES)}
     packed = packing(prepared.array)
     if not same_dtype and packed:
         # Encoded anew, so that CF readers decode the output to the input's units, which its "units" name (found by
