@@ -1120,8 +1120,13 @@ def test_plan_names_the_array_of_a_group_that_it_reads(tmp_path, article_psf):
         image.create_array("0", data=data.camera()[:128, :128], chunks=(64, 64))
         image.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": "y"}, {"name": "x"}],
                                        "datasets": [{"path": "0"}]}]
+    # Its OME folder holds the OME-XML alone, without Zarr metadata: zarr warned of it as no node (a probe).
+    (tmp_path / "plate.zarr" / "OME").mkdir()
+    (tmp_path / "plate.zarr" / "OME" / "METADATA.ome.xml").write_text("<OME/>")
     describe = functools.partial(tiledeblur.plan, psf=article_psf, tile=64, mu=0.01, denoise=False)
-    first = describe(tmp_path / "plate.zarr").describe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first = describe(tmp_path / "plate.zarr").describe()
     assert first.startswith("image 128 x 128 px, array '0/0' of the input's group, the first of its 2 images "
                             "(component names another); ")
     assert describe(tmp_path / "plate.zarr", component="1").describe().startswith(

@@ -28,6 +28,7 @@ import posixpath
 import re
 import shutil
 import urllib.parse
+import warnings
 from pathlib import Path
 
 import fsspec
@@ -352,7 +353,11 @@ def _layout_images(group):
     attributes = group.attrs.asdict()
     if "bioformats2raw.layout" not in attributes.get("ome", attributes):
         return []
-    return sorted((name for name, node in group.members() if name.isdigit() and isinstance(node, zarr.Group)), key=int)
+    with warnings.catch_warnings():
+        # Its OME folder holds the OME-XML, which zarr warned of as no node on every plan and run (found by a probe).
+        warnings.filterwarnings("ignore", message="Object at .* is not recognized as a component of a Zarr hierarchy")
+        members = group.members()
+    return sorted((name for name, node in members if name.isdigit() and isinstance(node, zarr.Group)), key=int)
 
 
 def layout_images(location):
