@@ -805,7 +805,9 @@ def test_convert_a_cmyk_picture_as_rgb_or_not_at_all(tmp_path):
         np.testing.assert_array_equal(array[...], np.asarray(picture.convert("RGB")))
     # A TIFF is read in bands by tifffile, whose inks are refused (found by review).
     tifffile.imwrite(tmp_path / "print.tif", np.zeros((64, 64, 4), np.uint8), photometric="separated")
-    with pytest.raises(ValueError, match=r"print.tif', which could not be read \(it holds inks \(CMYK\), not light"):
+    # Read, and refused: not "could not be read" (found by a probe).
+    with pytest.raises(ValueError, match=r"image: expected an image that run deblurs, got '.*print.tif': it holds "
+                                         r"inks \(CMYK\), not light's colours: save it as RGB.$"):
         convert(tmp_path / "print.tif", tmp_path / "print_tif.zarr")
 
 
@@ -1170,8 +1172,9 @@ def test_convert_takes_a_fits_cube_of_wavelengths_as_channels_and_refuses_one_of
     assert convert(tmp_path / "spectral.fits", tmp_path / "spectral.zarr").shape == (5, 64, 64)
     cube.header["CTYPE3"] = "TIME"
     cube.writeto(tmp_path / "epochs.fits")
-    with pytest.raises(ValueError, match=r"got '.*epochs.fits', which could not be read \(its planes are times "
-                                         r"\(CTYPE3 'TIME'\), and a time series is no channels: write each plane"):
+    with pytest.raises(ValueError, match=r"image: expected an image that run deblurs, got '.*epochs.fits': its "
+                                         r"planes are times \(CTYPE3 'TIME'\), and a time series is no channels: write "
+                                         r"each plane"):
         convert(tmp_path / "epochs.fits", tmp_path / "epochs.zarr")
     assert not (tmp_path / "epochs.zarr").exists()
 

@@ -59,6 +59,11 @@ FITS_TIME_AXES = frozenset({"TIME", "UTC", "TAI", "TT", "TDT", "ET", "IAT", "UT1
 READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
 
 
+class _NotDeblurrableError(ValueError):
+    """A file read whole that holds no image that run deblurs, such as a time series or a print's inks; not a file
+    that could not be read (found by a probe: it was told so)."""
+
+
 def _open_image(path):
     """``(image, planes_first, lossy, described)``: the image as an array-like that can be sliced without reading all of it.
 
@@ -77,8 +82,8 @@ def _open_image(path):
         # are none (found by a probe: five epochs became five channels).
         third_axis = str(image.header.get("CTYPE3", "")).split("-")[0].strip().upper()
         if image.ndim == 3 and third_axis in FITS_TIME_AXES:
-            raise ValueError(f"its planes are times (CTYPE3 {image.header['CTYPE3']!r}), and a time series is no "
-                             "channels: write each plane to a FITS file of its own")
+            raise _NotDeblurrableError(f"its planes are times (CTYPE3 {image.header['CTYPE3']!r}), and a time series "
+                                      "is no channels: write each plane to a FITS file of its own")
         return image, image.ndim == 3, None, None
     if path.suffix.lower() in TIFF_SUFFIXES:
         with tifffile.TiffFile(path) as tiff:
@@ -86,7 +91,7 @@ def _open_image(path):
                 raise ValueError("it holds no image")
             if tiff.series[0].keyframe.photometric == tifffile.PHOTOMETRIC.SEPARATED:
                 # Its inks were labelled red, green, blue and alpha (found by review).
-                raise ValueError("it holds inks (CMYK), not light's colours: save it as RGB")
+                raise _NotDeblurrableError("it holds inks (CMYK), not light's colours: save it as RGB")
             _warn_if_several_series(tiff.series, path)
             axes, keyframe = tiff.series[0].axes, tiff.series[0].keyframe
             codec = getattr(keyframe.compression, "name", str(keyframe.compression))  # an int for unknown codecs
@@ -492,6 +497,8 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
     with _tifffile_quiet():
         try:
             source, planes_first, lossy, described = _open_image(image_path)
+        except _NotDeblurrableError as error:
+            raise ValueError(f"image: expected an image that run deblurs, got {str(image_path)!r}: {error}.") from None
         except READ_ERRORS as error:
             raise _unreadable(image_path, error) from None
         # Written under another name, then renamed: neither a retry nor a run may find half an image at the output,
