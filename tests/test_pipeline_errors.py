@@ -859,6 +859,8 @@ def test_cf_packing_in_a_list_of_one_is_read_and_what_cannot_be_is_refused_by_pl
                                                       "conventions declare it, got [0.01, 0.02] instead.")),
         ("signed", {"_Unsigned": "true"}, "i1", ("values that the array's dtype, int8, holds, got its attribute "
                                                 "_Unsigned='true'")),
+        # Carried to the output as a scale_factor of 0 (found by a probe).
+        ("zero", {"scale_factor": "0"}, "i2", "the attribute scale_factor to be a number other than 0, got '0' instead."),
     ):
         zarr.create_array(tmp_path / f"{name}.zarr", shape=(64, 64), dtype=dtype, zarr_format=2).attrs.update(attributes)
         with pytest.raises(ValueError, match=re.escape(f"zarr_path: expected {message}")):

@@ -635,6 +635,10 @@ def packing(array):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ValueError(f"zarr_path: expected the attribute {name} to be a finite number, as CF's conventions "
                              f"declare it, got {attributes[name]!r} instead.")
+        if name == "scale_factor" and value == 0:
+            # Every value would decode to add_offset; the output got a scale_factor of 0 (found by a probe).
+            raise ValueError(f"zarr_path: expected the attribute scale_factor to be a number other than 0, got "
+                             f"{attributes[name]!r} instead.")
         found[name] = float(value)
     return found
 

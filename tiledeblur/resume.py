@@ -321,7 +321,7 @@ def _differences(recorded, identity):
 
 
 def _mu_told(recorded, identity):
-    """Where ``mu`` differs: the output's and this run's, in full, once where every channel has the same.
+    """Where ``mu`` differs: the output's and this run's, in full, once where every channel of as many has the same.
 
     The plan's line rounds ``mu="auto"``'s weight to 3 digits, and a rerun
     given those was refused, "differing: mu", without the weight that resumes
@@ -335,12 +335,22 @@ def _mu_told(recorded, identity):
     "; the output's mu is 0.01, this run's 0.01, 0.02"
     >>> _mu_told({"settings": {"mu": [0.01]}}, {"settings": {"mu": [0.01]}})
     ''
+
+    Channels of different numbers are each told (found by a probe: "the
+    output's mu is 0.01, this run's 0.01"):
+
+    >>> _mu_told({"settings": {"mu": [0.01, 0.01]}}, {"settings": {"mu": [0.01]}})
+    "; the output's mu is 0.01, 0.01, this run's 0.01"
+    >>> _mu_told({"settings": {"mu": 0.01}}, {"settings": {"mu": [0.02, 0.02]}})  # an earlier version's, for all
+    "; the output's mu is 0.01, this run's 0.02"
     """
     weights = [(record.get("settings") or {}).get("mu") for record in (recorded, identity)]
     if weights[0] is None or weights[0] == weights[1]:
         return ""
     channels = [mu if isinstance(mu, list) else [mu] for mu in weights]
-    written, given = (", ".join(map(repr, mu[:1] if len(set(mu)) == 1 else mu)) for mu in channels)
+    # One number is an earlier version's for every channel.
+    once = not all(isinstance(mu, list) for mu in weights) or len(channels[0]) == len(channels[1])
+    written, given = (", ".join(map(repr, mu[:1] if once and len(set(mu)) == 1 else mu)) for mu in channels)
     return f"; the output's mu is {written}, this run's {given}"
 
 
