@@ -940,6 +940,20 @@ def test_convert_takes_file_urls_and_refuses_others(tmp_path, monkeypatch):
                                   data.camera())
 
 
+def test_convert_warns_of_an_orientation_that_viewers_apply(tmp_path):
+    """A phone's photo came out on its side, without a word (found by a probe): converted as stored, and told."""
+    picture = Image.fromarray(data.astronaut()[:64, :48])
+    exif = picture.getexif()
+    exif[0x0112] = 6  # turned 90° clockwise to view
+    picture.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    tifffile.imwrite(tmp_path / "upside.tif", data.camera()[:64, :48], extratags=[(0x0112, 3, 1, 3, True)])
+    for name, tag in (("phone.jpg", 6), ("upside.tif", 3)):
+        with pytest.warns(UserWarning, match=rf"image: expected pixels in the order that viewers show them, got "
+                                             rf"'{name}', whose orientation tag \({tag}\) asks them to turn or mirror "
+                                             "it; it is converted as stored"):
+            assert convert(tmp_path / name, tmp_path / f"{name}.zarr").shape[:2] == (64, 48)
+
+
 def test_convert_writes_into_no_zarr_store(tmp_path):
     """Found by a probe: a converted image written inside a scan's store changed that scan, whose earlier run was
     then refused as from another input."""

@@ -57,6 +57,18 @@ FITS_TIME_AXES = frozenset({"TIME", "UTC", "TAI", "TT", "TDT", "ET", "IAT", "UT1
 #: codecs (``DeflateError``, ``Jpeg8Error``... all ``RuntimeError``), which
 #: tifffile uses in zlib's place where they are installed.
 READ_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, RuntimeError)
+#: The tag of an image's orientation, EXIF's and TIFF's alike.
+EXIF_ORIENTATION = 0x0112
+
+
+def _warn_if_turned(orientation, path):
+    """Warn where the image's orientation tag (EXIF's or TIFF's) asks viewers to turn or mirror it: it is converted
+    as stored (found by a probe: a phone's photo came out on its side without a word, and a PSF longer one way than
+    the other would be read across the blur)."""
+    if orientation not in (None, 1):
+        warnings.warn(f"image: expected pixels in the order that viewers show them, got {path.name!r}, whose "
+                      f"orientation tag ({int(orientation)}) asks them to turn or mirror it; it is converted as "
+                      "stored, so give the PSF in the stored rows and columns.", UserWarning, stacklevel=4)
 
 
 class _NotDeblurrableError(ValueError):
@@ -94,6 +106,8 @@ def _open_image(path):
                 raise _NotDeblurrableError("it holds inks (CMYK), not light's colours: save it as RGB")
             _warn_if_several_series(tiff.series, path)
             axes, keyframe = tiff.series[0].axes, tiff.series[0].keyframe
+            orientation = keyframe.tags.get(EXIF_ORIENTATION)
+            _warn_if_turned(None if orientation is None else orientation.value, path)
             codec = getattr(keyframe.compression, "name", str(keyframe.compression))  # an int for unknown codecs
             described = tiff_metadata(tiff)
             palette = keyframe.colormap if keyframe.photometric == tifffile.PHOTOMETRIC.PALETTE else None
@@ -126,6 +140,7 @@ def _open_image(path):
         # raise struct.error, and a file of no known format got imageio's message, which garbles the path).
         with Image.open(path) as picture:
             lossy = _lossy_format(picture.format, path)
+            _warn_if_turned(picture.getexif().get(EXIF_ORIENTATION), path)
             if picture.mode == "CMYK":
                 # Inks, not light: its four channels were labelled red, green, blue and alpha (found by a probe).
                 warnings.warn(f"image: expected light's colours, got a CMYK picture, {path.name!r}; it is converted "
