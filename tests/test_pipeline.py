@@ -1079,6 +1079,12 @@ def test_ome_zarr_0_4_in_zarr_format_2_and_ome_on_request(tmp_path, small_scan, 
     asked = zarr.open_group(plain.output, mode="r")
     assert [axis["name"] for axis in asked.attrs["ome"]["multiscales"][0]["axes"]] == ["y", "x"]
     np.testing.assert_array_equal(asked["0"][...], small_reference)
+    # A Zarr 3 array's own names stay its axes' (found by a probe: lat, lon became y, x).
+    named = zarr.create_array(tmp_path / "named.zarr", data=data.camera()[:64, :64], dimension_names=["lat", "lon"])
+    lat_lon = run(named.store.root, article_psf, mu=0.01, denoise=False, ome=True, client=client, progress=False)
+    lat_lon = zarr.open_group(lat_lon.output, mode="r")
+    assert [axis["name"] for axis in lat_lon.attrs["ome"]["multiscales"][0]["axes"]] == ["lat", "lon"]
+    assert lat_lon["0"].metadata.dimension_names == ("lat", "lon")
 
 
 @pytest.mark.parametrize("shape", [(256, 256, 1), (256, 1, 256)])

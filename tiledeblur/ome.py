@@ -241,8 +241,18 @@ def find_multiscale(location):
     return read_multiscale(group.attrs.asdict(), level=level, url=parent)
 
 
-def plain_multiscale(ndim, channel_axis, zarr_format):
-    """The multiscale for a plain array written as OME-Zarr: ``yx`` or ``cyx`` (a first axis of length one is ``c``)."""
+def plain_multiscale(ndim, channel_axis, zarr_format, *, names=None):
+    """The multiscale for a plain array written as OME-Zarr: ``yx`` or ``cyx`` (a first axis of length one is ``c``),
+    or its own ``names`` where it has as many, each its own (a Zarr 3 array's ``dimension_names``; found by a
+    probe: ``lat, lon`` became ``y, x``).
+
+    Examples
+    --------
+    >>> [axis["name"] for axis in plain_multiscale(2, None, 3, names=["lat", "lon"]).axes]
+    ['lat', 'lon']
+    >>> [axis["name"] for axis in plain_multiscale(3, 0, 3, names=["band", None, "x"]).axes]
+    ['c', 'y', 'x']
+    """
     if ndim > 3:
         raise ValueError(f"ome: expected a plain array of 2 or 3 axes to describe as OME-Zarr, got {ndim}; pass "
                          "ome=False, or name its axes in OME-Zarr metadata.")
@@ -252,8 +262,10 @@ def plain_multiscale(ndim, channel_axis, zarr_format):
             f"got them on axis {channel_axis} of {ndim}; write the input as cyx (tiledeblur convert --ome) or pass "
             "ome=False."
         )
-    names = "cyx" if ndim == 3 else "yx"
-    axes = tuple({"name": n, "type": "channel" if n == "c" else "space"} for n in names)
+    own = names is not None and len(names) == ndim and all(names) and len(set(names)) == ndim
+    names = list(names) if own else list("cyx" if ndim == 3 else "yx")
+    axes = tuple({"name": name, "type": "channel" if ndim == 3 and index == 0 else "space"}
+                 for index, name in enumerate(names))
     return Multiscale("0.5" if zarr_format == 3 else "0.4", axes, (1.0,) * ndim)
 
 

@@ -896,7 +896,8 @@ def _output_multiscale(ome, found, array, channel_axis):
     if (ome is not None and not ome) or (ome is None and found is None):
         return None
     if found is None:
-        return plain_multiscale(array.ndim, channel_axis, array.metadata.zarr_format)
+        return plain_multiscale(array.ndim, channel_axis, array.metadata.zarr_format,
+                                names=getattr(array.metadata, "dimension_names", None))
     return found
 
 
