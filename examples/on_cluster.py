@@ -40,5 +40,8 @@ if __name__ == "__main__":
     try:
         report = main(arguments.address, arguments.scan, output=arguments.out, preview=arguments.preview)
     except (TypeError, ValueError) as error:  # refused before any work: one line, as from the CLI
-        parser.error(in_option_terms(str(error)))
+        # The address is this script's first argument, not an option (found by a probe: "--address: expected ...").
+        parser.error(in_option_terms(str(error)).replace("--address:", "ADDRESS:", 1))
+    except tiledeblur.TileError as error:  # tiles failed, or the scheduler was lost: one line too, the rest kept
+        parser.exit(1, f"{parser.prog}: {in_option_terms(str(error))}\n")
     print(f"wrote {report.output} and {arguments.preview}: {report.plan.describe()}")

@@ -75,6 +75,19 @@ def test_on_cluster_refuses_a_preview_before_the_run(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["figure.png", "scan.zarr"]
 
 
+def test_on_cluster_names_its_address_as_its_first_argument(tmp_path):
+    """Its refusal named an option --address, which it does not have (found by a probe)."""
+    import zarr
+
+    zarr.create_array(tmp_path / "scan.zarr", shape=(64, 64), dtype="uint8")
+    result = subprocess.run([sys.executable, str(EXAMPLES / "on_cluster.py"), "tcp://127.0.0.1:1",
+                             str(tmp_path / "scan.zarr"), "--preview", str(tmp_path / "new.png")],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("on_cluster.py: error: ADDRESS: expected a running dask "
+                                                     "scheduler, got 'tcp://127.0.0.1:1'")
+
+
 def test_mosaic_with_missing_pixels(tmp_path):
     main = runpy.run_path(str(EXAMPLES / "mosaic.py"))["main"]
     blurred_db, deblurred_db, picture = main(out_dir=tmp_path, n_workers=2, size=640)

@@ -652,6 +652,10 @@ def test_failing_tile_keeps_the_others(tmp_path, small_scan, article_psf, client
                "progress": False}
     with pytest.raises(TileError, match=r"tiles failed; the first, tile \(\d, \d\) at y \d+:\d+, x \d+:\d+"):
         run(scan, article_psf, **options)
+    # With overwrite the same call would start anew: it is told to resume without (found by a probe).
+    with pytest.raises(TileError, match="Every other tile is written: fix the cause and run again without "
+                                        "overwrite=True to compute only the missing tiles."):
+        run(scan, article_psf, **options, overwrite=True)
     finished = _markers(output)
     assert 0 < finished < 16
     # The failed tasks leave the user's scheduler, though the client lives on.

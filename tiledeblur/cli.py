@@ -33,7 +33,8 @@ OPTION_NAMES = {
 #: Where a command names an argument otherwise.
 COMMAND_OPTION_NAMES = {"convert": {"output": "OUTPUT"}}
 #: The advice in messages, in the command line's terms.
-ADVICE = {"pass overwrite=True": "pass --overwrite", "pass ome=False": "pass --no-ome", "pass ome=True": "pass --ome",
+ADVICE = {"pass overwrite=True": "pass --overwrite", "without overwrite=True": "without --overwrite",
+          "pass ome=False": "pass --no-ome", "pass ome=True": "pass --ome",
           "out_dtype='input'": "--out-dtype input", "as missing_value": "as --missing-value",
           "pass missing_value": "pass --missing-value", "pass nonneg=True": "pass --nonneg",
           "pass channel_axis=None": "leave out --channel-axis", "pass channel_axis=": "pass --channel-axis "}

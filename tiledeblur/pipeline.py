@@ -682,10 +682,24 @@ def _wait_for_a_worker(client, *, progress):
     while not workers(client):
         waited = time.monotonic() - started
         so_far = f", {duration_text(waited)} so far" if waited >= 1 else ""
-        # The link too: the dashboard shows the scheduler's state while the workers queue (found by a probe).
-        tell(f"waiting for the cluster's first worker{so_far}; {dashboard_line(client)}", progress=progress)
+        # The link too: the dashboard shows the scheduler's state while the workers queue (found by a probe). Once
+        # waited, a stall, which progress=False logs (found by a probe: silence, for as long as none came).
+        (_tell_of_stall if so_far else tell)(f"waiting for the cluster's first worker{so_far}; "
+                                             f"{dashboard_line(client)}", progress=progress)
         with contextlib.suppress(TimeoutError):  # dask's WorkerStartTimeoutError: time to say so again
             client.wait_for_workers(1, timeout=HEARTBEAT_SECONDS)
+
+
+@contextlib.contextmanager
+def _resumed_without_overwrite(overwrite):
+    """Where ``overwrite``, a :class:`TileError`'s advice to run again, which would then start anew, says to resume
+    without it (found by a probe: a lost scheduler's "every tile written is kept: run again" with --overwrite)."""
+    try:
+        yield
+    except TileError as error:
+        if overwrite and "overwrite=True" not in str(error):
+            error.args = (str(error).replace("run again", "run again without overwrite=True", 1),)
+        raise
 
 
 def _check_run_options(*, client, address, n_workers, overwrite, resume, progress):
@@ -821,7 +835,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     _check_run_options(client=client, address=address, n_workers=n_workers, overwrite=overwrite, resume=resume,
                        progress=progress)
     local = client is None and address is None
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, _resumed_without_overwrite(overwrite):
         active = None if local else stack.enter_context(connect(client=client, address=address))
         if not local:
             stack.enter_context(_scheduler_loss_told(active))
