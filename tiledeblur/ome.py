@@ -164,8 +164,12 @@ def _readable_omero(omero):
     # An entry that is no object stands for none (see Multiscale.channels).
     windows = [channel["window"] for channel in omero.get("channels", []) if isinstance(channel, dict)
                and "window" in channel]
-    return all(isinstance(window, dict) and all(isinstance(value, (int, float)) and not isinstance(value, bool)
-                                                for value in window.values()) for window in windows)
+    return all(isinstance(window, dict) and all(map(_is_number, window.values())) for window in windows)
+
+
+def _is_number(value):
+    """Whether ``value`` is a JSON number: an int or a float, and not a bool, which Python counts among the ints."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _readable_transform(transform, axes):
@@ -177,8 +181,7 @@ def _readable_transform(transform, axes):
     if kind not in ("scale", "translation"):
         return True
     values = transform.get(kind)
-    numbers = isinstance(values, list) and all(
-        isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
+    numbers = isinstance(values, list) and all(map(_is_number, values))
     return numbers and (axes is None or len(values) == axes)
 
 
