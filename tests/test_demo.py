@@ -118,6 +118,17 @@ def test_the_titles_of_narrow_panels_stay_apart(tmp_path):
     assert len(gaps) == 1, inked
 
 
+def test_a_row_of_smaller_images_is_no_higher_than_they_are(tmp_path):
+    """Found by a probe: ``tiledeblur demo --size 310`` left a blank band under its 160 px zoom, in a cell as
+    high as the 310 px scan below it, which no whole factor enlarges the zoom to."""
+    save_panels(tmp_path / "panels.png", [[("zoom", np.zeros((160, 160)))], [("whole", np.zeros((310, 310)))]])
+    picture = np.asarray(Image.open(tmp_path / "panels.png"))
+    zoom_rows = np.flatnonzero(picture[:, 8 + 80] == 0)  # the zoom's column, below its title
+    assert picture.shape[0] == 8 + (18 + 160 + 8) + (18 + 310 + 8)
+    assert zoom_rows[0] == 8 + 18 and zoom_rows[159] == 8 + 18 + 159
+    assert (picture[8 + 18 + 160:8 + 18 + 160 + 8 + 18, 8 + 80] == 255).all()  # margin and title, then the scan
+
+
 def test_a_picture_stopped_part_way_leaves_nothing_under_its_name(tmp_path):
     """A run stopped while it wrote its preview left a cut picture, which refused the same command run again
     (found by a probe): the picture appears whole under its name, or not at all."""

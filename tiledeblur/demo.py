@@ -115,13 +115,16 @@ def save_panels(path, rows):
     width = max(max(image.shape[1], math.ceil(font.getlength(title))) for row in rows for title, image in row)
     mode = "RGB" if any(image.ndim == 3 for row in rows for _, image in row) else "L"
     rows = [[(title, _enlarge(image, height, width)) for title, image in row] for row in rows]
+    # Each row as high as its tallest image: a zoom that no whole factor fits to a larger scan's cell left a blank
+    # band under it (found by a probe, at the demo's smallest size).
+    row_heights = [max(image.shape[0] for _, image in row) for row in rows]
     margin, title_height = 8, 18
-    canvas = Image.new(mode, ((width + margin) * len(rows[0]) + margin,
-                              (height + title_height + margin) * len(rows) + margin), "white")
+    row_tops = np.cumsum([margin] + [row_height + title_height + margin for row_height in row_heights])
+    canvas = Image.new(mode, ((width + margin) * len(rows[0]) + margin, int(row_tops[-1])), "white")
     draw = ImageDraw.Draw(canvas)
-    for r, row in enumerate(rows):
+    for row, top in zip(rows, row_tops.tolist()):
         for c, (title, image) in enumerate(row):
-            left, top = margin + c * (width + margin), margin + r * (height + title_height + margin)
+            left = margin + c * (width + margin)
             draw.text((left, top), title, fill="black", font=font)
             pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
             canvas.paste(Image.fromarray(pixels).convert(mode), (left, top + title_height))
