@@ -58,7 +58,8 @@ def sky_and_mosaic(size=None):
     radius = PSF.shape[0] // 2
     largest = largest_size()
     if size is not None and not MIN_SIZE <= check_int("size", size) <= largest:
-        raise ValueError(f"size: expected {MIN_SIZE} to {largest} px (or None, the whole sky), got {size} instead.")
+        raise ValueError(f"size: expected {MIN_SIZE} to {largest} px (or no size, for the whole sky), "
+                         f"got {size} instead.")
     if size is not None:
         start = [(n - size - 2 * radius) // 2 for n in sky.shape]
         sky = sky[tuple(slice(s, s + size + 2 * radius) for s in start)]

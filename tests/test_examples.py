@@ -93,5 +93,6 @@ def test_mosaic_with_missing_pixels(tmp_path):
     blurred_db, deblurred_db, picture = main(out_dir=tmp_path, n_workers=2, size=640)
     assert deblurred_db > blurred_db + 2.0  # measured: 28.81 -> 31.79 dB
     assert picture.stat().st_size > 50_000
-    with pytest.raises(ValueError, match=r"size: expected 640 to 864 px \(or None, the whole sky\), got 100 instead\."):
+    with pytest.raises(ValueError,
+                       match=r"size: expected 640 to 864 px \(or no size, for the whole sky\), got 100 instead\."):
         main(out_dir=tmp_path, size=100)

@@ -120,7 +120,7 @@ def test_settings_defaults_per_loss():
         ({"mu": -1.0}, ValueError, "mu: expected a positive finite number, got -1.0"),
         # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).
         ({"mu": 1e39}, ValueError, r"mu: expected a positive number up to 1e\+20, got 1e\+39"),
-        ({"mu": "big"}, TypeError, "mu: expected 'auto', a number or None, got 'big'"),
+        ({"mu": "big"}, TypeError, "mu: expected 'auto', a number, or a list of numbers, one per channel, got 'big'"),
         ({"mu": [0.01]}, TypeError, r"mu: expected a positive number, got \[0.01\]"),
         ({"eps": 1e30, "loss": "tv"}, ValueError, r"eps: expected a positive number up to 1e\+20, got 1e\+30"),
         # It changed nothing, but kept a run from resuming with another (found by a probe).
@@ -611,6 +611,11 @@ def test_channels_of_different_scenes_are_each_restored_as_alone(article_psf):
     (np.zeros((4, 32, 32, 3)).tolist(), {"channel_axis": -1}, TypeError, "image: expected an array with channel_axis"),
     (np.zeros((32, 32, 3)), {"channel_axis": -1, "mu": [1e-3, 2e-3]}, ValueError,
      r"mu: expected one value or a list of 3, one per channel, got \[0.001, 0.002\] instead"),
+    # Named without its channel, which run names (found by a probe).
+    (np.zeros((32, 32, 3)), {"channel_axis": -1, "mu": [1e-3, -1, 1e-3]}, ValueError,
+     r"mu\[1\]: expected a positive finite number, got -1 instead"),
+    (np.zeros((32, 32, 3)), {"channel_axis": -1, "mu": [1e-3, "auto", 1e-3]}, ValueError,
+     r"mu: expected 'auto', a number, or a list of numbers, one per channel, got \[0.001, 'auto', 0.001\] instead"),
     (np.zeros((32, 32, 2)), {"channel_axis": -1, "loss": "nlmeans", "mu": 1e-5, "noise_line": (0.0, 1.0, 1.0)},
      ValueError, r"noise_line: expected a list of 2, one per channel, got \(0.0, 1.0, 1.0\) instead"),
 ])

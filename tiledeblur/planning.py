@@ -19,7 +19,7 @@ import dask
 import fsspec
 import numpy as np
 
-from .arguments import check_bytes, check_channel_count, check_flag, check_int, check_positive
+from .arguments import check_bytes, check_channel_count, check_flag, check_int
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .denoising import DENOISED_LOSSES, REACH, channels_together
 from .image import INPUT_KINDS, check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
@@ -54,7 +54,7 @@ from .regularization import (
 from .resume import existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import declared_saturation, warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss, default_loss, nlmeans_noise_lines, tell_of_choice
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, MAX_MU, SolverSettings, solve_channels
+from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings, check_mu, solve_channels
 from .tiling import (
     MAX_HALO,
     HaloWarning,
@@ -317,32 +317,6 @@ def _agreed_channel_axis(own, shape, channel_axis, *, where):
     return channel_axis
 
 
-def _check_mu(mu):
-    """``mu`` as far as it can be checked before the channels are counted: a weight, None, or a tuple of weights.
-
-    Examples
-    --------
-    >>> _check_mu([0.01, np.float32(0.5)])
-    (0.01, 0.5)
-    >>> _check_mu([0.01, -1])
-    Traceback (most recent call last):
-    ...
-    ValueError: mu[1]: expected a positive finite number, got -1 instead.
-    >>> _check_mu("Auto")
-    Traceback (most recent call last):
-    ...
-    TypeError: mu: expected 'auto', a number, or a list of numbers, one per channel, got 'Auto' instead.
-    """
-    expected = "'auto', a number, or a list of numbers, one per channel"
-    if isinstance(mu, str):
-        raise TypeError(f"mu: expected {expected}, got {mu!r} instead.")
-    if not isinstance(mu, (list, tuple)) and not (isinstance(mu, np.ndarray) and mu.ndim):
-        return mu  # SolverSettings checks it
-    if np.ndim(mu) != 1 or not len(mu) or any(is_auto(channel_mu) for channel_mu in mu):
-        raise ValueError(f"mu: expected {expected}, got {mu!r} instead.")
-    return tuple(check_positive(f"mu[{index}]", channel_mu, largest=MAX_MU) for index, channel_mu in enumerate(mu))
-
-
 def _per_channel(mu, channels):
     """One weight per channel, from one for all or a tuple of one per channel."""
     mus = mu if isinstance(mu, tuple) else (mu,)
@@ -590,7 +564,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     if channel_axis is not None:
         channel_axis = check_int("channel_axis", channel_axis, expected="None or an int")
     automatic, denoise = is_auto(mu), check_flag("denoise", denoise)
-    given = None if automatic else _check_mu(mu)
+    given = None if automatic else check_mu(mu)
     shared = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if isinstance(given, tuple) else given,
                             boundary="free", eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg)
     array, source = open_input(zarr_path, component=component, storage_options=storage_options)

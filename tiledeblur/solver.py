@@ -934,8 +934,8 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
     if loss is None:
         loss = default_loss(mu, noise)
     automatic, choosing = is_auto(mu), is_auto(loss)
-    if isinstance(mu, str) and not automatic:
-        raise TypeError(f"mu: expected 'auto', a number or None, got {mu!r} instead.")
+    if not automatic:
+        check_mu(mu)  # for the channel of a bad weight in a list; SolverSettings checks each channel's again
     if choosing:
         check_request(mu, None if eps == DEFAULT_EPS else eps)
     if noise is not None and (choosing or not denoise):
@@ -1055,6 +1055,32 @@ def _checked_channels(image, channel_axis):
         raise ValueError(f"image: expected at least one channel on axis {channel_axis}, got shape {np.shape(image)} "
                          "instead.")
     return np.stack([check_image(channel) for channel in np.moveaxis(image, channel_axis, 0)])
+
+
+def check_mu(mu):
+    """``mu`` as far as it can be checked before the channels are counted: a weight, None, or a tuple of weights.
+
+    Examples
+    --------
+    >>> check_mu([0.01, np.float32(0.5)])
+    (0.01, 0.5)
+    >>> check_mu([0.01, -1])
+    Traceback (most recent call last):
+    ...
+    ValueError: mu[1]: expected a positive finite number, got -1 instead.
+    >>> check_mu("Auto")
+    Traceback (most recent call last):
+    ...
+    TypeError: mu: expected 'auto', a number, or a list of numbers, one per channel, got 'Auto' instead.
+    """
+    expected = "'auto', a number, or a list of numbers, one per channel"
+    if isinstance(mu, str):
+        raise TypeError(f"mu: expected {expected}, got {mu!r} instead.")
+    if not isinstance(mu, (list, tuple)) and not (isinstance(mu, np.ndarray) and mu.ndim):
+        return mu  # SolverSettings checks it
+    if np.ndim(mu) != 1 or not len(mu) or any(is_auto(channel_mu) for channel_mu in mu):
+        raise ValueError(f"mu: expected {expected}, got {mu!r} instead.")
+    return tuple(check_positive(f"mu[{index}]", channel_mu, largest=MAX_MU) for index, channel_mu in enumerate(mu))
 
 
 def _for_each_channel(name, value, channels, *, each):
