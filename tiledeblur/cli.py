@@ -147,8 +147,8 @@ def _add_problem_options(parser):
     parser.add_argument("--nonneg", action="store_true",
                         help="keep the result non-negative, for fluorescence and astronomy (slower)")
     parser.add_argument("--no-denoise", dest="denoise", action="store_false",
-                        help="leave laplacian's and tikhonov's solve as it is, without the pass of non-local "
-                             "means that removes the noise it leaves")
+                        help="leave laplacian's and tikhonov's solve as it is, without the pass of a denoiser "
+                             "(non-local means and DCT shrinkage, averaged) that removes the noise it leaves")
     parser.add_argument("--missing-value", type=_number, metavar="VALUE", action=_Once,
                         help="an input value that marks a pixel without a datum, as NaN does in floats: a "
                              "mosaic's fill (often 0) or a saturated count; left out of the solve, and NaN in "

@@ -870,11 +870,13 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         warns where its weight looks too small. ``None`` takes the loss's
         fixed default (``DEFAULT_MU``).
     denoise : bool, optional
-        Follow a ``laplacian`` or ``tikhonov`` solve by one pass of non-local
-        means at the level that it leaves of the image's noise, estimated as
-        ``mu="auto"`` does (:mod:`tiledeblur.denoising`): on the 72 cases
-        of ``benchmarks/bench_quality.py`` it won 67 against the best-tuned
-        peer where the solve alone won 38. The other losses ignore it.
+        Follow a ``laplacian`` or ``tikhonov`` solve by one pass of a
+        denoiser, the mean of non-local means and DCT shrinkage, at the level
+        that it leaves of the image's noise, estimated as ``mu="auto"`` does
+        (:mod:`tiledeblur.denoising`): on the 72 cases of
+        ``benchmarks/bench_quality.py``, with non-local means alone, it won 67
+        against the best-tuned peer where the solve alone won 38. The other
+        losses ignore it.
     noise : float or None, optional
         The image's noise level (standard deviation, integers scaled as
         above) that the pass of ``denoise`` takes; None estimates it. A
@@ -889,8 +891,9 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         :func:`tiledeblur.plan`'s ``mu`` and ``contrast`` is what
         :func:`tiledeblur.run` writes there, away from its edges: measured on
         a region of tissue alone, beside glass that lowered the scan's
-        contrast, the start moved the result by 1.5e-2 to 3.5e-2 (found by a
-        probe).
+        contrast, the start moved the result by 2e-3 to 8.5e-3 on four regions
+        (found by a probe; 1.5e-2 to 3.5e-2 before the DCT shrinkage joined
+        non-local means).
     noise_line : NoiseLine, (float, float, float) or None, optional
         For ``nlmeans``: the line of the image's noise variance in its level
         (integers scaled as above) that its denoiser follows (see
