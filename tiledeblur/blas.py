@@ -18,7 +18,9 @@ for good (:func:`hold_one_blas_thread`): OpenBLAS 0.3.31 ignored a count set
 in a thread once the main thread had set one, and blocks that two threads
 opened and closed side by side still let some sums run threads of their own
 (found by probes). In a program whose main thread sets its own count, a
-solve in another thread may keep that count.
+solve in another thread may keep that count: so :func:`tiledeblur.run`
+holds its caller's thread to one while its tiles are solved, for workers in
+the caller's own process (a ``Client(processes=False)``).
 """
 
 import functools

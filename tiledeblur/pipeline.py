@@ -27,7 +27,7 @@ from distributed import as_completed
 
 from ._version import __version__
 from .arguments import check_flag
-from .blas import hold_one_blas_thread
+from .blas import hold_one_blas_thread, one_blas_thread
 from .cluster import (
     check_cluster_options,
     check_main_guarded,
@@ -864,7 +864,11 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
                 check_main_guarded()  # here, where a cluster starts: a finished output needs none (found by a probe)
                 active = stack.enter_context(connect(n_workers=n_workers))
             try:
-                computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
+                # Held in the caller's thread, for workers in this very process (a client of processes=False):
+                # OpenBLAS ignored the limit that their threads set once this one had set its own, and their tiles
+                # came out up to 1.8e-7 from other workers' (found by a probe).
+                with one_blas_thread():
+                    computed = _execute(active, prepared, identity, finished, replace=replace, progress=progress)
                 break
             except OutputCreatedMeanwhileError:
                 if look or not resume:
