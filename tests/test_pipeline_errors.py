@@ -546,7 +546,7 @@ def test_an_output_given_as_a_link_is_written_where_it_leads(tmp_path, client):
         run(scan, PSF, output=tmp_path / "a.zarr", tile=64, mu=0.01, client=client, progress=False)
 
 
-def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_by_overwrite(tmp_path, client):
+def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_by_overwrite(tmp_path, client, capsys):
     """An overwrite that raced another run left done-markers and chunks but no zarr.json, and the path was refused
     for good, even with overwrite (found by a probe)."""
     scan = tmp_path / "scan.zarr"
@@ -557,6 +557,10 @@ def test_a_runs_leftovers_without_metadata_are_refused_for_resume_and_replaced_b
     with pytest.raises(ValueError, match="output: expected a new path, got .*out.zarr', which exists; pass "
                                          "overwrite=True"):
         run(scan, PSF, output=output, tile=64, mu=0.01, resume=False, client=client, progress=False)
+    # Before loss "auto" compares its losses on sample regions, which takes seconds (found by a probe).
+    with pytest.raises(ValueError, match="output: expected a new path, got .*out.zarr', which exists"):
+        plan(scan, PSF, output=output, tile=64, resume=False, progress=True)
+    assert "loss 'auto'" not in capsys.readouterr().err
     (output / "zarr.json").unlink()
     with pytest.raises(ValueError, match="exists and holds the tiles of a run without its metadata, which an overwrite "
                                          "stopped part way leaves; pass overwrite=True"):

@@ -846,7 +846,8 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
             zarr_path, psf, output=output, component=component, channel_axis=channel_axis, tile=tile,
             halo=halo, loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, denoise=denoise,
             missing_value=missing_value, storage_options=storage_options,
-            out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers, progress=progress,
+            out_dtype=out_dtype, ome=ome, memory_limit=memory_limit, workers=workers,
+            new_output=not (resume or overwrite), progress=progress,
         )
         planned, planned_identity = prepared, run_identity(prepared)
         # A second look where an identical run started at the same moment created the output first: this one then

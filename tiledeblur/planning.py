@@ -51,7 +51,7 @@ from .regularization import (
     warn_if_eps_too_small,
     warn_if_off_scale,
 )
-from .resume import existing_output, finished_tiles, resumed_tile, run_identity
+from .resume import check_new, existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import declared_saturation, warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss, default_loss, nlmeans_noise_lines, tell_of_choice
 from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings, check_mu, solve_channels
@@ -524,7 +524,7 @@ class Prepared:
 
 def prepare(zarr_path, psf, *, output, component, channel_axis, tile, halo, loss, mu, eps, tol,
              maxiter, storage_options, out_dtype, memory_limit, workers, nonneg=False, denoise=True, ome=None,
-             missing_value=None, progress=False):
+             missing_value=None, new_output=False, progress=False):
     """Validate every argument of a run and plan its tiles; the input is opened read-only.
 
     Parameters
@@ -536,6 +536,8 @@ out_dtype, nonneg, denoise, ome, missing_value
         The bytes that each worker thread may use (None for no limit), which bound ``tile="auto"``.
     workers : int
         The worker threads that share the tiles.
+    new_output : bool, optional
+        Whether to refuse an output that exists (a run that neither resumes nor overwrites).
     progress : bool, optional
         Whether to tell of the choice of ``loss="auto"``, which takes seconds per region and channel, once the
         arguments are valid.
@@ -591,6 +593,8 @@ out_dtype, nonneg, denoise, ome, missing_value
     # Writable or not (a finished output on a read-only disk is done), before the sample is read and loss "auto"
     # tells of its choice (found by probes: a plan passed --out naming a file; told, then refused).
     target.check_placeable()
+    if new_output:
+        check_new(target)
     multiscale = _output_multiscale(ome, found, array, axis)
     read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
     denoised = denoise and (choosing or loss in DENOISED_LOSSES)
@@ -954,7 +958,7 @@ def plan(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile
         loss=loss, mu=mu, eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg, denoise=denoise,
         storage_options=storage_options, out_dtype=out_dtype, memory_limit=memory_limit or cluster_memory, workers=workers,
         missing_value=missing_value, ome=ome,  # refused as run() refuses it (found by a probe)
-        progress=progress,
+        new_output=not (resume or overwrite), progress=progress,
     )
     # As run() refuses them before any work (found by a probe: a plan passed an output that run refused as written
     # with other settings).

@@ -19,8 +19,8 @@ import zarr
 from ._version import __version__
 from .io import MARKER_FOLDER, ZARR_METADATA_FILES, DoneMarkers, fingerprint, stored_chunks
 
-__all__ = ["CHANGED_INPUT", "OutputReplacedError", "existing_output", "finished_tiles", "owned_output", "resumed_tile",
-           "run_identity"]
+__all__ = ["CHANGED_INPUT", "OutputReplacedError", "check_new", "existing_output", "finished_tiles", "owned_output",
+           "resumed_tile", "run_identity"]
 
 
 #: The parts of a path that tiledeblur writes in an output: Zarr's metadata, chunk keys (format 3's ``c`` and
@@ -143,6 +143,19 @@ def _check_replaceable(target, existing):
                          "that tiledeblur did not write; pass another output, or remove it first if it is to go.")
 
 
+def check_new(target):
+    """Refuse an output that exists at ``target``, for a run asked not to resume one.
+
+    :func:`tiledeblur.planning.prepare` calls it before the sample regions
+    are read (found by a probe: ``--no-resume`` refused an existing output
+    only after the seconds of ``loss="auto"``'s comparison).
+    """
+    existing = _written_identity(target)
+    _check_replaceable(target, existing)
+    if existing is not None:
+        raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
+
+
 def _check_only_written(target):
     """Refuse to replace ``target``'s output where its store holds files that no run of tiledeblur writes there.
 
@@ -254,7 +267,7 @@ def finished_tiles(prepared, identity, existing, *, named, overwrite, resume):
         # input, changed where the fingerprint does not look (found by a probe).
         return None, overwrite, os.urandom(8).hex() if overwrite else _run_token(identity)
     if not resume:
-        raise ValueError(f"output: expected a new path, got {target.url!r}, which exists; pass overwrite=True.")
+        check_new(target)
     recorded, complete = existing
     run = recorded.pop("run", None)
     if (recorded.get("input") or {}).get("fingerprint") == CHANGED_INPUT:
