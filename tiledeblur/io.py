@@ -27,6 +27,7 @@ import os
 import posixpath
 import re
 import shutil
+import sys
 import urllib.parse
 import warnings
 from pathlib import Path
@@ -39,9 +40,9 @@ import zarr.core.sync
 from .ome import chunk_keys, first_multiscale
 
 __all__ = [
-    "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_values", "fingerprint",
-    "layout_images", "local_path", "open_input", "packing",
-    "plane_axes", "read_channels", "read_decoded", "write_channels",
+    "DoneMarkers", "Location", "OutputCreatedMeanwhileError", "create_output", "declared_missing_values", "filesystem",
+    "fingerprint", "layout_images", "local_path", "open_input", "packing", "plane_axes", "read_channels",
+    "read_decoded", "store_errors", "write_channels",
 ]
 
 #: The array attribute in which :func:`tiledeblur.convert.convert` records a
@@ -60,6 +61,30 @@ FINGERPRINT_CHUNKS = 64
 #: How long a failed read waits, at most, for the reads of the other chunks that it started (:func:`_settle_reads`):
 #: local files take milliseconds, and a remote store's timeouts are its own.
 SETTLE_SECONDS = 10.0
+
+
+def filesystem(url, storage_options):
+    """fsspec's filesystem of ``url`` and the path on it, with whatever it had listed before forgotten.
+
+    fsspec keeps one filesystem per set of options in a process, and s3fs
+    keeps the listings that it made: a rerun in the process of an earlier run
+    took that run's done-markers, which another process had changed since,
+    and left two tiles unwritten, NaN, without an error (found by a probe).
+    """
+    fs, path = fsspec.core.url_to_fs(url, **storage_options)
+    fs.invalidate_cache()
+    return fs, path
+
+
+def store_errors():
+    """The errors of a store that cannot be reached or read: OSError, and the S3 client's own where it is loaded.
+
+    botocore's errors of credentials and connections are no OSErrors (found
+    by a probe: a local scan's S3 output without credentials, or at an
+    endpoint that was down, ended in tracebacks of 78 and 149 lines).
+    """
+    botocore = sys.modules.get("botocore.exceptions")
+    return (OSError,) if botocore is None else (OSError, botocore.BotoCoreError)
 
 
 def local_path(path, *, name):
@@ -184,7 +209,7 @@ class Location:
         array may have no metadata of its own (an implicit group), and stopping
         there put the output inside the store (found by a probe).
         """
-        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        fs, path = filesystem(self.url, self.storage_options)
         root = folder = path.rstrip("/")
         while (parent := posixpath.dirname(folder)) not in (folder, "", "/"):
             if _holds_zarr_metadata(fs, parent):
@@ -294,7 +319,7 @@ which HTTP serves read-only; pass an output on a local disk or a writable store.
         probe: an overwrite that raced another run left them, and the path
         was refused for good).
         """
-        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        fs, path = filesystem(self.url, self.storage_options)
         return _has_zarr_metadata(fs, path) or DoneMarkers(self).exist()
 
     def open(self, mode="r"):
@@ -427,7 +452,7 @@ def open_input(url, *, component=None, storage_options=None):
         # word (found by a probe).
         found = zarr.open(url, mode="r", storage_options=location.storage_options or None, use_consolidated=False)
     except FileNotFoundError:
-        fs, path = fsspec.core.url_to_fs(url, **location.storage_options)
+        fs, path = filesystem(url, location.storage_options)
         if not fs.exists(path):
             found = "which was not found"
         elif path.lower().endswith(".zip") and fs.isfile(path):  # convert, named below, takes no Zip file either (found by a probe)
@@ -435,7 +460,7 @@ def open_input(url, *, component=None, storage_options=None):
         else:
             found = "which is not a Zarr array or group (tiledeblur convert imports images)"
         raise ValueError(f"zarr_path: expected an existing Zarr array or group, got {url!r}, {found}.") from None
-    except OSError as error:  # a server that is down (found by a probe: its error named no argument)
+    except store_errors() as error:  # a server that is down (found by a probe: its error named no argument)
         raise ValueError(f"zarr_path: expected a store that this process can read, got {url!r}, which it could not "
                          f"({type(error).__name__}: {error}).") from None
     except (KeyError, ValueError, TypeError) as error:  # metadata that zarr cannot read (found by a probe)
@@ -688,7 +713,7 @@ def stored_chunks(location):
     display settings into the metadata, or a file manager its hidden files
     (``.DS_Store``), changes no pixel.
     """
-    fs, root = fsspec.core.url_to_fs(location.array_url, **location.storage_options)
+    fs, root = filesystem(location.array_url, location.storage_options)
     root = root.rstrip("/")
     try:
         found = fs.find(root)
@@ -756,8 +781,14 @@ class DoneMarkers:
     """The finished tiles of one output, and whether its pyramid is built, as marker objects in its store."""
 
     def __init__(self, location):
-        self._fs, root = fsspec.core.url_to_fs(location.array_url, **location.storage_options)
+        self._location = location
+        _, root = filesystem(location.array_url, location.storage_options)
         self._folder = f"{root.rstrip('/')}/{MARKER_FOLDER}"
+
+    @property
+    def _fs(self):
+        # Afresh at each look: the markers that a run reads are written by its workers, in other processes.
+        return filesystem(self._location.array_url, self._location.storage_options)[0]
 
     def mark(self, index):
         """Record tile ``index`` as written."""

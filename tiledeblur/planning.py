@@ -33,6 +33,7 @@ from .io import (
     packing,
     plane_axes,
     read_channels,
+    store_errors,
 )
 from .jpeg import EIGHT_BIT, JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT, JpegBlocks, find_blocks
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
@@ -473,8 +474,12 @@ def _source_text(source, component):
     return text
 
 
-def _output_location(output, source, component):
+def _output_location(output, source, component, storage_options=None):
     """Where the output goes: ``output``, or by default beside the store that holds the input, never inside it.
+
+    The output takes the ``storage_options`` given, which a local input drops
+    (found by a probe: an S3 output of a local scan went without its endpoint
+    and credentials).
 
     The default of ``scan.zarr`` is ``scan.deblurred.zarr``; that of the
     array ``slides.zarr/a/b``, inside the store ``slides.zarr``, is
@@ -490,7 +495,7 @@ def _output_location(output, source, component):
         # A suffix in capitals too (found by a probe: UP.ZARR.deblurred.zarr beside scan.deblurred.zarr).
         stem = re.sub(r"\.zarr$", "", root.url.rstrip("/"), flags=re.IGNORECASE)
         output = ".".join([stem, *names]) + ".deblurred.zarr"
-    target = Location.at(output, storage_options=source.storage_options, name="output")
+    target = Location.at(output, storage_options=storage_options, name="output")
     target.check_folder_name()
     if target.is_local and os.path.islink(target.url):
         # The store is where the link leads, as for a shell's cp: zarr would not replace a link for overwrite=True,
@@ -503,7 +508,7 @@ def _output_location(output, source, component):
                 "which would write into it."
             )
         target.check_outside_stores()
-    except OSError as error:  # a server that is down (found by a probe: its error named no argument)
+    except store_errors() as error:  # a server that is down (found by a probe: its error named no argument)
         raise ValueError(f"output: expected a store that this process can reach, got {target.url!r}, which it could "
                          f"not ({type(error).__name__}: {error}).") from None
     return target
@@ -589,7 +594,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     radius = max(max(psf_radius(p)) for p in psfs)
     tile = _auto_or_at_least("tile", tile, 2 * radius + 1, "the PSF size")
     halo = _auto_or_at_least("halo", halo, radius, "the PSF radius")
-    target = _output_location(output, source, component)
+    target = _output_location(output, source, component, storage_options)
     # Writable or not (a finished output on a read-only disk is done), before the sample is read and loss "auto"
     # tells of its choice (found by probes: a plan passed --out naming a file; told, then refused).
     target.check_placeable()

@@ -13,11 +13,10 @@ import json
 import os
 import re
 
-import fsspec
 import zarr
 
 from ._version import __version__
-from .io import MARKER_FOLDER, ZARR_METADATA_FILES, DoneMarkers, fingerprint, stored_chunks
+from .io import MARKER_FOLDER, ZARR_METADATA_FILES, DoneMarkers, filesystem, fingerprint, stored_chunks
 
 __all__ = ["CHANGED_INPUT", "OutputReplacedError", "check_new", "existing_output", "finished_tiles", "owned_output",
            "resumed_tile", "run_identity"]
@@ -117,7 +116,7 @@ def _written_identity(target):
 
     See :func:`existing_output`, which reads them in the form of a run's identity.
     """
-    fs, path = fsspec.core.url_to_fs(target.url, **target.storage_options)
+    fs, path = filesystem(target.url, target.storage_options)
     if not fs.exists(path) or (fs.isdir(path) and not fs.find(path)):
         return None
     try:
@@ -163,7 +162,7 @@ def _check_only_written(target):
     into it (found by a probe: notes and a folder of data, put into an
     earlier output, went with an overwrite).
     """
-    fs, root = fsspec.core.url_to_fs(target.url, **target.storage_options)
+    fs, root = filesystem(target.url, target.storage_options)
     root = root.rstrip("/")
     others = []
     for path in fs.find(root):
