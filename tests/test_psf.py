@@ -127,6 +127,21 @@ def test_an_even_psf_padded_and_shifted_as_advised_is_centred():
     np.testing.assert_allclose(centroid, [12, 12], atol=1e-9)
 
 
+def test_a_psf_warning_names_the_callers_line(tmp_path):
+    """A warning at a line of tiledeblur's own shows once for all calls, as Python's filters show it by default:
+    a second plan of another scan with the same PSF said nothing (found by a probe)."""
+    off = np.roll(gaussian_psf(13, 2.0), -3, axis=1)
+    image = np.random.default_rng(0).random((32, 32))
+    zarr.create_array(tmp_path / "scan.zarr", data=image)
+    calls = [lambda: check_psf(off), lambda: tiledeblur.deconvolve(image, off, mu=0.01),
+             lambda: tiledeblur.deconvolve(np.stack([image, image]), off, mu=0.01, channel_axis=0),
+             lambda: tiledeblur.plan(tmp_path / "scan.zarr", off, mu=0.01, memory_limit="1 GiB")]
+    for call in calls:
+        with pytest.warns(tiledeblur.PsfWarning, match="lie off its centre pixel") as told:
+            call()
+        assert {warning.filename for warning in told if warning.category is tiledeblur.PsfWarning} == {__file__}
+
+
 def test_a_psf_off_centre_warns():
     """A star field's PSF cropped 3 px off centre moved every star 3 px, without a word (found by a probe)."""
     psf = gaussian_psf(25, 2.0)

@@ -105,7 +105,7 @@ def gaussian_psf(size, sigma):
     return check_psf(ndi.gaussian_filter(impulse, sigmas))
 
 
-def check_psf(psf, *, name="psf"):
+def check_psf(psf, *, name="psf", stacklevel=2):
     """Validate a PSF and return it as float64, normalized to sum 1.
 
     Parameters
@@ -116,6 +116,9 @@ def check_psf(psf, *, name="psf"):
         taken for rounding, and set to zero.
     name : str, optional
         The argument's name, used in error messages.
+    stacklevel : int, optional
+        That of a warning, as :func:`warnings.warn` takes it: 2 names the
+        line that called this function.
 
     Returns
     -------
@@ -180,8 +183,8 @@ def check_psf(psf, *, name="psf"):
         total = array.sum()
     if total <= 0:
         raise ValueError(f"{name}: expected a positive sum, got {total:g} instead.")
-    _warn_if_on_a_floor(array, name)
-    _warn_if_off_centre(array / total, name)
+    _warn_if_on_a_floor(array, name, stacklevel=stacklevel + 1)
+    _warn_if_off_centre(array / total, name, stacklevel=stacklevel + 1)
     return array / total
 
 
@@ -190,7 +193,7 @@ def _border(array):
     return np.concatenate([array[0], array[-1], array[1:-1, 0], array[1:-1, -1]])
 
 
-def _warn_if_on_a_floor(psf, name):
+def _warn_if_on_a_floor(psf, name, *, stacklevel):
     """Warn where ``psf`` stands on a flat floor that holds over ``FLOOR_MASS`` of its sum (see :func:`check_psf`).
 
     Found by a probe: a bead's image saved as raw counts, a camera offset of
@@ -219,11 +222,11 @@ def _warn_if_on_a_floor(psf, name):
             f"{name}: it stands on a flat floor at {floor / peak:.1%} of its peak, {floor * psf.size / psf.sum():.0%} "
             "of its sum: a measured PSF that keeps its background or camera offset, which deblurs badly. Subtract "
             "it, as np.clip(psf - np.median(psf[0]), 0, None).",
-            PsfWarning, stacklevel=3,
+            PsfWarning, stacklevel=stacklevel,
         )
 
 
-def _warn_if_off_centre(psf, name):
+def _warn_if_off_centre(psf, name, *, stacklevel):
     """Warn where the peak and centroid of the normalized ``psf`` lie more than ``MAX_CENTROID_OFFSET`` px from its centre.
 
     Found by a probe: a star field deblurred with its PSF cropped 3 px off
@@ -246,7 +249,7 @@ def _warn_if_off_centre(psf, name):
             f"{offset[1]:+.1f} px (y, x), and the deblurred image moves by as much; centre a measured PSF on its "
             "centroid first, as with scipy.ndimage.shift(psf, shift, order=1), which keeps it non-negative, unless "
             "the offset is part of the blur.",
-            PsfWarning, stacklevel=3,
+            PsfWarning, stacklevel=stacklevel,
         )
 
 
@@ -411,5 +414,10 @@ def check_psfs(psf, channels, *, stacklevel=4):
                                                                  f"its last axis holds {psf.shape[-1]} if it is (P, Q, C); "
                                                                  "of a z-stack, pass its in-focus plane)")
     names = ["psf"] if len(stack) == 1 else [f"psf[{i}]" for i in range(len(stack))]
-    checked = tuple(check_psf(p, name=name) for p, name in zip(stack, names))
+    checked = []
+    for p, name in zip(stack, names):  # a loop, not a generator, whose frame would count in the stack level
+        # The caller's line: at check_psf's own, Python's once per line showed a second run's warning of the same
+        # PSF not at all (found by a probe).
+        checked.append(check_psf(p, name=name, stacklevel=stacklevel + 1))
+    checked = tuple(checked)
     return checked * channels if len(checked) == 1 else checked

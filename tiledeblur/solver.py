@@ -955,7 +955,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
                                maxiter=maxiter, nonneg=nonneg, **{name: values[channel]
                                                                   for name, values in given.items()})
                 for channel in range(channels)]
-    psfs = [check_psf(psf)] if channel_axis is None else list(check_psfs(psf, channels, stacklevel=3))
+    psfs = [check_psf(psf, stacklevel=3)] if channel_axis is None else list(check_psfs(psf, channels, stacklevel=3))
     shape, largest = observed.shape[1:], np.max([checked.shape for checked in psfs], axis=0)
     if any(n < p for n, p in zip(shape, largest)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
