@@ -414,12 +414,16 @@ def test_resume_after_interruption(tmp_path, small_scan, small_reference, small_
     output = tmp_path / "out.zarr"
     script = tmp_path / "job.py"
     script.write_text(RUN_SCRIPT)
-    driver = subprocess.Popen([sys.executable, str(script), str(small_scan[0]), str(output)])
-    while _markers(output) < 4:
-        assert driver.poll() is None, "the run ended before it could be interrupted"
-        time.sleep(0.05)
-    driver.send_signal(signal.SIGINT)
-    driver.wait(timeout=120)
+    with open(tmp_path / "stderr", "w") as stderr:
+        driver = subprocess.Popen([sys.executable, str(script), str(small_scan[0]), str(output)], stderr=stderr)
+        while _markers(output) < 4:
+            assert driver.poll() is None, "the run ended before it could be interrupted"
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGINT)
+        driver.wait(timeout=120)
+    # As the command line says it (found by a probe: a notebook's interruption ended in a bare KeyboardInterrupt).
+    assert (tmp_path / "stderr").read_text().rstrip().endswith(
+        "KeyboardInterrupt\ntiledeblur: the tiles written are kept; run the same call again to resume")
     finished = _markers(output)
     assert 4 <= finished < 16
     # The tiles not written read as missing, not as black (found by a probe: they read 0).

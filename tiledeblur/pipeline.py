@@ -693,12 +693,18 @@ def _wait_for_a_worker(client, *, progress):
 @contextlib.contextmanager
 def _resumed_without_overwrite(overwrite):
     """Where ``overwrite``, a :class:`TileError`'s advice to run again, which would then start anew, says to resume
-    without it (found by a probe: a lost scheduler's "every tile written is kept: run again" with --overwrite)."""
+    without it (found by a probe: a lost scheduler's "every tile written is kept: run again" with --overwrite); an
+    interruption gets the advice that the command line prints (found by a probe: a notebook's showed none)."""
     try:
         yield
     except TileError as error:
         if overwrite and "overwrite=True" not in str(error):
             error.args = (str(error).replace("run again", "run again without overwrite=True", 1),)
+        raise
+    except KeyboardInterrupt as interruption:
+        interruption.add_note("tiledeblur: the tiles written are kept; "
+                              + ("run again without overwrite=True to resume" if overwrite
+                                 else "run the same call again to resume"))
         raise
 
 
