@@ -170,7 +170,7 @@ def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):
 def test_the_default_output_name_drops_a_zarr_suffix_in_any_case(tmp_path):
     for name, output in (("scan.zarr", "scan"), ("UP.ZARR", "UP"), ("plain", "plain"), ("a.zarr.Zarr", "a.zarr")):
         zarr.create_array(tmp_path / name, shape=(8, 8), dtype="u1")
-        assert _output_location(None, Location.at(tmp_path / name), None).url == str(tmp_path / output) + \
+        assert _output_location(None, Location.at(tmp_path / name), None, None).url == str(tmp_path / output) + \
             ".deblurred.zarr"
 
 

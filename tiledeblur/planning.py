@@ -474,7 +474,7 @@ def _source_text(source, component):
     return text
 
 
-def _output_location(output, source, component, storage_options=None):
+def _output_location(output, source, component, storage_options):
     """Where the output goes: ``output``, or by default beside the store that holds the input, never inside it.
 
     The output takes the ``storage_options`` given, which a local input drops
