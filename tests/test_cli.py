@@ -170,6 +170,8 @@ def test_a_signal_once_the_command_is_done_changes_nothing(tmp_path):
         # An empty path is the working directory to os and pathlib (found by a probe: --out '' was taken so).
         (["plan", "", "--psf", "gaussian:13,1"], "INPUT: expected a path or a URL, got '' instead."),
         (["plan", "{scan}", "--psf", ""], "--psf: expected a PSF file's path, got '' instead."),
+        # The system's words, and exit status 1 (found by a probe).
+        (["plan", "{scan}", "--psf", "a" * 300 + ".npy"], "a.npy', which the disk cannot hold (File name too long)."),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--out", ""], "--out: expected a path or a URL, got '' instead."),
         (["run", "{scan}", "--psf", "gaussian:13,1", "--preview", ""],
          "--preview: expected a picture's file name such as before_after.png, got '' instead."),
@@ -651,6 +653,13 @@ def test_convert_refuses_a_tiff_without_an_image_and_a_z_stack(tmp_path):
                                          r"5 planes are not \('QYX' to tifffile\); they are taken as channels"):
         converted = convert(tmp_path / "planes.tif", tmp_path / "planes.zarr")
     assert converted.metadata.dimension_names == ("c", "y", "x")
+    # Written, and refused by run only (found by a probe).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tifffile's: a zero-size array makes a nonconformant TIFF
+        tifffile.imwrite(tmp_path / "empty.tif", np.ones((0, 16), np.uint8))
+    with pytest.raises(ValueError, match=r"image: expected a non-empty image, as run takes, got shape \(0, 16\)\."):
+        convert(tmp_path / "empty.tif", tmp_path / "empty.zarr")
+    assert not (tmp_path / "empty.zarr").exists()
     # Grey and a sample of no known meaning: told a z-stack before.
     tifffile.imwrite(tmp_path / "two.tif", np.dstack([data.camera()] * 2), extrasamples=["unspecified"])
     with pytest.raises(ValueError, match=r"got shape \(512, 512, 2\) \(grey, with alpha or not, in a third axis"):

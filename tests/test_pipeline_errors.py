@@ -83,6 +83,8 @@ CASES = [
                                                          r"last axis holds 3 if it is \(P, Q, C\); of a z-stack, "
                                                          r"pass its in-focus plane\) instead")),
     ({"psf": "no-such-psf.npy"}, ValueError, "psf: expected an existing PSF file, got 'no-such-psf.npy'"),
+    # NumPy's and the system's words before (found by a probe).
+    ({"output": "a\x00b.zarr"}, ValueError, r"output: expected a path without a NUL character, got 'a\\x00b.zarr'"),
     # The command line's words, given in Python (found by a probe).
     ({"psf": "gaussian:13,1,3"}, ValueError,
      (r"psf: expected an existing PSF file, got 'gaussian:13,1,3', which does not exist; a Gaussian is "

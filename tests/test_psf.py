@@ -39,6 +39,10 @@ def test_gaussian_psf_per_axis_size_and_symmetry():
         ((13, 100001), 1.0, ValueError, r"size: expected odd positive side lengths of at most 8191 px, got \(13, 1000"),
         (13, (1, 2, 3), ValueError, "sigma: expected one value or two"),
         (13, "a", TypeError, "sigma: expected a number or a pair of numbers, got 'a'"),
+        # A bool among numbers made a PSF of 5 x 1 px; an int too large for a float, NumPy's words (found by a probe).
+        ((5, True), 1.0, TypeError, r"size: expected an int or a pair of ints, got \(5, True\)"),
+        (5, 10**30, ValueError, "sigma: expected at most 10000 px, got 1000000000000000000000000000000 instead"),
+        (5, float("inf"), ValueError, "sigma: expected positive finite values, got inf"),
     ],
 )
 def test_gaussian_psf_rejects(size, sigma, error, match):
@@ -53,6 +57,7 @@ def test_gaussian_psf_rejects(size, sigma, error, match):
                                           r"z-stack\), pass its in-focus plane\.")),
         (np.ones(5), ValueError, r"expected a 2-D array, got shape \(5,\)"),
         (np.ones((4, 5)), ValueError, r"expected odd side lengths.*\(4, 5\) instead; crop or pad it to odd sides"),
+        (np.ones((0, 0)), ValueError, r"psf: expected a non-empty array, got shape \(0, 0\) instead"),  # odd sides
         (np.full((3, 3), np.nan), ValueError, "expected finite values, got 9 NaN or inf instead; fill them first"),
         (np.full((3, 3), np.inf), ValueError, "expected finite values, got 9 NaN or inf"),
         (np.array([[0, 1, 0], [1, -1, 1], [0, 1, 0]]), ValueError, r"minimum -1, 100% of the peak, instead"),
@@ -221,6 +226,10 @@ def test_load_psf_refuses_pickles(tmp_path):
 def test_load_psf_errors_name_the_path(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_psf(tmp_path / "missing.npy")
+    # The system's OSError, exit status 1 on the command line (found by a probe).
+    with pytest.raises(ValueError, match=r"path: expected a PSF file's path, got '.*a\.npy', which the disk cannot "
+                                         r"hold \(File name too long\)"):
+        load_psf(tmp_path / ("a" * 300 + ".npy"))
     (tmp_path / "psf.txt").write_text("1")
     with pytest.raises(ValueError, match=r"expected a \.npy, \.tif"):
         load_psf(tmp_path / "psf.txt")

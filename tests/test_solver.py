@@ -622,3 +622,10 @@ def test_channels_of_different_scenes_are_each_restored_as_alone(article_psf):
 def test_bad_channels_are_refused(article_psf, image, keywords, error, match):
     with pytest.raises(error, match=match):
         deconvolve(image, article_psf, **keywords)
+
+
+def test_deconvolve_reads_a_psf_file_as_run_does(tmp_path, article_psf):
+    """A path was taken with channel_axis and refused without it (found by a probe)."""
+    np.save(tmp_path / "psf.npy", article_psf)
+    image = np.random.default_rng(0).random((32, 32))
+    assert np.array_equal(deconvolve(image, tmp_path / "psf.npy", mu=0.01), deconvolve(image, article_psf, mu=0.01))

@@ -138,12 +138,16 @@ def check_bytes(name, value):
     Traceback (most recent call last):
     ...
     ValueError: memory_limit: expected a positive number of bytes or a size such as '4 GiB', got 'lots' instead.
+    >>> check_bytes("memory_limit", "1e400 GB")  # infinite: an OverflowError before (found by a probe)
+    Traceback (most recent call last):
+    ...
+    ValueError: memory_limit: expected a positive number of bytes or a size such as '4 GiB', got '1e400 GB' instead.
     """
     expected = "a positive number of bytes or a size such as '4 GiB'"
     if isinstance(value, str):
         try:
             size = parse_bytes(value) if value.strip() else 0  # dask reads "" as 1 byte
-        except ValueError:
+        except (ValueError, OverflowError):  # "1e400 GB" is infinite
             size = 0
     else:
         size = check_int(name, value, expected="an int of bytes or a size such as '4 GiB'")

@@ -630,6 +630,8 @@ def _copy(source, planes_first, image_path, output, chunk, ome, described, *, pr
                   "a z-stack or a time series is none of them")
         raise ValueError(f"image: expected a 2-D image, one with 3 or 4 channels last, or a TIFF with channels "
                          f"first (CYX), got shape {source.shape} ({reason}).")
+    if 0 in source.shape:  # written without a word before, and then refused by run (found by a probe)
+        raise ValueError(f"image: expected a non-empty image, as run takes, got shape {source.shape}.")
     if source.dtype.kind not in INPUT_KINDS:
         # Written without a word before, and then refused by run (found by a probe).
         raise TypeError(f"image: expected pixels of uint, int or float, as run takes, got dtype {source.dtype} "

@@ -48,6 +48,9 @@ def _parse_pair(value, name, kind):
         pair = tuple(np.broadcast_to(np.asarray(value), (2,)).tolist())
     except ValueError:
         raise ValueError(f"{name}: expected one value or two, got {value!r} instead.") from None
+    # A bool among numbers is one of them to NumPy: (5, True) made a PSF of 5 x 1 px (found by a probe).
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in value):
+        pair = value
     if kind is int and not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
         raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r} instead.")
     if kind is float and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair):
@@ -96,7 +99,7 @@ def gaussian_psf(size, sigma):
     sigmas = _parse_pair(sigma, "sigma", float)
     if any(s < 1 or s % 2 == 0 or s > MAX_SIZE for s in shape):
         raise ValueError(f"size: expected odd positive side lengths of at most {MAX_SIZE} px, got {size!r} instead.")
-    if not all(np.isfinite(s) and s > 0 for s in sigmas):
+    if not all(0 < s < math.inf for s in sigmas):  # not np.isfinite, which takes no int of 10**30 (a probe)
         raise ValueError(f"sigma: expected positive finite values, got {sigma!r} instead.")
     if max(sigmas) > MAX_SIGMA:
         raise ValueError(f"sigma: expected at most {MAX_SIGMA:g} px, got {sigma!r} instead.")
@@ -156,6 +159,8 @@ def check_psf(psf, *, name="psf", stacklevel=2):
         # Found by a probe: a microscope's 3-D PSF was refused without a word of what to pass.
         plane = "; of a 3-D PSF (a z-stack), pass its in-focus plane" if array.ndim == 3 else ""
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape} instead{plane}.")
+    if not array.size:  # told of even sides before (found by a probe)
+        raise ValueError(f"{name}: expected a non-empty array, got shape {array.shape} instead.")
     if any(s % 2 == 0 for s in array.shape):
         raise ValueError(
             f"{name}: expected odd side lengths so that the PSF has a centre pixel, "
@@ -301,7 +306,12 @@ def read_psf_file(path, *, name="path"):
     gaussian = ("; a Gaussian is gaussian_psf(SIZE, SIGMA) in Python, gaussian:SIZE,SIGMA on the command line"
                 if os.path.basename(path).lower().startswith("gauss") else "")
     path = local_path(path, name=name)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name longer than the disk holds: an OSError, exit status 1 (found by a probe)
+        raise ValueError(f"{name}: expected a PSF file's path, got {str(path)!r}, which the disk cannot hold "
+                         f"({error.strerror}).") from None
+    if not exists:
         raise ValueError(f"{name}: expected an existing PSF file, got {str(path)!r}, which does not exist{gaussian}.")
     suffix = path.suffix.lower()
     if suffix == ".npy" and not path.is_dir():  # a folder is read as a Zarr array, whatever its name

@@ -58,7 +58,7 @@ from .objectives import (
 from .operators import BOUNDARIES, Blur, unknown_shape
 from .plugandplay import STEPS, plug_and_play
 from .preconditioning import Preconditioner, chebyshev, precondition, spectrum_bounds
-from .psf import check_psf, check_psfs
+from .psf import check_psfs
 from .regularization import (
     NEAR_FLOOR,
     MuWarning,
@@ -827,10 +827,12 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         :mod:`tiledeblur.image`), so a list of ints, which has no dtype, is
         refused. NaN marks a missing pixel, which the result keeps (see
         :func:`solve`).
-    psf : (P, Q) array_like
-        The point spread function, odd-sized; normalized to sum 1 if it is not.
-        With ``channel_axis``, one for every channel, or a list or stack of
-        one per channel, as :func:`tiledeblur.run` takes them.
+    psf : (P, Q) array_like, str or os.PathLike
+        The point spread function, odd-sized; normalized to sum 1 if it is
+        not; or the path of a file that holds it (see
+        :func:`tiledeblur.load_psf`). With ``channel_axis``, one for every
+        channel, or a list or stack of one per channel, as
+        :func:`tiledeblur.run` takes them.
     channel_axis : int, optional
         The channels' axis of a colour image (-1 for RGB as ``yxc``). Each
         channel is deblurred with its own weight, as
@@ -955,7 +957,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
                                maxiter=maxiter, nonneg=nonneg, **{name: values[channel]
                                                                   for name, values in given.items()})
                 for channel in range(channels)]
-    psfs = [check_psf(psf, stacklevel=3)] if channel_axis is None else list(check_psfs(psf, channels, stacklevel=3))
+    psfs = list(check_psfs(psf, channels, stacklevel=3))  # a path too, as run takes it (found by a probe)
     shape, largest = observed.shape[1:], np.max([checked.shape for checked in psfs], axis=0)
     if any(n < p for n, p in zip(shape, largest)):
         # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
