@@ -691,10 +691,11 @@ def _wait_for_a_worker(client, *, progress):
 
 
 @contextlib.contextmanager
-def _resumed_without_overwrite(overwrite):
-    """Where ``overwrite``, a :class:`TileError`'s advice to run again, which would then start anew, says to resume
-    without it (found by a probe: a lost scheduler's "every tile written is kept: run again" with --overwrite); an
-    interruption gets the advice that the command line prints (found by a probe: a notebook's showed none)."""
+def _advice_to_resume(overwrite):
+    """Tell how to resume: an interruption gets the advice that the command line prints (found by a probe: a
+    notebook's showed none), and where ``overwrite``, a :class:`TileError`'s advice to run again, which would then
+    start anew, says to resume without it (found by a probe: a lost scheduler's "every tile written is kept: run
+    again" with --overwrite)."""
     try:
         yield
     except TileError as error:
@@ -841,7 +842,7 @@ def run(zarr_path, psf, *, output=None, component=None, channel_axis=None, tile=
     _check_run_options(client=client, address=address, n_workers=n_workers, overwrite=overwrite, resume=resume,
                        progress=progress)
     local = client is None and address is None
-    with contextlib.ExitStack() as stack, _resumed_without_overwrite(overwrite):
+    with contextlib.ExitStack() as stack, _advice_to_resume(overwrite):
         active = None if local else stack.enter_context(connect(client=client, address=address))
         if not local:
             stack.enter_context(_scheduler_loss_told(active))
