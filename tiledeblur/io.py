@@ -108,12 +108,11 @@ def local_path(path, *, name):
     ...
     ValueError: psf: expected a local path or a file:// URL, got 's3://bucket/psf.npy' instead.
     """
+    if isinstance(path, (str, os.PathLike)) and "\x00" in str(os.fspath(path)):
+        # The system's "embedded null byte" named no argument (found by a probe).
+        raise ValueError(f"{name}: expected a path without a NUL character, got {os.fspath(path)!r} instead.")
     if isinstance(path, os.PathLike):  # a path object is no URL, whatever it holds
-        path = os.fspath(path)
-        if isinstance(path, str) and "\x00" not in path:
-            return Path(os.path.expanduser(path))
-    if isinstance(path, str) and "\x00" in path:  # the system's "embedded null byte" named no argument (a probe)
-        raise ValueError(f"{name}: expected a path without a NUL character, got {path!r} instead.")
+        return Path(os.path.expanduser(os.fspath(path)))
     if not isinstance(path, str):  # str() made a folder of None, or of b'x.zarr' (found by a probe)
         raise TypeError(f"{name}: expected a path (str or os.PathLike), got {type(path).__name__} {path!r} instead.")
     text = path
