@@ -448,7 +448,7 @@ def _operators(psf, shape, boundary, weight, order, missing):
     shapes, and building ``P`` (its band's sparse factors) costs about a
     tenth of a 512² solve.
     """
-    if missing is None and math.prod(shape) <= CACHED_PIXELS:
+    if _is_shared(shape, missing):
         return _shared_operators(psf.tobytes(), psf.shape, shape, boundary, weight, order)
     return _build_operators(psf, shape, boundary, weight, order, missing)
 
@@ -459,10 +459,37 @@ def _shared_operators(psf_bytes, psf_shape, shape, boundary, weight, order):
 
 
 def _build_operators(psf, shape, boundary, weight, order, missing):
-    exact, fast = (Blur(psf, shape, boundary=boundary, missing=missing, precision=precision)
-                   for precision in (np.float64, np.float32))
+    exact, fast = _blurs(psf, shape, boundary, missing)
     preconditioner = Preconditioner(exact, weight, order)
     return exact, preconditioner, fast, preconditioner.astype(np.float32)
+
+
+def _blurs(psf, shape, boundary, missing):
+    """The blur of one problem, float64 then float32, kept as :func:`_operators` keeps its operators.
+
+    Kept, the channels of a tile and the rounds of ``nlmeans`` share one:
+    each is 17 MB at 1188² (the spectrum of the PSF), and a colour tile's
+    three held while the third channel's first round was solved.
+    """
+    psf = np.asarray(psf, dtype=np.float64)
+    if _is_shared(shape, missing):
+        return _shared_blurs(psf.tobytes(), psf.shape, shape, boundary)
+    return _build_blurs(psf, shape, boundary, missing)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_blurs(psf_bytes, psf_shape, shape, boundary):
+    return _build_blurs(np.frombuffer(psf_bytes).reshape(psf_shape), shape, boundary, None)
+
+
+def _build_blurs(psf, shape, boundary, missing):
+    return tuple(Blur(psf, shape, boundary=boundary, missing=missing, precision=precision)
+                 for precision in (np.float64, np.float32))
+
+
+def _is_shared(shape, missing):
+    """Whether the operators of a problem of ``shape`` are kept for the next of its shape and PSF."""
+    return missing is None and math.prod(shape) <= CACHED_PIXELS
 
 
 def _loss_of_z(observed, operator, preconditioner, settings):
@@ -691,8 +718,7 @@ def _plug_and_play(data, psf, settings, missing, *, lower):
     observed image is ``b - Az``; the counts and the convergence are those of
     the first round, the one solved by Newton-CG.
     """
-    blur, fast_blur = (Blur(psf, data.shape, boundary=settings.boundary, missing=missing, precision=precision)
-                       for precision in (np.float64, np.float32))
+    blur, fast_blur = _blurs(psf, data.shape, settings.boundary, missing)
     counts, outcomes = collections.Counter(dict.fromkeys(COUNTS, 0)), []
 
     def fit(z, weight, steps):
@@ -706,20 +732,30 @@ def _plug_and_play(data, psf, settings, missing, *, lower):
         outcomes.append((converged, message))
         return z + step
 
-    # Aᵀb over Aᵀ1, a local mean of the data, starts the same for an image and that image less a constant, as
-    # tiles with their own offsets need; Aᵀb alone fades across the unobserved band by Aᵀ1.
-    reach = blur.rmatvec(np.ones(blur.observed_shape))
-    start = np.divide(blur.rmatvec(data), reach, out=np.zeros(blur.unknown_shape), where=reach > 0)
+    start = _local_mean(blur, data)
     # The unknowns beyond the PSF's reach of a datum are held at zero, a value that depends on the tile's offset:
     # seen by the denoiser, they left tiles 2e-2 from the whole image's solve beside a missing block (found by a
     # test).
     without_data = blur.unobserved if blur.support is None else blur.unobserved | ~blur.support
     deviations = None if settings.noise_line is None else noise_deviations(start, settings.noise_line, psf,
                                                                              known=~without_data)
-    restored = (yield from plug_and_play(start, fit, settings.mu, without_data, settings.contrast,
-                                         deviations=deviations, lower=lower if settings.nonneg else None))[blur.observed_in_unknown]
+    rounds = plug_and_play(start, fit, settings.mu, without_data, settings.contrast, deviations=deviations,
+                           lower=lower if settings.nonneg else None)
+    del start  # held here, a tile's image would stay through the rounds, and the other channels' rounds
+    restored = (yield from rounds)[blur.observed_in_unknown]
     unconverged = [message for converged, message in outcomes if not converged]
     return restored, counts, not unconverged, unconverged[0] if unconverged else outcomes[-1][1]
+
+
+def _local_mean(blur, data):
+    """``Aᵀb / Aᵀ1``, a local mean of the data, zero beyond their reach.
+
+    It starts the same for an image and that image less a constant, as
+    tiles with their own offsets need; ``Aᵀb`` alone fades across the
+    unobserved band by ``Aᵀ1``.
+    """
+    reach = blur.rmatvec(np.ones(blur.observed_shape))
+    return np.divide(blur.rmatvec(data), reach, out=np.zeros(blur.unknown_shape), where=reach > 0)
 
 
 def _ridge_steps(residual, operator, settings, steps):
