@@ -55,8 +55,12 @@ place of 8 took 24% less time and lost 0.32 dB of the median margin (47
 cases won, +0.50 dB), and a search distance of 4 px in place of 6 made
 non-local means 45% faster (the whole solve about 20%) for the same median
 (51 won, +0.81 dB) but 0.29 dB less on the repeating ``brick``, where the
-farther like patches count. Nor did the denoiser's own settings in the
-rounds pay (a scratch study, 2026-12-06, of 20 of the cases: ``camera``,
+farther like patches count. Nor did more rounds pay: 12 in place of 8
+moved the nine cases of ``chelsea``, ``immunohistochemistry`` and
+``retina`` under the defocus disks and the Gaussian of σ 1.2 at noise
+0.01 by 0.00 to +0.05 dB (the median margin from +0.17 to +0.19 dB), for
+45% more time (a scratch run of ``bench_quality.py``, 2026-12-07). Nor
+did the denoiser's own settings in the rounds pay (a scratch study, 2026-12-06, of 20 of the cases: ``camera``,
 ``astronaut``, ``moon``, ``brick`` and ``grass`` under the article's PSF and
 the motion line at noise 0.01 and 0.03): strengths of 0.25, 0.35, 0.45 and
 0.8 times each round's noise, in place of 0.6, moved the margins by a mean
