@@ -24,7 +24,7 @@ PUBLIC_MODULES = {
     "TileError": "pipeline",
     "TileMemoryWarning": "tiling",
     "check_psf": "psf",
-    "deconvolve": "solver",
+    "deconvolve": "deconvolution",
     "gaussian_psf": "psf",
     "load_psf": "psf",
     "plan": "planning",

@@ -117,7 +117,7 @@ JPEG_CODECS = ("JPEG", "OJPEG")
 LAPLACIAN_WEIGHTS_HINT = (": on photographs saved as JPEG at qualities 50 to 95, laplacian's best weights lay "
                           "between 1e-3 and 1e-2")
 #: Below it, ``laplacian``'s automatic weight for an image of JPEG's pixels is suspect: a channel of a colour JPEG
-#: given alone (see :func:`tiledeblur.solver.deconvolve`).
+#: given alone (see :func:`tiledeblur.deconvolve`).
 LAPLACIAN_SUSPECT_WEIGHT = 3e-4
 #: The levels of JPEG's 8-bit samples in one unit of values read as fractions of their range.
 EIGHT_BIT = 255
