@@ -34,7 +34,7 @@ from tiledeblur.convert import convert
 from tiledeblur.fits import FitsImage, header_cards
 from tiledeblur.io import SOURCE_ATTRIBUTE
 from tiledeblur.planning import _warn_if_lossy
-from tiledeblur.solver import DEFAULT_EPS, DEFAULT_TOL
+from tiledeblur.settings import DEFAULT_EPS, DEFAULT_TOL
 
 SCRIPT = Path(sys.executable).with_name("tiledeblur")
 

@@ -12,7 +12,7 @@ from skimage.restoration import wiener
 from tiledeblur import deconvolve
 from tiledeblur.denoising import GAIN_GRID, Denoising, channels_alike, denoised_together, residual_noise
 from tiledeblur.operators import Blur, smoothness_power
-from tiledeblur.solver import SolverSettings
+from tiledeblur.settings import SolverSettings
 
 
 def _interior_psnr(truth, restored):

@@ -31,7 +31,7 @@ from tiledeblur.operators import Blur
 from tiledeblur.pipeline import _compute_tiles, process_tile
 from tiledeblur.planning import prepare
 from tiledeblur.resume import OutputReplacedError
-from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
+from tiledeblur.settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 from tiledeblur.tiling import estimate_tile_bytes
 
 

@@ -28,7 +28,7 @@ from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
 from tiledeblur.pipeline import _carried_attributes, _computed_telling
 from tiledeblur.planning import _output_location, check_disk_space, prepare
-from tiledeblur.solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
+from tiledeblur.settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
 
 def _digest(path):

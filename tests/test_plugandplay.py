@@ -12,7 +12,8 @@ from skimage.restoration import wiener
 from tiledeblur import deconvolve, gaussian_psf
 from tiledeblur.operators import Blur
 from tiledeblur.plugandplay import NOISE_WEIGHT
-from tiledeblur.solver import SolverSettings, solve
+from tiledeblur.settings import SolverSettings
+from tiledeblur.solver import solve
 
 
 def _interior_psnr(truth, restored):

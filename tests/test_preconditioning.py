@@ -6,7 +6,7 @@ import pytest
 from tiledeblur import gaussian_psf
 from tiledeblur.objectives import HESSIANS, SMOOTHNESS_ORDER
 from tiledeblur.preconditioning import Preconditioner, spectrum_bounds
-from tiledeblur.solver import SolverSettings
+from tiledeblur.settings import SolverSettings
 
 
 def _dense(function, size):

@@ -21,7 +21,7 @@ from tiledeblur.regularization import (
     estimate_image_mu,
     estimate_mus_and_noise,
 )
-from tiledeblur.solver import DEFAULT_EPS
+from tiledeblur.settings import DEFAULT_EPS
 
 
 @pytest.mark.parametrize("psf_shape", [(13, 13), (12, 7), (2, 2)])

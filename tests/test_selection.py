@@ -28,7 +28,8 @@ from tiledeblur.selection import (
     nlmeans_noise_lines,
     prediction_risk,
 )
-from tiledeblur.solver import SolverSettings, solve_channels
+from tiledeblur.settings import SolverSettings
+from tiledeblur.solver import solve_channels
 
 SIDE = 192
 

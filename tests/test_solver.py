@@ -13,7 +13,7 @@ from tiledeblur import ConvergenceWarning, SolverSettings, deconvolve, gaussian_
 from tiledeblur.objectives import DEFAULT_MU
 from tiledeblur.operators import Blur
 from tiledeblur.regularization import MuWarning
-from tiledeblur.solver import DEFAULT_EPS
+from tiledeblur.settings import DEFAULT_EPS
 
 
 def _psnr(truth, image):

@@ -32,15 +32,8 @@ from .regularization import (
 )
 from .saturation import warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss, default_loss, nlmeans_noise_lines
-from .solver import (
-    DEFAULT_EPS,
-    DEFAULT_MAXITER,
-    DEFAULT_TOL,
-    ConvergenceWarning,
-    SolverSettings,
-    check_mu,
-    solve_channels,
-)
+from .settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings, check_mu
+from .solver import ConvergenceWarning, solve_channels
 
 __all__ = ["deconvolve"]
 
@@ -84,7 +77,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         channels or a list of one per channel, ``noise_line`` and ``mix`` a
         list of one per channel, as the plan gives them.
     loss : {"auto", "laplacian", "nlmeans", "tikhonov", "tv", "article"} or None, optional
-        See :class:`~tiledeblur.solver.SolverSettings`; ``"auto"`` solves ``laplacian`` or
+        See :class:`~tiledeblur.settings.SolverSettings`; ``"auto"`` solves ``laplacian`` or
         ``nlmeans``, whichever an estimate of its error on the image's
         sample regions favours (:mod:`tiledeblur.selection`), or where
         neither alone is estimated best, ``nlmeans`` mixed with ``laplacian``,
@@ -93,7 +86,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         ``mu`` or ``noise`` rules ``"auto"`` out
         (:func:`tiledeblur.selection.default_loss`).
     boundary, eps, tol, maxiter, nonneg, mix
-        See :class:`~tiledeblur.solver.SolverSettings`. A region solved with a
+        See :class:`~tiledeblur.settings.SolverSettings`. A region solved with a
         :func:`tiledeblur.plan`'s ``mu``, ``contrast``, ``noise_line`` and ``mix`` is what
         :func:`tiledeblur.run` writes there, away from its edges.
     mu : "auto", float or None, optional
@@ -125,7 +118,7 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         scan's, and the result by up to 7e-3 (found by a probe).
     contrast : float or None, optional
         For ``nlmeans``: the image's contrast (integers scaled as above) that
-        its rounds start from (see :class:`~tiledeblur.solver.SolverSettings`); None measures it
+        its rounds start from (see :class:`~tiledeblur.settings.SolverSettings`); None measures it
         on the image's sample regions. A region solved with a
         :func:`tiledeblur.plan`'s ``mu`` and ``contrast`` is what
         :func:`tiledeblur.run` writes there, away from its edges: measured on
@@ -136,10 +129,10 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
     noise_line : NoiseLine, (float, float, float) or None, optional
         For ``nlmeans``: the line of the image's noise variance in its level
         (integers scaled as above) that its denoiser follows (see
-        :class:`~tiledeblur.solver.SolverSettings`); None fits it on the image's sample regions,
+        :class:`~tiledeblur.settings.SolverSettings`); None fits it on the image's sample regions,
         as :func:`tiledeblur.plan` does, which gives it as ``noise_line``.
     return_info : bool, optional
-        Also return a :class:`~tiledeblur.solver.SolveInfo` with the iteration counts.
+        Also return a :class:`~tiledeblur.settings.SolveInfo` with the iteration counts.
 
     Returns
     -------

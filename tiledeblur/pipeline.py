@@ -64,7 +64,8 @@ from .resume import (
     owned_output,
     run_identity,
 )
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, ConvergenceWarning, solve_channels
+from .settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
+from .solver import ConvergenceWarning, solve_channels
 from .tiling import TilePlan
 
 __all__ = ["RunReport", "TileError", "run"]

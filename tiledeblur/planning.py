@@ -55,7 +55,8 @@ from .regularization import (
 from .resume import check_new, existing_output, finished_tiles, resumed_tile, run_identity
 from .saturation import declared_saturation, warn_if_saturated
 from .selection import CANDIDATES, check_request, choose_loss, default_loss, nlmeans_noise_lines, tell_of_choice
-from .solver import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings, check_mu, solve_channels
+from .settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings, check_mu
+from .solver import solve_channels
 from .tiling import (
     MAX_HALO,
     HaloWarning,

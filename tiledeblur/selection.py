@@ -68,7 +68,7 @@ in ``s`` whose coefficients the two solves already made give
 the share that minimizes it over [0, 1] is taken (:func:`best_share`): where it
 is estimated better than ``laplacian`` alone by at least ``MIX_GAIN``
 (0.01 dB), the tiles solve both, without ``laplacian``'s pass, and mix them
-(``mix`` of :class:`~tiledeblur.solver.SolverSettings`). A scratch study of
+(``mix`` of :class:`~tiledeblur.settings.SolverSettings`). A scratch study of
 ``bench_quality``'s 72 cases and of the 54 of other images and PSFs (see
 the default below), 2026-12-06, with each share from 0 to 1 in steps of
 0.05:
@@ -593,7 +593,7 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, together=
     mus : tuple of float
         One weight per channel.
     noises : tuple of float or None
-        One noise level per channel for :class:`~tiledeblur.solver.SolverSettings`' ``noise``: None for each
+        One noise level per channel for :class:`~tiledeblur.settings.SolverSettings`' ``noise``: None for each
         without ``denoise``, or for ``nlmeans``.
     contrasts : tuple of float or None
         One per channel for its ``contrast``: None for each but with ``nlmeans``.
@@ -607,7 +607,8 @@ def choose_loss(read_region, shape, psfs, settings, solve_channels, *, together=
     Examples
     --------
     >>> from tiledeblur import gaussian_psf
-    >>> from tiledeblur.solver import SolverSettings, solve_channels
+    >>> from tiledeblur.settings import SolverSettings
+    >>> from tiledeblur.solver import solve_channels
     >>> flat = np.full((64, 64), 0.5) + np.random.default_rng(0).normal(0, 0.01, (64, 64))
     >>> choose_loss(lambda yx: flat[yx][None], flat.shape, [gaussian_psf(7, 1.0)], SolverSettings(), solve_channels)[0]
     ('laplacian',)
