@@ -26,8 +26,9 @@ from skimage import data
 import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
 from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
-from tiledeblur.pipeline import _carried_attributes, _computed_telling
+from tiledeblur.pipeline import _carried_attributes
 from tiledeblur.planning import _output_location, check_disk_space, prepare
+from tiledeblur.scan import _computed_telling
 from tiledeblur.settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
 
@@ -426,7 +427,7 @@ def test_a_resume_does_not_scan_the_input_again(tmp_path, client, capfd):
 
 def test_a_long_scan_tells_the_share_read(client, monkeypatch, capfd):
     """A 100k² slide's scan was one line for minutes (found by a probe)."""
-    monkeypatch.setattr(tiledeblur.pipeline, "SCAN_TELL_SECONDS", 0.0)  # as if each part took long
+    monkeypatch.setattr(tiledeblur.scan, "SCAN_TELL_SECONDS", 0.0)  # as if each part took long
     parts = _computed_telling(client, [da.full(3, value) for value in range(4)], progress=True)
     assert [part.tolist() for part in parts] == [[value] * 3 for value in range(4)]
     assert capfd.readouterr().err.splitlines() == [f"scanning the input: {share}% read" for share in (25, 50, 75)]
