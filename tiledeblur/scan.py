@@ -1,10 +1,11 @@
 """The scan of a run's input on the workers, before any tile: what the plan's sample regions cannot see.
 
-The plan reads a few regions; a float input's inf or huge values, or an
-input whose every pixel is ``missing_value``, may lie anywhere else, and
-would fail or empty every tile that holds them. :func:`scan_input` reads
-the whole input once, in blocks of whole stored chunks, and refuses it
-before any tile is written.
+The plan reads a few regions; a float input's inf or huge values may lie
+anywhere else, and would fail the tiles that hold them, and an input whose
+every pixel is ``missing_value`` would be written as NaN throughout.
+:func:`scan_input` reads the whole input once, in blocks of whole stored
+chunks, and refuses such an input before any tile is written; it warns of
+a ``missing_value`` that marks no pixel and of a channel without any.
 """
 
 import math
