@@ -60,9 +60,10 @@ moved the nine cases of ``chelsea``, ``immunohistochemistry`` and
 ``retina`` under the defocus disks and the Gaussian of σ 1.2 at noise
 0.01 by 0.00 to +0.05 dB (the median margin from +0.17 to +0.19 dB), for
 45% more time (a scratch run of ``bench_quality.py``, 2026-12-07). Nor
-did the denoiser's own settings in the rounds pay (a scratch study, 2026-12-06, of 20 of the cases: ``camera``,
-``astronaut``, ``moon``, ``brick`` and ``grass`` under the article's PSF and
-the motion line at noise 0.01 and 0.03): strengths of 0.25, 0.35, 0.45 and
+did the denoiser's own settings in the rounds pay (a scratch study,
+2026-12-06, of 20 of the cases: ``camera``, ``astronaut``, ``moon``,
+``brick`` and ``grass`` under the article's PSF and the motion line at
+noise 0.01 and 0.03): strengths of 0.25, 0.35, 0.45 and
 0.8 times each round's noise, in place of 0.6, moved the margins by a mean
 -0.10, -0.04, -0.00 and -0.12 dB, the weaker ones gaining up to 0.5 dB at
 noise 0.03 and losing up to 1.0 dB under the motion line at 0.01; 7 px
