@@ -121,7 +121,8 @@ def test_settings_defaults_per_loss():
         # Above float32's range the Hessian products overflowed into a wrong image (found by a probe).
         ({"mu": 1e39}, ValueError, r"mu: expected a positive number up to 1e\+20, got 1e\+39"),
         ({"mu": "big"}, TypeError, "mu: expected 'auto', a number, or a list of numbers, one per channel, got 'big'"),
-        ({"mu": [0.01]}, TypeError, r"mu: expected a positive number, got \[0.01\]"),
+        # plan and run took a list of one weight and deconvolve refused it (found by an audit).
+        ({"mu": [0.01, 0.02]}, ValueError, r"mu: expected 1 weight for an image without channels, got 2 instead"),
         ({"eps": 1e30, "loss": "tv"}, ValueError, r"eps: expected a positive number up to 1e\+20, got 1e\+30"),
         # It changed nothing, but kept a run from resuming with another (found by a probe).
         ({"eps": 0.1, "loss": "laplacian"}, ValueError,
@@ -610,7 +611,7 @@ def test_channels_of_different_scenes_are_each_restored_as_alone(article_psf):
     (np.zeros((32, 32, 3)), {"channel_axis": "last"}, TypeError, "channel_axis: expected None or an int"),
     (np.zeros((4, 32, 32, 3)).tolist(), {"channel_axis": -1}, TypeError, "image: expected an array with channel_axis"),
     (np.zeros((32, 32, 3)), {"channel_axis": -1, "mu": [1e-3, 2e-3]}, ValueError,
-     r"mu: expected one value or a list of 3, one per channel, got \[0.001, 0.002\] instead"),
+     r"mu: expected 1 weight or 3 \(one per channel\), got 2 instead"),
     # Named without its channel, which run names (found by a probe).
     (np.zeros((32, 32, 3)), {"channel_axis": -1, "mu": [1e-3, -1, 1e-3]}, ValueError,
      r"mu\[1\]: expected a positive finite number, got -1 instead"),
@@ -622,6 +623,15 @@ def test_channels_of_different_scenes_are_each_restored_as_alone(article_psf):
 def test_bad_channels_are_refused(article_psf, image, keywords, error, match):
     with pytest.raises(error, match=match):
         deconvolve(image, article_psf, **keywords)
+
+
+@pytest.mark.parametrize("channel_axis", [None, -1])
+def test_a_list_of_one_weight_is_one_for_every_channel_as_plan_takes_it(article_psf, channel_axis):
+    """deconvolve refused [mu] for a gray image, which plan and run take (found by an audit)."""
+    image = data.astronaut()[200:264, 200:264] / 255
+    image = image if channel_axis else image[..., 1]
+    assert np.array_equal(deconvolve(image, article_psf, channel_axis=channel_axis, mu=[0.01]),
+                          deconvolve(image, article_psf, channel_axis=channel_axis, mu=0.01))
 
 
 def test_deconvolve_reads_a_psf_file_as_run_does(tmp_path, article_psf):

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .arguments import check_flag, check_int
+from .arguments import check_channel_count, check_flag, check_int
 from .denoising import channels_together
 from .image import check_image
 from .jpeg import LAPLACIAN_SUSPECT_WEIGHT, LAPLACIAN_WEIGHTS_HINT, eight_bit_levels, find_blocks
@@ -36,6 +36,9 @@ from .settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL, SolverSettings,
 from .solver import ConvergenceWarning, solve_channels
 
 __all__ = ["deconvolve"]
+
+# What one of each setting is called in a refusal of too many, as plan and run call a weight.
+_NOUNS = {"mu": "weight", "noise": "noise level"}
 
 
 def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=None, eps=DEFAULT_EPS,
@@ -294,27 +297,33 @@ def _checked_channels(image, channel_axis):
 
 def _for_each_channel(name, value, channels, *, each):
     """``value`` for each of ``channels``: one for all, or a list or tuple of one per channel, as
-    :func:`tiledeblur.plan` gives them; only the latter where ``each`` and the image has channels, as a line and
-    a mix are tuples themselves.
+    :func:`tiledeblur.plan` gives them; a list of one is one for all, as ``plan`` and ``run`` take it. Where
+    ``each``, a value is a tuple itself (a line, a mix), so the image's channels need a list of one per channel.
 
     Examples
     --------
     >>> _for_each_channel("mu", 0.01, 3, each=False), _for_each_channel("mu", [0.01, 0.02], 2, each=False)
     ((0.01, 0.01, 0.01), (0.01, 0.02))
-    >>> _for_each_channel("mix", (0.5, 0.01), 1, each=True)
-    ((0.5, 0.01),)
+    >>> _for_each_channel("mu", [0.01], 1, each=False), _for_each_channel("mix", (0.5, 0.01), 1, each=True)
+    ((0.01,), ((0.5, 0.01),))
+    >>> _for_each_channel("contrast", [0.5, 0.6], 1, each=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: contrast: expected 1 value for an image without channels, got 2 instead.
     """
     if value is None:
         return (None,) * channels
-    if channels == 1:
-        return (value,)
     listed = isinstance(value, (list, tuple)) or np.ndim(value) == 1
-    if listed and len(value) == channels:
+    if each:
+        if channels == 1:
+            return (value,)
+        if not listed or len(value) != channels:
+            raise ValueError(f"{name}: expected a list of {channels}, one per channel, got {value!r} instead.")
         return tuple(value)
-    if each or listed:
-        raise ValueError(f"{name}: expected {'' if each else 'one value or '}a list of {channels}, one per channel, "
-                         f"got {value!r} instead.")
-    return (value,) * channels
+    if not listed:
+        return (value,) * channels
+    check_channel_count(len(value), channels, name=name, noun=_NOUNS.get(name, "value"))
+    return tuple(value) if len(value) == channels else tuple(value) * channels
 
 
 def _a_colour_channel(mu, jpeg_blocks, read_region, regions, *, levels):
