@@ -14,7 +14,7 @@ Cutler's gradient-corrected interpolation (ICASSP 2004;
 
 * cross-validation's weight, as the scan would get it without the model:
   GCV of ``laplacian``'s filter over each whole channel
-  (``tiledeblur.regularization.gcv_mu``);
+  (``tiledeblur.gcv.gcv_mu``);
 * the best single weight for all channels of a sweep (``SWEEP``), chosen
   against the truth on the interior PSNR (an oracle no user has);
 * the demosaiced scan itself ("blurred" in the tables).
@@ -46,8 +46,8 @@ from skimage.metrics import peak_signal_noise_ratio
 
 import tiledeblur
 from tiledeblur.demosaic import camera_image
+from tiledeblur.gcv import gcv_mu
 from tiledeblur.psf import psf_radius
-from tiledeblur.regularization import gcv_mu
 
 COMMAND = "python benchmarks/bench_demosaic.py"
 PSF = tiledeblur.gaussian_psf(13, 2.0)

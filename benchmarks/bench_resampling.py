@@ -14,7 +14,7 @@ alike. The scan is written to Zarr as float32, and ``tiledeblur.plan``
 
 * cross-validation's weight, as the scan would get it without the model:
   GCV of ``laplacian``'s filter over the whole crop
-  (``tiledeblur.regularization.gcv_mu``);
+  (``tiledeblur.gcv.gcv_mu``);
 * the best weight of a sweep (``SWEEP``), chosen against the truth on the
   interior PSNR (an oracle no user has);
 * the resampled scan itself ("blurred" in the tables).
@@ -52,8 +52,8 @@ from bench_quality import float_list, scene_image
 from skimage.metrics import peak_signal_noise_ratio
 
 import tiledeblur
+from tiledeblur.gcv import gcv_mu
 from tiledeblur.psf import psf_radius
-from tiledeblur.regularization import gcv_mu
 
 COMMAND = "python benchmarks/bench_resampling.py"
 SIGMA = 2.0

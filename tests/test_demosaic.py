@@ -106,7 +106,7 @@ def test_a_hot_pixel_on_the_border_leaves_a_demosaiced_channel_its_weight(border
     green = scan[..., 1] / 255
     clean = estimate_image_mu(lambda yx: green[yx][None], green.shape, [PSF], "laplacian")
     edge = green[1:-1, -1] if border == "last column" else green[0, 1:-1]
-    darkest = 1 + int(np.argmin(edge))  # where the spike rule can tell it from the scene (see _spikes)
+    darkest = 1 + int(np.argmin(edge))  # where the spike rule can tell it from the scene (see spikes_of)
     green[(darkest, -1) if border == "last column" else (0, darkest)] = 5.0
     spiked = estimate_image_mu(lambda yx: green[yx][None], green.shape, [PSF], "laplacian")
     assert spiked == pytest.approx(clean, rel=0.5)

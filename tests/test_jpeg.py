@@ -12,6 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from tiledeblur import MuWarning, deconvolve, gaussian_psf, plan
 from tiledeblur.convert import convert
+from tiledeblur.gcv import gcv_mu
 from tiledeblur.jpeg import (
     LATTICE_FREE,
     JpegBlocks,
@@ -21,7 +22,6 @@ from tiledeblur.jpeg import (
     noise_powers,
     quantization_steps,
 )
-from tiledeblur.regularization import gcv_mu
 
 
 def _saved(scan, quality, *, subsampling=0):

@@ -11,16 +11,11 @@ from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 
 from tiledeblur import PsfWarning, deconvolve, gaussian_psf, plan, run
+from tiledeblur.gcv import GCV_WEIGHTS, NOISE_ALONE
 from tiledeblur.objectives import DEFAULT_MU
 from tiledeblur.operators import Blur
-from tiledeblur.regularization import (
-    GCV_WEIGHTS,
-    NOISE_ALONE,
-    MuWarning,
-    _near_plateaus,
-    estimate_image_mu,
-    estimate_mus_and_noise,
-)
+from tiledeblur.regularization import MuWarning, estimate_image_mu, estimate_mus_and_noise
+from tiledeblur.scoredpixels import near_plateaus
 from tiledeblur.settings import DEFAULT_EPS
 
 
@@ -29,7 +24,7 @@ def test_clipped_pixels_reach_as_far_as_the_psf(psf_shape):
     """The pixels left out near clipped ones are those within the PSF's extent and one more, for even sides too."""
     noisy = data.camera()[:200, :240] / 255 + np.random.default_rng(0).normal(0, 0.01, (200, 240))
     highlights = np.clip(noisy, 0.1, 0.6)  # clipped at both ends, in plateaus: the only ones, among noise
-    left_out = _near_plateaus(highlights, np.ones(psf_shape))
+    left_out = near_plateaus(highlights, np.ones(psf_shape))
     clipped = binary_erosion(highlights == 0.6, np.ones((3, 3))) | binary_erosion(highlights == 0.1, np.ones((3, 3)))
     assert 0 < clipped.mean() < left_out.mean() < 1
     np.testing.assert_array_equal(left_out, binary_dilation(clipped, structure=np.ones(np.add(psf_shape, 2),

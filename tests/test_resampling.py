@@ -9,8 +9,8 @@ from skimage.draw import line_aa
 from skimage.metrics import peak_signal_noise_ratio
 
 from tiledeblur import deconvolve, gaussian_psf, run
+from tiledeblur.gcv import gcv_mu, periodic_spectrum
 from tiledeblur.operators import Blur
-from tiledeblur.regularization import gcv_mu, periodic_spectrum
 from tiledeblur.resampling import noise_power
 
 PSF = gaussian_psf(17, 2.0)

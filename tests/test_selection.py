@@ -14,9 +14,10 @@ from skimage import color, data, morphology
 
 from tiledeblur import MuWarning, deconvolve, gaussian_psf, plan, run
 from tiledeblur.cli import main
+from tiledeblur.gcv import is_border_faded
 from tiledeblur.operators import Blur
 from tiledeblur.plugandplay import NOISE_WEIGHT
-from tiledeblur.regularization import estimate_image_mus, is_border_faded
+from tiledeblur.regularization import estimate_image_mus
 from tiledeblur.selection import (
     WEIGHING_FLOOR,
     _mix_risk,

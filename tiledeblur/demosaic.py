@@ -256,7 +256,7 @@ def noise_power(values):
 
     ``values`` is one channel of a region, 2-D, without NaN; the spectrum is
     the expected ``|rfft2|²`` of its noise, as
-    :func:`tiledeblur.regularization.gcv_mu` takes it.
+    :func:`tiledeblur.gcv.gcv_mu` takes it.
 
     Examples
     --------

@@ -46,7 +46,7 @@ The errors of the blocks' frequencies are independent, so the error's power
 spectrum over the image is their sum, each weighed by its basis function's
 spectrum (:func:`error_power`), and the weight follows from Mallows' unbiased
 estimate of the predicted risk for that noise
-(:func:`tiledeblur.regularization.gcv_mu` with ``noise_power``).
+(:func:`tiledeblur.gcv.gcv_mu` with ``noise_power``).
 
 Colour
 ------

@@ -2,20 +2,9 @@
 
 The rule
 --------
-Generalized cross-validation (GCV; Golub, Heath and Wahba, 1979) picks the
-weight of the Tikhonov filter ``x = conj(K) b / (|K|² + mu |D|²)`` that best
-predicts each pixel from the others. With ``f = mu |D|² / (|K|² + mu |D|²)``,
-the filter's residual in the Fourier domain, it minimizes
-
-    GCV(mu) = mean(f² |B|²) / mean(f)²
-
-over a grid of ``mu`` from 1e-5 to 1000, 20 per decade. ``B`` is the spectrum of
-the *periodic component* of the observed image (Moisan, "Periodic plus smooth
-image decomposition", 2011): an image is not periodic, and the jumps across
-its opposite borders would otherwise pass for noise. The rule needs no noise
-estimate, and it sees the image and the PSF, not only the noise: the best
-weight of two images with the same noise differed 290-fold (a flat cell
-against grass) in the measurements below.
+Generalized cross-validation (:mod:`tiledeblur.gcv`) chooses the weight
+``mu_GCV`` of a Tikhonov filter on each sample region, and each loss's
+weight follows from it:
 
 * ``tikhonov`` uses ``mu_GCV`` itself.
 * ``laplacian`` uses the ``mu_GCV`` of its own filter, with ``mu |D|⁴`` for
@@ -56,7 +45,7 @@ the pooled one) gave that channel 34.7 dB, against 35.7 dB blurred and 48.2 dB
 at its own weight (found by a probe). A channel without a region to
 cross-validate takes the median of the others'. Constant regions (a slide's
 glass written as the fill value) are left out, as are regions that miss (NaN)
-more than ``MAX_MISSING_SHARE`` of their pixels (see :func:`gcv_mu`), and
+more than ``MAX_MISSING_SHARE`` of their pixels (see :func:`~tiledeblur.gcv.gcv_mu`), and
 regions whose GCV minimum lies at the grid's smallest weight, or at
 ``NOISE_ALONE`` or above, when others remain: a flat region always chooses
 the smallest weight, and one of noise alone (glass or sky) a large one;
@@ -72,32 +61,12 @@ a biopsy between the regions of an 8192² slide got noise alone's weight, 10
 then, and 27.2 dB where the blurred scan had 31.6; falling back to a
 default weight instead took a noisy image's own weight away, found by another).
 
-The grid reaches 1000, two decades above ``NOISE_ALONE``, for smooth scenes
-under heavy noise, which ask for more than 10, where the grid had ended (a
-scratch study, 2026-12-05): ``laplacian``'s weight exceeded 10 in 37 cases
-of ``retina``, ``cell``, ``moon`` and ``immunohistochemistry`` under
-``bench_quality``'s six PSFs at noise 0.03 to 0.1, and against 10 it raised
-their interior PSNR by a median 0.14 dB, in 26, by up to 3.1 dB (``retina``
-at noise 0.1; ``cell`` at 0.1, 0.5 to 1.1 dB), and lowered it in 11, by at
-most 0.35 dB (``moon`` at 0.1).
-White noise alone chose more than ``NOISE_ALONE`` in 179 of 180
-regions (30 each of 64², 128² and 256², with the first and the second order's
-filters, under the article's PSF; the exception, 8.9, a 64² region of the first
-order), at least 22 on 128² and more, so a region's weight there is noise
-alone's as the grid's end was before. A weight set by a noise model
-(resampling's, JPEG's or a demosaic's; see ``noise_power`` in
-:func:`gcv_mu`) keeps to the old range: with the wider grid, the model's
-weight for ``moon`` enlarged 1.3 times by a cubic spline
-(``benchmarks/bench_resampling.py --sigma 1.2``, noise 0.01 and 0.03) rose
-from 10 to 25 and 450, 1.0 and 4.0 dB further below the best weight, and
-0.1 dB below the blurred scan.
-
 A few bright, compact sources (stars on a galaxy field) make GCV choose the
 smallest weights: fitting them well predicts the data best, and amplifies
 the noise everywhere else. So a weight below ``NEAR_FLOOR``, a decade above
 the grid's smallest, is checked: the regions are cross-validated again
 without their brightest ``BRIGHT_PERCENT`` of pixels, grown by the PSF (they
-are missing pixels to :func:`gcv_mu`), and where that chooses ``NEAR_FLOOR``
+are missing pixels to :func:`~tiledeblur.gcv.gcv_mu`), and where that chooses ``NEAR_FLOOR``
 or more, its weight is used, with a :class:`MuWarning`. On a 512² field of
 the Hubble deep field (fluxes to 2000, noise 5) with 5 to 80 stars of 1e5,
 GCV chose 1e-5 to 5e-5, and the pixels away from the stars came out at 22.2
@@ -136,83 +105,6 @@ blur warn too, rightly, unless they bound a constant fill (below). Bright
 sources that set the weight (above) widen the values rightly, and are not
 checked; nor is ``nlmeans``, whose weight is the noise's.
 
-Clipped pixels and constant fills
----------------------------------
-A sensor's full well or a converter's range clips the brightest (or
-darkest) pixels to one value, in plateaus whose edges are sharper than the
-PSF allows, and GCV fitted those edges with too small a weight. The
-astronaut's red channel (blurred by the article's PSF, noise 0.01, 8 bits)
-clipped at 200 or 160 of 255 (31% and 55% of its pixels) got 5.2e-4 and
-1.1e-4 where its own weight was 4.1e-3, and 23.3 and 15.9 dB away from the
-clipped pixels where its own weight gave 25.9 and 23.4 (found by a probe).
-So the pixels within the PSF's reach of a plateau at a region's largest or
-smallest value (the pixels whose 3 x 3 neighbourhood all hold it), where
-such plateaus cover more than ``CLIPPED_SHARE`` of the region, are left out
-of GCV's score (their data stay in its filter), unless that leaves under
-``MIN_SCORED_SHARE`` of the region; the widening above is measured on the rest too.
-Then the astronaut got 4.3e-3 and 5.5e-3 (25.9 and 23.6 dB); ``camera``,
-clipped at 200 and 160, 8.3e-3 and 6.2e-3 where its own was 1.2e-2 (3.3e-3
-and 3.8e-4 before); ``immunohistochemistry``'s red channel 6.0e-3 and
-3.4e-3 for 8.4e-3 (1.6e-3 and 6.3e-4 before). Scattered pixels at an
-extreme, such as noise clipped at a dark floor, stay scored: left out with
-the plateaus, they took the demo's weight from 0.00401 to 0.00251, and its
-PSNR from 26.91 to 26.75 dB. Unclipped data keep their weights
-(``bench_quality``'s 99 cases have no such plateau).
-
-A margin or tiles filled with a constant after the blur make a plateau at
-one value, which need not be an extreme: a scene under noise 0.01 whose top
-third was filled with 0.4 and a corner with 0 (its noise runs below 0)
-chose 2.4e-5 where the scene alone chose 1.1e-2, and came out 7 times as
-far from the truth as the blurred data, with no warning (found by a probe).
-So a plateau at any one value that covers more than ``FILL_SHARE`` of the
-region is left out too: that scene then chose 9.4e-3, and 64 px of grey
-(0.5) around the blurred ``camera`` (noise 0.01) 1.1e-2 for its own 1.2e-2,
-where it chose 4.7e-4 before, with a :class:`~tiledeblur.PsfWarning`.
-Plateaus at every value were left out at first, which lost up to 10 dB on
-smooth, nearly noise-free 8-bit images (``cell``, 54.9 against 44.9 dB;
-found by a probe): rounding makes their plateaus, but spread over 40 to 70
-values of at most 1.4% of a region each, where a fill holds a quarter of a
-region or more at one value. Against the extremes' plateaus alone, on that
-probe's 136 8-bit cases (10 images under 2 PSFs with noise 0 to 0.003, and
-dimmed to at most 30 or 60 of 255, posterized to 16 levels, or in 12 bits),
-45 weights changed, by a median +0.04 dB: up to +16.5 dB (``cell`` dimmed
-to 60 without noise, 23.4 to 39.9 dB), and four lost more than 0.5 dB, the
-most ``hubble_deep_field`` dimmed to 30 without noise, 26.9 to 22.2 dB
-(27.1 blurred), where its sky is a plateau. ``FILL_SHARE`` was 5% at
-first; a grey fill of 4% of a 256² crop, which one region cross-validates,
-then took ``camera``'s weight from 4.5e-3 to 5e-5, and left results 2 to 6
-dB worse than the blurred crop (found by a probe). Smaller fills still pull
-the weight down: 40² px of grey (2.2% of the region in plateaus) took it
-to 1.3e-4. Pass ``missing_value`` for a fill's value, which takes it out of
-the data altogether.
-
-An image blurred with zeros beyond it
--------------------------------------
-A blur computed with zeros beyond the image, as convolution in "same" mode
-computes it (scikit-image's deconvolution examples blur so), fades the
-image's border to black within the PSF's reach, in edges that GCV fitted by
-amplifying them, as it fits edges not blurred. On ``bench_quality``'s 72
-crops blurred so, ``laplacian``'s weight fell to a median 1/7 of the same
-crop's blurred as part of its scene (to 1/25000 at most), and 8 results came
-out below the blurred data inside, by up to 10 dB (``cell``, 34.4 against
-44.6 dB). So a region along the image's own sides is fitted again with a
-band of the PSF's side along them left out of its score, and that fit is
-taken where its weight is over ``FADED_BORDER_RATIO`` times the whole
-region's. On 135 crops of scenes (``bench_quality``'s 72 cases, and its
-cases of ``hubble_deep_field``, ``immunohistochemistry`` and ``retina`` at
-256² and of ``shepp_logan_phantom``, ``text``, ``page`` and ``clock`` at
-128²), leaving the band out moved the weight by 0.71 to 2.24 times, so no
-weight changed. On the 72 faded crops it moved it by 1.1 to 32000
-times: where by 10 or more (36 cases), the weight without the band raised
-the PSNR inside by a mean 4.0 dB (-0.2 to +19.6), and where by less, lowered
-it by a mean 0.2 dB (a scratch study, 2026-12-05). With the rule, their
-weights came to 0.18 to 10 times (a median 0.89) those of the crops blurred
-as parts of their scenes, and none came out below the blurred data. Leaving
-the band out of every region's score instead cost the 135 crops a mean 0.03
-dB (63 of the 72 won against the best-tuned peer, against 67). An edge
-further in, such as a black margin's, still sets the weight (see the
-README's Limits).
-
 JPEG scans
 ----------
 JPEG erases the noise of the fine frequencies, and GCV, which reads the
@@ -236,44 +128,29 @@ takes Mallows' weight for the noise spectrum that the module reads off it;
 a resampled region's weight is at least GCV's.
 """
 
-import functools
 import math
-import typing
 import warnings
 
 import numpy as np
-import scipy.fft
-import scipy.ndimage
 
 from . import demosaic, jpeg, resampling, saturation
 from .blas import one_blas_thread
 from .denoising import DENOISED_LOSSES
+from .gcv import GCV_WEIGHTS, NOISE_ALONE, fit_region, gcv_mu, image_sides, periodic_spectrum
 from .objectives import DEFAULT_MU, QUADRATIC_LOSSES, SMOOTHNESS_ORDER
-from .operators import difference_power, periodic_transfer, smoothness_power
 from .plugandplay import NOISE_WEIGHT
 from .psf import PsfWarning
+from .scoredpixels import grown, near_plateaus
 
-__all__ = ["GCV_WEIGHTS", "NOISE_ALONE", "MuWarning", "auto_mu", "border_band", "estimate_image_mu",
-           "estimate_image_mus", "estimate_mus_and_noise", "gcv_mu", "image_sides", "is_auto", "is_border_faded",
-           "is_informative", "periodic_spectrum", "plateaus", "sample_regions", "sampled_contrasts", "sampled_reach",
-           "scored_pixels", "value_reach", "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
+__all__ = ["MuWarning", "auto_mu", "estimate_image_mu", "estimate_image_mus", "estimate_mus_and_noise", "is_auto",
+           "is_informative", "sample_regions", "sampled_contrasts", "sampled_reach", "value_reach",
+           "warn_if_below_floor", "warn_if_eps_too_small", "warn_if_off_scale"]
 
-#: The Tikhonov weights that GCV chooses among.
-GCV_WEIGHTS = np.logspace(-5, 3, 161)
-#: GCV's weights from this one up are those of noise alone (glass, sky): see the module notes.
-NOISE_ALONE = 10.0
-#: How many of ``GCV_WEIGHTS``, up to ``NOISE_ALONE``, a weight set by a noise model (``noise_power``) chooses among:
-#: the grid's old range (see the module notes).
-MODELLED_WEIGHTS = int(np.searchsorted(GCV_WEIGHTS, NOISE_ALONE * (1 + 1e-9)))
 #: ``tv``'s weight from GCV's: ``scale * mu_GCV ** power``, for ``eps = 0.03``.
 TV_FROM_GCV = (0.0363, 0.772)
 SAMPLE_SIDE = 256
-#: The Gaussian of :func:`_fill_missing`, and the weight of present pixels below which a pixel is deep in a hole.
-FILL_SIGMA = 2.0
-FILL_MIN_WEIGHT = 1e-3
-#: The stride of GCV's first search where pixels are missing (see :func:`gcv_mu`).
-MASKED_SEARCH_STEP = 4
-#: The largest share of missing pixels in a region that ``mu="auto"`` cross-validates (see :func:`gcv_mu`).
+#: The largest share of missing pixels in a region that ``mu="auto"`` cross-validates (see
+#: :func:`~tiledeblur.gcv.gcv_mu`).
 MAX_MISSING_SHARE = 0.25
 #: The percentile of :func:`value_reach`, and the scale outside which ``tv``'s automatic weight warns.
 REACH_PERCENTILE = 99.9
@@ -289,23 +166,9 @@ NEAR_FLOOR = 10 * GCV_WEIGHTS[0]
 #: (found by a probe), and chose the glass's 1e-5 (6.7 dB where the tissue's
 #: weight gave 34.6 dB). 64 regions of 256² of an RGB scan take about 5 s on one core.
 MAX_SAMPLES = 64
-#: The median widening of the sample regions' values by deblurring (see :func:`_gcv`) above which the PSF is
+#: The median widening of the sample regions' values by deblurring (see :func:`~tiledeblur.gcv.fit_region`) above which the PSF is
 #: likely wider than the image's blur: at most 2.2 with the PSF that blurred the image (see the notes).
 MAX_WIDENING = 3.0
-#: The share of a region's pixels in plateaus at its largest or smallest value above which they are clipped, at one
-#: other value above which they are a fill, and the share that must remain for GCV to score without those within the
-#: PSF's reach of them (see :func:`_near_plateaus`).
-CLIPPED_SHARE = 0.01
-FILL_SHARE = 0.03
-MIN_SCORED_SHARE = 0.05
-#: Where leaving a band of a PSF's side along the image's own sides out of a region's score raises GCV's weight
-#: more than this many times, the band is left out (see :func:`_gcv`): at most 2.2 times on crops of scenes, 1.1 to
-#: 3e4 times on the same crops blurred with zeros beyond them, where from 10 times the weight without the band did
-#: better (see the notes).
-FADED_BORDER_RATIO = 10.0
-#: A spike (a hot pixel, a cosmic ray) rises above its brightest neighbour by more than this many times the noise,
-#: and above the region's floor by more than the PSF allows (see :func:`_spikes`).
-SPIKE_NOISE = 8.0
 
 
 class MuWarning(UserWarning):
@@ -315,447 +178,6 @@ class MuWarning(UserWarning):
 def is_auto(mu):
     """Whether ``mu`` asks for the automatic rule (the string ``"auto"``)."""
     return isinstance(mu, str) and mu == "auto"
-
-
-def periodic_spectrum(image):
-    """The rfft of the periodic component of ``image`` (Moisan's decomposition).
-
-    The smooth component is the solution of a Poisson equation whose source
-    is the jumps across opposite borders; the rest is periodic and has the
-    image's edges and noise, but no border discontinuity.
-
-    Examples
-    --------
-    The jump across the border of a ramp shrinks eightfold:
-
-    >>> ramp = np.add.outer(np.arange(8.0), np.arange(8.0))
-    >>> periodic = scipy.fft.irfft2(periodic_spectrum(ramp), s=ramp.shape)
-    >>> float(ramp[-1, 0] - ramp[0, 0]), round(float(periodic[-1, 0] - periodic[0, 0]), 6)
-    (7.0, 0.875)
-    """
-    jumps = np.zeros_like(image, dtype=np.float64)
-    jumps[0] += image[-1] - image[0]
-    jumps[-1] += image[0] - image[-1]
-    jumps[:, 0] += image[:, -1] - image[:, 0]
-    jumps[:, -1] += image[:, 0] - image[:, -1]
-    laplacian = -difference_power(image.shape)
-    laplacian[0, 0] = 1.0
-    smooth = scipy.fft.rfft2(jumps) / laplacian
-    smooth[0, 0] = 0.0
-    return scipy.fft.rfft2(image) - smooth
-
-
-def _fill_missing(image, missing):
-    """``image`` with its ``missing`` pixels set to a local mean of the others, as a spectrum needs every pixel.
-
-    The mean is Gaussian-weighted (σ ``FILL_SIGMA``) over the pixels present;
-    deep in a hole, where none is near, it is their overall mean.
-
-    Examples
-    --------
-    >>> image = np.array([[1.0, np.nan, 3.0]])
-    >>> _fill_missing(image, np.isnan(image)).tolist()
-    [[1.0, 2.0, 3.0]]
-    """
-    present = np.where(missing, 0.0, image)
-    weight = scipy.ndimage.gaussian_filter((~missing).astype(np.float64), FILL_SIGMA, mode="constant")
-    local = scipy.ndimage.gaussian_filter(present, FILL_SIGMA, mode="constant")
-    near = weight > FILL_MIN_WEIGHT
-    fill = np.where(near, local / np.where(near, weight, 1.0), present[~missing].mean())
-    return np.where(missing, fill, image)
-
-
-def gcv_mu(image, psf, *, order=1, noise_power=None):
-    """The Tikhonov weight among ``GCV_WEIGHTS`` that minimizes GCV for ``image`` and ``psf`` (or, for a known
-    ``noise_power``, the unbiased estimate of the predicted risk).
-
-    ``order`` is that of the filter's smoothness term, ``|D|^(2 order)`` for
-    ``|D|²`` in the module's formula: 2 for ``laplacian``
-    (``SMOOTHNESS_ORDER``).
-
-    ``noise_power``, where the noise is known and not white (a JPEG scan's,
-    :func:`tiledeblur.jpeg.noise_power`), is its expected power at each of
-    ``scipy.fft.rfft2``'s frequencies of ``image``; the weight then
-    minimizes Mallows' unbiased estimate of the predicted risk,
-    ``mean(f² |B|²) - 2 mean(S f)`` (less a constant) for the noise power
-    ``S``, which GCV approximates for white noise of unknown level.
-
-    NaN pixels are missing. They are filled (:func:`_fill_missing`) for the
-    filter, but GCV then scores the prediction of the pixels present alone:
-    a smooth fill would pass for pixels predicted well, and with a disk of
-    missing pixels over an eighth of a 512² crop the weight fell 16-fold
-    (measured on ``astronaut``). Scored on the pixels present, on five
-    images (512² of four ``skimage.data`` images, 1024² of the demo's
-    scene), it stayed within 0.79 to 1.58 times the complete image's weight
-    with 1% or 10% of the pixels missing at random or a central disk of an
-    eighth; with 30% to 50% at random it went from 0.25 to 2 times, and with
-    the left 58% missing up to 3.5 times, where GCV on the complete rest gave
-    1.1. The fill leaks each present pixel into its neighbours, which a
-    correction of GCV's trace did not mend. So
-    :func:`estimate_image_mu` leaves out regions that miss more than
-    ``MAX_MISSING_SHARE`` of their pixels. Each such score costs an inverse
-    FFT, so the search takes every ``MASKED_SEARCH_STEP``-th weight, then
-    those around the best.
-
-    Examples
-    --------
-    >>> from scipy.ndimage import gaussian_filter
-    >>> from tiledeblur import gaussian_psf
-    >>> rng = np.random.default_rng(0)
-    >>> smooth = gaussian_filter(rng.random((128, 128)), 4)
-    >>> quiet = gcv_mu(smooth + rng.normal(0, 0.002, smooth.shape), gaussian_psf(7, 1.0))
-    >>> noisy = gcv_mu(smooth + rng.normal(0, 0.05, smooth.shape), gaussian_psf(7, 1.0))
-    >>> bool(noisy > 10 * quiet)
-    True
-    """
-    return _gcv(image, psf, order, noise_power).weight
-
-
-class RegionFit(typing.NamedTuple):
-    """What GCV found in one region: see :func:`_gcv`."""
-
-    weight: float
-    content: float
-    noise: float
-    widening: float
-
-
-def _gcv(image, psf, order, noise_power=None, *, sides=(False, False, False, False), **rules):
-    """:func:`gcv_mu`'s weight and more of one region, as a :class:`RegionFit`.
-
-    Where the region lies along the image's own sides (``sides``: top,
-    bottom, left, right), its fit without a band of the PSF's side along
-    them is taken where that fit's weight is over ``FADED_BORDER_RATIO``
-    times the whole region's: a blur computed with zeros beyond the image
-    fades its border to black, in edges that GCV fitted by amplifying them,
-    as it does edges not blurred (see the module notes). ``rules`` are
-    :func:`_region_fit`'s.
-    """
-    fit = _region_fit(image, psf, order, noise_power, **rules)
-    return _fit_inside_faded_border(fit, image, psf, order, noise_power, sides, **rules) or fit
-
-
-def _fit_inside_faded_border(fit, image, psf, order, noise_power, sides, **rules):
-    """The region's fit without the band of the PSF's side along ``sides``, where its weight is over
-    ``FADED_BORDER_RATIO`` times that of the whole region's ``fit``; else None."""
-    if not any(sides):
-        return None
-    inner = _region_fit(image, psf, order, noise_power, unscored=border_band(image.shape, np.shape(psf), sides),
-                        **rules)
-    return inner if inner.weight > FADED_BORDER_RATIO * fit.weight else None
-
-
-def is_border_faded(image, psf, sides):
-    """Whether a blur with zeros beyond the image seems to have faded the region ``image``'s ``sides`` (top,
-    bottom, left, right) to black: whether :func:`_gcv` of ``laplacian``'s filter leaves their band out.
-
-    Examples
-    --------
-    >>> import scipy.signal
-    >>> from tiledeblur import gaussian_psf
-    >>> psf = gaussian_psf(9, 1.5)
-    >>> rng = np.random.default_rng(0)
-    >>> scene = scipy.ndimage.gaussian_filter(rng.random((160, 160)), 2) + 0.5
-    >>> faded = scipy.signal.fftconvolve(scene, psf, mode="same") + rng.normal(0, 0.001, scene.shape)
-    >>> is_border_faded(faded, psf, (True, True, True, True)), is_border_faded(faded, psf, (False,) * 4)
-    (True, False)
-    """
-    order = SMOOTHNESS_ORDER["laplacian"]
-    return _fit_inside_faded_border(_region_fit(image, psf, order), image, psf, order, None, sides) is not None
-
-
-def image_sides(yx, shape):
-    """Which of an image's sides (top, bottom, left, right) the region ``yx`` of an image of ``shape`` lies along.
-
-    Examples
-    --------
-    >>> image_sides((slice(0, 256), slice(256, 512)), (1024, 512))
-    (True, False, False, True)
-    """
-    return yx[0].start == 0, yx[0].stop == shape[0], yx[1].start == 0, yx[1].stop == shape[1]
-
-
-def border_band(shape, psf_shape, sides):
-    """The pixels of an image of ``shape`` within the PSF's side of its ``sides`` (top, bottom, left, right).
-
-    Examples
-    --------
-    >>> border_band((4, 6), (1, 2), (True, False, False, True)).astype(int)
-    array([[1, 1, 1, 1, 1, 1],
-           [0, 0, 0, 0, 1, 1],
-           [0, 0, 0, 0, 1, 1],
-           [0, 0, 0, 0, 1, 1]])
-    """
-    band = np.zeros(shape, dtype=bool)
-    rows, columns = psf_shape
-    top, bottom, left, right = sides
-    if top:
-        band[:rows] = True
-    if bottom:
-        band[-rows:] = True
-    if left:
-        band[:, :columns] = True
-    if right:
-        band[:, -columns:] = True
-    return band
-
-
-def _region_fit(image, psf, order, noise_power=None, *, unscored=None, checked_below=0.0, at_least_gcv=False,
-                widening_at_gcv=False):
-    """:func:`_gcv`'s fit of the whole region, or of all but the pixels ``unscored``.
-
-    The noise is the standard deviation whose variance GCV estimates as
-    ``mean(f² |B|²) / mean(f)`` (Wahba, 1983), or that of ``noise_power``.
-    The content is the standard deviation of the data that the chosen filter
-    fits (the data less their residual) over the noise: glass or sky has
-    next to none, and tissue much; :func:`estimate_image_mu` counts each
-    region by it. The widening
-    is the spread of the region's values deblurred by the chosen filter over
-    that of the data (each the range from the 1st to the 99th percentile, of
-    the periodic component): sharpening leaves most values where they were,
-    but a PSF wider than the image's blur makes GCV fit the detail that the
-    PSF says is gone, by amplifying it (see the module notes). Pixels near
-    plateaus (:func:`_near_plateaus`) are scored by neither, as missing
-    ones are not; spikes (:func:`_spikes`) are filled as missing pixels are,
-    and the pixels near them scored by neither. Where Mallows' weight is
-    below ``checked_below``, the weight whose residual's mean square is the
-    noise's (Morozov's discrepancy principle) is taken if it is larger: on
-    demosaiced images Mallows' estimate fell to the grid's floor under a
-    mild blur (:mod:`tiledeblur.demosaic`). Where ``at_least_gcv``, the
-    weight is at least GCV's, which sees part of the noise: a model that
-    finds less than GCV does has misread the data
-    (:mod:`tiledeblur.resampling`). Where ``widening_at_gcv``, the widening
-    is measured at GCV's weight, at which its limit was set: a noise fitted
-    with the scene takes detail that a PSF too wide left in the data for
-    coloured noise, and at its larger weight the check missed such PSFs
-    (see :mod:`tiledeblur.resampling`).
-    """
-    # A spike is filled as a missing pixel is: its residual, scored only beyond its PSF's reach, spread further.
-    spikes = _spikes(image, psf)
-    missing = np.isnan(image) | spikes
-    spectrum = periodic_spectrum(_fill_missing(image, missing) if missing.any() else image)
-    present = scored_pixels(image, psf, unscored=unscored, spikes=spikes)
-    incomplete, power = not present.all(), np.abs(spectrum) ** 2
-    blur_spectrum = periodic_transfer(psf, image.shape)
-    blur_power = np.abs(blur_spectrum) ** 2
-    smoothness = smoothness_power(image.shape, order)
-    # The rfft holds each column but the first (and the Nyquist one) for two.
-    counts = np.full(spectrum.shape[1], 2.0)
-    counts[0] = 1.0
-    if image.shape[1] % 2 == 0:
-        counts[-1] = 1.0
-    counted_power = counts * power  # once, not for each of the weights: counts are exact powers of two
-    counted_noise = None if noise_power is None else counts * noise_power
-
-    def residual(index):
-        weighted = GCV_WEIGHTS[index] * smoothness
-        return weighted / (blur_power + weighted)
-
-    def mean_square(filtered):
-        """The mean square of the image filtered by ``filtered`` (rfft weights), over the pixels present."""
-        if incomplete:
-            return np.mean(scipy.fft.irfft2(filtered * spectrum, s=image.shape)[present] ** 2)
-        return np.sum(filtered**2 * counted_power) / image.size**2  # Parseval's mean square
-
-    @functools.cache
-    def parts(index):
-        """GCV's prediction error and trace, as means over pixels."""
-        filtered = residual(index)
-        return mean_square(filtered), np.sum(counts * filtered) / image.size
-
-    def crossvalidation(index):
-        error, trace = parts(index)
-        return error / trace**2
-
-    def mallows(index):
-        return parts(index)[0] - 2 * np.sum(counted_noise * residual(index)) / image.size**2
-
-    def discrepancy(index):
-        return abs(parts(index)[0] - np.sum(counted_noise) / image.size**2)
-
-    def best_of(rule):
-        indices = range(len(GCV_WEIGHTS) if noise_power is None else MODELLED_WEIGHTS)
-        if incomplete:
-            coarse = min(indices[::MASKED_SEARCH_STEP], key=rule)
-            indices = indices[max(0, coarse - MASKED_SEARCH_STEP + 1): coarse + MASKED_SEARCH_STEP]
-        return min(indices, key=rule)
-
-    best = best_of(crossvalidation if noise_power is None else mallows)
-    if noise_power is not None and GCV_WEIGHTS[best] < checked_below:
-        best = max(best, best_of(discrepancy))
-    if noise_power is not None and at_least_gcv:
-        best = max(best, best_of(crossvalidation))
-    judged = best_of(crossvalidation) if widening_at_gcv else best
-    error, trace = parts(best)
-    fitted = 1 - residual(best)
-    fitted[0, 0] = 0  # the variance: without the mean
-    noise = error / trace if noise_power is None else np.sum(counted_noise) / image.size**2
-    content = math.sqrt(mean_square(fitted) / noise) if noise > 0 else math.inf
-    # The PSF's offset from the origin shifts the deblurred values, which leaves their percentiles as they are.
-    deblurred = scipy.fft.irfft2(np.conj(blur_spectrum) * spectrum / (blur_power + GCV_WEIGHTS[judged] * smoothness),
-                                 s=image.shape)
-    data_spread = _spread(scipy.fft.irfft2(spectrum, s=image.shape)[present])
-    widening = _spread(deblurred[present]) / data_spread if data_spread > 0 else 1.0
-    return RegionFit(float(GCV_WEIGHTS[best]), content, math.sqrt(noise), widening)
-
-
-def scored_pixels(image, psf, *, unscored=None, spikes=None):
-    """The pixels of ``image`` that generalized cross-validation scores, and whose noise it measures: all but those
-    missing (NaN), spikes (:func:`_spikes`, where not given), those ``unscored``, and those within the PSF's reach of
-    a spike or of a clipped or filled plateau (:func:`plateaus`); all but the missing pixels and spikes where fewer
-    than ``MIN_SCORED_SHARE`` of the pixels would be left.
-
-    Examples
-    --------
-    >>> ramp = np.tile(np.linspace(0, 1, 100), (100, 1))
-    >>> int((~scored_pixels(np.minimum(ramp, 0.8), np.ones((3, 3)) / 9)).sum())  # 21 columns of 100 px
-    2100
-    """
-    spikes = _spikes(image, psf) if spikes is None else spikes
-    missing = np.isnan(image) | spikes
-    present = ~(missing | _near_plateaus(image, psf) | _grown(spikes, np.add(np.shape(psf), 2)))
-    if unscored is not None:
-        present &= ~unscored
-    if present.mean() < MIN_SCORED_SHARE:  # with nothing left to score, GCV chose its smallest weight (a probe)
-        present = ~missing
-    return present
-
-
-def _near_plateaus(image, psf):
-    """The pixels of ``image`` within the PSF's reach of a clipped or filled :func:`plateaus`.
-
-    Examples
-    --------
-    >>> ramp = np.tile(np.linspace(0, 1, 100), (100, 1))
-    >>> int(_near_plateaus(np.minimum(ramp, 0.8), np.ones((3, 3)) / 9)[0].sum())
-    21
-    >>> filled = ramp.copy()
-    >>> filled[:, 40:50] = 0.3  # a tenth of the pixels, filled
-    >>> int(_near_plateaus(filled, np.ones((3, 3)) / 9)[0].sum()), bool(_near_plateaus(ramp, [[1]]).any())
-    (12, False)
-    """
-    return _grown(plateaus(image), np.add(np.shape(psf), 2))
-
-
-def plateaus(image):
-    """The pixels of ``image`` in clipped or filled plateaus, which hold no noise.
-
-    A plateau is a pixel whose 3 x 3 neighbourhood all hold its value. Noise
-    leaves none, nor ties at the extremes but scattered ones; clipping makes
-    them at the largest or smallest value (a full well, a dark floor), where
-    they count above ``CLIPPED_SHARE`` of the pixels, and so does a constant
-    fill added after the blur (a mosaic's blank, a grey margin) at one value,
-    where they count above ``FILL_SHARE``. Rounding a smooth image to 8 bits
-    makes plateaus too, but spread over many values, a few tenths of a
-    percent each, which are no plateaus here.
-
-    Examples
-    --------
-    >>> ramp = np.tile(np.linspace(0, 1, 100), (100, 1))
-    >>> np.flatnonzero(plateaus(np.minimum(ramp, 0.8))[50]).tolist()  # clipped beyond 80, inside the image
-    [81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98]
-    """
-    values = np.where(np.isnan(image), np.inf, image)  # a missing pixel is in no plateau, nor is one beside it
-    # Beyond the border lie both extremes, as a plateau's neighbourhood must lie inside the image.
-    highest = scipy.ndimage.maximum_filter(values, size=3, mode="constant", cval=np.inf)
-    lowest = scipy.ndimage.minimum_filter(values, size=3, mode="nearest")
-    plateau = (highest == lowest) & np.isfinite(values)
-    present = image[~np.isnan(image)]
-    extremes = (present.max(), present.min())
-    at, counts = np.unique(image[plateau], return_counts=True)
-    kept = [value for value, count in zip(at, counts)
-            if count > (CLIPPED_SHARE if value in extremes else FILL_SHARE) * image.size]
-    return plateau & np.isin(image, kept)
-
-
-def _spikes(image, psf):
-    """The spikes of ``image``: pixels far brighter than the PSF lets them be (hot pixels, cosmic rays).
-
-    Found by a probe: three hot pixels of 60000 counts in a uint16
-    fluorescence image on an offset of 100 took GCV's weight from 0.33 to
-    3.98 and its noise 19 times higher, and the result 8.6 dB lower away from
-    them; with them filled as missing pixels, and scored by neither within
-    the PSF's reach (:func:`_gcv`), its channels got the weights of the
-    image without them (0.33, 0.056 and 0.030), and the result away from
-    them 58.8 dB, as without them. A scene of values at or above the region's
-    floor, blurred by ``psf``, holds no pixel whose height above the floor
-    is more than ``8 R`` times its brightest neighbour's, for ``R`` the
-    PSF's peak over its brightest neighbour (each of the scene's points
-    gives some neighbour at least ``1 / R`` of what it gives the pixel, for
-    a PSF that falls away from its peak). A spike breaks that bound and
-    rises above its brightest neighbour by more than ``SPIKE_NOISE`` times
-    the noise (the median absolute difference between neighbours, which a
-    few spikes leave as it is, or the smallest, where most tie). Stars and beads, which the PSF blurred, are
-    no spikes; a PSF of one pixel allows any. None of
-    ``benchmarks/bench_quality.py``'s 72 cases holds one, nor do they
-    without noise, in floats or 8 bits; of seven ``skimage.data`` pictures
-    unblurred, ``retina`` held one.
-
-    Examples
-    --------
-    >>> sky = np.random.default_rng(0).normal(100.0, 1.0, (64, 64))
-    >>> sky[20, 30] = 60000.0                                          # a hot pixel
-    >>> star = 5000 * np.exp(-((np.arange(64) - 40) ** 2)[:, None] / 8 - ((np.arange(64) - 12) ** 2) / 8)
-    >>> np.argwhere(_spikes(sky + star, np.ones((5, 5)) / 25)).tolist()  # the hot pixel, not the star
-    [[20, 30]]
-    >>> dark = np.random.default_rng(0).poisson(0.05, (64, 64)) / 255  # a dark 8-bit sky: single counts of noise
-    >>> bool(_spikes(dark, np.ones((5, 5)) / 25).any())
-    False
-    """
-    psf = np.asarray(psf, dtype=float)
-    peak = np.unravel_index(np.argmax(psf), psf.shape)
-    around = psf[tuple(slice(max(p - 1, 0), p + 2) for p in peak)].copy()
-    around[tuple(min(p, 1) for p in peak)] = 0.0
-    if not around.max() > 0:
-        return np.zeros(image.shape, dtype=bool)
-    bound = 8 * psf[peak] / around.max()
-    values = np.where(np.isnan(image), -np.inf, image)  # a missing pixel is no neighbour's brightest
-    footprint = np.ones((3, 3), dtype=bool)
-    footprint[1, 1] = False
-    # Beyond the border lies no neighbour: "nearest" made a pixel of the outer row its own neighbour, so that a hot
-    # pixel there was no spike (found by a probe).
-    brightest = scipy.ndimage.maximum_filter(values, footprint=footprint, mode="constant", cval=-np.inf)
-    present = image[~np.isnan(image)]
-    floor = np.percentile(present, 1) if present.size else 0.0
-    steps = np.abs(np.diff(image, axis=1))
-    steps = steps[np.isfinite(steps)]
-    if not np.any(steps > 0):
-        return np.zeros(image.shape, dtype=bool)
-    # At least the smallest step: in a dark 8-bit sky most neighbours tie, and single counts of noise passed for
-    # spikes (found in review).
-    noise = max(1.4826 * float(np.median(steps)) / math.sqrt(2), float(steps[steps > 0].min()))
-    with np.errstate(invalid="ignore"):  # a missing pixel among missing ones: -inf less -inf, and no spike
-        return (values - brightest > SPIKE_NOISE * noise) & (values - floor > bound * (brightest - floor))
-
-
-def _grown(mask, shape):
-    """``mask`` dilated by a rectangle of ``shape``, as ``binary_dilation`` with that structure makes it.
-
-    By a maximum filter, in a time that the rectangle's size leaves alike:
-    ``binary_dilation`` took 1.8 of a 4096² scan's 5.2 s of planning, and
-    with a 101 px PSF 3.4 s and 0.9 GB per sample region (with 201 px it ran
-    out of memory; found by a probe). Along an even side the filter's window
-    sits one pixel back, where dilation reflects its structure.
-
-    Examples
-    --------
-    >>> point = np.zeros((5, 6), dtype=bool)
-    >>> point[2, 2] = True
-    >>> _grown(point, (3, 2)).astype(int)
-    array([[0, 0, 0, 0, 0, 0],
-           [0, 1, 1, 0, 0, 0],
-           [0, 1, 1, 0, 0, 0],
-           [0, 1, 1, 0, 0, 0],
-           [0, 0, 0, 0, 0, 0]])
-    """
-    back = [-1 if n % 2 == 0 else 0 for n in shape]
-    return scipy.ndimage.maximum_filter(mask, size=shape, mode="constant", origin=back)
-
-
-def _spread(values):
-    """The range from the 1st to the 99th percentile of ``values``: all but their outliers."""
-    low, high = np.percentile(values, (1, 99))
-    return float(high - low)
 
 
 def auto_mu(mu_gcv, loss):
@@ -805,14 +227,14 @@ def estimate_image_mu(read_region, shape, psfs, loss, *, jpeg_blocks=None, stack
 
     For ``nlmeans`` it is ``NOISE_WEIGHT`` times the square of the median of
     the regions' noise, as GCV of ``laplacian``'s filter estimates it
-    (:func:`_gcv`; :mod:`tiledeblur.plugandplay`).
+    (:func:`~tiledeblur.gcv.fit_region`; :mod:`tiledeblur.plugandplay`).
 
     ``read_region(yx)`` returns a ``(C, y, x)`` float array of one region, so
     that any store and channel layout can be sampled; channel ``c`` is blurred
     by ``psfs[c]``. Constant regions (a fill value, blank glass) are left out:
     they hold nothing to cross-validate; so are regions that miss more than
     ``MAX_MISSING_SHARE`` of their pixels (NaN, such as those on the edge of a
-    mosaic's footprint; see :func:`gcv_mu`). Each channel's GCV weights are
+    mosaic's footprint; see :func:`~tiledeblur.gcv.gcv_mu`). Each channel's GCV weights are
     combined by their median on a log scale, since they spread over decades,
     each counted by its region's content (:func:`_combined`), leaving out those
     at the smallest of ``GCV_WEIGHTS``, or at ``NOISE_ALONE`` or above, if any
@@ -864,7 +286,7 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
     ``laplacian`` and ``nlmeans`` share one: ``loss="auto"`` needs both.
     ``losses`` may also hold ``"noise"``, for each channel's noise level, the
     median of its regions' as GCV of ``laplacian``'s filter estimates it
-    (:func:`_gcv`), which ``denoise=True`` takes (:mod:`tiledeblur.denoising`);
+    (:func:`~tiledeblur.gcv.fit_region`), which ``denoise=True`` takes (:mod:`tiledeblur.denoising`);
     None where no region was left, or the noise is nil. And ``"content"``,
     for the sample regions that hold more than noise, where GCV of that
     filter chose a weight below ``NOISE_ALONE`` in some channel, in the order
@@ -914,7 +336,7 @@ def estimate_image_mus(read_region, shape, psfs, losses, *, jpeg_blocks=None, st
             if informative[index]:
                 found_blocks[index] = found_blocks.get(index, False) or blocks[index]
                 for order, by_channel in by_order.items():
-                    by_channel[index].append(_gcv(channel, psf, order, noise_power, sides=sides,
+                    by_channel[index].append(fit_region(channel, psf, order, noise_power, sides=sides,
                                                   checked_below=0.0 if any(blocks) else demosaic.CHECKED_BELOW,
                                                   at_least_gcv=resampled[index], widening_at_gcv=with_scene[index]))
                 holds_content |= "content" in orders and by_order[orders["content"]][index][-1].weight < NOISE_ALONE
@@ -957,13 +379,13 @@ def _resampled_noise_powers(region, informative, psfs, demosaiced):
     fits = [resampling.noise_power(channel, periodic_spectrum(channel), psf) if own and power is None else None
             for channel, psf, power, own in zip(region, psfs, demosaiced, informative)]
     # Plateaus only where a model holds: looking for them takes longer than reading a dead band (9 ms, against 2).
-    return [None if fit is None or _near_plateaus(channel, psf).any() or _holds_clipped_spot(channel, psf) else fit
+    return [None if fit is None or near_plateaus(channel, psf).any() or _holds_clipped_spot(channel, psf) else fit
             for channel, psf, fit in zip(region, psfs, fits)]
 
 
 def _holds_clipped_spot(channel, psf):
     """Whether ``channel`` holds a star or a bead clipped at its largest value, in darker surroundings
-    (:func:`tiledeblur.saturation.saturated_spots`): too small a plateau for :func:`_near_plateaus`.
+    (:func:`tiledeblur.saturation.saturated_spots`): too small a plateau for :func:`~tiledeblur.scoredpixels.near_plateaus`.
 
     Its sharp rim passed for resampled noise: a star field under a Gaussian of σ 2, three stars clipped at
     65535 in a region, was fitted with the scene, at 2.5 times the weight that its bright sources gave, with a
@@ -1061,7 +483,7 @@ def _warn_of_missing_blocks(found_blocks, channel_count, losses, *, stacklevel):
 
 
 def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, stacklevel):
-    """``loss``'s weight for each channel from ``by_channel``, each channel's list of its regions' :func:`_gcv`."""
+    """``loss``'s weight for each channel from ``by_channel``, each channel's list of its regions' :func:`~tiledeblur.gcv.fit_region`."""
     warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)
     pooled = [choice for own in by_channel for choice in own]
     if loss == "nlmeans":
@@ -1129,7 +551,7 @@ def _covers(shape):
 
 
 def _combined(choices):
-    """The median on a log scale of the GCV weights of ``choices``, ``(weight, content)`` pairs of :func:`_gcv`, each
+    """The median on a log scale of the GCV weights of ``choices``, ``(weight, content)`` pairs of :func:`~tiledeblur.gcv.fit_region`, each
     counted by its content, of those above the grid's smallest and below ``NOISE_ALONE``; None where none is.
 
     Counted alike, the regions on a slide's edge of tissue, mostly glass, outvoted the tissue's own: tissue on a
@@ -1184,7 +606,7 @@ def _unless_bright_sources_set(weight, read_region, regions, psfs, channel, *, o
         # Strictly above: a white page or saturated plateau at the largest value is no compact source (found
         # by a test: a sharp picture with white margins chose 0.141 without them, where its own was 1e-5).
         bright = region > np.nanpercentile(region, 100 - BRIGHT_PERCENT)
-        without = np.where(_grown(bright, psf.shape), np.nan, region)
+        without = np.where(grown(bright, psf.shape), np.nan, region)
         if is_informative(without):
             # Counted alike: the stars' holes leave less of their regions to measure (counted by their content,
             # 20 stars on a galaxy field gave 0.32 times the field's own weight, against 0.4).

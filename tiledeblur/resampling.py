@@ -57,7 +57,7 @@ The fit is used only where it is sound, and the noise clearly not white
   own case, keeps GCV's weight.
 
 ``mu="auto"`` also leaves out regions with clipped or filled plateaus
-(:func:`tiledeblur.regularization._near_plateaus`), and with stars or beads
+(:func:`tiledeblur.scoredpixels.near_plateaus`), and with stars or beads
 clipped at the region's largest value
 (:func:`tiledeblur.regularization._holds_clipped_spot`), whose edges,
 which no PSF blurred, leak into the dead band as a blurred scene's does not.
@@ -288,7 +288,7 @@ def noise_power(values, spectrum, psf):
     as a :class:`ResampledNoise`; None where the model does not hold, or the noise looks white (see the module notes).
 
     ``spectrum`` is the rfft of ``values``' periodic component
-    (:func:`tiledeblur.regularization.periodic_spectrum`), and ``psf`` the
+    (:func:`tiledeblur.gcv.periodic_spectrum`), and ``psf`` the
     image's PSF. The power is on the scale of ``|spectrum|²``: white noise of
     variance ``s²`` has ``s² * values.size`` at every frequency.
 
@@ -299,7 +299,7 @@ def noise_power(values, spectrum, psf):
 
     >>> import scipy.ndimage
     >>> from tiledeblur import gaussian_psf
-    >>> from tiledeblur.regularization import periodic_spectrum
+    >>> from tiledeblur.gcv import periodic_spectrum
     >>> noise = np.random.default_rng(0).normal(0, 0.01, (256, 256))
     >>> shifted = scipy.ndimage.shift(noise, (0.5, 0.5), order=1, mode="wrap")
     >>> power, with_scene = noise_power(shifted, periodic_spectrum(shifted), gaussian_psf(17, 2))

@@ -197,13 +197,13 @@ cases that score them, each beside one that loses ``cell``.
 A border faded to black
 -----------------------
 A blur computed with zeros beyond the image fades its border within the
-PSF's reach (see :mod:`tiledeblur.regularization`'s notes). Scored there,
+PSF's reach (see :mod:`tiledeblur.gcv`'s notes). Scored there,
 the estimate chose ``nlmeans`` for two ``cell`` crops so blurred, which
 lost 3.3 and 1.7 dB inside to ``laplacian`` (``python
 benchmarks/bench_quality.py --zeros-beyond``: 59 of 72 won by a median
 +0.89 dB, worst -3.30 dB). A band of the PSF's side along the image's own
 sides is left out of a region's score where the test of ``mu="auto"``
-finds the border faded (:func:`~tiledeblur.regularization.is_border_faded`):
+finds the border faded (:func:`~tiledeblur.gcv.is_border_faded`):
 both ``cell`` cases chose ``laplacian`` (61 won, worst -1.36 dB), and no
 case of the 72 crops of larger scenes changed its choice. Left out of every
 region along the sides, the band did the same there, but of the 54 cases
@@ -253,7 +253,7 @@ in the detail that the blur erased, which the estimate does not see.
 A dark floor
 ------------
 Cross-validation measures the noise on the pixels that it scores
-(:func:`~tiledeblur.regularization.scored_pixels`), beyond the PSF's reach
+(:func:`~tiledeblur.scoredpixels.scored_pixels`), beyond the PSF's reach
 of clipped or filled plateaus, and the line is relative to their mean
 variance; the plateaus' own pixels hold no noise, and take none. Before
 (to 2026-12-07), each region's own line was relative to all of its pixels,
@@ -339,6 +339,7 @@ import scipy.fft
 import scipy.signal
 
 from .denoising import DENOISED_LOSSES
+from .gcv import border_band, image_sides, is_border_faded
 from .operators import periodic_transfer
 from .plugandplay import NOISE_WEIGHT
 from .progress import duration_text, tell
@@ -346,16 +347,13 @@ from .psf import psf_radius
 from .regularization import (
     MAX_MISSING_SHARE,
     MuWarning,
-    border_band,
     estimate_image_mus,
-    image_sides,
     is_auto,
-    is_border_faded,
     is_informative,
-    plateaus,
     sample_regions,
     sampled_contrasts,
 )
+from .scoredpixels import plateaus
 from .shotnoise import relative_noise_variance, sampled_noise_lines
 
 __all__ = ["CANDIDATES", "MIX_GAIN", "NLMEANS_ALLOWANCE", "SAMPLES", "WEIGHING_FLOOR", "best_share", "check_request",

@@ -87,7 +87,8 @@ import numpy as np
 import scipy.optimize
 import scipy.signal
 
-from .regularization import sample_regions, scored_pixels
+from .regularization import sample_regions
+from .scoredpixels import scored_pixels
 
 __all__ = ["HIGH_PASS", "LEVELS", "MIN_BIN_PIXELS", "NoiseLine", "fit_noise_line", "noise_deviations",
            "relative_noise_variance", "sampled_noise_lines"]
@@ -245,7 +246,7 @@ def relative_noise_variance(image, line):
 def sampled_noise_lines(read_region, shape, psfs):
     """Each channel's :func:`fit_noise_line` through the pixels of an image's sample regions together, relative to
     the mean of its variance over the pixels whose noise generalized cross-validation measures there
-    (:func:`~tiledeblur.regularization.scored_pixels` of the channel's PSF in ``psfs``), which ``nlmeans``'
+    (:func:`~tiledeblur.scoredpixels.scored_pixels` of the channel's PSF in ``psfs``), which ``nlmeans``'
     denoiser follows (see the notes): None where none can be fitted, or where the noise is alike at every level.
 
     ``read_region(yx)`` returns the channels of the region ``yx`` of an
