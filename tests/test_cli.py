@@ -1174,7 +1174,8 @@ def test_convert_compressed_tiffs(tmp_path, recorded, article_psf, compression, 
         assert f"chose {weights}, likely far too small" in result.stderr
         assert "laplacian's best weights lay between 1e-3 and 1e-2." in result.stderr
         with pytest.warns(tiledeblur.MuWarning, match="chose 0.001, 0.02, 0.3, likely") as caught:  # channels differ
-            _warn_if_lossy(zarr.open_array(tmp_path / "scan.zarr", mode="r"), (0.001, 0.02, 0.3), ("tv",) * 3)
+            _warn_if_lossy(zarr.open_array(tmp_path / "scan.zarr", mode="r"), (0.001, 0.02, 0.3), ("tv",) * 3,
+                           stacklevel=1)
         # Each loss weighs mu on its own scale: the range measured is laplacian's alone.
         assert str(caught[0].message).endswith("Pass mu, tried on a region first.")
     assert "Warning" not in _tiledeblur(*command, "--mu", "0.005").stderr

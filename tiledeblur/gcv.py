@@ -98,9 +98,9 @@ FILL_MIN_WEIGHT = 1e-3
 #: The stride of GCV's first search where pixels are missing (see :func:`gcv_mu`).
 MASKED_SEARCH_STEP = 4
 #: Where leaving a band of a PSF's side along the image's own sides out of a region's score raises GCV's weight
-#: more than this many times, the band is left out (see :func:`fit_region`): at most 2.2 times on crops of scenes, 1.1 to
-#: 3e4 times on the same crops blurred with zeros beyond them, where from 10 times the weight without the band did
-#: better (see the notes).
+#: more than this many times, the band is left out (see :func:`fit_region`): at most 2.2 times on crops of scenes,
+#: 1.1 to 3e4 times on the same crops blurred with zeros beyond them, where from 10 times the weight without the band
+#: did better (see the notes).
 FADED_BORDER_RATIO = 10.0
 
 

@@ -20,9 +20,10 @@ import fsspec
 import numpy as np
 
 from .arguments import check_bytes, check_channel_count, check_flag, check_int
+from .axes import check_planes, input_layout
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .denoising import DENOISED_LOSSES, REACH, channels_together
-from .image import INPUT_KINDS, check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
+from .image import check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
 from .io import (
     SOURCE_ATTRIBUTE,
     DoneMarkers,
@@ -31,13 +32,12 @@ from .io import (
     layout_images,
     open_input,
     packing,
-    plane_axes,
     read_channels,
     store_errors,
 )
 from .jpeg import EIGHT_BIT, JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT, JpegBlocks, find_blocks
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
-from .ome import Multiscale, axis_type, find_multiscale, plain_multiscale, pyramid_shapes
+from .ome import Multiscale, find_multiscale, plain_multiscale, pyramid_shapes
 from .pixelsize import scan_pixel_size, warn_if_pixel_sizes_differ
 from .plugandplay import FIRST_WEIGHT
 from .psf import check_psfs, psf_radius
@@ -79,9 +79,6 @@ DEFAULT_CHUNK = 512
 #: Larger tiles save little halo work ((1024 + 2 * 53)² / 1024² = 1.22) but
 #: balance load worse and need more memory per worker.
 MAX_AUTO_TILE = 1024
-#: Axis names, lowercase, of the channels, and of the planes of a stack (NGFF's c, z and t).
-CHANNEL_AXIS_NAMES = ("c", "channel")
-STACK_AXIS_NAMES = ("z", "t", "time")
 #: The share of a tile's estimated memory above which one decoded input chunk warns.
 LARGE_CHUNK_SHARE = 0.25
 
@@ -147,176 +144,6 @@ class Job:
     def _per_channel(self, name):
         values = tuple(getattr(settings, name) for settings in self.settings)
         return values[0] if self.channel_axis is None else values
-
-
-def _check_layout(array, channel_axis):
-    """Return ``(channel_axis, (Y, X), channels)``: 2-D data, or 2-D with channels, with any axes of length one.
-
-    The plane is the last two axes besides the channels' (:func:`plane_axes`);
-    any other axis must have length one, as the single time point and z
-    plane of an OME-Zarr ``tczyx`` image do (bioformats2raw writes 5-D).
-    """
-    if array.dtype.kind not in INPUT_KINDS:
-        raise TypeError(f"zarr_path: expected an array of uint, int or float, got dtype {array.dtype} instead.")
-    if 0 in array.shape:
-        raise ValueError(f"zarr_path: expected a non-empty array, got shape {array.shape} instead.")
-    if not 2 <= array.ndim <= 5:
-        raise ValueError(f"zarr_path: expected 2 to 5 axes, got shape {array.shape} instead.")
-    if array.ndim == 2 and channel_axis is not None:
-        raise ValueError(f"channel_axis: expected none (no channel axis) for 2-D data, got {channel_axis!r} instead; "
-                         "pass channel_axis=None.")
-    expected = "0 (cyx) or -1 (yxc)" if array.ndim == 3 else "None or an axis"
-    if channel_axis is not None and not -array.ndim <= channel_axis < array.ndim:
-        raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
-                         f"{channel_axis!r} instead.")
-    axis = None if channel_axis is None else channel_axis % array.ndim
-    if axis is None and not _fits(array.shape, None):
-        # One channel is no choice to make: a (Y, X, 1) image, as imaging libraries write one sample per pixel, was
-        # refused without channel_axis=-1 (found by a probe).
-        axis = next((c for c in reversed(range(array.ndim)) if array.shape[c] == 1 and _fits(array.shape, c)), None)
-    if not any(_fits(array.shape, candidate) for candidate in (None, *range(array.ndim))):
-        raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, and other axes of "
-                         f"length one, got shape {array.shape} instead; select one time point or z plane first.")
-    if not _fits(array.shape, axis):
-        # Found by a probe: an RGB scan read without its channels' axis was told only "got None".
-        # The shortest axis that leaves a plane is most likely the channels'.
-        fitting = [c for c in range(array.ndim) if _fits(array.shape, c)]
-        shortest = min(fitting, key=lambda c: array.shape[c]) if fitting else None
-        advice = "None" if shortest is None else (-1 if shortest == array.ndim - 1 else shortest)
-        if array.ndim > 3 or advice not in (0, -1):  # found by a probe: "0 (cyx) or -1 (yxc)", then "pass 1"
-            expected = ("the axis of the channels (the plane is the last two others, and any further axis has "
-                        "length one)")
-        raise ValueError(f"channel_axis: expected {expected} for {array.ndim}-D data of shape {array.shape}, got "
-                         f"{channel_axis!r} instead; pass channel_axis={advice}.")
-    yx = tuple(array.shape[i] for i in plane_axes(array.ndim, axis))
-    return axis, yx, 1 if axis is None else array.shape[axis]
-
-
-def _fits(shape, axis):
-    """Whether every axis of ``shape`` besides the plane and the channels' ``axis`` has length one."""
-    plane = plane_axes(len(shape), axis)
-    return all(n == 1 for i, n in enumerate(shape) if i not in plane and i != axis)
-
-
-def _check_planes(axis, shape, channels, psf_shape, ndim, *, given, where):
-    """Refuse planes smaller than the PSF, as :func:`tiledeblur.deconvolve` does; with channels, the axis may be wrong.
-
-    An RGB scan is ``yxc``; read as ``cyx`` it becomes thousands of "channels"
-    three pixels wide, which would run for hours and write nonsense. ``given``
-    is the channels' axis as the caller gave it, or None where the input's
-    metadata, which ``where`` names, gave it.
-    """
-    if all(n >= p for n, p in zip(shape, psf_shape)):
-        return
-    # The plane's shorter axis is most likely the channels': a yxc scan read with channel_axis=1 asks for -1.
-    shorter = int(np.argmin(shape))
-    swapped = tuple(channels if i == shorter else n for i, n in enumerate(shape))
-    if axis is None or not all(n >= p for n, p in zip(swapped, psf_shape)):
-        # No other axis of channels would do: the PSF is too large (found by a probe: a 601 px PSF on a cyx
-        # image blamed the channels' axis, which its OME-Zarr metadata gave).
-        raise ValueError(f"zarr_path: expected an image at least as large as the {psf_shape[0]} x {psf_shape[1]} "
-                         f"PSF, got {shape[0]} x {shape[1]} px instead.")
-    short = plane_axes(ndim, axis)[shorter]
-    other = -1 if short == ndim - 1 else short
-    planes = f"{channels} planes of {shape[0]} x {shape[1]} px, smaller than the {psf_shape[0]} x {psf_shape[1]} PSF"
-    if given is None:
-        # Found by a probe: the advice to pass the other axis, which the metadata then refused, led nowhere.
-        raise ValueError(f"zarr_path: expected an axis of channels that leaves planes as large as the PSF; {where} "
-                         f"puts the channels on axis {axis}, which makes {planes}: correct it if the channels are on "
-                         f"axis {other}.")
-    raise ValueError(f"channel_axis: expected the axis of the channels; {given} makes {planes} (pass {other} if the "
-                     "channels are on that axis).")
-
-
-def _axis_names(array, multiscale):
-    """The names of ``array``'s axes, lowercase, and where they are given.
-
-    Its OME-Zarr ``multiscale``'s, else its Zarr 3 ``dimension_names``, else
-    the ``_ARRAY_DIMENSIONS`` attribute in which xarray names a Zarr 2
-    array's axes (found by a probe: a ``y, x, c`` array from xarray was
-    read without its channels' axis).
-
-    Examples
-    --------
-    >>> import zarr
-    >>> _axis_names(zarr.create_array({}, shape=(3, 8, 8), dtype="u1", dimension_names=["C", "y", None]), None)
-    (['c', 'y', ''], "the array's dimension_names")
-    >>> xarray_written = zarr.create_array({}, shape=(8, 8, 3), dtype="u1", zarr_format=2)
-    >>> xarray_written.attrs["_ARRAY_DIMENSIONS"] = ["y", "x", "c"]
-    >>> _axis_names(xarray_written, None)
-    (['y', 'x', 'c'], "the array's _ARRAY_DIMENSIONS")
-    """
-    if multiscale is not None:
-        names, where = [axis["name"] for axis in multiscale.axes], "the OME-Zarr metadata"
-    elif getattr(array.metadata, "dimension_names", None):
-        names, where = array.metadata.dimension_names, "the array's dimension_names"
-    else:
-        names, where = array.attrs.get("_ARRAY_DIMENSIONS"), "the array's _ARRAY_DIMENSIONS"
-        if not isinstance(names, list) or len(names) != array.ndim:
-            names = ()
-    return [str(name or "").lower() for name in names], where
-
-
-def _named_channel_axis(names):
-    """The axis that ``names`` call ``"c"`` (as NGFF names the channels') or ``"channel"``; None where none or two do.
-
-    Examples
-    --------
-    >>> _named_channel_axis(["c", "y", "x"]), _named_channel_axis(["y", "x", "channel"]), _named_channel_axis([])
-    (0, 2, None)
-    """
-    named = [axis for axis, name in enumerate(names) if name in CHANNEL_AXIS_NAMES]
-    return named[0] if len(named) == 1 else None
-
-
-def _refuse_stacks(shape, names, channel_axis):
-    """Refuse an axis before the last two that ``names`` call z or t where it holds more than one plane: no
-    channels, but a stack; unless ``channel_axis`` asks for its planes to be deblurred one by one.
-
-    Found by a probe: a z-stack named ``z, y, x`` was told to pass
-    ``channel_axis=0``, and then each plane was deblurred in 2-D as a channel
-    with its own weight, which a microscopist may take for a 3-D deconvolution.
-    The last two axes are the plane's: a kymograph's ``t, x`` is an image.
-    """
-    if channel_axis is not None:
-        return
-    channels = _named_channel_axis(names)
-    for axis, (name, length) in enumerate(zip(names[:-2], shape)):
-        if name in STACK_AXIS_NAMES and length > 1:
-            # Where the channels hold more than one plane too, neither axis alone leaves planes.
-            alternative = "" if channels is not None and shape[channels] > 1 else (
-                f", or pass channel_axis={axis} to deblur each of its planes in 2-D")
-            raise ValueError(f"zarr_path: expected a plane, with channels on at most one more axis, got shape {shape}, "
-                             f"whose axis {name!r} holds {length} planes; select one time point or z plane first "
-                             f"(tiledeblur deblurs planes in 2-D, not stacks in 3-D){alternative}.")
-
-
-def _agreed_channel_axis(own, shape, channel_axis, *, where):
-    """The channels' axis that the input's metadata gives, ``own`` (or None), which a given ``channel_axis`` must agree
-    with unless ``own`` holds a single plane in ``shape``; ``where`` names that metadata.
-
-    Found by probes: ``channel_axis=-1`` on an OME-Zarr ``cyx`` image was
-    refused as a PSF stack of the wrong length, 1024 PSFs asked for; on a
-    Zarr 3 array named ``c, y, x`` it deblurred 128 "channels" and kept the
-    names, which then contradicted the output's own record. A channel axis
-    of one plane has nothing to disagree with: the z planes of a ``tczyx``
-    image with one channel may be deblurred one by one, as the message of
-    :func:`_refuse_stacks` advises (found by a probe: they were refused).
-
-    Examples
-    --------
-    >>> _agreed_channel_axis(0, (3, 8, 8), None, where="its names"), _agreed_channel_axis(0, (3, 8, 8), -3, where="")
-    (0, -3)
-    >>> _agreed_channel_axis(1, (1, 1, 3, 8, 8), 2, where="its names")
-    2
-    """
-    if channel_axis is None or own is None:
-        return own if channel_axis is None else channel_axis
-    ndim = len(shape)
-    if -ndim <= channel_axis < ndim and channel_axis % ndim != own and shape[own] > 1:
-        raise ValueError(f"channel_axis: expected {own} or None, where {where} puts the channels, got "
-                         f"{channel_axis!r} instead.")
-    return channel_axis
 
 
 def _per_channel(mu, channels):
@@ -552,19 +379,9 @@ out_dtype, nonneg, denoise, ome, missing_value
     -------
     Prepared
     """
-    losses = ("auto", *ADDITIVE_LOSSES)
-    if loss is None:
-        loss = default_loss(mu)
-    for name, value, choices in (("loss", loss, losses), ("out_dtype", out_dtype, OUT_DTYPES)):
-        if not isinstance(value, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
-            raise TypeError(f"{name}: expected one of {choices}, a str, got {value!r} instead.")
-    if loss not in losses:
-        why = ("; the article's loss weights each tile differently, so its tiles would not join (see "
-               "tiledeblur.objectives)") if loss == "article" else ""
-        raise ValueError(f"loss: expected one of {losses} for tiles, got {loss!r} instead{why}.")
-    choosing = loss == "auto"
-    if choosing:
-        check_request(mu, None if eps == DEFAULT_EPS else eps)
+    loss = _checked_loss(loss, mu, eps)
+    if not isinstance(out_dtype, str):  # np.dtype("float32") == "float32", and reached json.dumps (a probe)
+        raise TypeError(f"out_dtype: expected one of {OUT_DTYPES}, a str, got {out_dtype!r} instead.")
     if out_dtype not in OUT_DTYPES:
         raise ValueError(f"out_dtype: expected one of {OUT_DTYPES}, got {out_dtype!r} instead.")
     if storage_options is not None and not isinstance(storage_options, dict):
@@ -573,24 +390,16 @@ out_dtype, nonneg, denoise, ome, missing_value
         channel_axis = check_int("channel_axis", channel_axis, expected="None or an int")
     automatic, denoise = is_auto(mu), check_flag("denoise", denoise)
     given = None if automatic else check_mu(mu)
-    shared = SolverSettings(loss=CANDIDATES[0] if choosing else loss, mu=None if isinstance(given, tuple) else given,
-                            boundary="free", eps=eps, tol=tol, maxiter=maxiter, nonneg=nonneg)
-    array, source = open_input(zarr_path, component=component, storage_options=storage_options)
-    found = find_multiscale(source)
-    if found is not None and len(found.axes) != array.ndim:
-        raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
-    names, where = _axis_names(array, found)
-    _refuse_stacks(array.shape, names, channel_axis)
-    own = (next((i for i, axis in enumerate(found.axes) if axis_type(axis) == "channel"), None) if found is not None
-           else _named_channel_axis(names))
-    asked, channel_axis = channel_axis, _agreed_channel_axis(own, array.shape, channel_axis, where=where)
-    axis, shape, channels = _check_layout(array, channel_axis)
+    shared = SolverSettings(loss=CANDIDATES[0] if loss == "auto" else loss,
+                            mu=None if isinstance(given, tuple) else given, boundary="free", eps=eps, tol=tol,
+                            maxiter=maxiter, nonneg=nonneg)
+    array, source, found, layout = _opened_input(zarr_path, component=component, storage_options=storage_options,
+                                                 channel_axis=channel_axis)
     missing_value, declared = _missing_value(missing_value, array)
     packing(array)  # refused here, as run would refuse it after its scan (found by a probe)
-    psfs = check_psfs(psf, channels)
+    psfs = check_psfs(psf, layout.channels)
     warn_if_pixel_sizes_differ(scan_pixel_size(found, array.attrs), psf, stacklevel=3)
-    _check_planes(axis, shape, channels, tuple(max(p.shape[i] for p in psfs) for i in range(2)), array.ndim,
-                  given=asked, where=where)
+    check_planes(layout, tuple(max(p.shape[i] for p in psfs) for i in range(2)))
     # Before the sample is read, which takes a while over a network (found by a probe: tile=0 was refused after it).
     radius = max(max(psf_radius(p)) for p in psfs)
     tile = _auto_or_at_least("tile", tile, 2 * radius + 1, "the PSF size")
@@ -601,78 +410,137 @@ out_dtype, nonneg, denoise, ome, missing_value
     target.check_placeable()
     if new_output:
         check_new(target)
-    multiscale = _output_multiscale(ome, found, array, axis)
-    read_sample = functools.partial(_sample, array, axis=axis, source=source, missing_value=missing_value)
-    denoised = denoise and (choosing or loss in DENOISED_LOSSES)
-    mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, channels)
-    noises = contrasts = noise_lines = mixes = (None,) * channels
-    losses, together = (shared.loss,) * channels, True
-    if automatic or denoised or loss == "nlmeans":
-        # Where the regions are read anyway, once: with a given mu and nothing else to measure, a run reads nothing
-        # before its tiles.
-        regions = sample_regions(shape)
-        read_sample = _read_once(read_sample, regions)
-        # By the names that viewers show, where the input has them (found by a probe: "channel 2" for RFP).
-        labels = [channel.get("label") for channel in found.channels] if found is not None else []
-        named = len(labels) == channels and all(labels)
-        warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path",
-                          channel_names=labels if named else None, declared=declared_saturation(array.attrs),
-                          stacklevel=3)
-        jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
-        # Channels of different scenes, such as a fluorescence image's stains, are denoised each alone (see
-        # tiledeblur.denoising).
-        together = channels_together(map(read_sample, regions), channels=channels, loss=loss, denoise=denoise)
-        if choosing:
-            # Not before the arguments are checked (found by a probe: told, then refused).
-            tell_of_choice(progress=progress)
-            losses, mus, noises, contrasts, noise_lines, mixes = choose_loss(
-                read_sample, shape, psfs, shared, solve_channels, together=together, denoise=denoise,
-                jpeg_blocks=jpeg_blocks, progress=progress, stacklevel=3)
-        else:
-            mus, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
-                                                 jpeg_blocks=jpeg_blocks, stacklevel=3)
-            if loss == "nlmeans":
-                contrasts = sampled_contrasts(read_sample, shape, channels)
-                noise_lines = nlmeans_noise_lines(read_sample, shape, psfs, jpeg_blocks=jpeg_blocks)
-        if jpeg_blocks is None and automatic:
-            _warn_if_lossy(array, mus, losses)
-    if not automatic:
-        warn_if_below_floor(mus, loss, stacklevel=3)
-    if not automatic and loss == "tv" and eps == DEFAULT_EPS:
-        warn_if_off_scale(sampled_reach(read_sample, shape), loss, eps=eps, stacklevel=3)
-    elif loss == "tv" and eps != DEFAULT_EPS:
-        warn_if_eps_too_small(sampled_reach(read_sample, shape), eps, default=DEFAULT_EPS, stacklevel=3)
-    settings = tuple(dataclasses.replace(shared, loss=channel_loss, mu=channel_mu, noise=noise, contrast=contrast,
-                                         noise_line=line, mix=mix)
-                     for channel_loss, channel_mu, noise, contrast, line, mix
-                     in zip(losses, mus, noises, contrasts, noise_lines, mixes))
-    automatic_halo = halo == "auto"
-    halo = _choose_halo(halo, psfs, settings, shape=shape)
-    side, chunk = _choose_tile(tile, halo, radius, shape=shape, memory_limit=memory_limit, workers=workers)
+    multiscale = _output_multiscale(ome, found, array, layout.channel_axis)
+    read_sample = functools.partial(_sample, array, axis=layout.channel_axis, source=source,
+                                    missing_value=missing_value)
+    mus = None if automatic else _per_channel(given if isinstance(given, tuple) else shared.mu, layout.channels)
+    settings, together = _sampled_settings(array, found, layout, psfs, shared, read_sample=read_sample, loss=loss,
+                                           mus=mus, denoise=denoise, progress=progress)
     if multiscale is not None:
         target = dataclasses.replace(target, component="0")
-    job = Job(source, target, axis, psfs, settings, out_dtype, missing_value, together=together)
-    pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
-    written = written_dtype(array, out_dtype)
-    tile_plan = TilePlan(shape=shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius, channels=channels,
-                         mu=job.mu, loss=job.loss, together=together, noise=job.noise, contrast=job.contrast,
-                         noise_line=job.noise_line, mix=job.mix,
-                         missing_value=missing_value,
-                         missing_value_declared=declared,
-                         output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
-                         value_scale=float_scale(array.dtype) if written.kind == "f" else 1.0,
-                         output_bytes=sum(math.prod(level) for level in pyramid or [array.shape]) * written.itemsize,
-                         source=_source_text(source, component))
-    if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
-        warnings.warn(
-            f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu {min(mus):.3g} "
-            "(a long motion blur or a wide PSF at a small weight), so tiles may differ from a whole-image solve by "
-            "more than 1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
-            HaloWarning, stacklevel=3,
-        )
+    job = Job(source, target, layout.channel_axis, psfs, settings, out_dtype, missing_value, together=together)
+    tile_plan, pyramid = _planned_tiles(array, job, layout, multiscale, tile=tile, halo=halo, radius=radius,
+                                        memory_limit=memory_limit, workers=workers, declared=declared,
+                                        component=component)
     _warn_if_tiles_exceed(memory_limit, tile_plan, automatic=tile == "auto")
     _warn_if_input_chunks_are_large(array, tile_plan)
     return Prepared(array, job, tile_plan, multiscale, pyramid)
+
+
+def _checked_loss(loss, mu, eps):
+    """``loss``, or the default for ``mu`` where it is None, checked for tiles; with ``"auto"``, ``mu`` and ``eps``
+    too."""
+    losses = ("auto", *ADDITIVE_LOSSES)
+    if loss is None:
+        loss = default_loss(mu)
+    if not isinstance(loss, str):
+        raise TypeError(f"loss: expected one of {losses}, a str, got {loss!r} instead.")
+    if loss not in losses:
+        why = ("; the article's loss weights each tile differently, so its tiles would not join (see "
+               "tiledeblur.objectives)") if loss == "article" else ""
+        raise ValueError(f"loss: expected one of {losses} for tiles, got {loss!r} instead{why}.")
+    if loss == "auto":
+        check_request(mu, None if eps == DEFAULT_EPS else eps)
+    return loss
+
+
+def _opened_input(zarr_path, *, component, storage_options, channel_axis):
+    """The input array, opened read-only; its :class:`~tiledeblur.io.Location`; its OME-Zarr multiscale, or None;
+    and its :class:`~tiledeblur.axes.Layout`."""
+    array, source = open_input(zarr_path, component=component, storage_options=storage_options)
+    found = find_multiscale(source)
+    if found is not None and len(found.axes) != array.ndim:
+        raise ValueError(f"zarr_path: expected {array.ndim} axes in the OME-Zarr metadata, got {len(found.axes)}.")
+    return array, source, found, input_layout(array, found, channel_axis)
+
+
+def _sampled_settings(array, found, layout, psfs, shared, *, read_sample, loss, mus, denoise, progress):
+    """Each channel's :class:`~tiledeblur.settings.SolverSettings`: ``shared``'s, with the channels' weights ``mus``
+    (None for ``mu="auto"``) and what :func:`_measured` finds on the sample regions; and whether the channels are
+    denoised together. ``read_sample`` reads a region."""
+    channels, automatic = layout.channels, mus is None
+    fields = {"loss": (shared.loss,) * channels, "mu": mus,
+              **dict.fromkeys(("noise", "contrast", "noise_line", "mix"), (None,) * channels)}
+    together = True
+    if automatic or (denoise and (loss == "auto" or loss in DENOISED_LOSSES)) or loss == "nlmeans":
+        # Where the regions are read anyway, once: with a given mu and nothing else to measure, a run reads nothing
+        # before its tiles.
+        read_sample = _read_once(read_sample, sample_regions(layout.shape))
+        together, measured = _measured(array, found, layout, psfs, shared, read_sample=read_sample, loss=loss,
+                                       mus=mus, denoise=denoise, progress=progress)
+        fields.update(measured)
+    if not automatic:
+        warn_if_below_floor(mus, loss, stacklevel=4)
+    if not automatic and loss == "tv" and shared.eps == DEFAULT_EPS:
+        warn_if_off_scale(sampled_reach(read_sample, layout.shape), loss, eps=shared.eps, stacklevel=4)
+    elif loss == "tv" and shared.eps != DEFAULT_EPS:
+        warn_if_eps_too_small(sampled_reach(read_sample, layout.shape), shared.eps, default=DEFAULT_EPS,
+                              stacklevel=4)
+    settings = tuple(dataclasses.replace(shared, **{name: values[channel] for name, values in fields.items()})
+                     for channel in range(channels))
+    return settings, together
+
+
+def _measured(array, found, layout, psfs, shared, *, read_sample, loss, mus, denoise, progress):
+    """Whether the channels are denoised together, and the settings that the sample regions give each channel, by
+    :class:`~tiledeblur.settings.SolverSettings` field: the weights where ``mus`` is None, the losses where ``loss``
+    is ``"auto"``, and the noise that the denoiser takes; the regions warn of saturation, and of lossy sources."""
+    channels, shape, regions = layout.channels, layout.shape, sample_regions(layout.shape)
+    # By the names that viewers show, where the input has them (found by a probe: "channel 2" for RFP).
+    labels = [channel.get("label") for channel in found.channels] if found is not None else []
+    named = len(labels) == channels and all(labels)
+    warn_if_saturated(read_sample, regions, psfs, array.dtype, name="zarr_path",
+                      channel_names=labels if named else None, declared=declared_saturation(array.attrs),
+                      stacklevel=5)
+    jpeg_blocks = _jpeg_blocks(array, read_sample, regions)
+    # Channels of different scenes, such as a fluorescence image's stains, are denoised each alone (see
+    # tiledeblur.denoising).
+    together = channels_together(map(read_sample, regions), channels=channels, loss=loss, denoise=denoise)
+    if loss == "auto":
+        # Not before the arguments are checked (found by a probe: told, then refused).
+        tell_of_choice(progress=progress)
+        chosen = choose_loss(read_sample, shape, psfs, shared, solve_channels, together=together, denoise=denoise,
+                             jpeg_blocks=jpeg_blocks, progress=progress, stacklevel=5)
+        fields = dict(zip(("loss", "mu", "noise", "contrast", "noise_line", "mix"), chosen))
+    else:
+        weights, noises = estimate_mus_and_noise(read_sample, shape, psfs, loss, mus, denoise=denoise,
+                                                 jpeg_blocks=jpeg_blocks, stacklevel=5)
+        fields = {"mu": weights, "noise": noises}
+        if loss == "nlmeans":
+            fields["contrast"] = sampled_contrasts(read_sample, shape, channels)
+            fields["noise_line"] = nlmeans_noise_lines(read_sample, shape, psfs, jpeg_blocks=jpeg_blocks)
+    if jpeg_blocks is None and mus is None:
+        _warn_if_lossy(array, fields["mu"], fields.get("loss", (shared.loss,) * channels), stacklevel=5)
+    return together, fields
+
+
+def _planned_tiles(array, job, layout, multiscale, *, tile, halo, radius, memory_limit, workers, declared,
+                   component):
+    """The :class:`~tiledeblur.tiling.TilePlan` of ``job`` and the shapes of the output's pyramid levels (none
+    without ``multiscale``), for the ``tile`` and ``halo`` given or ``"auto"``; ``declared`` tells whether the
+    missing value is the input's own."""
+    automatic_halo = halo == "auto"
+    halo = _choose_halo(halo, job.psfs, job.settings, shape=layout.shape)
+    side, chunk = _choose_tile(tile, halo, radius, shape=layout.shape, memory_limit=memory_limit, workers=workers)
+    pyramid = (array.shape, *pyramid_shapes(array.shape, multiscale, chunk)) if multiscale is not None else ()
+    written = written_dtype(array, job.out_dtype)
+    tile_plan = TilePlan(shape=layout.shape, tile=side, chunk=chunk, halo=halo, psf_radius=radius,
+                         channels=layout.channels, mu=job.mu, loss=job.loss, together=job.together, noise=job.noise,
+                         contrast=job.contrast, noise_line=job.noise_line, mix=job.mix,
+                         missing_value=job.missing_value, missing_value_declared=declared,
+                         output_dtype=written.name, pyramid_levels=max(len(pyramid) - 1, 0),
+                         value_scale=float_scale(array.dtype) if written.kind == "f" else 1.0,
+                         output_bytes=sum(math.prod(level) for level in pyramid or [array.shape]) * written.itemsize,
+                         source=_source_text(job.source, component))
+    if automatic_halo and halo >= MAX_HALO and not tile_plan.every_tile_reads_all():
+        warnings.warn(
+            f"halo: the rule for halo='auto' asks for more than {MAX_HALO} px at this PSF and mu "
+            f"{min(settings.mu for settings in job.settings):.3g} "
+            "(a long motion blur or a wide PSF at a small weight), so tiles may differ from a whole-image solve by "
+            "more than 1e-3 near their edges; a larger mu, or a halo as long as the image, avoids it.",
+            HaloWarning, stacklevel=4,
+        )
+    return tile_plan, pyramid
 
 
 def written_dtype(array, out_dtype):
@@ -791,7 +659,7 @@ def _jpeg_blocks(array, read_sample, regions):
     return find_blocks(read_sample, regions, levels=EIGHT_BIT)
 
 
-def _warn_if_lossy(array, mus, losses):
+def _warn_if_lossy(array, mus, losses, *, stacklevel):
     """Warn (:class:`MuWarning`) where ``convert`` found the input's source file lossily compressed, in a way that
     :mod:`tiledeblur.jpeg` does not model; ``mus`` are the channels' weights of their ``losses``.
 
@@ -800,6 +668,7 @@ def _warn_if_lossy(array, mus, losses):
     For ``laplacian`` the message names the weights that did best on JPEG
     scans (see the README's Limits), which a user without a lossless scan
     can try; the other losses weigh ``mu`` on scales of their own.
+    ``stacklevel`` is the warning's, counted from the caller.
     """
     source = array.attrs.get(SOURCE_ATTRIBUTE)
     if isinstance(source, dict) and source.get("compression"):
@@ -808,7 +677,7 @@ def _warn_if_lossy(array, mus, losses):
             f"mu: 'auto' measures noise that {source['compression']} compression of the source file "
             f"{source.get('file')!r} removed, and chose {weights_text(tuple(mus))}, likely far too small: the "
             f"result may be noisier than the scan. Pass mu, tried on a region first{best}.",
-            MuWarning, stacklevel=4,
+            MuWarning, stacklevel=stacklevel + 1,
         )
 
 

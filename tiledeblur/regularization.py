@@ -166,8 +166,9 @@ NEAR_FLOOR = 10 * GCV_WEIGHTS[0]
 #: (found by a probe), and chose the glass's 1e-5 (6.7 dB where the tissue's
 #: weight gave 34.6 dB). 64 regions of 256² of an RGB scan take about 5 s on one core.
 MAX_SAMPLES = 64
-#: The median widening of the sample regions' values by deblurring (see :func:`~tiledeblur.gcv.fit_region`) above which the PSF is
-#: likely wider than the image's blur: at most 2.2 with the PSF that blurred the image (see the notes).
+#: The median widening of the sample regions' values by deblurring (see :func:`~tiledeblur.gcv.fit_region`) above
+#: which the PSF is likely wider than the image's blur: at most 2.2 with the PSF that blurred the image (see the
+#: notes).
 MAX_WIDENING = 3.0
 
 
@@ -385,7 +386,8 @@ def _resampled_noise_powers(region, informative, psfs, demosaiced):
 
 def _holds_clipped_spot(channel, psf):
     """Whether ``channel`` holds a star or a bead clipped at its largest value, in darker surroundings
-    (:func:`tiledeblur.saturation.saturated_spots`): too small a plateau for :func:`~tiledeblur.scoredpixels.near_plateaus`.
+    (:func:`tiledeblur.saturation.saturated_spots`): too small a plateau for
+    :func:`~tiledeblur.scoredpixels.near_plateaus`.
 
     Its sharp rim passed for resampled noise: a star field under a Gaussian of σ 2, three stars clipped at
     65535 in a region, was fitted with the scene, at 2.5 times the weight that its bright sources gave, with a
@@ -483,7 +485,8 @@ def _warn_of_missing_blocks(found_blocks, channel_count, losses, *, stacklevel):
 
 
 def _weights(loss, by_channel, reach, read_region, regions, psfs, *, covered, stacklevel):
-    """``loss``'s weight for each channel from ``by_channel``, each channel's list of its regions' :func:`~tiledeblur.gcv.fit_region`."""
+    """``loss``'s weight for each channel from ``by_channel``, each channel's list of its regions'
+    :func:`~tiledeblur.gcv.fit_region`."""
     warn_if_off_scale(reach, loss, stacklevel=stacklevel + 1)
     pooled = [choice for own in by_channel for choice in own]
     if loss == "nlmeans":
@@ -551,8 +554,9 @@ def _covers(shape):
 
 
 def _combined(choices):
-    """The median on a log scale of the GCV weights of ``choices``, ``(weight, content)`` pairs of :func:`~tiledeblur.gcv.fit_region`, each
-    counted by its content, of those above the grid's smallest and below ``NOISE_ALONE``; None where none is.
+    """The median on a log scale of the GCV weights of ``choices``, ``(weight, content)`` pairs of
+    :func:`~tiledeblur.gcv.fit_region`, each counted by its content, of those above the grid's smallest and below
+    ``NOISE_ALONE``; None where none is.
 
     Counted alike, the regions on a slide's edge of tissue, mostly glass, outvoted the tissue's own: tissue on a
     sixth of a 4096² slide of noisy glass got 0.028 where its own weight was 0.0071, and 0.067 where the scanner
