@@ -167,15 +167,51 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
     ((32, 32), dtype('float32'), True)
     """
     observed = _checked_channels(image, channel_axis)
-    channels = len(observed)
     return_info, denoise = check_flag("return_info", return_info), check_flag("denoise", denoise)
     if loss is None:
         loss = default_loss(mu, noise)
+    settings = _given_settings(len(observed), loss=loss, mu=mu, noise=noise, contrast=contrast, noise_line=noise_line,
+                               mix=mix, denoise=denoise, boundary=boundary, eps=eps, tol=tol, maxiter=maxiter,
+                               nonneg=nonneg)
+    psfs = list(check_psfs(psf, len(observed), stacklevel=3))  # a path too, as run takes it (found by a probe)
+    shape, largest = observed.shape[1:], np.max([checked.shape for checked in psfs], axis=0)
+    if any(n < p for n, p in zip(shape, largest)):
+        # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
+        # image with a 13 x 13 PSF came out between -748 and 804 under tv).
+        raise ValueError(f"image: expected at least the PSF's {largest[0]} x {largest[1]} px, got shape {shape} "
+                         "instead.")
+    read_region, regions = lambda yx: observed[(slice(None), *yx)], sample_regions(shape)
+    warn_if_saturated(read_region, regions, psfs, np.asarray(image).dtype, name="image", takes_missing_value=False,
+                      stacklevel=2)
+    automatic, choosing = is_auto(mu), is_auto(loss)
+    # A JPEG's pixels, as run weighs them where its input shows JPEG's blocks (see tiledeblur.jpeg).
+    levels = eight_bit_levels(image) if automatic or choosing else None
+    jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
+    # As run decides it, on the same sample regions (see tiledeblur.denoising).
+    together = channels_together(map(read_region, regions), channels=len(observed), loss=loss, denoise=denoise)
+    if choosing:
+        chosen = choose_loss(read_region, shape, psfs, settings[0], solve_channels, together=together,
+                             denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=2)
+        settings = [dataclasses.replace(channel_settings, **dict(zip(
+            ("loss", "mu", "noise", "contrast", "noise_line", "mix"), values)))
+            for channel_settings, *values in zip(settings, *chosen)]
+    else:
+        settings = _measured_settings(settings, observed, psfs, automatic=automatic, denoise=denoise,
+                                      jpeg_blocks=jpeg_blocks)
+    if levels and len(settings) == 1 and settings[0].loss == "laplacian":
+        _warn_if_a_colour_channel(settings[0].mu, jpeg_blocks, read_region, regions, levels=levels)
+    return _restored(solve_channels(list(observed), psfs, settings, together=together), channel_axis,
+                     return_info=return_info)
+
+
+def _given_settings(channels, *, loss, mu, noise, contrast, noise_line, mix, denoise, **options):
+    """Each of ``channels``' :class:`~tiledeblur.settings.SolverSettings`, of ``options`` and what the caller gave
+    for it (its weight, noise, contrast, noise line and mix; None where ``mu`` is ``"auto"`` or not given)."""
     automatic, choosing = is_auto(mu), is_auto(loss)
     if not automatic:
         check_mu(mu)  # for the channel of a bad weight in a list; SolverSettings checks each channel's again
     if choosing:
-        check_request(mu, None if eps == DEFAULT_EPS else eps)
+        check_request(mu, None if options["eps"] == DEFAULT_EPS else options["eps"])
     if noise is not None and (choosing or not denoise):
         raise ValueError(f"noise: expected None with {'loss auto' if choosing else 'denoise=False'}, which takes no "
                          f"noise level, got {noise!r} instead.")
@@ -186,74 +222,46 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
     given = {name: _for_each_channel(name, value, channels, each=name in ("noise_line", "mix"))
              for name, value in (("mu", None if automatic else mu), ("noise", noise), ("contrast", contrast),
                                  ("noise_line", noise_line), ("mix", mix))}
-    settings = [SolverSettings(loss=CANDIDATES[0] if choosing else loss, boundary=boundary, eps=eps, tol=tol,
-                               maxiter=maxiter, nonneg=nonneg, **{name: values[channel]
-                                                                  for name, values in given.items()})
-                for channel in range(channels)]
-    psfs = list(check_psfs(psf, channels, stacklevel=3))  # a path too, as run takes it (found by a probe)
-    shape, largest = observed.shape[1:], np.max([checked.shape for checked in psfs], axis=0)
-    if any(n < p for n, p in zip(shape, largest)):
-        # Too few pixels to constrain the PSF's support: GCV and the solve return noise (measured: a 3 x 3
-        # image with a 13 x 13 PSF came out between -748 and 804 under tv).
-        raise ValueError(f"image: expected at least the PSF's {largest[0]} x {largest[1]} px, got shape {shape} "
-                         "instead.")
-    read_region, regions = lambda yx: observed[(slice(None), *yx)], sample_regions(shape)
-    warn_if_saturated(read_region, regions, psfs, np.asarray(image).dtype, name="image", takes_missing_value=False,
-                      stacklevel=2)
-    levels = jpeg_blocks = None
-    if automatic or choosing:
-        # A JPEG's pixels, as run weighs them where its input shows JPEG's blocks (see tiledeblur.jpeg).
-        levels = eight_bit_levels(image)
-        jpeg_blocks = find_blocks(read_region, regions, levels=levels) if levels else None
-    # As run decides it, on the same sample regions (see tiledeblur.denoising).
-    together = channels_together(map(read_region, regions), channels=channels, loss=loss, denoise=denoise)
-    if choosing:
-        chosen = choose_loss(read_region, shape, psfs, settings[0], solve_channels, together=together,
-                             denoise=denoise, jpeg_blocks=jpeg_blocks, stacklevel=2)
-        settings = [dataclasses.replace(channel_settings, **dict(zip(
-            ("loss", "mu", "noise", "contrast", "noise_line", "mix"), values)))
-            for channel_settings, *values in zip(settings, *chosen)]
-    else:
-        # As run() chooses them, from the same sample regions: the whole image then solves the tiles' problem
-        # (found by a probe: on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050).
-        given_mus = None if automatic else tuple(channel_settings.mu for channel_settings in settings)
-        mus, estimated = estimate_mus_and_noise(read_region, shape, psfs, loss, given_mus,
-                                                denoise=denoise and any(each.noise is None for each in settings),
-                                                jpeg_blocks=jpeg_blocks,
-                                                stacklevel=2)
-        contrasts = given["contrast"]
-        if loss == "nlmeans" and contrast is None:  # as run() measures it, from the same sample regions
-            contrasts = sampled_contrasts(read_region, shape, channels)
-        lines = given["noise_line"]
-        if loss == "nlmeans" and noise_line is None:  # as run() fits it
-            lines = nlmeans_noise_lines(read_region, shape, psfs, jpeg_blocks=jpeg_blocks)
-        settings = [dataclasses.replace(channel_settings, mu=channel_mu, contrast=channel_contrast,
-                                        noise_line=line,
-                                        noise=channel_noise if channel_settings.noise is None else
-                                        channel_settings.noise)
-                    for channel_settings, channel_mu, channel_noise, channel_contrast, line
-                    in zip(settings, mus, estimated, contrasts, lines)]
-        if not automatic:
-            warn_if_below_floor(mus, loss, stacklevel=2)
-        if loss == "tv" and eps == DEFAULT_EPS and not automatic:
-            warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=2)
-        elif loss == "tv" and eps != DEFAULT_EPS:
-            warn_if_eps_too_small(value_reach(observed), eps, default=DEFAULT_EPS, stacklevel=2)
-    if (levels and channels == 1 and settings[0].loss == "laplacian"
-            and _a_colour_channel(settings[0].mu, jpeg_blocks, read_region, regions, levels=levels)):
-        warnings.warn(
-            f"mu: 'auto' chose {settings[0].mu:.3g} for an image that shows JPEG's 8 x 8 blocks, below the weights "
-            f"that did best on JPEG scans{LAPLACIAN_WEIGHTS_HINT}. A channel of a colour JPEG cannot be weighed alone: "
-            "its error mixes those of the colour's brightness and hue. Deblur the colour image with channel_axis, or "
-            "pass mu (the plan's for the colour image); for a grey JPEG, check the result, or pass mu tried on a "
-            "region.",
-            MuWarning, stacklevel=2,
-        )
-    solved = solve_channels(list(observed), psfs, settings, together=together)
+    return [SolverSettings(loss=CANDIDATES[0] if choosing else loss, **options,
+                           **{name: values[channel] for name, values in given.items()})
+            for channel in range(channels)]
+
+
+def _measured_settings(settings, observed, psfs, *, automatic, denoise, jpeg_blocks):
+    """The channels' ``settings`` with what the image's sample regions give where the caller gave nothing: the
+    weights where ``automatic``, the noise where ``denoise``, and ``nlmeans``' contrast and noise lines; as
+    ``run()`` measures them on the same regions, the whole image then solves the tiles' problem (found by a probe:
+    on a 512² crop the whole image's GCV chose 0.0063, the regions' 0.0050)."""
+    loss, eps, shape = settings[0].loss, settings[0].eps, observed.shape[1:]
+    read_region = lambda yx: observed[(slice(None), *yx)]
+    given_mus = None if automatic else tuple(channel_settings.mu for channel_settings in settings)
+    mus, noises = estimate_mus_and_noise(read_region, shape, psfs, loss, given_mus,
+                                         denoise=denoise and any(each.noise is None for each in settings),
+                                         jpeg_blocks=jpeg_blocks, stacklevel=3)
+    measured = {"mu": mus, "noise": [each.noise if each.noise is not None else noise
+                                     for each, noise in zip(settings, noises)]}
+    if loss == "nlmeans" and settings[0].contrast is None:
+        measured["contrast"] = sampled_contrasts(read_region, shape, len(settings))
+    if loss == "nlmeans" and settings[0].noise_line is None:
+        measured["noise_line"] = nlmeans_noise_lines(read_region, shape, psfs, jpeg_blocks=jpeg_blocks)
+    if not automatic:
+        warn_if_below_floor(mus, loss, stacklevel=3)
+    if loss == "tv" and eps == DEFAULT_EPS and not automatic:
+        warn_if_off_scale(value_reach(observed), loss, eps=eps, stacklevel=3)
+    elif loss == "tv" and eps != DEFAULT_EPS:
+        warn_if_eps_too_small(value_reach(observed), eps, default=DEFAULT_EPS, stacklevel=3)
+    return [dataclasses.replace(channel_settings, **{name: values[channel] for name, values in measured.items()})
+            for channel, channel_settings in enumerate(settings)]
+
+
+def _restored(solved, channel_axis, *, return_info):
+    """The image restored from ``solved``, each channel's ``(restored, info)``, with its channels on
+    ``channel_axis``, and their :class:`~tiledeblur.settings.SolveInfo` where ``return_info``; a channel that did
+    not converge warns."""
     for channel, (_, info) in enumerate(solved):
         if not info.converged:
             where = "" if channel_axis is None else f"channel {channel}: "
-            warnings.warn(f"{where}Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=2)
+            warnings.warn(f"{where}Newton-CG did not converge: {info.message}", ConvergenceWarning, stacklevel=3)
     if channel_axis is None:
         (restored, info), = solved
     else:
@@ -326,9 +334,10 @@ def _for_each_channel(name, value, channels, *, each):
     return tuple(value) if len(value) == channels else tuple(value) * channels
 
 
-def _a_colour_channel(mu, jpeg_blocks, read_region, regions, *, levels):
-    """Whether ``laplacian``'s automatic ``mu`` for an 8-bit image, of ``levels`` in one unit and with
-    ``jpeg_blocks`` (or None) found on ``regions``, is likely that of a colour JPEG's channel given alone.
+def _warn_if_a_colour_channel(mu, jpeg_blocks, read_region, regions, *, levels):
+    """Warn (:class:`~tiledeblur.regularization.MuWarning`) where ``laplacian``'s automatic ``mu`` for an 8-bit
+    image, of ``levels`` in one unit and with ``jpeg_blocks`` (or None) found on ``regions``, is likely that of a
+    colour JPEG's channel given alone.
 
     A colour JPEG codes brightness and colour, and each of its red, green and
     blue holds a mix of their errors, which :mod:`tiledeblur.jpeg` finds from
@@ -345,6 +354,13 @@ def _a_colour_channel(mu, jpeg_blocks, read_region, regions, *, levels):
     without a warning, 6 of them at the floor and showing no blocks at all.
     One grey JPEG of 64 warned (2.2e-4, 2.6 dB above the blurred).
     """
-    if jpeg_blocks is not None:
-        return mu < LAPLACIAN_SUSPECT_WEIGHT
-    return mu < NEAR_FLOOR and find_blocks(read_region, regions, levels=levels, least=1) is not None
+    suspect = (mu < LAPLACIAN_SUSPECT_WEIGHT if jpeg_blocks is not None else
+               mu < NEAR_FLOOR and find_blocks(read_region, regions, levels=levels, least=1) is not None)
+    if suspect:
+        warnings.warn(
+            f"mu: 'auto' chose {mu:.3g} for an image that shows JPEG's 8 x 8 blocks, below the weights that did best "
+            f"on JPEG scans{LAPLACIAN_WEIGHTS_HINT}. A channel of a colour JPEG cannot be weighed alone: its error "
+            "mixes those of the colour's brightness and hue. Deblur the colour image with channel_axis, or pass mu "
+            "(the plan's for the colour image); for a grey JPEG, check the result, or pass mu tried on a region.",
+            MuWarning, stacklevel=3,
+        )
