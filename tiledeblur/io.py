@@ -448,12 +448,23 @@ def open_input(url, *, component=None, storage_options=None):
     if component is not None and not isinstance(component, str):
         raise TypeError(f"component: expected None or a str, got {component!r} instead.")
     location = Location.at(url, storage_options=storage_options)
+    found = _opened_node(location)
+    if isinstance(found, zarr.Group):
+        component, found = _array_in_group(found, component, location.url)
+    elif component is not None:
+        raise ValueError(f"component: expected None for the array {location.url!r}, got {component!r} instead.")
+    return found, dataclasses.replace(location, component=component or "")
+
+
+def _opened_node(location):
+    """The Zarr array or group at ``location``, opened read-only; a :class:`ValueError` names ``zarr_path`` where
+    there is none, or it cannot be read."""
     url = location.url
     try:
         # Each node's own metadata, not a group's consolidated copy of it, which its writer must keep up to date: an
         # array resized after the copy was taken was read at its old shape, and a run deblurred part of it without a
         # word (found by a probe).
-        found = zarr.open(url, mode="r", storage_options=location.storage_options or None, use_consolidated=False)
+        return zarr.open(url, mode="r", storage_options=location.storage_options or None, use_consolidated=False)
     except FileNotFoundError:
         fs, path = filesystem(url, location.storage_options)
         if not fs.exists(path):
@@ -469,34 +480,36 @@ def open_input(url, *, component=None, storage_options=None):
     except (KeyError, ValueError, TypeError) as error:  # metadata that zarr cannot read (found by a probe)
         raise ValueError(f"zarr_path: expected Zarr metadata that zarr can read, got {url!r}, whose metadata it "
                          f"could not ({type(error).__name__}: {error}).") from None
-    if isinstance(found, zarr.Group):
-        given = component is not None
-        component = component if given else _default_component(found, url)
-        if component is None or not _holds(found, component):
-            # Nested too: a group of only "sub/b" listed none (found by a probe).
-            members = sorted(name for name, node in found.members(max_depth=None) if isinstance(node, zarr.Array))
-            if not members:  # found by a probe: "(one of []), got None"
-                raise ValueError(f"zarr_path: expected a Zarr array, or a group that holds one, got {url!r}, a group "
-                                 "without arrays.")
-            if not given and component is not None:
-                # Its metadata names it: a store copied in part, not the option, which was not given (a probe).
-                raise ValueError(f"zarr_path: expected the array {component!r}, which the OME-Zarr metadata of {url!r} "
-                                 f"names as level 0, got a group without it (one of {members}); the store may be "
-                                 "copied in part, or pass component to read another.")
-            raise ValueError(
-                f"component: expected the array to read inside the group {url!r} (one of {members}), "
-                f"got {component!r} instead."
-            )
-        found = found[component]
-        if isinstance(found, zarr.Group) and (level0 := _multiscale_level0(found, f"{url}/{component}")) is not None:
-            # An image of bioformats2raw's layout ("0"), or any multiscale named by its group: its level 0.
-            component, found = f"{component}/{level0}", found[level0]
-        if not isinstance(found, zarr.Array):
-            # A str that names a group: a wrong value of the right type.
-            raise ValueError(f"component: expected an array, got the group {component!r} instead.")  # noqa: TRY004
-    elif component is not None:
-        raise ValueError(f"component: expected None for the array {url!r}, got {component!r} instead.")
-    return found, dataclasses.replace(location, component=component or "")
+
+
+def _array_in_group(group, component, url):
+    """``(component, array)``: the array ``component`` of ``group``, at ``url``, or where it is None the group's
+    level 0 (see :func:`open_input`)."""
+    given = component is not None
+    component = component if given else _default_component(group, url)
+    if component is None or not _holds(group, component):
+        # Nested too: a group of only "sub/b" listed none (found by a probe).
+        members = sorted(name for name, node in group.members(max_depth=None) if isinstance(node, zarr.Array))
+        if not members:  # found by a probe: "(one of []), got None"
+            raise ValueError(f"zarr_path: expected a Zarr array, or a group that holds one, got {url!r}, a group "
+                             "without arrays.")
+        if not given and component is not None:
+            # Its metadata names it: a store copied in part, not the option, which was not given (a probe).
+            raise ValueError(f"zarr_path: expected the array {component!r}, which the OME-Zarr metadata of {url!r} "
+                             f"names as level 0, got a group without it (one of {members}); the store may be "
+                             "copied in part, or pass component to read another.")
+        raise ValueError(
+            f"component: expected the array to read inside the group {url!r} (one of {members}), "
+            f"got {component!r} instead."
+        )
+    found = group[component]
+    if isinstance(found, zarr.Group) and (level0 := _multiscale_level0(found, f"{url}/{component}")) is not None:
+        # An image of bioformats2raw's layout ("0"), or any multiscale named by its group: its level 0.
+        component, found = f"{component}/{level0}", found[level0]
+    if not isinstance(found, zarr.Array):
+        # A str that names a group: a wrong value of the right type.
+        raise ValueError(f"component: expected an array, got the group {component!r} instead.")  # noqa: TRY004
+    return component, found
 
 
 def plane_axes(ndim, channel_axis):

@@ -493,22 +493,28 @@ def _compute_tiles(client, prepared, finished, *, show_progress):
         progress.close()
         client.cancel(list(queue.futures))
     if failures:
-        tile, error = failures[0]
-        if isinstance(error, OutputReplacedError):
-            advice = "No further tile was started: the output is no longer this run's, and holds nothing to resume."
-        elif stopped:
-            advice = ("No further tile was started, since none could be written: fix the cause and run again to "
-                      "compute only the missing tiles.")
-        elif computed == 0:
-            kept = f" The {len(finished)} tiles that earlier runs wrote are kept." if finished else ""
-            advice = f"None of this run's tiles was written: fix the cause and run again.{kept}"
-        else:
-            advice = "Every other tile is written: fix the cause and run again to compute only the missing tiles."
-        raise TileError(
-            f"{len(failures)} of {len(plan)} tiles failed; the first, {tile.name}, raised "
-            f"{type(error).__name__}: {str(error).rstrip('.')}. {advice}"
-        ) from error
+        raise _tile_error(failures, total=len(plan), computed=computed, finished=len(finished),
+                          stopped=stopped) from failures[0][1]
     return computed
+
+
+def _tile_error(failures, *, total, computed, finished, stopped):
+    """The :class:`TileError` of a run whose tiles ``failures``, each ``(tile, error)``, failed of ``total``: it
+    names the first failure, and tells what a rerun does. The run computed ``computed`` tiles, earlier runs had
+    written ``finished``, and where ``stopped`` no tile could be written."""
+    tile, error = failures[0]
+    if isinstance(error, OutputReplacedError):
+        advice = "No further tile was started: the output is no longer this run's, and holds nothing to resume."
+    elif stopped:
+        advice = ("No further tile was started, since none could be written: fix the cause and run again to "
+                  "compute only the missing tiles.")
+    elif computed == 0:
+        kept = f" The {finished} tiles that earlier runs wrote are kept." if finished else ""
+        advice = f"None of this run's tiles was written: fix the cause and run again.{kept}"
+    else:
+        advice = "Every other tile is written: fix the cause and run again to compute only the missing tiles."
+    return TileError(f"{len(failures)} of {total} tiles failed; the first, {tile.name}, raised "
+                     f"{type(error).__name__}: {str(error).rstrip('.')}. {advice}")
 
 
 def _execute(client, prepared, identity, finished, *, replace, progress):
