@@ -1218,8 +1218,9 @@ def test_convert_fits_keeps_the_header_and_names_the_image_read_of_several(tmp_p
     hdus = fits.HDUList([primary, science, fits.ImageHDU(np.ones((512, 512), np.float32), name="ERR")])
     hdus.writeto(tmp_path / "hst.fits")
     with pytest.warns(UserWarning, match=r"image: '.*hst.fits' holds images in HDU 1 \(SCI\), HDU 2 \(ERR\), and only "
-                                         "the first is read"):
+                                         "the first is read") as caught:
         array = convert(tmp_path / "hst.fits", tmp_path / "hst.zarr", chunk=128)
+    assert caught[0].filename == __file__  # the caller's line: convert's own was named (found in review)
     header = array.attrs["fits_header"]
     assert {**described, "EXTNAME": "SCI", "TELESCOP": "HST", "OBJECT": "M 51", "ESO DET DIT": 1.5,
             "FILENAME": "drizzled_mosaic_" * 6, "HISTORY": ["flat-fielded", "drizzled"]}.items() <= header.items()

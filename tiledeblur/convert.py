@@ -68,7 +68,7 @@ def _warn_if_turned(orientation, path):
     if orientation not in (None, 1):
         warnings.warn(f"image: expected pixels in the order that viewers show them, got {path.name!r}, whose "
                       f"orientation tag ({int(orientation)}) asks them to turn or mirror it; it is converted as "
-                      "stored, so give the PSF in the stored rows and columns.", UserWarning, stacklevel=4)
+                      "stored, so give the PSF in the stored rows and columns.", UserWarning, stacklevel=5)
 
 
 class _NotDeblurrableError(ValueError):
@@ -88,53 +88,68 @@ def _open_image(path):
     (a :class:`TiffMetadata`), or None.
     """
     if is_fits_name(path):
-        image = FitsImage(path)
-        warn_if_several_images(image, path, name="image")
-        # Its planes are channels (a spectral cube's, or Stokes'), unless they are times, as a TIFF's planes of time
-        # are none (found by a probe: five epochs became five channels).
-        third_axis = str(image.header.get("CTYPE3", "")).split("-")[0].strip().upper()
-        if image.ndim == 3 and third_axis in FITS_TIME_AXES:
-            raise _NotDeblurrableError(f"its planes are times (CTYPE3 {image.header['CTYPE3']!r}), and a time series "
-                                      "is no channels: write each plane to a FITS file of its own")
-        return image, image.ndim == 3, None, None
+        return _open_fits(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
-        with tifffile.TiffFile(path) as tiff:
-            if not tiff.series:  # found by a probe: an empty or truncated TIFF ended in a traceback
-                raise ValueError("it holds no image")
-            if tiff.series[0].keyframe.photometric == tifffile.PHOTOMETRIC.SEPARATED:
-                # Its inks were labelled red, green, blue and alpha (found by review).
-                raise _NotDeblurrableError("it holds inks (CMYK), not light's colours: save it as RGB")
-            _warn_if_several_series(tiff.series, path)
-            axes, keyframe = tiff.series[0].axes, tiff.series[0].keyframe
-            orientation = keyframe.tags.get(EXIF_ORIENTATION)
-            _warn_if_turned(None if orientation is None else orientation.value, path)
-            codec = getattr(keyframe.compression, "name", str(keyframe.compression))  # an int for unknown codecs
-            described = tiff_metadata(tiff)
-            palette = keyframe.colormap if keyframe.photometric == tifffile.PHOTOMETRIC.PALETTE else None
-            # Every extra sample named alpha, not the last alone (found by a probe: of two, one was kept as light).
-            extras = keyframe.extrasamples
-            alpha = [index - len(extras) for index, extra in enumerate(extras)
-                     if extra in (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)]
-            described = dataclasses.replace(described, rgb=palette is not None or
-                                            keyframe.photometric == tifffile.PHOTOMETRIC.RGB)
-        image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
-        if palette is not None:
-            # Its pixels are indices into a table of colours, not light (found by a probe: they were deblurred as
-            # such, where a palette PNG becomes RGB).
-            return PaletteImage(image, palette), False, None, described
-        lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
-        # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
-        planes_first = image.ndim == 3 and axes.endswith("YX") and axes[0] not in "ZT"
-        if planes_first and axes[0] in "QI":
-            # A stack that numpy wrote without labels: as likely planes of z as channels (found by a probe: it
-            # became channels without a word).
-            warnings.warn(f"image: expected a TIFF whose planes are labelled, got {path.name!r}, whose "
-                          f"{image.shape[0]} planes are not ({axes!r} to tifffile); they are taken as channels, "
-                          "which planes of z or time are not.", UserWarning, stacklevel=3)
-        if alpha:
-            image = WithoutAlpha(image, planes_first=planes_first, alpha=alpha)
-            planes_first = image.planes_first
-        return image, planes_first, lossy, described
+        return _open_tiff(path)
+    return _open_picture(path)
+
+
+def _open_fits(path):
+    """:func:`_open_image` of a FITS file, whose third axis, where it has one, holds channels."""
+    image = FitsImage(path)
+    warn_if_several_images(image, path, name="image", stacklevel=4)  # the caller of convert
+    # Its planes are channels (a spectral cube's, or Stokes'), unless they are times, as a TIFF's planes of time
+    # are none (found by a probe: five epochs became five channels).
+    third_axis = str(image.header.get("CTYPE3", "")).split("-")[0].strip().upper()
+    if image.ndim == 3 and third_axis in FITS_TIME_AXES:
+        raise _NotDeblurrableError(f"its planes are times (CTYPE3 {image.header['CTYPE3']!r}), and a time series "
+                                  "is no channels: write each plane to a FITS file of its own")
+    return image, image.ndim == 3, None, None
+
+
+def _open_tiff(path):
+    """:func:`_open_image` of a TIFF, or of a whole-slide format built on it, read through tifffile in bands."""
+    with tifffile.TiffFile(path) as tiff:
+        if not tiff.series:  # found by a probe: an empty or truncated TIFF ended in a traceback
+            raise ValueError("it holds no image")
+        if tiff.series[0].keyframe.photometric == tifffile.PHOTOMETRIC.SEPARATED:
+            # Its inks were labelled red, green, blue and alpha (found by review).
+            raise _NotDeblurrableError("it holds inks (CMYK), not light's colours: save it as RGB")
+        _warn_if_several_series(tiff.series, path)
+        axes, keyframe = tiff.series[0].axes, tiff.series[0].keyframe
+        orientation = keyframe.tags.get(EXIF_ORIENTATION)
+        _warn_if_turned(None if orientation is None else orientation.value, path)
+        codec = getattr(keyframe.compression, "name", str(keyframe.compression))  # an int for unknown codecs
+        described = tiff_metadata(tiff)
+        palette = keyframe.colormap if keyframe.photometric == tifffile.PHOTOMETRIC.PALETTE else None
+        # Every extra sample named alpha, not the last alone (found by a probe: of two, one was kept as light).
+        extras = keyframe.extrasamples
+        alpha = [index - len(extras) for index, extra in enumerate(extras)
+                 if extra in (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)]
+        described = dataclasses.replace(described, rgb=palette is not None or
+                                        keyframe.photometric == tifffile.PHOTOMETRIC.RGB)
+    image = zarr.open_array(tifffile.imread(path, aszarr=True, level=0), mode="r")
+    if palette is not None:
+        # Its pixels are indices into a table of colours, not light (found by a probe: they were deblurred as
+        # such, where a palette PNG becomes RGB).
+        return PaletteImage(image, palette), False, None, described
+    lossy = codec if any(name in codec for name in LOSSY_CODECS) else None
+    # Planes of z or time are no channels (found by a probe: a Fiji z-stack became an OME-Zarr's channels).
+    planes_first = image.ndim == 3 and axes.endswith("YX") and axes[0] not in "ZT"
+    if planes_first and axes[0] in "QI":
+        # A stack that numpy wrote without labels: as likely planes of z as channels (found by a probe: it
+        # became channels without a word).
+        warnings.warn(f"image: expected a TIFF whose planes are labelled, got {path.name!r}, whose "
+                      f"{image.shape[0]} planes are not ({axes!r} to tifffile); they are taken as channels, "
+                      "which planes of z or time are not.", UserWarning, stacklevel=4)
+    if alpha:
+        image = WithoutAlpha(image, planes_first=planes_first, alpha=alpha)
+        planes_first = image.planes_first
+    return image, planes_first, lossy, described
+
+
+def _open_picture(path):
+    """:func:`_open_image` of another picture (PNG, JPEG, GIF...), which Pillow identifies, with its samples last."""
     try:
         # Pillow identifies the file first (found by a probe: a file shorter than PNG's signature made imageio
         # raise struct.error, and a file of no known format got imageio's message, which garbles the path).
@@ -144,7 +159,7 @@ def _open_image(path):
             if picture.mode == "CMYK":
                 # Inks, not light: its four channels were labelled red, green, blue and alpha (found by a probe).
                 warnings.warn(f"image: expected light's colours, got a CMYK picture, {path.name!r}; it is converted "
-                              "to RGB as viewers show it.", UserWarning, stacklevel=3)
+                              "to RGB as viewers show it.", UserWarning, stacklevel=4)
                 return np.asarray(picture.convert("RGB")), False, lossy, None
             width, height = picture.size
             # Pillow reads a PNG's 16-bit colours as 8-bit, and drops the transparency of a palette or of one colour
@@ -262,7 +277,7 @@ def _warn_if_several_series(series, path):
         warnings.warn(f"image: {path.name!r} holds {len(others) + 1} images, and only the first, "
                       f"{first.name or 'series 0'} ({' x '.join(map(str, first.shape))}), is converted; left out: "
                       f"{', '.join(others)}. To convert another, write it to a file of its own first (with tifffile).",
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=5)
 
 
 def _lossy_format(pillow_format, path):

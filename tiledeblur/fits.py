@@ -158,8 +158,9 @@ def _inherited(primary, header):
             if keyword not in COMMENTARY_KEYWORDS and not (own_mapping and WCS_MAPPING_KEYWORD.match(keyword))}
 
 
-def warn_if_several_images(image, path, *, name, category=UserWarning):
-    """Warn, naming them, where the FITS file at ``path`` holds more images than the ``FitsImage`` ``image`` read.
+def warn_if_several_images(image, path, *, name, category=UserWarning, stacklevel=2):
+    """Warn, naming them, where the FITS file at ``path`` holds more images than the ``FitsImage`` ``image`` read;
+    ``stacklevel`` is the warning's, counted from the caller.
 
     Found by a probe: WebbPSF writes an oversampled PSF first and the
     detector's after it, and the first, read without a word, chose the
@@ -169,7 +170,7 @@ def warn_if_several_images(image, path, *, name, category=UserWarning):
     if len(image.image_hdus) > 1:
         warnings.warn(f"{name}: {str(path)!r} holds images in {', '.join(image.image_hdus)}, and only the first is "
                       "read; to read another, write it to a file of its own first (with astropy.io.fits).",
-                      category, stacklevel=3)
+                      category, stacklevel=stacklevel + 1)
 
 
 def _conversion(stored, scale, zero, blank):
