@@ -116,8 +116,18 @@ def test_a_fits_psf_of_several_images_names_the_one_read(tmp_path):
     oversampled, detector = gaussian_psf(41, 8.0), gaussian_psf(11, 2.0)
     fits.HDUList([fits.PrimaryHDU(oversampled), fits.ImageHDU(detector, name="DET_SAMP")]).writeto(tmp_path / "w.fits")
     with pytest.warns(tiledeblur.PsfWarning, match=r"path: '.*w.fits' holds images in HDU 0, HDU 1 \(DET_SAMP\), and "
-                                                   "only the first is read"):
+                                                   "only the first is read") as told:
         np.testing.assert_allclose(load_psf(tmp_path / "w.fits"), oversampled)
+    image = np.random.default_rng(0).random((64, 64))
+    zarr.create_array(tmp_path / "scan.zarr", data=image)
+    with pytest.warns(tiledeblur.PsfWarning, match="only the first is read") as planned:
+        tiledeblur.plan(tmp_path / "scan.zarr", tmp_path / "w.fits", mu=0.01, memory_limit="1 GiB")
+    with pytest.warns(tiledeblur.PsfWarning, match="only the first is read") as deconvolved:
+        tiledeblur.deconvolve(np.stack([image, image]), [tmp_path / "w.fits"] * 2, mu=0.01, channel_axis=0,
+                              maxiter=1)
+    # The caller's line, as for the PSF's other warnings: load_psf's own was named (found in review).
+    assert {warning.filename for warning in [*told, *planned, *deconvolved]
+            if "only the first" in str(warning.message)} == {__file__}
 
 
 def test_an_even_psf_padded_and_shifted_as_advised_is_centred():

@@ -289,13 +289,14 @@ def psf_radius(psf):
 NPY_MAGIC = b"\x93NUMPY"
 
 
-def read_psf_file(path, *, name="path"):
+def read_psf_file(path, *, name="path", stacklevel=1):
     """The raw array in a ``.npy``, ``.tif``/``.tiff``, FITS or Zarr PSF file, unchecked.
 
     ``.npy`` files are read with ``allow_pickle=False``, so a file cannot run
     code. A Zarr store is opened read-only. :func:`load_psf` checks the result;
     ``run`` also accepts a ``(C, P, Q)`` stack of one PSF per channel this way.
-    ``name`` is the argument's, for error messages.
+    ``name`` is the argument's, for error messages; ``stacklevel`` is a
+    warning's, counted from the caller.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name}: expected a str or os.PathLike, got {path!r} instead.")
@@ -337,7 +338,7 @@ def read_psf_file(path, *, name="path"):
             return zarr.open_array(path, mode="r")[...]
         if is_fits_name(path):
             image = FitsImage(path)
-            warn_if_several_images(image, path, name=name, category=PsfWarning)
+            warn_if_several_images(image, path, name=name, category=PsfWarning, stacklevel=stacklevel + 1)
             try:
                 return image[...]
             finally:
@@ -379,7 +380,7 @@ def load_psf(path):
     >>> load_psf(path).shape
     (5, 5)
     """
-    psf = read_psf_file(path)
+    psf = read_psf_file(path, stacklevel=2)
     if psf.ndim == 3 and 1 in (psf.shape[0], psf.shape[-1]):
         # A stack of one PSF, as run reads it, and as a FITS file's axis of length one is dropped (found by a probe:
         # the same PSF in a TIFF was refused).
@@ -400,13 +401,17 @@ def check_psfs(psf, channels, *, stacklevel=4):
     3
     """
     if isinstance(psf, (str, os.PathLike)):
-        psf = read_psf_file(psf, name="psf")
+        psf = read_psf_file(psf, name="psf", stacklevel=stacklevel)
     # PSFs of any sizes or paths, one per channel; a nested list of numbers is one PSF. Found by a probe: a list
     # with one 3-D entry ended in NumPy's words, and a list of paths was no list.
     listed = isinstance(psf, (list, tuple)) and any(isinstance(p, (str, os.PathLike)) or np.ndim(p) >= 2 for p in psf)
     if listed:
-        stack = [read_psf_file(p, name=f"psf[{i}]") if isinstance(p, (str, os.PathLike)) else p
-                 for i, p in enumerate(psf)]
+        # A loop, not a comprehension, whose frame of its own before Python 3.12 would shift the warnings' lines.
+        stack = []
+        for index, each in enumerate(psf):
+            if isinstance(each, (str, os.PathLike)):
+                each = read_psf_file(each, name=f"psf[{index}]", stacklevel=stacklevel)
+            stack.append(each)
     else:
         given, psf = psf, as_array("psf", psf)
         if psf.ndim == 3 and psf.shape[0] != channels and psf.shape[-1] == channels:
