@@ -914,9 +914,10 @@ def test_a_given_halo_below_the_automatic_one_warns(tmp_path, small_scan, articl
     """Found by a probe: halo=2 was taken where "auto" picks 25, without a word; the PSF's radius is not enough."""
     automatic = tiledeblur.plan(small_scan[0], article_psf, tile=64, mu=0.01, denoise=False).halo
     with pytest.warns(tiledeblur.HaloWarning, match=f"halo: expected at least the {automatic} px that halo='auto' "
-                                                    "picks at this PSF and mu, got 6; tiles may differ"):
+                                                    "picks at this PSF and mu, got 6; tiles may differ") as caught:
         short = run(small_scan[0], article_psf, tile=64, halo=6, mu=0.01, denoise=False, output=tmp_path / "o.zarr",
                     client=client, progress=False)
+    assert {warning.filename for warning in caught if warning.category is tiledeblur.HaloWarning} == {__file__}
     whole = deconvolve(small_scan[1], article_psf, mu=0.01, denoise=False)
     assert np.abs(zarr.open_array(short.output, mode="r")[...] - whole).max() > 1e-3  # the seams it warns of
     with warnings.catch_warnings():

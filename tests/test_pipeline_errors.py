@@ -493,8 +493,9 @@ def test_a_tile_that_is_no_whole_number_of_chunks_is_rounded_down_and_told(tmp_p
     """768 px was rounded up to 1024, 2.7 times the memory, told only in a log (found by a probe)."""
     zarr.create_array(tmp_path / "scan.zarr", shape=(2048, 2048), chunks=(512, 512), dtype="u1", fill_value=9)
     with pytest.warns(UserWarning, match="tile: 768 px rounded down to 512 px, a whole number of the 512 px output "
-                                         "chunks"):
+                                         "chunks") as caught:
         assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=768).tile == 512
+    assert caught[0].filename == __file__  # the caller's line: prepare's was named (found in review)
     with pytest.warns(UserWarning, match="tile: 1280 px rounded down to 1024 px"):
         assert plan(tmp_path / "scan.zarr", PSF, mu=0.01, tile=1280).tile == 1024
     with warnings.catch_warnings():

@@ -148,13 +148,20 @@ def test_a_psf_warning_names_the_callers_line(tmp_path):
     off = np.roll(gaussian_psf(13, 2.0), -3, axis=1)
     image = np.random.default_rng(0).random((32, 32))
     zarr.create_array(tmp_path / "scan.zarr", data=image)
-    calls = [lambda: check_psf(off), lambda: tiledeblur.deconvolve(image, off, mu=0.01),
+    np.save(tmp_path / "off.npy", off)
+    # load_psf's own line was named (found in review).
+    calls = [lambda: check_psf(off), lambda: load_psf(tmp_path / "off.npy"),
+             lambda: tiledeblur.deconvolve(image, off, mu=0.01),
              lambda: tiledeblur.deconvolve(np.stack([image, image]), off, mu=0.01, channel_axis=0),
              lambda: tiledeblur.plan(tmp_path / "scan.zarr", off, mu=0.01, memory_limit="1 GiB")]
     for call in calls:
         with pytest.warns(tiledeblur.PsfWarning, match="lie off its centre pixel") as told:
             call()
         assert {warning.filename for warning in told if warning.category is tiledeblur.PsfWarning} == {__file__}
+    # gaussian_psf's own line was named, for a Gaussian too wide for its stamp (found in review).
+    with pytest.warns(tiledeblur.PsfWarning, match="stands on a flat floor") as told:
+        gaussian_psf(201, 40.0)
+    assert {warning.filename for warning in told} == {__file__}
 
 
 def test_a_psf_off_centre_warns():

@@ -273,8 +273,13 @@ def test_twelve_bits_in_a_wide_integer_are_restored(small_case, article_psf):
     tight = deconvolve(counts, article_psf, mu=3e-3, tol=1e-7)
     # Said, as run's plan says it (found by a probe: int64 counts came out near 1e-17 without a word).
     with pytest.warns(UserWarning, match=r"^image: uint32 values are divided by 4294967295, their dtype's largest, as "
-                                         r"integers are, and the result is on that scale: pass image.astype\(float\)"):
+                                         r"integers are, and the result is on that scale: pass image.astype\(float\)"
+                      ) as caught:
         restored = deconvolve(counts.astype(np.uint32), article_psf, mu=3e-3) * np.iinfo(np.uint32).max
+    with pytest.warns(UserWarning, match="uint32 values are divided") as caught_in_channels:
+        deconvolve(np.stack([counts, counts], -1).astype(np.uint32), article_psf, mu=3e-3, channel_axis=-1)
+    # The caller's line: deconvolve's own was named (found in review).
+    assert {warning.filename for warning in [*caught, *caught_in_channels]} == {__file__}
     assert np.abs(restored - tight).max() < 1e-3 * 4095
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -288,7 +288,7 @@ def _checked_channels(image, channel_axis):
     ValueError: image: expected at least one channel on axis 0, got shape (0, 4, 4) instead.
     """
     if channel_axis is None:
-        return check_image(image)[None]
+        return check_image(image, stacklevel=3)[None]  # the caller of deconvolve
     channel_axis = check_int("channel_axis", channel_axis, expected="None or an int")
     if not hasattr(image, "dtype"):
         # Integers scale by their dtype's range (see check_image), which a list has none of.
@@ -300,7 +300,11 @@ def _checked_channels(image, channel_axis):
     if not np.shape(image)[channel_axis]:  # np.stack's own error named nothing (found by a probe)
         raise ValueError(f"image: expected at least one channel on axis {channel_axis}, got shape {np.shape(image)} "
                          "instead.")
-    return np.stack([check_image(channel) for channel in np.moveaxis(image, channel_axis, 0)])
+    # A loop, not a comprehension, whose frame of its own before Python 3.12 would shift the warnings' lines.
+    channels = []
+    for channel in np.moveaxis(image, channel_axis, 0):
+        channels.append(check_image(channel, stacklevel=3))
+    return np.stack(channels)
 
 
 def _for_each_channel(name, value, channels, *, each):

@@ -117,8 +117,9 @@ def check_missing_value(missing_value, dtype):
     return integral
 
 
-def check_image(image, *, name="image"):
-    """Validate a 2-D image and return it as float, following the float policy.
+def check_image(image, *, name="image", stacklevel=1):
+    """Validate a 2-D image and return it as float, following the float policy; ``stacklevel`` is a warning's,
+    counted from the caller.
 
     Raises
     ------
@@ -164,7 +165,7 @@ def check_image(image, *, name="image"):
         # 1e-17, unsaid (found by a probe), where run's plan says so.
         warnings.warn(f"{name}: {array.dtype} values are divided by {np.iinfo(array.dtype).max}, their dtype's "
                       f"largest, as integers are, and the result is on that scale: pass {name}.astype(float) to deblur "
-                      "them as they are.", UserWarning, stacklevel=3)
+                      "them as they are.", UserWarning, stacklevel=stacklevel + 1)
     converted = to_float(array)
     if masked:
         converted[np.ma.getmaskarray(image)] = np.nan

@@ -200,10 +200,11 @@ def _choose_halo(halo, psfs, settings, *, shape):
     wanted = _automatic_halo(psfs, settings)
     if halo < min(wanted, max(shape)):
         # The PSF's radius is not enough: the solve's reach is the regularized inverse's, often several times it
-        # (found by a probe: halo=2 was taken where "auto" picks 25, without a word).
+        # (found by a probe: halo=2 was taken where "auto" picks 25, without a word). Through _planned_tiles and
+        # prepare to the caller of plan or run.
         warnings.warn(f"halo: expected at least the {wanted} px that halo='auto' picks at this PSF and mu, got "
                       f"{halo}; tiles may differ from a whole-image solve by more than 1e-3 near their edges, which "
-                      "shows as seams.", HaloWarning, stacklevel=4)
+                      "shows as seams.", HaloWarning, stacklevel=5)
     return halo
 
 
@@ -239,8 +240,9 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
         raise ValueError(f"tile: expected at least the PSF size, {largest} px, once rounded down to whole "
                          f"{chunk} px output chunks, got {tile}, which rounds to {rounded}.")
     if rounded != tile:
+        # Through _planned_tiles and prepare to the caller of plan or run.
         warnings.warn(f"tile: {tile} px rounded down to {rounded} px, a whole number of the {chunk} px output "
-                      "chunks (no two tiles may write one chunk).", UserWarning, stacklevel=4)
+                      "chunks (no two tiles may write one chunk).", UserWarning, stacklevel=5)
     return rounded, chunk
 
 

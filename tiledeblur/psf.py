@@ -105,7 +105,7 @@ def gaussian_psf(size, sigma):
         raise ValueError(f"sigma: expected at most {MAX_SIGMA:g} px, got {sigma!r} instead.")
     impulse = np.zeros(shape)
     impulse[shape[0] // 2, shape[1] // 2] = 1.0
-    return check_psf(ndi.gaussian_filter(impulse, sigmas))
+    return check_psf(ndi.gaussian_filter(impulse, sigmas), stacklevel=3)
 
 
 def check_psf(psf, *, name="psf", stacklevel=2):
@@ -385,7 +385,7 @@ def load_psf(path):
         # A stack of one PSF, as run reads it, and as a FITS file's axis of length one is dropped (found by a probe:
         # the same PSF in a TIFF was refused).
         psf = psf[0] if psf.shape[0] == 1 else psf[..., 0]
-    return check_psf(psf, name=f"PSF in {str(path)!r}")
+    return check_psf(psf, name=f"PSF in {str(path)!r}", stacklevel=3)
 
 
 def check_psfs(psf, channels, *, stacklevel=4):
