@@ -77,8 +77,9 @@ def deconvolve(image, psf, *, channel_axis=None, loss=None, mu="auto", boundary=
         image's stains, are denoised each alone, and ``loss="auto"`` chooses
         each its own loss (:func:`tiledeblur.denoising.channels_alike`).
         ``mu``, ``noise`` and ``contrast`` are then one value for all
-        channels or a list of one per channel, ``noise_line`` and ``mix`` a
-        list of one per channel, as the plan gives them.
+        channels (or a list of one, as ``plan`` and ``run`` take it) or a
+        list of one per channel, ``noise_line`` and ``mix`` a list of one per
+        channel, as the plan gives them.
     loss : {"auto", "laplacian", "nlmeans", "tikhonov", "tv", "article"} or None, optional
         See :class:`~tiledeblur.settings.SolverSettings`; ``"auto"`` solves ``laplacian`` or
         ``nlmeans``, whichever an estimate of its error on the image's
