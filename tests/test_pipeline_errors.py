@@ -25,9 +25,10 @@ from skimage import data
 
 import tiledeblur
 from tiledeblur import DiskSpaceWarning, gaussian_psf, plan, run
+from tiledeblur.destination import output_location
 from tiledeblur.io import MARKER_FOLDER, Location, create_output, fingerprint
 from tiledeblur.pipeline import _carried_attributes
-from tiledeblur.planning import _output_location, check_disk_space, prepare
+from tiledeblur.planning import check_disk_space, prepare
 from tiledeblur.scan import _computed_telling
 from tiledeblur.settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 
@@ -173,7 +174,7 @@ def test_plain_arrays_that_ngff_cannot_describe_are_refused_as_ome(tmp_path):
 def test_the_default_output_name_drops_a_zarr_suffix_in_any_case(tmp_path):
     for name, output in (("scan.zarr", "scan"), ("UP.ZARR", "UP"), ("plain", "plain"), ("a.zarr.Zarr", "a.zarr")):
         zarr.create_array(tmp_path / name, shape=(8, 8), dtype="u1")
-        assert _output_location(None, Location.at(tmp_path / name), None, None).url == str(tmp_path / output) + \
+        assert output_location(None, Location.at(tmp_path / name), None, None).url == str(tmp_path / output) + \
             ".deblurred.zarr"
 
 

@@ -10,19 +10,16 @@ import contextlib
 import dataclasses
 import functools
 import math
-import os
-import re
 import warnings
-from pathlib import Path
 
 import dask
-import fsspec
 import numpy as np
 
 from .arguments import check_bytes, check_channel_count, check_flag, check_int
 from .axes import check_planes, input_layout
 from .cluster import check_cluster_options, check_worker_versions, connect, worker_resources
 from .denoising import DENOISED_LOSSES, REACH, channels_together
+from .destination import output_location
 from .image import check_float_range, check_missing_value, float_scale, largest_magnitude, to_float
 from .io import (
     SOURCE_ATTRIBUTE,
@@ -33,7 +30,6 @@ from .io import (
     open_input,
     packing,
     read_channels,
-    store_errors,
 )
 from .jpeg import EIGHT_BIT, JPEG_CODECS, LAPLACIAN_WEIGHTS_HINT, JpegBlocks, find_blocks
 from .objectives import ADDITIVE_LOSSES, SMOOTHNESS_ORDER
@@ -246,49 +242,6 @@ def _choose_tile(tile, halo, radius, *, shape, memory_limit, workers):
     return rounded, chunk
 
 
-def _same_store(first, second):
-    """Whether one location is, or lies inside, the other.
-
-    Local paths are compared by device and inode as well, folder by folder:
-    one store reached by two paths, through a bind mount or a second mount
-    of a share, was deleted by ``overwrite=True`` (found by a probe).
-    """
-    paths = []
-    for location in (first, second):
-        _, path = fsspec.core.url_to_fs(location.url, **location.storage_options)
-        protocol = fsspec.core.split_protocol(location.url)[0]
-        if protocol is None:
-            path = os.path.realpath(path)
-        paths.append((protocol, path.rstrip("/") + "/"))
-    (protocol_a, a), (protocol_b, b) = paths
-    if protocol_a != protocol_b:
-        return False
-    if a.startswith(b) or b.startswith(a):
-        return True
-    return protocol_a is None and (_lies_in(a, b) or _lies_in(b, a))
-
-
-def _lies_in(path, folder):
-    """Whether the local ``path``, or a folder above it, is the existing ``folder`` itself."""
-    try:
-        folder_status = os.stat(folder)
-    except OSError:
-        return False
-    return any(os.path.samestat(os.stat(above), folder_status)
-               for above in (path, *map(str, Path(path).parents)) if os.path.exists(above))
-
-
-def _link_target(link):
-    """Where the symbolic link ``link`` leads, existing or not yet; refused where it leads round in a loop."""
-    try:
-        return os.path.realpath(link, strict=True)
-    except FileNotFoundError:
-        return os.path.realpath(link)
-    except OSError as error:  # a loop passed for another run's new output (found by a probe)
-        raise ValueError(f"output: expected a path, or a link to one, got {link!r}, a loop of links "
-                         f"({error.strerror}).") from None
-
-
 def _source_text(source, component):
     """Which array of the input's group is read, for the plan; "" for an input that is an array.
 
@@ -302,46 +255,6 @@ def _source_text(source, component):
     if len(images) > 1:
         text += f", the first of its {len(images)} images (component names another)"
     return text
-
-
-def _output_location(output, source, component, storage_options):
-    """Where the output goes: ``output``, or by default beside the store that holds the input, never inside it.
-
-    The output takes the ``storage_options`` given, which a local input drops
-    (found by a probe: an S3 output of a local scan went without its endpoint
-    and credentials).
-
-    The default of ``scan.zarr`` is ``scan.deblurred.zarr``; that of the
-    array ``slides.zarr/a/b``, inside the store ``slides.zarr``, is
-    ``slides.a.b.deblurred.zarr`` beside that store, whether ``a/b`` is part
-    of the path or the ``component`` given.
-    """
-    if output is not None and not isinstance(output, (str, os.PathLike)):
-        raise TypeError(f"output: expected None, a str or an os.PathLike, got {output!r} instead.")
-    root = source.store_root()
-    if output is None:
-        inner = source.url.rstrip("/").removeprefix(root.url.rstrip("/")).strip("/")
-        names = [name for part in (inner, component or "") for name in part.split("/") if name]
-        # A suffix in capitals too (found by a probe: UP.ZARR.deblurred.zarr beside scan.deblurred.zarr).
-        stem = re.sub(r"\.zarr$", "", root.url.rstrip("/"), flags=re.IGNORECASE)
-        output = ".".join([stem, *names]) + ".deblurred.zarr"
-    target = Location.at(output, storage_options=storage_options, name="output")
-    target.check_folder_name()
-    if target.is_local and os.path.islink(target.url):
-        # The store is where the link leads, as for a shell's cp: zarr would not replace a link for overwrite=True,
-        # and a link to nowhere yet passed for another run's new output (found by a probe).
-        target = dataclasses.replace(target, url=_link_target(target.url))
-    try:
-        if _same_store(root, target):
-            raise ValueError(
-                f"output: expected a path apart from the input's store {root.url!r}, got {target.url!r}, "
-                "which would write into it."
-            )
-        target.check_outside_stores()
-    except store_errors() as error:  # a server that is down (found by a probe: its error named no argument)
-        raise ValueError(f"output: expected a store that this process can reach, got {target.url!r}, which it could "
-                         f"not ({type(error).__name__}: {error}).") from None
-    return target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -406,7 +319,7 @@ out_dtype, nonneg, denoise, ome, missing_value
     radius = max(max(psf_radius(p)) for p in psfs)
     tile = _auto_or_at_least("tile", tile, 2 * radius + 1, "the PSF size")
     halo = _auto_or_at_least("halo", halo, radius, "the PSF radius")
-    target = _output_location(output, source, component, storage_options)
+    target = output_location(output, source, component, storage_options)
     # Writable or not (a finished output on a read-only disk is done), before the sample is read and loss "auto"
     # tells of its choice (found by probes: a plan passed --out naming a file; told, then refused).
     target.check_placeable()
