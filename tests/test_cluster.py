@@ -41,9 +41,9 @@ from tiledeblur.cluster import (
     connect,
     local_cluster,
     result_of,
-    stalls_told,
     worker_resources,
 )
+from tiledeblur.stalls import stalls_told
 
 
 def _monitor_interval_ms(dask_worker=None, dask_scheduler=None):
@@ -502,8 +502,8 @@ def _resume(dask_worker):
 @pytest.fixture
 def paused_client(request, monkeypatch):
     """A client of a new cluster of ``request.param`` workers (1 if not given), all paused, with stalls told in 1 s."""
-    monkeypatch.setattr(tiledeblur.cluster, "STALL_SECONDS", 1.0)
-    monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
+    monkeypatch.setattr(tiledeblur.stalls, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(tiledeblur.stalls, "STALL_CHECK_SECONDS", 0.1)
     # No memory limit: its monitor would resume a worker paused by hand.
     with LocalCluster(n_workers=getattr(request, "param", 1), threads_per_worker=1, memory_limit=0,
                       host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
@@ -532,8 +532,8 @@ def _wait_for(name):
 def test_a_paused_worker_that_holds_tasks_while_another_idles_says_so(monkeypatch):
     """A run waited at 15 of 16 tiles for ten minutes without a word: the last was given to a worker that then paused,
     and the scheduler took it back for none of the idle ones (found by a probe)."""
-    monkeypatch.setattr(tiledeblur.cluster, "STALL_SECONDS", 1.0)
-    monkeypatch.setattr(tiledeblur.cluster, "STALL_CHECK_SECONDS", 0.1)
+    monkeypatch.setattr(tiledeblur.stalls, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(tiledeblur.stalls, "STALL_CHECK_SECONDS", 0.1)
     with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=0, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         held, idle = sorted(client.scheduler_info()["workers"])

@@ -12,7 +12,6 @@ two runs that overlapped left dask's ``scheduler`` set to a client that had
 closed, and the caller's own ``compute()`` then failed (found by a probe).
 """
 
-import ast
 import contextlib
 import hashlib
 import importlib
@@ -20,9 +19,7 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
-import time
 import traceback
 import urllib.error
 import urllib.request
@@ -41,9 +38,8 @@ from .arguments import check_int
 from .processstate import PROCESS_STATE_LOCK, kept_until_the_last_ends
 
 __all__ = ["CLUSTER_CONFIG", "NANNY_VARIABLES", "WORKER_MALLOC", "WORKER_MEMORY", "check_cluster_options",
-           "check_main_guarded", "check_n_workers", "check_scheduler", "check_worker_versions", "connect",
-           "dashboard_line", "give_back_environment", "local_cluster", "nanny_environment", "threads",
-           "worker_resources", "workers"]
+           "check_n_workers", "check_scheduler", "check_worker_versions", "connect", "dashboard_line",
+           "give_back_environment", "local_cluster", "nanny_environment", "threads", "worker_resources", "workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -386,102 +382,6 @@ def check_scheduler(address):
                          f"({reason}); a dashboard's port (8787) is not the scheduler's.")
 
 
-#: When tiledeblur was imported: a script edited since may no longer match the code that runs (found by a probe).
-_IMPORTED_AT = time.time()
-
-
-def _is_main_guard(node):
-    """Whether ``node`` is a test of ``__name__``, such as ``if __name__ == "__main__":``, in any form.
-
-    Any test of it counts, the refusal's false positives being worse than
-    its misses: a worker sees ``__name__`` as ``"__mp_main__"``.
-    """
-    if isinstance(node, ast.If):
-        subject = node.test
-    elif isinstance(node, ast.Match):
-        subject = node.subject
-    else:
-        return False
-    return any(isinstance(name, ast.Name) and name.id == "__name__" for name in ast.walk(subject))
-
-
-def _main_script_lines(main):
-    """The lines of ``main``'s script that the calls leading here stand on, or None where not from its own code.
-
-    Code that the script runs through ``exec``, and a script edited since
-    tiledeblur was imported, do not match its source (found by a probe).
-    """
-    path = os.path.abspath(main.__file__)
-    # A thread's calls begin in its own function; the script's top level is where the main thread stands (found by
-    # a probe: a thread that an unguarded script started passed).
-    starts = [sys._getframe(2)]
-    if threading.current_thread() is not threading.main_thread():
-        starts.append(sys._current_frames().get(threading.main_thread().ident))
-    lines = []
-    for frame in starts:
-        while frame is not None:
-            if os.path.abspath(frame.f_code.co_filename) == path:
-                lines.append(frame.f_lineno)
-            if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
-                break
-            frame = frame.f_back
-        if frame is not None:
-            break
-    if frame is None or not lines or os.path.abspath(frame.f_code.co_filename) != path:
-        return None
-    try:
-        return None if os.stat(path).st_mtime > _IMPORTED_AT else (lines, Path(path).read_bytes())
-    except OSError:
-        return None
-
-
-def check_main_guarded():
-    """Refuse to start the local cluster from a script's top level outside ``if __name__ == "__main__":``.
-
-    The cluster spawns its workers, and each imports the script again as
-    Python starts such a process: without the guard each tried to start a
-    cluster of its own, and the run ended in 500 lines of tracebacks and
-    "Nanny failed to start" (found by a probe). A call counts as guarded
-    where it, or a call of the script's own that leads to it, stands in a
-    test of ``__name__``. Nothing is refused where the workers import
-    nothing again: a notebook, ``python -c``, a package's ``__main__`` run
-    with ``-m``, or dask set to fork its workers.
-
-    A script read from standard input (``python - < script.py``) is
-    refused, guarded or not: each worker looks for a file ``<stdin>`` to
-    import, and the run ended in 70 lines of tracebacks and "Nanny failed to
-    start" (found by a probe).
-
-    Raises
-    ------
-    RuntimeError
-    """
-    main = sys.modules.get("__main__")
-    module_name = getattr(getattr(main, "__spec__", None), "name", None)
-    forks = dask.config.get("distributed.worker.multiprocessing-method") == "fork"
-    if getattr(main, "__file__", None) == "<stdin>" and not forks:
-        raise RuntimeError("run: called from a script read from standard input, whose worker processes would look "
-                           "for it in a file named '<stdin>': save the script to a file and run that, or pass a "
-                           "client or an address.")
-    if (getattr(main, "__file__", None) is None or forks
-            or (module_name is not None and (module_name == "__main__" or module_name.endswith(".__main__")))):
-        return  # as multiprocessing's spawn decides whether to run the main module again
-    found = _main_script_lines(main)
-    if found is None:
-        return
-    lines, source = found
-    try:
-        guards = [node for node in ast.walk(ast.parse(source)) if _is_main_guard(node)]
-    except (SyntaxError, ValueError):  # not this Python's source: nothing to read the guard from
-        return
-    if any(node.lineno <= line <= node.end_lineno for node in guards for line in lines):
-        return
-    raise RuntimeError(
-        f"run: called at line {lines[-1]} of {main.__file__} outside 'if __name__ == \"__main__\":', where it would "
-        "start a local cluster whose worker processes import the script again, each to start a cluster of its own: "
-        "put the script's top-level calls under that guard.")
-
-
 def local_cluster(n_workers=None, *, dashboard_address="127.0.0.1:8787"):
     """Start the local cluster that :func:`tiledeblur.run` uses when given no client.
 
@@ -653,90 +553,6 @@ def workers(client):
     by a probe: a run on 24 workers kept 20 tiles in flight).
     """
     return client.scheduler_info(n_workers=-1)["workers"]
-
-
-#: How often a run asks whether any worker takes tiles, and how long none may before it says so.
-STALL_CHECK_SECONDS = 10.0
-STALL_SECONDS = 60.0
-#: The states, in a worker's task counts, of the tasks that it holds but has not started.
-HELD_STATES = ("ready", "constrained")
-
-
-@contextlib.contextmanager
-def stalls_told(client, tell):
-    """While the block runs, call ``tell(message)`` once each time no worker has taken tasks for ``STALL_SECONDS``.
-
-    No worker takes tasks when none is connected (workers that cannot import
-    tiledeblur die, as do those that run out of memory) or each is paused at
-    dask's memory limit. A run then waited without a word until it was
-    killed (found by a probe). The scheduler is asked every
-    ``STALL_CHECK_SECONDS``, from a thread of its own.
-    """
-    stop = threading.Event()
-    watcher = threading.Thread(target=_watch_for_stalls, args=(client, tell, stop), daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join(timeout=1.0)  # a call to a lost scheduler may take its timeout: the run reports that
-
-
-def _watch_for_stalls(client, tell, stop):
-    since, told = None, False
-    while not stop.wait(STALL_CHECK_SECONDS):
-        try:
-            message = _stall_message(workers(client))
-        except (OSError, RuntimeError, KeyError):  # the scheduler is gone, which the run reports itself
-            # (KeyError: once the client gives up reconnecting, it describes the scheduler without workers).
-            return
-        if message is None:
-            since, told = None, False
-        elif since is None:
-            since = time.monotonic()
-        elif not told and time.monotonic() - since >= STALL_SECONDS:
-            tell(message)
-            told = True
-
-
-def _stall_message(described):
-    """What ``stalls_told`` says of the workers ``described`` (as :func:`workers` gives them); None where tasks move.
-
-    Tasks stall where no worker runs, and where a paused worker holds tasks
-    that it was given before it paused while a running one idles: the
-    scheduler gives a paused worker no more, but takes back none (found by a
-    probe: a run waited at 15 of 16 tiles for ten minutes).
-
-    Examples
-    --------
-    >>> _stall_message({"a": {"status": "paused"}, "b": {"status": "paused"}})[:67]
-    'tiledeblur: all 2 workers have been paused for 60 s at their memory'
-    >>> holding = {"status": "paused", "metrics": {"task_counts": {"ready": 1}}}
-    >>> idle = {"status": "running", "nthreads": 1, "metrics": {"task_counts": {"memory": 3}}}
-    >>> _stall_message({"tcp://a:1": holding, "tcp://b:2": idle})[:74]
-    'tiledeblur: worker tcp://a:1 has been paused for 60 s at its memory limit '
-    >>> _stall_message({"tcp://a:1": holding, "tcp://b:2": {**idle, "metrics": {"task_counts": {"executing": 1}}}})
-    """
-    statuses = [worker.get("status") for worker in described.values()]
-    if "running" not in statuses:
-        if "paused" in statuses:
-            return (f"tiledeblur: all {len(statuses)} workers have been paused for {STALL_SECONDS:g} s at their memory "
-                    "limit (dask's distributed.worker.memory.pause), so nothing runs; the run waits. Give the workers "
-                    "more memory, or pass a smaller tile.")
-        return (f"tiledeblur: no worker has been running for {STALL_SECONDS:g} s, so nothing runs; the run waits for "
-                "one. Workers that cannot import tiledeblur die, as do those that run out of memory: see their logs.")
-    counts = {address: worker.get("metrics", {}).get("task_counts", {}) for address, worker in described.items()}
-    holding = [address for address, worker in described.items()
-               if worker.get("status") == "paused" and any(counts[address].get(state) for state in HELD_STATES)]
-    idle = any(worker.get("status") == "running" and counts[address].get("executing", 0) < worker.get("nthreads", 1)
-               for address, worker in described.items())
-    if holding and idle:
-        many = len(holding) > 1
-        return (f"tiledeblur: worker{'s' * many} {', '.join(holding)} {'have' if many else 'has'} been paused for "
-                f"{STALL_SECONDS:g} s at {'their' if many else 'its'} memory "
-                "limit (dask's distributed.worker.memory.pause), holding tasks that no other worker takes while "
-                "others idle; the run waits for them. Give the workers more memory, or pass a smaller tile.")
-    return None
 
 
 def check_worker_versions(client, *, name):

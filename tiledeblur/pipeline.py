@@ -29,12 +29,10 @@ from .arguments import check_flag
 from .blas import hold_one_blas_thread, one_blas_thread
 from .cluster import (
     check_cluster_options,
-    check_main_guarded,
     check_scheduler,
     check_worker_versions,
     connect,
     dashboard_line,
-    stalls_told,
     threads,
     worker_resources,
     workers,
@@ -53,6 +51,7 @@ from .io import (
     stored_chunks,
     write_channels,
 )
+from .mainguard import check_main_guarded
 from .ome import build_pyramid, multiscale_attributes
 from .planning import check_disk_space, face_output, is_complete, prepare, written_dtype
 from .progress import HEARTBEAT_SECONDS, Progress, duration_text, tell, tell_of_band
@@ -65,6 +64,7 @@ from .resume import (
 from .scan import scan_input
 from .settings import DEFAULT_EPS, DEFAULT_MAXITER, DEFAULT_TOL
 from .solver import ConvergenceWarning, solve_channels
+from .stalls import stalls_told
 from .tiling import TilePlan
 
 __all__ = ["RunReport", "TileError", "run"]
@@ -377,7 +377,7 @@ def _failure(future):
 
 
 def _tell_of_stall(message, *, progress):
-    """Say a stall of :func:`~tiledeblur.cluster.stalls_told`: a run that waits must not look like a hang.
+    """Say a stall of :func:`~tiledeblur.stalls.stalls_told`: a run that waits must not look like a hang.
 
     Where progress is not shown it is logged as a warning, which Python
     prints on stderr where logging is not set up: not both, or it shows twice.
