@@ -128,6 +128,9 @@ CASES = [
     ({"missing_value": "0"}, TypeError, "missing_value: expected None or a number, got '0'"),
     ({"missing_value": True}, TypeError, "missing_value: expected None or a number, got True"),
     ({"missing_value": np.nan}, ValueError, "missing_value: expected a finite number .* got nan"),
+    # float() of them raised OverflowError, which named no argument (found by a probe).
+    ({"missing_value": 10**400}, ValueError, "missing_value: expected a finite number .* got 1000"),
+    ({"mu": 10**400}, ValueError, "mu: expected a positive finite number, got 1000"),
 ]
 
 

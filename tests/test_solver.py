@@ -130,6 +130,10 @@ def test_settings_defaults_per_loss():
           r"got 0.1 instead\.")),
         ({"eps": 0.1}, ValueError, r"eps: expected the default with loss 'auto', whose losses"),  # the default loss
         ({"tol": float("nan")}, ValueError, "tol: expected a positive finite number"),
+        # float() of it raised OverflowError, which named no argument (found by a probe).
+        ({"eps": 10**400, "loss": "tv"}, ValueError, "eps: expected a positive finite number, got 1000"),
+        ({"loss": "nlmeans", "mu": 1e-4, "noise_line": (10**400, 0.0, 1e-3)}, ValueError,
+         "noise_line: expected a finite gain"),
         # The start met it, and was returned as converged (found by a probe).
         ({"tol": 1e300}, ValueError, r"tol: expected a positive number up to 0.1, got 1e\+300"),
         ({"maxiter": 0}, ValueError, "maxiter: expected a positive int, got 0"),

@@ -13,7 +13,8 @@ import reprlib
 import numpy as np
 from dask.utils import parse_bytes
 
-__all__ = ["as_array", "check_bytes", "check_channel_count", "check_flag", "check_int", "check_numeric", "check_positive"]
+__all__ = ["as_array", "check_bytes", "check_channel_count", "check_flag", "check_int", "check_numeric", "check_positive",
+           "float_or_inf"]
 
 
 def as_array(name, value):
@@ -119,12 +120,28 @@ def check_positive(name, value, *, largest=math.inf):
     elif isinstance(value, np.integer):
         value = int(value)
     elif not isinstance(value, (int, float)):  # a Fraction, as missing_value takes (found by a probe)
-        value = float(value)
-    if not (math.isfinite(value) and value > 0):
+        value = float_or_inf(value)
+    if not (math.isfinite(float_or_inf(value)) and value > 0):
         raise ValueError(f"{name}: expected a positive finite number, got {value!r} instead.")
     if value > largest:
         raise ValueError(f"{name}: expected a positive number up to {largest:g}, got {value!r} instead.")
     return float(value)
+
+
+def float_or_inf(value):
+    """``value`` as a float, or an infinity of its sign where it is too large for one, for a check to refuse as
+    not finite: ``float`` of an int of 400 digits raised ``OverflowError``, which named no argument (found by a
+    probe).
+
+    Examples
+    --------
+    >>> float_or_inf(3), float_or_inf(10**400), float_or_inf(-(10**400))
+    (3.0, inf, -inf)
+    """
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def check_bytes(name, value):

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .arguments import as_array, check_numeric
+from .arguments import as_array, check_numeric, float_or_inf
 
 __all__ = ["INPUT_KINDS", "MAX_FLOAT_MAGNITUDE", "check_float_range", "check_image", "check_missing_value",
            "float_dtype", "float_scale", "largest_magnitude", "to_float"]
@@ -97,7 +97,7 @@ def check_missing_value(missing_value, dtype):
     if isinstance(missing_value, bool) or not isinstance(missing_value, numbers.Real):
         raise TypeError(f"missing_value: expected None or a number, got {missing_value!r} instead.")
     dtype = np.dtype(dtype)
-    value = float(missing_value)  # 10**23 or a Fraction too, which numpy's tests refuse (found by a probe)
+    value = float_or_inf(missing_value)  # 10**23 or a Fraction too, which numpy's tests refuse (found by a probe)
     if not math.isfinite(value):
         raise ValueError(f"missing_value: expected a finite number (NaN marks a missing pixel of a float image "
                          f"already), got {missing_value!r} instead.")

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .arguments import check_flag, check_int, check_positive
+from .arguments import check_flag, check_int, check_positive, float_or_inf
 from .denoising import DENOISED_LOSSES
 from .objectives import CHOICES, DEFAULT_MU
 from .operators import BOUNDARIES
@@ -183,7 +183,7 @@ class SolverSettings:
                    for value in self.noise_line):
             raise TypeError(f"noise_line: expected three numbers (gain, floor, least), got {self.noise_line!r} "
                             "instead.")
-        gain, floor, least = (float(value) for value in self.noise_line)
+        gain, floor, least = (float_or_inf(value) for value in self.noise_line)
         if not (all(map(math.isfinite, (gain, floor, least))) and gain >= 0 and least > 0):
             raise ValueError(f"noise_line: expected a finite gain of at least zero, a finite floor and a finite least "
                              f"variance above zero, got {self.noise_line!r} instead.")
