@@ -464,6 +464,15 @@ def test_only_missing_pixels(tmp_path, client):
     zarr.create_array(path, shape=(64, 64), chunks=(32, 32), dtype="f4", fill_value=np.nan)
     with pytest.raises(ValueError, match="zarr_path '.*blank.zarr': expected some pixels that are not NaN"):
         run(path, PSF, mu=1e-3, client=client, progress=False)
+    # With the defaults the sample is read first: its regions of NaN alone ended in NumPy's "zero-size array to
+    # reduction operation", which named no argument (found by a probe). The plan now warns, and the run's scan refuses.
+    with pytest.warns(tiledeblur.MuWarning) as told:  # of its weight, and of its loss
+        plan(path, PSF)
+    assert any("'auto' found no region to cross-validate" in str(warning.message) for warning in told)
+    with (pytest.raises(ValueError, match="zarr_path '.*blank.zarr': expected some pixels that are not NaN"),
+          warnings.catch_warnings()):
+        warnings.simplefilter("ignore", tiledeblur.MuWarning)
+        run(path, PSF, client=client, progress=False)
     assert not (tmp_path / "blank.deblurred.zarr").exists()
     # An integer image that missing_value marks whole (found by a probe: its output was all NaN).
     zarr.create_array(tmp_path / "zeros.zarr", shape=(64, 64), chunks=(32, 32), dtype="u1")

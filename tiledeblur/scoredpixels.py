@@ -139,6 +139,8 @@ def plateaus(image):
     lowest = scipy.ndimage.minimum_filter(values, size=3, mode="nearest")
     plateau = (highest == lowest) & np.isfinite(values)
     present = image[~np.isnan(image)]
+    if not present.size:  # a region wholly missing holds no plateau (found by a probe: plan of an all-NaN scan)
+        return np.zeros(image.shape, dtype=bool)
     extremes = (present.max(), present.min())
     at, counts = np.unique(image[plateau], return_counts=True)
     kept = [value for value, count in zip(at, counts)
