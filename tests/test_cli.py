@@ -770,6 +770,14 @@ def test_convert_refuses_an_output_under_a_file(tmp_path):
     assert _refused("convert", tmp_path / "camera.png", tmp_path / "camera.png" / "scan.zarr") == (2, said)
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, which takes no folder")
+def test_convert_refuses_an_output_where_no_folder_can_be_made(tmp_path):
+    """Found by a probe: as root, who may write anywhere by os.access, "[Errno 2] No such file or directory"."""
+    Image.fromarray(data.camera()[:64, :64]).save(tmp_path / "camera.png")
+    with pytest.raises(ValueError, match="^output: expected a path this process may write, got '/proc/scan.zarr'"):
+        convert(tmp_path / "camera.png", "/proc/scan.zarr")
+
+
 def test_convert_caps_the_chunk_at_the_image(tmp_path):
     """Found by a probe: --chunk 100000 on a 200 x 300 PNG ran out of memory, each edge chunk allocated whole."""
     Image.fromarray(data.camera()[:200, :300]).save(tmp_path / "camera.png")

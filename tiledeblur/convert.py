@@ -534,10 +534,16 @@ def convert(image_path, output, *, chunk=512, ome=False, progress=True):
         # Written under another name, then renamed: neither a retry nor a run may find half an image at the output,
         # its rest read as the fill value (found by probes: a convert stopped by SIGTERM, or killed, left one, which
         # plan took for a scan). A killed convert leaves the other name, which tells what it holds.
-        output.parent.mkdir(parents=True, exist_ok=True)
         # Not tempfile's folder, whose mode 700 the output would keep (others could not read a shared scan).
         unfinished = output.with_name(f"{output.name}.unfinished-{secrets.token_hex(4)}")
-        unfinished.mkdir()
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            unfinished.mkdir()
+        except (FileNotFoundError, NotADirectoryError, PermissionError) as error:
+            # Where the checks above could not tell: root may write anywhere by os.access, and /proc takes no
+            # folder; errno's words alone named no argument (found by a probe).
+            raise ValueError(f"output: expected a path this process may write, got {str(output)!r}, where no folder "
+                             f"could be made ({error.strerror or error}).") from None
         try:
             try:
                 target = _copy(source, planes_first, image_path, unfinished, chunk, ome, described,
