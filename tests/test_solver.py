@@ -199,7 +199,8 @@ def test_numpy_scalars_become_python_numbers():
 @pytest.mark.parametrize(
     ("image", "error", "match"),
     [
-        (np.zeros((4, 4, 4)), ValueError, r"image: expected a 2-D array, got shape \(4, 4, 4\)"),
+        (np.zeros((4, 4, 4)), ValueError, (r"image: expected a 2-D array, or channel_axis for one of 3 axes, got "
+                                           r"shape \(4, 4, 4\)")),
         (np.zeros((0, 4)), ValueError, "image: expected a non-empty array"),
         (np.full((4, 4), np.nan), ValueError, "image: expected some pixels that are not NaN"),
         (np.full((4, 4), np.inf), ValueError, "image: expected finite values or NaN for missing pixels, got inf or"),
@@ -617,6 +618,11 @@ def test_channels_of_different_scenes_are_each_restored_as_alone(article_psf):
     (np.zeros((32, 32)), {"channel_axis": -1}, ValueError,
      r"channel_axis: expected None for a 2-D image, or an axis of a 3-D one, got -1 for shape \(32, 32\) instead"),
     (np.zeros((32, 32, 3)), {"channel_axis": 3}, ValueError, "channel_axis: expected None for a 2-D image"),
+    # Told only "expected a 2-D array", where plan names the axis to pass (found by a probe).
+    (np.zeros((32, 32, 3)), {}, ValueError, (r"image: expected a 2-D array, or channel_axis for one of 3 axes, got "
+                                             r"shape \(32, 32, 3\) instead; pass channel_axis=-1 if its channels lie "
+                                             r"on that axis\.")),
+    (np.zeros((2, 32, 32)), {}, ValueError, "pass channel_axis=0 if"),
     (np.zeros((32, 32, 3)), {"channel_axis": "last"}, TypeError, "channel_axis: expected None or an int"),
     (np.zeros((4, 32, 32, 3)).tolist(), {"channel_axis": -1}, TypeError, "image: expected an array with channel_axis"),
     (np.zeros((32, 32, 3)), {"channel_axis": -1, "mu": [1e-3, 2e-3]}, ValueError,

@@ -289,6 +289,12 @@ def _checked_channels(image, channel_axis):
     ValueError: image: expected at least one channel on axis 0, got shape (0, 4, 4) instead.
     """
     if channel_axis is None:
+        if getattr(image, "ndim", None) == 3:  # told only "expected a 2-D array", where plan names the axis (a probe)
+            shape = image.shape
+            shortest = int(np.argmin(shape))
+            raise ValueError(f"image: expected a 2-D array, or channel_axis for one of 3 axes, got shape {shape} "
+                             f"instead; pass channel_axis={-1 if shortest == 2 else shortest} if its channels lie "
+                             "on that axis.")
         return check_image(image, stacklevel=3)[None]  # the caller of deconvolve
     channel_axis = check_int("channel_axis", channel_axis, expected="None or an int")
     if not hasattr(image, "dtype"):
